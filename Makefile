@@ -1,0 +1,53 @@
+# Thin wrapper over CMake + CTest. The two commands of the quick start:
+#   make demo   installs what is missing (as root), builds, trains the reference config
+#   make test   builds and runs the whole test suite
+BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+REPRO    := $(BUILD)/repro
+
+.PHONY: all deps build demo test test-asan test-tsan bench check-math accuracy install clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	$(REPRO) train examples/fashion_mlp.yaml --out runs/demo --force
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DREPRO_SANITIZE=address,undefined"
+
+# The threaded parts under ThreadSanitizer.
+test-tsan:
+	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DREPRO_SANITIZE=thread"
+	cd build-tsan && ctest --output-on-failure -L threads
+
+bench: build
+	@bash scripts/install-deps.sh --bench
+	@bash bench/run.sh $(BUILD)
+
+# Exhaustive accuracy sweep of the portable math over all 2^32 inputs.
+check-math: build
+	$(BUILD)/check_math
+
+# Trains examples/fashion_mlp.yaml for its full 10 epochs and checks test accuracy.
+accuracy: build
+	@bash scripts/check-accuracy.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build build-asan build-tsan
