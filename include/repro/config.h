@@ -1,0 +1,200 @@
+/* repro/config.h: a training run's configuration, as loaded from YAML.
+ *
+ * A config is a plain value: fixed-size arrays, no pointers, so it can be
+ * copied, compared and hashed. repro_config_load() reads a YAML file, applies
+ * `--set KEY=VALUE` overrides, checks every key, type and range, and fills
+ * the struct; anything it does not recognise is an error that names the key
+ * (with the nearest valid key suggested), the file, line and column.
+ *
+ * Keys are documented in docs/config.md. Dotted paths address nested keys
+ * and list items: `optim.lr`, `model.trunk.0.out`, `model.heads.1.weight`. */
+#ifndef REPRO_CONFIG_H
+#define REPRO_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    REPRO_PATH_MAX = 1024,
+    REPRO_NAME_MAX = 64,
+    REPRO_MAX_LAYERS = 32, /* per trunk or head */
+    REPRO_MAX_HEADS = 8,
+    REPRO_MAX_COLUMNS = 256
+};
+
+typedef enum repro_mode { REPRO_MODE_EXACT = 0, REPRO_MODE_FAST } repro_mode;
+typedef enum repro_device { REPRO_DEVICE_CPU = 0, REPRO_DEVICE_CUDA } repro_device;
+
+typedef enum repro_layer_kind {
+    REPRO_LAYER_LINEAR = 0,
+    REPRO_LAYER_RELU,
+    REPRO_LAYER_GELU, /* tanh form */
+    REPRO_LAYER_TANH,
+    REPRO_LAYER_SIGMOID,
+    REPRO_LAYER_DROPOUT,
+    REPRO_LAYER_LAYERNORM
+} repro_layer_kind;
+
+typedef enum repro_init_kind {
+    REPRO_INIT_DEFAULT = 0, /* linear weight: kaiming_uniform; bias: zeros; layernorm: ones/zeros */
+    REPRO_INIT_KAIMING_UNIFORM,
+    REPRO_INIT_KAIMING_NORMAL,
+    REPRO_INIT_XAVIER_UNIFORM,
+    REPRO_INIT_XAVIER_NORMAL,
+    REPRO_INIT_ZEROS,
+    REPRO_INIT_CONSTANT
+} repro_init_kind;
+
+typedef struct repro_layer_config {
+    repro_layer_kind kind;
+    int out;                     /* linear: output features (>= 1) */
+    bool bias;                   /* linear: has a bias (default true) */
+    float p;                     /* dropout: drop probability in [0, 1) */
+    float eps;                   /* layernorm: epsilon (default 1e-5) */
+    repro_init_kind weight_init; /* linear weight init */
+    float weight_init_value;     /* for REPRO_INIT_CONSTANT */
+    repro_init_kind bias_init;   /* linear bias init */
+    float bias_init_value;       /* for REPRO_INIT_CONSTANT */
+} repro_layer_config;
+
+typedef enum repro_loss_kind {
+    REPRO_LOSS_CROSS_ENTROPY = 0, /* softmax cross-entropy against an integer label */
+    REPRO_LOSS_MSE,               /* mean squared error against float targets */
+    REPRO_LOSS_HUBER              /* Huber (smooth L1) with huber_delta */
+} repro_loss_kind;
+
+typedef struct repro_head_config {
+    char name[REPRO_NAME_MAX];
+    int n_layers;
+    repro_layer_config layers[REPRO_MAX_LAYERS];
+    repro_loss_kind loss;
+    float weight;      /* this head's weight in the total loss (default 1) */
+    float huber_delta; /* default 1 */
+} repro_head_config;
+
+typedef struct repro_model_config {
+    int input;         /* input features; 0 = take it from the data */
+    int n_trunk;
+    repro_layer_config trunk[REPRO_MAX_LAYERS];
+    int n_heads;       /* >= 1 */
+    repro_head_config heads[REPRO_MAX_HEADS];
+} repro_model_config;
+
+typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV } repro_data_format;
+
+typedef struct repro_data_config {
+    repro_data_format format;
+    /* idx: images and labels, plain or .gz */
+    char train_images[REPRO_PATH_MAX];
+    char train_labels[REPRO_PATH_MAX];
+    char test_images[REPRO_PATH_MAX]; /* may be empty: no test set */
+    char test_labels[REPRO_PATH_MAX];
+    float scale;                      /* idx: pixel * scale (default 1/255) */
+    /* csv: one file for train (+ validation split) and an optional test file */
+    char train_csv[REPRO_PATH_MAX];
+    char test_csv[REPRO_PATH_MAX];
+    bool header;                      /* csv has a header row (default true) */
+    int n_feature_columns;            /* 0 = every column not used as a target */
+    char feature_columns[REPRO_MAX_COLUMNS][REPRO_NAME_MAX];
+    char label_column[REPRO_NAME_MAX];/* integer class label column, "" if none */
+    int n_target_columns;
+    char target_columns[REPRO_MAX_COLUMNS][REPRO_NAME_MAX]; /* float regression targets */
+    int n_classes;                    /* 0 = infer (max label + 1) */
+    float val_fraction;               /* in [0, 1): share of train held out, seeded split */
+    int64_t limit_train;              /* 0 = all; else the first N training samples */
+    int64_t limit_test;               /* 0 = all */
+} repro_data_config;
+
+typedef enum repro_optim_kind { REPRO_OPTIM_SGD = 0, REPRO_OPTIM_ADAM, REPRO_OPTIM_ADAMW } repro_optim_kind;
+
+typedef struct repro_optim_config {
+    repro_optim_kind name;
+    float lr;
+    float momentum;     /* sgd */
+    bool nesterov;      /* sgd */
+    float weight_decay; /* sgd, adam: L2 added to the gradient; adamw: decoupled */
+    float beta1, beta2, eps;
+    float clip_norm;    /* global-norm clipping; 0 = off */
+} repro_optim_config;
+
+typedef enum repro_schedule_kind {
+    REPRO_SCHEDULE_CONSTANT = 0,
+    REPRO_SCHEDULE_STEP,  /* lr * gamma^(floor(step / step_size)) */
+    REPRO_SCHEDULE_COSINE /* from lr to min_lr over the run's steps */
+} repro_schedule_kind;
+
+typedef struct repro_schedule_config {
+    repro_schedule_kind name;
+    int64_t warmup_steps; /* linear warmup from 0 over this many steps */
+    int64_t step_size;
+    float gamma;
+    float min_lr;
+} repro_schedule_config;
+
+typedef struct repro_ema_config {
+    bool enabled;
+    float decay; /* default 0.999 */
+} repro_ema_config;
+
+typedef enum repro_metric { REPRO_METRIC_VAL_LOSS = 0, REPRO_METRIC_VAL_ACCURACY } repro_metric;
+
+typedef struct repro_early_stop_config {
+    bool enabled;
+    repro_metric metric;
+    int patience;      /* epochs without improvement before stopping */
+    float min_delta;
+    bool restore_best; /* default true: the final model is the best epoch's */
+} repro_early_stop_config;
+
+typedef struct repro_ledger_config {
+    int64_t hash_every; /* SHA-256 of parameters and optimiser state every K steps (default 50) */
+} repro_ledger_config;
+
+typedef struct repro_config {
+    char source_path[REPRO_PATH_MAX]; /* the YAML file it came from */
+    uint64_t seed;
+    repro_mode mode;
+    repro_device device;
+    int threads;       /* compute threads (>= 1) */
+    int epochs;        /* >= 1 */
+    int64_t max_steps; /* 0 = no limit; else stop after this many optimiser steps */
+    int batch_size;    /* samples per optimiser step (>= 1) */
+    int accum_steps;   /* micro-batches per step; must divide batch_size */
+    int eval_batch_size; /* evaluation only; never changes a bit (default 1000) */
+    repro_data_config data;
+    repro_model_config model;
+    repro_optim_config optim;
+    repro_schedule_config schedule;
+    repro_ema_config ema;
+    repro_early_stop_config early_stopping;
+    repro_ledger_config ledger;
+} repro_config;
+
+/* Fills cfg with every default (documented in docs/config.md). */
+void repro_config_defaults(repro_config *cfg);
+
+/* Loads path, applies overrides ("key=value" strings, in order), validates.
+ * Relative data paths are resolved against the config file's directory. */
+repro_status repro_config_load(const char *path, const char *const *overrides, int n_overrides,
+                               repro_config *cfg, repro_error *err);
+
+/* The fully resolved config as a JSON object string (caller frees with free()).
+ * Keys appear in a fixed order so the text is canonical: the config hash is
+ * the SHA-256 of this text. Returns NULL on allocation failure. */
+char *repro_config_to_json(const repro_config *cfg);
+
+/* Names for enums, as they are spelled in YAML ("adam", "cross_entropy", ...). */
+const char *repro_layer_kind_name(repro_layer_kind kind);
+const char *repro_loss_kind_name(repro_loss_kind kind);
+const char *repro_optim_kind_name(repro_optim_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
