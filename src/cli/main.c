@@ -1,3 +1,60 @@
-/* Placeholder entry point until the CLI lands. */
+/* `repro`: the command-line tool. Dispatches to a subcommand. */
 #include <stdio.h>
-int main(void) { puts("repro"); return 0; }
+#include <string.h>
+
+#include "build_info.h"
+#include "cli/commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", repro_cmd_train, "train a model from a YAML config; writes a run directory"},
+    {"diff", repro_cmd_diff, "compare two run directories; name the first divergent step"},
+    {"env", repro_cmd_env, "show what a run record captures about this machine"},
+    {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: repro COMMAND [ARGS...]\n"
+            "\n"
+            "Bit-for-bit reproducible neural-network training.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run 'repro COMMAND --help' for a command's options.\n"
+            "Examples:\n"
+            "  repro train examples/fashion_mlp.yaml\n"
+            "  repro train examples/fashion_mlp.yaml --set threads=2 --set max_steps=300 --out runs/t2\n"
+            "  repro diff runs/t1 runs/t2\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("repro %s (%s)\n", REPRO_VERSION_STRING, REPRO_GIT_COMMIT);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "repro: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

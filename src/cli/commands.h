@@ -1,0 +1,11 @@
+/* The `repro` subcommands. Each takes argc/argv with argv[0] = the
+ * subcommand's name and returns the process exit status. */
+#ifndef REPRO_CLI_COMMANDS_H
+#define REPRO_CLI_COMMANDS_H
+
+int repro_cmd_train(int argc, char **argv);
+int repro_cmd_diff(int argc, char **argv);
+int repro_cmd_env(int argc, char **argv);
+int repro_cmd_gen_data(int argc, char **argv);
+
+#endif

@@ -1,0 +1,402 @@
+/* Model construction, forward and backward: see model.h.
+ *
+ * A "stack" is a list of layers applied in order (the trunk, or one head).
+ * Each layer owns its output buffer y [capacity][out]; a layer's input is
+ * the previous layer's y (or the stack's input). Backward walks a stack in
+ * reverse with two ping-pong gradient buffers. */
+#include "nn/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/init.h"
+#include "ops/cpu/linear.h"
+#include "ops/cpu/ops.h"
+
+typedef struct layer {
+    repro_layer_config cfg;
+    int in, out;
+    uint32_t index;     /* position among all layers of the model: dropout's key id */
+    int w_tensor;       /* tensor index of the weight (linear) or gamma (layernorm), -1 if none */
+    int b_tensor;       /* tensor index of the bias (linear) or beta (layernorm), -1 if none */
+    float *y;           /* [capacity][out] output of the last forward */
+    uint8_t *mask;      /* dropout: [capacity][out] */
+    float *mean, *rstd; /* layernorm: [capacity] */
+} layer;
+
+typedef struct stack {
+    char name[REPRO_NAME_MAX];
+    int n;
+    layer layers[REPRO_MAX_LAYERS];
+    int in, out;
+} stack;
+
+struct repro_model {
+    int64_t capacity;
+    int input;
+    stack trunk;
+    int n_heads;
+    stack heads[REPRO_MAX_HEADS];
+    int n_tensors;
+    repro_param_info tensors[2 * REPRO_MAX_LAYERS * (REPRO_MAX_HEADS + 1)];
+    int64_t n_params;
+    float *params, *grads;
+    float *scratch[2]; /* [capacity][max width]: backward ping-pong */
+    float *d_trunk;    /* [capacity][trunk out]: sum of the heads' gradients */
+    float *d_head;     /* [capacity][trunk out]: one head's input gradient */
+    const float *trunk_input; /* x of the last forward */
+};
+
+/* ---- construction ---- */
+
+static int add_tensor(repro_model *m, const char *prefix, int layer_i, const char *what,
+                      int ndim, int64_t d0, int64_t d1)
+{
+    repro_param_info *t = &m->tensors[m->n_tensors];
+    snprintf(t->name, sizeof t->name, "%s.%d.%s", prefix, layer_i, what);
+    t->ndim = ndim;
+    t->shape[0] = d0;
+    t->shape[1] = ndim == 2 ? d1 : 0;
+    t->numel = ndim == 2 ? d0 * d1 : d0;
+    t->offset = m->n_params;
+    m->n_params += t->numel;
+    return m->n_tensors++;
+}
+
+/* Lays out one stack's layers and parameter tensors; returns its output width. */
+static repro_status build_stack(repro_model *m, stack *s, const char *prefix,
+                                const repro_layer_config *cfgs, int n, int in,
+                                uint32_t *layer_index, repro_error *err)
+{
+    snprintf(s->name, sizeof s->name, "%s", prefix);
+    s->n = n;
+    s->in = in;
+    int width = in;
+    for (int i = 0; i < n; i++) {
+        layer *L = &s->layers[i];
+        L->cfg = cfgs[i];
+        L->in = width;
+        L->index = (*layer_index)++;
+        L->w_tensor = L->b_tensor = -1;
+        if (L->cfg.kind == REPRO_LAYER_LINEAR) {
+            if (L->cfg.out < 1)
+                return repro_fail(err, REPRO_ERR_CONFIG, "%s.%d: linear layer needs out >= 1", prefix, i);
+            L->out = L->cfg.out;
+            L->w_tensor = add_tensor(m, prefix, i, "weight", 2, L->out, L->in);
+            if (L->cfg.bias)
+                L->b_tensor = add_tensor(m, prefix, i, "bias", 1, L->out, 0);
+        } else {
+            L->out = width;
+            if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
+                L->w_tensor = add_tensor(m, prefix, i, "weight", 1, width, 0);
+                L->b_tensor = add_tensor(m, prefix, i, "bias", 1, width, 0);
+            }
+        }
+        width = L->out;
+    }
+    s->out = width;
+    return REPRO_OK;
+}
+
+static repro_status alloc_stack(repro_model *m, stack *s, repro_error *err)
+{
+    for (int i = 0; i < s->n; i++) {
+        layer *L = &s->layers[i];
+        L->y = calloc((size_t)(m->capacity * L->out), sizeof(float));
+        if (!L->y)
+            return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate activations of %s.%d", s->name, i);
+        if (L->cfg.kind == REPRO_LAYER_DROPOUT) {
+            L->mask = calloc((size_t)(m->capacity * L->out), 1);
+            if (!L->mask)
+                return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the mask of %s.%d", s->name, i);
+        }
+        if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
+            L->mean = calloc((size_t)m->capacity, sizeof(float));
+            L->rstd = calloc((size_t)m->capacity, sizeof(float));
+            if (!L->mean || !L->rstd)
+                return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate statistics of %s.%d", s->name, i);
+        }
+    }
+    return REPRO_OK;
+}
+
+static int stack_max_width(const stack *s)
+{
+    int w = s->in;
+    for (int i = 0; i < s->n; i++)
+        if (s->layers[i].out > w)
+            w = s->layers[i].out;
+    return w;
+}
+
+repro_status repro_model_create(const repro_model_config *mc, int input, int64_t capacity,
+                                repro_model **out, repro_error *err)
+{
+    *out = NULL;
+    if (input < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "model input must be >= 1, got %d", input);
+    if (mc->n_heads < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "model.heads: at least one head is required");
+    repro_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the model");
+    m->capacity = capacity;
+    m->input = input;
+    uint32_t layer_index = 0;
+    repro_status st = build_stack(m, &m->trunk, "trunk", mc->trunk, mc->n_trunk, input, &layer_index, err);
+    m->n_heads = mc->n_heads;
+    for (int h = 0; st == REPRO_OK && h < mc->n_heads; h++) {
+        char prefix[REPRO_NAME_MAX + 8];
+        snprintf(prefix, sizeof prefix, "heads.%s", mc->heads[h].name);
+        st = build_stack(m, &m->heads[h], prefix, mc->heads[h].layers, mc->heads[h].n_layers,
+                         m->trunk.out, &layer_index, err);
+    }
+    int width = stack_max_width(&m->trunk);
+    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++) {
+        int w = stack_max_width(&m->heads[h]);
+        width = w > width ? w : width;
+    }
+    if (st == REPRO_OK) {
+        m->params = calloc((size_t)m->n_params, sizeof(float));
+        m->grads = calloc((size_t)m->n_params, sizeof(float));
+        m->scratch[0] = calloc((size_t)(capacity * width), sizeof(float));
+        m->scratch[1] = calloc((size_t)(capacity * width), sizeof(float));
+        m->d_trunk = calloc((size_t)(capacity * m->trunk.out), sizeof(float));
+        m->d_head = calloc((size_t)(capacity * m->trunk.out), sizeof(float));
+        if (!m->params || !m->grads || !m->scratch[0] || !m->scratch[1] || !m->d_trunk || !m->d_head)
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate %lld parameters and their buffers",
+                            (long long)m->n_params);
+    }
+    if (st == REPRO_OK)
+        st = alloc_stack(m, &m->trunk, err);
+    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
+        st = alloc_stack(m, &m->heads[h], err);
+    if (st != REPRO_OK) {
+        repro_model_free(m);
+        return st;
+    }
+    *out = m;
+    return REPRO_OK;
+}
+
+static void free_stack(stack *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        free(s->layers[i].y);
+        free(s->layers[i].mask);
+        free(s->layers[i].mean);
+        free(s->layers[i].rstd);
+    }
+}
+
+void repro_model_free(repro_model *m)
+{
+    if (!m)
+        return;
+    free_stack(&m->trunk);
+    for (int h = 0; h < m->n_heads; h++)
+        free_stack(&m->heads[h]);
+    free(m->params);
+    free(m->grads);
+    free(m->scratch[0]);
+    free(m->scratch[1]);
+    free(m->d_trunk);
+    free(m->d_head);
+    free(m);
+}
+
+/* ---- accessors ---- */
+
+int64_t repro_model_n_params(const repro_model *m) { return m->n_params; }
+float *repro_model_params(repro_model *m) { return m->params; }
+float *repro_model_grads(repro_model *m) { return m->grads; }
+int repro_model_n_tensors(const repro_model *m) { return m->n_tensors; }
+const repro_param_info *repro_model_tensor(const repro_model *m, int i) { return &m->tensors[i]; }
+int repro_model_n_heads(const repro_model *m) { return m->n_heads; }
+int repro_model_head_width(const repro_model *m, int head) { return m->heads[head].out; }
+
+const float *repro_model_head_output(const repro_model *m, int head)
+{
+    const stack *s = &m->heads[head];
+    const float *t = m->trunk.n ? m->trunk.layers[m->trunk.n - 1].y : m->trunk_input;
+    return s->n ? s->layers[s->n - 1].y : t;
+}
+
+/* ---- initialisation ---- */
+
+static void init_stack(repro_model *m, const stack *s, uint64_t seed)
+{
+    for (int i = 0; i < s->n; i++) {
+        const layer *L = &s->layers[i];
+        if (L->cfg.kind == REPRO_LAYER_LINEAR) {
+            const repro_param_info *w = &m->tensors[L->w_tensor];
+            repro_init_tensor(m->params + w->offset, w->numel, L->in, L->out, L->cfg.weight_init,
+                              L->cfg.weight_init_value, REPRO_INIT_KAIMING_UNIFORM, seed,
+                              (uint32_t)L->w_tensor);
+            if (L->b_tensor >= 0) {
+                const repro_param_info *b = &m->tensors[L->b_tensor];
+                repro_init_tensor(m->params + b->offset, b->numel, L->in, L->out, L->cfg.bias_init,
+                                  L->cfg.bias_init_value, REPRO_INIT_ZEROS, seed, (uint32_t)L->b_tensor);
+            }
+        } else if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
+            const repro_param_info *g = &m->tensors[L->w_tensor];
+            for (int64_t j = 0; j < g->numel; j++)
+                m->params[g->offset + j] = 1.0f;
+            const repro_param_info *b = &m->tensors[L->b_tensor];
+            for (int64_t j = 0; j < b->numel; j++)
+                m->params[b->offset + j] = 0.0f;
+        }
+    }
+}
+
+void repro_model_init_params(repro_model *m, uint64_t seed)
+{
+    init_stack(m, &m->trunk, seed);
+    for (int h = 0; h < m->n_heads; h++)
+        init_stack(m, &m->heads[h], seed);
+}
+
+/* ---- forward ---- */
+
+static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu, const float *params,
+                                  const float *x, int64_t b, int training, uint64_t seed,
+                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
+{
+    int64_t n = b * L->out;
+    switch (L->cfg.kind) {
+    case REPRO_LAYER_LINEAR: {
+        const float *w = params + m->tensors[L->w_tensor].offset;
+        const float *bias = L->b_tensor >= 0 ? params + m->tensors[L->b_tensor].offset : NULL;
+        return repro_linear_forward(cpu, L->y, x, w, bias, b, L->in, L->out, err);
+    }
+    case REPRO_LAYER_RELU: repro_relu_forward(cpu, L->y, x, n); return REPRO_OK;
+    case REPRO_LAYER_GELU: repro_gelu_forward(cpu, L->y, x, n); return REPRO_OK;
+    case REPRO_LAYER_TANH: repro_tanh_forward(cpu, L->y, x, n); return REPRO_OK;
+    case REPRO_LAYER_SIGMOID: repro_sigmoid_forward(cpu, L->y, x, n); return REPRO_OK;
+    case REPRO_LAYER_DROPOUT:
+        if (training && L->cfg.p > 0.0f)
+            repro_dropout_forward(cpu, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step, sample_pos);
+        else
+            memcpy(L->y, x, (size_t)n * sizeof(float));
+        return REPRO_OK;
+    case REPRO_LAYER_LAYERNORM:
+        repro_layernorm_forward(cpu, L->y, L->mean, L->rstd, x, params + m->tensors[L->w_tensor].offset,
+                                params + m->tensors[L->b_tensor].offset, b, L->out, L->cfg.eps);
+        return REPRO_OK;
+    }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
+}
+
+static repro_status stack_forward(repro_model *m, stack *s, const repro_cpu *cpu, const float *params,
+                                  const float *x, int64_t b, int training, uint64_t seed,
+                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
+{
+    for (int i = 0; i < s->n; i++) {
+        repro_status st = layer_forward(m, &s->layers[i], cpu, params, x, b, training, seed, step,
+                                        sample_pos, err);
+        if (st != REPRO_OK)
+            return st;
+        x = s->layers[i].y;
+    }
+    return REPRO_OK;
+}
+
+static const float *stack_output(const stack *s, const float *input)
+{
+    return s->n ? s->layers[s->n - 1].y : input;
+}
+
+repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const float *params,
+                                 const float *x, int64_t b, int training, uint64_t seed,
+                                 uint64_t step, const uint32_t *sample_pos, repro_error *err)
+{
+    if (b > m->capacity)
+        return repro_fail(err, REPRO_ERR_INTERNAL, "batch of %lld rows exceeds capacity %lld",
+                          (long long)b, (long long)m->capacity);
+    m->trunk_input = x;
+    repro_status st = stack_forward(m, &m->trunk, cpu, params, x, b, training, seed, step, sample_pos, err);
+    const float *t = stack_output(&m->trunk, x);
+    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
+        st = stack_forward(m, &m->heads[h], cpu, params, t, b, training, seed, step, sample_pos, err);
+    return st;
+}
+
+/* ---- backward ---- */
+
+/* dx = d(layer)/d(input) applied to dy; parameter gradients accumulate. dx may
+ * be NULL for the model's first layer (nobody needs the input gradient). */
+static repro_status layer_backward(repro_model *m, layer *L, const repro_cpu *cpu, const float *x,
+                                   const float *dy, float *dx, int64_t b, repro_error *err)
+{
+    int64_t n = b * L->out;
+    switch (L->cfg.kind) {
+    case REPRO_LAYER_LINEAR: {
+        const float *w = m->params + m->tensors[L->w_tensor].offset;
+        float *dw = m->grads + m->tensors[L->w_tensor].offset;
+        float *db = L->b_tensor >= 0 ? m->grads + m->tensors[L->b_tensor].offset : NULL;
+        return repro_linear_backward(cpu, dx, dw, db, dy, x, w, b, L->in, L->out, err);
+    }
+    case REPRO_LAYER_RELU: if (dx) repro_relu_backward(cpu, dx, dy, x, n); return REPRO_OK;
+    case REPRO_LAYER_GELU: if (dx) repro_gelu_backward(cpu, dx, dy, x, n); return REPRO_OK;
+    case REPRO_LAYER_TANH: if (dx) repro_tanh_backward(cpu, dx, dy, L->y, n); return REPRO_OK;
+    case REPRO_LAYER_SIGMOID: if (dx) repro_sigmoid_backward(cpu, dx, dy, L->y, n); return REPRO_OK;
+    case REPRO_LAYER_DROPOUT:
+        if (dx) {
+            if (L->cfg.p > 0.0f)
+                repro_dropout_backward(cpu, dx, dy, L->mask, b, L->out, L->cfg.p);
+            else
+                memcpy(dx, dy, (size_t)n * sizeof(float));
+        }
+        return REPRO_OK;
+    case REPRO_LAYER_LAYERNORM:
+        repro_layernorm_backward(cpu, dx, m->grads + m->tensors[L->w_tensor].offset,
+                                 m->grads + m->tensors[L->b_tensor].offset, dy, x, L->mean, L->rstd,
+                                 m->params + m->tensors[L->w_tensor].offset, b, L->out);
+        return REPRO_OK;
+    }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
+}
+
+/* Backpropagates dy (the gradient at the stack's output) through s, whose
+ * input was x, alternating between the two scratch buffers. The gradient at
+ * the stack's input goes to dx_out (NULL: not needed). */
+static repro_status stack_backward(repro_model *m, stack *s, const repro_cpu *cpu, const float *x,
+                                   const float *dy, float *dx_out, int64_t b, repro_error *err)
+{
+    if (s->n == 0) {
+        if (dx_out)
+            memcpy(dx_out, dy, (size_t)(b * s->in) * sizeof(float));
+        return REPRO_OK;
+    }
+    for (int i = s->n - 1; i >= 0; i--) {
+        layer *L = &s->layers[i];
+        const float *in = i > 0 ? s->layers[i - 1].y : x;
+        float *dx = i > 0 ? m->scratch[(s->n - 1 - i) & 1] : dx_out;
+        /* layernorm's parameter gradients come with its input gradient */
+        if (!dx && L->cfg.kind == REPRO_LAYER_LAYERNORM)
+            dx = m->scratch[(s->n - 1 - i) & 1];
+        repro_status st = layer_backward(m, L, cpu, in, dy, dx, b, err);
+        if (st != REPRO_OK)
+            return st;
+        dy = dx;
+    }
+    return REPRO_OK;
+}
+
+repro_status repro_model_backward(repro_model *m, const repro_cpu *cpu, const float *x, int64_t b,
+                                  float *const *d_out, repro_error *err)
+{
+    const float *t = stack_output(&m->trunk, x);
+    /* The trunk's output gradient is the sum of the heads' input gradients,
+     * added in head order: d_trunk = (g_0 + g_1) + g_2 ... */
+    for (int h = 0; h < m->n_heads; h++) {
+        float *dst = h == 0 ? m->d_trunk : m->d_head;
+        repro_status st = stack_backward(m, &m->heads[h], cpu, t, d_out[h], dst, b, err);
+        if (st != REPRO_OK)
+            return st;
+        if (h > 0)
+            repro_add_inplace(cpu, m->d_trunk, m->d_head, b * m->trunk.out);
+    }
+    return stack_backward(m, &m->trunk, cpu, x, m->d_trunk, NULL, b, err);
+}

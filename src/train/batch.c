@@ -1,0 +1,39 @@
+/* Batches: see batch.h. */
+#include "train/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+repro_status repro_batch_alloc(repro_batch *b, const repro_dataset *ds, int64_t capacity, repro_error *err)
+{
+    memset(b, 0, sizeof *b);
+    b->capacity = capacity;
+    b->n_features = ds->n_features;
+    b->n_targets = ds->y ? ds->n_targets : 0;
+    size_t cap = (size_t)capacity;
+    b->index = calloc(cap, sizeof *b->index);
+    b->pos = calloc(cap, sizeof *b->pos);
+    b->x = calloc(cap * (size_t)ds->n_features, sizeof *b->x);
+    b->label = ds->label ? calloc(cap, sizeof *b->label) : NULL;
+    b->y = ds->y ? calloc(cap * (size_t)ds->n_targets, sizeof *b->y) : NULL;
+    if (!b->index || !b->pos || !b->x || (ds->label && !b->label) || (ds->y && !b->y)) {
+        repro_batch_free(b);
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a batch of %lld samples", (long long)capacity);
+    }
+    return REPRO_OK;
+}
+
+void repro_batch_free(repro_batch *b)
+{
+    free(b->index);
+    free(b->pos);
+    free(b->x);
+    free(b->label);
+    free(b->y);
+    memset(b, 0, sizeof *b);
+}
+
+void repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count)
+{
+    repro_dataset_gather(ds, b->index, count, b->x, b->label, b->y);
+}

@@ -1,0 +1,27 @@
+/* A batch of samples gathered for one forward pass. */
+#ifndef REPRO_TRAIN_BATCH_H
+#define REPRO_TRAIN_BATCH_H
+
+#include <stdint.h>
+
+#include "repro/data.h"
+#include "repro/status.h"
+
+typedef struct repro_batch {
+    int64_t capacity;  /* rows allocated */
+    int64_t n_features, n_targets;
+    uint32_t *index;   /* [capacity] data set row of each sample */
+    uint32_t *pos;     /* [capacity] position of each sample in its epoch (dropout's coordinate) */
+    float *x;          /* [capacity][n_features] */
+    int32_t *label;    /* [capacity] or NULL when the data has no labels */
+    float *y;          /* [capacity][n_targets] or NULL when it has no targets */
+} repro_batch;
+
+repro_status repro_batch_alloc(repro_batch *b, const repro_dataset *ds, int64_t capacity, repro_error *err);
+void repro_batch_free(repro_batch *b);
+
+/* Fills rows [0, count) from ds rows index[0..count) (set b->index and
+ * b->pos first). */
+void repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count);
+
+#endif

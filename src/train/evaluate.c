@@ -1,0 +1,68 @@
+/* Evaluation: the model's loss and accuracy over a set of samples.
+ *
+ * Samples go through the model in batches of eval_batch_size with dropout
+ * off; every per-sample loss lands in one array [n] that is reduced
+ * canonically, so the batch size used for evaluation never changes a bit. */
+#include "train/evaluate.h"
+
+#include <stdlib.h>
+
+#include "ops/cpu/ops.h"
+#include "train/heads.h"
+
+repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const uint32_t *rows,
+                            int64_t n, repro_eval_result *r, repro_error *err)
+{
+    const repro_model_config *mc = e->mc;
+    r->n = n;
+    r->loss = 0.0f;
+    r->accuracy = 0.0f;
+    r->has_accuracy = 0;
+    if (n == 0)
+        return REPRO_OK;
+    int nh = repro_model_n_heads(e->model);
+    float *losses[REPRO_MAX_HEADS] = {0};
+    int32_t *pred = malloc((size_t)e->batch->capacity * sizeof *pred);
+    repro_status st = pred ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate evaluation buffers");
+    for (int h = 0; st == REPRO_OK && h < nh; h++)
+        if (!(losses[h] = malloc((size_t)n * sizeof(float))))
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate evaluation buffers");
+    /* the first cross-entropy head gives the accuracy */
+    int acc_head = -1;
+    for (int h = 0; h < nh && acc_head < 0; h++)
+        if (mc->heads[h].loss == REPRO_LOSS_CROSS_ENTROPY)
+            acc_head = h;
+    int64_t correct = 0;
+    for (int64_t start = 0; st == REPRO_OK && start < n; start += e->batch->capacity) {
+        int64_t b = n - start < e->batch->capacity ? n - start : e->batch->capacity;
+        for (int64_t i = 0; i < b; i++)
+            e->batch->index[i] = rows ? rows[start + i] : (uint32_t)(start + i);
+        repro_batch_fill(e->batch, e->data, b);
+        st = repro_model_forward(e->model, e->cpu, params, e->batch->x, b, 0, 0, 0, NULL, err);
+        for (int h = 0; st == REPRO_OK && h < nh; h++) {
+            repro_head_loss(e->cpu, &mc->heads[h], repro_model_head_output(e->model, h),
+                            repro_model_head_width(e->model, h), e->batch, b, losses[h] + start,
+                            h == acc_head ? pred : NULL);
+            if (h == acc_head)
+                for (int64_t i = 0; i < b; i++)
+                    correct += pred[i] == e->batch->label[i];
+        }
+    }
+    if (st == REPRO_OK) {
+        float total = 0.0f;
+        for (int h = 0; h < nh; h++) {
+            float mean = repro_sum_canonical(e->cpu, losses[h], n) / (float)n;
+            r->head_loss[h] = mean;
+            total = total + mc->heads[h].weight * mean;
+        }
+        r->loss = total;
+        if (acc_head >= 0) {
+            r->has_accuracy = 1;
+            r->accuracy = (float)((double)correct / (double)n);
+        }
+    }
+    for (int h = 0; h < nh; h++)
+        free(losses[h]);
+    free(pred);
+    return st;
+}

@@ -1,0 +1,66 @@
+/* Head losses: see heads.h. */
+#include "train/heads.h"
+
+#include "ops/cpu/ops.h"
+
+repro_status repro_heads_check(const repro_model_config *mc, const int *head_widths, int n_classes,
+                               int64_t n_targets, repro_error *err)
+{
+    for (int h = 0; h < mc->n_heads; h++) {
+        const repro_head_config *hc = &mc->heads[h];
+        int w = head_widths[h];
+        if (hc->loss == REPRO_LOSS_CROSS_ENTROPY) {
+            if (n_classes <= 0)
+                return repro_fail(err, REPRO_ERR_CONFIG,
+                                  "model.heads.%d (%s): cross_entropy needs class labels, but the data has none "
+                                  "(set data.label_column)", h, hc->name);
+            if (w != n_classes)
+                return repro_fail(err, REPRO_ERR_CONFIG,
+                                  "model.heads.%d (%s): cross_entropy head has %d outputs but the data has %d classes",
+                                  h, hc->name, w, n_classes);
+        } else {
+            if (n_targets <= 0)
+                return repro_fail(err, REPRO_ERR_CONFIG,
+                                  "model.heads.%d (%s): %s needs regression targets, but the data has none "
+                                  "(set data.target_columns)", h, hc->name, repro_loss_kind_name(hc->loss));
+            if (w != n_targets)
+                return repro_fail(err, REPRO_ERR_CONFIG,
+                                  "model.heads.%d (%s): head has %d outputs but the data has %lld targets",
+                                  h, hc->name, w, (long long)n_targets);
+        }
+    }
+    return REPRO_OK;
+}
+
+void repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                     const repro_batch *batch, int64_t b, float *loss, int32_t *pred)
+{
+    switch (hc->loss) {
+    case REPRO_LOSS_CROSS_ENTROPY:
+        repro_xent_forward(cpu, loss, pred, out, batch->label, b, width);
+        return;
+    case REPRO_LOSS_MSE:
+        repro_mse_forward(cpu, loss, out, batch->y, b, width);
+        return;
+    case REPRO_LOSS_HUBER:
+        repro_huber_forward(cpu, loss, out, batch->y, b, width, hc->huber_delta);
+        return;
+    }
+}
+
+void repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                     const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out)
+{
+    float scale = hc->weight / (float)batch_total;
+    switch (hc->loss) {
+    case REPRO_LOSS_CROSS_ENTROPY:
+        repro_xent_backward(cpu, d_out, out, batch->label, b, width, scale);
+        return;
+    case REPRO_LOSS_MSE:
+        repro_mse_backward(cpu, d_out, out, batch->y, b, width, scale);
+        return;
+    case REPRO_LOSS_HUBER:
+        repro_huber_backward(cpu, d_out, out, batch->y, b, width, hc->huber_delta, scale);
+        return;
+    }
+}

@@ -1,0 +1,237 @@
+/* The run record of a training run: see run_record.h. */
+#include "train/run_record.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build_info.h"
+
+static void utc_now(char *buf, size_t n, const char *fmt)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, fmt, &tm);
+}
+
+/* runs/<config file stem>-<UTC time> */
+static void default_run_dir(const repro_config *cfg, char *out, size_t n)
+{
+    const char *base = strrchr(cfg->source_path, '/');
+    base = base ? base + 1 : cfg->source_path;
+    char stem[REPRO_NAME_MAX];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    char when[32];
+    utc_now(when, sizeof when, "%Y%m%d-%H%M%S");
+    snprintf(out, n, "runs/%s-%s", stem, when);
+}
+
+static cJSON *string_array(const char *const *items, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
+    return a;
+}
+
+/* {"path": ..., "sha256": ...} for each data file the config names. */
+static repro_status data_files(const repro_data_config *d, cJSON **out, repro_error *err)
+{
+    const char *paths[4];
+    int n = 0;
+    if (d->format == REPRO_DATA_IDX) {
+        paths[n++] = d->train_images;
+        paths[n++] = d->train_labels;
+        if (d->test_images[0])
+            paths[n++] = d->test_images;
+        if (d->test_labels[0])
+            paths[n++] = d->test_labels;
+    } else {
+        paths[n++] = d->train_csv;
+        if (d->test_csv[0])
+            paths[n++] = d->test_csv;
+    }
+    cJSON *files = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        char hex[65];
+        repro_status st = repro_sha256_file(paths[i], hex, err);
+        if (st != REPRO_OK) {
+            cJSON_Delete(files);
+            return st;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", paths[i]);
+        cJSON_AddStringToObject(f, "sha256", hex);
+        cJSON_AddItemToArray(files, f);
+    }
+    *out = files;
+    return REPRO_OK;
+}
+
+/* Sets run.json's key unless an earlier step failed (then value is freed). */
+static void set(repro_status *st, repro_run *run, const char *key, cJSON *value, repro_error *err)
+{
+    if (*st == REPRO_OK)
+        *st = repro_run_set_json(run, key, value, err);
+    else
+        cJSON_Delete(value);
+}
+
+repro_status repro_record_start(repro_run **run, const repro_config *cfg, const repro_train_options *opts,
+                                const char *isa, int64_t n_train, int64_t n_val, int64_t n_test,
+                                int64_t n_params, repro_error *err)
+{
+    char dir[REPRO_PATH_MAX];
+    if (opts->out_dir)
+        snprintf(dir, sizeof dir, "%s", opts->out_dir);
+    else
+        default_run_dir(cfg, dir, sizeof dir);
+
+    cJSON *files = NULL;
+    repro_status st = data_files(&cfg->data, &files, err);
+    if (st != REPRO_OK)
+        return st;
+    char *config_text = repro_config_to_json(cfg);
+    if (!config_text) {
+        cJSON_Delete(files);
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot serialise the config");
+    }
+    st = repro_run_create(dir, opts->force, run, err);
+    if (st != REPRO_OK) {
+        cJSON_Delete(files);
+        free(config_text);
+        return st;
+    }
+    char config_hash[65];
+    repro_sha256_hex(config_text, strlen(config_text), config_hash);
+    char start[32];
+    utc_now(start, sizeof start, "%Y-%m-%dT%H:%M:%SZ");
+
+    cJSON *repro = cJSON_CreateObject();
+    cJSON_AddStringToObject(repro, "version", REPRO_VERSION_STRING);
+    cJSON_AddStringToObject(repro, "git_commit", REPRO_GIT_COMMIT);
+
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddItemToObject(data, "files", files);
+    cJSON_AddNumberToObject(data, "n_train", (double)n_train);
+    cJSON_AddNumberToObject(data, "n_val", (double)n_val);
+    cJSON_AddNumberToObject(data, "n_test", (double)n_test);
+
+    cJSON *execution = cJSON_CreateObject();
+    cJSON_AddStringToObject(execution, "device", "cpu");
+    cJSON_AddStringToObject(execution, "isa", isa);
+    cJSON_AddNumberToObject(execution, "threads", cfg->threads);
+    cJSON_AddNumberToObject(execution, "n_params", (double)n_params);
+
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    set(&st, *run, "repro", repro, err);
+    set(&st, *run, "seed", cJSON_CreateRaw(seed), err);
+    set(&st, *run, "start_time", cJSON_CreateString(start), err);
+    set(&st, *run, "config_path", cJSON_CreateString(cfg->source_path), err);
+    set(&st, *run, "overrides", string_array(opts->overrides, opts->n_overrides), err);
+    set(&st, *run, "config_sha256", cJSON_CreateString(config_hash), err);
+    set(&st, *run, "config", cJSON_Parse(config_text), err);
+    set(&st, *run, "execution", execution, err);
+    set(&st, *run, "data", data, err);
+    set(&st, *run, "environment", repro_env_capture(isa), err);
+    cJSON *git = repro_git_info(cfg->source_path);
+    set(&st, *run, "user_git", git ? git : cJSON_CreateNull(), err);
+    free(config_text);
+    if (st != REPRO_OK) {
+        repro_error ignored;
+        repro_run_finish(*run, "failed", err->message, &ignored);
+        *run = NULL;
+    }
+    return st;
+}
+
+static void add_eval(cJSON *o, const char *prefix, const repro_eval_result *r)
+{
+    if (!r || r->n == 0)
+        return;
+    char key[64];
+    snprintf(key, sizeof key, "%s_loss", prefix);
+    cJSON_AddNumberToObject(o, key, r->loss);
+    if (r->has_accuracy) {
+        snprintf(key, sizeof key, "%s_accuracy", prefix);
+        cJSON_AddNumberToObject(o, key, r->accuracy);
+    }
+}
+
+repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float train_loss, float lr,
+                                const repro_eval_result *val, const repro_eval_result *test,
+                                double samples_per_sec, repro_error *err)
+{
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddNumberToObject(line, "epoch", epoch + 1);
+    cJSON_AddNumberToObject(line, "step", (double)step);
+    cJSON_AddNumberToObject(line, "train_loss", train_loss);
+    add_eval(line, "val", val);
+    add_eval(line, "test", test);
+    cJSON_AddNumberToObject(line, "lr", lr);
+    cJSON_AddNumberToObject(line, "samples_per_sec", samples_per_sec);
+    return repro_run_metrics(run, line, err);
+}
+
+repro_status repro_record_model(repro_run *run, const repro_model *model, const float *params,
+                                const repro_config *cfg, int64_t step, repro_error *err)
+{
+    int n = repro_model_n_tensors(model);
+    repro_named_tensor *t = calloc((size_t)n, sizeof *t);
+    if (!t)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the tensor list");
+    for (int i = 0; i < n; i++) {
+        const repro_param_info *p = repro_model_tensor(model, i);
+        t[i].name = p->name;
+        t[i].ndim = p->ndim;
+        t[i].shape[0] = p->shape[0];
+        t[i].shape[1] = p->shape[1];
+        t[i].data = params + p->offset;
+    }
+    char *config_text = repro_config_to_json(cfg);
+    char config_hash[65] = "";
+    if (config_text)
+        repro_sha256_hex(config_text, strlen(config_text), config_hash);
+    free(config_text);
+    char steps[32], seed[32];
+    snprintf(steps, sizeof steps, "%lld", (long long)step);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    const char *keys[] = {"format", "repro_version", "config_sha256", "step", "seed"};
+    const char *values[] = {"pt", REPRO_VERSION_STRING, config_hash, steps, seed};
+    char path[REPRO_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model.safetensors", repro_run_dir(run));
+    repro_status st = repro_safetensors_write(path, t, n, keys, values, 5, err);
+    free(t);
+    return st;
+}
+
+repro_status repro_record_final(repro_run *run, const repro_train_result *res, const repro_eval_result *val,
+                                const repro_eval_result *test, int restored_best, repro_error *err)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddNumberToObject(f, "steps", (double)res->steps);
+    cJSON_AddNumberToObject(f, "epochs", res->epochs_run);
+    cJSON_AddBoolToObject(f, "stopped_early", res->stopped_early);
+    cJSON_AddBoolToObject(f, "restored_best", restored_best);
+    char bits[16];
+    uint32_t u;
+    memcpy(&u, &res->final_loss, 4);
+    snprintf(bits, sizeof bits, "0x%08x", u);
+    cJSON_AddStringToObject(f, "final_loss", bits);
+    cJSON_AddStringToObject(f, "params_sha256", res->params_sha256);
+    add_eval(f, "val", val);
+    add_eval(f, "test", test);
+    cJSON_AddNumberToObject(f, "train_seconds", res->train_seconds);
+    cJSON_AddNumberToObject(f, "samples_per_sec", res->samples_per_sec);
+    repro_status st = repro_run_set_json(run, "final", f, err);
+    if (st == REPRO_OK)
+        st = repro_run_set_json(run, "params_sha256", cJSON_CreateString(res->params_sha256), err);
+    return st;
+}

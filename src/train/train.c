@@ -1,0 +1,423 @@
+/* The training loop: see include/repro/train.h.
+ *
+ * One optimiser step over a batch of batch_size samples (the last batch of
+ * an epoch may be smaller):
+ *   1. zero the gradients (+0);
+ *   2. for each of accum_steps micro-batches, in order: gather its samples
+ *      (epoch position p -> data row train_rows[perm[p]]), forward with
+ *      dropout at (seed, layer, step, p, element), per-sample losses into
+ *      the step's loss arrays, backward (weight gradients continue their
+ *      in-order sums, so the split never shows);
+ *   3. the step's loss = sum over heads of weight * canonical mean;
+ *   4. clip (optional), learning rate from the schedule, optimiser update,
+ *      EMA update (optional);
+ *   5. a ledger line: the loss bits, and every hash_every steps the
+ *      SHA-256 of the parameters and of the optimiser state. */
+#include "repro/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn/model.h"
+#include "ops/cpu/isa.h"
+#include "ops/cpu/ops.h"
+#include "optim/optim.h"
+#include "repro/data.h"
+#include "repro/record.h"
+#include "repro/rng.h"
+#include "train/batch.h"
+#include "train/evaluate.h"
+#include "train/heads.h"
+#include "train/run_record.h"
+
+typedef struct trainer {
+    const repro_config *cfg;
+    const repro_train_options *opts;
+    repro_cpu cpu;
+    repro_dataset train, test;
+    uint32_t *train_rows, *val_rows; /* the seeded split of the training file */
+    int64_t n_train, n_val;
+    repro_model *model;
+    repro_optim *optim;
+    float *ema;     /* EMA of the parameters, or NULL */
+    float *best;    /* early stopping: the best epoch's evaluation weights, or NULL */
+    repro_run *run;
+    repro_batch batch, eval_batch;
+    float *step_loss[REPRO_MAX_HEADS]; /* [batch_size] per-sample losses of the step */
+    float *d_out[REPRO_MAX_HEADS];     /* [micro][head width] */
+    uint32_t *perm;                    /* [n_train] the epoch's order */
+    int64_t steps_per_epoch, total_steps;
+    int64_t samples_seen;
+    double t_start;
+} trainer;
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- setup ---- */
+
+static repro_status load_data(trainer *t, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    repro_status st = repro_data_load(&cfg->data, &t->train, &t->test, err);
+    if (st != REPRO_OK)
+        return st;
+    if (t->train.n < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "the training set is empty");
+    if (t->train.n > UINT32_MAX)
+        return repro_fail(err, REPRO_ERR_CONFIG, "the training set has more than 2^32 samples");
+    st = repro_data_split(cfg->seed, t->train.n, cfg->data.val_fraction, &t->train_rows, &t->n_train,
+                          &t->val_rows, &t->n_val, err);
+    if (st != REPRO_OK)
+        return st;
+    if (t->n_train < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.val_fraction %g leaves no training samples",
+                          (double)cfg->data.val_fraction);
+    if (cfg->model.input != 0 && cfg->model.input != t->train.n_features)
+        return repro_fail(err, REPRO_ERR_CONFIG, "model.input is %d but the data has %lld features per sample",
+                          cfg->model.input, (long long)t->train.n_features);
+    return REPRO_OK;
+}
+
+static repro_status build_model(trainer *t, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    int64_t micro = cfg->batch_size / cfg->accum_steps;
+    int64_t cap = micro > cfg->eval_batch_size ? micro : cfg->eval_batch_size;
+    repro_status st = repro_model_create(&cfg->model, (int)t->train.n_features, cap, &t->model, err);
+    if (st != REPRO_OK)
+        return st;
+    int widths[REPRO_MAX_HEADS];
+    for (int h = 0; h < cfg->model.n_heads; h++)
+        widths[h] = repro_model_head_width(t->model, h);
+    st = repro_heads_check(&cfg->model, widths, t->train.label ? t->train.n_classes : 0,
+                           t->train.y ? t->train.n_targets : 0, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_model_init_params(t->model, cfg->seed);
+    int64_t np = repro_model_n_params(t->model);
+    st = repro_optim_create(&cfg->optim, np, &t->optim, err);
+    if (st != REPRO_OK)
+        return st;
+    if (cfg->ema.enabled) {
+        if (!(t->ema = malloc((size_t)np * sizeof(float))))
+            return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the EMA weights");
+        memcpy(t->ema, repro_model_params(t->model), (size_t)np * sizeof(float));
+    }
+    if (cfg->early_stopping.enabled && !(t->best = malloc((size_t)np * sizeof(float))))
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the best-epoch weights");
+    st = repro_batch_alloc(&t->batch, &t->train, micro, err);
+    if (st == REPRO_OK)
+        st = repro_batch_alloc(&t->eval_batch, &t->train, cfg->eval_batch_size, err);
+    for (int h = 0; st == REPRO_OK && h < cfg->model.n_heads; h++) {
+        t->step_loss[h] = malloc((size_t)cfg->batch_size * sizeof(float));
+        t->d_out[h] = malloc((size_t)(micro * widths[h]) * sizeof(float));
+        if (!t->step_loss[h] || !t->d_out[h])
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate loss buffers");
+    }
+    if (st == REPRO_OK && !(t->perm = malloc((size_t)t->n_train * sizeof(uint32_t))))
+        st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the epoch order");
+    t->steps_per_epoch = (t->n_train + cfg->batch_size - 1) / cfg->batch_size;
+    t->total_steps = t->steps_per_epoch * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < t->total_steps)
+        t->total_steps = cfg->max_steps;
+    return st;
+}
+
+static void trainer_free(trainer *t)
+{
+    repro_dataset_free(&t->train);
+    repro_dataset_free(&t->test);
+    free(t->train_rows);
+    free(t->val_rows);
+    repro_model_free(t->model);
+    repro_optim_free(t->optim);
+    free(t->ema);
+    free(t->best);
+    repro_batch_free(&t->batch);
+    repro_batch_free(&t->eval_batch);
+    for (int h = 0; h < REPRO_MAX_HEADS; h++) {
+        free(t->step_loss[h]);
+        free(t->d_out[h]);
+    }
+    free(t->perm);
+    repro_pool_destroy(t->cpu.pool);
+}
+
+/* ---- one optimiser step ---- */
+
+/* Trains on epoch positions [first, first + count) as optimiser step `step`
+ * (0-based) and returns the step's loss in *loss. */
+static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr,
+                               float *loss, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    int nh = cfg->model.n_heads;
+    int64_t np = repro_model_n_params(t->model);
+    float *grads = repro_model_grads(t->model);
+    memset(grads, 0, (size_t)np * sizeof(float));
+
+    int64_t micro = t->batch.capacity;
+    for (int64_t done = 0; done < count; done += micro) {
+        int64_t b = count - done < micro ? count - done : micro;
+        for (int64_t i = 0; i < b; i++) {
+            uint32_t pos = (uint32_t)(first + done + i);
+            t->batch.pos[i] = pos;
+            t->batch.index[i] = t->train_rows[t->perm[pos]];
+        }
+        repro_batch_fill(&t->batch, &t->train, b);
+        repro_status st = repro_model_forward(t->model, &t->cpu, repro_model_params(t->model), t->batch.x, b, 1,
+                                              cfg->seed, (uint64_t)step, t->batch.pos, err);
+        if (st != REPRO_OK)
+            return st;
+        for (int h = 0; h < nh; h++) {
+            const float *out = repro_model_head_output(t->model, h);
+            int w = repro_model_head_width(t->model, h);
+            repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, t->step_loss[h] + done, NULL);
+            repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, count, t->d_out[h]);
+        }
+        st = repro_model_backward(t->model, &t->cpu, t->batch.x, b, t->d_out, err);
+        if (st != REPRO_OK)
+            return st;
+    }
+
+    float total = 0.0f;
+    for (int h = 0; h < nh; h++)
+        total = total + cfg->model.heads[h].weight *
+                            (repro_sum_canonical(&t->cpu, t->step_loss[h], count) / (float)count);
+    *loss = total;
+    if (!isfinite(total))
+        return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
+                          (long long)step + 1, isnan(total) ? "nan" : "inf");
+
+    if (cfg->optim.clip_norm > 0.0f)
+        repro_clip_grad_norm(&t->cpu, grads, np, cfg->optim.clip_norm);
+    repro_optim_step(t->optim, &t->cpu, repro_model_params(t->model), grads, lr);
+    if (t->ema)
+        repro_ema_update(&t->cpu, t->ema, repro_model_params(t->model), np, cfg->ema.decay);
+    return REPRO_OK;
+}
+
+/* ---- hashing and the ledger ---- */
+
+static void params_hash(trainer *t, char hex[65])
+{
+    repro_sha256_hex(repro_model_params(t->model),
+                     (size_t)repro_model_n_params(t->model) * sizeof(float), hex);
+}
+
+static repro_status ledger_line(trainer *t, int64_t step, int epoch, float loss, float lr, int with_hash,
+                                repro_error *err)
+{
+    char ph[65], oh[65];
+    if (with_hash) {
+        params_hash(t, ph);
+        repro_optim_hash(t->optim, oh);
+    }
+    return repro_run_ledger(t->run, step, epoch, loss, lr, with_hash ? ph : NULL, with_hash ? oh : NULL, err);
+}
+
+/* ---- evaluation and early stopping ---- */
+
+static const float *eval_params(trainer *t)
+{
+    return t->ema ? t->ema : repro_model_params(t->model);
+}
+
+static repro_status evaluate_sets(trainer *t, const float *params, repro_eval_result *val,
+                                  repro_eval_result *test, repro_error *err)
+{
+    repro_eval_ctx e = {&t->cfg->model, t->model, &t->cpu, &t->train, &t->eval_batch};
+    repro_status st = repro_evaluate(&e, params, t->val_rows, t->n_val, val, err);
+    if (st != REPRO_OK || t->test.n == 0) {
+        test->n = 0;
+        return st;
+    }
+    e.data = &t->test;
+    return repro_evaluate(&e, params, NULL, t->test.n, test, err);
+}
+
+typedef struct early_stop {
+    int has_best;
+    float best;
+    int bad_epochs;
+} early_stop;
+
+/* Returns 1 when training should stop after this epoch. */
+static int early_stop_update(trainer *t, early_stop *es, const repro_eval_result *val)
+{
+    const repro_early_stop_config *c = &t->cfg->early_stopping;
+    if (!c->enabled || val->n == 0)
+        return 0;
+    int higher_better = c->metric == REPRO_METRIC_VAL_ACCURACY;
+    float m = higher_better ? val->accuracy : val->loss;
+    int improved = !es->has_best || (higher_better ? m > es->best + c->min_delta : m < es->best - c->min_delta);
+    if (improved) {
+        es->has_best = 1;
+        es->best = m;
+        es->bad_epochs = 0;
+        memcpy(t->best, eval_params(t), (size_t)repro_model_n_params(t->model) * sizeof(float));
+        return 0;
+    }
+    return ++es->bad_epochs >= c->patience;
+}
+
+/* ---- the run ---- */
+
+static void report(trainer *t, repro_progress *p)
+{
+    if (t->opts->progress)
+        t->opts->progress(t->opts->progress_ctx, p);
+}
+
+static repro_status train_epochs(trainer *t, repro_train_result *res, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    repro_progress p = {.run_dir = repro_run_dir(t->run), .epochs = cfg->epochs, .total_steps = t->total_steps,
+                        .steps_in_epoch = t->steps_per_epoch};
+    p.kind = REPRO_PROGRESS_START;
+    report(t, &p);
+    early_stop es = {0};
+    int64_t step = 0;
+    float loss = 0.0f, lr = cfg->optim.lr;
+    int epoch;
+    for (epoch = 0; epoch < cfg->epochs && step < t->total_steps; epoch++) {
+        repro_rng_epoch_shuffle(cfg->seed, (uint32_t)epoch, t->perm, (uint32_t)t->n_train);
+        double t_epoch = now_sec();
+        float loss_sum = 0.0f; /* progress display only; never recorded as a result */
+        int64_t seen = 0, s;
+        for (s = 0; s < t->steps_per_epoch && step < t->total_steps; s++, step++) {
+            int64_t first = s * cfg->batch_size;
+            int64_t count = t->n_train - first < cfg->batch_size ? t->n_train - first : cfg->batch_size;
+            lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, step, t->total_steps);
+            repro_status st = train_step(t, step, first, count, lr, &loss, err);
+            int last = step + 1 == t->total_steps;
+            int hash = last || (cfg->ledger.hash_every > 0 && (step + 1) % cfg->ledger.hash_every == 0);
+            if (st == REPRO_OK)
+                st = ledger_line(t, step + 1, epoch, loss, lr, hash, err);
+            if (st != REPRO_OK)
+                return st;
+            loss_sum += loss;
+            seen += count;
+            t->samples_seen += count;
+            double el = now_sec() - t_epoch;
+            p.kind = REPRO_PROGRESS_STEP;
+            p.epoch = epoch;
+            p.step = step + 1;
+            p.step_in_epoch = s + 1;
+            p.loss = loss;
+            p.lr = lr;
+            p.samples_per_sec = el > 0 ? (double)seen / el : 0.0;
+            p.elapsed_sec = now_sec() - t->t_start;
+            report(t, &p);
+        }
+        repro_eval_result val, test;
+        repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
+        if (st != REPRO_OK)
+            return st;
+        int stop = early_stop_update(t, &es, &val);
+        double el = now_sec() - t_epoch;
+        st = repro_record_epoch(t->run, epoch, step, s > 0 ? loss_sum / (float)s : 0.0f, lr, &val, &test,
+                                el > 0 ? (double)seen / el : 0.0, err);
+        if (st != REPRO_OK)
+            return st;
+        p.kind = REPRO_PROGRESS_EPOCH;
+        p.loss = s > 0 ? loss_sum / (float)s : 0.0f;
+        p.has_val = val.n > 0;
+        p.val_loss = val.loss;
+        p.val_accuracy = val.accuracy;
+        p.has_test = test.n > 0;
+        p.test_loss = test.loss;
+        p.test_accuracy = test.accuracy;
+        p.has_accuracy = val.n > 0 ? val.has_accuracy : test.has_accuracy;
+        p.early_stop = stop;
+        p.elapsed_sec = now_sec() - t->t_start;
+        report(t, &p);
+        if (stop) {
+            res->stopped_early = 1;
+            epoch++;
+            break;
+        }
+    }
+    res->steps = step;
+    res->epochs_run = epoch;
+    res->final_loss = loss;
+    return REPRO_OK;
+}
+
+/* The final model: the best epoch's weights under early stopping with
+ * restore_best, else the EMA weights when enabled, else the parameters. */
+static const float *final_params(trainer *t, int early_best)
+{
+    if (early_best)
+        return t->best;
+    return eval_params(t);
+}
+
+static repro_status finish(trainer *t, repro_train_result *res, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    int early_best = t->best && cfg->early_stopping.restore_best && t->n_val > 0;
+    const float *params = final_params(t, early_best);
+    repro_eval_result val, test;
+    repro_status st = evaluate_sets(t, params, &val, &test, err);
+    if (st != REPRO_OK)
+        return st;
+    res->has_val = val.n > 0;
+    res->val_loss = val.loss;
+    res->val_accuracy = val.accuracy;
+    res->has_test = test.n > 0;
+    res->test_loss = test.loss;
+    res->test_accuracy = test.accuracy;
+    res->has_accuracy = val.n > 0 ? val.has_accuracy : test.has_accuracy;
+    res->train_seconds = now_sec() - t->t_start;
+    res->samples_per_sec = res->train_seconds > 0 ? (double)t->samples_seen / res->train_seconds : 0.0;
+    params_hash(t, res->params_sha256);
+    st = repro_record_model(t->run, t->model, params, cfg, res->steps, err);
+    if (st == REPRO_OK)
+        st = repro_record_final(t->run, res, &val, &test, early_best, err);
+    return st;
+}
+
+repro_status repro_train(const repro_config *cfg, const repro_train_options *opts,
+                         repro_train_result *res, repro_error *err)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(res, 0, sizeof *res);
+    t.cfg = cfg;
+    t.opts = opts;
+    repro_status st = repro_isa_choose(opts->isa, &t.cpu.isa, err);
+    if (st == REPRO_OK)
+        st = repro_pool_create(cfg->threads, &t.cpu.pool, err);
+    if (st == REPRO_OK)
+        st = load_data(&t, err);
+    if (st == REPRO_OK)
+        st = build_model(&t, err);
+    if (st == REPRO_OK)
+        st = repro_record_start(&t.run, cfg, opts, repro_isa_name(t.cpu.isa), t.n_train, t.n_val, t.test.n,
+                                repro_model_n_params(t.model), err);
+    if (st == REPRO_OK) {
+        snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
+        t.t_start = now_sec();
+        st = train_epochs(&t, res, err);
+        if (st == REPRO_OK)
+            st = finish(&t, res, err);
+        repro_error ferr;
+        repro_status fst = repro_run_finish(t.run, st == REPRO_OK ? "complete" : "failed",
+                                            st == REPRO_OK ? NULL : err->message, &ferr);
+        if (st == REPRO_OK && fst != REPRO_OK) {
+            st = fst;
+            *err = ferr;
+        }
+    }
+    trainer_free(&t);
+    return st;
+}
