@@ -318,12 +318,12 @@ static repro_status train_epochs(trainer *t, repro_train_result *res, repro_erro
             p.elapsed_sec = now_sec() - t->t_start;
             report(t, &p);
         }
+        double el = now_sec() - t_epoch; /* the step loop alone, without evaluation */
         repro_eval_result val, test;
         repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
         if (st != REPRO_OK)
             return st;
         int stop = early_stop_update(t, &es, &val);
-        double el = now_sec() - t_epoch;
         st = repro_record_epoch(t->run, epoch, step, s > 0 ? loss_sum / (float)s : 0.0f, lr, &val, &test,
                                 el > 0 ? (double)seen / el : 0.0, err);
         if (st != REPRO_OK)

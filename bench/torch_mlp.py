@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""The PyTorch peer of repro's Fashion-MNIST MLP step loop, for bench/run.sh.
+
+Same model (784-256-256-10, ReLU, dropout 0.3), Adam lr 1e-3, batch 256,
+cross-entropy, on the same Fashion-MNIST training images (in memory, a fresh
+permutation per epoch). Prints one JSON line: samples/s of the training step
+loop alone (no evaluation, no data loading), after a warm-up.
+
+usage: torch_mlp.py THREADS STEPS
+"""
+import gzip
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+IMAGES = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+LABELS = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"
+
+
+def load():
+    with gzip.open(IMAGES, "rb") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(LABELS, "rb") as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)
+    return torch.from_numpy(x.astype(np.float32) / 255.0), torch.from_numpy(y.astype(np.int64))
+
+
+def main():
+    threads, steps = int(sys.argv[1]), int(sys.argv[2])
+    torch.set_num_threads(threads)
+    torch.manual_seed(42)
+    x, y = load()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+        torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+        torch.nn.Linear(256, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    batch = 256
+    perm = torch.randperm(x.shape[0])
+    per_epoch = x.shape[0] // batch
+
+    def step(i):
+        j = i % per_epoch
+        idx = perm[j * batch:(j + 1) * batch]
+        opt.zero_grad(set_to_none=False)
+        loss = loss_fn(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+
+    for i in range(20):
+        step(i)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    dt = time.perf_counter() - t0
+    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": threads,
+                      "steps": steps, "samples_per_sec": steps * batch / dt}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages repro needs, when they are missing.
+#   scripts/install-deps.sh          build + test + demo dependencies
+#   scripts/install-deps.sh --bench  also what `make bench` compares against
+# As root it runs apt-get; otherwise it prints the command to run.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
+          dataset-fashion-mnist)
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(python3-torch python3-numpy libopenblas-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "repro needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with:  sudo apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
