@@ -1,6 +1,6 @@
 /* to_json.c: the resolved config as canonical JSON. Written by hand from
  * the key table (schema.c), not through cJSON, because the text must be
- * fixed to the byte: keys in table order, two-space indent, floats as
+ * fixed to the byte: keys in table order, two-space indent (a layer on one line), floats as
  * "%.9g" (enough digits that strtof gives back the same bits), integers
  * in full (a 64-bit seed survives), enums by name. Layers carry only the
  * keys of their kind. The JSON is itself a valid config: loading it gives
@@ -88,7 +88,8 @@ static void put_float(jbuf *b, float v)
         puts_(b, "null"); /* never in a validated config; JSON has no inf or nan */
 }
 
-static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth, int layer_kind);
+static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth);
+static void write_layer(jbuf *b, const repro_layer_config *layer);
 
 static void write_list(jbuf *b, const cfg_field *f, const char *base, int depth)
 {
@@ -112,11 +113,10 @@ static void write_list(jbuf *b, const cfg_field *f, const char *base, int depth)
     for (int i = 0; i < n; i++) {
         indent(b, depth + 1);
         if (f->type == CFG_LAYERS) {
-            const repro_layer_config *layer = (const repro_layer_config *)(base + f->offset) + i;
-            write_table(b, &cfg_layer_table, (const char *)layer, depth + 1, (int)layer->kind);
+            write_layer(b, (const repro_layer_config *)(base + f->offset) + i);
         } else {
             const repro_head_config *head = (const repro_head_config *)(base + f->offset) + i;
-            write_table(b, &cfg_head_table, (const char *)head, depth + 1, -1);
+            write_table(b, &cfg_head_table, (const char *)head, depth + 1);
         }
         puts_(b, i + 1 < n ? ",\n" : "\n");
     }
@@ -148,23 +148,19 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     }
     case CFG_STR:
     case CFG_PATH: put_string(b, src); break;
-    case CFG_SECTION: write_table(b, f->sub, src, depth, -1); break;
+    case CFG_SECTION: write_table(b, f->sub, src, depth); break;
     case CFG_STRLIST:
     case CFG_LAYERS:
     case CFG_HEADS: write_list(b, f, base, depth); break;
     }
 }
 
-static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth, int layer_kind)
+static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)
 {
     puts_(b, "{\n");
-    bool first = true;
     for (size_t k = 0; k < t->n; k++) {
         const cfg_field *f = &t->fields[k];
-        if (layer_kind >= 0 && !cfg_field_applies(f, (repro_layer_kind)layer_kind))
-            continue;
-        puts_(b, first ? "" : ",\n");
-        first = false;
+        puts_(b, k ? ",\n" : "");
         indent(b, depth + 1);
         put_string(b, f->key);
         puts_(b, ": ");
@@ -175,12 +171,30 @@ static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth
     puts_(b, "}");
 }
 
+/* A layer on one line: {"type": "linear", "out": 256, ...}, its kind's keys only. */
+static void write_layer(jbuf *b, const repro_layer_config *layer)
+{
+    puts_(b, "{");
+    bool first = true;
+    for (size_t k = 0; k < cfg_layer_table.n; k++) {
+        const cfg_field *f = &cfg_layer_table.fields[k];
+        if (!cfg_field_applies(f, layer->kind))
+            continue;
+        puts_(b, first ? "" : ", ");
+        first = false;
+        put_string(b, f->key);
+        puts_(b, ": ");
+        write_value(b, f, (const char *)layer, 0);
+    }
+    puts_(b, "}");
+}
+
 char *repro_config_to_json(const repro_config *cfg)
 {
     if (!cfg)
         return NULL;
     jbuf b = {0};
-    write_table(&b, &cfg_root_table, (const char *)cfg, 0, -1);
+    write_table(&b, &cfg_root_table, (const char *)cfg, 0);
     puts_(&b, "\n");
     if (b.failed) {
         free(b.data);
