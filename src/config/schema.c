@@ -217,7 +217,7 @@ static const yt_node *child(const yt_node *node, const char *name)
     return NULL;
 }
 
-/* The deepest node along dotted (the node itself when it exists). */
+/* The deepest node along dotted; *complete says whether it is the node itself. */
 static const yt_node *deepest(const yt_node *root, const char *dotted, bool *complete)
 {
     char buf[512];
@@ -236,18 +236,11 @@ static const yt_node *deepest(const yt_node *root, const char *dotted, bool *com
     return node;
 }
 
-const yt_node *cfg_lookup(const yt_node *root, const char *dotted)
-{
-    bool complete;
-    const yt_node *node = deepest(root, dotted, &complete);
-    return complete ? node : NULL;
-}
-
 repro_status cfg_fail_path(const cfg_ctx *ctx, const char *dotted, const char *fmt, ...)
 {
     bool complete;
-    const yt_node *node = deepest(ctx->root, dotted, &complete);
     /* An absent key is reported at the file, not at some unrelated parent line. */
+    const yt_node *node = deepest(ctx->root, dotted, &complete);
     va_list ap;
     va_start(ap, fmt);
     repro_status st = vfail(ctx, complete ? node : NULL, fmt, ap);

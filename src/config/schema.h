@@ -76,15 +76,12 @@ repro_status cfg_fail(const cfg_ctx *ctx, const yt_node *node, const char *fmt, 
     ;
 
 /* The same, placed at the node for a dotted path ("data.train_csv"), or at
- * its nearest existing ancestor when the key is absent. */
+ * the file alone when that key is absent. */
 repro_status cfg_fail_path(const cfg_ctx *ctx, const char *dotted, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-
-/* The node at a dotted path in the tree, or NULL. */
-const yt_node *cfg_lookup(const yt_node *root, const char *dotted);
 
 /* Fills cfg from ctx->root (a mapping): keys, types, ranges, enum names,
  * path resolution. Cross-key rules are checked by cfg_validate. */
