@@ -1,0 +1,66 @@
+/* defaults.c: every default value of a config, in one place
+ * (docs/config.md lists the same). */
+#include <stdio.h>
+#include <string.h>
+
+#include "config/schema.h"
+
+void cfg_layer_defaults(repro_layer_config *layer)
+{
+    memset(layer, 0, sizeof *layer);
+    layer->kind = REPRO_LAYER_LINEAR;
+    layer->out = 0; /* required for linear: checked by cfg_validate */
+    layer->bias = true;
+    layer->p = 0.5f;
+    layer->eps = 1e-5f;
+    layer->weight_init = REPRO_INIT_DEFAULT;
+    layer->bias_init = REPRO_INIT_DEFAULT;
+}
+
+void cfg_head_defaults(repro_head_config *head, int index)
+{
+    memset(head, 0, sizeof *head);
+    snprintf(head->name, sizeof head->name, "head%d", index);
+    head->loss = REPRO_LOSS_CROSS_ENTROPY;
+    head->weight = 1.0f;
+    head->huber_delta = 1.0f;
+}
+
+void repro_config_defaults(repro_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->seed = 0;
+    cfg->mode = REPRO_MODE_EXACT;
+    cfg->device = REPRO_DEVICE_CPU;
+    cfg->threads = 1;
+    cfg->epochs = 10;
+    cfg->max_steps = 0;
+    cfg->batch_size = 256;
+    cfg->accum_steps = 1;
+    cfg->eval_batch_size = 1000;
+
+    repro_data_config *d = &cfg->data;
+    d->format = REPRO_DATA_IDX;
+    d->scale = 1.0f / 255.0f;
+    d->header = true;
+    d->val_fraction = 0.1f;
+
+    repro_optim_config *o = &cfg->optim;
+    o->name = REPRO_OPTIM_ADAM;
+    o->lr = 1e-3f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+
+    cfg->schedule.name = REPRO_SCHEDULE_CONSTANT;
+    cfg->schedule.step_size = 1000;
+    cfg->schedule.gamma = 0.1f;
+
+    cfg->ema.decay = 0.999f;
+
+    cfg->early_stopping.metric = REPRO_METRIC_VAL_LOSS;
+    cfg->early_stopping.patience = 3;
+    cfg->early_stopping.restore_best = true;
+
+    cfg->ledger.hash_every = 50;
+}
