@@ -165,10 +165,13 @@ static repro_status parse_metadata(const char *path, const cJSON *meta, repro_sa
     return REPRO_OK;
 }
 
-static int by_begin(const void *a, const void *b)
+static int by_offsets(const void *a, const void *b)
 {
     const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
-    return (x->begin > y->begin) - (x->begin < y->begin);
+    /* By end too, so an empty tensor sorts before a full one at its offset. */
+    if (x->begin != y->begin)
+        return (x->begin > y->begin) - (x->begin < y->begin);
+    return (x->end > y->end) - (x->end < y->end);
 }
 
 /* The tensors must tile [0, data_size) exactly: sorted by offset, each
@@ -181,7 +184,7 @@ static repro_status check_tiling(const char *path, repro_safetensors *st, int64_
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     for (int i = 0; i < st->count; i++)
         order[i] = &st->tensors[i];
-    qsort(order, (size_t)st->count, sizeof *order, by_begin);
+    qsort(order, (size_t)st->count, sizeof *order, by_offsets);
     int64_t at = 0;
     repro_status status = REPRO_OK;
     for (int i = 0; i < st->count && status == REPRO_OK; i++) {
