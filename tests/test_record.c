@@ -252,6 +252,18 @@ static void safetensors_rejects(const char *good)
     expect_rejected(bad, "metadata 'k' is not a string");
     write_raw(bad, "{}xyz", 0, 0);
     expect_rejected(bad, "bytes other than spaces after its JSON");
+
+    /* Accepted: an empty tensor sharing offset 0 with a full one, listed after it. */
+    write_raw(bad,
+              "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+              "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 8, 0);
+    repro_safetensors *st;
+    repro_error err;
+    CHECK_MSG(repro_safetensors_read(bad, &st, &err) == REPRO_OK, "%s", err.message);
+    if (st) {
+        CHECK(repro_safetensors_count(st) == 2 && repro_safetensors_numel(st, 1) == 0);
+        repro_safetensors_free(st);
+    }
 }
 
 static cJSON *load_record(const char *dir)

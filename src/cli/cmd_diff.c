@@ -65,7 +65,7 @@ static void print_divergence(const char *title, const cJSON *div)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(div, "a");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(div, "b");
-    printf("%s: step %.0f (ledger line %.0f)\n", title, num(a, "step"), num(div, "line"));
+    printf("%s: %.0f (ledger line %.0f)\n", title, num(a, "step"), num(div, "line"));
     const cJSON *f;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(div, "fields")) {
         const char *field = f->valuestring;
