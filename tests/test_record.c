@@ -483,6 +483,8 @@ static void environment(void)
 int main(void)
 {
     mkdir(REPRO_TEST_TMP, 0755);
+    /* Start from nothing, so a rerun sees the same directories. */
+    CHECK(system("rm -rf '" REPRO_TEST_TMP "/runs' '" REPRO_TEST_TMP "/atomic'") == 0);
     sha256_known_answers();
     atomic_writes();
     make_tensors();
