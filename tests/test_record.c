@@ -440,12 +440,16 @@ static void run_create_rules(void)
     mkdir(other, 0755);
     write_text(REPRO_TEST_TMP "/runs/not-a-run/notes.txt", "keep me");
     write_text(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors", "stale");
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/run.json.tmp.123", "left by a crash");
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/data.tmp.csv", "keep me too");
     CHECK(repro_run_create(other, 0, &run, &err) == REPRO_ERR_STATE);
     CHECK(strcmp(err.message, "'" REPRO_TEST_TMP "/runs/not-a-run' exists and is not empty") == 0);
     CHECK(repro_run_create(other, 1, &run, &err) == REPRO_OK);
     CHECK(repro_run_finish(run, "complete", NULL, &err) == REPRO_OK);
     CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/notes.txt", F_OK) == 0);
     CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors", F_OK) != 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/run.json.tmp.123", F_OK) != 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/data.tmp.csv", F_OK) == 0);
 
     write_text(REPRO_TEST_TMP "/runs/a-file", "x");
     CHECK(repro_run_create(REPRO_TEST_TMP "/runs/a-file", 1, &run, &err) == REPRO_ERR_IO);

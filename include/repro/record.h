@@ -101,6 +101,7 @@ const char *repro_safetensors_meta_value(const repro_safetensors *st, int i);
 
 /* ---- Run directory ----------------------------------------------------- */
 
+/* A run being written. Not thread-safe: call from one thread at a time. */
 typedef struct repro_run repro_run;
 
 /* Creates DIR (and its parents) for a new run and writes run.json with
@@ -113,13 +114,13 @@ typedef struct repro_run repro_run;
  *   - refused when it is non-empty with no run.json ("'DIR' exists and is
  *     not empty"), unless force.
  * Reusing or forcing removes the files a run writes (run.json, ledger.jsonl,
- * metrics.jsonl, *.safetensors, leftover *.tmp.* files) and nothing else. */
+ * metrics.jsonl, *.safetensors, leftover *.tmp.<pid> files) and nothing else. */
 repro_status repro_run_create(const char *dir, int force, repro_run **out, repro_error *err);
 
 /* Sets top-level key of run.json to value (replacing any earlier value, in
  * place) and rewrites run.json atomically. Takes ownership of value, also on
- * failure. Keys "status", "start_time", "end_time" and "message" belong to
- * this module and are refused. Sections the trainer is expected to set are
+ * failure. Keys "format", "status", "start_time", "end_time", "message",
+ * "hostname" and "pid" belong to this module and are refused. Sections the trainer is expected to set are
  * listed in docs/run-directory.md ("config", "env", "git", "final", ...). */
 repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, repro_error *err);
 

@@ -62,13 +62,20 @@ static repro_status make_dirs(const char *dir, repro_error *err)
     return REPRO_OK;
 }
 
+/* A temporary file left by an interrupted atomic write: NAME.tmp.<pid>. */
+static int is_atomic_leftover(const char *name)
+{
+    const char *tmp = strstr(name, ".tmp.");
+    return tmp && tmp[5] != '\0' && strspn(tmp + 5, "0123456789") == strlen(tmp + 5);
+}
+
 /* The files a run writes: these, and only these, are removed on reuse. */
 static int is_run_file(const char *name)
 {
     size_t n = strlen(name);
     static const char suffix[] = ".safetensors";
     return strcmp(name, "run.json") == 0 || strcmp(name, "ledger.jsonl") == 0 ||
-           strcmp(name, "metrics.jsonl") == 0 || strstr(name, ".tmp.") != NULL ||
+           strcmp(name, "metrics.jsonl") == 0 || is_atomic_leftover(name) ||
            (n > sizeof suffix - 1 && strcmp(name + n - (sizeof suffix - 1), suffix) == 0);
 }
 
@@ -105,8 +112,10 @@ static int run_is_live(const cJSON *record)
     gethostname(here, sizeof here - 1);
     if (!cJSON_IsNumber(pid) || !cJSON_IsString(host) || strcmp(host->valuestring, here) != 0)
         return 0;
+    if (!(pid->valuedouble >= 1 && pid->valuedouble <= 2147483647.0))
+        return 0;
     pid_t p = (pid_t)pid->valuedouble;
-    return p > 0 && p != getpid() && (kill(p, 0) == 0 || errno == EPERM);
+    return p != getpid() && (kill(p, 0) == 0 || errno == EPERM);
 }
 
 /* Applies the rules of repro_run_create to an existing directory. */
@@ -328,6 +337,8 @@ repro_status repro_run_metrics(repro_run *run, cJSON *line, repro_error *err)
 repro_status repro_run_finish(repro_run *run, const char *status, const char *message,
                               repro_error *err)
 {
+    if (!run)
+        return repro_fail(err, REPRO_ERR_ARG, "repro_run_finish: no run");
     repro_status st = REPRO_OK;
     char why[256];
     if (!status || (strcmp(status, "complete") != 0 && strcmp(status, "failed") != 0 &&
