@@ -357,6 +357,13 @@ static void run_ledger_and_finish(const char *dir)
     cJSON *seed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "config"), "seed");
     CHECK(cJSON_GetNumberValue(seed) == 8);
     cJSON_Delete(rec);
+
+    /* What the library wrote, `repro diff` reads: a run equals itself. */
+    cJSON *report;
+    CHECK_MSG(repro_run_compare(dir, dir, &report, &err) == REPRO_OK, "%s", err.message);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "identical")));
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "record_differences")) == 0);
+    cJSON_Delete(report);
 }
 
 static void ledger_damage(void)
