@@ -1,0 +1,199 @@
+/* repro/record.h: what a run leaves behind, and the tools that read it back.
+ *
+ * A run directory runs/<id>/ holds
+ *   run.json           the run record: status, times, config, environment, final hashes
+ *   ledger.jsonl       one line per step: loss and lr as exact bit patterns, and
+ *                      every hash_every steps SHA-256 fingerprints of parameters
+ *                      and optimiser state
+ *   metrics.jsonl      one free-form JSON object per line (evaluation results ...)
+ *   model.safetensors  the final parameters, readable by PyTorch, NumPy and JAX
+ * The layout and every field are documented in docs/run-directory.md.
+ *
+ * Files that must never be seen half-written (run.json, safetensors) are
+ * written atomically; the ledger and metrics are appended and flushed a line
+ * at a time, so a crash leaves whole lines. */
+#ifndef REPRO_RECORD_H
+#define REPRO_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "repro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- SHA-256 (libcrypto EVP) ------------------------------------------ */
+
+typedef struct repro_sha256 repro_sha256; /* an incremental hasher */
+
+/* NULL when out of memory. */
+repro_sha256 *repro_sha256_new(void);
+void repro_sha256_update(repro_sha256 *h, const void *data, size_t n);
+/* Writes the digest as 64 lowercase hex digits + NUL and frees h. */
+void repro_sha256_final(repro_sha256 *h, char hex[65]);
+void repro_sha256_hex(const void *data, size_t n, char hex[65]);
+repro_status repro_sha256_file(const char *path, char hex[65], repro_error *err);
+
+/* ---- Atomic files ------------------------------------------------------ */
+
+/* Writes to PATH.tmp.<pid>, flushes and fsyncs it, renames it over PATH and
+ * fsyncs the directory: readers see the old file or the new one, never a
+ * mixture. On failure the temporary file is removed and PATH is untouched. */
+repro_status repro_write_file_atomic(const char *path, const void *data, size_t n,
+                                     repro_error *err);
+
+/* The same, streamed, for files too big to build in memory. open, any
+ * number of writes, then commit (which frees w) or abort (which frees w and
+ * removes the temporary file). A failed write is remembered and reported by
+ * commit, so callers may check only there. */
+typedef struct repro_atomic_file repro_atomic_file;
+repro_status repro_atomic_open(const char *path, repro_atomic_file **out, repro_error *err);
+repro_status repro_atomic_write(repro_atomic_file *w, const void *data, size_t n,
+                                repro_error *err);
+repro_status repro_atomic_commit(repro_atomic_file *w, repro_error *err);
+void repro_atomic_abort(repro_atomic_file *w);
+
+/* ---- safetensors ------------------------------------------------------- */
+
+enum { REPRO_SAFETENSORS_MAX_DIMS = 4 };
+
+/* shape[0..ndim) is row-major; data holds prod(shape) floats (ndim 0: one). */
+typedef struct repro_named_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[REPRO_SAFETENSORS_MAX_DIMS];
+    const float *data;
+} repro_named_tensor;
+
+/* Writes tensors (dtype F32, little-endian) in the order given with
+ * contiguous data offsets, and the string pairs meta_keys[i] = meta_values[i]
+ * as "__metadata__". Atomic. Names must be unique, non-empty and not
+ * "__metadata__". */
+repro_status repro_safetensors_write(const char *path, const repro_named_tensor *tensors, int n,
+                                     const char *const *meta_keys,
+                                     const char *const *meta_values, int n_meta,
+                                     repro_error *err);
+
+/* A whole file loaded and validated: JSON header, dtype F32, shapes of at
+ * most REPRO_SAFETENSORS_MAX_DIMS dimensions, offsets in range, contiguous
+ * from 0 to the end of the file, sizes matching shapes, string metadata.
+ * Tensors are indexed 0..count-1 in the header's order. */
+typedef struct repro_safetensors repro_safetensors;
+
+repro_status repro_safetensors_read(const char *path, repro_safetensors **out, repro_error *err);
+void repro_safetensors_free(repro_safetensors *st);
+int repro_safetensors_count(const repro_safetensors *st);
+const char *repro_safetensors_name(const repro_safetensors *st, int i);
+int repro_safetensors_ndim(const repro_safetensors *st, int i);
+const int64_t *repro_safetensors_shape(const repro_safetensors *st, int i);
+int64_t repro_safetensors_numel(const repro_safetensors *st, int i);
+const float *repro_safetensors_data(const repro_safetensors *st, int i); /* host order */
+int repro_safetensors_find(const repro_safetensors *st, const char *name); /* -1 if absent */
+/* The metadata value for key, or NULL. */
+const char *repro_safetensors_meta(const repro_safetensors *st, const char *key);
+int repro_safetensors_meta_count(const repro_safetensors *st);
+const char *repro_safetensors_meta_key(const repro_safetensors *st, int i);
+const char *repro_safetensors_meta_value(const repro_safetensors *st, int i);
+
+/* ---- Run directory ----------------------------------------------------- */
+
+/* A run being written. Not thread-safe: call from one thread at a time. */
+typedef struct repro_run repro_run;
+
+/* Creates DIR (and its parents) for a new run and writes run.json with
+ * "status": "running". An existing DIR is
+ *   - refused (REPRO_ERR_STATE) when its run.json says "complete"
+ *     ("'DIR' already holds a complete run; use --force to overwrite") or says
+ *     "running" for a live process on this host, unless force;
+ *   - reused when its run.json says "failed", "interrupted", or "running" for
+ *     a process that is gone;
+ *   - refused when it is non-empty with no run.json ("'DIR' exists and is
+ *     not empty"), unless force.
+ * Reusing or forcing removes the files a run writes (run.json, ledger.jsonl,
+ * metrics.jsonl, *.safetensors, leftover *.tmp.<pid> files) and nothing else. */
+repro_status repro_run_create(const char *dir, int force, repro_run **out, repro_error *err);
+
+/* Sets top-level key of run.json to value (replacing any earlier value, in
+ * place) and rewrites run.json atomically. Takes ownership of value, also on
+ * failure. Keys "format", "status", "start_time", "end_time", "message",
+ * "hostname" and "pid" belong to this module and are refused. Sections the trainer is expected to set are
+ * listed in docs/run-directory.md ("config", "env", "git", "final", ...). */
+repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, repro_error *err);
+
+/* Appends one ledger line and flushes it. params_sha256 / optim_sha256 are
+ * 64-hex-digit strings or NULL (a line without fingerprints). */
+repro_status repro_run_ledger(repro_run *run, int64_t step, int64_t epoch, float loss, float lr,
+                              const char *params_sha256, const char *optim_sha256,
+                              repro_error *err);
+
+/* Appends value as one line of metrics.jsonl and flushes it. Takes ownership. */
+repro_status repro_run_metrics(repro_run *run, cJSON *line, repro_error *err);
+
+/* The run's directory, as given to repro_run_create. */
+const char *repro_run_dir(const repro_run *run);
+
+/* DIR/name into buf; REPRO_ERR_ARG if it does not fit. */
+repro_status repro_run_path(const repro_run *run, const char *name, char *buf, size_t size,
+                            repro_error *err);
+
+/* Sets "status" ("complete", "failed" or "interrupted"), "end_time" and,
+ * when message is non-NULL, "message"; rewrites run.json; closes the ledger
+ * and metrics files and frees run (always, also on failure). */
+repro_status repro_run_finish(repro_run *run, const char *status, const char *message,
+                              repro_error *err);
+
+/* ---- Reading records back ---------------------------------------------- */
+
+/* Parses a whole JSON file; the error names the file (and the line of a
+ * syntax error). The caller deletes *out. */
+repro_status repro_json_read_file(const char *path, cJSON **out, repro_error *err);
+
+/* One ledger line. Absent fingerprints are empty strings. */
+typedef struct repro_ledger_entry {
+    int64_t step, epoch;
+    uint32_t loss_bits, lr_bits;
+    char params_sha256[65];
+    char optim_sha256[65];
+    int line; /* 1-based line number in the file */
+} repro_ledger_entry;
+
+/* Reads every line of a ledger.jsonl; errors name the file and line. The
+ * caller frees *entries with free(). */
+repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, int64_t *count,
+                               repro_error *err);
+
+/* Compares two run directories (what `repro diff` prints). The report is a
+ * JSON object, documented in docs/run-directory.md:
+ *   "identical": true iff the ledgers have the same length and agree on every
+ *      step, epoch, loss, lr and every fingerprint present in both, and the
+ *      final params_sha256 values agree;
+ *   "record_differences": [{"path","a","b"}] differences between the records'
+ *      other sections (config, env, ...), informative only;
+ *   "ledger": lengths, prefix relation, first divergent step, first step whose
+ *      parameter fingerprint differs, last step whose fingerprints matched;
+ *   "final_params_sha256": {"a","b","equal"}.
+ * Errors (missing directory, malformed file) name the file and line. */
+repro_status repro_run_compare(const char *dir_a, const char *dir_b, cJSON **report,
+                               repro_error *err);
+
+/* ---- Environment ------------------------------------------------------- */
+
+/* What this process runs on and was built with: repro version, commit,
+ * compiler, flags and build type; OS, hostname, CPU model, CPU features that
+ * select kernels (avx2, fma, avx512f/bw/vl/dq), online CPUs; libc, zlib,
+ * libyaml, OpenSSL and cJSON versions; and isa_path, the kernel path the
+ * caller selected (NULL: recorded as null). NULL only when out of memory. */
+cJSON *repro_env_capture(const char *isa_path);
+
+/* {"commit": "<sha>", "dirty": bool} for the git work tree holding path (a
+ * file or a directory), or NULL when it is in none or git is not installed. */
+cJSON *repro_git_info(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

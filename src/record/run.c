@@ -1,0 +1,367 @@
+/* The run directory: creation (with the refuse/reuse/force rules), the run
+ * record run.json rewritten atomically whenever a section changes, and the
+ * append-only ledger.jsonl and metrics.jsonl, flushed a line at a time so a
+ * crash leaves whole lines. Layout and fields: docs/run-directory.md. */
+#include "repro/record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct repro_run {
+    char *dir;
+    cJSON *record; /* run.json as last written */
+    FILE *ledger;
+    FILE *metrics;
+};
+
+const char *repro_run_dir(const repro_run *run) { return run->dir; }
+
+static repro_status join_path(const char *dir, const char *name, char *buf, size_t size,
+                              repro_error *err)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= size)
+        return repro_fail(err, REPRO_ERR_ARG, "path '%s/%s' is too long", dir, name);
+    return REPRO_OK;
+}
+
+repro_status repro_run_path(const repro_run *run, const char *name, char *buf, size_t size,
+                            repro_error *err)
+{
+    return join_path(run->dir, name, buf, size, err);
+}
+
+/* Like `mkdir -p`. */
+static repro_status make_dirs(const char *dir, repro_error *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return repro_fail(err, REPRO_ERR_ARG, "path '%s' is too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return repro_fail(err, REPRO_ERR_IO, "cannot create directory '%s': %s", path,
+                              strerror(errno));
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return repro_fail(err, REPRO_ERR_IO, "'%s' exists and is not a directory", dir);
+    return REPRO_OK;
+}
+
+/* A temporary file left by an interrupted atomic write: NAME.tmp.<pid>. */
+static int is_atomic_leftover(const char *name)
+{
+    const char *tmp = strstr(name, ".tmp.");
+    return tmp && tmp[5] != '\0' && strspn(tmp + 5, "0123456789") == strlen(tmp + 5);
+}
+
+/* The files a run writes: these, and only these, are removed on reuse. */
+static int is_run_file(const char *name)
+{
+    size_t n = strlen(name);
+    static const char suffix[] = ".safetensors";
+    return strcmp(name, "run.json") == 0 || strcmp(name, "ledger.jsonl") == 0 ||
+           strcmp(name, "metrics.jsonl") == 0 || is_atomic_leftover(name) ||
+           (n > sizeof suffix - 1 && strcmp(name + n - (sizeof suffix - 1), suffix) == 0);
+}
+
+/* Scans dir: whether it has any entry, and (when clear) removes run files. */
+static repro_status scan_dir(const char *dir, int clear, int *nonempty, repro_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return repro_fail(err, REPRO_ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+    *nonempty = 0;
+    repro_status st = REPRO_OK;
+    struct dirent *e;
+    while (st == REPRO_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        *nonempty = 1;
+        if (!clear || !is_run_file(e->d_name))
+            continue;
+        char path[4096];
+        st = join_path(dir, e->d_name, path, sizeof path, err);
+        if (st == REPRO_OK && unlink(path) != 0)
+            st = repro_fail(err, REPRO_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+/* Whether a record saying "running" belongs to a process still alive here. */
+static int run_is_live(const cJSON *record)
+{
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(record, "pid");
+    const cJSON *host = cJSON_GetObjectItemCaseSensitive(record, "hostname");
+    char here[256] = "";
+    gethostname(here, sizeof here - 1);
+    if (!cJSON_IsNumber(pid) || !cJSON_IsString(host) || strcmp(host->valuestring, here) != 0)
+        return 0;
+    if (!(pid->valuedouble >= 1 && pid->valuedouble <= 2147483647.0))
+        return 0;
+    pid_t p = (pid_t)pid->valuedouble;
+    return p != getpid() && (kill(p, 0) == 0 || errno == EPERM);
+}
+
+/* Applies the rules of repro_run_create to an existing directory. */
+static repro_status check_existing(const char *dir, int force, repro_error *err)
+{
+    char path[4096];
+    repro_status st = join_path(dir, "run.json", path, sizeof path, err);
+    if (st != REPRO_OK)
+        return st;
+    int nonempty;
+    if (access(path, F_OK) != 0) {
+        st = scan_dir(dir, 0, &nonempty, err);
+        if (st == REPRO_OK && nonempty && !force)
+            st = repro_fail(err, REPRO_ERR_STATE, "'%s' exists and is not empty", dir);
+        return st;
+    }
+    cJSON *record;
+    repro_error perr;
+    if (repro_json_read_file(path, &record, &perr) != REPRO_OK) {
+        if (!force)
+            return repro_fail(err, REPRO_ERR_STATE, "'%s' holds an unreadable run record (%s); "
+                              "use --force to overwrite", dir, perr.message);
+        return REPRO_OK;
+    }
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "status"));
+    if (!force && status && strcmp(status, "complete") == 0)
+        st = repro_fail(err, REPRO_ERR_STATE,
+                        "'%s' already holds a complete run; use --force to overwrite", dir);
+    else if (!force && status && strcmp(status, "running") == 0 && run_is_live(record))
+        st = repro_fail(err, REPRO_ERR_STATE,
+                        "'%s' holds a run in progress (pid %d); use --force to overwrite", dir,
+                        (int)cJSON_GetObjectItemCaseSensitive(record, "pid")->valuedouble);
+    cJSON_Delete(record);
+    return st;
+}
+
+/* Now as ISO 8601 UTC, e.g. "2024-05-01T12:00:00Z". */
+static cJSON *timestamp_now(void)
+{
+    char buf[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return cJSON_CreateString(buf);
+}
+
+static repro_status write_record(repro_run *run, repro_error *err)
+{
+    char path[4096];
+    repro_status st = repro_run_path(run, "run.json", path, sizeof path, err);
+    if (st != REPRO_OK)
+        return st;
+    char *text = cJSON_Print(run->record);
+    if (!text)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory writing '%s'", path);
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory writing '%s'", path);
+    }
+    memcpy(line + n, "\n", 2);
+    st = repro_write_file_atomic(path, line, n + 1, err);
+    free(line);
+    return st;
+}
+
+/* Sets key in the record, replacing an earlier value in place. */
+static int record_put(cJSON *record, const char *key, cJSON *value)
+{
+    if (!value)
+        return 0;
+    if (cJSON_GetObjectItemCaseSensitive(record, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(record, key, value);
+    return cJSON_AddItemToObject(record, key, value);
+}
+
+static repro_status open_log(repro_run *run, const char *name, FILE **f, repro_error *err)
+{
+    char path[4096];
+    repro_status st = repro_run_path(run, name, path, sizeof path, err);
+    if (st != REPRO_OK)
+        return st;
+    *f = fopen(path, "w");
+    if (!*f)
+        return repro_fail(err, REPRO_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    return REPRO_OK;
+}
+
+static void run_free(repro_run *run)
+{
+    if (run->ledger)
+        fclose(run->ledger);
+    if (run->metrics)
+        fclose(run->metrics);
+    cJSON_Delete(run->record);
+    free(run->dir);
+    free(run);
+}
+
+static repro_status start_run(repro_run *run, repro_error *err)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int ok = record_put(run->record, "format", cJSON_CreateString("repro-run/1")) &&
+             record_put(run->record, "status", cJSON_CreateString("running")) &&
+             record_put(run->record, "start_time", timestamp_now()) &&
+             record_put(run->record, "hostname", cJSON_CreateString(host)) &&
+             record_put(run->record, "pid", cJSON_CreateNumber((double)getpid()));
+    if (!ok)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory creating run '%s'", run->dir);
+    repro_status st = open_log(run, "ledger.jsonl", &run->ledger, err);
+    if (st == REPRO_OK)
+        st = open_log(run, "metrics.jsonl", &run->metrics, err);
+    if (st == REPRO_OK)
+        st = write_record(run, err);
+    return st;
+}
+
+repro_status repro_run_create(const char *dir, int force, repro_run **out, repro_error *err)
+{
+    *out = NULL;
+    if (!dir || !dir[0])
+        return repro_fail(err, REPRO_ERR_ARG, "empty run directory name");
+    int nonempty;
+    repro_status st = make_dirs(dir, err);
+    if (st == REPRO_OK)
+        st = check_existing(dir, force, err);
+    if (st == REPRO_OK)
+        st = scan_dir(dir, 1, &nonempty, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->dir = strdup(dir)) || !(run->record = cJSON_CreateObject())) {
+        if (run)
+            run_free(run);
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory creating run '%s'", dir);
+    }
+    st = start_run(run, err);
+    if (st != REPRO_OK) {
+        run_free(run);
+        return st;
+    }
+    *out = run;
+    return REPRO_OK;
+}
+
+repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, repro_error *err)
+{
+    static const char *const own[] = {"format", "status", "start_time", "end_time",
+                                      "message", "hostname", "pid"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcmp(key, own[i]) == 0) {
+            cJSON_Delete(value);
+            return repro_fail(err, REPRO_ERR_ARG, "run.json key '%s' is set by the run itself", key);
+        }
+    if (!value)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory setting run.json key '%s'", key);
+    if (!record_put(run->record, key, value)) {
+        cJSON_Delete(value);
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory setting run.json key '%s'", key);
+    }
+    return write_record(run, err);
+}
+
+static int is_sha256_hex(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return 0;
+    return n == 64;
+}
+
+static repro_status flush_line(repro_run *run, FILE *f, const char *name, repro_error *err)
+{
+    if (fflush(f) != 0 || ferror(f))
+        return repro_fail(err, REPRO_ERR_IO, "cannot write '%s/%s': %s", run->dir, name,
+                          strerror(errno));
+    return REPRO_OK;
+}
+
+repro_status repro_run_ledger(repro_run *run, int64_t step, int64_t epoch, float loss, float lr,
+                              const char *params_sha256, const char *optim_sha256,
+                              repro_error *err)
+{
+    const char *hashes[2] = {params_sha256, optim_sha256};
+    for (int i = 0; i < 2; i++)
+        if (hashes[i] && !is_sha256_hex(hashes[i]))
+            return repro_fail(err, REPRO_ERR_ARG, "ledger step %lld: '%s' is not a SHA-256 hex digest",
+                              (long long)step, hashes[i]);
+    uint32_t loss_bits, lr_bits;
+    memcpy(&loss_bits, &loss, 4);
+    memcpy(&lr_bits, &lr, 4);
+    /* Exact bit patterns are the record; the decimal is for people. */
+    fprintf(run->ledger,
+            "{\"step\":%lld,\"epoch\":%lld,\"loss\":\"0x%08x\",\"loss_dec\":\"%.9g\",\"lr\":\"0x%08x\"",
+            (long long)step, (long long)epoch, (unsigned)loss_bits, (double)loss, (unsigned)lr_bits);
+    if (params_sha256)
+        fprintf(run->ledger, ",\"params_sha256\":\"%s\"", params_sha256);
+    if (optim_sha256)
+        fprintf(run->ledger, ",\"optim_sha256\":\"%s\"", optim_sha256);
+    fputs("}\n", run->ledger);
+    return flush_line(run, run->ledger, "ledger.jsonl", err);
+}
+
+repro_status repro_run_metrics(repro_run *run, cJSON *line, repro_error *err)
+{
+    char *text = line ? cJSON_PrintUnformatted(line) : NULL;
+    cJSON_Delete(line);
+    if (!text)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory writing '%s/metrics.jsonl'", run->dir);
+    fprintf(run->metrics, "%s\n", text);
+    free(text);
+    return flush_line(run, run->metrics, "metrics.jsonl", err);
+}
+
+repro_status repro_run_finish(repro_run *run, const char *status, const char *message,
+                              repro_error *err)
+{
+    if (!run)
+        return repro_fail(err, REPRO_ERR_ARG, "repro_run_finish: no run");
+    repro_status st = REPRO_OK;
+    char why[256];
+    if (!status || (strcmp(status, "complete") != 0 && strcmp(status, "failed") != 0 &&
+                    strcmp(status, "interrupted") != 0)) {
+        /* A caller bug; record the run as failed rather than leave "running". */
+        snprintf(why, sizeof why, "repro_run_finish called with invalid status '%s'",
+                 status ? status : "(null)");
+        st = repro_fail(err, REPRO_ERR_ARG, "%s", why);
+        status = "failed";
+        message = why;
+    }
+    repro_error io;
+    repro_error *e = st == REPRO_OK ? err : &io;
+    if (fclose(run->ledger) != 0 && st == REPRO_OK)
+        st = repro_fail(e, REPRO_ERR_IO, "cannot close '%s/ledger.jsonl'", run->dir);
+    if (fclose(run->metrics) != 0 && st == REPRO_OK)
+        st = repro_fail(e, REPRO_ERR_IO, "cannot close '%s/metrics.jsonl'", run->dir);
+    run->ledger = run->metrics = NULL;
+    int ok = record_put(run->record, "status", cJSON_CreateString(status)) &&
+             record_put(run->record, "end_time", timestamp_now()) &&
+             (!message || record_put(run->record, "message", cJSON_CreateString(message)));
+    repro_status wst = ok ? write_record(run, e)
+                          : repro_fail(e, REPRO_ERR_NOMEM, "out of memory finishing run '%s'", run->dir);
+    run_free(run);
+    return st != REPRO_OK ? st : wst;
+}
