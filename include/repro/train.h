@@ -54,7 +54,8 @@ typedef struct repro_train_options {
 
 typedef struct repro_train_result {
     char run_dir[REPRO_PATH_MAX];
-    char params_sha256[65];
+    char params_sha256[65];  /* of the parameters after the last step */
+    char optim_sha256[65];   /* of the optimiser state after the last step */
     int64_t steps;
     int epochs_run;
     int stopped_early;

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "ops/cpu/ops.h"
-#include "record/sha256.h"
+#include "repro/record.h"
 #include "repro/math.h"
 
 struct repro_optim {

@@ -110,8 +110,6 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     }
     char config_hash[65];
     repro_sha256_hex(config_text, strlen(config_text), config_hash);
-    char start[32];
-    utc_now(start, sizeof start, "%Y-%m-%dT%H:%M:%SZ");
 
     cJSON *repro = cJSON_CreateObject();
     cJSON_AddStringToObject(repro, "version", REPRO_VERSION_STRING);
@@ -133,16 +131,15 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
     set(&st, *run, "repro", repro, err);
     set(&st, *run, "seed", cJSON_CreateRaw(seed), err);
-    set(&st, *run, "start_time", cJSON_CreateString(start), err);
     set(&st, *run, "config_path", cJSON_CreateString(cfg->source_path), err);
     set(&st, *run, "overrides", string_array(opts->overrides, opts->n_overrides), err);
     set(&st, *run, "config_sha256", cJSON_CreateString(config_hash), err);
     set(&st, *run, "config", cJSON_Parse(config_text), err);
     set(&st, *run, "execution", execution, err);
     set(&st, *run, "data", data, err);
-    set(&st, *run, "environment", repro_env_capture(isa), err);
+    set(&st, *run, "env", repro_env_capture(isa), err);
     cJSON *git = repro_git_info(cfg->source_path);
-    set(&st, *run, "user_git", git ? git : cJSON_CreateNull(), err);
+    set(&st, *run, "git", git ? git : cJSON_CreateNull(), err);
     free(config_text);
     if (st != REPRO_OK) {
         repro_error ignored;
@@ -216,7 +213,7 @@ repro_status repro_record_final(repro_run *run, const repro_train_result *res, c
                                 const repro_eval_result *test, int restored_best, repro_error *err)
 {
     cJSON *f = cJSON_CreateObject();
-    cJSON_AddNumberToObject(f, "steps", (double)res->steps);
+    cJSON_AddNumberToObject(f, "step", (double)res->steps);
     cJSON_AddNumberToObject(f, "epochs", res->epochs_run);
     cJSON_AddBoolToObject(f, "stopped_early", res->stopped_early);
     cJSON_AddBoolToObject(f, "restored_best", restored_best);
@@ -226,6 +223,7 @@ repro_status repro_record_final(repro_run *run, const repro_train_result *res, c
     snprintf(bits, sizeof bits, "0x%08x", u);
     cJSON_AddStringToObject(f, "final_loss", bits);
     cJSON_AddStringToObject(f, "params_sha256", res->params_sha256);
+    cJSON_AddStringToObject(f, "optim_sha256", res->optim_sha256);
     add_eval(f, "val", val);
     add_eval(f, "test", test);
     cJSON_AddNumberToObject(f, "train_seconds", res->train_seconds);

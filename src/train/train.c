@@ -380,6 +380,7 @@ static repro_status finish(trainer *t, repro_train_result *res, repro_error *err
     res->train_seconds = now_sec() - t->t_start;
     res->samples_per_sec = res->train_seconds > 0 ? (double)t->samples_seen / res->train_seconds : 0.0;
     params_hash(t, res->params_sha256);
+    repro_optim_hash(t->optim, res->optim_sha256);
     st = repro_record_model(t->run, t->model, params, cfg, res->steps, err);
     if (st == REPRO_OK)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
