@@ -132,7 +132,8 @@ REPRO_HD static inline float repro_rng_uniform(repro_rng_key key, uint32_t c0, u
 
 /* Standard normal at (c0, c1, c2, element), element < 2^33. Box-Muller on the
  * word pair (w[2j], w[2j+1]), j = element & 1, of the block at counter
- * ((uint32_t)(element >> 1), c0, c1, c2). Evaluation order, every step one
+ * ((uint32_t)(element >> 1), c0, c1, c2), i.e. the raw words at u32 elements
+ * 2*element and 2*element + 1. Evaluation order, every step one
  * binary32 operation rounded to nearest even:
  *   u1 = (float)((w[2j] >> 8) + 1) * 2^-24     exact, in (0, 1]
  *   u2 = (float)(w[2j+1] >> 8) * 2^-24         exact, in [0, 1)
@@ -159,8 +160,8 @@ REPRO_HD static inline float repro_rng_normal(repro_rng_key key, uint32_t c0, ui
 
 /* A uniformly random integer in [0, bound), bound >= 1, at (c0, c1, c2,
  * element), element < 2^33. Takes x = (w[2j] << 32) | w[2j+1], j = element & 1,
- * from the block at counter ((uint32_t)(element >> 1), c0, c1, c2) (the same
- * words repro_rng_normal uses) and returns floor(x * bound / 2^64), the high
+ * from the block at counter ((uint32_t)(element >> 1), c0, c1, c2) (the raw
+ * words at u32 elements 2*element and 2*element + 1, as repro_rng_normal) and returns floor(x * bound / 2^64), the high
  * word of a 64x32-bit product, computed exactly in 64-bit integers. No
  * rejection loop, so it stays a pure function; each value in [0, bound) is hit
  * by floor(2^64 / bound) or that plus one of the 2^64 inputs, so its
