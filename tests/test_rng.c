@@ -96,6 +96,8 @@ static void test_counter_layout(void)
         ctr[0] = (uint32_t)(e >> 1);
         repro_philox4x32_10(ctr, k.k, w);
         uint64_t x = (uint64_t)w[(e & 1) * 2] << 32 | w[(e & 1) * 2 + 1];
+        CHECK_EQ_U64(x, (uint64_t)repro_rng_u32(k, 11, 12, 13, 2 * e) << 32 |
+                            repro_rng_u32(k, 11, 12, 13, 2 * e + 1));
         CHECK_EQ_U64(repro_rng_below(k, 11, 12, 13, e, 77), (uint64_t)(((unsigned __int128)x * 77) >> 64));
     }
 }
