@@ -6,6 +6,8 @@
  * reference recursion, then joins them by replaying the top of the tree.
  * Every addition happens with the same operands in both, so the bits agree
  * for any thread count, and nothing is allocated. */
+#include <stddef.h>
+
 #include "ops/cpu/ops.h"
 
 #define SPLIT_DEPTH 6
