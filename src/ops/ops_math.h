@@ -33,7 +33,9 @@ REPRO_HD REPRO_INLINE float repro_relu_df(float dy, float x)
  * x3 = (x * x) * x
  * u  = 0.7978845608f * (x + 0.044715f * x3)
  * t  = repro_tanhf(u)
- * y  = (0.5f * x) * (1.0f + t) */
+ * y  = (0.5f * x) * (1.0f + t)
+ * Large x: x3 overflows to +-inf, t = +-1, y = x or -0; x = -inf gives
+ * (-inf) * 0 = NaN, left so (an infinite activation is already divergence). */
 #define REPRO_GELU_C 0.7978845608f /* sqrt(2 / pi) */
 #define REPRO_GELU_A 0.044715f
 #define REPRO_GELU_3A 0.134145f    /* 3 * 0.044715, as a decimal constant */
