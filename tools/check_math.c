@@ -50,7 +50,7 @@ static int check_one(const math_fn *fn, int nthreads)
             exit(2);
         }
     }
-    math_stats all = {0, 0, -1.0, 0};
+    math_stats all = {0, 0, -1.0, 0, 0};
     for (int t = 0; t < nthreads; t++) {
         pthread_join(tid[t], NULL);
         const math_stats *st = &slices[t].st;
