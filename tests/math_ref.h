@@ -115,7 +115,16 @@ typedef struct {
     uint64_t not_cr;     /* results != the reference rounded to float */
     double max_ulp;      /* largest error in ulps */
     uint32_t worst_bits; /* an input with that error */
+    uint64_t hash;       /* math_hash_step over the result bits, in input order */
 } math_stats;
+
+/* A 64-bit FNV-1a-style hash over 32-bit words, to compare the results of
+ * builds (C host, C++ host, CUDA device) without storing them all. */
+static inline uint64_t math_hash_step(uint64_t h, uint32_t word)
+{
+    return (h ^ word) * 0x100000001b3ull;
+}
+#define MATH_HASH_INIT 0xcbf29ce484222325ull
 
 /* Checks fn on the inputs with bit patterns start, start + stride, ... while
  * below end (64-bit so that end = 2^32 is possible). */
@@ -123,18 +132,22 @@ static void math_check_range(const math_fn *fn, uint64_t start, uint64_t end, ui
                              math_stats *st)
 {
     memset(st, 0, sizeof *st);
+    st->hash = MATH_HASH_INIT;
     for (uint64_t b = start; b < end; b += stride) {
         uint32_t u = (uint32_t)b;
         float x;
         memcpy(&x, &u, 4);
         float y = fn->ours(x);
+        uint32_t yu;
+        memcpy(&yu, &y, 4);
+        st->hash = math_hash_step(st->hash, yu);
         double v = fn->ref(x);
         double e = ulp_error(y, v);
         float cr = (float)v;
         st->count++;
         if (!(y == cr || (isnan(y) && isnan(cr))))
             st->not_cr++;
-        if (e > st->max_ulp || (st->count == 1)) {
+        if (e > st->max_ulp || st->count == 1) {
             st->max_ulp = e;
             st->worst_bits = u;
         }

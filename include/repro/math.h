@@ -371,9 +371,15 @@ REPRO_HD static inline float repro_cospif(float x)
 }
 
 /* The correctly rounded IEEE square root. On the GPU __fsqrt_rn is IEEE
- * whatever -prec-sqrt says; on the host sqrtf is IEEE (one instruction). */
+ * whatever -prec-sqrt says; on the host sqrtf is IEEE (one instruction).
+ * NaN results are made here, so that their bits agree too: NaN -> NaN
+ * quieted, x < 0 -> 0x7fc00000 (sqrt(-0) = -0 as IEEE says). */
 REPRO_HD static inline float repro_sqrtf(float x)
 {
+    if (x != x)
+        return repro_math_quiet(x);
+    if (x < 0.0f)
+        return repro_math_nanf();
 #ifdef __CUDA_ARCH__
     return __fsqrt_rn(x);
 #else
@@ -386,11 +392,15 @@ REPRO_HD static inline float repro_sqrtf(float x)
  * Order: acc = 1, p = base; for each bit i of n from the least significant:
  * if bit i is set, acc = acc * p; then, if bits remain, p = p * p. So
  * base^5 = (1 * base) * ((base*base) * (base*base)). n = 0 gives 1 (even
- * for NaN base, as pow does); n < 0 is outside the contract and gives NaN. */
+ * for NaN base, as pow does); n < 0 is outside the contract and gives NaN.
+ * Products of powers of one base never meet inf * 0, so a NaN comes only
+ * from a NaN base, returned quieted (same bits on host and GPU). */
 REPRO_HD static inline float repro_powif(float base, int64_t n)
 {
     if (n < 0)
         return repro_math_nanf();
+    if (n > 0 && base != base) /* the only way to a NaN: make its bits here */
+        return repro_math_quiet(base);
     float acc = 1.0f;
     float p = base;
     uint64_t m = (uint64_t)n;
