@@ -85,15 +85,18 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a thread pool");
     }
     for (int i = 1; i < threads; i++) {
+        /* arg is filled before the thread starts: the worker reads it at once */
         worker_arg *arg = malloc(sizeof *arg);
+        if (arg) {
+            arg->pool = pool;
+            arg->index = i;
+        }
         if (!arg || pthread_create(&pool->workers[i], NULL, worker_main, arg) != 0) {
             free(arg);
             pool->threads = i; /* only workers 1..i-1 exist */
             repro_pool_destroy(pool);
             return repro_fail(err, REPRO_ERR_NOMEM, "cannot start compute thread %d of %d", i + 1, threads);
         }
-        arg->pool = pool;
-        arg->index = i;
     }
     *out = pool;
     return REPRO_OK;

@@ -1,0 +1,161 @@
+/* Activations: one elementwise pass each, split over contiguous element
+ * ranges. The formulas and their order are in src/ops/ops_math.h. */
+#include <stddef.h>
+
+#include "ops/cpu/ops.h"
+#include "ops/ops_math.h"
+
+typedef enum act_kind { ACT_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID } act_kind;
+
+typedef struct act_ctx {
+    act_kind kind;
+    float *out;        /* y (forward) or dx (backward), [n] */
+    const float *in;   /* x (forward) or dy (backward), [n] */
+    const float *saved; /* backward: x (ReLU, GELU) or y (tanh, sigmoid), [n] */
+} act_ctx;
+
+static void forward_range(act_kind kind, float *y, const float *x, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++) {
+        switch (kind) {
+        case ACT_RELU:
+            y[i] = repro_relu_f(x[i]);
+            break;
+        case ACT_GELU:
+            y[i] = repro_gelu_f(x[i]);
+            break;
+        case ACT_TANH:
+            y[i] = repro_tanhf(x[i]);
+            break;
+        case ACT_SIGMOID:
+            y[i] = repro_sigmoidf(x[i]);
+            break;
+        }
+    }
+}
+
+static void backward_range(act_kind kind, float *dx, const float *dy, const float *saved,
+                           int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++) {
+        switch (kind) {
+        case ACT_RELU:
+            dx[i] = repro_relu_df(dy[i], saved[i]);
+            break;
+        case ACT_GELU:
+            dx[i] = repro_gelu_df(dy[i], saved[i]);
+            break;
+        case ACT_TANH:
+            dx[i] = repro_tanh_df(dy[i], saved[i]);
+            break;
+        case ACT_SIGMOID:
+            dx[i] = repro_sigmoid_df(dy[i], saved[i]);
+            break;
+        }
+    }
+}
+
+static void forward_task(void *p, int64_t begin, int64_t end)
+{
+    act_ctx *c = p;
+    forward_range(c->kind, c->out, c->in, begin, end);
+}
+
+static void backward_task(void *p, int64_t begin, int64_t end)
+{
+    act_ctx *c = p;
+    backward_range(c->kind, c->out, c->in, c->saved, begin, end);
+}
+
+static void forward(const repro_cpu *cpu, act_kind kind, float *y, const float *x, int64_t n)
+{
+    act_ctx c = {kind, y, x, NULL};
+    repro_pool_run(cpu->pool, n, forward_task, &c);
+}
+
+static void backward(const repro_cpu *cpu, act_kind kind, float *dx, const float *dy, const float *saved,
+                     int64_t n)
+{
+    act_ctx c = {kind, dx, dy, saved};
+    repro_pool_run(cpu->pool, n, backward_task, &c);
+}
+
+void repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+{
+    forward(cpu, ACT_RELU, y, x, n);
+}
+
+void repro_relu_forward_ref(float *y, const float *x, int64_t n)
+{
+    forward_range(ACT_RELU, y, x, 0, n);
+}
+
+void repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n)
+{
+    backward(cpu, ACT_RELU, dx, dy, x, n);
+}
+
+void repro_relu_backward_ref(float *dx, const float *dy, const float *x, int64_t n)
+{
+    backward_range(ACT_RELU, dx, dy, x, 0, n);
+}
+
+void repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+{
+    forward(cpu, ACT_GELU, y, x, n);
+}
+
+void repro_gelu_forward_ref(float *y, const float *x, int64_t n)
+{
+    forward_range(ACT_GELU, y, x, 0, n);
+}
+
+void repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n)
+{
+    backward(cpu, ACT_GELU, dx, dy, x, n);
+}
+
+void repro_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n)
+{
+    backward_range(ACT_GELU, dx, dy, x, 0, n);
+}
+
+void repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+{
+    forward(cpu, ACT_TANH, y, x, n);
+}
+
+void repro_tanh_forward_ref(float *y, const float *x, int64_t n)
+{
+    forward_range(ACT_TANH, y, x, 0, n);
+}
+
+void repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n)
+{
+    backward(cpu, ACT_TANH, dx, dy, y, n);
+}
+
+void repro_tanh_backward_ref(float *dx, const float *dy, const float *y, int64_t n)
+{
+    backward_range(ACT_TANH, dx, dy, y, 0, n);
+}
+
+void repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+{
+    forward(cpu, ACT_SIGMOID, y, x, n);
+}
+
+void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n)
+{
+    forward_range(ACT_SIGMOID, y, x, 0, n);
+}
+
+void repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n)
+{
+    backward(cpu, ACT_SIGMOID, dx, dy, y, n);
+}
+
+void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n)
+{
+    backward_range(ACT_SIGMOID, dx, dy, y, 0, n);
+}

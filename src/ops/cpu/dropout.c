@@ -1,0 +1,128 @@
+/* Dropout, training only. Element (b, d) is kept iff
+ *     repro_rng_uniform(key, sample_pos[b], (uint32_t)step, (uint32_t)(step >> 32), d) >= p,
+ *     key = repro_rng_derive(seed, REPRO_RNG_DROPOUT, layer_index, 0),
+ * a pure function of the sample's coordinates: the same sample at the same
+ * step draws the same mask whatever batch, micro-batch, thread or device
+ * it is computed in. Threads split rows. */
+#include "ops/cpu/ops.h"
+#include "ops/ops_math.h"
+#include "repro/rng.h"
+
+typedef struct drop_ctx {
+    float *y;          /* [B][D] */
+    uint8_t *mask;     /* [B][D] */
+    const float *x;    /* [B][D] */
+    int64_t D;
+    float p, scale;
+    repro_rng_key key;
+    uint64_t step;
+    const uint32_t *sample_pos; /* [B] */
+} drop_ctx;
+
+static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
+{
+    uint32_t c1 = (uint32_t)c->step, c2 = (uint32_t)(c->step >> 32);
+    for (int64_t b = begin; b < end; b++) {
+        const float *x = c->x + b * c->D;
+        float *y = c->y + b * c->D;
+        uint8_t *mask = c->mask + b * c->D;
+        if (c->p == 0.0f) { /* no draw at all: y = x exactly */
+            for (int64_t d = 0; d < c->D; d++) {
+                mask[d] = 1;
+                y[d] = x[d];
+            }
+            continue;
+        }
+        for (int64_t d = 0; d < c->D; d++) {
+            int keep = repro_rng_uniform(c->key, c->sample_pos[b], c1, c2, (uint64_t)d) >= c->p;
+            mask[d] = (uint8_t)keep;
+            y[d] = repro_dropout_f(x[d], keep, c->scale);
+        }
+    }
+}
+
+static void forward_task(void *p, int64_t begin, int64_t end)
+{
+    forward_rows(p, begin, end);
+}
+
+static repro_status setup(drop_ctx *c, float *y, uint8_t *mask, const float *x, int64_t D, float p,
+                          uint64_t seed, uint32_t layer_index, uint64_t step, const uint32_t *sample_pos,
+                          repro_error *err)
+{
+    if (!(p >= 0.0f && p < 1.0f))
+        return repro_fail(err, REPRO_ERR_ARG, "dropout: rate p must be in [0, 1), got %g (layer %u)",
+                          (double)p, (unsigned)layer_index);
+    c->y = y;
+    c->mask = mask;
+    c->x = x;
+    c->D = D;
+    c->p = p;
+    c->scale = repro_dropout_scale(p);
+    c->key = repro_rng_derive(seed, REPRO_RNG_DROPOUT, layer_index, 0);
+    c->step = step;
+    c->sample_pos = sample_pos;
+    return REPRO_OK;
+}
+
+repro_status repro_dropout_forward(const repro_cpu *cpu, float *y, uint8_t *mask, const float *x,
+                                   int64_t B, int64_t D, float p, uint64_t seed, uint32_t layer_index,
+                                   uint64_t step, const uint32_t *sample_pos, repro_error *err)
+{
+    drop_ctx c;
+    repro_status st = setup(&c, y, mask, x, D, p, seed, layer_index, step, sample_pos, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_pool_run(cpu->pool, B, forward_task, &c);
+    return REPRO_OK;
+}
+
+repro_status repro_dropout_forward_ref(float *y, uint8_t *mask, const float *x, int64_t B, int64_t D,
+                                       float p, uint64_t seed, uint32_t layer_index, uint64_t step,
+                                       const uint32_t *sample_pos, repro_error *err)
+{
+    drop_ctx c;
+    repro_status st = setup(&c, y, mask, x, D, p, seed, layer_index, step, sample_pos, err);
+    if (st != REPRO_OK)
+        return st;
+    forward_rows(&c, 0, B);
+    return REPRO_OK;
+}
+
+/* dx = mask ? dy * scale : +0; p == 0 passes dy through bit for bit. */
+typedef struct drop_back_ctx {
+    float *dx;
+    const float *dy;
+    const uint8_t *mask;
+    float p, scale;
+} drop_back_ctx;
+
+static void backward_range(const drop_back_ctx *c, int64_t begin, int64_t end)
+{
+    if (c->p == 0.0f) {
+        for (int64_t i = begin; i < end; i++)
+            c->dx[i] = c->dy[i];
+        return;
+    }
+    for (int64_t i = begin; i < end; i++)
+        c->dx[i] = repro_dropout_f(c->dy[i], c->mask[i], c->scale);
+}
+
+static void backward_task(void *p, int64_t begin, int64_t end)
+{
+    backward_range(p, begin, end);
+}
+
+void repro_dropout_backward(const repro_cpu *cpu, float *dx, const float *dy, const uint8_t *mask,
+                            int64_t B, int64_t D, float p)
+{
+    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p)};
+    repro_pool_run(cpu->pool, B * D, backward_task, &c);
+}
+
+void repro_dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, int64_t B, int64_t D,
+                                float p)
+{
+    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p)};
+    backward_range(&c, 0, B * D);
+}

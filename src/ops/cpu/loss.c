@@ -1,0 +1,193 @@
+/* Per-sample losses and their gradients. Each row's loss depends on that
+ * row alone (batch invariance); the caller sums loss[] over the step's
+ * samples with the canonical reduction. Threads split rows. The formulas
+ * and their order are in src/ops/ops_math.h. */
+#include <inttypes.h>
+
+#include "ops/cpu/ops.h"
+#include "ops/ops_math.h"
+
+typedef enum loss_kind { LOSS_XENT, LOSS_MSE, LOSS_HUBER } loss_kind;
+
+typedef struct loss_ctx {
+    loss_kind kind;
+    float *out;            /* loss [B] (forward) or the gradient [B][W] (backward) */
+    int32_t *pred;         /* cross-entropy argmax [B], may be NULL */
+    const float *p;        /* logits / predictions [B][W] */
+    const float *target;   /* regression targets [B][W] */
+    const int32_t *labels; /* class labels [B] */
+    int64_t W;             /* row width: C or T */
+    float delta, scale;
+} loss_ctx;
+
+static void forward_rows(const loss_ctx *c, int64_t begin, int64_t end)
+{
+    int64_t W = c->W;
+    for (int64_t b = begin; b < end; b++) {
+        const float *p = c->p + b * W;
+        if (c->kind == LOSS_XENT) {
+            repro_xent_stats st = repro_xent_row_stats(p, W);
+            c->out[b] = repro_xent_loss(st, p[c->labels[b]]);
+            if (c->pred)
+                c->pred[b] = st.arg;
+            continue;
+        }
+        const float *y = c->target + b * W;
+        float acc = 0.0f;
+        for (int64_t t = 0; t < W; t++)
+            acc = acc + (c->kind == LOSS_MSE ? repro_mse_term(p[t], y[t]) : repro_huber_term(p[t], y[t], c->delta));
+        c->out[b] = acc / (float)W;
+    }
+}
+
+static void backward_rows(const loss_ctx *c, int64_t begin, int64_t end)
+{
+    int64_t W = c->W;
+    float fW = (float)W;
+    for (int64_t b = begin; b < end; b++) {
+        const float *p = c->p + b * W;
+        float *g = c->out + b * W;
+        if (c->kind == LOSS_XENT) {
+            repro_xent_stats st = repro_xent_row_stats(p, W);
+            for (int64_t j = 0; j < W; j++)
+                g[j] = repro_xent_dz(p[j], j == c->labels[b], st, c->scale);
+            continue;
+        }
+        const float *y = c->target + b * W;
+        for (int64_t t = 0; t < W; t++)
+            g[t] = c->kind == LOSS_MSE ? repro_mse_dp(p[t], y[t], fW, c->scale)
+                                       : repro_huber_dp(p[t], y[t], c->delta, fW, c->scale);
+    }
+}
+
+static void forward_task(void *p, int64_t begin, int64_t end)
+{
+    forward_rows(p, begin, end);
+}
+
+static void backward_task(void *p, int64_t begin, int64_t end)
+{
+    backward_rows(p, begin, end);
+}
+
+/* Labels come from data files: refuse one outside [0, C) before any row is
+ * computed, naming the first bad row. */
+static repro_status check_labels(const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    if (C < 1)
+        return repro_fail(err, REPRO_ERR_ARG, "softmax cross-entropy: need at least 1 class, got %" PRId64, C);
+    for (int64_t b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= C)
+            return repro_fail(err, REPRO_ERR_ARG,
+                              "softmax cross-entropy: label %" PRId32 " of row %" PRId64
+                              " is outside [0, %" PRId64 ")",
+                              labels[b], b, C);
+    return REPRO_OK;
+}
+
+/* Runs rows [0, B) of c threaded (cpu given) or inline (cpu NULL). */
+static void run(const repro_cpu *cpu, int64_t B, repro_pool_fn fn, loss_ctx *c)
+{
+    if (cpu)
+        repro_pool_run(cpu->pool, B, fn, c);
+    else
+        fn(c, 0, B);
+}
+
+static repro_status xent_forward(const repro_cpu *cpu, float *loss, int32_t *pred, const float *z,
+                                 const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    repro_status st = check_labels(labels, B, C, err);
+    if (st != REPRO_OK)
+        return st;
+    loss_ctx c = {LOSS_XENT, loss, pred, z, NULL, labels, C, 0.0f, 0.0f};
+    run(cpu, B, forward_task, &c);
+    return REPRO_OK;
+}
+
+static repro_status xent_backward(const repro_cpu *cpu, float *dz, const float *z, const int32_t *labels,
+                                  int64_t B, int64_t C, float scale, repro_error *err)
+{
+    repro_status st = check_labels(labels, B, C, err);
+    if (st != REPRO_OK)
+        return st;
+    loss_ctx c = {LOSS_XENT, dz, NULL, z, NULL, labels, C, 0.0f, scale};
+    run(cpu, B, backward_task, &c);
+    return REPRO_OK;
+}
+
+repro_status repro_softmax_xent_forward(const repro_cpu *cpu, float *loss, int32_t *pred, const float *z,
+                                        const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    return xent_forward(cpu, loss, pred, z, labels, B, C, err);
+}
+
+repro_status repro_softmax_xent_forward_ref(float *loss, int32_t *pred, const float *z,
+                                            const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    return xent_forward(NULL, loss, pred, z, labels, B, C, err);
+}
+
+repro_status repro_softmax_xent_backward(const repro_cpu *cpu, float *dz, const float *z,
+                                         const int32_t *labels, int64_t B, int64_t C, float scale,
+                                         repro_error *err)
+{
+    return xent_backward(cpu, dz, z, labels, B, C, scale, err);
+}
+
+repro_status repro_softmax_xent_backward_ref(float *dz, const float *z, const int32_t *labels, int64_t B,
+                                             int64_t C, float scale, repro_error *err)
+{
+    return xent_backward(NULL, dz, z, labels, B, C, scale, err);
+}
+
+void repro_mse_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                       int64_t B, int64_t T)
+{
+    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f};
+    run(cpu, B, forward_task, &c);
+}
+
+void repro_mse_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T)
+{
+    repro_mse_forward(NULL, loss, pred, target, B, T);
+}
+
+void repro_mse_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                        int64_t B, int64_t T, float scale)
+{
+    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale};
+    run(cpu, B, backward_task, &c);
+}
+
+void repro_mse_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
+                            float scale)
+{
+    repro_mse_backward(NULL, dpred, pred, target, B, T, scale);
+}
+
+void repro_huber_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                         int64_t B, int64_t T, float delta)
+{
+    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f};
+    run(cpu, B, forward_task, &c);
+}
+
+void repro_huber_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T,
+                             float delta)
+{
+    repro_huber_forward(NULL, loss, pred, target, B, T, delta);
+}
+
+void repro_huber_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                          int64_t B, int64_t T, float delta, float scale)
+{
+    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale};
+    run(cpu, B, backward_task, &c);
+}
+
+void repro_huber_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
+                              float delta, float scale)
+{
+    repro_huber_backward(NULL, dpred, pred, target, B, T, delta, scale);
+}

@@ -1,0 +1,301 @@
+/* Gradient checks: every backward kernel against central finite differences
+ * of a double-precision forward written here from the same formula.
+ *
+ * For an op f and random weights w (the incoming gradient dy), the float
+ * kernel's dx must match d/dx [sum w . f(x)] computed in double with a
+ * central difference, step h = 1e-6 * max(1, |x|), at the same (float)
+ * inputs. Pass: |analytic - numeric| <= RTOL * |numeric| + ATOL per element.
+ * The worst ratio |a - n| / (RTOL |n| + ATOL) of each op is printed (1.0 =
+ * at the tolerance). Inputs avoid the kinks (ReLU at 0, Huber at |d| = delta). */
+#include <math.h>
+
+#include "ops/cpu/ops.h"
+#include "testutil.h"
+
+#define RTOL 1e-4
+#define ATOL 1e-6
+
+static uint64_t rng_state = 0xD1B54A32D192ED03ull;
+
+static float rand_range(float lo, float hi)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * ((float)(uint32_t)(rng_state >> 40) * 0x1p-24f);
+}
+
+static void fill(float *x, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rand_range(lo, hi);
+}
+
+static double step_of(double x)
+{
+    return 1e-6 * (fabs(x) > 1.0 ? fabs(x) : 1.0);
+}
+
+/* Compares analytic[n] with numeric[n]; prints and checks the worst ratio. */
+static void compare(const char *name, const float *analytic, const double *numeric, int64_t n)
+{
+    double worst = 0.0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double r = fabs((double)analytic[i] - numeric[i]) / (RTOL * fabs(numeric[i]) + ATOL);
+        if (!(r <= worst)) {
+            worst = r;
+            at = i;
+        }
+    }
+    printf("%-18s n=%-5lld worst |a-n|/(%.0e|n|+%.0e) = %.3g (at %lld: analytic %.9g numeric %.9g)\n", name,
+           (long long)n, RTOL, ATOL, worst, (long long)at, (double)analytic[at], numeric[at]);
+    CHECK_MSG(worst <= 1.0, "%s: gradient off by %.3g tolerances at %lld", name, worst, (long long)at);
+}
+
+/* ---- elementwise activations ---- */
+
+static double relu_d(double x) { return x > 0 ? x : 0; }
+static double gelu_d(double x)
+{
+    return 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
+}
+static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+typedef void (*bwd_fn)(const repro_cpu *, float *, const float *, const float *, int64_t);
+typedef void (*fwd_fn)(const repro_cpu *, float *, const float *, int64_t);
+
+static void check_elementwise(const char *name, const repro_cpu *cpu, double (*fd)(double), fwd_fn fwd,
+                              bwd_fn bwd, int bwd_uses_y, float lo, float hi, int avoid_zero)
+{
+    enum { N = 2000 };
+    static float x[N], y[N], dy[N], dx[N];
+    static double num[N];
+    fill(x, N, lo, hi);
+    if (avoid_zero)
+        for (int i = 0; i < N; i++)
+            if (fabsf(x[i]) < 0.01f)
+                x[i] = 0.5f;
+    fill(dy, N, -1.0f, 1.0f);
+    fwd(cpu, y, x, N);
+    bwd(cpu, dx, dy, bwd_uses_y ? y : x, N);
+    for (int i = 0; i < N; i++) {
+        double h = step_of(x[i]);
+        num[i] = (double)dy[i] * (fd((double)x[i] + h) - fd((double)x[i] - h)) / (2.0 * h);
+    }
+    compare(name, dx, num, N);
+}
+
+/* ---- dropout with a fixed mask: y = mask ? x * (1 / (1 - p)) : 0 ---- */
+
+static void check_dropout(const repro_cpu *cpu)
+{
+    enum { B = 16, D = 50 };
+    static float x[B * D], y[B * D], dy[B * D], dx[B * D];
+    static uint8_t mask[B * D];
+    static double num[B * D];
+    uint32_t pos[B];
+    for (int b = 0; b < B; b++)
+        pos[b] = (uint32_t)b;
+    const float p = 0.3f;
+    fill(x, B * D, -3, 3);
+    fill(dy, B * D, -1, 1);
+    CHECK(repro_dropout_forward(cpu, y, mask, x, B, D, p, 5, 1, 0, pos, NULL) == REPRO_OK);
+    repro_dropout_backward(cpu, dx, dy, mask, B, D, p);
+    double scale = 1.0 / (1.0 - (double)p);
+    for (int i = 0; i < B * D; i++) {
+        double h = step_of(x[i]);
+        double yp = mask[i] ? ((double)x[i] + h) * scale : 0.0, ym = mask[i] ? ((double)x[i] - h) * scale : 0.0;
+        num[i] = (double)dy[i] * (yp - ym) / (2.0 * h);
+    }
+    compare("dropout dx", dx, num, B * D);
+}
+
+/* ---- layer norm: L = sum_{b,d} w[b][d] * y[b][d] ---- */
+
+/* sum_d w[d] * y[d] for one row, in double. */
+static double ln_row_loss(const double *x, const double *gamma, const double *beta, const float *w, int D,
+                          double eps)
+{
+    double mean = 0, var = 0, L = 0;
+    for (int d = 0; d < D; d++)
+        mean += x[d];
+    mean /= D;
+    for (int d = 0; d < D; d++)
+        var += (x[d] - mean) * (x[d] - mean);
+    var /= D;
+    double rstd = 1.0 / sqrt(var + eps);
+    for (int d = 0; d < D; d++)
+        L += (double)w[d] * ((x[d] - mean) * rstd * gamma[d] + beta[d]);
+    return L;
+}
+
+static void check_layernorm(const repro_cpu *cpu)
+{
+    enum { B = 6, D = 37 };
+    static float x[B * D], y[B * D], w[B * D], dx[B * D], gamma[D], beta[D], dgamma[D], dbeta[D];
+    static float mean[B], rstd[B];
+    static double xd[D], gd[D], bd[D], num[B * D], numg[D], numb[D];
+    const float eps = 1e-5f;
+    fill(x, B * D, -2, 3);
+    fill(w, B * D, -1, 1);
+    fill(gamma, D, 0.5f, 1.5f);
+    fill(beta, D, -0.5f, 0.5f);
+    memset(dgamma, 0, sizeof dgamma);
+    memset(dbeta, 0, sizeof dbeta);
+    repro_layernorm_forward(cpu, y, mean, rstd, x, gamma, beta, B, D, eps);
+    repro_layernorm_backward(cpu, dx, dgamma, dbeta, w, x, mean, rstd, gamma, B, D);
+    for (int d = 0; d < D; d++) {
+        gd[d] = gamma[d];
+        bd[d] = beta[d];
+        numg[d] = numb[d] = 0;
+    }
+    for (int b = 0; b < B; b++) {
+        for (int d = 0; d < D; d++)
+            xd[d] = x[b * D + d];
+        for (int d = 0; d < D; d++) { /* d/dx */
+            double h = step_of(xd[d]), keep = xd[d];
+            xd[d] = keep + h;
+            double lp = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            xd[d] = keep - h;
+            double lm = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            xd[d] = keep;
+            num[b * D + d] = (lp - lm) / (2 * h);
+        }
+        for (int d = 0; d < D; d++) { /* d/dgamma, d/dbeta: summed over rows */
+            double h = step_of(gd[d]), keep = gd[d];
+            gd[d] = keep + h;
+            double lp = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            gd[d] = keep - h;
+            double lm = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            gd[d] = keep;
+            numg[d] += (lp - lm) / (2 * h);
+            h = step_of(bd[d]);
+            keep = bd[d];
+            bd[d] = keep + h;
+            lp = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            bd[d] = keep - h;
+            lm = ln_row_loss(xd, gd, bd, w + b * D, D, eps);
+            bd[d] = keep;
+            numb[d] += (lp - lm) / (2 * h);
+        }
+    }
+    compare("layernorm dx", dx, num, B * D);
+    compare("layernorm dgamma", dgamma, numg, D);
+    compare("layernorm dbeta", dbeta, numb, D);
+}
+
+/* ---- losses: L = scale * sum_b loss_b ---- */
+
+static double xent_row(const double *z, int C, int label)
+{
+    double m = z[0], s = 0;
+    for (int j = 1; j < C; j++)
+        m = z[j] > m ? z[j] : m;
+    for (int j = 0; j < C; j++)
+        s += exp(z[j] - m);
+    return m + log(s) - z[label];
+}
+
+static double mse_row(const double *p, const float *y, int T)
+{
+    double acc = 0;
+    for (int t = 0; t < T; t++)
+        acc += (p[t] - y[t]) * (p[t] - y[t]);
+    return acc / T;
+}
+
+static double huber_row(const double *p, const float *y, int T, double delta)
+{
+    double acc = 0;
+    for (int t = 0; t < T; t++) {
+        double d = p[t] - y[t], a = fabs(d);
+        acc += a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta);
+    }
+    return acc / T;
+}
+
+enum { LB = 12, LW = 11 };
+
+/* Numeric gradient of scale * sum_b row(p_b) over every element of p [LB][LW]. */
+static void numeric_rows(double *num, const float *p, double scale, double (*row)(const double *, int, const void *),
+                         const void *arg)
+{
+    double r[LW];
+    for (int b = 0; b < LB; b++) {
+        for (int j = 0; j < LW; j++)
+            r[j] = p[b * LW + j];
+        for (int j = 0; j < LW; j++) {
+            double h = step_of(r[j]), keep = r[j];
+            r[j] = keep + h;
+            double lp = row(r, b, arg);
+            r[j] = keep - h;
+            double lm = row(r, b, arg);
+            r[j] = keep;
+            num[b * LW + j] = scale * (lp - lm) / (2 * h);
+        }
+    }
+}
+
+static double xent_of(const double *z, int b, const void *arg)
+{
+    return xent_row(z, LW, ((const int32_t *)arg)[b]);
+}
+
+static const float *g_target;
+static double mse_of(const double *p, int b, const void *arg)
+{
+    (void)arg;
+    return mse_row(p, g_target + b * LW, LW);
+}
+
+static double huber_of(const double *p, int b, const void *arg)
+{
+    return huber_row(p, g_target + b * LW, LW, *(const double *)arg);
+}
+
+static void check_losses(const repro_cpu *cpu)
+{
+    static float z[LB * LW], t[LB * LW], g[LB * LW];
+    static double num[LB * LW];
+    int32_t labels[LB];
+    const float scale = 0.37f;
+    fill(z, LB * LW, -4, 4);
+    fill(t, LB * LW, -4, 4);
+    for (int b = 0; b < LB; b++)
+        labels[b] = (int32_t)(b * 5 % LW);
+    g_target = t;
+
+    CHECK(repro_softmax_xent_backward(cpu, g, z, labels, LB, LW, scale, NULL) == REPRO_OK);
+    numeric_rows(num, z, scale, xent_of, labels);
+    compare("softmax xent dz", g, num, LB * LW);
+
+    repro_mse_backward(cpu, g, z, t, LB, LW, scale);
+    numeric_rows(num, z, scale, mse_of, NULL);
+    compare("mse dpred", g, num, LB * LW);
+
+    const double delta = 1.0;
+    for (int i = 0; i < LB * LW; i++) { /* keep |d| away from the kink at delta */
+        float d = fabsf(z[i] - t[i]);
+        if (d > 0.95f && d < 1.05f)
+            z[i] = t[i] + 0.5f;
+    }
+    repro_huber_backward(cpu, g, z, t, LB, LW, (float)delta, scale);
+    numeric_rows(num, z, scale, huber_of, &delta);
+    compare("huber dpred", g, num, LB * LW);
+}
+
+int main(void)
+{
+    repro_pool *pool;
+    repro_error err;
+    CHECK(repro_pool_create(2, &pool, &err) == REPRO_OK);
+    repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
+    check_elementwise("relu dx", &cpu, relu_d, repro_relu_forward, repro_relu_backward, 0, -5, 5, 1);
+    check_elementwise("gelu dx", &cpu, gelu_d, repro_gelu_forward, repro_gelu_backward, 0, -6, 6, 0);
+    check_elementwise("tanh dx", &cpu, tanh, repro_tanh_forward, repro_tanh_backward, 1, -4, 4, 0);
+    check_elementwise("sigmoid dx", &cpu, sigmoid_d, repro_sigmoid_forward, repro_sigmoid_backward, 1, -8, 8, 0);
+    check_dropout(&cpu);
+    check_layernorm(&cpu);
+    check_losses(&cpu);
+    repro_pool_destroy(pool);
+    return test_finish("test_gradcheck");
+}
