@@ -29,6 +29,10 @@ static repro_status check_stream(gzFile f, const char *path, repro_error *err)
         return REPRO_OK;
     if (code == Z_ERRNO)
         return repro_fail(err, REPRO_ERR_IO, "reading '%s': %s", path, strerror(errno));
+    /* zlib's message is "<path>: <what>"; the path is already in ours. */
+    size_t plen = strlen(path);
+    if (strncmp(msg, path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+        msg += plen + 2;
     return repro_fail(err, REPRO_ERR_FORMAT, "'%s': corrupt or truncated gzip stream (zlib: %s)",
                       path, msg);
 }
