@@ -373,15 +373,14 @@ repro_status repro_csv_read(const char *path, const repro_data_config *cfg, int6
     csv_reader r = {path, NULL, 0, 0, 0, NULL, 0};
     csv_plan plan = {0, NULL, 0, NULL, -1, 0, NULL};
     repro_status st = repro_gz_read_all(path, &r.buf, &r.len, err);
-    int64_t header_line = 0;
+    /* Count before any line is cut in place: an upper bound on the rows. */
+    int64_t header_line = 0, rows = st ? 0 : count_lines(r.buf, r.len);
     if (!st)
         st = read_header(&r, cfg, &plan, &header_line, err);
     if (!st)
         st = plan_columns(path, cfg, &plan, err);
-    if (!st) {
-        int64_t rows = count_lines(r.buf, r.len);
+    if (!st)
         st = allocate(path, &plan, limit && limit < rows ? limit : rows, out, err);
-    }
     if (!st)
         st = read_rows(&r, &plan, header_line, limit, out, err);
     if (!st && out->label) {
