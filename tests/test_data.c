@@ -416,6 +416,14 @@ static void test_split(void)
     free(tr2);
     free(va2);
 
+    /* Pinned from this implementation: a change here changes which samples
+     * every existing run held out. */
+    CHECK(repro_data_split(42, 100, 0.1f, &tr, &nt, &va, &nv, &err) == REPRO_OK);
+    const uint32_t pinned[10] = {23, 26, 30, 31, 35, 38, 47, 62, 84, 96};
+    CHECK(nv == 10 && memcmp(va, pinned, sizeof pinned) == 0);
+    free(tr);
+    free(va);
+
     /* n_val = floor((double)n * (double)val_fraction): 0.7f is just below 0.7. */
     CHECK(repro_data_split(1, 10, 0.7f, &tr, &nt, &va, &nv, &err) == REPRO_OK);
     CHECK(nv == 6 && nt == 4 && split_ok(tr, nt, va, nv, 10));
@@ -512,6 +520,11 @@ static void test_dual_task(void)
     want = want + 0.3f;
     want = want + 0.1f * e;
     CHECK_BITS(&t, &want, 1, "dual-task target formula");
+    /* Pinned from this implementation (a change here changes the data set). */
+    uint32_t bits_x0, bits_t;
+    memcpy(&bits_x0, &x[0], 4);
+    memcpy(&bits_t, &t, 4);
+    CHECK(bits_x0 == 0xbf6f7a7du && bits_t == 0xbed0d41eu && label == 0);
 
     CHECK(repro_dual_task_generate(TMP "no_such_dir/d.csv", 7, 10, &err) == REPRO_ERR_IO);
     CHECK_CONTAINS(err.message, "cannot create '" TMP "no_such_dir/d.csv'");
