@@ -74,8 +74,8 @@ repro_status repro_data_split(uint64_t seed, int64_t n, float val_fraction, uint
                               repro_error *err);
 
 /* Copies rows idx[0, count) of ds into x [count][n_features],
- * label [count] and y [count][n_targets]; any of them may be NULL to skip.
- * Every idx[i] must be < ds->n. */
+ * label [count] and y [count][n_targets]; any of them may be NULL to skip
+ * (label and y need ds->label and ds->y). Every idx[i] must be < ds->n. */
 void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
                           int32_t *label, float *y);
 
