@@ -1,0 +1,98 @@
+/* repro/data.h: data sets in memory, the readers that fill them, the seeded
+ * train/validation split, and batch gathering.
+ *
+ * The pieces are kept apart so a threaded loader can sit between them:
+ *   readers (IDX, CSV)   -> a repro_dataset (every sample in memory)
+ *   split (and samplers) -> lists of sample indices
+ *   gather               -> copies the rows of an index list into a batch
+ * Nothing here keeps state between calls; the split is a pure function of
+ * (seed, n, val_fraction). Formats, options and errors: docs/data.md. */
+#ifndef REPRO_DATA_H
+#define REPRO_DATA_H
+
+#include <stdint.h>
+
+#include "repro/config.h"
+#include "repro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct repro_dataset {
+    int64_t n;          /* samples */
+    int64_t n_features;
+    float *x;           /* [n][n_features], row-major, owned */
+    int32_t *label;     /* [n] class labels in [0, n_classes), or NULL, owned */
+    int32_t n_classes;  /* 0 when there are no labels */
+    int64_t n_targets;
+    float *y;           /* [n][n_targets] regression targets, or NULL, owned */
+} repro_dataset;
+
+/* Frees the buffers and zeroes the struct. NULL-safe. */
+void repro_dataset_free(repro_dataset *ds);
+
+/* Loads the training set and, if configured, the test set, as cfg says.
+ *   idx: train_images/train_labels (and test_images/test_labels), plain or
+ *        gzip. x = (float)pixel * scale; n_features = rows * cols.
+ *   csv: train_csv (and test_csv); columns chosen by header name, see
+ *        repro_csv_read.
+ * limit_train / limit_test keep the first N samples (0 = all).
+ * n_classes = cfg->n_classes, or else max label + 1 over train and test;
+ * with cfg->n_classes set, a label >= n_classes is an error.
+ * test may be NULL; with no test paths configured *test is zeroed (n = 0).
+ * On failure both outputs are zeroed and nothing is left allocated. */
+repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
+                             repro_dataset *test, repro_error *err);
+
+/* IDX images: uint8 (magic 0x00000803), dims n x rows x cols, plain or gzip.
+ * Keeps the first min(limit, n) images (limit 0 = all) but reads the whole
+ * file, so a truncated or corrupt file is an error whatever the limit.
+ * *x: [*n][*n_features], malloc'd, caller frees. */
+repro_status repro_idx_read_images(const char *path, float scale, int64_t limit, float **x,
+                                   int64_t *n, int64_t *n_features, repro_error *err);
+
+/* IDX labels: uint8 (magic 0x00000801), dims n. *labels: [*n], caller frees. */
+repro_status repro_idx_read_labels(const char *path, int64_t limit, int32_t **labels, int64_t *n,
+                                   repro_error *err);
+
+/* A CSV file (plain or gzip) into out. Uses cfg's header, feature_columns,
+ * label_column, target_columns and n_classes. Without a header row the
+ * columns are named by their 0-based position: "0", "1", ...
+ * Keeps the first `limit` data rows (0 = all). */
+repro_status repro_csv_read(const char *path, const repro_data_config *cfg, int64_t limit,
+                            repro_dataset *out, repro_error *err);
+
+/* The seeded train/validation split of samples [0, n):
+ *   n_val = (int64_t)floor((double)n * (double)val_fraction)
+ *   perm  = repro_rng_permutation(repro_rng_derive(seed, REPRO_RNG_SPLIT, 0, 0), n)
+ *   val   = perm[0, n_val) sorted ascending, train = perm[n_val, n) sorted ascending.
+ * val_fraction in [0, 1); n in [1, 2^32 - 1]. Both lists are malloc'd and
+ * never NULL on success (even when empty); the caller frees both. */
+repro_status repro_data_split(uint64_t seed, int64_t n, float val_fraction, uint32_t **train_idx,
+                              int64_t *n_train, uint32_t **val_idx, int64_t *n_val,
+                              repro_error *err);
+
+/* Copies rows idx[0, count) of ds into x [count][n_features],
+ * label [count] and y [count][n_targets]; any of them may be NULL to skip
+ * (label and y need ds->label and ds->y). Every idx[i] must be < ds->n. */
+void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
+                          int32_t *label, float *y);
+
+/* The synthetic dual-task data set: 15 features, one regression target and a
+ * 3-class label per sample; the formula is in src/data/dual_task.c and
+ * docs/data.md. */
+enum { REPRO_DUAL_TASK_FEATURES = 15, REPRO_DUAL_TASK_CLASSES = 3 };
+
+/* Sample i of the dual-task set for seed: x [REPRO_DUAL_TASK_FEATURES]. */
+void repro_dual_task_sample(uint64_t seed, uint32_t i, float *x, float *target, int32_t *label);
+
+/* Writes samples [0, n) to path as CSV with header `x0,...,x14,target,label`,
+ * floats printed "%.9g" (they read back bit for bit). The same seed gives a
+ * byte-identical file. n in [1, 2^32 - 1]. */
+repro_status repro_dual_task_generate(const char *path, uint64_t seed, int64_t n, repro_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* Data sets in memory: loading as a config says, freeing, gathering a batch. */
+#include "repro/data.h"
+
+#include <string.h>
+#include <stdlib.h>
+
+#include "data/idx.h"
+#include "data/labels.h"
+
+void repro_dataset_free(repro_dataset *ds)
+{
+    if (!ds)
+        return;
+    free(ds->x);
+    free(ds->label);
+    free(ds->y);
+    memset(ds, 0, sizeof *ds);
+}
+
+static repro_status load_idx(const repro_data_config *cfg, repro_dataset *train,
+                             repro_dataset *test, repro_error *err)
+{
+    if (!cfg->train_images[0] || !cfg->train_labels[0])
+        return repro_fail(err, REPRO_ERR_CONFIG,
+                          "data.format is idx but data.%s is empty",
+                          cfg->train_images[0] ? "train_labels" : "train_images");
+    if (test && !cfg->test_images[0] != !cfg->test_labels[0])
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.%s is set but data.%s is empty",
+                          cfg->test_images[0] ? "test_images" : "test_labels",
+                          cfg->test_images[0] ? "test_labels" : "test_images");
+    repro_status st = repro_idx_read_set(cfg->train_images, cfg->train_labels, cfg->scale,
+                                         cfg->limit_train, train, err);
+    if (!st)
+        st = repro_labels_check(cfg->train_labels, train->label, train->n, cfg->n_classes, err);
+    if (!st && test && cfg->test_images[0]) {
+        st = repro_idx_read_set(cfg->test_images, cfg->test_labels, cfg->scale, cfg->limit_test,
+                                test, err);
+        if (!st)
+            st = repro_labels_check(cfg->test_labels, test->label, test->n, cfg->n_classes, err);
+    }
+    return st;
+}
+
+static repro_status load_csv(const repro_data_config *cfg, repro_dataset *train,
+                             repro_dataset *test, repro_error *err)
+{
+    if (!cfg->train_csv[0])
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.format is csv but data.train_csv is empty");
+    repro_status st = repro_csv_read(cfg->train_csv, cfg, cfg->limit_train, train, err);
+    if (!st && test && cfg->test_csv[0])
+        st = repro_csv_read(cfg->test_csv, cfg, cfg->limit_test, test, err);
+    return st;
+}
+
+repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
+                             repro_dataset *test, repro_error *err)
+{
+    memset(train, 0, sizeof *train);
+    if (test)
+        memset(test, 0, sizeof *test);
+    repro_status st;
+    const char *train_path, *test_path;
+    if (cfg->format == REPRO_DATA_IDX) {
+        st = load_idx(cfg, train, test, err);
+        train_path = cfg->train_images;
+        test_path = cfg->test_images;
+    } else if (cfg->format == REPRO_DATA_CSV) {
+        st = load_csv(cfg, train, test, err);
+        train_path = cfg->train_csv;
+        test_path = cfg->test_csv;
+    } else {
+        return repro_fail(err, REPRO_ERR_CONFIG, "unknown data.format %d", (int)cfg->format);
+    }
+    if (!st && test && test->n > 0 && test->n_features != train->n_features)
+        st = repro_fail(err, REPRO_ERR_FORMAT,
+                        "train/test feature count mismatch: '%s' has %lld features per sample, "
+                        "'%s' has %lld", train_path, (long long)train->n_features, test_path,
+                        (long long)test->n_features);
+    if (st) {
+        repro_dataset_free(train);
+        repro_dataset_free(test);
+        return st;
+    }
+    /* One class count for both sets: the configured one, else the largest seen. */
+    int32_t n_classes = cfg->n_classes;
+    if (n_classes <= 0) {
+        n_classes = train->n_classes;
+        if (test && test->n_classes > n_classes)
+            n_classes = test->n_classes;
+    }
+    if (train->label)
+        train->n_classes = n_classes;
+    if (test && test->label)
+        test->n_classes = n_classes;
+    return REPRO_OK;
+}
+
+void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
+                          int32_t *label, float *y)
+{
+    size_t nf = (size_t)ds->n_features, nt = (size_t)ds->n_targets;
+    for (int64_t i = 0; i < count; i++) {
+        size_t row = idx[i];
+        if (x)
+            memcpy(x + (size_t)i * nf, ds->x + row * nf, nf * sizeof(float));
+        if (label)
+            label[i] = ds->label[row];
+        if (y)
+            memcpy(y + (size_t)i * nt, ds->y + row * nt, nt * sizeof(float));
+    }
+}
