@@ -276,7 +276,8 @@ static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu
     case REPRO_LAYER_SIGMOID: repro_sigmoid_forward(cpu, L->y, x, n); return REPRO_OK;
     case REPRO_LAYER_DROPOUT:
         if (training && L->cfg.p > 0.0f)
-            repro_dropout_forward(cpu, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step, sample_pos);
+            return repro_dropout_forward(cpu, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step,
+                                         sample_pos, err);
         else
             memcpy(L->y, x, (size_t)n * sizeof(float));
         return REPRO_OK;

@@ -210,7 +210,7 @@ static void scale_range(void *arg, int64_t begin, int64_t end)
 
 float repro_clip_grad_norm(const repro_cpu *cpu, float *grads, int64_t n, float max_norm)
 {
-    float norm = repro_sqrtf(repro_sumsq_canonical(cpu, grads, n));
+    float norm = repro_sqrtf(repro_sumsq_canonical_mt(cpu, grads, n));
     if (norm > max_norm) {
         scale_ctx c = {grads, NULL, max_norm / (norm + 1e-6f)};
         parallel_elements(cpu, n, scale_range, &c);

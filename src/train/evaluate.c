@@ -40,10 +40,10 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         repro_batch_fill(e->batch, e->data, b);
         st = repro_model_forward(e->model, e->cpu, params, e->batch->x, b, 0, 0, 0, NULL, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
-            repro_head_loss(e->cpu, &mc->heads[h], repro_model_head_output(e->model, h),
-                            repro_model_head_width(e->model, h), e->batch, b, losses[h] + start,
-                            h == acc_head ? pred : NULL);
-            if (h == acc_head)
+            st = repro_head_loss(e->cpu, &mc->heads[h], repro_model_head_output(e->model, h),
+                                 repro_model_head_width(e->model, h), e->batch, b, losses[h] + start,
+                                 h == acc_head ? pred : NULL, err);
+            if (st == REPRO_OK && h == acc_head)
                 for (int64_t i = 0; i < b; i++)
                     correct += pred[i] == e->batch->label[i];
         }
@@ -51,7 +51,7 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     if (st == REPRO_OK) {
         float total = 0.0f;
         for (int h = 0; h < nh; h++) {
-            float mean = repro_sum_canonical(e->cpu, losses[h], n) / (float)n;
+            float mean = repro_sum_canonical_mt(e->cpu, losses[h], n) / (float)n;
             r->head_loss[h] = mean;
             total = total + mc->heads[h].weight * mean;
         }

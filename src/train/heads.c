@@ -32,35 +32,36 @@ repro_status repro_heads_check(const repro_model_config *mc, const int *head_wid
     return REPRO_OK;
 }
 
-void repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
-                     const repro_batch *batch, int64_t b, float *loss, int32_t *pred)
+repro_status repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                             const repro_batch *batch, int64_t b, float *loss, int32_t *pred, repro_error *err)
 {
     switch (hc->loss) {
     case REPRO_LOSS_CROSS_ENTROPY:
-        repro_xent_forward(cpu, loss, pred, out, batch->label, b, width);
-        return;
+        return repro_softmax_xent_forward(cpu, loss, pred, out, batch->label, b, width, err);
     case REPRO_LOSS_MSE:
         repro_mse_forward(cpu, loss, out, batch->y, b, width);
-        return;
+        return REPRO_OK;
     case REPRO_LOSS_HUBER:
         repro_huber_forward(cpu, loss, out, batch->y, b, width, hc->huber_delta);
-        return;
+        return REPRO_OK;
     }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown loss %d", (int)hc->loss);
 }
 
-void repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
-                     const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out)
+repro_status repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                             const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out,
+                             repro_error *err)
 {
     float scale = hc->weight / (float)batch_total;
     switch (hc->loss) {
     case REPRO_LOSS_CROSS_ENTROPY:
-        repro_xent_backward(cpu, d_out, out, batch->label, b, width, scale);
-        return;
+        return repro_softmax_xent_backward(cpu, d_out, out, batch->label, b, width, scale, err);
     case REPRO_LOSS_MSE:
         repro_mse_backward(cpu, d_out, out, batch->y, b, width, scale);
-        return;
+        return REPRO_OK;
     case REPRO_LOSS_HUBER:
         repro_huber_backward(cpu, d_out, out, batch->y, b, width, hc->huber_delta, scale);
-        return;
+        return REPRO_OK;
     }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown loss %d", (int)hc->loss);
 }

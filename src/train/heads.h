@@ -26,12 +26,13 @@ repro_status repro_heads_check(const repro_model_config *mc, const int *head_wid
 
 /* Per-sample losses of head h for rows [0, b) into loss [b], and the
  * argmax prediction into pred [b] (cross-entropy heads; pred may be NULL). */
-void repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
-                     const repro_batch *batch, int64_t b, float *loss, int32_t *pred);
+repro_status repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                             const repro_batch *batch, int64_t b, float *loss, int32_t *pred, repro_error *err);
 
 /* d_out [b][width] = gradient of (w_h * mean over `batch_total` samples)
  * with respect to head h's output for rows [0, b). */
-void repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
-                     const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out);
+repro_status repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+                             const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out,
+                             repro_error *err);
 
 #endif

@@ -177,12 +177,17 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
                                               cfg->seed, (uint64_t)step, t->batch.pos, err);
         if (st != REPRO_OK)
             return st;
-        for (int h = 0; h < nh; h++) {
+        for (int h = 0; st == REPRO_OK && h < nh; h++) {
             const float *out = repro_model_head_output(t->model, h);
             int w = repro_model_head_width(t->model, h);
-            repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, t->step_loss[h] + done, NULL);
-            repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, count, t->d_out[h]);
+            st = repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, t->step_loss[h] + done,
+                                 NULL, err);
+            if (st == REPRO_OK)
+                st = repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, count, t->d_out[h],
+                                     err);
         }
+        if (st != REPRO_OK)
+            return st;
         st = repro_model_backward(t->model, &t->cpu, t->batch.x, b, t->d_out, err);
         if (st != REPRO_OK)
             return st;
@@ -191,7 +196,7 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
     float total = 0.0f;
     for (int h = 0; h < nh; h++)
         total = total + cfg->model.heads[h].weight *
-                            (repro_sum_canonical(&t->cpu, t->step_loss[h], count) / (float)count);
+                            (repro_sum_canonical_mt(&t->cpu, t->step_loss[h], count) / (float)count);
     *loss = total;
     if (!isfinite(total))
         return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
