@@ -86,14 +86,16 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
     }
     for (int i = 1; i < threads; i++) {
         worker_arg *arg = malloc(sizeof *arg);
+        if (arg) { /* filled before the thread starts: it reads them at once */
+            arg->pool = pool;
+            arg->index = i;
+        }
         if (!arg || pthread_create(&pool->workers[i], NULL, worker_main, arg) != 0) {
             free(arg);
             pool->threads = i; /* only workers 1..i-1 exist */
             repro_pool_destroy(pool);
             return repro_fail(err, REPRO_ERR_NOMEM, "cannot start compute thread %d of %d", i + 1, threads);
         }
-        arg->pool = pool;
-        arg->index = i;
     }
     *out = pool;
     return REPRO_OK;
