@@ -4,15 +4,18 @@
  * changes speed.
  *
  * Threads: C is cut into a pm x pn grid of regions at micro-tile granularity
- * (one region per thread, each with its own packing buffers); K is never
+ * (one region per thread, each with its own packing buffer); K is never
  * split. Within a region, GotoBLAS/BLIS-style loops:
  *
- *   for jc (NC columns):                     B block kc x nc, packed, in L2
+ *   for jc (NC columns):
  *     for pc (k-blocks of about KC, ascending):
- *       pack B(pc.., jc..) into NR-wide strips
- *       for ic (MC rows): pack A(ic.., pc..) into MR-high strips
- *         for ir (MR rows): for jr (NR columns):     A strip stays in L1
- *           micro-kernel: C tile continues its accumulators over kc k's */
+ *       pack B(pc.., jc..) into NR-wide strips    (kc x nc, stays in L2)
+ *       for ir (MR rows):                         (A's MR x kc rows stay in L1)
+ *         for jr (NR columns):
+ *           micro-kernel: the C tile continues its accumulators over kc k's
+ *
+ * A is only broadcast, so the kernels read it in place through its strides
+ * (no packing, so no copy of A per thread either). */
 #include "ops/cpu/gemm.h"
 
 #include <stdlib.h>
@@ -22,8 +25,7 @@
 #include "ops/cpu/isa.h"
 
 enum {
-    KC_TARGET = 256,      /* k-block: A strip MR x KC in L1 */
-    MC_TARGET = 256,      /* rows of A packed at once */
+    KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
     MIN_MACS_PER_THREAD = 65536 /* below this a thread costs more than it saves */
 };
@@ -53,10 +55,10 @@ typedef struct gemm_job {
     int64_t a_rs, a_cs, b_rs, b_cs, ldc;
     float *C;
     int accumulate;
-    int64_t kc, mc, nc; /* block sizes; mc, nc multiples of mr, nr */
-    int pm, pn;         /* thread grid */
-    float *buf;         /* per region: slot_floats, A part first */
-    size_t slot_floats, a_floats;
+    int64_t kc, nc; /* block sizes; nc a multiple of nr */
+    int pm, pn;     /* thread grid */
+    float *buf;     /* per region: slot_floats for packed B */
+    size_t slot_floats;
 } gemm_job;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -91,39 +93,10 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
     }
 }
 
-/* dst[strip][k][MR] = A(i, k) for the mc x kc block at A, zero-padded. */
-static void pack_a(float *dst, const float *A, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr)
-{
-    for (int64_t i0 = 0; i0 < mc; i0 += mr) {
-        float *d = dst + i0 * kc;
-        int h = (int)min64(mr, mc - i0);
-        if (rs == 1) {
-            for (int64_t k = 0; k < kc; k++) {
-                const float *s = A + k * cs + i0;
-                for (int i = 0; i < h; i++)
-                    d[k * mr + i] = s[i];
-                for (int i = h; i < mr; i++)
-                    d[k * mr + i] = 0.0f;
-            }
-        } else {
-            for (int i = 0; i < mr; i++) {
-                const float *s = A + (i0 + i) * rs;
-                if (i < h)
-                    for (int64_t k = 0; k < kc; k++)
-                        d[k * mr + i] = s[k * cs];
-                else
-                    for (int64_t k = 0; k < kc; k++)
-                        d[k * mr + i] = 0.0f;
-            }
-        }
-    }
-}
-
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
-static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *buf)
+static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
-    float *abuf = buf, *bbuf = buf + j->a_floats;
     for (int64_t jc = n0; jc < n1; jc += j->nc) {
         int64_t nc = min64(j->nc, n1 - jc);
         for (int64_t pc = 0; pc < j->K; pc += j->kc) {
@@ -131,17 +104,13 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             int load_c = j->accumulate || pc > 0;
             int last = pc + kc == j->K;
             pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr);
-            for (int64_t ic = m0; ic < m1; ic += j->mc) {
-                int64_t mc = min64(j->mc, m1 - ic);
-                pack_a(abuf, j->A + ic * j->a_rs + pc * j->a_cs, j->a_rs, j->a_cs, mc, kc, mr);
-                for (int64_t ir = 0; ir < mc; ir += mr) {
-                    for (int64_t jr = 0; jr < nc; jr += nr) {
-                        const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
-                        j->impl.kernel(kc, abuf + ir * kc, bbuf + jr * kc,
-                                       j->C + (ic + ir) * j->ldc + jc + jr, j->ldc,
-                                       (int)min64(mr, mc - ir), (int)min64(nr, nc - jr),
-                                       load_c, bias);
-                    }
+            for (int64_t ir = m0; ir < m1; ir += mr) {
+                const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
+                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, bbuf + jr * kc,
+                                   j->C + ir * j->ldc + jc + jr, j->ldc,
+                                   (int)min64(mr, m1 - ir), (int)min64(nr, nc - jr), load_c, bias);
                 }
             }
         }
@@ -171,8 +140,9 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
 }
 
 /* The thread grid: at most `threads` regions, none too small to pay for
- * itself, shaped to minimise one region's compute plus its packing (each
- * region packs its own rows of A and columns of B). */
+ * itself, shaped to minimise one region's cost: its compute (rows x cols
+ * fmas per k, 16 lanes a cycle) plus packing its columns of B (about one
+ * cycle per element, so 16 in the same units). */
 static void choose_grid(gemm_job *j, int threads)
 {
     int64_t mt = ceil_div(j->M, j->impl.mr), nt = ceil_div(j->N, j->impl.nr);
@@ -187,7 +157,7 @@ static void choose_grid(gemm_job *j, int threads)
                 continue;
             double rows = (double)min64(j->M, ceil_div(mt, pm) * j->impl.mr);
             double cols = (double)min64(j->N, ceil_div(nt, pn) * j->impl.nr);
-            double cost = rows * cols + 32.0 * (rows + cols);
+            double cost = rows * cols + 16.0 * cols;
             if (best < 0 || cost < best) {
                 best = cost;
                 j->pm = (int)pm;
@@ -238,17 +208,14 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     gemm_job j = {.impl = impl_of(cpu->isa), .M = M, .N = N, .K = K, .A = A, .B = B, .bias = bias,
                   .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .ldc = ldc, .C = C,
                   .accumulate = accumulate};
-    const int mr = j.impl.mr, nr = j.impl.nr;
+    const int nr = j.impl.nr;
     choose_grid(&j, repro_pool_threads(cpu->pool));
     /* Even k-blocks (784 -> 4 x 196, not 3 x 256 + 16): C is reloaded once per block. */
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
-    int64_t region_rows = ceil_div(ceil_div(M, mr), j.pm) * mr;
     int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
-    j.mc = min64(region_rows, MC_TARGET / mr * mr);
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
-    /* Per region: A block mc x kc and B block kc x nc, each a whole number of 64-byte lines. */
-    j.a_floats = (size_t)ceil_div(j.mc * j.kc, 16) * 16;
-    j.slot_floats = j.a_floats + (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    /* Per region: the packed B block, kc x nc, a whole number of 64-byte lines. */
+    j.slot_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);

@@ -16,9 +16,14 @@ static __m256i lanes(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-void repro_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
-                            int64_t ldc, int mr, int nr, int load_c, const float *bias)
+void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *bias)
 {
+    /* rows past the edge read row 0 (in bounds; their lanes are never stored) */
+    const float *row[MR];
+    for (int i = 0; i < MR; i++)
+        row[i] = a + (i < mr ? i : 0) * a_rs;
     const int full = nr == NR;
     const __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
     __m256 acc[MR][2];
@@ -35,12 +40,12 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c
             acc[i][1] = _mm256_setzero_ps();
         }
     }
-    for (int64_t k = 0; k < kc; k++) {
+    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
         const __m256 b0 = _mm256_load_ps(b + k * NR);
         const __m256 b1 = _mm256_load_ps(b + k * NR + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
-            const __m256 ai = _mm256_broadcast_ss(a + k * MR + i);
+            const __m256 ai = _mm256_broadcast_ss(row[i] + off);
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }

@@ -14,9 +14,14 @@ static __mmask16 lanes(int n)
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-void repro_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
-                              int64_t ldc, int mr, int nr, int load_c, const float *bias)
+void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias)
 {
+    /* rows past the edge read row 0 (in bounds; their lanes are never stored) */
+    const float *row[MR];
+    for (int i = 0; i < MR; i++)
+        row[i] = a + (i < mr ? i : 0) * a_rs;
     const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
     __m512 acc[MR][2];
 #pragma GCC unroll 8
@@ -29,12 +34,12 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float 
             acc[i][1] = _mm512_setzero_ps();
         }
     }
-    for (int64_t k = 0; k < kc; k++) {
+    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
         const __m512 b0 = _mm512_load_ps(b + k * NR);
         const __m512 b1 = _mm512_load_ps(b + k * NR + 16);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+            const __m512 ai = _mm512_set1_ps(row[i][off]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }

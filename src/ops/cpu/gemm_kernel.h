@@ -1,14 +1,15 @@
 /* The micro-kernels behind repro_gemm (private to src/ops/cpu/gemm*.c).
  *
  * A micro-kernel owns an MR x NR tile of C and carries each element's one
- * accumulator through a k-block of packed operands, in ascending k:
+ * accumulator through a k-block, in ascending k. A is read in place (it is
+ * only ever broadcast, so it needs no packing); B comes packed:
  *
- *   a: [kc][MR]  a[k*MR + i] = A(m0+i, k0+k)   (rows >= mr are padding)
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (rows >= mr unread)
  *   b: [kc][NR]  b[k*NR + j] = B(k0+k, n0+j)   (columns >= nr are padding)
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
  *   acc(i,j) = load_c ? c[i*ldc + j] : +0.0f
- *   for k < kc: acc(i,j) = fma(a[k*MR+i], b[k*NR+j], acc(i,j))
+ *   for k < kc: acc(i,j) = fma(a(i,k), b[k*NR+j], acc(i,j))
  *   c[i*ldc + j] = bias ? acc(i,j) + bias[j] : acc(i,j)
  *
  * The driver passes load_c for every k-block after the first (and for the
@@ -19,8 +20,9 @@
 
 #include <stdint.h>
 
-typedef void (*repro_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, int mr, int nr, int load_c, const float *bias);
+typedef void (*repro_gemm_kernel_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                                     const float *b, float *c, int64_t ldc, int mr, int nr,
+                                     int load_c, const float *bias);
 
 enum {
     REPRO_GEMM_SCALAR_MR = 4,
@@ -31,11 +33,14 @@ enum {
     REPRO_GEMM_AVX512_NR = 32
 };
 
-void repro_gemm_kernel_scalar(int64_t kc, const float *a, const float *b, float *c,
-                              int64_t ldc, int mr, int nr, int load_c, const float *bias);
-void repro_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
-                            int64_t ldc, int mr, int nr, int load_c, const float *bias);
-void repro_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
-                              int64_t ldc, int mr, int nr, int load_c, const float *bias);
+void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias);
+void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *bias);
+void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias);
 
 #endif
