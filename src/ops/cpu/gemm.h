@@ -16,6 +16,9 @@
  * is still one scalar fma chain. Hence every ISA path and every thread count
  * gives exactly the bits of repro_gemm_ref, the plain triple loop.
  * (fmaf(a, b, c) == fmaf(b, a, c): the exact product is commutative.)
+ * The one thing not pinned down is which NaN a NaN result is: it is a NaN on
+ * every path, but x86 takes its sign and payload from an operand chosen by
+ * position, and compilers order commutative operands as they like.
  *
  * Layout: C(m,n) = C[m*ldc + n]; A(m,k) = A[m*a_rs + k*a_cs];
  * B(k,n) = B[k*b_rs + n*b_cs]. The strides let a caller pass transposes
