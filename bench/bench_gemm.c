@@ -2,7 +2,10 @@
  * OpenBLAS's cblas_sgemm (when the build found it) with the same thread
  * count, at 1024^3 and at the products of training the Fashion MLP
  * (784-256-256-10, batch 256). Best of several repetitions: the machine is
- * shared and noisy.
+ * shared and noisy. Then the milliseconds of the MLP's linear layers in one
+ * training step (forward of the three layers; backward: dW, db of all three
+ * and dx of the upper two), the figure to hold against PyTorch's
+ * F.linear forward + backward at the same thread count.
  *
  *   build/bench/bench_gemm [repetitions]     (default 7) */
 #include <stdio.h>
@@ -11,6 +14,7 @@
 
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/isa.h"
+#include "ops/cpu/linear.h"
 
 #ifdef REPRO_HAVE_OPENBLAS
 #include <cblas.h>
@@ -90,6 +94,67 @@ static double best_gflops(const operands *o, const repro_cpu *cpu, int reps)
     return best;
 }
 
+/* One training step's linear work for 784-256-256-10 at batch 256. */
+typedef struct mlp {
+    float *x, *w[3], *b[3], *h[3], *dh[3], *dw[3], *db[3];
+} mlp;
+
+static const int64_t mlp_dims[4] = {784, 256, 256, 10}, mlp_batch = 256;
+
+static void mlp_step(mlp *n, const repro_cpu *cpu)
+{
+    repro_error err;
+    const float *in = n->x;
+    for (int l = 0; l < 3; l++) {
+        if (repro_linear_forward(cpu, n->h[l], in, n->w[l], n->b[l], mlp_batch, mlp_dims[l],
+                                 mlp_dims[l + 1], &err) != REPRO_OK)
+            fprintf(stderr, "bench_gemm: %s\n", err.message), exit(1);
+        in = n->h[l];
+    }
+    for (int l = 2; l >= 0; l--) {
+        /* dh[l] is the gradient at layer l's output; dh[l-1] receives dx */
+        if (repro_linear_backward(cpu, l ? n->dh[l - 1] : NULL, n->dw[l], n->db[l], n->dh[l],
+                                  l ? n->h[l - 1] : n->x, n->w[l], mlp_batch, mlp_dims[l],
+                                  mlp_dims[l + 1], &err) != REPRO_OK)
+            fprintf(stderr, "bench_gemm: %s\n", err.message), exit(1);
+    }
+}
+
+static float *mlp_array(int64_t n)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (float)(i % 23) * 0.01f - 0.11f;
+    return p;
+}
+
+static double mlp_best_ms(const repro_cpu *cpu, int reps)
+{
+    mlp n;
+    n.x = mlp_array(mlp_batch * mlp_dims[0]);
+    for (int l = 0; l < 3; l++) {
+        n.w[l] = mlp_array(mlp_dims[l] * mlp_dims[l + 1]);
+        n.dw[l] = mlp_array(mlp_dims[l] * mlp_dims[l + 1]);
+        n.b[l] = mlp_array(mlp_dims[l + 1]);
+        n.db[l] = mlp_array(mlp_dims[l + 1]);
+        n.h[l] = mlp_array(mlp_batch * mlp_dims[l + 1]);
+        n.dh[l] = mlp_array(mlp_batch * mlp_dims[l + 1]);
+    }
+    double best = 1e30;
+    for (int r = 0; r < reps * 3; r++) {
+        double t0 = now();
+        for (int i = 0; i < 10; i++)
+            mlp_step(&n, cpu);
+        double t = (now() - t0) / 10;
+        if (t < best)
+            best = t;
+    }
+    free(n.x);
+    for (int l = 0; l < 3; l++)
+        free(n.w[l]), free(n.dw[l]), free(n.b[l]), free(n.db[l]), free(n.h[l]), free(n.dh[l]);
+    return best * 1e3;
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 7;
@@ -143,6 +208,15 @@ int main(int argc, char **argv)
 #endif
         printf("\n");
         free(o.A), free(o.B), free(o.C);
+    }
+    printf("\nMLP 784-256-256-10, batch 256: linear layers forward + backward, ms per step (best of %d)\n", reps * 3);
+    for (int i = 1; i < 3; i++) {
+        if (!repro_isa_supported(isas[i]))
+            continue;
+        for (int t = 1; t <= 2; t++) {
+            repro_cpu cpu = {isas[i], pools[t]};
+            printf("  %-6s %d thread%s: %.3f ms\n", repro_isa_name(isas[i]), t, t > 1 ? "s" : "", mlp_best_ms(&cpu, reps));
+        }
     }
     repro_pool_destroy(pools[1]);
     repro_pool_destroy(pools[2]);
