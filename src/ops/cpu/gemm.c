@@ -1,0 +1,229 @@
+/* repro_gemm: dispatch, thread split, cache blocking and packing around the
+ * micro-kernels of gemm_kernel.h. The arithmetic order is gemm.h's contract;
+ * nothing here touches a value except to copy it, so the blocking below only
+ * changes speed.
+ *
+ * Threads: C is cut into a pm x pn grid of regions at micro-tile granularity
+ * (one region per thread, each with its own packing buffer); K is never
+ * split. Within a region, GotoBLAS/BLIS-style loops:
+ *
+ *   for jc (NC columns):
+ *     for pc (k-blocks of about KC, ascending):
+ *       pack B(pc.., jc..) into NR-wide strips    (kc x nc, stays in L2)
+ *       for ir (MR rows):                         (A's MR x kc rows stay in L1)
+ *         for jr (NR columns):
+ *           micro-kernel: the C tile continues its accumulators over kc k's
+ *
+ * A is only broadcast, so the kernels read it in place through its strides
+ * (no packing, so no copy of A per thread either). */
+#include "ops/cpu/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/cpu/gemm_kernel.h"
+#include "ops/cpu/isa.h"
+
+enum {
+    KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
+    NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
+    MIN_MACS_PER_THREAD = 65536 /* below this a thread costs more than it saves */
+};
+
+typedef struct gemm_impl {
+    int mr, nr;
+    repro_gemm_kernel_fn kernel;
+} gemm_impl;
+
+static gemm_impl impl_of(repro_isa isa)
+{
+    switch (isa) {
+    case REPRO_ISA_AVX512:
+        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512};
+    case REPRO_ISA_AVX2:
+        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2};
+    case REPRO_ISA_SCALAR:
+        break;
+    }
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar};
+}
+
+typedef struct gemm_job {
+    gemm_impl impl;
+    int64_t M, N, K;
+    const float *A, *B, *bias;
+    int64_t a_rs, a_cs, b_rs, b_cs, ldc;
+    float *C;
+    int accumulate;
+    int64_t kc, nc; /* block sizes; nc a multiple of nr */
+    int pm, pn;     /* thread grid */
+    float *buf;     /* per region: slot_floats for packed B */
+    size_t slot_floats;
+} gemm_job;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* dst[strip][k][NR] = B(k, j) for the kc x nc block at B, zero-padded to
+ * whole strips. Reads along whichever of k or n is contiguous. */
+static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+        float *d = dst + j0 * kc;
+        int w = (int)min64(nr, nc - j0);
+        if (cs == 1) {
+            for (int64_t k = 0; k < kc; k++) {
+                const float *s = B + k * rs + j0;
+                for (int j = 0; j < w; j++)
+                    d[k * nr + j] = s[j];
+                for (int j = w; j < nr; j++)
+                    d[k * nr + j] = 0.0f;
+            }
+        } else {
+            for (int j = 0; j < nr; j++) {
+                const float *s = B + (j0 + j) * cs;
+                if (j < w)
+                    for (int64_t k = 0; k < kc; k++)
+                        d[k * nr + j] = s[k * rs];
+                else
+                    for (int64_t k = 0; k < kc; k++)
+                        d[k * nr + j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
+static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf)
+{
+    const int mr = j->impl.mr, nr = j->impl.nr;
+    for (int64_t jc = n0; jc < n1; jc += j->nc) {
+        int64_t nc = min64(j->nc, n1 - jc);
+        for (int64_t pc = 0; pc < j->K; pc += j->kc) {
+            int64_t kc = min64(j->kc, j->K - pc);
+            int load_c = j->accumulate || pc > 0;
+            int last = pc + kc == j->K;
+            pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr);
+            for (int64_t ir = m0; ir < m1; ir += mr) {
+                const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
+                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, bbuf + jr * kc,
+                                   j->C + ir * j->ldc + jc + jr, j->ldc,
+                                   (int)min64(mr, m1 - ir), (int)min64(nr, nc - jr), load_c, bias);
+                }
+            }
+        }
+    }
+}
+
+/* Region `slot` of the pm x pn grid: an even share of micro-tile rows and
+ * columns (a pure function of the shape and grid, not of timing). */
+static void region_of(const gemm_job *j, int64_t slot, int64_t *m0, int64_t *m1, int64_t *n0, int64_t *n1)
+{
+    int64_t mt = ceil_div(j->M, j->impl.mr), nt = ceil_div(j->N, j->impl.nr);
+    int64_t sm = slot / j->pn, sn = slot % j->pn;
+    *m0 = min64(j->M, sm * mt / j->pm * j->impl.mr);
+    *m1 = min64(j->M, (sm + 1) * mt / j->pm * j->impl.mr);
+    *n0 = min64(j->N, sn * nt / j->pn * j->impl.nr);
+    *n1 = min64(j->N, (sn + 1) * nt / j->pn * j->impl.nr);
+}
+
+static void run_slots(void *ctx, int64_t begin, int64_t end)
+{
+    const gemm_job *j = ctx;
+    for (int64_t s = begin; s < end; s++) {
+        int64_t m0, m1, n0, n1;
+        region_of(j, s, &m0, &m1, &n0, &n1);
+        run_region(j, m0, m1, n0, n1, j->buf + (size_t)s * j->slot_floats);
+    }
+}
+
+/* The thread grid: at most `threads` regions, none too small to pay for
+ * itself, shaped to minimise one region's cost: its compute (rows x cols
+ * fmas per k, 16 lanes a cycle) plus packing its columns of B (about one
+ * cycle per element, so 16 in the same units). */
+static void choose_grid(gemm_job *j, int threads)
+{
+    int64_t mt = ceil_div(j->M, j->impl.mr), nt = ceil_div(j->N, j->impl.nr);
+    int64_t work = j->M * j->N * j->K / MIN_MACS_PER_THREAD;
+    int64_t p_max = min64(threads, work < 1 ? 1 : work);
+    double best = -1.0;
+    j->pm = j->pn = 1;
+    for (int64_t p = p_max; p >= 1 && best < 0; p--) {
+        for (int64_t pm = 1; pm <= p; pm++) {
+            int64_t pn = p / pm;
+            if (pm * pn != p || pm > mt || pn > nt)
+                continue;
+            double rows = (double)min64(j->M, ceil_div(mt, pm) * j->impl.mr);
+            double cols = (double)min64(j->N, ceil_div(nt, pn) * j->impl.nr);
+            double cost = rows * cols + 16.0 * cols;
+            if (best < 0 || cost < best) {
+                best = cost;
+                j->pm = (int)pm;
+                j->pn = (int)pn;
+            }
+        }
+    }
+}
+
+static repro_status check_args(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
+                               const float *A, const float *B, const float *bias, const float *C,
+                               int64_t ldc, int accumulate, repro_error *err)
+{
+    if (!cpu)
+        return repro_fail(err, REPRO_ERR_ARG, "gemm: cpu context is NULL");
+    if (M < 0 || N < 0 || K < 0)
+        return repro_fail(err, REPRO_ERR_ARG, "gemm: negative size M=%lld N=%lld K=%lld",
+                          (long long)M, (long long)N, (long long)K);
+    if (M == 0 || N == 0)
+        return REPRO_OK;
+    if (ldc < N)
+        return repro_fail(err, REPRO_ERR_ARG, "gemm: ldc=%lld is less than N=%lld",
+                          (long long)ldc, (long long)N);
+    if (!C || (K > 0 && (!A || !B)))
+        return repro_fail(err, REPRO_ERR_ARG, "gemm: %s is NULL for a %lldx%lldx%lld product",
+                          !C ? "C" : !A ? "A" : "B", (long long)M, (long long)N, (long long)K);
+    if (bias && accumulate)
+        return repro_fail(err, REPRO_ERR_ARG, "gemm: bias is only allowed without accumulate");
+    if (!repro_isa_supported(cpu->isa))
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED, "gemm: ISA path %s is not supported by this CPU",
+                          repro_isa_name(cpu->isa));
+    return REPRO_OK;
+}
+
+repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t a_rs, int64_t a_cs,
+                        const float *B, int64_t b_rs, int64_t b_cs,
+                        const float *bias, float *C, int64_t ldc, int accumulate,
+                        repro_error *err)
+{
+    repro_status st = check_args(cpu, M, N, K, A, B, bias, C, ldc, accumulate, err);
+    if (st != REPRO_OK || M == 0 || N == 0)
+        return st;
+    if (K == 0) { /* no products: C = +0 (+ bias), or unchanged */
+        repro_gemm_ref(M, N, 0, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate);
+        return REPRO_OK;
+    }
+    gemm_job j = {.impl = impl_of(cpu->isa), .M = M, .N = N, .K = K, .A = A, .B = B, .bias = bias,
+                  .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .ldc = ldc, .C = C,
+                  .accumulate = accumulate};
+    const int nr = j.impl.nr;
+    choose_grid(&j, repro_pool_threads(cpu->pool));
+    /* Even k-blocks (784 -> 4 x 196, not 3 x 256 + 16): C is reloaded once per block. */
+    j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
+    int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
+    j.nc = min64(region_cols, NC_TARGET / nr * nr);
+    /* Per region: the packed B block, kc x nc, a whole number of 64-byte lines. */
+    j.slot_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    size_t slots = (size_t)j.pm * (size_t)j.pn;
+    size_t bytes = slots * j.slot_floats * sizeof(float);
+    j.buf = aligned_alloc(64, bytes);
+    if (!j.buf)
+        return repro_fail(err, REPRO_ERR_NOMEM,
+                          "gemm: cannot allocate %zu bytes of packing buffers for a %lldx%lldx%lld product",
+                          bytes, (long long)M, (long long)N, (long long)K);
+    repro_pool_run(cpu->pool, (int64_t)slots, run_slots, &j);
+    free(j.buf);
+    return REPRO_OK;
+}

@@ -1,0 +1,46 @@
+/* The micro-kernels behind repro_gemm (private to src/ops/cpu/gemm*.c).
+ *
+ * A micro-kernel owns an MR x NR tile of C and carries each element's one
+ * accumulator through a k-block, in ascending k. A is read in place (it is
+ * only ever broadcast, so it needs no packing); B comes packed:
+ *
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (rows >= mr unread)
+ *   b: [kc][NR]  b[k*NR + j] = B(k0+k, n0+j)   (columns >= nr are padding)
+ *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
+ *
+ *   acc(i,j) = load_c ? c[i*ldc + j] : +0.0f
+ *   for k < kc: acc(i,j) = fma(a(i,k), b[k*NR+j], acc(i,j))
+ *   c[i*ldc + j] = bias ? acc(i,j) + bias[j] : acc(i,j)
+ *
+ * The driver passes load_c for every k-block after the first (and for the
+ * first when accumulating) and bias only with the last k-block, so the
+ * blocks together are the contract of gemm.h. */
+#ifndef REPRO_OPS_GEMM_KERNEL_H
+#define REPRO_OPS_GEMM_KERNEL_H
+
+#include <stdint.h>
+
+typedef void (*repro_gemm_kernel_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                                     const float *b, float *c, int64_t ldc, int mr, int nr,
+                                     int load_c, const float *bias);
+
+enum {
+    REPRO_GEMM_SCALAR_MR = 4,
+    REPRO_GEMM_SCALAR_NR = 8,
+    REPRO_GEMM_AVX2_MR = 6, /* 6 x 2 ymm accumulators + 2 for b + 1 broadcast */
+    REPRO_GEMM_AVX2_NR = 16,
+    REPRO_GEMM_AVX512_MR = 8, /* 8 x 2 zmm accumulators; 256 rows split evenly */
+    REPRO_GEMM_AVX512_NR = 32
+};
+
+void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias);
+void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *bias);
+void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias);
+
+#endif

@@ -1,0 +1,108 @@
+/* Run-time choice of the instruction-set path: see isa.h.
+ *
+ * A feature flag in CPUID is not enough: the OS must also save the wider
+ * registers on a context switch, which XCR0 (read with XGETBV) says. This
+ * file is compiled without ISA flags; XGETBV itself belongs to XSAVE and is
+ * only executed once CPUID says the OS enabled it (OSXSAVE). */
+#include "ops/cpu/isa.h"
+
+#include <cpuid.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    XCR0_SSE = 1u << 1,
+    XCR0_AVX = 1u << 2,       /* upper halves of ymm */
+    XCR0_OPMASK = 1u << 5,    /* k0-k7 */
+    XCR0_ZMM_HI256 = 1u << 6, /* upper halves of zmm0-15 */
+    XCR0_HI16_ZMM = 1u << 7   /* zmm16-31 */
+};
+
+static uint64_t xcr0(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE))
+        return 0;
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+int repro_isa_supported(repro_isa isa)
+{
+    __builtin_cpu_init();
+    uint64_t ymm_state = XCR0_SSE | XCR0_AVX;
+    uint64_t zmm_state = ymm_state | XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM;
+    switch (isa) {
+    case REPRO_ISA_SCALAR:
+        return 1;
+    case REPRO_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               (xcr0() & ymm_state) == ymm_state;
+    case REPRO_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma") && (xcr0() & zmm_state) == zmm_state;
+    }
+    return 0;
+}
+
+repro_isa repro_isa_best(void)
+{
+    if (repro_isa_supported(REPRO_ISA_AVX512))
+        return REPRO_ISA_AVX512;
+    if (repro_isa_supported(REPRO_ISA_AVX2))
+        return REPRO_ISA_AVX2;
+    return REPRO_ISA_SCALAR;
+}
+
+const char *repro_isa_name(repro_isa isa)
+{
+    switch (isa) {
+    case REPRO_ISA_SCALAR:
+        return "scalar";
+    case REPRO_ISA_AVX2:
+        return "avx2";
+    case REPRO_ISA_AVX512:
+        return "avx512";
+    }
+    return "unknown";
+}
+
+/* "scalar, avx2, avx512": the paths this CPU supports, for messages. */
+static void supported_list(char *out, size_t size)
+{
+    out[0] = '\0';
+    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!repro_isa_supported(all[i]))
+            continue;
+        if (out[0])
+            strncat(out, ", ", size - strlen(out) - 1);
+        strncat(out, repro_isa_name(all[i]), size - strlen(out) - 1);
+    }
+}
+
+repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *err)
+{
+    if (!request || !request[0] || strcmp(request, "auto") == 0) {
+        *out = repro_isa_best();
+        return REPRO_OK;
+    }
+    char supported[64];
+    supported_list(supported, sizeof supported);
+    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(request, repro_isa_name(all[i])) != 0)
+            continue;
+        if (!repro_isa_supported(all[i]))
+            return repro_fail(err, REPRO_ERR_UNSUPPORTED,
+                              "ISA path \"%s\" is not supported by this CPU (supported: %s)",
+                              request, supported);
+        *out = all[i];
+        return REPRO_OK;
+    }
+    return repro_fail(err, REPRO_ERR_ARG,
+                      "unknown ISA path \"%s\" (expected auto, scalar, avx2 or avx512; this CPU supports: %s)",
+                      request, supported);
+}

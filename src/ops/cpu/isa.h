@@ -1,0 +1,29 @@
+/* Which x86-64 instruction-set path the CPU kernels take.
+ *
+ * Every path gives the same bits (each kernel's SIMD twins follow the scalar
+ * reference's evaluation order), so the choice only changes speed. The
+ * library never reads the environment: the CLI passes REPRO_ISA to
+ * repro_isa_choose. */
+#ifndef REPRO_OPS_ISA_H
+#define REPRO_OPS_ISA_H
+
+#include "ops/cpu/cpu.h"
+#include "repro/status.h"
+
+/* The fastest path this CPU and OS support. */
+repro_isa repro_isa_best(void);
+
+/* 1 if this CPU and OS can run `isa` (AVX-512: F/BW/VL/DQ + FMA and the OS
+ * saves the zmm state; AVX2: AVX2 + FMA and the OS saves the ymm state). */
+int repro_isa_supported(repro_isa isa);
+
+/* "scalar", "avx2", "avx512" ("unknown" for a value outside the enum). */
+const char *repro_isa_name(repro_isa isa);
+
+/* request NULL, "" or "auto": the best path; else "scalar", "avx2" or
+ * "avx512". An unknown or unsupported request is REPRO_ERR_UNSUPPORTED
+ * (unknown: REPRO_ERR_ARG) with a message naming it and the paths this CPU
+ * supports. */
+repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *err);
+
+#endif

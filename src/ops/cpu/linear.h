@@ -1,0 +1,32 @@
+/* The linear (fully connected) layer on repro_gemm, PyTorch's layout:
+ * W is [O][I], y = x W^T + b. Every product follows gemm.h's contract (one
+ * fma chain per element, ascending over the contracted index), so the
+ * results are the same bits on every ISA path and thread count. */
+#ifndef REPRO_OPS_LINEAR_H
+#define REPRO_OPS_LINEAR_H
+
+#include <stdint.h>
+
+#include "ops/cpu/cpu.h"
+#include "repro/status.h"
+
+/* y[B][O] = x[B][I] W[O][I]^T + bias[O]:
+ *   y[b][o] = (fma over i ascending of x[b][i] * W[o][i], from +0) + bias[o]
+ * bias may be NULL (no addition). */
+repro_status repro_linear_forward(const repro_cpu *cpu, float *y, const float *x, const float *w,
+                                  const float *bias, int64_t B, int64_t I, int64_t O,
+                                  repro_error *err);
+
+/* Given dy[B][O], x[B][I], W[O][I]:
+ *   dx[B][I]  = dy W:     dx[b][i] = fma over o ascending of dy[b][o] * W[o][i], from +0
+ *               (overwritten; dx NULL = skip);
+ *   dW[O][I] += dy^T x:   dW[o][i] = fma over b ascending of dy[b][o] * x[b][i], continuing
+ *               from dW's current value, so micro-batches processed in order give
+ *               exactly one big batch's bits;
+ *   db[O]    += sum over b ascending of dy[b][o] (acc = acc + dy[b][o], from db's
+ *               current value; db NULL = skip). */
+repro_status repro_linear_backward(const repro_cpu *cpu, float *dx, float *dw, float *db,
+                                   const float *dy, const float *x, const float *w,
+                                   int64_t B, int64_t I, int64_t O, repro_error *err);
+
+#endif
