@@ -63,12 +63,12 @@ csvcfg=$REPRO_SOURCE_DIR/examples/dual_task.yaml
   echo "0,1,2,3,4,5,6,7,8,9,10,11,12,13,0.5,1"; } > "$dir/ragged.csv"
 expect_exit 2 "ragged csv" -- "$REPRO" train "$csvcfg" --quiet --out "$dir/r5" \
     --set data.train_csv="$dir/ragged.csv" --set data.test_csv=""
-expect_err_contains "ragged csv" "ragged.csv:7"
+expect_err_contains "ragged csv" "ragged.csv' line 7: 16 fields, expected 17"
 sed 's/^0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,0.5,1$/0,1,2,x,4,5,6,7,8,9,10,11,12,13,14,0.5,1/' "$dir/ragged.csv" \
     | head -n 4 > "$dir/nonnum.csv"
 expect_exit 2 "non-numeric csv" -- "$REPRO" train "$csvcfg" --quiet --out "$dir/r6" \
     --set data.train_csv="$dir/nonnum.csv" --set data.test_csv=""
-expect_err_contains "non-numeric csv" "nonnum.csv:2"
+expect_err_contains "non-numeric csv" "nonnum.csv' line 2, column 'x3': 'x' is not a number"
 head -n 4 "$dir/ragged.csv" | sed '$ s/,1$/,7/' > "$dir/badlabel.csv"
 expect_exit 2 "label out of range" -- "$REPRO" train "$csvcfg" --quiet --out "$dir/r7" \
     --set data.train_csv="$dir/badlabel.csv" --set data.test_csv=""

@@ -23,7 +23,9 @@ static void default_run_dir(const repro_config *cfg, char *out, size_t n)
     const char *base = strrchr(cfg->source_path, '/');
     base = base ? base + 1 : cfg->source_path;
     char stem[REPRO_NAME_MAX];
-    snprintf(stem, sizeof stem, "%s", base);
+    size_t len = strlen(base) < sizeof stem - 1 ? strlen(base) : sizeof stem - 1;
+    memcpy(stem, base, len);
+    stem[len] = '\0';
     char *dot = strrchr(stem, '.');
     if (dot && dot != stem)
         *dot = '\0';
