@@ -75,6 +75,16 @@ static void test_pinned_values(void)
     CHECK_EQ_U64(repro_rng_u32(k, 5, 6, 7, 9), 0x56de002fu);
     CHECK_EQ_U64(repro_rng_below(k, 5, 6, 7, 13, 1000), 366);
     CHECK_EQ_U64(repro_rng_below(k, 5, 6, 7, 13, 0xffffffffu), 1573233947u);
+    /* Normals from the same model with each step correctly rounded to float
+     * (it agrees with repro_rng_normal on all of elements 0..1999). */
+    const uint32_t normal_bits[6] = {0xbf3ee723, 0x3e706288, 0xbf949610,
+                                     0x3ec0e9c0, 0x400568a8, 0xbf34ccd8};
+    for (uint64_t e = 0; e < 6; e++) {
+        float z = repro_rng_normal(k, 0, 0, 0, e);
+        uint32_t bits;
+        memcpy(&bits, &z, 4);
+        CHECK_MSG(bits == normal_bits[e], "normal %d: %08" PRIx32 " (%.9g)", (int)e, bits, z);
+    }
     uint32_t perm[10], want[10] = {5, 4, 1, 8, 9, 6, 0, 7, 2, 3};
     repro_rng_epoch_shuffle(42, 3, perm, 10);
     CHECK(memcmp(perm, want, sizeof want) == 0);
