@@ -124,10 +124,15 @@ REPRO_HD static inline uint32_t repro_rng_u32(repro_rng_key key, uint32_t c0, ui
 /* Uniform float in [0, 1): (float)(u32 >> 8) * 2^-24. Both steps are exact
  * (a 24-bit integer, then a power of two), so every value is a multiple of
  * 2^-24 and the largest is 1 - 2^-24. */
+REPRO_HD static inline float repro_rng_u32_to_uniform(uint32_t u)
+{
+    return (float)(u >> 8) * 0x1p-24f;
+}
+
 REPRO_HD static inline float repro_rng_uniform(repro_rng_key key, uint32_t c0, uint32_t c1, uint32_t c2,
                                                uint64_t element)
 {
-    return (float)(repro_rng_u32(key, c0, c1, c2, element) >> 8) * 0x1p-24f;
+    return repro_rng_u32_to_uniform(repro_rng_u32(key, c0, c1, c2, element));
 }
 
 /* Standard normal at (c0, c1, c2, element), element < 2^33. Box-Muller on the

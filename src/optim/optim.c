@@ -6,19 +6,17 @@
  *          buf = g (t == 1), else buf = momentum * buf + g   (when momentum != 0)
  *          d = nesterov ? g + momentum * buf : buf           (d = g without momentum)
  *          p = p - lr * d
- *   adam:  g = g + wd * p                  (when wd != 0: L2, as torch.optim.Adam)
- *   adamw: p = p * (1 - lr * wd)           (decoupled decay, before the step)
- *   both:  m = b1 * m + (1 - b1) * g
- *          v = b2 * v + (1 - b2) * (g * g)
- *          c1 = 1 - b1^t, c2 = 1 - b2^t    (repro_powif, once per step)
- *          p = p - lr * ((m / c1) / (sqrt(v / c2) + eps))
- * where (1 - b1), (1 - b2), (1 - lr * wd) are computed once per step. */
+ *   adam, adamw: repro_adam_elem in optim/adam.h, with
+ *          c1 = 1 - b1^t, c2 = 1 - b2^t (repro_powif) and (1 - b1), (1 - b2),
+ *          adamw's decay factor (1 - lr * wd) computed once per step;
+ *          adam's weight decay is L2 (g + wd * p), as torch.optim.Adam. */
 #include "optim/optim.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/cpu/ops.h"
+#include "optim/adam.h"
 #include "repro/record.h"
 #include "repro/math.h"
 
@@ -70,9 +68,8 @@ typedef struct update_ctx {
     float *p;
     const float *g;
     float lr;
-    float c1, c2;         /* adam bias corrections */
-    float one_minus_b1, one_minus_b2;
-    float decay_factor;   /* adamw: 1 - lr * wd */
+    repro_isa isa;
+    repro_adam_coef adam;
 } update_ctx;
 
 static void sgd_range(void *arg, int64_t begin, int64_t end)
@@ -96,22 +93,19 @@ static void sgd_range(void *arg, int64_t begin, int64_t end)
 static void adam_range(void *arg, int64_t begin, int64_t end)
 {
     const update_ctx *c = arg;
-    const repro_optim_config *cfg = &c->o->cfg;
     float *m = c->o->m, *v = c->o->v;
-    int adamw = cfg->name == REPRO_OPTIM_ADAMW;
-    for (int64_t i = begin; i < end; i++) {
-        float g = c->g[i];
-        float p = c->p[i];
-        if (adamw)
-            p = p * c->decay_factor;
-        else if (cfg->weight_decay != 0.0f)
-            g = g + cfg->weight_decay * p;
-        m[i] = cfg->beta1 * m[i] + c->one_minus_b1 * g;
-        v[i] = cfg->beta2 * v[i] + c->one_minus_b2 * (g * g);
-        float mhat = m[i] / c->c1;
-        float vhat = v[i] / c->c2;
-        c->p[i] = p - c->lr * (mhat / (repro_sqrtf(vhat) + cfg->eps));
+    switch (c->isa) {
+    case REPRO_ISA_AVX512:
+        repro_adam_range_avx512(&c->adam, c->p, m, v, c->g, begin, end);
+        return;
+    case REPRO_ISA_AVX2:
+        repro_adam_range_avx2(&c->adam, c->p, m, v, c->g, begin, end);
+        return;
+    case REPRO_ISA_SCALAR:
+        break;
     }
+    for (int64_t i = begin; i < end; i++)
+        repro_adam_elem(&c->adam, c->p + i, m + i, v + i, c->g[i]);
 }
 
 /* Elementwise work is split into chunks of this many elements per task. */
@@ -144,11 +138,20 @@ void repro_optim_step(repro_optim *o, const repro_cpu *cpu, float *params, const
         parallel_elements(cpu, o->n, sgd_range, &c);
         return;
     }
-    c.one_minus_b1 = 1.0f - o->cfg.beta1;
-    c.one_minus_b2 = 1.0f - o->cfg.beta2;
-    c.c1 = 1.0f - repro_powif(o->cfg.beta1, o->t);
-    c.c2 = 1.0f - repro_powif(o->cfg.beta2, o->t);
-    c.decay_factor = 1.0f - lr * o->cfg.weight_decay;
+    int adamw = o->cfg.name == REPRO_OPTIM_ADAMW;
+    c.isa = cpu->isa;
+    c.adam = (repro_adam_coef){
+        .lr = lr,
+        .eps = o->cfg.eps,
+        .b1 = o->cfg.beta1,
+        .b2 = o->cfg.beta2,
+        .one_minus_b1 = 1.0f - o->cfg.beta1,
+        .one_minus_b2 = 1.0f - o->cfg.beta2,
+        .c1 = 1.0f - repro_powif(o->cfg.beta1, o->t),
+        .c2 = 1.0f - repro_powif(o->cfg.beta2, o->t),
+        .l2 = adamw ? 0.0f : o->cfg.weight_decay,
+        .decay_factor = adamw ? 1.0f - lr * o->cfg.weight_decay : 1.0f,
+    };
     parallel_elements(cpu, o->n, adam_range, &c);
 }
 

@@ -1,0 +1,46 @@
+/* Adam / AdamW, one element at a time: the written order, shared by the
+ * scalar loop, the SIMD twins (adam_avx2.c, adam_avx512.c: the same
+ * operations on 8 or 16 lanes; _mm*_div_ps and _mm*_sqrt_ps round
+ * correctly, like / and sqrt) and the CUDA kernel. */
+#ifndef REPRO_OPTIM_ADAM_H
+#define REPRO_OPTIM_ADAM_H
+
+#include <stdint.h>
+
+#include "repro/defs.h"
+#include "repro/math.h"
+
+typedef struct repro_adam_coef {
+    float lr, eps;
+    float b1, b2;
+    float one_minus_b1, one_minus_b2; /* 1 - b1, 1 - b2 */
+    float c1, c2;                     /* 1 - b1^t, 1 - b2^t */
+    float l2;                         /* adam: g = g + l2 * p (0 = off) */
+    float decay_factor;               /* adamw: p = p * decay_factor first (1 = off) */
+} repro_adam_coef;
+
+/* One element, in this order:
+ *   p = p * decay_factor                      (adamw)
+ *   g = g + l2 * p                            (adam with weight decay)
+ *   m = b1 * m + (1 - b1) * g
+ *   v = b2 * v + (1 - b2) * (g * g)
+ *   p = p - lr * ((m / c1) / (sqrt(v / c2) + eps)) */
+REPRO_HD static inline void repro_adam_elem(const repro_adam_coef *c, float *p, float *m, float *v, float g)
+{
+    float w = *p * c->decay_factor;
+    g = g + c->l2 * w;
+    float mi = c->b1 * *m + c->one_minus_b1 * g;
+    float vi = c->b2 * *v + c->one_minus_b2 * (g * g);
+    *m = mi;
+    *v = vi;
+    *p = w - c->lr * ((mi / c->c1) / (repro_sqrtf(vi / c->c2) + c->eps));
+}
+
+/* Elements [begin, end) with 8 (AVX2) or 16 (AVX-512) lanes; the tail uses
+ * repro_adam_elem. Bitwise equal to the scalar loop. */
+void repro_adam_range_avx2(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
+                           int64_t begin, int64_t end);
+void repro_adam_range_avx512(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
+                             int64_t begin, int64_t end);
+
+#endif
