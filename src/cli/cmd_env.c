@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "ops/cpu/isa.h"
 #include "repro/record.h"
 
 /* One "path: value" line per leaf; strings unquoted. */
@@ -42,15 +43,22 @@ int repro_cmd_env(int argc, char **argv)
             puts("usage: repro env [--json]\n"
                  "Prints what a run record captures about this machine and build:\n"
                  "repro version and commit, compiler and flags, OS, CPU model and\n"
-                 "features, online CPUs, libc and library versions.");
+                 "features, the ISA path training takes (REPRO_ISA forces one),\n"
+                 "online CPUs, libc and library versions.");
             return 0;
         } else {
             fprintf(stderr, "repro env: unknown argument '%s' (try --help)\n", argv[i]);
             return 2;
         }
     }
-    /* The kernel path is chosen when a model is built; env alone has none. */
-    cJSON *env = repro_env_capture(NULL);
+    /* The path `repro train` would take here (REPRO_ISA honoured, as there). */
+    repro_isa isa;
+    repro_error err;
+    if (repro_isa_choose(getenv("REPRO_ISA"), &isa, &err) != REPRO_OK) {
+        fprintf(stderr, "repro env: %s\n", err.message);
+        return 2;
+    }
+    cJSON *env = repro_env_capture(repro_isa_name(isa));
     if (!env) {
         fputs("repro env: out of memory\n", stderr);
         return 2;
