@@ -27,11 +27,11 @@ test: build
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DREPRO_SANITIZE=address,undefined"
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined"
 
 # The threaded parts under ThreadSanitizer.
 test-tsan:
-	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DREPRO_SANITIZE=thread"
+	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=thread"
 	cd build-tsan && ctest --output-on-failure -L threads
 
 bench: build
