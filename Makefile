@@ -40,7 +40,7 @@ bench: build
 
 # Exhaustive accuracy sweep of the portable math over all 2^32 inputs.
 check-math: build
-	$(BUILD)/check_math
+	$(BUILD)/tools/check_math
 
 # Trains examples/fashion_mlp.yaml for its full 10 epochs and checks test accuracy.
 accuracy: build

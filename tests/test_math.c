@@ -38,7 +38,7 @@ static void test_sweep(void)
         math_check_range(&math_fns[f], (uint64_t)f, (uint64_t)1 << 32, stride, &st);
         float x;
         memcpy(&x, &st.worst_bits, 4);
-        printf("%-9s %10" PRIu64 " inputs, max error %.6f ulp at %a (0x%08x), "
+        printf("%-9s %10" PRIu64 " inputs, max error %.9f ulp at %a (0x%08x), "
                "%" PRIu64 " differ from the rounded reference, result hash %016" PRIx64 "\n",
                math_fns[f].name, st.count, st.max_ulp, (double)x, st.worst_bits, st.not_cr,
                st.hash);
