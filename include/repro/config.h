@@ -86,7 +86,7 @@ typedef struct repro_model_config {
     repro_head_config heads[REPRO_MAX_HEADS];
 } repro_model_config;
 
-typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV } repro_data_format;
+typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY } repro_data_format;
 
 typedef struct repro_data_config {
     repro_data_format format;
@@ -106,6 +106,14 @@ typedef struct repro_data_config {
     int n_target_columns;
     char target_columns[REPRO_MAX_COLUMNS][REPRO_NAME_MAX]; /* float regression targets */
     int n_classes;                    /* 0 = infer (max label + 1) */
+    /* npy: features [n][...] (float32/float64/uint8/int32/int64, C order,
+       read through mmap, never copied whole) and labels [n] (integers) or
+       targets [n] / [n][t] (floats) */
+    char train_x[REPRO_PATH_MAX];
+    char train_y[REPRO_PATH_MAX];
+    char test_x[REPRO_PATH_MAX];
+    char test_y[REPRO_PATH_MAX];
+    bool y_is_label;                  /* npy: y holds class labels (default true) */
     float val_fraction;               /* in [0, 1): share of train held out, seeded split */
     int64_t limit_train;              /* 0 = all; else the first N training samples */
     int64_t limit_test;               /* 0 = all */
@@ -156,6 +164,53 @@ typedef struct repro_ledger_config {
     int64_t hash_every; /* SHA-256 of parameters and optimiser state every K steps (default 50) */
 } repro_ledger_config;
 
+/* The order in which an epoch visits the training samples. Every sampler
+ * is a pure function of (seed, epoch, position). */
+typedef enum repro_sampler_kind {
+    REPRO_SAMPLER_RANDOM = 0,   /* a fresh permutation per epoch (default) */
+    REPRO_SAMPLER_SEQUENTIAL,   /* 0, 1, 2, ... */
+    REPRO_SAMPLER_BALANCED,     /* classes drawn equally often, with replacement */
+    REPRO_SAMPLER_WEIGHTED,     /* classes drawn by class_weights, with replacement */
+    REPRO_SAMPLER_BLOCKS        /* streaming: permuted blocks, shuffled within a buffer of blocks */
+} repro_sampler_kind;
+
+enum { REPRO_MAX_CLASSES = 256 };
+
+typedef struct repro_sampler_config {
+    repro_sampler_kind name;
+    bool drop_last;             /* drop the last, smaller batch of an epoch */
+    int64_t samples_per_epoch;  /* balanced/weighted: draws per epoch; 0 = training set size */
+    int n_class_weights;
+    float class_weights[REPRO_MAX_CLASSES];
+    int64_t block_size;         /* blocks: samples per block (default 1024) */
+    int64_t buffer_blocks;      /* blocks: blocks shuffled together (default 8) */
+} repro_sampler_config;
+
+/* Augmentation, applied to training samples only; each transform fires with
+ * its probability, every random number drawn from Philox at (seed,
+ * augmentation, epoch, sample index, element/parameter). Image transforms
+ * need image data (idx, or npy of shape [n][h][w]). */
+typedef struct repro_augment_config {
+    float shift_p;        /* random shift with zero padding (a padded random crop) */
+    int shift_pixels;     /* the largest shift in each direction (default 2) */
+    float flip_p;         /* horizontal flip */
+    float noise_p;        /* additive Gaussian noise */
+    float noise_std;
+    float erase_p;        /* random erasing of a rectangle (set to 0) */
+    float erase_min_area, erase_max_area; /* fractions of the image (default 0.02, 0.2) */
+    float feature_noise_p;   /* tabular: Gaussian noise on every feature */
+    float feature_noise_std;
+    float feature_drop_p;    /* tabular: zero some features */
+    float feature_drop_rate; /* share of features zeroed when it fires */
+} repro_augment_config;
+
+/* The data loader. None of these keys can change a bit of the results. */
+typedef struct repro_loader_config {
+    int workers;        /* threads that read, augment and collate; 0 = in the training thread */
+    int prefetch;       /* batches ready ahead (>= 1) */
+    int test_jitter_us; /* test only: each worker sleeps a pseudo-random 0..N us per sample */
+} repro_loader_config;
+
 typedef struct repro_config {
     char source_path[REPRO_PATH_MAX]; /* the YAML file it came from */
     uint64_t seed;
@@ -174,6 +229,9 @@ typedef struct repro_config {
     repro_ema_config ema;
     repro_early_stop_config early_stopping;
     repro_ledger_config ledger;
+    repro_sampler_config sampler;
+    repro_augment_config augment;
+    repro_loader_config loader;
 } repro_config;
 
 /* Fills cfg with every default (documented in docs/config.md). */
