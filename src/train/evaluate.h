@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "nn/model.h"
-#include "train/batch.h"
+#include "data/batch.h"
 
 typedef struct repro_eval_ctx {
     const repro_model_config *mc;

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "train/batch.h"
+#include "data/batch.h"
 #include "ops/cpu/cpu.h"
 #include "repro/config.h"
 #include "repro/status.h"

@@ -28,7 +28,7 @@
 #include "repro/data.h"
 #include "repro/record.h"
 #include "repro/rng.h"
-#include "train/batch.h"
+#include "data/batch.h"
 #include "train/evaluate.h"
 #include "train/heads.h"
 #include "train/run_record.h"

@@ -1,6 +1,6 @@
 /* A batch of samples gathered for one forward pass. */
-#ifndef REPRO_TRAIN_BATCH_H
-#define REPRO_TRAIN_BATCH_H
+#ifndef REPRO_DATA_BATCH_H
+#define REPRO_DATA_BATCH_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* Batches: see batch.h. */
-#include "train/batch.h"
+#include "data/batch.h"
 
 #include <stdlib.h>
 #include <string.h>
