@@ -160,6 +160,11 @@ typedef struct repro_early_stop_config {
     bool restore_best; /* default true: the final model is the best epoch's */
 } repro_early_stop_config;
 
+typedef struct repro_checkpoint_config {
+    int64_t every_steps; /* write a checkpoint every N optimiser steps; 0 = only when stopped */
+    int keep;            /* checkpoints kept (the newest; default 2) */
+} repro_checkpoint_config;
+
 typedef struct repro_ledger_config {
     int64_t hash_every; /* SHA-256 of parameters and optimiser state every K steps (default 50) */
 } repro_ledger_config;
@@ -229,6 +234,7 @@ typedef struct repro_config {
     repro_ema_config ema;
     repro_early_stop_config early_stopping;
     repro_ledger_config ledger;
+    repro_checkpoint_config checkpoint;
     repro_sampler_config sampler;
     repro_augment_config augment;
     repro_loader_config loader;

@@ -63,4 +63,6 @@ void repro_config_defaults(repro_config *cfg)
     cfg->early_stopping.restore_best = true;
 
     cfg->ledger.hash_every = 50;
+    cfg->checkpoint.every_steps = 0;
+    cfg->checkpoint.keep = 2;
 }

@@ -135,6 +135,12 @@ static const cfg_field ledger_fields[] = {
 };
 static TABLE(ledger_table, ledger_fields);
 
+static const cfg_field checkpoint_fields[] = {
+    F(repro_checkpoint_config, CFG_I64, every_steps, .range = GE(0)),
+    F(repro_checkpoint_config, CFG_INT, keep, .range = GE(1)),
+};
+static TABLE(checkpoint_table, checkpoint_fields);
+
 #define SECTION(m, table) F(repro_config, CFG_SECTION, m, .sub = &(table))
 static const cfg_field root_fields[] = {
     F(repro_config, CFG_U64, seed),
@@ -153,6 +159,7 @@ static const cfg_field root_fields[] = {
     SECTION(ema, ema_table),
     SECTION(early_stopping, early_table),
     SECTION(ledger, ledger_table),
+    SECTION(checkpoint, checkpoint_table),
 };
 TABLE(cfg_root_table, root_fields);
 
