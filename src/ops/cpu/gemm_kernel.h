@@ -43,4 +43,10 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t 
                               const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
 
+/* The transposing part of packing B when B is contiguous along k (the
+ * forward pass's W^T): dst[k*nr + j] = src[j*cs + k] for k < kc8, j < w8,
+ * both multiples of 8. A copy, so it cannot change a bit. AVX2 (every
+ * AVX-512 CPU repro uses has it too). */
+void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+
 #endif
