@@ -4,7 +4,8 @@
  * accumulator through a k-block, in ascending k. A is read in place (it is
  * only ever broadcast, so it needs no packing); B comes packed:
  *
- *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (rows >= mr unread)
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (for rows past mr
+ *      the kernel re-reads row 0, staying in bounds, and never stores them)
  *   b: [kc][NR]  b[k*NR + j] = B(k0+k, n0+j)   (columns >= nr are padding)
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
