@@ -30,22 +30,27 @@ enum {
     MIN_MACS_PER_THREAD = 65536 /* below this a thread costs more than it saves */
 };
 
+typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
+    pack_bt_fn pack_bt; /* NULL: plain C only */
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
 {
     switch (isa) {
     case REPRO_ISA_AVX512:
-        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512};
+        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
+                           repro_gemm_pack_bt_avx2};
     case REPRO_ISA_AVX2:
-        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2};
+        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
+                           repro_gemm_pack_bt_avx2};
     case REPRO_ISA_SCALAR:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL};
 }
 
 typedef struct gemm_job {
@@ -65,8 +70,10 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* dst[strip][k][NR] = B(k, j) for the kc x nc block at B, zero-padded to
- * whole strips. Reads along whichever of k or n is contiguous. */
-static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr)
+ * whole strips. Reads along whichever of k or n is contiguous; when that is
+ * k (a transpose), pack_bt does the bulk 8 x 8 blocks at a time. */
+static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr,
+                   pack_bt_fn pack_bt)
 {
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         float *d = dst + j0 * kc;
@@ -79,16 +86,23 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
                 for (int j = w; j < nr; j++)
                     d[k * nr + j] = 0.0f;
             }
-        } else {
-            for (int j = 0; j < nr; j++) {
-                const float *s = B + (j0 + j) * cs;
-                if (j < w)
-                    for (int64_t k = 0; k < kc; k++)
-                        d[k * nr + j] = s[k * rs];
-                else
-                    for (int64_t k = 0; k < kc; k++)
-                        d[k * nr + j] = 0.0f;
-            }
+            continue;
+        }
+        int w8 = 0;
+        int64_t kc8 = 0;
+        if (rs == 1 && pack_bt) {
+            w8 = w / 8 * 8;
+            kc8 = kc / 8 * 8;
+            pack_bt(d, B + j0 * cs, cs, kc8, w8, nr);
+        }
+        for (int j = 0; j < nr; j++) {
+            const float *s = B + (j0 + j) * cs;
+            if (j < w)
+                for (int64_t k = j < w8 ? kc8 : 0; k < kc; k++)
+                    d[k * nr + j] = s[k * rs];
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    d[k * nr + j] = 0.0f;
         }
     }
 }
@@ -103,7 +117,7 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             int64_t kc = min64(j->kc, j->K - pc);
             int load_c = j->accumulate || pc > 0;
             int last = pc + kc == j->K;
-            pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr);
+            pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr, j->impl.pack_bt);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {

@@ -4,7 +4,8 @@
  * accumulator through a k-block, in ascending k. A is read in place (it is
  * only ever broadcast, so it needs no packing); B comes packed:
  *
- *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (rows >= mr unread)
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (for rows past mr
+ *      the kernel re-reads row 0, staying in bounds, and never stores them)
  *   b: [kc][NR]  b[k*NR + j] = B(k0+k, n0+j)   (columns >= nr are padding)
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
@@ -42,5 +43,11 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                               const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
+
+/* The transposing part of packing B when B is contiguous along k (the
+ * forward pass's W^T): dst[k*nr + j] = src[j*cs + k] for k < kc8, j < w8,
+ * both multiples of 8. A copy, so it cannot change a bit. AVX2 (every
+ * AVX-512 CPU repro uses has it too). */
+void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 
 #endif

@@ -40,7 +40,9 @@ int repro_isa_supported(repro_isa isa)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                (xcr0() & ymm_state) == ymm_state;
     case REPRO_ISA_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        /* the AVX-512 path also runs AVX2 code (gemm's transposing pack) */
+        return repro_isa_supported(REPRO_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("fma") && (xcr0() & zmm_state) == zmm_state;
     }
