@@ -124,6 +124,18 @@ repro_status repro_run_create(const char *dir, int force, repro_run **out, repro
  * listed in docs/run-directory.md ("config", "env", "git", "final", ...). */
 repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, repro_error *err);
 
+/* Reopens the run in dir to continue it (`repro train --resume`): run.json is
+ * read back with its sections, its status set to running (pid and hostname
+ * updated; end_time, message and final removed); ledger.jsonl keeps its lines
+ * with step <= keep_steps and metrics.jsonl its first keep_metrics lines (a
+ * line cut short by a crash is dropped), both then appended to. Refuses a
+ * complete run and a run whose process is still alive. */
+repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
+                              repro_error *err);
+
+/* The run record as it stands (owned by run). */
+const cJSON *repro_run_record(const repro_run *run);
+
 /* Appends one ledger line and flushes it. params_sha256 / optim_sha256 are
  * 64-hex-digit strings or NULL (a line without fingerprints). */
 repro_status repro_run_ledger(repro_run *run, int64_t step, int64_t epoch, float loss, float lr,

@@ -50,6 +50,10 @@ typedef struct repro_train_options {
     void *progress_ctx;
     const char *const *overrides; /* the --set strings, recorded in run.json */
     int n_overrides;
+    const char *resume_dir;     /* continue this run from its newest valid checkpoint */
+    int resume_force;           /* resume even if the checkpoint's config hash differs */
+    int64_t stop_after;         /* > 0: checkpoint and stop (status interrupted) after this step */
+    volatile const int *interrupt; /* when it becomes non-zero: checkpoint and stop (e.g. SIGINT) */
 } repro_train_options;
 
 typedef struct repro_train_result {
@@ -59,6 +63,9 @@ typedef struct repro_train_result {
     int64_t steps;
     int epochs_run;
     int stopped_early;
+    int interrupted;        /* stopped by stop_after or interrupt; resumable */
+    char resumed_from[REPRO_PATH_MAX + 64]; /* the checkpoint a resume started from */
+    char resume_notes[1024];               /* newer checkpoints skipped as torn or corrupt */
     float final_loss;       /* the last step's loss */
     int has_val, has_test, has_accuracy;
     float val_loss, val_accuracy, test_loss, test_accuracy; /* of the final model */

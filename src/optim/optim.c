@@ -61,6 +61,14 @@ void repro_optim_free(repro_optim *o)
 
 int64_t repro_optim_steps(const repro_optim *o) { return o->t; }
 
+void repro_optim_state(repro_optim *o, float **m, float **v)
+{
+    *m = o->m;
+    *v = o->v;
+}
+
+void repro_optim_set_steps(repro_optim *o, int64_t t) { o->t = t; }
+
 /* ---- the elementwise updates, split over threads ---- */
 
 typedef struct update_ctx {

@@ -24,6 +24,11 @@ void repro_optim_step(repro_optim *o, const repro_cpu *cpu, float *params, const
 /* Steps taken so far (Adam's t). */
 int64_t repro_optim_steps(const repro_optim *o);
 
+/* The state, for checkpoints: *m (SGD momentum or Adam's first moment) and
+ * *v (Adam's second moment), each [n_params] or NULL when unused. */
+void repro_optim_state(repro_optim *o, float **m, float **v);
+void repro_optim_set_steps(repro_optim *o, int64_t t);
+
 /* SHA-256 (hex) of the optimiser state: the step count as 8 little-endian
  * bytes, then each state buffer (momentum, or Adam's m then v). */
 void repro_optim_hash(const repro_optim *o, char hex[65]);

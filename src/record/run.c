@@ -365,3 +365,143 @@ repro_status repro_run_finish(repro_run *run, const char *status, const char *me
     run_free(run);
     return st != REPRO_OK ? st : wst;
 }
+
+/* ---- resuming ---- */
+
+/* Reads a whole file; *n its length. NULL with err set on failure. */
+static char *read_all(const char *path, size_t *n, repro_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        repro_fail(err, REPRO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap)
+            break;
+        char *bigger = realloc(buf, cap *= 2);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        repro_fail(err, buf ? REPRO_ERR_IO : REPRO_ERR_NOMEM, "cannot read '%s'", path);
+        return NULL;
+    }
+    *n = len;
+    return buf;
+}
+
+/* Keeps the leading whole lines of DIR/name that `keep` accepts (it is
+ * called with each line, NUL-terminated, and its number), rewrites the file
+ * atomically and opens it for appending. A line cut short by a crash (no
+ * newline) is dropped. */
+static repro_status truncate_log(repro_run *run, const char *name, int (*keep)(const char *line, int64_t i, int64_t limit),
+                                 int64_t limit, FILE **out, repro_error *err)
+{
+    char path[4096];
+    repro_status st = repro_run_path(run, name, path, sizeof path, err);
+    if (st != REPRO_OK)
+        return st;
+    size_t n = 0;
+    char *text = access(path, F_OK) == 0 ? read_all(path, &n, err) : calloc(1, 1);
+    if (!text)
+        return err && err->status != REPRO_OK ? err->status : repro_fail(err, REPRO_ERR_NOMEM, "out of memory");
+    size_t kept = 0;
+    for (int64_t i = 0; kept < n; i++) {
+        char *nl = memchr(text + kept, '\n', n - kept);
+        if (!nl)
+            break;
+        *nl = '\0';
+        int ok = keep(text + kept, i, limit);
+        *nl = '\n';
+        if (!ok)
+            break;
+        kept = (size_t)(nl - text) + 1;
+    }
+    st = repro_write_file_atomic(path, text, kept, err);
+    free(text);
+    if (st != REPRO_OK)
+        return st;
+    *out = fopen(path, "a");
+    if (!*out)
+        return repro_fail(err, REPRO_ERR_IO, "cannot append to '%s': %s", path, strerror(errno));
+    return REPRO_OK;
+}
+
+static int ledger_keep(const char *line, int64_t i, int64_t limit)
+{
+    (void)i;
+    cJSON *o = cJSON_Parse(line);
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
+    int ok = cJSON_IsNumber(step) && step->valuedouble <= (double)limit;
+    cJSON_Delete(o);
+    return ok;
+}
+
+static int first_lines(const char *line, int64_t i, int64_t limit)
+{
+    (void)line;
+    return i < limit;
+}
+
+repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
+                              repro_error *err)
+{
+    *out = NULL;
+    char path[4096];
+    repro_status st = join_path(dir, "run.json", path, sizeof path, err);
+    cJSON *record = NULL;
+    if (st == REPRO_OK)
+        st = repro_json_read_file(path, &record, err);
+    if (st != REPRO_OK)
+        return st;
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "status"));
+    if (status && strcmp(status, "complete") == 0)
+        st = repro_fail(err, REPRO_ERR_STATE, "'%s' holds a complete run: there is nothing to resume", dir);
+    else if (status && strcmp(status, "running") == 0 && run_is_live(record))
+        st = repro_fail(err, REPRO_ERR_STATE, "'%s' is still being trained (pid %d)", dir,
+                        (int)cJSON_GetObjectItemCaseSensitive(record, "pid")->valuedouble);
+    repro_run *run = st == REPRO_OK ? calloc(1, sizeof *run) : NULL;
+    if (st == REPRO_OK && (!run || !(run->dir = strdup(dir))))
+        st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory resuming '%s'", dir);
+    if (st != REPRO_OK) {
+        cJSON_Delete(record);
+        if (run)
+            run_free(run);
+        return st;
+    }
+    run->record = record;
+    cJSON_DeleteItemFromObjectCaseSensitive(record, "end_time");
+    cJSON_DeleteItemFromObjectCaseSensitive(record, "message");
+    cJSON_DeleteItemFromObjectCaseSensitive(record, "final");
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int ok = record_put(record, "status", cJSON_CreateString("running")) &&
+             record_put(record, "hostname", cJSON_CreateString(host)) &&
+             record_put(record, "pid", cJSON_CreateNumber((double)getpid()));
+    st = ok ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "out of memory resuming '%s'", dir);
+    if (st == REPRO_OK)
+        st = truncate_log(run, "ledger.jsonl", ledger_keep, keep_steps, &run->ledger, err);
+    if (st == REPRO_OK)
+        st = truncate_log(run, "metrics.jsonl", first_lines, keep_metrics, &run->metrics, err);
+    if (st == REPRO_OK)
+        st = write_record(run, err);
+    if (st != REPRO_OK) {
+        run_free(run);
+        return st;
+    }
+    *out = run;
+    return REPRO_OK;
+}
+
+const cJSON *repro_run_record(const repro_run *run)
+{
+    return run->record;
+}

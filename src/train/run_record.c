@@ -133,7 +133,9 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
     set(&st, *run, "repro", repro, err);
     set(&st, *run, "seed", cJSON_CreateRaw(seed), err);
-    set(&st, *run, "config_path", cJSON_CreateString(cfg->source_path), err);
+    char abs_config[4096];
+    set(&st, *run, "config_path",
+        cJSON_CreateString(realpath(cfg->source_path, abs_config) ? abs_config : cfg->source_path), err);
     set(&st, *run, "overrides", string_array(opts->overrides, opts->n_overrides), err);
     set(&st, *run, "config_sha256", cJSON_CreateString(config_hash), err);
     set(&st, *run, "config", cJSON_Parse(config_text), err);

@@ -29,6 +29,7 @@
 #include "repro/record.h"
 #include "repro/rng.h"
 #include "data/batch.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/heads.h"
 #include "train/run_record.h"
@@ -51,6 +52,8 @@ typedef struct trainer {
     uint32_t *perm;                    /* [n_train] the epoch's order */
     int64_t steps_per_epoch, total_steps;
     int64_t samples_seen;
+    float last_loss;
+    char config_sha256[65];
     double t_start;
 } trainer;
 
@@ -249,29 +252,25 @@ static repro_status evaluate_sets(trainer *t, const float *params, repro_eval_re
     return repro_evaluate(&e, params, NULL, t->test.n, test, err);
 }
 
-typedef struct early_stop {
-    int has_best;
-    float best;
-    int bad_epochs;
-} early_stop;
-
-/* Returns 1 when training should stop after this epoch. */
-static int early_stop_update(trainer *t, early_stop *es, const repro_eval_result *val)
+/* Updates the early-stopping state after an epoch's evaluation; returns 1
+ * when training should stop after this epoch. */
+static int early_stop_update(trainer *t, repro_train_state *s, const repro_eval_result *val)
 {
     const repro_early_stop_config *c = &t->cfg->early_stopping;
     if (!c->enabled || val->n == 0)
         return 0;
     int higher_better = c->metric == REPRO_METRIC_VAL_ACCURACY;
     float m = higher_better ? val->accuracy : val->loss;
-    int improved = !es->has_best || (higher_better ? m > es->best + c->min_delta : m < es->best - c->min_delta);
+    int improved = !s->es_has_best ||
+                   (higher_better ? m > s->es_best + c->min_delta : m < s->es_best - c->min_delta);
     if (improved) {
-        es->has_best = 1;
-        es->best = m;
-        es->bad_epochs = 0;
+        s->es_has_best = 1;
+        s->es_best = m;
+        s->es_bad_epochs = 0;
         memcpy(t->best, eval_params(t), (size_t)repro_model_n_params(t->model) * sizeof(float));
         return 0;
     }
-    return ++es->bad_epochs >= c->patience;
+    return ++s->es_bad_epochs >= c->patience;
 }
 
 /* ---- the run ---- */
@@ -282,78 +281,121 @@ static void report(trainer *t, repro_progress *p)
         t->opts->progress(t->opts->progress_ctx, p);
 }
 
-static repro_status train_epochs(trainer *t, repro_train_result *res, repro_error *err)
+static repro_ckpt_parts ckpt_parts(trainer *t)
+{
+    repro_ckpt_parts parts = {t->model, t->optim, t->ema, t->best};
+    return parts;
+}
+
+/* Evaluates at the end of an epoch, writes its metrics line, updates early
+ * stopping and moves the state to the next epoch. */
+static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_t seen, double epoch_sec,
+                              repro_progress *p, repro_error *err)
+{
+    repro_eval_result val, test;
+    repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
+    if (st != REPRO_OK)
+        return st;
+    int stop = early_stop_update(t, s, &val);
+    float train_loss = s->step_in_epoch > 0 ? s->epoch_loss_sum / (float)s->step_in_epoch : 0.0f;
+    double rate = epoch_sec > 0 ? (double)seen / epoch_sec : 0.0; /* this process's share of the epoch */
+    st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate, err);
+    if (st != REPRO_OK)
+        return st;
+    p->kind = REPRO_PROGRESS_EPOCH;
+    p->epoch = (int)s->epoch;
+    p->step = s->step;
+    p->loss = train_loss;
+    p->samples_per_sec = rate;
+    p->has_val = val.n > 0;
+    p->val_loss = val.loss;
+    p->val_accuracy = val.accuracy;
+    p->has_test = test.n > 0;
+    p->test_loss = test.loss;
+    p->test_accuracy = test.accuracy;
+    p->has_accuracy = val.n > 0 ? val.has_accuracy : test.has_accuracy;
+    p->early_stop = stop;
+    p->elapsed_sec = now_sec() - t->t_start;
+    report(t, p);
+    s->epoch++;
+    s->step_in_epoch = 0;
+    s->epoch_loss_sum = 0.0f;
+    s->epoch_seen = 0;
+    if (stop)
+        s->finished = 1;
+    return REPRO_OK;
+}
+
+/* Trains from state *s until the planned steps are done, early stopping
+ * ends the run, opts->stop_after is reached or opts->interrupt is raised
+ * (then *stopped says why). Checkpoints every checkpoint.every_steps steps
+ * and when stopped. */
+static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped, size_t stopped_size,
+                                 repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     repro_progress p = {.run_dir = repro_run_dir(t->run), .epochs = cfg->epochs, .total_steps = t->total_steps,
-                        .steps_in_epoch = t->steps_per_epoch};
+                        .steps_in_epoch = t->steps_per_epoch, .step = s->step};
     p.kind = REPRO_PROGRESS_START;
     report(t, &p);
-    early_stop es = {0};
-    int64_t step = 0;
-    float loss = 0.0f, lr = cfg->optim.lr;
-    int epoch;
-    for (epoch = 0; epoch < cfg->epochs && step < t->total_steps; epoch++) {
-        repro_rng_epoch_shuffle(cfg->seed, (uint32_t)epoch, t->perm, (uint32_t)t->n_train);
+    stopped[0] = '\0';
+    float lr = cfg->optim.lr;
+    while (!s->finished && s->epoch < cfg->epochs && s->step < t->total_steps) {
+        repro_rng_epoch_shuffle(cfg->seed, (uint32_t)s->epoch, t->perm, (uint32_t)t->n_train);
         double t_epoch = now_sec();
-        float loss_sum = 0.0f; /* progress display only; never recorded as a result */
-        int64_t seen = 0, s;
-        for (s = 0; s < t->steps_per_epoch && step < t->total_steps; s++, step++) {
-            int64_t first = s * cfg->batch_size;
+        int64_t seen_at_start = s->epoch_seen;
+        while (s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
+            int64_t first = s->step_in_epoch * cfg->batch_size;
             int64_t count = t->n_train - first < cfg->batch_size ? t->n_train - first : cfg->batch_size;
-            lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, step, t->total_steps);
-            repro_status st = train_step(t, step, first, count, lr, &loss, err);
-            int last = step + 1 == t->total_steps;
-            int hash = last || (cfg->ledger.hash_every > 0 && (step + 1) % cfg->ledger.hash_every == 0);
+            float loss = 0.0f;
+            lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, s->step, t->total_steps);
+            repro_status st = train_step(t, s->step, first, count, lr, &loss, err);
+            int last = s->step + 1 == t->total_steps;
+            int hash = last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0);
             if (st == REPRO_OK)
-                st = ledger_line(t, step + 1, epoch, loss, lr, hash, err);
+                st = ledger_line(t, s->step + 1, (int)s->epoch, loss, lr, hash, err);
             if (st != REPRO_OK)
                 return st;
-            loss_sum += loss;
-            seen += count;
+            s->step++;
+            s->step_in_epoch++;
+            s->epoch_loss_sum += loss;
+            s->epoch_seen += count;
             t->samples_seen += count;
+            t->last_loss = loss;
             double el = now_sec() - t_epoch;
             p.kind = REPRO_PROGRESS_STEP;
-            p.epoch = epoch;
-            p.step = step + 1;
-            p.step_in_epoch = s + 1;
+            p.epoch = (int)s->epoch;
+            p.step = s->step;
+            p.step_in_epoch = s->step_in_epoch;
             p.loss = loss;
             p.lr = lr;
-            p.samples_per_sec = el > 0 ? (double)seen / el : 0.0;
+            p.samples_per_sec = el > 0 ? (double)(s->epoch_seen - seen_at_start) / el : 0.0;
             p.elapsed_sec = now_sec() - t->t_start;
             report(t, &p);
-        }
-        double el = now_sec() - t_epoch; /* the step loop alone, without evaluation */
-        repro_eval_result val, test;
-        repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
-        if (st != REPRO_OK)
-            return st;
-        int stop = early_stop_update(t, &es, &val);
-        st = repro_record_epoch(t->run, epoch, step, s > 0 ? loss_sum / (float)s : 0.0f, lr, &val, &test,
-                                el > 0 ? (double)seen / el : 0.0, err);
-        if (st != REPRO_OK)
-            return st;
-        p.kind = REPRO_PROGRESS_EPOCH;
-        p.loss = s > 0 ? loss_sum / (float)s : 0.0f;
-        p.has_val = val.n > 0;
-        p.val_loss = val.loss;
-        p.val_accuracy = val.accuracy;
-        p.has_test = test.n > 0;
-        p.test_loss = test.loss;
-        p.test_accuracy = test.accuracy;
-        p.has_accuracy = val.n > 0 ? val.has_accuracy : test.has_accuracy;
-        p.early_stop = stop;
-        p.elapsed_sec = now_sec() - t->t_start;
-        report(t, &p);
-        if (stop) {
-            res->stopped_early = 1;
-            epoch++;
-            break;
+
+            if (s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps) {
+                st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, now_sec() - t_epoch, &p, err);
+                if (st != REPRO_OK)
+                    return st;
+            }
+            if (s->step == t->total_steps || s->epoch == cfg->epochs)
+                s->finished = 1;
+            if (t->opts->stop_after > 0 && s->step == t->opts->stop_after && !s->finished)
+                snprintf(stopped, stopped_size, "stopped after step %lld (--stop-after)", (long long)s->step);
+            else if (t->opts->interrupt && *t->opts->interrupt && !s->finished)
+                snprintf(stopped, stopped_size, "interrupted at step %lld", (long long)s->step);
+            int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
+            if (every || stopped[0]) {
+                repro_ckpt_parts parts = ckpt_parts(t);
+                st = repro_checkpoint_save(t->run, cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
+                if (st != REPRO_OK)
+                    return st;
+            }
+            if (stopped[0] || s->finished)
+                return REPRO_OK;
         }
     }
-    res->steps = step;
-    res->epochs_run = epoch;
-    res->final_loss = loss;
+    s->finished = 1;
     return REPRO_OK;
 }
 
@@ -366,7 +408,7 @@ static const float *final_params(trainer *t, int early_best)
     return eval_params(t);
 }
 
-static repro_status finish(trainer *t, repro_train_result *res, repro_error *err)
+static repro_status finish(trainer *t, const repro_train_state *s, repro_train_result *res, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int early_best = t->best && cfg->early_stopping.restore_best && t->n_val > 0;
@@ -386,9 +428,40 @@ static repro_status finish(trainer *t, repro_train_result *res, repro_error *err
     res->samples_per_sec = res->train_seconds > 0 ? (double)t->samples_seen / res->train_seconds : 0.0;
     params_hash(t, res->params_sha256);
     repro_optim_hash(t->optim, res->optim_sha256);
+    res->steps = s->step;
+    res->epochs_run = (int)s->epoch;
+    res->final_loss = t->last_loss;
+    res->stopped_early = s->step < t->total_steps && s->epoch < cfg->epochs;
     st = repro_record_model(t->run, t->model, params, cfg, res->steps, err);
     if (st == REPRO_OK)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
+    return st;
+}
+
+static repro_status config_hash(const repro_config *cfg, char hex[65], repro_error *err)
+{
+    char *text = repro_config_to_json(cfg);
+    if (!text)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot serialise the config");
+    repro_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return REPRO_OK;
+}
+
+/* Restores the newest valid checkpoint of opts->resume_dir and reopens the
+ * run there, its ledger and metrics cut back to the checkpoint's step. */
+static repro_status resume(trainer *t, repro_train_state *s, repro_train_result *res, repro_error *err)
+{
+    repro_ckpt_parts parts = ckpt_parts(t);
+    const char *dir = t->opts->resume_dir;
+    repro_status st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
+                                                   res->resume_notes, sizeof res->resume_notes, res->resumed_from,
+                                                   sizeof res->resumed_from, err);
+    if (st == REPRO_OK && s->finished)
+        st = repro_fail(err, REPRO_ERR_STATE, "'%s': its newest checkpoint is at the end of training; "
+                        "there is nothing to resume", dir);
+    if (st == REPRO_OK)
+        st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
 }
 
@@ -400,25 +473,37 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     memset(res, 0, sizeof *res);
     t.cfg = cfg;
     t.opts = opts;
+    repro_train_state s = {0};
     repro_status st = repro_isa_choose(opts->isa, &t.cpu.isa, err);
     if (st == REPRO_OK)
         st = repro_pool_create(cfg->threads, &t.cpu.pool, err);
     if (st == REPRO_OK)
+        st = config_hash(cfg, t.config_sha256, err);
+    if (st == REPRO_OK)
         st = load_data(&t, err);
     if (st == REPRO_OK)
         st = build_model(&t, err);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && opts->resume_dir)
+        st = resume(&t, &s, res, err);
+    else if (st == REPRO_OK)
         st = repro_record_start(&t.run, cfg, opts, repro_isa_name(t.cpu.isa), t.n_train, t.n_val, t.test.n,
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK) {
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
-        st = train_epochs(&t, res, err);
-        if (st == REPRO_OK)
-            st = finish(&t, res, err);
+        char stopped[128];
+        st = train_epochs(&t, &s, stopped, sizeof stopped, err);
+        if (st == REPRO_OK && stopped[0]) {
+            res->interrupted = 1;
+            res->steps = s.step;
+            res->epochs_run = (int)s.epoch;
+        } else if (st == REPRO_OK) {
+            st = finish(&t, &s, res, err);
+        }
         repro_error ferr;
-        repro_status fst = repro_run_finish(t.run, st == REPRO_OK ? "complete" : "failed",
-                                            st == REPRO_OK ? NULL : err->message, &ferr);
+        const char *status = st != REPRO_OK ? "failed" : stopped[0] ? "interrupted" : "complete";
+        repro_status fst = repro_run_finish(t.run, status,
+                                            st != REPRO_OK ? err->message : stopped[0] ? stopped : NULL, &ferr);
         if (st == REPRO_OK && fst != REPRO_OK) {
             st = fst;
             *err = ferr;

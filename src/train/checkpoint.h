@@ -1,0 +1,56 @@
+/* Checkpoints: everything a run needs to continue exactly where it stopped.
+ *
+ * A checkpoint is RUN/ckpt-<step, 8 digits>.safetensors holding the
+ * parameters, the optimiser state, the EMA and best-epoch weights (when in
+ * use), and in its metadata the position (step, epoch, step within the
+ * epoch), the running epoch statistics, the early-stopping state, the config
+ * hash, the repro version and the SHA-256 of the payload. There is no
+ * random-generator state to save: every random number is addressed by
+ * (seed, purpose, step, sample position, element), so the position is all a
+ * resumed process needs (docs/reproducibility.md says why that is enough).
+ * Files are written atomically (temporary file, fsync, rename, fsync of the
+ * directory), so a crash never leaves a torn file under a checkpoint's name. */
+#ifndef REPRO_TRAIN_CHECKPOINT_H
+#define REPRO_TRAIN_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "nn/model.h"
+#include "optim/optim.h"
+#include "repro/record.h"
+
+/* Where training stands between two optimiser steps. */
+typedef struct repro_train_state {
+    int64_t step;          /* optimiser steps done */
+    int64_t epoch;         /* the epoch the next step belongs to */
+    int64_t step_in_epoch; /* steps of that epoch already done */
+    float epoch_loss_sum;  /* running sum of the epoch's step losses (for its train_loss) */
+    int64_t epoch_seen;    /* samples of the epoch trained on */
+    int es_has_best;       /* early stopping */
+    float es_best;
+    int es_bad_epochs;
+    int finished;          /* training ended (all steps, or stopped early) */
+} repro_train_state;
+
+/* The model's training state that a checkpoint carries. */
+typedef struct repro_ckpt_parts {
+    repro_model *model;
+    repro_optim *optim;
+    float *ema;   /* [n_params] or NULL */
+    float *best;  /* [n_params] or NULL */
+} repro_ckpt_parts;
+
+/* Writes RUN/ckpt-<step>.safetensors and removes all but the `keep` newest. */
+repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_sha256,
+                                   const repro_ckpt_parts *parts, const repro_train_state *s,
+                                   repro_error *err);
+
+/* Loads the newest checkpoint in dir that is whole and belongs to this
+ * config (config_sha256 NULL: any config) into parts and *s. A newer one that is torn or corrupt is skipped
+ * and named in `notes` (may be NULL). path_out receives the file used. */
+repro_status repro_checkpoint_load_newest(const char *dir, const char *config_sha256,
+                                          const repro_ckpt_parts *parts, repro_train_state *s,
+                                          char *notes, size_t notes_size, char *path_out,
+                                          size_t path_size, repro_error *err);
+
+#endif
