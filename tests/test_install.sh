@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make install` gives a usable library: headers, librepro.a, the repro
+# command and repro.pc; a program built against the installed copy through
+# pkg-config trains and gets the same bits as the repro command.
+source "$(dirname "$0")/lib.sh"
+set -e
+need_fashion
+build=$(dirname "$REPRO")
+dest=$REPRO_TEST_TMP/install
+rm -rf "$dest"
+checks=$((checks + 1))
+DESTDIR=$dest cmake --install "$build" --prefix /usr/local > /dev/null || fail "cmake --install failed"
+pc="env PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config"
+checks=$((checks + 1))
+cc -std=c11 -Wall -Wextra -Werror "$REPRO_SOURCE_DIR/examples/train_from_c.c" $($pc --cflags --libs --static repro) \
+    -o "$dest/train_from_c" || fail "examples/train_from_c.c does not build against the installed library"
+cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
+expect_exit 0 "installed library trains" -- "$dest/train_from_c" "$cfg" "$dest/run-c"
+expect_exit 0 "installed command trains" -- "$dest/usr/local/bin/repro" train "$cfg" --quiet --out "$dest/run-cli" \
+    --set max_steps=20 --set data.limit_train=2000 --set data.limit_test=200
+same_bits "library vs command" "$dest/run-c" "$dest/run-cli"
+finish
