@@ -41,7 +41,7 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
 void repro_model_free(repro_model *m);
 
 /* Draws every parameter from Philox at (seed, REPRO_RNG_INIT, tensor index)
- * with the layer's initialiser; see docs/training.md for the formulas. */
+ * with the layer's initialiser; the formulas are in nn/init.h. */
 void repro_model_init_params(repro_model *m, uint64_t seed);
 
 int64_t repro_model_n_params(const repro_model *m);
