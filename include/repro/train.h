@@ -60,6 +60,7 @@ typedef struct repro_train_result {
     char run_dir[REPRO_PATH_MAX];
     char params_sha256[65];  /* of the parameters after the last step */
     char optim_sha256[65];   /* of the optimiser state after the last step */
+    char model_sha256[65];   /* of the weights in model.safetensors (EMA or best epoch when on) */
     int64_t steps;
     int epochs_run;
     int stopped_early;

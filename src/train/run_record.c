@@ -228,6 +228,7 @@ repro_status repro_record_final(repro_run *run, const repro_train_result *res, c
     cJSON_AddStringToObject(f, "final_loss", bits);
     cJSON_AddStringToObject(f, "params_sha256", res->params_sha256);
     cJSON_AddStringToObject(f, "optim_sha256", res->optim_sha256);
+    cJSON_AddStringToObject(f, "model_sha256", res->model_sha256);
     add_eval(f, "val", val);
     add_eval(f, "test", test);
     cJSON_AddNumberToObject(f, "train_seconds", res->train_seconds);

@@ -428,6 +428,9 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     res->samples_per_sec = res->train_seconds > 0 ? (double)t->samples_seen / res->train_seconds : 0.0;
     params_hash(t, res->params_sha256);
     repro_optim_hash(t->optim, res->optim_sha256);
+    /* model.safetensors holds `params`: the EMA or best-epoch weights when
+     * those are on, so its own hash is recorded beside params_sha256 */
+    repro_sha256_hex(params, (size_t)repro_model_n_params(t->model) * sizeof(float), res->model_sha256);
     res->steps = s->step;
     res->epochs_run = (int)s->epoch;
     res->final_loss = t->last_loss;
