@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan bench check-math accuracy install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda bench check-math accuracy install clean
 
 all: build
 
@@ -34,6 +34,11 @@ test-tsan:
 	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=thread"
 	cd build-tsan && ctest --output-on-failure -L threads
 
+# The CUDA backend's tests (build-cuda, -DREPRO_CUDA=ON; skipped without a GPU).
+test-cuda:
+	$(MAKE) build BUILD=build-cuda CMAKE_FLAGS=-DREPRO_CUDA=ON
+	cd build-cuda && ctest --output-on-failure -L cuda
+
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
@@ -50,4 +55,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-cuda

@@ -17,6 +17,7 @@
 
 #include "ops/cpu/ops.h"
 #include "optim/adam.h"
+#include "optim/update.h"
 #include "repro/record.h"
 #include "repro/math.h"
 
@@ -84,18 +85,10 @@ static void sgd_range(void *arg, int64_t begin, int64_t end)
 {
     const update_ctx *c = arg;
     const repro_optim_config *cfg = &c->o->cfg;
+    repro_sgd_coef k = {c->lr, cfg->weight_decay, cfg->momentum, cfg->nesterov, c->o->t == 1};
     float *buf = c->o->m;
-    for (int64_t i = begin; i < end; i++) {
-        float g = c->g[i];
-        if (cfg->weight_decay != 0.0f)
-            g = g + cfg->weight_decay * c->p[i];
-        float d = g;
-        if (cfg->momentum != 0.0f) {
-            buf[i] = c->o->t == 1 ? g : cfg->momentum * buf[i] + g;
-            d = cfg->nesterov ? g + cfg->momentum * buf[i] : buf[i];
-        }
-        c->p[i] = c->p[i] - c->lr * d;
-    }
+    for (int64_t i = begin; i < end; i++)
+        repro_sgd_elem(&k, c->p + i, buf ? buf + i : NULL, c->g[i]);
 }
 
 static void adam_range(void *arg, int64_t begin, int64_t end)
@@ -222,8 +215,8 @@ static void scale_range(void *arg, int64_t begin, int64_t end)
 float repro_clip_grad_norm(const repro_cpu *cpu, float *grads, int64_t n, float max_norm)
 {
     float norm = repro_sqrtf(repro_sumsq_canonical_mt(cpu, grads, n));
-    if (norm > max_norm) {
-        scale_ctx c = {grads, NULL, max_norm / (norm + 1e-6f)};
+    if (repro_clip_needed(norm, max_norm)) {
+        scale_ctx c = {grads, NULL, repro_clip_factor(norm, max_norm)};
         parallel_elements(cpu, n, scale_range, &c);
     }
     return norm;
@@ -239,7 +232,7 @@ static void ema_range(void *arg, int64_t begin, int64_t end)
 {
     const ema_ctx *c = arg;
     for (int64_t i = begin; i < end; i++)
-        c->ema[i] = c->decay * c->ema[i] + c->one_minus_decay * c->p[i];
+        c->ema[i] = repro_ema_elem(c->ema[i], c->p[i], c->decay, c->one_minus_decay);
 }
 
 void repro_ema_update(const repro_cpu *cpu, float *ema, const float *params, int64_t n, float decay)

@@ -1,0 +1,71 @@
+/* The pairwise tree of src/ops/reduce.h on the device (internal):
+ *   S(b[0..m)) = m == 1 ? b[0] : S(b[0..h)) + S(b[h..m)),  h = (m + 1) / 2,
+ * walked by one thread with an explicit stack (the tree's depth is at most
+ * 64 for any int64 m), the leaves supplied by a functor: leaf(i) is block
+ * i's sum. Every addition has the operands of the CPU's recursion
+ * (src/ops/cpu/reduce.c tree_sum), so the result has its bits. */
+#ifndef REPRO_OPS_CUDA_CANON_TREE_CUH
+#define REPRO_OPS_CUDA_CANON_TREE_CUH
+
+#include <stdint.h>
+
+#include "ops/reduce.h"
+
+template <typename Leaf>
+__device__ float repro_cuda_canon_tree(int64_t m, const Leaf &leaf)
+{
+    struct frame {
+        int64_t first, m;
+        float left;
+        int stage; /* 0: descend left, 1: descend right, 2: add */
+    } st[66];
+    int top = 0;
+    st[0] = {0, m, 0.0f, 0};
+    float ret = 0.0f;
+    while (top >= 0) {
+        frame &f = st[top];
+        if (f.m == 1) {
+            ret = leaf(f.first);
+            top--;
+            continue;
+        }
+        int64_t h = (f.m + 1) / 2;
+        if (f.stage == 0) {
+            f.stage = 1;
+            st[top + 1] = {f.first, h, 0.0f, 0};
+            top++;
+        } else if (f.stage == 1) {
+            f.left = ret;
+            f.stage = 2;
+            st[top + 1] = {f.first + h, f.m - h, 0.0f, 0};
+            top++;
+        } else {
+            ret = f.left + ret;
+            top--;
+        }
+    }
+    return ret;
+}
+
+/* The canonical sum of src's elements [0, n), n >= 1, in one thread
+ * (blocks computed on the fly): the row statistics of layer norm. */
+struct repro_cuda_canon_leaf_src {
+    const repro_canon_src *src;
+    int64_t n;
+    __device__ float operator()(int64_t i) const
+    {
+        int64_t start = i * REPRO_CANON_BLOCK;
+        int64_t len = n - start < REPRO_CANON_BLOCK ? n - start : REPRO_CANON_BLOCK;
+        return repro_canon_block(src, start, len);
+    }
+};
+
+__device__ inline float repro_cuda_canon_sum_thread(const repro_canon_src *src, int64_t n)
+{
+    if (n <= 0)
+        return +0.0f;
+    repro_cuda_canon_leaf_src leaf = {src, n};
+    return repro_cuda_canon_tree(repro_canon_blocks(n), leaf);
+}
+
+#endif
