@@ -445,7 +445,8 @@ static void test_gather(void)
     float x[4][3] = {{0, 1, 2}, {10, 11, 12}, {20, 21, 22}, {30, 31, 32}};
     float y[4][2] = {{-1, -2}, {-3, -4}, {-5, -6}, {-7, -8}};
     int32_t label[4] = {5, 6, 7, 8};
-    repro_dataset ds = {4, 3, &x[0][0], label, 9, 2, &y[0][0]};
+    repro_dataset ds = {.n = 4, .n_features = 3, .x = &x[0][0], .label = label, .n_classes = 9,
+                        .n_targets = 2, .y = &y[0][0]};
     const uint32_t idx[3] = {2, 0, 2};
     float bx[3][3], by[3][2];
     int32_t bl[3];
