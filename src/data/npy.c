@@ -89,9 +89,13 @@ typedef struct dict_parser {
 /* "'f.npy': malformed NPY header (why): <the header, newlines escaped>". */
 static repro_status malformed(dict_parser *ps, const char *why)
 {
+    /* Padding and the final newline say nothing: leave them out. */
+    size_t len = ps->header.len;
+    while (len > 0 && (ps->header.s[len - 1] == ' ' || ps->header.s[len - 1] == '\n'))
+        len--;
     char shown[256];
-    size_t n = 0;
-    for (size_t i = 0; i < ps->header.len && n + 8 < sizeof shown; i++) {
+    size_t n = 0, i = 0;
+    for (; i < len && n + 8 < sizeof shown; i++) {
         unsigned char c = (unsigned char)ps->header.s[i];
         if (c == '\n')
             n += (size_t)snprintf(shown + n, sizeof shown - n, "\\n");
@@ -101,10 +105,7 @@ static repro_status malformed(dict_parser *ps, const char *why)
             shown[n++] = (char)c;
     }
     shown[n] = '\0';
-    /* Trailing padding says nothing; cut it off the quote. */
-    while (n > 0 && shown[n - 1] == ' ')
-        shown[--n] = '\0';
-    const char *more = n + 8 >= sizeof shown ? "..." : "";
+    const char *more = i < len ? "..." : "";
     return repro_fail(ps->err, REPRO_ERR_FORMAT, "'%s': malformed NPY header (%s): %s%s", ps->path,
                       why, shown, more);
 }
@@ -308,8 +309,8 @@ static repro_status check_size(const char *path, repro_npy *f, repro_error *err)
     const char *descr = repro_npy_dtype_descr(f->dtype);
     if (over)
         return repro_fail(err, REPRO_ERR_FORMAT,
-                          "'%s': truncated: the header claims shape %s of '%s', more than 2^64 "
-                          "bytes of data; the file holds %zu after the %zu-byte header", path,
+                          "'%s': truncated: the header claims shape %s of '%s', 2^64 bytes of "
+                          "data or more; the file holds %zu after the %zu-byte header", path,
                           shape, descr, have, f->header_bytes);
     uint64_t want = count * elem;
     if (want > have)
