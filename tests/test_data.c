@@ -220,6 +220,7 @@ static void test_idx_load(void)
     cfg.n_classes = 0;
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_OK);
     CHECK(train.n == 3 && train.n_classes == 18 && test.n == 0 && test.x == NULL);
+    CHECK(train.image_h == 2 && train.image_w == 2);
     repro_dataset_free(&train);
     CHECK(train.x == NULL && train.n == 0);
     repro_dataset_free(NULL);
@@ -364,6 +365,7 @@ static void test_csv_load(void)
     write_text(TMP "te.csv", "a,b,y\n1,2,4\n");
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_OK);
     CHECK(train.n_classes == 5 && test.n_classes == 5 && test.n == 1);
+    CHECK(train.image_h == 0 && train.image_w == 0); /* CSV rows are not images */
     repro_dataset_free(&train);
     repro_dataset_free(&test);
     /* test may be NULL. */
