@@ -501,6 +501,17 @@ static void test_data_load(void)
     CHECK(train.n == 0 && train.mapped.map == NULL && test.mapped.map == NULL);
     cfg.n_classes = 0;
 
+    /* Images of the same size but another shape. */
+    write_npy(TMP "trx.npy", 1, "<f4", "(4, 1, 2)", trx, sizeof trx);
+    write_npy(TMP "tex.npy", 1, "|u1", "(2, 2, 1)", tex, sizeof tex);
+    cfg.limit_train = 0;
+    st = repro_data_load(&cfg, &train, &test, &err);
+    CHECK(st == REPRO_ERR_FORMAT);
+    CHECK_CONTAINS(err.message, "train/test image shape mismatch: '" TMP "trx.npy' holds 1x2 "
+                                "images, '" TMP "tex.npy' holds 2x1");
+    CHECK(train.mapped.map == NULL && test.mapped.map == NULL);
+
+    write_npy(TMP "trx.npy", 1, "<f4", "(4, 2)", trx, sizeof trx);
     write_npy(TMP "tex.npy", 1, "<f4", "(2, 3)", trx, 24);
     st = repro_data_load(&cfg, &train, &test, &err);
     CHECK(st == REPRO_ERR_FORMAT);
