@@ -382,6 +382,9 @@ static void test_bad_files(void)
     expect_open_error(path, REPRO_ERR_FORMAT,
                       "truncated: the header claims shape (4294967296, 4294967296, 4294967296) of "
                       "'<f8', 2^64 bytes of data or more; the file holds 48 after the 128-byte header");
+    write_npy(path, 1, "<f4", "(4294967296, 4294967296, 4294967296, 0)", data, 0);
+    CHECK(repro_npy_open(path, &f, &err) == REPRO_OK && f.count == 0 && f.data_bytes == 0);
+    repro_npy_close(&f);
     write_npy(path, 1, "<f4", "(2, 5)", data, 48);
     expect_open_error(path, REPRO_ERR_FORMAT,
                       "': 8 bytes of data after the 40 the header claims (shape (2, 5) of '<f4')");

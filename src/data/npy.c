@@ -292,15 +292,20 @@ static repro_status check_size(const char *path, repro_npy *f, repro_error *err)
 {
     size_t elem = repro_npy_dtype_size(f->dtype);
     size_t have = f->map_bytes - f->header_bytes;
-    /* Saturating product: anything over `have` is an error anyway. */
-    bool over = false;
+    /* The product, flagged when it overflows (a zero size makes it 0). */
+    bool over = false, zero = false;
     uint64_t count = 1;
     for (int i = 0; i < f->ndim; i++) {
         uint64_t dim = (uint64_t)f->shape[i];
+        zero |= dim == 0;
         if (dim != 0 && count > UINT64_MAX / dim)
             over = true;
         else
             count *= dim;
+    }
+    if (zero) {
+        over = false;
+        count = 0;
     }
     if (!over && count > UINT64_MAX / elem)
         over = true;
