@@ -220,6 +220,7 @@ static void test_idx_load(void)
     cfg.n_classes = 0;
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_OK);
     CHECK(train.n == 3 && train.n_classes == 18 && test.n == 0 && test.x == NULL);
+    CHECK(train.image_h == 2 && train.image_w == 2);
     repro_dataset_free(&train);
     CHECK(train.x == NULL && train.n == 0);
     repro_dataset_free(NULL);
@@ -364,6 +365,7 @@ static void test_csv_load(void)
     write_text(TMP "te.csv", "a,b,y\n1,2,4\n");
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_OK);
     CHECK(train.n_classes == 5 && test.n_classes == 5 && test.n == 1);
+    CHECK(train.image_h == 0 && train.image_w == 0); /* CSV rows are not images */
     repro_dataset_free(&train);
     repro_dataset_free(&test);
     /* test may be NULL. */
@@ -445,7 +447,8 @@ static void test_gather(void)
     float x[4][3] = {{0, 1, 2}, {10, 11, 12}, {20, 21, 22}, {30, 31, 32}};
     float y[4][2] = {{-1, -2}, {-3, -4}, {-5, -6}, {-7, -8}};
     int32_t label[4] = {5, 6, 7, 8};
-    repro_dataset ds = {4, 3, &x[0][0], label, 9, 2, &y[0][0]};
+    repro_dataset ds = {.n = 4, .n_features = 3, .x = &x[0][0], .label = label, .n_classes = 9,
+                        .n_targets = 2, .y = &y[0][0]};
     const uint32_t idx[3] = {2, 0, 2};
     float bx[3][3], by[3][2];
     int32_t bl[3];

@@ -29,6 +29,7 @@ int main(void)
     CHECK(train.n == 1000 && train.n_features == 784 && train.n_classes == 10);
     CHECK(test.n == 1000 && test.n_features == 784 && test.n_classes == 10);
     CHECK(train.y == NULL && train.n_targets == 0);
+    CHECK(train.image_h == 28 && train.image_w == 28 && test.image_h == 28 && test.image_w == 28);
     /* Values looked up once with numpy: train image 0 has pixels 99 = 13 and
      * 100 = 73; labels 9 (sample 0) and 8 (sample 999); test image 0 pixel
      * 215 = 3, test label 999 = 7. */

@@ -3,6 +3,7 @@
  *
  * The pieces are kept apart so a threaded loader can sit between them:
  *   readers (IDX, CSV)   -> a repro_dataset (every sample in memory)
+ *   reader (NPY)         -> a repro_dataset whose features stay in a mapping
  *   split (and samplers) -> lists of sample indices
  *   gather               -> copies the rows of an index list into a batch
  * Nothing here keeps state between calls; the split is a pure function of
@@ -10,26 +11,47 @@
 #ifndef REPRO_DATA_H
 #define REPRO_DATA_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "repro/config.h"
+#include "repro/npy.h"
 #include "repro/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* Features that stay in a read-only file mapping (NPY) instead of x:
+ * row i is n_features elements of `dtype` at data + i * row_bytes, converted
+ * to float only when gathered (repro_npy_convert_row: float32 as is, float64
+ * rounded to nearest, integers (float)v * scale). */
+typedef struct repro_mapped_features {
+    const unsigned char *data; /* [n][n_features] of dtype, inside map */
+    size_t row_bytes;          /* n_features * element size */
+    repro_npy_dtype dtype;
+    float scale;               /* integer dtypes only: x = (float)v * scale */
+    void *map;                 /* the whole file's mapping, owned (munmap'd by free) */
+    size_t map_bytes;
+} repro_mapped_features;
+
+/* A data set. Features are either in memory (x) or in a file mapping
+ * (x == NULL and mapped.data != NULL); read them only through
+ * repro_dataset_gather, which handles both. */
 typedef struct repro_dataset {
     int64_t n;          /* samples */
     int64_t n_features;
-    float *x;           /* [n][n_features], row-major, owned */
+    float *x;           /* [n][n_features], row-major, owned; NULL when mapped */
+    repro_mapped_features mapped; /* all zero unless the features are mapped */
+    int64_t image_h, image_w; /* images: n_features = image_h * image_w; else 0, 0 */
     int32_t *label;     /* [n] class labels in [0, n_classes), or NULL, owned */
     int32_t n_classes;  /* 0 when there are no labels */
     int64_t n_targets;
     float *y;           /* [n][n_targets] regression targets, or NULL, owned */
 } repro_dataset;
 
-/* Frees the buffers and zeroes the struct. NULL-safe. */
+/* Frees the buffers, unmaps mapped features and zeroes the struct. NULL-safe. */
 void repro_dataset_free(repro_dataset *ds);
 
 /* Loads the training set and, if configured, the test set, as cfg says.
@@ -37,6 +59,8 @@ void repro_dataset_free(repro_dataset *ds);
  *        gzip. x = (float)pixel * scale; n_features = rows * cols.
  *   csv: train_csv (and test_csv); columns chosen by header name, see
  *        repro_csv_read.
+ *   npy: train_x/train_y (and test_x/test_y), see repro_npy_read_set;
+ *        the features stay mapped, y_is_label says what y holds.
  * limit_train / limit_test keep the first N samples (0 = all).
  * n_classes = cfg->n_classes, or else max label + 1 over train and test;
  * with cfg->n_classes set, a label >= n_classes is an error.
@@ -63,6 +87,18 @@ repro_status repro_idx_read_labels(const char *path, int64_t limit, int32_t **la
 repro_status repro_csv_read(const char *path, const repro_data_config *cfg, int64_t limit,
                             repro_dataset *out, repro_error *err);
 
+/* NPY features x_path ([n][d], or [n][h][w] images: image_h = h, image_w = w,
+ * n_features = h * w) of any repro_npy_dtype, kept mapped, and y_path
+ * (NULL or "" for none) loaded into memory:
+ *   y_is_label: labels of shape [n], an integer dtype or floats with integer
+ *               values, each in [0, 2^31 - 1); out->n_classes = max + 1;
+ *   else:       float32/float64 targets of shape [n] or [n][t], finite.
+ * Integer features are (float)v * scale; float features ignore scale.
+ * Keeps the first min(limit, n) samples (limit 0 = all), without copying;
+ * the counts of both files' headers must agree whatever the limit. */
+repro_status repro_npy_read_set(const char *x_path, const char *y_path, bool y_is_label,
+                                float scale, int64_t limit, repro_dataset *out, repro_error *err);
+
 /* The seeded train/validation split of samples [0, n):
  *   n_val = (int64_t)floor((double)n * (double)val_fraction)
  *   perm  = repro_rng_permutation(repro_rng_derive(seed, REPRO_RNG_SPLIT, 0, 0), n)
@@ -73,7 +109,8 @@ repro_status repro_data_split(uint64_t seed, int64_t n, float val_fraction, uint
                               int64_t *n_train, uint32_t **val_idx, int64_t *n_val,
                               repro_error *err);
 
-/* Copies rows idx[0, count) of ds into x [count][n_features],
+/* Copies rows idx[0, count) of ds into x [count][n_features] (converting
+ * mapped features to float, see repro_mapped_features),
  * label [count] and y [count][n_targets]; any of them may be NULL to skip
  * (label and y need ds->label and ds->y). Every idx[i] must be < ds->n. */
 void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,

@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "data/idx.h"
 #include "data/labels.h"
@@ -12,6 +13,8 @@ void repro_dataset_free(repro_dataset *ds)
     if (!ds)
         return;
     free(ds->x);
+    if (ds->mapped.map)
+        munmap(ds->mapped.map, ds->mapped.map_bytes);
     free(ds->label);
     free(ds->y);
     memset(ds, 0, sizeof *ds);
@@ -52,6 +55,33 @@ static repro_status load_csv(const repro_data_config *cfg, repro_dataset *train,
     return st;
 }
 
+static repro_status load_npy(const repro_data_config *cfg, repro_dataset *train,
+                             repro_dataset *test, repro_error *err)
+{
+    if (!cfg->train_x[0] || !cfg->train_y[0])
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.format is npy but data.%s is empty",
+                          cfg->train_x[0] ? "train_y" : "train_x");
+    if (test && !cfg->test_x[0] != !cfg->test_y[0])
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.%s is set but data.%s is empty",
+                          cfg->test_x[0] ? "test_x" : "test_y", cfg->test_x[0] ? "test_y" : "test_x");
+    repro_status st = repro_npy_read_set(cfg->train_x, cfg->train_y, cfg->y_is_label, cfg->scale,
+                                         cfg->limit_train, train, err);
+    if (!st && train->label)
+        st = repro_labels_check(cfg->train_y, train->label, train->n, cfg->n_classes, err);
+    if (!st && test && cfg->test_x[0]) {
+        st = repro_npy_read_set(cfg->test_x, cfg->test_y, cfg->y_is_label, cfg->scale,
+                                cfg->limit_test, test, err);
+        if (!st && test->label)
+            st = repro_labels_check(cfg->test_y, test->label, test->n, cfg->n_classes, err);
+        if (!st && train->n_targets != test->n_targets)
+            st = repro_fail(err, REPRO_ERR_FORMAT,
+                            "train/test target count mismatch: '%s' has %lld targets per sample, "
+                            "'%s' has %lld", cfg->train_y, (long long)train->n_targets,
+                            cfg->test_y, (long long)test->n_targets);
+    }
+    return st;
+}
+
 repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
                              repro_dataset *test, repro_error *err)
 {
@@ -68,6 +98,10 @@ repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
         st = load_csv(cfg, train, test, err);
         train_path = cfg->train_csv;
         test_path = cfg->test_csv;
+    } else if (cfg->format == REPRO_DATA_NPY) {
+        st = load_npy(cfg, train, test, err);
+        train_path = cfg->train_x;
+        test_path = cfg->test_x;
     } else {
         return repro_fail(err, REPRO_ERR_CONFIG, "unknown data.format %d", (int)cfg->format);
     }
@@ -76,6 +110,15 @@ repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
                         "train/test feature count mismatch: '%s' has %lld features per sample, "
                         "'%s' has %lld", train_path, (long long)train->n_features, test_path,
                         (long long)test->n_features);
+    /* Image transforms use the training set's shape; a test set of other
+       images (not flat rows) means the files do not belong together. */
+    if (!st && test && test->image_h && train->image_h &&
+        (test->image_h != train->image_h || test->image_w != train->image_w))
+        st = repro_fail(err, REPRO_ERR_FORMAT,
+                        "train/test image shape mismatch: '%s' holds %lldx%lld images, '%s' "
+                        "holds %lldx%lld", train_path, (long long)train->image_h,
+                        (long long)train->image_w, test_path, (long long)test->image_h,
+                        (long long)test->image_w);
     if (st) {
         repro_dataset_free(train);
         repro_dataset_free(test);
@@ -101,8 +144,11 @@ void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t 
     size_t nf = (size_t)ds->n_features, nt = (size_t)ds->n_targets;
     for (int64_t i = 0; i < count; i++) {
         size_t row = idx[i];
-        if (x)
+        if (x && ds->x)
             memcpy(x + (size_t)i * nf, ds->x + row * nf, nf * sizeof(float));
+        else if (x)
+            repro_npy_convert_row(ds->mapped.data + row * ds->mapped.row_bytes, ds->mapped.dtype,
+                                  ds->mapped.scale, ds->n_features, x + (size_t)i * nf);
         if (label)
             label[i] = ds->label[row];
         if (y)

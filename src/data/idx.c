@@ -171,9 +171,11 @@ static void sink_images(void *ctx, const unsigned char *bytes, uint64_t offset, 
         s->x[offset + i] = (float)bytes[i] * s->scale;
 }
 
-/* As repro_idx_read_images; *total is the count the header claims. */
+/* As repro_idx_read_images; *total is the count the header claims and
+ * hw [2] the image height and width (rows, cols). */
 static repro_status read_images(const char *path, float scale, int64_t limit, float **x,
-                                int64_t *n, int64_t *n_features, int64_t *total, repro_error *err)
+                                int64_t *n, int64_t *n_features, int64_t *total, int64_t *hw,
+                                repro_error *err)
 {
     *x = NULL;
     *n = 0;
@@ -205,6 +207,8 @@ static repro_status read_images(const char *path, float scale, int64_t limit, fl
     *n = (int64_t)keep;
     *n_features = (int64_t)features;
     *total = ix.dims[0];
+    hw[0] = ix.dims[1];
+    hw[1] = ix.dims[2];
 done:
     gzclose(ix.f);
     return st;
@@ -257,8 +261,8 @@ done:
 repro_status repro_idx_read_images(const char *path, float scale, int64_t limit, float **x,
                                    int64_t *n, int64_t *n_features, repro_error *err)
 {
-    int64_t total;
-    return read_images(path, scale, limit, x, n, n_features, &total, err);
+    int64_t total, hw[2];
+    return read_images(path, scale, limit, x, n, n_features, &total, hw, err);
 }
 
 repro_status repro_idx_read_labels(const char *path, int64_t limit, int32_t **labels, int64_t *n,
@@ -272,9 +276,13 @@ repro_status repro_idx_read_set(const char *images, const char *labels, float sc
                                 int64_t limit, repro_dataset *out, repro_error *err)
 {
     memset(out, 0, sizeof *out);
-    int64_t n_images, n_labels, total_images, total_labels;
+    int64_t n_images, n_labels, total_images, total_labels, hw[2];
     repro_status st = read_images(images, scale, limit, &out->x, &n_images, &out->n_features,
-                                  &total_images, err);
+                                  &total_images, hw, err);
+    if (!st) {
+        out->image_h = hw[0];
+        out->image_w = hw[1];
+    }
     if (!st)
         st = read_labels(labels, limit, &out->label, &n_labels, &total_labels, err);
     /* Compare the headers' counts, so a limit cannot hide a mismatch. */
