@@ -223,6 +223,11 @@ const char *repro_optim_kind_name(repro_optim_kind kind)
     return enum_name(optim_names, sizeof optim_names / sizeof *optim_names - 1, (int)kind);
 }
 
+const char *repro_sampler_kind_name(repro_sampler_kind kind)
+{
+    return enum_name(sampler_names, sizeof sampler_names / sizeof *sampler_names - 1, (int)kind);
+}
+
 bool cfg_field_applies(const cfg_field *f, repro_layer_kind kind)
 {
     return f->kinds == 0 || (f->kinds & (1u << kind));
