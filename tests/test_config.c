@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #define EX(name) REPRO_SOURCE_DIR "/examples/" name
+#define BAD REPRO_TEST_TMP "/bad.yaml"
 
 /* A minimal valid config: every other key takes its default. */
 static const char *const MINIMAL =
@@ -267,7 +268,6 @@ static const char *with(const char *extra)
     return buf;
 }
 
-#define BAD REPRO_TEST_TMP "/bad.yaml"
 
 static void test_file_errors(void)
 {
@@ -387,6 +387,191 @@ static void test_override_errors(void)
     CHECK(cfg.batch_size == 4);
 }
 
+/* A valid csv config (classification). */
+#define CSV                                                                                \
+    "data: {format: csv, train_csv: t.csv, label_column: c}\n"                             \
+    "model: {heads: [{layers: [{type: linear, out: 3}]}]}\n"
+
+/* The keys of issue 3: sampler, augment, loader, npy data. */
+static void test_loader_keys(void)
+{
+    char path[1024];
+    write_tmp("minimal.yaml", MINIMAL, path, sizeof path);
+    repro_config cfg;
+    repro_error err;
+    CHECK_MSG(load(path, NULL, 0, &cfg, &err) == REPRO_OK, "%s", err.message);
+    const repro_sampler_config *s = &cfg.sampler;
+    CHECK(s->name == REPRO_SAMPLER_RANDOM && !s->drop_last && s->samples_per_epoch == 0);
+    CHECK(s->n_class_weights == 0 && s->block_size == 1024 && s->buffer_blocks == 8);
+    const repro_augment_config *a = &cfg.augment;
+    CHECK(a->shift_p == 0 && a->flip_p == 0 && a->noise_p == 0 && a->erase_p == 0);
+    CHECK(a->feature_noise_p == 0 && a->feature_drop_p == 0);
+    CHECK(a->shift_pixels == 2 && a->noise_std == 0.1f && a->erase_min_area == 0.02f);
+    CHECK(a->erase_max_area == 0.2f && a->feature_noise_std == 0.1f && a->feature_drop_rate == 0.1f);
+    CHECK(cfg.loader.workers == 0 && cfg.loader.prefetch == 2 && cfg.loader.test_jitter_us == 0);
+    CHECK(cfg.data.y_is_label && !cfg.data.train_x[0] && !cfg.data.test_y[0]);
+
+    const char *ov[] = {"sampler={name: weighted, drop_last: true, samples_per_epoch: 500, "
+                        "class_weights: [1, 0.5, 0, 2]}",
+                        "augment={shift_p: 0.5, shift_pixels: 3, flip_p: 1, noise_p: 0.25, "
+                        "noise_std: 0.05, erase_p: 0.5, erase_min_area: 0.1, erase_max_area: 0.1, "
+                        "feature_noise_p: 1, feature_noise_std: 0.2, feature_drop_p: 0.3, "
+                        "feature_drop_rate: 0.4}",
+                        "loader={workers: 8, prefetch: 4, test_jitter_us: 200}"};
+    CHECK_MSG(load(path, ov, 3, &cfg, &err) == REPRO_OK, "%s", err.message);
+    CHECK(s->name == REPRO_SAMPLER_WEIGHTED && s->drop_last && s->samples_per_epoch == 500);
+    CHECK(s->n_class_weights == 4 && s->class_weights[0] == 1.0f && s->class_weights[1] == 0.5f);
+    CHECK(s->class_weights[2] == 0.0f && s->class_weights[3] == 2.0f);
+    CHECK(a->shift_p == 0.5f && a->shift_pixels == 3 && a->flip_p == 1.0f && a->noise_p == 0.25f);
+    CHECK(a->noise_std == 0.05f && a->erase_p == 0.5f && a->erase_min_area == 0.1f);
+    CHECK(a->erase_max_area == 0.1f && a->feature_noise_p == 1.0f && a->feature_noise_std == 0.2f);
+    CHECK(a->feature_drop_p == 0.3f && a->feature_drop_rate == 0.4f);
+    CHECK(cfg.loader.workers == 8 && cfg.loader.prefetch == 4 && cfg.loader.test_jitter_us == 200);
+    /* the canonical JSON carries every new key and loads back the same */
+    char *j = repro_config_to_json(&cfg);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_CONTAINS(j, "\"sampler\": {\n    \"name\": \"weighted\",\n    \"drop_last\": true,\n"
+                          "    \"samples_per_epoch\": 500,\n    \"class_weights\": [1, 0.5, 0, 2],\n"
+                          "    \"block_size\": 1024,\n    \"buffer_blocks\": 8\n  },\n");
+        CHECK_CONTAINS(j, "\"augment\": {\n    \"shift_p\": 0.5,\n    \"shift_pixels\": 3,\n");
+        CHECK_CONTAINS(j, "\"erase_max_area\": 0.100000001,\n    \"feature_noise_p\": 1,\n");
+        CHECK_CONTAINS(j, "\"feature_drop_rate\": 0.400000006\n  },\n");
+        CHECK_CONTAINS(j, "\"loader\": {\n    \"workers\": 8,\n    \"prefetch\": 4,\n"
+                          "    \"test_jitter_us\": 200\n  }\n}\n");
+        CHECK_CONTAINS(j, "\"test_y\": \"\",\n    \"y_is_label\": true\n  },\n");
+        char back[1024];
+        write_tmp("loader_keys.json", j, back, sizeof back);
+        char *k = json_of(back, NULL, 0);
+        CHECK_MSG(k && strcmp(j, k) == 0, "JSON with the loader keys does not load back the same");
+        free(k);
+        free(j);
+    }
+
+    /* npy data: its four paths (relative to the config's folder) and y_is_label */
+    write_tmp("npy.yaml",
+              "data: {format: npy, train_x: x.npy, train_y: /abs/y.npy, test_x: tx.npy, "
+              "test_y: ty.npy, y_is_label: false}\n"
+              "model: {heads: [{layers: [{type: linear, out: 2}], loss: mse}]}\n"
+              "augment: {feature_drop_p: 0.5, shift_p: 0.5}\n"
+              "sampler: {name: blocks, block_size: 64, buffer_blocks: 2, drop_last: yes}\n",
+              path, sizeof path);
+    CHECK_MSG(load(path, NULL, 0, &cfg, &err) == REPRO_OK, "%s", err.message);
+    CHECK(cfg.data.format == REPRO_DATA_NPY && !cfg.data.y_is_label);
+    CHECK(strcmp(cfg.data.train_x, REPRO_TEST_TMP "/x.npy") == 0);
+    CHECK(strcmp(cfg.data.train_y, "/abs/y.npy") == 0);
+    CHECK(strcmp(cfg.data.test_x, REPRO_TEST_TMP "/tx.npy") == 0);
+    CHECK(strcmp(cfg.data.test_y, REPRO_TEST_TMP "/ty.npy") == 0);
+    CHECK(cfg.sampler.name == REPRO_SAMPLER_BLOCKS && cfg.sampler.block_size == 64);
+    CHECK(cfg.sampler.buffer_blocks == 2 && cfg.sampler.drop_last);
+    /* balanced on csv labels; drop_last and a tabular augmentation on csv */
+    const char *ov2[] = {"sampler={name: balanced, samples_per_epoch: 10, drop_last: true}",
+                         "augment.feature_noise_p=0.5"};
+    CHECK_MSG(load(EX("dual_task.yaml"), ov2, 2, &cfg, &err) == REPRO_OK, "%s", err.message);
+    CHECK(cfg.sampler.name == REPRO_SAMPLER_BALANCED && cfg.sampler.samples_per_epoch == 10);
+    const char *ov3[] = {"sampler.name=sequential", "sampler.drop_last=true"};
+    CHECK_MSG(load(EX("fashion_mlp.yaml"), ov3, 2, &cfg, &err) == REPRO_OK, "%s", err.message);
+    CHECK(cfg.sampler.name == REPRO_SAMPLER_SEQUENTIAL && cfg.sampler.drop_last);
+}
+
+static void test_loader_key_errors(void)
+{
+    /* single keys: types and ranges */
+    expect_file_error(with("sampler: {name: shuffle}\n"),
+                      "sampler.name: expected one of random, sequential, balanced, weighted, blocks; "
+                      "got 'shuffle'", 0);
+    expect_file_error(with("sampler: {samples_per_epoch: -1}\n"),
+                      "sampler.samples_per_epoch: must be >= 0, got -1", 0);
+    expect_file_error(with("sampler: {name: weighted, class_weights: [1, -2]}\n"),
+                      BAD ":11:46: sampler.class_weights.1: must be >= 0, got -2", 0);
+    expect_file_error(with("sampler: {name: weighted, class_weights: [1, x]}\n"),
+                      "sampler.class_weights.1: expected a number, got 'x'", 0);
+    expect_file_error(with("sampler: {name: weighted, class_weights: 1}\n"),
+                      "sampler.class_weights: expected a list of numbers, got '1'", 0);
+    expect_file_error(with("sampler: {name: weighted, class_weights: [[1]]}\n"),
+                      "sampler.class_weights.0: expected a number, got a list", 0);
+    expect_file_error(with("sampler: {name: blocks, block_size: 0}\n"),
+                      "sampler.block_size: must be >= 1, got 0", 0);
+    expect_file_error(with("sampler: {name: blocks, buffer_blocks: 0}\n"),
+                      "sampler.buffer_blocks: must be >= 1, got 0", 0);
+    expect_file_error(with("sampler: {drop_lst: true}\n"),
+                      "unknown key 'sampler.drop_lst' (did you mean 'sampler.drop_last'?)", 0);
+    expect_file_error(with("augment: {flip_p: 1.5}\n"), "augment.flip_p: must be in [0, 1], got 1.5", 0);
+    expect_file_error(with("augment: {shift_p: -0.1}\n"), "augment.shift_p: must be in [0, 1], got -0.1", 0);
+    expect_file_error(with("augment: {noise_std: -1}\n"), "augment.noise_std: must be >= 0, got -1", 0);
+    expect_file_error(with("augment: {feature_noise_std: -1}\n"),
+                      "augment.feature_noise_std: must be >= 0, got -1", 0);
+    expect_file_error(with("augment: {feature_drop_rate: 2}\n"),
+                      "augment.feature_drop_rate: must be in [0, 1], got 2", 0);
+    expect_file_error(with("augment: {shift_pixels: -1}\n"),
+                      "augment.shift_pixels: must be in 0..1024, got -1", 0);
+    expect_file_error(with("augment: {erase_min_area: 0}\n"),
+                      "augment.erase_min_area: must be in (0, 1], got 0", 0);
+    expect_file_error(with("augment: {erase_max_area: 1.01}\n"),
+                      "augment.erase_max_area: must be in (0, 1], got 1.01", 0);
+    expect_file_error(with("loader: {workers: 257}\n"), "loader.workers: must be in 0..256, got 257", 0);
+    expect_file_error(with("loader: {workers: -1}\n"), "loader.workers: must be in 0..256, got -1", 0);
+    expect_file_error(with("loader: {prefetch: 0}\n"), "loader.prefetch: must be in 1..64, got 0", 0);
+    expect_file_error(with("loader: {prefetch: 65}\n"), "loader.prefetch: must be in 1..64, got 65", 0);
+    expect_file_error(with("loader: {test_jitter_us: 100001}\n"),
+                      "loader.test_jitter_us: must be in 0..100000, got 100001", 0);
+    expect_file_error(with("data_format: npy\n"), "unknown key 'data_format'", 0);
+    /* cross-key rules */
+    expect_file_error(MINIMAL, "--set sampler.name=weighted: sampler: sampler weighted needs "
+                               "class_weights (one per class)", 1, "sampler.name=weighted");
+    expect_file_error(MINIMAL, "sampler.class_weights: at least one weight must be > 0", 1,
+                      "sampler={name: weighted, class_weights: [0, 0]}");
+    expect_file_error(MINIMAL, "sampler.class_weights: has 2 weights but data.n_classes is 10", 2,
+                      "sampler={name: weighted, class_weights: [1, 1]}", "data.n_classes=10");
+    expect_file_error(MINIMAL, "sampler.class_weights: only used by sampler weighted", 1,
+                      "sampler={name: balanced, class_weights: [1, 1]}");
+    expect_file_error(MINIMAL, "sampler.samples_per_epoch: only used by samplers balanced and weighted",
+                      1, "sampler.samples_per_epoch=5");
+    expect_file_error(MINIMAL, "sampler.block_size: only used by sampler blocks", 1,
+                      "sampler.block_size=5");
+    expect_file_error(MINIMAL, "sampler.buffer_blocks: only used by sampler blocks", 2,
+                      "sampler.name=sequential", "sampler.buffer_blocks=5");
+    const char *no_label_csv = "data: {format: csv, train_csv: t.csv, target_columns: [y]}\n"
+                               "model: {heads: [{layers: [{type: linear, out: 1}], loss: mse}]}\n";
+    expect_file_error(no_label_csv, "sampler.name: sampler balanced needs class labels "
+                                    "(data.label_column for csv, data.y_is_label true for npy)",
+                      1, "sampler.name=balanced");
+    expect_file_error(MINIMAL, "augment.erase_min_area (0.300000012) must not exceed "
+                               "augment.erase_max_area (0.200000003)", 1, "augment.erase_min_area=0.3");
+    expect_file_error(CSV, "augment.shift_p: an image augmentation, but data.format is csv "
+                                    "(tables take augment.feature_noise_p and augment.feature_drop_p)",
+                      1, "augment.shift_p=0.5");
+    expect_file_error(CSV, "augment.flip_p: an image augmentation, but data.format is csv", 1,
+                      "augment.flip_p=1");
+    expect_file_error(CSV, "augment.erase_p: an image augmentation, but data.format is csv", 1,
+                      "augment.erase_p=0.1");
+    expect_file_error(CSV, "augment.noise_p: an image augmentation, but data.format is csv", 1,
+                      "augment.noise_p=0.1");
+    /* npy: required keys, pairs, the other formats' keys refused and vice versa */
+    const char *npy = "data: {format: npy, train_x: x.npy, train_y: y.npy}\n"
+                      "model: {heads: [{layers: [{type: linear, out: 10}]}]}\n";
+    expect_file_error(npy, "data: format npy needs train_x and train_y", 1, "data.train_y=");
+    expect_file_error(npy, "data: test_x and test_y go together", 1, "data.test_x=a.npy");
+    expect_file_error(npy, "data.train_images: not used when data.format is npy", 1, "data.train_images=a");
+    expect_file_error(npy, "data.test_labels: not used when data.format is npy", 1, "data.test_labels=a");
+    expect_file_error(npy, "data.train_csv: not used when data.format is npy", 1, "data.train_csv=a");
+    expect_file_error(npy, "data.label_column: not used when data.format is npy", 1, "data.label_column=a");
+    expect_file_error(npy, "data.feature_columns: not used when data.format is npy", 1,
+                      "data.feature_columns=[a]");
+    expect_file_error(npy, "data.target_columns: not used when data.format is npy", 1,
+                      "data.target_columns=[a]");
+    expect_file_error(npy, "model.heads.0: loss cross_entropy needs class labels (data.y_is_label true)",
+                      1, "data.y_is_label=false");
+    expect_file_error(npy, "model.heads.0: loss mse needs float targets (data.y_is_label false)", 1,
+                      "model.heads.0.loss=mse");
+    expect_file_error(MINIMAL, "data.train_x: not used when data.format is idx", 1, "data.train_x=a.npy");
+    expect_file_error(MINIMAL, "data.test_y: not used when data.format is idx", 1, "data.test_y=a.npy");
+    expect_file_error(MINIMAL, "data.y_is_label: not used when data.format is idx", 1,
+                      "data.y_is_label=false");
+    expect_file_error(CSV, "data.train_y: not used when data.format is csv", 1,
+                      "data.train_y=a.npy");
+}
+
 int main(void)
 {
     test_fashion_example();
@@ -394,6 +579,8 @@ int main(void)
     test_defaults();
     test_overrides();
     test_json();
+    test_loader_keys();
+    test_loader_key_errors();
     test_names();
     test_file_errors();
     test_override_errors();

@@ -257,6 +257,7 @@ char *repro_config_to_json(const repro_config *cfg);
 const char *repro_layer_kind_name(repro_layer_kind kind);
 const char *repro_loss_kind_name(repro_loss_kind kind);
 const char *repro_optim_kind_name(repro_optim_kind kind);
+const char *repro_sampler_kind_name(repro_sampler_kind kind);
 
 #ifdef __cplusplus
 }

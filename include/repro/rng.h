@@ -36,10 +36,13 @@ typedef enum repro_rng_purpose {
     REPRO_RNG_INIT = 1,     /* ids: (parameter index, 0)   coords: element index */
     REPRO_RNG_DROPOUT = 2,  /* ids: (layer index, 0)       coords: c0 = sample index in epoch,
                                c1/c2 = step low/high 32 bits, element */
-    REPRO_RNG_SHUFFLE = 3,  /* ids: (epoch, 0)             coords: position */
-    REPRO_RNG_AUGMENT = 4,  /* ids: (epoch, 0)             coords: c0 = sample index, element */
+    REPRO_RNG_SHUFFLE = 3,  /* ids: (epoch, 0); (epoch, 1 + w) blocks sampler window w
+                               coords: position */
+    REPRO_RNG_AUGMENT = 4,  /* ids: (epoch, 0)             coords: c0 = position in the epoch,
+                               c1 = stream (repro/augment.h), element */
     REPRO_RNG_SPLIT = 5,    /* ids: (0, 0)                 coords: sample index */
-    REPRO_RNG_SAMPLER = 6,  /* ids: (epoch, 0)             coords: position */
+    REPRO_RNG_SAMPLER = 6,  /* ids: (epoch, 0); (epoch, 1) blocks' block order
+                               coords: c0 = position, element (repro/sampler.h) */
     REPRO_RNG_DATAGEN = 7   /* ids: (data set id, 0)       synthetic data sets */
 } repro_rng_purpose;
 

@@ -44,6 +44,7 @@ void repro_config_defaults(repro_config *cfg)
     d->scale = 1.0f / 255.0f;
     d->header = true;
     d->val_fraction = 0.1f;
+    d->y_is_label = true;
 
     repro_optim_config *o = &cfg->optim;
     o->name = REPRO_OPTIM_ADAM;
@@ -65,4 +66,24 @@ void repro_config_defaults(repro_config *cfg)
     cfg->ledger.hash_every = 50;
     cfg->checkpoint.every_steps = 0;
     cfg->checkpoint.keep = 2;
+
+    repro_sampler_config *s = &cfg->sampler;
+    s->name = REPRO_SAMPLER_RANDOM;
+    s->drop_last = false;
+    s->samples_per_epoch = 0;
+    s->block_size = 1024;
+    s->buffer_blocks = 8;
+
+    /* every transform off (p = 0); the parameters ready for when one is turned on */
+    repro_augment_config *a = &cfg->augment;
+    a->shift_pixels = 2;
+    a->noise_std = 0.1f;
+    a->erase_min_area = 0.02f;
+    a->erase_max_area = 0.2f;
+    a->feature_noise_std = 0.1f;
+    a->feature_drop_rate = 0.1f;
+
+    cfg->loader.workers = 0;
+    cfg->loader.prefetch = 2;
+    cfg->loader.test_jitter_us = 0;
 }

@@ -20,15 +20,18 @@ static const char *const init_names[] = {"default",        "kaiming_uniform", "k
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
-static const char *const format_names[] = {"idx", "csv", NULL};
+static const char *const format_names[] = {"idx", "csv", "npy", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};
+static const char *const sampler_names[] = {"random", "sequential", "balanced", "weighted", "blocks",
+                                            NULL};
 
 #define GE(a) {CFG_LO, (a), 0}
 #define GT(a) {CFG_LO | CFG_LO_OPEN, (a), 0}
 #define IN(a, b) {CFG_LO | CFG_HI, (a), (b)}
 #define IN_OPEN(a, b) {CFG_LO | CFG_HI | CFG_HI_OPEN, (a), (b)} /* [a, b) */
+#define IN_LO_OPEN(a, b) {CFG_LO | CFG_LO_OPEN | CFG_HI, (a), (b)} /* (a, b] */
 
 /* A key named like its struct member. */
 #define F(S, T, m, ...) {.key = #m, .type = (T), .offset = offsetof(S, m), __VA_ARGS__}
@@ -90,6 +93,11 @@ static const cfg_field data_fields[] = {
     F(repro_data_config, CFG_STR, label_column, .cap = REPRO_NAME_MAX),
     DLIST(target_columns, n_target_columns),
     F(repro_data_config, CFG_INT, n_classes, .range = GE(0)),
+    DPATH(train_x),
+    DPATH(train_y),
+    DPATH(test_x),
+    DPATH(test_y),
+    F(repro_data_config, CFG_BOOL, y_is_label),
 };
 static TABLE(data_table, data_fields);
 
@@ -140,6 +148,41 @@ static const cfg_field checkpoint_fields[] = {
     F(repro_checkpoint_config, CFG_INT, keep, .range = GE(1)),
 };
 static TABLE(checkpoint_table, checkpoint_fields);
+static const cfg_field sampler_fields[] = {
+    F(repro_sampler_config, CFG_ENUM, name, .names = sampler_names),
+    F(repro_sampler_config, CFG_BOOL, drop_last),
+    F(repro_sampler_config, CFG_I64, samples_per_epoch, .range = GE(0)),
+    F(repro_sampler_config, CFG_FLOATLIST, class_weights,
+      .count_offset = offsetof(repro_sampler_config, n_class_weights), .cap = REPRO_MAX_CLASSES,
+      .range = GE(0)),
+    F(repro_sampler_config, CFG_I64, block_size, .range = GE(1)),
+    F(repro_sampler_config, CFG_I64, buffer_blocks, .range = GE(1)),
+};
+static TABLE(sampler_table, sampler_fields);
+
+#define PROB(m) F(repro_augment_config, CFG_FLOAT, m, .range = IN(0, 1))
+static const cfg_field augment_fields[] = {
+    PROB(shift_p),
+    F(repro_augment_config, CFG_INT, shift_pixels, .range = IN(0, 1024)),
+    PROB(flip_p),
+    PROB(noise_p),
+    F(repro_augment_config, CFG_FLOAT, noise_std, .range = GE(0)),
+    PROB(erase_p),
+    F(repro_augment_config, CFG_FLOAT, erase_min_area, .range = IN_LO_OPEN(0, 1)),
+    F(repro_augment_config, CFG_FLOAT, erase_max_area, .range = IN_LO_OPEN(0, 1)),
+    PROB(feature_noise_p),
+    F(repro_augment_config, CFG_FLOAT, feature_noise_std, .range = GE(0)),
+    PROB(feature_drop_p),
+    PROB(feature_drop_rate),
+};
+static TABLE(augment_table, augment_fields);
+
+static const cfg_field loader_fields[] = {
+    F(repro_loader_config, CFG_INT, workers, .range = IN(0, 256)),
+    F(repro_loader_config, CFG_INT, prefetch, .range = IN(1, 64)),
+    F(repro_loader_config, CFG_INT, test_jitter_us, .range = IN(0, 100000)),
+};
+static TABLE(loader_table, loader_fields);
 
 #define SECTION(m, table) F(repro_config, CFG_SECTION, m, .sub = &(table))
 static const cfg_field root_fields[] = {
@@ -160,6 +203,9 @@ static const cfg_field root_fields[] = {
     SECTION(early_stopping, early_table),
     SECTION(ledger, ledger_table),
     SECTION(checkpoint, checkpoint_table),
+    SECTION(sampler, sampler_table),
+    SECTION(augment, augment_table),
+    SECTION(loader, loader_table),
 };
 TABLE(cfg_root_table, root_fields);
 
@@ -181,6 +227,11 @@ const char *repro_loss_kind_name(repro_loss_kind kind)
 const char *repro_optim_kind_name(repro_optim_kind kind)
 {
     return enum_name(optim_names, sizeof optim_names / sizeof *optim_names - 1, (int)kind);
+}
+
+const char *repro_sampler_kind_name(repro_sampler_kind kind)
+{
+    return enum_name(sampler_names, sizeof sampler_names / sizeof *sampler_names - 1, (int)kind);
 }
 
 bool cfg_field_applies(const cfg_field *f, repro_layer_kind kind)
@@ -269,6 +320,7 @@ static const char *type_word(const cfg_field *f)
     case CFG_STR:
     case CFG_PATH: return "a string";
     case CFG_STRLIST: return "a list of strings";
+    case CFG_FLOATLIST: return "a list of numbers";
     case CFG_SECTION: return "a mapping";
     case CFG_LAYERS: return "a list of layers";
     case CFG_HEADS: return "a list of heads";
@@ -336,7 +388,8 @@ static bool parse_bool(const char *s, bool *out)
 static void range_text(const cfg_range *r, bool integer, char *buf, size_t size)
 {
     if ((r->flags & CFG_LO) && (r->flags & CFG_HI))
-        snprintf(buf, size, integer ? "must be in %g..%g" : "must be in [%g, %g%s", r->lo, r->hi,
+        snprintf(buf, size, integer ? "must be in %s%g..%g%s" : "must be in %s%g, %g%s",
+                 integer ? "" : (r->flags & CFG_LO_OPEN) ? "(" : "[", r->lo, r->hi,
                  integer ? "" : (r->flags & CFG_HI_OPEN) ? ")" : "]");
     else if (r->flags & CFG_LO)
         snprintf(buf, size, "must be %s %g", (r->flags & CFG_LO_OPEN) ? ">" : ">=", r->lo);
@@ -537,6 +590,10 @@ static repro_status read_list(const cfg_ctx *ctx, const cfg_field *f, const yt_n
                 st = type_error(ctx, item, sub, "a column name");
             else
                 st = read_string(ctx, item, sub, REPRO_NAME_MAX, names[i]);
+        } else if (f->type == CFG_FLOATLIST) {
+            float *values = (float *)(base + f->offset);
+            st = item->kind == YT_SCALAR ? read_float(ctx, f, item, sub, &values[i])
+                                         : type_error(ctx, item, sub, "a number");
         } else if (f->type == CFG_LAYERS) {
             st = read_layer(ctx, item, sub, (repro_layer_config *)(base + f->offset) + i);
         } else {
@@ -571,6 +628,7 @@ static repro_status read_field(const cfg_ctx *ctx, const cfg_field *f, const yt_
     case CFG_PATH: return read_path(ctx, node, path, f->cap, dst);
     case CFG_SECTION: return read_table(ctx, node, path, f->sub, dst, -1);
     case CFG_STRLIST:
+    case CFG_FLOATLIST:
     case CFG_LAYERS:
     case CFG_HEADS: return read_list(ctx, f, node, path, base);
     }

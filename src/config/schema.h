@@ -21,6 +21,7 @@ typedef enum cfg_type {
     CFG_STR,     /* char[cap] */
     CFG_PATH,    /* char[cap], relative paths resolved against the config's folder */
     CFG_STRLIST, /* char[cap][REPRO_NAME_MAX] with an int count */
+    CFG_FLOATLIST, /* float[cap] with an int count; range applies to each item */
     CFG_SECTION, /* a nested mapping described by sub */
     CFG_LAYERS,  /* repro_layer_config[REPRO_MAX_LAYERS] with an int count */
     CFG_HEADS    /* repro_head_config[REPRO_MAX_HEADS] with an int count */
@@ -40,8 +41,8 @@ typedef struct cfg_field {
     const char *key;
     cfg_type type;
     size_t offset;            /* within the struct the table describes */
-    size_t count_offset;      /* STRLIST, LAYERS, HEADS: the int count */
-    size_t cap;               /* STR, PATH: buffer size; STRLIST: max items */
+    size_t count_offset;      /* STRLIST, FLOATLIST, LAYERS, HEADS: the int count */
+    size_t cap;               /* STR, PATH: buffer size; lists: max items */
     const char *const *names; /* ENUM: value names, NULL-terminated */
     cfg_range range;
     unsigned kinds;           /* layer keys: bit (1 << kind) for each layer kind that has it */

@@ -109,6 +109,16 @@ static void write_list(jbuf *b, const cfg_field *f, const char *base, int depth)
         puts_(b, "]");
         return;
     }
+    if (f->type == CFG_FLOATLIST) { /* numbers: one line */
+        const float *values = (const float *)(base + f->offset);
+        puts_(b, "[");
+        for (int i = 0; i < n; i++) {
+            puts_(b, i ? ", " : "");
+            put_float(b, values[i]);
+        }
+        puts_(b, "]");
+        return;
+    }
     puts_(b, "[\n");
     for (int i = 0; i < n; i++) {
         indent(b, depth + 1);
@@ -150,6 +160,7 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     case CFG_PATH: put_string(b, src); break;
     case CFG_SECTION: write_table(b, f->sub, src, depth); break;
     case CFG_STRLIST:
+    case CFG_FLOATLIST:
     case CFG_LAYERS:
     case CFG_HEADS: write_list(b, f, base, depth); break;
     }

@@ -48,30 +48,74 @@ static repro_status check_columns(const cfg_ctx *ctx, const char *key, const rep
     return REPRO_OK;
 }
 
-static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
+static repro_status check_idx_unused(const cfg_ctx *ctx, const repro_data_config *d,
+                                     const char *format)
+{
+    repro_status st;
+    if ((st = check_unused(ctx, d->train_images[0], "data.train_images", format)) ||
+        (st = check_unused(ctx, d->train_labels[0], "data.train_labels", format)) ||
+        (st = check_unused(ctx, d->test_images[0], "data.test_images", format)) ||
+        (st = check_unused(ctx, d->test_labels[0], "data.test_labels", format)))
+        return st;
+    return REPRO_OK;
+}
+
+static repro_status check_csv_unused(const cfg_ctx *ctx, const repro_data_config *d,
+                                     const char *format)
+{
+    repro_status st;
+    if ((st = check_unused(ctx, d->train_csv[0], "data.train_csv", format)) ||
+        (st = check_unused(ctx, d->test_csv[0], "data.test_csv", format)) ||
+        (st = check_unused(ctx, d->n_feature_columns, "data.feature_columns", format)) ||
+        (st = check_unused(ctx, d->label_column[0], "data.label_column", format)) ||
+        (st = check_unused(ctx, d->n_target_columns, "data.target_columns", format)))
+        return st;
+    return REPRO_OK;
+}
+
+/* y_is_label is a boolean with a default: only its non-default value can be
+ * told apart from "not set", and that one is refused outside npy. */
+static repro_status check_npy_unused(const cfg_ctx *ctx, const repro_data_config *d,
+                                     const char *format)
+{
+    repro_status st;
+    if ((st = check_unused(ctx, d->train_x[0], "data.train_x", format)) ||
+        (st = check_unused(ctx, d->train_y[0], "data.train_y", format)) ||
+        (st = check_unused(ctx, d->test_x[0], "data.test_x", format)) ||
+        (st = check_unused(ctx, d->test_y[0], "data.test_y", format)) ||
+        (st = check_unused(ctx, !d->y_is_label, "data.y_is_label", format)))
+        return st;
+    return REPRO_OK;
+}
+
+static repro_status check_idx(const cfg_ctx *ctx, const repro_data_config *d)
+{
+    if (!d->train_images[0] || !d->train_labels[0])
+        return cfg_fail_path(ctx, "data", "data: format idx needs train_images and train_labels");
+    if (!d->test_images[0] != !d->test_labels[0])
+        return cfg_fail_path(ctx, "data", "data: test_images and test_labels go together");
+    repro_status st = check_csv_unused(ctx, d, "idx");
+    return st ? st : check_npy_unused(ctx, d, "idx");
+}
+
+static repro_status check_npy(const cfg_ctx *ctx, const repro_data_config *d)
+{
+    if (!d->train_x[0] || !d->train_y[0])
+        return cfg_fail_path(ctx, "data", "data: format npy needs train_x and train_y");
+    if (!d->test_x[0] != !d->test_y[0])
+        return cfg_fail_path(ctx, "data", "data: test_x and test_y go together");
+    repro_status st = check_idx_unused(ctx, d, "npy");
+    return st ? st : check_csv_unused(ctx, d, "npy");
+}
+
+static repro_status check_csv(const cfg_ctx *ctx, const repro_data_config *d)
 {
     repro_status st = REPRO_OK;
-    if (d->format == REPRO_DATA_IDX) {
-        if (!d->train_images[0] || !d->train_labels[0])
-            return cfg_fail_path(ctx, "data", "data: format idx needs train_images and train_labels");
-        if (!d->test_images[0] != !d->test_labels[0])
-            return cfg_fail_path(ctx, "data", "data: test_images and test_labels go together");
-        if ((st = check_unused(ctx, d->train_csv[0], "data.train_csv", "idx")) ||
-            (st = check_unused(ctx, d->test_csv[0], "data.test_csv", "idx")) ||
-            (st = check_unused(ctx, d->n_feature_columns, "data.feature_columns", "idx")) ||
-            (st = check_unused(ctx, d->label_column[0], "data.label_column", "idx")) ||
-            (st = check_unused(ctx, d->n_target_columns, "data.target_columns", "idx")))
-            return st;
-        return REPRO_OK;
-    }
     if (!d->train_csv[0])
         return cfg_fail_path(ctx, "data", "data: format csv needs train_csv");
     if (!d->label_column[0] && d->n_target_columns == 0)
         return cfg_fail_path(ctx, "data", "data: format csv needs a label_column or target_columns");
-    if ((st = check_unused(ctx, d->train_images[0], "data.train_images", "csv")) ||
-        (st = check_unused(ctx, d->train_labels[0], "data.train_labels", "csv")) ||
-        (st = check_unused(ctx, d->test_images[0], "data.test_images", "csv")) ||
-        (st = check_unused(ctx, d->test_labels[0], "data.test_labels", "csv")))
+    if ((st = check_idx_unused(ctx, d, "csv")) || (st = check_npy_unused(ctx, d, "csv")))
         return st;
     if ((st = check_columns(ctx, "data.feature_columns", d, d->feature_columns,
                             d->n_feature_columns)) ||
@@ -85,6 +129,24 @@ static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
                                      "data.feature_columns: '%s' is also a target column",
                                      d->feature_columns[i]);
     return REPRO_OK;
+}
+
+static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
+{
+    switch (d->format) {
+    case REPRO_DATA_IDX: return check_idx(ctx, d);
+    case REPRO_DATA_CSV: return check_csv(ctx, d);
+    case REPRO_DATA_NPY: return check_npy(ctx, d);
+    }
+    return cfg_fail_path(ctx, "data.format", "data.format: unknown format");
+}
+
+/* Whether the data has integer class labels (idx always; csv with a label
+ * column; npy when y holds labels). */
+static bool has_labels(const repro_data_config *d)
+{
+    return d->format == REPRO_DATA_IDX || (d->format == REPRO_DATA_CSV && d->label_column[0]) ||
+           (d->format == REPRO_DATA_NPY && d->y_is_label);
 }
 
 static repro_status check_layers(const cfg_ctx *ctx, const char *path,
@@ -112,16 +174,25 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
                                        const repro_head_config *h, const repro_data_config *d)
 {
     const repro_layer_config *last = &h->layers[h->n_layers - 1];
-    bool csv = d->format == REPRO_DATA_CSV;
+    bool csv = d->format == REPRO_DATA_CSV, npy = d->format == REPRO_DATA_NPY;
     if (h->loss == REPRO_LOSS_CROSS_ENTROPY) {
         if (csv && !d->label_column[0])
             return cfg_fail_path(ctx, key, "%s: loss cross_entropy needs data.label_column", key);
+        if (npy && !d->y_is_label)
+            return cfg_fail_path(ctx, key,
+                                 "%s: loss cross_entropy needs class labels (data.y_is_label true)", key);
         if (d->n_classes > 0 && last->kind == REPRO_LAYER_LINEAR && last->out != d->n_classes)
             return cfg_fail_path(ctx, key, "%s: ends in %d outputs but data.n_classes is %d", key,
                                  last->out, d->n_classes);
         return REPRO_OK;
     }
     const char *loss = repro_loss_kind_name(h->loss);
+    if (npy) { /* the target count is known once the file is read */
+        if (d->y_is_label)
+            return cfg_fail_path(ctx, key, "%s: loss %s needs float targets (data.y_is_label false)",
+                                 key, loss);
+        return REPRO_OK;
+    }
     if (!csv || d->n_target_columns == 0)
         return cfg_fail_path(ctx, key, "%s: loss %s needs data.target_columns (csv data)", key, loss);
     if (last->kind == REPRO_LAYER_LINEAR && last->out != d->n_target_columns)
@@ -159,6 +230,67 @@ static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
     return REPRO_OK;
 }
 
+/* A sampler key that only some samplers read must not be set for others. */
+static repro_status check_sampler(const cfg_ctx *ctx, const repro_config *cfg)
+{
+    const repro_sampler_config *s = &cfg->sampler;
+    repro_config def;
+    repro_config_defaults(&def);
+    bool weighted = s->name == REPRO_SAMPLER_WEIGHTED;
+    bool by_class = weighted || s->name == REPRO_SAMPLER_BALANCED;
+    const char *name = by_class ? (weighted ? "weighted" : "balanced") : "";
+    if (by_class && !has_labels(&cfg->data))
+        return cfg_fail_path(ctx, "sampler.name",
+                             "sampler.name: sampler %s needs class labels (data.label_column for "
+                             "csv, data.y_is_label true for npy)", name);
+    if (!by_class && s->samples_per_epoch != 0)
+        return cfg_fail_path(ctx, "sampler.samples_per_epoch",
+                             "sampler.samples_per_epoch: only used by samplers balanced and weighted");
+    if (!weighted && s->n_class_weights > 0)
+        return cfg_fail_path(ctx, "sampler.class_weights",
+                             "sampler.class_weights: only used by sampler weighted");
+    if (s->name != REPRO_SAMPLER_BLOCKS && s->block_size != def.sampler.block_size)
+        return cfg_fail_path(ctx, "sampler.block_size", "sampler.block_size: only used by sampler blocks");
+    if (s->name != REPRO_SAMPLER_BLOCKS && s->buffer_blocks != def.sampler.buffer_blocks)
+        return cfg_fail_path(ctx, "sampler.buffer_blocks",
+                             "sampler.buffer_blocks: only used by sampler blocks");
+    if (!weighted)
+        return REPRO_OK;
+    if (s->n_class_weights == 0)
+        return cfg_fail_path(ctx, "sampler", "sampler: sampler weighted needs class_weights (one per class)");
+    bool any = false;
+    for (int i = 0; i < s->n_class_weights; i++)
+        any = any || s->class_weights[i] > 0.0f;
+    if (!any)
+        return cfg_fail_path(ctx, "sampler.class_weights",
+                             "sampler.class_weights: at least one weight must be > 0");
+    if (cfg->data.n_classes > 0 && s->n_class_weights != cfg->data.n_classes)
+        return cfg_fail_path(ctx, "sampler.class_weights",
+                             "sampler.class_weights: has %d weights but data.n_classes is %d",
+                             s->n_class_weights, cfg->data.n_classes);
+    return REPRO_OK;
+}
+
+static repro_status check_augment(const cfg_ctx *ctx, const repro_config *cfg)
+{
+    const repro_augment_config *a = &cfg->augment;
+    if (a->erase_min_area > a->erase_max_area)
+        return cfg_fail_path(ctx, "augment.erase_min_area",
+                             "augment.erase_min_area (%.9g) must not exceed augment.erase_max_area (%.9g)",
+                             (double)a->erase_min_area, (double)a->erase_max_area);
+    if (cfg->data.format != REPRO_DATA_CSV)
+        return REPRO_OK; /* npy: whether x is an image is known once the file is read */
+    static const char *const keys[4] = {"augment.shift_p", "augment.flip_p", "augment.erase_p",
+                                        "augment.noise_p"};
+    const float p[4] = {a->shift_p, a->flip_p, a->erase_p, a->noise_p};
+    for (int i = 0; i < 4; i++)
+        if (p[i] > 0.0f)
+            return cfg_fail_path(ctx, keys[i],
+                                 "%s: an image augmentation, but data.format is csv (tables take "
+                                 "augment.feature_noise_p and augment.feature_drop_p)", keys[i]);
+    return REPRO_OK;
+}
+
 repro_status cfg_validate(const cfg_ctx *ctx, const repro_config *cfg)
 {
     repro_status st = check_training(ctx, cfg);
@@ -166,5 +298,9 @@ repro_status cfg_validate(const cfg_ctx *ctx, const repro_config *cfg)
         st = check_data(ctx, &cfg->data);
     if (!st)
         st = check_model(ctx, cfg);
+    if (!st)
+        st = check_sampler(ctx, cfg);
+    if (!st)
+        st = check_augment(ctx, cfg);
     return st;
 }
