@@ -344,7 +344,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
         repro_rng_epoch_shuffle(cfg->seed, (uint32_t)s->epoch, t->perm, (uint32_t)t->n_train);
         double t_epoch = now_sec();
         int64_t seen_at_start = s->epoch_seen;
-        while (s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
+        /* end_epoch moves s to the next epoch, which needs its own shuffle:
+         * the inner loop ends with the epoch it started. */
+        const int64_t epoch = s->epoch;
+        while (s->epoch == epoch && s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
             int64_t first = s->step_in_epoch * cfg->batch_size;
             int64_t count = t->n_train - first < cfg->batch_size ? t->n_train - first : cfg->batch_size;
             float loss = 0.0f;
