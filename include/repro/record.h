@@ -128,7 +128,8 @@ repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, r
  * read back with its sections, its status set to running (pid and hostname
  * updated; end_time, message and final removed); ledger.jsonl keeps its lines
  * with step <= keep_steps and metrics.jsonl its first keep_metrics lines (a
- * line cut short by a crash is dropped), both then appended to. Refuses a
+ * line cut short by a crash is dropped), both then appended to; temporary
+ * files a killed process left (NAME.tmp.<pid>) are removed. Refuses a
  * complete run and a run whose process is still alive. */
 repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
                               repro_error *err);
