@@ -231,6 +231,7 @@ typedef struct job {
     int n_commands;
     repro_verify_outcome outcome;
     char error[1280];
+    char log[2600];     /* its processes' stdout and stderr */
 } job;
 
 typedef struct verifier {
@@ -382,8 +383,9 @@ static int run_step(verifier *v, job *j, char **argv, const char *log)
 /* Trains job j (two processes for a resume). 0 when it trained. */
 static int train_job(verifier *v, job *j)
 {
-    char log[1300];
-    snprintf(log, sizeof log, "%s/logs/%s.log", v->out, j->name);
+    char log[2600];
+    const char *leaf = strrchr(j->dir, '/') ? strrchr(j->dir, '/') + 1 : j->dir;
+    snprintf(log, sizeof log, "%s/logs/%s.log", v->out, leaf);
     unlink(log);
     char *argv[MAX_ARGS];
     char stop[32];
@@ -402,10 +404,7 @@ static int train_job(verifier *v, job *j)
         rc = run_step(v, j, argv, log);
     }
     j->seconds = now_sec() - t0;
-    if (rc != 0 && rc != 130) {
-        fprintf(stderr, "repro verify: run '%s' failed: %s; its last lines:\n", j->name, j->error);
-        show_log_tail(log, 8);
-    }
+    snprintf(j->log, sizeof j->log, "%s", log);
     return rc;
 }
 
@@ -759,6 +758,10 @@ static int run_all(verifier *v)
         int r = rc == 0 ? compare_job(v, j) : 2;
         if (!v->a->quiet)
             fprintf(stderr, "%s (%.1f s)\n", rc == 0 ? j->result : "error", j->seconds);
+        if (rc != 0 && rc != 130) {
+            fprintf(stderr, "repro verify: run '%s' failed: %s; its last lines:\n", j->name, j->error);
+            show_log_tail(j->log, 8);
+        }
         write_verify_json(v, i + 1);
         if (rc == 130) {
             fprintf(stderr, "repro verify: interrupted\n");

@@ -120,13 +120,14 @@ static void ledger_outcome(const cJSON *report, repro_verify_outcome *out)
     if (cJSON_IsObject(first)) {
         const cJSON *line = cJSON_GetObjectItemCaseSensitive(first, "b");
         out->first_step = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(line, "step"));
-        size_t used = (size_t)snprintf(out->detail, sizeof out->detail, "ledger differs at step %lld in",
-                                       (long long)out->first_step);
+        size_t used = (size_t)snprintf(out->detail, sizeof out->detail, "ledger:");
         const cJSON *f;
+        int k = 0;
         cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(first, "fields"))
         {
             if (used < sizeof out->detail)
-                used += (size_t)snprintf(out->detail + used, sizeof out->detail - used, " %s", f->valuestring);
+                used += (size_t)snprintf(out->detail + used, sizeof out->detail - used, "%s%s", k++ ? ", " : " ",
+                                         f->valuestring);
         }
     } else if (na != nb) {
         out->first_step = (int64_t)(na < nb ? na : nb) + 1;
