@@ -230,7 +230,7 @@ typedef struct job {
     char commands[2][8192];
     int n_commands;
     repro_verify_outcome outcome;
-    char error[1280];
+    char error[3000];
     char log[2600];     /* its processes' stdout and stderr */
 } job;
 
@@ -375,7 +375,7 @@ static int run_step(verifier *v, job *j, char **argv, const char *log)
     j->exit_status = rc;
     if (rc != 0) {
         snprintf(j->result, sizeof j->result, "error");
-        snprintf(j->error, sizeof j->error, "'%s' exited with status %d (log: %s)", cmd, rc, log);
+        snprintf(j->error, sizeof j->error, "exited with status %d (log: %s)", rc, log);
     }
     return rc;
 }
@@ -759,7 +759,8 @@ static int run_all(verifier *v)
         if (!v->a->quiet)
             fprintf(stderr, "%s (%.1f s)\n", rc == 0 ? j->result : "error", j->seconds);
         if (rc != 0 && rc != 130) {
-            fprintf(stderr, "repro verify: run '%s' failed: %s; its last lines:\n", j->name, j->error);
+            fprintf(stderr, "repro verify: run '%s' failed: '%s' %s; its last lines:\n", j->name,
+                    j->n_commands ? j->commands[j->n_commands - 1] : "", j->error);
             show_log_tail(j->log, 8);
         }
         write_verify_json(v, i + 1);
