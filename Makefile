@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda bench check-math accuracy install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench check-math accuracy install clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-tsan:
 test-cuda:
 	$(MAKE) build BUILD=build-cuda CMAKE_FLAGS=-DREPRO_CUDA=ON
 	cd build-cuda && ctest --output-on-failure -L cuda
+
+# kill -9 soak: tests/test_kill9.sh with 200 kills instead of CI's 20.
+soak: build
+	REPRO=$(REPRO) REPRO_SOURCE_DIR=$(CURDIR) REPRO_TEST_TMP=$(CURDIR)/$(BUILD)/tests/tmp \
+	  REPRO_SOAK_KILLS=200 bash tests/test_kill9.sh
 
 bench: build
 	@bash scripts/install-deps.sh --bench

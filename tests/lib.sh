@@ -74,3 +74,33 @@ finish() {
     echo "$(basename "$0"): all $checks checks passed"
     exit 0
 }
+
+# small_fashion DIR N_TRAIN N_TEST: writes the first N_TRAIN training and
+# N_TEST test samples of Fashion-MNIST as small IDX files in DIR (so that a
+# test's many short runs do not each decompress the whole set) and sets
+# SMALL_DATA to the --set arguments that train on them.
+small_fashion() {
+    local out=$1
+    mkdir -p "$out"
+    /usr/bin/python3 - "$FASHION" "$out" "$2" "$3" <<'PY'
+import gzip, struct, sys
+src, out, n_train, n_test = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for name, n in (("train-images-idx3-ubyte", n_train), ("train-labels-idx1-ubyte", n_train),
+                ("t10k-images-idx3-ubyte", n_test), ("t10k-labels-idx1-ubyte", n_test)):
+    blob = gzip.open(f"{src}/{name}.gz").read()
+    ndim = blob[3]
+    dims = list(struct.unpack(f">{ndim}I", blob[4:4 + 4 * ndim]))
+    row = 1
+    for d in dims[1:]:
+        row *= d
+    dims[0] = n
+    head = blob[:4] + struct.pack(f">{ndim}I", *dims)
+    body = blob[4 + 4 * ndim:4 + 4 * ndim + n * row]
+    with gzip.GzipFile(f"{out}/{name}.gz", "wb", compresslevel=6, mtime=0) as f:
+        f.write(head + body)
+PY
+    SMALL_DATA=(--set "data.train_images=$out/train-images-idx3-ubyte.gz"
+                --set "data.train_labels=$out/train-labels-idx1-ubyte.gz"
+                --set "data.test_images=$out/t10k-images-idx3-ubyte.gz"
+                --set "data.test_labels=$out/t10k-labels-idx1-ubyte.gz")
+}

@@ -128,7 +128,8 @@ repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, r
  * read back with its sections, its status set to running (pid and hostname
  * updated; end_time, message and final removed); ledger.jsonl keeps its lines
  * with step <= keep_steps and metrics.jsonl its first keep_metrics lines (a
- * line cut short by a crash is dropped), both then appended to. Refuses a
+ * line cut short by a crash is dropped), both then appended to; temporary
+ * files a killed process left (NAME.tmp.<pid>) are removed. Refuses a
  * complete run and a run whose process is still alive. */
 repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
                               repro_error *err);
@@ -191,6 +192,23 @@ repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, i
  * Errors (missing directory, malformed file) name the file and line. */
 repro_status repro_run_compare(const char *dir_a, const char *dir_b, cJSON **report,
                                repro_error *err);
+
+/* How one run of `repro verify` compares with its baseline. */
+typedef struct repro_verify_outcome {
+    int identical;          /* all of repro_run_compare, metrics and model.safetensors agree */
+    int64_t first_step;     /* the first ledger step that differs (or is missing); -1 if none */
+    char detail[256];       /* what differs, for people; "" when identical */
+    char params_sha256[65]; /* the run's final params_sha256; "" when absent */
+    char model_sha256[65];  /* SHA-256 of model.safetensors' tensors (names, shapes, data;
+                               not the metadata, which names the config); "" when absent */
+} repro_verify_outcome;
+
+/* Compares run_dir with base_dir: repro_run_compare's verdict, and also
+ * metrics.jsonl line by line (every field but samples_per_sec, a timing)
+ * and the tensors of model.safetensors (EMA or best-epoch weights are not
+ * in params_sha256). Errors (a missing or malformed file) name the file. */
+repro_status repro_verify_compare(const char *base_dir, const char *run_dir, repro_verify_outcome *out,
+                                  repro_error *err);
 
 /* ---- Environment ------------------------------------------------------- */
 

@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", repro_cmd_train, "train a model from a YAML config; writes a run directory"},
+    {"verify", repro_cmd_verify, "train under varied settings and resumes; check every run has the same bits"},
     {"diff", repro_cmd_diff, "compare two run directories; name the first divergent step"},
     {"env", repro_cmd_env, "show what a run record captures about this machine"},
     {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
@@ -34,7 +35,8 @@ static void usage(FILE *out)
             "Examples:\n"
             "  repro train examples/fashion_mlp.yaml\n"
             "  repro train examples/fashion_mlp.yaml --set threads=2 --set max_steps=300 --out runs/t2\n"
-            "  repro diff runs/t1 runs/t2\n");
+            "  repro diff runs/t1 runs/t2\n"
+            "  repro verify examples/fashion_mlp.yaml --vary threads=1,2 --resume-at 37 --max-steps 100\n");
 }
 
 int main(int argc, char **argv)

@@ -103,6 +103,27 @@ static repro_status scan_dir(const char *dir, int clear, int *nonempty, repro_er
     return st;
 }
 
+/* Removes the temporary files of atomic writes a killed process left in dir
+ * (NAME.tmp.<pid>): called once no live process can own them. */
+static repro_status remove_leftovers(const char *dir, repro_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return repro_fail(err, REPRO_ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+    repro_status st = REPRO_OK;
+    struct dirent *e;
+    while (st == REPRO_OK && (e = readdir(d)) != NULL) {
+        char path[4096];
+        if (!is_atomic_leftover(e->d_name))
+            continue;
+        st = join_path(dir, e->d_name, path, sizeof path, err);
+        if (st == REPRO_OK && unlink(path) != 0 && errno != ENOENT)
+            st = repro_fail(err, REPRO_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
 /* Whether a record saying "running" belongs to a process still alive here. */
 static int run_is_live(const cJSON *record)
 {
@@ -487,6 +508,8 @@ repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_
              record_put(record, "hostname", cJSON_CreateString(host)) &&
              record_put(record, "pid", cJSON_CreateNumber((double)getpid()));
     st = ok ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "out of memory resuming '%s'", dir);
+    if (st == REPRO_OK)
+        st = remove_leftovers(dir, err);
     if (st == REPRO_OK)
         st = truncate_log(run, "ledger.jsonl", ledger_keep, keep_steps, &run->ledger, err);
     if (st == REPRO_OK)

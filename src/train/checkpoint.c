@@ -141,7 +141,7 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     char payload[65];
     repro_sha256_final(h, payload);
 
-    char step[24], epoch[24], sie[24], ot[24], seen[24], bad[24], loss[16], best[16];
+    char step[24], epoch[24], sie[24], ot[24], seen[24], bad[24], loss[16], best[16], last[16];
     snprintf(step, sizeof step, "%lld", (long long)s->step);
     snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
     snprintf(sie, sizeof sie, "%lld", (long long)s->step_in_epoch);
@@ -150,12 +150,13 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     snprintf(bad, sizeof bad, "%d", s->es_bad_epochs);
     float_hex(s->epoch_loss_sum, loss);
     float_hex(s->es_best, best);
+    float_hex(s->last_loss, last);
     const char *keys[] = {"format", "repro_version", "config_sha256", "payload_sha256", "step", "epoch",
                           "step_in_epoch", "optim_steps", "epoch_loss_sum", "epoch_seen", "es_has_best",
-                          "es_best", "es_bad_epochs", "finished"};
+                          "es_best", "es_bad_epochs", "finished", "last_loss"};
     const char *values[] = {"repro-checkpoint/1", REPRO_VERSION_STRING, config_sha256, payload, step, epoch,
                             sie, ot, loss, seen, s->es_has_best ? "1" : "0",
-                            best, bad, s->finished ? "1" : "0"};
+                            best, bad, s->finished ? "1" : "0", last};
     char path[REPRO_PATH_MAX + 64];
     checkpoint_path(repro_run_dir(run), s->step, path, sizeof path);
     repro_status st = repro_safetensors_write(path, t, n, keys, values, (int)(sizeof keys / sizeof *keys), err);
@@ -251,6 +252,7 @@ static repro_status load_one(const char *path, const char *config_sha256, const 
     if (st == REPRO_OK) st = meta_i64(f, path, "finished", &fin, err);
     if (st == REPRO_OK) st = meta_float(f, path, "epoch_loss_sum", &t.epoch_loss_sum, err);
     if (st == REPRO_OK) st = meta_float(f, path, "es_best", &t.es_best, err);
+    if (st == REPRO_OK) st = meta_float(f, path, "last_loss", &t.last_loss, err);
     if (st == REPRO_OK) {
         t.es_has_best = (int)has_best;
         t.es_bad_epochs = (int)bad;

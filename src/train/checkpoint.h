@@ -30,6 +30,7 @@ typedef struct repro_train_state {
     float es_best;
     int es_bad_epochs;
     int finished;          /* training ended (all steps, or stopped early) */
+    float last_loss;       /* the loss of step `step` (the run's final_loss) */
 } repro_train_state;
 
 /* The model's training state that a checkpoint carries. */

@@ -52,7 +52,6 @@ typedef struct trainer {
     uint32_t *perm;                    /* [n_train] the epoch's order */
     int64_t steps_per_epoch, total_steps;
     int64_t samples_seen;
-    float last_loss;
     char config_sha256[65];
     double t_start;
 } trainer;
@@ -344,7 +343,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
         repro_rng_epoch_shuffle(cfg->seed, (uint32_t)s->epoch, t->perm, (uint32_t)t->n_train);
         double t_epoch = now_sec();
         int64_t seen_at_start = s->epoch_seen;
-        while (s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
+        /* end_epoch moves s to the next epoch, which needs its own shuffle:
+         * the inner loop ends with the epoch it started. */
+        const int64_t epoch = s->epoch;
+        while (s->epoch == epoch && s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
             int64_t first = s->step_in_epoch * cfg->batch_size;
             int64_t count = t->n_train - first < cfg->batch_size ? t->n_train - first : cfg->batch_size;
             float loss = 0.0f;
@@ -361,7 +363,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             s->epoch_loss_sum += loss;
             s->epoch_seen += count;
             t->samples_seen += count;
-            t->last_loss = loss;
+            s->last_loss = loss;
             double el = now_sec() - t_epoch;
             p.kind = REPRO_PROGRESS_STEP;
             p.epoch = (int)s->epoch;
@@ -433,7 +435,7 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     repro_sha256_hex(params, (size_t)repro_model_n_params(t->model) * sizeof(float), res->model_sha256);
     res->steps = s->step;
     res->epochs_run = (int)s->epoch;
-    res->final_loss = t->last_loss;
+    res->final_loss = s->last_loss;
     res->stopped_early = s->step < t->total_steps && s->epoch < cfg->epochs;
     st = repro_record_model(t->run, t->model, params, cfg, res->steps, err);
     if (st == REPRO_OK)
@@ -460,9 +462,8 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
     repro_status st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
                                                    res->resume_notes, sizeof res->resume_notes, res->resumed_from,
                                                    sizeof res->resumed_from, err);
-    if (st == REPRO_OK && s->finished)
-        st = repro_fail(err, REPRO_ERR_STATE, "'%s': its newest checkpoint is at the end of training; "
-                        "there is nothing to resume", dir);
+    /* A checkpoint at the end of training (the process died before the run
+     * was marked complete): no step is left; the run is finished from it. */
     if (st == REPRO_OK)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
