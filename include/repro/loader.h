@@ -61,13 +61,15 @@ repro_status repro_loader_begin_epoch(repro_loader *l, uint32_t epoch, const uin
 /* The next micro-batch in order, blocking until it is ready; *batch = NULL
  * (and OK) at the end of the epoch. *n_rows: its rows; *step_size: the size
  * of the step it belongs to; *last_of_step: 1 when it closes that step.
+ * (n_rows, step_size, last_of_step may be NULL; they are 0 with no batch.)
  * The batch stays valid until repro_loader_release (or end_epoch, the next
  * begin_epoch, destroy). At most prefetch micro-batches may be held at once.
  * Errors:
  *  - a worker's failure (transform or row source) at this micro-batch:
  *    its status, message "epoch E, position P (data row R): <cause>"; the
- *    loader then stays failed (every later call returns REPRO_ERR_STATE
- *    with that message) and is good only for destroy;
+ *    loader then stays failed (every later next() and begin_epoch return
+ *    REPRO_ERR_STATE "the data loader failed earlier: <message>") and is
+ *    good only for destroy (end_epoch and release are harmless);
  *  - after repro_loader_interrupt: REPRO_ERR_STATE "interrupted";
  *  - no epoch begun, or the slot still held: REPRO_ERR_STATE. */
 repro_status repro_loader_next(repro_loader *l, const repro_batch **batch, int64_t *n_rows,

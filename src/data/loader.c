@@ -362,6 +362,12 @@ repro_status repro_loader_next(repro_loader *l, const repro_batch **batch, int64
                                int *last_of_step, repro_error *err)
 {
     *batch = NULL;
+    if (n_rows)
+        *n_rows = 0;
+    if (step_size)
+        *step_size = 0;
+    if (last_of_step)
+        *last_of_step = 0;
     repro_status st = refused(l, err);
     if (st != REPRO_OK)
         return st;
