@@ -180,8 +180,12 @@ int diff_trace_run(cJSON *report, const char *keep_dir)
     else
         cJSON_AddNullToObject(trace, "last_params_match");
     cJSON_AddBoolToObject(trace, "capped", capped);
-    if (keep_dir)
+    if (keep_dir) {
         cJSON_AddStringToObject(trace, "dir", keep_dir);
+    } else { /* removed already */
+        cJSON_DeleteItemFromObjectCaseSensitive(comparison, "a");
+        cJSON_DeleteItemFromObjectCaseSensitive(comparison, "b");
+    }
     cJSON_AddItemToObject(trace, "comparison", comparison);
     return 0;
 }
