@@ -29,6 +29,14 @@ enum {
 };
 
 typedef enum repro_mode { REPRO_MODE_EXACT = 0, REPRO_MODE_FAST } repro_mode;
+/* What to do about an operation without a bit-exact implementation (e.g.
+ * mode: fast): refuse to start, warn once per operation, or say nothing.
+ * The default is strict in mode exact and warn in mode fast. */
+typedef enum repro_determinism {
+    REPRO_DETERMINISM_STRICT = 0,
+    REPRO_DETERMINISM_WARN,
+    REPRO_DETERMINISM_OFF
+} repro_determinism;
 typedef enum repro_device { REPRO_DEVICE_CPU = 0, REPRO_DEVICE_CUDA } repro_device;
 
 typedef enum repro_layer_kind {
@@ -220,6 +228,7 @@ typedef struct repro_config {
     char source_path[REPRO_PATH_MAX]; /* the YAML file it came from */
     uint64_t seed;
     repro_mode mode;
+    repro_determinism determinism;
     repro_device device;
     int threads;       /* compute threads (>= 1) */
     int epochs;        /* >= 1 */

@@ -210,6 +210,26 @@ typedef struct repro_verify_outcome {
 repro_status repro_verify_compare(const char *base_dir, const char *run_dir, repro_verify_outcome *out,
                                   repro_error *err);
 
+/* The distance between two floats in units in the last place: how many
+ * binary32 values lie between them on the number line, counting one end
+ * (the difference of their ordered-integer images; +0 and -0 are both 0,
+ * so their distance is 0 although their bits differ). UINT64_MAX when
+ * either is NaN. */
+uint64_t repro_ulp_distance(float a, float b);
+
+/* Compares two trace directories (trace.jsonl + trace.bin, written by
+ * `repro train --trace-step`; format in docs/reproducibility.md) line by line, in
+ * the order the tensors were computed. The report:
+ *   {"a", "b", "identical": bool, "tensors_equal": lines equal before the first difference,
+ *    "first_difference": null, or
+ *      {"kind": "values", "line", "step", "op", "tensor", "shape", "n",
+ *       "index": the first element whose bits differ, "coords": [row, col] (2-D),
+ *       "a": {"hex", "dec"}, "b": {...}, "ulps", "elements_differing", "max_ulps"}
+ *      {"kind": "structure", "a_place": {...}, "b_place": {...}}  (different tensors at a line)
+ *      {"kind": "length", "only_in": "a"|"b", ...place}            (one trace is longer)}
+ * Errors (missing or malformed files) name the file and line. */
+repro_status repro_trace_compare(const char *dir_a, const char *dir_b, cJSON **report, repro_error *err);
+
 /* ---- Environment ------------------------------------------------------- */
 
 /* What this process runs on and was built with: repro version, commit,

@@ -42,6 +42,20 @@ typedef struct repro_progress {
 
 typedef void (*repro_progress_fn)(void *ctx, const repro_progress *p);
 
+/* A warning for a person (e.g. determinism: warn naming an operation that
+ * is not bit-exact). */
+typedef void (*repro_warn_fn)(void *ctx, const char *message);
+
+/* Test only: makes one gradient element one ulp larger (the next float
+ * toward +inf) after the backward pass of one step, before clipping and the
+ * optimiser, to inject a known divergence. Recorded in run.json as
+ * "test_perturb", so such a run is never mistaken for a normal one. */
+typedef struct repro_test_perturb {
+    int64_t step;      /* optimiser step, 1-based like the ledger; 0 = off */
+    char tensor[96];   /* a parameter tensor, e.g. "trunk.2.weight" */
+    int64_t index;     /* the element within it (row-major) */
+} repro_test_perturb;
+
 typedef struct repro_train_options {
     const char *out_dir;        /* run directory; NULL = runs/<config name>-<time> */
     int force;                  /* overwrite a directory that holds a complete run */
@@ -54,6 +68,12 @@ typedef struct repro_train_options {
     int resume_force;           /* resume even if the checkpoint's config hash differs */
     int64_t stop_after;         /* > 0: checkpoint and stop (status interrupted) after this step */
     volatile const int *interrupt; /* when it becomes non-zero: checkpoint and stop (e.g. SIGINT) */
+    const char *trace_dir;      /* non-NULL: write per-operation fingerprints of steps
+                                   trace_first..trace_last (1-based) there (src/train/trace.h) */
+    int64_t trace_first, trace_last;
+    repro_test_perturb test_perturb; /* test only; step 0 = off */
+    repro_warn_fn warn;         /* determinism: warn messages; NULL = written to stderr */
+    void *warn_ctx;
 } repro_train_options;
 
 typedef struct repro_train_result {
@@ -73,6 +93,15 @@ typedef struct repro_train_result {
     double train_seconds;
     double samples_per_sec;
 } repro_train_result;
+
+/* The operations cfg asks for that have no bit-exact implementation, as
+ * "operation: implementation" strings ("linear: OpenBLAS sgemm"): writes up
+ * to max of them to out and returns how many there are. Today only
+ * `mode: fast` on the CPU has one. Under `determinism: strict` such a config
+ * is refused at the start of repro_train (REPRO_ERR_UNSUPPORTED, before any
+ * run directory exists); under warn each is warned about once; under off
+ * nothing is said. run.json's "determinism" section lists them. */
+int repro_not_exact_ops(const repro_config *cfg, const char **out, int max);
 
 /* Trains as cfg says. On failure after the run directory exists, the run is
  * marked failed there (never left looking complete) and err says why. */

@@ -1,6 +1,6 @@
-/* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]`
+/* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]
+ *              [--stop-after N] [--trace-step N|M-N --trace-dir DIR]`
  * `repro train --resume RUN_DIR [--force]` */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/run_config.h"
 #include "repro/config.h"
-#include "repro/record.h"
 #include "repro/train.h"
 
 /* Set by SIGINT/SIGTERM; the trainer checkpoints and stops at the end of the
@@ -42,12 +42,19 @@ static void usage(FILE *out)
             "                   finished run is bit for bit the one that never stopped\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed)\n"
+            "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
+            "                   backward, gradients, loss) as per-operation fingerprints and raw\n"
+            "                   values (trace.jsonl, trace.bin), then stop after step N; M-N\n"
+            "                   traces steps M to N (what `repro diff --trace` runs)\n"
+            "  --trace-dir DIR  where the trace goes\n"
             "  --quiet          print nothing but errors\n"
             "  --json           print one JSON object per epoch and one at the end\n"
             "  --help           show this help\n"
             "\n"
             "environment:\n"
             "  REPRO_ISA=auto|scalar|avx2|avx512  force an instruction-set path (all give the same bits)\n"
+            "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"
+            "                   NAME's gradient at step S (recorded in run.json as test_perturb)\n"
             "\n"
             "Ctrl-C (SIGINT) or SIGTERM checkpoints at the end of the current step and\n"
             "stops; the run is marked interrupted and --resume continues it.\n"
@@ -62,11 +69,30 @@ typedef struct train_args {
     const char *out;
     const char *resume;
     long long stop_after;
+    const char *trace_dir;
+    long long trace_first, trace_last;
     int force;
     progress_mode mode;
     const char **overrides;
     int n_overrides;
 } train_args;
+
+/* --trace-step N or M-N (1-based steps, M <= N). Returns 0, or 2 after
+ * saying what is wrong. */
+static int parse_step_range(const char *v, long long *first, long long *last)
+{
+    char *end;
+    errno = 0;
+    *first = strtoll(v, &end, 10);
+    *last = *first;
+    if (!errno && *end == '-' && end > v)
+        *last = strtoll(end + 1, &end, 10);
+    if (errno || *end || end == v || *first < 1 || *last < *first) {
+        fprintf(stderr, "repro train: --trace-step expects a step N or a range M-N (1 <= M <= N), got '%s'\n", v);
+        return 2;
+    }
+    return 0;
+}
 
 /* Returns 0 on success, 2 on a usage error (already reported), 1 for --help. */
 static int parse_args(int argc, char **argv, train_args *a)
@@ -83,7 +109,7 @@ static int parse_args(int argc, char **argv, train_args *a)
             usage(stdout);
             return 1;
         } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
-                   !strcmp(arg, "--stop-after")) {
+                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--trace-step") || !strcmp(arg, "--trace-dir")) {
             if (!has_value) {
                 fprintf(stderr, "repro train: %s needs a value\n", arg);
                 return 2;
@@ -93,6 +119,12 @@ static int parse_args(int argc, char **argv, train_args *a)
                 a->out = v;
             else if (!strcmp(arg, "--resume"))
                 a->resume = v;
+            else if (!strcmp(arg, "--trace-dir"))
+                a->trace_dir = v;
+            else if (!strcmp(arg, "--trace-step")) {
+                if (parse_step_range(v, &a->trace_first, &a->trace_last))
+                    return 2;
+            }
             else if (!strcmp(arg, "--stop-after")) {
                 char *end;
                 errno = 0;
@@ -128,6 +160,10 @@ static int parse_args(int argc, char **argv, train_args *a)
                         "cannot be combined with it\n");
         return 2;
     }
+    if (!a->trace_dir != !a->trace_last) {
+        fprintf(stderr, "repro train: --trace-step and --trace-dir go together\n");
+        return 2;
+    }
     if (!a->config && !a->resume) {
         fprintf(stderr, "repro train: missing CONFIG (see 'repro train --help')\n");
         return 2;
@@ -135,72 +171,46 @@ static int parse_args(int argc, char **argv, train_args *a)
     return 0;
 }
 
-/* --resume: the config is the run's own (its path and overrides from
- * run.json); it and the data files must hash as they did when the run
- * started, unless --force. Fills cfg and the overrides list. */
-static int load_resume_config(train_args *a, repro_config *cfg, cJSON **record_out)
+/* REPRO_TEST_PERTURB="step=S,tensor=NAME,index=I" (tests only): read here,
+ * never by the library. Returns 0, or 2 after saying what is wrong. */
+static int parse_test_perturb(const char *spec, repro_test_perturb *p)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/run.json", a->resume);
-    cJSON *record;
-    repro_error err;
-    if (repro_json_read_file(path, &record, &err) != REPRO_OK) {
-        fprintf(stderr, "repro train: cannot resume '%s': %s\n", a->resume, err.message);
-        return 2;
-    }
-    *record_out = record;
-    const char *config_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "config_path"));
-    const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "config_sha256"));
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(record, "overrides");
-    if (!config_path || !want || !cJSON_IsArray(ov)) {
-        fprintf(stderr, "repro train: cannot resume '%s': run.json lacks config_path, config_sha256 or overrides\n",
-                a->resume);
-        return 2;
-    }
-    const char **more = realloc(a->overrides, (size_t)(cJSON_GetArraySize(ov) + 1) * sizeof *more);
-    if (!more) {
-        fprintf(stderr, "repro train: out of memory\n");
-        return 2;
-    }
-    a->overrides = more;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, ov)
-    {
-        if (cJSON_IsString(item))
-            a->overrides[a->n_overrides++] = item->valuestring;
-    }
-    if (repro_config_load(config_path, a->overrides, a->n_overrides, cfg, &err) != REPRO_OK) {
-        fprintf(stderr, "repro train: cannot resume '%s': %s\n", a->resume, err.message);
-        return 2;
-    }
-    char *text = repro_config_to_json(cfg);
-    char have[65];
-    repro_sha256_hex(text ? text : "", text ? strlen(text) : 0, have);
-    free(text);
-    if (strcmp(have, want) != 0 && !a->force) {
-        fprintf(stderr, "repro train: cannot resume '%s': the config changed since the run started "
-                        "(config_sha256 %s, now %s); use --force to resume anyway\n", a->resume, want, have);
-        return 2;
-    }
-    const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "data"), "files");
-    cJSON_ArrayForEach(item, files)
-    {
-        const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "path"));
-        const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "sha256"));
-        char now[65];
-        if (!file || !sha)
-            continue;
-        if (repro_sha256_file(file, now, &err) != REPRO_OK) {
-            fprintf(stderr, "repro train: cannot resume '%s': %s\n", a->resume, err.message);
-            return 2;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    int have_step = 0, have_tensor = 0, have_index = 0;
+    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(part, '=');
+        char *end = NULL;
+        if (eq)
+            *eq = '\0';
+        const char *v = eq ? eq + 1 : "";
+        errno = 0;
+        if (eq && !strcmp(part, "step")) {
+            p->step = strtoll(v, &end, 10);
+            have_step = !errno && *v && !*end && p->step >= 1;
+        } else if (eq && !strcmp(part, "index")) {
+            p->index = strtoll(v, &end, 10);
+            have_index = !errno && *v && !*end && p->index >= 0;
+        } else if (eq && !strcmp(part, "tensor") && *v && strlen(v) < sizeof p->tensor) {
+            snprintf(p->tensor, sizeof p->tensor, "%s", v);
+            have_tensor = 1;
+        } else {
+            have_step = 0; /* an unknown part spoils the whole */
+            break;
         }
-        if (strcmp(now, sha) != 0 && !a->force) {
-            fprintf(stderr, "repro train: cannot resume '%s': data file '%s' changed since the run started "
-                            "(sha256 %s, now %s); use --force to resume anyway\n", a->resume, file, sha, now);
-            return 2;
-        }
+    }
+    if (!have_step || !have_tensor || !have_index) {
+        fprintf(stderr, "repro train: REPRO_TEST_PERTURB: expected \"step=S,tensor=NAME,index=I\" (S >= 1, "
+                        "I >= 0), got '%s'\n", spec);
+        return 2;
     }
     return 0;
+}
+
+static void print_warning(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "repro train: warning: %s\n", message);
 }
 
 int repro_cmd_train(int argc, char **argv)
@@ -219,16 +229,21 @@ int repro_cmd_train(int argc, char **argv)
     }
     repro_error err;
     repro_error_clear(&err);
-    cJSON *record = NULL;
+    run_config resumed = {0};
     repro_status st = REPRO_OK;
     if (a.resume) {
-        rc = load_resume_config(&a, cfg, &record);
+        rc = run_config_load(a.resume, a.force, "repro train: cannot resume", "; use --force to resume anyway",
+                             &resumed, cfg);
     } else if ((st = repro_config_load(a.config, a.overrides, a.n_overrides, cfg, &err)) != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);
         rc = 2;
     }
+    repro_test_perturb perturb = {0};
+    const char *perturb_spec = getenv("REPRO_TEST_PERTURB");
+    if (!rc && perturb_spec && perturb_spec[0])
+        rc = parse_test_perturb(perturb_spec, &perturb);
     if (rc) {
-        cJSON_Delete(record);
+        run_config_free(&resumed);
         free(cfg);
         free(a.overrides);
         return rc;
@@ -246,12 +261,17 @@ int repro_cmd_train(int argc, char **argv)
         .isa = getenv("REPRO_ISA"),
         .progress = progress_report,
         .progress_ctx = &ps,
-        .overrides = a.overrides,
-        .n_overrides = a.n_overrides,
+        .overrides = a.resume ? resumed.overrides : a.overrides,
+        .n_overrides = a.resume ? resumed.n_overrides : a.n_overrides,
         .resume_dir = a.resume,
         .resume_force = a.force,
-        .stop_after = a.stop_after,
+        .stop_after = a.stop_after ? a.stop_after : a.trace_last,
         .interrupt = (volatile const int *)&interrupted,
+        .trace_dir = a.trace_dir,
+        .trace_first = a.trace_first,
+        .trace_last = a.trace_last,
+        .test_perturb = perturb,
+        .warn = print_warning,
     };
     repro_train_result res;
     st = repro_train(cfg, &opts, &res, &err);
@@ -272,7 +292,7 @@ int repro_cmd_train(int argc, char **argv)
     }
     if (res.resume_notes[0])
         fprintf(stderr, "repro train: note: %s\n", res.resume_notes);
-    cJSON_Delete(record);
+    run_config_free(&resumed);
     free(cfg);
     free(a.overrides);
     return rc;

@@ -103,6 +103,10 @@ repro_status repro_config_load(const char *path, const char *const *overrides, i
         ctx.root = root;
         st = cfg_read(&ctx, cfg);
     }
+    /* determinism defaults to strict, but to warn in mode fast (which asks
+     * for operations that are not bit-exact) unless the file says otherwise */
+    if (!st && cfg->mode == REPRO_MODE_FAST && yt_map_find(root, "determinism") < 0)
+        cfg->determinism = REPRO_DETERMINISM_WARN;
     if (!st)
         st = cfg_validate(&ctx, cfg);
     yt_free(root);

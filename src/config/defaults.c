@@ -31,6 +31,7 @@ void repro_config_defaults(repro_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->seed = 0;
     cfg->mode = REPRO_MODE_EXACT;
+    cfg->determinism = REPRO_DETERMINISM_STRICT; /* warn when mode is fast: config.c */
     cfg->device = REPRO_DEVICE_CPU;
     cfg->threads = 1;
     cfg->epochs = 10;

@@ -46,6 +46,8 @@ struct repro_model {
     float *d_trunk;    /* [capacity][trunk out]: sum of the heads' gradients */
     float *d_head;     /* [capacity][trunk out]: one head's input gradient */
     const float *trunk_input; /* x of the last forward */
+    repro_trace *trace;       /* NULL: not tracing */
+    int blas;                 /* linear layers through OpenBLAS (mode: fast; not bit-exact) */
 };
 
 /* ---- construction ---- */
@@ -215,6 +217,8 @@ int repro_model_n_tensors(const repro_model *m) { return m->n_tensors; }
 const repro_param_info *repro_model_tensor(const repro_model *m, int i) { return &m->tensors[i]; }
 int repro_model_n_heads(const repro_model *m) { return m->n_heads; }
 int repro_model_head_width(const repro_model *m, int head) { return m->heads[head].out; }
+void repro_model_set_trace(repro_model *m, repro_trace *t) { m->trace = t; }
+void repro_model_use_blas(repro_model *m, int on) { m->blas = on; }
 
 const float *repro_model_head_output(const repro_model *m, int head)
 {
@@ -268,6 +272,10 @@ static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu
     case REPRO_LAYER_LINEAR: {
         const float *w = params + m->tensors[L->w_tensor].offset;
         const float *bias = L->b_tensor >= 0 ? params + m->tensors[L->b_tensor].offset : NULL;
+        if (m->blas) {
+            repro_linear_forward_blas(L->y, x, w, bias, b, L->in, L->out);
+            return REPRO_OK;
+        }
         return repro_linear_forward(cpu, L->y, x, w, bias, b, L->in, L->out, err);
     }
     case REPRO_LAYER_RELU: repro_relu_forward(cpu, L->y, x, n); return REPRO_OK;
@@ -289,6 +297,22 @@ static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
 }
 
+/* ---- tracing ---- */
+
+/* Records rows x cols of data as "<stack>.<i>.<kind>.<what>" under the op
+ * "<stack>.<i>.<kind>.<phase>". */
+static repro_status trace_layer(repro_model *m, const stack *s, int i, const char *phase, const char *what,
+                                const float *data, int64_t rows, int64_t cols, repro_error *err)
+{
+    char op[160], name[160];
+    const char *kind = repro_layer_kind_name(s->layers[i].cfg.kind);
+    snprintf(op, sizeof op, "%s.%d.%s.%s", s->name, i, kind, phase);
+    snprintf(name, sizeof name, "%s.%d.%s.%s", s->name, i, kind, what);
+    return repro_trace_tensor(m->trace, op, name, 1, data, rows, cols, err);
+}
+
+/* ---- forward ---- */
+
 static repro_status stack_forward(repro_model *m, stack *s, const repro_cpu *cpu, const float *params,
                                   const float *x, int64_t b, int training, uint64_t seed,
                                   uint64_t step, const uint32_t *sample_pos, repro_error *err)
@@ -296,6 +320,8 @@ static repro_status stack_forward(repro_model *m, stack *s, const repro_cpu *cpu
     for (int i = 0; i < s->n; i++) {
         repro_status st = layer_forward(m, &s->layers[i], cpu, params, x, b, training, seed, step,
                                         sample_pos, err);
+        if (st == REPRO_OK && m->trace)
+            st = trace_layer(m, s, i, "forward", "out", s->layers[i].y, b, s->layers[i].out, err);
         if (st != REPRO_OK)
             return st;
         x = s->layers[i].y;
@@ -316,6 +342,11 @@ repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const flo
         return repro_fail(err, REPRO_ERR_INTERNAL, "batch of %lld rows exceeds capacity %lld",
                           (long long)b, (long long)m->capacity);
     m->trunk_input = x;
+    if (m->trace) {
+        repro_status st = repro_trace_tensor(m->trace, "input", "input", 1, x, b, m->input, err);
+        if (st != REPRO_OK)
+            return st;
+    }
     repro_status st = stack_forward(m, &m->trunk, cpu, params, x, b, training, seed, step, sample_pos, err);
     const float *t = stack_output(&m->trunk, x);
     for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
@@ -336,6 +367,10 @@ static repro_status layer_backward(repro_model *m, layer *L, const repro_cpu *cp
         const float *w = m->params + m->tensors[L->w_tensor].offset;
         float *dw = m->grads + m->tensors[L->w_tensor].offset;
         float *db = L->b_tensor >= 0 ? m->grads + m->tensors[L->b_tensor].offset : NULL;
+        if (m->blas) {
+            repro_linear_backward_blas(dx, dw, db, dy, x, w, b, L->in, L->out);
+            return REPRO_OK;
+        }
         return repro_linear_backward(cpu, dx, dw, db, dy, x, w, b, L->in, L->out, err);
     }
     case REPRO_LAYER_RELU: if (dx) repro_relu_backward(cpu, dx, dy, x, n); return REPRO_OK;
@@ -378,6 +413,8 @@ static repro_status stack_backward(repro_model *m, stack *s, const repro_cpu *cp
         if (!dx && L->cfg.kind == REPRO_LAYER_LAYERNORM)
             dx = m->scratch[(s->n - 1 - i) & 1];
         repro_status st = layer_backward(m, L, cpu, in, dy, dx, b, err);
+        if (st == REPRO_OK && m->trace && dx)
+            st = trace_layer(m, s, i, "backward", "dx", dx, b, L->in, err);
         if (st != REPRO_OK)
             return st;
         dy = dx;
@@ -398,6 +435,12 @@ repro_status repro_model_backward(repro_model *m, const repro_cpu *cpu, const fl
             return st;
         if (h > 0)
             repro_add_inplace(cpu, m->d_trunk, m->d_head, b * m->trunk.out);
+    }
+    if (m->trace && m->n_heads > 1) {
+        repro_status st = repro_trace_tensor(m->trace, "trunk.backward", "trunk.dy", 1, m->d_trunk, b,
+                                             m->trunk.out, err);
+        if (st != REPRO_OK)
+            return st;
     }
     return stack_backward(m, &m->trunk, cpu, x, m->d_trunk, NULL, b, err);
 }

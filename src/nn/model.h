@@ -21,6 +21,7 @@
 #include "ops/cpu/cpu.h"
 #include "repro/config.h"
 #include "repro/status.h"
+#include "train/trace.h"
 
 typedef struct repro_model repro_model;
 
@@ -60,6 +61,16 @@ int repro_model_head_width(const repro_model *m, int head);
 repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err);
+
+/* While t is set (NULL: off, the default), every forward and backward pass
+ * records its input, each layer's output "<layer>.out" and each input
+ * gradient "<layer>.dx" into t (see train/trace.h). Costs one pointer test
+ * per layer when off. */
+void repro_model_set_trace(repro_model *m, repro_trace *t);
+
+/* on != 0: linear layers go through OpenBLAS sgemm (linear.h), which is
+ * NOT bit-exact: only for mode: fast, where determinism allowed it. */
+void repro_model_use_blas(repro_model *m, int on);
 
 /* Head h's output of the last forward pass: [b][head_width]. */
 const float *repro_model_head_output(const repro_model *m, int head);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "build_info.h"
+#include "train/determinism.h"
 
 static void utc_now(char *buf, size_t n, const char *fmt)
 {
@@ -142,6 +143,14 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     set(&st, *run, "execution", execution, err);
     set(&st, *run, "data", data, err);
     set(&st, *run, "env", repro_env_capture(isa), err);
+    set(&st, *run, "determinism", repro_determinism_json(cfg), err);
+    if (opts->test_perturb.step > 0) {
+        cJSON *perturb = cJSON_CreateObject();
+        cJSON_AddNumberToObject(perturb, "step", (double)opts->test_perturb.step);
+        cJSON_AddStringToObject(perturb, "tensor", opts->test_perturb.tensor);
+        cJSON_AddNumberToObject(perturb, "index", (double)opts->test_perturb.index);
+        set(&st, *run, "test_perturb", perturb, err);
+    }
     cJSON *git = repro_git_info(cfg->source_path);
     set(&st, *run, "git", git ? git : cJSON_CreateNull(), err);
     free(config_text);

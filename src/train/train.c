@@ -12,7 +12,9 @@
  *   4. clip (optional), learning rate from the schedule, optimiser update,
  *      EMA update (optional);
  *   5. a ledger line: the loss bits, and every hash_every steps the
- *      SHA-256 of the parameters and of the optimiser state. */
+ *      SHA-256 of the parameters and of the optimiser state.
+ * A traced step (opts->trace_dir) also records every tensor it computes
+ * (train/trace.h); the test-only perturbation acts between 2 and 4. */
 #include "repro/train.h"
 
 #include <math.h>
@@ -23,6 +25,7 @@
 
 #include "nn/model.h"
 #include "ops/cpu/isa.h"
+#include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
 #include "optim/optim.h"
 #include "repro/data.h"
@@ -32,7 +35,9 @@
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/heads.h"
+#include "train/determinism.h"
 #include "train/run_record.h"
+#include "train/trace.h"
 
 typedef struct trainer {
     const repro_config *cfg;
@@ -54,6 +59,9 @@ typedef struct trainer {
     int64_t samples_seen;
     char config_sha256[65];
     double t_start;
+    repro_trace *trace;      /* NULL unless opts->trace_dir */
+    int traced_params;       /* the parameters at the first traced step are recorded */
+    int perturb_tensor;      /* the test perturbation's tensor index, -1 if none */
 } trainer;
 
 static double now_sec(void)
@@ -88,6 +96,30 @@ static repro_status load_data(trainer *t, repro_error *err)
     return REPRO_OK;
 }
 
+/* Resolves opts->test_perturb's tensor name and checks its index. */
+static repro_status find_perturbed_tensor(trainer *t, repro_error *err)
+{
+    const repro_test_perturb *p = &t->opts->test_perturb;
+    t->perturb_tensor = -1;
+    if (p->step <= 0)
+        return REPRO_OK;
+    char names[512] = "";
+    for (int i = 0; i < repro_model_n_tensors(t->model); i++) {
+        const repro_param_info *info = repro_model_tensor(t->model, i);
+        if (strcmp(info->name, p->tensor) == 0) {
+            if (p->index < 0 || p->index >= info->numel)
+                return repro_fail(err, REPRO_ERR_ARG, "test perturbation: index %lld is outside %s (%lld elements)",
+                                  (long long)p->index, p->tensor, (long long)info->numel);
+            t->perturb_tensor = i;
+            return REPRO_OK;
+        }
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", info->name);
+    }
+    return repro_fail(err, REPRO_ERR_ARG, "test perturbation: the model has no parameter tensor '%s' (it has %s)",
+                      p->tensor, names);
+}
+
 static repro_status build_model(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
@@ -103,6 +135,10 @@ static repro_status build_model(trainer *t, repro_error *err)
                            t->train.y ? t->train.n_targets : 0, err);
     if (st != REPRO_OK)
         return st;
+    if (cfg->mode == REPRO_MODE_FAST) { /* not bit-exact: repro_determinism_check allowed it */
+        repro_model_use_blas(t->model, 1);
+        repro_blas_set_threads(cfg->threads);
+    }
     repro_model_init_params(t->model, cfg->seed);
     int64_t np = repro_model_n_params(t->model);
     st = repro_optim_create(&cfg->optim, np, &t->optim, err);
@@ -126,6 +162,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     }
     if (st == REPRO_OK && !(t->perm = malloc((size_t)t->n_train * sizeof(uint32_t))))
         st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the epoch order");
+    if (st == REPRO_OK)
+        st = find_perturbed_tensor(t, err);
     t->steps_per_epoch = (t->n_train + cfg->batch_size - 1) / cfg->batch_size;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     if (cfg->max_steps > 0 && cfg->max_steps < t->total_steps)
@@ -145,6 +183,8 @@ static void trainer_free(trainer *t)
     free(t->best);
     repro_batch_free(&t->batch);
     repro_batch_free(&t->eval_batch);
+    repro_error ignored;
+    repro_trace_close(t->trace, &ignored);
     for (int h = 0; h < REPRO_MAX_HEADS; h++) {
         free(t->step_loss[h]);
         free(t->d_out[h]);
@@ -155,20 +195,65 @@ static void trainer_free(trainer *t)
 
 /* ---- one optimiser step ---- */
 
-/* Trains on epoch positions [first, first + count) as optimiser step `step`
- * (0-based) and returns the step's loss in *loss. */
-static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr,
-                               float *loss, repro_error *err)
+/* The next float toward +inf (nextafterf(x, INFINITY) without libm):
+ * +-0 becomes the smallest subnormal; NaN and +inf stay. */
+static float next_up(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (x != x || u == 0x7f800000u)
+        return x;
+    if (u == 0x80000000u)
+        u = 1;
+    else if (u >> 31)
+        u--;
+    else
+        u++;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* Records every parameter tensor (or gradient) of the model as
+ * "<prefix>.<tensor>" under op. */
+static repro_status trace_tensors(trainer *t, const char *op, const char *prefix, const float *base,
+                                  repro_error *err)
+{
+    repro_status st = REPRO_OK;
+    for (int i = 0; st == REPRO_OK && i < repro_model_n_tensors(t->model); i++) {
+        const repro_param_info *p = repro_model_tensor(t->model, i);
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", prefix, p->name);
+        st = repro_trace_tensor(t->trace, op, name, 0, base + p->offset, p->shape[0], p->ndim == 2 ? p->shape[1] : 0,
+                                err);
+    }
+    return st;
+}
+
+/* A head's per-sample losses [b] and loss gradients [b][w] of one micro-batch. */
+static repro_status trace_head(trainer *t, int h, const float *losses, int64_t b, int w, repro_error *err)
+{
+    char op[96], name[96];
+    snprintf(op, sizeof op, "heads.%s.loss", t->cfg->model.heads[h].name);
+    repro_status st = repro_trace_tensor(t->trace, op, op, 1, losses, b, 0, err);
+    snprintf(name, sizeof name, "heads.%s.dout", t->cfg->model.heads[h].name);
+    return st == REPRO_OK ? repro_trace_tensor(t->trace, op, name, 1, t->d_out[h], b, w, err) : st;
+}
+
+/* Forward, losses and backward of every micro-batch of a step (gradients
+ * start at +0). traced: record each tensor. */
+static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64_t count, int traced,
+                                  repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int nh = cfg->model.n_heads;
-    int64_t np = repro_model_n_params(t->model);
     float *grads = repro_model_grads(t->model);
-    memset(grads, 0, (size_t)np * sizeof(float));
+    memset(grads, 0, (size_t)repro_model_n_params(t->model) * sizeof(float));
 
     int64_t micro = t->batch.capacity;
     for (int64_t done = 0; done < count; done += micro) {
         int64_t b = count - done < micro ? count - done : micro;
+        if (traced)
+            repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)(done / micro) : -1);
         for (int64_t i = 0; i < b; i++) {
             uint32_t pos = (uint32_t)(first + done + i);
             t->batch.pos[i] = pos;
@@ -187,10 +272,48 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
             if (st == REPRO_OK)
                 st = repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, count, t->d_out[h],
                                      err);
+            if (st == REPRO_OK && traced)
+                st = trace_head(t, h, t->step_loss[h] + done, b, w, err);
         }
         if (st != REPRO_OK)
             return st;
         st = repro_model_backward(t->model, &t->cpu, t->batch.x, b, t->d_out, err);
+        if (st != REPRO_OK)
+            return st;
+    }
+    return REPRO_OK;
+}
+
+/* Trains on epoch positions [first, first + count) as optimiser step `step`
+ * (0-based) and returns the step's loss in *loss. */
+static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr,
+                               float *loss, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    int nh = cfg->model.n_heads;
+    int64_t np = repro_model_n_params(t->model);
+    float *grads = repro_model_grads(t->model);
+    int traced = repro_trace_wants(t->trace, step + 1);
+    repro_status st = REPRO_OK;
+    if (traced) {
+        repro_trace_at(t->trace, step + 1, -1);
+        if (!t->traced_params)
+            st = trace_tensors(t, "params", "params", repro_model_params(t->model), err);
+        t->traced_params = 1;
+        repro_model_set_trace(t->model, t->trace);
+    }
+    if (st == REPRO_OK)
+        st = step_backward(t, step, first, count, traced, err);
+    repro_model_set_trace(t->model, NULL);
+    if (st != REPRO_OK)
+        return st;
+    if (t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step) {
+        float *g = grads + repro_model_tensor(t->model, t->perturb_tensor)->offset + t->opts->test_perturb.index;
+        *g = next_up(*g);
+    }
+    if (traced) {
+        repro_trace_at(t->trace, step + 1, -1);
+        st = trace_tensors(t, "grad", "grad", grads, err);
         if (st != REPRO_OK)
             return st;
     }
@@ -200,6 +323,8 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
         total = total + cfg->model.heads[h].weight *
                             (repro_sum_canonical_mt(&t->cpu, t->step_loss[h], count) / (float)count);
     *loss = total;
+    if (traced && (st = repro_trace_tensor(t->trace, "step", "loss", 0, &total, 1, 0, err)) != REPRO_OK)
+        return st;
     if (!isfinite(total))
         return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
                           (long long)step + 1, isnan(total) ? "nan" : "inf");
@@ -478,9 +603,12 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     t.cfg = cfg;
     t.opts = opts;
     repro_train_state s = {0};
-    repro_status st = repro_isa_choose(opts->isa, &t.cpu.isa, err);
+    repro_status st = repro_determinism_check(cfg, opts, err);
+    if (st == REPRO_OK)
+        st = repro_isa_choose(opts->isa, &t.cpu.isa, err);
     if (st == REPRO_OK)
         st = repro_pool_create(cfg->threads, &t.cpu.pool, err);
+
     if (st == REPRO_OK)
         st = config_hash(cfg, t.config_sha256, err);
     if (st == REPRO_OK)
@@ -495,8 +623,17 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     if (st == REPRO_OK) {
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
-        char stopped[128];
-        st = train_epochs(&t, &s, stopped, sizeof stopped, err);
+        char stopped[128] = "";
+        if (opts->trace_dir) /* after the run directory, which may hold it */
+            st = repro_trace_open(opts->trace_dir, opts->trace_first, opts->trace_last, &t.trace, err);
+        if (st == REPRO_OK)
+            st = train_epochs(&t, &s, stopped, sizeof stopped, err);
+        repro_trace *trace = t.trace;
+        t.trace = NULL;
+        if (st == REPRO_OK)
+            st = repro_trace_close(trace, err);
+        else
+            repro_trace_close(trace, NULL);
         if (st == REPRO_OK && stopped[0]) {
             res->interrupted = 1;
             res->steps = s.step;

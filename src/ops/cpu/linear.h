@@ -29,4 +29,16 @@ repro_status repro_linear_backward(const repro_cpu *cpu, float *dx, float *dw, f
                                    const float *dy, const float *x, const float *w,
                                    int64_t B, int64_t I, int64_t O, repro_error *err);
 
+/* The same layer through OpenBLAS sgemm, what mode: fast runs (the model
+ * chooses, repro_model_use_blas). NOT bit-exact: the summation order is
+ * OpenBLAS's and changes with its thread count and the CPU. Forward adds
+ * the bias after the product; dx may be NULL, db may be NULL. */
+void repro_linear_forward_blas(float *y, const float *x, const float *w, const float *bias, int64_t B, int64_t I,
+                               int64_t O);
+void repro_linear_backward_blas(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                                int64_t B, int64_t I, int64_t O);
+
+/* OpenBLAS's own thread count (a process-wide setting of OpenBLAS). */
+void repro_blas_set_threads(int threads);
+
 #endif

@@ -1,0 +1,87 @@
+/* Loading a run's own configuration again: see run_config.h. */
+#include "cli/run_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repro/record.h"
+
+/* Every data file the record lists must still hash as it did. */
+static int check_data_files(const char *run_dir, int force, const char *what, const char *hint,
+                            const cJSON *record)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "data"), "files");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, files)
+    {
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "path"));
+        const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "sha256"));
+        char now[65];
+        repro_error err;
+        if (!file || !sha)
+            continue;
+        if (repro_sha256_file(file, now, &err) != REPRO_OK) {
+            fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
+            return 2;
+        }
+        if (strcmp(now, sha) != 0 && !force) {
+            fprintf(stderr, "%s '%s': data file '%s' changed since the run started "
+                            "(sha256 %s, now %s)%s\n", what, run_dir, file, sha, now, hint);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int run_config_load(const char *run_dir, int force, const char *what, const char *hint, run_config *rc,
+                    repro_config *cfg)
+{
+    memset(rc, 0, sizeof *rc);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.json", run_dir);
+    repro_error err;
+    if (repro_json_read_file(path, &rc->record, &err) != REPRO_OK) {
+        fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
+        return 2;
+    }
+    rc->config_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "config_path"));
+    const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "config_sha256"));
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(rc->record, "overrides");
+    if (!rc->config_path || !want || !cJSON_IsArray(ov)) {
+        fprintf(stderr, "%s '%s': run.json lacks config_path, config_sha256 or overrides\n", what, run_dir);
+        return 2;
+    }
+    rc->overrides = calloc((size_t)cJSON_GetArraySize(ov) + 1, sizeof *rc->overrides);
+    if (!rc->overrides) {
+        fprintf(stderr, "%s '%s': out of memory\n", what, run_dir);
+        return 2;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, ov)
+    {
+        if (cJSON_IsString(item))
+            rc->overrides[rc->n_overrides++] = item->valuestring;
+    }
+    if (repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, &err) != REPRO_OK) {
+        fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
+        return 2;
+    }
+    char *text = repro_config_to_json(cfg);
+    char have[65];
+    repro_sha256_hex(text ? text : "", text ? strlen(text) : 0, have);
+    free(text);
+    if (strcmp(have, want) != 0 && !force) {
+        fprintf(stderr, "%s '%s': the config changed since the run started "
+                        "(config_sha256 %s, now %s)%s\n", what, run_dir, want, have, hint);
+        return 2;
+    }
+    return check_data_files(run_dir, force, what, hint, rc->record);
+}
+
+void run_config_free(run_config *rc)
+{
+    free(rc->overrides);
+    cJSON_Delete(rc->record);
+    memset(rc, 0, sizeof *rc);
+}
