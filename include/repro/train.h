@@ -34,6 +34,7 @@ typedef struct repro_progress {
     float lr;
     double samples_per_sec;             /* over the current epoch so far */
     double elapsed_sec;                 /* since the start of training */
+    double loader_wait_sec;             /* time the training loop waited for data this epoch */
     /* EPOCH only: evaluation (has_* says which exist) */
     int has_val, has_test, has_accuracy;
     float val_loss, val_accuracy, test_loss, test_accuracy;

@@ -3,8 +3,9 @@
  * One optimiser step over a batch of batch_size samples (the last batch of
  * an epoch may be smaller):
  *   1. zero the gradients (+0);
- *   2. for each of accum_steps micro-batches, in order: gather its samples
- *      (epoch position p -> data row train_rows[perm[p]]), forward with
+ *   2. for each of accum_steps micro-batches, in order, as the data loader
+ *      delivers them (epoch position p -> data row train_rows[order[p]],
+ *      order from the sampler, augmented at (seed, epoch, p)), forward with
  *      dropout at (seed, layer, step, p, element), per-sample losses into
  *      the step's loss arrays, backward (weight gradients continue their
  *      in-order sums, so the split never shows);
@@ -28,9 +29,11 @@
 #include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
 #include "optim/optim.h"
+#include "repro/augment.h"
 #include "repro/data.h"
+#include "repro/loader.h"
 #include "repro/record.h"
-#include "repro/rng.h"
+#include "repro/sampler.h"
 #include "data/batch.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -51,11 +54,14 @@ typedef struct trainer {
     float *ema;     /* EMA of the parameters, or NULL */
     float *best;    /* early stopping: the best epoch's evaluation weights, or NULL */
     repro_run *run;
-    repro_batch batch, eval_batch;
+    repro_loader *loader;            /* delivers the training micro-batches */
+    repro_batch eval_batch;
     float *step_loss[REPRO_MAX_HEADS]; /* [batch_size] per-sample losses of the step */
     float *d_out[REPRO_MAX_HEADS];     /* [micro][head width] */
-    uint32_t *perm;                    /* [n_train] the epoch's order */
-    int64_t steps_per_epoch, total_steps;
+    int32_t *train_labels;             /* [n_train] class of each training row (samplers), or NULL */
+    uint32_t *order;                   /* [epoch_len] the sampler's order: indices into train_rows */
+    uint32_t *epoch_rows;              /* [epoch_len] data row at each epoch position */
+    int64_t epoch_len, steps_per_epoch, total_steps;
     int64_t samples_seen;
     char config_sha256[65];
     double t_start;
@@ -120,6 +126,17 @@ static repro_status find_perturbed_tensor(trainer *t, repro_error *err)
                       p->tensor, names);
 }
 
+/* The loader's per-sample transform: augmentation at (seed, epoch, position). */
+static repro_status augment_sample(void *ctx, uint32_t epoch, uint32_t pos, float *x, int64_t n_features,
+                                   repro_error *err)
+{
+    (void)err;
+    const trainer *t = ctx;
+    repro_augment_sample(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
+                         t->train.image_w);
+    return REPRO_OK;
+}
+
 static repro_status build_model(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
@@ -151,7 +168,11 @@ static repro_status build_model(trainer *t, repro_error *err)
     }
     if (cfg->early_stopping.enabled && !(t->best = malloc((size_t)np * sizeof(float))))
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the best-epoch weights");
-    st = repro_batch_alloc(&t->batch, &t->train, micro, err);
+    st = repro_augment_check(&cfg->augment, t->train.n_features, t->train.image_h, t->train.image_w,
+                             "the training data", err);
+    if (st == REPRO_OK)
+        st = repro_loader_create(&cfg->loader, &t->train, micro,
+                                 repro_augment_enabled(&cfg->augment) ? augment_sample : NULL, t, &t->loader, err);
     if (st == REPRO_OK)
         st = repro_batch_alloc(&t->eval_batch, &t->train, cfg->eval_batch_size, err);
     for (int h = 0; st == REPRO_OK && h < cfg->model.n_heads; h++) {
@@ -160,11 +181,22 @@ static repro_status build_model(trainer *t, repro_error *err)
         if (!t->step_loss[h] || !t->d_out[h])
             st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate loss buffers");
     }
-    if (st == REPRO_OK && !(t->perm = malloc((size_t)t->n_train * sizeof(uint32_t))))
+    t->epoch_len = repro_sampler_epoch_length(&cfg->sampler, t->n_train);
+    t->steps_per_epoch = repro_sampler_epoch_steps(&cfg->sampler, t->n_train, cfg->batch_size);
+    if (st == REPRO_OK && t->steps_per_epoch < 1)
+        st = repro_fail(err, REPRO_ERR_CONFIG, "an epoch has %lld samples, fewer than batch_size %d with "
+                        "sampler.drop_last: no step would run", (long long)t->epoch_len, cfg->batch_size);
+    if (st == REPRO_OK && (!(t->order = malloc((size_t)t->epoch_len * sizeof(uint32_t))) ||
+                           !(t->epoch_rows = malloc((size_t)t->epoch_len * sizeof(uint32_t)))))
         st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the epoch order");
+    if (st == REPRO_OK && t->train.label) {
+        if (!(t->train_labels = malloc((size_t)t->n_train * sizeof(int32_t))))
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the training labels");
+        for (int64_t i = 0; st == REPRO_OK && i < t->n_train; i++)
+            t->train_labels[i] = t->train.label[t->train_rows[i]];
+    }
     if (st == REPRO_OK)
         st = find_perturbed_tensor(t, err);
-    t->steps_per_epoch = (t->n_train + cfg->batch_size - 1) / cfg->batch_size;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     if (cfg->max_steps > 0 && cfg->max_steps < t->total_steps)
         t->total_steps = cfg->max_steps;
@@ -181,7 +213,7 @@ static void trainer_free(trainer *t)
     repro_optim_free(t->optim);
     free(t->ema);
     free(t->best);
-    repro_batch_free(&t->batch);
+    repro_loader_destroy(t->loader);
     repro_batch_free(&t->eval_batch);
     repro_error ignored;
     repro_trace_close(t->trace, &ignored);
@@ -189,7 +221,9 @@ static void trainer_free(trainer *t)
         free(t->step_loss[h]);
         free(t->d_out[h]);
     }
-    free(t->perm);
+    free(t->train_labels);
+    free(t->order);
+    free(t->epoch_rows);
     repro_pool_destroy(t->cpu.pool);
 }
 
@@ -249,37 +283,37 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
     float *grads = repro_model_grads(t->model);
     memset(grads, 0, (size_t)repro_model_n_params(t->model) * sizeof(float));
 
-    int64_t micro = t->batch.capacity;
-    for (int64_t done = 0; done < count; done += micro) {
-        int64_t b = count - done < micro ? count - done : micro;
-        if (traced)
-            repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)(done / micro) : -1);
-        for (int64_t i = 0; i < b; i++) {
-            uint32_t pos = (uint32_t)(first + done + i);
-            t->batch.pos[i] = pos;
-            t->batch.index[i] = t->train_rows[t->perm[pos]];
-        }
-        repro_batch_fill(&t->batch, &t->train, b);
-        repro_status st = repro_model_forward(t->model, &t->cpu, repro_model_params(t->model), t->batch.x, b, 1,
-                                              cfg->seed, (uint64_t)step, t->batch.pos, err);
+    int last = 0;
+    int64_t done = 0; /* samples of the step so far */
+    for (int micro_i = 0; !last; micro_i++) {
+        const repro_batch *batch;
+        int64_t b, step_size;
+        repro_status st = repro_loader_next(t->loader, &batch, &b, &step_size, &last, err);
+        if (st == REPRO_OK && (!batch || step_size != count || batch->pos[0] != (uint32_t)(first + done)))
+            st = repro_fail(err, REPRO_ERR_INTERNAL, "the data loader is out of step with the trainer at step %lld",
+                            (long long)step + 1);
         if (st != REPRO_OK)
             return st;
+        if (traced)
+            repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)micro_i : -1);
+        st = repro_model_forward(t->model, &t->cpu, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
+                                 (uint64_t)step, batch->pos, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
             const float *out = repro_model_head_output(t->model, h);
             int w = repro_model_head_width(t->model, h);
-            st = repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, t->step_loss[h] + done,
-                                 NULL, err);
+            st = repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, batch, b, t->step_loss[h] + done, NULL,
+                                 err);
             if (st == REPRO_OK)
-                st = repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, &t->batch, b, count, t->d_out[h],
-                                     err);
+                st = repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, batch, b, count, t->d_out[h], err);
             if (st == REPRO_OK && traced)
                 st = trace_head(t, h, t->step_loss[h] + done, b, w, err);
         }
+        if (st == REPRO_OK)
+            st = repro_model_backward(t->model, &t->cpu, batch->x, b, t->d_out, err);
+        repro_loader_release(t->loader, batch);
         if (st != REPRO_OK)
             return st;
-        st = repro_model_backward(t->model, &t->cpu, t->batch.x, b, t->d_out, err);
-        if (st != REPRO_OK)
-            return st;
+        done += b;
     }
     return REPRO_OK;
 }
@@ -450,6 +484,24 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
     return REPRO_OK;
 }
 
+/* The epoch's order from the sampler, and the loader started on it at the
+ * state's position (mid-epoch after a resume). */
+static repro_status begin_epoch(trainer *t, const repro_train_state *s, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    uint32_t epoch = (uint32_t)s->epoch;
+    repro_status st = repro_sampler_epoch(&cfg->sampler, cfg->seed, epoch, t->train_labels, t->n_train,
+                                          t->train.n_classes, t->order, t->epoch_len, err);
+    if (st != REPRO_OK)
+        return st;
+    for (int64_t p = 0; p < t->epoch_len; p++)
+        t->epoch_rows[p] = t->train_rows[t->order[p]];
+    int64_t len = t->steps_per_epoch * cfg->batch_size < t->epoch_len ? t->steps_per_epoch * cfg->batch_size
+                                                                       : t->epoch_len; /* drop_last */
+    return repro_loader_begin_epoch(t->loader, epoch, t->epoch_rows, len, s->step_in_epoch * cfg->batch_size,
+                                    cfg->batch_size, cfg->batch_size / cfg->accum_steps, err);
+}
+
 /* Trains from state *s until the planned steps are done, early stopping
  * ends the run, opts->stop_after is reached or opts->interrupt is raised
  * (then *stopped says why). Checkpoints every checkpoint.every_steps steps
@@ -465,7 +517,9 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
     stopped[0] = '\0';
     float lr = cfg->optim.lr;
     while (!s->finished && s->epoch < cfg->epochs && s->step < t->total_steps) {
-        repro_rng_epoch_shuffle(cfg->seed, (uint32_t)s->epoch, t->perm, (uint32_t)t->n_train);
+        repro_status st = begin_epoch(t, s, err);
+        if (st != REPRO_OK)
+            return st;
         double t_epoch = now_sec();
         int64_t seen_at_start = s->epoch_seen;
         /* end_epoch moves s to the next epoch, which needs its own shuffle:
@@ -473,10 +527,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
         const int64_t epoch = s->epoch;
         while (s->epoch == epoch && s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
             int64_t first = s->step_in_epoch * cfg->batch_size;
-            int64_t count = t->n_train - first < cfg->batch_size ? t->n_train - first : cfg->batch_size;
+            int64_t count = t->epoch_len - first < cfg->batch_size ? t->epoch_len - first : cfg->batch_size;
             float loss = 0.0f;
             lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, s->step, t->total_steps);
-            repro_status st = train_step(t, s->step, first, count, lr, &loss, err);
+            st = train_step(t, s->step, first, count, lr, &loss, err);
             int last = s->step + 1 == t->total_steps;
             int hash = last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0);
             if (st == REPRO_OK)
@@ -497,10 +551,13 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             p.loss = loss;
             p.lr = lr;
             p.samples_per_sec = el > 0 ? (double)(s->epoch_seen - seen_at_start) / el : 0.0;
+            p.loader_wait_sec = repro_loader_wait_seconds(t->loader);
             p.elapsed_sec = now_sec() - t->t_start;
             report(t, &p);
 
             if (s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps) {
+                p.loader_wait_sec = repro_loader_wait_seconds(t->loader);
+                repro_loader_end_epoch(t->loader);
                 st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, now_sec() - t_epoch, &p, err);
                 if (st != REPRO_OK)
                     return st;
@@ -518,8 +575,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 if (st != REPRO_OK)
                     return st;
             }
-            if (stopped[0] || s->finished)
+            if (stopped[0] || s->finished) {
+                repro_loader_end_epoch(t->loader);
                 return REPRO_OK;
+            }
         }
     }
     s->finished = 1;
