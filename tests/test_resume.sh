@@ -35,7 +35,7 @@ resume() { # want name, extra args...
     expect_exit "$want" "resume $name" -- "$REPRO" train --resume "$dir/$name" --quiet "$@"
 }
 status_of() { sed -n 's/^\t"status":\t"\([a-z]*\)".*/\1/p' "$1/run.json"; }
-metrics_sans_rate() { sed 's/,"samples_per_sec":[^,}]*//' "$1/metrics.jsonl"; }
+metrics_sans_rate() { sed 's/,"samples_per_sec":[^,}]*//; s/,"loader_wait_sec":[^,}]*//' "$1/metrics.jsonl"; }
 
 # same_run NAME DIR: DIR has the bits of the uninterrupted run
 same_run() {

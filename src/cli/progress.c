@@ -50,9 +50,10 @@ static void draw_bar(progress_state *ps, const repro_progress *p)
                           ? p->elapsed_sec / (double)p->step : 0.0;
     char eta[32];
     format_duration(per_step * (double)(p->steps_in_epoch - p->step_in_epoch), eta, sizeof eta);
-    fprintf(ps->out, "\repoch %d/%d [%s] %lld/%lld loss %.4f %.0f samples/s ETA %s \033[K", p->epoch + 1,
-            p->epochs, bar, (long long)p->step_in_epoch, (long long)p->steps_in_epoch, (double)p->loss,
-            p->samples_per_sec, eta);
+    double wait_ms = p->step_in_epoch > 0 ? 1e3 * p->loader_wait_sec / (double)p->step_in_epoch : 0.0;
+    fprintf(ps->out, "\repoch %d/%d [%s] %lld/%lld loss %.4f %.0f samples/s data wait %.1f ms/step ETA %s \033[K",
+            p->epoch + 1, p->epochs, bar, (long long)p->step_in_epoch, (long long)p->steps_in_epoch,
+            (double)p->loss, p->samples_per_sec, wait_ms, eta);
     fflush(ps->out);
     ps->bar_open = 1;
 }
@@ -74,7 +75,7 @@ static void epoch_line(progress_state *ps, const repro_progress *p)
     }
     char el[32];
     format_duration(p->elapsed_sec, el, sizeof el);
-    fprintf(ps->out, "  %.0f samples/s  [%s]%s\n", p->samples_per_sec, el,
+    fprintf(ps->out, "  %.0f samples/s  data wait %.2f s  [%s]%s\n", p->samples_per_sec, p->loader_wait_sec, el,
             p->early_stop ? "  early stop" : "");
     fflush(ps->out);
 }

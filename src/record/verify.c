@@ -1,7 +1,7 @@
 /* repro_verify_compare: how one run of `repro verify` stands against the
  * baseline. Everything repro_run_compare checks (ledger lines, fingerprints,
  * final params_sha256), and also what a run leaves beyond the ledger: the
- * metrics lines (all but samples_per_sec, a timing) and the tensors of
+ * metrics lines (all but samples_per_sec and loader_wait_sec, timings) and the tensors of
  * model.safetensors (the EMA or best-epoch weights, which params_sha256
  * does not cover). */
 #include "repro/record.h"
@@ -75,6 +75,7 @@ static repro_status read_metrics(const char *dir, cJSON ***lines, int *n, repro_
             break;
         }
         cJSON_DeleteItemFromObjectCaseSensitive(o, "samples_per_sec");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "loader_wait_sec");
         if (*n == size) {
             size = size ? 2 * size : 16;
             cJSON **bigger = realloc(*lines, (size_t)size * sizeof *bigger);

@@ -55,10 +55,17 @@ static repro_status data_files(const repro_data_config *d, cJSON **out, repro_er
             paths[n++] = d->test_images;
         if (d->test_labels[0])
             paths[n++] = d->test_labels;
-    } else {
+    } else if (d->format == REPRO_DATA_CSV) {
         paths[n++] = d->train_csv;
         if (d->test_csv[0])
             paths[n++] = d->test_csv;
+    } else {
+        paths[n++] = d->train_x;
+        paths[n++] = d->train_y;
+        if (d->test_x[0])
+            paths[n++] = d->test_x;
+        if (d->test_y[0])
+            paths[n++] = d->test_y;
     }
     cJSON *files = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
@@ -128,6 +135,9 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     cJSON_AddStringToObject(execution, "device", "cpu");
     cJSON_AddStringToObject(execution, "isa", isa);
     cJSON_AddNumberToObject(execution, "threads", cfg->threads);
+    cJSON_AddNumberToObject(execution, "loader_workers", cfg->loader.workers);
+    cJSON_AddNumberToObject(execution, "loader_prefetch", cfg->loader.prefetch);
+    cJSON_AddStringToObject(execution, "sampler", repro_sampler_kind_name(cfg->sampler.name));
     cJSON_AddNumberToObject(execution, "n_params", (double)n_params);
 
     char seed[32];
@@ -177,7 +187,7 @@ static void add_eval(cJSON *o, const char *prefix, const repro_eval_result *r)
 
 repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float train_loss, float lr,
                                 const repro_eval_result *val, const repro_eval_result *test,
-                                double samples_per_sec, repro_error *err)
+                                double samples_per_sec, double loader_wait_sec, repro_error *err)
 {
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "epoch", epoch + 1);
@@ -187,6 +197,7 @@ repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float t
     add_eval(line, "test", test);
     cJSON_AddNumberToObject(line, "lr", lr);
     cJSON_AddNumberToObject(line, "samples_per_sec", samples_per_sec);
+    cJSON_AddNumberToObject(line, "loader_wait_sec", loader_wait_sec);
     return repro_run_metrics(run, line, err);
 }
 

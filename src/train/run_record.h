@@ -18,7 +18,7 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
 /* One metrics.jsonl line for a finished epoch. */
 repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float train_loss, float lr,
                                 const repro_eval_result *val, const repro_eval_result *test,
-                                double samples_per_sec, repro_error *err);
+                                double samples_per_sec, double loader_wait_sec, repro_error *err);
 
 /* model.safetensors: the tensors of `params` (the model's layout) with
  * metadata (repro version, config hash, step). */

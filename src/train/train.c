@@ -457,7 +457,8 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
     int stop = early_stop_update(t, s, &val);
     float train_loss = s->step_in_epoch > 0 ? s->epoch_loss_sum / (float)s->step_in_epoch : 0.0f;
     double rate = epoch_sec > 0 ? (double)seen / epoch_sec : 0.0; /* this process's share of the epoch */
-    st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate, err);
+    st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate, p->loader_wait_sec,
+                            err);
     if (st != REPRO_OK)
         return st;
     p->kind = REPRO_PROGRESS_EPOCH;
