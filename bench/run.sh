@@ -11,10 +11,12 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-repro_rate() { # threads -> samples/s of the step loop (first epoch's figure)
-    "$repro" train examples/fashion_mlp.yaml --json --force --out "$tmp/run$1" \
-        --set threads="$1" --set max_steps="$steps" --set data.val_fraction=0 \
-        --set data.limit_test=1000 \
+repro_rate() { # threads [--set ...] -> samples/s of the step loop (first epoch's figure)
+    local t=$1
+    shift
+    "$repro" train examples/fashion_mlp.yaml --json --force --out "$tmp/run$t" \
+        --set threads="$t" --set max_steps="$steps" --set data.val_fraction=0 \
+        --set data.limit_test=1000 "$@" \
         | sed -n 's/.*"event":"epoch".*"samples_per_sec":\([0-9.]*\).*/\1/p' | head -n 1
 }
 torch_rate() {
@@ -30,6 +32,13 @@ for t in 1 2; do
     printf '%-8s %14.0f %14.0f %8.2f\n' "$t" "$r" "$p" "$(awk -v a="$r" -v b="$p" 'BEGIN { print a / b }')"
 done
 echo
-if [[ -x $build/bench_gemm ]]; then
-    "$build/bench_gemm"
-fi
+aug=(--set augment.shift_p=0.5 --set augment.flip_p=0.5 --set augment.noise_p=0.5 --set augment.erase_p=0.3)
+"$build/bench/bench_loader" 2
+echo
+echo "training with augmentation (threads 1): samples/s"
+printf '%-8s %14s\n' workers repro
+for w in 0 2; do
+    printf '%-8s %14.0f\n' "$w" "$(repro_rate 1 "${aug[@]}" --set loader.workers="$w")"
+done
+echo
+"$build/bench/bench_gemm" 3
