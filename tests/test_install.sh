@@ -11,8 +11,12 @@ rm -rf "$dest"
 checks=$((checks + 1))
 DESTDIR=$dest cmake --install "$build" --prefix /usr/local > /dev/null || fail "cmake --install failed"
 pc="env PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config"
+# a sanitizer build's library needs the same runtime in the program
+san=$("$REPRO" env | sed -n 's/^repro.sanitize: //p')
+sanflags=()
+[[ -n "$san" ]] && sanflags=(-fsanitize="$san")
 checks=$((checks + 1))
-cc -std=c11 -Wall -Wextra -Werror "$REPRO_SOURCE_DIR/examples/train_from_c.c" $($pc --cflags --libs --static repro) \
+cc -std=c11 "${sanflags[@]}" -Wall -Wextra -Werror "$REPRO_SOURCE_DIR/examples/train_from_c.c" $($pc --cflags --libs --static repro) \
     -o "$dest/train_from_c" || fail "examples/train_from_c.c does not build against the installed library"
 cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
 expect_exit 0 "installed library trains" -- "$dest/train_from_c" "$cfg" "$dest/run-c"
