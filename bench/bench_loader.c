@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "data/augment_isa.h"
+#include "ops/cpu/isa.h"
 #include "repro/augment.h"
 #include "repro/config.h"
 #include "repro/data.h"
@@ -18,13 +20,14 @@
 typedef struct aug_ctx {
     const repro_augment_config *cfg;
     const repro_dataset *ds;
+    repro_isa isa;
 } aug_ctx;
 
 static repro_status augment(void *ctx, uint32_t epoch, uint32_t pos, float *x, int64_t n, repro_error *err)
 {
     (void)err;
     const aug_ctx *a = ctx;
-    repro_augment_sample(a->cfg, 42, epoch, pos, x, n, a->ds->image_h, a->ds->image_w);
+    repro_augment_sample_isa(a->cfg, 42, epoch, pos, x, n, a->ds->image_h, a->ds->image_w, a->isa);
     return REPRO_OK;
 }
 
@@ -52,7 +55,7 @@ int main(int argc, char **argv)
         return 2;
     }
     uint32_t *rows = malloc((size_t)train.n * sizeof *rows);
-    aug_ctx actx = {&cfg->augment, &train};
+    aug_ctx actx = {&cfg->augment, &train, repro_isa_best()};
     printf("loader alone (gather + augment + collate), Fashion-MNIST %lld samples, batch 256, prefetch 4\n",
            (long long)train.n);
     printf("%-8s %14s\n", "workers", "samples/s");

@@ -9,7 +9,8 @@ dir=$REPRO_TEST_TMP/isa
 rm -rf "$dir"
 mkdir -p "$dir"
 common=(--quiet --set data.limit_train=1000 --set data.limit_test=200 --set batch_size=32
-        --set max_steps=30 --set epochs=10 --set ledger.hash_every=10 --set threads=2)
+        --set max_steps=30 --set epochs=10 --set ledger.hash_every=10 --set threads=2
+        --set augment.noise_p=0.5 --set augment.flip_p=0.5)
 cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
 expect_exit 0 "scalar" -- env REPRO_ISA=scalar "$REPRO" train "$cfg" --out "$dir/scalar" "${common[@]}"
 tested=0

@@ -9,8 +9,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "data/augment_isa.h"
 #include "repro/math.h"
 #include "repro/rng.h"
+#include "rng/philox_simd.h"
 
 /* A fire decision: the uniform of its slot (raw word 2 * slot) below p.
  * p = 0 never fires (u >= 0), p = 1 always does (u <= 1 - 2^-24). */
@@ -130,16 +132,26 @@ static void erase(const repro_augment_config *cfg, repro_rng_key key, uint32_t p
 
 /* x[i] = x[i] + std * z_i, z_i = repro_rng_normal at (pos, stream, 0, i):
  * the product rounded, then the sum rounded. */
-static void add_noise(repro_rng_key key, uint32_t pos, uint32_t stream, float std, float *x, int64_t n)
+/* x[i] + std * normal(i). On AVX-512 the normals come 32 at a time from
+ * repro_normals_avx512, bitwise the values of repro_rng_normal. */
+static void add_noise(repro_rng_key key, uint32_t pos, uint32_t stream, float std, float *x, int64_t n,
+                      repro_isa isa)
 {
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+    for (; isa == REPRO_ISA_AVX512 && i + 32 <= n; i += 32) {
+        float z[32];
+        repro_normals_avx512(key, (uint32_t)(i >> 1), pos, stream, 0, z);
+        for (int k = 0; k < 32; k++)
+            x[i + k] = x[i + k] + std * z[k];
+    }
+    for (; i < n; i++) {
         float t = std * repro_rng_normal(key, pos, stream, 0, (uint64_t)i);
         x[i] = x[i] + t;
     }
 }
 
 static void image_transforms(const repro_augment_config *cfg, repro_rng_key key, uint32_t pos, float *x,
-                             int64_t h, int64_t w)
+                             int64_t h, int64_t w, repro_isa isa)
 {
     if (fires(key, pos, REPRO_AUGMENT_SLOT_SHIFT, cfg->shift_p)) {
         uint32_t span = 2u * (uint32_t)cfg->shift_pixels + 1u;
@@ -152,17 +164,23 @@ static void image_transforms(const repro_augment_config *cfg, repro_rng_key key,
     if (fires(key, pos, REPRO_AUGMENT_SLOT_ERASE, cfg->erase_p))
         erase(cfg, key, pos, x, h, w);
     if (fires(key, pos, REPRO_AUGMENT_SLOT_NOISE, cfg->noise_p))
-        add_noise(key, pos, REPRO_AUGMENT_STREAM_NOISE, cfg->noise_std, x, h * w);
+        add_noise(key, pos, REPRO_AUGMENT_STREAM_NOISE, cfg->noise_std, x, h * w, isa);
 }
 
 void repro_augment_sample(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch, uint32_t pos,
                           float *x, int64_t n_features, int64_t h, int64_t w)
 {
+    repro_augment_sample_isa(cfg, seed, epoch, pos, x, n_features, h, w, REPRO_ISA_SCALAR);
+}
+
+void repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch, uint32_t pos,
+                              float *x, int64_t n_features, int64_t h, int64_t w, repro_isa isa)
+{
     if (!repro_augment_enabled(cfg))
         return;
     repro_rng_key key = repro_rng_derive(seed, REPRO_RNG_AUGMENT, epoch, 0);
     if (is_image(n_features, h, w))
-        image_transforms(cfg, key, pos, x, h, w);
+        image_transforms(cfg, key, pos, x, h, w, isa);
     if (fires(key, pos, REPRO_AUGMENT_SLOT_FEATURE_DROP, cfg->feature_drop_p)) {
         for (int64_t i = 0; i < n_features; i++)
             if (repro_rng_uniform(key, pos, REPRO_AUGMENT_STREAM_FEATURE_DROP, 0, (uint64_t)i) <
@@ -170,5 +188,5 @@ void repro_augment_sample(const repro_augment_config *cfg, uint64_t seed, uint32
                 x[i] = 0.0f;
     }
     if (fires(key, pos, REPRO_AUGMENT_SLOT_FEATURE_NOISE, cfg->feature_noise_p))
-        add_noise(key, pos, REPRO_AUGMENT_STREAM_FEATURE_NOISE, cfg->feature_noise_std, x, n_features);
+        add_noise(key, pos, REPRO_AUGMENT_STREAM_FEATURE_NOISE, cfg->feature_noise_std, x, n_features, isa);
 }

@@ -17,4 +17,7 @@ void repro_philox_blocks_avx2(repro_rng_key key, uint32_t b0, uint32_t c0, uint3
 void repro_philox_blocks_avx512(repro_rng_key key, uint32_t b0, uint32_t c0, uint32_t c1, uint32_t c2,
                                 uint32_t words[64]);
 
+/* out[i] = repro_rng_normal(key, c0, c1, c2, 2 * b0 + i) for i < 32, bitwise. */
+void repro_normals_avx512(repro_rng_key key, uint32_t b0, uint32_t c0, uint32_t c1, uint32_t c2, float out[32]);
+
 #endif

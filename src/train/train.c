@@ -29,6 +29,7 @@
 #include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
 #include "optim/optim.h"
+#include "data/augment_isa.h"
 #include "repro/augment.h"
 #include "repro/data.h"
 #include "repro/loader.h"
@@ -132,8 +133,8 @@ static repro_status augment_sample(void *ctx, uint32_t epoch, uint32_t pos, floa
 {
     (void)err;
     const trainer *t = ctx;
-    repro_augment_sample(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
-                         t->train.image_w);
+    repro_augment_sample_isa(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
+                             t->train.image_w, t->cpu.isa);
     return REPRO_OK;
 }
 

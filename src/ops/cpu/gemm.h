@@ -35,8 +35,9 @@
  * accumulate: start from C's value instead of +0. bias: NULL or [N], added
  * after the contraction; only with accumulate == 0 (else REPRO_ERR_ARG).
  * M, N or K may be 0 (K == 0: C = +0 (+ bias), or unchanged when
- * accumulating). Errors: REPRO_ERR_ARG (negative size, ldc < N, NULL array),
- * REPRO_ERR_UNSUPPORTED (cpu->isa not runnable here), REPRO_ERR_NOMEM
+ * accumulating). cpu->isa must come from repro_isa_choose (it is not
+ * re-checked). Errors: REPRO_ERR_ARG (negative size, ldc < N, NULL array),
+ * REPRO_ERR_NOMEM
  * (packing buffers). C is untouched on error. */
 repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
                         const float *A, int64_t a_rs, int64_t a_cs,
