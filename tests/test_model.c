@@ -20,6 +20,37 @@
 #include "train/heads.h"
 #include "testutil.h"
 
+#include "backend/backend.h"
+
+/* CPU backends over the tests' contexts, made on demand and freed at exit. */
+static repro_backend **be_views;
+static int n_be_views;
+
+static void free_be_views(void)
+{
+    for (int i = 0; i < n_be_views; i++)
+        repro_backend_destroy(be_views[i]);
+    free(be_views);
+}
+
+static const repro_backend *BE(const repro_cpu *cpu)
+{
+    if (!be_views)
+        atexit(free_be_views);
+    be_views = realloc(be_views, (size_t)(n_be_views + 1) * sizeof *be_views);
+    repro_error err;
+    if (!be_views || repro_backend_wrap_cpu(cpu, &be_views[n_be_views], &err) != REPRO_OK)
+        abort(); /* a test harness failure, not a property under test */
+    return be_views[n_be_views++];
+}
+
+static const repro_backend *scalar_be(void)
+{
+    repro_cpu cpu = {REPRO_ISA_SCALAR, NULL};
+    return BE(&cpu);
+}
+
+
 #define RTOL 1e-4
 #define ATOL 1e-6
 #define H 1e-5
@@ -197,16 +228,16 @@ static void train_pass(repro_model *m, const repro_model_config *mc, const repro
 {
     repro_error err;
     repro_batch bt = batch_view(d, r0, b);
-    CHECK(repro_model_forward(m, cpu, repro_model_params(m), bt.x, b, 1, seed, step, bt.pos, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(cpu), repro_model_params(m), bt.x, b, 1, seed, step, bt.pos, &err) == REPRO_OK);
     float *d_out[REPRO_MAX_HEADS];
     for (int h = 0; h < mc->n_heads; h++) {
         int w = repro_model_head_width(m, h);
         const float *out = repro_model_head_output(m, h);
         d_out[h] = malloc((size_t)(b * w) * sizeof(float));
-        CHECK(repro_head_loss(cpu, &mc->heads[h], out, w, &bt, b, loss[h] + r0, NULL, &err) == REPRO_OK);
-        CHECK(repro_head_grad(cpu, &mc->heads[h], out, w, &bt, b, total, d_out[h], &err) == REPRO_OK);
+        CHECK(repro_head_loss(BE(cpu), &mc->heads[h], out, w, &bt, b, loss[h] + r0, NULL, &err) == REPRO_OK);
+        CHECK(repro_head_grad(BE(cpu), &mc->heads[h], out, w, &bt, b, total, d_out[h], &err) == REPRO_OK);
     }
-    CHECK(repro_model_backward(m, cpu, bt.x, b, d_out, &err) == REPRO_OK);
+    CHECK(repro_model_backward(m, BE(cpu), bt.x, b, d_out, &err) == REPRO_OK);
     for (int h = 0; h < mc->n_heads; h++)
         free(d_out[h]);
 }
@@ -303,8 +334,8 @@ static void test_gradcheck(float p)
     small_config(&mc, p);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, B, &m, &err) == REPRO_OK);
-    repro_model_init_params(m, 1234);
+    CHECK(repro_model_create(&mc, 5, B, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_init_params(m, 1234, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(B, 5, 3, 2);
     const uint64_t seed = 1234, step = (1ull << 32) + 3; /* a step with a high word exercises c2 */
@@ -376,8 +407,8 @@ static void test_batch_invariance(const repro_cpu *cpu, const char *what)
     big_config(&mc);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, BIG_IN, N, &m, &err) == REPRO_OK);
-    repro_model_init_params(m, 7);
+    CHECK(repro_model_create(&mc, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_init_params(m, 7, &err) == REPRO_OK);
     perturb_params(m);
     float *x = malloc(N * BIG_IN * sizeof(float)), *one = malloc(BIG_IN * sizeof(float));
     uint32_t pos[N];
@@ -388,7 +419,7 @@ static void test_batch_invariance(const repro_cpu *cpu, const char *what)
     const uint32_t P = 777; /* the sample's position in its epoch */
     for (int training = 0; training <= 1; training++) {
         float *ref[2];
-        CHECK(repro_model_forward(m, cpu, repro_model_params(m), one, 1, training, 99, 12, &P, &err) == REPRO_OK);
+        CHECK(repro_model_forward(m, BE(cpu), repro_model_params(m), one, 1, training, 99, 12, &P, &err) == REPRO_OK);
         for (int h = 0; h < 2; h++) {
             int w = repro_model_head_width(m, h);
             ref[h] = malloc((size_t)w * sizeof(float));
@@ -401,7 +432,7 @@ static void test_batch_invariance(const repro_cpu *cpu, const char *what)
             memcpy(pb, pos, sizeof pb);
             memcpy(xb + row * BIG_IN, one, BIG_IN * sizeof(float));
             pb[row] = P;
-            CHECK(repro_model_forward(m, cpu, repro_model_params(m), xb, N, training, 99, 12, pb, &err) == REPRO_OK);
+            CHECK(repro_model_forward(m, BE(cpu), repro_model_params(m), xb, N, training, 99, 12, pb, &err) == REPRO_OK);
             for (int h = 0; h < 2; h++) {
                 int w = repro_model_head_width(m, h);
                 char name[96];
@@ -415,10 +446,10 @@ static void test_batch_invariance(const repro_cpu *cpu, const char *what)
         free(ref[1]);
     }
     /* dropout really is on in training (else the check above proves little) */
-    CHECK(repro_model_forward(m, cpu, repro_model_params(m), one, 1, 0, 99, 12, &P, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(cpu), repro_model_params(m), one, 1, 0, 99, 12, &P, &err) == REPRO_OK);
     float eval_out[BIG_CLASSES];
     memcpy(eval_out, repro_model_head_output(m, 0), sizeof eval_out);
-    CHECK(repro_model_forward(m, cpu, repro_model_params(m), one, 1, 1, 99, 12, &P, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(cpu), repro_model_params(m), one, 1, 1, 99, 12, &P, &err) == REPRO_OK);
     CHECK(memcmp(eval_out, repro_model_head_output(m, 0), sizeof eval_out) != 0);
     free(x);
     free(one);
@@ -483,8 +514,8 @@ static void test_micro_batches(void)
     big_config(&mc);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, BIG_IN, 128, &m, &err) == REPRO_OK);
-    repro_model_init_params(m, 3);
+    CHECK(repro_model_create(&mc, BIG_IN, 128, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_init_params(m, 3, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(128, BIG_IN, BIG_CLASSES, BIG_TARGETS);
     repro_pool *pool;
@@ -524,8 +555,8 @@ static void test_threads_isa(void)
     repro_model *m;
     repro_error err;
     enum { N = 77 }; /* odd: tails everywhere */
-    CHECK(repro_model_create(&mc, BIG_IN, N, &m, &err) == REPRO_OK);
-    repro_model_init_params(m, 5);
+    CHECK(repro_model_create(&mc, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_init_params(m, 5, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(N, BIG_IN, BIG_CLASSES, BIG_TARGETS);
     repro_cpu ref_cpu = {REPRO_ISA_SCALAR, NULL};
@@ -555,13 +586,13 @@ static void test_threads_isa(void)
     int64_t np = repro_model_n_params(m);
     float *copy = malloc((size_t)np * sizeof(float));
     memcpy(copy, repro_model_params(m), (size_t)np * sizeof(float));
-    CHECK(repro_model_forward(m, &ref_cpu, repro_model_params(m), d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(&ref_cpu), repro_model_params(m), d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
     float *o1 = malloc(N * BIG_CLASSES * sizeof(float));
     memcpy(o1, repro_model_head_output(m, 0), N * BIG_CLASSES * sizeof(float));
-    CHECK(repro_model_forward(m, &ref_cpu, copy, d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(&ref_cpu), copy, d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
     CHECK_BITS(o1, repro_model_head_output(m, 0), N * BIG_CLASSES, "forward from a copy of the parameters");
     copy[0] += 1.0f;
-    CHECK(repro_model_forward(m, &ref_cpu, copy, d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
+    CHECK(repro_model_forward(m, BE(&ref_cpu), copy, d.x, N, 0, 0, 0, NULL, &err) == REPRO_OK);
     CHECK(memcmp(o1, repro_model_head_output(m, 0), N * BIG_CLASSES * sizeof(float)) != 0);
     free(o1);
     free(copy);
@@ -676,11 +707,11 @@ static void test_model_init(void)
     mc.heads[0].layers[0].bias_init_value = 0.25f;
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, 4, &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
     const float *p = repro_model_params(m);
     for (int64_t j = 0; j < repro_model_n_params(m); j++)
         CHECK(bits_of(p[j]) == 0u); /* +0 before init */
-    repro_model_init_params(m, 2024);
+    CHECK(repro_model_init_params(m, 2024, &err) == REPRO_OK);
     float buf[64];
     const repro_param_info *t = tensor_named(m, "trunk.0.weight");
     repro_init_tensor(buf, t->numel, 5, 7, REPRO_INIT_KAIMING_UNIFORM, 0, REPRO_INIT_ZEROS, 2024, 0);
@@ -715,7 +746,7 @@ static void test_layout(void)
     mc.heads[1].layers[0].bias = false;
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, 4, &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
     struct {
         const char *name;
         int ndim;
@@ -747,10 +778,10 @@ static void test_layout(void)
     repro_model_free(m);
 
     /* errors name what is wrong */
-    CHECK(repro_model_create(&mc, 0, 4, &m, &err) == REPRO_ERR_CONFIG);
+    CHECK(repro_model_create(&mc, 0, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
     CHECK_CONTAINS(err.message, "model input must be >= 1, got 0");
     mc.trunk[4].out = 0;
-    CHECK(repro_model_create(&mc, 5, 4, &m, &err) == REPRO_ERR_CONFIG);
+    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
     CHECK_CONTAINS(err.message, "trunk.4: linear layer needs out >= 1");
     CHECK(m == NULL);
 }

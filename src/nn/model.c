@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "nn/init.h"
 #include "ops/cpu/linear.h"
-#include "ops/cpu/ops.h"
 
 typedef struct layer {
     repro_layer_config cfg;
@@ -33,6 +33,7 @@ typedef struct stack {
 } stack;
 
 struct repro_model {
+    const repro_backend *be; /* where every buffer below lives */
     int64_t capacity;
     int input;
     stack trunk;
@@ -101,26 +102,25 @@ static repro_status build_stack(repro_model *m, stack *s, const char *prefix,
     return REPRO_OK;
 }
 
+static repro_status alloc_floats(const repro_model *m, float **p, int64_t n, repro_error *err)
+{
+    return repro_be_alloc(m->be, (size_t)n * sizeof(float), (void **)p, err);
+}
+
 static repro_status alloc_stack(repro_model *m, stack *s, repro_error *err)
 {
-    for (int i = 0; i < s->n; i++) {
+    repro_status st = REPRO_OK;
+    for (int i = 0; st == REPRO_OK && i < s->n; i++) {
         layer *L = &s->layers[i];
-        L->y = calloc((size_t)(m->capacity * L->out), sizeof(float));
-        if (!L->y)
-            return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate activations of %s.%d", s->name, i);
-        if (L->cfg.kind == REPRO_LAYER_DROPOUT) {
-            L->mask = calloc((size_t)(m->capacity * L->out), 1);
-            if (!L->mask)
-                return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the mask of %s.%d", s->name, i);
-        }
-        if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
-            L->mean = calloc((size_t)m->capacity, sizeof(float));
-            L->rstd = calloc((size_t)m->capacity, sizeof(float));
-            if (!L->mean || !L->rstd)
-                return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate statistics of %s.%d", s->name, i);
-        }
+        st = alloc_floats(m, &L->y, m->capacity * L->out, err);
+        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_DROPOUT)
+            st = repro_be_alloc(m->be, (size_t)(m->capacity * L->out), (void **)&L->mask, err);
+        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_LAYERNORM)
+            st = alloc_floats(m, &L->mean, m->capacity, err);
+        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_LAYERNORM)
+            st = alloc_floats(m, &L->rstd, m->capacity, err);
     }
-    return REPRO_OK;
+    return st;
 }
 
 static int stack_max_width(const stack *s)
@@ -133,7 +133,7 @@ static int stack_max_width(const stack *s)
 }
 
 repro_status repro_model_create(const repro_model_config *mc, int input, int64_t capacity,
-                                repro_model **out, repro_error *err)
+                                const repro_backend *be, repro_model **out, repro_error *err)
 {
     *out = NULL;
     if (input < 1)
@@ -143,6 +143,7 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
     repro_model *m = calloc(1, sizeof *m);
     if (!m)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the model");
+    m->be = be;
     m->capacity = capacity;
     m->input = input;
     uint32_t layer_index = 0;
@@ -159,17 +160,20 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
         int w = stack_max_width(&m->heads[h]);
         width = w > width ? w : width;
     }
-    if (st == REPRO_OK) {
-        m->params = calloc((size_t)m->n_params, sizeof(float));
-        m->grads = calloc((size_t)m->n_params, sizeof(float));
-        m->scratch[0] = calloc((size_t)(capacity * width), sizeof(float));
-        m->scratch[1] = calloc((size_t)(capacity * width), sizeof(float));
-        m->d_trunk = calloc((size_t)(capacity * m->trunk.out), sizeof(float));
-        m->d_head = calloc((size_t)(capacity * m->trunk.out), sizeof(float));
-        if (!m->params || !m->grads || !m->scratch[0] || !m->scratch[1] || !m->d_trunk || !m->d_head)
-            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate %lld parameters and their buffers",
-                            (long long)m->n_params);
-    }
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->params, m->n_params, err);
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->grads, m->n_params, err);
+    if (st == REPRO_OK)
+        st = repro_be_zero(be, m->grads, (size_t)m->n_params * sizeof(float), err);
+    if (st == REPRO_OK)
+        st = repro_be_zero(be, m->params, (size_t)m->n_params * sizeof(float), err);
+    for (int i = 0; st == REPRO_OK && i < 2; i++)
+        st = alloc_floats(m, &m->scratch[i], capacity * width, err);
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->d_trunk, capacity * m->trunk.out, err);
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->d_head, capacity * m->trunk.out, err);
     if (st == REPRO_OK)
         st = alloc_stack(m, &m->trunk, err);
     for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
@@ -182,13 +186,13 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
     return REPRO_OK;
 }
 
-static void free_stack(stack *s)
+static void free_stack(const repro_model *m, stack *s)
 {
     for (int i = 0; i < s->n; i++) {
-        free(s->layers[i].y);
-        free(s->layers[i].mask);
-        free(s->layers[i].mean);
-        free(s->layers[i].rstd);
+        repro_be_free(m->be, s->layers[i].y);
+        repro_be_free(m->be, s->layers[i].mask);
+        repro_be_free(m->be, s->layers[i].mean);
+        repro_be_free(m->be, s->layers[i].rstd);
     }
 }
 
@@ -196,15 +200,15 @@ void repro_model_free(repro_model *m)
 {
     if (!m)
         return;
-    free_stack(&m->trunk);
+    free_stack(m, &m->trunk);
     for (int h = 0; h < m->n_heads; h++)
-        free_stack(&m->heads[h]);
-    free(m->params);
-    free(m->grads);
-    free(m->scratch[0]);
-    free(m->scratch[1]);
-    free(m->d_trunk);
-    free(m->d_head);
+        free_stack(m, &m->heads[h]);
+    repro_be_free(m->be, m->params);
+    repro_be_free(m->be, m->grads);
+    repro_be_free(m->be, m->scratch[0]);
+    repro_be_free(m->be, m->scratch[1]);
+    repro_be_free(m->be, m->d_trunk);
+    repro_be_free(m->be, m->d_head);
     free(m);
 }
 
@@ -229,41 +233,49 @@ const float *repro_model_head_output(const repro_model *m, int head)
 
 /* ---- initialisation ---- */
 
-static void init_stack(repro_model *m, const stack *s, uint64_t seed)
+static void init_stack(const repro_model *m, const stack *s, uint64_t seed, float *params)
 {
     for (int i = 0; i < s->n; i++) {
         const layer *L = &s->layers[i];
         if (L->cfg.kind == REPRO_LAYER_LINEAR) {
             const repro_param_info *w = &m->tensors[L->w_tensor];
-            repro_init_tensor(m->params + w->offset, w->numel, L->in, L->out, L->cfg.weight_init,
+            repro_init_tensor(params + w->offset, w->numel, L->in, L->out, L->cfg.weight_init,
                               L->cfg.weight_init_value, REPRO_INIT_KAIMING_UNIFORM, seed,
                               (uint32_t)L->w_tensor);
             if (L->b_tensor >= 0) {
                 const repro_param_info *b = &m->tensors[L->b_tensor];
-                repro_init_tensor(m->params + b->offset, b->numel, L->in, L->out, L->cfg.bias_init,
+                repro_init_tensor(params + b->offset, b->numel, L->in, L->out, L->cfg.bias_init,
                                   L->cfg.bias_init_value, REPRO_INIT_ZEROS, seed, (uint32_t)L->b_tensor);
             }
         } else if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
             const repro_param_info *g = &m->tensors[L->w_tensor];
             for (int64_t j = 0; j < g->numel; j++)
-                m->params[g->offset + j] = 1.0f;
+                params[g->offset + j] = 1.0f;
             const repro_param_info *b = &m->tensors[L->b_tensor];
             for (int64_t j = 0; j < b->numel; j++)
-                m->params[b->offset + j] = 0.0f;
+                params[b->offset + j] = 0.0f;
         }
     }
 }
 
-void repro_model_init_params(repro_model *m, uint64_t seed)
+repro_status repro_model_init_params(repro_model *m, uint64_t seed, repro_error *err)
 {
-    init_stack(m, &m->trunk, seed);
+    /* drawn on the host (the draws are pure functions of their coordinates,
+     * so where they are drawn never matters), then copied to the backend */
+    float *host = malloc((size_t)m->n_params * sizeof(float));
+    if (!host)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the initial parameters");
+    init_stack(m, &m->trunk, seed, host);
     for (int h = 0; h < m->n_heads; h++)
-        init_stack(m, &m->heads[h], seed);
+        init_stack(m, &m->heads[h], seed, host);
+    repro_status st = repro_be_upload(m->be, m->params, host, (size_t)m->n_params * sizeof(float), err);
+    free(host);
+    return st;
 }
 
 /* ---- forward ---- */
 
-static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu, const float *params,
+static repro_status layer_forward(repro_model *m, layer *L, const repro_backend *be, const float *params,
                                   const float *x, int64_t b, int training, uint64_t seed,
                                   uint64_t step, const uint32_t *sample_pos, repro_error *err)
 {
@@ -276,28 +288,42 @@ static repro_status layer_forward(repro_model *m, layer *L, const repro_cpu *cpu
             repro_linear_forward_blas(L->y, x, w, bias, b, L->in, L->out);
             return REPRO_OK;
         }
-        return repro_linear_forward(cpu, L->y, x, w, bias, b, L->in, L->out, err);
+        return repro_be_linear_forward(be, L->y, x, w, bias, b, L->in, L->out, err);
     }
-    case REPRO_LAYER_RELU: repro_relu_forward(cpu, L->y, x, n); return REPRO_OK;
-    case REPRO_LAYER_GELU: repro_gelu_forward(cpu, L->y, x, n); return REPRO_OK;
-    case REPRO_LAYER_TANH: repro_tanh_forward(cpu, L->y, x, n); return REPRO_OK;
-    case REPRO_LAYER_SIGMOID: repro_sigmoid_forward(cpu, L->y, x, n); return REPRO_OK;
+    case REPRO_LAYER_RELU: return repro_be_act_forward(be, REPRO_ACT_RELU, L->y, x, n, err);
+    case REPRO_LAYER_GELU: return repro_be_act_forward(be, REPRO_ACT_GELU, L->y, x, n, err);
+    case REPRO_LAYER_TANH: return repro_be_act_forward(be, REPRO_ACT_TANH, L->y, x, n, err);
+    case REPRO_LAYER_SIGMOID: return repro_be_act_forward(be, REPRO_ACT_SIGMOID, L->y, x, n, err);
     case REPRO_LAYER_DROPOUT:
         if (training && L->cfg.p > 0.0f)
-            return repro_dropout_forward(cpu, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step,
-                                         sample_pos, err);
-        else
-            memcpy(L->y, x, (size_t)n * sizeof(float));
-        return REPRO_OK;
+            return repro_be_dropout_forward(be, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step,
+                                            sample_pos, err);
+        return repro_be_copy(be, L->y, x, (size_t)n * sizeof(float), err);
     case REPRO_LAYER_LAYERNORM:
-        repro_layernorm_forward(cpu, L->y, L->mean, L->rstd, x, params + m->tensors[L->w_tensor].offset,
-                                params + m->tensors[L->b_tensor].offset, b, L->out, L->cfg.eps);
-        return REPRO_OK;
+        return repro_be_layernorm_forward(be, L->y, L->mean, L->rstd, x, params + m->tensors[L->w_tensor].offset,
+                                          params + m->tensors[L->b_tensor].offset, b, L->out, L->cfg.eps, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
 }
 
 /* ---- tracing ---- */
+
+/* Records backend data (copied to the host first when it lives on a GPU). */
+static repro_status trace_data(repro_model *m, const char *op, const char *name, const float *data, int64_t rows,
+                               int64_t cols, repro_error *err)
+{
+    if (repro_backend_device(m->be) == REPRO_DEVICE_CPU)
+        return repro_trace_tensor(m->trace, op, name, 1, data, rows, cols, err);
+    size_t bytes = (size_t)(rows * (cols ? cols : 1)) * sizeof(float);
+    float *host = malloc(bytes ? bytes : 1);
+    if (!host)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a trace buffer");
+    repro_status st = repro_be_download(m->be, host, data, bytes, err);
+    if (st == REPRO_OK)
+        st = repro_trace_tensor(m->trace, op, name, 1, host, rows, cols, err);
+    free(host);
+    return st;
+}
 
 /* Records rows x cols of data as "<stack>.<i>.<kind>.<what>" under the op
  * "<stack>.<i>.<kind>.<phase>". */
@@ -308,17 +334,17 @@ static repro_status trace_layer(repro_model *m, const stack *s, int i, const cha
     const char *kind = repro_layer_kind_name(s->layers[i].cfg.kind);
     snprintf(op, sizeof op, "%s.%d.%s.%s", s->name, i, kind, phase);
     snprintf(name, sizeof name, "%s.%d.%s.%s", s->name, i, kind, what);
-    return repro_trace_tensor(m->trace, op, name, 1, data, rows, cols, err);
+    return trace_data(m, op, name, data, rows, cols, err);
 }
 
 /* ---- forward ---- */
 
-static repro_status stack_forward(repro_model *m, stack *s, const repro_cpu *cpu, const float *params,
+static repro_status stack_forward(repro_model *m, stack *s, const repro_backend *be, const float *params,
                                   const float *x, int64_t b, int training, uint64_t seed,
                                   uint64_t step, const uint32_t *sample_pos, repro_error *err)
 {
     for (int i = 0; i < s->n; i++) {
-        repro_status st = layer_forward(m, &s->layers[i], cpu, params, x, b, training, seed, step,
+        repro_status st = layer_forward(m, &s->layers[i], be, params, x, b, training, seed, step,
                                         sample_pos, err);
         if (st == REPRO_OK && m->trace)
             st = trace_layer(m, s, i, "forward", "out", s->layers[i].y, b, s->layers[i].out, err);
@@ -334,7 +360,7 @@ static const float *stack_output(const stack *s, const float *input)
     return s->n ? s->layers[s->n - 1].y : input;
 }
 
-repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const float *params,
+repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
 {
@@ -343,14 +369,14 @@ repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const flo
                           (long long)b, (long long)m->capacity);
     m->trunk_input = x;
     if (m->trace) {
-        repro_status st = repro_trace_tensor(m->trace, "input", "input", 1, x, b, m->input, err);
+        repro_status st = trace_data(m, "input", "input", x, b, m->input, err);
         if (st != REPRO_OK)
             return st;
     }
-    repro_status st = stack_forward(m, &m->trunk, cpu, params, x, b, training, seed, step, sample_pos, err);
+    repro_status st = stack_forward(m, &m->trunk, be, params, x, b, training, seed, step, sample_pos, err);
     const float *t = stack_output(&m->trunk, x);
     for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
-        st = stack_forward(m, &m->heads[h], cpu, params, t, b, training, seed, step, sample_pos, err);
+        st = stack_forward(m, &m->heads[h], be, params, t, b, training, seed, step, sample_pos, err);
     return st;
 }
 
@@ -358,7 +384,7 @@ repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const flo
 
 /* dx = d(layer)/d(input) applied to dy; parameter gradients accumulate. dx may
  * be NULL for the model's first layer (nobody needs the input gradient). */
-static repro_status layer_backward(repro_model *m, layer *L, const repro_cpu *cpu, const float *x,
+static repro_status layer_backward(repro_model *m, layer *L, const repro_backend *be, const float *x,
                                    const float *dy, float *dx, int64_t b, repro_error *err)
 {
     int64_t n = b * L->out;
@@ -371,25 +397,23 @@ static repro_status layer_backward(repro_model *m, layer *L, const repro_cpu *cp
             repro_linear_backward_blas(dx, dw, db, dy, x, w, b, L->in, L->out);
             return REPRO_OK;
         }
-        return repro_linear_backward(cpu, dx, dw, db, dy, x, w, b, L->in, L->out, err);
+        return repro_be_linear_backward(be, dx, dw, db, dy, x, w, b, L->in, L->out, err);
     }
-    case REPRO_LAYER_RELU: if (dx) repro_relu_backward(cpu, dx, dy, x, n); return REPRO_OK;
-    case REPRO_LAYER_GELU: if (dx) repro_gelu_backward(cpu, dx, dy, x, n); return REPRO_OK;
-    case REPRO_LAYER_TANH: if (dx) repro_tanh_backward(cpu, dx, dy, L->y, n); return REPRO_OK;
-    case REPRO_LAYER_SIGMOID: if (dx) repro_sigmoid_backward(cpu, dx, dy, L->y, n); return REPRO_OK;
+    case REPRO_LAYER_RELU: return dx ? repro_be_act_backward(be, REPRO_ACT_RELU, dx, dy, x, n, err) : REPRO_OK;
+    case REPRO_LAYER_GELU: return dx ? repro_be_act_backward(be, REPRO_ACT_GELU, dx, dy, x, n, err) : REPRO_OK;
+    case REPRO_LAYER_TANH: return dx ? repro_be_act_backward(be, REPRO_ACT_TANH, dx, dy, L->y, n, err) : REPRO_OK;
+    case REPRO_LAYER_SIGMOID:
+        return dx ? repro_be_act_backward(be, REPRO_ACT_SIGMOID, dx, dy, L->y, n, err) : REPRO_OK;
     case REPRO_LAYER_DROPOUT:
-        if (dx) {
-            if (L->cfg.p > 0.0f)
-                repro_dropout_backward(cpu, dx, dy, L->mask, b, L->out, L->cfg.p);
-            else
-                memcpy(dx, dy, (size_t)n * sizeof(float));
-        }
-        return REPRO_OK;
+        if (!dx)
+            return REPRO_OK;
+        if (L->cfg.p > 0.0f)
+            return repro_be_dropout_backward(be, dx, dy, L->mask, b, L->out, L->cfg.p, err);
+        return repro_be_copy(be, dx, dy, (size_t)n * sizeof(float), err);
     case REPRO_LAYER_LAYERNORM:
-        repro_layernorm_backward(cpu, dx, m->grads + m->tensors[L->w_tensor].offset,
-                                 m->grads + m->tensors[L->b_tensor].offset, dy, x, L->mean, L->rstd,
-                                 m->params + m->tensors[L->w_tensor].offset, b, L->out);
-        return REPRO_OK;
+        return repro_be_layernorm_backward(be, dx, m->grads + m->tensors[L->w_tensor].offset,
+                                           m->grads + m->tensors[L->b_tensor].offset, dy, x, L->mean, L->rstd,
+                                           m->params + m->tensors[L->w_tensor].offset, b, L->out, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
 }
@@ -397,13 +421,11 @@ static repro_status layer_backward(repro_model *m, layer *L, const repro_cpu *cp
 /* Backpropagates dy (the gradient at the stack's output) through s, whose
  * input was x, alternating between the two scratch buffers. The gradient at
  * the stack's input goes to dx_out (NULL: not needed). */
-static repro_status stack_backward(repro_model *m, stack *s, const repro_cpu *cpu, const float *x,
+static repro_status stack_backward(repro_model *m, stack *s, const repro_backend *be, const float *x,
                                    const float *dy, float *dx_out, int64_t b, repro_error *err)
 {
     if (s->n == 0) {
-        if (dx_out)
-            memcpy(dx_out, dy, (size_t)(b * s->in) * sizeof(float));
-        return REPRO_OK;
+        return dx_out ? repro_be_copy(be, dx_out, dy, (size_t)(b * s->in) * sizeof(float), err) : REPRO_OK;
     }
     for (int i = s->n - 1; i >= 0; i--) {
         layer *L = &s->layers[i];
@@ -412,7 +434,7 @@ static repro_status stack_backward(repro_model *m, stack *s, const repro_cpu *cp
         /* layernorm's parameter gradients come with its input gradient */
         if (!dx && L->cfg.kind == REPRO_LAYER_LAYERNORM)
             dx = m->scratch[(s->n - 1 - i) & 1];
-        repro_status st = layer_backward(m, L, cpu, in, dy, dx, b, err);
+        repro_status st = layer_backward(m, L, be, in, dy, dx, b, err);
         if (st == REPRO_OK && m->trace && dx)
             st = trace_layer(m, s, i, "backward", "dx", dx, b, L->in, err);
         if (st != REPRO_OK)
@@ -422,7 +444,7 @@ static repro_status stack_backward(repro_model *m, stack *s, const repro_cpu *cp
     return REPRO_OK;
 }
 
-repro_status repro_model_backward(repro_model *m, const repro_cpu *cpu, const float *x, int64_t b,
+repro_status repro_model_backward(repro_model *m, const repro_backend *be, const float *x, int64_t b,
                                   float *const *d_out, repro_error *err)
 {
     const float *t = stack_output(&m->trunk, x);
@@ -430,17 +452,16 @@ repro_status repro_model_backward(repro_model *m, const repro_cpu *cpu, const fl
      * added in head order: d_trunk = (g_0 + g_1) + g_2 ... */
     for (int h = 0; h < m->n_heads; h++) {
         float *dst = h == 0 ? m->d_trunk : m->d_head;
-        repro_status st = stack_backward(m, &m->heads[h], cpu, t, d_out[h], dst, b, err);
+        repro_status st = stack_backward(m, &m->heads[h], be, t, d_out[h], dst, b, err);
         if (st != REPRO_OK)
             return st;
-        if (h > 0)
-            repro_add_inplace(cpu, m->d_trunk, m->d_head, b * m->trunk.out);
+        if (h > 0 && (st = repro_be_add_inplace(be, m->d_trunk, m->d_head, b * m->trunk.out, err)) != REPRO_OK)
+            return st;
     }
     if (m->trace && m->n_heads > 1) {
-        repro_status st = repro_trace_tensor(m->trace, "trunk.backward", "trunk.dy", 1, m->d_trunk, b,
-                                             m->trunk.out, err);
+        repro_status st = trace_data(m, "trunk.backward", "trunk.dy", m->d_trunk, b, m->trunk.out, err);
         if (st != REPRO_OK)
             return st;
     }
-    return stack_backward(m, &m->trunk, cpu, x, m->d_trunk, NULL, b, err);
+    return stack_backward(m, &m->trunk, be, x, m->d_trunk, NULL, b, err);
 }

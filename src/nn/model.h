@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "ops/cpu/cpu.h"
+#include "backend/backend.h"
 #include "repro/config.h"
 #include "repro/status.h"
 #include "train/trace.h"
@@ -38,12 +38,12 @@ typedef struct repro_param_info {
  * `capacity` rows per forward pass. Parameters start at +0: call
  * repro_model_init_params. */
 repro_status repro_model_create(const repro_model_config *mc, int input, int64_t capacity,
-                                repro_model **out, repro_error *err);
+                                const repro_backend *be, repro_model **out, repro_error *err);
 void repro_model_free(repro_model *m);
 
 /* Draws every parameter from Philox at (seed, REPRO_RNG_INIT, tensor index)
  * with the layer's initialiser; the formulas are in nn/init.h. */
-void repro_model_init_params(repro_model *m, uint64_t seed);
+repro_status repro_model_init_params(repro_model *m, uint64_t seed, repro_error *err);
 
 int64_t repro_model_n_params(const repro_model *m);
 float *repro_model_params(repro_model *m);  /* [n_params] */
@@ -58,7 +58,7 @@ int repro_model_head_width(const repro_model *m, int head);
  * everything backward needs is saved; sample_pos may be NULL otherwise.
  * Reads parameters from `params` (the model's own buffer, or an EMA copy of
  * the same layout). */
-repro_status repro_model_forward(repro_model *m, const repro_cpu *cpu, const float *params,
+repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err);
 
@@ -80,7 +80,7 @@ const float *repro_model_head_output(const repro_model *m, int head);
  * accumulates into repro_model_grads(): every weight gradient continues its
  * in-order sum over rows from its current value, so micro-batches fed in
  * order give exactly the bits of one large batch. */
-repro_status repro_model_backward(repro_model *m, const repro_cpu *cpu, const float *x, int64_t b,
+repro_status repro_model_backward(repro_model *m, const repro_backend *be, const float *x, int64_t b,
                                   float *const *d_out, repro_error *err);
 
 #endif

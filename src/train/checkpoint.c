@@ -19,8 +19,9 @@ static const char *const group_names[GROUPS] = {"params", "optim.m", "optim.v", 
 /* The buffers of each group ([n_params] each, NULL when absent). */
 static void group_buffers(const repro_ckpt_parts *p, float *buf[GROUPS])
 {
-    buf[0] = repro_model_params(p->model);
-    repro_optim_state(p->optim, &buf[1], &buf[2]);
+    buf[0] = p->params;
+    buf[1] = p->m;
+    buf[2] = p->v;
     buf[3] = p->ema;
     buf[4] = p->best;
 }
@@ -145,7 +146,7 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     snprintf(step, sizeof step, "%lld", (long long)s->step);
     snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
     snprintf(sie, sizeof sie, "%lld", (long long)s->step_in_epoch);
-    snprintf(ot, sizeof ot, "%lld", (long long)repro_optim_steps(parts->optim));
+    snprintf(ot, sizeof ot, "%lld", (long long)parts->optim_steps);
     snprintf(seen, sizeof seen, "%lld", (long long)s->epoch_seen);
     snprintf(bad, sizeof bad, "%d", s->es_bad_epochs);
     float_hex(s->epoch_loss_sum, loss);
@@ -197,7 +198,7 @@ static repro_status meta_float(const repro_safetensors *f, const char *path, con
 }
 
 /* Checks one file completely and, when whole, copies it into parts/s. */
-static repro_status load_one(const char *path, const char *config_sha256, const repro_ckpt_parts *parts,
+static repro_status load_one(const char *path, const char *config_sha256, repro_ckpt_parts *parts,
                              repro_train_state *s, repro_error *err)
 {
     repro_safetensors *f;
@@ -265,7 +266,7 @@ static repro_status load_one(const char *path, const char *config_sha256, const 
                 memcpy(buf[g] + p->offset, repro_safetensors_data(f, idx[g][i]), (size_t)p->numel * sizeof(float));
             }
         }
-        repro_optim_set_steps(parts->optim, ot);
+        parts->optim_steps = ot;
         *s = t;
     }
     repro_safetensors_free(f);
@@ -273,7 +274,7 @@ static repro_status load_one(const char *path, const char *config_sha256, const 
 }
 
 repro_status repro_checkpoint_load_newest(const char *dir, const char *config_sha256,
-                                          const repro_ckpt_parts *parts, repro_train_state *s,
+                                          repro_ckpt_parts *parts, repro_train_state *s,
                                           char *notes, size_t notes_size, char *path_out,
                                           size_t path_size, repro_error *err)
 {

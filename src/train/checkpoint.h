@@ -33,12 +33,15 @@ typedef struct repro_train_state {
     float last_loss;       /* the loss of step `step` (the run's final_loss) */
 } repro_train_state;
 
-/* The model's training state that a checkpoint carries. */
+/* The model's training state that a checkpoint carries, in host memory
+ * (the trainer copies it from and back to its backend). */
 typedef struct repro_ckpt_parts {
-    repro_model *model;
-    repro_optim *optim;
-    float *ema;   /* [n_params] or NULL */
-    float *best;  /* [n_params] or NULL */
+    const repro_model *model; /* tensor names, shapes and offsets */
+    float *params;            /* [n_params] */
+    float *m, *v;             /* optimiser state [n_params] or NULL */
+    float *ema;               /* [n_params] or NULL */
+    float *best;              /* [n_params] or NULL */
+    int64_t optim_steps;      /* saved; set by a load */
 } repro_ckpt_parts;
 
 /* Writes RUN/ckpt-<step>.safetensors and removes all but the `keep` newest. */
@@ -50,7 +53,7 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
  * config (config_sha256 NULL: any config) into parts and *s. A newer one that is torn or corrupt is skipped
  * and named in `notes` (may be NULL). path_out receives the file used. */
 repro_status repro_checkpoint_load_newest(const char *dir, const char *config_sha256,
-                                          const repro_ckpt_parts *parts, repro_train_state *s,
+                                          repro_ckpt_parts *parts, repro_train_state *s,
                                           char *notes, size_t notes_size, char *path_out,
                                           size_t path_size, repro_error *err);
 

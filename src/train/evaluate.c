@@ -7,8 +7,8 @@
 
 #include <stdlib.h>
 
-#include "ops/cpu/ops.h"
 #include "train/heads.h"
+#include "train/staged_batch.h"
 
 repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const uint32_t *rows,
                             int64_t n, repro_eval_result *r, repro_error *err)
@@ -21,12 +21,17 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     if (n == 0)
         return REPRO_OK;
     int nh = repro_model_n_heads(e->model);
-    float *losses[REPRO_MAX_HEADS] = {0};
-    int32_t *pred = malloc((size_t)e->batch->capacity * sizeof *pred);
-    repro_status st = pred ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate evaluation buffers");
+    const repro_backend *be = e->be;
+    float *losses[REPRO_MAX_HEADS] = {0};   /* [n] each, backend memory */
+    int32_t *pred = NULL, *pred_host = NULL; /* [batch capacity] */
+    repro_staged_batch staged;
+    repro_status st = repro_staged_batch_init(&staged, be, e->data, e->batch->capacity, err);
+    if (st == REPRO_OK)
+        st = repro_be_alloc(be, (size_t)e->batch->capacity * sizeof *pred, (void **)&pred, err);
+    if (st == REPRO_OK && !(pred_host = malloc((size_t)e->batch->capacity * sizeof *pred_host)))
+        st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate evaluation buffers");
     for (int h = 0; st == REPRO_OK && h < nh; h++)
-        if (!(losses[h] = malloc((size_t)n * sizeof(float))))
-            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate evaluation buffers");
+        st = repro_be_alloc(be, (size_t)n * sizeof(float), (void **)&losses[h], err);
     /* the first cross-entropy head gives the accuracy */
     int acc_head = -1;
     for (int h = 0; h < nh && acc_head < 0; h++)
@@ -38,20 +43,27 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         for (int64_t i = 0; i < b; i++)
             e->batch->index[i] = rows ? rows[start + i] : (uint32_t)(start + i);
         repro_batch_fill(e->batch, e->data, b);
-        st = repro_model_forward(e->model, e->cpu, params, e->batch->x, b, 0, 0, 0, NULL, err);
+        const repro_batch *db;
+        st = repro_staged_batch_put(&staged, e->batch, b, &db, err);
+        if (st == REPRO_OK)
+            st = repro_model_forward(e->model, be, params, db->x, b, 0, 0, 0, NULL, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
-            st = repro_head_loss(e->cpu, &mc->heads[h], repro_model_head_output(e->model, h),
-                                 repro_model_head_width(e->model, h), e->batch, b, losses[h] + start,
+            st = repro_head_loss(be, &mc->heads[h], repro_model_head_output(e->model, h),
+                                 repro_model_head_width(e->model, h), db, b, losses[h] + start,
                                  h == acc_head ? pred : NULL, err);
             if (st == REPRO_OK && h == acc_head)
+                st = repro_be_download(be, pred_host, pred, (size_t)b * sizeof *pred, err);
+            if (st == REPRO_OK && h == acc_head)
                 for (int64_t i = 0; i < b; i++)
-                    correct += pred[i] == e->batch->label[i];
+                    correct += pred_host[i] == e->batch->label[i];
         }
     }
     if (st == REPRO_OK) {
         float total = 0.0f;
-        for (int h = 0; h < nh; h++) {
-            float mean = repro_sum_canonical_mt(e->cpu, losses[h], n) / (float)n;
+        for (int h = 0; st == REPRO_OK && h < nh; h++) {
+            float sum;
+            st = repro_be_sum(be, losses[h], n, &sum, err);
+            float mean = sum / (float)n;
             r->head_loss[h] = mean;
             total = total + mc->heads[h].weight * mean;
         }
@@ -62,7 +74,9 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         }
     }
     for (int h = 0; h < nh; h++)
-        free(losses[h]);
-    free(pred);
+        repro_be_free(be, losses[h]);
+    repro_be_free(be, pred);
+    free(pred_host);
+    repro_staged_batch_free(&staged);
     return st;
 }

@@ -10,7 +10,7 @@
 typedef struct repro_eval_ctx {
     const repro_model_config *mc;
     repro_model *model;
-    const repro_cpu *cpu;
+    const repro_backend *be;
     const repro_dataset *data;
     repro_batch *batch; /* its capacity is the evaluation batch size */
 } repro_eval_ctx;

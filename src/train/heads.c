@@ -1,7 +1,7 @@
 /* Head losses: see heads.h. */
 #include "train/heads.h"
 
-#include "ops/cpu/ops.h"
+#include "backend/backend.h"
 
 repro_status repro_heads_check(const repro_model_config *mc, const int *head_widths, int n_classes,
                                int64_t n_targets, repro_error *err)
@@ -32,36 +32,32 @@ repro_status repro_heads_check(const repro_model_config *mc, const int *head_wid
     return REPRO_OK;
 }
 
-repro_status repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+repro_status repro_head_loss(const repro_backend *be, const repro_head_config *hc, const float *out, int width,
                              const repro_batch *batch, int64_t b, float *loss, int32_t *pred, repro_error *err)
 {
     switch (hc->loss) {
     case REPRO_LOSS_CROSS_ENTROPY:
-        return repro_softmax_xent_forward(cpu, loss, pred, out, batch->label, b, width, err);
+        return repro_be_xent_forward(be, loss, pred, out, batch->label, b, width, err);
     case REPRO_LOSS_MSE:
-        repro_mse_forward(cpu, loss, out, batch->y, b, width);
-        return REPRO_OK;
+        return repro_be_mse_forward(be, loss, out, batch->y, b, width, err);
     case REPRO_LOSS_HUBER:
-        repro_huber_forward(cpu, loss, out, batch->y, b, width, hc->huber_delta);
-        return REPRO_OK;
+        return repro_be_huber_forward(be, loss, out, batch->y, b, width, hc->huber_delta, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown loss %d", (int)hc->loss);
 }
 
-repro_status repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+repro_status repro_head_grad(const repro_backend *be, const repro_head_config *hc, const float *out, int width,
                              const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out,
                              repro_error *err)
 {
     float scale = hc->weight / (float)batch_total;
     switch (hc->loss) {
     case REPRO_LOSS_CROSS_ENTROPY:
-        return repro_softmax_xent_backward(cpu, d_out, out, batch->label, b, width, scale, err);
+        return repro_be_xent_backward(be, d_out, out, batch->label, b, width, scale, err);
     case REPRO_LOSS_MSE:
-        repro_mse_backward(cpu, d_out, out, batch->y, b, width, scale);
-        return REPRO_OK;
+        return repro_be_mse_backward(be, d_out, out, batch->y, b, width, scale, err);
     case REPRO_LOSS_HUBER:
-        repro_huber_backward(cpu, d_out, out, batch->y, b, width, hc->huber_delta, scale);
-        return REPRO_OK;
+        return repro_be_huber_backward(be, d_out, out, batch->y, b, width, hc->huber_delta, scale, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown loss %d", (int)hc->loss);
 }

@@ -7,14 +7,15 @@
  * where mean_h = repro_sum_canonical(loss_h[0..n)) / n over the whole batch
  * (all micro-batches of a step), so the split into micro-batches never
  * shows. The gradient of head h's output for a sample is scaled by
- * w_h / n with n the whole batch's size. */
+ * w_h / n with n the whole batch's size. The batch's arrays (label, y) and
+ * the head outputs are backend memory. */
 #ifndef REPRO_TRAIN_HEADS_H
 #define REPRO_TRAIN_HEADS_H
 
 #include <stdint.h>
 
 #include "data/batch.h"
-#include "ops/cpu/cpu.h"
+#include "backend/backend.h"
 #include "repro/config.h"
 #include "repro/status.h"
 
@@ -26,12 +27,12 @@ repro_status repro_heads_check(const repro_model_config *mc, const int *head_wid
 
 /* Per-sample losses of head h for rows [0, b) into loss [b], and the
  * argmax prediction into pred [b] (cross-entropy heads; pred may be NULL). */
-repro_status repro_head_loss(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+repro_status repro_head_loss(const repro_backend *be, const repro_head_config *hc, const float *out, int width,
                              const repro_batch *batch, int64_t b, float *loss, int32_t *pred, repro_error *err);
 
 /* d_out [b][width] = gradient of (w_h * mean over `batch_total` samples)
  * with respect to head h's output for rows [0, b). */
-repro_status repro_head_grad(const repro_cpu *cpu, const repro_head_config *hc, const float *out, int width,
+repro_status repro_head_grad(const repro_backend *be, const repro_head_config *hc, const float *out, int width,
                              const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out,
                              repro_error *err);
 

@@ -132,7 +132,7 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     cJSON_AddNumberToObject(data, "n_test", (double)n_test);
 
     cJSON *execution = cJSON_CreateObject();
-    cJSON_AddStringToObject(execution, "device", "cpu");
+    cJSON_AddStringToObject(execution, "device", cfg->device == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
     cJSON_AddStringToObject(execution, "isa", isa);
     cJSON_AddNumberToObject(execution, "threads", cfg->threads);
     cJSON_AddNumberToObject(execution, "loader_workers", cfg->loader.workers);

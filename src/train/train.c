@@ -24,10 +24,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "nn/model.h"
 #include "ops/cpu/isa.h"
 #include "ops/cpu/linear.h"
-#include "ops/cpu/ops.h"
 #include "optim/optim.h"
 #include "data/augment_isa.h"
 #include "repro/augment.h"
@@ -39,6 +40,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/heads.h"
+#include "train/staged_batch.h"
 #include "train/determinism.h"
 #include "train/run_record.h"
 #include "train/trace.h"
@@ -46,7 +48,11 @@
 typedef struct trainer {
     const repro_config *cfg;
     const repro_train_options *opts;
-    repro_cpu cpu;
+    repro_backend *be;       /* where the arithmetic runs (CPU or CUDA) */
+    repro_isa isa;           /* the CPU path (also for augmentation) */
+    float *host;             /* [n_params] host scratch: hashes, traces, checkpoints */
+    float *host_m, *host_v, *host_ema, *host_best; /* GPU only: checkpoint mirrors */
+    repro_staged_batch staged;
     repro_dataset train, test;
     uint32_t *train_rows, *val_rows; /* the seeded split of the training file */
     int64_t n_train, n_val;
@@ -134,7 +140,7 @@ static repro_status augment_sample(void *ctx, uint32_t epoch, uint32_t pos, floa
     (void)err;
     const trainer *t = ctx;
     repro_augment_sample_isa(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
-                             t->train.image_w, t->cpu.isa);
+                             t->train.image_w, t->isa);
     return REPRO_OK;
 }
 
@@ -143,7 +149,7 @@ static repro_status build_model(trainer *t, repro_error *err)
     const repro_config *cfg = t->cfg;
     int64_t micro = cfg->batch_size / cfg->accum_steps;
     int64_t cap = micro > cfg->eval_batch_size ? micro : cfg->eval_batch_size;
-    repro_status st = repro_model_create(&cfg->model, (int)t->train.n_features, cap, &t->model, err);
+    repro_status st = repro_model_create(&cfg->model, (int)t->train.n_features, cap, t->be, &t->model, err);
     if (st != REPRO_OK)
         return st;
     int widths[REPRO_MAX_HEADS];
@@ -157,18 +163,23 @@ static repro_status build_model(trainer *t, repro_error *err)
         repro_model_use_blas(t->model, 1);
         repro_blas_set_threads(cfg->threads);
     }
-    repro_model_init_params(t->model, cfg->seed);
+    st = repro_model_init_params(t->model, cfg->seed, err);
     int64_t np = repro_model_n_params(t->model);
-    st = repro_optim_create(&cfg->optim, np, &t->optim, err);
+    size_t pbytes = (size_t)np * sizeof(float);
+    if (st == REPRO_OK)
+        st = repro_optim_create(&cfg->optim, t->be, np, &t->optim, err);
+    if (st == REPRO_OK && !(t->host = malloc(pbytes)))
+        st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a host copy of the parameters");
+    if (st == REPRO_OK && cfg->ema.enabled)
+        st = repro_be_alloc(t->be, pbytes, (void **)&t->ema, err);
+    if (st == REPRO_OK && t->ema)
+        st = repro_be_copy(t->be, t->ema, repro_model_params(t->model), pbytes, err);
+    if (st == REPRO_OK && cfg->early_stopping.enabled)
+        st = repro_be_alloc(t->be, pbytes, (void **)&t->best, err);
+    if (st == REPRO_OK)
+        st = repro_staged_batch_init(&t->staged, t->be, &t->train, micro, err);
     if (st != REPRO_OK)
         return st;
-    if (cfg->ema.enabled) {
-        if (!(t->ema = malloc((size_t)np * sizeof(float))))
-            return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the EMA weights");
-        memcpy(t->ema, repro_model_params(t->model), (size_t)np * sizeof(float));
-    }
-    if (cfg->early_stopping.enabled && !(t->best = malloc((size_t)np * sizeof(float))))
-        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the best-epoch weights");
     st = repro_augment_check(&cfg->augment, t->train.n_features, t->train.image_h, t->train.image_w,
                              "the training data", err);
     if (st == REPRO_OK)
@@ -177,10 +188,9 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (st == REPRO_OK)
         st = repro_batch_alloc(&t->eval_batch, &t->train, cfg->eval_batch_size, err);
     for (int h = 0; st == REPRO_OK && h < cfg->model.n_heads; h++) {
-        t->step_loss[h] = malloc((size_t)cfg->batch_size * sizeof(float));
-        t->d_out[h] = malloc((size_t)(micro * widths[h]) * sizeof(float));
-        if (!t->step_loss[h] || !t->d_out[h])
-            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate loss buffers");
+        st = repro_be_alloc(t->be, (size_t)cfg->batch_size * sizeof(float), (void **)&t->step_loss[h], err);
+        if (st == REPRO_OK)
+            st = repro_be_alloc(t->be, (size_t)(micro * widths[h]) * sizeof(float), (void **)&t->d_out[h], err);
     }
     t->epoch_len = repro_sampler_epoch_length(&cfg->sampler, t->n_train);
     t->steps_per_epoch = repro_sampler_epoch_steps(&cfg->sampler, t->n_train, cfg->batch_size);
@@ -212,20 +222,28 @@ static void trainer_free(trainer *t)
     free(t->val_rows);
     repro_model_free(t->model);
     repro_optim_free(t->optim);
-    free(t->ema);
-    free(t->best);
+    if (t->be) {
+        repro_be_free(t->be, t->ema);
+        repro_be_free(t->be, t->best);
+        for (int h = 0; h < REPRO_MAX_HEADS; h++) {
+            repro_be_free(t->be, t->step_loss[h]);
+            repro_be_free(t->be, t->d_out[h]);
+        }
+        repro_staged_batch_free(&t->staged);
+    }
+    free(t->host);
+    free(t->host_m);
+    free(t->host_v);
+    free(t->host_ema);
+    free(t->host_best);
     repro_loader_destroy(t->loader);
     repro_batch_free(&t->eval_batch);
     repro_error ignored;
     repro_trace_close(t->trace, &ignored);
-    for (int h = 0; h < REPRO_MAX_HEADS; h++) {
-        free(t->step_loss[h]);
-        free(t->d_out[h]);
-    }
     free(t->train_labels);
     free(t->order);
     free(t->epoch_rows);
-    repro_pool_destroy(t->cpu.pool);
+    repro_backend_destroy(t->be);
 }
 
 /* ---- one optimiser step ---- */
@@ -248,18 +266,36 @@ static float next_up(float x)
     return x;
 }
 
+/* Records n floats of backend memory (copied to the host on a GPU). */
+static repro_status trace_be(trainer *t, const char *op, const char *name, int per_micro, const float *data,
+                             int64_t rows, int64_t cols, repro_error *err)
+{
+    if (repro_backend_device(t->be) == REPRO_DEVICE_CPU)
+        return repro_trace_tensor(t->trace, op, name, per_micro, data, rows, cols, err);
+    size_t bytes = (size_t)(rows * (cols ? cols : 1)) * sizeof(float);
+    float *host = malloc(bytes ? bytes : 1);
+    if (!host)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a trace buffer");
+    repro_status st = repro_be_download(t->be, host, data, bytes, err);
+    if (st == REPRO_OK)
+        st = repro_trace_tensor(t->trace, op, name, per_micro, host, rows, cols, err);
+    free(host);
+    return st;
+}
+
 /* Records every parameter tensor (or gradient) of the model as
- * "<prefix>.<tensor>" under op. */
+ * "<prefix>.<tensor>" under op; base is backend memory. */
 static repro_status trace_tensors(trainer *t, const char *op, const char *prefix, const float *base,
                                   repro_error *err)
 {
-    repro_status st = REPRO_OK;
+    repro_status st = repro_be_download(t->be, t->host, base,
+                                        (size_t)repro_model_n_params(t->model) * sizeof(float), err);
     for (int i = 0; st == REPRO_OK && i < repro_model_n_tensors(t->model); i++) {
         const repro_param_info *p = repro_model_tensor(t->model, i);
         char name[128];
         snprintf(name, sizeof name, "%s.%s", prefix, p->name);
-        st = repro_trace_tensor(t->trace, op, name, 0, base + p->offset, p->shape[0], p->ndim == 2 ? p->shape[1] : 0,
-                                err);
+        st = repro_trace_tensor(t->trace, op, name, 0, t->host + p->offset, p->shape[0],
+                                p->ndim == 2 ? p->shape[1] : 0, err);
     }
     return st;
 }
@@ -269,9 +305,9 @@ static repro_status trace_head(trainer *t, int h, const float *losses, int64_t b
 {
     char op[96], name[96];
     snprintf(op, sizeof op, "heads.%s.loss", t->cfg->model.heads[h].name);
-    repro_status st = repro_trace_tensor(t->trace, op, op, 1, losses, b, 0, err);
+    repro_status st = trace_be(t, op, op, 1, losses, b, 0, err);
     snprintf(name, sizeof name, "heads.%s.dout", t->cfg->model.heads[h].name);
-    return st == REPRO_OK ? repro_trace_tensor(t->trace, op, name, 1, t->d_out[h], b, w, err) : st;
+    return st == REPRO_OK ? trace_be(t, op, name, 1, t->d_out[h], b, w, err) : st;
 }
 
 /* Forward, losses and backward of every micro-batch of a step (gradients
@@ -281,37 +317,41 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
 {
     const repro_config *cfg = t->cfg;
     int nh = cfg->model.n_heads;
-    float *grads = repro_model_grads(t->model);
-    memset(grads, 0, (size_t)repro_model_n_params(t->model) * sizeof(float));
+    repro_status st0 = repro_be_zero(t->be, repro_model_grads(t->model),
+                                     (size_t)repro_model_n_params(t->model) * sizeof(float), err);
+    if (st0 != REPRO_OK)
+        return st0;
 
     int last = 0;
     int64_t done = 0; /* samples of the step so far */
     for (int micro_i = 0; !last; micro_i++) {
-        const repro_batch *batch;
+        const repro_batch *host_batch, *batch;
         int64_t b, step_size;
-        repro_status st = repro_loader_next(t->loader, &batch, &b, &step_size, &last, err);
-        if (st == REPRO_OK && (!batch || step_size != count || batch->pos[0] != (uint32_t)(first + done)))
+        repro_status st = repro_loader_next(t->loader, &host_batch, &b, &step_size, &last, err);
+        if (st == REPRO_OK && (!host_batch || step_size != count || host_batch->pos[0] != (uint32_t)(first + done)))
             st = repro_fail(err, REPRO_ERR_INTERNAL, "the data loader is out of step with the trainer at step %lld",
                             (long long)step + 1);
         if (st != REPRO_OK)
             return st;
+        st = repro_staged_batch_put(&t->staged, host_batch, b, &batch, err);
         if (traced)
             repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)micro_i : -1);
-        st = repro_model_forward(t->model, &t->cpu, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
-                                 (uint64_t)step, batch->pos, err);
+        if (st == REPRO_OK)
+            st = repro_model_forward(t->model, t->be, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
+                                     (uint64_t)step, batch->pos, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
             const float *out = repro_model_head_output(t->model, h);
             int w = repro_model_head_width(t->model, h);
-            st = repro_head_loss(&t->cpu, &cfg->model.heads[h], out, w, batch, b, t->step_loss[h] + done, NULL,
+            st = repro_head_loss(t->be, &cfg->model.heads[h], out, w, batch, b, t->step_loss[h] + done, NULL,
                                  err);
             if (st == REPRO_OK)
-                st = repro_head_grad(&t->cpu, &cfg->model.heads[h], out, w, batch, b, count, t->d_out[h], err);
+                st = repro_head_grad(t->be, &cfg->model.heads[h], out, w, batch, b, count, t->d_out[h], err);
             if (st == REPRO_OK && traced)
                 st = trace_head(t, h, t->step_loss[h] + done, b, w, err);
         }
         if (st == REPRO_OK)
-            st = repro_model_backward(t->model, &t->cpu, batch->x, b, t->d_out, err);
-        repro_loader_release(t->loader, batch);
+            st = repro_model_backward(t->model, t->be, batch->x, b, t->d_out, err);
+        repro_loader_release(t->loader, host_batch);
         if (st != REPRO_OK)
             return st;
         done += b;
@@ -344,7 +384,13 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
         return st;
     if (t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step) {
         float *g = grads + repro_model_tensor(t->model, t->perturb_tensor)->offset + t->opts->test_perturb.index;
-        *g = next_up(*g);
+        float v;
+        st = repro_be_download(t->be, &v, g, sizeof v, err);
+        v = next_up(v);
+        if (st == REPRO_OK)
+            st = repro_be_upload(t->be, g, &v, sizeof v, err);
+        if (st != REPRO_OK)
+            return st;
     }
     if (traced) {
         repro_trace_at(t->trace, step + 1, -1);
@@ -354,9 +400,12 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
     }
 
     float total = 0.0f;
-    for (int h = 0; h < nh; h++)
-        total = total + cfg->model.heads[h].weight *
-                            (repro_sum_canonical_mt(&t->cpu, t->step_loss[h], count) / (float)count);
+    for (int h = 0; h < nh; h++) {
+        float sum;
+        if ((st = repro_be_sum(t->be, t->step_loss[h], count, &sum, err)) != REPRO_OK)
+            return st;
+        total = total + cfg->model.heads[h].weight * (sum / (float)count);
+    }
     *loss = total;
     if (traced && (st = repro_trace_tensor(t->trace, "step", "loss", 0, &total, 1, 0, err)) != REPRO_OK)
         return st;
@@ -364,20 +413,26 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
         return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
                           (long long)step + 1, isnan(total) ? "nan" : "inf");
 
-    if (cfg->optim.clip_norm > 0.0f)
-        repro_clip_grad_norm(&t->cpu, grads, np, cfg->optim.clip_norm);
-    repro_optim_step(t->optim, &t->cpu, repro_model_params(t->model), grads, lr);
+    float norm;
+    if (cfg->optim.clip_norm > 0.0f && (st = repro_be_clip(t->be, grads, np, cfg->optim.clip_norm, &norm, err)))
+        return st;
+    if ((st = repro_optim_step(t->optim, repro_model_params(t->model), grads, lr, err)) != REPRO_OK)
+        return st;
     if (t->ema)
-        repro_ema_update(&t->cpu, t->ema, repro_model_params(t->model), np, cfg->ema.decay);
-    return REPRO_OK;
+        st = repro_be_ema(t->be, t->ema, repro_model_params(t->model), np, cfg->ema.decay, err);
+    return st;
 }
 
 /* ---- hashing and the ledger ---- */
 
-static void params_hash(trainer *t, char hex[65])
+/* SHA-256 of a parameter-shaped buffer of backend memory. */
+static repro_status buffer_hash(trainer *t, const float *buf, char hex[65], repro_error *err)
 {
-    repro_sha256_hex(repro_model_params(t->model),
-                     (size_t)repro_model_n_params(t->model) * sizeof(float), hex);
+    size_t bytes = (size_t)repro_model_n_params(t->model) * sizeof(float);
+    repro_status st = repro_be_download(t->be, t->host, buf, bytes, err);
+    if (st == REPRO_OK)
+        repro_sha256_hex(t->host, bytes, hex);
+    return st;
 }
 
 static repro_status ledger_line(trainer *t, int64_t step, int epoch, float loss, float lr, int with_hash,
@@ -385,8 +440,11 @@ static repro_status ledger_line(trainer *t, int64_t step, int epoch, float loss,
 {
     char ph[65], oh[65];
     if (with_hash) {
-        params_hash(t, ph);
-        repro_optim_hash(t->optim, oh);
+        repro_status st = buffer_hash(t, repro_model_params(t->model), ph, err);
+        if (st == REPRO_OK)
+            st = repro_optim_hash(t->optim, oh, err);
+        if (st != REPRO_OK)
+            return st;
     }
     return repro_run_ledger(t->run, step, epoch, loss, lr, with_hash ? ph : NULL, with_hash ? oh : NULL, err);
 }
@@ -401,7 +459,7 @@ static const float *eval_params(trainer *t)
 static repro_status evaluate_sets(trainer *t, const float *params, repro_eval_result *val,
                                   repro_eval_result *test, repro_error *err)
 {
-    repro_eval_ctx e = {&t->cfg->model, t->model, &t->cpu, &t->train, &t->eval_batch};
+    repro_eval_ctx e = {&t->cfg->model, t->model, t->be, &t->train, &t->eval_batch};
     repro_status st = repro_evaluate(&e, params, t->val_rows, t->n_val, val, err);
     if (st != REPRO_OK || t->test.n == 0) {
         test->n = 0;
@@ -411,13 +469,15 @@ static repro_status evaluate_sets(trainer *t, const float *params, repro_eval_re
     return repro_evaluate(&e, params, NULL, t->test.n, test, err);
 }
 
-/* Updates the early-stopping state after an epoch's evaluation; returns 1
+/* Updates the early-stopping state after an epoch's evaluation; *stop = 1
  * when training should stop after this epoch. */
-static int early_stop_update(trainer *t, repro_train_state *s, const repro_eval_result *val)
+static repro_status early_stop_update(trainer *t, repro_train_state *s, const repro_eval_result *val, int *stop,
+                                      repro_error *err)
 {
     const repro_early_stop_config *c = &t->cfg->early_stopping;
+    *stop = 0;
     if (!c->enabled || val->n == 0)
-        return 0;
+        return REPRO_OK;
     int higher_better = c->metric == REPRO_METRIC_VAL_ACCURACY;
     float m = higher_better ? val->accuracy : val->loss;
     int improved = !s->es_has_best ||
@@ -426,10 +486,11 @@ static int early_stop_update(trainer *t, repro_train_state *s, const repro_eval_
         s->es_has_best = 1;
         s->es_best = m;
         s->es_bad_epochs = 0;
-        memcpy(t->best, eval_params(t), (size_t)repro_model_n_params(t->model) * sizeof(float));
-        return 0;
+        return repro_be_copy(t->be, t->best, eval_params(t), (size_t)repro_model_n_params(t->model) * sizeof(float),
+                             err);
     }
-    return ++s->es_bad_epochs >= c->patience;
+    *stop = ++s->es_bad_epochs >= c->patience;
+    return REPRO_OK;
 }
 
 /* ---- the run ---- */
@@ -440,10 +501,51 @@ static void report(trainer *t, repro_progress *p)
         t->opts->progress(t->opts->progress_ctx, p);
 }
 
-static repro_ckpt_parts ckpt_parts(trainer *t)
+/* The checkpointed state in host memory. On the CPU backend that is the
+ * training buffers themselves; on a GPU, host mirrors that to_host fills
+ * before a save and from_host copies back after a load. */
+static repro_status ckpt_parts(trainer *t, repro_ckpt_parts *parts, int to_host, repro_error *err)
 {
-    repro_ckpt_parts parts = {t->model, t->optim, t->ema, t->best};
-    return parts;
+    float *m, *v;
+    repro_optim_state(t->optim, &m, &v);
+    float *dev[5] = {repro_model_params(t->model), m, v, t->ema, t->best};
+    if (repro_backend_device(t->be) == REPRO_DEVICE_CPU) {
+        *parts = (repro_ckpt_parts){t->model, dev[0], dev[1], dev[2], dev[3], dev[4], repro_optim_steps(t->optim)};
+        return REPRO_OK;
+    }
+    size_t bytes = (size_t)repro_model_n_params(t->model) * sizeof(float);
+    float **host[5] = {&t->host, &t->host_m, &t->host_v, &t->host_ema, &t->host_best};
+    float *h[5] = {0};
+    repro_status st = REPRO_OK;
+    for (int i = 0; st == REPRO_OK && i < 5; i++) {
+        if (!dev[i])
+            continue;
+        if (!*host[i] && !(*host[i] = malloc(bytes)))
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a checkpoint buffer");
+        h[i] = *host[i];
+        if (st == REPRO_OK && to_host)
+            st = repro_be_download(t->be, h[i], dev[i], bytes, err);
+    }
+    *parts = (repro_ckpt_parts){t->model, h[0], h[1], h[2], h[3], h[4], repro_optim_steps(t->optim)};
+    return st;
+}
+
+/* After a checkpoint load: the host parts back into the training buffers. */
+static repro_status ckpt_restore(trainer *t, const repro_ckpt_parts *parts, repro_error *err)
+{
+    repro_optim_set_steps(t->optim, parts->optim_steps);
+    if (repro_backend_device(t->be) == REPRO_DEVICE_CPU)
+        return REPRO_OK;
+    float *m, *v;
+    repro_optim_state(t->optim, &m, &v);
+    float *dev[5] = {repro_model_params(t->model), m, v, t->ema, t->best};
+    const float *h[5] = {parts->params, parts->m, parts->v, parts->ema, parts->best};
+    size_t bytes = (size_t)repro_model_n_params(t->model) * sizeof(float);
+    repro_status st = REPRO_OK;
+    for (int i = 0; st == REPRO_OK && i < 5; i++)
+        if (dev[i])
+            st = repro_be_upload(t->be, dev[i], h[i], bytes, err);
+    return st;
 }
 
 /* Evaluates at the end of an epoch, writes its metrics line, updates early
@@ -455,7 +557,10 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
     repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
     if (st != REPRO_OK)
         return st;
-    int stop = early_stop_update(t, s, &val);
+    int stop;
+    st = early_stop_update(t, s, &val, &stop, err);
+    if (st != REPRO_OK)
+        return st;
     float train_loss = s->step_in_epoch > 0 ? s->epoch_loss_sum / (float)s->step_in_epoch : 0.0f;
     double rate = epoch_sec > 0 ? (double)seen / epoch_sec : 0.0; /* this process's share of the epoch */
     st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate, p->loader_wait_sec,
@@ -572,8 +677,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 snprintf(stopped, stopped_size, "interrupted at step %lld", (long long)s->step);
             int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             if (every || stopped[0]) {
-                repro_ckpt_parts parts = ckpt_parts(t);
-                st = repro_checkpoint_save(t->run, cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
+                repro_ckpt_parts parts;
+                st = ckpt_parts(t, &parts, 1, err);
+                if (st == REPRO_OK)
+                    st = repro_checkpoint_save(t->run, cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
                 if (st != REPRO_OK)
                     return st;
             }
@@ -614,19 +721,44 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     res->has_accuracy = val.n > 0 ? val.has_accuracy : test.has_accuracy;
     res->train_seconds = now_sec() - t->t_start;
     res->samples_per_sec = res->train_seconds > 0 ? (double)t->samples_seen / res->train_seconds : 0.0;
-    params_hash(t, res->params_sha256);
-    repro_optim_hash(t->optim, res->optim_sha256);
+    st = buffer_hash(t, repro_model_params(t->model), res->params_sha256, err);
+    if (st == REPRO_OK)
+        st = repro_optim_hash(t->optim, res->optim_sha256, err);
     /* model.safetensors holds `params`: the EMA or best-epoch weights when
-     * those are on, so its own hash is recorded beside params_sha256 */
-    repro_sha256_hex(params, (size_t)repro_model_n_params(t->model) * sizeof(float), res->model_sha256);
+     * those are on, so its own hash is recorded beside params_sha256; after
+     * this t->host holds those weights */
+    if (st == REPRO_OK)
+        st = buffer_hash(t, params, res->model_sha256, err);
+    if (st != REPRO_OK)
+        return st;
     res->steps = s->step;
     res->epochs_run = (int)s->epoch;
     res->final_loss = s->last_loss;
     res->stopped_early = s->step < t->total_steps && s->epoch < cfg->epochs;
-    st = repro_record_model(t->run, t->model, params, cfg, res->steps, err);
+    st = repro_record_model(t->run, t->model, t->host, cfg, res->steps, err);
     if (st == REPRO_OK)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
     return st;
+}
+
+/* run.json "backend": where the arithmetic ran (GPU name, compute
+ * capability, driver and runtime versions on CUDA). */
+static repro_status record_backend(trainer *t, repro_error *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "device", repro_backend_device(t->be) == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
+    cJSON_AddStringToObject(o, "description", repro_backend_describe(t->be));
+    char facts[1024];
+    snprintf(facts, sizeof facts, "%s", repro_backend_facts(t->be));
+    char *save = NULL;
+    for (char *line = strtok_r(facts, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = '\0';
+            cJSON_AddStringToObject(o, line, eq + 1);
+        }
+    }
+    return repro_run_set_json(t->run, "backend", o, err);
 }
 
 static repro_status config_hash(const repro_config *cfg, char hex[65], repro_error *err)
@@ -643,13 +775,17 @@ static repro_status config_hash(const repro_config *cfg, char hex[65], repro_err
  * run there, its ledger and metrics cut back to the checkpoint's step. */
 static repro_status resume(trainer *t, repro_train_state *s, repro_train_result *res, repro_error *err)
 {
-    repro_ckpt_parts parts = ckpt_parts(t);
+    repro_ckpt_parts parts;
     const char *dir = t->opts->resume_dir;
-    repro_status st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
+    repro_status st = ckpt_parts(t, &parts, 0, err);
+    if (st == REPRO_OK)
+        st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
                                                    res->resume_notes, sizeof res->resume_notes, res->resumed_from,
                                                    sizeof res->resumed_from, err);
     /* A checkpoint at the end of training (the process died before the run
      * was marked complete): no step is left; the run is finished from it. */
+    if (st == REPRO_OK)
+        st = ckpt_restore(t, &parts, err);
     if (st == REPRO_OK)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
@@ -666,9 +802,13 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     repro_train_state s = {0};
     repro_status st = repro_determinism_check(cfg, opts, err);
     if (st == REPRO_OK)
-        st = repro_isa_choose(opts->isa, &t.cpu.isa, err);
-    if (st == REPRO_OK)
-        st = repro_pool_create(cfg->threads, &t.cpu.pool, err);
+        st = repro_isa_choose(opts->isa, &t.isa, err);
+    if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA && cfg->mode == REPRO_MODE_FAST)
+        st = repro_fail(err, REPRO_ERR_UNSUPPORTED, "mode: fast is not available on device: cuda yet");
+    if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA)
+        st = repro_backend_create_cuda(&t.be, err);
+    else if (st == REPRO_OK)
+        st = repro_backend_create_cpu(t.isa, cfg->threads, &t.be, err);
 
     if (st == REPRO_OK)
         st = config_hash(cfg, t.config_sha256, err);
@@ -679,8 +819,10 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     if (st == REPRO_OK && opts->resume_dir)
         st = resume(&t, &s, res, err);
     else if (st == REPRO_OK)
-        st = repro_record_start(&t.run, cfg, opts, repro_isa_name(t.cpu.isa), t.n_train, t.n_val, t.test.n,
+        st = repro_record_start(&t.run, cfg, opts, repro_isa_name(t.isa), t.n_train, t.n_val, t.test.n,
                                 repro_model_n_params(t.model), err);
+    if (st == REPRO_OK && !opts->resume_dir)
+        st = record_backend(&t, err);
     if (st == REPRO_OK) {
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();

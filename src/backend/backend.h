@@ -1,0 +1,106 @@
+/* Where the training arithmetic runs: the CPU (any ISA path, any thread
+ * count) or a CUDA GPU. Both follow the same written evaluation orders, so
+ * in exact mode they give the same bits; the backend only decides where
+ * buffers live and which kernel runs.
+ *
+ * Every pointer a backend op takes is backend memory (from repro_be_alloc):
+ * host memory on the CPU, device memory on CUDA. Data crosses with
+ * repro_be_upload / repro_be_download. The ops mirror src/ops/cpu/ops.h,
+ * src/ops/cpu/linear.h and the optimiser updates, with the same shapes. */
+#ifndef REPRO_BACKEND_H
+#define REPRO_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/cpu/cpu.h"
+#include "optim/adam.h"
+#include "optim/update.h"
+#include "repro/config.h"
+#include "repro/status.h"
+
+typedef struct repro_backend repro_backend;
+
+/* The CPU backend: isa path and a pool of `threads` compute threads. */
+repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend **out, repro_error *err);
+/* A CPU backend over an existing context (isa, pool); the pool stays the
+ * caller's. For tests and for code that already holds a repro_cpu. */
+repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err);
+/* The CUDA backend on device 0 (REPRO_ERR_UNSUPPORTED when this build has
+ * no CUDA or the machine no GPU, with a message saying which). */
+repro_status repro_backend_create_cuda(repro_backend **out, repro_error *err);
+void repro_backend_destroy(repro_backend *be);
+
+repro_device repro_backend_device(const repro_backend *be);
+/* "cpu avx512, 2 threads" or "cuda NVIDIA H100 80GB HBM3 (sm_90)" */
+const char *repro_backend_describe(const repro_backend *be);
+/* The CPU context (NULL for CUDA). */
+const repro_cpu *repro_backend_cpu(const repro_backend *be);
+/* Facts for the run record (device name, compute capability, driver and
+ * runtime versions), as "key=value" lines; "" on the CPU. */
+const char *repro_backend_facts(const repro_backend *be);
+
+/* ---- memory ---- */
+repro_status repro_be_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err);
+void repro_be_free(const repro_backend *be, void *p);
+repro_status repro_be_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err);
+repro_status repro_be_upload(const repro_backend *be, void *dst, const void *host, size_t bytes, repro_error *err);
+repro_status repro_be_download(const repro_backend *be, void *host, const void *src, size_t bytes,
+                               repro_error *err);
+repro_status repro_be_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, repro_error *err);
+
+/* ---- layers ---- */
+repro_status repro_be_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
+                                     const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err);
+repro_status repro_be_linear_backward(const repro_backend *be, float *dx, float *dw, float *db, const float *dy,
+                                      const float *x, const float *w, int64_t B, int64_t I, int64_t O,
+                                      repro_error *err);
+
+typedef enum repro_act { REPRO_ACT_RELU, REPRO_ACT_GELU, REPRO_ACT_TANH, REPRO_ACT_SIGMOID } repro_act;
+/* backward's `saved` is x for relu/gelu and y for tanh/sigmoid, as on the CPU */
+repro_status repro_be_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
+                                  repro_error *err);
+repro_status repro_be_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
+                                   const float *saved, int64_t n, repro_error *err);
+repro_status repro_be_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err);
+repro_status repro_be_dropout_forward(const repro_backend *be, float *y, uint8_t *mask, const float *x, int64_t B,
+                                      int64_t D, float p, uint64_t seed, uint32_t layer, uint64_t step,
+                                      const uint32_t *sample_pos, repro_error *err);
+repro_status repro_be_dropout_backward(const repro_backend *be, float *dx, const float *dy, const uint8_t *mask,
+                                       int64_t B, int64_t D, float p, repro_error *err);
+repro_status repro_be_layernorm_forward(const repro_backend *be, float *y, float *mean, float *rstd,
+                                        const float *x, const float *gamma, const float *beta, int64_t B,
+                                        int64_t D, float eps, repro_error *err);
+repro_status repro_be_layernorm_backward(const repro_backend *be, float *dx, float *dgamma, float *dbeta,
+                                         const float *dy, const float *x, const float *mean, const float *rstd,
+                                         const float *gamma, int64_t B, int64_t D, repro_error *err);
+
+/* ---- losses (labels/targets in backend memory) ---- */
+repro_status repro_be_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,
+                                   const int32_t *labels, int64_t B, int64_t C, repro_error *err);
+repro_status repro_be_xent_backward(const repro_backend *be, float *dz, const float *z, const int32_t *labels,
+                                    int64_t B, int64_t C, float scale, repro_error *err);
+repro_status repro_be_mse_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                  int64_t B, int64_t T, repro_error *err);
+repro_status repro_be_mse_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
+                                   int64_t B, int64_t T, float scale, repro_error *err);
+repro_status repro_be_huber_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                    int64_t B, int64_t T, float delta, repro_error *err);
+repro_status repro_be_huber_backward(const repro_backend *be, float *dpred, const float *pred,
+                                     const float *target, int64_t B, int64_t T, float delta, float scale,
+                                     repro_error *err);
+
+/* ---- reductions and updates over whole buffers ---- */
+/* *out (host) = repro_sum_canonical(x[0..n)) */
+repro_status repro_be_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err);
+/* repro_clip_grad_norm: *norm (host) = sqrt(canonical sum of g*g); scales g when norm > max_norm */
+repro_status repro_be_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
+                           repro_error *err);
+repro_status repro_be_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
+                           const float *g, int64_t n, repro_error *err);
+repro_status repro_be_sgd(const repro_backend *be, const repro_sgd_coef *c, float *p, float *buf, const float *g,
+                          int64_t n, repro_error *err);
+repro_status repro_be_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
+                          repro_error *err);
+
+#endif

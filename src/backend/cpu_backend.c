@@ -1,0 +1,254 @@
+/* The CPU backend: host memory, the kernels of src/ops/cpu and
+ * src/optim/update_cpu.c on the backend's ISA path and thread pool. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend_impl.h"
+#include "ops/cpu/isa.h"
+#include "ops/cpu/linear.h"
+#include "ops/cpu/ops.h"
+#include "optim/update_cpu.h"
+
+#define CPU(be) (&(be)->cpu)
+
+static repro_status cpu_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err)
+{
+    (void)be;
+    *out = malloc(bytes ? bytes : 1);
+    return *out ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
+}
+
+static void cpu_free(const repro_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static repro_status cpu_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err)
+{
+    (void)be, (void)err;
+    memset(p, 0, bytes);
+    return REPRO_OK;
+}
+
+static repro_status cpu_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, int kind,
+                             repro_error *err)
+{
+    (void)be, (void)kind, (void)err;
+    if (dst != src)
+        memcpy(dst, src, bytes);
+    return REPRO_OK;
+}
+
+static repro_status cpu_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
+                                       const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
+{
+    return repro_linear_forward(CPU(be), y, x, w, bias, B, I, O, err);
+}
+
+static repro_status cpu_linear_backward(const repro_backend *be, float *dx, float *dw, float *db, const float *dy,
+                                        const float *x, const float *w, int64_t B, int64_t I, int64_t O,
+                                        repro_error *err)
+{
+    return repro_linear_backward(CPU(be), dx, dw, db, dy, x, w, B, I, O, err);
+}
+
+static repro_status cpu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
+                                    repro_error *err)
+{
+    (void)err;
+    switch (act) {
+    case REPRO_ACT_RELU: repro_relu_forward(CPU(be), y, x, n); break;
+    case REPRO_ACT_GELU: repro_gelu_forward(CPU(be), y, x, n); break;
+    case REPRO_ACT_TANH: repro_tanh_forward(CPU(be), y, x, n); break;
+    case REPRO_ACT_SIGMOID: repro_sigmoid_forward(CPU(be), y, x, n); break;
+    }
+    return REPRO_OK;
+}
+
+static repro_status cpu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
+                                     const float *saved, int64_t n, repro_error *err)
+{
+    (void)err;
+    switch (act) {
+    case REPRO_ACT_RELU: repro_relu_backward(CPU(be), dx, dy, saved, n); break;
+    case REPRO_ACT_GELU: repro_gelu_backward(CPU(be), dx, dy, saved, n); break;
+    case REPRO_ACT_TANH: repro_tanh_backward(CPU(be), dx, dy, saved, n); break;
+    case REPRO_ACT_SIGMOID: repro_sigmoid_backward(CPU(be), dx, dy, saved, n); break;
+    }
+    return REPRO_OK;
+}
+
+static repro_status cpu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)
+{
+    (void)err;
+    repro_add_inplace(CPU(be), y, x, n);
+    return REPRO_OK;
+}
+
+static repro_status cpu_dropout_forward(const repro_backend *be, float *y, uint8_t *mask, const float *x,
+                                        int64_t B, int64_t D, float p, uint64_t seed, uint32_t layer,
+                                        uint64_t step, const uint32_t *sample_pos, repro_error *err)
+{
+    return repro_dropout_forward(CPU(be), y, mask, x, B, D, p, seed, layer, step, sample_pos, err);
+}
+
+static repro_status cpu_dropout_backward(const repro_backend *be, float *dx, const float *dy, const uint8_t *mask,
+                                         int64_t B, int64_t D, float p, repro_error *err)
+{
+    (void)err;
+    repro_dropout_backward(CPU(be), dx, dy, mask, B, D, p);
+    return REPRO_OK;
+}
+
+static repro_status cpu_layernorm_forward(const repro_backend *be, float *y, float *mean, float *rstd,
+                                          const float *x, const float *gamma, const float *beta, int64_t B,
+                                          int64_t D, float eps, repro_error *err)
+{
+    (void)err;
+    repro_layernorm_forward(CPU(be), y, mean, rstd, x, gamma, beta, B, D, eps);
+    return REPRO_OK;
+}
+
+static repro_status cpu_layernorm_backward(const repro_backend *be, float *dx, float *dgamma, float *dbeta,
+                                           const float *dy, const float *x, const float *mean, const float *rstd,
+                                           const float *gamma, int64_t B, int64_t D, repro_error *err)
+{
+    (void)err;
+    repro_layernorm_backward(CPU(be), dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D);
+    return REPRO_OK;
+}
+
+static repro_status cpu_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,
+                                     const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    return repro_softmax_xent_forward(CPU(be), loss, pred, z, labels, B, C, err);
+}
+
+static repro_status cpu_xent_backward(const repro_backend *be, float *dz, const float *z, const int32_t *labels,
+                                      int64_t B, int64_t C, float scale, repro_error *err)
+{
+    return repro_softmax_xent_backward(CPU(be), dz, z, labels, B, C, scale, err);
+}
+
+static repro_status cpu_mse_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                    int64_t B, int64_t T, repro_error *err)
+{
+    (void)err;
+    repro_mse_forward(CPU(be), loss, pred, target, B, T);
+    return REPRO_OK;
+}
+
+static repro_status cpu_mse_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
+                                     int64_t B, int64_t T, float scale, repro_error *err)
+{
+    (void)err;
+    repro_mse_backward(CPU(be), dpred, pred, target, B, T, scale);
+    return REPRO_OK;
+}
+
+static repro_status cpu_huber_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                      int64_t B, int64_t T, float delta, repro_error *err)
+{
+    (void)err;
+    repro_huber_forward(CPU(be), loss, pred, target, B, T, delta);
+    return REPRO_OK;
+}
+
+static repro_status cpu_huber_backward(const repro_backend *be, float *dpred, const float *pred,
+                                       const float *target, int64_t B, int64_t T, float delta, float scale,
+                                       repro_error *err)
+{
+    (void)err;
+    repro_huber_backward(CPU(be), dpred, pred, target, B, T, delta, scale);
+    return REPRO_OK;
+}
+
+static repro_status cpu_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)
+{
+    (void)err;
+    *out = repro_sum_canonical_mt(CPU(be), x, n);
+    return REPRO_OK;
+}
+
+static repro_status cpu_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
+                             repro_error *err)
+{
+    (void)err;
+    *norm = repro_clip_grad_norm(CPU(be), grads, n, max_norm);
+    return REPRO_OK;
+}
+
+static repro_status cpu_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
+                             const float *g, int64_t n, repro_error *err)
+{
+    (void)err;
+    repro_adam_cpu(CPU(be), c, p, m, v, g, n);
+    return REPRO_OK;
+}
+
+static repro_status cpu_sgd(const repro_backend *be, const repro_sgd_coef *c, float *p, float *buf,
+                            const float *g, int64_t n, repro_error *err)
+{
+    (void)err;
+    repro_sgd_cpu(CPU(be), c, p, buf, g, n);
+    return REPRO_OK;
+}
+
+static repro_status cpu_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
+                            repro_error *err)
+{
+    (void)err;
+    repro_ema_update(CPU(be), ema, p, n, decay);
+    return REPRO_OK;
+}
+
+static void cpu_destroy(repro_backend *be)
+{
+    if (be->impl == NULL) /* impl marks a view: the pool is not ours */
+        repro_pool_destroy(be->cpu.pool);
+}
+
+const repro_backend_ops repro_cpu_backend_ops = {
+    cpu_alloc, cpu_free, cpu_zero, cpu_copy, cpu_linear_forward, cpu_linear_backward, cpu_act_forward,
+    cpu_act_backward, cpu_add_inplace, cpu_dropout_forward, cpu_dropout_backward, cpu_layernorm_forward,
+    cpu_layernorm_backward, cpu_xent_forward, cpu_xent_backward, cpu_mse_forward, cpu_mse_backward,
+    cpu_huber_forward, cpu_huber_backward, cpu_sum, cpu_clip, cpu_adam, cpu_sgd, cpu_ema, cpu_destroy,
+};
+
+repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend **out, repro_error *err)
+{
+    *out = NULL;
+    repro_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CPU backend");
+    be->ops = &repro_cpu_backend_ops;
+    be->device = REPRO_DEVICE_CPU;
+    be->cpu.isa = isa;
+    repro_status st = repro_pool_create(threads, &be->cpu.pool, err);
+    if (st != REPRO_OK) {
+        free(be);
+        return st;
+    }
+    snprintf(be->describe, sizeof be->describe, "cpu %s, %d thread%s", repro_isa_name(isa), threads,
+             threads == 1 ? "" : "s");
+    *out = be;
+    return REPRO_OK;
+}
+
+repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err)
+{
+    *out = NULL;
+    repro_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CPU backend");
+    be->ops = &repro_cpu_backend_ops;
+    be->device = REPRO_DEVICE_CPU;
+    be->cpu = *cpu;
+    be->impl = be; /* a view */
+    snprintf(be->describe, sizeof be->describe, "cpu %s, %d thread%s", repro_isa_name(cpu->isa),
+             repro_pool_threads(cpu->pool), repro_pool_threads(cpu->pool) == 1 ? "" : "s");
+    *out = be;
+    return REPRO_OK;
+}

@@ -1,0 +1,294 @@
+/* The CUDA backend: device memory and the exact kernels of src/ops/cuda on
+ * the default stream. Built only with -DREPRO_CUDA=ON. Each reduction ends
+ * with a 4-byte copy to the host (the ledger needs every step's loss). */
+#ifdef REPRO_HAVE_CUDA
+
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend_impl.h"
+#include "ops/cuda/cuda_ops.h"
+
+typedef struct cuda_state {
+    float *scratch;     /* device: canonical-sum scratch, grown on demand */
+    int64_t scratch_n;  /* floats in scratch */
+    float *result;      /* device: one float, the last reduction's result */
+} cuda_state;
+
+#define STATE(be) ((cuda_state *)(be)->impl)
+#define STREAM NULL
+
+static repro_status cuda_check(cudaError_t e, const char *what, repro_error *err)
+{
+    if (e == cudaSuccess)
+        return REPRO_OK;
+    return repro_fail(err, REPRO_ERR_INTERNAL, "CUDA: %s: %s", what, cudaGetErrorString(e));
+}
+
+static repro_status cu_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err)
+{
+    (void)be;
+    *out = NULL;
+    if (cudaMalloc(out, bytes ? bytes : 4) != cudaSuccess) {
+        cudaGetLastError();
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate %zu bytes of GPU memory", bytes);
+    }
+    return REPRO_OK;
+}
+
+static void cu_free(const repro_backend *be, void *p)
+{
+    (void)be;
+    cudaFree(p);
+}
+
+static repro_status cu_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err)
+{
+    (void)be;
+    return cuda_check(cudaMemset(p, 0, bytes), "memset", err);
+}
+
+static repro_status cu_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, int kind,
+                            repro_error *err)
+{
+    (void)be;
+    static const enum cudaMemcpyKind kinds[3] = {cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
+                                                 cudaMemcpyDeviceToDevice};
+    if (bytes == 0)
+        return REPRO_OK;
+    return cuda_check(cudaMemcpy(dst, src, bytes, kinds[kind]), "copy", err);
+}
+
+/* Scratch of at least n floats for the canonical sum of n elements. */
+static repro_status scratch_for(const repro_backend *be, int64_t n, repro_error *err)
+{
+    cuda_state *s = STATE(be);
+    int64_t need = repro_cuda_canon_scratch(n) + 1;
+    if (need <= s->scratch_n)
+        return REPRO_OK;
+    cudaFree(s->scratch);
+    s->scratch = NULL;
+    s->scratch_n = 0;
+    repro_status st = cu_alloc(be, (size_t)need * sizeof(float), (void **)&s->scratch, err);
+    if (st == REPRO_OK)
+        s->scratch_n = need;
+    return st;
+}
+
+static repro_status cu_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
+                                      const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_linear_forward(y, x, w, bias, B, I, O, STREAM, err);
+}
+
+static repro_status cu_linear_backward(const repro_backend *be, float *dx, float *dw, float *db, const float *dy,
+                                       const float *x, const float *w, int64_t B, int64_t I, int64_t O,
+                                       repro_error *err)
+{
+    (void)be;
+    return repro_cuda_linear_backward(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
+}
+
+static repro_status cu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
+                                   repro_error *err)
+{
+    (void)be;
+    switch (act) {
+    case REPRO_ACT_RELU: return repro_cuda_relu_forward(y, x, n, STREAM, err);
+    case REPRO_ACT_GELU: return repro_cuda_gelu_forward(y, x, n, STREAM, err);
+    case REPRO_ACT_TANH: return repro_cuda_tanh_forward(y, x, n, STREAM, err);
+    case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_forward(y, x, n, STREAM, err);
+    }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
+}
+
+static repro_status cu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
+                                    const float *saved, int64_t n, repro_error *err)
+{
+    (void)be;
+    switch (act) {
+    case REPRO_ACT_RELU: return repro_cuda_relu_backward(dx, dy, saved, n, STREAM, err);
+    case REPRO_ACT_GELU: return repro_cuda_gelu_backward(dx, dy, saved, n, STREAM, err);
+    case REPRO_ACT_TANH: return repro_cuda_tanh_backward(dx, dy, saved, n, STREAM, err);
+    case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_backward(dx, dy, saved, n, STREAM, err);
+    }
+    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
+}
+
+static repro_status cu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_add_inplace(y, x, n, STREAM, err);
+}
+
+static repro_status cu_dropout_forward(const repro_backend *be, float *y, uint8_t *mask, const float *x, int64_t B,
+                                       int64_t D, float p, uint64_t seed, uint32_t layer, uint64_t step,
+                                       const uint32_t *sample_pos, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_dropout_forward(y, mask, x, B, D, p, seed, layer, step, sample_pos, STREAM, err);
+}
+
+static repro_status cu_dropout_backward(const repro_backend *be, float *dx, const float *dy, const uint8_t *mask,
+                                        int64_t B, int64_t D, float p, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_dropout_backward(dx, dy, mask, B, D, p, STREAM, err);
+}
+
+static repro_status cu_layernorm_forward(const repro_backend *be, float *y, float *mean, float *rstd,
+                                         const float *x, const float *gamma, const float *beta, int64_t B,
+                                         int64_t D, float eps, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_layernorm_forward(y, mean, rstd, x, gamma, beta, B, D, eps, STREAM, err);
+}
+
+static repro_status cu_layernorm_backward(const repro_backend *be, float *dx, float *dgamma, float *dbeta,
+                                          const float *dy, const float *x, const float *mean, const float *rstd,
+                                          const float *gamma, int64_t B, int64_t D, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_layernorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, STREAM, err);
+}
+
+static repro_status cu_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,
+                                    const int32_t *labels, int64_t B, int64_t C, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_softmax_xent_forward(loss, pred, z, labels, B, C, STREAM, err);
+}
+
+static repro_status cu_xent_backward(const repro_backend *be, float *dz, const float *z, const int32_t *labels,
+                                     int64_t B, int64_t C, float scale, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_softmax_xent_backward(dz, z, labels, B, C, scale, STREAM, err);
+}
+
+static repro_status cu_mse_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                   int64_t B, int64_t T, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_mse_forward(loss, pred, target, B, T, STREAM, err);
+}
+
+static repro_status cu_mse_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
+                                    int64_t B, int64_t T, float scale, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_mse_backward(dpred, pred, target, B, T, scale, STREAM, err);
+}
+
+static repro_status cu_huber_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
+                                     int64_t B, int64_t T, float delta, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_huber_forward(loss, pred, target, B, T, delta, STREAM, err);
+}
+
+static repro_status cu_huber_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
+                                      int64_t B, int64_t T, float delta, float scale, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_huber_backward(dpred, pred, target, B, T, delta, scale, STREAM, err);
+}
+
+static repro_status cu_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)
+{
+    repro_status st = scratch_for(be, n, err);
+    if (st == REPRO_OK)
+        st = repro_cuda_sum_canonical(STATE(be)->result, x, n, STATE(be)->scratch, STREAM, err);
+    if (st == REPRO_OK)
+        st = cu_copy(be, out, STATE(be)->result, sizeof(float), 1, err);
+    return st;
+}
+
+static repro_status cu_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
+                            repro_error *err)
+{
+    repro_status st = scratch_for(be, n, err);
+    if (st == REPRO_OK)
+        st = repro_cuda_clip_grad_norm(grads, n, max_norm, STATE(be)->result, STATE(be)->scratch, STREAM, err);
+    if (st == REPRO_OK)
+        st = cu_copy(be, norm, STATE(be)->result, sizeof(float), 1, err);
+    return st;
+}
+
+static repro_status cu_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
+                            const float *g, int64_t n, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_adam_step(c, p, m, v, g, n, STREAM, err);
+}
+
+static repro_status cu_sgd(const repro_backend *be, const repro_sgd_coef *c, float *p, float *buf, const float *g,
+                           int64_t n, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_sgd_step(c, p, buf, g, n, STREAM, err);
+}
+
+static repro_status cu_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
+                           repro_error *err)
+{
+    (void)be;
+    return repro_cuda_ema_update(ema, p, n, decay, STREAM, err);
+}
+
+static void cu_destroy(repro_backend *be)
+{
+    cuda_state *s = STATE(be);
+    if (s) {
+        cudaFree(s->scratch);
+        cudaFree(s->result);
+        free(s);
+    }
+}
+
+static const repro_backend_ops cuda_ops = {
+    cu_alloc, cu_free, cu_zero, cu_copy, cu_linear_forward, cu_linear_backward, cu_act_forward,
+    cu_act_backward, cu_add_inplace, cu_dropout_forward, cu_dropout_backward, cu_layernorm_forward,
+    cu_layernorm_backward, cu_xent_forward, cu_xent_backward, cu_mse_forward, cu_mse_backward,
+    cu_huber_forward, cu_huber_backward, cu_sum, cu_clip, cu_adam, cu_sgd, cu_ema, cu_destroy,
+};
+
+repro_status repro_cuda_backend_init(repro_backend *be, repro_error *err)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED, "device: cuda: no CUDA GPU is available here (%s)",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "no device");
+    }
+    struct cudaDeviceProp prop;
+    repro_status st = cuda_check(cudaGetDeviceProperties(&prop, 0), "device properties", err);
+    if (st != REPRO_OK)
+        return st;
+    int driver = 0, runtime = 0;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    be->ops = &cuda_ops;
+    be->device = REPRO_DEVICE_CUDA;
+    be->impl = calloc(1, sizeof(cuda_state));
+    if (!be->impl)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CUDA backend");
+    st = cu_alloc(be, sizeof(float), (void **)&STATE(be)->result, err);
+    if (st != REPRO_OK) {
+        free(be->impl);
+        return st;
+    }
+    snprintf(be->describe, sizeof be->describe, "cuda %.200s (sm_%d%d)", prop.name, prop.major, prop.minor);
+    snprintf(be->facts, sizeof be->facts,
+             "gpu_name=%.200s\ncompute_capability=%d.%d\ndriver_version=%d.%d\nruntime_version=%d.%d\n"
+             "gpu_memory_bytes=%zu\n",
+             prop.name, prop.major, prop.minor, driver / 1000, driver % 1000 / 10, runtime / 1000,
+             runtime % 1000 / 10, prop.totalGlobalMem);
+    return REPRO_OK;
+}
+
+#endif /* REPRO_HAVE_CUDA */

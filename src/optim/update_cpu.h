@@ -1,0 +1,24 @@
+/* The optimiser updates, clipping and EMA as CPU kernels (the CPU backend's
+ * side of src/backend); formulas in optim/adam.h and optim/update.h. */
+#ifndef REPRO_OPTIM_UPDATE_CPU_H
+#define REPRO_OPTIM_UPDATE_CPU_H
+
+#include <stdint.h>
+
+#include "ops/cpu/cpu.h"
+#include "optim/adam.h"
+#include "optim/update.h"
+
+void repro_adam_cpu(const repro_cpu *cpu, const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
+                    int64_t n);
+/* buf may be NULL without momentum */
+void repro_sgd_cpu(const repro_cpu *cpu, const repro_sgd_coef *c, float *p, float *buf, const float *g, int64_t n);
+
+/* Global-norm clipping: norm = sqrt(canonical sum of g*g over all of grads);
+ * when norm > max_norm, every g = g * (max_norm / (norm + 1e-6)). Returns norm. */
+float repro_clip_grad_norm(const repro_cpu *cpu, float *grads, int64_t n, float max_norm);
+
+/* ema = decay * ema + (1 - decay) * params, elementwise. */
+void repro_ema_update(const repro_cpu *cpu, float *ema, const float *params, int64_t n, float decay);
+
+#endif

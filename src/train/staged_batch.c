@@ -1,0 +1,63 @@
+/* Staged batches: see staged_batch.h. */
+#include "train/staged_batch.h"
+
+#include <string.h>
+
+static int on_cpu(const repro_staged_batch *s)
+{
+    return repro_backend_device(s->be) == REPRO_DEVICE_CPU;
+}
+
+repro_status repro_staged_batch_init(repro_staged_batch *s, const repro_backend *be, const repro_dataset *ds,
+                                     int64_t capacity, repro_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->be = be;
+    if (on_cpu(s))
+        return REPRO_OK;
+    repro_batch *d = &s->dev;
+    d->capacity = capacity;
+    d->n_features = ds->n_features;
+    d->n_targets = ds->y ? ds->n_targets : 0;
+    size_t cap = (size_t)capacity;
+    repro_status st = repro_be_alloc(be, cap * sizeof *d->pos, (void **)&d->pos, err);
+    if (st == REPRO_OK)
+        st = repro_be_alloc(be, cap * (size_t)ds->n_features * sizeof *d->x, (void **)&d->x, err);
+    if (st == REPRO_OK && ds->label)
+        st = repro_be_alloc(be, cap * sizeof *d->label, (void **)&d->label, err);
+    if (st == REPRO_OK && ds->y)
+        st = repro_be_alloc(be, cap * (size_t)ds->n_targets * sizeof *d->y, (void **)&d->y, err);
+    if (st != REPRO_OK)
+        repro_staged_batch_free(s);
+    return st;
+}
+
+void repro_staged_batch_free(repro_staged_batch *s)
+{
+    if (!s->be || on_cpu(s))
+        return;
+    repro_be_free(s->be, s->dev.pos);
+    repro_be_free(s->be, s->dev.x);
+    repro_be_free(s->be, s->dev.label);
+    repro_be_free(s->be, s->dev.y);
+    memset(&s->dev, 0, sizeof s->dev);
+}
+
+repro_status repro_staged_batch_put(repro_staged_batch *s, const repro_batch *host, int64_t n,
+                                    const repro_batch **out, repro_error *err)
+{
+    if (on_cpu(s)) {
+        *out = host;
+        return REPRO_OK;
+    }
+    repro_batch *d = &s->dev;
+    repro_status st = repro_be_upload(s->be, d->pos, host->pos, (size_t)n * sizeof *d->pos, err);
+    if (st == REPRO_OK)
+        st = repro_be_upload(s->be, d->x, host->x, (size_t)(n * d->n_features) * sizeof *d->x, err);
+    if (st == REPRO_OK && d->label)
+        st = repro_be_upload(s->be, d->label, host->label, (size_t)n * sizeof *d->label, err);
+    if (st == REPRO_OK && d->y)
+        st = repro_be_upload(s->be, d->y, host->y, (size_t)(n * d->n_targets) * sizeof *d->y, err);
+    *out = d;
+    return st;
+}
