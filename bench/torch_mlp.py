@@ -6,18 +6,20 @@ cross-entropy, on the same Fashion-MNIST training images (in memory, a fresh
 permutation per epoch). Prints one JSON line: samples/s of the training step
 loop alone (no evaluation, no data loading), after a warm-up.
 
-usage: torch_mlp.py THREADS STEPS
+usage: torch_mlp.py THREADS STEPS [cpu|cuda]   (FASHION_DIR overrides the data folder)
 """
 import gzip
 import json
+import os
 import sys
 import time
 
 import numpy as np
 import torch
 
-IMAGES = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-LABELS = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"
+FASHION = os.environ.get("FASHION_DIR", "/usr/share/datasets/fashion-mnist")
+IMAGES = FASHION + "/train-images-idx3-ubyte.gz"
+LABELS = FASHION + "/train-labels-idx1-ubyte.gz"
 
 
 def load():
@@ -30,17 +32,22 @@ def load():
 
 def main():
     threads, steps = int(sys.argv[1]), int(sys.argv[2])
+    device = sys.argv[3] if len(sys.argv) > 3 else "cpu"
     torch.set_num_threads(threads)
     torch.manual_seed(42)
+    if device == "cuda":
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cuda.matmul.allow_tf32 = False
     x, y = load()
+    x, y = x.to(device), y.to(device)
     model = torch.nn.Sequential(
         torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Dropout(0.3),
         torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Dropout(0.3),
-        torch.nn.Linear(256, 10))
+        torch.nn.Linear(256, 10)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     batch = 256
-    perm = torch.randperm(x.shape[0])
+    perm = torch.randperm(x.shape[0]).to(device)
     per_epoch = x.shape[0] // batch
 
     def step(i):
@@ -51,13 +58,19 @@ def main():
         loss.backward()
         opt.step()
 
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     for i in range(20):
         step(i)
+    sync()
     t0 = time.perf_counter()
     for i in range(steps):
         step(i)
+    sync()
     dt = time.perf_counter() - t0
-    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": threads,
+    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "device": device, "threads": threads,
                       "steps": steps, "samples_per_sec": steps * batch / dt}))
 
 

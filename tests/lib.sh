@@ -6,7 +6,7 @@ checks=0
 : "${REPRO:?REPRO must point to the repro binary}"
 : "${REPRO_SOURCE_DIR:?}"
 : "${REPRO_TEST_TMP:=/tmp}"
-FASHION=/usr/share/datasets/fashion-mnist
+FASHION=${REPRO_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 

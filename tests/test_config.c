@@ -99,7 +99,8 @@ static void test_dual_example(void)
     const repro_data_config *d = &cfg.data;
     CHECK(d->format == REPRO_DATA_CSV);
     /* relative to the config's folder */
-    CHECK(strcmp(d->train_csv, EX("../data/dual_task.csv")) == 0);
+    CHECK(strcmp(d->train_csv, EX("../data/dual_task_train.csv")) == 0);
+    CHECK(strcmp(d->test_csv, EX("../data/dual_task_test.csv")) == 0);
     CHECK(d->header && d->n_feature_columns == 15);
     CHECK(strcmp(d->feature_columns[0], "x0") == 0 && strcmp(d->feature_columns[14], "x14") == 0);
     CHECK(d->n_target_columns == 1 && strcmp(d->target_columns[0], "target") == 0);
