@@ -53,3 +53,7 @@ foreach(src ${REPRO_CUDA_TESTS})
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS cuda)
 endforeach()
+
+# An installed librepro.a needs the CUDA kernels and runtime beside it.
+install(TARGETS repro_cuda ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+set(REPRO_PC_CUDA_LIBS "-lrepro_cuda -L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -ldl -lrt -lstdc++ ")

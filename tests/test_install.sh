@@ -10,7 +10,7 @@ dest=$REPRO_TEST_TMP/install
 rm -rf "$dest"
 checks=$((checks + 1))
 DESTDIR=$dest cmake --install "$build" --prefix /usr/local > /dev/null || fail "cmake --install failed"
-pc="env PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config"
+pc="env PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config --define-variable=prefix=$dest/usr/local"
 # a sanitizer build's library needs the same runtime in the program
 san=$("$REPRO" env | sed -n 's/^repro.sanitize: //p')
 sanflags=()
