@@ -179,7 +179,9 @@ struct gemm_case {
     int a_trans, b_trans, accumulate, bias, specials;
 };
 
-static void test_gemm(rng &r, const gemm_case &c)
+static const char *const tiling_names[REPRO_CUDA_GEMM_TILINGS] = {"auto", "128x128", "32x32", "16x16"};
+
+static void test_gemm(rng &r, const gemm_case &c, repro_cuda_gemm_tiling tiling)
 {
     int64_t M = c.M, N = c.N, K = c.K, ldc = N + (N % 3 == 0 ? 0 : 5);
     /* specials: 1 = +-0, subnormals, +-1e30; 2 = also +-inf and NaN (then
@@ -194,10 +196,11 @@ static void test_gemm(rng &r, const gemm_case &c)
     repro_gemm_ref(M, N, K, A.data(), a_rs, a_cs, B.data(), b_rs, b_cs, c.bias ? bias.data() : NULL, Cc.data(),
                    ldc, c.accumulate);
     dbuf<float> dA(A), dB(B), dbias(bias), dC(C0);
-    REPRO_OK_OR_DIE(repro_cuda_gemm(M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs, c.bias ? dbias.p : NULL, dC.p,
-                                    ldc, c.accumulate, NULL, &err_));
-    char shape[96];
-    snprintf(shape, sizeof shape, "%lldx%lldx%lld %s%s%s%s%s", (long long)M, (long long)N, (long long)K,
+    REPRO_OK_OR_DIE(repro_cuda_gemm_tiled(tiling, M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs,
+                                          c.bias ? dbias.p : NULL, dC.p, ldc, c.accumulate, NULL, &err_));
+    char shape[128];
+    snprintf(shape, sizeof shape, "%s %lldx%lldx%lld %s%s%s%s%s", tiling_names[tiling], (long long)M, (long long)N,
+             (long long)K,
              c.a_trans ? "At" : "A", c.b_trans ? "Bt" : "B", c.accumulate ? " acc" : "", c.bias ? " bias" : "",
              c.specials == 2 ? " inf/nan" : c.specials ? " sp" : "");
     cmp_f("gemm", shape, Cc, dC.down());
@@ -205,15 +208,17 @@ static void test_gemm(rng &r, const gemm_case &c)
 
 /* A chain that must stay -0: C = -0, A(m,k) = -0 or +0, accumulate over a
  * partial k tile. A padded fmaf(0, 0, -0) would give +0. */
-static void test_gemm_negzero(void)
+static void test_gemm_negzero(repro_cuda_gemm_tiling tiling)
 {
     int64_t M = 130, N = 129, K = 13;
     fvec A((size_t)(M * K), -0.0f), B((size_t)(K * N), 1.5f), C0((size_t)(M * N), -0.0f);
     fvec Cc = C0;
     repro_gemm_ref(M, N, K, A.data(), K, 1, B.data(), N, 1, NULL, Cc.data(), N, 1);
     dbuf<float> dA(A), dB(B), dC(C0);
-    REPRO_OK_OR_DIE(repro_cuda_gemm(M, N, K, dA.p, K, 1, dB.p, N, 1, NULL, dC.p, N, 1, NULL, &err_));
-    cmp_f("gemm (-0 chains)", "130x129x13 acc", Cc, dC.down());
+    REPRO_OK_OR_DIE(repro_cuda_gemm_tiled(tiling, M, N, K, dA.p, K, 1, dB.p, N, 1, NULL, dC.p, N, 1, NULL, &err_));
+    cmp_f("gemm (-0 chains)", tiling_names[tiling], Cc, dC.down());
+    if (tiling != REPRO_CUDA_GEMM_AUTO)
+        return;
     /* K = 0: C = +0 + bias without accumulate */
     fvec bias(N, -0.0f), Ck = C0;
     repro_gemm_ref(M, N, 0, NULL, 0, 0, NULL, 0, 0, bias.data(), Ck.data(), N, 0);
@@ -522,6 +527,7 @@ static double time_ms(void (*fn)(void *), void *ctx, int reps)
 }
 
 struct bench_ctx {
+    repro_cuda_gemm_tiling tiling;
     int64_t M, N, K;
     const float *A, *B;
     float *C;
@@ -533,8 +539,8 @@ static void run_exact(void *p)
 {
     bench_ctx *c = (bench_ctx *)p;
     repro_error err;
-    if (repro_cuda_gemm(c->M, c->N, c->K, c->A, c->a_rs, c->a_cs, c->B, c->b_rs, c->b_cs, NULL, c->C, c->N, 0, NULL,
-                        &err) != REPRO_OK) {
+    if (repro_cuda_gemm_tiled(c->tiling, c->M, c->N, c->K, c->A, c->a_rs, c->a_cs, c->B, c->b_rs, c->b_cs, NULL,
+                              c->C, c->N, 0, NULL, &err) != REPRO_OK) {
         fprintf(stderr, "bench gemm: %s\n", err.message);
         exit(1);
     }
@@ -555,29 +561,40 @@ static void run_cublas(void *p)
     }
 }
 
+/* Times every tiling (and cuBLAS) on one product; a_trans / b_trans give
+ * the strides the linear layer uses (forward: B = W^T, b_trans; dW: A = dy^T,
+ * a_trans). Prints one row per tiling, "*" marking AUTO's choice. */
 static void bench_gemm(rng &r, cublasHandle_t h, const char *what, int64_t M, int64_t N, int64_t K, int a_trans,
-                       int reps)
+                       int b_trans, int reps, int all_tilings)
 {
     fvec A = gen(r, (size_t)(M * K), -1.0f, 1.0f, 0, 0), B = gen(r, (size_t)(K * N), -1.0f, 1.0f, 0, 0);
     dbuf<float> dA(A), dB(B), dC((size_t)(M * N));
-    bench_ctx c = {M, N, K, dA.p, dB.p, dC.p, a_trans ? 1 : K, a_trans ? M : 1, N, 1, h};
-    double te = time_ms(run_exact, &c, reps);
-    /* spot check: 64 outputs of the timed product against the contract */
-    fvec Cg = dC.down();
-    int bad = 0;
-    for (int s = 0; s < 64; s++) {
-        int64_t m = r.next() % M, n = r.next() % N;
-        float acc = 0.0f;
-        for (int64_t k = 0; k < K; k++)
-            acc = fmaf(A[(size_t)(m * c.a_rs + k * c.a_cs)], B[(size_t)(k * N + n)], acc);
-        bad += bits(acc) != bits(Cg[(size_t)(m * N + n)]);
-    }
+    bench_ctx c = {REPRO_CUDA_GEMM_AUTO, M, N, K, dA.p, dB.p, dC.p, a_trans ? 1 : K, a_trans ? M : 1,
+                   b_trans ? 1 : N, b_trans ? K : 1, h};
     double tc = time_ms(run_cublas, &c, reps);
     double fl = 2.0 * (double)M * (double)N * (double)K;
-    printf("| %-22s | %5lld x %5lld x %5lld | %9.1f | %9.1f | %5.2f | %s |\n", what, (long long)M, (long long)N,
-           (long long)K, fl / te * 1e-6, fl / tc * 1e-6, tc / te, bad ? "SPOT-CHECK FAIL" : "64/64 bitwise");
-    if (bad)
-        g_fail++;
+    repro_cuda_gemm_tiling chosen = repro_cuda_gemm_auto_tiling(M, N);
+    for (int t = 1; t < REPRO_CUDA_GEMM_TILINGS; t++) {
+        if (!all_tilings && t != (int)chosen)
+            continue;
+        c.tiling = (repro_cuda_gemm_tiling)t;
+        double te = time_ms(run_exact, &c, reps);
+        /* spot check: 64 outputs of the timed product against the contract */
+        fvec Cg = dC.down();
+        int bad = 0;
+        for (int s = 0; s < 64; s++) {
+            int64_t m = r.next() % M, n = r.next() % N;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; k++)
+                acc = fmaf(A[(size_t)(m * c.a_rs + k * c.a_cs)], B[(size_t)(k * c.b_rs + n * c.b_cs)], acc);
+            bad += bits(acc) != bits(Cg[(size_t)(m * N + n)]);
+        }
+        printf("| %-20s | %5lld x %5lld x %5lld | %-8s%s | %8.1f | %9.1f | %8.2f | %6.1f | %s |\n", what,
+               (long long)M, (long long)N, (long long)K, tiling_names[t], t == (int)chosen ? "*" : " ",
+               fl / te * 1e-6, fl / tc * 1e-6, te * 1e3, tc / te, bad ? "SPOT-CHECK FAIL" : "64/64 bitwise");
+        if (bad)
+            g_fail++;
+    }
 }
 
 static void bench(rng &r)
@@ -589,15 +606,21 @@ static void bench(rng &r)
     }
     /* FP32 SGEMM: the default math mode, no TF32 tensor cores */
     cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
-    printf("\nGEMM GFLOP/s, exact kernel vs cuBLAS SGEMM (CUBLAS_DEFAULT_MATH, NVIDIA_TF32_OVERRIDE=0)\n");
-    printf("| %-22s | %-21s | %-9s | %-9s | %-5s | %s |\n", "case", "M x N x K", "exact", "cuBLAS", "ratio",
-           "check");
-    bench_gemm(r, h, "square", 4096, 4096, 4096, 0, 10);
-    bench_gemm(r, h, "square", 2048, 2048, 2048, 0, 20);
-    bench_gemm(r, h, "mlp fwd 784->256", 256, 256, 784, 0, 200);
-    bench_gemm(r, h, "mlp fwd 256->256", 256, 256, 256, 0, 200);
-    bench_gemm(r, h, "mlp fwd 256->10", 256, 10, 256, 0, 200);
-    bench_gemm(r, h, "mlp dW 784->256", 256, 784, 256, 1, 200);
+    printf("\nGEMM GFLOP/s, exact kernel vs cuBLAS SGEMM (CUBLAS_DEFAULT_MATH, NVIDIA_TF32_OVERRIDE=0); "
+           "* = the tiling repro_cuda_gemm picks\n");
+    printf("| %-20s | %-21s | %-9s | %-8s | %-9s | %-8s | %-6s | %s |\n", "case", "M x N x K", "tiling", "exact",
+           "cuBLAS", "exact us", "ratio", "check");
+    bench_gemm(r, h, "square", 4096, 4096, 4096, 0, 0, 10, 0);
+    bench_gemm(r, h, "square", 2048, 2048, 2048, 0, 0, 20, 0);
+    /* the Fashion MLP's products at batch 256, with the linear layer's strides */
+    bench_gemm(r, h, "fwd 784->256", 256, 256, 784, 0, 1, 200, 1);
+    bench_gemm(r, h, "fwd 256->256", 256, 256, 256, 0, 1, 200, 1);
+    bench_gemm(r, h, "fwd 256->10", 256, 10, 256, 0, 1, 200, 1);
+    bench_gemm(r, h, "dx 256<-256", 256, 256, 256, 0, 0, 200, 1);
+    bench_gemm(r, h, "dx 256<-10", 256, 256, 10, 0, 0, 200, 1);
+    bench_gemm(r, h, "dW 784->256", 256, 784, 256, 1, 0, 200, 1);
+    bench_gemm(r, h, "dW 256->256", 256, 256, 256, 1, 0, 200, 1);
+    bench_gemm(r, h, "dW 256->10", 10, 256, 256, 1, 0, 200, 1);
     cublasDestroy(h);
 }
 
@@ -628,9 +651,12 @@ int main(int argc, char **argv)
         {256, 256, 256, 0, 1, 0, 1, 1},  {256, 10, 256, 0, 1, 0, 1, 0},   {256, 784, 256, 1, 0, 1, 0, 0},
         {256, 256, 256, 1, 0, 1, 0, 1},  {384, 512, 2048, 0, 0, 1, 0, 0}, {129, 131, 9, 1, 1, 0, 0, 2},     {7, 255, 3, 0, 0, 1, 0, 2},
     };
-    for (const gemm_case &c : gemms)
-        test_gemm(r, c);
-    test_gemm_negzero();
+    /* every tiling runs the same chains: each must give the reference's bits */
+    for (int t = 0; t < REPRO_CUDA_GEMM_TILINGS; t++) {
+        for (const gemm_case &c : gemms)
+            test_gemm(r, c, (repro_cuda_gemm_tiling)t);
+        test_gemm_negzero((repro_cuda_gemm_tiling)t);
+    }
 
     test_linear(r, 256, 784, 256);
     test_linear(r, 256, 256, 256);

@@ -40,6 +40,24 @@ repro_status repro_cuda_gemm(int64_t M, int64_t N, int64_t K, const float *A, in
                              const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
                              int64_t ldc, int accumulate, repro_cuda_stream stream, repro_error *err);
 
+/* How the GEMM's outputs are split over blocks and threads. Every tiling
+ * runs the same chains, so gives the same bits; repro_cuda_gemm picks one
+ * by the output's size (AUTO). The others are for tests and benchmarks. */
+typedef enum repro_cuda_gemm_tiling {
+    REPRO_CUDA_GEMM_AUTO = 0,
+    REPRO_CUDA_GEMM_128X128, /* 256 threads, 8x8 outputs each, k tiles of 8 (large outputs) */
+    REPRO_CUDA_GEMM_32X32,   /* 256 threads, 2x2 outputs each, k tiles of 32 */
+    REPRO_CUDA_GEMM_16X16    /* 256 threads, one output each, k tiles of 64 */
+} repro_cuda_gemm_tiling;
+#define REPRO_CUDA_GEMM_TILINGS 4
+/* The tiling AUTO picks for an M x N output. */
+repro_cuda_gemm_tiling repro_cuda_gemm_auto_tiling(int64_t M, int64_t N);
+/* repro_cuda_gemm with a chosen tiling. */
+repro_status repro_cuda_gemm_tiled(repro_cuda_gemm_tiling tiling, int64_t M, int64_t N, int64_t K, const float *A,
+                                   int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                                   const float *bias, float *C, int64_t ldc, int accumulate,
+                                   repro_cuda_stream stream, repro_error *err);
+
 /* ---- linear layer (linear.cu): src/ops/cpu/linear.h on the GPU ----
  * y[B][O] = x[B][I] W[O][I]^T + bias[O] (bias may be NULL). */
 repro_status repro_cuda_linear_forward(float *y, const float *x, const float *w, const float *bias, int64_t B,

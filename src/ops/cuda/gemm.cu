@@ -6,7 +6,10 @@
  *       for k = 0, 1, ..., K-1 (ascending): acc = fmaf(A(m,k), B(k,n), acc)
  *       C(m,n) = bias ? acc + bias[n] : acc
  *
- * How the work is split: a block of 256 threads owns a 128 x 128 tile of C,
+ * How the work is split: outputs too few to fill the GPU with blocks of
+ * 128 x 128 go to gemm_small.cu's smaller tiles (same chains; see
+ * repro_cuda_gemm_auto_tiling);
+ * otherwise a block of 256 threads owns a 128 x 128 tile of C,
  * each thread an 8 x 8 register tile of accumulators (rows ty*4 + {0..3}
  * and 64 + ty*4 + {0..3}, columns likewise with tx). K is walked in tiles of
  * 8: the A and B tiles are staged in shared memory (double-buffered, the
@@ -21,7 +24,7 @@
  * float4 along a contiguous, 16-byte-aligned dimension when the block's
  * tiles are all full, else one float per thread along whichever of the two
  * dimensions is contiguous. */
-#include "ops/cuda/cuda_util.cuh"
+#include "ops/cuda/gemm_args.cuh"
 
 namespace {
 
@@ -43,17 +46,7 @@ enum load_mode {
     SCALAR_MN_FAST  /* one float per thread, m (or n) varying fastest */
 };
 
-struct gemm_args {
-    int64_t M, N, K;
-    const float *A;
-    int64_t a_rs, a_cs;
-    const float *B;
-    int64_t b_rs, b_cs;
-    const float *bias;
-    float *C;
-    int64_t ldc;
-    int accumulate;
-};
+typedef repro_gemm_args gemm_args;
 
 __device__ __forceinline__ float load_or_zero(const float *p, int64_t r, int64_t c, int64_t rs, int64_t cs,
                                               bool ok)
@@ -263,12 +256,41 @@ int b_mode_of(const gemm_args &g)
     return g.b_cs == 1 || g.b_rs != 1 ? SCALAR_MN_FAST : SCALAR_K_FAST;
 }
 
+int64_t blocks_of(int64_t M, int64_t N, int64_t edge)
+{
+    return ((M + edge - 1) / edge) * ((N + edge - 1) / edge);
+}
+
 } // namespace
+
+/* Measured on an H100 (132 multiprocessors) with test_cuda_ops --bench over
+ * the MLP's products and 2048^2 / 4096^2 (docs/cuda.md): 128 x 128 tiles
+ * win once they make 128 blocks; below that 32 x 32 tiles while they make
+ * 192 blocks, else one output a thread in 16 x 16 tiles (the 256 x 256
+ * outputs at batch 256). */
+extern "C" repro_cuda_gemm_tiling repro_cuda_gemm_auto_tiling(int64_t M, int64_t N)
+{
+    if (blocks_of(M, N, 128) >= 128)
+        return REPRO_CUDA_GEMM_128X128;
+    if (blocks_of(M, N, 32) >= 192)
+        return REPRO_CUDA_GEMM_32X32;
+    return REPRO_CUDA_GEMM_16X16;
+}
 
 extern "C" repro_status repro_cuda_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
                                         int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
                                         const float *bias, float *C, int64_t ldc, int accumulate,
                                         repro_cuda_stream stream, repro_error *err)
+{
+    return repro_cuda_gemm_tiled(REPRO_CUDA_GEMM_AUTO, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc,
+                                 accumulate, stream, err);
+}
+
+extern "C" repro_status repro_cuda_gemm_tiled(repro_cuda_gemm_tiling tiling, int64_t M, int64_t N, int64_t K,
+                                              const float *A, int64_t a_rs, int64_t a_cs, const float *B,
+                                              int64_t b_rs, int64_t b_cs, const float *bias, float *C,
+                                              int64_t ldc, int accumulate, repro_cuda_stream stream,
+                                              repro_error *err)
 {
     if (M < 0 || N < 0 || K < 0)
         return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: negative size M=%lld N=%lld K=%lld", (long long)M,
@@ -283,10 +305,19 @@ extern "C" repro_status repro_cuda_gemm(int64_t M, int64_t N, int64_t K, const f
                           !C ? "C" : !A ? "A" : "B", (long long)M, (long long)N, (long long)K);
     if (bias && accumulate)
         return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: bias is only allowed without accumulate");
-    int64_t gx = (N + BN - 1) / BN, gy = (M + BM - 1) / BM;
+    if (tiling == REPRO_CUDA_GEMM_AUTO)
+        tiling = repro_cuda_gemm_auto_tiling(M, N);
+    const int64_t edge = tiling == REPRO_CUDA_GEMM_128X128 ? BM : tiling == REPRO_CUDA_GEMM_32X32 ? 32 : 16;
+    const int64_t gy = (M + edge - 1) / edge;
     if (gy > 65535)
         return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: M=%lld needs more than 65535 row tiles", (long long)M);
     gemm_args g = {M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate};
+    if (tiling != REPRO_CUDA_GEMM_128X128) {
+        if (!repro_cuda_gemm_small_launch(g, tiling, repro_cuda_s(stream)))
+            return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: unknown tiling %d", (int)tiling);
+        return repro_cuda_check("gemm kernel (small tiles)", err);
+    }
+    int64_t gx = (N + BN - 1) / BN;
     dim3 grid((unsigned)gx, (unsigned)gy);
     launch_fn *const table[3][3] = {{gemm_kernel<0, 0>, gemm_kernel<0, 1>, gemm_kernel<0, 2>},
                                     {gemm_kernel<1, 0>, gemm_kernel<1, 1>, gemm_kernel<1, 2>},
