@@ -2,11 +2,16 @@
 """The PyTorch peer of repro's Fashion-MNIST MLP step loop, for bench/run.sh.
 
 Same model (784-256-256-10, ReLU, dropout 0.3), Adam lr 1e-3, batch 256,
-cross-entropy, on the same Fashion-MNIST training images (in memory, a fresh
-permutation per epoch). Prints one JSON line: samples/s of the training step
-loop alone (no evaluation, no data loading), after a warm-up.
+cross-entropy, on the same Fashion-MNIST training images (in memory, on the
+device, a fresh permutation per epoch). Prints one JSON line: samples/s of
+the training step loop alone (no evaluation, no data loading, no loss read
+back), after a warm-up that also absorbs compilation.
 
-usage: torch_mlp.py THREADS STEPS [cpu|cuda]   (FASHION_DIR overrides the data folder)
+usage: torch_mlp.py THREADS STEPS [cpu|cuda] [eager|compile|compile-graphs]
+  eager           plain PyTorch (on CUDA: deterministic algorithms, no TF32)
+  compile         torch.compile of the model and of the optimizer step
+  compile-graphs  the same with mode="reduce-overhead" (CUDA Graphs)
+FASHION_DIR overrides the data folder.
 """
 import gzip
 import json
@@ -33,6 +38,9 @@ def load():
 def main():
     threads, steps = int(sys.argv[1]), int(sys.argv[2])
     device = sys.argv[3] if len(sys.argv) > 3 else "cpu"
+    variant = sys.argv[4] if len(sys.argv) > 4 else "eager"
+    if variant not in ("eager", "compile", "compile-graphs"):
+        sys.exit(f"torch_mlp.py: unknown variant {variant!r}")
     torch.set_num_threads(threads)
     torch.manual_seed(42)
     if device == "cuda":
@@ -46,6 +54,11 @@ def main():
         torch.nn.Linear(256, 10)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
+    opt_step = opt.step
+    if variant != "eager":
+        mode = "reduce-overhead" if variant == "compile-graphs" else "default"
+        model = torch.compile(model, mode=mode)
+        opt_step = torch.compile(opt.step, mode=mode)
     batch = 256
     perm = torch.randperm(x.shape[0]).to(device)
     per_epoch = x.shape[0] // batch
@@ -56,13 +69,13 @@ def main():
         opt.zero_grad(set_to_none=False)
         loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
-        opt.step()
+        opt_step()
 
     def sync():
         if device == "cuda":
             torch.cuda.synchronize()
 
-    for i in range(20):
+    for i in range(50 if variant != "eager" else 20):
         step(i)
     sync()
     t0 = time.perf_counter()
@@ -70,7 +83,8 @@ def main():
         step(i)
     sync()
     dt = time.perf_counter() - t0
-    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "device": device, "threads": threads,
+    print(json.dumps({"peer": "pytorch", "variant": variant, "version": torch.__version__, "device": device,
+                      "threads": threads,
                       "steps": steps, "samples_per_sec": steps * batch / dt}))
 
 

@@ -356,6 +356,10 @@ static void test_override_errors(void)
                       "mode=fsat");
     expect_file_error(MINIMAL, "--set accum_steps=3: accum_steps (3) must divide batch_size (256)", 1,
                       "accum_steps=3");
+    expect_file_error(MINIMAL, "--set allow_tf32=true: allow_tf32: needs mode: fast and device: cuda "
+                               "(TF32 products are not exact)", 1, "allow_tf32=true");
+    expect_file_error(MINIMAL, "--set loader.on_device=yes: loader.on_device: expected one of auto, on, off; "
+                               "got 'yes'", 1, "loader.on_device=yes");
     expect_file_error(MINIMAL, "--set model.trunk.9.p=0.5: 'model.trunk' has 3 items; there is no item 9",
                       1, "model.trunk.9.p=0.5");
     expect_file_error(MINIMAL, "--set model.trunk.x=1: 'model.trunk' is a list; 'x' is not an index", 1,
@@ -418,7 +422,7 @@ static void test_loader_keys(void)
                         "noise_std: 0.05, erase_p: 0.5, erase_min_area: 0.1, erase_max_area: 0.1, "
                         "feature_noise_p: 1, feature_noise_std: 0.2, feature_drop_p: 0.3, "
                         "feature_drop_rate: 0.4}",
-                        "loader={workers: 8, prefetch: 4, test_jitter_us: 200}"};
+                        "loader={on_device: off, workers: 8, prefetch: 4, test_jitter_us: 200}"};
     CHECK_MSG(load(path, ov, 3, &cfg, &err) == REPRO_OK, "%s", err.message);
     CHECK(s->name == REPRO_SAMPLER_WEIGHTED && s->drop_last && s->samples_per_epoch == 500);
     CHECK(s->n_class_weights == 4 && s->class_weights[0] == 1.0f && s->class_weights[1] == 0.5f);
@@ -428,6 +432,7 @@ static void test_loader_keys(void)
     CHECK(a->erase_max_area == 0.1f && a->feature_noise_p == 1.0f && a->feature_noise_std == 0.2f);
     CHECK(a->feature_drop_p == 0.3f && a->feature_drop_rate == 0.4f);
     CHECK(cfg.loader.workers == 8 && cfg.loader.prefetch == 4 && cfg.loader.test_jitter_us == 200);
+    CHECK(cfg.loader.on_device == REPRO_ON_DEVICE_OFF);
     /* the canonical JSON carries every new key and loads back the same */
     char *j = repro_config_to_json(&cfg);
     CHECK(j != NULL);
@@ -438,7 +443,7 @@ static void test_loader_keys(void)
         CHECK_CONTAINS(j, "\"augment\": {\n    \"shift_p\": 0.5,\n    \"shift_pixels\": 3,\n");
         CHECK_CONTAINS(j, "\"erase_max_area\": 0.100000001,\n    \"feature_noise_p\": 1,\n");
         CHECK_CONTAINS(j, "\"feature_drop_rate\": 0.400000006\n  },\n");
-        CHECK_CONTAINS(j, "\"loader\": {\n    \"workers\": 8,\n    \"prefetch\": 4,\n"
+        CHECK_CONTAINS(j, "\"loader\": {\n    \"on_device\": \"off\",\n    \"workers\": 8,\n    \"prefetch\": 4,\n"
                           "    \"test_jitter_us\": 200\n  }\n}\n");
         CHECK_CONTAINS(j, "\"test_y\": \"\",\n    \"y_is_label\": true\n  },\n");
         char back[1024];

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # CPU == GPU: the Fashion MLP (dropout, Adam; then EMA, cosine schedule,
 # clipping and accumulation) and the dual-task model give the same ledgers
-# and params_sha256 on device: cpu and device: cuda. Skipped (77) where the
-# build has no CUDA backend or the machine no GPU.
+# and params_sha256 on device: cpu and device: cuda, whether the GPU's
+# batches are gathered in device memory (loader.on_device, the default
+# there) or come from the host loader; `repro verify --vary device=cpu,cuda`
+# says so. mode: fast on the GPU (cuBLAS) trains, warns and records that it
+# is not reproducible, and verify refuses it. Skipped (77) where the build
+# has no CUDA backend or the machine no GPU.
 # ctest-labels: cuda
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -30,6 +34,39 @@ same_bits "fashion cpu vs cuda (500 steps)" "$dir/fcpu" "$dir/fcuda"
 same_bits "fashion with EMA, cosine, clipping, accum 4: cpu vs cuda" "$dir/xcpu" "$dir/xcuda"
 checks=$((checks + 1))
 grep -q '"gpu_name"' "$dir/fcuda/run.json" || fail "run.json lacks the GPU's name"
+checks=$((checks + 1))
+grep -q '"batches":[[:space:]]*"gathered in device memory' "$dir/fcuda/run.json" ||
+    fail "device: cuda did not gather its batches on the device"
+expect_exit 0 "fashion cuda, host loader" -- "$REPRO" train "$cfg" "${common[@]}" --set device=cuda \
+    --set loader.on_device=off --set loader.workers=2 --out "$dir/fcuda_loader"
+same_bits "fashion cpu vs cuda with the host loader" "$dir/fcpu" "$dir/fcuda_loader"
+expect_exit 0 "verify device=cpu,cuda" -- "$REPRO" verify "$cfg" "${SMALL_DATA[@]}" --set ema.enabled=true \
+    --set accum_steps=2 --vary device=cpu,cuda --resume-at 37 --max-steps 80 --out "$dir/verify"
+
+# mode: fast on the GPU: cuBLAS and atomics, said plainly; verify refuses it
+FASTWARN="repro train: warning: mode: fast: linear layers use cuBLAS SGEMM, which is not bit-exact across GPUs, cuBLAS versions or against the CPU; this run is not reproducible (determinism: warn)"
+expect_exit 0 "fast on cuda" -- "$REPRO" train "$cfg" "${common[@]}" --set device=cuda --set mode=fast \
+    --set max_steps=200 --out "$dir/fast"
+expect_err_contains "fast on cuda warns" "$FASTWARN"
+expect_err_contains "fast on cuda warns of atomics" "bias gradients are summed with atomic adds"
+checks=$((checks + 1))
+python3 - "$dir/fast/run.json" "$dir/fcuda/ledger.jsonl" "$dir/fast/ledger.jsonl" <<'PY' || fail "fast on cuda: record or losses"
+import json, sys
+run = json.load(open(sys.argv[1]))
+d = run["determinism"]
+assert d["reproducible"] is False and d["not_exact"] == ["linear: cuBLAS SGEMM", "linear bias gradient: atomicAdd"], d
+assert "cuBLAS SGEMM, FP32" in run["backend"]["linear"], run["backend"]
+exact = [float(json.loads(l)["loss_dec"]) for l in open(sys.argv[2])]
+fast = [float(json.loads(l)["loss_dec"]) for l in open(sys.argv[3])]
+assert abs(exact[0] - fast[0]) <= 1e-5 * abs(exact[0]), (exact[0], fast[0])   # same forward, other order
+assert abs(sum(exact[150:200]) - sum(fast[150:200])) <= 0.05 * sum(exact[150:200]), "fast trains differently"
+PY
+expect_exit 0 "fast + tf32 on cuda" -- "$REPRO" train "$cfg" "${common[@]}" --set device=cuda --set mode=fast \
+    --set allow_tf32=true --set max_steps=20 --out "$dir/tf32"
+expect_err_contains "tf32 warns" "cuBLAS uses TF32 tensor cores"
+expect_exit 1 "verify refuses fast" -- "$REPRO" verify "$cfg" "${SMALL_DATA[@]}" --set mode=fast --set device=cuda \
+    --vary threads=1,2 --max-steps 5 --out "$dir/verify_fast"
+expect_err_contains "verify refuses fast" "mode: fast is not bit-exact, so there is nothing to verify"
 "$REPRO" gen-data dual_task --out-dir "$dir/dual" > /dev/null
 for d in cpu cuda; do
     expect_exit 0 "dual task $d" -- "$REPRO" train "$REPRO_SOURCE_DIR/examples/dual_task.yaml" --quiet \

@@ -43,19 +43,19 @@ checks=$((checks + 1))
 # fast + warn (the default in mode fast): one warning, the run finishes.
 expect_exit 0 "fast (default warn)" -- "$REPRO" train "$T/small.yaml" --set mode=fast --out "$T/fw" --quiet
 check_eq "fast (default warn) stderr" "$last_err" "$WARN"
-check_eq "fast (default warn) record" "$(det "$T/fw")" '{"mode":"warn","not_exact":["linear: OpenBLAS sgemm"]}'
+check_eq "fast (default warn) record" "$(det "$T/fw")" '{"mode":"warn","reproducible":false,"not_exact":["linear: OpenBLAS sgemm"]}'
 expect_exit 0 "fast+warn" -- "$REPRO" train "$T/small.yaml" --set mode=fast --set determinism=warn --out "$T/fw2" --quiet
 check_eq "fast+warn stderr" "$last_err" "$WARN"
 
 # fast + off: silent, and still recorded.
 expect_exit 0 "fast+off" -- "$REPRO" train "$T/small.yaml" --set mode=fast --set determinism=off --out "$T/fo" --quiet
 check_eq "fast+off stderr" "$last_err" ""
-check_eq "fast+off record" "$(det "$T/fo")" '{"mode":"off","not_exact":["linear: OpenBLAS sgemm"]}'
+check_eq "fast+off record" "$(det "$T/fo")" '{"mode":"off","reproducible":false,"not_exact":["linear: OpenBLAS sgemm"]}'
 
 # exact + strict (the default): runs, nothing to report.
 expect_exit 0 "exact" -- "$REPRO" train "$T/small.yaml" --out "$T/ex" --quiet
 check_eq "exact stderr" "$last_err" ""
-check_eq "exact record" "$(det "$T/ex")" '{"mode":"strict","not_exact":[]}'
+check_eq "exact record" "$(det "$T/ex")" '{"mode":"strict","reproducible":true,"not_exact":[]}'
 expect_exit 0 "exact+warn" -- "$REPRO" train "$T/small.yaml" --set determinism=warn --out "$T/exw" --quiet
 check_eq "exact+warn stderr" "$last_err" ""
 

@@ -218,7 +218,13 @@ typedef struct repro_augment_config {
 } repro_augment_config;
 
 /* The data loader. None of these keys can change a bit of the results. */
+/* Where training batches are assembled: from a copy of the data set kept
+ * in the backend's memory (GPU memory on CUDA; no host loader), or by the
+ * host loader. Either gives the same bits. */
+typedef enum repro_on_device { REPRO_ON_DEVICE_AUTO = 0, REPRO_ON_DEVICE_ON, REPRO_ON_DEVICE_OFF } repro_on_device;
+
 typedef struct repro_loader_config {
+    repro_on_device on_device; /* auto: on for device cuda when augmentation is off and the features are in memory */
     int workers;        /* threads that read, augment and collate; 0 = in the training thread */
     int prefetch;       /* batches ready ahead (>= 1) */
     int test_jitter_us; /* test only: each worker sleeps a pseudo-random 0..N us per sample */
@@ -230,6 +236,7 @@ typedef struct repro_config {
     repro_mode mode;
     repro_determinism determinism;
     repro_device device;
+    bool allow_tf32;   /* mode fast on cuda: cuBLAS may use TF32 tensor cores (default false) */
     int threads;       /* compute threads (>= 1) */
     int epochs;        /* >= 1 */
     int64_t max_steps; /* 0 = no limit; else stop after this many optimiser steps */

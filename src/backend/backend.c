@@ -4,14 +4,14 @@
 
 #include "backend/backend_impl.h"
 
-repro_status repro_backend_create_cuda(repro_backend **out, repro_error *err)
+repro_status repro_backend_create_cuda(int fast, int tf32, repro_backend **out, repro_error *err)
 {
     *out = NULL;
 #ifdef REPRO_HAVE_CUDA
     repro_backend *be = calloc(1, sizeof *be);
     if (!be)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CUDA backend");
-    repro_status st = repro_cuda_backend_init(be, err);
+    repro_status st = repro_cuda_backend_init(be, fast, tf32, err);
     if (st != REPRO_OK) {
         free(be);
         return st;
@@ -19,6 +19,8 @@ repro_status repro_backend_create_cuda(repro_backend **out, repro_error *err)
     *out = be;
     return REPRO_OK;
 #else
+    (void)fast;
+    (void)tf32;
     return repro_fail(err, REPRO_ERR_UNSUPPORTED,
                       "device: cuda: this build of repro has no CUDA backend (configure with -DREPRO_CUDA=ON)");
 #endif
@@ -161,6 +163,26 @@ repro_status repro_be_huber_backward(const repro_backend *be, float *dpred, cons
                                      repro_error *err)
 {
     return be->ops->huber_backward(be, dpred, pred, target, B, T, delta, scale, err);
+}
+
+repro_status repro_be_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
+                                  const uint32_t *rows, int64_t n, repro_error *err)
+{
+    if (row_bytes % 4 != 0 || n < 0)
+        return repro_fail(err, REPRO_ERR_ARG, "gather rows: %zu-byte rows (not a multiple of 4) or n=%lld",
+                          row_bytes, (long long)n);
+    return be->ops->gather_rows(be, dst, src, row_bytes, rows, n, err);
+}
+
+repro_status repro_be_fill_positions(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
+                                     repro_error *err)
+{
+    return be->ops->fill_positions(be, dst, first, n, err);
+}
+
+repro_status repro_be_sum_into(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)
+{
+    return be->ops->sum_into(be, x, n, out, err);
 }
 
 repro_status repro_be_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)

@@ -27,8 +27,10 @@ repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend 
  * caller's. For tests and for code that already holds a repro_cpu. */
 repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err);
 /* The CUDA backend on device 0 (REPRO_ERR_UNSUPPORTED when this build has
- * no CUDA or the machine no GPU, with a message saying which). */
-repro_status repro_backend_create_cuda(repro_backend **out, repro_error *err);
+ * no CUDA or the machine no GPU, with a message saying which). fast: linear
+ * layers through cuBLAS SGEMM and an atomic bias gradient (mode: fast, not
+ * reproducible); tf32: let cuBLAS use TF32 tensor cores (fast only). */
+repro_status repro_backend_create_cuda(int fast, int tf32, repro_backend **out, repro_error *err);
 void repro_backend_destroy(repro_backend *be);
 
 repro_device repro_backend_device(const repro_backend *be);
@@ -90,10 +92,23 @@ repro_status repro_be_huber_backward(const repro_backend *be, float *dpred, cons
                                      const float *target, int64_t B, int64_t T, float delta, float scale,
                                      repro_error *err);
 
+/* ---- batches from a data set held in backend memory ---- */
+/* dst row i = src row rows[i] for i in [0, n); rows of row_bytes bytes (a
+ * multiple of 4); rows is backend memory. */
+repro_status repro_be_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
+                                  const uint32_t *rows, int64_t n, repro_error *err);
+/* dst[i] = first + i for i in [0, n) (a batch's epoch positions). */
+repro_status repro_be_fill_positions(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
+                                     repro_error *err);
+
 /* ---- reductions and updates over whole buffers ---- */
 /* *out (host) = repro_sum_canonical(x[0..n)) */
 repro_status repro_be_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err);
-/* repro_clip_grad_norm: *norm (host) = sqrt(canonical sum of g*g); scales g when norm > max_norm */
+/* The same sum into *out in backend memory: no copy to the host, so a GPU
+ * need not wait for it. */
+repro_status repro_be_sum_into(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err);
+/* repro_clip_grad_norm: *norm (host; NULL = not wanted, which spares a GPU
+ * the wait) = sqrt(canonical sum of g*g); scales g when norm > max_norm */
 repro_status repro_be_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
                            repro_error *err);
 repro_status repro_be_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,

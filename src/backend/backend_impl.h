@@ -46,7 +46,12 @@ typedef struct repro_backend_ops {
                                   int64_t B, int64_t T, float delta, repro_error *err);
     repro_status (*huber_backward)(const repro_backend *be, float *dpred, const float *pred, const float *target,
                                    int64_t B, int64_t T, float delta, float scale, repro_error *err);
+    repro_status (*gather_rows)(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
+                                const uint32_t *rows, int64_t n, repro_error *err);
+    repro_status (*fill_positions)(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
+                                   repro_error *err);
     repro_status (*sum)(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err);
+    repro_status (*sum_into)(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err);
     repro_status (*clip)(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
                          repro_error *err);
     repro_status (*adam)(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
@@ -69,7 +74,7 @@ struct repro_backend {
 
 extern const repro_backend_ops repro_cpu_backend_ops;
 #ifdef REPRO_HAVE_CUDA
-repro_status repro_cuda_backend_init(repro_backend *be, repro_error *err);
+repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repro_error *err);
 #endif
 
 #endif

@@ -176,7 +176,29 @@ static repro_status cpu_clip(const repro_backend *be, float *grads, int64_t n, f
                              repro_error *err)
 {
     (void)err;
-    *norm = repro_clip_grad_norm(CPU(be), grads, n, max_norm);
+    float v = repro_clip_grad_norm(CPU(be), grads, n, max_norm);
+    if (norm)
+        *norm = v;
+    return REPRO_OK;
+}
+
+static repro_status cpu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
+                                    const uint32_t *rows, int64_t n, repro_error *err)
+{
+    (void)be;
+    (void)err;
+    for (int64_t i = 0; i < n; i++)
+        memcpy((char *)dst + (size_t)i * row_bytes, (const char *)src + (size_t)rows[i] * row_bytes, row_bytes);
+    return REPRO_OK;
+}
+
+static repro_status cpu_fill_positions(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
+                                       repro_error *err)
+{
+    (void)be;
+    (void)err;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = first + (uint32_t)i;
     return REPRO_OK;
 }
 
@@ -211,10 +233,34 @@ static void cpu_destroy(repro_backend *be)
 }
 
 const repro_backend_ops repro_cpu_backend_ops = {
-    cpu_alloc, cpu_free, cpu_zero, cpu_copy, cpu_linear_forward, cpu_linear_backward, cpu_act_forward,
-    cpu_act_backward, cpu_add_inplace, cpu_dropout_forward, cpu_dropout_backward, cpu_layernorm_forward,
-    cpu_layernorm_backward, cpu_xent_forward, cpu_xent_backward, cpu_mse_forward, cpu_mse_backward,
-    cpu_huber_forward, cpu_huber_backward, cpu_sum, cpu_clip, cpu_adam, cpu_sgd, cpu_ema, cpu_destroy,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
+    .linear_forward = cpu_linear_forward,
+    .linear_backward = cpu_linear_backward,
+    .act_forward = cpu_act_forward,
+    .act_backward = cpu_act_backward,
+    .add_inplace = cpu_add_inplace,
+    .dropout_forward = cpu_dropout_forward,
+    .dropout_backward = cpu_dropout_backward,
+    .layernorm_forward = cpu_layernorm_forward,
+    .layernorm_backward = cpu_layernorm_backward,
+    .xent_forward = cpu_xent_forward,
+    .xent_backward = cpu_xent_backward,
+    .mse_forward = cpu_mse_forward,
+    .mse_backward = cpu_mse_backward,
+    .huber_forward = cpu_huber_forward,
+    .huber_backward = cpu_huber_backward,
+    .gather_rows = cpu_gather_rows,
+    .fill_positions = cpu_fill_positions,
+    .sum = cpu_sum,
+    .sum_into = cpu_sum, /* backend memory is host memory */
+    .clip = cpu_clip,
+    .adam = cpu_adam,
+    .sgd = cpu_sgd,
+    .ema = cpu_ema,
+    .destroy = cpu_destroy,
 };
 
 repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend **out, repro_error *err)

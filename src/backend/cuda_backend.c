@@ -1,8 +1,13 @@
 /* The CUDA backend: device memory and the exact kernels of src/ops/cuda on
- * the default stream. Built only with -DREPRO_CUDA=ON. Each reduction ends
- * with a 4-byte copy to the host (the ledger needs every step's loss). */
+ * the default stream. Built only with -DREPRO_CUDA=ON. Reductions leave
+ * their result on the device unless the caller asks for it on the host.
+ *
+ * mode: fast swaps the linear layers for cuBLAS SGEMM (FP32; TF32 tensor
+ * cores only with allow_tf32) and an atomic bias gradient: faster, and not
+ * reproducible. Everything else stays exact. */
 #ifdef REPRO_HAVE_CUDA
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@ typedef struct cuda_state {
     float *scratch;     /* device: canonical-sum scratch, grown on demand */
     int64_t scratch_n;  /* floats in scratch */
     float *result;      /* device: one float, the last reduction's result */
+    cublasHandle_t blas; /* mode: fast only, else NULL */
 } cuda_state;
 
 #define STATE(be) ((cuda_state *)(be)->impl)
@@ -77,10 +83,65 @@ static repro_status scratch_for(const repro_backend *be, int64_t n, repro_error 
     return st;
 }
 
+/* ---- mode: fast: cuBLAS, column-major, so each row-major product is
+ * taken transposed: a row-major M[r][c] is the column-major M^T. ---- */
+
+static repro_status blas_check(cublasStatus_t s, const char *what, repro_error *err)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return REPRO_OK;
+    return repro_fail(err, REPRO_ERR_INTERNAL, "cuBLAS %s: %s", what, cublasGetStatusString(s));
+}
+
+static repro_status dims_fit_int(int64_t B, int64_t I, int64_t O, repro_error *err)
+{
+    if (B > INT32_MAX || I > INT32_MAX || O > INT32_MAX)
+        return repro_fail(err, REPRO_ERR_ARG, "cuBLAS: a %lldx%lld -> %lld linear layer is too large", (long long)B,
+                          (long long)I, (long long)O);
+    return REPRO_OK;
+}
+
+/* y^T (O x B) = W (O x I) x^T (I x B) [+ bias broadcast first, beta = 1] */
+static repro_status fast_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
+                                        const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
+{
+    const float one = 1.0f, zero = 0.0f;
+    repro_status st = dims_fit_int(B, I, O, err);
+    if (st == REPRO_OK && bias)
+        st = repro_cuda_fast_bias_broadcast(y, bias, B, O, STREAM, err);
+    if (st == REPRO_OK)
+        st = blas_check(cublasSgemm(STATE(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)O, (int)B, (int)I, &one, w, (int)I,
+                                    x, (int)I, bias ? &one : &zero, y, (int)O),
+                        "sgemm (linear forward)", err);
+    return st;
+}
+
+/* dx^T (I x B) = W^T (I x O) dy^T (O x B); dW^T (I x O) += x^T (I x B) dy (B x O) */
+static repro_status fast_linear_backward(const repro_backend *be, float *dx, float *dw, float *db, const float *dy,
+                                         const float *x, const float *w, int64_t B, int64_t I, int64_t O,
+                                         repro_error *err)
+{
+    const float one = 1.0f, zero = 0.0f;
+    cublasHandle_t h = STATE(be)->blas;
+    repro_status st = dims_fit_int(B, I, O, err);
+    if (st == REPRO_OK && dx)
+        st = blas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)I, (int)B, (int)O, &one, w, (int)I, dy, (int)O,
+                                    &zero, dx, (int)I),
+                        "sgemm (linear dx)", err);
+    if (st == REPRO_OK)
+        st = blas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, (int)I, (int)O, (int)B, &one, x, (int)I, dy, (int)O,
+                                    &one, dw, (int)I),
+                        "sgemm (linear dW)", err);
+    if (st == REPRO_OK && db)
+        st = repro_cuda_fast_bias_grad(db, dy, B, O, STREAM, err);
+    return st;
+}
+
 static repro_status cu_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
                                       const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
 {
-    (void)be;
+    if (STATE(be)->blas)
+        return fast_linear_forward(be, y, x, w, bias, B, I, O, err);
     return repro_cuda_linear_forward(y, x, w, bias, B, I, O, STREAM, err);
 }
 
@@ -88,7 +149,8 @@ static repro_status cu_linear_backward(const repro_backend *be, float *dx, float
                                        const float *x, const float *w, int64_t B, int64_t I, int64_t O,
                                        repro_error *err)
 {
-    (void)be;
+    if (STATE(be)->blas)
+        return fast_linear_backward(be, dx, dw, db, dy, x, w, B, I, O, err);
     return repro_cuda_linear_backward(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
 }
 
@@ -207,15 +269,37 @@ static repro_status cu_sum(const repro_backend *be, const float *x, int64_t n, f
     return st;
 }
 
+static repro_status cu_sum_into(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)
+{
+    repro_status st = scratch_for(be, n, err);
+    if (st == REPRO_OK)
+        st = repro_cuda_sum_canonical(out, x, n, STATE(be)->scratch, STREAM, err);
+    return st;
+}
+
 static repro_status cu_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
                             repro_error *err)
 {
     repro_status st = scratch_for(be, n, err);
     if (st == REPRO_OK)
         st = repro_cuda_clip_grad_norm(grads, n, max_norm, STATE(be)->result, STATE(be)->scratch, STREAM, err);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && norm)
         st = cu_copy(be, norm, STATE(be)->result, sizeof(float), 1, err);
     return st;
+}
+
+static repro_status cu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
+                                   const uint32_t *rows, int64_t n, repro_error *err)
+{
+    (void)be;
+    return repro_cuda_gather_rows(dst, src, row_bytes, rows, n, STREAM, err);
+}
+
+static repro_status cu_fill_positions(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
+                                      repro_error *err)
+{
+    (void)be;
+    return repro_cuda_fill_positions(dst, first, n, STREAM, err);
 }
 
 static repro_status cu_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
@@ -243,6 +327,8 @@ static void cu_destroy(repro_backend *be)
 {
     cuda_state *s = STATE(be);
     if (s) {
+        if (s->blas)
+            cublasDestroy(s->blas);
         cudaFree(s->scratch);
         cudaFree(s->result);
         free(s);
@@ -250,13 +336,50 @@ static void cu_destroy(repro_backend *be)
 }
 
 static const repro_backend_ops cuda_ops = {
-    cu_alloc, cu_free, cu_zero, cu_copy, cu_linear_forward, cu_linear_backward, cu_act_forward,
-    cu_act_backward, cu_add_inplace, cu_dropout_forward, cu_dropout_backward, cu_layernorm_forward,
-    cu_layernorm_backward, cu_xent_forward, cu_xent_backward, cu_mse_forward, cu_mse_backward,
-    cu_huber_forward, cu_huber_backward, cu_sum, cu_clip, cu_adam, cu_sgd, cu_ema, cu_destroy,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .zero = cu_zero,
+    .copy = cu_copy,
+    .linear_forward = cu_linear_forward,
+    .linear_backward = cu_linear_backward,
+    .act_forward = cu_act_forward,
+    .act_backward = cu_act_backward,
+    .add_inplace = cu_add_inplace,
+    .dropout_forward = cu_dropout_forward,
+    .dropout_backward = cu_dropout_backward,
+    .layernorm_forward = cu_layernorm_forward,
+    .layernorm_backward = cu_layernorm_backward,
+    .xent_forward = cu_xent_forward,
+    .xent_backward = cu_xent_backward,
+    .mse_forward = cu_mse_forward,
+    .mse_backward = cu_mse_backward,
+    .huber_forward = cu_huber_forward,
+    .huber_backward = cu_huber_backward,
+    .gather_rows = cu_gather_rows,
+    .fill_positions = cu_fill_positions,
+    .sum = cu_sum,
+    .sum_into = cu_sum_into,
+    .clip = cu_clip,
+    .adam = cu_adam,
+    .sgd = cu_sgd,
+    .ema = cu_ema,
+    .destroy = cu_destroy,
 };
 
-repro_status repro_cuda_backend_init(repro_backend *be, repro_error *err)
+/* mode: fast: a cuBLAS handle on the default stream, FP32 products unless tf32. */
+static repro_status start_fast(repro_backend *be, int tf32, repro_error *err)
+{
+    cuda_state *s = STATE(be);
+    repro_status st = blas_check(cublasCreate(&s->blas), "create", err);
+    if (st != REPRO_OK) {
+        s->blas = NULL;
+        return st;
+    }
+    return blas_check(cublasSetMathMode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                      "set math mode", err);
+}
+
+repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repro_error *err)
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -278,16 +401,22 @@ repro_status repro_cuda_backend_init(repro_backend *be, repro_error *err)
     if (!be->impl)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CUDA backend");
     st = cu_alloc(be, sizeof(float), (void **)&STATE(be)->result, err);
+    if (st == REPRO_OK && fast)
+        st = start_fast(be, tf32, err);
     if (st != REPRO_OK) {
-        free(be->impl);
+        cu_destroy(be);
+        be->impl = NULL;
         return st;
     }
-    snprintf(be->describe, sizeof be->describe, "cuda %.200s (sm_%d%d)", prop.name, prop.major, prop.minor);
+    snprintf(be->describe, sizeof be->describe, "cuda %.200s (sm_%d%d)%s", prop.name, prop.major, prop.minor,
+             !fast ? "" : tf32 ? ", fast: cuBLAS TF32" : ", fast: cuBLAS FP32");
     snprintf(be->facts, sizeof be->facts,
              "gpu_name=%.200s\ncompute_capability=%d.%d\ndriver_version=%d.%d\nruntime_version=%d.%d\n"
-             "gpu_memory_bytes=%zu\n",
+             "gpu_memory_bytes=%zu\nlinear=%s\n",
              prop.name, prop.major, prop.minor, driver / 1000, driver % 1000 / 10, runtime / 1000,
-             runtime % 1000 / 10, prop.totalGlobalMem);
+             runtime % 1000 / 10, prop.totalGlobalMem,
+             !fast ? "exact kernels" : tf32 ? "cuBLAS SGEMM, TF32 tensor cores (not reproducible)"
+                                            : "cuBLAS SGEMM, FP32 (not reproducible)");
     return REPRO_OK;
 }
 

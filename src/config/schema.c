@@ -15,6 +15,7 @@ _Static_assert(sizeof(repro_mode) == sizeof(int), "enums are stored through int"
 static const char *const mode_names[] = {"exact", "fast", NULL};
 static const char *const determinism_names[] = {"strict", "warn", "off", NULL};
 static const char *const device_names[] = {"cpu", "cuda", NULL};
+static const char *const on_device_names[] = {"auto", "on", "off", NULL};
 static const char *const layer_names[] = {"linear",  "relu",    "gelu",      "tanh",
                                           "sigmoid", "dropout", "layernorm", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
@@ -179,6 +180,7 @@ static const cfg_field augment_fields[] = {
 static TABLE(augment_table, augment_fields);
 
 static const cfg_field loader_fields[] = {
+    F(repro_loader_config, CFG_ENUM, on_device, .names = on_device_names),
     F(repro_loader_config, CFG_INT, workers, .range = IN(0, 256)),
     F(repro_loader_config, CFG_INT, prefetch, .range = IN(1, 64)),
     F(repro_loader_config, CFG_INT, test_jitter_us, .range = IN(0, 100000)),
@@ -191,6 +193,7 @@ static const cfg_field root_fields[] = {
     F(repro_config, CFG_ENUM, mode, .names = mode_names),
     F(repro_config, CFG_ENUM, determinism, .names = determinism_names),
     F(repro_config, CFG_ENUM, device, .names = device_names),
+    F(repro_config, CFG_BOOL, allow_tf32),
     F(repro_config, CFG_INT, threads, .range = IN(1, 1024)),
     F(repro_config, CFG_INT, epochs, .range = GE(1)),
     F(repro_config, CFG_I64, max_steps, .range = GE(0)),

@@ -18,6 +18,9 @@ static repro_status check_training(const cfg_ctx *ctx, const repro_config *cfg)
         return cfg_fail_path(ctx, "schedule.min_lr",
                              "schedule.min_lr (%.9g) must not exceed optim.lr (%.9g)",
                              (double)cfg->schedule.min_lr, (double)o->lr);
+    if (cfg->allow_tf32 && (cfg->mode != REPRO_MODE_FAST || cfg->device != REPRO_DEVICE_CUDA))
+        return cfg_fail_path(ctx, "allow_tf32", "allow_tf32: needs mode: fast and device: cuda "
+                             "(TF32 products are not exact)");
     if (cfg->early_stopping.enabled && cfg->data.val_fraction == 0.0f)
         return cfg_fail_path(ctx, "early_stopping.enabled",
                              "early_stopping.enabled: needs a validation set (data.val_fraction > 0)");

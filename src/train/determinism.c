@@ -22,6 +22,19 @@ static int list_not_exact(const repro_config *cfg, not_exact out[MAX_NOT_EXACT])
     if (cfg->mode == REPRO_MODE_FAST && cfg->device == REPRO_DEVICE_CPU)
         out[n++] = (not_exact){"linear: OpenBLAS sgemm", "mode: fast", "linear layers would use OpenBLAS sgemm",
                                "linear layers use OpenBLAS sgemm", "which is not bit-exact across thread counts or machines"};
+    if (cfg->mode == REPRO_MODE_FAST && cfg->device == REPRO_DEVICE_CUDA) {
+        out[n++] = (not_exact){"linear: cuBLAS SGEMM", "mode: fast", "linear layers would use cuBLAS SGEMM",
+                               "linear layers use cuBLAS SGEMM",
+                               "which is not bit-exact across GPUs, cuBLAS versions or against the CPU"};
+        out[n++] = (not_exact){"linear bias gradient: atomicAdd", "mode: fast",
+                               "bias gradients would be summed with atomic adds",
+                               "bias gradients are summed with atomic adds",
+                               "whose order changes from run to run"};
+    }
+    if (cfg->allow_tf32)
+        out[n++] = (not_exact){"linear: TF32 tensor cores", "allow_tf32: true",
+                               "cuBLAS would use TF32 tensor cores", "cuBLAS uses TF32 tensor cores",
+                               "which round each product's inputs to 10 mantissa bits"};
     return n;
 }
 
@@ -67,6 +80,7 @@ cJSON *repro_determinism_json(const repro_config *cfg)
     int n = list_not_exact(cfg, ops);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "mode", policy_name(cfg->determinism));
+    cJSON_AddBoolToObject(o, "reproducible", n == 0);
     cJSON *list = cJSON_AddArrayToObject(o, "not_exact");
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(ops[i].name));

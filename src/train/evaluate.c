@@ -2,13 +2,33 @@
  *
  * Samples go through the model in batches of eval_batch_size with dropout
  * off; every per-sample loss lands in one array [n] that is reduced
- * canonically, so the batch size used for evaluation never changes a bit. */
+ * canonically, so the batch size used for evaluation never changes a bit.
+ * With the data in backend memory (e->resident) the batches are gathered
+ * there from the rows, uploaded once; the bits are the same. */
 #include "train/evaluate.h"
 
 #include <stdlib.h>
 
 #include "train/heads.h"
 #include "train/staged_batch.h"
+
+/* rows[0..n) (NULL: 0..n-1) in backend memory. */
+static repro_status resident_rows(const repro_eval_ctx *e, const uint32_t *rows, int64_t n, uint32_t **out,
+                                  repro_error *err)
+{
+    uint32_t *host = NULL;
+    if (!rows) {
+        if (!(host = malloc((size_t)n * sizeof *host)))
+            return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the evaluation rows");
+        for (int64_t i = 0; i < n; i++)
+            host[i] = (uint32_t)i;
+    }
+    repro_status st = repro_be_alloc(e->be, (size_t)n * sizeof **out, (void **)out, err);
+    if (st == REPRO_OK)
+        st = repro_be_upload(e->be, *out, rows ? rows : host, (size_t)n * sizeof **out, err);
+    free(host);
+    return st;
+}
 
 repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const uint32_t *rows,
                             int64_t n, repro_eval_result *r, repro_error *err)
@@ -25,7 +45,13 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     float *losses[REPRO_MAX_HEADS] = {0};   /* [n] each, backend memory */
     int32_t *pred = NULL, *pred_host = NULL; /* [batch capacity] */
     repro_staged_batch staged;
-    repro_status st = repro_staged_batch_init(&staged, be, e->data, e->batch->capacity, err);
+    repro_batch rbatch = {0};
+    uint32_t *rows_be = NULL; /* resident: the rows in backend memory */
+    repro_status st = repro_staged_batch_init(&staged, be, e->data, e->resident ? 0 : e->batch->capacity, err);
+    if (st == REPRO_OK && e->resident)
+        st = resident_rows(e, rows, n, &rows_be, err);
+    if (st == REPRO_OK && e->resident)
+        st = repro_resident_batch_alloc(e->resident, e->batch->capacity, &rbatch, err);
     if (st == REPRO_OK)
         st = repro_be_alloc(be, (size_t)e->batch->capacity * sizeof *pred, (void **)&pred, err);
     if (st == REPRO_OK && !(pred_host = malloc((size_t)e->batch->capacity * sizeof *pred_host)))
@@ -42,9 +68,13 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         int64_t b = n - start < e->batch->capacity ? n - start : e->batch->capacity;
         for (int64_t i = 0; i < b; i++)
             e->batch->index[i] = rows ? rows[start + i] : (uint32_t)(start + i);
-        repro_batch_fill(e->batch, e->data, b);
-        const repro_batch *db;
-        st = repro_staged_batch_put(&staged, e->batch, b, &db, err);
+        const repro_batch *db = &rbatch;
+        if (e->resident) {
+            st = repro_resident_gather(e->resident, rows_be + start, start, b, &rbatch, err);
+        } else {
+            repro_batch_fill(e->batch, e->data, b);
+            st = repro_staged_batch_put(&staged, e->batch, b, &db, err);
+        }
         if (st == REPRO_OK)
             st = repro_model_forward(e->model, be, params, db->x, b, 0, 0, 0, NULL, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
@@ -55,7 +85,7 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
                 st = repro_be_download(be, pred_host, pred, (size_t)b * sizeof *pred, err);
             if (st == REPRO_OK && h == acc_head)
                 for (int64_t i = 0; i < b; i++)
-                    correct += pred_host[i] == e->batch->label[i];
+                    correct += pred_host[i] == e->data->label[e->batch->index[i]];
         }
     }
     if (st == REPRO_OK) {
@@ -78,5 +108,8 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     repro_be_free(be, pred);
     free(pred_host);
     repro_staged_batch_free(&staged);
+    if (e->resident)
+        repro_resident_batch_free(e->resident, &rbatch);
+    repro_be_free(be, rows_be);
     return st;
 }

@@ -6,6 +6,7 @@
 
 #include "nn/model.h"
 #include "data/batch.h"
+#include "train/resident_data.h"
 
 typedef struct repro_eval_ctx {
     const repro_model_config *mc;
@@ -13,6 +14,9 @@ typedef struct repro_eval_ctx {
     const repro_backend *be;
     const repro_dataset *data;
     repro_batch *batch; /* its capacity is the evaluation batch size */
+    /* data kept in backend memory (NULL: batches are filled on the host and
+     * staged): batches are gathered there, with the same bits */
+    const repro_resident_data *resident;
 } repro_eval_ctx;
 
 typedef struct repro_eval_result {

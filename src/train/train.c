@@ -15,7 +15,15 @@
  *   5. a ledger line: the loss bits, and every hash_every steps the
  *      SHA-256 of the parameters and of the optimiser state.
  * A traced step (opts->trace_dir) also records every tensor it computes
- * (train/trace.h); the test-only perturbation acts between 2 and 4. */
+ * (train/trace.h); the test-only perturbation acts between 2 and 4.
+ *
+ * Batches come from the host loader, or (loader.on_device) are gathered
+ * from a copy of the data set in backend memory: the same rows, the same
+ * bits. The step's loss stays in backend memory until the host needs it:
+ * on a GPU up to LOSS_RING steps are queued and settled together (ledger
+ * lines, the non-finite check, progress), always before a parameter hash,
+ * an evaluation, a checkpoint or the end, so nothing the host records
+ * differs from settling every step; a GPU then never waits for the host. */
 #include "repro/train.h"
 
 #include <math.h>
@@ -43,7 +51,21 @@
 #include "train/staged_batch.h"
 #include "train/determinism.h"
 #include "train/run_record.h"
+#include "train/resident_data.h"
 #include "train/trace.h"
+
+/* Steps whose losses a GPU may hold before the host settles them. */
+enum { LOSS_RING = 64 };
+
+/* A step run but not yet written down: what its ledger line and progress
+ * report need besides the loss. */
+typedef struct pending_step {
+    int64_t step;  /* 0-based */
+    int epoch;
+    float lr;
+    int64_t count; /* its samples */
+    int hash;      /* its ledger line carries the hashes (always the last pending) */
+} pending_step;
 
 typedef struct trainer {
     const repro_config *cfg;
@@ -61,10 +83,17 @@ typedef struct trainer {
     float *ema;     /* EMA of the parameters, or NULL */
     float *best;    /* early stopping: the best epoch's evaluation weights, or NULL */
     repro_run *run;
-    repro_loader *loader;            /* delivers the training micro-batches */
+    repro_loader *loader;            /* delivers the training micro-batches (NULL when on_device) */
+    int on_device;                   /* batches gathered from resident instead */
+    repro_resident_data resident, resident_test; /* the data sets in backend memory (on_device) */
+    repro_batch rbatch;              /* on_device: the micro-batch, backend memory */
     repro_batch eval_batch;
     float *step_loss[REPRO_MAX_HEADS]; /* [batch_size] per-sample losses of the step */
     float *d_out[REPRO_MAX_HEADS];     /* [micro][head width] */
+    float *loss_ring;                  /* backend [LOSS_RING][heads]: each queued step's per-head loss sums */
+    float *loss_host;                  /* host copy of loss_ring */
+    pending_step pending[LOSS_RING];   /* the queued steps, oldest first */
+    int n_pending, ring_len;           /* ring_len: steps queued before settling (1 on the CPU) */
     int32_t *train_labels;             /* [n_train] class of each training row (samplers), or NULL */
     uint32_t *order;                   /* [epoch_len] the sampler's order: indices into train_rows */
     uint32_t *epoch_rows;              /* [epoch_len] data row at each epoch position */
@@ -144,6 +173,40 @@ static repro_status augment_sample(void *ctx, uint32_t epoch, uint32_t pos, floa
     return REPRO_OK;
 }
 
+/* loader.on_device: keep the data sets in backend memory and gather the
+ * batches there (auto: on a GPU, when augmentation is off and the features
+ * are in memory; a GPU too small for them falls back to the loader). */
+static repro_status choose_batches(trainer *t, int64_t micro, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    repro_on_device want = cfg->loader.on_device;
+    const char *why_not = repro_augment_enabled(&cfg->augment) ? "augmentation runs on the host (augment.*)"
+                          : repro_resident_unsupported(&t->train)[0] ? repro_resident_unsupported(&t->train)
+                          : t->test.n && repro_resident_unsupported(&t->test)[0] ? repro_resident_unsupported(&t->test)
+                                                                                  : "";
+    if (want == REPRO_ON_DEVICE_ON && why_not[0])
+        return repro_fail(err, REPRO_ERR_CONFIG, "loader.on_device: on, but the data cannot be kept on the "
+                          "device: %s", why_not);
+    if (want == REPRO_ON_DEVICE_OFF || why_not[0] ||
+        (want == REPRO_ON_DEVICE_AUTO && repro_backend_device(t->be) == REPRO_DEVICE_CPU))
+        return REPRO_OK;
+    repro_status st = repro_resident_data_init(&t->resident, t->be, &t->train, t->epoch_len, err);
+    if (st == REPRO_OK && t->test.n)
+        st = repro_resident_data_init(&t->resident_test, t->be, &t->test, 0, err);
+    if (st == REPRO_OK)
+        st = repro_resident_batch_alloc(&t->resident, micro, &t->rbatch, err);
+    if (st == REPRO_OK) {
+        t->on_device = 1;
+        return REPRO_OK;
+    }
+    repro_resident_batch_free(&t->resident, &t->rbatch);
+    repro_resident_data_free(&t->resident_test);
+    repro_resident_data_free(&t->resident);
+    if (want == REPRO_ON_DEVICE_AUTO && st == REPRO_ERR_NOMEM)
+        return REPRO_OK; /* the host loader instead */
+    return st;
+}
+
 static repro_status build_model(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
@@ -159,7 +222,8 @@ static repro_status build_model(trainer *t, repro_error *err)
                            t->train.y ? t->train.n_targets : 0, err);
     if (st != REPRO_OK)
         return st;
-    if (cfg->mode == REPRO_MODE_FAST) { /* not bit-exact: repro_determinism_check allowed it */
+    /* not bit-exact: repro_determinism_check allowed it (on CUDA the backend does it: cuBLAS) */
+    if (cfg->mode == REPRO_MODE_FAST && repro_backend_device(t->be) == REPRO_DEVICE_CPU) {
         repro_model_use_blas(t->model, 1);
         repro_blas_set_threads(cfg->threads);
     }
@@ -182,7 +246,10 @@ static repro_status build_model(trainer *t, repro_error *err)
         return st;
     st = repro_augment_check(&cfg->augment, t->train.n_features, t->train.image_h, t->train.image_w,
                              "the training data", err);
+    t->epoch_len = repro_sampler_epoch_length(&cfg->sampler, t->n_train);
     if (st == REPRO_OK)
+        st = choose_batches(t, micro, err);
+    if (st == REPRO_OK && !t->on_device)
         st = repro_loader_create(&cfg->loader, &t->train, micro,
                                  repro_augment_enabled(&cfg->augment) ? augment_sample : NULL, t, &t->loader, err);
     if (st == REPRO_OK)
@@ -192,7 +259,12 @@ static repro_status build_model(trainer *t, repro_error *err)
         if (st == REPRO_OK)
             st = repro_be_alloc(t->be, (size_t)(micro * widths[h]) * sizeof(float), (void **)&t->d_out[h], err);
     }
-    t->epoch_len = repro_sampler_epoch_length(&cfg->sampler, t->n_train);
+    t->ring_len = repro_backend_device(t->be) == REPRO_DEVICE_CPU ? 1 : LOSS_RING;
+    size_t ring_bytes = (size_t)(LOSS_RING * cfg->model.n_heads) * sizeof(float);
+    if (st == REPRO_OK)
+        st = repro_be_alloc(t->be, ring_bytes, (void **)&t->loss_ring, err);
+    if (st == REPRO_OK && !(t->loss_host = malloc(ring_bytes)))
+        st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the step losses");
     t->steps_per_epoch = repro_sampler_epoch_steps(&cfg->sampler, t->n_train, cfg->batch_size);
     if (st == REPRO_OK && t->steps_per_epoch < 1)
         st = repro_fail(err, REPRO_ERR_CONFIG, "an epoch has %lld samples, fewer than batch_size %d with "
@@ -229,8 +301,13 @@ static void trainer_free(trainer *t)
             repro_be_free(t->be, t->step_loss[h]);
             repro_be_free(t->be, t->d_out[h]);
         }
+        repro_be_free(t->be, t->loss_ring);
         repro_staged_batch_free(&t->staged);
+        repro_resident_batch_free(&t->resident, &t->rbatch);
+        repro_resident_data_free(&t->resident_test);
+        repro_resident_data_free(&t->resident);
     }
+    free(t->loss_host);
     free(t->host);
     free(t->host_m);
     free(t->host_v);
@@ -324,21 +401,34 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
 
     int last = 0;
     int64_t done = 0; /* samples of the step so far */
+    const int64_t micro = cfg->batch_size / cfg->accum_steps;
     for (int micro_i = 0; !last; micro_i++) {
-        const repro_batch *host_batch, *batch;
+        const repro_batch *host_batch = NULL, *batch;
         int64_t b, step_size;
-        repro_status st = repro_loader_next(t->loader, &host_batch, &b, &step_size, &last, err);
-        if (st == REPRO_OK && (!host_batch || step_size != count || host_batch->pos[0] != (uint32_t)(first + done)))
-            st = repro_fail(err, REPRO_ERR_INTERNAL, "the data loader is out of step with the trainer at step %lld",
-                            (long long)step + 1);
-        if (st != REPRO_OK)
+        repro_status st;
+        if (t->on_device) { /* the loader's cut: micro-batches of micro, the last may be shorter */
+            b = count - done < micro ? count - done : micro;
+            last = done + b == count;
+            st = repro_resident_batch(&t->resident, first + done, b, &t->rbatch, err);
+            batch = &t->rbatch;
+        } else {
+            st = repro_loader_next(t->loader, &host_batch, &b, &step_size, &last, err);
+            if (st == REPRO_OK &&
+                (!host_batch || step_size != count || host_batch->pos[0] != (uint32_t)(first + done)))
+                st = repro_fail(err, REPRO_ERR_INTERNAL,
+                                "the data loader is out of step with the trainer at step %lld", (long long)step + 1);
+            if (st == REPRO_OK)
+                st = repro_staged_batch_put(&t->staged, host_batch, b, &batch, err);
+        }
+        if (st != REPRO_OK) {
+            if (host_batch)
+                repro_loader_release(t->loader, host_batch);
             return st;
-        st = repro_staged_batch_put(&t->staged, host_batch, b, &batch, err);
+        }
         if (traced)
             repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)micro_i : -1);
-        if (st == REPRO_OK)
-            st = repro_model_forward(t->model, t->be, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
-                                     (uint64_t)step, batch->pos, err);
+        st = repro_model_forward(t->model, t->be, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
+                                 (uint64_t)step, batch->pos, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
             const float *out = repro_model_head_output(t->model, h);
             int w = repro_model_head_width(t->model, h);
@@ -351,7 +441,8 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
         }
         if (st == REPRO_OK)
             st = repro_model_backward(t->model, t->be, batch->x, b, t->d_out, err);
-        repro_loader_release(t->loader, host_batch);
+        if (host_batch)
+            repro_loader_release(t->loader, host_batch);
         if (st != REPRO_OK)
             return st;
         done += b;
@@ -359,10 +450,21 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
     return REPRO_OK;
 }
 
+/* The step's loss from its heads' loss sums [n_heads] over count samples:
+ * sum over heads of weight * (sum / count), heads in order. */
+static float step_loss(const trainer *t, const float *sums, int64_t count)
+{
+    float total = 0.0f;
+    for (int h = 0; h < t->cfg->model.n_heads; h++)
+        total = total + t->cfg->model.heads[h].weight * (sums[h] / (float)count);
+    return total;
+}
+
 /* Trains on epoch positions [first, first + count) as optimiser step `step`
- * (0-based) and returns the step's loss in *loss. */
-static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr,
-                               float *loss, repro_error *err)
+ * (0-based). Its heads' loss sums go to loss_ring row `slot` (backend
+ * memory), for the host to settle later. */
+static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr, int slot,
+                               repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int nh = cfg->model.n_heads;
@@ -399,22 +501,21 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
             return st;
     }
 
-    float total = 0.0f;
-    for (int h = 0; h < nh; h++) {
-        float sum;
-        if ((st = repro_be_sum(t->be, t->step_loss[h], count, &sum, err)) != REPRO_OK)
+    float *sums = t->loss_ring + (size_t)slot * (size_t)nh;
+    for (int h = 0; h < nh; h++)
+        if ((st = repro_be_sum_into(t->be, t->step_loss[h], count, sums + h, err)) != REPRO_OK)
             return st;
-        total = total + cfg->model.heads[h].weight * (sum / (float)count);
+    if (traced) {
+        float host_sums[REPRO_MAX_HEADS];
+        st = repro_be_download(t->be, host_sums, sums, (size_t)nh * sizeof(float), err);
+        float total = step_loss(t, host_sums, count);
+        if (st == REPRO_OK)
+            st = repro_trace_tensor(t->trace, "step", "loss", 0, &total, 1, 0, err);
+        if (st != REPRO_OK)
+            return st;
     }
-    *loss = total;
-    if (traced && (st = repro_trace_tensor(t->trace, "step", "loss", 0, &total, 1, 0, err)) != REPRO_OK)
-        return st;
-    if (!isfinite(total))
-        return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
-                          (long long)step + 1, isnan(total) ? "nan" : "inf");
 
-    float norm;
-    if (cfg->optim.clip_norm > 0.0f && (st = repro_be_clip(t->be, grads, np, cfg->optim.clip_norm, &norm, err)))
+    if (cfg->optim.clip_norm > 0.0f && (st = repro_be_clip(t->be, grads, np, cfg->optim.clip_norm, NULL, err)))
         return st;
     if ((st = repro_optim_step(t->optim, repro_model_params(t->model), grads, lr, err)) != REPRO_OK)
         return st;
@@ -459,13 +560,15 @@ static const float *eval_params(trainer *t)
 static repro_status evaluate_sets(trainer *t, const float *params, repro_eval_result *val,
                                   repro_eval_result *test, repro_error *err)
 {
-    repro_eval_ctx e = {&t->cfg->model, t->model, t->be, &t->train, &t->eval_batch};
+    repro_eval_ctx e = {&t->cfg->model, t->model, t->be, &t->train, &t->eval_batch,
+                        t->on_device ? &t->resident : NULL};
     repro_status st = repro_evaluate(&e, params, t->val_rows, t->n_val, val, err);
     if (st != REPRO_OK || t->test.n == 0) {
         test->n = 0;
         return st;
     }
     e.data = &t->test;
+    e.resident = t->on_device ? &t->resident_test : NULL;
     return repro_evaluate(&e, params, NULL, t->test.n, test, err);
 }
 
@@ -592,7 +695,8 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
 }
 
 /* The epoch's order from the sampler, and the loader started on it at the
- * state's position (mid-epoch after a resume). */
+ * state's position (mid-epoch after a resume), or the order uploaded for
+ * batches gathered on the device. */
 static repro_status begin_epoch(trainer *t, const repro_train_state *s, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
@@ -605,8 +709,57 @@ static repro_status begin_epoch(trainer *t, const repro_train_state *s, repro_er
         t->epoch_rows[p] = t->train_rows[t->order[p]];
     int64_t len = t->steps_per_epoch * cfg->batch_size < t->epoch_len ? t->steps_per_epoch * cfg->batch_size
                                                                        : t->epoch_len; /* drop_last */
+    if (t->on_device)
+        return repro_resident_set_order(&t->resident, t->epoch_rows, len, err);
     return repro_loader_begin_epoch(t->loader, epoch, t->epoch_rows, len, s->step_in_epoch * cfg->batch_size,
                                     cfg->batch_size, cfg->batch_size / cfg->accum_steps, err);
+}
+
+/* Writes down the queued steps, oldest first: each one's loss (from the
+ * heads' sums in the loss ring, copied to the host at once), the
+ * non-finite check, its ledger line, the epoch's running loss and a
+ * progress report. The last may carry the parameter hashes: nothing has
+ * run after it. */
+static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, double t_epoch,
+                           int64_t seen_at_start, repro_error *err)
+{
+    int nh = t->cfg->model.n_heads, n = t->n_pending;
+    t->n_pending = 0;
+    if (n == 0)
+        return REPRO_OK;
+    repro_status st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
+    for (int i = 0; st == REPRO_OK && i < n; i++) {
+        const pending_step *q = &t->pending[i];
+        float loss = step_loss(t, t->loss_host + (size_t)i * (size_t)nh, q->count);
+        if (!isfinite(loss))
+            return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
+                              (long long)q->step + 1, isnan(loss) ? "nan" : "inf");
+        st = ledger_line(t, q->step + 1, q->epoch, loss, q->lr, q->hash, err);
+        if (st != REPRO_OK)
+            return st;
+        s->epoch_loss_sum += loss;
+        s->last_loss = loss;
+        int64_t behind = s->step - (q->step + 1); /* queued steps after this one */
+        double el = now_sec() - t_epoch;
+        p->kind = REPRO_PROGRESS_STEP;
+        p->epoch = q->epoch;
+        p->step = q->step + 1;
+        p->step_in_epoch = s->step_in_epoch - behind;
+        p->loss = loss;
+        p->lr = q->lr;
+        p->samples_per_sec = el > 0 ? (double)(s->epoch_seen - seen_at_start) / el : 0.0;
+        p->loader_wait_sec = t->loader ? repro_loader_wait_seconds(t->loader) : 0.0;
+        p->elapsed_sec = now_sec() - t->t_start;
+        report(t, p);
+    }
+    return st;
+}
+
+/* Ends the loader's epoch (nothing to do for batches gathered on the device). */
+static void end_batches(trainer *t)
+{
+    if (t->loader)
+        repro_loader_end_epoch(t->loader);
 }
 
 /* Trains from state *s until the planned steps are done, early stopping
@@ -635,47 +788,42 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
         while (s->epoch == epoch && s->step_in_epoch < t->steps_per_epoch && s->step < t->total_steps) {
             int64_t first = s->step_in_epoch * cfg->batch_size;
             int64_t count = t->epoch_len - first < cfg->batch_size ? t->epoch_len - first : cfg->batch_size;
-            float loss = 0.0f;
             lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, s->step, t->total_steps);
-            st = train_step(t, s->step, first, count, lr, &loss, err);
             int last = s->step + 1 == t->total_steps;
             int hash = last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0);
-            if (st == REPRO_OK)
-                st = ledger_line(t, s->step + 1, (int)s->epoch, loss, lr, hash, err);
+            st = train_step(t, s->step, first, count, lr, t->n_pending, err);
             if (st != REPRO_OK)
                 return st;
+            t->pending[t->n_pending++] = (pending_step){s->step, (int)s->epoch, lr, count, hash};
             s->step++;
             s->step_in_epoch++;
-            s->epoch_loss_sum += loss;
             s->epoch_seen += count;
             t->samples_seen += count;
-            s->last_loss = loss;
-            double el = now_sec() - t_epoch;
-            p.kind = REPRO_PROGRESS_STEP;
-            p.epoch = (int)s->epoch;
-            p.step = s->step;
-            p.step_in_epoch = s->step_in_epoch;
-            p.loss = loss;
-            p.lr = lr;
-            p.samples_per_sec = el > 0 ? (double)(s->epoch_seen - seen_at_start) / el : 0.0;
-            p.loader_wait_sec = repro_loader_wait_seconds(t->loader);
-            p.elapsed_sec = now_sec() - t->t_start;
-            report(t, &p);
 
-            if (s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps) {
-                p.loader_wait_sec = repro_loader_wait_seconds(t->loader);
-                repro_loader_end_epoch(t->loader);
-                st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, now_sec() - t_epoch, &p, err);
+            int epoch_done = s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps;
+            int at_stop_after = t->opts->stop_after > 0 && s->step == t->opts->stop_after;
+            int interrupted = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
+            int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
+            /* everything below that reads the state or the parameters comes after a settle */
+            if (hash || epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
+                st = settle(t, s, &p, t_epoch, seen_at_start, err);
+                if (st != REPRO_OK)
+                    return st;
+            }
+            if (epoch_done) {
+                double epoch_sec = now_sec() - t_epoch;
+                p.loader_wait_sec = t->loader ? repro_loader_wait_seconds(t->loader) : 0.0;
+                end_batches(t);
+                st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, epoch_sec, &p, err);
                 if (st != REPRO_OK)
                     return st;
             }
             if (s->step == t->total_steps || s->epoch == cfg->epochs)
                 s->finished = 1;
-            if (t->opts->stop_after > 0 && s->step == t->opts->stop_after && !s->finished)
+            if (at_stop_after && !s->finished)
                 snprintf(stopped, stopped_size, "stopped after step %lld (--stop-after)", (long long)s->step);
-            else if (t->opts->interrupt && *t->opts->interrupt && !s->finished)
+            else if (interrupted && !s->finished)
                 snprintf(stopped, stopped_size, "interrupted at step %lld", (long long)s->step);
-            int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             if (every || stopped[0]) {
                 repro_ckpt_parts parts;
                 st = ckpt_parts(t, &parts, 1, err);
@@ -685,7 +833,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                     return st;
             }
             if (stopped[0] || s->finished) {
-                repro_loader_end_epoch(t->loader);
+                end_batches(t);
                 return REPRO_OK;
             }
         }
@@ -748,6 +896,8 @@ static repro_status record_backend(trainer *t, repro_error *err)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "device", repro_backend_device(t->be) == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
     cJSON_AddStringToObject(o, "description", repro_backend_describe(t->be));
+    cJSON_AddStringToObject(o, "batches", t->on_device ? "gathered in device memory (loader.on_device)"
+                                                       : "host loader");
     char facts[1024];
     snprintf(facts, sizeof facts, "%s", repro_backend_facts(t->be));
     char *save = NULL;
@@ -803,10 +953,8 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     repro_status st = repro_determinism_check(cfg, opts, err);
     if (st == REPRO_OK)
         st = repro_isa_choose(opts->isa, &t.isa, err);
-    if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA && cfg->mode == REPRO_MODE_FAST)
-        st = repro_fail(err, REPRO_ERR_UNSUPPORTED, "mode: fast is not available on device: cuda yet");
     if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA)
-        st = repro_backend_create_cuda(&t.be, err);
+        st = repro_backend_create_cuda(cfg->mode == REPRO_MODE_FAST, cfg->allow_tf32, &t.be, err);
     else if (st == REPRO_OK)
         st = repro_backend_create_cpu(t.isa, cfg->threads, &t.be, err);
 

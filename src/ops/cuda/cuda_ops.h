@@ -130,6 +130,22 @@ repro_status repro_cuda_huber_backward(float *dpred, const float *pred, const fl
                                        int64_t T, float delta, float scale, repro_cuda_stream stream,
                                        repro_error *err);
 
+/* ---- batches from a device-resident data set (gather.cu) ----
+ * dst row i = src row rows[i] (rows of row_bytes, a multiple of 4; rows in
+ * device memory); positions: dst[i] = first + i. */
+repro_status repro_cuda_gather_rows(void *dst, const void *src, size_t row_bytes, const uint32_t *rows, int64_t n,
+                                    repro_cuda_stream stream, repro_error *err);
+repro_status repro_cuda_fill_positions(uint32_t *dst, uint32_t first, int64_t n, repro_cuda_stream stream,
+                                       repro_error *err);
+
+/* ---- mode: fast only (fast.cu): NOT exact ----
+ * y[b][o] = bias[o] (before a cuBLAS GEMM with beta = 1); db[o] += the
+ * column sums of dy[B][O], added in blocks of rows with atomicAdd. */
+repro_status repro_cuda_fast_bias_broadcast(float *y, const float *bias, int64_t B, int64_t O,
+                                            repro_cuda_stream stream, repro_error *err);
+repro_status repro_cuda_fast_bias_grad(float *db, const float *dy, int64_t B, int64_t O, repro_cuda_stream stream,
+                                       repro_error *err);
+
 /* ---- the canonical sum (reduce.cu): src/ops/reduce.h's order ----
  * *out (device, one float) = repro_sum_canonical(x, n) / repro_sumsq_canonical(x, n).
  * The 1024-element blocks are summed in parallel (one thread each, the
