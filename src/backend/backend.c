@@ -50,6 +50,17 @@ void repro_be_free(const repro_backend *be, void *p)
         be->ops->free(be, p);
 }
 
+repro_status repro_be_host_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err)
+{
+    return be->ops->host_alloc(be, bytes, out, err);
+}
+
+void repro_be_host_free(const repro_backend *be, void *p)
+{
+    if (p)
+        be->ops->host_free(be, p);
+}
+
 repro_status repro_be_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err)
 {
     return be->ops->zero(be, p, bytes, err);

@@ -50,6 +50,10 @@ repro_status repro_be_upload(const repro_backend *be, void *dst, const void *hos
 repro_status repro_be_download(const repro_backend *be, void *host, const void *src, size_t bytes,
                                repro_error *err);
 repro_status repro_be_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, repro_error *err);
+/* Host memory that downloads fill fastest (page-locked on CUDA; plain
+ * malloc on the CPU). */
+repro_status repro_be_host_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err);
+void repro_be_host_free(const repro_backend *be, void *p);
 
 /* ---- layers ---- */
 repro_status repro_be_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,

@@ -10,6 +10,8 @@ typedef struct repro_backend_ops {
     repro_status (*alloc)(const repro_backend *be, size_t bytes, void **out, repro_error *err);
     void (*free)(const repro_backend *be, void *p);
     repro_status (*zero)(const repro_backend *be, void *p, size_t bytes, repro_error *err);
+    repro_status (*host_alloc)(const repro_backend *be, size_t bytes, void **out, repro_error *err);
+    void (*host_free)(const repro_backend *be, void *p);
     /* kind: 0 host->backend, 1 backend->host, 2 backend->backend */
     repro_status (*copy)(const repro_backend *be, void *dst, const void *src, size_t bytes, int kind,
                          repro_error *err);

@@ -50,6 +50,23 @@ static void cu_free(const repro_backend *be, void *p)
     cudaFree(p);
 }
 
+static repro_status cu_host_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err)
+{
+    (void)be;
+    *out = NULL;
+    if (cudaMallocHost(out, bytes ? bytes : 4) != cudaSuccess) {
+        cudaGetLastError();
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate %zu bytes of page-locked host memory", bytes);
+    }
+    return REPRO_OK;
+}
+
+static void cu_host_free(const repro_backend *be, void *p)
+{
+    (void)be;
+    cudaFreeHost(p);
+}
+
 static repro_status cu_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err)
 {
     (void)be;
@@ -339,6 +356,8 @@ static const repro_backend_ops cuda_ops = {
     .alloc = cu_alloc,
     .free = cu_free,
     .zero = cu_zero,
+    .host_alloc = cu_host_alloc,
+    .host_free = cu_host_free,
     .copy = cu_copy,
     .linear_forward = cu_linear_forward,
     .linear_backward = cu_linear_backward,

@@ -99,27 +99,38 @@ repro_status repro_optim_step(repro_optim *o, float *params, const float *grads,
     return repro_be_adam(o->be, &c, params, o->m, o->v, grads, o->n, err);
 }
 
-repro_status repro_optim_hash(const repro_optim *o, char hex[65], repro_error *err)
+void repro_optim_hash_host(int64_t t, const float *m, const float *v, int64_t n, char hex[65])
 {
     repro_sha256 *h = repro_sha256_new();
-    uint8_t t[8];
+    uint8_t tb[8];
     for (int i = 0; i < 8; i++)
-        t[i] = (uint8_t)((uint64_t)o->t >> (8 * i));
-    repro_sha256_update(h, t, sizeof t);
+        tb[i] = (uint8_t)((uint64_t)t >> (8 * i));
+    repro_sha256_update(h, tb, sizeof tb);
+    if (m)
+        repro_sha256_update(h, m, (size_t)n * sizeof(float));
+    if (v)
+        repro_sha256_update(h, v, (size_t)n * sizeof(float));
+    repro_sha256_final(h, hex);
+}
+
+repro_status repro_optim_hash(const repro_optim *o, char hex[65], repro_error *err)
+{
+    size_t bytes = (size_t)o->n * sizeof(float);
+    float *host[2] = {NULL, NULL};
+    const float *bufs[2] = {o->m, o->v};
     repro_status st = REPRO_OK;
-    float *host = (o->m || o->v) ? malloc((size_t)o->n * sizeof(float)) : NULL;
-    if ((o->m || o->v) && !host)
-        st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a buffer to hash the optimiser state");
-    float *bufs[2] = {o->m, o->v};
     for (int i = 0; i < 2 && st == REPRO_OK; i++) {
         if (!bufs[i])
             continue;
-        st = repro_be_download(o->be, host, bufs[i], (size_t)o->n * sizeof(float), err);
-        if (st == REPRO_OK)
-            repro_sha256_update(h, host, (size_t)o->n * sizeof(float));
+        if (!(host[i] = malloc(bytes)))
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a buffer to hash the optimiser state");
+        else
+            st = repro_be_download(o->be, host[i], bufs[i], bytes, err);
     }
-    repro_sha256_final(h, hex);
-    free(host);
+    if (st == REPRO_OK)
+        repro_optim_hash_host(o->t, host[0], host[1], o->n, hex);
+    free(host[0]);
+    free(host[1]);
     return st;
 }
 

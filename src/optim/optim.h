@@ -33,6 +33,9 @@ void repro_optim_set_steps(repro_optim *o, int64_t t);
 /* SHA-256 (hex) of the optimiser state: the step count as 8 little-endian
  * bytes, then each state buffer (momentum, or Adam's m then v). */
 repro_status repro_optim_hash(const repro_optim *o, char hex[65], repro_error *err);
+/* The same hash from host copies: step count t, m and v (either may be NULL)
+ * of n floats each. */
+void repro_optim_hash_host(int64_t t, const float *m, const float *v, int64_t n, char hex[65]);
 
 /* The learning rate of optimiser step `step` (0-based) of a run of
  * total_steps steps; see optim.c for the formulas. */

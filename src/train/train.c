@@ -21,9 +21,11 @@
  * from a copy of the data set in backend memory: the same rows, the same
  * bits. The step's loss stays in backend memory until the host needs it:
  * on a GPU up to LOSS_RING steps are queued and settled together (ledger
- * lines, the non-finite check, progress), always before a parameter hash,
- * an evaluation, a checkpoint or the end, so nothing the host records
- * differs from settling every step; a GPU then never waits for the host. */
+ * lines, the non-finite check, progress), always before an evaluation, a
+ * checkpoint, a stop or the end, so nothing the host records differs from
+ * settling every step. A hash step snapshots the parameters and optimiser
+ * state, and a helper thread hashes the snapshot (train/state_hasher.h):
+ * the GPU does not wait on the host's SHA-256. */
 #include "repro/train.h"
 
 #include <math.h>
@@ -52,6 +54,7 @@
 #include "train/determinism.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
+#include "train/state_hasher.h"
 #include "train/trace.h"
 
 /* Steps whose losses a GPU may hold before the host settles them. */
@@ -64,7 +67,8 @@ typedef struct pending_step {
     int epoch;
     float lr;
     int64_t count; /* its samples */
-    int hash;      /* its ledger line carries the hashes (always the last pending) */
+    int hash;      /* its ledger line carries the hashes of the parameters and optimiser state */
+    char params_hex[65], optim_hex[65]; /* those hashes, from the state hasher */
 } pending_step;
 
 typedef struct trainer {
@@ -82,6 +86,7 @@ typedef struct trainer {
     repro_optim *optim;
     float *ema;     /* EMA of the parameters, or NULL */
     float *best;    /* early stopping: the best epoch's evaluation weights, or NULL */
+    repro_state_hasher *hasher; /* the ledger's hashes, off the training thread */
     repro_run *run;
     repro_loader *loader;            /* delivers the training micro-batches (NULL when on_device) */
     int on_device;                   /* batches gathered from resident instead */
@@ -232,6 +237,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     size_t pbytes = (size_t)np * sizeof(float);
     if (st == REPRO_OK)
         st = repro_optim_create(&cfg->optim, t->be, np, &t->optim, err);
+    if (st == REPRO_OK)
+        st = repro_state_hasher_create(t->be, np, &t->hasher, err);
     if (st == REPRO_OK && !(t->host = malloc(pbytes)))
         st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a host copy of the parameters");
     if (st == REPRO_OK && cfg->ema.enabled)
@@ -292,6 +299,7 @@ static void trainer_free(trainer *t)
     repro_dataset_free(&t->test);
     free(t->train_rows);
     free(t->val_rows);
+    repro_state_hasher_destroy(t->hasher);
     repro_model_free(t->model);
     repro_optim_free(t->optim);
     if (t->be) {
@@ -536,20 +544,6 @@ static repro_status buffer_hash(trainer *t, const float *buf, char hex[65], repr
     return st;
 }
 
-static repro_status ledger_line(trainer *t, int64_t step, int epoch, float loss, float lr, int with_hash,
-                                repro_error *err)
-{
-    char ph[65], oh[65];
-    if (with_hash) {
-        repro_status st = buffer_hash(t, repro_model_params(t->model), ph, err);
-        if (st == REPRO_OK)
-            st = repro_optim_hash(t->optim, oh, err);
-        if (st != REPRO_OK)
-            return st;
-    }
-    return repro_run_ledger(t->run, step, epoch, loss, lr, with_hash ? ph : NULL, with_hash ? oh : NULL, err);
-}
-
 /* ---- evaluation and early stopping ---- */
 
 static const float *eval_params(trainer *t)
@@ -717,9 +711,9 @@ static repro_status begin_epoch(trainer *t, const repro_train_state *s, repro_er
 
 /* Writes down the queued steps, oldest first: each one's loss (from the
  * heads' sums in the loss ring, copied to the host at once), the
- * non-finite check, its ledger line, the epoch's running loss and a
- * progress report. The last may carry the parameter hashes: nothing has
- * run after it. */
+ * non-finite check, its ledger line (with the hashes the state hasher made
+ * of the snapshot taken right after a hash step), the epoch's running loss
+ * and a progress report. */
 static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, double t_epoch,
                            int64_t seen_at_start, repro_error *err)
 {
@@ -727,6 +721,7 @@ static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, 
     t->n_pending = 0;
     if (n == 0)
         return REPRO_OK;
+    repro_state_hasher_finish(t->hasher);
     repro_status st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
     for (int i = 0; st == REPRO_OK && i < n; i++) {
         const pending_step *q = &t->pending[i];
@@ -734,7 +729,8 @@ static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, 
         if (!isfinite(loss))
             return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
                               (long long)q->step + 1, isnan(loss) ? "nan" : "inf");
-        st = ledger_line(t, q->step + 1, q->epoch, loss, q->lr, q->hash, err);
+        st = repro_run_ledger(t->run, q->step + 1, q->epoch, loss, q->lr, q->hash ? q->params_hex : NULL,
+                              q->hash ? q->optim_hex : NULL, err);
         if (st != REPRO_OK)
             return st;
         s->epoch_loss_sum += loss;
@@ -794,7 +790,16 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             st = train_step(t, s->step, first, count, lr, t->n_pending, err);
             if (st != REPRO_OK)
                 return st;
-            t->pending[t->n_pending++] = (pending_step){s->step, (int)s->epoch, lr, count, hash};
+            pending_step *q = &t->pending[t->n_pending++];
+            *q = (pending_step){.step = s->step, .epoch = (int)s->epoch, .lr = lr, .count = count, .hash = hash};
+            if (hash) { /* the state right after this step, hashed while training goes on */
+                float *m, *v;
+                repro_optim_state(t->optim, &m, &v);
+                st = repro_state_hasher_start(t->hasher, repro_model_params(t->model), m, v,
+                                              repro_optim_steps(t->optim), q->params_hex, q->optim_hex, err);
+                if (st != REPRO_OK)
+                    return st;
+            }
             s->step++;
             s->step_in_epoch++;
             s->epoch_seen += count;
@@ -805,7 +810,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             int interrupted = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
             int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             /* everything below that reads the state or the parameters comes after a settle */
-            if (hash || epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
+            if (epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
                 st = settle(t, s, &p, t_epoch, seen_at_start, err);
                 if (st != REPRO_OK)
                     return st;
