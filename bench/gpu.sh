@@ -42,6 +42,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | s
 echo "Fashion-MNIST MLP 784-256-256-10, dropout 0.3, Adam, batch 256; $epochs epochs ($steps steps)"
 declare -A rate
 rate[exact]=$(repro_rate exact)
+rate[exact_nographs]=$(REPRO_CUDA_GRAPHS=0 repro_rate exact_nographs)
 rate[exact_loader]=$(repro_rate exact_loader --set loader.on_device=off --set loader.workers=4 --set loader.prefetch=8)
 rate[fast]=$(repro_rate fast --set mode=fast)
 rate[fast_tf32]=$(repro_rate fast_tf32 --set mode=fast --set allow_tf32=true)
@@ -62,6 +63,7 @@ row() { # label key
 printf '| %-52s | %12s | %9s | %9s | %9s |\n' "run" "samples/s" "/ eager" "/ compile" "/ graphs"
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "--------------" "-----------" "-----------" "-----------"
 row "repro exact (batches gathered on the GPU)" exact
+row "repro exact, steps not as CUDA Graphs" exact_nographs
 row "repro exact, host loader (4 workers)" exact_loader
 row "repro fast (cuBLAS FP32, atomics; not reproducible)" fast
 row "repro fast + allow_tf32 (not reproducible)" fast_tf32

@@ -27,6 +27,8 @@ if [[ $rc -ne 0 && ( "$probe" == *"no CUDA backend"* || "$probe" == *"no CUDA GP
 fi
 for d in cpu cuda; do
     expect_exit 0 "fashion $d" -- "$REPRO" train "$cfg" "${common[@]}" --set device=$d --out "$dir/f$d"
+    checks=$((checks + 1))
+    [[ -z "$last_err" ]] || fail "fashion $d printed: $last_err" # e.g. a CUDA Graphs fallback note
     expect_exit 0 "fashion extras $d" -- "$REPRO" train "$cfg" "${common[@]}" --set device=$d --out "$dir/x$d" \
         --set max_steps=200 --set ema.enabled=true --set schedule.name=cosine --set optim.clip_norm=1 --set accum_steps=4
 done
@@ -37,6 +39,11 @@ grep -q '"gpu_name"' "$dir/fcuda/run.json" || fail "run.json lacks the GPU's nam
 checks=$((checks + 1))
 grep -q '"batches":[[:space:]]*"gathered in device memory' "$dir/fcuda/run.json" ||
     fail "device: cuda did not gather its batches on the device"
+checks=$((checks + 1))
+grep -q '"step_graphs":[[:space:]]*"on"' "$dir/fcuda/run.json" || fail "device: cuda did not run its steps as graphs"
+expect_exit 0 "fashion cuda, no graphs" -- env REPRO_CUDA_GRAPHS=0 "$REPRO" train "$cfg" "${common[@]}" \
+    --set device=cuda --out "$dir/fcuda_nographs"
+same_bits "fashion cpu vs cuda without CUDA Graphs" "$dir/fcpu" "$dir/fcuda_nographs"
 expect_exit 0 "fashion cuda, host loader" -- "$REPRO" train "$cfg" "${common[@]}" --set device=cuda \
     --set loader.on_device=off --set loader.workers=2 --out "$dir/fcuda_loader"
 same_bits "fashion cpu vs cuda with the host loader" "$dir/fcpu" "$dir/fcuda_loader"

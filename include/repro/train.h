@@ -75,6 +75,8 @@ typedef struct repro_train_options {
     repro_test_perturb test_perturb; /* test only; step 0 = off */
     repro_warn_fn warn;         /* determinism: warn messages; NULL = written to stderr */
     void *warn_ctx;
+    int no_graphs;              /* GPU: run each step kernel by kernel, not as a CUDA Graph (diagnostics;
+                                   REPRO_CUDA_GRAPHS=0 in the CLI). Never changes a bit. */
 } repro_train_options;
 
 typedef struct repro_train_result {

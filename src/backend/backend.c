@@ -224,3 +224,22 @@ repro_status repro_be_ema(const repro_backend *be, float *ema, const float *p, i
 {
     return be->ops->ema(be, ema, p, n, decay, err);
 }
+
+int repro_be_has_graphs(const repro_backend *be)
+{
+    return be->ops->graph_begin != NULL;
+}
+
+repro_status repro_be_graph_begin(const repro_backend *be, repro_error *err)
+{
+    if (!be->ops->graph_begin)
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED, "%s has no graphs", be->describe);
+    return be->ops->graph_begin(be, err);
+}
+
+repro_status repro_be_graph_end(const repro_backend *be, int launch, repro_error *err)
+{
+    if (!be->ops->graph_end)
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED, "%s has no graphs", be->describe);
+    return be->ops->graph_end(be, launch, err);
+}

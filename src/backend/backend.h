@@ -122,4 +122,14 @@ repro_status repro_be_sgd(const repro_backend *be, const repro_sgd_coef *c, floa
 repro_status repro_be_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                           repro_error *err);
 
+/* ---- graphs (CUDA Graphs; absent on the CPU) ----
+ * Between graph_begin and graph_end the backend's operations are recorded,
+ * not run, so nothing in between may read results on the host (no
+ * download, no reduction to the host). graph_end(launch = 1) runs the
+ * recording as one graph, launch = 0 drops it. A recording that fails (an
+ * operation that cannot be captured) fails graph_end; nothing has run. */
+int repro_be_has_graphs(const repro_backend *be);
+repro_status repro_be_graph_begin(const repro_backend *be, repro_error *err);
+repro_status repro_be_graph_end(const repro_backend *be, int launch, repro_error *err);
+
 #endif

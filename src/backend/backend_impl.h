@@ -62,6 +62,9 @@ typedef struct repro_backend_ops {
                         int64_t n, repro_error *err);
     repro_status (*ema)(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                         repro_error *err);
+    /* NULL where the backend has no graphs (the CPU) */
+    repro_status (*graph_begin)(const repro_backend *be, repro_error *err);
+    repro_status (*graph_end)(const repro_backend *be, int launch, repro_error *err);
     void (*destroy)(repro_backend *be);
 } repro_backend_ops;
 

@@ -21,10 +21,13 @@ typedef struct cuda_state {
     int64_t scratch_n;  /* floats in scratch */
     float *result;      /* device: one float, the last reduction's result */
     cublasHandle_t blas; /* mode: fast only, else NULL */
+    cudaStream_t stream; /* non-blocking: capturable into a graph */
+    cudaGraphExec_t step_graph; /* the last step's graph, updated in place for the next (graph_end) */
 } cuda_state;
 
 #define STATE(be) ((cuda_state *)(be)->impl)
-#define STREAM NULL
+/* every operation of the backend runs in order on its one stream */
+#define STREAM ((repro_cuda_stream)STATE(be)->stream)
 
 static repro_status cuda_check(cudaError_t e, const char *what, repro_error *err)
 {
@@ -69,19 +72,21 @@ static void cu_host_free(const repro_backend *be, void *p)
 
 static repro_status cu_zero(const repro_backend *be, void *p, size_t bytes, repro_error *err)
 {
-    (void)be;
-    return cuda_check(cudaMemset(p, 0, bytes), "memset", err);
+    return cuda_check(cudaMemsetAsync(p, 0, bytes, STATE(be)->stream), "memset", err);
 }
 
 static repro_status cu_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, int kind,
                             repro_error *err)
 {
-    (void)be;
     static const enum cudaMemcpyKind kinds[3] = {cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
                                                  cudaMemcpyDeviceToDevice};
     if (bytes == 0)
         return REPRO_OK;
-    return cuda_check(cudaMemcpy(dst, src, bytes, kinds[kind]), "copy", err);
+    cudaStream_t st = STATE(be)->stream;
+    repro_status r = cuda_check(cudaMemcpyAsync(dst, src, bytes, kinds[kind], st), "copy", err);
+    if (r == REPRO_OK && kind != 2) /* the host's side of the copy is ready when we return */
+        r = cuda_check(cudaStreamSynchronize(st), "copy", err);
+    return r;
 }
 
 /* Scratch of at least n floats for the canonical sum of n elements. */
@@ -174,7 +179,6 @@ static repro_status cu_linear_backward(const repro_backend *be, float *dx, float
 static repro_status cu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                    repro_error *err)
 {
-    (void)be;
     switch (act) {
     case REPRO_ACT_RELU: return repro_cuda_relu_forward(y, x, n, STREAM, err);
     case REPRO_ACT_GELU: return repro_cuda_gelu_forward(y, x, n, STREAM, err);
@@ -187,7 +191,6 @@ static repro_status cu_act_forward(const repro_backend *be, repro_act act, float
 static repro_status cu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
                                     const float *saved, int64_t n, repro_error *err)
 {
-    (void)be;
     switch (act) {
     case REPRO_ACT_RELU: return repro_cuda_relu_backward(dx, dy, saved, n, STREAM, err);
     case REPRO_ACT_GELU: return repro_cuda_gelu_backward(dx, dy, saved, n, STREAM, err);
@@ -199,7 +202,6 @@ static repro_status cu_act_backward(const repro_backend *be, repro_act act, floa
 
 static repro_status cu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)
 {
-    (void)be;
     return repro_cuda_add_inplace(y, x, n, STREAM, err);
 }
 
@@ -207,14 +209,12 @@ static repro_status cu_dropout_forward(const repro_backend *be, float *y, uint8_
                                        int64_t D, float p, uint64_t seed, uint32_t layer, uint64_t step,
                                        const uint32_t *sample_pos, repro_error *err)
 {
-    (void)be;
     return repro_cuda_dropout_forward(y, mask, x, B, D, p, seed, layer, step, sample_pos, STREAM, err);
 }
 
 static repro_status cu_dropout_backward(const repro_backend *be, float *dx, const float *dy, const uint8_t *mask,
                                         int64_t B, int64_t D, float p, repro_error *err)
 {
-    (void)be;
     return repro_cuda_dropout_backward(dx, dy, mask, B, D, p, STREAM, err);
 }
 
@@ -222,7 +222,6 @@ static repro_status cu_layernorm_forward(const repro_backend *be, float *y, floa
                                          const float *x, const float *gamma, const float *beta, int64_t B,
                                          int64_t D, float eps, repro_error *err)
 {
-    (void)be;
     return repro_cuda_layernorm_forward(y, mean, rstd, x, gamma, beta, B, D, eps, STREAM, err);
 }
 
@@ -230,49 +229,42 @@ static repro_status cu_layernorm_backward(const repro_backend *be, float *dx, fl
                                           const float *dy, const float *x, const float *mean, const float *rstd,
                                           const float *gamma, int64_t B, int64_t D, repro_error *err)
 {
-    (void)be;
     return repro_cuda_layernorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, STREAM, err);
 }
 
 static repro_status cu_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,
                                     const int32_t *labels, int64_t B, int64_t C, repro_error *err)
 {
-    (void)be;
     return repro_cuda_softmax_xent_forward(loss, pred, z, labels, B, C, STREAM, err);
 }
 
 static repro_status cu_xent_backward(const repro_backend *be, float *dz, const float *z, const int32_t *labels,
                                      int64_t B, int64_t C, float scale, repro_error *err)
 {
-    (void)be;
     return repro_cuda_softmax_xent_backward(dz, z, labels, B, C, scale, STREAM, err);
 }
 
 static repro_status cu_mse_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
                                    int64_t B, int64_t T, repro_error *err)
 {
-    (void)be;
     return repro_cuda_mse_forward(loss, pred, target, B, T, STREAM, err);
 }
 
 static repro_status cu_mse_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
                                     int64_t B, int64_t T, float scale, repro_error *err)
 {
-    (void)be;
     return repro_cuda_mse_backward(dpred, pred, target, B, T, scale, STREAM, err);
 }
 
 static repro_status cu_huber_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
                                      int64_t B, int64_t T, float delta, repro_error *err)
 {
-    (void)be;
     return repro_cuda_huber_forward(loss, pred, target, B, T, delta, STREAM, err);
 }
 
 static repro_status cu_huber_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
                                       int64_t B, int64_t T, float delta, float scale, repro_error *err)
 {
-    (void)be;
     return repro_cuda_huber_backward(dpred, pred, target, B, T, delta, scale, STREAM, err);
 }
 
@@ -308,42 +300,80 @@ static repro_status cu_clip(const repro_backend *be, float *grads, int64_t n, fl
 static repro_status cu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
                                    const uint32_t *rows, int64_t n, repro_error *err)
 {
-    (void)be;
     return repro_cuda_gather_rows(dst, src, row_bytes, rows, n, STREAM, err);
 }
 
 static repro_status cu_fill_positions(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
                                       repro_error *err)
 {
-    (void)be;
     return repro_cuda_fill_positions(dst, first, n, STREAM, err);
 }
 
 static repro_status cu_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
                             const float *g, int64_t n, repro_error *err)
 {
-    (void)be;
     return repro_cuda_adam_step(c, p, m, v, g, n, STREAM, err);
 }
 
 static repro_status cu_sgd(const repro_backend *be, const repro_sgd_coef *c, float *p, float *buf, const float *g,
                            int64_t n, repro_error *err)
 {
-    (void)be;
     return repro_cuda_sgd_step(c, p, buf, g, n, STREAM, err);
 }
 
 static repro_status cu_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                            repro_error *err)
 {
-    (void)be;
     return repro_cuda_ema_update(ema, p, n, decay, STREAM, err);
+}
+
+/* ---- CUDA Graphs: a step recorded on the stream, then run as one graph ---- */
+
+static repro_status cu_graph_begin(const repro_backend *be, repro_error *err)
+{
+    return cuda_check(cudaStreamBeginCapture(STATE(be)->stream, cudaStreamCaptureModeThreadLocal),
+                      "begin graph capture", err);
+}
+
+/* Ends the capture; with launch, runs it: the previous graph is updated in
+ * place when the steps have the same shape (only kernel arguments differ:
+ * the step number, batch positions, learning rate), else instantiated anew. */
+static repro_status cu_graph_end(const repro_backend *be, int launch, repro_error *err)
+{
+    cuda_state *s = STATE(be);
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(s->stream, &g);
+    if (e != cudaSuccess || !launch) {
+        cudaGetLastError(); /* a failed capture leaves its error behind */
+        if (g)
+            cudaGraphDestroy(g);
+        return launch ? cuda_check(e, "graph capture", err) : REPRO_OK;
+    }
+    if (s->step_graph) {
+        cudaGraphExecUpdateResultInfo info;
+        if (cudaGraphExecUpdate(s->step_graph, g, &info) != cudaSuccess) {
+            cudaGetLastError();
+            cudaGraphExecDestroy(s->step_graph);
+            s->step_graph = NULL;
+        }
+    }
+    repro_status st = REPRO_OK;
+    if (!s->step_graph)
+        st = cuda_check(cudaGraphInstantiate(&s->step_graph, g, 0), "graph instantiate", err);
+    if (st == REPRO_OK)
+        st = cuda_check(cudaGraphLaunch(s->step_graph, s->stream), "graph launch", err);
+    cudaGraphDestroy(g);
+    return st;
 }
 
 static void cu_destroy(repro_backend *be)
 {
     cuda_state *s = STATE(be);
     if (s) {
+        if (s->step_graph)
+            cudaGraphExecDestroy(s->step_graph);
+        if (s->stream)
+            cudaStreamDestroy(s->stream);
         if (s->blas)
             cublasDestroy(s->blas);
         cudaFree(s->scratch);
@@ -382,6 +412,8 @@ static const repro_backend_ops cuda_ops = {
     .adam = cu_adam,
     .sgd = cu_sgd,
     .ema = cu_ema,
+    .graph_begin = cu_graph_begin,
+    .graph_end = cu_graph_end,
     .destroy = cu_destroy,
 };
 
@@ -394,8 +426,11 @@ static repro_status start_fast(repro_backend *be, int tf32, repro_error *err)
         s->blas = NULL;
         return st;
     }
-    return blas_check(cublasSetMathMode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-                      "set math mode", err);
+    st = blas_check(cublasSetStream(s->blas, s->stream), "set stream", err);
+    if (st == REPRO_OK)
+        st = blas_check(cublasSetMathMode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                        "set math mode", err);
+    return st;
 }
 
 repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repro_error *err)
@@ -420,6 +455,8 @@ repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repr
     if (!be->impl)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CUDA backend");
     st = cu_alloc(be, sizeof(float), (void **)&STATE(be)->result, err);
+    if (st == REPRO_OK)
+        st = cuda_check(cudaStreamCreateWithFlags(&STATE(be)->stream, cudaStreamNonBlocking), "create stream", err);
     if (st == REPRO_OK && fast)
         st = start_fast(be, tf32, err);
     if (st != REPRO_OK) {

@@ -272,6 +272,7 @@ int repro_cmd_train(int argc, char **argv)
         .trace_last = a.trace_last,
         .test_perturb = perturb,
         .warn = print_warning,
+        .no_graphs = getenv("REPRO_CUDA_GRAPHS") && strcmp(getenv("REPRO_CUDA_GRAPHS"), "0") == 0,
     };
     repro_train_result res;
     st = repro_train(cfg, &opts, &res, &err);

@@ -90,6 +90,8 @@ typedef struct trainer {
     repro_run *run;
     repro_loader *loader;            /* delivers the training micro-batches (NULL when on_device) */
     int on_device;                   /* batches gathered from resident instead */
+    int graphs;                      /* steps recorded and run as CUDA Graphs (on_device on a GPU) */
+    int64_t steps_run;               /* steps this process has run (the first runs kernel by kernel) */
     repro_resident_data resident, resident_test; /* the data sets in backend memory (on_device) */
     repro_batch rbatch;              /* on_device: the micro-batch, backend memory */
     repro_batch eval_batch;
@@ -202,6 +204,7 @@ static repro_status choose_batches(trainer *t, int64_t micro, repro_error *err)
         st = repro_resident_batch_alloc(&t->resident, micro, &t->rbatch, err);
     if (st == REPRO_OK) {
         t->on_device = 1;
+        t->graphs = repro_be_has_graphs(t->be) && !t->opts->no_graphs;
         return REPRO_OK;
     }
     repro_resident_batch_free(&t->resident, &t->rbatch);
@@ -532,6 +535,51 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
     return st;
 }
 
+/* The message callback of determinism.c's warnings, for notes too. */
+static void warn_user(const trainer *t, const char *msg)
+{
+    if (t->opts->warn)
+        t->opts->warn(t->opts->warn_ctx, msg);
+    else
+        fprintf(stderr, "repro: warning: %s\n", msg);
+}
+
+/* train_step, recorded and run as one CUDA Graph where the backend has
+ * graphs and the batches are gathered on the device: a graph launches the
+ * step's ~30 small kernels at once instead of one by one. Every step is
+ * recorded anew (its arguments change: step number, positions, learning
+ * rate) and the previous graph updated in place. The first step of the
+ * process runs plainly (it sizes the scratch buffers); so do traced and
+ * perturbed steps. A recording that fails turns graphs off for the rest of
+ * the run, with a note, and the step runs plainly: nothing of it had run. */
+static repro_status run_step(trainer *t, int64_t step, int64_t first, int64_t count, float lr, int slot,
+                             repro_error *err)
+{
+    int graphed = t->graphs && t->steps_run > 0 && !repro_trace_wants(t->trace, step + 1) &&
+                  !(t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step);
+    t->steps_run++;
+    if (!graphed)
+        return train_step(t, step, first, count, lr, slot, err);
+    int64_t optim_steps = repro_optim_steps(t->optim);
+    repro_error gerr, ignored;
+    repro_status st = repro_be_graph_begin(t->be, &gerr);
+    if (st == REPRO_OK) {
+        st = train_step(t, step, first, count, lr, slot, &gerr);
+        repro_status end = repro_be_graph_end(t->be, st == REPRO_OK, st == REPRO_OK ? &gerr : &ignored);
+        if (st == REPRO_OK)
+            st = end;
+    }
+    if (st == REPRO_OK)
+        return REPRO_OK;
+    t->graphs = 0;
+    repro_optim_set_steps(t->optim, optim_steps); /* the recorded step never ran */
+    char msg[sizeof gerr.message + 128];
+    snprintf(msg, sizeof msg, "CUDA Graphs are off for the rest of this run (%s); steps run kernel by kernel",
+             gerr.message);
+    warn_user(t, msg);
+    return train_step(t, step, first, count, lr, slot, err);
+}
+
 /* ---- hashing and the ledger ---- */
 
 /* SHA-256 of a parameter-shaped buffer of backend memory. */
@@ -787,7 +835,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, s->step, t->total_steps);
             int last = s->step + 1 == t->total_steps;
             int hash = last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0);
-            st = train_step(t, s->step, first, count, lr, t->n_pending, err);
+            st = run_step(t, s->step, first, count, lr, t->n_pending, err);
             if (st != REPRO_OK)
                 return st;
             pending_step *q = &t->pending[t->n_pending++];
@@ -903,6 +951,8 @@ static repro_status record_backend(trainer *t, repro_error *err)
     cJSON_AddStringToObject(o, "description", repro_backend_describe(t->be));
     cJSON_AddStringToObject(o, "batches", t->on_device ? "gathered in device memory (loader.on_device)"
                                                        : "host loader");
+    if (repro_be_has_graphs(t->be))
+        cJSON_AddStringToObject(o, "step_graphs", t->graphs ? "on" : "off");
     char facts[1024];
     snprintf(facts, sizeof facts, "%s", repro_backend_facts(t->be));
     char *save = NULL;
