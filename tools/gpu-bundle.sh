@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Packs what a bare GPU machine (the device tool's image: nvcc, CMake and
+# PyTorch, but no libyaml, cJSON, OpenSSL or OpenBLAS, and no network) needs
+# to run repro's GPU tests and bench/gpu.sh, into .gpu/ (git-ignored):
+#   .gpu/repro, .gpu/test_*_cuda*      built here with -DREPRO_CUDA=ON
+#   .gpu/bundle/libs.tar.xz            their shared libraries, minus the
+#                                      CUDA toolkit's and glibc's
+#   .gpu/bundle/fashion/               Fashion-MNIST (train images as xz:
+#                                      the whole folder must stay under the
+#                                      device tool's 64 MiB carry limit)
+#   .gpu/setup.sh                      source it there: unpacks into /tmp/gpu,
+#                                      exports LD_LIBRARY_PATH, REPRO,
+#                                      FASHION_DIR, REPRO_FASHION_DIR
+# usage: tools/gpu-bundle.sh [BUILD_DIR]   (default build-cuda)
+# then, on the GPU machine (carry .gpu):
+#   source .gpu/setup.sh
+#   REPRO_SOURCE_DIR=$PWD REPRO_TEST_TMP=/tmp/t bash tests/test_cuda_train.sh
+#   .gpu/test_cuda_ops --bench
+#   bash bench/gpu.sh "$REPRO"
+set -euo pipefail
+build=${1:-build-cuda}
+fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+cmake -S . -B "$build" -DREPRO_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target repro_cli test_cuda_ops test_rng_cuda test_math_cuda >/dev/null
+out=.gpu
+rm -rf "$out"
+mkdir -p "$out/bundle/fashion" "$out/lib"
+cp "$build/repro" "$build/test_cuda_ops" "$build/test_rng_cuda" "$build/test_math_cuda" "$out/"
+# the libraries the binaries need that a CUDA image lacks
+for lib in $(ldd "$build/repro" "$build/test_cuda_ops" | awk '/=> \// {print $3}' | sort -u); do
+    case $lib in
+    */cuda*/* | */libc.so* | */libm.so* | */libdl.so* | */librt.so* | */libpthread.so* | */libstdc++* | */libgcc_s*) ;;
+    *) cp -L "$lib" "$out/lib/" ;;
+    esac
+done
+tar -C "$out" -cf - lib | xz -6 -T0 >"$out/bundle/libs.tar.xz"
+rm -rf "$out/lib"
+zcat "$fashion/train-images-idx3-ubyte.gz" | xz -9 -T0 >"$out/bundle/fashion/train-images-idx3-ubyte.xz"
+cp "$fashion"/{train-labels-idx1-ubyte.gz,t10k-images-idx3-ubyte.gz,t10k-labels-idx1-ubyte.gz} "$out/bundle/fashion/"
+cat >"$out/setup.sh" <<'SH'
+# Sourced on the GPU machine, from the repository root (tools/gpu-bundle.sh).
+G=/tmp/gpu
+if [ ! -f $G/done ]; then
+  mkdir -p $G/fashion
+  python3 - "$PWD/.gpu/bundle" $G <<'PY'
+import gzip, lzma, shutil, sys, tarfile
+b, g = sys.argv[1], sys.argv[2]
+with tarfile.open(b + "/libs.tar.xz") as t:
+    t.extractall(g)
+with lzma.open(b + "/fashion/train-images-idx3-ubyte.xz") as f, \
+        gzip.open(g + "/fashion/train-images-idx3-ubyte.gz", "wb", 1) as o:
+    shutil.copyfileobj(f, o)
+for n in ("train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    shutil.copy(b + "/fashion/" + n, g + "/fashion/" + n)
+PY
+  touch $G/done
+fi
+export LD_LIBRARY_PATH=$G/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export REPRO=$PWD/.gpu/repro FASHION_DIR=$G/fashion REPRO_FASHION_DIR=$G/fashion
+SH
+du -sh "$out"
