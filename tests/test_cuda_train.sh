@@ -11,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 set -e
 need_fashion
+declare -A nan_err
 dir=$REPRO_TEST_TMP/cuda_train
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -49,6 +50,23 @@ expect_exit 0 "fashion cuda, host loader" -- "$REPRO" train "$cfg" "${common[@]}
 same_bits "fashion cpu vs cuda with the host loader" "$dir/fcpu" "$dir/fcuda_loader"
 expect_exit 0 "verify device=cpu,cuda" -- "$REPRO" verify "$cfg" "${SMALL_DATA[@]}" --set ema.enabled=true \
     --set accum_steps=2 --vary device=cpu,cuda --resume-at 37 --max-steps 80 --out "$dir/verify"
+# resumed on the GPU (the base config's device), mid-epoch, with graphs and the loss ring in flight
+expect_exit 0 "verify resume on cuda" -- "$REPRO" verify "$cfg" "${SMALL_DATA[@]}" --set device=cuda \
+    --set ledger.hash_every=7 --vary loader.on_device=on,off --resume-at 41 --resume-at 100 --max-steps 130 \
+    --out "$dir/verify_cuda"
+
+# a loss that turns non-finite: the GPU, which settles losses in batches,
+# names the same step as the CPU and keeps the same ledger lines before it
+for d in cpu cuda; do
+    expect_exit 1 "nan loss $d" -- "$REPRO" train "$cfg" "${common[@]}" --set device=$d --out "$dir/nan$d" \
+        --set optim.name=sgd --set optim.lr=1e30 --set max_steps=50
+    nan_err[$d]=$(grep -o 'step [0-9]*: the loss is [a-z]*' <<<"$last_err")
+done
+checks=$((checks + 1))
+[[ -n "${nan_err[cpu]}" && "${nan_err[cpu]}" == "${nan_err[cuda]}" ]] ||
+    fail "non-finite loss: cpu says '${nan_err[cpu]}', cuda says '${nan_err[cuda]}'"
+checks=$((checks + 1))
+cmp -s "$dir/nancpu/ledger.jsonl" "$dir/nancuda/ledger.jsonl" || fail "non-finite loss: the ledgers differ"
 
 # mode: fast on the GPU: cuBLAS and atomics, said plainly; verify refuses it
 FASTWARN="repro train: warning: mode: fast: linear layers use cuBLAS SGEMM, which is not bit-exact across GPUs, cuBLAS versions or against the CPU; this run is not reproducible (determinism: warn)"

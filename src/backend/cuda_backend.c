@@ -7,20 +7,21 @@
  * reproducible. Everything else stays exact. */
 #ifdef REPRO_HAVE_CUDA
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "backend/cublas_lib.h"
 #include "ops/cuda/cuda_ops.h"
 
 typedef struct cuda_state {
     float *scratch;     /* device: canonical-sum scratch, grown on demand */
     int64_t scratch_n;  /* floats in scratch */
     float *result;      /* device: one float, the last reduction's result */
-    cublasHandle_t blas; /* mode: fast only, else NULL */
+    repro_cublas_lib cublas; /* mode: fast only: cuBLAS, opened at run time */
+    cublasHandle_t blas;     /* mode: fast only, else NULL */
     cudaStream_t stream; /* non-blocking: capturable into a graph */
     cudaGraphExec_t step_graph; /* the last step's graph, updated in place for the next (graph_end) */
 } cuda_state;
@@ -108,11 +109,11 @@ static repro_status scratch_for(const repro_backend *be, int64_t n, repro_error 
 /* ---- mode: fast: cuBLAS, column-major, so each row-major product is
  * taken transposed: a row-major M[r][c] is the column-major M^T. ---- */
 
-static repro_status blas_check(cublasStatus_t s, const char *what, repro_error *err)
+static repro_status blas_check(const repro_backend *be, cublasStatus_t s, const char *what, repro_error *err)
 {
     if (s == CUBLAS_STATUS_SUCCESS)
         return REPRO_OK;
-    return repro_fail(err, REPRO_ERR_INTERNAL, "cuBLAS %s: %s", what, cublasGetStatusString(s));
+    return repro_fail(err, REPRO_ERR_INTERNAL, "cuBLAS %s: %s", what, STATE(be)->cublas.status_string(s));
 }
 
 static repro_status dims_fit_int(int64_t B, int64_t I, int64_t O, repro_error *err)
@@ -132,7 +133,7 @@ static repro_status fast_linear_forward(const repro_backend *be, float *y, const
     if (st == REPRO_OK && bias)
         st = repro_cuda_fast_bias_broadcast(y, bias, B, O, STREAM, err);
     if (st == REPRO_OK)
-        st = blas_check(cublasSgemm(STATE(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)O, (int)B, (int)I, &one, w, (int)I,
+        st = blas_check(be, STATE(be)->cublas.sgemm(STATE(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)O, (int)B, (int)I, &one, w, (int)I,
                                     x, (int)I, bias ? &one : &zero, y, (int)O),
                         "sgemm (linear forward)", err);
     return st;
@@ -145,13 +146,16 @@ static repro_status fast_linear_backward(const repro_backend *be, float *dx, flo
 {
     const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = STATE(be)->blas;
+    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                            const float *, int, const float *, int, const float *, float *, int) =
+        STATE(be)->cublas.sgemm;
     repro_status st = dims_fit_int(B, I, O, err);
     if (st == REPRO_OK && dx)
-        st = blas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)I, (int)B, (int)O, &one, w, (int)I, dy, (int)O,
+        st = blas_check(be, sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)I, (int)B, (int)O, &one, w, (int)I, dy, (int)O,
                                     &zero, dx, (int)I),
                         "sgemm (linear dx)", err);
     if (st == REPRO_OK)
-        st = blas_check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, (int)I, (int)O, (int)B, &one, x, (int)I, dy, (int)O,
+        st = blas_check(be, sgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, (int)I, (int)O, (int)B, &one, x, (int)I, dy, (int)O,
                                     &one, dw, (int)I),
                         "sgemm (linear dW)", err);
     if (st == REPRO_OK && db)
@@ -375,7 +379,8 @@ static void cu_destroy(repro_backend *be)
         if (s->stream)
             cudaStreamDestroy(s->stream);
         if (s->blas)
-            cublasDestroy(s->blas);
+            s->cublas.destroy(s->blas);
+        repro_cublas_close(&s->cublas);
         cudaFree(s->scratch);
         cudaFree(s->result);
         free(s);
@@ -421,14 +426,17 @@ static const repro_backend_ops cuda_ops = {
 static repro_status start_fast(repro_backend *be, int tf32, repro_error *err)
 {
     cuda_state *s = STATE(be);
-    repro_status st = blas_check(cublasCreate(&s->blas), "create", err);
+    repro_status st = repro_cublas_open(&s->cublas, err);
+    if (st != REPRO_OK)
+        return st;
+    st = blas_check(be, s->cublas.create(&s->blas), "create", err);
     if (st != REPRO_OK) {
         s->blas = NULL;
         return st;
     }
-    st = blas_check(cublasSetStream(s->blas, s->stream), "set stream", err);
+    st = blas_check(be, s->cublas.set_stream(s->blas, s->stream), "set stream", err);
     if (st == REPRO_OK)
-        st = blas_check(cublasSetMathMode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+        st = blas_check(be, s->cublas.set_math_mode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                         "set math mode", err);
     return st;
 }

@@ -61,7 +61,14 @@ repro_status repro_state_hasher_create(const repro_backend *be, int64_t n, repro
     }
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
-    if (pthread_create(&h->thread, NULL, hash_thread, h) != 0) {
+    /* SHA-256 needs little stack: do not reserve the default 8 MiB (it counts
+     * against a data-size limit such as `ulimit -d`) */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&h->thread, &attr, hash_thread, h);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
         repro_be_host_free(be, h->snap);

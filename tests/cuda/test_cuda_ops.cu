@@ -292,6 +292,56 @@ static void test_add(rng &r, int64_t n)
     cmp_f("add_inplace", shape, y, dy.down());
 }
 
+/* ---- batch gathers (copies: the loader's bits) ---- */
+
+static void test_gather(rng &r, int64_t n_rows, int64_t row_floats, int64_t n)
+{
+    fvec src = gen(r, (size_t)(n_rows * row_floats), -1.0f, 1.0f, 2, 1);
+    std::vector<uint32_t> rows((size_t)n);
+    for (auto &v : rows)
+        v = r.next() % (uint32_t)n_rows;
+    fvec want((size_t)(n * row_floats));
+    for (int64_t i = 0; i < n; i++)
+        memcpy(&want[(size_t)(i * row_floats)], &src[(size_t)rows[(size_t)i] * (size_t)row_floats],
+               (size_t)row_floats * sizeof(float));
+    dbuf<float> dsrc(src), ddst((size_t)(n * row_floats));
+    dbuf<uint32_t> drows(rows), dpos((size_t)n);
+    REPRO_OK_OR_DIE(repro_cuda_gather_rows(ddst.p, dsrc.p, (size_t)row_floats * sizeof(float), drows.p, n, NULL,
+                                           &err_));
+    REPRO_OK_OR_DIE(repro_cuda_fill_positions(dpos.p, 4000000000u, n, NULL, &err_));
+    char shape[64];
+    snprintf(shape, sizeof shape, "%lld rows of %lld from %lld", (long long)n, (long long)row_floats,
+             (long long)n_rows);
+    cmp_f("gather rows", shape, want, ddst.down());
+    std::vector<uint32_t> pos = dpos.down();
+    bool ok = true;
+    for (int64_t i = 0; i < n; i++)
+        ok = ok && pos[(size_t)i] == 4000000000u + (uint32_t)i;
+    report("fill positions", shape, ok, ok ? "" : "wrong position");
+}
+
+/* mode fast's atomic bias gradient: not exact, so within float rounding of
+ * the exact column sums (relative to the sum of magnitudes). */
+static void test_fast_bias_grad(rng &r, int64_t B, int64_t O)
+{
+    fvec dy = gen(r, (size_t)(B * O), -1.0f, 1.0f, 0, 0), db0 = gen(r, (size_t)O, -1.0f, 1.0f, 0, 0);
+    dbuf<float> ddy(dy), ddb(db0);
+    REPRO_OK_OR_DIE(repro_cuda_fast_bias_grad(ddb.p, ddy.p, B, O, NULL, &err_));
+    fvec got = ddb.down();
+    bool ok = true;
+    for (int64_t o = 0; o < O; o++) {
+        double sum = db0[(size_t)o], mag = fabs((double)db0[(size_t)o]);
+        for (int64_t b = 0; b < B; b++) {
+            sum += dy[(size_t)(b * O + o)];
+            mag += fabs((double)dy[(size_t)(b * O + o)]);
+        }
+        ok = ok && fabs((double)got[(size_t)o] - sum) <= 1e-6 * mag + 1e-30;
+    }
+    char shape[48];
+    snprintf(shape, sizeof shape, "%lldx%lld (tolerance)", (long long)B, (long long)O);
+    report("fast bias grad", shape, ok, ok ? "" : "off by more than float rounding");
+}
+
 /* ---- dropout ---- */
 
 static void test_dropout(rng &r, int64_t B, int64_t D, float p, uint64_t step)
@@ -676,6 +726,13 @@ int main(int argc, char **argv)
                         repro_sigmoid_backward_ref, repro_cuda_sigmoid_backward, 1, n);
         test_add(r, n);
     }
+
+    test_gather(r, 1, 1, 1);
+    test_gather(r, 1000, 784, 257);
+    test_gather(r, 7, 3, 4097);
+    test_gather(r, 60000, 15, 256);
+    test_fast_bias_grad(r, 256, 256);
+    test_fast_bias_grad(r, 1000, 7);
 
     test_dropout(r, 1, 1, 0.3f, 0);
     test_dropout(r, 7, 255, 0.3f, 17);
