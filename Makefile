@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench check-math accuracy install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench bench-gpu check-math accuracy install clean
 
 all: build
 
@@ -47,6 +47,12 @@ soak: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
+
+# On a machine with a CUDA GPU and PyTorch: repro exact / fast against
+# PyTorch eager and torch.compile (docs/cuda.md#training-speed)
+bench-gpu:
+	$(MAKE) build BUILD=build-cuda CMAKE_FLAGS=-DREPRO_CUDA=ON
+	@bash bench/gpu.sh build-cuda/repro
 
 # Exhaustive accuracy sweep of the portable math over all 2^32 inputs.
 check-math: build

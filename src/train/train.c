@@ -120,6 +120,15 @@ static double now_sec(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The message callback of determinism.c's warnings, for notes too. */
+static void warn_user(const trainer *t, const char *msg)
+{
+    if (t->opts->warn)
+        t->opts->warn(t->opts->warn_ctx, msg);
+    else
+        fprintf(stderr, "repro: warning: %s\n", msg);
+}
+
 /* ---- setup ---- */
 
 static repro_status load_data(trainer *t, repro_error *err)
@@ -210,8 +219,13 @@ static repro_status choose_batches(trainer *t, int64_t micro, repro_error *err)
     repro_resident_batch_free(&t->resident, &t->rbatch);
     repro_resident_data_free(&t->resident_test);
     repro_resident_data_free(&t->resident);
-    if (want == REPRO_ON_DEVICE_AUTO && st == REPRO_ERR_NOMEM)
-        return REPRO_OK; /* the host loader instead */
+    if (want == REPRO_ON_DEVICE_AUTO && st == REPRO_ERR_NOMEM) { /* the host loader instead */
+        char msg[sizeof err->message + 96];
+        snprintf(msg, sizeof msg, "note: the data set stays on the host (%s); batches come through the loader",
+                 err->message);
+        warn_user(t, msg);
+        return REPRO_OK;
+    }
     return st;
 }
 
@@ -533,15 +547,6 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
     if (t->ema)
         st = repro_be_ema(t->be, t->ema, repro_model_params(t->model), np, cfg->ema.decay, err);
     return st;
-}
-
-/* The message callback of determinism.c's warnings, for notes too. */
-static void warn_user(const trainer *t, const char *msg)
-{
-    if (t->opts->warn)
-        t->opts->warn(t->opts->warn_ctx, msg);
-    else
-        fprintf(stderr, "repro: warning: %s\n", msg);
 }
 
 /* train_step, recorded and run as one CUDA Graph where the backend has
