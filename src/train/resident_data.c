@@ -1,5 +1,6 @@
 /* A data set in backend memory: see resident_data.h. */
 #include "train/resident_data.h"
+#include "train/staged_batch.h"
 
 #include <string.h>
 
@@ -98,30 +99,13 @@ repro_status repro_resident_gather(const repro_resident_data *r, const uint32_t 
 repro_status repro_resident_batch_alloc(const repro_resident_data *r, int64_t capacity, repro_batch *dev,
                                         repro_error *err)
 {
-    memset(dev, 0, sizeof *dev);
-    dev->capacity = capacity;
-    dev->n_features = r->n_features;
-    dev->n_targets = r->n_targets;
-    size_t cap = (size_t)capacity;
-    repro_status st = repro_be_alloc(r->be, cap * sizeof *dev->pos, (void **)&dev->pos, err);
-    if (st == REPRO_OK)
-        st = repro_be_alloc(r->be, cap * (size_t)r->n_features * sizeof *dev->x, (void **)&dev->x, err);
-    if (st == REPRO_OK && r->label)
-        st = repro_be_alloc(r->be, cap * sizeof *dev->label, (void **)&dev->label, err);
-    if (st == REPRO_OK && r->y)
-        st = repro_be_alloc(r->be, cap * (size_t)r->n_targets * sizeof *dev->y, (void **)&dev->y, err);
-    if (st != REPRO_OK)
-        repro_resident_batch_free(r, dev);
-    return st;
+    return repro_be_batch_alloc(r->be, capacity, r->n_features, r->label != NULL, r->n_targets, dev, err);
 }
 
 void repro_resident_batch_free(const repro_resident_data *r, repro_batch *dev)
 {
-    if (r->be) {
-        repro_be_free(r->be, dev->pos);
-        repro_be_free(r->be, dev->x);
-        repro_be_free(r->be, dev->label);
-        repro_be_free(r->be, dev->y);
-    }
-    memset(dev, 0, sizeof *dev);
+    if (r->be)
+        repro_be_batch_free(r->be, dev);
+    else
+        memset(dev, 0, sizeof *dev);
 }

@@ -7,6 +7,13 @@
 #include "backend/backend.h"
 #include "data/batch.h"
 
+/* A batch of backend buffers for up to capacity rows: pos, x [capacity][n_features],
+ * label when with_label, y [capacity][n_targets] when n_targets > 0 (the others
+ * NULL). Free with repro_be_batch_free (NULL-safe members). */
+repro_status repro_be_batch_alloc(const repro_backend *be, int64_t capacity, int64_t n_features, int with_label,
+                                  int64_t n_targets, repro_batch *out, repro_error *err);
+void repro_be_batch_free(const repro_backend *be, repro_batch *b);
+
 typedef struct repro_staged_batch {
     const repro_backend *be;
     repro_batch dev; /* backend buffers (GPU only; unused on the CPU) */
