@@ -25,10 +25,8 @@ typedef struct aug_ctx {
 
 static repro_status augment(void *ctx, uint32_t epoch, uint32_t pos, float *x, int64_t n, repro_error *err)
 {
-    (void)err;
     const aug_ctx *a = ctx;
-    repro_augment_sample_isa(a->cfg, 42, epoch, pos, x, n, a->ds->image_h, a->ds->image_w, a->isa);
-    return REPRO_OK;
+    return repro_augment_sample_isa(a->cfg, 42, epoch, pos, x, n, a->ds->image_h, a->ds->image_w, a->isa, err);
 }
 
 static double now(void)

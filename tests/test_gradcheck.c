@@ -60,8 +60,8 @@ static double gelu_d(double x)
 }
 static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-typedef void (*bwd_fn)(const repro_cpu *, float *, const float *, const float *, int64_t);
-typedef void (*fwd_fn)(const repro_cpu *, float *, const float *, int64_t);
+typedef repro_status (*bwd_fn)(const repro_cpu *, float *, const float *, const float *, int64_t, repro_error *);
+typedef repro_status (*fwd_fn)(const repro_cpu *, float *, const float *, int64_t, repro_error *);
 
 static void check_elementwise(const char *name, const repro_cpu *cpu, double (*fd)(double), fwd_fn fwd,
                               bwd_fn bwd, int bwd_uses_y, float lo, float hi, int avoid_zero)
@@ -75,8 +75,8 @@ static void check_elementwise(const char *name, const repro_cpu *cpu, double (*f
             if (fabsf(x[i]) < 0.01f)
                 x[i] = 0.5f;
     fill(dy, N, -1.0f, 1.0f);
-    fwd(cpu, y, x, N);
-    bwd(cpu, dx, dy, bwd_uses_y ? y : x, N);
+    CHECK(fwd(cpu, y, x, N, NULL) == REPRO_OK);
+    CHECK(bwd(cpu, dx, dy, bwd_uses_y ? y : x, N, NULL) == REPRO_OK);
     for (int i = 0; i < N; i++) {
         double h = step_of(x[i]);
         num[i] = (double)dy[i] * (fd((double)x[i] + h) - fd((double)x[i] - h)) / (2.0 * h);
@@ -99,7 +99,7 @@ static void check_dropout(const repro_cpu *cpu)
     fill(x, B * D, -3, 3);
     fill(dy, B * D, -1, 1);
     CHECK(repro_dropout_forward(cpu, y, mask, x, B, D, p, 5, 1, 0, pos, NULL) == REPRO_OK);
-    repro_dropout_backward(cpu, dx, dy, mask, B, D, p);
+    CHECK(repro_dropout_backward(cpu, dx, dy, mask, B, D, p, NULL) == REPRO_OK);
     double scale = 1.0 / (1.0 - (double)p);
     for (int i = 0; i < B * D; i++) {
         double h = step_of(x[i]);
@@ -141,8 +141,8 @@ static void check_layernorm(const repro_cpu *cpu)
     fill(beta, D, -0.5f, 0.5f);
     memset(dgamma, 0, sizeof dgamma);
     memset(dbeta, 0, sizeof dbeta);
-    repro_layernorm_forward(cpu, y, mean, rstd, x, gamma, beta, B, D, eps);
-    repro_layernorm_backward(cpu, dx, dgamma, dbeta, w, x, mean, rstd, gamma, B, D);
+    CHECK(repro_layernorm_forward(cpu, y, mean, rstd, x, gamma, beta, B, D, eps, NULL) == REPRO_OK);
+    CHECK(repro_layernorm_backward(cpu, dx, dgamma, dbeta, w, x, mean, rstd, gamma, B, D, NULL) == REPRO_OK);
     for (int d = 0; d < D; d++) {
         gd[d] = gamma[d];
         bd[d] = beta[d];
@@ -268,7 +268,7 @@ static void check_losses(const repro_cpu *cpu)
     numeric_rows(num, z, scale, xent_of, labels);
     compare("softmax xent dz", g, num, LB * LW);
 
-    repro_mse_backward(cpu, g, z, t, LB, LW, scale);
+    CHECK(repro_mse_backward(cpu, g, z, t, LB, LW, scale, NULL) == REPRO_OK);
     numeric_rows(num, z, scale, mse_of, NULL);
     compare("mse dpred", g, num, LB * LW);
 
@@ -278,7 +278,7 @@ static void check_losses(const repro_cpu *cpu)
         if (d > 0.95f && d < 1.05f)
             z[i] = t[i] + 0.5f;
     }
-    repro_huber_backward(cpu, g, z, t, LB, LW, (float)delta, scale);
+    CHECK(repro_huber_backward(cpu, g, z, t, LB, LW, (float)delta, scale, NULL) == REPRO_OK);
     numeric_rows(num, z, scale, huber_of, &delta);
     compare("huber dpred", g, num, LB * LW);
 }

@@ -54,9 +54,9 @@ static int same_float(float a, float b)
 
 /* ---- activations and elementwise helpers ---- */
 
-typedef void (*fwd_mt)(const repro_cpu *, float *, const float *, int64_t);
+typedef repro_status (*fwd_mt)(const repro_cpu *, float *, const float *, int64_t, repro_error *);
 typedef void (*fwd_ref)(float *, const float *, int64_t);
-typedef void (*bwd_mt)(const repro_cpu *, float *, const float *, const float *, int64_t);
+typedef repro_status (*bwd_mt)(const repro_cpu *, float *, const float *, const float *, int64_t, repro_error *);
 typedef void (*bwd_ref)(float *, const float *, const float *, int64_t);
 
 static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm, bwd_ref br, int bwd_uses_y)
@@ -70,20 +70,20 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
         fr(y_ref, x, n);
         br(dx_ref, dy, bwd_uses_y ? y_ref : x, n);
         for (int p = 0; p < NPOOLS; p++) {
-            fm(&cpus[p], out, x, n);
+            CHECK(fm(&cpus[p], out, x, n, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d", name,
                       (long long)n, p);
-            bm(&cpus[p], out, dy, bwd_uses_y ? y_ref : x, n);
+            CHECK(bm(&cpus[p], out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d", name,
                       (long long)n, p);
         }
         /* in place: y may be x, dx may be dy */
         memcpy(out, x, (size_t)n * sizeof *out);
-        fm(&cpus[3], out, out, n);
+        CHECK(fm(&cpus[3], out, out, n, NULL) == REPRO_OK);
         CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld", name,
                   (long long)n);
         memcpy(out, dy, (size_t)n * sizeof *out);
-        bm(&cpus[3], out, out, bwd_uses_y ? y_ref : x, n);
+        CHECK(bm(&cpus[3], out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
         CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld", name,
                   (long long)n);
         free(x), free(dy), free(y_ref), free(dx_ref), free(out);
@@ -129,7 +129,7 @@ static void test_activations(void)
         repro_add_inplace_ref(r, b, n);
         for (int p = 0; p < NPOOLS; p++) {
             memcpy(t, a, (size_t)n * 4);
-            repro_add_inplace(&cpus[p], t, b, n);
+            CHECK(repro_add_inplace(&cpus[p], t, b, n, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(t, r, (size_t)n, "add"), "add n=%lld pool=%d", (long long)n, p);
         }
         int ok = 1;
@@ -167,7 +167,7 @@ static void test_dropout(void)
             CHECK(repro_dropout_forward(&cpus[p], y, m, x, B, D, 0.3f, seed, 2, step, pos, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(y, y_ref, (size_t)n, "dropout") && masks_equal(m, m_ref, n),
                       "dropout forward B=%lld D=%lld pool=%d", (long long)B, (long long)D, p);
-            repro_dropout_backward(&cpus[p], y, dy, m_ref, B, D, 0.3f);
+            CHECK(repro_dropout_backward(&cpus[p], y, dy, m_ref, B, D, 0.3f, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(y, dx_ref, (size_t)n, "dropout bwd"), "dropout backward pool=%d", p);
         }
         free(x), free(y_ref), free(y), free(dy), free(dx_ref), free(m_ref), free(m), free(pos);
@@ -209,7 +209,7 @@ static void test_dropout(void)
     CHECK(!masks_equal(m2, m, B * D));
 
     /* Backward: dx = mask ? dy * scale : +0. */
-    repro_dropout_backward(&cpus[4], dx, x, m, B, D, p);
+    CHECK(repro_dropout_backward(&cpus[4], dx, x, m, B, D, p, NULL) == REPRO_OK);
     ok = 1;
     for (int64_t i = 0; i < B * D; i++)
         ok &= same_float(dx[i], m[i] ? x[i] * scale : +0.0f);
@@ -241,7 +241,7 @@ static void test_dropout(void)
     for (int64_t j = 0; j < 4097; j++)
         ok &= rm[j] == 1;
     CHECK(ok);
-    repro_dropout_backward(&cpus[3], ry, rx, rm, 1, 4097, 0.0f);
+    CHECK(repro_dropout_backward(&cpus[3], ry, rx, rm, 1, 4097, 0.0f, NULL) == REPRO_OK);
     CHECK(test_bits_equal(ry, rx, 4097, "p=0 backward"));
 
     /* Invalid rates are refused, naming the value and the layer. */
@@ -281,14 +281,14 @@ static void test_layernorm(void)
         memcpy(db_ref, db0, (size_t)D * 4);
         repro_layernorm_backward_ref(dx_ref, dg_ref, db_ref, dy, x, mean_ref, rstd_ref, gamma, B, D);
         for (int p = 0; p < NPOOLS; p++) {
-            repro_layernorm_forward(&cpus[p], y, mean, rstd, x, gamma, beta, B, D, 1e-5f);
+            CHECK(repro_layernorm_forward(&cpus[p], y, mean, rstd, x, gamma, beta, B, D, 1e-5f, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(y, y_ref, (size_t)n, "ln y") &&
                           test_bits_equal(mean, mean_ref, (size_t)B, "ln mean") &&
                           test_bits_equal(rstd, rstd_ref, (size_t)B, "ln rstd"),
                       "layernorm forward B=%lld D=%lld pool=%d", (long long)B, (long long)D, p);
             memcpy(dg, dg0, (size_t)D * 4);
             memcpy(db, db0, (size_t)D * 4);
-            repro_layernorm_backward(&cpus[p], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, B, D);
+            CHECK(repro_layernorm_backward(&cpus[p], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, B, D, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(dx, dx_ref, (size_t)n, "ln dx") &&
                           test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma") &&
                           test_bits_equal(db, db_ref, (size_t)D, "ln dbeta"),
@@ -299,9 +299,9 @@ static void test_layernorm(void)
         int64_t h = B / 2;
         memcpy(dg, dg0, (size_t)D * 4);
         memcpy(db, db0, (size_t)D * 4);
-        repro_layernorm_backward(&cpus[2], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, h, D);
-        repro_layernorm_backward(&cpus[2], dx + h * D, dg, db, dy + h * D, x + h * D, mean_ref + h,
-                                 rstd_ref + h, gamma, B - h, D);
+        CHECK(repro_layernorm_backward(&cpus[2], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, h, D, NULL) == REPRO_OK);
+        CHECK(repro_layernorm_backward(&cpus[2], dx + h * D, dg, db, dy + h * D, x + h * D, mean_ref + h,
+                                 rstd_ref + h, gamma, B - h, D, NULL) == REPRO_OK);
         CHECK_MSG(test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma split") &&
                       test_bits_equal(db, db_ref, (size_t)D, "ln dbeta split") &&
                       test_bits_equal(dx, dx_ref, (size_t)n, "ln dx split"),
@@ -350,17 +350,17 @@ static void test_losses(void)
         repro_mse_forward_ref(l_ref, z, t, B, W);
         repro_mse_backward_ref(g_ref, z, t, B, W, 0.3f);
         for (int p = 0; p < NPOOLS; p++) {
-            repro_mse_forward(&cpus[p], l, z, t, B, W);
+            CHECK(repro_mse_forward(&cpus[p], l, z, t, B, W, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(l, l_ref, (size_t)B, "mse"), "mse forward pool=%d", p);
-            repro_mse_backward(&cpus[p], g, z, t, B, W, 0.3f);
+            CHECK(repro_mse_backward(&cpus[p], g, z, t, B, W, 0.3f, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(g, g_ref, (size_t)n, "mse bwd"), "mse backward pool=%d", p);
         }
         repro_huber_forward_ref(l_ref, z, t, B, W, 1.5f);
         repro_huber_backward_ref(g_ref, z, t, B, W, 1.5f, 0.3f);
         for (int p = 0; p < NPOOLS; p++) {
-            repro_huber_forward(&cpus[p], l, z, t, B, W, 1.5f);
+            CHECK(repro_huber_forward(&cpus[p], l, z, t, B, W, 1.5f, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(l, l_ref, (size_t)B, "huber"), "huber forward pool=%d", p);
-            repro_huber_backward(&cpus[p], g, z, t, B, W, 1.5f, 0.3f);
+            CHECK(repro_huber_backward(&cpus[p], g, z, t, B, W, 1.5f, 0.3f, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(g, g_ref, (size_t)n, "huber bwd"), "huber backward pool=%d", p);
         }
         free(z), free(t), free(l_ref), free(l), free(g_ref), free(g), free(labels), free(pred_ref), free(pred);

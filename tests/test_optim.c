@@ -21,6 +21,14 @@
 
 
 
+/* repro_clip_grad_norm's norm, the call checked. */
+static float clip_norm(const repro_cpu *cpu, float *g, int64_t n, float max_norm)
+{
+    float norm = NAN;
+    CHECK(repro_clip_grad_norm(cpu, g, n, max_norm, &norm, NULL) == REPRO_OK);
+    return norm;
+}
+
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
 static uint32_t rand_u32(void)
@@ -481,17 +489,17 @@ static void test_clip(void)
         repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
         /* below the threshold: nothing changes */
         memcpy(g, g0, sizeof g);
-        float norm = repro_clip_grad_norm(&cpu, g, M, (float)nd * 2);
+        float norm = clip_norm(&cpu, g, M, (float)nd * 2);
         CHECK(bits_of(norm) == bits_of(canon));
         CHECK_BITS(g0, g, M, "clip below max_norm");
         /* at the threshold exactly: nothing changes either */
-        norm = repro_clip_grad_norm(&cpu, g, M, canon);
+        norm = clip_norm(&cpu, g, M, canon);
         CHECK_BITS(g0, g, M, "clip at max_norm");
         /* above: scaled to at most max_norm */
         for (int k = 0; k < 3; k++) {
             float max_norm = k == 0 ? 1.0f : k == 1 ? 0.5f * canon : canon * 0.999f;
             memcpy(g, g0, sizeof g);
-            norm = repro_clip_grad_norm(&cpu, g, M, max_norm);
+            norm = clip_norm(&cpu, g, M, max_norm);
             CHECK(bits_of(norm) == bits_of(canon));
             double after = norm_d(g, M);
             CHECK_MSG(after <= max_norm * (1 + 1e-6), "clipped norm %.9g > %.9g", after, (double)max_norm);
@@ -529,7 +537,7 @@ static void test_ema(void)
         CHECK(repro_pool_create(t, &pool, &err) == REPRO_OK);
         repro_cpu cpu = {repro_isa_best(), pool};
         memcpy(e, e0, sizeof e);
-        repro_ema_update(&cpu, e, p, M, decay);
+        CHECK(repro_ema_update(&cpu, e, p, M, decay, NULL) == REPRO_OK);
         char name[48];
         snprintf(name, sizeof name, "ema threads %d", t);
         CHECK_BITS(ref, e, M, name);
@@ -545,10 +553,10 @@ static void test_ema(void)
     /* decay 0: the EMA is the parameters; decay 1: unchanged */
     memcpy(e, e0, sizeof e);
     repro_cpu cpu = {REPRO_ISA_SCALAR, NULL};
-    repro_ema_update(&cpu, e, p, M, 0.0f);
+    CHECK(repro_ema_update(&cpu, e, p, M, 0.0f, NULL) == REPRO_OK);
     CHECK_BITS(p, e, M, "ema decay 0");
     memcpy(e, e0, sizeof e);
-    repro_ema_update(&cpu, e, p, M, 1.0f);
+    CHECK(repro_ema_update(&cpu, e, p, M, 1.0f, NULL) == REPRO_OK);
     CHECK_BITS(e0, e, M, "ema decay 1");
 }
 

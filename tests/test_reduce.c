@@ -9,6 +9,21 @@
 #include "testutil.h"
 
 /* The order again, from the comment, with an explicit block-sum array. */
+/* The threaded canonical sums, the calls checked. */
+static float sum_mt(const repro_cpu *cpu, const float *x, int64_t n)
+{
+    float s = NAN;
+    CHECK(repro_sum_canonical_mt(cpu, x, n, &s, NULL) == REPRO_OK);
+    return s;
+}
+
+static float sumsq_mt(const repro_cpu *cpu, const float *x, int64_t n)
+{
+    float s = NAN;
+    CHECK(repro_sumsq_canonical_mt(cpu, x, n, &s, NULL) == REPRO_OK);
+    return s;
+}
+
 static float spec_tree(const float *b, int64_t m)
 {
     if (m == 1)
@@ -81,14 +96,14 @@ int main(void)
         CHECK_MSG(same_bits(ref_sq, spec_sum(x, n, 1)), "sumsq n=%lld", (long long)n);
         for (int t = 0; t < 4; t++) {
             repro_cpu cpu = {REPRO_ISA_SCALAR, pools[t]};
-            CHECK_MSG(same_bits(ref, repro_sum_canonical_mt(&cpu, x, n)), "n=%lld threads=%d",
+            CHECK_MSG(same_bits(ref, sum_mt(&cpu, x, n)), "n=%lld threads=%d",
                       (long long)n, t + 1);
-            CHECK_MSG(same_bits(ref_sq, repro_sumsq_canonical_mt(&cpu, x, n)), "sq n=%lld threads=%d",
+            CHECK_MSG(same_bits(ref_sq, sumsq_mt(&cpu, x, n)), "sq n=%lld threads=%d",
                       (long long)n, t + 1);
         }
     }
     repro_cpu inline_cpu = {REPRO_ISA_SCALAR, NULL};
-    CHECK(same_bits(repro_sum_canonical_mt(&inline_cpu, x, 5000), repro_sum_canonical(x, 5000)));
+    CHECK(same_bits(sum_mt(&inline_cpu, x, 5000), repro_sum_canonical(x, 5000)));
 
     /* n == 0 is +0; a sum of -0s is +0 (each lane starts from +0). */
     float negz[3] = {-0.0f, -0.0f, -0.0f};
@@ -125,7 +140,7 @@ int main(void)
     CHECK(repro_sum_canonical(tree5, 5 * 1024) == 1.0f + 0x1p-22f);
     for (int t = 0; t < 4; t++) {
         repro_cpu cpu = {REPRO_ISA_SCALAR, pools[t]};
-        CHECK(repro_sum_canonical_mt(&cpu, tree5, 5 * 1024) == 1.0f + 0x1p-22f);
+        CHECK(sum_mt(&cpu, tree5, 5 * 1024) == 1.0f + 0x1p-22f);
     }
 
     /* Exact small integers: the sum of n ones is n for n < 2^24. */
@@ -145,7 +160,7 @@ int main(void)
     CHECK(isnan(repro_sum_canonical(x, 5000)));
     for (int t = 0; t < 4; t++) {
         repro_cpu cpu = {REPRO_ISA_SCALAR, pools[t]};
-        CHECK(same_bits(repro_sum_canonical_mt(&cpu, x, 5000), repro_sum_canonical(x, 5000)));
+        CHECK(same_bits(sum_mt(&cpu, x, 5000), repro_sum_canonical(x, 5000)));
     }
 
     free(x);

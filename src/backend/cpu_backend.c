@@ -57,34 +57,30 @@ static repro_status cpu_linear_backward(const repro_backend *be, float *dx, floa
 static repro_status cpu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                     repro_error *err)
 {
-    (void)err;
     switch (act) {
-    case REPRO_ACT_RELU: repro_relu_forward(CPU(be), y, x, n); break;
-    case REPRO_ACT_GELU: repro_gelu_forward(CPU(be), y, x, n); break;
-    case REPRO_ACT_TANH: repro_tanh_forward(CPU(be), y, x, n); break;
-    case REPRO_ACT_SIGMOID: repro_sigmoid_forward(CPU(be), y, x, n); break;
+    case REPRO_ACT_RELU: return repro_relu_forward(CPU(be), y, x, n, err);
+    case REPRO_ACT_GELU: return repro_gelu_forward(CPU(be), y, x, n, err);
+    case REPRO_ACT_TANH: return repro_tanh_forward(CPU(be), y, x, n, err);
+    case REPRO_ACT_SIGMOID: return repro_sigmoid_forward(CPU(be), y, x, n, err);
     }
-    return REPRO_OK;
+    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
 
 static repro_status cpu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
                                      const float *saved, int64_t n, repro_error *err)
 {
-    (void)err;
     switch (act) {
-    case REPRO_ACT_RELU: repro_relu_backward(CPU(be), dx, dy, saved, n); break;
-    case REPRO_ACT_GELU: repro_gelu_backward(CPU(be), dx, dy, saved, n); break;
-    case REPRO_ACT_TANH: repro_tanh_backward(CPU(be), dx, dy, saved, n); break;
-    case REPRO_ACT_SIGMOID: repro_sigmoid_backward(CPU(be), dx, dy, saved, n); break;
+    case REPRO_ACT_RELU: return repro_relu_backward(CPU(be), dx, dy, saved, n, err);
+    case REPRO_ACT_GELU: return repro_gelu_backward(CPU(be), dx, dy, saved, n, err);
+    case REPRO_ACT_TANH: return repro_tanh_backward(CPU(be), dx, dy, saved, n, err);
+    case REPRO_ACT_SIGMOID: return repro_sigmoid_backward(CPU(be), dx, dy, saved, n, err);
     }
-    return REPRO_OK;
+    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
 
 static repro_status cpu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)
 {
-    (void)err;
-    repro_add_inplace(CPU(be), y, x, n);
-    return REPRO_OK;
+    return repro_add_inplace(CPU(be), y, x, n, err);
 }
 
 static repro_status cpu_dropout_forward(const repro_backend *be, float *y, uint8_t *mask, const float *x,
@@ -97,27 +93,21 @@ static repro_status cpu_dropout_forward(const repro_backend *be, float *y, uint8
 static repro_status cpu_dropout_backward(const repro_backend *be, float *dx, const float *dy, const uint8_t *mask,
                                          int64_t B, int64_t D, float p, repro_error *err)
 {
-    (void)err;
-    repro_dropout_backward(CPU(be), dx, dy, mask, B, D, p);
-    return REPRO_OK;
+    return repro_dropout_backward(CPU(be), dx, dy, mask, B, D, p, err);
 }
 
 static repro_status cpu_layernorm_forward(const repro_backend *be, float *y, float *mean, float *rstd,
                                           const float *x, const float *gamma, const float *beta, int64_t B,
                                           int64_t D, float eps, repro_error *err)
 {
-    (void)err;
-    repro_layernorm_forward(CPU(be), y, mean, rstd, x, gamma, beta, B, D, eps);
-    return REPRO_OK;
+    return repro_layernorm_forward(CPU(be), y, mean, rstd, x, gamma, beta, B, D, eps, err);
 }
 
 static repro_status cpu_layernorm_backward(const repro_backend *be, float *dx, float *dgamma, float *dbeta,
                                            const float *dy, const float *x, const float *mean, const float *rstd,
                                            const float *gamma, int64_t B, int64_t D, repro_error *err)
 {
-    (void)err;
-    repro_layernorm_backward(CPU(be), dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D);
-    return REPRO_OK;
+    return repro_layernorm_backward(CPU(be), dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, err);
 }
 
 static repro_status cpu_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,
@@ -135,51 +125,41 @@ static repro_status cpu_xent_backward(const repro_backend *be, float *dz, const 
 static repro_status cpu_mse_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
                                     int64_t B, int64_t T, repro_error *err)
 {
-    (void)err;
-    repro_mse_forward(CPU(be), loss, pred, target, B, T);
-    return REPRO_OK;
+    return repro_mse_forward(CPU(be), loss, pred, target, B, T, err);
 }
 
 static repro_status cpu_mse_backward(const repro_backend *be, float *dpred, const float *pred, const float *target,
                                      int64_t B, int64_t T, float scale, repro_error *err)
 {
-    (void)err;
-    repro_mse_backward(CPU(be), dpred, pred, target, B, T, scale);
-    return REPRO_OK;
+    return repro_mse_backward(CPU(be), dpred, pred, target, B, T, scale, err);
 }
 
 static repro_status cpu_huber_forward(const repro_backend *be, float *loss, const float *pred, const float *target,
                                       int64_t B, int64_t T, float delta, repro_error *err)
 {
-    (void)err;
-    repro_huber_forward(CPU(be), loss, pred, target, B, T, delta);
-    return REPRO_OK;
+    return repro_huber_forward(CPU(be), loss, pred, target, B, T, delta, err);
 }
 
 static repro_status cpu_huber_backward(const repro_backend *be, float *dpred, const float *pred,
                                        const float *target, int64_t B, int64_t T, float delta, float scale,
                                        repro_error *err)
 {
-    (void)err;
-    repro_huber_backward(CPU(be), dpred, pred, target, B, T, delta, scale);
-    return REPRO_OK;
+    return repro_huber_backward(CPU(be), dpred, pred, target, B, T, delta, scale, err);
 }
 
 static repro_status cpu_sum(const repro_backend *be, const float *x, int64_t n, float *out, repro_error *err)
 {
-    (void)err;
-    *out = repro_sum_canonical_mt(CPU(be), x, n);
-    return REPRO_OK;
+    return repro_sum_canonical_mt(CPU(be), x, n, out, err);
 }
 
 static repro_status cpu_clip(const repro_backend *be, float *grads, int64_t n, float max_norm, float *norm,
                              repro_error *err)
 {
-    (void)err;
-    float v = repro_clip_grad_norm(CPU(be), grads, n, max_norm);
-    if (norm)
+    float v;
+    repro_status st = repro_clip_grad_norm(CPU(be), grads, n, max_norm, &v, err);
+    if (st == REPRO_OK && norm)
         *norm = v;
-    return REPRO_OK;
+    return st;
 }
 
 static repro_status cpu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
@@ -205,25 +185,19 @@ static repro_status cpu_fill_positions(const repro_backend *be, uint32_t *dst, u
 static repro_status cpu_adam(const repro_backend *be, const repro_adam_coef *c, float *p, float *m, float *v,
                              const float *g, int64_t n, repro_error *err)
 {
-    (void)err;
-    repro_adam_cpu(CPU(be), c, p, m, v, g, n);
-    return REPRO_OK;
+    return repro_adam_cpu(CPU(be), c, p, m, v, g, n, err);
 }
 
 static repro_status cpu_sgd(const repro_backend *be, const repro_sgd_coef *c, float *p, float *buf,
                             const float *g, int64_t n, repro_error *err)
 {
-    (void)err;
-    repro_sgd_cpu(CPU(be), c, p, buf, g, n);
-    return REPRO_OK;
+    return repro_sgd_cpu(CPU(be), c, p, buf, g, n, err);
 }
 
 static repro_status cpu_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                             repro_error *err)
 {
-    (void)err;
-    repro_ema_update(CPU(be), ema, p, n, decay);
-    return REPRO_OK;
+    return repro_ema_update(CPU(be), ema, p, n, decay, err);
 }
 
 static void cpu_destroy(repro_backend *be)

@@ -170,14 +170,18 @@ static void image_transforms(const repro_augment_config *cfg, repro_rng_key key,
 void repro_augment_sample(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch, uint32_t pos,
                           float *x, int64_t n_features, int64_t h, int64_t w)
 {
-    repro_augment_sample_isa(cfg, seed, epoch, pos, x, n_features, h, w, REPRO_ISA_SCALAR);
+    /* the scalar path runs on every CPU, so this cannot fail */
+    (void)repro_augment_sample_isa(cfg, seed, epoch, pos, x, n_features, h, w, REPRO_ISA_SCALAR, NULL);
 }
 
-void repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch, uint32_t pos,
-                              float *x, int64_t n_features, int64_t h, int64_t w, repro_isa isa)
+repro_status repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch,
+                                      uint32_t pos, float *x, int64_t n_features, int64_t h, int64_t w,
+                                      repro_isa isa, repro_error *err)
 {
+    repro_cpu cpu = {isa, NULL};
+    REPRO_CPU_CHECK(&cpu, err);
     if (!repro_augment_enabled(cfg))
-        return;
+        return REPRO_OK;
     repro_rng_key key = repro_rng_derive(seed, REPRO_RNG_AUGMENT, epoch, 0);
     if (is_image(n_features, h, w))
         image_transforms(cfg, key, pos, x, h, w, isa);
@@ -189,4 +193,5 @@ void repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, ui
     }
     if (fires(key, pos, REPRO_AUGMENT_SLOT_FEATURE_NOISE, cfg->feature_noise_p))
         add_noise(key, pos, REPRO_AUGMENT_STREAM_FEATURE_NOISE, cfg->feature_noise_std, x, n_features, isa);
+    return REPRO_OK;
 }

@@ -7,7 +7,9 @@
 #include "ops/cpu/cpu.h"
 #include "repro/augment.h"
 
-void repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch, uint32_t pos,
-                              float *x, int64_t n_features, int64_t h, int64_t w, repro_isa isa);
+/* REPRO_ERR_UNSUPPORTED (x untouched) when this CPU lacks `isa`. */
+repro_status repro_augment_sample_isa(const repro_augment_config *cfg, uint64_t seed, uint32_t epoch,
+                                      uint32_t pos, float *x, int64_t n_features, int64_t h, int64_t w,
+                                      repro_isa isa, repro_error *err);
 
 #endif

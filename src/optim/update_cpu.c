@@ -54,11 +54,13 @@ static void adam_range(void *arg, int64_t begin, int64_t end)
         repro_adam_elem(a->c, a->p + i, a->m + i, a->v + i, a->g[i]);
 }
 
-void repro_adam_cpu(const repro_cpu *cpu, const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
-                    int64_t n)
+repro_status repro_adam_cpu(const repro_cpu *cpu, const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
+                    int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     adam_ctx a = {c, cpu->isa, p, m, v, g};
     parallel_elements(cpu, n, adam_range, &a);
+    return REPRO_OK;
 }
 
 /* ---- SGD ---- */
@@ -76,10 +78,12 @@ static void sgd_range(void *arg, int64_t begin, int64_t end)
         repro_sgd_elem(s->c, s->p + i, s->buf ? s->buf + i : NULL, s->g[i]);
 }
 
-void repro_sgd_cpu(const repro_cpu *cpu, const repro_sgd_coef *c, float *p, float *buf, const float *g, int64_t n)
+repro_status repro_sgd_cpu(const repro_cpu *cpu, const repro_sgd_coef *c, float *p, float *buf, const float *g, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     sgd_ctx s = {c, p, buf, g};
     parallel_elements(cpu, n, sgd_range, &s);
+    return REPRO_OK;
 }
 
 
@@ -96,14 +100,20 @@ static void scale_range(void *arg, int64_t begin, int64_t end)
         c->x[i] = c->x[i] * c->a;
 }
 
-float repro_clip_grad_norm(const repro_cpu *cpu, float *grads, int64_t n, float max_norm)
+repro_status repro_clip_grad_norm(const repro_cpu *cpu, float *grads, int64_t n, float max_norm, float *out, repro_error *err)
 {
-    float norm = repro_sqrtf(repro_sumsq_canonical_mt(cpu, grads, n));
+    REPRO_CPU_CHECK(cpu, err);
+    float sumsq;
+    repro_status st = repro_sumsq_canonical_mt(cpu, grads, n, &sumsq, err);
+    if (st != REPRO_OK)
+        return st;
+    float norm = repro_sqrtf(sumsq);
     if (repro_clip_needed(norm, max_norm)) {
         scale_ctx c = {grads, NULL, repro_clip_factor(norm, max_norm)};
         parallel_elements(cpu, n, scale_range, &c);
     }
-    return norm;
+    *out = norm;
+    return REPRO_OK;
 }
 
 typedef struct ema_ctx {
@@ -119,8 +129,10 @@ static void ema_range(void *arg, int64_t begin, int64_t end)
         c->ema[i] = repro_ema_elem(c->ema[i], c->p[i], c->decay, c->one_minus_decay);
 }
 
-void repro_ema_update(const repro_cpu *cpu, float *ema, const float *params, int64_t n, float decay)
+repro_status repro_ema_update(const repro_cpu *cpu, float *ema, const float *params, int64_t n, float decay, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     ema_ctx c = {ema, params, decay, 1.0f - decay};
     parallel_elements(cpu, n, ema_range, &c);
+    return REPRO_OK;
 }

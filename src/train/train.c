@@ -182,11 +182,9 @@ static repro_status find_perturbed_tensor(trainer *t, repro_error *err)
 static repro_status augment_sample(void *ctx, uint32_t epoch, uint32_t pos, float *x, int64_t n_features,
                                    repro_error *err)
 {
-    (void)err;
     const trainer *t = ctx;
-    repro_augment_sample_isa(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
-                             t->train.image_w, t->isa);
-    return REPRO_OK;
+    return repro_augment_sample_isa(&t->cfg->augment, t->cfg->seed, epoch, pos, x, n_features, t->train.image_h,
+                                    t->train.image_w, t->isa, err);
 }
 
 /* loader.on_device: keep the data sets in backend memory and gather the

@@ -66,9 +66,11 @@ static void backward(const repro_cpu *cpu, act_kind kind, float *dx, const float
     repro_pool_run(cpu->pool, n, backward_task, &c);
 }
 
-void repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+repro_status repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     forward(cpu, ACT_RELU, y, x, n);
+    return REPRO_OK;
 }
 
 void repro_relu_forward_ref(float *y, const float *x, int64_t n)
@@ -76,9 +78,11 @@ void repro_relu_forward_ref(float *y, const float *x, int64_t n)
     forward_range(ACT_RELU, y, x, 0, n);
 }
 
-void repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n)
+repro_status repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     backward(cpu, ACT_RELU, dx, dy, x, n);
+    return REPRO_OK;
 }
 
 void repro_relu_backward_ref(float *dx, const float *dy, const float *x, int64_t n)
@@ -86,9 +90,11 @@ void repro_relu_backward_ref(float *dx, const float *dy, const float *x, int64_t
     backward_range(ACT_RELU, dx, dy, x, 0, n);
 }
 
-void repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+repro_status repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     forward(cpu, ACT_GELU, y, x, n);
+    return REPRO_OK;
 }
 
 void repro_gelu_forward_ref(float *y, const float *x, int64_t n)
@@ -96,9 +102,11 @@ void repro_gelu_forward_ref(float *y, const float *x, int64_t n)
     forward_range(ACT_GELU, y, x, 0, n);
 }
 
-void repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n)
+repro_status repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     backward(cpu, ACT_GELU, dx, dy, x, n);
+    return REPRO_OK;
 }
 
 void repro_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n)
@@ -106,9 +114,11 @@ void repro_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t
     backward_range(ACT_GELU, dx, dy, x, 0, n);
 }
 
-void repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+repro_status repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     forward(cpu, ACT_TANH, y, x, n);
+    return REPRO_OK;
 }
 
 void repro_tanh_forward_ref(float *y, const float *x, int64_t n)
@@ -116,9 +126,11 @@ void repro_tanh_forward_ref(float *y, const float *x, int64_t n)
     forward_range(ACT_TANH, y, x, 0, n);
 }
 
-void repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n)
+repro_status repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     backward(cpu, ACT_TANH, dx, dy, y, n);
+    return REPRO_OK;
 }
 
 void repro_tanh_backward_ref(float *dx, const float *dy, const float *y, int64_t n)
@@ -126,9 +138,11 @@ void repro_tanh_backward_ref(float *dx, const float *dy, const float *y, int64_t
     backward_range(ACT_TANH, dx, dy, y, 0, n);
 }
 
-void repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+repro_status repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     forward(cpu, ACT_SIGMOID, y, x, n);
+    return REPRO_OK;
 }
 
 void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n)
@@ -136,9 +150,11 @@ void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n)
     forward_range(ACT_SIGMOID, y, x, 0, n);
 }
 
-void repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n)
+repro_status repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     backward(cpu, ACT_SIGMOID, dx, dy, y, n);
+    return REPRO_OK;
 }
 
 void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n)

@@ -94,6 +94,7 @@ repro_status repro_dropout_forward(const repro_cpu *cpu, float *y, uint8_t *mask
                                    int64_t B, int64_t D, float p, uint64_t seed, uint32_t layer_index,
                                    uint64_t step, const uint32_t *sample_pos, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     drop_ctx c;
     repro_status st = setup(&c, y, mask, x, D, p, seed, layer_index, step, sample_pos, err);
     if (st != REPRO_OK)
@@ -139,11 +140,13 @@ static void backward_task(void *p, int64_t begin, int64_t end)
     backward_range(p, begin, end);
 }
 
-void repro_dropout_backward(const repro_cpu *cpu, float *dx, const float *dy, const uint8_t *mask,
-                            int64_t B, int64_t D, float p)
+repro_status repro_dropout_backward(const repro_cpu *cpu, float *dx, const float *dy, const uint8_t *mask,
+                            int64_t B, int64_t D, float p, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p)};
     repro_pool_run(cpu->pool, B * D, backward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, int64_t B, int64_t D,

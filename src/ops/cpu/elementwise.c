@@ -13,10 +13,12 @@ static void add_range(void *p, int64_t begin, int64_t end)
         c->y[i] = c->y[i] + c->x[i];
 }
 
-void repro_add_inplace(const repro_cpu *cpu, float *y, const float *x, int64_t n)
+repro_status repro_add_inplace(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     add_ctx c = {y, x};
     repro_pool_run(cpu->pool, n, add_range, &c);
+    return REPRO_OK;
 }
 
 void repro_add_inplace_ref(float *y, const float *x, int64_t n)

@@ -212,6 +212,7 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
                         const float *bias, float *C, int64_t ldc, int accumulate,
                         repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     repro_status st = check_args(cpu, M, N, K, A, B, bias, C, ldc, accumulate, err);
     if (st != REPRO_OK || M == 0 || N == 0)
         return st;

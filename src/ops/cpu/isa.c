@@ -7,7 +7,9 @@
 #include "ops/cpu/isa.h"
 
 #include <cpuid.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -28,7 +30,7 @@ static uint64_t xcr0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-int repro_isa_supported(repro_isa isa)
+static int hardware_supports(repro_isa isa)
 {
     __builtin_cpu_init();
     uint64_t ymm_state = XCR0_SSE | XCR0_AVX;
@@ -41,12 +43,51 @@ int repro_isa_supported(repro_isa isa)
                (xcr0() & ymm_state) == ymm_state;
     case REPRO_ISA_AVX512:
         /* the AVX-512 path also runs AVX2 code (gemm's transposing pack) */
-        return repro_isa_supported(REPRO_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+        return hardware_supports(REPRO_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("fma") && (xcr0() & zmm_state) == zmm_state;
     }
     return 0;
+}
+
+/* The probe runs once per process (CPUID and XGETBV are not free, and
+ * XGETBV traps to the hypervisor in some VMs); its answer is a fact of the
+ * machine, so caching it is not state. REPRO_TEST_CPU_ISA_MAX caps it: a
+ * test-only knob that lets an AVX-512 host prove what an AVX2-only or a
+ * scalar-only CPU does (see docs/design.md). */
+typedef struct isa_probe {
+    int supported[3]; /* by repro_isa */
+    repro_isa cap;
+} isa_probe;
+
+static isa_probe probe;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void run_probe(void)
+{
+    probe.cap = REPRO_ISA_AVX512;
+    const char *cap = getenv("REPRO_TEST_CPU_ISA_MAX");
+    if (cap && strcmp(cap, "scalar") == 0)
+        probe.cap = REPRO_ISA_SCALAR;
+    else if (cap && strcmp(cap, "avx2") == 0)
+        probe.cap = REPRO_ISA_AVX2;
+    for (int i = REPRO_ISA_SCALAR; i <= REPRO_ISA_AVX512; i++)
+        probe.supported[i] = (repro_isa)i <= probe.cap && hardware_supports((repro_isa)i);
+}
+
+int repro_isa_supported(repro_isa isa)
+{
+    pthread_once(&probe_once, run_probe);
+    if ((int)isa < REPRO_ISA_SCALAR || (int)isa > REPRO_ISA_AVX512)
+        return 0;
+    return probe.supported[isa];
+}
+
+const char *repro_isa_cap(void)
+{
+    pthread_once(&probe_once, run_probe);
+    return probe.cap == REPRO_ISA_AVX512 ? NULL : repro_isa_name(probe.cap);
 }
 
 repro_isa repro_isa_best(void)
@@ -107,4 +148,17 @@ repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *
     return repro_fail(err, REPRO_ERR_ARG,
                       "unknown ISA path \"%s\" (expected auto, scalar, avx2 or avx512; this CPU supports: %s)",
                       request, supported);
+}
+
+repro_status repro_cpu_check(const repro_cpu *cpu, repro_error *err)
+{
+    if (!cpu)
+        return repro_fail(err, REPRO_ERR_ARG, "no CPU context given");
+    if (repro_isa_supported(cpu->isa))
+        return REPRO_OK;
+    char supported[64];
+    supported_list(supported, sizeof supported);
+    return repro_fail(err, REPRO_ERR_UNSUPPORTED,
+                      "ISA path \"%s\" is not supported by this CPU (supported: %s)",
+                      repro_isa_name(cpu->isa), supported);
 }

@@ -14,8 +14,16 @@
 repro_isa repro_isa_best(void);
 
 /* 1 if this CPU and OS can run `isa` (AVX-512: F/BW/VL/DQ + FMA and the OS
- * saves the zmm state; AVX2: AVX2 + FMA and the OS saves the ymm state). */
+ * saves the zmm state; AVX2: AVX2 + FMA and the OS saves the ymm state).
+ * Probed once per process; capped by the environment variable
+ * REPRO_TEST_CPU_ISA_MAX=scalar|avx2 (a test knob: an AVX-512 host then
+ * behaves exactly like a CPU without AVX-512). */
 int repro_isa_supported(repro_isa isa);
+
+/* The cap's name when REPRO_TEST_CPU_ISA_MAX lowers it, else NULL. */
+const char *repro_isa_cap(void);
+
+
 
 /* "scalar", "avx2", "avx512" ("unknown" for a value outside the enum). */
 const char *repro_isa_name(repro_isa isa);

@@ -41,11 +41,13 @@ static void forward_task(void *p, int64_t begin, int64_t end)
     forward_rows(p, begin, end);
 }
 
-void repro_layernorm_forward(const repro_cpu *cpu, float *y, float *mean, float *rstd, const float *x,
-                             const float *gamma, const float *beta, int64_t B, int64_t D, float eps)
+repro_status repro_layernorm_forward(const repro_cpu *cpu, float *y, float *mean, float *rstd, const float *x,
+                             const float *gamma, const float *beta, int64_t B, int64_t D, float eps, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     ln_fwd_ctx c = {y, mean, rstd, x, gamma, beta, D, eps};
     repro_pool_run(cpu->pool, B, forward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *gamma,
@@ -110,13 +112,15 @@ static void param_task(void *p, int64_t begin, int64_t end)
     param_features(p, begin, end);
 }
 
-void repro_layernorm_backward(const repro_cpu *cpu, float *dx, float *dgamma, float *dbeta,
+repro_status repro_layernorm_backward(const repro_cpu *cpu, float *dx, float *dgamma, float *dbeta,
                               const float *dy, const float *x, const float *mean, const float *rstd,
-                              const float *gamma, int64_t B, int64_t D)
+                              const float *gamma, int64_t B, int64_t D, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     ln_bwd_ctx c = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D};
     repro_pool_run(cpu->pool, D, param_task, &c);
     repro_pool_run(cpu->pool, B, dx_task, &c);
+    return REPRO_OK;
 }
 
 void repro_layernorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,

@@ -13,6 +13,7 @@ repro_status repro_linear_forward(const repro_cpu *cpu, float *y, const float *x
                                   const float *bias, int64_t B, int64_t I, int64_t O,
                                   repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     repro_status st = repro_gemm(cpu, B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, err);
     if (st != REPRO_OK)
         return repro_error_prefix(err, "linear forward (%lldx%lld -> %lld)",
@@ -33,6 +34,7 @@ repro_status repro_linear_backward(const repro_cpu *cpu, float *dx, float *dw, f
                                    const float *dy, const float *x, const float *w,
                                    int64_t B, int64_t I, int64_t O, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     repro_status st = REPRO_OK;
     if (dx)
         st = repro_gemm(cpu, B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, err);

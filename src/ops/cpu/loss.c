@@ -119,6 +119,7 @@ static repro_status xent_backward(const repro_cpu *cpu, float *dz, const float *
 repro_status repro_softmax_xent_forward(const repro_cpu *cpu, float *loss, int32_t *pred, const float *z,
                                         const int32_t *labels, int64_t B, int64_t C, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     return xent_forward(cpu, loss, pred, z, labels, B, C, err);
 }
 
@@ -132,6 +133,7 @@ repro_status repro_softmax_xent_backward(const repro_cpu *cpu, float *dz, const 
                                          const int32_t *labels, int64_t B, int64_t C, float scale,
                                          repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     return xent_backward(cpu, dz, z, labels, B, C, scale, err);
 }
 
@@ -141,53 +143,65 @@ repro_status repro_softmax_xent_backward_ref(float *dz, const float *z, const in
     return xent_backward(NULL, dz, z, labels, B, C, scale, err);
 }
 
-void repro_mse_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
-                       int64_t B, int64_t T)
+repro_status repro_mse_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                       int64_t B, int64_t T, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f};
     run(cpu, B, forward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_mse_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T)
 {
-    repro_mse_forward(NULL, loss, pred, target, B, T);
+    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f};
+    run(NULL, B, forward_task, &c);
 }
 
-void repro_mse_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
-                        int64_t B, int64_t T, float scale)
+repro_status repro_mse_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                        int64_t B, int64_t T, float scale, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale};
     run(cpu, B, backward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_mse_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                             float scale)
 {
-    repro_mse_backward(NULL, dpred, pred, target, B, T, scale);
+    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale};
+    run(NULL, B, backward_task, &c);
 }
 
-void repro_huber_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
-                         int64_t B, int64_t T, float delta)
+repro_status repro_huber_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                         int64_t B, int64_t T, float delta, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f};
     run(cpu, B, forward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_huber_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T,
                              float delta)
 {
-    repro_huber_forward(NULL, loss, pred, target, B, T, delta);
+    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f};
+    run(NULL, B, forward_task, &c);
 }
 
-void repro_huber_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
-                          int64_t B, int64_t T, float delta, float scale)
+repro_status repro_huber_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                          int64_t B, int64_t T, float delta, float scale, repro_error *err)
 {
+    REPRO_CPU_CHECK(cpu, err);
     loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale};
     run(cpu, B, backward_task, &c);
+    return REPRO_OK;
 }
 
 void repro_huber_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                               float delta, float scale)
 {
-    repro_huber_backward(NULL, dpred, pred, target, B, T, delta, scale);
+    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale};
+    run(NULL, B, backward_task, &c);
 }

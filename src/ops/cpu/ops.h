@@ -26,38 +26,38 @@
 /* ---- canonical reduction (reduce.c; order in src/ops/reduce.h) ----
  * The threaded sums compute subtrees of the block tree in parallel; the tree
  * and the blocks are those of repro_sum_canonical, so the bits are too. */
-float repro_sum_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n);   /* x[n] */
-float repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n); /* x[n] */
-float repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64_t n);
+repro_status repro_sum_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out, repro_error *err);   /* x[n] */
+repro_status repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out, repro_error *err); /* x[n] */
+repro_status repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64_t n, float *out, repro_error *err);
 
 /* ---- activations (activation.c), elementwise over n elements ----
  * forward: y[n] overwritten from x[n]; y may equal x (in place).
  * backward: dx[n] overwritten from dy[n] and the forward's input x[n]
  * (ReLU, GELU) or output y[n] (tanh, sigmoid); dx may equal dy. */
-void repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n);
+repro_status repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_relu_forward_ref(float *y, const float *x, int64_t n);
-void repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n);
+repro_status repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
 void repro_relu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
 
-void repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n);
+repro_status repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_gelu_forward_ref(float *y, const float *x, int64_t n);
-void repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n);
+repro_status repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
 void repro_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
 
-void repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n);
+repro_status repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_tanh_forward_ref(float *y, const float *x, int64_t n);
-void repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n);
+repro_status repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err);
 void repro_tanh_backward_ref(float *dx, const float *dy, const float *y, int64_t n);
 
-void repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n);
+repro_status repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n);
-void repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n);
+repro_status repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err);
 void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n);
 
 /* ---- elementwise helpers (elementwise.c) ----
  * y[n] = y[n] + x[n] (one rounding each): sums the gradients that several
  * heads send back into a shared trunk, in a fixed head order. */
-void repro_add_inplace(const repro_cpu *cpu, float *y, const float *x, int64_t n);
+repro_status repro_add_inplace(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_add_inplace_ref(float *y, const float *x, int64_t n);
 
 /* ---- dropout (dropout.c), training only: at evaluation it is the identity
@@ -79,8 +79,8 @@ repro_status repro_dropout_forward_ref(float *y, uint8_t *mask, const float *x, 
                                        const uint32_t *sample_pos, repro_error *err);
 /* dx [B][D] overwritten: dx = mask ? dy * scale : +0 (p as in the forward,
  * p == 0: dx = dy). dx may equal dy. */
-void repro_dropout_backward(const repro_cpu *cpu, float *dx, const float *dy, const uint8_t *mask,
-                            int64_t B, int64_t D, float p);
+repro_status repro_dropout_backward(const repro_cpu *cpu, float *dx, const float *dy, const uint8_t *mask,
+                            int64_t B, int64_t D, float p, repro_error *err);
 void repro_dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, int64_t B, int64_t D,
                                 float p);
 
@@ -91,8 +91,8 @@ void repro_dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask,
  *   rstd = 1.0f / repro_sqrtf(var + eps)
  *   y    = ((x - mean) * rstd) * gamma + beta   (xhat * gamma, then + beta)
  * Threads split rows. y may equal x. */
-void repro_layernorm_forward(const repro_cpu *cpu, float *y, float *mean, float *rstd, const float *x,
-                             const float *gamma, const float *beta, int64_t B, int64_t D, float eps);
+repro_status repro_layernorm_forward(const repro_cpu *cpu, float *y, float *mean, float *rstd, const float *x,
+                             const float *gamma, const float *beta, int64_t B, int64_t D, float eps, repro_error *err);
 void repro_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                  const float *beta, int64_t B, int64_t D, float eps);
 /* dy, x, dx [B][D]; mean, rstd [B] from the forward; gamma, dgamma, dbeta [D].
@@ -105,9 +105,9 @@ void repro_layernorm_forward_ref(float *y, float *mean, float *rstd, const float
  *   dgamma[d] = fmaf(dy[b][d], xhat[b][d], dgamma[d])
  *   dbeta[d]  = dbeta[d] + dy[b][d]
  * Threads split rows for dx and features for dgamma/dbeta. */
-void repro_layernorm_backward(const repro_cpu *cpu, float *dx, float *dgamma, float *dbeta,
+repro_status repro_layernorm_backward(const repro_cpu *cpu, float *dx, float *dgamma, float *dbeta,
                               const float *dy, const float *x, const float *mean, const float *rstd,
-                              const float *gamma, int64_t B, int64_t D);
+                              const float *gamma, int64_t B, int64_t D, repro_error *err);
 void repro_layernorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
                                   const float *x, const float *mean, const float *rstd,
                                   const float *gamma, int64_t B, int64_t D);
@@ -135,11 +135,11 @@ repro_status repro_softmax_xent_backward_ref(float *dz, const float *z, const in
 /* Mean squared error over T >= 1 targets: pred, target, dpred [B][T]; loss [B].
  *   loss[b] = (sum over t ascending, from +0, of d * d) / (float)T,  d = p - y
  *   dpred   = ((2.0f * d) / (float)T) * scale   (overwrites) */
-void repro_mse_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
-                       int64_t B, int64_t T);
+repro_status repro_mse_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                       int64_t B, int64_t T, repro_error *err);
 void repro_mse_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T);
-void repro_mse_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
-                        int64_t B, int64_t T, float scale);
+repro_status repro_mse_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                        int64_t B, int64_t T, float scale, repro_error *err);
 void repro_mse_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                             float scale);
 
@@ -147,12 +147,12 @@ void repro_mse_backward_ref(float *dpred, const float *pred, const float *target
  *   l = |d| <= delta ? (0.5f * d) * d : delta * (|d| - 0.5f * delta)
  *   loss[b] = (sum over t ascending, from +0, of l) / (float)T
  *   dpred   = (clamp(d, -delta, delta) / (float)T) * scale   (overwrites) */
-void repro_huber_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
-                         int64_t B, int64_t T, float delta);
+repro_status repro_huber_forward(const repro_cpu *cpu, float *loss, const float *pred, const float *target,
+                         int64_t B, int64_t T, float delta, repro_error *err);
 void repro_huber_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T,
                              float delta);
-void repro_huber_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
-                          int64_t B, int64_t T, float delta, float scale);
+repro_status repro_huber_backward(const repro_cpu *cpu, float *dpred, const float *pred, const float *target,
+                          int64_t B, int64_t T, float delta, float scale, repro_error *err);
 void repro_huber_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                               float delta, float scale);
 

@@ -90,7 +90,9 @@ static void sum_spans(void *p, int64_t begin, int64_t end)
         c->sums[i] = tree_sum(c->src, c->n, c->spans[i].first, c->spans[i].m);
 }
 
-float repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64_t n)
+/* The canonical sum with its subtrees computed in parallel (the caller has
+ * checked cpu). */
+static float canon_sum_threaded(const repro_cpu *cpu, const repro_canon_src *src, int64_t n)
 {
     int64_t m = repro_canon_blocks(n);
     if (n <= 0 || m == 1 || !cpu->pool || repro_pool_threads(cpu->pool) == 1)
@@ -105,14 +107,23 @@ float repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64
     return join(&c, m, 0, &next);
 }
 
-float repro_sum_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n)
+repro_status repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64_t n, float *out,
+                                repro_error *err)
 {
-    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
-    return repro_canon_sum_mt(cpu, &src, n);
+    REPRO_CPU_CHECK(cpu, err);
+    *out = canon_sum_threaded(cpu, src, n);
+    return REPRO_OK;
 }
 
-float repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n)
+repro_status repro_sum_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out, repro_error *err)
+{
+    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
+    return repro_canon_sum_mt(cpu, &src, n, out, err);
+}
+
+repro_status repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out,
+                                      repro_error *err)
 {
     repro_canon_src src = {REPRO_CANON_SQ, x, NULL, 0.0f, 0.0f};
-    return repro_canon_sum_mt(cpu, &src, n);
+    return repro_canon_sum_mt(cpu, &src, n, out, err);
 }
