@@ -1,5 +1,5 @@
 # Shared helpers for the shell tests (sourced, not run). The test runner
-# sets REPRO (the CLI), REPRO_SOURCE_DIR, REPRO_SHARED_DIR, REPRO_TEST_TMP.
+# sets REPRO (the CLI), REPRO_SOURCE_DIR, REPRO_TEST_TMP.
 set -u
 failures=0
 checks=0

@@ -33,7 +33,7 @@ static double chi2_stat(const uint32_t *counts, int bins, double expected)
 /* Every "philox4x32 10" line of Random123's known-answer file. */
 static void test_known_answers(void)
 {
-    const char *path = REPRO_SHARED_DIR "/testdata/random123_kat_vectors.txt";
+    const char *path = REPRO_SOURCE_DIR "/tests/data/random123_kat_vectors.txt";
     FILE *f = fopen(path, "r");
     CHECK_MSG(f != NULL, "cannot open known-answer file %s", path);
     if (!f)

@@ -242,6 +242,8 @@ const repro_backend_ops repro_cpu_backend_ops = {
 repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend **out, repro_error *err)
 {
     *out = NULL;
+    repro_cpu probe = {isa, NULL};
+    REPRO_CPU_CHECK(&probe, err);
     repro_backend *be = calloc(1, sizeof *be);
     if (!be)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CPU backend");
@@ -262,6 +264,7 @@ repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend 
 repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err)
 {
     *out = NULL;
+    REPRO_CPU_CHECK(cpu, err);
     repro_backend *be = calloc(1, sizeof *be);
     if (!be)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the CPU backend");

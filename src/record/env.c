@@ -16,6 +16,7 @@
 #endif
 
 #include "build_info.h"
+#include "ops/cpu/isa.h"
 
 static cJSON *build_section(void)
 {
@@ -137,6 +138,15 @@ cJSON *repro_env_capture(const char *isa_path)
         cJSON_AddStringToObject(env, "isa_path", isa_path);
     else
         cJSON_AddNullToObject(env, "isa_path");
+    /* every path this CPU can take (all give the same bits), and the test
+     * cap when REPRO_TEST_CPU_ISA_MAX lowered it */
+    cJSON *paths = cJSON_AddArrayToObject(env, "isa_supported");
+    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    for (size_t i = 0; paths && i < sizeof all / sizeof all[0]; i++)
+        if (repro_isa_supported(all[i]))
+            cJSON_AddItemToArray(paths, cJSON_CreateString(repro_isa_name(all[i])));
+    if (repro_isa_cap())
+        cJSON_AddStringToObject(env, "isa_cap", repro_isa_cap());
     cJSON_AddItemToObject(env, "libraries", libraries_section());
     return env;
 }

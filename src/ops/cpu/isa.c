@@ -112,7 +112,8 @@ const char *repro_isa_name(repro_isa isa)
     return "unknown";
 }
 
-/* "scalar, avx2, avx512": the paths this CPU supports, for messages. */
+/* "scalar, avx2, avx512": the paths this CPU supports, for messages (with
+ * the test cap named when one applies). */
 static void supported_list(char *out, size_t size)
 {
     out[0] = '\0';
@@ -124,6 +125,10 @@ static void supported_list(char *out, size_t size)
             strncat(out, ", ", size - strlen(out) - 1);
         strncat(out, repro_isa_name(all[i]), size - strlen(out) - 1);
     }
+    if (repro_isa_cap()) {
+        strncat(out, "; capped by REPRO_TEST_CPU_ISA_MAX=", size - strlen(out) - 1);
+        strncat(out, repro_isa_cap(), size - strlen(out) - 1);
+    }
 }
 
 repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *err)
@@ -132,7 +137,7 @@ repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *
         *out = repro_isa_best();
         return REPRO_OK;
     }
-    char supported[64];
+    char supported[128];
     supported_list(supported, sizeof supported);
     const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -156,7 +161,7 @@ repro_status repro_cpu_check(const repro_cpu *cpu, repro_error *err)
         return repro_fail(err, REPRO_ERR_ARG, "no CPU context given");
     if (repro_isa_supported(cpu->isa))
         return REPRO_OK;
-    char supported[64];
+    char supported[128];
     supported_list(supported, sizeof supported);
     return repro_fail(err, REPRO_ERR_UNSUPPORTED,
                       "ISA path \"%s\" is not supported by this CPU (supported: %s)",

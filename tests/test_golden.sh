@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Golden hashes: short runs of every example, on every ISA path this CPU
+# has, must give the params_sha256, the ledger's SHA-256 and the ledger
+# lines pinned in tests/data/golden.tsv. Every other bitwise test compares
+# two runs on one machine; this one notices when another compiler, CPU,
+# libc or a GPU (REPRO_GOLDEN_SET="--set device=cuda") changes a bit.
+#
+#   bash tests/test_golden.sh            check (what make test runs)
+#   REPRO_GOLDEN_UPDATE=1 bash tests/test_golden.sh   rewrite golden.tsv
+# A value may change only in a commit that says why (docs/reproducibility.md).
+source "$(dirname "$0")/lib.sh"
+set -e
+need_fashion
+golden=$REPRO_SOURCE_DIR/tests/data/golden.tsv
+dir=$REPRO_TEST_TMP/golden
+rm -rf "$dir"
+mkdir -p "$dir"
+read -r -a extra <<<"${REPRO_GOLDEN_SET:-}"
+update=${REPRO_GOLDEN_UPDATE:-0}
+
+expect_exit 0 "gen-data" -- "$REPRO" gen-data dual_task --out-dir "$dir/data" --n-train 2000 --n-test 300
+
+# Each case: an example and the overrides that make it short. Steps 1 and
+# the hash steps of the ledger are pinned line by line.
+case_args() {
+    case $1 in
+    fashion_mlp)
+        echo "$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml --set data.limit_train=2000 --set data.limit_test=300
+              --set batch_size=64 --set max_steps=60 --set ledger.hash_every=20
+              --set augment.noise_p=0.5 --set augment.noise_std=0.1 --set augment.flip_p=0.5" ;;
+    dual_task)
+        echo "$REPRO_SOURCE_DIR/examples/dual_task.yaml --set data.train_csv=$dir/data/dual_task_train.csv
+              --set data.test_csv=$dir/data/dual_task_test.csv --set batch_size=64 --set max_steps=60
+              --set ledger.hash_every=20" ;;
+    esac
+}
+cases=(fashion_mlp dual_task)
+
+# "case key value" lines of one run directory.
+values_of() {
+    local name=$1 run=$2
+    echo "$name params_sha256 $(params_sha "$run")"
+    echo "$name ledger_sha256 $(sha256sum "$run/ledger.jsonl" | cut -d' ' -f1)"
+    grep -E '"step":1,|params_sha256' "$run/ledger.jsonl" |
+        while IFS= read -r line; do
+            local step=${line#*\"step\":}
+            echo "$name ledger.${step%%,*} $line"
+        done
+}
+
+paths=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+echo "ISA paths on this CPU: $(echo $paths)${extra[*]:+; extra: ${extra[*]}}"
+for c in "${cases[@]}"; do
+    read -r -d '' -a args < <(case_args "$c") || true
+    for isa in $paths; do
+        run=$dir/$c.$isa
+        expect_exit 0 "$c on $isa" -- env REPRO_ISA=$isa "$REPRO" train "${args[@]}" --quiet --set threads=2 \
+            "${extra[@]}" --out "$run"
+        values_of "$c" "$run" >"$run.values"
+        if [[ $update == 1 ]]; then
+            continue
+        fi
+        checks=$((checks + 1))
+        if ! diff <(grep "^$c " "$golden") "$run.values" >"$run.diff"; then
+            fail "$c on $isa${extra[*]:+ (${extra[*]})}: differs from tests/data/golden.tsv:
+$(head -n 12 "$run.diff")"
+        fi
+    done
+done
+for isa in avx2 avx512; do
+    [[ " $(echo $paths) " == *" $isa "* ]] || echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
+done
+
+if [[ $update == 1 ]]; then
+    first=$(echo $paths | cut -d' ' -f1)
+    {
+        echo "# Golden values: short runs of each example (tests/test_golden.sh). Columns: case key value."
+        echo "# Identical on every ISA path, CPU and GPU. Change only in a commit that says why."
+        for c in "${cases[@]}"; do cat "$dir/$c.$first.values"; done
+    } >"$golden"
+    for c in "${cases[@]}"; do
+        for isa in $paths; do
+            cmp -s "$dir/$c.$first.values" "$dir/$c.$isa.values" || fail "$c: $isa differs from $first while updating"
+        done
+    done
+    echo "wrote $golden"
+fi
+finish
