@@ -293,12 +293,13 @@ static void test_file_errors(void)
     expect_file_error(with("batchsize: 3\n"),
                       BAD ":11:1: unknown key 'batchsize' (did you mean 'batch_size'?)", 0);
     expect_file_error("model:\n  trunk:\n    - {type: relu, out: 3}\n",
-                      BAD ":3:20: unknown key 'model.trunk.0.out' (a relu layer's keys are: type)", 0);
+                      BAD ":3:20: unknown key 'model.trunk.0.out' (a relu layer's keys are: type, name, inputs)", 0);
     expect_file_error("model:\n  trunk:\n    - {out: 3}\n",
                       BAD ":3:7: model.trunk.0: a layer needs a 'type'", 0);
     expect_file_error("model:\n  trunk:\n    - {type: conv}\n",
                       "model.trunk.0.type: expected one of linear, relu, gelu, tanh, sigmoid, "
-                      "dropout, layernorm; got 'conv'", 0);
+                      "dropout, layernorm, silu, conv2d, max_pool2d, avg_pool2d, global_avg_pool, batch_norm, "
+                      "group_norm, add, concat, flatten, reshape; got 'conv'", 0);
     expect_file_error(with("optim: {lr: abc}\n"), BAD ":11:13: optim.lr: expected a number, got 'abc'", 0);
     expect_file_error(with("optim: {lr: -0.001}\n"), BAD ":11:13: optim.lr: must be > 0, got -0.001", 0);
     expect_file_error(with("optim: {lr: nan}\n"), "optim.lr: must be a finite 32-bit number, got nan", 0);

@@ -320,7 +320,7 @@ static void test_gradcheck(float p)
     small_config(&mc, p);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, B, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, 5, B, scalar_be(), &m, &err) == REPRO_OK);
     CHECK(repro_model_init_params(m, 1234, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(B, 5, 3, 2);
@@ -393,7 +393,7 @@ static void test_batch_invariance(const repro_cpu *cpu, const char *what)
     big_config(&mc);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
     CHECK(repro_model_init_params(m, 7, &err) == REPRO_OK);
     perturb_params(m);
     float *x = malloc(N * BIG_IN * sizeof(float)), *one = malloc(BIG_IN * sizeof(float));
@@ -500,7 +500,7 @@ static void test_micro_batches(void)
     big_config(&mc);
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, BIG_IN, 128, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, BIG_IN, 128, scalar_be(), &m, &err) == REPRO_OK);
     CHECK(repro_model_init_params(m, 3, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(128, BIG_IN, BIG_CLASSES, BIG_TARGETS);
@@ -541,7 +541,7 @@ static void test_threads_isa(void)
     repro_model *m;
     repro_error err;
     enum { N = 77 }; /* odd: tails everywhere */
-    CHECK(repro_model_create(&mc, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, BIG_IN, N, scalar_be(), &m, &err) == REPRO_OK);
     CHECK(repro_model_init_params(m, 5, &err) == REPRO_OK);
     perturb_params(m);
     data d = make_data(N, BIG_IN, BIG_CLASSES, BIG_TARGETS);
@@ -693,7 +693,7 @@ static void test_model_init(void)
     mc.heads[0].layers[0].bias_init_value = 0.25f;
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
     const float *p = repro_model_params(m);
     for (int64_t j = 0; j < repro_model_n_params(m); j++)
         CHECK(bits_of(p[j]) == 0u); /* +0 before init */
@@ -732,7 +732,7 @@ static void test_layout(void)
     mc.heads[1].layers[0].bias = false;
     repro_model *m;
     repro_error err;
-    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
+    CHECK(repro_model_create(&mc, NULL, 5, 4, scalar_be(), &m, &err) == REPRO_OK);
     struct {
         const char *name;
         int ndim;
@@ -764,11 +764,11 @@ static void test_layout(void)
     repro_model_free(m);
 
     /* errors name what is wrong */
-    CHECK(repro_model_create(&mc, 0, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
+    CHECK(repro_model_create(&mc, NULL, 0, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
     CHECK_CONTAINS(err.message, "model input must be >= 1, got 0");
     mc.trunk[4].out = 0;
-    CHECK(repro_model_create(&mc, 5, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
-    CHECK_CONTAINS(err.message, "trunk.4: linear layer needs out >= 1");
+    CHECK(repro_model_create(&mc, NULL, 5, 4, scalar_be(), &m, &err) == REPRO_ERR_CONFIG);
+    CHECK_CONTAINS(err.message, "model.trunk.4 'trunk.4' (linear): a linear layer needs 'out' >= 1");
     CHECK(m == NULL);
 }
 

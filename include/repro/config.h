@@ -25,6 +25,9 @@ enum {
     REPRO_NAME_MAX = 64,
     REPRO_MAX_LAYERS = 32, /* per trunk or head */
     REPRO_MAX_HEADS = 8,
+    REPRO_MAX_NODES = 96,  /* model.nodes */
+    REPRO_MAX_INPUTS = 4,  /* inputs of one node */
+    REPRO_MAX_DIMS = 4,    /* axes of a sample's tensor (the batch axis comes on top) */
     REPRO_MAX_COLUMNS = 256
 };
 
@@ -46,7 +49,18 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_TANH,
     REPRO_LAYER_SIGMOID,
     REPRO_LAYER_DROPOUT,
-    REPRO_LAYER_LAYERNORM
+    REPRO_LAYER_LAYERNORM,
+    REPRO_LAYER_SILU,
+    REPRO_LAYER_CONV2D,
+    REPRO_LAYER_MAX_POOL2D,
+    REPRO_LAYER_AVG_POOL2D,
+    REPRO_LAYER_GLOBAL_AVG_POOL,
+    REPRO_LAYER_BATCH_NORM,
+    REPRO_LAYER_GROUP_NORM,
+    REPRO_LAYER_ADD,
+    REPRO_LAYER_CONCAT,
+    REPRO_LAYER_FLATTEN,
+    REPRO_LAYER_RESHAPE
 } repro_layer_kind;
 
 typedef enum repro_init_kind {
@@ -59,12 +73,31 @@ typedef enum repro_init_kind {
     REPRO_INIT_CONSTANT
 } repro_init_kind;
 
+/* One layer of a trunk or head, or one node of model.nodes (the graph:
+ * docs/model.md). A sample's tensor has up to REPRO_MAX_DIMS axes, batch
+ * axis not counted; images are [channels][height][width]. */
 typedef struct repro_layer_config {
     repro_layer_kind kind;
-    int out;                     /* linear: output features (>= 1) */
-    bool bias;                   /* linear: has a bias (default true) */
+    char name[REPRO_NAME_MAX];   /* nodes: the node's name (its parameters are "<name>.weight", ...) */
+    int n_inputs;                /* nodes: 0 = the previous node (or the model input) */
+    char inputs[REPRO_MAX_INPUTS][REPRO_NAME_MAX]; /* nodes: names of earlier nodes, or "input" */
+    int line;                    /* the YAML line it came from (0: made in code); not hashed */
+    int out;                     /* linear: output features; conv2d: output channels (>= 1) */
+    bool bias;                   /* linear, conv2d: has a bias (default true) */
     float p;                     /* dropout: drop probability in [0, 1) */
-    float eps;                   /* layernorm: epsilon (default 1e-5) */
+    float eps;                   /* layernorm, batch_norm, group_norm: epsilon (default 1e-5) */
+    int kernel;                  /* conv2d, pools: kernel height (and width unless kernel_w) */
+    int kernel_w;                /* conv2d, pools: kernel width; 0 = kernel */
+    int stride;                  /* conv2d, pools; 0 (the default) = 1 for conv2d, the kernel for pools */
+    int padding;                 /* conv2d, pools (default 0) */
+    int dilation;                /* conv2d (default 1) */
+    int groups;                  /* conv2d (default 1), group_norm (>= 1, divides the channels) */
+    int group_size;              /* batch_norm: samples per statistics group (default 32), must divide the micro-batch */
+    float momentum;              /* batch_norm: running-statistics momentum (default 0.1) */
+    int axes;                    /* layernorm: trailing axes normalised together (default 1) */
+    int axis;                    /* concat: the sample axis joined along (default 0, the channels) */
+    int n_shape;                 /* reshape: the sample's new shape */
+    int shape[REPRO_MAX_DIMS];
     repro_init_kind weight_init; /* linear weight init */
     float weight_init_value;     /* for REPRO_INIT_CONSTANT */
     repro_init_kind bias_init;   /* linear bias init */
@@ -79,6 +112,7 @@ typedef enum repro_loss_kind {
 
 typedef struct repro_head_config {
     char name[REPRO_NAME_MAX];
+    char input[REPRO_NAME_MAX]; /* the node the head reads ("" = the trunk's or the last node's output) */
     int n_layers;
     repro_layer_config layers[REPRO_MAX_LAYERS];
     repro_loss_kind loss;
@@ -86,8 +120,15 @@ typedef struct repro_head_config {
     float huber_delta; /* default 1 */
 } repro_head_config;
 
+/* A model is either a trunk and heads (each a stack of layers), or a graph:
+ * model.nodes, each node reading earlier nodes by name, and heads reading
+ * any node (head.input). The first form is sugar for the second. */
 typedef struct repro_model_config {
     int input;         /* input features; 0 = take it from the data */
+    int n_input_shape; /* 0: a flat [input] vector; else a sample's shape, e.g. [1, 28, 28] */
+    int input_shape[REPRO_MAX_DIMS];
+    int n_nodes;
+    repro_layer_config nodes[REPRO_MAX_NODES];
     int n_trunk;
     repro_layer_config trunk[REPRO_MAX_LAYERS];
     int n_heads;       /* >= 1 */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "backend/backend_impl.h"
+#include "backend/kernel.h"
 
 repro_status repro_backend_create_cuda(int fast, int tf32, repro_backend **out, repro_error *err)
 {
@@ -80,6 +81,28 @@ repro_status repro_be_download(const repro_backend *be, void *host, const void *
 repro_status repro_be_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, repro_error *err)
 {
     return be->ops->copy(be, dst, src, bytes, 2, err);
+}
+
+repro_status repro_be_copy_2d(const repro_backend *be, void *dst, size_t dst_pitch, const void *src,
+                              size_t src_pitch, size_t width, size_t rows, repro_error *err)
+{
+    if (width == 0 || rows == 0)
+        return REPRO_OK;
+    return be->ops->copy_2d(be, dst, dst_pitch, src, src_pitch, width, rows, err);
+}
+
+repro_status repro_be_run(const repro_backend *be, const repro_kernel *k, const void *args, repro_error *err)
+{
+    repro_kernel_fn fn = be->device == REPRO_DEVICE_CUDA ? k->cuda : k->cpu;
+    if (!fn)
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED, "%s has no kernel on %s in this build", k->name,
+                          be->device == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
+    return fn(be, args, err);
+}
+
+void *repro_backend_stream(const repro_backend *be)
+{
+    return be->stream;
 }
 
 repro_status repro_be_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,

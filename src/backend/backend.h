@@ -26,6 +26,9 @@ repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend 
 /* A CPU backend over an existing context (isa, pool); the pool stays the
  * caller's. For tests and for code that already holds a repro_cpu. */
 repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err);
+/* mode: fast on the CPU: linear layers through OpenBLAS sgemm with the
+ * backend's thread count. NOT bit-exact (only where determinism allowed it). */
+void repro_backend_cpu_fast(repro_backend *be, int fast);
 /* The CUDA backend on device 0 (REPRO_ERR_UNSUPPORTED when this build has
  * no CUDA or the machine no GPU, with a message saying which). fast: linear
  * layers through cuBLAS SGEMM and an atomic bias gradient (mode: fast, not
@@ -50,6 +53,11 @@ repro_status repro_be_upload(const repro_backend *be, void *dst, const void *hos
 repro_status repro_be_download(const repro_backend *be, void *host, const void *src, size_t bytes,
                                repro_error *err);
 repro_status repro_be_copy(const repro_backend *be, void *dst, const void *src, size_t bytes, repro_error *err);
+/* rows blocks of width bytes, from src (consecutive blocks src_pitch bytes
+ * apart) to dst (dst_pitch apart), both backend memory: a concat's or a
+ * split's strided copy. */
+repro_status repro_be_copy_2d(const repro_backend *be, void *dst, size_t dst_pitch, const void *src,
+                              size_t src_pitch, size_t width, size_t rows, repro_error *err);
 /* Host memory that downloads fill fastest (page-locked on CUDA; plain
  * malloc on the CPU). */
 repro_status repro_be_host_alloc(const repro_backend *be, size_t bytes, void **out, repro_error *err);
@@ -62,7 +70,7 @@ repro_status repro_be_linear_backward(const repro_backend *be, float *dx, float 
                                       const float *x, const float *w, int64_t B, int64_t I, int64_t O,
                                       repro_error *err);
 
-typedef enum repro_act { REPRO_ACT_RELU, REPRO_ACT_GELU, REPRO_ACT_TANH, REPRO_ACT_SIGMOID } repro_act;
+typedef enum repro_act { REPRO_ACT_RELU, REPRO_ACT_GELU, REPRO_ACT_TANH, REPRO_ACT_SIGMOID, REPRO_ACT_SILU } repro_act;
 /* backward's `saved` is x for relu/gelu and y for tanh/sigmoid, as on the CPU */
 repro_status repro_be_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                   repro_error *err);

@@ -48,6 +48,9 @@ typedef struct repro_backend_ops {
                                   int64_t B, int64_t T, float delta, repro_error *err);
     repro_status (*huber_backward)(const repro_backend *be, float *dpred, const float *pred, const float *target,
                                    int64_t B, int64_t T, float delta, float scale, repro_error *err);
+    /* rows x width bytes from src (rows src_pitch bytes apart) to dst (dst_pitch apart) */
+    repro_status (*copy_2d)(const repro_backend *be, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                            size_t width, size_t rows, repro_error *err);
     repro_status (*gather_rows)(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
                                 const uint32_t *rows, int64_t n, repro_error *err);
     repro_status (*fill_positions)(const repro_backend *be, uint32_t *dst, uint32_t first, int64_t n,
@@ -73,6 +76,8 @@ struct repro_backend {
     repro_device device;
     repro_cpu cpu;        /* the CPU backend's context */
     void *impl;           /* the CUDA backend's state */
+    int fast;             /* CPU, mode: fast: linear layers through OpenBLAS (not bit-exact) */
+    void *stream;         /* CUDA: the cudaStream_t every kernel runs on; NULL on the CPU */
     char describe[256];
     char facts[1024];
 };

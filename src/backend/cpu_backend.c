@@ -41,9 +41,14 @@ static repro_status cpu_copy(const repro_backend *be, void *dst, const void *src
     return REPRO_OK;
 }
 
+/* mode: fast (be->fast): OpenBLAS sgemm, not bit-exact (linear_blas.c) */
 static repro_status cpu_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
                                        const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
 {
+    if (be->fast) {
+        repro_linear_forward_blas(y, x, w, bias, B, I, O);
+        return REPRO_OK;
+    }
     return repro_linear_forward(CPU(be), y, x, w, bias, B, I, O, err);
 }
 
@@ -51,6 +56,10 @@ static repro_status cpu_linear_backward(const repro_backend *be, float *dx, floa
                                         const float *x, const float *w, int64_t B, int64_t I, int64_t O,
                                         repro_error *err)
 {
+    if (be->fast) {
+        repro_linear_backward_blas(dx, dw, db, dy, x, w, B, I, O);
+        return REPRO_OK;
+    }
     return repro_linear_backward(CPU(be), dx, dw, db, dy, x, w, B, I, O, err);
 }
 
@@ -62,6 +71,7 @@ static repro_status cpu_act_forward(const repro_backend *be, repro_act act, floa
     case REPRO_ACT_GELU: return repro_gelu_forward(CPU(be), y, x, n, err);
     case REPRO_ACT_TANH: return repro_tanh_forward(CPU(be), y, x, n, err);
     case REPRO_ACT_SIGMOID: return repro_sigmoid_forward(CPU(be), y, x, n, err);
+    case REPRO_ACT_SILU: break; /* the silu kernels land with the norms branch */
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
@@ -74,6 +84,7 @@ static repro_status cpu_act_backward(const repro_backend *be, repro_act act, flo
     case REPRO_ACT_GELU: return repro_gelu_backward(CPU(be), dx, dy, saved, n, err);
     case REPRO_ACT_TANH: return repro_tanh_backward(CPU(be), dx, dy, saved, n, err);
     case REPRO_ACT_SIGMOID: return repro_sigmoid_backward(CPU(be), dx, dy, saved, n, err);
+    case REPRO_ACT_SILU: break;
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
@@ -162,6 +173,16 @@ static repro_status cpu_clip(const repro_backend *be, float *grads, int64_t n, f
     return st;
 }
 
+static repro_status cpu_copy_2d(const repro_backend *be, void *dst, size_t dst_pitch, const void *src,
+                                size_t src_pitch, size_t width, size_t rows, repro_error *err)
+{
+    (void)be;
+    (void)err;
+    for (size_t r = 0; r < rows; r++)
+        memcpy((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
+    return REPRO_OK;
+}
+
 static repro_status cpu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
                                     const uint32_t *rows, int64_t n, repro_error *err)
 {
@@ -230,6 +251,7 @@ const repro_backend_ops repro_cpu_backend_ops = {
     .huber_backward = cpu_huber_backward,
     .gather_rows = cpu_gather_rows,
     .fill_positions = cpu_fill_positions,
+    .copy_2d = cpu_copy_2d,
     .sum = cpu_sum,
     .sum_into = cpu_sum, /* backend memory is host memory */
     .clip = cpu_clip,
@@ -259,6 +281,15 @@ repro_status repro_backend_create_cpu(repro_isa isa, int threads, repro_backend 
              threads == 1 ? "" : "s");
     *out = be;
     return REPRO_OK;
+}
+
+void repro_backend_cpu_fast(repro_backend *be, int fast)
+{
+    if (be->device != REPRO_DEVICE_CPU)
+        return;
+    be->fast = fast;
+    if (fast)
+        repro_blas_set_threads(repro_pool_threads(be->cpu.pool));
 }
 
 repro_status repro_backend_wrap_cpu(const repro_cpu *cpu, repro_backend **out, repro_error *err)

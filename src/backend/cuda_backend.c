@@ -188,6 +188,7 @@ static repro_status cu_act_forward(const repro_backend *be, repro_act act, float
     case REPRO_ACT_GELU: return repro_cuda_gelu_forward(y, x, n, STREAM, err);
     case REPRO_ACT_TANH: return repro_cuda_tanh_forward(y, x, n, STREAM, err);
     case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_forward(y, x, n, STREAM, err);
+    case REPRO_ACT_SILU: break; /* the silu kernels land with the norms branch */
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
 }
@@ -200,6 +201,7 @@ static repro_status cu_act_backward(const repro_backend *be, repro_act act, floa
     case REPRO_ACT_GELU: return repro_cuda_gelu_backward(dx, dy, saved, n, STREAM, err);
     case REPRO_ACT_TANH: return repro_cuda_tanh_backward(dx, dy, saved, n, STREAM, err);
     case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_backward(dx, dy, saved, n, STREAM, err);
+    case REPRO_ACT_SILU: break;
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
 }
@@ -299,6 +301,14 @@ static repro_status cu_clip(const repro_backend *be, float *grads, int64_t n, fl
     if (st == REPRO_OK && norm)
         st = cu_copy(be, norm, STATE(be)->result, sizeof(float), 1, err);
     return st;
+}
+
+static repro_status cu_copy_2d(const repro_backend *be, void *dst, size_t dst_pitch, const void *src,
+                               size_t src_pitch, size_t width, size_t rows, repro_error *err)
+{
+    return cuda_check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice,
+                                        STATE(be)->stream),
+                      "2-D copy", err);
 }
 
 static repro_status cu_gather_rows(const repro_backend *be, void *dst, const void *src, size_t row_bytes,
@@ -410,6 +420,7 @@ static const repro_backend_ops cuda_ops = {
     .huber_forward = cu_huber_forward,
     .huber_backward = cu_huber_backward,
     .gather_rows = cu_gather_rows,
+    .copy_2d = cu_copy_2d,
     .fill_positions = cu_fill_positions,
     .sum = cu_sum,
     .sum_into = cu_sum_into,
@@ -465,6 +476,8 @@ repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repr
     st = cu_alloc(be, sizeof(float), (void **)&STATE(be)->result, err);
     if (st == REPRO_OK)
         st = cuda_check(cudaStreamCreateWithFlags(&STATE(be)->stream, cudaStreamNonBlocking), "create stream", err);
+    if (st == REPRO_OK)
+        be->stream = STATE(be)->stream;
     if (st == REPRO_OK && fast)
         st = start_fast(be, tf32, err);
     if (st != REPRO_OK) {

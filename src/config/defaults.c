@@ -13,6 +13,11 @@ void cfg_layer_defaults(repro_layer_config *layer)
     layer->bias = true;
     layer->p = 0.5f;
     layer->eps = 1e-5f;
+    layer->dilation = 1;
+    layer->groups = 1;
+    layer->group_size = 32;
+    layer->momentum = 0.1f;
+    layer->axes = 1;
     layer->weight_init = REPRO_INIT_DEFAULT;
     layer->bias_init = REPRO_INIT_DEFAULT;
 }

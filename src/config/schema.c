@@ -16,8 +16,11 @@ static const char *const mode_names[] = {"exact", "fast", NULL};
 static const char *const determinism_names[] = {"strict", "warn", "off", NULL};
 static const char *const device_names[] = {"cpu", "cuda", NULL};
 static const char *const on_device_names[] = {"auto", "on", "off", NULL};
-static const char *const layer_names[] = {"linear",  "relu",    "gelu",      "tanh",
-                                          "sigmoid", "dropout", "layernorm", NULL};
+static const char *const layer_names[] = {
+    "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
+    "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
+    "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
+    NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       NULL};
@@ -39,24 +42,43 @@ static const char *const sampler_names[] = {"random", "sequential", "balanced", 
 #define F(S, T, m, ...) {.key = #m, .type = (T), .offset = offsetof(S, m), __VA_ARGS__}
 #define TABLE(name, fields) const cfg_table name = {fields, sizeof fields / sizeof fields[0]}
 
-#define LINEAR (1u << REPRO_LAYER_LINEAR)
+#define K(kind) (1u << REPRO_LAYER_##kind)
+#define LINEAR (K(LINEAR) | K(CONV2D)) /* the layers with weights and biases */
+#define POOL (K(MAX_POOL2D) | K(AVG_POOL2D))
+/* name and inputs are read for model.nodes only (validate.c refuses them in
+ * a trunk or head; to_json.c writes them only when set) */
 static const cfg_field layer_fields[] = {
     {.key = "type", .type = CFG_ENUM, .offset = offsetof(repro_layer_config, kind),
      .names = layer_names},
+    F(repro_layer_config, CFG_STR, name, .cap = REPRO_NAME_MAX),
+    F(repro_layer_config, CFG_STRLIST, inputs, .count_offset = offsetof(repro_layer_config, n_inputs),
+      .cap = REPRO_MAX_INPUTS),
     F(repro_layer_config, CFG_INT, out, .range = GE(1), .kinds = LINEAR),
     F(repro_layer_config, CFG_BOOL, bias, .kinds = LINEAR),
     F(repro_layer_config, CFG_ENUM, weight_init, .names = init_names, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, weight_init_value, .kinds = LINEAR),
     F(repro_layer_config, CFG_ENUM, bias_init, .names = init_names, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, bias_init_value, .kinds = LINEAR),
-    F(repro_layer_config, CFG_FLOAT, p, .range = IN_OPEN(0, 1),
-      .kinds = 1u << REPRO_LAYER_DROPOUT),
-    F(repro_layer_config, CFG_FLOAT, eps, .range = GT(0), .kinds = 1u << REPRO_LAYER_LAYERNORM),
+    F(repro_layer_config, CFG_FLOAT, p, .range = IN_OPEN(0, 1), .kinds = K(DROPOUT)),
+    F(repro_layer_config, CFG_FLOAT, eps, .range = GT(0), .kinds = K(LAYERNORM) | K(BATCH_NORM) | K(GROUP_NORM)),
+    F(repro_layer_config, CFG_INT, kernel, .range = GE(1), .kinds = K(CONV2D) | POOL),
+    F(repro_layer_config, CFG_INT, kernel_w, .range = GE(0), .kinds = K(CONV2D) | POOL),
+    F(repro_layer_config, CFG_INT, stride, .range = GE(0), .kinds = K(CONV2D) | POOL),
+    F(repro_layer_config, CFG_INT, padding, .range = GE(0), .kinds = K(CONV2D) | POOL),
+    F(repro_layer_config, CFG_INT, dilation, .range = GE(1), .kinds = K(CONV2D)),
+    F(repro_layer_config, CFG_INT, groups, .range = GE(1), .kinds = K(CONV2D) | K(GROUP_NORM)),
+    F(repro_layer_config, CFG_INT, group_size, .range = GE(1), .kinds = K(BATCH_NORM)),
+    F(repro_layer_config, CFG_FLOAT, momentum, .range = IN(0, 1), .kinds = K(BATCH_NORM)),
+    F(repro_layer_config, CFG_INT, axes, .range = IN(1, REPRO_MAX_DIMS), .kinds = K(LAYERNORM)),
+    F(repro_layer_config, CFG_INT, axis, .range = IN(0, REPRO_MAX_DIMS - 1), .kinds = K(CONCAT)),
+    F(repro_layer_config, CFG_INTLIST, shape, .count_offset = offsetof(repro_layer_config, n_shape),
+      .cap = REPRO_MAX_DIMS, .range = GE(1), .kinds = K(RESHAPE)),
 };
 TABLE(cfg_layer_table, layer_fields);
 
 static const cfg_field head_fields[] = {
     F(repro_head_config, CFG_STR, name, .cap = REPRO_NAME_MAX),
+    F(repro_head_config, CFG_STR, input, .cap = REPRO_NAME_MAX),
     F(repro_head_config, CFG_LAYERS, layers, .count_offset = offsetof(repro_head_config, n_layers),
       .cap = REPRO_MAX_LAYERS),
     F(repro_head_config, CFG_ENUM, loss, .names = loss_names),
@@ -67,6 +89,10 @@ TABLE(cfg_head_table, head_fields);
 
 static const cfg_field model_fields[] = {
     F(repro_model_config, CFG_INT, input, .range = GE(0)),
+    F(repro_model_config, CFG_INTLIST, input_shape, .count_offset = offsetof(repro_model_config, n_input_shape),
+      .cap = REPRO_MAX_DIMS, .range = GE(1)),
+    F(repro_model_config, CFG_LAYERS, nodes, .count_offset = offsetof(repro_model_config, n_nodes),
+      .cap = REPRO_MAX_NODES),
     F(repro_model_config, CFG_LAYERS, trunk,
       .count_offset = offsetof(repro_model_config, n_trunk), .cap = REPRO_MAX_LAYERS),
     F(repro_model_config, CFG_HEADS, heads,
@@ -326,6 +352,7 @@ static const char *type_word(const cfg_field *f)
     case CFG_PATH: return "a string";
     case CFG_STRLIST: return "a list of strings";
     case CFG_FLOATLIST: return "a list of numbers";
+    case CFG_INTLIST: return "a list of integers";
     case CFG_SECTION: return "a mapping";
     case CFG_LAYERS: return "a list of layers";
     case CFG_HEADS: return "a list of heads";
@@ -566,8 +593,14 @@ static repro_status read_layer(const cfg_ctx *ctx, const yt_node *node, const ch
         return type_error(ctx, node, path, "a layer mapping such as {type: relu}");
     long t = yt_map_find(node, "type");
     if (t < 0)
-        return cfg_fail(ctx, node, "%s: a layer needs a 'type' (one of linear, relu, gelu, tanh, "
-                                   "sigmoid, dropout, layernorm)", path);
+    {
+        char kinds[400] = "";
+        for (int k = 0; layer_names[k]; k++) {
+            strncat(kinds, k ? ", " : "", sizeof kinds - strlen(kinds) - 1);
+            strncat(kinds, layer_names[k], sizeof kinds - strlen(kinds) - 1);
+        }
+        return cfg_fail(ctx, node, "%s: a layer needs a 'type' (one of %s)", path, kinds);
+    }
     char sub[512];
     join(sub, sizeof sub, path, "type");
     int kind;
@@ -575,6 +608,7 @@ static repro_status read_layer(const cfg_ctx *ctx, const yt_node *node, const ch
     if (st)
         return st;
     layer->kind = (repro_layer_kind)kind;
+    layer->line = node->line;
     return read_table(ctx, node, path, &cfg_layer_table, layer, kind);
 }
 
@@ -599,6 +633,12 @@ static repro_status read_list(const cfg_ctx *ctx, const cfg_field *f, const yt_n
             float *values = (float *)(base + f->offset);
             st = item->kind == YT_SCALAR ? read_float(ctx, f, item, sub, &values[i])
                                          : type_error(ctx, item, sub, "a number");
+        } else if (f->type == CFG_INTLIST) {
+            cfg_field each = *f; /* read_integer stores by the field's type */
+            each.type = CFG_INT;
+            int *values = (int *)(base + f->offset);
+            st = item->kind == YT_SCALAR ? read_integer(ctx, &each, item, sub, &values[i])
+                                         : type_error(ctx, item, sub, "an integer");
         } else if (f->type == CFG_LAYERS) {
             st = read_layer(ctx, item, sub, (repro_layer_config *)(base + f->offset) + i);
         } else {
@@ -634,6 +674,7 @@ static repro_status read_field(const cfg_ctx *ctx, const cfg_field *f, const yt_
     case CFG_SECTION: return read_table(ctx, node, path, f->sub, dst, -1);
     case CFG_STRLIST:
     case CFG_FLOATLIST:
+    case CFG_INTLIST:
     case CFG_LAYERS:
     case CFG_HEADS: return read_list(ctx, f, node, path, base);
     }
@@ -652,9 +693,9 @@ static const cfg_field *find_field(const cfg_table *t, const char *key)
 static repro_status unknown_key(const cfg_ctx *ctx, const yt_node *key, const char *path,
                                 const cfg_table *t, int layer_kind)
 {
-    const char *names[32];
+    const char *names[64];
     size_t n = 0;
-    for (size_t i = 0; i < t->n && n < 32; i++)
+    for (size_t i = 0; i < t->n && n < 64; i++)
         if (layer_kind < 0 || cfg_field_applies(&t->fields[i], (repro_layer_kind)layer_kind))
             names[n++] = t->fields[i].key;
     char full[512];
@@ -665,7 +706,7 @@ static repro_status unknown_key(const cfg_ctx *ctx, const yt_node *key, const ch
         join(want, sizeof want, path, near);
         return cfg_fail(ctx, key, "unknown key '%s' (did you mean '%s'?)", full, want);
     }
-    char list[400] = "";
+    char list[800] = "";
     for (size_t i = 0; i < n; i++) {
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);

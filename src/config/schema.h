@@ -22,6 +22,7 @@ typedef enum cfg_type {
     CFG_PATH,    /* char[cap], relative paths resolved against the config's folder */
     CFG_STRLIST, /* char[cap][REPRO_NAME_MAX] with an int count */
     CFG_FLOATLIST, /* float[cap] with an int count; range applies to each item */
+    CFG_INTLIST, /* int[cap] with an int count; range applies to each item */
     CFG_SECTION, /* a nested mapping described by sub */
     CFG_LAYERS,  /* repro_layer_config[REPRO_MAX_LAYERS] with an int count */
     CFG_HEADS    /* repro_head_config[REPRO_MAX_HEADS] with an int count */

@@ -109,6 +109,14 @@ static void write_list(jbuf *b, const cfg_field *f, const char *base, int depth)
         puts_(b, "]");
         return;
     }
+    if (f->type == CFG_INTLIST) { /* numbers: one line */
+        const int *values = (const int *)(base + f->offset);
+        puts_(b, "[");
+        for (int i = 0; i < n; i++)
+            putf(b, "%s%d", i ? ", " : "", values[i]);
+        puts_(b, "]");
+        return;
+    }
     if (f->type == CFG_FLOATLIST) { /* numbers: one line */
         const float *values = (const float *)(base + f->offset);
         puts_(b, "[");
@@ -161,6 +169,7 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     case CFG_SECTION: write_table(b, f->sub, src, depth); break;
     case CFG_STRLIST:
     case CFG_FLOATLIST:
+    case CFG_INTLIST:
     case CFG_LAYERS:
     case CFG_HEADS: write_list(b, f, base, depth); break;
     }
@@ -182,6 +191,18 @@ static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth
     puts_(b, "}");
 }
 
+/* name and inputs belong to model.nodes; a trunk or head layer has neither,
+ * and leaving them out keeps such a layer's JSON (and the config hash) as
+ * it was before nodes existed. */
+static bool unset_node_key(const cfg_field *f, const repro_layer_config *layer)
+{
+    if (!strcmp(f->key, "name"))
+        return !layer->name[0];
+    if (!strcmp(f->key, "inputs"))
+        return layer->n_inputs == 0;
+    return false;
+}
+
 /* A layer on one line: {"type": "linear", "out": 256, ...}, its kind's keys only. */
 static void write_layer(jbuf *b, const repro_layer_config *layer)
 {
@@ -189,7 +210,7 @@ static void write_layer(jbuf *b, const repro_layer_config *layer)
     bool first = true;
     for (size_t k = 0; k < cfg_layer_table.n; k++) {
         const cfg_field *f = &cfg_layer_table.fields[k];
-        if (!cfg_field_applies(f, layer->kind))
+        if (!cfg_field_applies(f, layer->kind) || unset_node_key(f, layer))
             continue;
         puts_(b, first ? "" : ", ");
         first = false;

@@ -152,14 +152,28 @@ static bool has_labels(const repro_data_config *d)
            (d->format == REPRO_DATA_NPY && d->y_is_label);
 }
 
+/* What every layer needs whatever it reads: out for linear and conv2d, a
+ * kernel for conv2d and the pools; name and inputs only in model.nodes. */
 static repro_status check_layers(const cfg_ctx *ctx, const char *path,
-                                 const repro_layer_config *layers, int n)
+                                 const repro_layer_config *layers, int n, bool nodes)
 {
     for (int i = 0; i < n; i++) {
-        if (layers[i].kind == REPRO_LAYER_LINEAR && layers[i].out == 0) {
-            char key[256];
-            snprintf(key, sizeof key, "%s.%d", path, i);
-            return cfg_fail_path(ctx, key, "%s: a linear layer needs 'out'", key);
+        const repro_layer_config *l = &layers[i];
+        char key[256];
+        snprintf(key, sizeof key, "%s.%d", path, i);
+        const char *kind = repro_layer_kind_name(l->kind);
+        if ((l->kind == REPRO_LAYER_LINEAR || l->kind == REPRO_LAYER_CONV2D) && l->out == 0)
+            return cfg_fail_path(ctx, key, "%s: a %s layer needs 'out'", key, kind);
+        if ((l->kind == REPRO_LAYER_CONV2D || l->kind == REPRO_LAYER_MAX_POOL2D ||
+             l->kind == REPRO_LAYER_AVG_POOL2D) && l->kernel == 0)
+            return cfg_fail_path(ctx, key, "%s: a %s layer needs 'kernel'", key, kind);
+        if (l->kind == REPRO_LAYER_RESHAPE && l->n_shape == 0)
+            return cfg_fail_path(ctx, key, "%s: a reshape layer needs 'shape'", key);
+        if (!nodes && (l->name[0] || l->n_inputs > 0)) {
+            char at[300];
+            snprintf(at, sizeof at, "%s.%s", key, l->name[0] ? "name" : "inputs");
+            return cfg_fail_path(ctx, at, "%s: only model.nodes entries take '%s' (a trunk or head is a stack)",
+                                 at, l->name[0] ? "name" : "inputs");
         }
     }
     return REPRO_OK;
@@ -176,7 +190,7 @@ static bool valid_name(const char *s)
 static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
                                        const repro_head_config *h, const repro_data_config *d)
 {
-    const repro_layer_config *last = &h->layers[h->n_layers - 1];
+    const repro_layer_config *last = h->n_layers ? &h->layers[h->n_layers - 1] : NULL;
     bool csv = d->format == REPRO_DATA_CSV, npy = d->format == REPRO_DATA_NPY;
     if (h->loss == REPRO_LOSS_CROSS_ENTROPY) {
         if (csv && !d->label_column[0])
@@ -184,7 +198,7 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
         if (npy && !d->y_is_label)
             return cfg_fail_path(ctx, key,
                                  "%s: loss cross_entropy needs class labels (data.y_is_label true)", key);
-        if (d->n_classes > 0 && last->kind == REPRO_LAYER_LINEAR && last->out != d->n_classes)
+        if (d->n_classes > 0 && last && last->kind == REPRO_LAYER_LINEAR && last->out != d->n_classes)
             return cfg_fail_path(ctx, key, "%s: ends in %d outputs but data.n_classes is %d", key,
                                  last->out, d->n_classes);
         return REPRO_OK;
@@ -198,7 +212,7 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
     }
     if (!csv || d->n_target_columns == 0)
         return cfg_fail_path(ctx, key, "%s: loss %s needs data.target_columns (csv data)", key, loss);
-    if (last->kind == REPRO_LAYER_LINEAR && last->out != d->n_target_columns)
+    if (last && last->kind == REPRO_LAYER_LINEAR && last->out != d->n_target_columns)
         return cfg_fail_path(ctx, key, "%s: ends in %d outputs but data.target_columns has %d", key,
                              last->out, d->n_target_columns);
     return REPRO_OK;
@@ -207,7 +221,12 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
 static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
 {
     const repro_model_config *m = &cfg->model;
-    repro_status st = check_layers(ctx, "model.trunk", m->trunk, m->n_trunk);
+    bool graph = m->n_nodes > 0;
+    if (graph && m->n_trunk > 0)
+        return cfg_fail_path(ctx, "model.trunk", "model.trunk: a model has either nodes (a graph) or a trunk, "
+                             "not both");
+    repro_status st = graph ? check_layers(ctx, "model.nodes", m->nodes, m->n_nodes, true)
+                            : check_layers(ctx, "model.trunk", m->trunk, m->n_trunk, false);
     if (st)
         return st;
     if (m->n_heads == 0)
@@ -224,9 +243,14 @@ static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
             if (!strcmp(m->heads[j].name, h->name))
                 return cfg_fail_path(ctx, key, "%s.name: '%s' is already the name of head %d", key,
                                      h->name, j);
-        if (h->n_layers == 0)
+        if (h->n_layers == 0 && !graph)
             return cfg_fail_path(ctx, key, "%s: at least one layer is required", layers);
-        if ((st = check_layers(ctx, layers, h->layers, h->n_layers)) ||
+        if (h->input[0] && !graph) {
+            char at[96];
+            snprintf(at, sizeof at, "%s.input", key);
+            return cfg_fail_path(ctx, at, "%s: a head reads a node by name only in a graph (model.nodes)", at);
+        }
+        if ((st = check_layers(ctx, layers, h->layers, h->n_layers, false)) ||
             (st = check_head_vs_data(ctx, key, h, &cfg->data)))
             return st;
     }

@@ -1,104 +1,313 @@
-/* Model construction, forward and backward: see model.h.
- *
- * A "stack" is a list of layers applied in order (the trunk, or one head).
- * Each layer owns its output buffer y [capacity][out]; a layer's input is
- * the previous layer's y (or the stack's input). Backward walks a stack in
- * reverse with two ping-pong gradient buffers. */
+/* Model construction and the forward/backward walks: see model.h and the
+ * order written in graph.h. The ops themselves are rows of node_table.c;
+ * this file only lays out the graph, its buffers and its order. */
 #include "nn/model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend.h"
+#include "nn/graph.h"
 #include "nn/init.h"
-#include "ops/cpu/linear.h"
 
-typedef struct layer {
-    repro_layer_config cfg;
-    int in, out;
-    uint32_t index;     /* position among all layers of the model: dropout's key id */
-    int w_tensor;       /* tensor index of the weight (linear) or gamma (layernorm), -1 if none */
-    int b_tensor;       /* tensor index of the bias (linear) or beta (layernorm), -1 if none */
-    float *y;           /* [capacity][out] output of the last forward */
-    uint8_t *mask;      /* dropout: [capacity][out] */
-    float *mean, *rstd; /* layernorm: [capacity] */
-} layer;
+/* ---- shapes ---- */
 
-typedef struct stack {
-    char name[REPRO_NAME_MAX];
-    int n;
-    layer layers[REPRO_MAX_LAYERS];
-    int in, out;
-} stack;
-
-struct repro_model {
-    const repro_backend *be; /* where every buffer below lives */
-    int64_t capacity;
-    int input;
-    stack trunk;
-    int n_heads;
-    stack heads[REPRO_MAX_HEADS];
-    int n_tensors;
-    repro_param_info tensors[2 * REPRO_MAX_LAYERS * (REPRO_MAX_HEADS + 1)];
-    int64_t n_params;
-    float *params, *grads;
-    float *scratch[2]; /* [capacity][max width]: backward ping-pong */
-    float *d_trunk;    /* [capacity][trunk out]: sum of the heads' gradients */
-    float *d_head;     /* [capacity][trunk out]: one head's input gradient */
-    const float *trunk_input; /* x of the last forward */
-    repro_trace *trace;       /* NULL: not tracing */
-    int blas;                 /* linear layers through OpenBLAS (mode: fast; not bit-exact) */
-};
-
-/* ---- construction ---- */
-
-static int add_tensor(repro_model *m, const char *prefix, int layer_i, const char *what,
-                      int ndim, int64_t d0, int64_t d1)
+int64_t repro_shape_numel(const repro_shape *s)
 {
-    repro_param_info *t = &m->tensors[m->n_tensors];
-    snprintf(t->name, sizeof t->name, "%s.%d.%s", prefix, layer_i, what);
-    t->ndim = ndim;
-    t->shape[0] = d0;
-    t->shape[1] = ndim == 2 ? d1 : 0;
-    t->numel = ndim == 2 ? d0 * d1 : d0;
-    t->offset = m->n_params;
-    m->n_params += t->numel;
-    return m->n_tensors++;
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++)
+        n *= s->d[i];
+    return n;
 }
 
-/* Lays out one stack's layers and parameter tensors; returns its output width. */
-static repro_status build_stack(repro_model *m, stack *s, const char *prefix,
-                                const repro_layer_config *cfgs, int n, int in,
-                                uint32_t *layer_index, repro_error *err)
+void repro_shape_format(const repro_shape *s, char *out, size_t size)
 {
-    snprintf(s->name, sizeof s->name, "%s", prefix);
-    s->n = n;
-    s->in = in;
-    int width = in;
+    size_t len = (size_t)snprintf(out, size, "[");
+    for (int i = 0; i < s->ndim && len < size; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+    if (len < size)
+        snprintf(out + len, size - len, "]");
+}
+
+/* ---- messages ---- */
+
+repro_status repro_node_fail(const node *n, repro_error *err, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return repro_fail(err, REPRO_ERR_CONFIG, "%s '%s' (%s): %s", n->where, n->name,
+                      repro_layer_kind_name(n->cfg.kind), msg);
+}
+
+/* Prefixes a construction error with "source:line: " when both are known. */
+static repro_status at_line(repro_status st, const char *source, int line, repro_error *err)
+{
+    if (st == REPRO_OK || !source || !source[0] || line <= 0)
+        return st;
+    return repro_error_prefix(err, "%s:%d", source, line);
+}
+
+/* ---- parameters and buffers ---- */
+
+static int add_tensor(repro_param_info *t, int64_t *total, const node *n, const char *what, const repro_shape *shape)
+{
+    snprintf(t->name, sizeof t->name, "%s.%s", n->name, what);
+    t->ndim = shape->ndim;
+    for (int i = 0; i < REPRO_MAX_DIMS; i++)
+        t->shape[i] = i < shape->ndim ? shape->d[i] : 0;
+    t->numel = repro_shape_numel(shape);
+    t->offset = *total;
+    *total += t->numel;
+    return 0;
+}
+
+int repro_model_add_param(repro_model *m, node *n, const char *what, const repro_shape *shape, int fan_in,
+                          int fan_out, repro_init_kind kind, float value, repro_init_kind default_kind)
+{
+    int i = m->n_tensors++;
+    add_tensor(&m->tensors[i], &m->n_params, n, what, shape);
+    m->init[i].kind = kind;
+    m->init[i].default_kind = default_kind;
+    m->init[i].value = value;
+    m->init[i].fan_in = fan_in;
+    m->init[i].fan_out = fan_out;
+    n->param[n->n_param++] = i;
+    return i;
+}
+
+int repro_model_add_buffer(repro_model *m, node *n, const char *what, int64_t n_elems, float init)
+{
+    int i = m->n_buffer_tensors++;
+    repro_shape s = {1, {n_elems}};
+    add_tensor(&m->buffer_tensors[i], &m->n_buffers, n, what, &s);
+    m->buffer_init[i] = init;
+    n->buffer[n->n_buffer++] = i;
+    return i;
+}
+
+const float *repro_node_param(const node_io *io, const node *n, int k)
+{
+    return io->params + io->model->tensors[n->param[k]].offset;
+}
+
+float *repro_node_grad(const node_io *io, const node *n, int k)
+{
+    return io->grads + io->model->tensors[n->param[k]].offset;
+}
+
+float *repro_node_buffer(const node_io *io, const node *n, int k)
+{
+    return io->buffers + io->model->buffer_tensors[n->buffer[k]].offset;
+}
+
+/* ---- construction: the nodes in order ---- */
+
+/* Appends a node for layer cfg named `name`, reading `inputs` (node indices,
+ * -1 = the model input). */
+static node *append(repro_model *m, const repro_layer_config *cfg, const char *name, const char *where,
+                    const int *inputs, int n_in)
+{
+    node *n = &m->nodes[m->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->cfg = *cfg;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    snprintf(n->where, sizeof n->where, "%s", where);
+    n->type = repro_node_type_of(cfg->kind);
+    n->index = (uint32_t)m->n_nodes;
+    n->n_in = n_in;
+    memcpy(n->in, inputs, (size_t)n_in * sizeof *inputs);
+    m->n_nodes++;
+    return n;
+}
+
+static int find_node(const repro_model *m, const char *name)
+{
+    if (!strcmp(name, "input"))
+        return -1;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (!strcmp(m->nodes[i].name, name))
+            return i;
+    return -2;
+}
+
+/* A stack of layers (the trunk, or a head's layers) reading node `from`;
+ * returns the last node (or `from` for an empty stack). */
+static int append_stack(repro_model *m, const repro_layer_config *layers, int n, const char *prefix,
+                        const char *where, int from)
+{
     for (int i = 0; i < n; i++) {
-        layer *L = &s->layers[i];
-        L->cfg = cfgs[i];
-        L->in = width;
-        L->index = (*layer_index)++;
-        L->w_tensor = L->b_tensor = -1;
-        if (L->cfg.kind == REPRO_LAYER_LINEAR) {
-            if (L->cfg.out < 1)
-                return repro_fail(err, REPRO_ERR_CONFIG, "%s.%d: linear layer needs out >= 1", prefix, i);
-            L->out = L->cfg.out;
-            L->w_tensor = add_tensor(m, prefix, i, "weight", 2, L->out, L->in);
-            if (L->cfg.bias)
-                L->b_tensor = add_tensor(m, prefix, i, "bias", 1, L->out, 0);
-        } else {
-            L->out = width;
-            if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
-                L->w_tensor = add_tensor(m, prefix, i, "weight", 1, width, 0);
-                L->b_tensor = add_tensor(m, prefix, i, "bias", 1, width, 0);
-            }
-        }
-        width = L->out;
+        char name[2 * REPRO_NAME_MAX + 8], at[64];
+        snprintf(name, sizeof name, "%s.%d", prefix, i);
+        snprintf(at, sizeof at, "%s.%d", where, i);
+        append(m, &layers[i], name, at, &from, 1);
+        from = m->n_nodes - 1;
     }
-    s->out = width;
+    return from;
+}
+
+static int valid_node_name(const char *s)
+{
+    return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(s);
+}
+
+/* The name of the node that input `want` of node i refers to, as a cycle
+ * "a -> b -> a" when it leads back to node i through later nodes. */
+static int leads_back(const repro_model_config *mc, int from, int target, int depth)
+{
+    if (depth > REPRO_MAX_NODES)
+        return 0;
+    const repro_layer_config *c = &mc->nodes[from];
+    for (int k = 0; k < c->n_inputs; k++) {
+        for (int j = 0; j < mc->n_nodes; j++) {
+            if (strcmp(mc->nodes[j].name, c->inputs[k]))
+                continue;
+            if (j == target || (j > from && leads_back(mc, j, target, depth + 1)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* model.nodes: each reads earlier nodes by name (default: the node before). */
+static repro_status append_nodes(repro_model *m, const repro_model_config *mc, const char *source,
+                                 repro_error *err)
+{
+    for (int i = 0; i < mc->n_nodes; i++) {
+        const repro_layer_config *c = &mc->nodes[i];
+        char where[64];
+        snprintf(where, sizeof where, "model.nodes.%d", i);
+        node probe = {0};
+        probe.cfg = *c;
+        snprintf(probe.where, sizeof probe.where, "%s", where);
+        snprintf(probe.name, sizeof probe.name, "%s", c->name[0] ? c->name : "?");
+        repro_status st = REPRO_OK;
+        if (!valid_node_name(c->name))
+            st = repro_node_fail(&probe, err, "a node needs a name of letters, digits, '_', '-' or '.'");
+        else if (!strcmp(c->name, "input") || find_node(m, c->name) >= 0)
+            st = repro_node_fail(&probe, err, "the name '%s' is already taken%s", c->name,
+                                 strcmp(c->name, "input") ? " by an earlier node" : " (the model's input)");
+        int in[REPRO_MAX_INPUTS], n_in = c->n_inputs;
+        if (n_in == 0) {
+            in[0] = m->n_nodes - 1;
+            n_in = 1;
+        }
+        for (int k = 0; st == REPRO_OK && k < c->n_inputs; k++) {
+            in[k] = find_node(m, c->inputs[k]);
+            if (in[k] != -2)
+                continue;
+            int later = -1;
+            for (int j = i + 1; j < mc->n_nodes && later < 0; j++)
+                if (!strcmp(mc->nodes[j].name, c->inputs[k]))
+                    later = j;
+            if (later < 0)
+                st = repro_node_fail(&probe, err, "input '%s' does not exist (inputs name earlier nodes or 'input')",
+                                     c->inputs[k]);
+            else if (later == i || leads_back(mc, later, i, 0))
+                st = repro_node_fail(&probe, err, "input '%s' forms a cycle (a node cannot depend on itself)",
+                                     c->inputs[k]);
+            else
+                st = repro_node_fail(&probe, err, "input '%s' is written later, in model.nodes.%d (list a node "
+                                     "after its inputs)", c->inputs[k], later);
+        }
+        if (st != REPRO_OK)
+            return at_line(st, source, c->line, err);
+        append(m, c, c->name, where, in, n_in);
+    }
+    return REPRO_OK;
+}
+
+/* The nodes of either form, then each head's layers; sets head_node[]. */
+static repro_status build_order(repro_model *m, const repro_model_config *mc, const char *source, repro_error *err)
+{
+    int last = -1;
+    if (mc->n_nodes > 0) {
+        repro_status st = append_nodes(m, mc, source, err);
+        if (st != REPRO_OK)
+            return st;
+        last = m->n_nodes - 1;
+    } else {
+        last = append_stack(m, mc->trunk, mc->n_trunk, "trunk", "model.trunk", -1);
+    }
+    m->n_heads = mc->n_heads;
+    for (int h = 0; h < mc->n_heads; h++) {
+        const repro_head_config *hc = &mc->heads[h];
+        int from = last;
+        if (hc->input[0]) {
+            from = find_node(m, hc->input);
+            if (from == -2 || from >= (mc->n_nodes > 0 ? mc->n_nodes : m->n_nodes))
+                return repro_fail(err, REPRO_ERR_CONFIG, "model.heads.%d.input: no node is named '%s'", h,
+                                  hc->input);
+        }
+        char prefix[REPRO_NAME_MAX + 8], where[64];
+        snprintf(prefix, sizeof prefix, "heads.%s", hc->name);
+        snprintf(where, sizeof where, "model.heads.%d.layers", h);
+        m->head_node[h] = append_stack(m, hc->layers, hc->n_layers, prefix, where, from);
+    }
+    return REPRO_OK;
+}
+
+/* Shapes, parameters and saved buffers, node by node (each node's plan). */
+static repro_status plan_nodes(repro_model *m, const char *source, repro_error *err)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *n = &m->nodes[i];
+        repro_status st = REPRO_OK;
+        if (!n->type)
+            st = repro_node_fail(n, err, "this layer type is not available in this build");
+        else if (n->n_in < n->type->min_inputs || n->n_in > n->type->max_inputs)
+            st = repro_node_fail(n, err, "takes %d to %d inputs, got %d", n->type->min_inputs, n->type->max_inputs,
+                                 n->n_in);
+        for (int k = 0; st == REPRO_OK && k < n->n_in; k++)
+            n->in_shape[k] = n->in[k] < 0 ? m->input : m->nodes[n->in[k]].out;
+        if (st == REPRO_OK)
+            st = n->type->plan(m, n, err);
+        if (st == REPRO_OK && repro_shape_numel(&n->out) > INT32_MAX)
+            st = repro_node_fail(n, err, "its output of %lld values per sample is too large",
+                                 (long long)repro_shape_numel(&n->out));
+        if (st != REPRO_OK)
+            return at_line(st, source, n->cfg.line, err);
+    }
+    return REPRO_OK;
+}
+
+/* Which nodes carry gradients, their consumer edges, and that every node
+ * reaches a head. */
+static repro_status plan_gradients(repro_model *m, const char *source, repro_error *err)
+{
+    int reaches[REPRO_MAX_NODES + REPRO_MAX_HEADS * REPRO_MAX_LAYERS] = {0};
+    for (int h = 0; h < m->n_heads; h++)
+        if (m->head_node[h] >= 0)
+            reaches[m->head_node[h]] = 1;
+    for (int i = m->n_nodes - 1; i >= 0; i--)
+        for (int k = 0; reaches[i] && k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0)
+                reaches[m->nodes[i].in[k]] = 1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *n = &m->nodes[i];
+        if (!reaches[i])
+            return at_line(repro_node_fail(n, err, "its output reaches no head (every node must feed a head)"),
+                           source, n->cfg.line, err);
+        n->grad = n->n_param > 0;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && m->nodes[n->in[k]].grad)
+                n->grad = 1;
+    }
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0)
+                m->nodes[m->nodes[i].in[k]].n_edges++;
+    for (int h = 0; h < m->n_heads; h++)
+        if (m->head_node[h] >= 0)
+            m->nodes[m->head_node[h]].n_edges++;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].n_edges > REPRO_MAX_EDGES)
+            return at_line(repro_node_fail(&m->nodes[i], err, "is read %d times (at most %d)", m->nodes[i].n_edges,
+                                           REPRO_MAX_EDGES),
+                           source, m->nodes[i].cfg.line, err);
     return REPRO_OK;
 }
 
@@ -107,37 +316,85 @@ static repro_status alloc_floats(const repro_model *m, float **p, int64_t n, rep
     return repro_be_alloc(m->be, (size_t)n * sizeof(float), (void **)p, err);
 }
 
-static repro_status alloc_stack(repro_model *m, stack *s, repro_error *err)
+/* Edge e of node u: where its consumer writes u's gradient. */
+static float *edge_buffer(node *u, int e)
 {
+    return e == 0 ? u->dy : u->edge_dy[e];
+}
+
+static repro_status alloc_nodes(repro_model *m, repro_error *err)
+{
+    int64_t widest = 1;
     repro_status st = REPRO_OK;
-    for (int i = 0; st == REPRO_OK && i < s->n; i++) {
-        layer *L = &s->layers[i];
-        st = alloc_floats(m, &L->y, m->capacity * L->out, err);
-        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_DROPOUT)
-            st = repro_be_alloc(m->be, (size_t)(m->capacity * L->out), (void **)&L->mask, err);
-        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_LAYERNORM)
-            st = alloc_floats(m, &L->mean, m->capacity, err);
-        if (st == REPRO_OK && L->cfg.kind == REPRO_LAYER_LAYERNORM)
-            st = alloc_floats(m, &L->rstd, m->capacity, err);
+    for (int i = 0; st == REPRO_OK && i < m->n_nodes; i++) {
+        node *n = &m->nodes[i];
+        int64_t w = repro_shape_numel(&n->out);
+        for (int k = 0; k < n->n_in; k++)
+            widest = repro_shape_numel(&n->in_shape[k]) > widest ? repro_shape_numel(&n->in_shape[k]) : widest;
+        st = alloc_floats(m, &n->y, m->capacity * w, err);
+        for (int s = 0; st == REPRO_OK && s < REPRO_NODE_SAVED; s++)
+            if (n->saved_bytes[s])
+                st = repro_be_alloc(m->be, (size_t)m->capacity * n->saved_bytes[s], &n->saved[s], err);
+        if (st == REPRO_OK && n->grad)
+            st = alloc_floats(m, &n->dy, m->capacity * w, err);
+        for (int e = 1; st == REPRO_OK && n->grad && e < n->n_edges; e++)
+            st = alloc_floats(m, &n->edge_dy[e], m->capacity * w, err);
+    }
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->scratch, m->capacity * widest, err);
+    /* each head's gradient lands on its node's last edge (heads come after
+     * every node in forward order) */
+    int seen[REPRO_MAX_NODES + REPRO_MAX_HEADS * REPRO_MAX_LAYERS] = {0};
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0)
+                seen[m->nodes[i].in[k]]++;
+    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++) {
+        int u = m->head_node[h];
+        m->head_dst[h] = u >= 0 && m->nodes[u].grad ? edge_buffer(&m->nodes[u], seen[u]++) : NULL;
     }
     return st;
 }
 
-static int stack_max_width(const stack *s)
+static repro_status alloc_state(repro_model *m, repro_error *err)
 {
-    int w = s->in;
-    for (int i = 0; i < s->n; i++)
-        if (s->layers[i].out > w)
-            w = s->layers[i].out;
-    return w;
+    repro_status st = alloc_floats(m, &m->params, m->n_params, err);
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->grads, m->n_params, err);
+    if (st == REPRO_OK)
+        st = repro_be_zero(m->be, m->grads, (size_t)m->n_params * sizeof(float), err);
+    if (st == REPRO_OK)
+        st = repro_be_zero(m->be, m->params, (size_t)m->n_params * sizeof(float), err);
+    if (st == REPRO_OK)
+        st = alloc_floats(m, &m->buffers, m->n_buffers, err);
+    return st;
 }
 
-repro_status repro_model_create(const repro_model_config *mc, int input, int64_t capacity,
+static repro_status input_shape(const repro_model_config *mc, int input, repro_shape *s, repro_error *err)
+{
+    if (input < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "model input must be >= 1, got %d", input);
+    if (mc->n_input_shape == 0) {
+        s->ndim = 1;
+        s->d[0] = input;
+        return REPRO_OK;
+    }
+    s->ndim = mc->n_input_shape;
+    for (int i = 0; i < s->ndim; i++)
+        s->d[i] = mc->input_shape[i];
+    if (repro_shape_numel(s) != input) {
+        char text[96];
+        repro_shape_format(s, text, sizeof text);
+        return repro_fail(err, REPRO_ERR_CONFIG, "model.input_shape: %s holds %lld values but a sample has %d",
+                          text, (long long)repro_shape_numel(s), input);
+    }
+    return REPRO_OK;
+}
+
+repro_status repro_model_create(const repro_model_config *mc, const char *source, int input, int64_t capacity,
                                 const repro_backend *be, repro_model **out, repro_error *err)
 {
     *out = NULL;
-    if (input < 1)
-        return repro_fail(err, REPRO_ERR_CONFIG, "model input must be >= 1, got %d", input);
     if (mc->n_heads < 1)
         return repro_fail(err, REPRO_ERR_CONFIG, "model.heads: at least one head is required");
     repro_model *m = calloc(1, sizeof *m);
@@ -145,39 +402,17 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the model");
     m->be = be;
     m->capacity = capacity;
-    m->input = input;
-    uint32_t layer_index = 0;
-    repro_status st = build_stack(m, &m->trunk, "trunk", mc->trunk, mc->n_trunk, input, &layer_index, err);
-    m->n_heads = mc->n_heads;
-    for (int h = 0; st == REPRO_OK && h < mc->n_heads; h++) {
-        char prefix[REPRO_NAME_MAX + 8];
-        snprintf(prefix, sizeof prefix, "heads.%s", mc->heads[h].name);
-        st = build_stack(m, &m->heads[h], prefix, mc->heads[h].layers, mc->heads[h].n_layers,
-                         m->trunk.out, &layer_index, err);
-    }
-    int width = stack_max_width(&m->trunk);
-    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++) {
-        int w = stack_max_width(&m->heads[h]);
-        width = w > width ? w : width;
-    }
+    repro_status st = input_shape(mc, input, &m->input, err);
     if (st == REPRO_OK)
-        st = alloc_floats(m, &m->params, m->n_params, err);
+        st = build_order(m, mc, source, err);
     if (st == REPRO_OK)
-        st = alloc_floats(m, &m->grads, m->n_params, err);
+        st = plan_nodes(m, source, err);
     if (st == REPRO_OK)
-        st = repro_be_zero(be, m->grads, (size_t)m->n_params * sizeof(float), err);
+        st = plan_gradients(m, source, err);
     if (st == REPRO_OK)
-        st = repro_be_zero(be, m->params, (size_t)m->n_params * sizeof(float), err);
-    for (int i = 0; st == REPRO_OK && i < 2; i++)
-        st = alloc_floats(m, &m->scratch[i], capacity * width, err);
+        st = alloc_state(m, err);
     if (st == REPRO_OK)
-        st = alloc_floats(m, &m->d_trunk, capacity * m->trunk.out, err);
-    if (st == REPRO_OK)
-        st = alloc_floats(m, &m->d_head, capacity * m->trunk.out, err);
-    if (st == REPRO_OK)
-        st = alloc_stack(m, &m->trunk, err);
-    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
-        st = alloc_stack(m, &m->heads[h], err);
+        st = alloc_nodes(m, err);
     if (st != REPRO_OK) {
         repro_model_free(m);
         return st;
@@ -186,29 +421,23 @@ repro_status repro_model_create(const repro_model_config *mc, int input, int64_t
     return REPRO_OK;
 }
 
-static void free_stack(const repro_model *m, stack *s)
-{
-    for (int i = 0; i < s->n; i++) {
-        repro_be_free(m->be, s->layers[i].y);
-        repro_be_free(m->be, s->layers[i].mask);
-        repro_be_free(m->be, s->layers[i].mean);
-        repro_be_free(m->be, s->layers[i].rstd);
-    }
-}
-
 void repro_model_free(repro_model *m)
 {
     if (!m)
         return;
-    free_stack(m, &m->trunk);
-    for (int h = 0; h < m->n_heads; h++)
-        free_stack(m, &m->heads[h]);
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *n = &m->nodes[i];
+        repro_be_free(m->be, n->y);
+        repro_be_free(m->be, n->dy);
+        for (int s = 0; s < REPRO_NODE_SAVED; s++)
+            repro_be_free(m->be, n->saved[s]);
+        for (int e = 1; e < n->n_edges; e++)
+            repro_be_free(m->be, n->edge_dy[e]);
+    }
     repro_be_free(m->be, m->params);
     repro_be_free(m->be, m->grads);
-    repro_be_free(m->be, m->scratch[0]);
-    repro_be_free(m->be, m->scratch[1]);
-    repro_be_free(m->be, m->d_trunk);
-    repro_be_free(m->be, m->d_head);
+    repro_be_free(m->be, m->buffers);
+    repro_be_free(m->be, m->scratch);
     free(m);
 }
 
@@ -219,145 +448,114 @@ float *repro_model_params(repro_model *m) { return m->params; }
 float *repro_model_grads(repro_model *m) { return m->grads; }
 int repro_model_n_tensors(const repro_model *m) { return m->n_tensors; }
 const repro_param_info *repro_model_tensor(const repro_model *m, int i) { return &m->tensors[i]; }
+int64_t repro_model_n_buffers(const repro_model *m) { return m->n_buffers; }
+float *repro_model_buffers(repro_model *m) { return m->buffers; }
+int repro_model_n_buffer_tensors(const repro_model *m) { return m->n_buffer_tensors; }
+const repro_param_info *repro_model_buffer_tensor(const repro_model *m, int i) { return &m->buffer_tensors[i]; }
 int repro_model_n_heads(const repro_model *m) { return m->n_heads; }
-int repro_model_head_width(const repro_model *m, int head) { return m->heads[head].out; }
-void repro_model_set_trace(repro_model *m, repro_trace *t) { m->trace = t; }
-void repro_model_use_blas(repro_model *m, int on) { m->blas = on; }
+
+void repro_model_set_trace(repro_model *m, repro_model_trace_fn fn, void *ctx)
+{
+    m->trace = fn;
+    m->trace_ctx = ctx;
+}
+
+static const repro_shape *head_shape(const repro_model *m, int head)
+{
+    int u = m->head_node[head];
+    return u >= 0 ? &m->nodes[u].out : &m->input;
+}
+
+int repro_model_head_width(const repro_model *m, int head)
+{
+    return (int)repro_shape_numel(head_shape(m, head));
+}
 
 const float *repro_model_head_output(const repro_model *m, int head)
 {
-    const stack *s = &m->heads[head];
-    const float *t = m->trunk.n ? m->trunk.layers[m->trunk.n - 1].y : m->trunk_input;
-    return s->n ? s->layers[s->n - 1].y : t;
+    int u = m->head_node[head];
+    return u >= 0 ? m->nodes[u].y : m->input_x;
 }
 
 /* ---- initialisation ---- */
-
-static void init_stack(const repro_model *m, const stack *s, uint64_t seed, float *params)
-{
-    for (int i = 0; i < s->n; i++) {
-        const layer *L = &s->layers[i];
-        if (L->cfg.kind == REPRO_LAYER_LINEAR) {
-            const repro_param_info *w = &m->tensors[L->w_tensor];
-            repro_init_tensor(params + w->offset, w->numel, L->in, L->out, L->cfg.weight_init,
-                              L->cfg.weight_init_value, REPRO_INIT_KAIMING_UNIFORM, seed,
-                              (uint32_t)L->w_tensor);
-            if (L->b_tensor >= 0) {
-                const repro_param_info *b = &m->tensors[L->b_tensor];
-                repro_init_tensor(params + b->offset, b->numel, L->in, L->out, L->cfg.bias_init,
-                                  L->cfg.bias_init_value, REPRO_INIT_ZEROS, seed, (uint32_t)L->b_tensor);
-            }
-        } else if (L->cfg.kind == REPRO_LAYER_LAYERNORM) {
-            const repro_param_info *g = &m->tensors[L->w_tensor];
-            for (int64_t j = 0; j < g->numel; j++)
-                params[g->offset + j] = 1.0f;
-            const repro_param_info *b = &m->tensors[L->b_tensor];
-            for (int64_t j = 0; j < b->numel; j++)
-                params[b->offset + j] = 0.0f;
-        }
-    }
-}
 
 repro_status repro_model_init_params(repro_model *m, uint64_t seed, repro_error *err)
 {
     /* drawn on the host (the draws are pure functions of their coordinates,
      * so where they are drawn never matters), then copied to the backend */
-    float *host = malloc((size_t)m->n_params * sizeof(float));
+    int64_t n = m->n_params > m->n_buffers ? m->n_params : m->n_buffers;
+    float *host = malloc((size_t)(n ? n : 1) * sizeof(float));
     if (!host)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the initial parameters");
-    init_stack(m, &m->trunk, seed, host);
-    for (int h = 0; h < m->n_heads; h++)
-        init_stack(m, &m->heads[h], seed, host);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const repro_param_info *t = &m->tensors[i];
+        const struct tensor_init *in = &m->init[i];
+        repro_init_tensor(host + t->offset, t->numel, in->fan_in, in->fan_out, in->kind, in->value,
+                          in->default_kind, seed, (uint32_t)i);
+    }
     repro_status st = repro_be_upload(m->be, m->params, host, (size_t)m->n_params * sizeof(float), err);
+    for (int i = 0; i < m->n_buffer_tensors; i++)
+        for (int64_t j = 0; j < m->buffer_tensors[i].numel; j++)
+            host[m->buffer_tensors[i].offset + j] = m->buffer_init[i];
+    if (st == REPRO_OK && m->n_buffers)
+        st = repro_be_upload(m->be, m->buffers, host, (size_t)m->n_buffers * sizeof(float), err);
     free(host);
     return st;
 }
 
-/* ---- forward ---- */
-
-static repro_status layer_forward(repro_model *m, layer *L, const repro_backend *be, const float *params,
-                                  const float *x, int64_t b, int training, uint64_t seed,
-                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
-{
-    int64_t n = b * L->out;
-    switch (L->cfg.kind) {
-    case REPRO_LAYER_LINEAR: {
-        const float *w = params + m->tensors[L->w_tensor].offset;
-        const float *bias = L->b_tensor >= 0 ? params + m->tensors[L->b_tensor].offset : NULL;
-        if (m->blas) {
-            repro_linear_forward_blas(L->y, x, w, bias, b, L->in, L->out);
-            return REPRO_OK;
-        }
-        return repro_be_linear_forward(be, L->y, x, w, bias, b, L->in, L->out, err);
-    }
-    case REPRO_LAYER_RELU: return repro_be_act_forward(be, REPRO_ACT_RELU, L->y, x, n, err);
-    case REPRO_LAYER_GELU: return repro_be_act_forward(be, REPRO_ACT_GELU, L->y, x, n, err);
-    case REPRO_LAYER_TANH: return repro_be_act_forward(be, REPRO_ACT_TANH, L->y, x, n, err);
-    case REPRO_LAYER_SIGMOID: return repro_be_act_forward(be, REPRO_ACT_SIGMOID, L->y, x, n, err);
-    case REPRO_LAYER_DROPOUT:
-        if (training && L->cfg.p > 0.0f)
-            return repro_be_dropout_forward(be, L->y, L->mask, x, b, L->out, L->cfg.p, seed, L->index, step,
-                                            sample_pos, err);
-        return repro_be_copy(be, L->y, x, (size_t)n * sizeof(float), err);
-    case REPRO_LAYER_LAYERNORM:
-        return repro_be_layernorm_forward(be, L->y, L->mean, L->rstd, x, params + m->tensors[L->w_tensor].offset,
-                                          params + m->tensors[L->b_tensor].offset, b, L->out, L->cfg.eps, err);
-    }
-    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
-}
-
 /* ---- tracing ---- */
 
-/* Records backend data (copied to the host first when it lives on a GPU). */
+/* Hands backend data to the trace (copied to the host first on a GPU). */
 static repro_status trace_data(repro_model *m, const char *op, const char *name, const float *data, int64_t rows,
                                int64_t cols, repro_error *err)
 {
     if (repro_backend_device(m->be) == REPRO_DEVICE_CPU)
-        return repro_trace_tensor(m->trace, op, name, 1, data, rows, cols, err);
+        return m->trace(m->trace_ctx, op, name, data, rows, cols, err);
     size_t bytes = (size_t)(rows * (cols ? cols : 1)) * sizeof(float);
     float *host = malloc(bytes ? bytes : 1);
     if (!host)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a trace buffer");
     repro_status st = repro_be_download(m->be, host, data, bytes, err);
     if (st == REPRO_OK)
-        st = repro_trace_tensor(m->trace, op, name, 1, host, rows, cols, err);
+        st = m->trace(m->trace_ctx, op, name, host, rows, cols, err);
     free(host);
     return st;
 }
 
-/* Records rows x cols of data as "<stack>.<i>.<kind>.<what>" under the op
- * "<stack>.<i>.<kind>.<phase>". */
-static repro_status trace_layer(repro_model *m, const stack *s, int i, const char *phase, const char *what,
-                                const float *data, int64_t rows, int64_t cols, repro_error *err)
+/* "<node>.<kind>.<what>" under the op "<node>.<kind>.<phase>". */
+static repro_status trace_node(repro_model *m, const node *n, const char *phase, const char *what, const float *data,
+                               int64_t rows, int64_t cols, repro_error *err)
 {
-    char op[160], name[160];
-    const char *kind = repro_layer_kind_name(s->layers[i].cfg.kind);
-    snprintf(op, sizeof op, "%s.%d.%s.%s", s->name, i, kind, phase);
-    snprintf(name, sizeof name, "%s.%d.%s.%s", s->name, i, kind, what);
+    char op[256], name[256];
+    const char *kind = repro_layer_kind_name(n->cfg.kind);
+    snprintf(op, sizeof op, "%s.%s.%s", n->name, kind, phase);
+    snprintf(name, sizeof name, "%s.%s.%s", n->name, kind, what);
     return trace_data(m, op, name, data, rows, cols, err);
 }
 
 /* ---- forward ---- */
 
-static repro_status stack_forward(repro_model *m, stack *s, const repro_backend *be, const float *params,
-                                  const float *x, int64_t b, int training, uint64_t seed,
-                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
+static const float *output_of(const repro_model *m, int u)
 {
-    for (int i = 0; i < s->n; i++) {
-        repro_status st = layer_forward(m, &s->layers[i], be, params, x, b, training, seed, step,
-                                        sample_pos, err);
-        if (st == REPRO_OK && m->trace)
-            st = trace_layer(m, s, i, "forward", "out", s->layers[i].y, b, s->layers[i].out, err);
-        if (st != REPRO_OK)
-            return st;
-        x = s->layers[i].y;
-    }
-    return REPRO_OK;
+    return u >= 0 ? m->nodes[u].y : m->input_x;
 }
 
-static const float *stack_output(const stack *s, const float *input)
+static node_io io_for(const repro_model *m, const float *params, int64_t b, int training, uint64_t seed,
+                      uint64_t step, const uint32_t *sample_pos)
 {
-    return s->n ? s->layers[s->n - 1].y : input;
+    node_io io;
+    memset(&io, 0, sizeof io);
+    io.model = m;
+    io.b = b;
+    io.params = params;
+    io.grads = m->grads;
+    io.buffers = m->buffers;
+    io.training = training;
+    io.seed = seed;
+    io.step = step;
+    io.sample_pos = sample_pos;
+    io.scratch = m->scratch;
+    return io;
 }
 
 repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
@@ -367,101 +565,80 @@ repro_status repro_model_forward(repro_model *m, const repro_backend *be, const 
     if (b > m->capacity)
         return repro_fail(err, REPRO_ERR_INTERNAL, "batch of %lld rows exceeds capacity %lld",
                           (long long)b, (long long)m->capacity);
-    m->trunk_input = x;
-    if (m->trace) {
-        repro_status st = trace_data(m, "input", "input", x, b, m->input, err);
-        if (st != REPRO_OK)
-            return st;
+    m->input_x = x;
+    repro_status st = REPRO_OK;
+    if (m->trace)
+        st = trace_data(m, "input", "input", x, b, repro_shape_numel(&m->input), err);
+    node_io io = io_for(m, params, b, training, seed, step, sample_pos);
+    for (int i = 0; st == REPRO_OK && i < m->n_nodes; i++) {
+        node *n = &m->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            io.x[k] = output_of(m, n->in[k]);
+        st = n->type->forward(be, n, &io, err);
+        if (st == REPRO_OK && m->trace)
+            st = trace_node(m, n, "forward", "out", n->y, b, repro_shape_numel(&n->out), err);
     }
-    repro_status st = stack_forward(m, &m->trunk, be, params, x, b, training, seed, step, sample_pos, err);
-    const float *t = stack_output(&m->trunk, x);
-    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
-        st = stack_forward(m, &m->heads[h], be, params, t, b, training, seed, step, sample_pos, err);
     return st;
 }
 
 /* ---- backward ---- */
 
-/* dx = d(layer)/d(input) applied to dy; parameter gradients accumulate. dx may
- * be NULL for the model's first layer (nobody needs the input gradient). */
-static repro_status layer_backward(repro_model *m, layer *L, const repro_backend *be, const float *x,
-                                   const float *dy, float *dx, int64_t b, repro_error *err)
+/* Node u's dy: its first edge's gradient plus the others', left to right. */
+static repro_status gather_edges(const repro_backend *be, repro_model *m, node *u, int64_t b, repro_error *err)
 {
-    int64_t n = b * L->out;
-    switch (L->cfg.kind) {
-    case REPRO_LAYER_LINEAR: {
-        const float *w = m->params + m->tensors[L->w_tensor].offset;
-        float *dw = m->grads + m->tensors[L->w_tensor].offset;
-        float *db = L->b_tensor >= 0 ? m->grads + m->tensors[L->b_tensor].offset : NULL;
-        if (m->blas) {
-            repro_linear_backward_blas(dx, dw, db, dy, x, w, b, L->in, L->out);
-            return REPRO_OK;
-        }
-        return repro_be_linear_backward(be, dx, dw, db, dy, x, w, b, L->in, L->out, err);
-    }
-    case REPRO_LAYER_RELU: return dx ? repro_be_act_backward(be, REPRO_ACT_RELU, dx, dy, x, n, err) : REPRO_OK;
-    case REPRO_LAYER_GELU: return dx ? repro_be_act_backward(be, REPRO_ACT_GELU, dx, dy, x, n, err) : REPRO_OK;
-    case REPRO_LAYER_TANH: return dx ? repro_be_act_backward(be, REPRO_ACT_TANH, dx, dy, L->y, n, err) : REPRO_OK;
-    case REPRO_LAYER_SIGMOID:
-        return dx ? repro_be_act_backward(be, REPRO_ACT_SIGMOID, dx, dy, L->y, n, err) : REPRO_OK;
-    case REPRO_LAYER_DROPOUT:
-        if (!dx)
-            return REPRO_OK;
-        if (L->cfg.p > 0.0f)
-            return repro_be_dropout_backward(be, dx, dy, L->mask, b, L->out, L->cfg.p, err);
-        return repro_be_copy(be, dx, dy, (size_t)n * sizeof(float), err);
-    case REPRO_LAYER_LAYERNORM:
-        return repro_be_layernorm_backward(be, dx, m->grads + m->tensors[L->w_tensor].offset,
-                                           m->grads + m->tensors[L->b_tensor].offset, dy, x, L->mean, L->rstd,
-                                           m->params + m->tensors[L->w_tensor].offset, b, L->out, err);
-    }
-    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown layer kind %d", (int)L->cfg.kind);
-}
-
-/* Backpropagates dy (the gradient at the stack's output) through s, whose
- * input was x, alternating between the two scratch buffers. The gradient at
- * the stack's input goes to dx_out (NULL: not needed). */
-static repro_status stack_backward(repro_model *m, stack *s, const repro_backend *be, const float *x,
-                                   const float *dy, float *dx_out, int64_t b, repro_error *err)
-{
-    if (s->n == 0) {
-        return dx_out ? repro_be_copy(be, dx_out, dy, (size_t)(b * s->in) * sizeof(float), err) : REPRO_OK;
-    }
-    for (int i = s->n - 1; i >= 0; i--) {
-        layer *L = &s->layers[i];
-        const float *in = i > 0 ? s->layers[i - 1].y : x;
-        float *dx = i > 0 ? m->scratch[(s->n - 1 - i) & 1] : dx_out;
-        /* layernorm's parameter gradients come with its input gradient */
-        if (!dx && L->cfg.kind == REPRO_LAYER_LAYERNORM)
-            dx = m->scratch[(s->n - 1 - i) & 1];
-        repro_status st = layer_backward(m, L, be, in, dy, dx, b, err);
-        if (st == REPRO_OK && m->trace && dx)
-            st = trace_layer(m, s, i, "backward", "dx", dx, b, L->in, err);
-        if (st != REPRO_OK)
-            return st;
-        dy = dx;
-    }
-    return REPRO_OK;
+    int64_t n = b * repro_shape_numel(&u->out);
+    repro_status st = REPRO_OK;
+    for (int e = 1; st == REPRO_OK && e < u->n_edges; e++)
+        st = repro_be_add_inplace(be, u->dy, u->edge_dy[e], n, err);
+    if (st == REPRO_OK && m->trace && u->n_edges > 1)
+        st = trace_node(m, u, "backward", "dy", u->dy, b, repro_shape_numel(&u->out), err);
+    return st;
 }
 
 repro_status repro_model_backward(repro_model *m, const repro_backend *be, const float *x, int64_t b,
                                   float *const *d_out, repro_error *err)
 {
-    const float *t = stack_output(&m->trunk, x);
-    /* The trunk's output gradient is the sum of the heads' input gradients,
-     * added in head order: d_trunk = (g_0 + g_1) + g_2 ... */
-    for (int h = 0; h < m->n_heads; h++) {
-        float *dst = h == 0 ? m->d_trunk : m->d_head;
-        repro_status st = stack_backward(m, &m->heads[h], be, t, d_out[h], dst, b, err);
-        if (st != REPRO_OK)
-            return st;
-        if (h > 0 && (st = repro_be_add_inplace(be, m->d_trunk, m->d_head, b * m->trunk.out, err)) != REPRO_OK)
-            return st;
+    (void)x;
+    repro_status st = REPRO_OK;
+    for (int h = 0; st == REPRO_OK && h < m->n_heads; h++)
+        if (m->head_dst[h])
+            st = repro_be_copy(be, m->head_dst[h], d_out[h],
+                               (size_t)(b * repro_shape_numel(head_shape(m, h))) * sizeof(float), err);
+    /* edge counters: the next edge of each producer, counted back from its last */
+    int next[REPRO_MAX_NODES + REPRO_MAX_HEADS * REPRO_MAX_LAYERS];
+    for (int i = 0; i < m->n_nodes; i++) {
+        next[i] = m->nodes[i].n_edges - 1;
+        for (int h = 0; h < m->n_heads; h++)
+            if (m->head_node[h] == i)
+                next[i]--;
     }
-    if (m->trace && m->n_heads > 1) {
-        repro_status st = trace_data(m, "trunk.backward", "trunk.dy", m->d_trunk, b, m->trunk.out, err);
-        if (st != REPRO_OK)
-            return st;
+    node_io io = io_for(m, m->params, b, 1, 0, 0, NULL);
+    for (int i = m->n_nodes - 1; st == REPRO_OK && i >= 0; i--) {
+        node *n = &m->nodes[i];
+        if (!n->grad)
+            continue;
+        st = gather_edges(be, m, n, b, err);
+        /* this node's edges into its producers, in reverse slot order so that
+         * the edge numbers (counted back) match forward order */
+        float *dx[REPRO_MAX_INPUTS] = {NULL};
+        for (int k = n->n_in - 1; k >= 0; k--) {
+            int u = n->in[k];
+            if (u >= 0 && m->nodes[u].grad)
+                dx[k] = edge_buffer(&m->nodes[u], next[u]--);
+        }
+        if (n->type->dx_always && !dx[0])
+            dx[0] = m->scratch;
+        for (int k = 0; k < n->n_in; k++) {
+            io.x[k] = output_of(m, n->in[k]);
+            io.dx[k] = dx[k];
+        }
+        io.dy = n->dy;
+        if (st == REPRO_OK)
+            st = n->type->backward(be, n, &io, err);
+        for (int k = 0; st == REPRO_OK && m->trace && k < n->n_in; k++)
+            if (dx[k] && dx[k] != m->scratch)
+                st = trace_node(m, n, "backward", n->n_in == 1 ? "dx" : k == 0 ? "dx0" : k == 1 ? "dx1" : "dxn",
+                                dx[k], b, repro_shape_numel(&n->in_shape[k]), err);
     }
-    return stack_backward(m, &m->trunk, be, x, m->d_trunk, NULL, b, err);
+    return st;
 }

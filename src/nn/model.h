@@ -1,18 +1,19 @@
-/* A model built from a config: a shared trunk of layers and one or more
- * named heads, each a stack of layers of its own.
+/* A model built from a config: a graph of nodes over N-D tensors (model.nodes)
+ * or its sugar, a shared trunk of layers and named heads:
  *
- *   x [b][input] -> trunk -> t [b][trunk_out] -+-> head 0 -> out0 [b][o0]
- *                                               +-> head 1 -> out1 [b][o1] ...
+ *   x [b][input...] -> node -> node -> ... -+-> head 0 -> out0 [b][o0]
+ *                        \-----(add)-------/ +-> head 1 -> out1 [b][o1] ...
  *
- * All parameters live in one contiguous buffer (and their gradients in a
- * second of the same shape), tensor after tensor in a fixed order: trunk
- * layers first, then each head's, each linear layer's weight [out][in]
- * before its bias [out], each layernorm's gamma [d] before beta [d]. So the
+ * docs/model.md describes the config and the order every walk follows
+ * (src/nn/graph.h has the details). All parameters live in one contiguous
+ * buffer (their gradients in a second of the same shape), tensor after
+ * tensor in the order the nodes declare them (a linear or conv2d layer's
+ * weight before its bias, a norm's weight before its bias), so the
  * parameter hash, the optimiser update and the gradient norm are single
  * passes over one buffer, and `params_sha256` is the SHA-256 of its bytes.
+ * Batch-norm running statistics live in a third ("buffers").
  *
- * Forward saves what backward needs (each layer's output, dropout masks,
- * layernorm statistics) for up to `capacity` rows. */
+ * Forward saves what backward needs for up to `capacity` samples. */
 #ifndef REPRO_NN_MODEL_H
 #define REPRO_NN_MODEL_H
 
@@ -21,28 +22,34 @@
 #include "backend/backend.h"
 #include "repro/config.h"
 #include "repro/status.h"
-#include "train/trace.h"
+
+enum { REPRO_MAX_TENSORS = 256 };
 
 typedef struct repro_model repro_model;
 
-/* One parameter tensor: a named view into the model's parameter buffer. */
+/* One parameter (or buffer) tensor: a named view into the model's buffer. */
 typedef struct repro_param_info {
-    char name[96];     /* e.g. "trunk.0.weight", "heads.class.0.bias" */
-    int ndim;          /* 1 or 2 */
-    int64_t shape[2];
-    int64_t offset;    /* into repro_model_params() */
+    char name[160];    /* e.g. "trunk.0.weight", "heads.class.0.bias", "conv1.weight" */
+    int ndim;          /* 1 .. REPRO_MAX_DIMS */
+    int64_t shape[REPRO_MAX_DIMS];
+    int64_t offset;    /* into repro_model_params() (or repro_model_buffers()) */
     int64_t numel;
 } repro_param_info;
 
-/* Builds the model for `input` features, with activation buffers for up to
- * `capacity` rows per forward pass. Parameters start at +0: call
+/* Builds the model for samples of `input` features (shaped by
+ * mc->input_shape when given), with activation buffers for up to `capacity`
+ * samples per forward pass. A graph that does not fit together (unknown or
+ * later inputs, shapes that do not match, a kernel larger than its input,
+ * ...) is REPRO_ERR_CONFIG naming the node, its shapes and, when source
+ * (the YAML file) is given, "source:line". Parameters start at +0: call
  * repro_model_init_params. */
-repro_status repro_model_create(const repro_model_config *mc, int input, int64_t capacity,
+repro_status repro_model_create(const repro_model_config *mc, const char *source, int input, int64_t capacity,
                                 const repro_backend *be, repro_model **out, repro_error *err);
 void repro_model_free(repro_model *m);
 
 /* Draws every parameter from Philox at (seed, REPRO_RNG_INIT, tensor index)
- * with the layer's initialiser; the formulas are in nn/init.h. */
+ * with the layer's initialiser (nn/init.h), and sets every buffer to its
+ * initial value (running mean 0, running variance 1). */
 repro_status repro_model_init_params(repro_model *m, uint64_t seed, repro_error *err);
 
 int64_t repro_model_n_params(const repro_model *m);
@@ -53,24 +60,30 @@ const repro_param_info *repro_model_tensor(const repro_model *m, int i);
 int repro_model_n_heads(const repro_model *m);
 int repro_model_head_width(const repro_model *m, int head);
 
+/* Running statistics (batch norm): not trained, not in params_sha256;
+ * saved in checkpoints and model.safetensors. 0 of them for most models. */
+int64_t repro_model_n_buffers(const repro_model *m);
+float *repro_model_buffers(repro_model *m); /* [n_buffers] */
+int repro_model_n_buffer_tensors(const repro_model *m);
+const repro_param_info *repro_model_buffer_tensor(const repro_model *m, int i);
+
 /* Evaluates x [b][input] (b <= capacity). With training != 0 dropout is
- * applied at coordinates (seed, layer, step, sample_pos[r], element) and
- * everything backward needs is saved; sample_pos may be NULL otherwise.
- * Reads parameters from `params` (the model's own buffer, or an EMA copy of
- * the same layout). */
+ * applied at coordinates (seed, layer, step, sample_pos[r], element), batch
+ * norm uses (and updates the running statistics from) its groups' own
+ * statistics, and everything backward needs is saved; sample_pos may be
+ * NULL otherwise. Reads parameters from `params` (the model's own buffer,
+ * or an EMA copy of the same layout). */
 repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err);
 
-/* While t is set (NULL: off, the default), every forward and backward pass
- * records its input, each layer's output "<layer>.out" and each input
- * gradient "<layer>.dx" into t (see train/trace.h). Costs one pointer test
- * per layer when off. */
-void repro_model_set_trace(repro_model *m, repro_trace *t);
-
-/* on != 0: linear layers go through OpenBLAS sgemm (linear.h), which is
- * NOT bit-exact: only for mode: fast, where determinism allowed it. */
-void repro_model_use_blas(repro_model *m, int on);
+/* Tracing: while set (NULL: off, the default), every forward and backward
+ * pass hands its input, each node's output "<node>.<kind>.out" and each
+ * input gradient "<node>.<kind>.dx" to fn, as host data of rows x cols
+ * floats (cols 0: a vector). The trainer records them (train/trace.h). */
+typedef repro_status (*repro_model_trace_fn)(void *ctx, const char *op, const char *name, const float *host,
+                                             int64_t rows, int64_t cols, repro_error *err);
+void repro_model_set_trace(repro_model *m, repro_model_trace_fn fn, void *ctx);
 
 /* Head h's output of the last forward pass: [b][head_width]. */
 const float *repro_model_head_output(const repro_model *m, int head);
@@ -78,7 +91,7 @@ const float *repro_model_head_output(const repro_model *m, int head);
 /* Backpropagates d_out[h] [b][head_width(h)] (the loss gradients with
  * respect to each head's output) through the last training forward pass and
  * accumulates into repro_model_grads(): every weight gradient continues its
- * in-order sum over rows from its current value, so micro-batches fed in
+ * in-order sum over samples from its current value, so micro-batches fed in
  * order give exactly the bits of one large batch. */
 repro_status repro_model_backward(repro_model *m, const repro_backend *be, const float *x, int64_t b,
                                   float *const *d_out, repro_error *err);

@@ -1,6 +1,7 @@
 /* Checkpoints: see checkpoint.h. Tensor names in the file:
  *   params.<tensor>, optim.m.<tensor>, optim.v.<tensor>, ema.<tensor>, best.<tensor>
- * (<tensor> as in model.safetensors, e.g. trunk.0.weight). */
+ * (<tensor> as in model.safetensors, e.g. trunk.0.weight), and
+ * buffers.<buffer> for running statistics (e.g. buffers.bn1.running_mean). */
 #include "train/checkpoint.h"
 
 #include <dirent.h>
@@ -13,10 +14,11 @@
 
 #include "build_info.h"
 
-enum { GROUPS = 5 };
-static const char *const group_names[GROUPS] = {"params", "optim.m", "optim.v", "ema", "best"};
+enum { GROUPS = 6, BUFFER_GROUP = 5 };
+static const char *const group_names[GROUPS] = {"params", "optim.m", "optim.v", "ema", "best", "buffers"};
 
-/* The buffers of each group ([n_params] each, NULL when absent). */
+/* The buffers of each group (NULL when absent): [n_params] each, and the
+ * model's running statistics [n_buffers]. */
 static void group_buffers(const repro_ckpt_parts *p, float *buf[GROUPS])
 {
     buf[0] = p->params;
@@ -24,6 +26,18 @@ static void group_buffers(const repro_ckpt_parts *p, float *buf[GROUPS])
     buf[2] = p->v;
     buf[3] = p->ema;
     buf[4] = p->best;
+    buf[5] = p->buffers;
+}
+
+/* The tensors of group g: the parameters' for all but the buffers. */
+static int group_count(const repro_model *m, int g)
+{
+    return g == BUFFER_GROUP ? repro_model_n_buffer_tensors(m) : repro_model_n_tensors(m);
+}
+
+static const repro_param_info *group_tensor(const repro_model *m, int g, int i)
+{
+    return g == BUFFER_GROUP ? repro_model_buffer_tensor(m, i) : repro_model_tensor(m, i);
 }
 
 static void float_hex(float f, char out[16])
@@ -115,8 +129,9 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     int nt = repro_model_n_tensors(m);
     float *buf[GROUPS];
     group_buffers(parts, buf);
-    repro_named_tensor *t = calloc((size_t)(GROUPS * nt), sizeof *t);
-    char (*names)[160] = calloc((size_t)(GROUPS * nt), sizeof *names);
+    nt = nt > repro_model_n_buffer_tensors(m) ? nt : repro_model_n_buffer_tensors(m);
+    repro_named_tensor *t = calloc((size_t)(GROUPS * nt) + 1, sizeof *t);
+    char (*names)[224] = calloc((size_t)(GROUPS * nt) + 1, sizeof *names);
     if (!t || !names) {
         free(t);
         free(names);
@@ -127,13 +142,13 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     for (int g = 0; g < GROUPS; g++) {
         if (!buf[g])
             continue;
-        for (int i = 0; i < nt; i++) {
-            const repro_param_info *p = repro_model_tensor(m, i);
+        for (int i = 0; i < group_count(m, g); i++) {
+            const repro_param_info *p = group_tensor(m, g, i);
             snprintf(names[n], sizeof names[n], "%s.%s", group_names[g], p->name);
             t[n].name = names[n];
             t[n].ndim = p->ndim;
-            t[n].shape[0] = p->shape[0];
-            t[n].shape[1] = p->shape[1];
+            for (int d = 0; d < p->ndim; d++)
+                t[n].shape[d] = p->shape[d];
             t[n].data = buf[g] + p->offset;
             repro_sha256_update(h, t[n].data, (size_t)p->numel * sizeof(float));
             n++;
@@ -214,18 +229,17 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
         st = repro_fail(err, REPRO_ERR_STATE, "'%s' belongs to another config (config_sha256 %s, expected %s)",
                         path, cfg ? cfg : "missing", config_sha256);
     const repro_model *m = parts->model;
-    int nt = repro_model_n_tensors(m);
     float *buf[GROUPS];
     group_buffers(parts, buf);
-    int idx[GROUPS][REPRO_MAX_LAYERS * 2 * (REPRO_MAX_HEADS + 1)];
+    int idx[GROUPS][REPRO_MAX_TENSORS];
     repro_sha256 *h = repro_sha256_new();
     /* every expected tensor present with the right shape, in file order for the checksum */
     for (int g = 0; st == REPRO_OK && g < GROUPS; g++) {
         if (!buf[g])
             continue;
-        for (int i = 0; st == REPRO_OK && i < nt; i++) {
-            const repro_param_info *p = repro_model_tensor(m, i);
-            char name[160];
+        for (int i = 0; st == REPRO_OK && i < group_count(m, g); i++) {
+            const repro_param_info *p = group_tensor(m, g, i);
+            char name[224];
             snprintf(name, sizeof name, "%s.%s", group_names[g], p->name);
             int k = repro_safetensors_find(f, name);
             if (k < 0 || repro_safetensors_numel(f, k) != p->numel)
@@ -261,8 +275,8 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
         for (int g = 0; g < GROUPS; g++) {
             if (!buf[g])
                 continue;
-            for (int i = 0; i < nt; i++) {
-                const repro_param_info *p = repro_model_tensor(m, i);
+            for (int i = 0; i < group_count(m, g); i++) {
+                const repro_param_info *p = group_tensor(m, g, i);
                 memcpy(buf[g] + p->offset, repro_safetensors_data(f, idx[g][i]), (size_t)p->numel * sizeof(float));
             }
         }

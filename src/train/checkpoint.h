@@ -41,6 +41,7 @@ typedef struct repro_ckpt_parts {
     float *m, *v;             /* optimiser state [n_params] or NULL */
     float *ema;               /* [n_params] or NULL */
     float *best;              /* [n_params] or NULL */
+    float *buffers;           /* [n_buffers] (running statistics) or NULL when the model has none */
     int64_t optim_steps;      /* saved; set by a load */
 } repro_ckpt_parts;
 

@@ -202,19 +202,19 @@ repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float t
 }
 
 repro_status repro_record_model(repro_run *run, const repro_model *model, const float *params,
-                                const repro_config *cfg, int64_t step, repro_error *err)
+                                const float *buffers, const repro_config *cfg, int64_t step, repro_error *err)
 {
-    int n = repro_model_n_tensors(model);
-    repro_named_tensor *t = calloc((size_t)n, sizeof *t);
+    int np = repro_model_n_tensors(model), nb = buffers ? repro_model_n_buffer_tensors(model) : 0, n = np + nb;
+    repro_named_tensor *t = calloc((size_t)n + 1, sizeof *t);
     if (!t)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the tensor list");
     for (int i = 0; i < n; i++) {
-        const repro_param_info *p = repro_model_tensor(model, i);
+        const repro_param_info *p = i < np ? repro_model_tensor(model, i) : repro_model_buffer_tensor(model, i - np);
         t[i].name = p->name;
         t[i].ndim = p->ndim;
-        t[i].shape[0] = p->shape[0];
-        t[i].shape[1] = p->shape[1];
-        t[i].data = params + p->offset;
+        for (int d = 0; d < p->ndim; d++)
+            t[i].shape[d] = p->shape[d];
+        t[i].data = (i < np ? params : buffers) + p->offset;
     }
     char *config_text = repro_config_to_json(cfg);
     char config_hash[65] = "";

@@ -20,10 +20,11 @@ repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float t
                                 const repro_eval_result *val, const repro_eval_result *test,
                                 double samples_per_sec, double loader_wait_sec, repro_error *err);
 
-/* model.safetensors: the tensors of `params` (the model's layout) with
- * metadata (repro version, config hash, step). */
+/* model.safetensors: the tensors of `params` (the model's layout) and of
+ * `buffers` (its running statistics, host memory; NULL when it has none)
+ * with metadata (repro version, config hash, step). */
 repro_status repro_record_model(repro_run *run, const repro_model *model, const float *params,
-                                const repro_config *cfg, int64_t step, repro_error *err);
+                                const float *buffers, const repro_config *cfg, int64_t step, repro_error *err);
 
 /* The "final" section of run.json. */
 repro_status repro_record_final(repro_run *run, const repro_train_result *res, const repro_eval_result *val,

@@ -38,7 +38,6 @@
 
 #include "nn/model.h"
 #include "ops/cpu/isa.h"
-#include "ops/cpu/linear.h"
 #include "optim/optim.h"
 #include "data/augment_isa.h"
 #include "repro/augment.h"
@@ -77,7 +76,7 @@ typedef struct trainer {
     repro_backend *be;       /* where the arithmetic runs (CPU or CUDA) */
     repro_isa isa;           /* the CPU path (also for augmentation) */
     float *host;             /* [n_params] host scratch: hashes, traces, checkpoints */
-    float *host_m, *host_v, *host_ema, *host_best; /* GPU only: checkpoint mirrors */
+    float *host_m, *host_v, *host_ema, *host_best, *host_buffers; /* GPU only: checkpoint mirrors */
     repro_staged_batch staged;
     repro_dataset train, test;
     uint32_t *train_rows, *val_rows; /* the seeded split of the training file */
@@ -232,7 +231,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     const repro_config *cfg = t->cfg;
     int64_t micro = cfg->batch_size / cfg->accum_steps;
     int64_t cap = micro > cfg->eval_batch_size ? micro : cfg->eval_batch_size;
-    repro_status st = repro_model_create(&cfg->model, (int)t->train.n_features, cap, t->be, &t->model, err);
+    repro_status st =
+        repro_model_create(&cfg->model, cfg->source_path, (int)t->train.n_features, cap, t->be, &t->model, err);
     if (st != REPRO_OK)
         return st;
     int widths[REPRO_MAX_HEADS];
@@ -243,10 +243,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (st != REPRO_OK)
         return st;
     /* not bit-exact: repro_determinism_check allowed it (on CUDA the backend does it: cuBLAS) */
-    if (cfg->mode == REPRO_MODE_FAST && repro_backend_device(t->be) == REPRO_DEVICE_CPU) {
-        repro_model_use_blas(t->model, 1);
-        repro_blas_set_threads(cfg->threads);
-    }
+    if (cfg->mode == REPRO_MODE_FAST)
+        repro_backend_cpu_fast(t->be, 1);
     st = repro_model_init_params(t->model, cfg->seed, err);
     int64_t np = repro_model_n_params(t->model);
     size_t pbytes = (size_t)np * sizeof(float);
@@ -336,6 +334,7 @@ static void trainer_free(trainer *t)
     free(t->host_v);
     free(t->host_ema);
     free(t->host_best);
+    free(t->host_buffers);
     repro_loader_destroy(t->loader);
     repro_batch_free(&t->eval_batch);
     repro_error ignored;
@@ -392,15 +391,22 @@ static repro_status trace_tensors(trainer *t, const char *op, const char *prefix
                                         (size_t)repro_model_n_params(t->model) * sizeof(float), err);
     for (int i = 0; st == REPRO_OK && i < repro_model_n_tensors(t->model); i++) {
         const repro_param_info *p = repro_model_tensor(t->model, i);
-        char name[128];
+        char name[224];
         snprintf(name, sizeof name, "%s.%s", prefix, p->name);
         st = repro_trace_tensor(t->trace, op, name, 0, t->host + p->offset, p->shape[0],
-                                p->ndim == 2 ? p->shape[1] : 0, err);
+                                p->ndim >= 2 ? p->numel / p->shape[0] : 0, err);
     }
     return st;
 }
 
 /* A head's per-sample losses [b] and loss gradients [b][w] of one micro-batch. */
+/* The model's trace hook: its tensors are per micro-batch. */
+static repro_status trace_model_tensor(void *ctx, const char *op, const char *name, const float *host, int64_t rows,
+                                       int64_t cols, repro_error *err)
+{
+    return repro_trace_tensor(ctx, op, name, 1, host, rows, cols, err);
+}
+
 static repro_status trace_head(trainer *t, int h, const float *losses, int64_t b, int w, repro_error *err)
 {
     char op[96], name[96];
@@ -500,11 +506,11 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
         if (!t->traced_params)
             st = trace_tensors(t, "params", "params", repro_model_params(t->model), err);
         t->traced_params = 1;
-        repro_model_set_trace(t->model, t->trace);
+        repro_model_set_trace(t->model, trace_model_tensor, t->trace);
     }
     if (st == REPRO_OK)
         st = step_backward(t, step, first, count, traced, err);
-    repro_model_set_trace(t->model, NULL);
+    repro_model_set_trace(t->model, NULL, NULL);
     if (st != REPRO_OK)
         return st;
     if (t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step) {
@@ -652,29 +658,44 @@ static void report(trainer *t, repro_progress *p)
 /* The checkpointed state in host memory. On the CPU backend that is the
  * training buffers themselves; on a GPU, host mirrors that to_host fills
  * before a save and from_host copies back after a load. */
-static repro_status ckpt_parts(trainer *t, repro_ckpt_parts *parts, int to_host, repro_error *err)
+enum { CKPT_BUFFERS = 6 };
+
+/* The backend buffers a checkpoint holds and their sizes in bytes. */
+static void ckpt_device(trainer *t, float *dev[CKPT_BUFFERS], size_t bytes[CKPT_BUFFERS])
 {
     float *m, *v;
     repro_optim_state(t->optim, &m, &v);
-    float *dev[5] = {repro_model_params(t->model), m, v, t->ema, t->best};
+    float *d[CKPT_BUFFERS] = {repro_model_params(t->model), m, v, t->ema, t->best,
+                              repro_model_n_buffers(t->model) ? repro_model_buffers(t->model) : NULL};
+    for (int i = 0; i < CKPT_BUFFERS; i++) {
+        dev[i] = d[i];
+        bytes[i] = (size_t)(i < 5 ? repro_model_n_params(t->model) : repro_model_n_buffers(t->model)) * sizeof(float);
+    }
+}
+
+static repro_status ckpt_parts(trainer *t, repro_ckpt_parts *parts, int to_host, repro_error *err)
+{
+    float *dev[CKPT_BUFFERS];
+    size_t bytes[CKPT_BUFFERS];
+    ckpt_device(t, dev, bytes);
     if (repro_backend_device(t->be) == REPRO_DEVICE_CPU) {
-        *parts = (repro_ckpt_parts){t->model, dev[0], dev[1], dev[2], dev[3], dev[4], repro_optim_steps(t->optim)};
+        *parts = (repro_ckpt_parts){t->model, dev[0], dev[1], dev[2], dev[3], dev[4], dev[5],
+                                    repro_optim_steps(t->optim)};
         return REPRO_OK;
     }
-    size_t bytes = (size_t)repro_model_n_params(t->model) * sizeof(float);
-    float **host[5] = {&t->host, &t->host_m, &t->host_v, &t->host_ema, &t->host_best};
-    float *h[5] = {0};
+    float **host[CKPT_BUFFERS] = {&t->host, &t->host_m, &t->host_v, &t->host_ema, &t->host_best, &t->host_buffers};
+    float *h[CKPT_BUFFERS] = {0};
     repro_status st = REPRO_OK;
-    for (int i = 0; st == REPRO_OK && i < 5; i++) {
+    for (int i = 0; st == REPRO_OK && i < CKPT_BUFFERS; i++) {
         if (!dev[i])
             continue;
-        if (!*host[i] && !(*host[i] = malloc(bytes)))
+        if (!*host[i] && !(*host[i] = malloc(bytes[i])))
             st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a checkpoint buffer");
         h[i] = *host[i];
         if (st == REPRO_OK && to_host)
-            st = repro_be_download(t->be, h[i], dev[i], bytes, err);
+            st = repro_be_download(t->be, h[i], dev[i], bytes[i], err);
     }
-    *parts = (repro_ckpt_parts){t->model, h[0], h[1], h[2], h[3], h[4], repro_optim_steps(t->optim)};
+    *parts = (repro_ckpt_parts){t->model, h[0], h[1], h[2], h[3], h[4], h[5], repro_optim_steps(t->optim)};
     return st;
 }
 
@@ -684,15 +705,14 @@ static repro_status ckpt_restore(trainer *t, const repro_ckpt_parts *parts, repr
     repro_optim_set_steps(t->optim, parts->optim_steps);
     if (repro_backend_device(t->be) == REPRO_DEVICE_CPU)
         return REPRO_OK;
-    float *m, *v;
-    repro_optim_state(t->optim, &m, &v);
-    float *dev[5] = {repro_model_params(t->model), m, v, t->ema, t->best};
-    const float *h[5] = {parts->params, parts->m, parts->v, parts->ema, parts->best};
-    size_t bytes = (size_t)repro_model_n_params(t->model) * sizeof(float);
+    float *dev[CKPT_BUFFERS];
+    size_t bytes[CKPT_BUFFERS];
+    ckpt_device(t, dev, bytes);
+    const float *h[CKPT_BUFFERS] = {parts->params, parts->m, parts->v, parts->ema, parts->best, parts->buffers};
     repro_status st = REPRO_OK;
-    for (int i = 0; st == REPRO_OK && i < 5; i++)
+    for (int i = 0; st == REPRO_OK && i < CKPT_BUFFERS; i++)
         if (dev[i])
-            st = repro_be_upload(t->be, dev[i], h[i], bytes, err);
+            st = repro_be_upload(t->be, dev[i], h[i], bytes[i], err);
     return st;
 }
 
@@ -939,7 +959,15 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     res->epochs_run = (int)s->epoch;
     res->final_loss = s->last_loss;
     res->stopped_early = s->step < t->total_steps && s->epoch < cfg->epochs;
-    st = repro_record_model(t->run, t->model, t->host, cfg, res->steps, err);
+    float *stats = NULL; /* the running statistics, on the host */
+    size_t stat_bytes = (size_t)repro_model_n_buffers(t->model) * sizeof(float);
+    if (stat_bytes && !(stats = malloc(stat_bytes)))
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the running statistics' copy");
+    if (stat_bytes)
+        st = repro_be_download(t->be, stats, repro_model_buffers(t->model), stat_bytes, err);
+    if (st == REPRO_OK)
+        st = repro_record_model(t->run, t->model, t->host, stats, cfg, res->steps, err);
+    free(stats);
     if (st == REPRO_OK)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
     return st;

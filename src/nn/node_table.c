@@ -1,0 +1,25 @@
+/* Every node kind, one row each: a new op joins the graph here (its row is
+ * defined beside its forward and backward in src/nn/node_*.c). */
+#include "nn/graph.h"
+#include "nn/nodes.h"
+
+const node_type *repro_node_type_of(repro_layer_kind kind)
+{
+    static const node_type *const rows[] = {
+        [REPRO_LAYER_LINEAR] = &repro_node_linear,
+        [REPRO_LAYER_RELU] = &repro_node_relu,
+        [REPRO_LAYER_GELU] = &repro_node_gelu,
+        [REPRO_LAYER_TANH] = &repro_node_tanh,
+        [REPRO_LAYER_SIGMOID] = &repro_node_sigmoid,
+        [REPRO_LAYER_SILU] = &repro_node_silu,
+        [REPRO_LAYER_DROPOUT] = &repro_node_dropout,
+        [REPRO_LAYER_LAYERNORM] = &repro_node_layernorm,
+        [REPRO_LAYER_ADD] = &repro_node_add,
+        [REPRO_LAYER_CONCAT] = &repro_node_concat,
+        [REPRO_LAYER_FLATTEN] = &repro_node_flatten,
+        [REPRO_LAYER_RESHAPE] = &repro_node_reshape,
+    };
+    if ((unsigned)kind >= sizeof rows / sizeof rows[0])
+        return NULL;
+    return rows[kind];
+}

@@ -1,0 +1,13 @@
+/* The node kinds (rows of node_table.c), grouped by file. Internal to src/nn. */
+#ifndef REPRO_NN_NODES_H
+#define REPRO_NN_NODES_H
+
+#include "nn/graph.h"
+
+/* node_dense.c: layers over the last axis and elementwise ones */
+extern const node_type repro_node_linear, repro_node_relu, repro_node_gelu, repro_node_tanh, repro_node_sigmoid,
+    repro_node_silu, repro_node_dropout, repro_node_layernorm;
+/* node_structure.c: nodes that only move values */
+extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, repro_node_reshape;
+
+#endif
