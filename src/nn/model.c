@@ -200,7 +200,7 @@ static repro_status append_nodes(repro_model *m, const repro_model_config *mc, c
             if (in[k] != -2)
                 continue;
             int later = -1;
-            for (int j = i + 1; j < mc->n_nodes && later < 0; j++)
+            for (int j = i; j < mc->n_nodes && later < 0; j++)
                 if (!strcmp(mc->nodes[j].name, c->inputs[k]))
                     later = j;
             if (later < 0)
