@@ -218,6 +218,24 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
     return REPRO_OK;
 }
 
+/* Batch norm's statistics groups must not be cut by accumulation: each
+ * group_size divides the micro-batch (docs/model.md). */
+static repro_status check_bn_groups(const cfg_ctx *ctx, const repro_config *cfg, const char *path,
+                                   const repro_layer_config *layers, int n)
+{
+    int micro = cfg->batch_size / (cfg->accum_steps > 0 ? cfg->accum_steps : 1);
+    for (int i = 0; i < n; i++) {
+        if (layers[i].kind != REPRO_LAYER_BATCH_NORM || micro % layers[i].group_size == 0)
+            continue;
+        char key[256];
+        snprintf(key, sizeof key, "%s.%d.group_size", path, i);
+        return cfg_fail_path(ctx, key,
+                             "%s: batch-norm group %d does not divide the micro-batch of %d samples (batch_size %d / "
+                             "accum_steps %d)", key, layers[i].group_size, micro, cfg->batch_size, cfg->accum_steps);
+    }
+    return REPRO_OK;
+}
+
 static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
 {
     const repro_model_config *m = &cfg->model;
@@ -227,6 +245,14 @@ static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
                              "not both");
     repro_status st = graph ? check_layers(ctx, "model.nodes", m->nodes, m->n_nodes, true)
                             : check_layers(ctx, "model.trunk", m->trunk, m->n_trunk, false);
+    if (!st)
+        st = graph ? check_bn_groups(ctx, cfg, "model.nodes", m->nodes, m->n_nodes)
+                   : check_bn_groups(ctx, cfg, "model.trunk", m->trunk, m->n_trunk);
+    for (int i = 0; !st && i < m->n_heads; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "model.heads.%d.layers", i);
+        st = check_bn_groups(ctx, cfg, path, m->heads[i].layers, m->heads[i].n_layers);
+    }
     if (st)
         return st;
     if (m->n_heads == 0)

@@ -7,6 +7,10 @@
 /* node_dense.c: layers over the last axis and elementwise ones */
 extern const node_type repro_node_linear, repro_node_relu, repro_node_gelu, repro_node_tanh, repro_node_sigmoid,
     repro_node_silu, repro_node_dropout, repro_node_layernorm;
+/* node_conv.c: image nodes */
+extern const node_type repro_node_conv2d, repro_node_max_pool2d, repro_node_avg_pool2d, repro_node_global_avg_pool;
+/* node_norm.c: batch norm over fixed groups, group norm */
+extern const node_type repro_node_batch_norm, repro_node_group_norm;
 /* node_structure.c: nodes that only move values */
 extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, repro_node_reshape;
 

@@ -1,0 +1,36 @@
+/* conv2d's kernel rows: src/ops/cpu/conv.h on the CPU, its CUDA twin on a GPU. */
+#include "backend/ops/ops.h"
+#include "ops/cpu/conv.h"
+#ifdef REPRO_HAVE_CUDA
+#include "ops/cuda/cuda_conv.h"
+#endif
+
+static repro_status forward_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_args *a = p;
+    return repro_conv2d_forward(repro_backend_cpu(be), &a->shape, a->y, a->x, a->w, a->bias, err);
+}
+
+static repro_status backward_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_args *a = p;
+    return repro_conv2d_backward(repro_backend_cpu(be), &a->shape, a->dx, a->dw, a->db, a->dy, a->x, a->w, err);
+}
+
+#ifdef REPRO_HAVE_CUDA
+static repro_status forward_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_args *a = p;
+    return repro_cuda_conv2d_forward(&a->shape, a->y, a->x, a->w, a->bias, repro_backend_stream(be), err);
+}
+
+static repro_status backward_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_args *a = p;
+    return repro_cuda_conv2d_backward(&a->shape, a->dx, a->dw, a->db, a->dy, a->x, a->w, repro_backend_stream(be),
+                                      err);
+}
+#endif
+
+const repro_kernel repro_k_conv2d_forward = {"conv2d.forward", forward_cpu, REPRO_CUDA_KERNEL(forward_cuda)};
+const repro_kernel repro_k_conv2d_backward = {"conv2d.backward", backward_cpu, REPRO_CUDA_KERNEL(backward_cuda)};

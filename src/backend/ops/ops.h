@@ -1,0 +1,51 @@
+/* The ops that run through kernel rows (backend/kernel.h): each one's
+ * argument struct and its rows. Every pointer is backend memory; shapes and
+ * orders are the kernels' own (src/ops/conv_shape.h, src/ops/cpu/conv.h,
+ * pool2d.h, norm.h), which the CUDA twins follow bit for bit. */
+#ifndef REPRO_BACKEND_OPS_H
+#define REPRO_BACKEND_OPS_H
+
+#include <stdint.h>
+
+#include "backend/kernel.h"
+#include "ops/conv_shape.h"
+
+/* ---- conv2d (conv.c) ---- */
+typedef struct repro_conv2d_args {
+    repro_conv2d_shape shape;
+    float *y, *dx, *dw, *db;           /* y: forward; dx (NULL = skip, overwritten), dw, db (NULL = skip) accumulate */
+    const float *x, *w, *bias, *dy;    /* bias may be NULL */
+} repro_conv2d_args;
+extern const repro_kernel repro_k_conv2d_forward, repro_k_conv2d_backward;
+
+/* ---- pooling (pool2d.c) ---- */
+typedef struct repro_pool2d_args {
+    repro_pool2d_shape shape;
+    float *y, *dx;                     /* dx overwritten */
+    const float *x, *dy;
+    int32_t *argmax;                   /* max pool: [N][C][OH][OW] */
+} repro_pool2d_args;
+extern const repro_kernel repro_k_maxpool2d_forward, repro_k_maxpool2d_backward;
+extern const repro_kernel repro_k_avgpool2d_forward, repro_k_avgpool2d_backward;
+
+typedef struct repro_gap_args {        /* global average pool: x [N][C][HW] -> y [N][C] */
+    int64_t N, C, HW;
+    float *y, *dx;
+    const float *x, *dy;
+} repro_gap_args;
+extern const repro_kernel repro_k_gap_forward, repro_k_gap_backward;
+
+/* ---- norms (norm.c): x, y, dx, dy [N][C][HW] ---- */
+typedef struct repro_norm_args {
+    int64_t N, C, HW;
+    int64_t group;                     /* batch norm: samples a group; group norm: channel groups */
+    float eps, momentum;
+    float *y, *dx, *dgamma, *dbeta;    /* dgamma, dbeta accumulate */
+    float *mean, *rstd;                /* saved statistics */
+    float *running_mean, *running_var; /* batch norm */
+    const float *x, *dy, *gamma, *beta;
+} repro_norm_args;
+extern const repro_kernel repro_k_batchnorm_train, repro_k_batchnorm_eval, repro_k_batchnorm_backward;
+extern const repro_kernel repro_k_groupnorm_forward, repro_k_groupnorm_backward;
+
+#endif
