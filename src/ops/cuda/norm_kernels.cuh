@@ -92,21 +92,12 @@ struct repro_norm_cursor {
 
 /* ---- the elements of the sums (each the exact formula of its CPU twin) ---- */
 
-/* e = x (REPRO_CANON_X) */
-struct repro_norm_elem_x {
-    const float *x;
-    __device__ void operator()(int64_t, int64_t p, float *e) const { e[0] = x[p]; }
-};
-
-/* d = x - mean; e = d * d (REPRO_CANON_CENTRED_SQ) */
-struct repro_norm_elem_csq {
-    const float *x;
-    float mean;
-    __device__ void operator()(int64_t, int64_t p, float *e) const
-    {
-        float d = x[p] - mean;
-        e[0] = d * d;
-    }
+/* e = element kind K of reduce.h at offset p: the CPU's own text
+ * (REPRO_CANON_X for the mean, REPRO_CANON_CENTRED_SQ for the variance). */
+template <repro_canon_kind K>
+struct repro_norm_elem_canon {
+    repro_canon_src src;
+    __device__ void operator()(int64_t, int64_t p, float *e) const { e[0] = repro_canon_elem_at(&src, K, p); }
 };
 
 /* dxhat = dy * gamma[c]; e0 = dxhat (REPRO_CANON_X over the CPU's dxhat
@@ -216,9 +207,12 @@ __global__ void repro_norm_forward_kernel(repro_norm_shape s, float *y, float *m
         const repro_norm_pair pp = repro_norm_pair_of(s, active ? pair : 0);
         const float *xp = x + pp.base;
         float sum[1];
-        repro_norm_team_sum<W, 1>(s, active, repro_norm_elem_x{xp}, sm, team, t, sum);
+        repro_canon_src src = {REPRO_CANON_X, xp, NULL, 0.0f, 0.0f, 0, 0}; /* offsets come from the cursor */
+        repro_norm_team_sum<W, 1>(s, active, repro_norm_elem_canon<REPRO_CANON_X>{src}, sm, team, t, sum);
         const float mean = sum[0] / fcnt;
-        repro_norm_team_sum<W, 1>(s, active, repro_norm_elem_csq{xp, mean}, sm, team, t, sum);
+        src.kind = REPRO_CANON_CENTRED_SQ;
+        src.a = mean;
+        repro_norm_team_sum<W, 1>(s, active, repro_norm_elem_canon<REPRO_CANON_CENTRED_SQ>{src}, sm, team, t, sum);
         const float var = sum[0] / fcnt;
         const float rstd = repro_layernorm_rstd(var, eps);
         if (!active)
