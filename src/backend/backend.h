@@ -71,7 +71,7 @@ repro_status repro_be_linear_backward(const repro_backend *be, float *dx, float 
                                       repro_error *err);
 
 typedef enum repro_act { REPRO_ACT_RELU, REPRO_ACT_GELU, REPRO_ACT_TANH, REPRO_ACT_SIGMOID, REPRO_ACT_SILU } repro_act;
-/* backward's `saved` is x for relu/gelu and y for tanh/sigmoid, as on the CPU */
+/* backward's `saved` is x for relu/gelu/silu and y for tanh/sigmoid, as on the CPU */
 repro_status repro_be_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                   repro_error *err);
 repro_status repro_be_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,

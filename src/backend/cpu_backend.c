@@ -71,7 +71,7 @@ static repro_status cpu_act_forward(const repro_backend *be, repro_act act, floa
     case REPRO_ACT_GELU: return repro_gelu_forward(CPU(be), y, x, n, err);
     case REPRO_ACT_TANH: return repro_tanh_forward(CPU(be), y, x, n, err);
     case REPRO_ACT_SIGMOID: return repro_sigmoid_forward(CPU(be), y, x, n, err);
-    case REPRO_ACT_SILU: break; /* the silu kernels land with the norms branch */
+    case REPRO_ACT_SILU: return repro_silu_forward(CPU(be), y, x, n, err);
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
@@ -84,7 +84,7 @@ static repro_status cpu_act_backward(const repro_backend *be, repro_act act, flo
     case REPRO_ACT_GELU: return repro_gelu_backward(CPU(be), dx, dy, saved, n, err);
     case REPRO_ACT_TANH: return repro_tanh_backward(CPU(be), dx, dy, saved, n, err);
     case REPRO_ACT_SIGMOID: return repro_sigmoid_backward(CPU(be), dx, dy, saved, n, err);
-    case REPRO_ACT_SILU: break;
+    case REPRO_ACT_SILU: return repro_silu_backward(CPU(be), dx, dy, saved, n, err);
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }

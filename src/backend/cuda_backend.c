@@ -188,7 +188,7 @@ static repro_status cu_act_forward(const repro_backend *be, repro_act act, float
     case REPRO_ACT_GELU: return repro_cuda_gelu_forward(y, x, n, STREAM, err);
     case REPRO_ACT_TANH: return repro_cuda_tanh_forward(y, x, n, STREAM, err);
     case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_forward(y, x, n, STREAM, err);
-    case REPRO_ACT_SILU: break; /* the silu kernels land with the norms branch */
+    case REPRO_ACT_SILU: return repro_cuda_silu_forward(y, x, n, STREAM, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
 }
@@ -201,7 +201,7 @@ static repro_status cu_act_backward(const repro_backend *be, repro_act act, floa
     case REPRO_ACT_GELU: return repro_cuda_gelu_backward(dx, dy, saved, n, STREAM, err);
     case REPRO_ACT_TANH: return repro_cuda_tanh_backward(dx, dy, saved, n, STREAM, err);
     case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_backward(dx, dy, saved, n, STREAM, err);
-    case REPRO_ACT_SILU: break;
+    case REPRO_ACT_SILU: return repro_cuda_silu_backward(dx, dy, saved, n, STREAM, err);
     }
     return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
 }

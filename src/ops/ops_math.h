@@ -85,6 +85,25 @@ REPRO_HD REPRO_INLINE float repro_sigmoid_df(float dy, float y)
     return dy * (y * (1.0f - y));
 }
 
+/* ---- SiLU (swish), the backward reads the forward's input x ----
+ * y  = x * repro_sigmoidf(x)
+ * s  = repro_sigmoidf(x)
+ * dx = dy * (s * (1.0f + x * (1.0f - s)))
+ * Tails: x > 40 gives s = 1, y = x, dx = dy; x < -104 gives s = +0,
+ * y = -0, dx = dy * (0 * (1 + x)) = +-0. x = -inf gives (-inf) * 0 = NaN
+ * (forward and backward) and x = +inf a NaN gradient (inf * 0), left so as
+ * for GELU: an infinite activation is already divergence. */
+REPRO_HD REPRO_INLINE float repro_silu_f(float x)
+{
+    return x * repro_sigmoidf(x);
+}
+
+REPRO_HD REPRO_INLINE float repro_silu_df(float dy, float x)
+{
+    float s = repro_sigmoidf(x);
+    return dy * (s * (1.0f + x * (1.0f - s)));
+}
+
 /* ---- dropout ----
  * scale = 1.0f / (1.0f - p), computed once in float
  * y  = keep ? x * scale : +0
@@ -123,6 +142,20 @@ REPRO_HD REPRO_INLINE float repro_layernorm_rstd(float var, float eps)
 REPRO_HD REPRO_INLINE float repro_layernorm_dx(float dxhat, float xhat, float rstd, float m1, float m2)
 {
     return rstd * ((dxhat - m1) - xhat * m2);
+}
+
+/* ---- batch norm's running statistics, per channel, after a group ----
+ * unbiased = var * ((float)cnt / (float)(cnt - 1))      (cnt >= 2 values)
+ * run      = (1.0f - momentum) * run + momentum * stat  (each product
+ *            rounded, then the sum: no fmaf) */
+REPRO_HD REPRO_INLINE float repro_batchnorm_unbiased(float var, int64_t cnt)
+{
+    return var * ((float)cnt / (float)(cnt - 1));
+}
+
+REPRO_HD REPRO_INLINE float repro_batchnorm_running(float run, float stat, float momentum)
+{
+    return (1.0f - momentum) * run + momentum * stat;
 }
 
 /* ---- softmax cross-entropy, one row z[0..C) ----

@@ -5,13 +5,13 @@
 #include "ops/cpu/ops.h"
 #include "ops/ops_math.h"
 
-typedef enum act_kind { ACT_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID } act_kind;
+typedef enum act_kind { ACT_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID, ACT_SILU } act_kind;
 
 typedef struct act_ctx {
     act_kind kind;
     float *out;        /* y (forward) or dx (backward), [n] */
     const float *in;   /* x (forward) or dy (backward), [n] */
-    const float *saved; /* backward: x (ReLU, GELU) or y (tanh, sigmoid), [n] */
+    const float *saved; /* backward: x (ReLU, GELU, SiLU) or y (tanh, sigmoid), [n] */
 } act_ctx;
 
 /* One loop per kind, so each inner loop is a plain elementwise pass the
@@ -27,6 +27,7 @@ static void forward_range(act_kind kind, float *y, const float *x, int64_t begin
     case ACT_GELU: ELEMENTWISE(y[i] = repro_gelu_f(x[i])) return;
     case ACT_TANH: ELEMENTWISE(y[i] = repro_tanhf(x[i])) return;
     case ACT_SIGMOID: ELEMENTWISE(y[i] = repro_sigmoidf(x[i])) return;
+    case ACT_SILU: ELEMENTWISE(y[i] = repro_silu_f(x[i])) return;
     }
 }
 
@@ -38,6 +39,7 @@ static void backward_range(act_kind kind, float *dx, const float *dy, const floa
     case ACT_GELU: ELEMENTWISE(dx[i] = repro_gelu_df(dy[i], saved[i])) return;
     case ACT_TANH: ELEMENTWISE(dx[i] = repro_tanh_df(dy[i], saved[i])) return;
     case ACT_SIGMOID: ELEMENTWISE(dx[i] = repro_sigmoid_df(dy[i], saved[i])) return;
+    case ACT_SILU: ELEMENTWISE(dx[i] = repro_silu_df(dy[i], saved[i])) return;
     }
 }
 
@@ -160,4 +162,28 @@ repro_status repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float
 void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n)
 {
     backward_range(ACT_SIGMOID, dx, dy, y, 0, n);
+}
+
+repro_status repro_silu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    forward(cpu, ACT_SILU, y, x, n);
+    return REPRO_OK;
+}
+
+void repro_silu_forward_ref(float *y, const float *x, int64_t n)
+{
+    forward_range(ACT_SILU, y, x, 0, n);
+}
+
+repro_status repro_silu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    backward(cpu, ACT_SILU, dx, dy, x, n);
+    return REPRO_OK;
+}
+
+void repro_silu_backward_ref(float *dx, const float *dy, const float *x, int64_t n)
+{
+    backward_range(ACT_SILU, dx, dy, x, 0, n);
 }

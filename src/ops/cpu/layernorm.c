@@ -24,9 +24,9 @@ static void forward_rows(const ln_fwd_ctx *c, int64_t begin, int64_t end)
     for (int64_t b = begin; b < end; b++) {
         const float *x = c->x + b * D;
         float *y = c->y + b * D;
-        repro_canon_src sum = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
+        repro_canon_src sum = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f, 0, 0};
         float mean = repro_canon_sum(&sum, D) / fD;
-        repro_canon_src sq = {REPRO_CANON_CENTRED_SQ, x, NULL, mean, 0.0f};
+        repro_canon_src sq = {REPRO_CANON_CENTRED_SQ, x, NULL, mean, 0.0f, 0, 0};
         float var = repro_canon_sum(&sq, D) / fD;
         float rstd = repro_layernorm_rstd(var, c->eps);
         for (int64_t d = 0; d < D; d++)
@@ -76,9 +76,9 @@ static void dx_rows(const ln_bwd_ctx *c, int64_t begin, int64_t end)
         float mean = c->mean[b], rstd = c->rstd[b];
         for (int64_t d = 0; d < D; d++)
             dx[d] = dy[d] * c->gamma[d];
-        repro_canon_src s1 = {REPRO_CANON_X, dx, NULL, 0.0f, 0.0f};
+        repro_canon_src s1 = {REPRO_CANON_X, dx, NULL, 0.0f, 0.0f, 0, 0};
         float m1 = repro_canon_sum(&s1, D) / fD;
-        repro_canon_src s2 = {REPRO_CANON_Y_XHAT, x, dx, mean, rstd};
+        repro_canon_src s2 = {REPRO_CANON_Y_XHAT, x, dx, mean, rstd, 0, 0};
         float m2 = repro_canon_sum(&s2, D) / fD;
         for (int64_t d = 0; d < D; d++)
             dx[d] = repro_layernorm_dx(dx[d], repro_layernorm_xhat(x[d], mean, rstd), rstd, m1, m2);

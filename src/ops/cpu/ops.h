@@ -33,7 +33,8 @@ repro_status repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src
 /* ---- activations (activation.c), elementwise over n elements ----
  * forward: y[n] overwritten from x[n]; y may equal x (in place).
  * backward: dx[n] overwritten from dy[n] and the forward's input x[n]
- * (ReLU, GELU) or output y[n] (tanh, sigmoid); dx may equal dy. */
+ * (ReLU, GELU, SiLU) or output y[n] (tanh, sigmoid); dx may equal dy.
+ * Formulas in src/ops/ops_math.h. */
 repro_status repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
 void repro_relu_forward_ref(float *y, const float *x, int64_t n);
 repro_status repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
@@ -53,6 +54,13 @@ repro_status repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *
 void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n);
 repro_status repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err);
 void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n);
+
+/* SiLU: y = x * repro_sigmoidf(x); s = repro_sigmoidf(x),
+ * dx = dy * (s * (1.0f + x * (1.0f - s))) (the backward reads x). */
+repro_status repro_silu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
+void repro_silu_forward_ref(float *y, const float *x, int64_t n);
+repro_status repro_silu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
+void repro_silu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
 
 /* ---- elementwise helpers (elementwise.c) ----
  * y[n] = y[n] + x[n] (one rounding each): sums the gradients that several

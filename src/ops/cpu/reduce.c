@@ -36,13 +36,13 @@ float repro_canon_sum(const repro_canon_src *src, int64_t n)
 
 float repro_sum_canonical(const float *x, int64_t n)
 {
-    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
+    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f, 0, 0};
     return repro_canon_sum(&src, n);
 }
 
 float repro_sumsq_canonical(const float *x, int64_t n)
 {
-    repro_canon_src src = {REPRO_CANON_SQ, x, NULL, 0.0f, 0.0f};
+    repro_canon_src src = {REPRO_CANON_SQ, x, NULL, 0.0f, 0.0f, 0, 0};
     return repro_canon_sum(&src, n);
 }
 
@@ -117,13 +117,13 @@ repro_status repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src
 
 repro_status repro_sum_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out, repro_error *err)
 {
-    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
+    repro_canon_src src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f, 0, 0};
     return repro_canon_sum_mt(cpu, &src, n, out, err);
 }
 
 repro_status repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int64_t n, float *out,
                                       repro_error *err)
 {
-    repro_canon_src src = {REPRO_CANON_SQ, x, NULL, 0.0f, 0.0f};
+    repro_canon_src src = {REPRO_CANON_SQ, x, NULL, 0.0f, 0.0f, 0, 0};
     return repro_canon_sum_mt(cpu, &src, n, out, err);
 }

@@ -1,12 +1,13 @@
-/* Activations and add_inplace on the GPU: one thread per element (grid-
- * stride), each element the formula of src/ops/ops_math.h / repro/math.h,
- * the text the CPU kernels (src/ops/cpu/activation.c, elementwise.c) run. */
+/* Activations (ReLU, GELU, tanh, sigmoid, SiLU) and add_inplace on the
+ * GPU: one thread per element (grid-stride), each element the formula of
+ * src/ops/ops_math.h / repro/math.h, the text the CPU kernels
+ * (src/ops/cpu/activation.c, elementwise.c) run. */
 #include "ops/cuda/cuda_util.cuh"
 #include "ops/ops_math.h"
 
 namespace {
 
-enum act_op { RELU, GELU, TANH, SIGMOID };
+enum act_op { RELU, GELU, TANH, SIGMOID, SILU };
 
 template <int op>
 __global__ void forward_kernel(float *y, const float *x, int64_t n)
@@ -14,22 +15,26 @@ __global__ void forward_kernel(float *y, const float *x, int64_t n)
     REPRO_CUDA_FOR(i, n)
     {
         float v = x[i];
-        y[i] = op == RELU ? repro_relu_f(v) : op == GELU ? repro_gelu_f(v) : op == TANH ? repro_tanhf(v)
-                                                                                         : repro_sigmoidf(v);
+        y[i] = op == RELU      ? repro_relu_f(v)
+               : op == GELU    ? repro_gelu_f(v)
+               : op == TANH    ? repro_tanhf(v)
+               : op == SIGMOID ? repro_sigmoidf(v)
+                               : repro_silu_f(v);
     }
 }
 
-/* s = the forward's input x (ReLU, GELU) or output y (tanh, sigmoid). */
+/* s = the forward's input x (ReLU, GELU, SiLU) or output y (tanh, sigmoid). */
 template <int op>
 __global__ void backward_kernel(float *dx, const float *dy, const float *s, int64_t n)
 {
     REPRO_CUDA_FOR(i, n)
     {
         float g = dy[i], v = s[i];
-        dx[i] = op == RELU   ? repro_relu_df(g, v)
-                : op == GELU ? repro_gelu_df(g, v)
-                : op == TANH ? repro_tanh_df(g, v)
-                             : repro_sigmoid_df(g, v);
+        dx[i] = op == RELU      ? repro_relu_df(g, v)
+                : op == GELU    ? repro_gelu_df(g, v)
+                : op == TANH    ? repro_tanh_df(g, v)
+                : op == SIGMOID ? repro_sigmoid_df(g, v)
+                                : repro_silu_df(g, v);
     }
 }
 
@@ -104,6 +109,17 @@ repro_status repro_cuda_sigmoid_backward(float *dx, const float *dy, const float
                                          repro_cuda_stream s, repro_error *err)
 {
     return backward<SIGMOID>("sigmoid backward", dx, dy, y, n, s, err);
+}
+
+repro_status repro_cuda_silu_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
+{
+    return forward<SILU>("silu forward", y, x, n, s, err);
+}
+
+repro_status repro_cuda_silu_backward(float *dx, const float *dy, const float *x, int64_t n, repro_cuda_stream s,
+                                      repro_error *err)
+{
+    return backward<SILU>("silu backward", dx, dy, x, n, s, err);
 }
 
 repro_status repro_cuda_add_inplace(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)

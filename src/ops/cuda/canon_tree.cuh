@@ -47,6 +47,72 @@ __device__ float repro_cuda_canon_tree(int64_t m, const Leaf &leaf)
     return ret;
 }
 
+/* The same tree walked in pieces, for a team of threads that computes the
+ * block sums chunk by chunk (batch and group norm, norm_kernels.cuh): the
+ * team's first thread feeds each chunk's block sums in, in block order, and
+ * the walk pauses when it needs a block not yet computed. NS sums of the
+ * same length walk the one tree in lockstep (the tree's shape depends on m
+ * alone). Every addition is repro_cuda_canon_tree's: left + right at each
+ * node, leaves the block sums. DEPTH frames hold any tree of m <= 2^(DEPTH-2)
+ * blocks (66: any int64 m). Plain data, so it can live in shared memory. */
+template <int NS, int DEPTH>
+struct repro_cuda_canon_walker {
+    struct frame {
+        int64_t first, m;
+        float left[NS];
+        int stage; /* 0: descend left, 1: descend right, 2: add */
+    } st[DEPTH];
+    int top;       /* -1 when the walk is done */
+    float ret[NS]; /* the last finished subtree's sums; the totals once done */
+
+    __device__ void start(int64_t m)
+    {
+        top = 0;
+        st[0].first = 0;
+        st[0].m = m;
+        st[0].stage = 0;
+    }
+
+    /* Takes the sums of blocks [lo, hi): block i's sum s at b[s * bstride + i - lo].
+     * Returns when the walk needs block hi (or is done). */
+    __device__ void feed(int64_t lo, int64_t hi, const float *b, int bstride)
+    {
+        while (top >= 0) {
+            frame &f = st[top];
+            if (f.m == 1) {
+                if (f.first >= hi)
+                    return;
+                for (int s = 0; s < NS; s++)
+                    ret[s] = b[s * bstride + (f.first - lo)];
+                top--;
+                continue;
+            }
+            int64_t h = (f.m + 1) / 2;
+            if (f.stage == 0) {
+                f.stage = 1;
+                frame &c = st[top + 1];
+                c.first = f.first;
+                c.m = h;
+                c.stage = 0;
+                top++;
+            } else if (f.stage == 1) {
+                for (int s = 0; s < NS; s++)
+                    f.left[s] = ret[s];
+                f.stage = 2;
+                frame &c = st[top + 1];
+                c.first = f.first + h;
+                c.m = f.m - h;
+                c.stage = 0;
+                top++;
+            } else {
+                for (int s = 0; s < NS; s++)
+                    ret[s] = f.left[s] + ret[s];
+                top--;
+            }
+        }
+    }
+};
+
 /* The canonical sum of src's elements [0, n), n >= 1, in one thread
  * (blocks computed on the fly): the row statistics of layer norm. */
 struct repro_cuda_canon_leaf_src {

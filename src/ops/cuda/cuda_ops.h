@@ -86,6 +86,11 @@ repro_status repro_cuda_sigmoid_forward(float *y, const float *x, int64_t n, rep
                                         repro_error *err);
 repro_status repro_cuda_sigmoid_backward(float *dx, const float *dy, const float *y, int64_t n,
                                          repro_cuda_stream stream, repro_error *err);
+/* SiLU: the backward reads the forward's input x (repro_silu_df) */
+repro_status repro_cuda_silu_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
+                                     repro_error *err);
+repro_status repro_cuda_silu_backward(float *dx, const float *dy, const float *x, int64_t n,
+                                      repro_cuda_stream stream, repro_error *err);
 /* y[n] = y[n] + x[n] */
 repro_status repro_cuda_add_inplace(float *y, const float *x, int64_t n, repro_cuda_stream stream,
                                     repro_error *err);

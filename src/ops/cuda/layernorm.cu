@@ -23,9 +23,9 @@ __global__ void forward_kernel(float *y, float *mean_out, float *rstd_out, const
     {
         const float *xr = x + b * D;
         float *yr = y + b * D;
-        repro_canon_src sum = {REPRO_CANON_X, xr, NULL, 0.0f, 0.0f};
+        repro_canon_src sum = {REPRO_CANON_X, xr, NULL, 0.0f, 0.0f, 0, 0};
         float mean = repro_cuda_canon_sum_thread(&sum, D) / fD;
-        repro_canon_src sq = {REPRO_CANON_CENTRED_SQ, xr, NULL, mean, 0.0f};
+        repro_canon_src sq = {REPRO_CANON_CENTRED_SQ, xr, NULL, mean, 0.0f, 0, 0};
         float var = repro_cuda_canon_sum_thread(&sq, D) / fD;
         float rstd = repro_layernorm_rstd(var, eps);
         for (int64_t d = 0; d < D; d++)
@@ -46,9 +46,9 @@ __global__ void dx_kernel(float *dx, const float *dy, const float *x, const floa
         float mu = mean[b], rs = rstd[b];
         for (int64_t d = 0; d < D; d++)
             dxr[d] = dyr[d] * gamma[d];
-        repro_canon_src s1 = {REPRO_CANON_X, dxr, NULL, 0.0f, 0.0f};
+        repro_canon_src s1 = {REPRO_CANON_X, dxr, NULL, 0.0f, 0.0f, 0, 0};
         float m1 = repro_cuda_canon_sum_thread(&s1, D) / fD;
-        repro_canon_src s2 = {REPRO_CANON_Y_XHAT, xr, dxr, mu, rs};
+        repro_canon_src s2 = {REPRO_CANON_Y_XHAT, xr, dxr, mu, rs, 0, 0};
         float m2 = repro_cuda_canon_sum_thread(&s2, D) / fD;
         for (int64_t d = 0; d < D; d++)
             dxr[d] = repro_layernorm_dx(dxr[d], repro_layernorm_xhat(xr[d], mu, rs), rs, m1, m2);

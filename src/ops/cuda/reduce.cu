@@ -14,7 +14,7 @@ namespace {
 __global__ void block_sums_kernel(float *sums, const float *x, int64_t n, int sq)
 {
     int64_t m = repro_canon_blocks(n);
-    repro_canon_src src = {sq ? REPRO_CANON_SQ : REPRO_CANON_X, x, NULL, 0.0f, 0.0f};
+    repro_canon_src src = {sq ? REPRO_CANON_SQ : REPRO_CANON_X, x, NULL, 0.0f, 0.0f, 0, 0};
     REPRO_CUDA_FOR(b, m)
     {
         int64_t start = b * REPRO_CANON_BLOCK;
