@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "ops/cpu/conv.h"
+#include "ops/cpu/conv2d_copy.h"
 #include "ops/cpu/gemm.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -41,6 +42,8 @@ typedef struct geom {
     int64_t Cg, Og, KK; /* channels per group, kernel taps KH*KW */
     int64_t Kc, Kd;     /* chain lengths: Cg*KK (forward, dw), Og*KK (dx) */
     int64_t HW, OHW;
+    int64_t Hp, Wp;     /* x padded: H + 2*pad_h, W + 2*pad_w */
+    int64_t Hq, Wq;     /* dy spread and padded: H + (KH-1)*dil_h, W + (KW-1)*dil_w */
 } geom;
 
 static geom geom_of(const repro_conv2d_shape *s)
@@ -49,10 +52,40 @@ static geom geom_of(const repro_conv2d_shape *s)
               .HW = s->H * s->W, .OHW = s->OH * s->OW};
     G.Kc = G.Cg * G.KK;
     G.Kd = G.Og * G.KK;
+    G.Hp = s->H + 2 * s->pad_h;
+    G.Wp = s->W + 2 * s->pad_w;
+    G.Hq = s->H + (s->KH - 1) * s->dil_h;
+    G.Wq = s->W + (s->KW - 1) * s->dil_w;
     return G;
 }
 
-/* ---- im2col ---- */
+/* The work of one call, split into parts (one per thread). */
+typedef struct conv_job {
+    geom G;
+    repro_conv_copy2d_fn copy2d;
+    repro_conv_transpose_fn transpose;
+    repro_cpu inner; /* cpu->isa without the pool: repro_gemm runs inline in a part */
+    float *y, *dx, *dw, *db;
+    const float *x, *w, *bias, *dy;
+    const float *wr;    /* [O][KH*KW][Cg]: w regrouped as dx's B */
+    float *scratch;     /* parts x slot floats */
+    size_t slot;
+    int64_t parts;
+    int by_image;       /* y, dx: parts split images (else pixels of every image) */
+    repro_status *st;   /* [parts] */
+    repro_error *errs;  /* [parts] */
+} conv_job;
+
+/* ---- im2col ----
+ *
+ * The taps are copied out of zero-padded copies of one image's planes, so
+ * the copies need no bounds checks: padding taps read the zeros.
+ *   xp  [Cg][Hp][Wp]: x's planes with pad_h, pad_w zeros on each side;
+ *       forward tap (ci, kh, kw) of pixel (oh, ow) = xp[ci][oh*sh + kh*dh][ow*sw + kw*dw]
+ *   dyp [Og][Hq][Wq]: dy spread out by the strides (zeros in between) and
+ *       placed so that dx tap (o, kh, kw) of pixel (ih, iw) =
+ *       dyp[o][ih + (KH-1-kh)*dh][iw + (KW-1-kw)*dw]: row th - th_min with
+ *       th = ih + pad_h - kh*dh, th_min = pad_h - (KH-1)*dh (columns alike). */
 
 static void zero(float *p, int64_t n)
 {
@@ -60,85 +93,73 @@ static void zero(float *p, int64_t n)
         p[i] = +0.0f;
 }
 
-/* out[j] = row[(a + j)*step + off] for j < b - a where that index is in
- * [0, len), +0 elsewhere. */
-static void gather_row(float *out, const float *row, int64_t a, int64_t b, int64_t off, int64_t step, int64_t len)
+static void copy(float *restrict d, const float *restrict s, int64_t n)
 {
-    int64_t lo = off >= 0 ? 0 : ceil_div(-off, step);
-    int64_t hi = len - off <= 0 ? 0 : ceil_div(len - off, step);
-    lo = min64(max64(lo, a), b);
-    hi = min64(max64(hi, lo), b);
-    zero(out, lo - a);
-    if (step == 1) {
-        const float *src = row + off;
-        for (int64_t i = lo; i < hi; i++)
-            out[i - a] = src[i];
-    } else {
-        for (int64_t i = lo; i < hi; i++)
-            out[i - a] = row[i * step + off];
-    }
-    zero(out + (hi - a), b - hi);
+    for (int64_t i = 0; i < n; i++)
+        d[i] = s[i];
 }
 
-/* The forward's taps of one image's group: xg = x[n][g*Cg], rows k in
- * [k0, k1) of the tap order (ci, kh, kw), columns the output pixels
- * [r0, r1): col[(k - k0)*ld + (r - r0)] = x tap, +0 for padding. */
-static void x_cols(float *col, int64_t ld, const geom *G, const float *xg, int64_t k0, int64_t k1, int64_t r0,
-                   int64_t r1)
+/* xp's planes [c0, c1) from xg = x[n][g*Cg]. */
+static void pad_x(float *xp, const geom *G, const float *xg, int64_t c0, int64_t c1)
 {
     const repro_conv2d_shape *s = &G->s;
-    for (int64_t k = k0; k < k1; k++) {
-        const int64_t ci = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
-        const float *plane = xg + ci * G->HW;
-        const int64_t off = kw * s->dil_w - s->pad_w;
-        for (int64_t oh = r0 / s->OW; oh * s->OW < r1; oh++) {
-            int64_t base = oh * s->OW, a = max64(r0, base) - base, b = min64(r1, base + s->OW) - base;
-            int64_t ih = oh * s->stride_h - s->pad_h + kh * s->dil_h;
-            float *out = col + (k - k0) * ld + (base + a - r0);
-            if (ih < 0 || ih >= s->H)
-                zero(out, b - a);
-            else
-                gather_row(out, plane + ih * s->W, a, b, off, s->stride_w, s->W);
+    for (int64_t ci = c0; ci < c1; ci++) {
+        float *plane = xp + ci * G->Hp * G->Wp;
+        zero(plane, s->pad_h * G->Wp);
+        for (int64_t ih = 0; ih < s->H; ih++) {
+            float *row = plane + (ih + s->pad_h) * G->Wp;
+            zero(row, s->pad_w);
+            copy(row + s->pad_w, xg + ci * G->HW + ih * s->W, s->W);
+            zero(row + s->pad_w + s->W, s->pad_w);
         }
+        zero(plane + (s->pad_h + s->H) * G->Wp, s->pad_h * G->Wp);
     }
 }
 
-/* out[j] for input columns iw = a + j < b: dy row at tw/stride when
- * tw = iw + off >= 0 is a multiple of the stride and tw/stride < OW, else +0. */
-static void dy_row(float *out, const float *row, int64_t a, int64_t b, int64_t off, int64_t stride, int64_t OW)
+/* dyp from dyg = dy[n][g*Og]. An output whose row or column falls outside
+ * dyp is met by no input pixel (only padding can reach it) and is left out. */
+static void pad_dy(const conv_job *j, float *dyp, const geom *G, const float *dyg)
 {
-    if (stride == 1) {
-        gather_row(out, row, a, b, off, 1, OW);
+    const repro_conv2d_shape *s = &G->s;
+    const int64_t top = (s->KH - 1) * s->dil_h - s->pad_h, left = (s->KW - 1) * s->dil_w - s->pad_w;
+    const int64_t sw = s->stride_w;
+    /* the columns ow with 0 <= ow*sw + left < Wq */
+    const int64_t ow0 = left >= 0 ? 0 : ceil_div(-left, sw);
+    const int64_t ow1 = min64(s->OW, ceil_div(G->Wq - left, sw));
+    /* and the rows oh with 0 <= oh*sh + top < Hq */
+    const int64_t oh0 = top >= 0 ? 0 : ceil_div(-top, s->stride_h);
+    const int64_t oh1 = min64(s->OH, ceil_div(G->Hq - top, s->stride_h));
+    zero(dyp, G->Og * G->Hq * G->Wq);
+    if (oh0 >= oh1 || ow0 >= ow1)
         return;
+    for (int64_t o = 0; o < G->Og; o++) {
+        float *d = dyp + (o * G->Hq + oh0 * s->stride_h + top) * G->Wq + ow0 * sw + left;
+        const float *src = dyg + (o * s->OH + oh0) * s->OW + ow0;
+        if (sw == 1) {
+            j->copy2d(d, s->stride_h * G->Wq, src, s->OW, oh1 - oh0, ow1 - ow0);
+            continue;
+        }
+        for (int64_t oh = 0; oh < oh1 - oh0; oh++)
+            for (int64_t ow = 0; ow < ow1 - ow0; ow++)
+                d[oh * s->stride_h * G->Wq + ow * sw] = src[oh * s->OW + ow];
     }
-    zero(out, b - a);
-    int64_t iw = max64(a, -off), rem = (iw + off) % stride;
-    if (rem)
-        iw += stride - rem;
-    for (; iw < b && (iw + off) / stride < OW; iw += stride)
-        out[iw - a] = row[(iw + off) / stride];
 }
 
-/* dx's taps of one image's group: dyg = dy[n][g*Og], rows k = (o', kh, kw)
- * in [0, Kd), columns the input pixels [r0, r1):
- * col[k*ld + (r - r0)] = the dy tap, +0 when absent. */
-static void dy_cols(float *col, int64_t ld, const geom *G, const float *dyg, int64_t r0, int64_t r1)
+/* A run of pixels to copy for one tap: the tap's matrix row and where the
+ * tap reads at pixel (0, 0) of an image `width` pixels wide. */
+typedef struct run_args {
+    const conv_job *j;
+    float *d;         /* the tap's matrix row, at the first pixel copied */
+    const float *tap; /* the source of pixel (0, 0) */
+    int64_t src_ld;   /* source floats per image row */
+    int64_t step;     /* source floats per image column */
+    int64_t width;
+} run_args;
+
+static void copy2d(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n)
 {
-    const repro_conv2d_shape *s = &G->s;
-    for (int64_t k = 0; k < G->Kd; k++) {
-        const int64_t o = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
-        const float *plane = dyg + o * G->OHW;
-        const int64_t off = s->pad_w - kw * s->dil_w;
-        for (int64_t ih = r0 / s->W; ih * s->W < r1; ih++) {
-            int64_t base = ih * s->W, a = max64(r0, base) - base, b = min64(r1, base + s->W) - base;
-            int64_t th = ih + s->pad_h - kh * s->dil_h; /* >= 0 before the remainder */
-            float *out = col + k * ld + (base + a - r0);
-            if (th < 0 || th % s->stride_h != 0 || th / s->stride_h >= s->OH)
-                zero(out, b - a);
-            else
-                dy_row(out, plane + th / s->stride_h * s->OW, a, b, off, s->stride_w, s->OW);
-        }
-    }
+    for (int64_t r = 0; r < rows; r++)
+        copy(dst + r * dst_ld, src + r * src_ld, n);
 }
 
 /* dst[c*ld_dst + r] = src[r*ld_src + c], r < rows, c < cols; blocks of 16
@@ -153,21 +174,8 @@ static void transpose(float *dst, int64_t ld_dst, const float *src, int64_t ld_s
     }
 }
 
-/* ---- the work of one call, split into parts (one per thread) ---- */
+/* ---- the parts ---- */
 
-typedef struct conv_job {
-    geom G;
-    repro_cpu inner; /* cpu->isa without the pool: repro_gemm runs inline in a part */
-    float *y, *dx, *dw, *db;
-    const float *x, *w, *bias, *dy;
-    const float *wr;    /* [O][KH*KW][Cg]: w regrouped as dx's B */
-    float *scratch;     /* parts x slot floats */
-    size_t slot;
-    int64_t parts;
-    int by_image;       /* y, dx: parts split images (else pixels of every image) */
-    repro_status *st;   /* [parts] */
-    repro_error *errs;  /* [parts] */
-} conv_job;
 
 /* Part p's images [n0, n1) and pixels [r0, r1) of `pixels` per image. */
 static void part_range(const conv_job *j, int64_t p, int64_t pixels, int64_t *n0, int64_t *n1, int64_t *r0,
@@ -178,6 +186,57 @@ static void part_range(const conv_job *j, int64_t p, int64_t pixels, int64_t *n0
     *n1 = j->by_image ? N * (p + 1) / P : N;
     *r0 = j->by_image ? 0 : pixels * p / P;
     *r1 = j->by_image ? pixels : pixels * (p + 1) / P;
+}
+
+/* Copies pixels [r0, r1) of the run: whole image rows in one 2-D copy
+ * where they can be, else the part of one row. */
+static void copy_runs(const run_args *a, int64_t r0, int64_t r1)
+{
+    const int64_t w = a->width;
+    for (int64_t r = r0; r < r1;) {
+        const int64_t row = r / w, c = r - row * w, len = min64(w, r1 - row * w) - c;
+        const int64_t rows = c == 0 && len == w ? (r1 - r) / w : 1;
+        float *d = a->d + (r - r0);
+        const float *src = a->tap + row * a->src_ld + c * a->step;
+        if (a->step == 1) {
+            a->j->copy2d(d, w, src, a->src_ld, rows, len);
+        } else {
+            for (int64_t q = 0; q < rows; q++)
+                for (int64_t i = 0; i < len; i++)
+                    d[q * w + i] = src[q * a->src_ld + i * a->step];
+        }
+        r += rows * len;
+    }
+}
+
+/* The forward's taps: rows k in [k0, k1) of the tap order (ci, kh, kw),
+ * columns the output pixels [r0, r1): col[(k - k0)*ld + (r - r0)]. */
+static void x_cols(const conv_job *j, float *col, int64_t ld, const float *xp, int64_t k0, int64_t k1, int64_t r0,
+                   int64_t r1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t k = k0; k < k1; k++) {
+        const int64_t ci = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
+        run_args a = {j, col + (k - k0) * ld, xp + (ci * G->Hp + kh * s->dil_h) * G->Wp + kw * s->dil_w,
+                      s->stride_h * G->Wp, s->stride_w, s->OW};
+        copy_runs(&a, r0, r1);
+    }
+}
+
+/* dx's taps: rows k = (o', kh, kw) in [0, Kd), columns the input pixels
+ * [r0, r1): col[k*ld + (r - r0)]. */
+static void dy_cols(const conv_job *j, float *col, int64_t ld, const float *dyp, int64_t r0, int64_t r1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t k = 0; k < G->Kd; k++) {
+        const int64_t o = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
+        run_args a = {j, col + k * ld,
+                      dyp + (o * G->Hq + (s->KH - 1 - kh) * s->dil_h) * G->Wq + (s->KW - 1 - kw) * s->dil_w, G->Wq,
+                      1, s->W};
+        copy_runs(&a, r0, r1);
+    }
 }
 
 static void forward_part(void *ctx, int64_t begin, int64_t end)
@@ -191,15 +250,17 @@ static void forward_part(void *ctx, int64_t begin, int64_t end)
         const int64_t rows = r1 - r0;
         float *colT = j->scratch + p * j->slot; /* [Kc][rows] */
         float *yt = colT + G->Kc * rows;        /* [rows][O] */
+        float *xp = yt + rows * s->O;           /* [Cg][Hp][Wp] */
         for (int64_t n = n0; n < n1 && rows > 0 && j->st[p] == REPRO_OK; n++) {
             for (int64_t g = 0; g < s->groups && j->st[p] == REPRO_OK; g++) {
-                x_cols(colT, rows, G, j->x + (n * s->C + g * G->Cg) * G->HW, 0, G->Kc, r0, r1);
+                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, 0, G->Cg);
+                x_cols(j, colT, rows, xp, 0, G->Kc, r0, r1);
                 j->st[p] = repro_gemm(&j->inner, rows, G->Og, G->Kc, colT, 1, rows, j->w + g * G->Og * G->Kc, 1,
                                       G->Kc, j->bias ? j->bias + g * G->Og : NULL, yt + g * G->Og, s->O, 0,
                                       &j->errs[p]);
             }
             if (j->st[p] == REPRO_OK)
-                transpose(j->y + n * s->O * G->OHW + r0, G->OHW, yt, s->O, rows, s->O);
+                j->transpose(j->y + n * s->O * G->OHW + r0, G->OHW, yt, s->O, rows, s->O);
         }
     }
 }
@@ -215,76 +276,102 @@ static void dx_part(void *ctx, int64_t begin, int64_t end)
         const int64_t rows = r1 - r0;
         float *dcolT = j->scratch + p * j->slot; /* [Kd][rows] */
         float *dxt = dcolT + G->Kd * rows;       /* [rows][C] */
+        float *dyp = dxt + rows * s->C;          /* [Og][Hq][Wq] */
         for (int64_t n = n0; n < n1 && rows > 0 && j->st[p] == REPRO_OK; n++) {
             for (int64_t g = 0; g < s->groups && j->st[p] == REPRO_OK; g++) {
-                dy_cols(dcolT, rows, G, j->dy + (n * s->O + g * G->Og) * G->OHW, r0, r1);
+                pad_dy(j, dyp, G, j->dy + (n * s->O + g * G->Og) * G->OHW);
+                dy_cols(j, dcolT, rows, dyp, r0, r1);
                 j->st[p] = repro_gemm(&j->inner, rows, G->Cg, G->Kd, dcolT, 1, rows, j->wr + g * G->Kd * G->Cg,
                                       G->Cg, 1, NULL, dxt + g * G->Cg, s->C, 0, &j->errs[p]);
             }
             if (j->st[p] == REPRO_OK)
-                transpose(j->dx + n * s->C * G->HW + r0, G->HW, dxt, s->C, rows, s->C);
+                j->transpose(j->dx + n * s->C * G->HW + r0, G->HW, dxt, s->C, rows, s->C);
         }
     }
 }
 
-/* db[o] for o in [o0, o1): eight channels' chains advance together (each
- * still its own sum over n, then pixels, ascending). */
-static void db_range(const conv_job *j, int64_t o0, int64_t o1)
+/* ---- dw and db ----
+ *
+ * Per group, the parameter gradients as rows of one GEMM: taps k < Kc are
+ * dw's (transposed: dwT[k][o'] = dw[g*Og + o'][k]) and row k = Kc, when db
+ * is wanted, is db: its "taps" are all 1.0f, and fmaf(1.0f, dy, acc) is
+ * exactly acc + dy (the product is exact, then one rounding of the sum, as
+ * the addition does, for every input, signed zeros and infinities
+ * included), so db's chain runs in the GEMM beside dw's. */
+
+/* The rows [kfirst, klast) of each group's parameter matrix this call
+ * computes: the taps for dw, the ones row for db. */
+static void param_rows(const conv_job *j, int64_t *kfirst, int64_t *klast)
+{
+    *kfirst = j->dw ? 0 : j->G.Kc;
+    *klast = j->db ? j->G.Kc + 1 : j->G.Kc;
+}
+
+/* Rows [k0, k1) of group g between the gradients and dwT [k1-k0][Og]: load
+ * (to_dwt) or store back. */
+static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, float *dwT, int to_dwt)
 {
     const geom *G = &j->G;
-    const int64_t O = G->s.O, OHW = G->OHW;
-    for (int64_t o = o0; o < o1; o += 8) {
-        const int64_t nb = min64(8, o1 - o);
-        float acc[8] = {0};
-        for (int64_t c = 0; c < nb; c++)
-            acc[c] = j->db[o + c];
-        for (int64_t n = 0; n < G->s.N; n++) {
-            const float *d = j->dy + (n * O + o) * OHW;
-            if (nb == 8) {
-                for (int64_t i = 0; i < OHW; i++)
-                    for (int c = 0; c < 8; c++)
-                        acc[c] = acc[c] + d[c * OHW + i];
-            } else {
-                for (int64_t i = 0; i < OHW; i++)
-                    for (int64_t c = 0; c < nb; c++)
-                        acc[c] = acc[c] + d[c * OHW + i];
-            }
-        }
-        for (int64_t c = 0; c < nb; c++)
-            j->db[o + c] = acc[c];
+    const int64_t kt = min64(k1, G->Kc); /* tap rows [k0, kt), then maybe the ones row */
+    float *dwg = j->dw ? j->dw + g * G->Og * G->Kc : NULL;
+    if (k0 < kt) {
+        if (to_dwt)
+            j->transpose(dwT, G->Og, dwg + k0, G->Kc, G->Og, kt - k0);
+        else
+            j->transpose(dwg + k0, G->Kc, dwT, G->Og, kt - k0, G->Og);
+    }
+    if (k1 > G->Kc) {
+        float *dbg = j->db + g * G->Og, *row = dwT + (G->Kc - k0) * G->Og;
+        if (to_dwt)
+            copy(row, dbg, G->Og);
+        else
+            copy(dbg, row, G->Og);
     }
 }
 
-/* dw rows [q0, q1) of the (group, tap) order, all images: per group a
- * transposed copy dwT carries the chains through one GEMM per image. */
-static repro_status dw_rows(conv_job *j, int64_t p, int64_t q0, int64_t q1)
+/* Parameter rows [q0, q1) of the (group, row) order, all images, in part
+ * p: per group dwT carries the chains through one GEMM per image, images
+ * ascending. */
+static repro_status param_part_rows(conv_job *j, int64_t p, int64_t q0, int64_t q1)
 {
     const geom *G = &j->G;
     const repro_conv2d_shape *s = &G->s;
-    const int64_t rows_max = q1 - q0;
-    float *colT = j->scratch + p * j->slot; /* [rows][OH*OW] */
-    float *dwT = colT + rows_max * G->OHW;  /* [rows][Og] */
-    for (int64_t g = q0 / G->Kc; g * G->Kc < q1; g++) {
-        const int64_t k0 = max64(q0, g * G->Kc) - g * G->Kc, k1 = min64(q1, (g + 1) * G->Kc) - g * G->Kc;
-        float *dwg = j->dw + g * G->Og * G->Kc;
-        transpose(dwT, G->Og, dwg + k0, G->Kc, G->Og, k1 - k0); /* dwT[k][o] = dwg[o][k0 + k] */
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t Rg = klast - kfirst, rows_max = q1 - q0;
+    float *colT = j->scratch + p * j->slot;      /* [rows][OH*OW] */
+    float *dwT = colT + rows_max * G->OHW;       /* [rows][Og] */
+    float *xp = dwT + rows_max * G->Og;          /* [Cg][Hp][Wp], the planes these rows read */
+    for (int64_t g = q0 / Rg; g * Rg < q1; g++) {
+        const int64_t k0 = max64(q0, g * Rg) - g * Rg + kfirst, k1 = min64(q1, (g + 1) * Rg) - g * Rg + kfirst;
+        const int64_t kt = min64(k1, G->Kc);
+        move_params(j, g, k0, k1, dwT, 1);
         for (int64_t n = 0; n < s->N; n++) {
-            x_cols(colT, G->OHW, G, j->x + (n * s->C + g * G->Cg) * G->HW, k0, k1, 0, G->OHW);
+            if (k0 < kt) {
+                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, k0 / G->KK, (kt - 1) / G->KK + 1);
+                x_cols(j, colT, G->OHW, xp, k0, kt, 0, G->OHW);
+            }
+            if (k1 > G->Kc && n == 0)
+                for (int64_t i = 0; i < G->OHW; i++)
+                    colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
             repro_status st = repro_gemm(&j->inner, k1 - k0, G->Og, G->OHW, colT, G->OHW, 1,
                                          j->dy + (n * s->O + g * G->Og) * G->OHW, 1, G->OHW, NULL, dwT, G->Og, 1,
                                          &j->errs[p]);
             if (st != REPRO_OK)
-                return st; /* this group's dw rows keep their old value (the chains live in dwT) */
+                return st; /* this group's rows keep their old value (the chains live in dwT) */
         }
-        transpose(dwg + k0, G->Kc, dwT, G->Og, k1 - k0, G->Og);
+        move_params(j, g, k0, k1, dwT, 0);
     }
     return REPRO_OK;
 }
 
-/* The dw rows of part p: blocks of 8 (a micro-tile's rows) split evenly. */
-static void dw_split(const conv_job *j, int64_t p, int64_t *q0, int64_t *q1)
+/* The parameter rows of part p: blocks of 8 (a micro-tile's rows) split
+ * evenly. */
+static void param_split(const conv_job *j, int64_t p, int64_t *q0, int64_t *q1)
 {
-    const int64_t R = j->G.s.groups * j->G.Kc, blocks = ceil_div(R, 8);
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t R = j->G.s.groups * (klast - kfirst), blocks = ceil_div(R, 8);
     *q0 = min64(R, blocks * p / j->parts * 8);
     *q1 = min64(R, blocks * (p + 1) / j->parts * 8);
 }
@@ -294,11 +381,9 @@ static void params_part(void *ctx, int64_t begin, int64_t end)
     conv_job *j = ctx;
     for (int64_t p = begin; p < end; p++) {
         int64_t q0, q1;
-        dw_split(j, p, &q0, &q1);
-        if (j->dw && q0 < q1)
-            j->st[p] = dw_rows(j, p, q0, q1);
-        if (j->db)
-            db_range(j, j->G.s.O * p / j->parts, j->G.s.O * (p + 1) / j->parts);
+        param_split(j, p, &q0, &q1);
+        if (q0 < q1)
+            j->st[p] = param_part_rows(j, p, q0, q1);
     }
 }
 
@@ -362,15 +447,19 @@ static repro_status finish(conv_job *j, const char *op, repro_error *err)
 static conv_job job_of(const repro_cpu *cpu, const geom *G)
 {
     conv_job j = {.G = *G, .inner = {cpu->isa, NULL}, .parts = repro_pool_threads(cpu->pool)};
+    /* every AVX-512 CPU has AVX2: both paths take its copies */
+    j.copy2d = cpu->isa == REPRO_ISA_SCALAR ? copy2d : repro_conv_copy2d_avx2;
+    j.transpose = cpu->isa == REPRO_ISA_SCALAR ? transpose : repro_conv_transpose_avx2;
     j.by_image = G->s.N >= j.parts;
     return j;
 }
 
-/* Floats of one part's y or dx scratch: taps [K][rows] + result [rows][ch]. */
-static size_t pixel_slot(const conv_job *j, int64_t K, int64_t pixels, int64_t channels)
+/* Floats of one part's y or dx scratch: taps [K][rows], result
+ * [rows][channels] and the padded planes. */
+static size_t pixel_slot(const conv_job *j, int64_t K, int64_t pixels, int64_t channels, int64_t planes)
 {
     int64_t rows = j->by_image ? pixels : ceil_div(pixels, j->parts);
-    return (size_t)((K + channels) * rows);
+    return (size_t)((K + channels) * rows + planes);
 }
 
 repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape *s, float *y, const float *x,
@@ -386,7 +475,7 @@ repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape
         return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op, !y ? "y" : !x ? "x" : "w");
     conv_job j = job_of(cpu, &G);
     j.y = y, j.x = x, j.w = w, j.bias = bias;
-    st = alloc_scratch(&j, pixel_slot(&j, G.Kc, G.OHW, G.s.O), 0, op, err);
+    st = alloc_scratch(&j, pixel_slot(&j, G.Kc, G.OHW, G.s.O, G.Cg * G.Hp * G.Wp), 0, op, err);
     if (st != REPRO_OK)
         return st;
     repro_pool_run(cpu->pool, j.parts, forward_part, &j);
@@ -409,10 +498,13 @@ repro_status repro_conv2d_backward(const repro_cpu *cpu, const repro_conv2d_shap
                           !dy ? "dy" : (dw && !x) ? "x (needed for dw)" : "w (needed for dx)");
     conv_job j = job_of(cpu, &G);
     j.dx = dx, j.dw = dw, j.db = db, j.dy = dy, j.x = x, j.w = w;
-    size_t slot = dx ? pixel_slot(&j, G.Kd, G.HW, G.s.C) : 0;
-    int64_t dw_rows_max = ceil_div(ceil_div(G.s.groups * G.Kc, 8), j.parts) * 8;
-    if (dw && (size_t)(dw_rows_max * (G.OHW + G.Og)) > slot)
-        slot = (size_t)(dw_rows_max * (G.OHW + G.Og));
+    size_t slot = dx ? pixel_slot(&j, G.Kd, G.HW, G.s.C, G.Og * G.Hq * G.Wq) : 0;
+    int64_t kfirst, klast;
+    param_rows(&j, &kfirst, &klast);
+    int64_t param_rows_max = ceil_div(ceil_div(G.s.groups * (klast - kfirst), 8), j.parts) * 8;
+    size_t param_slot = (size_t)(param_rows_max * (G.OHW + G.Og) + G.Cg * G.Hp * G.Wp);
+    if ((dw || db) && param_slot > slot)
+        slot = param_slot;
     size_t wr_floats = dx ? (size_t)(G.s.O * G.Kc) : 0;
     st = alloc_scratch(&j, slot, wr_floats, op, err);
     if (st != REPRO_OK)
@@ -420,7 +512,7 @@ repro_status repro_conv2d_backward(const repro_cpu *cpu, const repro_conv2d_shap
     if (dx) {
         float *wr = j.scratch + (size_t)j.parts * j.slot; /* wr[o][kk][ci] = w[o][ci][kk] */
         for (int64_t o = 0; o < G.s.O; o++)
-            transpose(wr + o * G.Kc, G.Cg, w + o * G.Kc, G.KK, G.Cg, G.KK);
+            j.transpose(wr + o * G.Kc, G.Cg, w + o * G.Kc, G.KK, G.Cg, G.KK);
         j.wr = wr;
         repro_pool_run(cpu->pool, j.parts, dx_part, &j);
     }
