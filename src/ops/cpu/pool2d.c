@@ -13,6 +13,12 @@
 
 enum { CHUNK = 64 };
 
+#if defined(__GNUC__)
+#define REPRO_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define REPRO_ALWAYS_INLINE
+#endif
+
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -67,36 +73,49 @@ static void max_window(const repro_pool2d_shape *s, const float *plane, int64_t 
         *am = (int32_t)idx;
 }
 
-/* Outputs [c0, c0 + len) of row oh, all interior, tap by tap. */
-static void max_chunk(const repro_pool2d_shape *s, const float *plane, int64_t oh, int64_t c0, int64_t len,
-                      int64_t kh0, int64_t kh1, float *y, int32_t *am)
+/* One tap of n interior outputs: v = src[j*sw] against the running
+ * maximum m[j] and its index ix[j] (at + j*sw in the plane). Inlined with
+ * sw a constant where the caller can (strides 1 and 2), so the loop
+ * vectorises with each lane its own output. */
+static inline REPRO_ALWAYS_INLINE void max_tap(const float *restrict src, int32_t at, int n, int sw,
+                                               float *restrict m, int32_t *restrict ix, int first)
 {
-    float m[CHUNK];
-    int32_t ix[CHUNK];
-    const int64_t sw = s->stride_w, iw0 = c0 * sw - s->pad_w;
+    if (first) {
+        for (int j = 0; j < n; j++) {
+            m[j] = src[j * sw];
+            ix[j] = at + j * sw;
+        }
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        float v = src[j * sw];
+        int take = (v > m[j]) | ((v != v) & (m[j] == m[j]));
+        m[j] = take ? v : m[j];
+        ix[j] = take ? at + j * sw : ix[j];
+    }
+}
+
+/* Outputs [c0, c0 + len) of row oh, all interior, tap by tap: the
+ * running maxima live in y and am themselves (am: a local array when the
+ * caller wants no argmax). */
+static void max_chunk(const repro_pool2d_shape *s, const float *plane, int64_t oh, int64_t c0, int64_t len,
+                      int64_t kh0, int64_t kh1, float *m, int32_t *am)
+{
+    int32_t local[CHUNK];
+    int32_t *ix = am ? am : local;
+    const int n = (int)len, sw = (int)s->stride_w;
+    const int64_t iw0 = c0 * sw - s->pad_w;
     for (int64_t kh = kh0; kh < kh1; kh++)
         for (int64_t kw = 0; kw < s->KW; kw++) {
-            const int64_t at = (oh * s->stride_h - s->pad_h + kh) * s->W + iw0 + kw;
-            const float *src = plane + at;
-            if (kh == kh0 && kw == 0) {
-                for (int64_t j = 0; j < len; j++) {
-                    m[j] = src[j * sw];
-                    ix[j] = (int32_t)(at + j * sw);
-                }
-                continue;
-            }
-            for (int64_t j = 0; j < len; j++) {
-                float v = src[j * sw];
-                int take = (v > m[j]) | ((v != v) & (m[j] == m[j]));
-                m[j] = take ? v : m[j];
-                ix[j] = take ? (int32_t)(at + j * sw) : ix[j];
-            }
+            const int32_t at = (int32_t)((oh * s->stride_h - s->pad_h + kh) * s->W + iw0 + kw);
+            const int first = kh == kh0 && kw == 0;
+            if (sw == 1)
+                max_tap(plane + at, at, n, 1, m, ix, first);
+            else if (sw == 2)
+                max_tap(plane + at, at, n, 2, m, ix, first);
+            else
+                max_tap(plane + at, at, n, sw, m, ix, first);
         }
-    for (int64_t j = 0; j < len; j++)
-        y[j] = m[j];
-    if (am)
-        for (int64_t j = 0; j < len; j++)
-            am[j] = ix[j];
 }
 
 static void max_forward_planes(void *ctx, int64_t begin, int64_t end)
