@@ -371,6 +371,9 @@ static void shape_errors(void)
     conv_error(s, "conv2d: kernel 3x3 (dilation 2x1) is larger than the padded input 3x5 (padding 0x1)");
     s = ok, s.N = (int64_t)1 << 40, s.C = (int64_t)1 << 30, s.O = 1;
     conv_error(s, "conv2d: input x [1099511627776][1073741824][3][3] has more than 2^60 elements");
+    s = ok, s.C = s.O = 1, s.H = s.W = 1, s.KH = s.KW = 2, s.dil_h = s.dil_w = (int64_t)1 << 31;
+    s.pad_h = s.pad_w = (int64_t)1 << 30;
+    conv_error(s, "conv2d: one image's padded input [1][1][2147483649][2147483649] has more than 2^60 elements");
     s = ok, s.pad_h = INT64_MAX / 2;
     conv_error(s, "conv2d: padding or dilation too large to count (over 2^60)");
 

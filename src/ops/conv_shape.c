@@ -123,10 +123,17 @@ repro_status repro_conv2d_shape_check(repro_conv2d_shape *s, repro_error *err)
         return too_large(op, "output y", s->N, s->O, OH, OW, err);
     if (count4(s->O, Cg, s->KH, s->KW) < 0)
         return too_large(op, "weight w", s->O, Cg, s->KH, s->KW, err);
-    /* the fast kernels' im2col matrices: one image's taps of one group */
+    /* the fast kernels' scratch, per image and group: the im2col matrices
+     * (taps x pixels) and the zero-padded planes they are copied from */
+    const int64_t Hp = s->H + 2 * s->pad_h, Wp = s->W + 2 * s->pad_w;
+    const int64_t Hq = s->H + (s->KH - 1) * s->dil_h, Wq = s->W + (s->KW - 1) * s->dil_w;
     if (count4(Cg * s->KH, s->KW, OH, OW) < 0 || count4(Og * s->KH, s->KW, s->H, s->W) < 0)
         return too_large(op, "im2col matrix", Cg > Og ? Cg : Og, s->KH * s->KW, OH > s->H ? OH : s->H,
                          OW > s->W ? OW : s->W, err);
+    if (count4(Cg, Hp, Wp, 1) < 0)
+        return too_large(op, "one image's padded input", 1, Cg, Hp, Wp, err);
+    if (count4(Og, Hq, Wq, 1) < 0)
+        return too_large(op, "one image's spread output gradient", 1, Og, Hq, Wq, err);
     s->OH = OH;
     s->OW = OW;
     return REPRO_OK;
