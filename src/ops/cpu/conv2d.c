@@ -1,0 +1,525 @@
+/* The fast conv2d: im2col matrices times the weights through repro_gemm.
+ * The order is conv.h's contract; here is only how each chain becomes one
+ * GEMM output with its taps in that order (A(m,k), B(k,n) as in gemm.h):
+ *
+ *   forward, per image n and group g, output pixels r = oh*OW + ow as rows:
+ *     colT [Kc][rows]  colT[k][r] = x tap k = (ci, kh, kw) of pixel r (+0 padding)
+ *     yt[r][o'] = sum_k colT[k][r] w[g*Og + o'][k] (+ bias): M = rows, N = Og, K = Kc,
+ *       A = colT (1, rows), B(k, o') = w (1, Kc); yt [rows][O] then transposed into y.
+ *   dx, per image and group, input pixels r = ih*W + iw as rows ("dy-im2col"):
+ *     dcolT [Kd][rows] dcolT[k][r] = dy tap k = (o', kh, kw) of pixel r (+0 absent)
+ *     dxt[r][ci] = sum_k dcolT[k][r] wr[k][ci],  wr[(o, kh, kw)][ci] = w[o][ci][kh][kw]:
+ *       M = rows, N = Cg, K = Kd = Og*KH*KW; dxt [rows][C] then transposed into dx.
+ *   dw, per group, the weights' taps k = (ci, kh, kw) as rows (dw transposed):
+ *     dwT[k][o'] += sum_r colT[k][r] dy[n][g*Og + o'][r], once per image n in
+ *       ascending order with accumulate: M = Kc, N = Og, K = OH*OW,
+ *       A = colT (OH*OW, 1), B(r, o') = dy (1, OH*OW). The same chain carries on
+ *       from image to image, so the sum runs over (n, oh, ow) ascending.
+ *   db[o]: for n, r ascending, acc + dy, eight channels' chains side by side.
+ *
+ * (The orientations were measured on the Fashion CNN's layers: the pixels
+ * as GEMM rows read the im2col matrix in place, which packs nothing big,
+ * and dw as dwT keeps its 16-wide SIMD lanes on output channels.)
+ *
+ * Threads: one pool run per phase, each thread a "part" with its own
+ * scratch, calling repro_gemm inline (no pool). y and dx split images (or,
+ * with fewer images than threads, pixels of every image); dw splits its
+ * rows (g, k) in blocks of 8, db its channels. K is never split. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/cpu/conv.h"
+#include "ops/cpu/conv2d_copy.h"
+#include "ops/cpu/gemm.h"
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* A checked shape and the sizes derived from it. */
+typedef struct geom {
+    repro_conv2d_shape s;
+    int64_t Cg, Og, KK; /* channels per group, kernel taps KH*KW */
+    int64_t Kc, Kd;     /* chain lengths: Cg*KK (forward, dw), Og*KK (dx) */
+    int64_t HW, OHW;
+    int64_t Hp, Wp;     /* x padded: H + 2*pad_h, W + 2*pad_w */
+    int64_t Hq, Wq;     /* dy spread and padded: H + (KH-1)*dil_h, W + (KW-1)*dil_w */
+} geom;
+
+static geom geom_of(const repro_conv2d_shape *s)
+{
+    geom G = {.s = *s, .Cg = s->C / s->groups, .Og = s->O / s->groups, .KK = s->KH * s->KW,
+              .HW = s->H * s->W, .OHW = s->OH * s->OW};
+    G.Kc = G.Cg * G.KK;
+    G.Kd = G.Og * G.KK;
+    G.Hp = s->H + 2 * s->pad_h;
+    G.Wp = s->W + 2 * s->pad_w;
+    G.Hq = s->H + (s->KH - 1) * s->dil_h;
+    G.Wq = s->W + (s->KW - 1) * s->dil_w;
+    return G;
+}
+
+/* The work of one call, split into parts (one per thread). */
+typedef struct conv_job {
+    geom G;
+    repro_conv_copy2d_fn copy2d;
+    repro_conv_transpose_fn transpose;
+    repro_cpu inner; /* cpu->isa without the pool: repro_gemm runs inline in a part */
+    float *y, *dx, *dw, *db;
+    const float *x, *w, *bias, *dy;
+    const float *wr;    /* [O][KH*KW][Cg]: w regrouped as dx's B */
+    float *scratch;     /* parts x slot floats */
+    size_t slot;
+    int64_t parts;
+    int by_image;       /* y, dx: parts split images (else pixels of every image) */
+    repro_status *st;   /* [parts] */
+    repro_error *errs;  /* [parts] */
+} conv_job;
+
+/* ---- im2col ----
+ *
+ * The taps are copied out of zero-padded copies of one image's planes, so
+ * the copies need no bounds checks: padding taps read the zeros.
+ *   xp  [Cg][Hp][Wp]: x's planes with pad_h, pad_w zeros on each side;
+ *       forward tap (ci, kh, kw) of pixel (oh, ow) = xp[ci][oh*sh + kh*dh][ow*sw + kw*dw]
+ *   dyp [Og][Hq][Wq]: dy spread out by the strides (zeros in between) and
+ *       placed so that dx tap (o, kh, kw) of pixel (ih, iw) =
+ *       dyp[o][ih + (KH-1-kh)*dh][iw + (KW-1-kw)*dw]: row th - th_min with
+ *       th = ih + pad_h - kh*dh, th_min = pad_h - (KH-1)*dh (columns alike). */
+
+static void zero(float *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = +0.0f;
+}
+
+static void copy(float *restrict d, const float *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+
+/* xp's planes [c0, c1) from xg = x[n][g*Cg]. */
+static void pad_x(float *xp, const geom *G, const float *xg, int64_t c0, int64_t c1)
+{
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t ci = c0; ci < c1; ci++) {
+        float *plane = xp + ci * G->Hp * G->Wp;
+        zero(plane, s->pad_h * G->Wp);
+        for (int64_t ih = 0; ih < s->H; ih++) {
+            float *row = plane + (ih + s->pad_h) * G->Wp;
+            zero(row, s->pad_w);
+            copy(row + s->pad_w, xg + ci * G->HW + ih * s->W, s->W);
+            zero(row + s->pad_w + s->W, s->pad_w);
+        }
+        zero(plane + (s->pad_h + s->H) * G->Wp, s->pad_h * G->Wp);
+    }
+}
+
+/* dyp from dyg = dy[n][g*Og]. An output whose row or column falls outside
+ * dyp is met by no input pixel (only padding can reach it) and is left out. */
+static void pad_dy(const conv_job *j, float *dyp, const geom *G, const float *dyg)
+{
+    const repro_conv2d_shape *s = &G->s;
+    const int64_t top = (s->KH - 1) * s->dil_h - s->pad_h, left = (s->KW - 1) * s->dil_w - s->pad_w;
+    const int64_t sw = s->stride_w;
+    /* the columns ow with 0 <= ow*sw + left < Wq */
+    const int64_t ow0 = left >= 0 ? 0 : ceil_div(-left, sw);
+    const int64_t ow1 = min64(s->OW, ceil_div(G->Wq - left, sw));
+    /* and the rows oh with 0 <= oh*sh + top < Hq */
+    const int64_t oh0 = top >= 0 ? 0 : ceil_div(-top, s->stride_h);
+    const int64_t oh1 = min64(s->OH, ceil_div(G->Hq - top, s->stride_h));
+    zero(dyp, G->Og * G->Hq * G->Wq);
+    if (oh0 >= oh1 || ow0 >= ow1)
+        return;
+    for (int64_t o = 0; o < G->Og; o++) {
+        float *d = dyp + (o * G->Hq + oh0 * s->stride_h + top) * G->Wq + ow0 * sw + left;
+        const float *src = dyg + (o * s->OH + oh0) * s->OW + ow0;
+        if (sw == 1) {
+            j->copy2d(d, s->stride_h * G->Wq, src, s->OW, oh1 - oh0, ow1 - ow0);
+            continue;
+        }
+        for (int64_t oh = 0; oh < oh1 - oh0; oh++)
+            for (int64_t ow = 0; ow < ow1 - ow0; ow++)
+                d[oh * s->stride_h * G->Wq + ow * sw] = src[oh * s->OW + ow];
+    }
+}
+
+/* A run of pixels to copy for one tap: the tap's matrix row and where the
+ * tap reads at pixel (0, 0) of an image `width` pixels wide. */
+typedef struct run_args {
+    const conv_job *j;
+    float *d;         /* the tap's matrix row, at the first pixel copied */
+    const float *tap; /* the source of pixel (0, 0) */
+    int64_t src_ld;   /* source floats per image row */
+    int64_t step;     /* source floats per image column */
+    int64_t width;
+} run_args;
+
+static void copy2d(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++)
+        copy(dst + r * dst_ld, src + r * src_ld, n);
+}
+
+/* dst[c*ld_dst + r] = src[r*ld_src + c], r < rows, c < cols; blocks of 16
+ * rows keep the reads of src in L1. */
+static void transpose(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows, int64_t cols)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        int64_t r1 = min64(r0 + 16, rows);
+        for (int64_t c = 0; c < cols; c++)
+            for (int64_t r = r0; r < r1; r++)
+                dst[c * ld_dst + r] = src[r * ld_src + c];
+    }
+}
+
+/* ---- the parts ---- */
+
+
+/* Part p's images [n0, n1) and pixels [r0, r1) of `pixels` per image. */
+static void part_range(const conv_job *j, int64_t p, int64_t pixels, int64_t *n0, int64_t *n1, int64_t *r0,
+                       int64_t *r1)
+{
+    const int64_t N = j->G.s.N, P = j->parts;
+    *n0 = j->by_image ? N * p / P : 0;
+    *n1 = j->by_image ? N * (p + 1) / P : N;
+    *r0 = j->by_image ? 0 : pixels * p / P;
+    *r1 = j->by_image ? pixels : pixels * (p + 1) / P;
+}
+
+/* Copies pixels [r0, r1) of the run: whole image rows in one 2-D copy
+ * where they can be, else the part of one row. */
+static void copy_runs(const run_args *a, int64_t r0, int64_t r1)
+{
+    const int64_t w = a->width;
+    for (int64_t r = r0; r < r1;) {
+        const int64_t row = r / w, c = r - row * w, len = min64(w, r1 - row * w) - c;
+        const int64_t rows = c == 0 && len == w ? (r1 - r) / w : 1;
+        float *d = a->d + (r - r0);
+        const float *src = a->tap + row * a->src_ld + c * a->step;
+        if (a->step == 1) {
+            a->j->copy2d(d, w, src, a->src_ld, rows, len);
+        } else {
+            for (int64_t q = 0; q < rows; q++)
+                for (int64_t i = 0; i < len; i++)
+                    d[q * w + i] = src[q * a->src_ld + i * a->step];
+        }
+        r += rows * len;
+    }
+}
+
+/* The forward's taps: rows k in [k0, k1) of the tap order (ci, kh, kw),
+ * columns the output pixels [r0, r1): col[(k - k0)*ld + (r - r0)]. */
+static void x_cols(const conv_job *j, float *col, int64_t ld, const float *xp, int64_t k0, int64_t k1, int64_t r0,
+                   int64_t r1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t k = k0; k < k1; k++) {
+        const int64_t ci = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
+        run_args a = {j, col + (k - k0) * ld, xp + (ci * G->Hp + kh * s->dil_h) * G->Wp + kw * s->dil_w,
+                      s->stride_h * G->Wp, s->stride_w, s->OW};
+        copy_runs(&a, r0, r1);
+    }
+}
+
+/* dx's taps: rows k = (o', kh, kw) in [0, Kd), columns the input pixels
+ * [r0, r1): col[k*ld + (r - r0)]. */
+static void dy_cols(const conv_job *j, float *col, int64_t ld, const float *dyp, int64_t r0, int64_t r1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t k = 0; k < G->Kd; k++) {
+        const int64_t o = k / G->KK, kh = k % G->KK / s->KW, kw = k % s->KW;
+        run_args a = {j, col + k * ld,
+                      dyp + (o * G->Hq + (s->KH - 1 - kh) * s->dil_h) * G->Wq + (s->KW - 1 - kw) * s->dil_w, G->Wq,
+                      1, s->W};
+        copy_runs(&a, r0, r1);
+    }
+}
+
+static void forward_part(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t n0, n1, r0, r1;
+        part_range(j, p, G->OHW, &n0, &n1, &r0, &r1);
+        const int64_t rows = r1 - r0;
+        float *colT = j->scratch + p * j->slot; /* [Kc][rows] */
+        float *yt = colT + G->Kc * rows;        /* [rows][O] */
+        float *xp = yt + rows * s->O;           /* [Cg][Hp][Wp] */
+        for (int64_t n = n0; n < n1 && rows > 0 && j->st[p] == REPRO_OK; n++) {
+            for (int64_t g = 0; g < s->groups && j->st[p] == REPRO_OK; g++) {
+                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, 0, G->Cg);
+                x_cols(j, colT, rows, xp, 0, G->Kc, r0, r1);
+                j->st[p] = repro_gemm(&j->inner, rows, G->Og, G->Kc, colT, 1, rows, j->w + g * G->Og * G->Kc, 1,
+                                      G->Kc, j->bias ? j->bias + g * G->Og : NULL, yt + g * G->Og, s->O, 0,
+                                      &j->errs[p]);
+            }
+            if (j->st[p] == REPRO_OK)
+                j->transpose(j->y + n * s->O * G->OHW + r0, G->OHW, yt, s->O, rows, s->O);
+        }
+    }
+}
+
+static void dx_part(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t n0, n1, r0, r1;
+        part_range(j, p, G->HW, &n0, &n1, &r0, &r1);
+        const int64_t rows = r1 - r0;
+        float *dcolT = j->scratch + p * j->slot; /* [Kd][rows] */
+        float *dxt = dcolT + G->Kd * rows;       /* [rows][C] */
+        float *dyp = dxt + rows * s->C;          /* [Og][Hq][Wq] */
+        for (int64_t n = n0; n < n1 && rows > 0 && j->st[p] == REPRO_OK; n++) {
+            for (int64_t g = 0; g < s->groups && j->st[p] == REPRO_OK; g++) {
+                pad_dy(j, dyp, G, j->dy + (n * s->O + g * G->Og) * G->OHW);
+                dy_cols(j, dcolT, rows, dyp, r0, r1);
+                j->st[p] = repro_gemm(&j->inner, rows, G->Cg, G->Kd, dcolT, 1, rows, j->wr + g * G->Kd * G->Cg,
+                                      G->Cg, 1, NULL, dxt + g * G->Cg, s->C, 0, &j->errs[p]);
+            }
+            if (j->st[p] == REPRO_OK)
+                j->transpose(j->dx + n * s->C * G->HW + r0, G->HW, dxt, s->C, rows, s->C);
+        }
+    }
+}
+
+/* ---- dw and db ----
+ *
+ * Per group, the parameter gradients as rows of one GEMM: taps k < Kc are
+ * dw's (transposed: dwT[k][o'] = dw[g*Og + o'][k]) and row k = Kc, when db
+ * is wanted, is db: its "taps" are all 1.0f, and fmaf(1.0f, dy, acc) is
+ * exactly acc + dy (the product is exact, then one rounding of the sum, as
+ * the addition does, for every input, signed zeros and infinities
+ * included), so db's chain runs in the GEMM beside dw's. */
+
+/* The rows [kfirst, klast) of each group's parameter matrix this call
+ * computes: the taps for dw, the ones row for db. */
+static void param_rows(const conv_job *j, int64_t *kfirst, int64_t *klast)
+{
+    *kfirst = j->dw ? 0 : j->G.Kc;
+    *klast = j->db ? j->G.Kc + 1 : j->G.Kc;
+}
+
+/* Rows [k0, k1) of group g between the gradients and dwT [k1-k0][Og]: load
+ * (to_dwt) or store back. */
+static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, float *dwT, int to_dwt)
+{
+    const geom *G = &j->G;
+    const int64_t kt = min64(k1, G->Kc); /* tap rows [k0, kt), then maybe the ones row */
+    float *dwg = j->dw ? j->dw + g * G->Og * G->Kc : NULL;
+    if (k0 < kt) {
+        if (to_dwt)
+            j->transpose(dwT, G->Og, dwg + k0, G->Kc, G->Og, kt - k0);
+        else
+            j->transpose(dwg + k0, G->Kc, dwT, G->Og, kt - k0, G->Og);
+    }
+    if (k1 > G->Kc) {
+        float *dbg = j->db + g * G->Og, *row = dwT + (G->Kc - k0) * G->Og;
+        if (to_dwt)
+            copy(row, dbg, G->Og);
+        else
+            copy(dbg, row, G->Og);
+    }
+}
+
+/* Parameter rows [q0, q1) of the (group, row) order, all images, in part
+ * p: per group dwT carries the chains through one GEMM per image, images
+ * ascending. */
+static repro_status param_part_rows(conv_job *j, int64_t p, int64_t q0, int64_t q1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t Rg = klast - kfirst, rows_max = q1 - q0;
+    float *colT = j->scratch + p * j->slot;      /* [rows][OH*OW] */
+    float *dwT = colT + rows_max * G->OHW;       /* [rows][Og] */
+    float *xp = dwT + rows_max * G->Og;          /* [Cg][Hp][Wp], the planes these rows read */
+    for (int64_t g = q0 / Rg; g * Rg < q1; g++) {
+        const int64_t k0 = max64(q0, g * Rg) - g * Rg + kfirst, k1 = min64(q1, (g + 1) * Rg) - g * Rg + kfirst;
+        const int64_t kt = min64(k1, G->Kc);
+        move_params(j, g, k0, k1, dwT, 1);
+        for (int64_t n = 0; n < s->N; n++) {
+            if (k0 < kt) {
+                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, k0 / G->KK, (kt - 1) / G->KK + 1);
+                x_cols(j, colT, G->OHW, xp, k0, kt, 0, G->OHW);
+            }
+            if (k1 > G->Kc && n == 0)
+                for (int64_t i = 0; i < G->OHW; i++)
+                    colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
+            repro_status st = repro_gemm(&j->inner, k1 - k0, G->Og, G->OHW, colT, G->OHW, 1,
+                                         j->dy + (n * s->O + g * G->Og) * G->OHW, 1, G->OHW, NULL, dwT, G->Og, 1,
+                                         &j->errs[p]);
+            if (st != REPRO_OK)
+                return st; /* this group's rows keep their old value (the chains live in dwT) */
+        }
+        move_params(j, g, k0, k1, dwT, 0);
+    }
+    return REPRO_OK;
+}
+
+/* The parameter rows of part p: blocks of 8 (a micro-tile's rows) split
+ * evenly. */
+static void param_split(const conv_job *j, int64_t p, int64_t *q0, int64_t *q1)
+{
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t R = j->G.s.groups * (klast - kfirst), blocks = ceil_div(R, 8);
+    *q0 = min64(R, blocks * p / j->parts * 8);
+    *q1 = min64(R, blocks * (p + 1) / j->parts * 8);
+}
+
+static void params_part(void *ctx, int64_t begin, int64_t end)
+{
+    conv_job *j = ctx;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t q0, q1;
+        param_split(j, p, &q0, &q1);
+        if (q0 < q1)
+            j->st[p] = param_part_rows(j, p, q0, q1);
+    }
+}
+
+/* ---- entry points ---- */
+
+/* Re-checks the caller's shape on a copy: a valid shape with the OH/OW the
+ * check derives. */
+static repro_status check_shape(const repro_conv2d_shape *s, const char *op, geom *G, repro_error *err)
+{
+    if (!s)
+        return repro_fail(err, REPRO_ERR_ARG, "%s: shape is NULL", op);
+    repro_conv2d_shape c = *s;
+    repro_status st = repro_conv2d_shape_check(&c, err);
+    if (st != REPRO_OK)
+        return st;
+    if (c.OH != s->OH || c.OW != s->OW)
+        return repro_fail(err, REPRO_ERR_ARG,
+                          "%s: the shape says the output is %lldx%lld but its sizes give %lldx%lld "
+                          "(fill it with repro_conv2d_shape_check)",
+                          op, (long long)s->OH, (long long)s->OW, (long long)c.OH, (long long)c.OW);
+    *G = geom_of(&c);
+    return REPRO_OK;
+}
+
+/* The job's scratch: `slot` floats per part plus `extra` after them. */
+static repro_status alloc_scratch(conv_job *j, size_t slot, size_t extra, const char *op, repro_error *err)
+{
+    j->slot = (slot + 15) / 16 * 16; /* each part on its own cache lines */
+    size_t parts = (size_t)j->parts;
+    size_t bytes = (parts * j->slot + extra) * sizeof(float) + parts * (sizeof(repro_status) + sizeof(repro_error));
+    bytes = (bytes + 63) / 64 * 64;
+    j->scratch = aligned_alloc(64, bytes);
+    if (!j->scratch)
+        return repro_fail(err, REPRO_ERR_NOMEM, "%s: cannot allocate %zu bytes of im2col scratch", op, bytes);
+    j->errs = (repro_error *)(j->scratch + parts * j->slot + extra);
+    j->st = (repro_status *)(j->errs + parts);
+    for (size_t p = 0; p < parts; p++) {
+        j->st[p] = REPRO_OK;
+        j->errs[p].status = REPRO_OK;
+        j->errs[p].message[0] = '\0';
+    }
+    return REPRO_OK;
+}
+
+/* The first failing part's status and message, then frees the scratch. */
+static repro_status finish(conv_job *j, const char *op, repro_error *err)
+{
+    repro_status st = REPRO_OK;
+    for (int64_t p = 0; p < j->parts && st == REPRO_OK; p++)
+        if (j->st[p] != REPRO_OK) {
+            st = j->st[p];
+            if (err) {
+                *err = j->errs[p];
+                repro_error_prefix(err, "%s", op);
+            }
+        }
+    free(j->scratch);
+    return st;
+}
+
+static conv_job job_of(const repro_cpu *cpu, const geom *G)
+{
+    conv_job j = {.G = *G, .inner = {cpu->isa, NULL}, .parts = repro_pool_threads(cpu->pool)};
+    /* every AVX-512 CPU has AVX2: both paths take its copies */
+    j.copy2d = cpu->isa == REPRO_ISA_SCALAR ? copy2d : repro_conv_copy2d_avx2;
+    j.transpose = cpu->isa == REPRO_ISA_SCALAR ? transpose : repro_conv_transpose_avx2;
+    j.by_image = G->s.N >= j.parts;
+    return j;
+}
+
+/* Floats of one part's y or dx scratch: taps [K][rows], result
+ * [rows][channels] and the padded planes. */
+static size_t pixel_slot(const conv_job *j, int64_t K, int64_t pixels, int64_t channels, int64_t planes)
+{
+    int64_t rows = j->by_image ? pixels : ceil_div(pixels, j->parts);
+    return (size_t)((K + channels) * rows + planes);
+}
+
+repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape *s, float *y, const float *x,
+                                  const float *w, const float *bias, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    const char *op = "conv2d forward";
+    geom G;
+    repro_status st = check_shape(s, op, &G, err);
+    if (st != REPRO_OK)
+        return st;
+    if (!y || !x || !w)
+        return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op, !y ? "y" : !x ? "x" : "w");
+    conv_job j = job_of(cpu, &G);
+    j.y = y, j.x = x, j.w = w, j.bias = bias;
+    st = alloc_scratch(&j, pixel_slot(&j, G.Kc, G.OHW, G.s.O, G.Cg * G.Hp * G.Wp), 0, op, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_pool_run(cpu->pool, j.parts, forward_part, &j);
+    return finish(&j, op, err);
+}
+
+repro_status repro_conv2d_backward(const repro_cpu *cpu, const repro_conv2d_shape *s, float *dx, float *dw,
+                                   float *db, const float *dy, const float *x, const float *w, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    const char *op = "conv2d backward";
+    geom G;
+    repro_status st = check_shape(s, op, &G, err);
+    if (st != REPRO_OK)
+        return st;
+    if (!dx && !dw && !db)
+        return REPRO_OK;
+    if (!dy || (dw && !x) || (dx && !w))
+        return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op,
+                          !dy ? "dy" : (dw && !x) ? "x (needed for dw)" : "w (needed for dx)");
+    conv_job j = job_of(cpu, &G);
+    j.dx = dx, j.dw = dw, j.db = db, j.dy = dy, j.x = x, j.w = w;
+    size_t slot = dx ? pixel_slot(&j, G.Kd, G.HW, G.s.C, G.Og * G.Hq * G.Wq) : 0;
+    int64_t kfirst, klast;
+    param_rows(&j, &kfirst, &klast);
+    int64_t param_rows_max = ceil_div(ceil_div(G.s.groups * (klast - kfirst), 8), j.parts) * 8;
+    size_t param_slot = (size_t)(param_rows_max * (G.OHW + G.Og) + G.Cg * G.Hp * G.Wp);
+    if ((dw || db) && param_slot > slot)
+        slot = param_slot;
+    size_t wr_floats = dx ? (size_t)(G.s.O * G.Kc) : 0;
+    st = alloc_scratch(&j, slot, wr_floats, op, err);
+    if (st != REPRO_OK)
+        return st;
+    if (dx) {
+        float *wr = j.scratch + (size_t)j.parts * j.slot; /* wr[o][kk][ci] = w[o][ci][kk] */
+        for (int64_t o = 0; o < G.s.O; o++)
+            j.transpose(wr + o * G.Kc, G.Cg, w + o * G.Kc, G.KK, G.Cg, G.KK);
+        j.wr = wr;
+        repro_pool_run(cpu->pool, j.parts, dx_part, &j);
+    }
+    int dx_ok = 1;
+    for (int64_t p = 0; p < j.parts; p++)
+        dx_ok &= j.st[p] == REPRO_OK;
+    if (dx_ok && (dw || db))
+        repro_pool_run(cpu->pool, j.parts, params_part, &j);
+    return finish(&j, op, err);
+}
