@@ -32,9 +32,12 @@ case_args() {
         echo "$REPRO_SOURCE_DIR/examples/dual_task.yaml --set data.train_csv=$dir/data/dual_task_train.csv
               --set data.test_csv=$dir/data/dual_task_test.csv --set batch_size=64 --set max_steps=60
               --set ledger.hash_every=20" ;;
+    fashion_cnn | fashion_resnet)
+        echo "$REPRO_SOURCE_DIR/examples/$1.yaml --set data.limit_train=640 --set data.limit_test=100
+              --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
     esac
 }
-cases=(fashion_mlp dual_task)
+cases=(fashion_mlp dual_task fashion_cnn fashion_resnet)
 
 # "case key value" lines of one run directory.
 values_of() {

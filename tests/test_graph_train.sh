@@ -45,7 +45,7 @@ model:
     - {name: act1, type: gelu}
     - {name: drop1, type: dropout, p: 0.2}
     - {name: fc2, type: linear, out: 64}
-    - {name: act2, type: sigmoid}
+    - {name: act2, type: silu}
     - {name: res, type: add, inputs: [act1, act2]}
     - {name: norm, type: layernorm}
     - {name: both, type: concat, inputs: [norm, drop1]}
