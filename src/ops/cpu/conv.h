@@ -36,17 +36,20 @@
  * How the fast kernels keep it (conv2d.c): every chain above is a dot
  * product over an im2col matrix with its taps in exactly that order
  * (padding and absent taps as +0.0f), computed by repro_gemm, which keeps
- * one fmaf chain per output, k ascending, on every ISA path. Threads split
- * output elements only (samples or output pixels for y and dx, weight rows
- * and output channels for dw and db), never a chain.
+ * one fmaf chain per output, k ascending, on every ISA path (db's chain as
+ * fmaf(1.0f, dy, acc), which is acc + dy bit for bit). Threads split output
+ * elements only (images or pixels for y and dx, the parameters' rows
+ * (group, ci, kh, kw) for dw and db), never a chain.
  *
- * Scratch: the fast kernels allocate their own (im2col matrices, one per
- * thread: about (Cg*KH*KW + O) * OH*OW floats for the forward, the larger
- * of (Og*KH*KW + C) * H*W and Cg*KH*KW*(OH*OW + Og) / threads for the
- * backward) and free it before returning. When that allocation fails:
- * REPRO_ERR_NOMEM with every output untouched. repro_gemm's own packing
- * buffers are allocated inside the threads; if one of those fails the
- * status is REPRO_ERR_NOMEM and the outputs are partly written.
+ * Scratch: the fast kernels allocate their own and free it before
+ * returning. Per thread: one image's im2col matrix (forward Cg*KH*KW x
+ * OH*OW floats, dx Og*KH*KW x H*W), the GEMM's result before its transpose
+ * (OH*OW x O, H*W x C) and zero-padded copies of the image's planes; for
+ * dw and db, (Cg*KH*KW + 1)*groups/threads rows of OH*OW + Og floats. When
+ * that allocation fails: REPRO_ERR_NOMEM with every output untouched.
+ * repro_gemm's own packing buffers are allocated inside the threads; if
+ * one of those fails the status is REPRO_ERR_NOMEM and the outputs are
+ * partly written.
  *
  * The _ref twins are the written order as plain single-threaded loops, the
  * oracle of tests/test_conv.c; their arguments are assumed valid (a checked

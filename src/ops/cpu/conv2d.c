@@ -10,23 +10,27 @@
  *     dcolT [Kd][rows] dcolT[k][r] = dy tap k = (o', kh, kw) of pixel r (+0 absent)
  *     dxt[r][ci] = sum_k dcolT[k][r] wr[k][ci],  wr[(o, kh, kw)][ci] = w[o][ci][kh][kw]:
  *       M = rows, N = Cg, K = Kd = Og*KH*KW; dxt [rows][C] then transposed into dx.
- *   dw, per group, the weights' taps k = (ci, kh, kw) as rows (dw transposed):
+ *   dw and db, per group, the parameters as rows (transposed: dwT[k][o']):
  *     dwT[k][o'] += sum_r colT[k][r] dy[n][g*Og + o'][r], once per image n in
- *       ascending order with accumulate: M = Kc, N = Og, K = OH*OW,
+ *       ascending order with accumulate: M = Kc (+1 for db), N = Og, K = OH*OW,
  *       A = colT (OH*OW, 1), B(r, o') = dy (1, OH*OW). The same chain carries on
- *       from image to image, so the sum runs over (n, oh, ow) ascending.
- *   db[o]: for n, r ascending, acc + dy, eight channels' chains side by side.
+ *       from image to image, so the sum runs over (n, oh, ow) ascending. db is
+ *       one more row of the same product, its taps all 1.0f (see "dw and db").
  *
  * (The orientations were measured on the Fashion CNN's layers: the pixels
  * as GEMM rows read the im2col matrix in place, which packs nothing big,
  * and dw as dwT keeps its 16-wide SIMD lanes on output channels.)
  *
+ * The im2col matrices are copied, row by row of the image, out of
+ * zero-padded copies of the image's planes; those copies and the
+ * transposes go through conv2d_copy.h (AVX2 on the SIMD paths). They only
+ * move floats.
+ *
  * Threads: one pool run per phase, each thread a "part" with its own
  * scratch, calling repro_gemm inline (no pool). y and dx split images (or,
- * with fewer images than threads, pixels of every image); dw splits its
- * rows (g, k) in blocks of 8, db its channels. K is never split. */
+ * with fewer images than threads, pixels of every image); dw and db split
+ * their rows (group, tap) in blocks of 8. K is never split. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "ops/cpu/conv.h"
 #include "ops/cpu/conv2d_copy.h"
@@ -99,6 +103,24 @@ static void copy(float *restrict d, const float *restrict s, int64_t n)
         d[i] = s[i];
 }
 
+/* The scalar path's copies (conv2d_copy.h's contracts). */
+static void copy2d(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++)
+        copy(dst + r * dst_ld, src + r * src_ld, n);
+}
+
+/* Blocks of 16 rows keep the reads of src in L1. */
+static void transpose(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows, int64_t cols)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        int64_t r1 = min64(r0 + 16, rows);
+        for (int64_t c = 0; c < cols; c++)
+            for (int64_t r = r0; r < r1; r++)
+                dst[c * ld_dst + r] = src[r * ld_src + c];
+    }
+}
+
 /* xp's planes [c0, c1) from xg = x[n][g*Cg]. */
 static void pad_x(float *xp, const geom *G, const float *xg, int64_t c0, int64_t c1)
 {
@@ -156,38 +178,6 @@ typedef struct run_args {
     int64_t width;
 } run_args;
 
-static void copy2d(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n)
-{
-    for (int64_t r = 0; r < rows; r++)
-        copy(dst + r * dst_ld, src + r * src_ld, n);
-}
-
-/* dst[c*ld_dst + r] = src[r*ld_src + c], r < rows, c < cols; blocks of 16
- * rows keep the reads of src in L1. */
-static void transpose(float *dst, int64_t ld_dst, const float *src, int64_t ld_src, int64_t rows, int64_t cols)
-{
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        int64_t r1 = min64(r0 + 16, rows);
-        for (int64_t c = 0; c < cols; c++)
-            for (int64_t r = r0; r < r1; r++)
-                dst[c * ld_dst + r] = src[r * ld_src + c];
-    }
-}
-
-/* ---- the parts ---- */
-
-
-/* Part p's images [n0, n1) and pixels [r0, r1) of `pixels` per image. */
-static void part_range(const conv_job *j, int64_t p, int64_t pixels, int64_t *n0, int64_t *n1, int64_t *r0,
-                       int64_t *r1)
-{
-    const int64_t N = j->G.s.N, P = j->parts;
-    *n0 = j->by_image ? N * p / P : 0;
-    *n1 = j->by_image ? N * (p + 1) / P : N;
-    *r0 = j->by_image ? 0 : pixels * p / P;
-    *r1 = j->by_image ? pixels : pixels * (p + 1) / P;
-}
-
 /* Copies pixels [r0, r1) of the run: whole image rows in one 2-D copy
  * where they can be, else the part of one row. */
 static void copy_runs(const run_args *a, int64_t r0, int64_t r1)
@@ -237,6 +227,19 @@ static void dy_cols(const conv_job *j, float *col, int64_t ld, const float *dyp,
                       1, s->W};
         copy_runs(&a, r0, r1);
     }
+}
+
+/* ---- the parts ---- */
+
+/* Part p's images [n0, n1) and pixels [r0, r1) of `pixels` per image. */
+static void part_range(const conv_job *j, int64_t p, int64_t pixels, int64_t *n0, int64_t *n1, int64_t *r0,
+                       int64_t *r1)
+{
+    const int64_t N = j->G.s.N, P = j->parts;
+    *n0 = j->by_image ? N * p / P : 0;
+    *n1 = j->by_image ? N * (p + 1) / P : N;
+    *r0 = j->by_image ? 0 : pixels * p / P;
+    *r1 = j->by_image ? pixels : pixels * (p + 1) / P;
 }
 
 static void forward_part(void *ctx, int64_t begin, int64_t end)
@@ -411,8 +414,13 @@ static repro_status check_shape(const repro_conv2d_shape *s, const char *op, geo
 /* The job's scratch: `slot` floats per part plus `extra` after them. */
 static repro_status alloc_scratch(conv_job *j, size_t slot, size_t extra, const char *op, repro_error *err)
 {
-    j->slot = (slot + 15) / 16 * 16; /* each part on its own cache lines */
     size_t parts = (size_t)j->parts;
+    /* counts are below 2^61 (the shape check's bounds), so this stops any
+     * overflow below; no machine has 2^63 bytes to give anyway */
+    const size_t limit = (size_t)1 << 61;
+    if (slot > limit / parts || extra > limit)
+        return repro_fail(err, REPRO_ERR_NOMEM, "%s: the im2col scratch would exceed 2^63 bytes", op);
+    j->slot = (slot + 15) / 16 * 16; /* each part on its own cache lines */
     size_t bytes = (parts * j->slot + extra) * sizeof(float) + parts * (sizeof(repro_status) + sizeof(repro_error));
     bytes = (bytes + 63) / 64 * 64;
     j->scratch = aligned_alloc(64, bytes);
