@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "ops/cpu/conv.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/pool2d.h"
 
 enum { BATCH = 128 };

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "ops/cpu/gemm.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/linear.h"
 
 #ifdef REPRO_HAVE_OPENBLAS

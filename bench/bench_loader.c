@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "data/augment_isa.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "repro/augment.h"
 #include "repro/config.h"
 #include "repro/data.h"

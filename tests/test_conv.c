@@ -11,7 +11,7 @@
 #include <math.h>
 
 #include "ops/cpu/conv.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/pool2d.h"
 #include "testutil.h"
 

@@ -1,6 +1,7 @@
 /* Data: IDX and CSV readers (good files and every kind of bad one, each
  * error asserted by status and message), the seeded split, gather, and the
  * dual-task generator (byte-identical per seed, reads back bit for bit). */
+#include "cli/gen_dual_task.h"
 #include "repro/data.h"
 #include "repro/rng.h"
 

@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 
 #include "ops/cpu/gemm.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "testutil.h"
 
 enum { MAX_THREADS = 4 };

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "nn/model.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "repro/config.h"
 #include "test_backend.h"
 #include "testutil.h"

@@ -1,7 +1,7 @@
 /* The ISA choice: auto picks the best supported path, names round-trip,
  * unknown and unsupported requests are errors naming them and listing what
  * this CPU supports. */
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "testutil.h"
 
 int main(void)

@@ -15,10 +15,10 @@
 #include "backend/backend.h"
 #include "data/augment_isa.h"
 #include "ops/cpu/gemm.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
-#include "optim/update_cpu.h"
+#include "ops/cpu/update.h"
 #include "testutil.h"
 
 enum { N = 64 };

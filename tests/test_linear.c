@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/linear.h"
 #include "testutil.h"
 

@@ -14,7 +14,7 @@
 
 #include "nn/init.h"
 #include "nn/model.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/ops.h"
 #include "repro/rng.h"
 #include "train/heads.h"

@@ -18,7 +18,7 @@
 
 #include "backend/backend.h"
 #include "nn/model.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "repro/config.h"
 #include "testutil.h"
 

@@ -11,12 +11,12 @@
  * ctest-labels: threads */
 #include <math.h>
 
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/ops.h"
-#include "optim/adam.h"
+#include "ops/adam_math.h"
 #include "optim/optim.h"
 #include "testutil.h"
-#include "optim/update_cpu.h"
+#include "ops/cpu/update.h"
 #include "test_backend.h"
 
 

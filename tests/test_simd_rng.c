@@ -3,7 +3,7 @@
  * normals against repro_rng_normal, over many keys and counters (each
  * normal's log and cos(pi x) take every path of the scalar code: the
  * mantissa halving, all four quadrants, r = 0). */
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "repro/rng.h"
 #include "rng/philox_simd.h"
 #include "testutil.h"

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "ops/cpu/cpu.h"
-#include "optim/adam.h"
-#include "optim/update.h"
+#include "ops/adam_math.h"
+#include "ops/update_math.h"
 #include "repro/config.h"
 #include "repro/status.h"
 

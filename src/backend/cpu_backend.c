@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "backend/backend_impl.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
-#include "optim/update_cpu.h"
+#include "ops/cpu/update.h"
 
 #define CPU(be) (&(be)->cpu)
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "repro/record.h"
 
 /* One "path: value" line per leaf; strings unquoted. */

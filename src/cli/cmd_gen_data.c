@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/gen_dual_task.h"
 #include "repro/data.h"
 
 static void usage(FILE *out)

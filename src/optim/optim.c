@@ -6,7 +6,7 @@
  *          buf = g (t == 1), else buf = momentum * buf + g   (when momentum != 0)
  *          d = nesterov ? g + momentum * buf : buf           (d = g without momentum)
  *          p = p - lr * d
- *   adam, adamw: repro_adam_elem in optim/adam.h, with
+ *   adam, adamw: repro_adam_elem in ops/adam_math.h, with
  *          c1 = 1 - b1^t, c2 = 1 - b2^t (repro_powif) and (1 - b1), (1 - b2),
  *          adamw's decay factor (1 - lr * wd) computed once per step;
  *          adam's weight decay is L2 (g + wd * p), as torch.optim.Adam. */
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optim/adam.h"
-#include "optim/update.h"
+#include "ops/adam_math.h"
+#include "ops/update_math.h"
 #include "repro/math.h"
 #include "repro/record.h"
 

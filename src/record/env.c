@@ -16,7 +16,7 @@
 #endif
 
 #include "build_info.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 
 static cJSON *build_section(void)
 {

@@ -37,7 +37,7 @@
 #include <cjson/cJSON.h>
 
 #include "nn/model.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 #include "optim/optim.h"
 #include "data/augment_isa.h"
 #include "repro/augment.h"

@@ -8,13 +8,8 @@
 #define REPRO_OPS_CPU_H
 
 #include "core/pool.h"
+#include "repro/isa.h"
 #include "repro/status.h"
-
-typedef enum repro_isa {
-    REPRO_ISA_SCALAR = 0, /* plain C: the reference */
-    REPRO_ISA_AVX2,       /* AVX2 + FMA */
-    REPRO_ISA_AVX512      /* AVX-512 F/BW/VL/DQ + FMA */
-} repro_isa;
 
 typedef struct repro_cpu {
     repro_isa isa;

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "ops/cpu/gemm_kernel.h"
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
 
 enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */

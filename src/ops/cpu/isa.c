@@ -4,7 +4,9 @@
  * registers on a context switch, which XCR0 (read with XGETBV) says. This
  * file is compiled without ISA flags; XGETBV itself belongs to XSAVE and is
  * only executed once CPUID says the OS enabled it (OSXSAVE). */
-#include "ops/cpu/isa.h"
+#include "repro/isa.h"
+
+#include "ops/cpu/cpu.h"
 
 #include <cpuid.h>
 #include <pthread.h>

@@ -3,8 +3,8 @@
  * checks every one bit for bit).
  *
  * How the bits stay the same: each kernel includes the one text of its
- * arithmetic (src/ops/ops_math.h, src/ops/reduce.h, src/optim/adam.h,
- * src/optim/update.h, include/repro/math.h, include/repro/rng.h) and splits
+ * arithmetic (src/ops/ops_math.h, src/ops/reduce.h, src/ops/adam_math.h,
+ * src/ops/update_math.h, include/repro/math.h, include/repro/rng.h) and splits
  * work over output elements only, never over a sum; the device code is
  * built with --fmad=false -ftz=false -prec-div=true -prec-sqrt=true.
  * One thing is not promised, exactly as on the CPU: which NaN a NaN result
@@ -22,8 +22,8 @@
 
 #include <stdint.h>
 
-#include "optim/adam.h"
-#include "optim/update.h"
+#include "ops/adam_math.h"
+#include "ops/update_math.h"
 #include "repro/status.h"
 
 #ifdef __cplusplus

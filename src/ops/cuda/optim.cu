@@ -1,6 +1,6 @@
 /* Optimiser updates, the EMA and gradient clipping on the GPU: one thread
- * per parameter element, the element formulas of src/optim/adam.h and
- * src/optim/update.h (the text src/optim/optim.c runs). The coefficients
+ * per parameter element, the element formulas of src/ops/adam_math.h and
+ * src/ops/update_math.h (the text src/optim/optim.c runs). The coefficients
  * (Adam's bias corrections, AdamW's decay factor, SGD's first-step flag)
  * are computed once per step on the host, exactly as repro_optim_step does,
  * and passed by value. Clipping keeps the norm on the device: the

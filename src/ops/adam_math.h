@@ -2,8 +2,8 @@
  * scalar loop, the SIMD twins (adam_avx2.c, adam_avx512.c: the same
  * operations on 8 or 16 lanes; _mm*_div_ps and _mm*_sqrt_ps round
  * correctly, like / and sqrt) and the CUDA kernel. */
-#ifndef REPRO_OPTIM_ADAM_H
-#define REPRO_OPTIM_ADAM_H
+#ifndef REPRO_OPS_ADAM_MATH_H
+#define REPRO_OPS_ADAM_MATH_H
 
 #include <stdint.h>
 

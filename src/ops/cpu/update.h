@@ -1,13 +1,13 @@
 /* The optimiser updates, clipping and EMA as CPU kernels (the CPU backend's
- * side of src/backend); formulas in optim/adam.h and optim/update.h. */
-#ifndef REPRO_OPTIM_UPDATE_CPU_H
-#define REPRO_OPTIM_UPDATE_CPU_H
+ * side of src/backend); formulas in ops/adam_math.h and ops/update_math.h. */
+#ifndef REPRO_OPS_CPU_UPDATE_H
+#define REPRO_OPS_CPU_UPDATE_H
 
 #include <stdint.h>
 
 #include "ops/cpu/cpu.h"
-#include "optim/adam.h"
-#include "optim/update.h"
+#include "ops/adam_math.h"
+#include "ops/update_math.h"
 
 repro_status repro_adam_cpu(const repro_cpu *cpu, const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
                     int64_t n, repro_error *err);

@@ -1,14 +1,23 @@
-/* Which x86-64 instruction-set path the CPU kernels take.
+/* repro/isa.h: which x86-64 instruction-set path the CPU kernels take.
  *
  * Every path gives the same bits (each kernel's SIMD twins follow the scalar
  * reference's evaluation order), so the choice only changes speed. The
- * library never reads the environment: the CLI passes REPRO_ISA to
+ * library never reads the environment for it: the CLI passes REPRO_ISA to
  * repro_isa_choose. */
-#ifndef REPRO_OPS_ISA_H
-#define REPRO_OPS_ISA_H
+#ifndef REPRO_ISA_H
+#define REPRO_ISA_H
 
-#include "ops/cpu/cpu.h"
 #include "repro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum repro_isa {
+    REPRO_ISA_SCALAR = 0, /* plain C: the reference */
+    REPRO_ISA_AVX2,       /* AVX2 + FMA */
+    REPRO_ISA_AVX512      /* AVX-512 F/BW/VL/DQ + FMA */
+} repro_isa;
 
 /* The fastest path this CPU and OS support. */
 repro_isa repro_isa_best(void);
@@ -23,8 +32,6 @@ int repro_isa_supported(repro_isa isa);
 /* The cap's name when REPRO_TEST_CPU_ISA_MAX lowers it, else NULL. */
 const char *repro_isa_cap(void);
 
-
-
 /* "scalar", "avx2", "avx512" ("unknown" for a value outside the enum). */
 const char *repro_isa_name(repro_isa isa);
 
@@ -34,4 +41,7 @@ const char *repro_isa_name(repro_isa isa);
  * supports. */
 repro_status repro_isa_choose(const char *request, repro_isa *out, repro_error *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

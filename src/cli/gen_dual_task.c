@@ -22,7 +22,7 @@
  * So the heads share x0 and x8 but otherwise read different features; both
  * tasks are learnable (the target's only irreducible part is the 0.1 noise,
  * the label has none). Classes come out about 37% / 37% / 26%. */
-#include "repro/data.h"
+#include "cli/gen_dual_task.h"
 
 #include <errno.h>
 #include <stdio.h>

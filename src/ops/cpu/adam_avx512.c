@@ -2,7 +2,7 @@
  * Multiplies and adds stay separate (no fma), as in the scalar code. */
 #include <immintrin.h>
 
-#include "optim/adam.h"
+#include "ops/adam_math.h"
 
 void repro_adam_range_avx512(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
                            int64_t begin, int64_t end)

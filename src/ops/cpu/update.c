@@ -1,7 +1,7 @@
 /* The optimiser updates, clipping and EMA on the CPU: the element formulas
- * of optim/adam.h and optim/update.h over a buffer, split over threads in
+ * of ops/adam_math.h and ops/update_math.h over a buffer, split over threads in
  * chunks (and, for Adam, over SIMD lanes): never a change in any bit. */
-#include "optim/update_cpu.h"
+#include "ops/cpu/update.h"
 
 #include "ops/cpu/ops.h"
 #include "repro/math.h"

@@ -2,8 +2,8 @@
  * order shared by the CPU loops (optim.c) and the CUDA kernels
  * (src/ops/cuda/optim.cu), so the two can only differ in how they split
  * the elements. Every + - * / is one binary32 operation, round to nearest. */
-#ifndef REPRO_OPTIM_UPDATE_H
-#define REPRO_OPTIM_UPDATE_H
+#ifndef REPRO_OPS_UPDATE_MATH_H
+#define REPRO_OPS_UPDATE_MATH_H
 
 #include "repro/defs.h"
 
