@@ -414,7 +414,7 @@ static void test_loader_keys(void)
     CHECK(a->feature_noise_p == 0 && a->feature_drop_p == 0);
     CHECK(a->shift_pixels == 2 && a->noise_std == 0.1f && a->erase_min_area == 0.02f);
     CHECK(a->erase_max_area == 0.2f && a->feature_noise_std == 0.1f && a->feature_drop_rate == 0.1f);
-    CHECK(cfg.loader.workers == 0 && cfg.loader.prefetch == 2 && cfg.loader.test_jitter_us == 0);
+    CHECK(cfg.loader.workers == 0 && cfg.loader.prefetch == 2);
     CHECK(cfg.data.y_is_label && !cfg.data.train_x[0] && !cfg.data.test_y[0]);
 
     const char *ov[] = {"sampler={name: weighted, drop_last: true, samples_per_epoch: 500, "
@@ -423,7 +423,7 @@ static void test_loader_keys(void)
                         "noise_std: 0.05, erase_p: 0.5, erase_min_area: 0.1, erase_max_area: 0.1, "
                         "feature_noise_p: 1, feature_noise_std: 0.2, feature_drop_p: 0.3, "
                         "feature_drop_rate: 0.4}",
-                        "loader={on_device: off, workers: 8, prefetch: 4, test_jitter_us: 200}"};
+                        "loader={on_device: off, workers: 8, prefetch: 4}"};
     CHECK_MSG(load(path, ov, 3, &cfg, &err) == REPRO_OK, "%s", err.message);
     CHECK(s->name == REPRO_SAMPLER_WEIGHTED && s->drop_last && s->samples_per_epoch == 500);
     CHECK(s->n_class_weights == 4 && s->class_weights[0] == 1.0f && s->class_weights[1] == 0.5f);
@@ -432,7 +432,7 @@ static void test_loader_keys(void)
     CHECK(a->noise_std == 0.05f && a->erase_p == 0.5f && a->erase_min_area == 0.1f);
     CHECK(a->erase_max_area == 0.1f && a->feature_noise_p == 1.0f && a->feature_noise_std == 0.2f);
     CHECK(a->feature_drop_p == 0.3f && a->feature_drop_rate == 0.4f);
-    CHECK(cfg.loader.workers == 8 && cfg.loader.prefetch == 4 && cfg.loader.test_jitter_us == 200);
+    CHECK(cfg.loader.workers == 8 && cfg.loader.prefetch == 4);
     CHECK(cfg.loader.on_device == REPRO_ON_DEVICE_OFF);
     /* the canonical JSON carries every new key and loads back the same */
     char *j = repro_config_to_json(&cfg);
@@ -444,8 +444,8 @@ static void test_loader_keys(void)
         CHECK_CONTAINS(j, "\"augment\": {\n    \"shift_p\": 0.5,\n    \"shift_pixels\": 3,\n");
         CHECK_CONTAINS(j, "\"erase_max_area\": 0.100000001,\n    \"feature_noise_p\": 1,\n");
         CHECK_CONTAINS(j, "\"feature_drop_rate\": 0.400000006\n  },\n");
-        CHECK_CONTAINS(j, "\"loader\": {\n    \"on_device\": \"off\",\n    \"workers\": 8,\n    \"prefetch\": 4,\n"
-                          "    \"test_jitter_us\": 200\n  }\n}\n");
+        CHECK_CONTAINS(j, "\"loader\": {\n    \"on_device\": \"off\",\n    \"workers\": 8,\n    \"prefetch\": 4\n"
+                          "  }\n}\n");
         CHECK_CONTAINS(j, "\"test_y\": \"\",\n    \"y_is_label\": true\n  },\n");
         char back[1024];
         write_tmp("loader_keys.json", j, back, sizeof back);
@@ -520,8 +520,8 @@ static void test_loader_key_errors(void)
     expect_file_error(with("loader: {workers: -1}\n"), "loader.workers: must be in 0..256, got -1", 0);
     expect_file_error(with("loader: {prefetch: 0}\n"), "loader.prefetch: must be in 1..64, got 0", 0);
     expect_file_error(with("loader: {prefetch: 65}\n"), "loader.prefetch: must be in 1..64, got 65", 0);
-    expect_file_error(with("loader: {test_jitter_us: 100001}\n"),
-                      "loader.test_jitter_us: must be in 0..100000, got 100001", 0);
+    /* test knobs are not config keys (they live in src/train/test_hooks.h) */
+    expect_file_error(with("loader: {test_jitter_us: 100}\n"), "unknown key 'loader.test_jitter_us'", 0);
     expect_file_error(with("data_format: npy\n"), "unknown key 'data_format'", 0);
     /* cross-key rules */
     expect_file_error(MINIMAL, "--set sampler.name=weighted: sampler: sampler weighted needs "

@@ -10,6 +10,7 @@
 
 #include "data/batch.h"
 #include "repro/loader.h"
+#include "data/loader_test.h"
 #include "testutil.h"
 
 enum { N_ROWS = 53, N_FEAT = 5, N_TGT = 2, LEN = 50, EPOCH = 3 };
@@ -121,10 +122,12 @@ static repro_status run_epoch(repro_loader *l, const uint32_t *rows, int64_t fir
 static repro_loader *make_loader(const repro_dataset *ds, int workers, int prefetch, int jitter,
                                  transform_ctx *ctx)
 {
-    repro_loader_config cfg = {.workers = workers, .prefetch = prefetch, .test_jitter_us = jitter};
+    repro_loader_config cfg = {.workers = workers, .prefetch = prefetch};
     repro_loader *l = NULL;
     repro_error err;
     repro_status st = repro_loader_create(&cfg, ds, 8, transform, ctx, &l, &err);
+    if (st == REPRO_OK)
+        st = repro_loader_set_test_jitter(l, jitter, &err);
     CHECK_MSG(st == REPRO_OK, "%s", err.message);
     return l;
 }

@@ -31,7 +31,7 @@ for p in 1 4; do
     train "w2p$p" --set loader.workers=2 --set loader.prefetch=$p
     same_bits "workers 0 vs workers 2 prefetch $p" "$dir/w0" "$dir/w2p$p"
 done
-train jitter --set loader.workers=3 --set loader.prefetch=4 --set loader.test_jitter_us=300 --set max_steps=60
+REPRO_TEST_LOADER_JITTER_US=300 train jitter --set loader.workers=3 --set loader.prefetch=4 --set max_steps=60
 train jitter0 --set loader.workers=0 --set max_steps=60
 same_bits "workers 3 with jitter vs workers 0" "$dir/jitter0" "$dir/jitter"
 # the augmentation is really on: without it the bits differ

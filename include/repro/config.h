@@ -268,7 +268,6 @@ typedef struct repro_loader_config {
     repro_on_device on_device; /* auto: on for device cuda when augmentation is off and the features are in memory */
     int workers;        /* threads that read, augment and collate; 0 = in the training thread */
     int prefetch;       /* batches ready ahead (>= 1) */
-    int test_jitter_us; /* test only: each worker sleeps a pseudo-random 0..N us per sample */
 } repro_loader_config;
 
 typedef struct repro_config {

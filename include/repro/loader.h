@@ -39,9 +39,7 @@ typedef repro_status (*repro_sample_fn)(void *ctx, uint32_t epoch, uint32_t pos,
 /* A loader over ds (which must outlive it) whose micro-batches hold at most
  * micro_capacity rows. cfg->workers threads (0 = fill each micro-batch
  * inside next(), in the calling thread), cfg->prefetch slots of
- * micro_capacity rows each (the memory bound; >= 1), cfg->test_jitter_us
- * (tests only: each worker sleeps a pseudo-random 0..N us per sample, a hash
- * of (epoch, pos), so workers finish out of order). transform may be NULL. */
+ * micro_capacity rows each (the memory bound; >= 1). transform may be NULL. */
 repro_status repro_loader_create(const repro_loader_config *cfg, const repro_dataset *ds,
                                  int64_t micro_capacity, repro_sample_fn transform,
                                  void *transform_ctx, repro_loader **out, repro_error *err);

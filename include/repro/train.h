@@ -47,16 +47,6 @@ typedef void (*repro_progress_fn)(void *ctx, const repro_progress *p);
  * is not bit-exact). */
 typedef void (*repro_warn_fn)(void *ctx, const char *message);
 
-/* Test only: makes one gradient element one ulp larger (the next float
- * toward +inf) after the backward pass of one step, before clipping and the
- * optimiser, to inject a known divergence. Recorded in run.json as
- * "test_perturb", so such a run is never mistaken for a normal one. */
-typedef struct repro_test_perturb {
-    int64_t step;      /* optimiser step, 1-based like the ledger; 0 = off */
-    char tensor[96];   /* a parameter tensor, e.g. "trunk.2.weight" */
-    int64_t index;     /* the element within it (row-major) */
-} repro_test_perturb;
-
 typedef struct repro_train_options {
     const char *out_dir;        /* run directory; NULL = runs/<config name>-<time> */
     int force;                  /* overwrite a directory that holds a complete run */
@@ -72,7 +62,6 @@ typedef struct repro_train_options {
     const char *trace_dir;      /* non-NULL: write per-operation fingerprints of steps
                                    trace_first..trace_last (1-based) there (src/train/trace.h) */
     int64_t trace_first, trace_last;
-    repro_test_perturb test_perturb; /* test only; step 0 = off */
     repro_warn_fn warn;         /* determinism: warn messages; NULL = written to stderr */
     void *warn_ctx;
     int no_graphs;              /* GPU: run each step kernel by kernel, not as a CUDA Graph (diagnostics;

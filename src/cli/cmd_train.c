@@ -12,6 +12,7 @@
 #include "cli/run_config.h"
 #include "repro/config.h"
 #include "repro/train.h"
+#include "train/test_hooks.h"
 
 /* Set by SIGINT/SIGTERM; the trainer checkpoints and stops at the end of the
  * step in progress. The one global of the CLI: a signal handler needs it. */
@@ -238,10 +239,12 @@ int repro_cmd_train(int argc, char **argv)
         fprintf(stderr, "repro train: %s\n", err.message);
         rc = 2;
     }
-    repro_test_perturb perturb = {0};
-    const char *perturb_spec = getenv("REPRO_TEST_PERTURB");
+    repro_test_hooks hooks = {0};
+    const char *perturb_spec = getenv("REPRO_TEST_PERTURB"), *jitter = getenv("REPRO_TEST_LOADER_JITTER_US");
     if (!rc && perturb_spec && perturb_spec[0])
-        rc = parse_test_perturb(perturb_spec, &perturb);
+        rc = parse_test_perturb(perturb_spec, &hooks.perturb);
+    if (!rc && jitter && jitter[0])
+        hooks.loader_jitter_us = atoi(jitter);
     if (rc) {
         run_config_free(&resumed);
         free(cfg);
@@ -270,12 +273,11 @@ int repro_cmd_train(int argc, char **argv)
         .trace_dir = a.trace_dir,
         .trace_first = a.trace_first,
         .trace_last = a.trace_last,
-        .test_perturb = perturb,
         .warn = print_warning,
         .no_graphs = getenv("REPRO_CUDA_GRAPHS") && strcmp(getenv("REPRO_CUDA_GRAPHS"), "0") == 0,
     };
     repro_train_result res;
-    st = repro_train(cfg, &opts, &res, &err);
+    st = repro_train_hooked(cfg, &opts, &hooks, &res, &err);
     progress_end_line(&ps);
     if (st != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);

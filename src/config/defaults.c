@@ -91,5 +91,4 @@ void repro_config_defaults(repro_config *cfg)
 
     cfg->loader.workers = 0;
     cfg->loader.prefetch = 2;
-    cfg->loader.test_jitter_us = 0;
 }

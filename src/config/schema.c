@@ -209,7 +209,6 @@ static const cfg_field loader_fields[] = {
     F(repro_loader_config, CFG_ENUM, on_device, .names = on_device_names),
     F(repro_loader_config, CFG_INT, workers, .range = IN(0, 256)),
     F(repro_loader_config, CFG_INT, prefetch, .range = IN(1, 64)),
-    F(repro_loader_config, CFG_INT, test_jitter_us, .range = IN(0, 100000)),
 };
 static TABLE(loader_table, loader_fields);
 

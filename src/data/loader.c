@@ -20,6 +20,7 @@
  * stale work. end_epoch then waits, on a condition variable, until no worker
  * is inside a slot, so the next epoch can reuse them. */
 #include "repro/loader.h"
+#include "data/loader_test.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -230,9 +231,6 @@ repro_status repro_loader_create(const repro_loader_config *cfg, const repro_dat
     if (cfg->prefetch < 1 || cfg->prefetch > LOADER_MAX_PREFETCH)
         return repro_fail(err, REPRO_ERR_ARG, "loader.prefetch must be between 1 and %d, got %d",
                           LOADER_MAX_PREFETCH, cfg->prefetch);
-    if (cfg->test_jitter_us < 0 || cfg->test_jitter_us > LOADER_MAX_JITTER_US)
-        return repro_fail(err, REPRO_ERR_ARG, "loader.test_jitter_us must be between 0 and %d, got %d",
-                          LOADER_MAX_JITTER_US, cfg->test_jitter_us);
     if (micro_capacity < 1)
         return repro_fail(err, REPRO_ERR_ARG, "the loader's micro-batch capacity must be >= 1, got %lld",
                           (long long)micro_capacity);
@@ -244,7 +242,6 @@ repro_status repro_loader_create(const repro_loader_config *cfg, const repro_dat
     l->transform_ctx = transform_ctx;
     l->workers = cfg->workers;
     l->prefetch = cfg->prefetch;
-    l->jitter_us = cfg->test_jitter_us;
     l->capacity = micro_capacity;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->work, NULL);
@@ -490,4 +487,13 @@ void repro_loader_destroy(repro_loader *l)
 double repro_loader_wait_seconds(const repro_loader *l)
 {
     return l->wait_sec;
+}
+
+repro_status repro_loader_set_test_jitter(repro_loader *l, int us, repro_error *err)
+{
+    if (us < 0 || us > LOADER_MAX_JITTER_US)
+        return repro_fail(err, REPRO_ERR_ARG, "the loader's test jitter must be between 0 and %d us, got %d",
+                          LOADER_MAX_JITTER_US, us);
+    l->jitter_us = us;
+    return REPRO_OK;
 }

@@ -94,6 +94,7 @@ static void set(repro_status *st, repro_run *run, const char *key, cJSON *value,
 }
 
 repro_status repro_record_start(repro_run **run, const repro_config *cfg, const repro_train_options *opts,
+                                const repro_test_hooks *hooks,
                                 const char *isa, int64_t n_train, int64_t n_val, int64_t n_test,
                                 int64_t n_params, repro_error *err)
 {
@@ -154,13 +155,15 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     set(&st, *run, "data", data, err);
     set(&st, *run, "env", repro_env_capture(isa), err);
     set(&st, *run, "determinism", repro_determinism_json(cfg), err);
-    if (opts->test_perturb.step > 0) {
+    if (hooks->perturb.step > 0) {
         cJSON *perturb = cJSON_CreateObject();
-        cJSON_AddNumberToObject(perturb, "step", (double)opts->test_perturb.step);
-        cJSON_AddStringToObject(perturb, "tensor", opts->test_perturb.tensor);
-        cJSON_AddNumberToObject(perturb, "index", (double)opts->test_perturb.index);
+        cJSON_AddNumberToObject(perturb, "step", (double)hooks->perturb.step);
+        cJSON_AddStringToObject(perturb, "tensor", hooks->perturb.tensor);
+        cJSON_AddNumberToObject(perturb, "index", (double)hooks->perturb.index);
         set(&st, *run, "test_perturb", perturb, err);
     }
+    if (hooks->loader_jitter_us > 0)
+        set(&st, *run, "test_loader_jitter_us", cJSON_CreateNumber(hooks->loader_jitter_us), err);
     cJSON *git = repro_git_info(cfg->source_path);
     set(&st, *run, "git", git ? git : cJSON_CreateNull(), err);
     free(config_text);

@@ -7,11 +7,13 @@
 #include "nn/model.h"
 #include "repro/record.h"
 #include "repro/train.h"
+#include "train/test_hooks.h"
 #include "train/evaluate.h"
 
 /* Creates the run directory and its run.json: seed, resolved config and its
  * hash, overrides, environment, data files and their SHA-256, sizes. */
 repro_status repro_record_start(repro_run **run, const repro_config *cfg, const repro_train_options *opts,
+                                const repro_test_hooks *hooks,
                                 const char *isa, int64_t n_train, int64_t n_val, int64_t n_test,
                                 int64_t n_params, repro_error *err);
 

@@ -54,7 +54,9 @@
 #include "train/run_record.h"
 #include "train/resident_data.h"
 #include "train/state_hasher.h"
+#include "train/test_hooks.h"
 #include "train/trace.h"
+#include "data/loader_test.h"
 
 /* Steps whose losses a GPU may hold before the host settles them. */
 enum { LOSS_RING = 64 };
@@ -73,6 +75,7 @@ typedef struct pending_step {
 typedef struct trainer {
     const repro_config *cfg;
     const repro_train_options *opts;
+    repro_test_hooks hooks; /* all off unless repro_train_hooked was given some */
     repro_backend *be;       /* where the arithmetic runs (CPU or CUDA) */
     repro_isa isa;           /* the CPU path (also for augmentation) */
     float *host;             /* [n_params] host scratch: hashes, traces, checkpoints */
@@ -153,10 +156,10 @@ static repro_status load_data(trainer *t, repro_error *err)
     return REPRO_OK;
 }
 
-/* Resolves opts->test_perturb's tensor name and checks its index. */
+/* Resolves the test perturbation's tensor name and checks its index. */
 static repro_status find_perturbed_tensor(trainer *t, repro_error *err)
 {
-    const repro_test_perturb *p = &t->opts->test_perturb;
+    const repro_test_perturb *p = &t->hooks.perturb;
     t->perturb_tensor = -1;
     if (p->step <= 0)
         return REPRO_OK;
@@ -272,6 +275,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (st == REPRO_OK && !t->on_device)
         st = repro_loader_create(&cfg->loader, &t->train, micro,
                                  repro_augment_enabled(&cfg->augment) ? augment_sample : NULL, t, &t->loader, err);
+    if (st == REPRO_OK && t->loader && t->hooks.loader_jitter_us)
+        st = repro_loader_set_test_jitter(t->loader, t->hooks.loader_jitter_us, err);
     if (st == REPRO_OK)
         st = repro_batch_alloc(&t->eval_batch, &t->train, cfg->eval_batch_size, err);
     for (int h = 0; st == REPRO_OK && h < cfg->model.n_heads; h++) {
@@ -513,8 +518,8 @@ static repro_status train_step(trainer *t, int64_t step, int64_t first, int64_t 
     repro_model_set_trace(t->model, NULL, NULL);
     if (st != REPRO_OK)
         return st;
-    if (t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step) {
-        float *g = grads + repro_model_tensor(t->model, t->perturb_tensor)->offset + t->opts->test_perturb.index;
+    if (t->perturb_tensor >= 0 && step + 1 == t->hooks.perturb.step) {
+        float *g = grads + repro_model_tensor(t->model, t->perturb_tensor)->offset + t->hooks.perturb.index;
         float v;
         st = repro_be_download(t->be, &v, g, sizeof v, err);
         v = next_up(v);
@@ -565,7 +570,7 @@ static repro_status run_step(trainer *t, int64_t step, int64_t first, int64_t co
                              repro_error *err)
 {
     int graphed = t->graphs && t->steps_run > 0 && !repro_trace_wants(t->trace, step + 1) &&
-                  !(t->perturb_tensor >= 0 && step + 1 == t->opts->test_perturb.step);
+                  !(t->perturb_tensor >= 0 && step + 1 == t->hooks.perturb.step);
     t->steps_run++;
     if (!graphed)
         return train_step(t, step, first, count, lr, slot, err);
@@ -1030,11 +1035,19 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
 repro_status repro_train(const repro_config *cfg, const repro_train_options *opts,
                          repro_train_result *res, repro_error *err)
 {
+    return repro_train_hooked(cfg, opts, NULL, res, err);
+}
+
+repro_status repro_train_hooked(const repro_config *cfg, const repro_train_options *opts,
+                                const repro_test_hooks *hooks, repro_train_result *res, repro_error *err)
+{
     trainer t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     t.cfg = cfg;
     t.opts = opts;
+    if (hooks)
+        t.hooks = *hooks;
     repro_train_state s = {0};
     repro_status st = repro_determinism_check(cfg, opts, err);
     if (st == REPRO_OK)
@@ -1053,7 +1066,7 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
     if (st == REPRO_OK && opts->resume_dir)
         st = resume(&t, &s, res, err);
     else if (st == REPRO_OK)
-        st = repro_record_start(&t.run, cfg, opts, repro_isa_name(t.isa), t.n_train, t.n_val, t.test.n,
+        st = repro_record_start(&t.run, cfg, opts, &t.hooks, repro_isa_name(t.isa), t.n_train, t.n_val, t.test.n,
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir)
         st = record_backend(&t, err);
