@@ -121,7 +121,7 @@ static uint32_t bits(float f)
 
 static void report(const char *kernel, const char *shape, bool ok, const char *detail)
 {
-    printf("%s  %-34s %-58s %s\n", ok ? "PASS" : "FAIL", kernel, shape, detail);
+    printf("%s  %-40s %-58s %s\n", ok ? "PASS" : "FAIL", kernel, shape, detail);
     fflush(stdout);
     if (ok)
         g_pass++;
@@ -294,13 +294,15 @@ static void test_conv(rng &r, const conv_case &c)
         d_dw.up(dw0);
         REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(REPRO_CUDA_CONV_AUTO, t, &s, NULL, d_dw.p, NULL, d_dy.p,
                                                          d_x.p, d_w.p, NULL, &err_));
-        snprintf(name, sizeof name, "conv2d backward dw, no db [%s%s]", t == REPRO_CUDA_CONV_AUTO ? "auto=" : "", tn);
+        snprintf(name, sizeof name, "conv2d backward dw, no db [%s]",
+                 t == REPRO_CUDA_CONV_AUTO ? "auto" : repro_cuda_conv_tiling_name(t));
         cmp_f(name, shape, dw, d_dw.down());
         /* db alone (the tiles' one bias column) */
         d_db.up(db0);
         REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(REPRO_CUDA_CONV_AUTO, t, &s, NULL, NULL, d_db.p, d_dy.p,
                                                          d_x.p, d_w.p, NULL, &err_));
-        snprintf(name, sizeof name, "conv2d backward db, no dw [%s%s]", t == REPRO_CUDA_CONV_AUTO ? "auto=" : "", tn);
+        snprintf(name, sizeof name, "conv2d backward db, no dw [%s]",
+                 t == REPRO_CUDA_CONV_AUTO ? "auto" : repro_cuda_conv_tiling_name(t));
         cmp_f(name, shape, db, d_db.down());
     }
     /* dx, dw and db in one call (AUTO), as training calls it */
@@ -581,54 +583,29 @@ static void run_fwd(void *p)
 #define HAVE_CUDNN_HEADERS 1
 
 /* The cuDNN entry points the bench uses, looked up with dlsym so that the
- * test needs no cuDNN to build its checks or to start. */
+ * test needs no cuDNN to build its checks or to start (the types come from
+ * the header's declarations; nothing links against them). */
 struct cudnn_api {
     void *lib;
-    const char *(*GetErrorString)(cudnnStatus_t);
-    cudnnStatus_t (*Create)(cudnnHandle_t *);
-    cudnnStatus_t (*Destroy)(cudnnHandle_t);
-    cudnnStatus_t (*CreateTensorDescriptor)(cudnnTensorDescriptor_t *);
-    cudnnStatus_t (*SetTensor4dDescriptor)(cudnnTensorDescriptor_t, cudnnTensorFormat_t, cudnnDataType_t, int, int,
-                                           int, int);
-    cudnnStatus_t (*CreateFilterDescriptor)(cudnnFilterDescriptor_t *);
-    cudnnStatus_t (*SetFilter4dDescriptor)(cudnnFilterDescriptor_t, cudnnDataType_t, cudnnTensorFormat_t, int, int,
-                                           int, int);
-    cudnnStatus_t (*CreateConvolutionDescriptor)(cudnnConvolutionDescriptor_t *);
-    cudnnStatus_t (*SetConvolution2dDescriptor)(cudnnConvolutionDescriptor_t, int, int, int, int, int, int,
-                                                cudnnConvolutionMode_t, cudnnDataType_t);
-    cudnnStatus_t (*SetConvolutionGroupCount)(cudnnConvolutionDescriptor_t, int);
-    cudnnStatus_t (*SetConvolutionMathType)(cudnnConvolutionDescriptor_t, cudnnMathType_t);
-    cudnnStatus_t (*FindConvolutionForwardAlgorithm)(cudnnHandle_t, const cudnnTensorDescriptor_t,
-                                                     const cudnnFilterDescriptor_t,
-                                                     const cudnnConvolutionDescriptor_t,
-                                                     const cudnnTensorDescriptor_t, const int, int *,
-                                                     cudnnConvolutionFwdAlgoPerf_t *);
-    cudnnStatus_t (*FindConvolutionBackwardDataAlgorithm)(cudnnHandle_t, const cudnnFilterDescriptor_t,
-                                                          const cudnnTensorDescriptor_t,
-                                                          const cudnnConvolutionDescriptor_t,
-                                                          const cudnnTensorDescriptor_t, const int, int *,
-                                                          cudnnConvolutionBwdDataAlgoPerf_t *);
-    cudnnStatus_t (*FindConvolutionBackwardFilterAlgorithm)(cudnnHandle_t, const cudnnTensorDescriptor_t,
-                                                            const cudnnTensorDescriptor_t,
-                                                            const cudnnConvolutionDescriptor_t,
-                                                            const cudnnFilterDescriptor_t, const int, int *,
-                                                            cudnnConvolutionBwdFilterAlgoPerf_t *);
-    cudnnStatus_t (*ConvolutionForward)(cudnnHandle_t, const void *, const cudnnTensorDescriptor_t, const void *,
-                                        const cudnnFilterDescriptor_t, const void *,
-                                        const cudnnConvolutionDescriptor_t, cudnnConvolutionFwdAlgo_t, void *,
-                                        size_t, const void *, const cudnnTensorDescriptor_t, void *);
-    cudnnStatus_t (*ConvolutionBackwardData)(cudnnHandle_t, const void *, const cudnnFilterDescriptor_t,
-                                             const void *, const cudnnTensorDescriptor_t, const void *,
-                                             const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdDataAlgo_t,
-                                             void *, size_t, const void *, const cudnnTensorDescriptor_t, void *);
-    cudnnStatus_t (*ConvolutionBackwardFilter)(cudnnHandle_t, const void *, const cudnnTensorDescriptor_t,
-                                               const void *, const cudnnTensorDescriptor_t, const void *,
-                                               const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdFilterAlgo_t,
-                                               void *, size_t, const void *, const cudnnFilterDescriptor_t, void *);
-    cudnnStatus_t (*ConvolutionBackwardBias)(cudnnHandle_t, const void *, const cudnnTensorDescriptor_t,
-                                             const void *, const void *, const cudnnTensorDescriptor_t, void *);
-    cudnnStatus_t (*AddTensor)(cudnnHandle_t, const void *, const cudnnTensorDescriptor_t, const void *,
-                               const void *, const cudnnTensorDescriptor_t, void *);
+    decltype(&cudnnGetErrorString) GetErrorString;
+    decltype(&cudnnCreate) Create;
+    decltype(&cudnnDestroy) Destroy;
+    decltype(&cudnnCreateTensorDescriptor) CreateTensorDescriptor;
+    decltype(&cudnnSetTensor4dDescriptor) SetTensor4dDescriptor;
+    decltype(&cudnnCreateFilterDescriptor) CreateFilterDescriptor;
+    decltype(&cudnnSetFilter4dDescriptor) SetFilter4dDescriptor;
+    decltype(&cudnnCreateConvolutionDescriptor) CreateConvolutionDescriptor;
+    decltype(&cudnnSetConvolution2dDescriptor) SetConvolution2dDescriptor;
+    decltype(&cudnnSetConvolutionGroupCount) SetConvolutionGroupCount;
+    decltype(&cudnnSetConvolutionMathType) SetConvolutionMathType;
+    decltype(&cudnnFindConvolutionForwardAlgorithm) FindConvolutionForwardAlgorithm;
+    decltype(&cudnnFindConvolutionBackwardDataAlgorithm) FindConvolutionBackwardDataAlgorithm;
+    decltype(&cudnnFindConvolutionBackwardFilterAlgorithm) FindConvolutionBackwardFilterAlgorithm;
+    decltype(&cudnnConvolutionForward) ConvolutionForward;
+    decltype(&cudnnConvolutionBackwardData) ConvolutionBackwardData;
+    decltype(&cudnnConvolutionBackwardFilter) ConvolutionBackwardFilter;
+    decltype(&cudnnConvolutionBackwardBias) ConvolutionBackwardBias;
+    decltype(&cudnnAddTensor) AddTensor;
 };
 
 template <typename F> static bool sym(void *lib, const char *name, F *out)

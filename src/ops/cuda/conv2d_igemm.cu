@@ -7,8 +7,8 @@
  *                     k = (o, kh, kw) ascending, tap dy[n][o][th/sh][tw/sw] or +0
  *
  * and every output is one fmaf chain from +0 over all of k, padding and
- * absent taps included as +0 (so fmaf(+0, inf, acc) is NaN and a -0 chain
- * turns +0 exactly as on the CPU), then `+ bias` (forward).
+ * absent taps included as +0 (so fmaf(+0, inf, acc) is NaN, as on the
+ * CPU), then `+ bias` (forward).
  *
  * A block of NT threads owns a BM x BN output tile of one group; each thread
  * TM x TN accumulators (rows tx*4 + {0..3} + 4*TXm*i', columns ty*4 + {0..3}
@@ -16,8 +16,11 @@
  * whole chain channels (bk = cpt*KH*KW taps <= 28), staged in shared memory
  * (double-buffered: the next tile's global loads are in flight while this
  * one's fmas run), each accumulator taking the tile's k in ascending order.
- * The last tile may hold fewer channels: only its valid k run (a padded
- * fmaf(0, 0, acc) would turn a -0 into +0).
+ * The last tile may hold fewer channels: only its valid k run, so each
+ * chain has exactly the contract's terms, no padded fmaf(0, 0, acc).
+ *
+ * The finished tile goes out through shared memory, so that a warp's
+ * stores are 32 consecutive rows of one channel.
  *
  * Staging: a thread loads the same row m (the same column) in every tile
  * and the same tile-relative taps (channel in tile, kh, kw), so whether a
@@ -41,8 +44,10 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) igemm_kernel(igemm_args
     static_assert(NT % BM == 0 && NT % BN == 0, "a thread stages one row and one column");
     static_assert(TM % 4 == 0 && TN % 4 == 0, "fragments are read as float4");
     static_assert(LA <= 32, "the padding mask is 32 bits");
-    __shared__ __align__(16) float As[2][BK][BM]; /* [k][row] */
-    __shared__ __align__(16) float Bs[2][BK][BN]; /* [k][column] */
+    /* The staging buffers, reused by the epilogue as the output tile. */
+    __shared__ __align__(16) float smem[2 * BK * (BM + BN)];
+    float(*As)[BK][BM] = reinterpret_cast<float(*)[BK][BM]>(smem);               /* [buf][k][row] */
+    float(*Bs)[BK][BN] = reinterpret_cast<float(*)[BK][BN]>(smem + 2 * BK * BM); /* [buf][k][column] */
     __shared__ int koff_a[BK];                    /* tap offset of k within the source, tile-relative */
     __shared__ int koff_b[BK];                    /* offset of k within a weight column, tile-relative */
 
@@ -59,10 +64,12 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) igemm_kernel(igemm_args
 
     /* This thread's staged row: m = m0 + ml, taps k = akl0 + i*ASTEP of each tile. */
     const int ml = tid % BM, akl0 = tid / BM;
+    const bool mok = m0 + ml < a.M;
+    const int mn = mok ? (m0 + ml) / a.P : 0, mp = mok ? m0 + ml - mn * a.P : 0; /* the row's (n, p) */
     int abase = 0;     /* source offset of (n, group, row's origin tap) */
     uint32_t amask = 0; /* bit i: tap i is inside the image (dx: present) */
-    if (m0 + ml < a.M) {
-        const int m = m0 + ml, n = m / a.P, p = m - n * a.P, r = p / a.PW, c = p - r * a.PW;
+    if (mok) {
+        const int n = mn, p = mp, r = p / a.PW, c = p - r * a.PW;
         int qh, qw, rh = 0, rw = 0;
         if (DX) { /* th = (qh - ah/sh)*sh + (rh - ah%sh): present iff rh == ah%sh */
             const int eh = r + a.pad_h, ew = c + a.pad_w;
@@ -173,21 +180,31 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) igemm_kernel(igemm_args
         __syncthreads();
     }
 
+    /* Epilogue through shared memory (the loop ended on a barrier, so the
+     * staging buffers are free): the tile goes in as [column][row], then
+     * each thread writes its staged row's outputs, a warp 32 consecutive
+     * rows of one channel, so the stores are coalesced. */
+    constexpr int LDC = BM + 4;
+    static_assert(BN * LDC <= 2 * BK * (BM + BN), "the output tile fits the staging buffers");
 #pragma unroll
-    for (int i = 0; i < TM; i++) {
-        const int m = m0 + tx * 4 + (i & 3) + (i >> 2) * 4 * TXm;
-        if (m >= a.M)
-            continue;
-        const int n = m / a.P, p = m - n * a.P;
-        float *orow = a.out + n * a.out_n + p;
+    for (int i = 0; i < TM / 4; i++)
 #pragma unroll
         for (int j = 0; j < TN; j++) {
-            const int col = c0 + ty * 4 + (j & 3) + (j >> 2) * 4 * TYc;
-            if (col >= a.cols)
-                continue;
-            const int oc = g * a.cols + col;
-            orow[oc * a.P] = (!DX && a.bias) ? acc[i][j] + a.bias[oc] : acc[i][j];
+            const int col = ty * 4 + (j & 3) + (j >> 2) * 4 * TYc, row = tx * 4 + i * 4 * TXm;
+            *reinterpret_cast<float4 *>(&smem[col * LDC + row]) =
+                make_float4(acc[4 * i][j], acc[4 * i + 1][j], acc[4 * i + 2][j], acc[4 * i + 3][j]);
         }
+    __syncthreads();
+    if (!mok)
+        return;
+    float *orow = a.out + mn * a.out_n + mp;
+    for (int cl = tid / BM; cl < BN; cl += ASTEP) {
+        const int col = c0 + cl;
+        if (col >= a.cols)
+            break;
+        const int oc = g * a.cols + col;
+        const float v = smem[cl * LDC + ml];
+        orow[oc * a.P] = (!DX && a.bias) ? v + a.bias[oc] : v;
     }
 }
 
