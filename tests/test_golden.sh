@@ -20,12 +20,15 @@ update=${REPRO_GOLDEN_UPDATE:-0}
 
 expect_exit 0 "gen-data" -- "$REPRO" gen-data dual_task --out-dir "$dir/data" --n-train 2000 --n-test 300
 
-# Each case: an example and the overrides that make it short. Steps 1 and
-# the hash steps of the ledger are pinned line by line.
+# Each case: an example and the overrides that make it short (and point it
+# at $FASHION, which REPRO_FASHION_DIR may move). Steps 1 and the hash steps
+# of the ledger are pinned line by line.
+fashion="--set data.train_images=$FASHION/train-images-idx3-ubyte.gz --set data.train_labels=$FASHION/train-labels-idx1-ubyte.gz
+         --set data.test_images=$FASHION/t10k-images-idx3-ubyte.gz --set data.test_labels=$FASHION/t10k-labels-idx1-ubyte.gz"
 case_args() {
     case $1 in
     fashion_mlp)
-        echo "$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml --set data.limit_train=2000 --set data.limit_test=300
+        echo "$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml $fashion --set data.limit_train=2000 --set data.limit_test=300
               --set batch_size=64 --set max_steps=60 --set ledger.hash_every=20
               --set augment.noise_p=0.5 --set augment.noise_std=0.1 --set augment.flip_p=0.5" ;;
     dual_task)
@@ -33,7 +36,7 @@ case_args() {
               --set data.test_csv=$dir/data/dual_task_test.csv --set batch_size=64 --set max_steps=60
               --set ledger.hash_every=20" ;;
     fashion_cnn | fashion_resnet)
-        echo "$REPRO_SOURCE_DIR/examples/$1.yaml --set data.limit_train=640 --set data.limit_test=100
+        echo "$REPRO_SOURCE_DIR/examples/$1.yaml $fashion --set data.limit_train=640 --set data.limit_test=100
               --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
     esac
 }

@@ -2,7 +2,9 @@
 # Packs what a bare GPU machine (the device tool's image: nvcc, CMake and
 # PyTorch, but no libyaml, cJSON, OpenSSL or OpenBLAS, and no network) needs
 # to run repro's GPU tests and bench/gpu.sh, into .gpu/ (git-ignored):
-#   .gpu/repro, .gpu/test_*_cuda*      built here with -DREPRO_CUDA=ON
+#   .gpu/repro, .gpu/test_*            built here with -DREPRO_CUDA=ON (the CUDA
+#                                      tests and test_node_ops, which checks
+#                                      every node kind on the CUDA backend)
 #   .gpu/bundle/libs.tar.xz            their shared libraries, minus the
 #                                      CUDA toolkit's and glibc's
 #   .gpu/bundle/fashion/               Fashion-MNIST (train images as xz:
@@ -21,13 +23,15 @@ set -euo pipefail
 build=${1:-build-cuda}
 fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 cmake -S . -B "$build" -DREPRO_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" --target repro_cli test_cuda_ops test_rng_cuda test_math_cuda >/dev/null
+tests=(test_cuda_ops test_rng_cuda test_math_cuda test_cuda_conv test_cuda_norm test_node_ops)
+cmake --build "$build" -j"$(nproc)" --target repro_cli "${tests[@]}" >/dev/null
 out=.gpu
 rm -rf "$out"
 mkdir -p "$out/bundle/fashion" "$out/lib"
-cp "$build/repro" "$build/test_cuda_ops" "$build/test_rng_cuda" "$build/test_math_cuda" "$out/"
+cp "$build/repro" "$out/"
+for t in "${tests[@]}"; do cp "$(find "$build" -name "$t" -type f -perm -u+x | head -n 1)" "$out/"; done
 # the libraries the binaries need that a CUDA image lacks
-for lib in $(ldd "$build/repro" "$build/test_cuda_ops" | awk '/=> \// {print $3}' | sort -u); do
+for lib in $(ldd "$out"/repro "$out"/test_* | awk '/=> \// {print $3}' | sort -u); do
     case $lib in
     */cuda*/* | */libc.so* | */libm.so* | */libdl.so* | */librt.so* | */libpthread.so* | */libstdc++* | */libgcc_s*) ;;
     *) cp -L "$lib" "$out/lib/" ;;
