@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench bench-gpu check-math accuracy install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -61,6 +61,14 @@ check-math: build
 # Trains examples/fashion_mlp.yaml for its full 10 epochs and checks test accuracy.
 accuracy: build
 	@bash scripts/check-accuracy.sh $(BUILD)
+
+# The conv net's 10 epochs (about 5 minutes on 2 cores; not part of make test).
+accuracy-cnn: build
+	@bash scripts/check-accuracy.sh $(BUILD) $(JOBS) fashion_cnn
+
+# The conv nets against PyTorch on the CPU (bench/cnn.sh).
+bench-cnn: build
+	@bash bench/cnn.sh $(BUILD) 60 cnn resnet
 
 install: build
 	cmake --install $(BUILD)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every GPU check and benchmark in one go, on a machine with a CUDA GPU,
+# from the repository root, after tools/gpu-bundle.sh made .gpu/ here:
+#   bash tools/gpu-check.sh OUT_DIR [tests|bench|accuracy|all]
+# Each step's whole output goes to OUT_DIR/<step>.log; the console gets a
+# line per step with its exit status and the log's last lines.
+set -uo pipefail
+out=${1:-/tmp/gpu-check}
+what=${2:-all}
+source .gpu/setup.sh
+export REPRO_SOURCE_DIR=$PWD REPRO_TEST_TMP=/tmp/repro-tests
+mkdir -p "$out" "$REPRO_TEST_TMP"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+
+step() { # name command...
+    local name=$1
+    shift
+    local t0=$SECONDS
+    "$@" >"$out/$name.log" 2>&1
+    local rc=$?
+    echo "=== $name: exit $rc ($((SECONDS - t0)) s)"
+    tail -n "${TAIL:-4}" "$out/$name.log"
+}
+
+if [[ $what == tests || $what == all ]]; then
+    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_node_ops; do
+        step "$t" ".gpu/$t"
+    done
+    step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
+    step cuda_train bash tests/test_cuda_train.sh
+    step cuda_cnn bash tests/test_cuda_cnn.sh
+fi
+if [[ $what == bench || $what == all ]]; then
+    TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only
+    TAIL=12 step gpu_cnn bash bench/gpu_cnn.sh "$REPRO" 3 cnn resnet
+fi
+if [[ $what == accuracy || $what == all ]]; then
+    data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"
+          --set "data.train_labels=$FASHION_DIR/train-labels-idx1-ubyte.gz"
+          --set "data.test_images=$FASHION_DIR/t10k-images-idx3-ubyte.gz"
+          --set "data.test_labels=$FASHION_DIR/t10k-labels-idx1-ubyte.gz")
+    for arch in cnn resnet; do
+        step "accuracy_$arch" "$REPRO" train "examples/fashion_$arch.yaml" "${data[@]}" --set device=cuda \
+            --out "$out/run_$arch" --force --json
+        step "torch_accuracy_$arch" python3 bench/torch_cnn.py accuracy "$arch" 1 0 cuda
+        rm -rf "$out/run_$arch"
+    done
+fi
