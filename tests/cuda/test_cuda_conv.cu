@@ -483,6 +483,8 @@ static void test_graph(rng &r)
     cudaStream_t st;
     CUDA_OK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     cudaGraph_t graph;
+    repro_error err;
+    err.message[0] = 0;
     CUDA_OK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
     bool ok = repro_cuda_conv2d_forward(&s, d_y.p, d_x.p, d_w.p, d_bias.p, st, &err) == REPRO_OK &&
               repro_cuda_maxpool2d_forward(&ps, d_p.p, d_am.p, d_y.p, st, &err) == REPRO_OK &&
