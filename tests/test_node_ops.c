@@ -121,7 +121,8 @@ static repro_status load_row(const op_row *r, repro_config *cfg, repro_error *er
              "data: {format: csv, train_csv: x.csv, label_column: y, n_classes: 3, target_columns: [t]}\n"
              "batch_size: 60\nmodel:\n  input_shape: %s\n  nodes:\n%s  heads:\n    - {name: h, loss: mse}\n",
              r->input_shape, r->nodes);
-    snprintf(path, sizeof path, "%s/node_ops.yaml", REPRO_TEST_TMP);
+    const char *tmp = getenv("REPRO_TEST_TMP"); /* a GPU machine runs this binary away from its build */
+    snprintf(path, sizeof path, "%s/node_ops.yaml", tmp && tmp[0] ? tmp : REPRO_TEST_TMP);
     FILE *f = fopen(path, "w");
     if (!f)
         return repro_fail(err, REPRO_ERR_IO, "cannot write %s", path);
