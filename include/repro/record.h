@@ -130,7 +130,10 @@ repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, r
  * with step <= keep_steps and metrics.jsonl its first keep_metrics lines (a
  * line cut short by a crash is dropped), both then appended to; temporary
  * files a killed process left (NAME.tmp.<pid>) are removed. Refuses a
- * complete run and a run whose process is still alive. */
+ * complete run and a run whose process is still alive, and a ledger whose
+ * lines 1..keep_steps are not steps 1..keep_steps in order or a metrics
+ * file with fewer than keep_metrics lines (REPRO_ERR_STATE, nothing
+ * rewritten). */
 repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
                               repro_error *err);
 
@@ -178,6 +181,12 @@ typedef struct repro_ledger_entry {
  * caller frees *entries with free(). */
 repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, int64_t *count,
                                repro_error *err);
+
+/* As repro_ledger_read, except that a last line without a newline (cut
+ * short by a crash while it was written) is no error: it is left out and
+ * *cut set to its line number (0 when the file ends with a newline). */
+repro_status repro_ledger_read_whole(const char *path, repro_ledger_entry **entries, int64_t *count, int *cut,
+                                     repro_error *err);
 
 /* Compares two run directories (what `repro diff` prints). The report is a
  * JSON object, documented in docs/run-directory.md:

@@ -69,9 +69,13 @@ static repro_status parse_line(const char *path, int line, const char *text,
     return REPRO_OK;
 }
 
-repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, int64_t *count,
-                               repro_error *err)
+/* Every line of path; a last line without a newline is an error, or (cut
+ * non-NULL) left out with its number in *cut. */
+static repro_status read_ledger(const char *path, repro_ledger_entry **entries, int64_t *count, int *cut,
+                                repro_error *err)
 {
+    if (cut)
+        *cut = 0;
     *entries = NULL;
     *count = 0;
     FILE *f = fopen(path, "r");
@@ -92,6 +96,10 @@ repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, i
             }
             v = bigger;
         }
+        if (cut && !strchr(text, '\n')) { /* the last line, cut short */
+            *cut = line;
+            break;
+        }
         st = parse_line(path, line, text, &v[n], err);
         if (st == REPRO_OK)
             n++;
@@ -111,4 +119,16 @@ repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, i
     *entries = v;
     *count = n;
     return REPRO_OK;
+}
+
+repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, int64_t *count,
+                               repro_error *err)
+{
+    return read_ledger(path, entries, count, NULL, err);
+}
+
+repro_status repro_ledger_read_whole(const char *path, repro_ledger_entry **entries, int64_t *count, int *cut,
+                                     repro_error *err)
+{
+    return read_ledger(path, entries, count, cut, err);
 }

@@ -422,7 +422,9 @@ static char *read_all(const char *path, size_t *n, repro_error *err)
 /* Keeps the leading whole lines of DIR/name that `keep` accepts (it is
  * called with each line, NUL-terminated, and its number), rewrites the file
  * atomically and opens it for appending. A line cut short by a crash (no
- * newline) is dropped. */
+ * newline) is dropped. Fewer than `limit` lines kept (a line missing or
+ * unreadable before it) is an error, and the file is left as it was: a
+ * ledger is never cut at a line nobody checked. */
 static repro_status truncate_log(repro_run *run, const char *name, int (*keep)(const char *line, int64_t i, int64_t limit),
                                  int64_t limit, FILE **out, repro_error *err)
 {
@@ -435,16 +437,22 @@ static repro_status truncate_log(repro_run *run, const char *name, int (*keep)(c
     if (!text)
         return err && err->status != REPRO_OK ? err->status : repro_fail(err, REPRO_ERR_NOMEM, "out of memory");
     size_t kept = 0;
-    for (int64_t i = 0; kept < n; i++) {
+    int64_t lines = 0;
+    for (; kept < n; lines++) {
         char *nl = memchr(text + kept, '\n', n - kept);
         if (!nl)
             break;
         *nl = '\0';
-        int ok = keep(text + kept, i, limit);
+        int ok = keep(text + kept, lines, limit);
         *nl = '\n';
         if (!ok)
             break;
         kept = (size_t)(nl - text) + 1;
+    }
+    if (lines < limit) {
+        free(text);
+        return repro_fail(err, REPRO_ERR_STATE, "'%s' has %lld readable lines in order, fewer than the %lld a "
+                          "resume keeps; not rewriting it", path, (long long)lines, (long long)limit);
     }
     st = repro_write_file_atomic(path, text, kept, err);
     free(text);
@@ -456,12 +464,12 @@ static repro_status truncate_log(repro_run *run, const char *name, int (*keep)(c
     return REPRO_OK;
 }
 
+/* Line i (0-based) is kept when it is step i + 1 and within the limit. */
 static int ledger_keep(const char *line, int64_t i, int64_t limit)
 {
-    (void)i;
     cJSON *o = cJSON_Parse(line);
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
-    int ok = cJSON_IsNumber(step) && step->valuedouble <= (double)limit;
+    int ok = cJSON_IsNumber(step) && step->valuedouble == (double)(i + 1) && step->valuedouble <= (double)limit;
     cJSON_Delete(o);
     return ok;
 }

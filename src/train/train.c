@@ -54,6 +54,7 @@
 #include "train/determinism.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
+#include "train/resume_check.h"
 #include "train/state_hasher.h"
 #include "train/trace.h"
 
@@ -985,15 +986,31 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
 {
     repro_ckpt_parts parts;
     const char *dir = t->opts->resume_dir;
+    const repro_config *cfg = t->cfg;
+    repro_ckpt_bounds bounds = {.steps_per_epoch = t->steps_per_epoch, .total_steps = t->total_steps,
+                                .epochs = cfg->epochs, .batch_size = cfg->batch_size, .epoch_len = t->epoch_len,
+                                .early_stopping = cfg->early_stopping.enabled && t->n_val > 0,
+                                .patience = cfg->early_stopping.patience};
     repro_status st = ckpt_parts(t, &parts, 0, err);
     if (st == REPRO_OK)
-        st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
+        st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &bounds, &parts, s,
                                                    res->resume_notes, sizeof res->resume_notes, res->resumed_from,
                                                    sizeof res->resumed_from, err);
     /* A checkpoint at the end of training (the process died before the run
      * was marked complete): no step is left; the run is finished from it. */
     if (st == REPRO_OK)
         st = ckpt_restore(t, &parts, err);
+    /* the ledger and metrics must reach the checkpoint and agree with it
+     * before anything in the directory changes */
+    char params_hex[65], optim_hex[65];
+    if (st == REPRO_OK)
+        st = buffer_hash(t, repro_model_params(t->model), params_hex, err);
+    if (st == REPRO_OK)
+        st = repro_optim_hash(t->optim, optim_hex, err);
+    if (st == REPRO_OK) {
+        repro_resume_point rp = {s, t->steps_per_epoch, t->total_steps, params_hex, optim_hex};
+        st = repro_resume_check_logs(dir, &rp, err);
+    }
     if (st == REPRO_OK)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
