@@ -1,9 +1,12 @@
 /* Loading a run's own configuration again: see run_config.h. */
 #include "cli/run_config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "repro/record.h"
 
@@ -32,6 +35,23 @@ static int check_data_files(const char *run_dir, int force, const char *what, co
         }
     }
     return 0;
+}
+
+/* The config as the run loaded it: relative --set paths resolve against
+ * the working directory, so they are resolved in the one the run started
+ * in (run.json "cwd", when recorded and still there), then the process
+ * goes back to its own. */
+static repro_status load_where_started(const run_config *rc, repro_config *cfg, repro_error *err)
+{
+    const char *cwd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "cwd"));
+    int here = cwd ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int moved = here >= 0 && chdir(cwd) == 0;
+    repro_status st = repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, err);
+    if (moved && fchdir(here) != 0 && st == REPRO_OK)
+        st = repro_fail(err, REPRO_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
+    if (here >= 0)
+        close(here);
+    return st;
 }
 
 int run_config_load(const char *run_dir, int force, const char *what, const char *hint, run_config *rc,
@@ -63,7 +83,7 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
         if (cJSON_IsString(item))
             rc->overrides[rc->n_overrides++] = item->valuestring;
     }
-    if (repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, &err) != REPRO_OK) {
+    if (load_where_started(rc, cfg, &err) != REPRO_OK) {
         fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
         return 2;
     }

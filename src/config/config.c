@@ -2,6 +2,7 @@
  * overrides in order, read the tree against the key table, check the rules
  * that span keys. The tree is freed on every path. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,15 +45,28 @@ static repro_status read_file(const char *path, char **text, size_t *len, repro_
     return REPRO_OK;
 }
 
-/* The folder part of path, with its trailing '/', or "" for a bare name. */
+/* The folder of path as an absolute, canonical path with a trailing '/'
+ * (relative data paths in the file are joined to it, so the resolved
+ * config is the same whatever the working directory and however the config
+ * was named: `repro train examples/x.yaml` and its resume, which names the
+ * config by its absolute path, hash alike). "" when it cannot be resolved
+ * (then the file cannot be read either). */
 static repro_status folder_of(const char *path, char *dir, size_t size, repro_error *err)
 {
     const char *slash = strrchr(path, '/');
     size_t len = slash ? (size_t)(slash - path) + 1 : 0;
-    if (len >= size || strlen(path) >= REPRO_PATH_MAX)
+    if (len >= REPRO_PATH_MAX || strlen(path) >= REPRO_PATH_MAX)
         return repro_fail(err, REPRO_ERR_ARG, "config path '%.100s...' is too long", path);
-    memcpy(dir, path, len);
-    dir[len] = '\0';
+    char folder[REPRO_PATH_MAX], real[PATH_MAX];
+    memcpy(folder, path, len);
+    snprintf(folder + len, sizeof folder - len, "%s", len ? "" : ".");
+    dir[0] = '\0';
+    if (!realpath(folder, real))
+        return REPRO_OK;
+    size_t rlen = strlen(real);
+    if (rlen + 2 > size)
+        return repro_fail(err, REPRO_ERR_ARG, "config folder '%.100s...' is too long", real);
+    snprintf(dir, size, "%s%s", real, real[rlen - 1] == '/' ? "" : "/");
     return REPRO_OK;
 }
 
