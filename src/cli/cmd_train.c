@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "cli/run_config.h"
 #include "repro/config.h"
+#include "repro/record.h"
 #include "repro/train.h"
 
 /* Set by SIGINT/SIGTERM; the trainer checkpoints and stops at the end of the
@@ -248,6 +249,9 @@ int repro_cmd_train(int argc, char **argv)
         free(a.overrides);
         return rc;
     }
+    char note[2048];
+    if (a.resume && repro_run_stale_note(a.resume, note, sizeof note))
+        fprintf(stderr, "repro train: note: %s\n", note);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -279,7 +283,10 @@ int repro_cmd_train(int argc, char **argv)
     progress_end_line(&ps);
     if (st != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);
-        if (res.run_dir[0])
+        if (res.run_dir[0] && res.record_error[0] && strcmp(res.record_error, err.message) != 0)
+            fprintf(stderr, "repro train: and the run could not be marked failed in %s: %s\n", res.run_dir,
+                    res.record_error);
+        else if (res.run_dir[0] && !res.record_error[0])
             fprintf(stderr, "repro train: run marked failed in %s\n", res.run_dir);
         rc = res.run_dir[0] ? 1 : 2;
     } else if (res.interrupted) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/io.h"
+
 repro_status repro_json_read_file(const char *path, cJSON **out, repro_error *err)
 {
     *out = NULL;
@@ -14,12 +16,12 @@ repro_status repro_json_read_file(const char *path, cJSON **out, repro_error *er
     if (!f)
         return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
+    char *text = repro_io_malloc(cap);
     size_t got;
     while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
         len += got;
         if (len == cap) {
-            char *bigger = realloc(text, cap *= 2);
+            char *bigger = repro_io_realloc(text, cap *= 2);
             if (!bigger)
                 free(text);
             text = bigger;

@@ -991,7 +991,9 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
                                 .epochs = cfg->epochs, .batch_size = cfg->batch_size, .epoch_len = t->epoch_len,
                                 .early_stopping = cfg->early_stopping.enabled && t->n_val > 0,
                                 .patience = cfg->early_stopping.patience};
-    repro_status st = ckpt_parts(t, &parts, 0, err);
+    repro_status st = repro_run_check_not_live(dir, err);
+    if (st == REPRO_OK)
+        st = ckpt_parts(t, &parts, 0, err);
     if (st == REPRO_OK)
         st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &bounds, &parts, s,
                                                    res->resume_notes, sizeof res->resume_notes, res->resumed_from,
@@ -1071,6 +1073,8 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
         const char *status = st != REPRO_OK ? "failed" : stopped[0] ? "interrupted" : "complete";
         repro_status fst = repro_run_finish(t.run, status,
                                             st != REPRO_OK ? err->message : stopped[0] ? stopped : NULL, &ferr);
+        if (fst != REPRO_OK)
+            snprintf(res->record_error, sizeof res->record_error, "%s", ferr.message);
         if (st == REPRO_OK && fst != REPRO_OK) {
             st = fst;
             *err = ferr;
