@@ -704,6 +704,10 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
 {
     repro_eval_result val, test;
     repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
+    if (st == REPRO_OK) /* nothing evaluated on changed data is recorded */
+        st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
     if (st != REPRO_OK)
         return st;
     int stop;
@@ -774,7 +778,13 @@ static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, 
     if (n == 0)
         return REPRO_OK;
     repro_state_hasher_finish(t->hasher);
-    repro_status st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
+    /* a mapped data file changed under the run: these steps may have read
+     * the new bytes; none of them is recorded */
+    repro_status st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
+    if (st == REPRO_OK)
+        st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
     for (int i = 0; st == REPRO_OK && i < n; i++) {
         const pending_step *q = &t->pending[i];
         float loss = step_loss(t, t->loss_host + (size_t)i * (size_t)nh, q->count);
@@ -915,6 +925,10 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     const float *params = final_params(t, early_best);
     repro_eval_result val, test;
     repro_status st = evaluate_sets(t, params, &val, &test, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
     if (st != REPRO_OK)
         return st;
     res->has_val = val.n > 0;
