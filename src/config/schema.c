@@ -154,7 +154,8 @@ static TABLE(checkpoint_table, checkpoint_fields);
 static const cfg_field sampler_fields[] = {
     F(repro_sampler_config, CFG_ENUM, name, .names = sampler_names),
     F(repro_sampler_config, CFG_BOOL, drop_last),
-    F(repro_sampler_config, CFG_I64, samples_per_epoch, .range = GE(0)),
+    /* epoch positions are 32-bit (the sampler's and the loader's counters) */
+    F(repro_sampler_config, CFG_I64, samples_per_epoch, .range = IN(0, 4294967295.0)),
     F(repro_sampler_config, CFG_FLOATLIST, class_weights,
       .count_offset = offsetof(repro_sampler_config, n_class_weights), .cap = REPRO_MAX_CLASSES,
       .range = GE(0)),
@@ -394,7 +395,7 @@ static bool parse_bool(const char *s, bool *out)
 static void range_text(const cfg_range *r, bool integer, char *buf, size_t size)
 {
     if ((r->flags & CFG_LO) && (r->flags & CFG_HI))
-        snprintf(buf, size, integer ? "must be in %s%g..%g%s" : "must be in %s%g, %g%s",
+        snprintf(buf, size, integer ? "must be in %s%.17g..%.17g%s" : "must be in %s%g, %g%s",
                  integer ? "" : (r->flags & CFG_LO_OPEN) ? "(" : "[", r->lo, r->hi,
                  integer ? "" : (r->flags & CFG_HI_OPEN) ? ")" : "]");
     else if (r->flags & CFG_LO)

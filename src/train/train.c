@@ -49,6 +49,7 @@
 #include "data/batch.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/memory_plan.h"
 #include "train/heads.h"
 #include "train/staged_batch.h"
 #include "train/determinism.h"
@@ -226,6 +227,17 @@ static repro_status choose_batches(trainer *t, int64_t micro, repro_error *err)
         return REPRO_OK;
     }
     return st;
+}
+
+/* The memory the run will allocate, estimated before any of it is (and
+ * before the run directory exists): a model too big for the machine is
+ * refused naming the key, not killed by the OOM killer half-way. */
+static repro_status check_memory(const trainer *t, repro_error *err)
+{
+    repro_memory_plan plan;
+    repro_memory_plan_make(t->cfg, t->train.n_features, repro_sampler_epoch_length(&t->cfg->sampler, t->n_train),
+                           t->cfg->device == REPRO_DEVICE_CUDA, t->opts->resume_dir != NULL, &plan);
+    return repro_memory_plan_check(&plan, t->cfg, repro_memory_available(), err);
 }
 
 static repro_status build_model(trainer *t, repro_error *err)
@@ -1053,6 +1065,8 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
         st = config_hash(cfg, t.config_sha256, err);
     if (st == REPRO_OK)
         st = load_data(&t, err);
+    if (st == REPRO_OK)
+        st = check_memory(&t, err);
     if (st == REPRO_OK)
         st = build_model(&t, err);
     if (st == REPRO_OK && opts->resume_dir)
