@@ -9,6 +9,10 @@
 
 #include "config/schema.h"
 
+/* A config is a page or two of YAML; anything this large is not one (and
+ * /dev/zero would be read until memory ran out). */
+enum { CONFIG_MAX_BYTES = 1 << 20 };
+
 static repro_status read_file(const char *path, char **text, size_t *len, repro_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -17,6 +21,12 @@ static repro_status read_file(const char *path, char **text, size_t *len, repro_
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
+        if (n > CONFIG_MAX_BYTES) {
+            free(buf);
+            fclose(f);
+            return repro_fail(err, REPRO_ERR_CONFIG, "config '%s' is larger than %d MiB: not a config file", path,
+                              CONFIG_MAX_BYTES >> 20);
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 4096;
             char *grown = realloc(buf, cap + 1);
