@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench bench-gpu check-math accuracy install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-gpu check-math accuracy install clean
 
 all: build
 
@@ -39,6 +39,25 @@ test-cuda:
 	$(MAKE) build BUILD=build-cuda CMAKE_FLAGS=-DREPRO_CUDA=ON
 	cd build-cuda && ctest --output-on-failure -L cuda
 
+# Fault injection: a build whose run-directory and checkpoint I/O can be made
+# to fail call by call (-DREPRO_FAULT_INJECTION=ON, tests only, under ASan +
+# UBSan so error paths that leak or touch freed memory fail too), then
+# tests/test_faults.sh walks a failure over every write, fsync, rename and
+# allocation of a short run and of a resume.
+test-faults:
+	$(MAKE) build BUILD=build-faults CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FAULT_INJECTION=ON -DREPRO_SANITIZE=address,undefined"
+	cd build-faults && ctest --output-on-failure -R '^test_(faults|record|disk_full|force|tamper)$$'
+
+# libFuzzer harnesses (fuzz/, needs clang) under ASan + UBSan, each run for
+# FUZZ_SECONDS from its seed corpus in fuzz/corpus/<target>/; a finding is
+# left in build-fuzz/findings/ and fails the target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FUZZ=ON -DREPRO_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh build-fuzz
+
 # kill -9 soak: tests/test_kill9.sh with 200 kills instead of CI's 20.
 soak: build
 	REPRO=$(REPRO) REPRO_SOURCE_DIR=$(CURDIR) REPRO_TEST_TMP=$(CURDIR)/$(BUILD)/tests/tmp \
@@ -66,4 +85,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan build-cuda
+	rm -rf build build-asan build-tsan build-cuda build-faults build-fuzz

@@ -69,7 +69,13 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
     const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "config_sha256"));
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(rc->record, "overrides");
     if (!rc->config_path || !want || !cJSON_IsArray(ov)) {
-        fprintf(stderr, "%s '%s': run.json lacks config_path, config_sha256 or overrides\n", what, run_dir);
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "status"));
+        const char *message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "message"));
+        if (status && strcmp(status, "failed") == 0 && message) /* its run record was never complete */
+            fprintf(stderr, "%s '%s': the run failed before it started (%s); there is nothing to resume\n", what,
+                    run_dir, message);
+        else
+            fprintf(stderr, "%s '%s': run.json lacks config_path, config_sha256 or overrides\n", what, run_dir);
         return 2;
     }
     rc->overrides = calloc((size_t)cJSON_GetArraySize(ov) + 1, sizeof *rc->overrides);

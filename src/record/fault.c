@@ -8,6 +8,8 @@
  *                      allocations: NULL, ENOMEM)
  *   REPRO_FAULT=N+     fails call N and every later one (a disk that
  *                      stays full)
+ *   REPRO_FAULT=N+KIND fails every call of KIND (write, pwrite, fsync,
+ *                      rename, malloc, calloc, realloc, strdup) from call N
  *   REPRO_FAULT=0      fails nothing (counting only)
  * selects the failure; REPRO_FAULT_COUNT=PATH makes the process write the
  * number of calls it made to PATH when it exits, and REPRO_FAULT_TRACE=1
@@ -27,6 +29,7 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static long long fail_at;   /* 0: never */
 static int fail_after;      /* every call from fail_at on */
+static char fail_kind[16];  /* ... of this kind only ("" for all) */
 static int trace;
 static const char *count_path;
 static atomic_llong calls;
@@ -47,6 +50,8 @@ static void setup(void)
         char *end;
         fail_at = strtoll(spec, &end, 10);
         fail_after = *end == '+';
+        if (fail_after)
+            snprintf(fail_kind, sizeof fail_kind, "%s", end + 1);
     }
     trace = getenv("REPRO_FAULT_TRACE") && strcmp(getenv("REPRO_FAULT_TRACE"), "1") == 0;
     count_path = getenv("REPRO_FAULT_COUNT");
@@ -59,7 +64,8 @@ static int fault(const char *kind)
 {
     pthread_once(&once, setup);
     long long n = atomic_fetch_add(&calls, 1) + 1;
-    int fail = fail_at > 0 && (n == fail_at || (fail_after && n > fail_at));
+    int fail = fail_at > 0 && (fail_after ? n >= fail_at && (!fail_kind[0] || strcmp(kind, fail_kind) == 0)
+                                          : n == fail_at);
     if (trace)
         fprintf(stderr, "fault: %lld %s%s\n", n, kind, fail ? " FAILS" : "");
     return fail;

@@ -8,9 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/io.h"
+
+/* A JSON number that is a whole value an int64_t holds. The range comes
+ * first: converting a double out of it is undefined (found by
+ * fuzz/fuzz_ledger.c: "epoch":0888...8, 8.9e124). */
 static int json_int(const cJSON *v, int64_t *out)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return 0;
     *out = (int64_t)v->valuedouble;
     return 1;
@@ -89,7 +95,7 @@ static repro_status read_ledger(const char *path, repro_ledger_entry **entries, 
     for (int line = 1; st == REPRO_OK && getline(&text, &text_cap, f) >= 0; line++) {
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            repro_ledger_entry *bigger = realloc(v, (size_t)cap * sizeof *v);
+            repro_ledger_entry *bigger = repro_io_realloc(v, (size_t)cap * sizeof *v);
             if (!bigger) {
                 st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
                 break;

@@ -215,6 +215,8 @@ static cJSON *timestamp_now(void)
     return cJSON_CreateString(buf);
 }
 
+static repro_status write_final_record(repro_run *run, repro_error *err);
+
 static repro_status write_record(repro_run *run, repro_error *err)
 {
     char path[4096];
@@ -310,6 +312,25 @@ static repro_status start_run(repro_run *run, repro_error *err)
     return st;
 }
 
+/* A run that could not be set up (created or reopened) after run.json may
+ * already say "running" (its write failed only after the rename, syncing
+ * the directory): record it as failed with why, best effort, and free it. */
+static void abandon(repro_run *run, const char *why)
+{
+    char path[4096];
+    if (run->record && repro_run_path(run, "run.json", path, sizeof path, NULL) == REPRO_OK &&
+        access(path, F_OK) == 0) {
+        char message[REPRO_ERROR_MESSAGE_MAX + 32];
+        snprintf(message, sizeof message, "the run could not be set up: %s", why);
+        repro_error ignored;
+        if (record_put(run->record, "status", cJSON_CreateString("failed")) &&
+            record_put(run->record, "end_time", timestamp_now()) &&
+            record_put(run->record, "message", cJSON_CreateString(message)))
+            write_final_record(run, &ignored);
+    }
+    run_free(run);
+}
+
 /* "'DIR' holds a run in progress (pid N)..." for a lock another process holds. */
 static repro_status refuse_live(const char *dir, const char *what, long pid, repro_error *err)
 {
@@ -363,12 +384,18 @@ repro_status repro_run_create(const char *dir, int force, repro_run **out, repro
         st = scan_dir(dir, 1, &nonempty, NULL, 0, err);
     if (st == REPRO_OK && !(run->record = cJSON_CreateObject()))
         st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory creating run '%s'", dir);
-    if (st == REPRO_OK)
+    int started = 0;
+    if (st == REPRO_OK) {
+        started = 1;
         st = start_run(run, err);
+    }
     if (st != REPRO_OK) {
-        if (created && !is_run && run->lock >= 0)
+        if (created && !is_run && run->lock >= 0 && !started)
             unlink(path); /* refused before it became a run directory: leave no mark */
-        run_free(run);
+        if (started)
+            abandon(run, err ? err->message : "an error");
+        else
+            run_free(run);
         return st;
     }
     *out = run;
@@ -667,10 +694,14 @@ repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_
         st = truncate_log(run, "ledger.jsonl", ledger_keep, keep_steps, &run->ledger, &run->ledger_size, err);
     if (st == REPRO_OK)
         st = truncate_log(run, "metrics.jsonl", first_lines, keep_metrics, &run->metrics, &run->metrics_size, err);
+    int wrote = st == REPRO_OK;
     if (st == REPRO_OK)
         st = write_record(run, err);
     if (st != REPRO_OK) {
-        run_free(run);
+        if (wrote) /* run.json may say "running" already */
+            abandon(run, err ? err->message : "an error");
+        else
+            run_free(run);
         return st;
     }
     *out = run;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "build_info.h"
+#include "record/io.h"
 
 enum { GROUPS = 5 };
 static const char *const group_names[GROUPS] = {"params", "optim.m", "optim.v", "ema", "best"};
@@ -114,7 +115,7 @@ static repro_status list_checkpoints(const char *dir, int64_t **steps, int *n, r
             continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            int64_t *bigger = realloc(*steps, (size_t)cap * sizeof **steps);
+            int64_t *bigger = repro_io_realloc(*steps, (size_t)cap * sizeof **steps);
             if (!bigger) {
                 st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory listing checkpoints");
                 break;
@@ -149,8 +150,8 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     int nt = repro_model_n_tensors(m);
     float *buf[GROUPS];
     group_buffers(parts, buf);
-    repro_named_tensor *t = calloc((size_t)(GROUPS * nt), sizeof *t);
-    char (*names)[160] = calloc((size_t)(GROUPS * nt), sizeof *names);
+    repro_named_tensor *t = repro_io_calloc((size_t)(GROUPS * nt), sizeof *t);
+    char (*names)[160] = repro_io_calloc((size_t)(GROUPS * nt), sizeof *names);
     if (!t || !names) {
         free(t);
         free(names);
@@ -247,7 +248,7 @@ static repro_status check_meta_digest(const repro_safetensors *f, const char *pa
     if (v1 && !want)
         return REPRO_OK;
     int n = repro_safetensors_meta_count(f);
-    meta_pair *pairs = malloc((size_t)(n > 0 ? n : 1) * sizeof *pairs);
+    meta_pair *pairs = repro_io_malloc((size_t)(n > 0 ? n : 1) * sizeof *pairs);
     if (!pairs)
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     for (int i = 0; i < n; i++)

@@ -1076,11 +1076,11 @@ repro_status repro_train(const repro_config *cfg, const repro_train_options *opt
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir)
         st = record_backend(&t, err);
-    if (st == REPRO_OK) {
+    if (t.run) { /* from here every path ends the run with its status */
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
         char stopped[128] = "";
-        if (opts->trace_dir) /* after the run directory, which may hold it */
+        if (st == REPRO_OK && opts->trace_dir) /* after the run directory, which may hold it */
             st = repro_trace_open(opts->trace_dir, opts->trace_first, opts->trace_last, &t.trace, err);
         if (st == REPRO_OK)
             st = train_epochs(&t, &s, stopped, sizeof stopped, err);
