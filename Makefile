@@ -45,7 +45,8 @@ test-cuda:
 # tests/test_faults.sh walks a failure over every write, fsync, rename and
 # allocation of a short run and of a resume.
 test-faults:
-	$(MAKE) build BUILD=build-faults CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FAULT_INJECTION=ON -DREPRO_SANITIZE=address,undefined"
+	cmake -S . -B build-faults -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FAULT_INJECTION=ON -DREPRO_SANITIZE=address,undefined
+	cmake --build build-faults -j $(JOBS) --target repro_cli test_record
 	cd build-faults && ctest --output-on-failure -R '^test_(faults|record|disk_full|force|tamper)$$'
 
 # libFuzzer harnesses (fuzz/, needs clang) under ASan + UBSan, each run for
