@@ -36,16 +36,28 @@ status_of() { sed -n 's/^\t"status":\t"\([a-z]*\)".*/\1/p' "$1/run.json"; }
 
 expect_exit 0 "uninterrupted, on a disk with room" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/full"
 
-# stopped at step 30 (a checkpoint), then the disk is filled but for 12 KiB:
-# the resumed run fills it appending its ledger, 240 bytes a step
+# stopped at step 30 (a checkpoint), then the disk is filled but for FREE bytes
 run=$dir/small/run
 expect_exit 0 "stopped at 30" -- "$REPRO" train "$cfg" "${common[@]}" --out "$run" --stop-after 30
-/usr/bin/python3 - "$dir/small" <<'PY'
+fill() {
+    rm -f "$dir/small/filler"
+    /usr/bin/python3 - "$dir/small" "$1" <<'PY'
 import os, sys
 st = os.statvfs(sys.argv[1])
 with open(os.path.join(sys.argv[1], "filler"), "wb") as f:
-    f.write(b"x" * (st.f_bavail * st.f_frsize - 12288))
+    f.write(b"x" * (st.f_bavail * st.f_frsize - int(sys.argv[2])))
 PY
+}
+# no room for run.lock's reserve (256 KiB): the resume is refused, nothing changes
+fill 131072
+cp "$run/ledger.jsonl" "$dir/ledger.before"
+expect_exit 2 "a disk too full to start" -- "$REPRO" train --resume "$run" --quiet || true
+expect_err_contains "a disk too full to start" "cannot reserve 256 KiB in '$run/run.lock'"
+checks=$((checks + 1))
+[[ $(status_of "$run") == interrupted ]] && cmp -s "$run/ledger.jsonl" "$dir/ledger.before" ||
+    fail "a refused resume changed the run: status $(status_of "$run")"
+# the reserve and 12 KiB: the resumed run fills the disk appending its ledger, 240 bytes a step
+fill $((262144 + 12288))
 expect_exit 1 "the disk fills" -- "$REPRO" train --resume "$run" --quiet || true
 expect_err_contains "the disk fills" "ledger.jsonl': No space left on device"
 expect_err_contains "the disk fills" "run marked failed in $run"

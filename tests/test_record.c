@@ -386,6 +386,18 @@ static void ledger_damage(void)
     write_text(path, text);
     CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
     CHECK_CONTAINS(err.message, "damaged.jsonl:2: not a JSON object");
+    /* found by fuzz/fuzz_ledger.c: an integer beyond int64_t (its conversion
+     * was undefined behaviour, reported by UBSan in make test-asan) */
+    snprintf(text, sizeof text, "%s{\"step\":2,\"epoch\":08888888888888888888888888888888888888,"
+             "\"loss\":\"0x3f800000\",\"lr\":\"0x3a83126f\"}\n", line);
+    write_text(path, text);
+    CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
+    CHECK_CONTAINS(err.message, "damaged.jsonl:2: missing or invalid \"epoch\"");
+    snprintf(text, sizeof text, "%s{\"step\":-9.3e18,\"epoch\":0,\"loss\":\"0x3f800000\",\"lr\":\"0x3a83126f\"}\n",
+             line);
+    write_text(path, text);
+    CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
+    CHECK_CONTAINS(err.message, "damaged.jsonl:2: missing or invalid \"step\"");
 }
 
 static void finish_statuses(const char *dir)

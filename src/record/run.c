@@ -549,6 +549,7 @@ repro_status repro_run_finish(repro_run *run, const char *status, const char *me
         if (e)
             repro_fail(e, wst, "%s%s", werr.message, noted ? " (the failure is noted in run.lock)" : "");
     }
+    run_lock_release_reserve(run->lock); /* an ended run needs no room to record its end */
     run_free(run);
     return st != REPRO_OK ? st : wst;
 }

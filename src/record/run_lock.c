@@ -91,10 +91,13 @@ repro_status run_lock_mark(int fd, const char *dir, repro_error *err)
 {
     if (write_slot(fd, "running", NULL) != 0)
         return repro_fail(err, REPRO_ERR_IO, "cannot write '%s/run.lock': %s", dir, strerror(errno));
-    /* the room to record the end of the run when the disk is full; best
-     * effort: a disk too full for it fails at the next write anyway */
-    if (ftruncate(fd, RUN_LOCK_SLOT) == 0)
-        (void)posix_fallocate(fd, RUN_LOCK_SLOT, RUN_LOCK_RESERVE);
+    /* the room to record the end of the run when the disk fills up: a disk
+     * without it is full already, and the run would fail at its first
+     * checkpoint or ledger lines; better now, before anything changed */
+    int rc = ftruncate(fd, RUN_LOCK_SLOT) == 0 ? posix_fallocate(fd, RUN_LOCK_SLOT, RUN_LOCK_RESERVE) : errno;
+    if (rc != 0)
+        return repro_fail(err, REPRO_ERR_IO, "cannot reserve %d KiB in '%s/run.lock' to record how the run ends: "
+                          "%s (is the disk full?)", RUN_LOCK_RESERVE >> 10, dir, strerror(rc));
     return REPRO_OK;
 }
 

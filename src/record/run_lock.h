@@ -17,7 +17,8 @@
  * the reserve is given back (the file is cut to the slot) and the write
  * tried again; if that fails too, the slot is overwritten in place (no new
  * blocks needed) with status=failed and the message, which the next repro
- * command reads (repro_run_stale_note). */
+ * command reads (repro_run_stale_note). A run that ends gives the room
+ * back (the file keeps its slot); only a killed run's lock keeps it. */
 #ifndef REPRO_RECORD_RUN_LOCK_H
 #define REPRO_RECORD_RUN_LOCK_H
 
@@ -34,7 +35,7 @@ enum { RUN_LOCK_SLOT = 512, RUN_LOCK_RESERVE = 256 * 1024 };
 repro_status run_lock_take(const char *dir, int *fd, int *created, long *holder, repro_error *err);
 
 /* Once the run goes ahead: writes the slot (this pid, status=running) and
- * reserves the room. */
+ * reserves the room; fails when the disk has no room for it. */
 repro_status run_lock_mark(int fd, const char *dir, repro_error *err);
 
 /* Overwrites the slot in place with status and message, and syncs it. 0 on
