@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -25,9 +25,11 @@ demo: deps build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (with
+# float-cast-overflow, which gcc's "undefined" leaves out: a double out of an
+# integer's range converted to it; fuzz/corpus/ledger/ has such an input).
 test-asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined"
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined,float-cast-overflow"
 
 # The threaded parts under ThreadSanitizer.
 test-tsan:
@@ -38,6 +40,26 @@ test-tsan:
 test-cuda:
 	$(MAKE) build BUILD=build-cuda CMAKE_FLAGS=-DREPRO_CUDA=ON
 	cd build-cuda && ctest --output-on-failure -L cuda
+
+# Fault injection: a build whose run-directory and checkpoint I/O can be made
+# to fail call by call (-DREPRO_FAULT_INJECTION=ON, tests only, under ASan +
+# UBSan so error paths that leak or touch freed memory fail too), then
+# tests/test_faults.sh walks a failure over every write, fsync, rename and
+# allocation of a short run and of a resume.
+test-faults:
+	cmake -S . -B build-faults -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FAULT_INJECTION=ON -DREPRO_SANITIZE=address,undefined,float-cast-overflow
+	cmake --build build-faults -j $(JOBS) --target repro_cli test_record
+	cd build-faults && ctest --output-on-failure -R '^test_(faults|record|disk_full|force|tamper)$$'
+
+# libFuzzer harnesses (fuzz/, needs clang) under ASan + UBSan, each run for
+# FUZZ_SECONDS from its seed corpus in fuzz/corpus/<target>/; a finding is
+# left in build-fuzz/findings/ and fails the target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FUZZ=ON -DREPRO_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh build-fuzz
 
 # kill -9 soak: tests/test_kill9.sh with 200 kills instead of CI's 20.
 soak: build
@@ -74,4 +96,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan build-cuda
+	rm -rf build build-asan build-tsan build-cuda build-faults build-fuzz

@@ -2,6 +2,7 @@
 # Installs the Debian packages repro needs, when they are missing.
 #   scripts/install-deps.sh          build + test + demo dependencies
 #   scripts/install-deps.sh --bench  also what `make bench` compares against
+#   scripts/install-deps.sh --fuzz   also clang and its libFuzzer runtime (`make fuzz`)
 # As root it runs apt-get; otherwise it prints the command to run.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev
           libopenblas-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(python3-torch python3-numpy)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+    packages+=(clang libclang-rt-dev)
 fi
 
 missing=()

@@ -149,7 +149,7 @@ static void reference(const repro_dataset *ds, const uint32_t *rows, int64_t fir
                 b.pos[i] = (uint32_t)(s + done + i);
                 b.index[i] = rows[s + done + i];
             }
-            repro_batch_fill(&b, ds, n);
+            repro_batch_fill(&b, ds, n, NULL);
             for (int64_t i = 0; i < n; i++)
                 transform(NULL, EPOCH, b.pos[i], b.x + i * N_FEAT, N_FEAT, &err);
             put_batch(r, &b, n, count, done + n == count);

@@ -8,7 +8,9 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,6 +208,43 @@ static void test_images_and_limit(void)
         same &= x[i] == (float)px[6 + i] * (1.0f / 255.0f) && x[6 + i] == (float)px[i] * (1.0f / 255.0f);
     CHECK(same);
     repro_dataset_free(&ds);
+    remove(path);
+}
+
+/* A mapped file cut short under the run (issue 10, defect 7): the read of a
+ * page it no longer has is an error naming the file, not SIGBUS; a file
+ * changed in place is noticed by repro_dataset_check_unchanged. */
+static void test_changed_under_mapping(void)
+{
+    enum { N = 4096, D = 16 }; /* 256 KiB of floats: many pages */
+    float *data = calloc((size_t)N * D, sizeof(float));
+    for (int i = 0; i < N * D; i++)
+        data[i] = (float)i;
+    const char *path = TMP "shrinks.npy";
+    write_npy(path, 1, "<f4", "(4096, 16)", data, (size_t)N * D * sizeof(float));
+    repro_error err = {0};
+    repro_dataset ds;
+    CHECK(repro_npy_read_set(path, NULL, true, 1.0f, 0, &ds, &err) == REPRO_OK);
+    CHECK(repro_dataset_check_unchanged(&ds, &err) == REPRO_OK);
+    uint32_t last = N - 1;
+    float row[D];
+    CHECK(repro_dataset_gather_checked(&ds, &last, 1, row, NULL, NULL, &err) == REPRO_OK && row[0] == (float)(N - 1) * D);
+    CHECK(truncate(path, 4096) == 0);
+    CHECK(repro_dataset_gather_checked(&ds, &last, 1, row, NULL, NULL, &err) == REPRO_ERR_IO);
+    CHECK_CONTAINS(err.message, "shrinks.npy' changed on disk while training (it was cut short under its mapping");
+    CHECK(repro_dataset_check_unchanged(&ds, &err) == REPRO_ERR_IO);
+    CHECK_CONTAINS(err.message, "its size changed");
+    repro_dataset_free(&ds);
+
+    /* the same size, other bytes: the modification time tells */
+    write_npy(path, 1, "<f4", "(4096, 16)", data, (size_t)N * D * sizeof(float));
+    CHECK(repro_npy_read_set(path, NULL, true, 1.0f, 0, &ds, &err) == REPRO_OK);
+    struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};
+    CHECK(utimensat(AT_FDCWD, path, later, 0) == 0);
+    CHECK(repro_dataset_check_unchanged(&ds, &err) == REPRO_ERR_IO);
+    CHECK_CONTAINS(err.message, "it was modified");
+    repro_dataset_free(&ds);
+    free(data);
     remove(path);
 }
 
@@ -776,6 +815,7 @@ int main(void)
 {
     test_round_trips();
     test_images_and_limit();
+    test_changed_under_mapping();
     test_labels_and_targets();
     test_bad_files();
     test_bad_sets();

@@ -386,6 +386,18 @@ static void ledger_damage(void)
     write_text(path, text);
     CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
     CHECK_CONTAINS(err.message, "damaged.jsonl:2: not a JSON object");
+    /* found by fuzz/fuzz_ledger.c: an integer beyond int64_t (its conversion
+     * was undefined behaviour, reported by UBSan in make test-asan) */
+    snprintf(text, sizeof text, "%s{\"step\":2,\"epoch\":08888888888888888888888888888888888888,"
+             "\"loss\":\"0x3f800000\",\"lr\":\"0x3a83126f\"}\n", line);
+    write_text(path, text);
+    CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
+    CHECK_CONTAINS(err.message, "damaged.jsonl:2: missing or invalid \"epoch\"");
+    snprintf(text, sizeof text, "%s{\"step\":-9.3e18,\"epoch\":0,\"loss\":\"0x3f800000\",\"lr\":\"0x3a83126f\"}\n",
+             line);
+    write_text(path, text);
+    CHECK(repro_ledger_read(path, &e, &n, &err) == REPRO_ERR_FORMAT);
+    CHECK_CONTAINS(err.message, "damaged.jsonl:2: missing or invalid \"step\"");
 }
 
 static void finish_statuses(const char *dir)
@@ -449,13 +461,38 @@ static void run_create_rules(void)
     write_text(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors", "stale");
     write_text(REPRO_TEST_TMP "/runs/not-a-run/run.json.tmp.123", "left by a crash");
     write_text(REPRO_TEST_TMP "/runs/not-a-run/data.tmp.csv", "keep me too");
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/pretrained.safetensors", "the user's");
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/notes.tmp.123", "an editor's");
     CHECK(repro_run_create(other, 0, &run, &err) == REPRO_ERR_STATE);
     CHECK(strcmp(err.message, "'" REPRO_TEST_TMP "/runs/not-a-run' exists and is not empty") == 0);
-    CHECK(repro_run_create(other, 1, &run, &err) == REPRO_OK);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/run.lock", F_OK) != 0); /* a refusal leaves no mark */
+    /* no run made this directory: --force writes beside its files, never over them */
+    CHECK(repro_run_create(other, 1, &run, &err) == REPRO_ERR_STATE);
+    CHECK_CONTAINS(err.message, "its 'model.safetensors' has the name of a run's file");
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors", F_OK) == 0);
+    CHECK(unlink(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors") == 0);
+    CHECK_MSG(repro_run_create(other, 1, &run, &err) == REPRO_OK, "%s", err.message);
+    /* a second run on a live one's directory: refused, naming its pid, even with force */
+    repro_run *second = NULL;
+    CHECK(repro_run_create(other, 1, &second, &err) == REPRO_ERR_STATE && second == NULL);
+    char want[64];
+    snprintf(want, sizeof want, "holds a run in progress (pid %ld)", (long)getpid());
+    CHECK_CONTAINS(err.message, want);
     CHECK(repro_run_finish(run, "complete", NULL, &err) == REPRO_OK);
     CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/notes.txt", F_OK) == 0);
-    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/model.safetensors", F_OK) != 0);
-    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/run.json.tmp.123", F_OK) != 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/run.json.tmp.123", F_OK) == 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/data.tmp.csv", F_OK) == 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/pretrained.safetensors", F_OK) == 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/notes.tmp.123", F_OK) == 0);
+    /* now a run directory: reusing it removes the run's files, and only those */
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/ckpt-00000007.safetensors", "a run's");
+    write_text(REPRO_TEST_TMP "/runs/not-a-run/ckpt-00000007.safetensors.tmp.99", "a run's");
+    CHECK_MSG(repro_run_create(other, 1, &run, &err) == REPRO_OK, "%s", err.message);
+    CHECK(repro_run_finish(run, "complete", NULL, &err) == REPRO_OK);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/ckpt-00000007.safetensors", F_OK) != 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/ckpt-00000007.safetensors.tmp.99", F_OK) != 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/pretrained.safetensors", F_OK) == 0);
+    CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/notes.tmp.123", F_OK) == 0);
     CHECK(access(REPRO_TEST_TMP "/runs/not-a-run/data.tmp.csv", F_OK) == 0);
 
     write_text(REPRO_TEST_TMP "/runs/a-file", "x");

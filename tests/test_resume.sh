@@ -139,7 +139,10 @@ snapshot "$dir/mine"
 resume 2 mine
 expect_err_contains "another config's checkpoint" "ckpt-00000025.safetensors' belongs to another config"
 unchanged "another config's checkpoint" "$dir/mine"
-resume 0 mine --force
+# --force takes another config, but not a checkpoint its ledger contradicts
+resume 2 mine --force
+expect_err_contains "another config's checkpoint, forced" "mine/ledger.jsonl:25: loss"
+unchanged "another config's checkpoint, forced" "$dir/mine"
 
 # the config changed since the run started (its recorded overrides edited)
 train edited --stop-after 25

@@ -34,6 +34,11 @@ typedef struct repro_mapped_features {
     float scale;               /* integer dtypes only: x = (float)v * scale */
     void *map;                 /* the whole file's mapping, owned (munmap'd by free) */
     size_t map_bytes;
+    /* the file, as it was when mapped: a change under the run is an error
+     * (repro_dataset_gather_checked, repro_dataset_check_unchanged) */
+    char path[1024];
+    uint64_t dev, ino;
+    int64_t size, mtime_ns;
 } repro_mapped_features;
 
 /* A data set. Features are either in memory (x) or in a file mapping
@@ -115,6 +120,19 @@ repro_status repro_data_split(uint64_t seed, int64_t n, float val_fraction, uint
  * (label and y need ds->label and ds->y). Every idx[i] must be < ds->n. */
 void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
                           int32_t *label, float *y);
+
+/* The same, safe against a mapped file cut short under the mapping (which
+ * raises SIGBUS in repro_dataset_gather): REPRO_ERR_IO naming the file
+ * ("'F' changed on disk while training ...") instead of a dead process.
+ * The training loader and evaluation read through this one. */
+repro_status repro_dataset_gather_checked(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
+                                          int32_t *label, float *y, repro_error *err);
+
+/* For mapped features: REPRO_ERR_IO when the file is no longer the one
+ * mapped, as it was (another file at the path, or its size or modification
+ * time changed): a run must not go on, or record steps, with other data
+ * than it started with. REPRO_OK for features in memory. */
+repro_status repro_dataset_check_unchanged(const repro_dataset *ds, repro_error *err);
 
 
 #ifdef __cplusplus

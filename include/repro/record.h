@@ -114,7 +114,14 @@ typedef struct repro_run repro_run;
  *   - refused when it is non-empty with no run.json ("'DIR' exists and is
  *     not empty"), unless force.
  * Reusing or forcing removes the files a run writes (run.json, ledger.jsonl,
- * metrics.jsonl, *.safetensors, leftover *.tmp.<pid> files) and nothing else. */
+ * metrics.jsonl, model.safetensors, ckpt-<8 digits>.safetensors and their
+ * leftover NAME.tmp.<pid> files) from a directory a run made (it holds
+ * run.json or run.lock) and nothing else; --force into a directory no run
+ * made writes beside the files there, and refuses when one of them has a
+ * run file's name. The run holds an exclusive lock on DIR/run.lock until
+ * it is finished (or its process ends): a directory whose lock another
+ * process holds is refused, also with force ("'DIR' holds a run in
+ * progress (pid N)"). */
 repro_status repro_run_create(const char *dir, int force, repro_run **out, repro_error *err);
 
 /* Sets top-level key of run.json to value (replacing any earlier value, in
@@ -130,20 +137,38 @@ repro_status repro_run_set_json(repro_run *run, const char *key, cJSON *value, r
  * with step <= keep_steps and metrics.jsonl its first keep_metrics lines (a
  * line cut short by a crash is dropped), both then appended to; temporary
  * files a killed process left (NAME.tmp.<pid>) are removed. Refuses a
- * complete run and a run whose process is still alive. */
+ * complete run and a run whose process is still alive, and a ledger whose
+ * lines 1..keep_steps are not steps 1..keep_steps in order or a metrics
+ * file with fewer than keep_metrics lines (REPRO_ERR_STATE, nothing
+ * rewritten). */
 repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_metrics, repro_run **out,
                               repro_error *err);
+
+/* REPRO_ERR_STATE ("'DIR' is still being trained (pid N)...") when a live
+ * process holds DIR/run.lock; REPRO_OK otherwise. What a resume checks
+ * first, before it reads anything a live run may be writing. */
+repro_status repro_run_check_not_live(const char *dir, repro_error *err);
+
+/* A sentence for people when DIR's run.json says "running" but no live
+ * process holds the run (DIR/run.lock): either the note its process left in
+ * run.lock when it could not rewrite run.json (a full disk: "... noted in
+ * run.lock that it failed: <why>"), or that it ended without recording how
+ * (killed, crashed). Returns 1 and fills out, or 0 (nothing to explain). */
+int repro_run_stale_note(const char *dir, char *out, size_t size);
 
 /* The run record as it stands (owned by run). */
 const cJSON *repro_run_record(const repro_run *run);
 
-/* Appends one ledger line and flushes it. params_sha256 / optim_sha256 are
- * 64-hex-digit strings or NULL (a line without fingerprints). */
+/* Appends one ledger line with one write; if the line does not go down
+ * whole (a full disk), the file is cut back to its previous end and the
+ * error returned. params_sha256 / optim_sha256 are 64-hex-digit strings or
+ * NULL (a line without fingerprints). */
 repro_status repro_run_ledger(repro_run *run, int64_t step, int64_t epoch, float loss, float lr,
                               const char *params_sha256, const char *optim_sha256,
                               repro_error *err);
 
-/* Appends value as one line of metrics.jsonl and flushes it. Takes ownership. */
+/* Appends value as one line of metrics.jsonl, whole or not at all (as
+ * repro_run_ledger). Takes ownership. */
 repro_status repro_run_metrics(repro_run *run, cJSON *line, repro_error *err);
 
 /* The run's directory, as given to repro_run_create. */
@@ -155,7 +180,10 @@ repro_status repro_run_path(const repro_run *run, const char *name, char *buf, s
 
 /* Sets "status" ("complete", "failed" or "interrupted"), "end_time" and,
  * when message is non-NULL, "message"; rewrites run.json; closes the ledger
- * and metrics files and frees run (always, also on failure). */
+ * and metrics files, releases the lock and frees run (always, also on
+ * failure). When run.json cannot be rewritten even after giving back the
+ * room run.lock reserved, the status and message are noted in run.lock
+ * instead (repro_run_stale_note reads them) and the error says so. */
 repro_status repro_run_finish(repro_run *run, const char *status, const char *message,
                               repro_error *err);
 
@@ -178,6 +206,12 @@ typedef struct repro_ledger_entry {
  * caller frees *entries with free(). */
 repro_status repro_ledger_read(const char *path, repro_ledger_entry **entries, int64_t *count,
                                repro_error *err);
+
+/* As repro_ledger_read, except that a last line without a newline (cut
+ * short by a crash while it was written) is no error: it is left out and
+ * *cut set to its line number (0 when the file ends with a newline). */
+repro_status repro_ledger_read_whole(const char *path, repro_ledger_entry **entries, int64_t *count, int *cut,
+                                     repro_error *err);
 
 /* Compares two run directories (what `repro diff` prints). The report is a
  * JSON object, documented in docs/run-directory.md:

@@ -84,6 +84,9 @@ typedef struct repro_train_result {
     float val_loss, val_accuracy, test_loss, test_accuracy; /* of the final model */
     double train_seconds;
     double samples_per_sec;
+    /* "" when run.json records how the run ended; else why it could not
+     * (the end is then noted in run.lock: repro_run_stale_note) */
+    char record_error[REPRO_ERROR_MESSAGE_MAX];
 } repro_train_result;
 
 /* The operations cfg asks for that have no bit-exact implementation, as

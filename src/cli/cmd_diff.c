@@ -186,6 +186,11 @@ int repro_cmd_diff(int argc, char **argv)
         return 2;
     }
     int identical = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "identical"));
+    for (int i = 0; i < 2 && !quiet; i++) { /* a run left "running" by a process that is gone */
+        char note[2048];
+        if (repro_run_stale_note(dirs[i], note, sizeof note))
+            fprintf(stderr, "repro diff: note: %s\n", note);
+    }
     if (json && !quiet) {
         char *text = cJSON_Print(report);
         puts(text ? text : "null");

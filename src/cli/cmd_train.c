@@ -11,11 +11,13 @@
 #include "cli/progress.h"
 #include "cli/run_config.h"
 #include "repro/config.h"
+#include "repro/record.h"
 #include "repro/train.h"
 #include "train/test_hooks.h"
 
-/* Set by SIGINT/SIGTERM; the trainer checkpoints and stops at the end of the
- * step in progress. The one global of the CLI: a signal handler needs it. */
+/* Set by SIGINT, SIGTERM or SIGHUP; the trainer checkpoints and stops at
+ * the end of the step in progress. The one global of the CLI: a signal
+ * handler needs it. */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -57,8 +59,8 @@ static void usage(FILE *out)
             "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"
             "                   NAME's gradient at step S (recorded in run.json as test_perturb)\n"
             "\n"
-            "Ctrl-C (SIGINT) or SIGTERM checkpoints at the end of the current step and\n"
-            "stops; the run is marked interrupted and --resume continues it.\n"
+            "Ctrl-C (SIGINT), SIGTERM or SIGHUP checkpoints at the end of the current step\n"
+            "and stops; the run is marked interrupted and --resume continues it.\n"
             "\n"
             "exit status: 0 trained (or stopped by --stop-after); 1 training failed (the run\n"
             "             is marked failed); 2 the run could not start (usage, config, data,\n"
@@ -251,11 +253,20 @@ int repro_cmd_train(int argc, char **argv)
         free(a.overrides);
         return rc;
     }
+    char note[2048];
+    if (a.resume && repro_run_stale_note(a.resume, note, sizeof note))
+        fprintf(stderr, "repro train: note: %s\n", note);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* the terminal went away: stop as cleanly as on Ctrl-C */
+    /* progress into a pipe whose reader left (`| head`): writes fail with
+     * EPIPE and the display stops (progress.c); training goes on. A file
+     * size limit (ulimit -f) is an I/O error like a full disk, not death. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     progress_state ps;
     progress_init(&ps, a.mode, stdout);
     repro_train_options opts = {
@@ -281,7 +292,10 @@ int repro_cmd_train(int argc, char **argv)
     progress_end_line(&ps);
     if (st != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);
-        if (res.run_dir[0])
+        if (res.run_dir[0] && res.record_error[0] && strcmp(res.record_error, err.message) != 0)
+            fprintf(stderr, "repro train: and the run could not be marked failed in %s: %s\n", res.run_dir,
+                    res.record_error);
+        else if (res.run_dir[0] && !res.record_error[0])
             fprintf(stderr, "repro train: run marked failed in %s\n", res.run_dir);
         rc = res.run_dir[0] ? 1 : 2;
     } else if (res.interrupted) {

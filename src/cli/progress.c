@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+static void progress_print(progress_state *ps, const repro_progress *p);
+
 progress_mode progress_default_mode(void)
 {
     return isatty(STDOUT_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
@@ -18,6 +20,8 @@ void progress_init(progress_state *ps, progress_mode mode, FILE *out)
 
 void progress_end_line(progress_state *ps)
 {
+    if (ps->mode == PROGRESS_QUIET)
+        return;
     if (ps->bar_open) {
         fputc('\n', ps->out);
         ps->bar_open = 0;
@@ -97,9 +101,25 @@ static void epoch_json(progress_state *ps, const repro_progress *p)
     fflush(ps->out);
 }
 
+/* Output that cannot be written (a pipe whose reader went away: SIGPIPE is
+ * ignored, so writes fail with EPIPE) stops the display, never training. */
+static void stop_if_broken(progress_state *ps)
+{
+    if (ps->mode != PROGRESS_QUIET && ferror(ps->out)) {
+        ps->mode = PROGRESS_QUIET;
+        ps->bar_open = 0;
+    }
+}
+
 void progress_report(void *ctx, const repro_progress *p)
 {
     progress_state *ps = ctx;
+    progress_print(ps, p);
+    stop_if_broken(ps);
+}
+
+static void progress_print(progress_state *ps, const repro_progress *p)
+{
     switch (ps->mode) {
     case PROGRESS_QUIET:
         return;
@@ -121,6 +141,7 @@ void progress_report(void *ctx, const repro_progress *p)
 
 void progress_summary(progress_state *ps, const repro_train_result *r)
 {
+    stop_if_broken(ps);
     if (ps->mode == PROGRESS_QUIET)
         return;
     if (ps->mode == PROGRESS_JSON) {

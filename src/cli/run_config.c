@@ -1,9 +1,12 @@
 /* Loading a run's own configuration again: see run_config.h. */
 #include "cli/run_config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "repro/record.h"
 
@@ -34,6 +37,23 @@ static int check_data_files(const char *run_dir, int force, const char *what, co
     return 0;
 }
 
+/* The config as the run loaded it: relative --set paths resolve against
+ * the working directory, so they are resolved in the one the run started
+ * in (run.json "cwd", when recorded and still there), then the process
+ * goes back to its own. */
+static repro_status load_where_started(const run_config *rc, repro_config *cfg, repro_error *err)
+{
+    const char *cwd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "cwd"));
+    int here = cwd ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int moved = here >= 0 && chdir(cwd) == 0;
+    repro_status st = repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, err);
+    if (moved && fchdir(here) != 0 && st == REPRO_OK)
+        st = repro_fail(err, REPRO_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
+    if (here >= 0)
+        close(here);
+    return st;
+}
+
 int run_config_load(const char *run_dir, int force, const char *what, const char *hint, run_config *rc,
                     repro_config *cfg)
 {
@@ -49,7 +69,13 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
     const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "config_sha256"));
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(rc->record, "overrides");
     if (!rc->config_path || !want || !cJSON_IsArray(ov)) {
-        fprintf(stderr, "%s '%s': run.json lacks config_path, config_sha256 or overrides\n", what, run_dir);
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "status"));
+        const char *message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "message"));
+        if (status && strcmp(status, "failed") == 0 && message) /* its run record was never complete */
+            fprintf(stderr, "%s '%s': the run failed before it started (%s); there is nothing to resume\n", what,
+                    run_dir, message);
+        else
+            fprintf(stderr, "%s '%s': run.json lacks config_path, config_sha256 or overrides\n", what, run_dir);
         return 2;
     }
     rc->overrides = calloc((size_t)cJSON_GetArraySize(ov) + 1, sizeof *rc->overrides);
@@ -63,7 +89,7 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
         if (cJSON_IsString(item))
             rc->overrides[rc->n_overrides++] = item->valuestring;
     }
-    if (repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, &err) != REPRO_OK) {
+    if (load_where_started(rc, cfg, &err) != REPRO_OK) {
         fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
         return 2;
     }

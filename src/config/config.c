@@ -2,11 +2,16 @@
  * overrides in order, read the tree against the key table, check the rules
  * that span keys. The tree is freed on every path. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/schema.h"
+
+/* A config is a page or two of YAML; anything this large is not one (and
+ * /dev/zero would be read until memory ran out). */
+enum { CONFIG_MAX_BYTES = 1 << 20 };
 
 static repro_status read_file(const char *path, char **text, size_t *len, repro_error *err)
 {
@@ -16,6 +21,12 @@ static repro_status read_file(const char *path, char **text, size_t *len, repro_
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
+        if (n > CONFIG_MAX_BYTES) {
+            free(buf);
+            fclose(f);
+            return repro_fail(err, REPRO_ERR_CONFIG, "config '%s' is larger than %d MiB: not a config file", path,
+                              CONFIG_MAX_BYTES >> 20);
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 4096;
             char *grown = realloc(buf, cap + 1);
@@ -44,15 +55,28 @@ static repro_status read_file(const char *path, char **text, size_t *len, repro_
     return REPRO_OK;
 }
 
-/* The folder part of path, with its trailing '/', or "" for a bare name. */
+/* The folder of path as an absolute, canonical path with a trailing '/'
+ * (relative data paths in the file are joined to it, so the resolved
+ * config is the same whatever the working directory and however the config
+ * was named: `repro train examples/x.yaml` and its resume, which names the
+ * config by its absolute path, hash alike). "" when it cannot be resolved
+ * (then the file cannot be read either). */
 static repro_status folder_of(const char *path, char *dir, size_t size, repro_error *err)
 {
     const char *slash = strrchr(path, '/');
     size_t len = slash ? (size_t)(slash - path) + 1 : 0;
-    if (len >= size || strlen(path) >= REPRO_PATH_MAX)
+    if (len >= REPRO_PATH_MAX || strlen(path) >= REPRO_PATH_MAX)
         return repro_fail(err, REPRO_ERR_ARG, "config path '%.100s...' is too long", path);
-    memcpy(dir, path, len);
-    dir[len] = '\0';
+    char folder[REPRO_PATH_MAX], real[PATH_MAX];
+    memcpy(folder, path, len);
+    snprintf(folder + len, sizeof folder - len, "%s", len ? "" : ".");
+    dir[0] = '\0';
+    if (!realpath(folder, real))
+        return REPRO_OK;
+    size_t rlen = strlen(real);
+    if (rlen + 2 > size)
+        return repro_fail(err, REPRO_ERR_ARG, "config folder '%.100s...' is too long", real);
+    snprintf(dir, size, "%s%s", real, real[rlen - 1] == '/' ? "" : "/");
     return REPRO_OK;
 }
 

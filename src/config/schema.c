@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(repro_mode) == sizeof(int), "enums are stored through int");
 
@@ -179,7 +180,8 @@ static TABLE(checkpoint_table, checkpoint_fields);
 static const cfg_field sampler_fields[] = {
     F(repro_sampler_config, CFG_ENUM, name, .names = sampler_names),
     F(repro_sampler_config, CFG_BOOL, drop_last),
-    F(repro_sampler_config, CFG_I64, samples_per_epoch, .range = GE(0)),
+    /* epoch positions are 32-bit (the sampler's and the loader's counters) */
+    F(repro_sampler_config, CFG_I64, samples_per_epoch, .range = IN(0, 4294967295.0)),
     F(repro_sampler_config, CFG_FLOATLIST, class_weights,
       .count_offset = offsetof(repro_sampler_config, n_class_weights), .cap = REPRO_MAX_CLASSES,
       .range = GE(0)),
@@ -419,7 +421,7 @@ static bool parse_bool(const char *s, bool *out)
 static void range_text(const cfg_range *r, bool integer, char *buf, size_t size)
 {
     if ((r->flags & CFG_LO) && (r->flags & CFG_HI))
-        snprintf(buf, size, integer ? "must be in %s%g..%g%s" : "must be in %s%g, %g%s",
+        snprintf(buf, size, integer ? "must be in %s%.17g..%.17g%s" : "must be in %s%g, %g%s",
                  integer ? "" : (r->flags & CFG_LO_OPEN) ? "(" : "[", r->lo, r->hi,
                  integer ? "" : (r->flags & CFG_HI_OPEN) ? ")" : "]");
     else if (r->flags & CFG_LO)
@@ -533,19 +535,32 @@ static repro_status read_string(const cfg_ctx *ctx, const yt_node *node, const c
 
 /* Relative data paths written in the file are relative to the file's folder;
  * those given with --set are relative to the working directory, where the
- * user typed them. */
+ * user typed them. Either way they are resolved here, once, to an absolute
+ * path (canonical when the file exists), so that the resolved config and
+ * its hash do not depend on the working directory: a run resumed from
+ * elsewhere reads the same files and hashes the config alike. Absolute
+ * paths are kept as written. */
 static repro_status read_path(const cfg_ctx *ctx, const yt_node *node, const char *path,
                               size_t cap, char *dst)
 {
     repro_status st = read_string(ctx, node, path, cap, dst);
-    if (st || !dst[0] || dst[0] == '/' || node->origin.is_override || !ctx->dir[0])
+    if (st || !dst[0] || dst[0] == '/')
         return st;
-    size_t dlen = strlen(ctx->dir), len = strlen(dst);
+    char base[PATH_MAX + 1] = "";
+    if (!node->origin.is_override && ctx->dir[0])
+        snprintf(base, sizeof base, "%s", ctx->dir);
+    else if (getcwd(base, sizeof base - 1))
+        strcat(base, base[strlen(base) - 1] == '/' ? "" : "/");
+    else
+        return REPRO_OK; /* no working directory to resolve against: the path stays as written */
+    size_t dlen = strlen(base), len = strlen(dst);
     if (dlen + len >= cap)
-        return cfg_fail(ctx, node, "%s: longer than %zu bytes once joined to '%s'", path, cap - 1,
-                        ctx->dir);
+        return cfg_fail(ctx, node, "%s: longer than %zu bytes once joined to '%s'", path, cap - 1, base);
     memmove(dst + dlen, dst, len + 1);
-    memcpy(dst, ctx->dir, dlen);
+    memcpy(dst, base, dlen);
+    char real[PATH_MAX];
+    if (realpath(dst, real) && strlen(real) < cap)
+        memcpy(dst, real, strlen(real) + 1);
     return REPRO_OK;
 }
 

@@ -33,7 +33,7 @@ void repro_batch_free(repro_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-void repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count)
+repro_status repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count, repro_error *err)
 {
-    repro_dataset_gather(ds, b->index, count, b->x, b->label, b->y);
+    return repro_dataset_gather_checked(ds, b->index, count, b->x, b->label, b->y, err);
 }

@@ -21,7 +21,8 @@ repro_status repro_batch_alloc(repro_batch *b, const repro_dataset *ds, int64_t 
 void repro_batch_free(repro_batch *b);
 
 /* Fills rows [0, count) from ds rows index[0..count) (set b->index and
- * b->pos first). */
-void repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count);
+ * b->pos first). Fails only when a mapped file changed under the run
+ * (repro_dataset_gather_checked). */
+repro_status repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count, repro_error *err);
 
 #endif

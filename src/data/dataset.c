@@ -1,12 +1,15 @@
 /* Data sets in memory: loading as a config says, freeing, gathering a batch. */
 #include "repro/data.h"
 
+#include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "data/idx.h"
 #include "data/labels.h"
+#include "data/map_guard.h"
 
 void repro_dataset_free(repro_dataset *ds)
 {
@@ -154,4 +157,57 @@ void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t 
         if (y)
             memcpy(y + (size_t)i * nt, ds->y + row * nt, nt * sizeof(float));
     }
+}
+
+typedef struct gather_args {
+    const repro_dataset *ds;
+    const uint32_t *idx;
+    int64_t count;
+    float *x;
+    int32_t *label;
+    float *y;
+} gather_args;
+
+static void gather_copy(void *ctx)
+{
+    const gather_args *a = ctx;
+    repro_dataset_gather(a->ds, a->idx, a->count, a->x, a->label, a->y);
+}
+
+static repro_status changed(const repro_dataset *ds, const char *what, repro_error *err)
+{
+    return repro_fail(err, REPRO_ERR_IO, "'%s' changed on disk while training (%s): the run cannot go on with "
+                      "other data than it started with; restore the file, then repro train --resume",
+                      ds->mapped.path, what);
+}
+
+repro_status repro_dataset_gather_checked(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
+                                          int32_t *label, float *y, repro_error *err)
+{
+    if (!x || ds->x || !ds->mapped.data) {
+        repro_dataset_gather(ds, idx, count, x, label, y);
+        return REPRO_OK;
+    }
+    gather_args a = {ds, idx, count, x, label, y};
+    if (repro_map_guarded(gather_copy, &a) != 0)
+        return changed(ds, "it was cut short under its mapping: SIGBUS reading it", err);
+    return REPRO_OK;
+}
+
+repro_status repro_dataset_check_unchanged(const repro_dataset *ds, repro_error *err)
+{
+    if (!ds || !ds->mapped.data || !ds->mapped.path[0])
+        return REPRO_OK;
+    const repro_mapped_features *m = &ds->mapped;
+    struct stat sb;
+    if (stat(m->path, &sb) != 0)
+        return changed(ds, strerror(errno), err);
+    int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    if ((uint64_t)sb.st_dev != m->dev || (uint64_t)sb.st_ino != m->ino)
+        return changed(ds, "another file is at its path now", err);
+    if ((int64_t)sb.st_size != m->size)
+        return changed(ds, "its size changed", err);
+    if (mtime != m->mtime_ns)
+        return changed(ds, "it was modified", err);
+    return REPRO_OK;
 }

@@ -97,8 +97,9 @@ fail:
 
 /* Reads n_bytes of sample data in chunks, handing the first keep_bytes to
  * sink (which converts them) and discarding the rest, then checks that the
- * file ends there. `what` describes the header's claim for messages. */
-typedef void (*idx_sink)(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len);
+ * file ends there. `what` describes the header's claim for messages. A
+ * sink returns 0, or -1 when it cannot take the bytes (out of memory). */
+typedef int (*idx_sink)(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len);
 
 static repro_status idx_read_body(idx_file *ix, uint64_t n_bytes, uint64_t keep_bytes,
                                   idx_sink sink, void *ctx, const char *claim, repro_error *err)
@@ -113,7 +114,10 @@ static repro_status idx_read_body(idx_file *ix, uint64_t n_bytes, uint64_t keep_
             return st;
         if (done < keep_bytes) {
             uint64_t room = keep_bytes - done;
-            sink(ctx, buf, done, got < room ? got : (size_t)room);
+            if (sink(ctx, buf, done, got < room ? got : (size_t)room) != 0)
+                return repro_fail(err, REPRO_ERR_NOMEM, "'%s': out of memory after %llu of the %llu bytes the "
+                                  "header claims (%s)", ix->path, (unsigned long long)done,
+                                  (unsigned long long)n_bytes, claim);
         }
         done += got;
         if (got < want)
@@ -159,16 +163,39 @@ static repro_status idx_sizes(const idx_file *ix, uint64_t size, int64_t limit, 
     return REPRO_OK;
 }
 
+/* Room for count elements of `size` bytes in *buf (*cap elements now),
+ * grown as the data arrive (doubling, up to max): a header may claim far
+ * more than the file holds, and the file says so only when it ends. */
+static int grow(void **buf, uint64_t *cap, uint64_t count, uint64_t max, size_t size)
+{
+    if (count <= *cap)
+        return 0;
+    uint64_t want = *cap ? *cap : 1 << 16;
+    while (want < count)
+        want *= 2;
+    want = want < max ? want : max;
+    void *bigger = realloc(*buf, (size_t)(want ? want : 1) * size);
+    if (!bigger)
+        return -1;
+    *buf = bigger;
+    *cap = want;
+    return 0;
+}
+
 typedef struct image_sink {
     float *x;
+    uint64_t cap, max; /* elements allocated, and the most that will be kept */
     float scale;
 } image_sink;
 
-static void sink_images(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len)
+static int sink_images(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len)
 {
     image_sink *s = ctx;
+    if (grow((void **)&s->x, &s->cap, offset + len, s->max, sizeof *s->x) != 0)
+        return -1;
     for (size_t i = 0; i < len; i++)
         s->x[offset + i] = (float)bytes[i] * s->scale;
+    return 0;
 }
 
 /* As repro_idx_read_images; *total is the count the header claims and
@@ -186,13 +213,13 @@ static repro_status read_images(const char *path, float scale, int64_t limit, fl
     if (st)
         return st;
     uint64_t features = (uint64_t)ix.dims[1] * ix.dims[2], n_bytes, keep;
-    image_sink sink = {NULL, scale};
+    image_sink sink = {NULL, 0, 0, scale};
     char claim[96];
     st = idx_sizes(&ix, features, limit, &n_bytes, &keep, err);
     if (st)
         goto done;
-    sink.x = malloc(keep * features * sizeof(float));
-    if (!sink.x) {
+    sink.max = keep * features;
+    if (grow((void **)&sink.x, &sink.cap, 1, sink.max ? sink.max : 1, sizeof(float)) != 0) {
         st = repro_fail(err, REPRO_ERR_NOMEM, "'%s': out of memory for %llu images", path,
                         (unsigned long long)keep);
         goto done;
@@ -214,11 +241,19 @@ done:
     return st;
 }
 
-static void sink_labels(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len)
+typedef struct label_sink {
+    int32_t *labels;
+    uint64_t cap, max;
+} label_sink;
+
+static int sink_labels(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len)
 {
-    int32_t *labels = ctx;
+    label_sink *s = ctx;
+    if (grow((void **)&s->labels, &s->cap, offset + len, s->max, sizeof *s->labels) != 0)
+        return -1;
     for (size_t i = 0; i < len; i++)
-        labels[offset + i] = bytes[i];
+        s->labels[offset + i] = bytes[i];
+    return 0;
 }
 
 /* As repro_idx_read_labels; *total is the count the header claims. */
@@ -233,24 +268,24 @@ static repro_status read_labels(const char *path, int64_t limit, int32_t **label
     if (st)
         return st;
     uint64_t n_bytes, keep;
-    int32_t *out = NULL;
+    label_sink sink = {NULL, 0, 0};
     char claim[64];
     st = idx_sizes(&ix, 1, limit, &n_bytes, &keep, err);
     if (st)
         goto done;
-    out = malloc(keep * sizeof(int32_t));
-    if (!out) {
+    sink.max = keep;
+    if (grow((void **)&sink.labels, &sink.cap, 1, keep ? keep : 1, sizeof(int32_t)) != 0) {
         st = repro_fail(err, REPRO_ERR_NOMEM, "'%s': out of memory for %llu labels", path,
                         (unsigned long long)keep);
         goto done;
     }
     snprintf(claim, sizeof claim, "%u labels", ix.dims[0]);
-    st = idx_read_body(&ix, n_bytes, keep, sink_labels, out, claim, err);
+    st = idx_read_body(&ix, n_bytes, keep, sink_labels, &sink, claim, err);
     if (st) {
-        free(out);
+        free(sink.labels);
         goto done;
     }
-    *labels = out;
+    *labels = sink.labels;
     *n = (int64_t)keep;
     *total = ix.dims[0];
 done:

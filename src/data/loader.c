@@ -158,8 +158,10 @@ static repro_status fill_micro(repro_loader *l, repro_batch *b, int64_t k, uint6
         b->pos[i] = pos;
         b->index[i] = l->rows[start + i];
         float *x = b->x + (size_t)i * nf;
-        repro_dataset_gather(l->ds, &b->index[i], 1, x, b->label ? b->label + i : NULL,
-                             b->y ? b->y + (size_t)i * nt : NULL);
+        repro_status gst = repro_dataset_gather_checked(l->ds, &b->index[i], 1, x, b->label ? b->label + i : NULL,
+                                                        b->y ? b->y + (size_t)i * nt : NULL, err);
+        if (gst != REPRO_OK)
+            return gst;
         if (jitter_us > 0)
             jitter_sleep(p->epoch, pos, jitter_us);
         if (!l->transform)

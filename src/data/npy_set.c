@@ -3,6 +3,8 @@
 #include "repro/data.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,15 @@ static repro_status open_features(const char *path, float scale, int64_t limit,
     if (file->ndim == 3) {
         out->image_h = file->shape[1];
         out->image_w = file->shape[2];
+    }
+    /* what "unchanged" means for the rest of the run */
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        snprintf(out->mapped.path, sizeof out->mapped.path, "%s", path);
+        out->mapped.dev = (uint64_t)sb.st_dev;
+        out->mapped.ino = (uint64_t)sb.st_ino;
+        out->mapped.size = (int64_t)sb.st_size;
+        out->mapped.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     }
     out->mapped.data = file->data;
     out->mapped.row_bytes = (size_t)out->n_features * repro_npy_dtype_size(file->dtype);

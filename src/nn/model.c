@@ -421,6 +421,45 @@ repro_status repro_model_create(const repro_model_config *mc, const char *source
     return REPRO_OK;
 }
 
+repro_status repro_model_estimate_of(const repro_model_config *mc, int input, repro_model_estimate *e,
+                                     repro_error *err)
+{
+    memset(e, 0, sizeof *e);
+    repro_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the model's plan");
+    m->capacity = 1;
+    repro_status st = input_shape(mc, input, &m->input, err);
+    if (st == REPRO_OK)
+        st = build_order(m, mc, NULL, err);
+    if (st == REPRO_OK)
+        st = plan_nodes(m, NULL, err);
+    if (st == REPRO_OK)
+        st = plan_gradients(m, NULL, err);
+    for (int i = 0; st == REPRO_OK && i < m->n_nodes; i++) {
+        const node *n = &m->nodes[i];
+        double w = (double)repro_shape_numel(&n->out);
+        e->act_floats += w * (1 + (n->grad ? n->n_edges : 0)); /* y, dy and the edge buffers */
+        for (int s = 0; s < REPRO_NODE_SAVED; s++)
+            e->saved_bytes += (double)n->saved_bytes[s];
+        if (w > e->widest) {
+            e->widest = w;
+            snprintf(e->widest_where, sizeof e->widest_where, "%s", n->where);
+        }
+        int64_t p = 0;
+        for (int k = 0; k < n->n_param; k++)
+            p += m->tensors[n->param[k]].numel;
+        if (p > e->largest_params) {
+            e->largest_params = p;
+            snprintf(e->largest_where, sizeof e->largest_where, "%s", n->where);
+            snprintf(e->largest_name, sizeof e->largest_name, "%s", n->name);
+        }
+    }
+    e->params = m->n_params;
+    free(m);
+    return st;
+}
+
 void repro_model_free(repro_model *m)
 {
     if (!m)

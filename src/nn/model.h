@@ -47,6 +47,23 @@ repro_status repro_model_create(const repro_model_config *mc, const char *source
                                 const repro_backend *be, repro_model **out, repro_error *err);
 void repro_model_free(repro_model *m);
 
+/* What repro_model_create would allocate for the same arguments, worked out
+ * without allocating a buffer (for the memory check before a run starts):
+ * parameters, floats of activations and gradients per sample, bytes of
+ * saved masks and statistics per sample, the widest node's values per
+ * sample, and the node with the most parameters ("model.nodes.3", its
+ * name and count). REPRO_ERR_CONFIG as repro_model_create for a graph that
+ * does not fit. */
+typedef struct repro_model_estimate {
+    int64_t params;
+    double act_floats, saved_bytes, widest;
+    char largest_where[64], largest_name[160];
+    int64_t largest_params;
+    char widest_where[64];
+} repro_model_estimate;
+repro_status repro_model_estimate_of(const repro_model_config *mc, int input, repro_model_estimate *e,
+                                     repro_error *err);
+
 /* Draws every parameter from Philox at (seed, REPRO_RNG_INIT, tensor index)
  * with the layer's initialiser (nn/init.h), and sets every buffer to its
  * initial value (running mean 0, running variance 1). */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "record/io.h"
+
 struct repro_atomic_file {
     int fd;
     int write_errno; /* first failed write, reported by commit */
@@ -21,10 +23,10 @@ struct repro_atomic_file {
 repro_status repro_atomic_open(const char *path, repro_atomic_file **out, repro_error *err)
 {
     *out = NULL;
-    repro_atomic_file *w = calloc(1, sizeof *w);
+    repro_atomic_file *w = repro_io_calloc(1, sizeof *w);
     size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    char *copy = strdup(path);
+    char *tmp = repro_io_malloc(n);
+    char *copy = repro_io_strdup(path);
     if (!w || !tmp || !copy) {
         free(w), free(tmp), free(copy);
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory writing '%s'", path);
@@ -47,7 +49,7 @@ repro_status repro_atomic_write(repro_atomic_file *w, const void *data, size_t n
 {
     const char *p = data;
     while (n > 0 && !w->write_errno) {
-        ssize_t put = write(w->fd, p, n);
+        ssize_t put = repro_io_write(w->fd, p, n);
         if (put < 0 && errno == EINTR)
             continue;
         if (put <= 0) {
@@ -102,7 +104,7 @@ static repro_status fsync_dir(const char *path, repro_error *err)
     if (fd < 0)
         return repro_fail(err, REPRO_ERR_IO, "cannot open directory '%s': %s", dir,
                           strerror(errno));
-    int rc = fsync(fd);
+    int rc = repro_io_fsync(fd);
     int e = errno;
     close(fd);
     if (rc != 0 && e != EINVAL && e != EROFS)
@@ -118,7 +120,7 @@ repro_status repro_atomic_commit(repro_atomic_file *w, repro_error *err)
         repro_atomic_abort(w);
         return st;
     }
-    if (fsync(w->fd) != 0) {
+    if (repro_io_fsync(w->fd) != 0) {
         repro_status st =
             repro_fail(err, REPRO_ERR_IO, "cannot sync '%s': %s", w->tmp, strerror(errno));
         repro_atomic_abort(w);
@@ -126,7 +128,7 @@ repro_status repro_atomic_commit(repro_atomic_file *w, repro_error *err)
     }
     int rc = close(w->fd);
     w->fd = -1;
-    if (rc != 0 || rename(w->tmp, w->path) != 0) {
+    if (rc != 0 || repro_io_rename(w->tmp, w->path) != 0) {
         repro_status st = repro_fail(err, REPRO_ERR_IO, "cannot replace '%s' with '%s': %s",
                                      w->path, w->tmp, strerror(errno));
         repro_atomic_abort(w);

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/io.h"
+
+enum { JSON_MAX_BYTES = 256 << 20 };
+
 repro_status repro_json_read_file(const char *path, cJSON **out, repro_error *err)
 {
     *out = NULL;
@@ -14,12 +18,18 @@ repro_status repro_json_read_file(const char *path, cJSON **out, repro_error *er
     if (!f)
         return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
+    char *text = repro_io_malloc(cap);
     size_t got;
     while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
         len += got;
+        if (len > JSON_MAX_BYTES) { /* a run record is kilobytes; /dev/zero would never end */
+            free(text);
+            fclose(f);
+            return repro_fail(err, REPRO_ERR_FORMAT, "'%s' is larger than %d MiB: not a repro JSON file", path,
+                              JSON_MAX_BYTES >> 20);
+        }
         if (len == cap) {
-            char *bigger = realloc(text, cap *= 2);
+            char *bigger = repro_io_realloc(text, cap *= 2);
             if (!bigger)
                 free(text);
             text = bigger;

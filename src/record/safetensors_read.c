@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/io.h"
+
 /* The reference implementation's limit; it keeps a corrupt length from
  * asking for a huge allocation before we know the file is that long. */
 enum { HEADER_MAX = 100 * 1000 * 1000 };
@@ -63,7 +65,7 @@ static repro_status load_file(const char *path, unsigned char **buf, size_t *siz
         fclose(f);
         return repro_fail(err, REPRO_ERR_IO, "cannot determine the size of '%s'", path);
     }
-    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
+    unsigned char *b = repro_io_malloc(len > 0 ? (size_t)len : 1);
     if (!b) {
         fclose(f);
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s' (%ld bytes)", path, len);
@@ -208,7 +210,7 @@ static repro_status parse_header(const char *path, const cJSON *root, int64_t da
 {
     if (!cJSON_IsObject(root))
         return repro_fail(err, REPRO_ERR_FORMAT, "'%s': the header is not a JSON object", path);
-    st->tensors = calloc((size_t)cJSON_GetArraySize(root) + 1, sizeof *st->tensors);
+    st->tensors = repro_io_calloc((size_t)cJSON_GetArraySize(root) + 1, sizeof *st->tensors);
     if (!st->tensors)
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     const cJSON *item;
@@ -271,7 +273,7 @@ static repro_status parse_file(const char *path, const unsigned char *buf, size_
     cJSON_Delete(root);
     if (s != REPRO_OK)
         return s;
-    st->values = malloc((size_t)data_size + 4);
+    st->values = repro_io_malloc((size_t)data_size + 4);
     if (!st->values)
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     const unsigned char *data = buf + 8 + n;
@@ -291,7 +293,7 @@ repro_status repro_safetensors_read(const char *path, repro_safetensors **out, r
     repro_status s = load_file(path, &buf, &size, err);
     if (s != REPRO_OK)
         return s;
-    repro_safetensors *st = calloc(1, sizeof *st);
+    repro_safetensors *st = repro_io_calloc(1, sizeof *st);
     s = st ? parse_file(path, buf, size, st, err)
            : repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     free(buf);

@@ -7,12 +7,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "build_info.h"
+#include "record/io.h"
 
 enum { GROUPS = 6, BUFFER_GROUP = 5 };
 static const char *const group_names[GROUPS] = {"params", "optim.m", "optim.v", "ema", "best", "buffers"};
@@ -73,6 +76,38 @@ static int parse_i64(const char *s, int64_t *v)
     return 1;
 }
 
+/* ---- the metadata checksum ---- */
+
+typedef struct meta_pair {
+    const char *key, *value;
+} meta_pair;
+
+static int pair_order(const void *a, const void *b)
+{
+    return strcmp(((const meta_pair *)a)->key, ((const meta_pair *)b)->key);
+}
+
+/* meta_sha256: SHA-256 of "KEY=VALUE\n" for every metadata pair but
+ * meta_sha256 itself, keys in byte order. The metadata holds
+ * payload_sha256, so this covers the whole file. Sorts pairs in place. */
+static repro_status meta_digest(meta_pair *pairs, int n, char hex[65], repro_error *err)
+{
+    qsort(pairs, (size_t)n, sizeof *pairs, pair_order);
+    repro_sha256 *h = repro_sha256_new();
+    if (!h)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory hashing checkpoint metadata");
+    for (int i = 0; i < n; i++) {
+        if (strcmp(pairs[i].key, "meta_sha256") == 0)
+            continue;
+        repro_sha256_update(h, pairs[i].key, strlen(pairs[i].key));
+        repro_sha256_update(h, "=", 1);
+        repro_sha256_update(h, pairs[i].value, strlen(pairs[i].value));
+        repro_sha256_update(h, "\n", 1);
+    }
+    repro_sha256_final(h, hex);
+    return REPRO_OK;
+}
+
 /* ---- listing ---- */
 
 /* Steps of the checkpoints in dir, newest first. Caller frees. */
@@ -94,7 +129,7 @@ static repro_status list_checkpoints(const char *dir, int64_t **steps, int *n, r
             continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            int64_t *bigger = realloc(*steps, (size_t)cap * sizeof **steps);
+            int64_t *bigger = repro_io_realloc(*steps, (size_t)cap * sizeof **steps);
             if (!bigger) {
                 st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory listing checkpoints");
                 break;
@@ -130,8 +165,8 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     float *buf[GROUPS];
     group_buffers(parts, buf);
     nt = nt > repro_model_n_buffer_tensors(m) ? nt : repro_model_n_buffer_tensors(m);
-    repro_named_tensor *t = calloc((size_t)(GROUPS * nt) + 1, sizeof *t);
-    char (*names)[224] = calloc((size_t)(GROUPS * nt) + 1, sizeof *names);
+    repro_named_tensor *t = repro_io_calloc((size_t)(GROUPS * nt) + 1, sizeof *t);
+    char (*names)[224] = repro_io_calloc((size_t)(GROUPS * nt) + 1, sizeof *names);
     if (!t || !names) {
         free(t);
         free(names);
@@ -167,15 +202,22 @@ repro_status repro_checkpoint_save(repro_run *run, int keep, const char *config_
     float_hex(s->epoch_loss_sum, loss);
     float_hex(s->es_best, best);
     float_hex(s->last_loss, last);
+    char meta[65];
     const char *keys[] = {"format", "repro_version", "config_sha256", "payload_sha256", "step", "epoch",
                           "step_in_epoch", "optim_steps", "epoch_loss_sum", "epoch_seen", "es_has_best",
-                          "es_best", "es_bad_epochs", "finished", "last_loss"};
-    const char *values[] = {"repro-checkpoint/1", REPRO_VERSION_STRING, config_sha256, payload, step, epoch,
+                          "es_best", "es_bad_epochs", "finished", "last_loss", "meta_sha256"};
+    const char *values[] = {"repro-checkpoint/2", REPRO_VERSION_STRING, config_sha256, payload, step, epoch,
                             sie, ot, loss, seen, s->es_has_best ? "1" : "0",
-                            best, bad, s->finished ? "1" : "0", last};
+                            best, bad, s->finished ? "1" : "0", last, meta};
+    enum { N_META = sizeof keys / sizeof *keys };
+    meta_pair pairs[N_META];
+    for (int i = 0; i < N_META; i++)
+        pairs[i] = (meta_pair){keys[i], values[i]};
     char path[REPRO_PATH_MAX + 64];
     checkpoint_path(repro_run_dir(run), s->step, path, sizeof path);
-    repro_status st = repro_safetensors_write(path, t, n, keys, values, (int)(sizeof keys / sizeof *keys), err);
+    repro_status st = meta_digest(pairs, N_META - 1, meta, err);
+    if (st == REPRO_OK)
+        st = repro_safetensors_write(path, t, n, keys, values, N_META, err);
     free(t);
     free(names);
     if (st != REPRO_OK)
@@ -212,9 +254,120 @@ static repro_status meta_float(const repro_safetensors *f, const char *path, con
     return REPRO_OK;
 }
 
+/* Whether the metadata checksum holds: checkpoints of the first format have
+ * none (their fields are still checked by check_bounds); for the others it
+ * must match. */
+static repro_status check_meta_digest(const repro_safetensors *f, const char *path, int v1, repro_error *err)
+{
+    const char *want = repro_safetensors_meta(f, "meta_sha256");
+    if (v1 && !want)
+        return REPRO_OK;
+    int n = repro_safetensors_meta_count(f);
+    meta_pair *pairs = repro_io_malloc((size_t)(n > 0 ? n : 1) * sizeof *pairs);
+    if (!pairs)
+        return repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
+    for (int i = 0; i < n; i++)
+        pairs[i] = (meta_pair){repro_safetensors_meta_key(f, i), repro_safetensors_meta_value(f, i)};
+    char have[65];
+    repro_status st = meta_digest(pairs, n, have, err);
+    free(pairs);
+    if (st == REPRO_OK && (!want || strcmp(want, have) != 0))
+        st = repro_fail(err, REPRO_ERR_FORMAT, "'%s': metadata checksum mismatch (corrupt or edited file)", path);
+    return st;
+}
+
+/* The integer metadata of a checkpoint, read before they are checked. */
+typedef struct ckpt_fields {
+    int64_t optim_steps, es_has_best, es_bad_epochs, finished;
+} ckpt_fields;
+
+static repro_status out_of_range(const char *path, const char *key, int64_t v, repro_error *err, const char *fmt,
+                                 ...) __attribute__((format(printf, 5, 6)));
+
+/* "'PATH': metadata 'KEY' is V; <why>" as a refusal: the checksums held, so
+ * the file was made (or edited and re-hashed) to pass. */
+static repro_status out_of_range(const char *path, const char *key, int64_t v, repro_error *err, const char *fmt,
+                                 ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return repro_fail(err, REPRO_ERR_STATE, "'%s': metadata '%s' is %lld; %s", path, key, (long long)v, why);
+}
+
+static int float_is_zero_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u == 0;
+}
+
+/* Every field in range and consistent with the others, the config and the
+ * data. Checked in an order that keeps every later expression free of
+ * overflow (steps, epochs and step_in_epoch are bounded first). */
+static repro_status check_bounds(const char *path, const repro_train_state *t, const ckpt_fields *f,
+                                 const repro_ckpt_bounds *b, repro_error *err)
+{
+    if (t->step < 0 || t->step > b->total_steps)
+        return out_of_range(path, "step", t->step, err, "it must be in [0, %lld] (the planned steps)",
+                            (long long)b->total_steps);
+    if (t->epoch < 0 || t->epoch > b->epochs)
+        return out_of_range(path, "epoch", t->epoch, err, "it must be in [0, %lld] (epochs)", (long long)b->epochs);
+    if (t->step_in_epoch < 0 || t->step_in_epoch >= b->steps_per_epoch)
+        return out_of_range(path, "step_in_epoch", t->step_in_epoch, err,
+                            "it must be in [0, %lld) (the steps of an epoch)", (long long)b->steps_per_epoch);
+    /* the position after step `step`; the last step ends its epoch even
+     * when max_steps cuts it short */
+    int64_t at = t->epoch * b->steps_per_epoch + t->step_in_epoch;
+    if (t->step == b->total_steps && t->step_in_epoch == 0)
+        at = t->epoch == (b->total_steps + b->steps_per_epoch - 1) / b->steps_per_epoch ? t->step : -1;
+    if (t->step != at)
+        return out_of_range(path, "step", t->step, err, "it does not fall at epoch %lld, step_in_epoch %lld "
+                            "(%lld steps an epoch)", (long long)t->epoch, (long long)t->step_in_epoch,
+                            (long long)b->steps_per_epoch);
+    if (f->optim_steps != t->step)
+        return out_of_range(path, "optim_steps", f->optim_steps, err, "it must equal step %lld",
+                            (long long)t->step);
+    int64_t seen = t->step_in_epoch * b->batch_size < b->epoch_len ? t->step_in_epoch * b->batch_size : b->epoch_len;
+    if (t->epoch_seen != seen)
+        return out_of_range(path, "epoch_seen", t->epoch_seen, err,
+                            "step_in_epoch %lld of batch_size %lld makes %lld samples", (long long)t->step_in_epoch,
+                            (long long)b->batch_size, (long long)seen);
+    if (f->es_has_best != 0 && f->es_has_best != 1)
+        return out_of_range(path, "es_has_best", f->es_has_best, err, "it must be 0 or 1");
+    if (!b->early_stopping && f->es_has_best)
+        return out_of_range(path, "es_has_best", f->es_has_best, err, "early stopping is off");
+    if (b->early_stopping && f->es_has_best != (t->epoch > 0))
+        return out_of_range(path, "es_has_best", f->es_has_best, err,
+                            "early stopping has a best epoch exactly when an epoch ended (epoch %lld)",
+                            (long long)t->epoch);
+    int64_t max_bad = b->early_stopping ? (t->epoch < b->patience ? t->epoch : b->patience) : 0;
+    if (f->es_bad_epochs < 0 || f->es_bad_epochs > max_bad)
+        return out_of_range(path, "es_bad_epochs", f->es_bad_epochs, err, "it must be in [0, %lld]%s",
+                            (long long)max_bad, b->early_stopping ? " (patience, epochs ended)" : " (early stopping is off)");
+    int es_stop = b->early_stopping && t->step_in_epoch == 0 && f->es_bad_epochs >= b->patience;
+    int64_t want_finished = t->step == b->total_steps || es_stop;
+    if (f->finished != want_finished)
+        return out_of_range(path, "finished", f->finished, err,
+                            "step %lld of %lld%s means %s", (long long)t->step, (long long)b->total_steps,
+                            es_stop ? " after early stopping" : "", want_finished ? "finished (1)" : "not finished (0)");
+    if (!isfinite(t->epoch_loss_sum) || (t->step_in_epoch == 0 && !float_is_zero_bits(t->epoch_loss_sum)))
+        return repro_fail(err, REPRO_ERR_STATE, "'%s': metadata 'epoch_loss_sum' is %g; it must be finite, and "
+                          "+0 at the start of an epoch", path, (double)t->epoch_loss_sum);
+    if (!isfinite(t->last_loss) || (t->step == 0 && !float_is_zero_bits(t->last_loss)))
+        return repro_fail(err, REPRO_ERR_STATE, "'%s': metadata 'last_loss' is %g; it must be finite (+0 before "
+                          "the first step)", path, (double)t->last_loss);
+    if (!isfinite(t->es_best) || (!f->es_has_best && !float_is_zero_bits(t->es_best)))
+        return repro_fail(err, REPRO_ERR_STATE, "'%s': metadata 'es_best' is %g; it must be finite (+0 without a "
+                          "best epoch)", path, (double)t->es_best);
+    return REPRO_OK;
+}
+
 /* Checks one file completely and, when whole, copies it into parts/s. */
-static repro_status load_one(const char *path, const char *config_sha256, repro_ckpt_parts *parts,
-                             repro_train_state *s, repro_error *err)
+static repro_status load_one(const char *path, const char *config_sha256, const repro_ckpt_bounds *bounds,
+                             repro_ckpt_parts *parts, repro_train_state *s, repro_error *err)
 {
     repro_safetensors *f;
     repro_status st = repro_safetensors_read(path, &f, err);
@@ -223,7 +376,8 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
     const char *format = repro_safetensors_meta(f, "format");
     const char *cfg = repro_safetensors_meta(f, "config_sha256");
     const char *payload = repro_safetensors_meta(f, "payload_sha256");
-    if (!format || strcmp(format, "repro-checkpoint/1") != 0)
+    int v1 = format && strcmp(format, "repro-checkpoint/1") == 0;
+    if (!format || (!v1 && strcmp(format, "repro-checkpoint/2") != 0))
         st = repro_fail(err, REPRO_ERR_FORMAT, "'%s' is not a repro checkpoint", path);
     else if (config_sha256 && (!cfg || strcmp(cfg, config_sha256) != 0))
         st = repro_fail(err, REPRO_ERR_STATE, "'%s' belongs to another config (config_sha256 %s, expected %s)",
@@ -233,6 +387,8 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
     group_buffers(parts, buf);
     int idx[GROUPS][REPRO_MAX_TENSORS];
     repro_sha256 *h = repro_sha256_new();
+    if (!h && st == REPRO_OK)
+        st = repro_fail(err, REPRO_ERR_NOMEM, "out of memory reading '%s'", path);
     /* every expected tensor present with the right shape, in file order for the checksum */
     for (int g = 0; st == REPRO_OK && g < GROUPS; g++) {
         if (!buf[g])
@@ -252,26 +408,31 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
         }
     }
     char sum[65];
-    repro_sha256_final(h, sum);
+    if (h)
+        repro_sha256_final(h, sum);
     if (st == REPRO_OK && (!payload || strcmp(payload, sum) != 0))
         st = repro_fail(err, REPRO_ERR_FORMAT, "'%s': payload checksum mismatch (corrupt file)", path);
+    if (st == REPRO_OK)
+        st = check_meta_digest(f, path, v1, err);
     repro_train_state t = {0};
-    int64_t ot = 0, has_best = 0, bad = 0, fin = 0;
+    ckpt_fields fl = {0};
     if (st == REPRO_OK) st = meta_i64(f, path, "step", &t.step, err);
     if (st == REPRO_OK) st = meta_i64(f, path, "epoch", &t.epoch, err);
     if (st == REPRO_OK) st = meta_i64(f, path, "step_in_epoch", &t.step_in_epoch, err);
-    if (st == REPRO_OK) st = meta_i64(f, path, "optim_steps", &ot, err);
+    if (st == REPRO_OK) st = meta_i64(f, path, "optim_steps", &fl.optim_steps, err);
     if (st == REPRO_OK) st = meta_i64(f, path, "epoch_seen", &t.epoch_seen, err);
-    if (st == REPRO_OK) st = meta_i64(f, path, "es_has_best", &has_best, err);
-    if (st == REPRO_OK) st = meta_i64(f, path, "es_bad_epochs", &bad, err);
-    if (st == REPRO_OK) st = meta_i64(f, path, "finished", &fin, err);
+    if (st == REPRO_OK) st = meta_i64(f, path, "es_has_best", &fl.es_has_best, err);
+    if (st == REPRO_OK) st = meta_i64(f, path, "es_bad_epochs", &fl.es_bad_epochs, err);
+    if (st == REPRO_OK) st = meta_i64(f, path, "finished", &fl.finished, err);
     if (st == REPRO_OK) st = meta_float(f, path, "epoch_loss_sum", &t.epoch_loss_sum, err);
     if (st == REPRO_OK) st = meta_float(f, path, "es_best", &t.es_best, err);
     if (st == REPRO_OK) st = meta_float(f, path, "last_loss", &t.last_loss, err);
+    if (st == REPRO_OK)
+        st = check_bounds(path, &t, &fl, bounds, err);
     if (st == REPRO_OK) {
-        t.es_has_best = (int)has_best;
-        t.es_bad_epochs = (int)bad;
-        t.finished = (int)fin;
+        t.es_has_best = (int)fl.es_has_best;
+        t.es_bad_epochs = (int)fl.es_bad_epochs;
+        t.finished = (int)fl.finished;
         for (int g = 0; g < GROUPS; g++) {
             if (!buf[g])
                 continue;
@@ -280,7 +441,7 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
                 memcpy(buf[g] + p->offset, repro_safetensors_data(f, idx[g][i]), (size_t)p->numel * sizeof(float));
             }
         }
-        parts->optim_steps = ot;
+        parts->optim_steps = fl.optim_steps;
         *s = t;
     }
     repro_safetensors_free(f);
@@ -288,7 +449,7 @@ static repro_status load_one(const char *path, const char *config_sha256, repro_
 }
 
 repro_status repro_checkpoint_load_newest(const char *dir, const char *config_sha256,
-                                          repro_ckpt_parts *parts, repro_train_state *s,
+                                          const repro_ckpt_bounds *bounds, repro_ckpt_parts *parts, repro_train_state *s,
                                           char *notes, size_t notes_size, char *path_out,
                                           size_t path_size, repro_error *err)
 {
@@ -308,7 +469,7 @@ repro_status repro_checkpoint_load_newest(const char *dir, const char *config_sh
         char path[REPRO_PATH_MAX + 64];
         checkpoint_path(dir, steps[i], path, sizeof path);
         repro_error e;
-        repro_status one = load_one(path, config_sha256, parts, s, &e);
+        repro_status one = load_one(path, config_sha256, bounds, parts, s, &e);
         if (one == REPRO_OK) {
             snprintf(path_out, path_size, "%s", path);
             free(steps);

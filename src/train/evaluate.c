@@ -72,8 +72,9 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         if (e->resident) {
             st = repro_resident_gather(e->resident, rows_be + start, start, b, &rbatch, err);
         } else {
-            repro_batch_fill(e->batch, e->data, b);
-            st = repro_staged_batch_put(&staged, e->batch, b, &db, err);
+            st = repro_batch_fill(e->batch, e->data, b, err);
+            if (st == REPRO_OK)
+                st = repro_staged_batch_put(&staged, e->batch, b, &db, err);
         }
         if (st == REPRO_OK)
             st = repro_model_forward(e->model, be, params, db->x, b, 0, 0, 0, NULL, err);

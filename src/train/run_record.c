@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build_info.h"
 #include "train/determinism.h"
@@ -149,6 +150,10 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     set(&st, *run, "config_path",
         cJSON_CreateString(realpath(cfg->source_path, abs_config) ? abs_config : cfg->source_path), err);
     set(&st, *run, "overrides", string_array(opts->overrides, opts->n_overrides), err);
+    /* where relative --set paths were resolved: a resume loads the
+     * overrides from there again, wherever it is started */
+    char cwd[4096];
+    set(&st, *run, "cwd", getcwd(cwd, sizeof cwd) ? cJSON_CreateString(cwd) : cJSON_CreateNull(), err);
     set(&st, *run, "config_sha256", cJSON_CreateString(config_hash), err);
     set(&st, *run, "config", cJSON_Parse(config_text), err);
     set(&st, *run, "execution", execution, err);

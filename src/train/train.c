@@ -48,11 +48,13 @@
 #include "data/batch.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/memory_plan.h"
 #include "train/heads.h"
 #include "train/staged_batch.h"
 #include "train/determinism.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
+#include "train/resume_check.h"
 #include "train/state_hasher.h"
 #include "train/test_hooks.h"
 #include "train/trace.h"
@@ -227,6 +229,17 @@ static repro_status choose_batches(trainer *t, int64_t micro, repro_error *err)
         return REPRO_OK;
     }
     return st;
+}
+
+/* The memory the run will allocate, estimated before any of it is (and
+ * before the run directory exists): a model too big for the machine is
+ * refused naming the key, not killed by the OOM killer half-way. */
+static repro_status check_memory(const trainer *t, repro_error *err)
+{
+    repro_memory_plan plan;
+    repro_memory_plan_make(t->cfg, t->train.n_features, repro_sampler_epoch_length(&t->cfg->sampler, t->n_train),
+                           t->cfg->device == REPRO_DEVICE_CUDA, t->opts->resume_dir != NULL, &plan);
+    return repro_memory_plan_check(&plan, t->cfg, repro_memory_available(), err);
 }
 
 static repro_status build_model(trainer *t, repro_error *err)
@@ -728,6 +741,10 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
 {
     repro_eval_result val, test;
     repro_status st = evaluate_sets(t, eval_params(t), &val, &test, err);
+    if (st == REPRO_OK) /* nothing evaluated on changed data is recorded */
+        st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
     if (st != REPRO_OK)
         return st;
     int stop;
@@ -798,7 +815,13 @@ static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, 
     if (n == 0)
         return REPRO_OK;
     repro_state_hasher_finish(t->hasher);
-    repro_status st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
+    /* a mapped data file changed under the run: these steps may have read
+     * the new bytes; none of them is recorded */
+    repro_status st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
+    if (st == REPRO_OK)
+        st = repro_be_download(t->be, t->loss_host, t->loss_ring, (size_t)(n * nh) * sizeof(float), err);
     for (int i = 0; st == REPRO_OK && i < n; i++) {
         const pending_step *q = &t->pending[i];
         float loss = step_loss(t, t->loss_host + (size_t)i * (size_t)nh, q->count);
@@ -939,6 +962,10 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     const float *params = final_params(t, early_best);
     repro_eval_result val, test;
     repro_status st = evaluate_sets(t, params, &val, &test, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->train, err);
+    if (st == REPRO_OK)
+        st = repro_dataset_check_unchanged(&t->test, err);
     if (st != REPRO_OK)
         return st;
     res->has_val = val.n > 0;
@@ -1018,15 +1045,33 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
 {
     repro_ckpt_parts parts;
     const char *dir = t->opts->resume_dir;
-    repro_status st = ckpt_parts(t, &parts, 0, err);
+    const repro_config *cfg = t->cfg;
+    repro_ckpt_bounds bounds = {.steps_per_epoch = t->steps_per_epoch, .total_steps = t->total_steps,
+                                .epochs = cfg->epochs, .batch_size = cfg->batch_size, .epoch_len = t->epoch_len,
+                                .early_stopping = cfg->early_stopping.enabled && t->n_val > 0,
+                                .patience = cfg->early_stopping.patience};
+    repro_status st = repro_run_check_not_live(dir, err);
     if (st == REPRO_OK)
-        st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &parts, s,
+        st = ckpt_parts(t, &parts, 0, err);
+    if (st == REPRO_OK)
+        st = repro_checkpoint_load_newest(dir, t->opts->resume_force ? NULL : t->config_sha256, &bounds, &parts, s,
                                                    res->resume_notes, sizeof res->resume_notes, res->resumed_from,
                                                    sizeof res->resumed_from, err);
     /* A checkpoint at the end of training (the process died before the run
      * was marked complete): no step is left; the run is finished from it. */
     if (st == REPRO_OK)
         st = ckpt_restore(t, &parts, err);
+    /* the ledger and metrics must reach the checkpoint and agree with it
+     * before anything in the directory changes */
+    char params_hex[65], optim_hex[65];
+    if (st == REPRO_OK)
+        st = buffer_hash(t, repro_model_params(t->model), params_hex, err);
+    if (st == REPRO_OK)
+        st = repro_optim_hash(t->optim, optim_hex, err);
+    if (st == REPRO_OK) {
+        repro_resume_point rp = {s, t->steps_per_epoch, t->total_steps, params_hex, optim_hex};
+        st = repro_resume_check_logs(dir, &rp, err);
+    }
     if (st == REPRO_OK)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
@@ -1062,6 +1107,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
     if (st == REPRO_OK)
         st = load_data(&t, err);
     if (st == REPRO_OK)
+        st = check_memory(&t, err);
+    if (st == REPRO_OK)
         st = build_model(&t, err);
     if (st == REPRO_OK && opts->resume_dir)
         st = resume(&t, &s, res, err);
@@ -1070,11 +1117,11 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir)
         st = record_backend(&t, err);
-    if (st == REPRO_OK) {
+    if (t.run) { /* from here every path ends the run with its status */
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
         char stopped[128] = "";
-        if (opts->trace_dir) /* after the run directory, which may hold it */
+        if (st == REPRO_OK && opts->trace_dir) /* after the run directory, which may hold it */
             st = repro_trace_open(opts->trace_dir, opts->trace_first, opts->trace_last, &t.trace, err);
         if (st == REPRO_OK)
             st = train_epochs(&t, &s, stopped, sizeof stopped, err);
@@ -1095,6 +1142,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         const char *status = st != REPRO_OK ? "failed" : stopped[0] ? "interrupted" : "complete";
         repro_status fst = repro_run_finish(t.run, status,
                                             st != REPRO_OK ? err->message : stopped[0] ? stopped : NULL, &ferr);
+        if (fst != REPRO_OK)
+            snprintf(res->record_error, sizeof res->record_error, "%s", ferr.message);
         if (st == REPRO_OK && fst != REPRO_OK) {
             st = fst;
             *err = ferr;
