@@ -9,12 +9,13 @@ set -euo pipefail
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
           libopenblas-dev dataset-fashion-mnist)
-if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(python3-torch python3-numpy)
-fi
-if [[ "${1:-}" == "--fuzz" ]]; then
-    packages+=(clang libclang-rt-dev)
-fi
+for flag in "$@"; do
+    case $flag in
+    --bench) packages+=(python3-torch python3-numpy) ;;
+    --fuzz) packages+=(clang libclang-rt-dev) ;;
+    *) echo "install-deps.sh: unknown option '$flag' (--bench, --fuzz)" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
