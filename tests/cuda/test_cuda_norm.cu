@@ -34,96 +34,13 @@ extern "C" {
 #include "ops/cpu/ops.h"
 }
 
-typedef std::vector<float> fvec;
+#include "cuda_test.cuh"
 
-static int g_fail = 0, g_pass = 0;
-
-#define CUDA_OK(call)                                                                                     \
-    do {                                                                                                  \
-        cudaError_t e_ = (call);                                                                          \
-        if (e_ != cudaSuccess) {                                                                          \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));       \
-            exit(1);                                                                                      \
-        }                                                                                                 \
-    } while (0)
-
-#define REPRO_OK_OR_DIE(call)                                                                             \
-    do {                                                                                                  \
-        repro_error err_;                                                                                 \
-        err_.message[0] = 0;                                                                              \
-        repro_status st_ = (call);                                                                        \
-        if (st_ != REPRO_OK) {                                                                            \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err_.message);         \
-            exit(1);                                                                                      \
-        }                                                                                                 \
-    } while (0)
-
-/* ---- inputs: a fixed LCG, so every run tests the same numbers ---- */
-
-struct rng {
-    uint64_t s;
-    uint32_t next()
-    {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        return (uint32_t)(s >> 33);
-    }
-    float uniform(float lo, float hi) { return lo + (hi - lo) * (float)(next() >> 8) * 0x1p-24f; }
-};
-
-/* n values in [lo, hi); with specials, about one in 400 replaced by +-0,
- * a subnormal, +-1e30, a tiny normal, and +-inf / NaN when nonfinite (rare,
- * so that most normalisation groups stay finite and a few do not). */
-static fvec gen(rng &r, size_t n, float lo, float hi, int specials, int nonfinite)
+/* specials about one in 400 (rare, so that most normalisation groups stay
+ * finite and a few do not) */
+static fvec gen_rare(rng &r, size_t n, float lo, float hi, int specials, int nonfinite)
 {
-    static const float fin[] = {0.0f, -0.0f, 1e-40f, -3e-39f, 1e30f, -1e30f, 1e-30f, -2.5e-38f, 7e-45f};
-    static const float nonfin[] = {INFINITY, -INFINITY, NAN};
-    fvec v(n);
-    for (size_t i = 0; i < n; i++) {
-        v[i] = r.uniform(lo, hi);
-        if (specials && r.next() % 400 == 0) {
-            uint32_t k = r.next();
-            v[i] = nonfinite && k % 5 == 0 ? nonfin[k / 5 % 3] : fin[k % 9];
-        }
-    }
-    return v;
-}
-
-/* ---- device buffers ---- */
-
-template <typename T> struct dbuf {
-    T *p = nullptr;
-    size_t n = 0;
-    explicit dbuf(size_t count) : n(count) { CUDA_OK(cudaMalloc(&p, (count ? count : 1) * sizeof(T))); }
-    dbuf(const std::vector<T> &h) : dbuf(h.size()) { up(h); }
-    ~dbuf() { cudaFree(p); }
-    dbuf(const dbuf &) = delete;
-    dbuf &operator=(const dbuf &) = delete;
-    void up(const std::vector<T> &h) { CUDA_OK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
-    std::vector<T> down() const
-    {
-        std::vector<T> h(n);
-        CUDA_OK(cudaDeviceSynchronize());
-        CUDA_OK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
-        return h;
-    }
-};
-
-/* ---- comparison ---- */
-
-static uint32_t bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static void report(const char *kernel, const char *shape, bool ok, const char *detail)
-{
-    printf("%s  %-30s %-34s %s\n", ok ? "PASS" : "FAIL", kernel, shape, detail);
-    if (ok)
-        g_pass++;
-    else
-        g_fail++;
+    return gen_specials(r, n, lo, hi, specials, nonfinite, 400);
 }
 
 static void cmp_f(const char *kernel, const char *shape, const fvec &cpu, const fvec &gpu)
@@ -162,14 +79,14 @@ struct bn_inputs {
 static bn_inputs bn_gen(rng &r, int64_t n, int64_t C, int specials)
 {
     bn_inputs in;
-    in.x = gen(r, (size_t)n, -3.0f, 5.0f, specials, specials == 2);
-    in.dy = gen(r, (size_t)n, -1.0f, 1.0f, specials, specials == 2);
-    in.gamma = gen(r, (size_t)C, 0.5f, 1.5f, 0, 0);
-    in.beta = gen(r, (size_t)C, -0.5f, 0.5f, 0, 0);
-    in.rm0 = gen(r, (size_t)C, -1.0f, 1.0f, 0, 0);
-    in.rv0 = gen(r, (size_t)C, 0.5f, 2.0f, 0, 0);
-    in.dg0 = gen(r, (size_t)C, -0.1f, 0.1f, 0, 0);
-    in.db0 = gen(r, (size_t)C, -0.1f, 0.1f, 0, 0);
+    in.x = gen_rare(r, (size_t)n, -3.0f, 5.0f, specials, specials == 2);
+    in.dy = gen_rare(r, (size_t)n, -1.0f, 1.0f, specials, specials == 2);
+    in.gamma = gen_rare(r, (size_t)C, 0.5f, 1.5f, 0, 0);
+    in.beta = gen_rare(r, (size_t)C, -0.5f, 0.5f, 0, 0);
+    in.rm0 = gen_rare(r, (size_t)C, -1.0f, 1.0f, 0, 0);
+    in.rv0 = gen_rare(r, (size_t)C, 0.5f, 2.0f, 0, 0);
+    in.dg0 = gen_rare(r, (size_t)C, -0.1f, 0.1f, 0, 0);
+    in.db0 = gen_rare(r, (size_t)C, -0.1f, 0.1f, 0, 0);
     return in;
 }
 
@@ -284,7 +201,7 @@ static void test_groupnorm(rng &r, int64_t N, int64_t C, int64_t HW, int64_t gro
 
 static void test_silu(rng &r, int64_t n)
 {
-    fvec x = gen(r, (size_t)n, -12.0f, 12.0f, 1, 1), dy = gen(r, (size_t)n, -2.0f, 2.0f, 1, 1);
+    fvec x = gen_rare(r, (size_t)n, -12.0f, 12.0f, 1, 1), dy = gen_rare(r, (size_t)n, -2.0f, 2.0f, 1, 1);
     for (size_t i = 0; i < x.size(); i += 97) /* the tails: sigmoid saturates at 40 and -104 */
         x[i] = (i / 97) % 2 ? 150.0f * (float)((i / 194) % 3) - 150.0f : 41.0f;
     fvec y((size_t)n), dx((size_t)n);
