@@ -150,7 +150,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) wgrad_kernel(wgrad_args
      * every thread's loads of tile t visible and ends every thread's reads of
      * tile t - 1, whose stage the loads of tile t + S - 1 go to. */
     const int tiles = (a.K + BK - 1) / BK;
-#pragma unroll
+#pragma unroll 1
     for (int st = 0; st < S - 1; st++) {
         if (st < tiles)
             issue(st);
