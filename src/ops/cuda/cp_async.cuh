@@ -1,0 +1,35 @@
+/* Asynchronous global -> shared copies (sm_80+ cp.async), for kernels that
+ * keep several tiles of loads in flight (internal). A copy moves bits: it
+ * never changes a value, so it is outside the numerics rules.
+ *
+ *   repro_cp_async4(dst, src)   start copying one float (4 bytes) from global
+ *                               src to shared dst
+ *   repro_cp_async_commit()     close this thread's group of started copies
+ *   repro_cp_async_wait<N>()    wait until at most N of this thread's groups
+ *                               are still in flight
+ *
+ * The copies land for the issuing thread only: a __syncthreads after the wait
+ * makes them visible to the block. */
+#ifndef REPRO_OPS_CUDA_CP_ASYNC_CUH
+#define REPRO_OPS_CUDA_CP_ASYNC_CUH
+
+#include <cuda_runtime.h>
+
+__device__ __forceinline__ void repro_cp_async4(float *dst, const float *src)
+{
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(src));
+}
+
+__device__ __forceinline__ void repro_cp_async_commit()
+{
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void repro_cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+#endif
