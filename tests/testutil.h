@@ -55,6 +55,23 @@ static inline int test_bits_equal(const float *a, const float *b, size_t n, cons
 
 #define CHECK_BITS(a, b, n, what) CHECK(test_bits_equal((a), (b), (n), (what)))
 
+/* The same, except that any NaN matches any NaN: for a result computed two
+ * different ways (a reference against an independent spelling of its
+ * formula), where which NaN comes out depends on the compiler's operand
+ * order (x86 returns the first operand's NaN) and is not promised. */
+static inline int test_bits_equal_nan(const float *a, const float *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != a[i] && b[i] != b[i])
+            continue;
+        if (!test_bits_equal(&a[i], &b[i], 1, what)) {
+            fprintf(stderr, "%s: (at %zu)\n", what, i);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* A string contains a substring (for asserting error messages). */
 #define CHECK_CONTAINS(hay, needle)                                              \
     CHECK_MSG(strstr((hay), (needle)) != NULL, "\"%s\" does not contain \"%s\"", (hay), (needle))
