@@ -82,6 +82,23 @@ bad() { # name, nodes text, expected message
     [[ ! -e $dir/out_$1 ]] || fail "$1: a run directory was written"
 }
 line=$(($(wc -l <"$dir/head.yaml") + 3))
+bad_image() { # name, nodes text, expected message: as bad, on [1, 28, 28] images
+    { cat "$dir/head.yaml"; printf 'model:\n  input_shape: [1, 28, 28]\n  nodes:\n%b  heads:\n    - {name: class}\n' "$2"; } \
+        >"$dir/$1.yaml"
+    expect_exit 2 "$1" -- "$REPRO" train "$dir/$1.yaml" --out "$dir/out_$1" "${common[@]}"
+    expect_err_contains "$1" "$3"
+    checks=$((checks + 1))
+    [[ ! -e $dir/out_$1 ]] || fail "$1: a run directory was written"
+}
+tail=" - {name: f, type: flatten}\n    - {name: o, type: linear, out: 10}\n"
+bad_image big_kernel "    - {name: c, type: conv2d, out: 4, kernel: 31}\n   $tail" \
+    "$dir/big_kernel.yaml:$((line + 1)): model.nodes.0 'c' (conv2d): kernel 31x31 (dilation 1) is larger than the padded input 28x28 (padding 0)"
+bad_image stride0 "    - {name: c, type: conv2d, out: 4, kernel: 3, stride: 0}\n   $tail" \
+    "$dir/stride0.yaml:$((line + 1)):58: model.nodes.0.stride: must be >= 1, got 0"
+bad_image groups "    - {name: c, type: conv2d, out: 4, kernel: 3, groups: 3}\n   $tail" \
+    "model.nodes.0 'c' (conv2d): groups 3 does not divide 1 input channels"
+bad_image bn_group "    - {name: c, type: conv2d, out: 4, kernel: 3}\n    - {name: b, type: batch_norm, group_size: 48}\n   $tail" \
+    "model.nodes.1.group_size: batch-norm group 48 does not divide the micro-batch of 64 samples (batch_size 64 / accum_steps 1)"
 bad missing "    - {name: a, type: linear, out: 10, inputs: [nope]}\n" \
     "$dir/missing.yaml:$line: model.nodes.0 'a' (linear): input 'nope' does not exist"
 bad cycle "    - {name: a, type: linear, out: 10, inputs: [b]}\n    - {name: b, type: relu, inputs: [a]}\n" \

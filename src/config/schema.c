@@ -64,7 +64,9 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_FLOAT, eps, .range = GT(0), .kinds = K(LAYERNORM) | K(BATCH_NORM) | K(GROUP_NORM)),
     F(repro_layer_config, CFG_INT, kernel, .range = GE(1), .kinds = K(CONV2D) | POOL),
     F(repro_layer_config, CFG_INT, kernel_w, .range = GE(0), .kinds = K(CONV2D) | POOL),
-    F(repro_layer_config, CFG_INT, stride, .range = GE(0), .kinds = K(CONV2D) | POOL),
+    /* the default 0 (never written by a user: the range refuses it) means
+     * 1 for conv2d and the kernel for pools */
+    F(repro_layer_config, CFG_INT, stride, .range = GE(1), .kinds = K(CONV2D) | POOL),
     F(repro_layer_config, CFG_INT, padding, .range = GE(0), .kinds = K(CONV2D) | POOL),
     F(repro_layer_config, CFG_INT, dilation, .range = GE(1), .kinds = K(CONV2D)),
     F(repro_layer_config, CFG_INT, groups, .range = GE(1), .kinds = K(CONV2D) | K(GROUP_NORM)),

@@ -7,6 +7,17 @@
 #include "backend/ops/ops.h"
 #include "nn/nodes.h"
 
+/* The kernels' shape messages without their own "conv2d: " or "pool2d: "
+ * prefix (the node's message already names its type). */
+static const char *shape_message(const repro_error *e)
+{
+    static const char *const prefixes[] = {"conv2d: ", "pool2d: ", "max_pool2d: ", "avg_pool2d: "};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(e->message, prefixes[i], strlen(prefixes[i])))
+            return e->message + strlen(prefixes[i]);
+    return e->message;
+}
+
 static repro_status need_image(node *n, repro_error *err)
 {
     if (n->in_shape[0].ndim == 3)
@@ -43,7 +54,7 @@ static repro_status check_conv(node *n, repro_conv2d_shape *s, repro_error *err)
         return REPRO_OK;
     char text[96];
     repro_shape_format(&n->in_shape[0], text, sizeof text);
-    return repro_node_fail(n, err, "%s (input %s)", e.message, text);
+    return repro_node_fail(n, err, "%s (input %s)", shape_message(&e), text);
 }
 
 static repro_status conv_plan(repro_model *m, node *n, repro_error *err)
@@ -119,7 +130,7 @@ static repro_status check_pool(node *n, repro_pool2d_shape *s, repro_error *err)
         return REPRO_OK;
     char text[96];
     repro_shape_format(&n->in_shape[0], text, sizeof text);
-    return repro_node_fail(n, err, "%s (input %s)", e.message, text);
+    return repro_node_fail(n, err, "%s (input %s)", shape_message(&e), text);
 }
 
 static repro_status pool_plan(repro_model *m, node *n, repro_error *err)
