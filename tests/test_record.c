@@ -250,6 +250,9 @@ static void safetensors_rejects(const char *good)
     expect_rejected(bad, "tensor 'y' starts at byte 4 of the data, expected 8");
     write_raw(bad, "{\"__metadata__\":{\"k\":1}}", 0, 0);
     expect_rejected(bad, "metadata 'k' is not a string");
+    /* found by fuzz_safetensors (a leak: the second replaced the first) */
+    write_raw(bad, "{\"__metadata__\":{\"k\":\"v\"},\"__metadata__\":{\"k\":\"v\"}}", 0, 0);
+    expect_rejected(bad, "\"__metadata__\" appears twice");
     write_raw(bad, "{}xyz", 0, 0);
     expect_rejected(bad, "bytes other than spaces after its JSON");
 

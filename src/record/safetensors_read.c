@@ -149,6 +149,8 @@ static repro_status parse_metadata(const char *path, const cJSON *meta, repro_sa
 {
     if (!cJSON_IsObject(meta))
         return repro_fail(err, REPRO_ERR_FORMAT, "'%s': \"__metadata__\" is not a JSON object", path);
+    if (st->meta_keys) /* JSON lets a key repeat; a second one would replace (and leak) the first */
+        return repro_fail(err, REPRO_ERR_FORMAT, "'%s': \"__metadata__\" appears twice", path);
     int n = cJSON_GetArraySize(meta);
     st->meta_keys = calloc((size_t)n + 1, sizeof *st->meta_keys);
     st->meta_values = calloc((size_t)n + 1, sizeof *st->meta_values);
