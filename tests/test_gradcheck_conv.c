@@ -15,10 +15,9 @@
 #include "ops/cpu/conv.h"
 #include "repro/isa.h"
 #include "ops/cpu/pool2d.h"
+#include "gradcheck.h"
 #include "testutil.h"
 
-#define RTOL 1e-4
-#define ATOL 1e-6
 
 static uint64_t rng_state = 0xA0761D6478BD642Full;
 
@@ -37,28 +36,6 @@ static void fill(float *x, int64_t n, float lo, float hi)
 {
     for (int64_t i = 0; i < n; i++)
         x[i] = rand_range(lo, hi);
-}
-
-static double step_of(double x)
-{
-    return 1e-6 * (fabs(x) > 1.0 ? fabs(x) : 1.0);
-}
-
-/* Compares analytic[n] with numeric[n]; prints and checks the worst ratio. */
-static void compare(const char *name, const float *analytic, const double *numeric, int64_t n)
-{
-    double worst = 0.0;
-    int64_t at = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double r = fabs((double)analytic[i] - numeric[i]) / (RTOL * fabs(numeric[i]) + ATOL);
-        if (!(r <= worst)) {
-            worst = r;
-            at = i;
-        }
-    }
-    printf("%-40s n=%-5lld worst |a-n|/(%.0e|n|+%.0e) = %.3g (at %lld: analytic %.9g numeric %.9g)\n", name,
-           (long long)n, RTOL, ATOL, worst, (long long)at, (double)analytic[at], numeric[at]);
-    CHECK_MSG(worst <= 1.0, "%s: gradient off by %.3g tolerances at %lld", name, worst, (long long)at);
 }
 
 /* ---- conv2d ---- */
