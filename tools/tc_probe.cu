@@ -187,6 +187,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     int tiles = argc > 1 ? atoi(argv[1]) : 1000;
+    // tc_probe TILES kat FILE N: also write N known answers per category to FILE
+    FILE *kat_out = argc > 3 && !strcmp(argv[2], "kat") ? fopen(argv[3], "w") : NULL;
+    int kat_per_cat = argc > 4 ? atoi(argv[4]) : 0;
+    if (kat_out)
+        fprintf(kat_out, "# H200 tensor core, mma.sync.m16n8k16 bf16 -> fp32 (tools/tc_probe.cu)\n"
+                         "# category c(hex fp32) then a*b pairs (hex bf16 a, hex bf16 b) k ascending, then the GPU's d\n");
     std::vector<repro_tc_params> cand;
     for (int block : {4, 8, 16})
         for (int eb = 0; eb <= 3; eb++)
@@ -229,6 +235,14 @@ int main(int argc, char **argv) {
         CHECK(cudaMemcpy(D.data(), dD, D.size() * 4, cudaMemcpyDeviceToHost));
         cudaFree(dA), cudaFree(dB), cudaFree(dC), cudaFree(dD);
         total_dots += (long)tiles * 128;
+        if (kat_out) // known-answer lines for tests/data/tc_bf16_kat.txt: the first dots of each category
+            for (int i = 0; i < kat_per_cat && i < tiles * 128; i++) {
+                int t = i / 128, m = (i % 128) / 8, n = i % 8;
+                fprintf(kat_out, "%s %08x", cat_name[cat], repro_tc_f2u(C[(size_t)t * 128 + m * 8 + n]));
+                for (int k = 0; k < K; k++)
+                    fprintf(kat_out, " %04x%04x", A[((size_t)t * 16 + m) * K + k], Bt[((size_t)t * 8 + n) * K + k]);
+                fprintf(kat_out, " %08x\n", repro_tc_f2u(D[(size_t)t * 128 + m * 8 + n]));
+            }
 #pragma omp parallel for schedule(dynamic)
         for (long ci = 0; ci < (long)nc; ci++) {
             long bad = 0;
@@ -270,5 +284,7 @@ int main(int argc, char **argv) {
         for (int cat = 0; cat < NCAT; cat++) printf(" %9ld", miss[ci * NCAT + cat]), sum += miss[ci * NCAT + cat];
         printf(" %9ld%s\n", sum, sum == 0 ? "  <== matches every result" : "");
     }
+    if (kat_out)
+        fclose(kat_out);
     return 0;
 }

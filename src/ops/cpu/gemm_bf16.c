@@ -10,9 +10,10 @@
 
 #include <stdlib.h>
 
+#include "ops/cpu/gemm_bf16_kernel.h"
 #include "ops/tc_model.h"
 
-enum { BLOCK = 16 };
+enum { BLOCK = REPRO_BF16_BLOCK, LANES = 8 };
 
 void repro_gemm_bf16_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
                          const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C, int64_t ldc,
@@ -65,6 +66,85 @@ static void pack(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64
             dst[r * Kp + k] = k < K ? repro_bf16_from_float(src[r * rs + k * cs]) : 0;
 }
 
+/* ---- the SIMD path: decoded operands (gemm_bf16_kernel.h) ---- */
+
+float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c)
+{
+    uint16_t a[BLOCK], b[BLOCK];
+    for (int i = 0; i < BLOCK; i++) {
+        a[i] = repro_bf16_from_float(o->Af[m * o->Kp + k0 + i]); /* exact: they are bf16 values */
+        b[i] = repro_bf16_from_float(o->Bf[(k0 + i) * o->Np + n]);
+    }
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    return repro_tc_block(a, b, BLOCK, c, p);
+}
+
+static void simd_task(void *ctx, int64_t begin, int64_t end)
+{
+    repro_gemm_bf16_rows_avx2(ctx, begin, end);
+}
+
+static int finite(float x)
+{
+    return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be [Kp][Np]; 0 when an input
+ * is not finite (then the reference path runs: no speed is owed to NaNs). */
+static int decode(float *Af, int32_t *Ae, float *Bf, int32_t *Be, const float *A, int64_t a_rs, int64_t a_cs,
+                  const float *B, int64_t b_rs, int64_t b_cs, int64_t M, int64_t N, int64_t K, int64_t Kp,
+                  int64_t Np)
+{
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < Kp; k++) {
+            float v = k < K ? repro_bf16_to_float(repro_bf16_from_float(A[m * a_rs + k * a_cs])) : 0.0f;
+            if (!finite(v))
+                return 0;
+            Af[m * Kp + k] = v;
+            Ae[m * Kp + k] = repro_bf16_block_exp(repro_tc_f2u(v));
+        }
+    for (int64_t k = 0; k < Kp; k++)
+        for (int64_t n = 0; n < Np; n++) {
+            float v = k < K && n < N ? repro_bf16_to_float(repro_bf16_from_float(B[k * b_rs + n * b_cs])) : 0.0f;
+            if (!finite(v))
+                return 0;
+            Bf[k * Np + n] = v;
+            Be[k * Np + n] = repro_bf16_block_exp(repro_tc_f2u(v));
+        }
+    return 1;
+}
+
+/* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
+static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
+                     int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
+                     int64_t ldc, int accumulate, int *nomem)
+{
+    if (accumulate)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                if (!finite(C[m * ldc + n]))
+                    return 0;
+    const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
+    size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);
+    void *mem = malloc((na + nb + 1) * (sizeof(float) + sizeof(int32_t)));
+    if (!mem) {
+        *nomem = 1;
+        return 0;
+    }
+    float *Af = mem, *Bf = Af + na;
+    int32_t *Ae = (int32_t *)(Bf + nb), *Be = Ae + na;
+    int ok = decode(Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, M, N, K, Kp, Np);
+    if (ok) {
+        repro_bf16_operands o = {M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate};
+        if (cpu->pool)
+            repro_pool_run(cpu->pool, M, simd_task, &o);
+        else
+            simd_task(&o, 0, M);
+    }
+    free(mem);
+    return ok;
+}
+
 repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
                              int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
                              int64_t ldc, int accumulate, repro_error *err)
@@ -74,6 +154,10 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
         return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: bad shape %lldx%lldx%lld, ldc %lld", (long long)M,
                           (long long)N, (long long)K, (long long)ldc);
     if (M == 0 || N == 0)
+        return REPRO_OK;
+    int nomem = 0;
+    if (cpu->isa != REPRO_ISA_SCALAR &&
+        gemm_simd(cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate, &nomem))
         return REPRO_OK;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK;
     uint16_t *Ap = malloc(((size_t)(M + N) * (size_t)Kp + 1) * sizeof *Ap);
