@@ -13,7 +13,7 @@
 #include "ops/cpu/gemm_bf16_kernel.h"
 #include "ops/tc_model.h"
 
-enum { BLOCK = REPRO_BF16_BLOCK, LANES = 8 };
+enum { BLOCK = REPRO_BF16_BLOCK, LANES = REPRO_BF16_PANEL };
 
 void repro_gemm_bf16_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
                          const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C, int64_t ldc,

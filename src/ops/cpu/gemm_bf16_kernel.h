@@ -17,6 +17,7 @@
 
 #define REPRO_BF16_ZERO_EXP (-1000)
 #define REPRO_BF16_BLOCK 16
+#define REPRO_BF16_PANEL 32 /* columns the SIMD kernel takes at once; Np is a multiple */
 
 typedef struct repro_bf16_operands {
     int64_t M, N, Kp, Np, ldc;
@@ -41,7 +42,7 @@ static inline int32_t repro_bf16_block_exp(uint32_t bits)
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
 
-/* Rows [m0, m1) of C, 8 columns at a time (AVX2; also the AVX-512 path's). */
+/* Rows [m0, m1) of C, 32 columns at a time (AVX2; also the AVX-512 path's). */
 void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 
 #endif
