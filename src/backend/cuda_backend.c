@@ -465,6 +465,13 @@ repro_status repro_cuda_backend_check_bf16(const repro_backend *be, repro_error 
         return repro_fail(err, REPRO_ERR_UNSUPPORTED,
                           "precision: bf16 needs bf16 tensor cores (compute capability 8.0 or later); %s has %d.%d",
                           prop.name, prop.major, prop.minor);
+    /* The CPU's model is the Hopper tensor core's (docs/bf16.md); other
+     * generations keep other bits, so they would break CPU == GPU. */
+    if (st == REPRO_OK && !(prop.major == 9 && prop.minor == 0))
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED,
+                          "precision: bf16 is modelled bit for bit for Hopper tensor cores (compute capability 9.0); "
+                          "%s (%d.%d) has not been measured (tools/tc_probe.cu), so its bits could differ from the CPU's",
+                          prop.name, prop.major, prop.minor);
     return st;
 }
 
