@@ -1,7 +1,7 @@
 #!/bin/bash
 # precision: bf16 (docs/bf16.md): the tensor core's arithmetic on the CPU.
-# The bits do not depend on threads, loader workers, accumulation split or
-# ISA path (tests/test_golden.sh pins them, and the GPU's on the device);
+# The bits do not depend on threads, loader workers, accumulation split,
+# resuming or ISA path (tests/test_golden.sh pins them, and the GPU's on the device);
 # they differ from fp32; run.json records the precision; bad input is a
 # config error naming the numbers.
 source "$(dirname "$0")/lib.sh"
@@ -39,6 +39,11 @@ for v in "threads=3" "accum_steps=4" "loader.workers=2" "eval_batch_size=7"; do
     checks=$((checks + 1))
     [[ $(params_sha "$T/${v//[=.]/_}") == "$base" ]] || fail "bf16: $v changed params_sha256"
 done
+# stop mid-epoch, resume: the bits of never stopping
+run stopped --set threads=2 --stop-after 7
+expect_exit 0 "resume" -- "$REPRO" train --resume "$T/stopped" --quiet
+checks=$((checks + 1))
+[[ $(params_sha "$T/stopped") == "$base" ]] || fail "bf16: stop at 7 and resume changed params_sha256"
 run fp32 --set precision=fp32
 checks=$((checks + 1))
 [[ $(params_sha "$T/fp32") != "$base" ]] || fail "bf16 and fp32 gave the same bits: bf16 is not in effect"
