@@ -17,7 +17,7 @@ extern "C" {
 #include "ops/cpu/gemm_bf16.h"
 #include "ops/tc_model.h"
 }
-#include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/cuda_bf16.h"
 
 static float from_bits(uint32_t u)
 {
@@ -154,10 +154,13 @@ static void shapes(rng &r)
             int64_t a_rs = a_t ? 1 : K, a_cs = a_t ? M : 1, b_rs = b_t ? 1 : N, b_cs = b_t ? K : 1;
             fvec A = gen(r, (size_t)(M * K), -2.0f, 2.0f, 1, 0), B = gen(r, (size_t)(K * N), -2.0f, 2.0f, 1, 0);
             fvec C = gen(r, (size_t)(M * N), -1.0f, 1.0f, 0, 0), bias = gen(r, (size_t)N, -1.0f, 1.0f, 0, 0);
-            for (int acc = 0; acc <= 1; acc++) {
+            for (int run = 0; run < 6; run++) {
+                int acc = run & 1;
+                repro_cuda_bf16_tiling tiling = (repro_cuda_bf16_tiling)(run >> 1);
+                static const char *tiling_name[] = {"auto", "128x128", "32x64"};
                 dbuf<float> dA(A), dB(B), dC(C), db(bias);
-                REPRO_OK_OR_DIE(repro_cuda_gemm_bf16(M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs, acc ? NULL : db.p,
-                                                     dC.p, N, acc, NULL, &err_));
+                REPRO_OK_OR_DIE(repro_cuda_gemm_bf16_tiled(tiling, M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs,
+                                                           acc ? NULL : db.p, dC.p, N, acc, NULL, &err_));
                 fvec want = C;
                 repro_gemm_bf16_ref(M, N, K, A.data(), a_rs, a_cs, B.data(), b_rs, b_cs, acc ? NULL : bias.data(),
                                     want.data(), N, acc);
@@ -166,8 +169,9 @@ static void shapes(rng &r)
                 for (size_t i = 0; i < got.size(); i++)
                     bad += bits(got[i]) != bits(want[i]) &&
                            !(got[i] != got[i] && want[i] != want[i]);
-                snprintf(shape, sizeof shape, "%lldx%lldx%lld A%s B%s %s", (long long)M, (long long)N,
-                         (long long)K, a_t ? "^T" : "", b_t ? "^T" : "", acc ? "accumulate" : "bias");
+                snprintf(shape, sizeof shape, "%lldx%lldx%lld A%s B%s %s %s", (long long)M, (long long)N,
+                         (long long)K, a_t ? "^T" : "", b_t ? "^T" : "", acc ? "accumulate" : "bias",
+                         tiling_name[run >> 1]);
                 snprintf(detail, sizeof detail, bad ? "%ld differ" : "bitwise", bad);
                 report("bf16 gemm == cpu reference", shape, bad == 0, detail);
             }

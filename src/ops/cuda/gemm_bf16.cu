@@ -19,19 +19,33 @@
  * zero beyond K. repro_cuda_gemm_bf16 packs any strided fp32 operands into
  * that form (rounding each element once) in stream-ordered scratch memory.
  *
- * Block tile 128 x 128 (8 warps as 2 x 4, a warp 64 x 32 = 4 x 4 mma tiles),
- * k tiles of 32 staged by cp.async in a 3-deep ring, fragments by ldmatrix. */
+ * Tilings: a block of 128 x 128 outputs (8 warps of 64 x 32 = 4 x 4 mma
+ * tiles) for large products, 32 x 64 (4 warps of 16 x 32) for those that
+ * would not fill the GPU; k tiles of 32 staged by cp.async in a 3-deep
+ * ring, fragments by ldmatrix. */
 #include <cuda_bf16.h>
 
+#include "ops/cuda/cuda_bf16.h"
 #include "ops/cuda/cuda_util.cuh"
 #include "ops/tc_model.h"
 
 namespace {
 
-constexpr int BM = 128, BN = 128, BK = 32, STAGES = 3, THREADS = 256;
+constexpr int BK = 32, STAGES = 3;
 constexpr int LDS = BK + 8; /* shared row of 40 bf16 (80 bytes): ldmatrix rows hit distinct banks */
-constexpr int TILE = BM * LDS;
-constexpr size_t SMEM = (size_t)STAGES * 2 * TILE * sizeof(uint16_t);
+
+/* A tiling: a block owns BM x BN outputs, each warp WM x WN of them. Every
+ * tiling runs the same chains (one per output, k blocks ascending), so all
+ * give the same bits; they differ in how many blocks a product makes. */
+template <int BM, int BN, int WM, int WN> struct tiling {
+    static constexpr int WARPS = (BM / WM) * (BN / WN), THREADS = 32 * WARPS;
+    static constexpr int MI = WM / 16, NJ = WN / 8; /* mma tiles per warp */
+    static constexpr int TILE_A = BM * LDS, TILE_B = BN * LDS;
+    static constexpr size_t SMEM = (size_t)STAGES * (TILE_A + TILE_B) * sizeof(uint16_t);
+    static_assert(WM % 16 == 0 && WN % 16 == 0 && BM % WM == 0 && BN % WN == 0, "whole mma tiles");
+};
+typedef tiling<128, 128, 64, 32> large_tiles; /* 8 warps; big products */
+typedef tiling<32, 64, 16, 32> small_tiles;  /* 4 warps; products too small to fill the GPU otherwise */
 
 __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid)
 {
@@ -57,46 +71,54 @@ __device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-/* Stage k tile kt of the block's A and B rows into ring slot s. Each of the
- * 256 threads copies two 16-byte pieces of each operand (128 rows x 4 pieces). */
-__device__ __forceinline__ void stage(uint16_t *sA, uint16_t *sB, const uint16_t *Ap, const uint16_t *Bp,
-                                      int64_t M, int64_t N, int64_t Kp, int64_t m0, int64_t n0, int kt, int s)
+/* Stage k tile kt of `rows` operand rows from row r0 into a shared tile:
+ * each row's 32 values as four 16-byte copies; rows past `limit` are zeros. */
+template <int THREADS, int ROWS>
+__device__ __forceinline__ void stage_rows(uint16_t *tile, const uint16_t *P, int64_t limit, int64_t Kp, int64_t r0,
+                                           int kt)
 {
-    for (int i = threadIdx.x; i < BM * 4; i += THREADS) {
+#pragma unroll
+    for (int i = threadIdx.x; i < ROWS * 4; i += THREADS) {
         int row = i >> 2, piece = i & 3;
-        int64_t k = (int64_t)kt * BK + piece * 8;
-        int64_t m = m0 + row, n = n0 + row;
-        cp_async16(sA + s * TILE + row * LDS + piece * 8, Ap + (m < M ? m : 0) * Kp + k, m < M);
-        cp_async16(sB + s * TILE + row * LDS + piece * 8, Bp + (n < N ? n : 0) * Kp + k, n < N);
+        int64_t r = r0 + row;
+        cp_async16(tile + row * LDS + piece * 8, P + (r < limit ? r : 0) * Kp + (int64_t)kt * BK + piece * 8,
+                   r < limit);
     }
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
 
-__global__ void __launch_bounds__(THREADS) gemm_bf16_kernel(int64_t M, int64_t N, int64_t Kp,
-                                                            const uint16_t *__restrict__ Ap,
-                                                            const uint16_t *__restrict__ Bp,
-                                                            const float *__restrict__ bias, float *C, int64_t ldc,
-                                                            int accumulate)
+template <class T>
+__global__ void __launch_bounds__(T::THREADS) gemm_bf16_kernel(int64_t M, int64_t N, int64_t Kp,
+                                                               const uint16_t *__restrict__ Ap,
+                                                               const uint16_t *__restrict__ Bp,
+                                                               const float *__restrict__ bias, float *C,
+                                                               int64_t ldc, int accumulate)
 {
+    constexpr int BM = T::TILE_A / LDS, BN = T::TILE_B / LDS, MI = T::MI, NJ = T::NJ;
+    constexpr int WARPS_N = BN / (NJ * 8);
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *sA = smem, *sB = smem + STAGES * TILE;
+    uint16_t *sA = smem, *sB = smem + STAGES * T::TILE_A;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32; /* the warp's 64 x 32 piece */
+    const int wm = (warp / WARPS_N) * MI * 16, wn = (warp % WARPS_N) * NJ * 8; /* the warp's piece */
     const int g = lane >> 2, q = lane & 3;
     const int64_t m0 = (int64_t)blockIdx.y * BM, n0 = (int64_t)blockIdx.x * BN;
 
     /* acc[i][j]: mma tile (rows wm + 16i, cols wn + 8j); the c of the first block */
-    float acc[4][4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
+    float acc[MI][NJ][4];
+    for (int i = 0; i < MI; i++)
+        for (int j = 0; j < NJ; j++)
             for (int r = 0; r < 4; r++) {
                 int64_t m = m0 + wm + 16 * i + g + (r >> 1) * 8, n = n0 + wn + 8 * j + 2 * q + (r & 1);
                 acc[i][j][r] = (accumulate && m < M && n < N) ? C[m * ldc + n] : 0.0f;
             }
 
     const int KT = (int)(Kp / BK);
+    auto stage = [&](int kt, int slot) {
+        stage_rows<T::THREADS, BM>(sA + slot * T::TILE_A, Ap, M, Kp, m0, kt);
+        stage_rows<T::THREADS, BN>(sB + slot * T::TILE_B, Bp, N, Kp, n0, kt);
+        asm volatile("cp.async.commit_group;\n" ::: "memory");
+    };
     for (int s = 0; s < STAGES - 1; s++) {
-        if (s < KT) stage(sA, sB, Ap, Bp, M, N, Kp, m0, n0, s, s);
+        if (s < KT) stage(s, s);
         else asm volatile("cp.async.commit_group;\n" ::: "memory");
     }
     /* ldmatrix addresses: lane l feeds row (l & 7) of 8x8 matrix l >> 3 */
@@ -106,28 +128,49 @@ __global__ void __launch_bounds__(THREADS) gemm_bf16_kernel(int64_t M, int64_t N
     for (int kt = 0; kt < KT; kt++) {
         asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2) : "memory");
         __syncthreads();
-        {   /* keep STAGES - 1 tiles in flight: start tile kt + 2 in the slot freed by kt - 1 */
+        {   /* keep STAGES - 1 tiles in flight: the next one goes where tile kt - 1 was */
             int next = kt + STAGES - 1;
-            if (next < KT) stage(sA, sB, Ap, Bp, M, N, Kp, m0, n0, next, next % STAGES);
+            if (next < KT) stage(next, next % STAGES);
             else asm volatile("cp.async.commit_group;\n" ::: "memory");
         }
-        const uint16_t *tA = sA + (kt % STAGES) * TILE, *tB = sB + (kt % STAGES) * TILE;
-        for (int kk = 0; kk < BK; kk += 16) { /* the two k-blocks of the tile, ascending */
-            uint32_t af[4][4], bf[2][4];
-            for (int i = 0; i < 4; i++) ldmatrix_x4(af[i], tA + (wm + 16 * i + a_row) * LDS + kk + a_col);
-            for (int j = 0; j < 2; j++) ldmatrix_x4(bf[j], tB + (wn + 16 * j + b_row) * LDS + kk + b_col);
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) mma_bf16(acc[i][j], af[i], bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]);
+        const uint16_t *tA = sA + (kt % STAGES) * T::TILE_A, *tB = sB + (kt % STAGES) * T::TILE_B;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) { /* the tile's two k blocks, ascending */
+            uint32_t af[MI][4], bf[NJ / 2][4];
+#pragma unroll
+            for (int i = 0; i < MI; i++) ldmatrix_x4(af[i], tA + (wm + 16 * i + a_row) * LDS + kk + a_col);
+#pragma unroll
+            for (int j = 0; j < NJ / 2; j++) ldmatrix_x4(bf[j], tB + (wn + 16 * j + b_row) * LDS + kk + b_col);
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++)
+                    mma_bf16(acc[i][j], af[i], bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]);
         }
     }
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
+    for (int i = 0; i < MI; i++)
+        for (int j = 0; j < NJ; j++)
             for (int r = 0; r < 4; r++) {
                 int64_t m = m0 + wm + 16 * i + g + (r >> 1) * 8, n = n0 + wn + 8 * j + 2 * q + (r & 1);
                 if (m < M && n < N) C[m * ldc + n] = bias ? acc[i][j][r] + bias[n] : acc[i][j][r];
             }
+}
+
+template <class T>
+repro_status launch(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp, const float *bias,
+                    float *C, int64_t ldc, int accumulate, cudaStream_t s, repro_error *err)
+{
+    constexpr int BM = T::TILE_A / LDS, BN = T::TILE_B / LDS;
+    if ((N + BN - 1) / BN > INT32_MAX || (M + BM - 1) / BM > 65535)
+        return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: %lldx%lld output is too large", (long long)M,
+                          (long long)N);
+    if (T::SMEM > 48 * 1024)
+        cudaFuncSetAttribute(gemm_bf16_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)T::SMEM);
+    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM));
+    gemm_bf16_kernel<T><<<grid, T::THREADS, T::SMEM, s>>>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate);
+    return repro_cuda_check("bf16 gemm", err);
 }
 
 /* dst[r][k] (rows x Kp, k < K from src(r, k) = src[r*rs + k*cs] rounded to
@@ -157,28 +200,34 @@ repro_status pack(uint16_t *dst, const float *src, int64_t rows, int64_t K, int6
 
 extern "C" {
 
-repro_status repro_cuda_gemm_bf16_packed(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp,
-                                         const float *bias, float *C, int64_t ldc, int accumulate,
-                                         repro_cuda_stream stream, repro_error *err)
+static repro_status gemm_packed(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap,
+                                const uint16_t *Bp, const float *bias, float *C, int64_t ldc, int accumulate,
+                                repro_cuda_stream stream, repro_error *err)
 {
     if (M < 0 || N < 0 || Kp < 0 || Kp % BK != 0 || (M > 0 && N > 0 && ldc < N))
         return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: bad shape %lldx%lld, k %lld (a multiple of %d), ldc %lld",
                           (long long)M, (long long)N, (long long)Kp, BK, (long long)ldc);
     if (M == 0 || N == 0)
         return REPRO_OK;
-    if ((N + BN - 1) / BN > INT32_MAX || (M + BM - 1) / BM > 65535)
-        return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: %lldx%lld output is too large", (long long)M,
-                          (long long)N);
-    static_assert(SMEM > 48 * 1024, "the ring needs the opt-in shared memory");
-    cudaFuncSetAttribute(gemm_bf16_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)SMEM);
-    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM));
-    gemm_bf16_kernel<<<grid, THREADS, SMEM, repro_cuda_s(stream)>>>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate);
-    return repro_cuda_check("bf16 gemm", err);
+    if (tiling == REPRO_CUDA_BF16_AUTO) /* fewer large blocks than multiprocessors: small ones */
+        tiling = ((M + 127) / 128) * ((N + 127) / 128) < 132 ? REPRO_CUDA_BF16_32X64 : REPRO_CUDA_BF16_128X128;
+    if (tiling == REPRO_CUDA_BF16_32X64)
+        return launch<small_tiles>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, repro_cuda_s(stream), err);
+    return launch<large_tiles>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, repro_cuda_s(stream), err);
 }
 
 repro_status repro_cuda_gemm_bf16(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
                                   const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
                                   int64_t ldc, int accumulate, repro_cuda_stream stream, repro_error *err)
+{
+    return repro_cuda_gemm_bf16_tiled(REPRO_CUDA_BF16_AUTO, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc,
+                                      accumulate, stream, err);
+}
+
+repro_status repro_cuda_gemm_bf16_tiled(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t K,
+                                        const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs,
+                                        int64_t b_cs, const float *bias, float *C, int64_t ldc, int accumulate,
+                                        repro_cuda_stream stream, repro_error *err)
 {
     if (M < 0 || N < 0 || K < 0)
         return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: negative size");
@@ -197,9 +246,17 @@ repro_status repro_cuda_gemm_bf16(int64_t M, int64_t N, int64_t K, const float *
     if (st == REPRO_OK)
         st = pack(Bp, B, N, K, Kp, b_cs, b_rs, s, err);
     if (st == REPRO_OK)
-        st = repro_cuda_gemm_bf16_packed(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
+        st = gemm_packed(tiling, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream,
+                                         err);
     cudaFreeAsync(scratch, s);
     return st;
+}
+
+repro_status repro_cuda_gemm_bf16_packed(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp,
+                                         const float *bias, float *C, int64_t ldc, int accumulate,
+                                         repro_cuda_stream stream, repro_error *err)
+{
+    return gemm_packed(REPRO_CUDA_BF16_AUTO, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
 }
 
 repro_status repro_cuda_pack_bf16(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs,
