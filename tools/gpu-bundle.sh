@@ -23,7 +23,7 @@ set -euo pipefail
 build=${1:-build-cuda}
 fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 cmake -S . -B "$build" -DREPRO_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-tests=(test_cuda_ops test_rng_cuda test_math_cuda test_cuda_conv test_cuda_norm test_node_ops)
+tests=(test_cuda_ops test_rng_cuda test_math_cuda test_cuda_conv test_cuda_norm test_cuda_bf16 test_node_ops)
 cmake --build "$build" -j"$(nproc)" --target repro_cli "${tests[@]}" >/dev/null
 out=.gpu
 rm -rf "$out"
@@ -39,7 +39,7 @@ for lib in $(ldd "$out"/repro "$out"/test_* | awk '/=> \// {print $3}' | sort -u
 done
 tar -C "$out" -cf - lib | xz -6 -T0 >"$out/bundle/libs.tar.xz"
 rm -rf "$out/lib"
-zcat "$fashion/train-images-idx3-ubyte.gz" | xz -9 -T0 >"$out/bundle/fashion/train-images-idx3-ubyte.xz"
+zcat "$fashion/train-images-idx3-ubyte.gz" | xz -2 -T0 >"$out/bundle/fashion/train-images-idx3-ubyte.xz"
 cp "$fashion"/{train-labels-idx1-ubyte.gz,t10k-images-idx3-ubyte.gz,t10k-labels-idx1-ubyte.gz} "$out/bundle/fashion/"
 cat >"$out/setup.sh" <<'SH'
 # Sourced on the GPU machine, from the repository root (tools/gpu-bundle.sh).
