@@ -23,7 +23,7 @@
  * On the AVX2 path OpenBLAS is held to its AVX2 kernels too: the program
  * re-runs itself with OPENBLAS_CORETYPE=Haswell unless that is set.
  *
- *   build/bench/bench_gemm [repetitions]     (default 9)
+ *   build/bench/bench_gemm [repetitions [name filter]]     (default 9, all shapes)
  *   REPRO_ISA=avx2 build/bench/bench_gemm */
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +285,8 @@ int main(int argc, char **argv)
            "ours/2", "blas/2", "ratio", "%peak");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *s = &shapes[si];
+        if (argc > 2 && !strstr(s->name, argv[2]))
+            continue;
         operands o = {s, malloc((size_t)(s->M * s->K) * sizeof(float)),
                       malloc((size_t)(s->K * s->N) * sizeof(float)),
                       malloc((size_t)(s->M * s->N) * sizeof(float))};
@@ -309,6 +311,8 @@ int main(int argc, char **argv)
         printf("\n");
         free(o.A), free(o.B), free(o.C);
     }
+    if (argc > 2)
+        return 0;
     printf("\nMLP 784-256-256-10, batch 256: the linear layers forward + backward of one step, ms (median of %d)\n",
            reps);
     for (int t = 1; t <= 2; t++) {

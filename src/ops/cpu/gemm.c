@@ -15,7 +15,11 @@
  *           micro-kernel: the C tile continues its accumulators over kc k's
  *
  * A is only broadcast, so the kernels read it in place through its strides
- * (no packing, so no copy of A per thread either). */
+ * (no packing, so no copy of A per thread either). B is read in place too
+ * where packing would not pay: when it is contiguous along n and the region
+ * has so few rows (at most DIRECT_MAX_TILES micro-tiles, as in dW of a
+ * 10-wide layer) that each packed strip would be read only once or twice;
+ * then only the ragged last strip (narrower than NR) is packed. */
 #include "ops/cpu/gemm.h"
 
 #include <stdlib.h>
@@ -27,15 +31,18 @@
 enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
-    MIN_MACS_PER_THREAD = 65536 /* below this a thread costs more than it saves */
+    MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
+    DIRECT_MAX_TILES = 2  /* row tiles up to which B is read in place (see above) */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
 
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
     pack_bt_fn pack_bt; /* NULL: plain C only */
+    pack_bn_fn pack_bn; /* NULL: plain C only */
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
@@ -43,14 +50,14 @@ static gemm_impl impl_of(repro_isa isa)
     switch (isa) {
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_SCALAR:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -73,11 +80,15 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
  * whole strips. Reads along whichever of k or n is contiguous; when that is
  * k (a transpose), pack_bt does the bulk 8 x 8 blocks at a time. */
 static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr,
-                   pack_bt_fn pack_bt)
+                   pack_bt_fn pack_bt, pack_bn_fn pack_bn)
 {
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         float *d = dst + j0 * kc;
         int w = (int)min64(nr, nc - j0);
+        if (cs == 1 && pack_bn) {
+            pack_bn(d, B + j0, rs, kc, w, nr);
+            continue;
+        }
         if (cs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *s = B + k * rs + j0;
@@ -111,19 +122,26 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
 static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
+    const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
     for (int64_t jc = n0; jc < n1; jc += j->nc) {
         int64_t nc = min64(j->nc, n1 - jc);
+        /* columns [0, nc_direct) read in place, the rest packed */
+        int64_t nc_direct = direct ? nc / nr * nr : 0;
         for (int64_t pc = 0; pc < j->K; pc += j->kc) {
             int64_t kc = min64(j->kc, j->K - pc);
             int load_c = j->accumulate || pc > 0;
             int last = pc + kc == j->K;
-            pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr, j->impl.pack_bt);
+            const float *bsrc = j->B + pc * j->b_rs + jc * j->b_cs;
+            if (nc > nc_direct)
+                pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
+                       j->impl.pack_bt, j->impl.pack_bn);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
-                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, bbuf + jr * kc,
-                                   j->C + ir * j->ldc + jc + jr, j->ldc,
+                    const float *b = jr < nc_direct ? bsrc + jr : bbuf + (jr - nc_direct) * kc;
+                    int64_t ldb = jr < nc_direct ? j->b_rs : nr;
+                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc,
                                    (int)min64(mr, m1 - ir), (int)min64(nr, nc - jr), load_c, bias);
                 }
             }

@@ -23,7 +23,7 @@ static __m256i lanes(int n)
 
 /* R rows (all stored), W vectors of 8 columns; nr <= 8 * W. */
 static inline __attribute__((always_inline)) void tile(const int R, const int W, int64_t kc, const float *a,
-                                                       int64_t a_rs, int64_t a_cs, const float *b, float *c,
+                                                       int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c,
                                                        int64_t ldc, int nr, int load_c, const float *bias)
 {
     const int full = nr == 8 * W;
@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
         __m256 bv[2];
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
-            bv[h] = _mm256_load_ps(b + k * NR + 8 * h);
+            bv[h] = _mm256_loadu_ps(b + k * ldb + 8 * h);
 #pragma GCC unroll 6
         for (int i = 0; i < R; i++) {
             const __m256 ai = _mm256_broadcast_ss(row[i] + off);
@@ -76,13 +76,13 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #define TILE_CASE(R)                                                                       \
     case R:                                                                                \
         if (nr > 8)                                                                        \
-            tile(R, 2, kc, a, a_rs, a_cs, b, c, ldc, nr, load_c, bias);                    \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
         else                                                                               \
-            tile(R, 1, kc, a, a_rs, a_cs, b, c, ldc, nr, load_c, bias);                    \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
         return;
 
 void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias)
 {
     switch (mr) {
@@ -126,4 +126,23 @@ void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t k
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
         }
+}
+
+void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr)
+{
+    const __m256i tail = lanes(w % 8);
+    const int w8 = w / 8 * 8;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = src + k * rs;
+        float *d = dst + k * nr;
+        int j = 0;
+        for (; j < w8; j += 8)
+            _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
+        if (j < w) { /* the masked load reads only the w % 8 floats there are */
+            _mm256_storeu_ps(d + j, _mm256_maskload_ps(s + j, tail));
+            j += 8;
+        }
+        for (; j < nr; j += 8)
+            _mm256_storeu_ps(d + j, _mm256_setzero_ps());
+    }
 }

@@ -21,7 +21,7 @@ static __mmask16 lanes(int n)
 
 /* R rows (all stored), W vectors of 16 columns; nr <= 16 * W. */
 static inline __attribute__((always_inline)) void tile(const int R, const int W, int64_t kc, const float *a,
-                                                       int64_t a_rs, int64_t a_cs, const float *b, float *c,
+                                                       int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c,
                                                        int64_t ldc, int nr, int load_c, const float *bias)
 {
     const __mmask16 m[2] = {lanes(nr), lanes(nr - 16)};
@@ -39,7 +39,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
         __m512 bv[2];
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
-            bv[h] = _mm512_load_ps(b + k * NR + 16 * h);
+            bv[h] = _mm512_loadu_ps(b + k * ldb + 16 * h);
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
             const __m512 ai = _mm512_set1_ps(row[i][off]);
@@ -67,13 +67,13 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #define TILE_CASE(R)                                                                       \
     case R:                                                                                \
         if (nr > 16)                                                                       \
-            tile(R, 2, kc, a, a_rs, a_cs, b, c, ldc, nr, load_c, bias);                    \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
         else                                                                               \
-            tile(R, 1, kc, a, a_rs, a_cs, b, c, ldc, nr, load_c, bias);                    \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
         return;
 
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias)
 {
     switch (mr) {
