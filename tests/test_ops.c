@@ -70,23 +70,32 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
         fill(dy, n, 2.0f, 1);
         fr(y_ref, x, n);
         br(dx_ref, dy, bwd_uses_y ? y_ref : x, n);
-        for (int p = 0; p < NPOOLS; p++) {
-            CHECK(fm(&cpus[p], out, x, n, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d", name,
-                      (long long)n, p);
-            CHECK(bm(&cpus[p], out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d", name,
-                      (long long)n, p);
+        /* every ISA path the CPU runs (ReLU has SIMD twins) */
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            const char *isa = repro_isa_name(isas[i]);
+            for (int p = 0; p < NPOOLS; p++) {
+                repro_cpu cpu = {isas[i], cpus[p].pool};
+                CHECK(fm(&cpu, out, x, n, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d isa=%s", name,
+                          (long long)n, p, isa);
+                CHECK(bm(&cpu, out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d isa=%s",
+                          name, (long long)n, p, isa);
+            }
+            /* in place: y may be x, dx may be dy */
+            repro_cpu cpu = {isas[i], cpus[3].pool};
+            memcpy(out, x, (size_t)n * sizeof *out);
+            CHECK(fm(&cpu, out, out, n, NULL) == REPRO_OK);
+            CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld isa=%s", name,
+                      (long long)n, isa);
+            memcpy(out, dy, (size_t)n * sizeof *out);
+            CHECK(bm(&cpu, out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+            CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld isa=%s", name,
+                      (long long)n, isa);
         }
-        /* in place: y may be x, dx may be dy */
-        memcpy(out, x, (size_t)n * sizeof *out);
-        CHECK(fm(&cpus[3], out, out, n, NULL) == REPRO_OK);
-        CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld", name,
-                  (long long)n);
-        memcpy(out, dy, (size_t)n * sizeof *out);
-        CHECK(bm(&cpus[3], out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
-        CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld", name,
-                  (long long)n);
         free(x), free(dy), free(y_ref), free(dx_ref), free(out);
     }
 }
