@@ -12,7 +12,9 @@
  *
  * The machine is shared, so ours and OpenBLAS's are timed interleaved in
  * the same process (each repetition times both, in alternating order) and
- * the figures are medians over the repetitions; "ratio" is the median of
+ * the figures are medians over the repetitions (1 thread: CPU time of the
+ * process, which leaves out the time other programs hold the core; 2
+ * threads: wall time); "ratio" is the median of
  * the per-repetition ratios, ours / OpenBLAS. "%peak" is ours as a share of
  * the FMA peak of one core on the same path (fma_peak.h, measured here),
  * times the thread count. Then the MLP's whole linear work of one training
@@ -102,10 +104,12 @@ static void run_blas(const operands *o)
 }
 #endif
 
-/* Seconds per call over enough calls to last ~10 ms (cpu NULL: OpenBLAS). */
-static double time_calls(const operands *o, const repro_cpu *cpu, int calls)
+/* Seconds per call over enough calls to last ~10 ms (cpu NULL: OpenBLAS):
+ * CPU time at one thread (steady on a shared machine), wall time at two. */
+static double time_calls(const operands *o, const repro_cpu *cpu, int calls, int threads)
 {
-    double t0 = fma_peak_now();
+    double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    double t0 = now();
     for (int c = 0; c < calls; c++) {
 #ifdef REPRO_HAVE_OPENBLAS
         if (!cpu) {
@@ -115,7 +119,7 @@ static double time_calls(const operands *o, const repro_cpu *cpu, int calls)
 #endif
         run_repro(o, cpu);
     }
-    return (fma_peak_now() - t0) / calls;
+    return (now() - t0) / calls;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -136,7 +140,7 @@ typedef struct figures {
     double ours, blas, ratio; /* GFLOP/s medians; median of ours / blas */
 } figures;
 
-static figures measure(const operands *o, const repro_cpu *cpu, int reps, int have_blas)
+static figures measure(const operands *o, const repro_cpu *cpu, int threads, int reps, int have_blas)
 {
     const shape *s = o->s;
     double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
@@ -149,11 +153,11 @@ static figures measure(const operands *o, const repro_cpu *cpu, int reps, int ha
     for (int r = 0; r < reps; r++) {
         double to = 0, tb = 0;
         if (r % 2 == 0)
-            to = time_calls(o, cpu, calls);
+            to = time_calls(o, cpu, calls, threads);
         if (have_blas)
-            tb = time_calls(o, NULL, calls);
+            tb = time_calls(o, NULL, calls, threads);
         if (r % 2 == 1)
-            to = time_calls(o, cpu, calls);
+            to = time_calls(o, cpu, calls, threads);
         ours[r] = flops / to * 1e-9;
         blas[r] = have_blas ? flops / tb * 1e-9 : 0.0;
         ratio[r] = have_blas ? tb / to : 0.0;
@@ -202,16 +206,17 @@ static float *mlp_array(int64_t n)
     return p;
 }
 
-static double mlp_time(mlp *n, const repro_cpu *cpu)
+static double mlp_time(mlp *n, const repro_cpu *cpu, int threads)
 {
-    double t0 = fma_peak_now();
+    double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    double t0 = now();
     for (int i = 0; i < 5; i++)
         mlp_step(n, cpu);
-    return (fma_peak_now() - t0) / 5;
+    return (now() - t0) / 5;
 }
 
 /* Median ms per step, ours and (have_blas) OpenBLAS's, interleaved. */
-static void mlp_ms(const repro_cpu *cpu, int reps, int have_blas, double *ours, double *blas)
+static void mlp_ms(const repro_cpu *cpu, int threads, int reps, int have_blas, double *ours, double *blas)
 {
     mlp n;
     n.x = mlp_array(mlp_batch * mlp_dims[0]);
@@ -226,8 +231,8 @@ static void mlp_ms(const repro_cpu *cpu, int reps, int have_blas, double *ours, 
     double to[MAX_REPS], tb[MAX_REPS];
     mlp_step(&n, cpu);
     for (int r = 0; r < reps; r++) {
-        to[r] = mlp_time(&n, cpu);
-        tb[r] = have_blas ? mlp_time(&n, NULL) : 0.0;
+        to[r] = mlp_time(&n, cpu, threads);
+        tb[r] = have_blas ? mlp_time(&n, NULL, threads) : 0.0;
     }
     *ours = median(to, reps) * 1e3;
     *blas = median(tb, reps) * 1e3;
@@ -303,7 +308,7 @@ int main(int argc, char **argv)
             openblas_set_num_threads(t);
 #endif
             /* the scalar path is ~100x slower: one repetition says enough */
-            figures f = measure(&o, &cpu, isa == REPRO_ISA_SCALAR ? 1 : reps, have_blas);
+            figures f = measure(&o, &cpu, t, isa == REPRO_ISA_SCALAR ? 1 : reps, have_blas);
             printf(" %8.1f %8.1f %6.2f %5.0f%%%s", f.ours, f.blas, f.ratio,
                    peak > 0 ? 100.0 * f.ours / (t * peak) : 0.0, t == 1 ? " |" : "");
             fflush(stdout);
@@ -321,7 +326,7 @@ int main(int argc, char **argv)
         openblas_set_num_threads(t);
 #endif
         double ours, blas;
-        mlp_ms(&cpu, reps, have_blas, &ours, &blas);
+        mlp_ms(&cpu, t, reps, have_blas, &ours, &blas);
         double gflop = 0;
         for (int l = 0; l < 3; l++) /* forward, dW and (above the first layer) dX: 2 flops a MAC */
             gflop += 2.0 * (double)mlp_batch * (double)(mlp_dims[l] * mlp_dims[l + 1]) * (l ? 3 : 2) * 1e-9;

@@ -19,7 +19,11 @@
  * where packing would not pay: when it is contiguous along n and the region
  * has so few rows (at most DIRECT_MAX_TILES micro-tiles, as in dW of a
  * 10-wide layer) that each packed strip would be read only once or twice;
- * then only the ragged last strip (narrower than NR) is packed. */
+ * then only the ragged last strip (narrower than NR) is packed.
+ * A is packed in one case: when its rows are contiguous but k is strided
+ * (dW's dy^T: A(o,b) = dy[b][o]). Then a micro-tile's rows would sit in a
+ * few cache sets (a stride of O floats, 1 KB at O = 256) and evict each
+ * other from L1; packed, they are one contiguous [kc][MR] block. */
 #include "ops/cpu/gemm.h"
 
 #include <stdlib.h>
@@ -69,8 +73,8 @@ typedef struct gemm_job {
     int accumulate;
     int64_t kc, nc; /* block sizes; nc a multiple of nr */
     int pm, pn;     /* thread grid */
-    float *buf;     /* per region: slot_floats for packed B */
-    size_t slot_floats;
+    float *buf;     /* per region: slot_floats for packed B, then MR x kc for packed A */
+    size_t slot_floats, b_floats;
 } gemm_job;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -118,11 +122,21 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
     }
 }
 
+/* abuf[k][MR] = A(i, k) for i < mr, k < kc: A's rows are contiguous
+ * (a_rs == 1), so each k is one short copy. */
+static void pack_a(float *abuf, const float *a, int64_t a_cs, int64_t kc, int mr, int MR)
+{
+    for (int64_t k = 0; k < kc; k++)
+        for (int i = 0; i < mr; i++)
+            abuf[k * MR + i] = a[k * a_cs + i];
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
-static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf)
+static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
     const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
+    const int packed_a = j->a_rs == 1 && j->a_cs != 1;
     for (int64_t jc = n0; jc < n1; jc += j->nc) {
         int64_t nc = min64(j->nc, n1 - jc);
         /* columns [0, nc_direct) read in place, the rest packed */
@@ -136,13 +150,19 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
             for (int64_t ir = m0; ir < m1; ir += mr) {
+                const int rows = (int)min64(mr, m1 - ir);
                 const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
+                int64_t a_rs = j->a_rs, a_cs = j->a_cs;
+                if (packed_a) {
+                    pack_a(abuf, a, a_cs, kc, rows, mr);
+                    a = abuf, a_rs = 1, a_cs = mr;
+                }
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
                     const float *b = jr < nc_direct ? bsrc + jr : bbuf + (jr - nc_direct) * kc;
                     int64_t ldb = jr < nc_direct ? j->b_rs : nr;
-                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc,
-                                   (int)min64(mr, m1 - ir), (int)min64(nr, nc - jr), load_c, bias);
+                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows,
+                                   (int)min64(nr, nc - jr), load_c, bias);
                 }
             }
         }
@@ -167,7 +187,8 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
     for (int64_t s = begin; s < end; s++) {
         int64_t m0, m1, n0, n1;
         region_of(j, s, &m0, &m1, &n0, &n1);
-        run_region(j, m0, m1, n0, n1, j->buf + (size_t)s * j->slot_floats);
+        float *slot = j->buf + (size_t)s * j->slot_floats;
+        run_region(j, m0, m1, n0, n1, slot, slot + j->b_floats);
     }
 }
 
@@ -247,8 +268,10 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
     int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
-    /* Per region: the packed B block, kc x nc, a whole number of 64-byte lines. */
-    j.slot_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    /* Per region: the packed B block, kc x nc, then A's, MR x kc, each a
+     * whole number of 64-byte lines. */
+    j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * j.impl.mr, 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);
