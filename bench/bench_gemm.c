@@ -13,8 +13,8 @@
  * The machine is shared, so ours and OpenBLAS's are timed interleaved in
  * the same process (each repetition times both, in alternating order) and
  * the figures are medians over the repetitions (1 thread: CPU time of the
- * process, which leaves out the time other programs hold the core; 2
- * threads: wall time); "ratio" is the median of
+ * calling thread, which does all the work then and which leaves out the
+ * time other programs hold the core; 2 threads: wall time); "ratio" is the median of
  * the per-repetition ratios, ours / OpenBLAS. "%peak" is ours as a share of
  * the FMA peak of one core on the same path (fma_peak.h, measured here),
  * times the thread count. Then the MLP's whole linear work of one training

@@ -24,12 +24,13 @@ static inline double fma_peak_now(void)
     return fma_peak_clock(CLOCK_MONOTONIC);
 }
 
-/* The CPU time of this process: on a shared machine it does not count the
- * time other programs hold our core, so one-thread figures taken with it
- * are steadier than wall time (caches are still shared). */
+/* The CPU time of the calling thread: on a shared machine it does not
+ * count the time other programs hold our core, so one-thread figures taken
+ * with it are steadier than wall time (caches are still shared). Not the
+ * process's: OpenBLAS's idle workers spin in sched_yield and would count. */
 static inline double fma_peak_cpu_now(void)
 {
-    return fma_peak_clock(CLOCK_PROCESS_CPUTIME_ID);
+    return fma_peak_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* iters x ACCS fmas of 16 lanes; returns a value so nothing is dropped */

@@ -131,6 +131,17 @@ static void pack_a(float *abuf, const float *a, int64_t a_cs, int64_t kc, int mr
             abuf[k * MR + i] = a[k * a_cs + i];
 }
 
+/* Asks for the C tile at c (rows x cols, row stride ldc) to be brought into
+ * the cache, for writing: the tile after the current one, whose first
+ * loads (or stores) would otherwise wait on memory when C is larger than
+ * L2 (dW of the 784-wide layer). A hint; it changes no value. */
+static void prefetch_c(const float *c, int64_t ldc, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j += 16)
+            __builtin_prefetch(c + i * ldc + j, 1, 3);
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
 static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
@@ -149,20 +160,26 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
+            if (packed_a) /* the region's rows of A, micro-panel by micro-panel: [tile][kc][MR] */
+                for (int64_t ir = m0; ir < m1; ir += mr)
+                    pack_a(abuf + (ir - m0) * kc, j->A + ir + pc * j->a_cs, j->a_cs, kc, (int)min64(mr, m1 - ir),
+                           mr);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
-                const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
-                int64_t a_rs = j->a_rs, a_cs = j->a_cs;
-                if (packed_a) {
-                    pack_a(abuf, a, a_cs, kc, rows, mr);
-                    a = abuf, a_rs = 1, a_cs = mr;
-                }
+                const float *a = packed_a ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
+                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const int cols = (int)min64(nr, nc - jr);
+                    /* the next tile: along the row, else the start of the next row of tiles */
+                    int64_t next_ir = jr + nr < nc ? ir : ir + mr, next_jr = jr + nr < nc ? jr + nr : 0;
+                    if (next_ir < m1)
+                        prefetch_c(j->C + next_ir * j->ldc + jc + next_jr, j->ldc, (int)min64(mr, m1 - next_ir),
+                                   (int)min64(nr, nc - next_jr));
                     const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
                     const float *b = jr < nc_direct ? bsrc + jr : bbuf + (jr - nc_direct) * kc;
                     int64_t ldb = jr < nc_direct ? j->b_rs : nr;
-                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows,
-                                   (int)min64(nr, nc - jr), load_c, bias);
+                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows, cols,
+                                   load_c, bias);
                 }
             }
         }
@@ -271,7 +288,8 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     /* Per region: the packed B block, kc x nc, then A's, MR x kc, each a
      * whole number of 64-byte lines. */
     j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
-    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * j.impl.mr, 16) * 16;
+    int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
+    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * region_rows, 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);
