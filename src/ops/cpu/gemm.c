@@ -21,9 +21,11 @@
  * 10-wide layer) that each packed strip would be read only once or twice;
  * then only the ragged last strip (narrower than NR) is packed.
  * A is packed in one case: when its rows are contiguous but k is strided
- * (dW's dy^T: A(o,b) = dy[b][o]). Then a micro-tile's rows would sit in a
- * few cache sets (a stride of O floats, 1 KB at O = 256) and evict each
- * other from L1; packed, they are one contiguous [kc][MR] block. */
+ * by a multiple of 512 bytes (dW's dy^T: A(o,b) = dy[b][o], O = 128, 256).
+ * Then a micro-tile's successive k's sit in at most 8 of L1's 64 sets and
+ * evict each other; packed, they are one contiguous [kc][MR] block. Other
+ * strides (the conv's im2col, 196 or 784 floats) spread over the sets, and
+ * with few column strips to share it the copy would cost more than it saves. */
 #include "ops/cpu/gemm.h"
 
 #include <stdlib.h>
@@ -147,7 +149,7 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
     const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
-    const int packed_a = j->a_rs == 1 && j->a_cs != 1;
+    const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
     for (int64_t jc = n0; jc < n1; jc += j->nc) {
         int64_t nc = min64(j->nc, n1 - jc);
         /* columns [0, nc_direct) read in place, the rest packed */
