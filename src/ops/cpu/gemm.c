@@ -14,8 +14,9 @@
  *         for jr (NR columns):
  *           micro-kernel: the C tile continues its accumulators over kc k's
  *
- * A is only broadcast, so the kernels read it in place through its strides
- * (no packing, so no copy of A per thread either). B is read in place too
+ * (Before each micro-kernel, the next C tile is prefetched for writing.)
+ * A is only broadcast, so the kernels mostly read it in place through its
+ * strides (no packing, so no copy of A per thread either). B is read in place too
  * where packing would not pay: when it is contiguous along n and the region
  * has so few rows (at most DIRECT_MAX_TILES micro-tiles, as in dW of a
  * 10-wide layer) that each packed strip would be read only once or twice;

@@ -1,8 +1,8 @@
 /* The micro-kernels behind repro_gemm (private to src/ops/cpu/gemm*.c).
  *
  * A micro-kernel owns an MR x NR tile of C and carries each element's one
- * accumulator through a k-block, in ascending k. A is read in place (it is
- * only ever broadcast, so it needs no packing); B comes packed, or in place
+ * accumulator through a k-block, in ascending k. A is read through its
+ * strides (in place, or packed [kc][MR] by the driver: gemm.c); B comes packed, or in place
  * when it is contiguous along n and the tile is a full NR wide:
  *
  *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr
@@ -11,7 +11,7 @@
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
  *   acc(i,j) = load_c ? c[i*ldc + j] : +0.0f
- *   for k < kc: acc(i,j) = fma(a(i,k), b[k*NR+j], acc(i,j))
+ *   for k < kc: acc(i,j) = fma(a(i,k), b[k*ldb+j], acc(i,j))
  *   c[i*ldc + j] = bias ? acc(i,j) + bias[j] : acc(i,j)
  *
  * The driver passes load_c for every k-block after the first (and for the
