@@ -1,46 +1,80 @@
-/* GFLOP/s of repro_gemm on each ISA path at 1 and 2 threads, next to
- * OpenBLAS's cblas_sgemm (when the build found it) with the same thread
- * count, at 1024^3 and at the products of training the Fashion MLP
- * (784-256-256-10, batch 256). Best of several repetitions: the machine is
- * shared and noisy. Then the milliseconds of the MLP's linear layers in one
- * training step (forward of the three layers; backward: dW, db of all three
- * and dx of the upper two), the figure to hold against PyTorch's
- * F.linear forward + backward at the same thread count.
+/* The exact GEMM against OpenBLAS's cblas_sgemm at the products of training
+ * the two example models, at 1 and 2 threads, on one ISA path:
  *
- *   build/bench/bench_gemm [repetitions]     (default 7) */
+ *   MLP 784-256-256-10, batch 256 (examples/fashion_mlp.yaml): the forward
+ *     y = x W^T, dX = dY W and dW += dY^T X of each linear layer (no dX for
+ *     the first: its input is the data);
+ *   CNN, batch 128 (examples/fashion_cnn.yaml): the two linear layers the
+ *     same way, and the products conv2d.c makes for conv1 (1->32, 28x28)
+ *     and conv2 (32->64, 14x14), per image: forward (pixels x taps x
+ *     channels), dX of conv2 and dW (taps + the bias row, over pixels);
+ *   1024^3 for reference.
+ *
+ * The machine is shared, so ours and OpenBLAS's are timed interleaved in
+ * the same process (each repetition times both, in alternating order) and
+ * the figures are medians over the repetitions (1 thread: CPU time of the
+ * calling thread, which does all the work then and which leaves out the
+ * time other programs hold the core; 2 threads: wall time); "ratio" is the median of
+ * the per-repetition ratios, ours / OpenBLAS. "%peak" is ours as a share of
+ * the FMA peak of one core on the same path (fma_peak.h, measured here),
+ * times the thread count. Then the MLP's whole linear work of one training
+ * step (three layers forward and backward, bias gradients included) in
+ * milliseconds, against the same calls through OpenBLAS (linear_blas.c).
+ *
+ * The path: REPRO_ISA=avx2|avx512|scalar (default: the best this CPU has).
+ * On the AVX2 path OpenBLAS is held to its AVX2 kernels too: the program
+ * re-runs itself with OPENBLAS_CORETYPE=Haswell unless that is set.
+ *
+ *   build/bench/bench_gemm [repetitions [name filter]]     (default 9, all shapes)
+ *   REPRO_ISA=avx2 build/bench/bench_gemm */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "fma_peak.h"
 #include "ops/cpu/gemm.h"
-#include "repro/isa.h"
 #include "ops/cpu/linear.h"
+#include "repro/isa.h"
 
 #ifdef REPRO_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
 
+/* A(m,k) is stored M x K (a_t = 0) or K x M (a_t = 1), B(k,n) K x N or
+ * N x K, all tight; accumulate as in gemm.h. */
 typedef struct shape {
     const char *name;
     int64_t M, N, K;
-    int a_t, b_t; /* A stored K x M (transposed), B stored N x K */
+    int a_t, b_t;
     int accumulate;
 } shape;
 
 static const shape shapes[] = {
-    {"1024^3 (NN)", 1024, 1024, 1024, 0, 0, 0},
-    {"fwd  x W^T  256x256x784", 256, 256, 784, 0, 1, 0},
-    {"dx   dy W   256x784x256", 256, 784, 256, 0, 0, 0},
-    {"dW   dy^T x 256x784x256", 256, 784, 256, 1, 0, 1},
-    {"fwd  x W^T  256x256x256", 256, 256, 256, 0, 1, 0},
+    {"1024^3 NN", 1024, 1024, 1024, 0, 0, 0},
+    /* MLP, batch 256: linear.c's three products per layer */
+    {"mlp fc1 fwd  256x256x784", 256, 256, 784, 0, 1, 0},
+    {"mlp fc1 dW   256x784x256", 256, 784, 256, 1, 0, 1},
+    {"mlp fc2 fwd  256x256x256", 256, 256, 256, 0, 1, 0},
+    {"mlp fc2 dX   256x256x256", 256, 256, 256, 0, 0, 0},
+    {"mlp fc2 dW   256x256x256", 256, 256, 256, 1, 0, 1},
+    {"mlp fc3 fwd  256x10x256", 256, 10, 256, 0, 1, 0},
+    {"mlp fc3 dX   256x256x10", 256, 256, 10, 0, 0, 0},
+    {"mlp fc3 dW   10x256x256", 10, 256, 256, 1, 0, 1},
+    /* CNN, batch 128: the linear layers */
+    {"cnn fc1 fwd  128x128x3136", 128, 128, 3136, 0, 1, 0},
+    {"cnn fc1 dX   128x3136x128", 128, 3136, 128, 0, 0, 0},
+    {"cnn fc1 dW   128x3136x128", 128, 3136, 128, 1, 0, 1},
+    {"cnn fc2 fwd  128x10x128", 128, 10, 128, 0, 1, 0},
+    {"cnn fc2 dX   128x128x10", 128, 128, 10, 0, 0, 0},
+    {"cnn fc2 dW   10x128x128", 10, 128, 128, 1, 0, 1},
+    /* CNN conv layers, one image (conv2d.c's orientations) */
+    {"conv1 fwd    784x32x9", 784, 32, 9, 1, 1, 0},
+    {"conv1 dW     10x32x784", 10, 32, 784, 0, 1, 1},
+    {"conv2 fwd    196x64x288", 196, 64, 288, 1, 1, 0},
+    {"conv2 dX     196x32x576", 196, 32, 576, 1, 0, 0},
+    {"conv2 dW     289x64x196", 289, 64, 196, 0, 1, 1},
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct operands {
     const shape *s;
@@ -70,31 +104,69 @@ static void run_blas(const operands *o)
 }
 #endif
 
-/* Best GFLOP/s over `reps` timings, each of enough calls to last ~20 ms. */
-static double best_gflops(const operands *o, const repro_cpu *cpu, int reps)
+/* Seconds per call over enough calls to last ~10 ms (cpu NULL: OpenBLAS):
+ * CPU time at one thread (steady on a shared machine), wall time at two. */
+static double time_calls(const operands *o, const repro_cpu *cpu, int calls, int threads)
 {
-    const shape *s = o->s;
-    double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K, best = 0.0;
-    int calls = (int)(2e8 / flops) + 1;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        for (int c = 0; c < calls; c++) {
+    double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    double t0 = now();
+    for (int c = 0; c < calls; c++) {
 #ifdef REPRO_HAVE_OPENBLAS
-            if (!cpu) {
-                run_blas(o);
-                continue;
-            }
-#endif
-            run_repro(o, cpu);
+        if (!cpu) {
+            run_blas(o);
+            continue;
         }
-        double g = flops * calls / (now() - t0) * 1e-9;
-        if (g > best)
-            best = g;
+#endif
+        run_repro(o, cpu);
     }
-    return best;
+    return (now() - t0) / calls;
 }
 
-/* One training step's linear work for 784-256-256-10 at batch 256. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+enum { MAX_REPS = 64 };
+
+typedef struct figures {
+    double ours, blas, ratio; /* GFLOP/s medians; median of ours / blas */
+} figures;
+
+static figures measure(const operands *o, const repro_cpu *cpu, int threads, int reps, int have_blas)
+{
+    const shape *s = o->s;
+    double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+    int calls = (int)(2e7 / flops) + 1;
+    double ours[MAX_REPS], blas[MAX_REPS], ratio[MAX_REPS];
+    run_repro(o, cpu); /* warm the caches and the pool */
+#ifdef REPRO_HAVE_OPENBLAS
+    run_blas(o);
+#endif
+    for (int r = 0; r < reps; r++) {
+        double to = 0, tb = 0;
+        if (r % 2 == 0)
+            to = time_calls(o, cpu, calls, threads);
+        if (have_blas)
+            tb = time_calls(o, NULL, calls, threads);
+        if (r % 2 == 1)
+            to = time_calls(o, cpu, calls, threads);
+        ours[r] = flops / to * 1e-9;
+        blas[r] = have_blas ? flops / tb * 1e-9 : 0.0;
+        ratio[r] = have_blas ? tb / to : 0.0;
+    }
+    return (figures){median(ours, reps), median(blas, reps), median(ratio, reps)};
+}
+
+/* One training step's linear work for 784-256-256-10 at batch 256 (cpu
+ * NULL: the same calls through OpenBLAS). */
 typedef struct mlp {
     float *x, *w[3], *b[3], *h[3], *dh[3], *dw[3], *db[3];
 } mlp;
@@ -106,16 +178,22 @@ static void mlp_step(mlp *n, const repro_cpu *cpu)
     repro_error err;
     const float *in = n->x;
     for (int l = 0; l < 3; l++) {
-        if (repro_linear_forward(cpu, n->h[l], in, n->w[l], n->b[l], mlp_batch, mlp_dims[l],
-                                 mlp_dims[l + 1], &err) != REPRO_OK)
+        if (!cpu)
+            repro_linear_forward_blas(n->h[l], in, n->w[l], n->b[l], mlp_batch, mlp_dims[l], mlp_dims[l + 1]);
+        else if (repro_linear_forward(cpu, n->h[l], in, n->w[l], n->b[l], mlp_batch, mlp_dims[l],
+                                      mlp_dims[l + 1], &err) != REPRO_OK)
             fprintf(stderr, "bench_gemm: %s\n", err.message), exit(1);
         in = n->h[l];
     }
     for (int l = 2; l >= 0; l--) {
         /* dh[l] is the gradient at layer l's output; dh[l-1] receives dx */
-        if (repro_linear_backward(cpu, l ? n->dh[l - 1] : NULL, n->dw[l], n->db[l], n->dh[l],
-                                  l ? n->h[l - 1] : n->x, n->w[l], mlp_batch, mlp_dims[l],
-                                  mlp_dims[l + 1], &err) != REPRO_OK)
+        float *dx = l ? n->dh[l - 1] : NULL;
+        const float *x = l ? n->h[l - 1] : n->x;
+        if (!cpu)
+            repro_linear_backward_blas(dx, n->dw[l], n->db[l], n->dh[l], x, n->w[l], mlp_batch, mlp_dims[l],
+                                       mlp_dims[l + 1]);
+        else if (repro_linear_backward(cpu, dx, n->dw[l], n->db[l], n->dh[l], x, n->w[l], mlp_batch,
+                                       mlp_dims[l], mlp_dims[l + 1], &err) != REPRO_OK)
             fprintf(stderr, "bench_gemm: %s\n", err.message), exit(1);
     }
 }
@@ -128,7 +206,17 @@ static float *mlp_array(int64_t n)
     return p;
 }
 
-static double mlp_best_ms(const repro_cpu *cpu, int reps)
+static double mlp_time(mlp *n, const repro_cpu *cpu, int threads)
+{
+    double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    double t0 = now();
+    for (int i = 0; i < 5; i++)
+        mlp_step(n, cpu);
+    return (now() - t0) / 5;
+}
+
+/* Median ms per step, ours and (have_blas) OpenBLAS's, interleaved. */
+static void mlp_ms(const repro_cpu *cpu, int threads, int reps, int have_blas, double *ours, double *blas)
 {
     mlp n;
     n.x = mlp_array(mlp_batch * mlp_dims[0]);
@@ -140,45 +228,70 @@ static double mlp_best_ms(const repro_cpu *cpu, int reps)
         n.h[l] = mlp_array(mlp_batch * mlp_dims[l + 1]);
         n.dh[l] = mlp_array(mlp_batch * mlp_dims[l + 1]);
     }
-    double best = 1e30;
-    for (int r = 0; r < reps * 3; r++) {
-        double t0 = now();
-        for (int i = 0; i < 10; i++)
-            mlp_step(&n, cpu);
-        double t = (now() - t0) / 10;
-        if (t < best)
-            best = t;
+    double to[MAX_REPS], tb[MAX_REPS];
+    mlp_step(&n, cpu);
+    for (int r = 0; r < reps; r++) {
+        to[r] = mlp_time(&n, cpu, threads);
+        tb[r] = have_blas ? mlp_time(&n, NULL, threads) : 0.0;
     }
+    *ours = median(to, reps) * 1e3;
+    *blas = median(tb, reps) * 1e3;
     free(n.x);
     for (int l = 0; l < 3; l++)
         free(n.w[l]), free(n.dw[l]), free(n.b[l]), free(n.db[l]), free(n.h[l]), free(n.dh[l]);
-    return best * 1e3;
+}
+
+/* On the AVX2 path, OpenBLAS on its AVX2 (Haswell) kernels too: the core
+ * type is read once when the library loads, so set it and start again. */
+static void hold_blas_to_avx2(repro_isa isa, char **argv)
+{
+#ifdef REPRO_HAVE_OPENBLAS
+    if (isa != REPRO_ISA_AVX2 || getenv("OPENBLAS_CORETYPE"))
+        return;
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    execv("/proc/self/exe", argv);
+    perror("bench_gemm: re-running with OPENBLAS_CORETYPE=Haswell");
+#else
+    (void)isa;
+    (void)argv;
+#endif
 }
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 7;
-    if (reps < 1)
-        reps = 1;
+    int reps = argc > 1 ? atoi(argv[1]) : 9;
+    reps = reps < 1 ? 1 : reps > MAX_REPS ? MAX_REPS : reps;
+    repro_isa isa;
+    repro_error err;
+    if (repro_isa_choose(getenv("REPRO_ISA"), &isa, &err) != REPRO_OK) {
+        fprintf(stderr, "bench_gemm: %s\n", err.message);
+        return 2;
+    }
+    hold_blas_to_avx2(isa, argv);
     repro_pool *pools[3] = {NULL, NULL, NULL};
-    for (int t = 1; t <= 2; t++) {
-        repro_error err;
+    for (int t = 1; t <= 2; t++)
         if (repro_pool_create(t, &pools[t], &err) != REPRO_OK) {
             fprintf(stderr, "bench_gemm: %s\n", err.message);
             return 1;
         }
-    }
-    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-    printf("GFLOP/s, best of %d (higher is better)\n%-26s", reps, "shape");
-    for (int i = 0; i < 3; i++)
-        if (repro_isa_supported(isas[i]))
-            printf(" %7s/1 %7s/2", repro_isa_name(isas[i]), repro_isa_name(isas[i]));
+    int have_blas = 0;
 #ifdef REPRO_HAVE_OPENBLAS
-    printf(" %7s/1 %7s/2", "openblas", "openblas");
+    have_blas = 1;
+    const char *blas_core = openblas_get_corename();
+#else
+    const char *blas_core = "none (not found at build time)";
 #endif
-    printf("\n");
+    double peak = fma_peak_gflops(isa, 20000000, 5);
+    printf("exact GEMM, %s path (FMA peak of one core on it: %.1f GFLOP/s) vs OpenBLAS (%s kernels)\n",
+           repro_isa_name(isa), peak, blas_core);
+    printf("GFLOP/s, medians of %d interleaved repetitions; ratio = ours / OpenBLAS; %%peak = ours / (threads x peak)\n",
+           reps);
+    printf("%-27s %8s %8s %6s %6s | %8s %8s %6s %6s\n", "shape", "ours/1", "blas/1", "ratio", "%peak",
+           "ours/2", "blas/2", "ratio", "%peak");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *s = &shapes[si];
+        if (argc > 2 && !strstr(s->name, argv[2]))
+            continue;
         operands o = {s, malloc((size_t)(s->M * s->K) * sizeof(float)),
                       malloc((size_t)(s->K * s->N) * sizeof(float)),
                       malloc((size_t)(s->M * s->N) * sizeof(float))};
@@ -188,35 +301,37 @@ int main(int argc, char **argv)
             o.B[i] = (float)(i % 13) * 0.01f - 0.06f;
         for (int64_t i = 0; i < s->M * s->N; i++)
             o.C[i] = 0.0f;
-        printf("%-26s", s->name);
-        for (int i = 0; i < 3; i++) {
-            if (!repro_isa_supported(isas[i]))
-                continue;
-            for (int t = 1; t <= 2; t++) {
-                repro_cpu cpu = {isas[i], pools[t]};
-                /* the scalar path is ~100x slower: one repetition says enough */
-                printf(" %9.1f", best_gflops(&o, &cpu, isas[i] == REPRO_ISA_SCALAR ? 1 : reps));
-                fflush(stdout);
-            }
-        }
-#ifdef REPRO_HAVE_OPENBLAS
+        printf("%-27s", s->name);
         for (int t = 1; t <= 2; t++) {
+            repro_cpu cpu = {isa, pools[t]};
+#ifdef REPRO_HAVE_OPENBLAS
             openblas_set_num_threads(t);
-            printf(" %9.1f", best_gflops(&o, NULL, reps));
+#endif
+            /* the scalar path is ~100x slower: one repetition says enough */
+            figures f = measure(&o, &cpu, t, isa == REPRO_ISA_SCALAR ? 1 : reps, have_blas);
+            printf(" %8.1f %8.1f %6.2f %5.0f%%%s", f.ours, f.blas, f.ratio,
+                   peak > 0 ? 100.0 * f.ours / (t * peak) : 0.0, t == 1 ? " |" : "");
             fflush(stdout);
         }
-#endif
         printf("\n");
         free(o.A), free(o.B), free(o.C);
     }
-    printf("\nMLP 784-256-256-10, batch 256: linear layers forward + backward, ms per step (best of %d)\n", reps * 3);
-    for (int i = 1; i < 3; i++) {
-        if (!repro_isa_supported(isas[i]))
-            continue;
-        for (int t = 1; t <= 2; t++) {
-            repro_cpu cpu = {isas[i], pools[t]};
-            printf("  %-6s %d thread%s: %.3f ms\n", repro_isa_name(isas[i]), t, t > 1 ? "s" : "", mlp_best_ms(&cpu, reps));
-        }
+    if (argc > 2)
+        return 0;
+    printf("\nMLP 784-256-256-10, batch 256: the linear layers forward + backward of one step, ms (median of %d)\n",
+           reps);
+    for (int t = 1; t <= 2; t++) {
+        repro_cpu cpu = {isa, pools[t]};
+#ifdef REPRO_HAVE_OPENBLAS
+        openblas_set_num_threads(t);
+#endif
+        double ours, blas;
+        mlp_ms(&cpu, t, reps, have_blas, &ours, &blas);
+        double gflop = 0;
+        for (int l = 0; l < 3; l++) /* forward, dW and (above the first layer) dX: 2 flops a MAC */
+            gflop += 2.0 * (double)mlp_batch * (double)(mlp_dims[l] * mlp_dims[l + 1]) * (l ? 3 : 2) * 1e-9;
+        printf("  %d thread%s: ours %.3f ms (%.0f%% of peak), OpenBLAS %.3f ms, ratio %.2f\n", t, t > 1 ? "s" : " ",
+               ours, peak > 0 ? 100.0 * gflop / (ours * 1e-3) / (t * peak) : 0.0, blas, have_blas ? blas / ours : 0.0);
     }
     repro_pool_destroy(pools[1]);
     repro_pool_destroy(pools[2]);

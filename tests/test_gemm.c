@@ -180,6 +180,48 @@ static void mlp_shapes(void)
     check_case(256, 784, 256, 0, 0, 0, 0, 0, 1); /* dx of a 784-wide input */
     check_case(256, 784, 256, 1, 0, 1, 0, 0, 1); /* dW layer 1: dy^T x, accumulating */
     check_case(10, 256, 256, 1, 0, 1, 0, 0, 1);  /* dW layer 3 */
+    check_case(256, 256, 256, 0, 0, 0, 0, 0, 1); /* dx layer 2 */
+    check_case(256, 256, 256, 1, 0, 1, 0, 0, 1); /* dW layer 2 */
+}
+
+/* The conv net's products (examples/fashion_cnn.yaml, batch 128): its linear
+ * layers 3136-128-10 and conv2d.c's per-image products of conv1 (1->32,
+ * 28x28) and conv2 (32->64, 14x14), in their layouts (bench_gemm's list). */
+static void cnn_shapes(void)
+{
+    check_case(128, 128, 3136, 0, 1, 0, 1, 0, 1); /* fc1 forward */
+    check_case(128, 3136, 128, 0, 0, 0, 0, 0, 1); /* fc1 dX */
+    check_case(128, 3136, 128, 1, 0, 1, 0, 0, 1); /* fc1 dW */
+    check_case(128, 10, 128, 0, 1, 0, 1, 0, 1);   /* fc2 forward */
+    check_case(128, 128, 10, 0, 0, 0, 0, 0, 1);   /* fc2 dX */
+    check_case(10, 128, 128, 1, 0, 1, 0, 0, 1);   /* fc2 dW */
+    check_case(784, 32, 9, 1, 1, 0, 1, 0, 1);     /* conv1 forward, pixels x taps */
+    check_case(10, 32, 784, 0, 1, 1, 0, 0, 1);    /* conv1 dW (+ the bias row) */
+    check_case(196, 64, 288, 1, 1, 0, 1, 0, 1);   /* conv2 forward */
+    check_case(196, 32, 576, 1, 0, 0, 0, 0, 1);   /* conv2 dX */
+    check_case(289, 64, 196, 0, 1, 1, 0, 0, 1);   /* conv2 dW */
+}
+
+/* The edges of the micro-kernels: every row count up to three tiles of the
+ * widest path (so each instance R = 1..MR, and B read in place for short
+ * regions, packed for taller ones), widths around one and two vectors and
+ * a whole tile, with and without accumulate and bias, specials included. */
+static void kernel_edges(void)
+{
+    static const int64_t widths[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65};
+    int cases = 0;
+    for (int64_t M = 1; M <= 25; M++)
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            int64_t N = widths[w], K = 5 + (M * 7 + (int64_t)w) % 23;
+            int variant = (int)((M + (int64_t)w) % 3), layout = (int)((M * 5 + (int64_t)w) % 4);
+            check_case(M, N, K, layout & 1, layout >> 1, variant == 1, variant == 2, (int)(M % 2), 1);
+            cases++;
+        }
+    /* B in place over several k-blocks (K > 256), with the bias on the last */
+    check_case(10, 100, 784, 0, 0, 0, 1, 1, 1);
+    check_case(3, 65, 600, 0, 0, 1, 0, 1, 1);
+    check_case(17, 49, 513, 1, 0, 0, 1, 0, 1);
+    printf("kernel edges: %d cases\n", cases);
 }
 
 /* Exact expectations: -0 handling, inf, NaN, K == 0. */
@@ -302,6 +344,8 @@ int main(void)
     all_layouts();
     sampled_shapes();
     mlp_shapes();
+    cnn_shapes();
+    kernel_edges();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);
     return test_finish("test_gemm");

@@ -8,6 +8,7 @@
 
 #include "ops/cpu/ops.h"
 #include "ops/ops_math.h"
+#include "repro/isa.h"
 #include "repro/rng.h"
 #include "testutil.h"
 
@@ -69,23 +70,32 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
         fill(dy, n, 2.0f, 1);
         fr(y_ref, x, n);
         br(dx_ref, dy, bwd_uses_y ? y_ref : x, n);
-        for (int p = 0; p < NPOOLS; p++) {
-            CHECK(fm(&cpus[p], out, x, n, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d", name,
-                      (long long)n, p);
-            CHECK(bm(&cpus[p], out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d", name,
-                      (long long)n, p);
+        /* every ISA path the CPU runs (ReLU has SIMD twins) */
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            const char *isa = repro_isa_name(isas[i]);
+            for (int p = 0; p < NPOOLS; p++) {
+                repro_cpu cpu = {isas[i], cpus[p].pool};
+                CHECK(fm(&cpu, out, x, n, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d isa=%s", name,
+                          (long long)n, p, isa);
+                CHECK(bm(&cpu, out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d isa=%s",
+                          name, (long long)n, p, isa);
+            }
+            /* in place: y may be x, dx may be dy */
+            repro_cpu cpu = {isas[i], cpus[3].pool};
+            memcpy(out, x, (size_t)n * sizeof *out);
+            CHECK(fm(&cpu, out, out, n, NULL) == REPRO_OK);
+            CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld isa=%s", name,
+                      (long long)n, isa);
+            memcpy(out, dy, (size_t)n * sizeof *out);
+            CHECK(bm(&cpu, out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+            CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld isa=%s", name,
+                      (long long)n, isa);
         }
-        /* in place: y may be x, dx may be dy */
-        memcpy(out, x, (size_t)n * sizeof *out);
-        CHECK(fm(&cpus[3], out, out, n, NULL) == REPRO_OK);
-        CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld", name,
-                  (long long)n);
-        memcpy(out, dy, (size_t)n * sizeof *out);
-        CHECK(bm(&cpus[3], out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
-        CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld", name,
-                  (long long)n);
         free(x), free(dy), free(y_ref), free(dx_ref), free(out);
     }
 }
@@ -149,7 +159,8 @@ static int masks_equal(const uint8_t *a, const uint8_t *b, int64_t n)
 
 static void test_dropout(void)
 {
-    const int64_t shapes[][2] = {{1, 1}, {7, 7}, {1, 4097}, {255, 257}, {1000, 7}, {3, 1000}};
+    const int64_t shapes[][2] = {{1, 1}, {7, 7}, {1, 4097}, {255, 257}, {1000, 7}, {3, 1000}, {256, 256},
+                                 {5, 63}, {5, 65}, {2, 31}, {2, 33}};
     const uint64_t seed = 1234, step = 0x100000007ull;
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         int64_t B = shapes[k][0], D = shapes[k][1], n = B * D;
@@ -162,13 +173,31 @@ static void test_dropout(void)
         fill(dy, n, 4.0f, 1);
         CHECK(repro_dropout_forward_ref(y_ref, m_ref, x, B, D, 0.3f, seed, 2, step, pos, NULL) == REPRO_OK);
         repro_dropout_backward_ref(dx_ref, dy, m_ref, B, D, 0.3f);
-        for (int p = 0; p < NPOOLS; p++) {
-            memset(m, 7, (size_t)n);
-            CHECK(repro_dropout_forward(&cpus[p], y, m, x, B, D, 0.3f, seed, 2, step, pos, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(y, y_ref, (size_t)n, "dropout") && masks_equal(m, m_ref, n),
-                      "dropout forward B=%lld D=%lld pool=%d", (long long)B, (long long)D, p);
-            CHECK(repro_dropout_backward(&cpus[p], y, dy, m_ref, B, D, 0.3f, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(y, dx_ref, (size_t)n, "dropout bwd"), "dropout backward pool=%d", p);
+        /* every ISA path the CPU runs: the SIMD twins draw and mask whole
+         * vectors, the scalar loop the tails */
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            for (int p = 0; p < NPOOLS; p++) {
+                repro_cpu cpu = {isas[i], cpus[p].pool};
+                memset(m, 7, (size_t)n);
+                CHECK(repro_dropout_forward(&cpu, y, m, x, B, D, 0.3f, seed, 2, step, pos, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(y, y_ref, (size_t)n, "dropout") && masks_equal(m, m_ref, n),
+                          "dropout forward B=%lld D=%lld pool=%d isa=%s", (long long)B, (long long)D, p,
+                          repro_isa_name(isas[i]));
+                CHECK(repro_dropout_backward(&cpu, y, dy, m_ref, B, D, 0.3f, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(y, dx_ref, (size_t)n, "dropout bwd"), "dropout backward pool=%d isa=%s",
+                          p, repro_isa_name(isas[i]));
+                /* in place (y == x, dx == dy), as the header allows */
+                memcpy(y, x, (size_t)n * sizeof *y);
+                CHECK(repro_dropout_forward(&cpu, y, m, y, B, D, 0.3f, seed, 2, step, pos, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(y, y_ref, (size_t)n, "dropout in place"), "in place isa=%s",
+                          repro_isa_name(isas[i]));
+                memcpy(y, dy, (size_t)n * sizeof *y);
+                CHECK(repro_dropout_backward(&cpu, y, y, m_ref, B, D, 0.3f, NULL) == REPRO_OK);
+                CHECK(test_bits_equal(y, dx_ref, (size_t)n, "dropout bwd in place"));
+            }
         }
         free(x), free(y_ref), free(y), free(dy), free(dx_ref), free(m_ref), free(m), free(pos);
     }

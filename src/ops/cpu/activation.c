@@ -2,6 +2,7 @@
  * ranges. The formulas and their order are in src/ops/ops_math.h. */
 #include <stddef.h>
 
+#include "ops/cpu/activation_simd.h"
 #include "ops/cpu/ops.h"
 #include "ops/ops_math.h"
 
@@ -9,6 +10,7 @@ typedef enum act_kind { ACT_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID, ACT_SILU } ac
 
 typedef struct act_ctx {
     act_kind kind;
+    repro_isa isa;     /* ReLU: the SIMD twins do whole vectors, the loops below the tail */
     float *out;        /* y (forward) or dx (backward), [n] */
     const float *in;   /* x (forward) or dy (backward), [n] */
     const float *saved; /* backward: x (ReLU, GELU, SiLU) or y (tanh, sigmoid), [n] */
@@ -46,25 +48,33 @@ static void backward_range(act_kind kind, float *dx, const float *dy, const floa
 static void forward_task(void *p, int64_t begin, int64_t end)
 {
     act_ctx *c = p;
+    if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX512)
+        begin += repro_relu_fwd_avx512(c->out + begin, c->in + begin, end - begin);
+    else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
+        begin += repro_relu_fwd_avx2(c->out + begin, c->in + begin, end - begin);
     forward_range(c->kind, c->out, c->in, begin, end);
 }
 
 static void backward_task(void *p, int64_t begin, int64_t end)
 {
     act_ctx *c = p;
+    if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX512)
+        begin += repro_relu_bwd_avx512(c->out + begin, c->in + begin, c->saved + begin, end - begin);
+    else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
+        begin += repro_relu_bwd_avx2(c->out + begin, c->in + begin, c->saved + begin, end - begin);
     backward_range(c->kind, c->out, c->in, c->saved, begin, end);
 }
 
 static void forward(const repro_cpu *cpu, act_kind kind, float *y, const float *x, int64_t n)
 {
-    act_ctx c = {kind, y, x, NULL};
+    act_ctx c = {kind, cpu->isa, y, x, NULL};
     repro_pool_run(cpu->pool, n, forward_task, &c);
 }
 
 static void backward(const repro_cpu *cpu, act_kind kind, float *dx, const float *dy, const float *saved,
                      int64_t n)
 {
-    act_ctx c = {kind, dx, dy, saved};
+    act_ctx c = {kind, cpu->isa, dx, dy, saved};
     repro_pool_run(cpu->pool, n, backward_task, &c);
 }
 

@@ -7,6 +7,7 @@
 #include "ops/cpu/ops.h"
 #include "ops/ops_math.h"
 #include "repro/rng.h"
+#include "ops/cpu/dropout_simd.h"
 #include "rng/philox_simd.h"
 
 typedef struct drop_ctx {
@@ -52,11 +53,13 @@ static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
         uint32_t w[64];
         int run = c->isa == REPRO_ISA_AVX512 ? 64 : c->isa == REPRO_ISA_AVX2 ? 32 : 0;
         for (; run && d0 + run <= c->D; d0 += run) {
-            if (run == 64)
+            if (run == 64) {
                 repro_philox_blocks_avx512(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
-            else
+                repro_dropout_keep64_avx512(w, x + d0, y + d0, mask + d0, c->p, c->scale);
+            } else {
                 repro_philox_blocks_avx2(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
-            keep_words(c, w, x + d0, y + d0, mask + d0, run);
+                repro_dropout_keep32_avx2(w, x + d0, y + d0, mask + d0, c->p, c->scale);
+            }
         }
         for (; d0 < c->D; d0 += 4) {
             repro_rng_block(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
@@ -122,6 +125,7 @@ typedef struct drop_back_ctx {
     const float *dy;
     const uint8_t *mask;
     float p, scale;
+    repro_isa isa; /* the SIMD twins do whole vectors, the loop below the rest */
 } drop_back_ctx;
 
 static void backward_range(const drop_back_ctx *c, int64_t begin, int64_t end)
@@ -131,7 +135,12 @@ static void backward_range(const drop_back_ctx *c, int64_t begin, int64_t end)
             c->dx[i] = c->dy[i];
         return;
     }
-    for (int64_t i = begin; i < end; i++)
+    int64_t n = end - begin, done = 0;
+    if (c->isa == REPRO_ISA_AVX512)
+        done = repro_dropout_back_avx512(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
+    else if (c->isa == REPRO_ISA_AVX2)
+        done = repro_dropout_back_avx2(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
+    for (int64_t i = begin + done; i < end; i++)
         c->dx[i] = repro_dropout_f(c->dy[i], c->mask[i], c->scale);
 }
 
@@ -144,7 +153,7 @@ repro_status repro_dropout_backward(const repro_cpu *cpu, float *dx, const float
                             int64_t B, int64_t D, float p, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p)};
+    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p), cpu->isa};
     repro_pool_run(cpu->pool, B * D, backward_task, &c);
     return REPRO_OK;
 }
@@ -152,6 +161,6 @@ repro_status repro_dropout_backward(const repro_cpu *cpu, float *dx, const float
 void repro_dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, int64_t B, int64_t D,
                                 float p)
 {
-    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p)};
+    drop_back_ctx c = {dx, dy, mask, p, repro_dropout_scale(p), REPRO_ISA_SCALAR};
     backward_range(&c, 0, B * D);
 }

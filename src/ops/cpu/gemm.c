@@ -14,8 +14,19 @@
  *         for jr (NR columns):
  *           micro-kernel: the C tile continues its accumulators over kc k's
  *
- * A is only broadcast, so the kernels read it in place through its strides
- * (no packing, so no copy of A per thread either). */
+ * (Before each micro-kernel, the next C tile is prefetched for writing.)
+ * A is only broadcast, so the kernels mostly read it in place through its
+ * strides (no packing, so no copy of A per thread either). B is read in place too
+ * where packing would not pay: when it is contiguous along n and the region
+ * has so few rows (at most DIRECT_MAX_TILES micro-tiles, as in dW of a
+ * 10-wide layer) that each packed strip would be read only once or twice;
+ * then only the ragged last strip (narrower than NR) is packed.
+ * A is packed in one case: when its rows are contiguous but k is strided
+ * by a multiple of 512 bytes (dW's dy^T: A(o,b) = dy[b][o], O = 128, 256).
+ * Then a micro-tile's successive k's sit in at most 8 of L1's 64 sets and
+ * evict each other; packed, they are one contiguous [kc][MR] block. Other
+ * strides (the conv's im2col, 196 or 784 floats) spread over the sets, and
+ * with few column strips to share it the copy would cost more than it saves. */
 #include "ops/cpu/gemm.h"
 
 #include <stdlib.h>
@@ -27,15 +38,18 @@
 enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
-    MIN_MACS_PER_THREAD = 65536 /* below this a thread costs more than it saves */
+    MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
+    DIRECT_MAX_TILES = 2  /* row tiles up to which B is read in place (see above) */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
 
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
     pack_bt_fn pack_bt; /* NULL: plain C only */
+    pack_bn_fn pack_bn; /* NULL: plain C only */
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
@@ -43,14 +57,14 @@ static gemm_impl impl_of(repro_isa isa)
     switch (isa) {
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_SCALAR:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -62,8 +76,8 @@ typedef struct gemm_job {
     int accumulate;
     int64_t kc, nc; /* block sizes; nc a multiple of nr */
     int pm, pn;     /* thread grid */
-    float *buf;     /* per region: slot_floats for packed B */
-    size_t slot_floats;
+    float *buf;     /* per region: slot_floats for packed B, then MR x kc for packed A */
+    size_t slot_floats, b_floats;
 } gemm_job;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -73,11 +87,15 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
  * whole strips. Reads along whichever of k or n is contiguous; when that is
  * k (a transpose), pack_bt does the bulk 8 x 8 blocks at a time. */
 static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr,
-                   pack_bt_fn pack_bt)
+                   pack_bt_fn pack_bt, pack_bn_fn pack_bn)
 {
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         float *d = dst + j0 * kc;
         int w = (int)min64(nr, nc - j0);
+        if (cs == 1 && pack_bn) {
+            pack_bn(d, B + j0, rs, kc, w, nr);
+            continue;
+        }
         if (cs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *s = B + k * rs + j0;
@@ -107,24 +125,64 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
     }
 }
 
+/* abuf[k][MR] = A(i, k) for i < mr, k < kc: A's rows are contiguous
+ * (a_rs == 1), so each k is one short copy. */
+static void pack_a(float *abuf, const float *a, int64_t a_cs, int64_t kc, int mr, int MR)
+{
+    for (int64_t k = 0; k < kc; k++)
+        for (int i = 0; i < mr; i++)
+            abuf[k * MR + i] = a[k * a_cs + i];
+}
+
+/* Asks for the C tile at c (rows x cols, row stride ldc) to be brought into
+ * the cache, for writing: the tile after the current one, whose first
+ * loads (or stores) would otherwise wait on memory when C is larger than
+ * L2 (dW of the 784-wide layer). A hint; it changes no value. */
+static void prefetch_c(const float *c, int64_t ldc, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j += 16)
+            __builtin_prefetch(c + i * ldc + j, 1, 3);
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
-static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf)
+static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
+    const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
+    const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
     for (int64_t jc = n0; jc < n1; jc += j->nc) {
         int64_t nc = min64(j->nc, n1 - jc);
+        /* columns [0, nc_direct) read in place, the rest packed */
+        int64_t nc_direct = direct ? nc / nr * nr : 0;
         for (int64_t pc = 0; pc < j->K; pc += j->kc) {
             int64_t kc = min64(j->kc, j->K - pc);
             int load_c = j->accumulate || pc > 0;
             int last = pc + kc == j->K;
-            pack_b(bbuf, j->B + pc * j->b_rs + jc * j->b_cs, j->b_rs, j->b_cs, kc, nc, nr, j->impl.pack_bt);
+            const float *bsrc = j->B + pc * j->b_rs + jc * j->b_cs;
+            if (nc > nc_direct)
+                pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
+                       j->impl.pack_bt, j->impl.pack_bn);
+            if (packed_a) /* the region's rows of A, micro-panel by micro-panel: [tile][kc][MR] */
+                for (int64_t ir = m0; ir < m1; ir += mr)
+                    pack_a(abuf + (ir - m0) * kc, j->A + ir + pc * j->a_cs, j->a_cs, kc, (int)min64(mr, m1 - ir),
+                           mr);
             for (int64_t ir = m0; ir < m1; ir += mr) {
-                const float *a = j->A + ir * j->a_rs + pc * j->a_cs;
+                const int rows = (int)min64(mr, m1 - ir);
+                const float *a = packed_a ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
+                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const int cols = (int)min64(nr, nc - jr);
+                    /* the next tile: along the row, else the start of the next row of tiles */
+                    int64_t next_ir = jr + nr < nc ? ir : ir + mr, next_jr = jr + nr < nc ? jr + nr : 0;
+                    if (next_ir < m1)
+                        prefetch_c(j->C + next_ir * j->ldc + jc + next_jr, j->ldc, (int)min64(mr, m1 - next_ir),
+                                   (int)min64(nr, nc - next_jr));
                     const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
-                    j->impl.kernel(kc, a, j->a_rs, j->a_cs, bbuf + jr * kc,
-                                   j->C + ir * j->ldc + jc + jr, j->ldc,
-                                   (int)min64(mr, m1 - ir), (int)min64(nr, nc - jr), load_c, bias);
+                    const float *b = jr < nc_direct ? bsrc + jr : bbuf + (jr - nc_direct) * kc;
+                    int64_t ldb = jr < nc_direct ? j->b_rs : nr;
+                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows, cols,
+                                   load_c, bias);
                 }
             }
         }
@@ -149,7 +207,8 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
     for (int64_t s = begin; s < end; s++) {
         int64_t m0, m1, n0, n1;
         region_of(j, s, &m0, &m1, &n0, &n1);
-        run_region(j, m0, m1, n0, n1, j->buf + (size_t)s * j->slot_floats);
+        float *slot = j->buf + (size_t)s * j->slot_floats;
+        run_region(j, m0, m1, n0, n1, slot, slot + j->b_floats);
     }
 }
 
@@ -229,8 +288,11 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
     int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
-    /* Per region: the packed B block, kc x nc, a whole number of 64-byte lines. */
-    j.slot_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    /* Per region: the packed B block, kc x nc, then A's, MR x kc, each a
+     * whole number of 64-byte lines. */
+    j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
+    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * region_rows, 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);

@@ -1,9 +1,14 @@
-/* The AVX2 micro-kernel: a 6 x 16 tile of C in 12 ymm accumulators.
- * Per k: two vector loads of packed B (columns j..j+7, j+8..j+15), then for
- * each row i a broadcast of A(i,k) and two fmas. Lane j of accumulator
+/* The AVX2 micro-kernel: up to a 6 x 16 tile of C in 12 ymm accumulators.
+ * Per k: W vector loads of packed B (columns j..j+7, j+8..j+15), then for
+ * each row i a broadcast of A(i,k) and W fmas. Lane j of accumulator
  * (i, half) is C(i, 8*half + j)'s one fma chain, in ascending k: the order
- * of gemm_kernel.h. Edge tiles (nr < 16) use masked loads and stores of C;
- * full tiles plain ones (masked stores are slow on some cores). */
+ * of gemm_kernel.h. Edge tiles (nr < 8 W) use masked loads and stores of C;
+ * full tiles plain ones (masked stores are slow on some cores).
+ *
+ * The body is instantiated for every row count R <= 6 and width W (1 or 2
+ * vectors), so an edge tile (the 4 rows left of M = 256, the 10 columns
+ * of N = 10) costs its own size, not a full tile's. Each instance does the
+ * same fmas in the same order for the elements it owns. */
 #include <immintrin.h>
 
 #include "ops/cpu/gemm_kernel.h"
@@ -16,58 +21,77 @@ static __m256i lanes(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
-                            const float *bias)
+/* R rows (all stored), W vectors of 8 columns; nr <= 8 * W. */
+static inline __attribute__((always_inline)) void tile(const int R, const int W, int64_t kc, const float *a,
+                                                       int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, int nr, int load_c, const float *bias)
 {
-    /* rows past the edge read row 0 (in bounds; their lanes are never stored) */
-    const float *row[MR];
-    for (int i = 0; i < MR; i++)
-        row[i] = a + (i < mr ? i : 0) * a_rs;
-    const int full = nr == NR;
-    const __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
+    const int full = nr == 8 * W;
+    const __m256i m[2] = {lanes(nr), lanes(nr - 8)};
     __m256 acc[MR][2];
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        if (load_c && i < mr && full) {
-            acc[i][0] = _mm256_loadu_ps(c + i * ldc);
-            acc[i][1] = _mm256_loadu_ps(c + i * ldc + 8);
-        } else if (load_c && i < mr) {
-            acc[i][0] = _mm256_maskload_ps(c + i * ldc, m0);
-            acc[i][1] = _mm256_maskload_ps(c + i * ldc + 8, m1);
-        } else {
-            acc[i][0] = _mm256_setzero_ps();
-            acc[i][1] = _mm256_setzero_ps();
-        }
-    }
-    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
-        const __m256 b0 = _mm256_load_ps(b + k * NR);
-        const __m256 b1 = _mm256_load_ps(b + k * NR + 8);
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++)
+            acc[i][h] = !load_c ? _mm256_setzero_ps()
+                        : full  ? _mm256_loadu_ps(c + i * ldc + 8 * h)
+                                : _mm256_maskload_ps(c + i * ldc + 8 * h, m[h]);
+    const float *row[MR];
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++)
+        row[i] = a + i * a_rs;
+    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
+        __m256 bv[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++)
+            bv[h] = _mm256_loadu_ps(b + k * ldb + 8 * h);
+#pragma GCC unroll 6
+        for (int i = 0; i < R; i++) {
             const __m256 ai = _mm256_broadcast_ss(row[i] + off);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+            for (int h = 0; h < W; h++)
+                acc[i][h] = _mm256_fmadd_ps(ai, bv[h], acc[i][h]);
         }
     }
     if (bias) {
-        const __m256 bias0 = _mm256_maskload_ps(bias, m0);
-        const __m256 bias1 = _mm256_maskload_ps(bias + 8, m1);
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++) {
+            const __m256 bh = _mm256_maskload_ps(bias + 8 * h, m[h]);
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            acc[i][0] = _mm256_add_ps(acc[i][0], bias0);
-            acc[i][1] = _mm256_add_ps(acc[i][1], bias1);
+            for (int i = 0; i < R; i++)
+                acc[i][h] = _mm256_add_ps(acc[i][h], bh);
         }
     }
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        if (i < mr && full) {
-            _mm256_storeu_ps(c + i * ldc, acc[i][0]);
-            _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
-        } else if (i < mr) {
-            _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
-            _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++) {
+            if (full)
+                _mm256_storeu_ps(c + i * ldc + 8 * h, acc[i][h]);
+            else
+                _mm256_maskstore_ps(c + i * ldc + 8 * h, m[h], acc[i][h]);
         }
+}
+
+#define TILE_CASE(R)                                                                       \
+    case R:                                                                                \
+        if (nr > 8)                                                                        \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        else                                                                               \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        return;
+
+void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *bias)
+{
+    switch (mr) {
+        TILE_CASE(6)
+        TILE_CASE(5)
+        TILE_CASE(4)
+        TILE_CASE(3)
+        TILE_CASE(2)
+        TILE_CASE(1)
     }
 }
 
@@ -102,4 +126,23 @@ void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t k
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
         }
+}
+
+void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr)
+{
+    const __m256i tail = lanes(w % 8);
+    const int w8 = w / 8 * 8;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = src + k * rs;
+        float *d = dst + k * nr;
+        int j = 0;
+        for (; j < w8; j += 8)
+            _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
+        if (j < w) { /* the masked load reads only the w % 8 floats there are */
+            _mm256_storeu_ps(d + j, _mm256_maskload_ps(s + j, tail));
+            j += 8;
+        }
+        for (; j < nr; j += 8)
+            _mm256_storeu_ps(d + j, _mm256_setzero_ps());
+    }
 }

@@ -1,8 +1,13 @@
-/* The AVX-512 micro-kernel: an 8 x 32 tile of C in 16 zmm accumulators.
- * Per k: two vector loads of packed B (columns j..j+15, j+16..j+31), then
- * for each row i a broadcast of A(i,k) and two fmas. Lane j of accumulator
+/* The AVX-512 micro-kernel: up to an 8 x 32 tile of C in 16 zmm accumulators.
+ * Per k: W vector loads of packed B (columns j..j+15, j+16..j+31), then for
+ * each row i a broadcast of A(i,k) and W fmas. Lane j of accumulator
  * (i, half) is C(i, 16*half + j)'s one fma chain, in ascending k: the order
- * of gemm_kernel.h. Edge tiles use masked loads and stores of C. */
+ * of gemm_kernel.h. Edge tiles use masked loads and stores of C.
+ *
+ * The body is instantiated for every row count R <= 8 and width W (1 or 2
+ * vectors), so an edge tile (the 2 rows left of M = 10, the 10 columns of
+ * N = 10) costs its own size, not a full tile's. Each instance does the
+ * same fmas in the same order for the elements it owns. */
 #include <immintrin.h>
 
 #include "ops/cpu/gemm_kernel.h"
@@ -14,50 +19,71 @@ static __mmask16 lanes(int n)
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
-                              const float *bias)
+/* R rows (all stored), W vectors of 16 columns; nr <= 16 * W. */
+static inline __attribute__((always_inline)) void tile(const int R, const int W, int64_t kc, const float *a,
+                                                       int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, int nr, int load_c, const float *bias)
 {
-    /* rows past the edge read row 0 (in bounds; their lanes are never stored) */
-    const float *row[MR];
-    for (int i = 0; i < MR; i++)
-        row[i] = a + (i < mr ? i : 0) * a_rs;
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __mmask16 m[2] = {lanes(nr), lanes(nr - 16)};
     __m512 acc[MR][2];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        if (load_c && i < mr) {
-            acc[i][0] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
-            acc[i][1] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
-        } else {
-            acc[i][0] = _mm512_setzero_ps();
-            acc[i][1] = _mm512_setzero_ps();
-        }
-    }
-    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
-        const __m512 b0 = _mm512_load_ps(b + k * NR);
-        const __m512 b1 = _mm512_load_ps(b + k * NR + 16);
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++)
+            acc[i][h] = load_c ? _mm512_maskz_loadu_ps(m[h], c + i * ldc + 16 * h) : _mm512_setzero_ps();
+    const float *row[MR];
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++)
+        row[i] = a + i * a_rs;
+    for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
+        __m512 bv[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++)
+            bv[h] = _mm512_loadu_ps(b + k * ldb + 16 * h);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
             const __m512 ai = _mm512_set1_ps(row[i][off]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+            for (int h = 0; h < W; h++)
+                acc[i][h] = _mm512_fmadd_ps(ai, bv[h], acc[i][h]);
         }
     }
     if (bias) {
-        const __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias);
-        const __m512 bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++) {
+            const __m512 bh = _mm512_maskz_loadu_ps(m[h], bias + 16 * h);
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            acc[i][0] = _mm512_add_ps(acc[i][0], bias0);
-            acc[i][1] = _mm512_add_ps(acc[i][1], bias1);
+            for (int i = 0; i < R; i++)
+                acc[i][h] = _mm512_add_ps(acc[i][h], bh);
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        if (i < mr) {
-            _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i][0]);
-            _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc[i][1]);
-        }
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (int h = 0; h < W; h++)
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * h, m[h], acc[i][h]);
+}
+
+#define TILE_CASE(R)                                                                       \
+    case R:                                                                                \
+        if (nr > 16)                                                                       \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        else                                                                               \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        return;
+
+void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *bias)
+{
+    switch (mr) {
+        TILE_CASE(8)
+        TILE_CASE(7)
+        TILE_CASE(6)
+        TILE_CASE(5)
+        TILE_CASE(4)
+        TILE_CASE(3)
+        TILE_CASE(2)
+        TILE_CASE(1)
     }
 }

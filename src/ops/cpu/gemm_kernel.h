@@ -1,16 +1,17 @@
 /* The micro-kernels behind repro_gemm (private to src/ops/cpu/gemm*.c).
  *
  * A micro-kernel owns an MR x NR tile of C and carries each element's one
- * accumulator through a k-block, in ascending k. A is read in place (it is
- * only ever broadcast, so it needs no packing); B comes packed:
+ * accumulator through a k-block, in ascending k. A is read through its
+ * strides (in place, or packed [kc][MR] by the driver: gemm.c); B comes packed, or in place
+ * when it is contiguous along n and the tile is a full NR wide:
  *
- *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (for rows past mr
- *      the kernel re-reads row 0, staying in bounds, and never stores them)
- *   b: [kc][NR]  b[k*NR + j] = B(k0+k, n0+j)   (columns >= nr are padding)
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr
+ *   b: b[k*ldb + j] = B(k0+k, n0+j); packed: ldb = NR, 64-byte aligned, and
+ *      columns nr..NR-1 are padding; in place: ldb = B's row stride, nr = NR
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
  *   acc(i,j) = load_c ? c[i*ldc + j] : +0.0f
- *   for k < kc: acc(i,j) = fma(a(i,k), b[k*NR+j], acc(i,j))
+ *   for k < kc: acc(i,j) = fma(a(i,k), b[k*ldb+j], acc(i,j))
  *   c[i*ldc + j] = bias ? acc(i,j) + bias[j] : acc(i,j)
  *
  * The driver passes load_c for every k-block after the first (and for the
@@ -22,7 +23,7 @@
 #include <stdint.h>
 
 typedef void (*repro_gemm_kernel_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                                     const float *b, float *c, int64_t ldc, int mr, int nr,
+                                     const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      int load_c, const float *bias);
 
 enum {
@@ -35,13 +36,13 @@ enum {
 };
 
 void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
 void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias);
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
 
 /* The transposing part of packing B when B is contiguous along k (the
@@ -49,5 +50,9 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t 
  * both multiples of 8. A copy, so it cannot change a bit. AVX2 (every
  * AVX-512 CPU repro uses has it too). */
 void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+
+/* Packing B when it is contiguous along n: dst[k*nr + j] = src[k*rs + j]
+ * for j < w, +0 for w <= j < nr (nr a multiple of 8, w <= nr). A copy. */
+void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
 
 #endif

@@ -8,7 +8,7 @@
 enum { MR = REPRO_GEMM_SCALAR_MR, NR = REPRO_GEMM_SCALAR_NR };
 
 void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                              const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                              const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias)
 {
     /* rows past the edge read row 0 (in bounds; their lanes are never stored) */
@@ -22,7 +22,7 @@ void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t 
     for (int64_t k = 0; k < kc; k++)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
-                acc[i][j] = fmaf(row[i][k * a_cs], b[k * NR + j], acc[i][j]);
+                acc[i][j] = fmaf(row[i][k * a_cs], b[k * ldb + j], acc[i][j]);
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++)
             c[i * ldc + j] = bias ? acc[i][j] + bias[j] : acc[i][j];
