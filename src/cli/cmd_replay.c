@@ -451,8 +451,10 @@ static int verdict(const replay_args *a, const char *out, long long last_step, i
     if (cJSON_IsObject(first)) {
         double step = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(first, "a"), "step"));
         printf("replay: DIFFERENT: the retraining parts from the record at step %.0f\n", step);
-        if (a->trace && diff_trace_run(report, NULL) != 0)
+        if (a->trace && diff_trace_run(report, NULL) != 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(report, "trace");
             fprintf(stderr, "repro replay: could not trace the step (see above); the ledger report follows\n");
+        }
     } else {
         printf("replay: DIFFERENT: the ledgers agree line for line, but not in length or final params_sha256\n");
     }
