@@ -40,7 +40,7 @@ static int draw(const char **dirs, int n, const char *metric, int log_y, FILE *o
         int k = rc ? 0 : run_curves_series(&runs[i], metric, &xs[i], &ys[i]);
         if (k < 0)
             rc = 2;
-        series[i] = (svg_series){.x = xs[i], .y = ys[i], .n = k > 0 ? k : 0};
+        series[i] = (svg_series){.x = xs[i], .y = ys[i], .n = k > 0 ? k : 0, .colour = i};
         snprintf(series[i].label, sizeof series[i].label, "%s", dirs[i]);
         points += k > 0 ? k : 0;
     }

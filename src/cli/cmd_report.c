@@ -112,9 +112,13 @@ static int chart(FILE *out, const run_curves *runs, int n, const char *title, co
                 buf[2 * k] = buf[2 * k + 1] = NULL;
                 continue;
             }
-            s[k] = (svg_series){.x = buf[2 * k], .y = buf[2 * k + 1], .n = got};
+            /* colour: the metric (the run when there is one metric); dashes: the run */
+            s[k] = (svg_series){.x = buf[2 * k], .y = buf[2 * k + 1], .n = got,
+                                .colour = n_metrics > 1 ? m : r, .dash = n_metrics > 1 ? r : 0};
+            const char *base = strrchr(runs[r].dir, '/'); /* a short name for the legend */
+            base = base && base[1] ? base + 1 : runs[r].dir;
             if (n > 1)
-                snprintf(s[k].label, sizeof s[k].label, "%s %s", metrics[m], runs[r].dir);
+                snprintf(s[k].label, sizeof s[k].label, "%s %s", metrics[m], base);
             else
                 snprintf(s[k].label, sizeof s[k].label, "%s", metrics[m]);
             points += got;

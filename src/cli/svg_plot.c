@@ -92,8 +92,11 @@ static void curve(FILE *out, const svg_chart *c, int s, double x0, double x1, do
 {
     const double pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
     const svg_series *se = &c->series[s];
-    const char *colour = colours[s % (int)(sizeof colours / sizeof *colours)];
-    fprintf(out, "<path class=\"curve\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" data-label=\"", colour);
+    static const char *const dashes[] = {"none", "6 3", "2 2", "8 3 2 3"};
+    const char *colour = colours[se->colour % (int)(sizeof colours / sizeof *colours)];
+    const char *dash = dashes[se->dash % (int)(sizeof dashes / sizeof *dashes)];
+    fprintf(out, "<path class=\"curve\" fill=\"none\" stroke=\"%s\" stroke-dasharray=\"%s\" stroke-width=\"1.5\" "
+                 "data-label=\"", colour, dash);
     html_escape(out, se->label);
     fprintf(out, "\" data-points=\"%d\" d=\"", se->n);
     int pen_down = 0, single = 0;
@@ -116,8 +119,8 @@ static void curve(FILE *out, const svg_chart *c, int s, double x0, double x1, do
                         LEFT + pw * (se->x[i] - x0) / (x1 - x0),
                         TOP + ph - ph * (ty(c, se->y[i]) - y0) / (y1 - y0), colour);
     double ly = TOP + 8 + 16 * s;
-    fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"/>\n",
-            W - RIGHT + 8, W - RIGHT + 26, ly, ly, colour);
+    fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-dasharray=\"%s\" "
+                 "stroke-width=\"2\"/>\n", W - RIGHT + 8, W - RIGHT + 26, ly, ly, colour, dash);
     fprintf(out, "<text x=\"%d\" y=\"%g\" font-size=\"11\">", W - RIGHT + 30, ly + 4);
     html_escape(out, se->label);
     fputs("</text>\n", out);

@@ -11,6 +11,8 @@ typedef struct svg_series {
     char label[256]; /* shown in the legend, escaped on output */
     const double *x, *y;
     int n;
+    int colour; /* an index into a fixed palette */
+    int dash;   /* 0 solid, else a dash pattern: tells runs apart when colours name metrics */
 } svg_series;
 
 typedef struct svg_chart {
