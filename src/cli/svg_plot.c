@@ -3,6 +3,7 @@
 #include "cli/svg_plot.h"
 
 #include <math.h>
+#include <string.h>
 
 enum { W = 720, H = 360, LEFT = 70, RIGHT = 170, TOP = 34, BOTTOM = 46 };
 
@@ -22,6 +23,26 @@ void html_escape(FILE *out, const char *text)
         default: fputc(*p, out);
         }
     }
+}
+
+/* The legend shows at most LEGEND_CHARS bytes of a label (cut at a UTF-8
+ * character's start) and "..."; the whole label is its tooltip. */
+enum { LEGEND_CHARS = 30 };
+static void legend_text(FILE *out, const char *label)
+{
+    size_t n = strlen(label);
+    if (n <= LEGEND_CHARS) {
+        html_escape(out, label);
+        return;
+    }
+    char cut[LEGEND_CHARS + 1];
+    size_t k = LEGEND_CHARS;
+    while (k > 0 && ((unsigned char)label[k] & 0xC0) == 0x80)
+        k--;
+    memcpy(cut, label, k);
+    cut[k] = '\0';
+    html_escape(out, cut);
+    fputs("...", out);
 }
 
 static int usable(const svg_chart *c, double y)
@@ -121,8 +142,10 @@ static void curve(FILE *out, const svg_chart *c, int s, double x0, double x1, do
     double ly = TOP + 8 + 16 * s;
     fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-dasharray=\"%s\" "
                  "stroke-width=\"2\"/>\n", W - RIGHT + 8, W - RIGHT + 26, ly, ly, colour, dash);
-    fprintf(out, "<text x=\"%d\" y=\"%g\" font-size=\"11\">", W - RIGHT + 30, ly + 4);
+    fprintf(out, "<text x=\"%d\" y=\"%g\" font-size=\"11\"><title>", W - RIGHT + 30, ly + 4);
     html_escape(out, se->label);
+    fputs("</title>", out);
+    legend_text(out, se->label);
     fputs("</text>\n", out);
 }
 
