@@ -208,6 +208,10 @@ static void check_build(const cJSON *record)
     if (commit && strcmp(commit, REPRO_GIT_COMMIT) != 0)
         fprintf(stderr, "repro replay: warning: the run was built from commit %s, this repro from %s\n", commit,
                 REPRO_GIT_COMMIT);
+    const cJSON *det = cJSON_GetObjectItemCaseSensitive(record, "determinism");
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(det, "reproducible")))
+        fprintf(stderr, "repro replay: warning: the record says the run was not bit-reproducible "
+                        "(determinism.not_exact); its bits need not come out again\n");
 }
 
 /* ---- the data ---- */
