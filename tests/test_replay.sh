@@ -104,6 +104,19 @@ has_out "perturbed run" "the retraining parts from the record at step 5"
 has_out "perturbed run" "trace: first difference at step 5"
 has_out "perturbed run" "tensor grad.trunk.0.bias"
 
+# Made by another build: warned, naming both; the bits still match.
+rm -rf "$dir/build" && cp -r "$dir/run" "$dir/build"
+python3 - "$dir/build/run.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["env"]["repro"]["version"] = "0.0.9"
+r["env"]["repro"]["git_commit"] = "0123456789abcdef0123456789abcdef01234567"
+json.dump(r, open(sys.argv[1], "w"))
+PY
+expect_exit 0 "another build" -- "$REPRO" replay "$dir/build" --until 3 || true
+expect_err_contains "another build" "warning: the run was made by repro 0.0.9, this is repro "
+expect_err_contains "another build" "warning: the run was built from commit 0123456789abcdef0123456789abcdef01234567, this repro from "
+
 # Runs that cannot be replayed.
 rm -rf "$dir/stopped"
 "$REPRO" train "$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml" "${common[@]}" "${SMALL_DATA[@]}" \
