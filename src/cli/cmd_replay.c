@@ -369,12 +369,19 @@ static int same_line(const repro_ledger_entry *a, const repro_ledger_entry *b)
     return 1;
 }
 
-/* Compares the replay's ledger lines from *checked on with the record's;
- * returns the 1-based line that differs, or 0. */
-static int64_t compare_new_lines(const char *out, const repro_ledger_entry *want, int64_t n_want, int64_t *checked)
+/* Compares the replay's ledger lines from *checked on with the record's
+ * when the file grew since *seen_size; returns the 1-based line that
+ * differs, or 0. (The file is read whole each time it grows: a few
+ * milliseconds even for a long run, at the polling rate below.) */
+static int64_t compare_new_lines(const char *out, const repro_ledger_entry *want, int64_t n_want, int64_t *checked,
+                                 off_t *seen_size)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/ledger.jsonl", out);
+    struct stat sb;
+    if (stat(path, &sb) != 0 || sb.st_size == *seen_size)
+        return 0;
+    *seen_size = sb.st_size;
     repro_ledger_entry *have = NULL;
     int64_t n_have = 0;
     int cut = 0;
@@ -396,11 +403,12 @@ static int64_t watch_training(pid_t pid, const char *out, const repro_ledger_ent
                               int *wstatus)
 {
     int64_t checked = 0, bad = 0;
-    const struct timespec tick = {0, 50 * 1000 * 1000};
+    off_t seen_size = 0;
+    const struct timespec tick = {0, 100 * 1000 * 1000};
     for (;;) {
         pid_t done = waitpid(pid, wstatus, WNOHANG);
         if (!bad)
-            bad = compare_new_lines(out, want, n_want, &checked);
+            bad = compare_new_lines(out, want, n_want, &checked, &seen_size);
         if (done == pid)
             return bad;
         if (bad) {
