@@ -83,21 +83,33 @@ static int range(const svg_chart *c, double *x0, double *x1, double *y0, double 
     return 1;
 }
 
+/* A tick spacing of 1, 2 or 5 times a power of ten giving about four
+ * intervals over span (whole numbers when the axis counts steps or epochs). */
+static double tick_step(double span, int whole)
+{
+    double raw = span / 4, p = pow(10, floor(log10(raw))), f = raw / p;
+    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+    return whole && step < 1 ? 1 : step;
+}
+
 static void axes(FILE *out, const svg_chart *c, double x0, double x1, double y0, double y1)
 {
     const double pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
     fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#999\"/>\n", LEFT, TOP,
             pw, ph);
-    for (int k = 0; k <= 4; k++) {
-        double fy = y0 + (y1 - y0) * k / 4, py = TOP + ph - ph * k / 4;
-        double fx = x0 + (x1 - x0) * k / 4, px = LEFT + pw * k / 4;
+    /* y: on a log axis the values are log10; ticks at the same spacing there */
+    double dy = tick_step(y1 - y0, 0);
+    for (double fy = ceil(y0 / dy) * dy; fy <= y1 + dy * 1e-9; fy += dy) {
+        double py = TOP + ph - ph * (fy - y0) / (y1 - y0);
         fprintf(out, "<line x1=\"%d\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", LEFT, LEFT + pw, py,
                 py);
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n", LEFT - 4,
-                py + 4, c->log_y ? pow(10, fy) : fy);
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.6g</text>\n", px,
-                TOP + (int)ph + 15, fx);
+                py + 4, c->log_y ? pow(10, fy) : (fabs(fy) < dy * 1e-9 ? 0.0 : fy));
     }
+    double dx = tick_step(x1 - x0, 1);
+    for (double fx = ceil(x0 / dx) * dx; fx <= x1 + dx * 1e-9; fx += dx)
+        fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.6g</text>\n",
+                LEFT + pw * (fx - x0) / (x1 - x0), TOP + (int)ph + 15, fx);
     fprintf(out, "<text x=\"%g\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">", LEFT + pw / 2, H - 8);
     html_escape(out, c->x_label);
     fprintf(out, "</text>\n<text x=\"14\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\" "
