@@ -42,6 +42,8 @@ expect_exit 0 "--until" -- "$REPRO" replay "$dir/run" --until 7 --out "$dir/u7" 
 has_out "--until" "replay: identical: 7 ledger lines match bit for bit"
 checks=$((checks + 1))
 [[ $(wc -l < "$dir/u7/ledger.jsonl") -eq 7 ]] || fail "--until: retrained past step 7"
+expect_exit 0 "--until past the end" -- "$REPRO" replay "$dir/run" --until 1000 || true
+has_out "--until past the end" "replay: identical: 18 ledger lines match bit for bit, and the final params_sha256"
 expect_exit 0 "threads=2 (no bit changes)" -- "$REPRO" replay "$dir/run" --set threads=2 --until 5 || true
 
 

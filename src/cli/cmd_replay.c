@@ -558,7 +558,10 @@ static int replay(replay_args *a)
         free(ledger);
         return rc;
     }
-    int full = last_step == (long long)ledger[n_ledger - 1].step && !a->until;
+    /* the whole run, final hash included: a complete run replayed to its end
+     * (--until at or past its last step too) */
+    const char *status = str(record, "status");
+    int full = status && !strcmp(status, "complete") && last_step == (long long)ledger[n_ledger - 1].step;
     fprintf(stderr, "repro replay: retraining %s to step %lld in %s\n", a->run_dir, last_step, out);
     pid_t pid = start_training(config, out, a->sets, a->n_sets, full ? 0 : last_step);
     int wstatus = 0;
