@@ -32,8 +32,8 @@ rates = [json.loads(l)["samples_per_sec"] for l in open(sys.argv[1]) if '"sample
 print(f"{statistics.median(rates[1:] or rates):.0f}")
 PY
 }
-torch_rate() { # variant
-    FASHION_DIR=$fashion "$py" bench/torch_mlp.py 1 "$steps" cuda "$1" 2>"$tmp/torch_$1.err" |
+torch_rate() { # variant [precision]
+    FASHION_DIR=$fashion "$py" bench/torch_mlp.py 1 "$steps" cuda "$1" "${2:-fp32}" 2>"$tmp/torch_$1.err" |
         sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p' | grep . ||
         echo "FAILED: $(tail -n 1 "$tmp/torch_$1.err")"
 }
@@ -49,6 +49,9 @@ rate[fast_tf32]=$(repro_rate fast_tf32 --set mode=fast --set allow_tf32=true)
 rate[eager]=$(torch_rate eager)
 rate[compile]=$(torch_rate compile)
 rate[graphs]=$(torch_rate compile-graphs)
+rate[bf16]=$(repro_rate bf16 --set precision=bf16)
+rate[eager_bf16]=$(torch_rate eager bf16)
+rate[compile_bf16]=$(torch_rate compile bf16)
 torch_version=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 row() { # label key
     local v=${rate[$2]}
@@ -70,3 +73,9 @@ row "repro fast + allow_tf32 (not reproducible)" fast_tf32
 row "PyTorch $torch_version eager (deterministic, no TF32)" eager
 row "PyTorch torch.compile (model + optimizer step)" compile
 row "PyTorch torch.compile mode=reduce-overhead (graphs)" graphs
+echo
+echo "bf16 (ratios against the bf16 peers: / eager = autocast eager, / compile = autocast compile)"
+rate[eager]=${rate[eager_bf16]} rate[compile]=${rate[compile_bf16]} rate[graphs]=FAILED
+row "repro precision: bf16 (tensor cores, exact, = the CPU's bits)" bf16
+row "PyTorch autocast bf16 eager" eager_bf16
+row "PyTorch autocast bf16 torch.compile" compile_bf16

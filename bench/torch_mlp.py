@@ -7,10 +7,12 @@ device, a fresh permutation per epoch). Prints one JSON line: samples/s of
 the training step loop alone (no evaluation, no data loading, no loss read
 back), after a warm-up that also absorbs compilation.
 
-usage: torch_mlp.py THREADS STEPS [cpu|cuda] [eager|compile|compile-graphs]
+usage: torch_mlp.py THREADS STEPS [cpu|cuda] [eager|compile|compile-graphs] [fp32|bf16]
   eager           plain PyTorch (on CUDA: deterministic algorithms, no TF32)
   compile         torch.compile of the model and of the optimizer step
   compile-graphs  the model with mode="reduce-overhead" (CUDA Graphs), the step as above
+  bf16            forward and loss under torch.autocast(dtype=torch.bfloat16), the
+                  usual mixed-precision recipe (fp32 weights and optimiser)
 FASHION_DIR overrides the data folder.
 """
 import gzip
@@ -41,6 +43,9 @@ def main():
     variant = sys.argv[4] if len(sys.argv) > 4 else "eager"
     if variant not in ("eager", "compile", "compile-graphs"):
         sys.exit(f"torch_mlp.py: unknown variant {variant!r}")
+    precision = sys.argv[5] if len(sys.argv) > 5 else "fp32"
+    if precision not in ("fp32", "bf16"):
+        sys.exit(f"torch_mlp.py: unknown precision {precision!r}")
     torch.set_num_threads(threads)
     torch.manual_seed(42)
     if device == "cuda":
@@ -70,7 +75,8 @@ def main():
             torch.compiler.cudagraph_mark_step_begin()
         # under CUDA Graphs a kept .grad would alias graph memory the next run overwrites
         opt.zero_grad(set_to_none=variant == "compile-graphs")
-        loss = loss_fn(model(x[idx]), y[idx])
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
         opt_step()
 
@@ -86,7 +92,8 @@ def main():
         step(i)
     sync()
     dt = time.perf_counter() - t0
-    print(json.dumps({"peer": "pytorch", "variant": variant, "version": torch.__version__, "device": device,
+    print(json.dumps({"peer": "pytorch", "variant": variant, "precision": precision, "version": torch.__version__,
+                      "device": device,
                       "threads": threads,
                       "steps": steps, "samples_per_sec": steps * batch / dt}))
 

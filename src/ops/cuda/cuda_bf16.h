@@ -1,0 +1,29 @@
+/* The bf16 GEMM's tilings (gemm_bf16.cu), for tests and benchmarks; the
+ * product itself is declared in cuda_ops.h (repro_cuda_gemm_bf16). Every
+ * tiling runs the same chains, so gives the same bits. */
+#ifndef REPRO_OPS_CUDA_BF16_H
+#define REPRO_OPS_CUDA_BF16_H
+
+#include "ops/cuda/cuda_ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum repro_cuda_bf16_tiling {
+    REPRO_CUDA_BF16_AUTO = 0, /* 32x64 when 128x128 blocks would not fill the GPU */
+    REPRO_CUDA_BF16_128X128,
+    REPRO_CUDA_BF16_32X64
+} repro_cuda_bf16_tiling;
+
+/* repro_cuda_gemm_bf16 with a chosen tiling. */
+repro_status repro_cuda_gemm_bf16_tiled(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t K,
+                                        const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs,
+                                        int64_t b_cs, const float *bias, float *C, int64_t ldc, int accumulate,
+                                        repro_cuda_stream stream, repro_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
