@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh          build + test + demo dependencies
 #   scripts/install-deps.sh --bench  also what `make bench` compares against
 #   scripts/install-deps.sh --fuzz   also clang and its libFuzzer runtime (`make fuzz`)
+#   scripts/install-deps.sh --browser  also headless Chromium (tests/test_report.sh renders the HTML report)
 # As root it runs apt-get; otherwise it prints the command to run.
 set -euo pipefail
 
@@ -13,7 +14,8 @@ for flag in "$@"; do
     case $flag in
     --bench) packages+=(python3-torch python3-numpy) ;;
     --fuzz) packages+=(clang libclang-rt-dev) ;;
-    *) echo "install-deps.sh: unknown option '$flag' (--bench, --fuzz)" >&2; exit 2 ;;
+    --browser) packages+=(chromium) ;;
+    *) echo "install-deps.sh: unknown option '$flag' (--bench, --fuzz, --browser)" >&2; exit 2 ;;
     esac
 done
 

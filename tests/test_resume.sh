@@ -58,7 +58,7 @@ unchanged() {
 
 train full
 last=$(grep -c '"step"' "$dir/full/ledger.jsonl")
-epoch_len=$(sed -n 's/^{"epoch":1,"step":\([0-9]*\),.*/\1/p' "$dir/full/metrics.jsonl")
+epoch_len=$(sed -n 's/^{"epoch":0,"step":\([0-9]*\),.*/\1/p' "$dir/full/metrics.jsonl")
 checks=$((checks + 1))
 grep -q '"stopped_early":[[:space:]]*true' "$dir/full/run.json" || fail "early stopping did not stop the run"
 checks=$((checks + 1))

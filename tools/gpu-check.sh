@@ -29,6 +29,7 @@ if [[ $what == tests || $what == all ]]; then
     step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
     step cuda_train bash tests/test_cuda_train.sh
     step cuda_cnn bash tests/test_cuda_cnn.sh
+    step replay_cuda bash tests/test_replay_cuda.sh
 fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only

@@ -66,6 +66,8 @@ typedef struct repro_train_options {
     void *warn_ctx;
     int no_graphs;              /* GPU: run each step kernel by kernel, not as a CUDA Graph (diagnostics;
                                    REPRO_CUDA_GRAPHS=0 in the CLI). Never changes a bit. */
+    int stop_at_start;          /* checkpoint the initial state (step 0: the initial weights) and stop
+                                   before step 1, status interrupted (--stop-after 0) */
 } repro_train_options;
 
 typedef struct repro_train_result {

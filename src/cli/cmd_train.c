@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "  --resume RUN_DIR continue a stopped run from its newest valid checkpoint; the\n"
             "                   finished run is bit for bit the one that never stopped\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
-            "                   interrupted and can be resumed)\n"
+            "                   interrupted and can be resumed); 0 saves the initial weights\n"
+            "                   (ckpt-00000000.safetensors) before the first step\n"
             "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
             "                   backward, gradients, loss) as per-operation fingerprints and raw\n"
             "                   values (trace.jsonl, trace.bin), then stop after step N; M-N\n"
@@ -72,6 +73,7 @@ typedef struct train_args {
     const char *out;
     const char *resume;
     long long stop_after;
+    int stop_at_start; /* --stop-after 0 */
     const char *trace_dir;
     long long trace_first, trace_last;
     int force;
@@ -132,10 +134,11 @@ static int parse_args(int argc, char **argv, train_args *a)
                 char *end;
                 errno = 0;
                 a->stop_after = strtoll(v, &end, 10);
-                if (errno || *end || a->stop_after < 1) {
-                    fprintf(stderr, "repro train: --stop-after expects a step >= 1, got '%s'\n", v);
+                if (errno || *end || end == v || a->stop_after < 0) {
+                    fprintf(stderr, "repro train: --stop-after expects a step >= 0, got '%s'\n", v);
                     return 2;
                 }
+                a->stop_at_start = a->stop_after == 0;
             } else
                 a->overrides[a->n_overrides++] = v;
         } else if (!strncmp(arg, "--set=", 6)) {
@@ -286,6 +289,7 @@ int repro_cmd_train(int argc, char **argv)
         .trace_last = a.trace_last,
         .warn = print_warning,
         .no_graphs = getenv("REPRO_CUDA_GRAPHS") && strcmp(getenv("REPRO_CUDA_GRAPHS"), "0") == 0,
+        .stop_at_start = a.stop_at_start,
     };
     repro_train_result res;
     st = repro_train_hooked(cfg, &opts, &hooks, &res, &err);

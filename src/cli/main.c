@@ -16,6 +16,9 @@ static const command commands[] = {
     {"train", repro_cmd_train, "train a model from a YAML config; writes a run directory"},
     {"verify", repro_cmd_verify, "train under varied settings and resumes; check every run has the same bits"},
     {"diff", repro_cmd_diff, "compare two run directories; name the first divergent step (--trace: tensor)"},
+    {"replay", repro_cmd_replay, "retrain a run from its record; exit 0 only if every ledger bit matches"},
+    {"report", repro_cmd_report, "one self-contained HTML page of runs: curves, records, differences"},
+    {"plot", repro_cmd_plot, "one metric of one or more runs as an SVG line chart"},
     {"env", repro_cmd_env, "show what a run record captures about this machine"},
     {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
 };
@@ -37,6 +40,8 @@ static void usage(FILE *out)
             "  repro train examples/fashion_mlp.yaml\n"
             "  repro train examples/fashion_mlp.yaml --set threads=2 --set max_steps=300 --out runs/t2\n"
             "  repro diff runs/t1 runs/t2\n"
+            "  repro replay runs/t1\n"
+            "  repro report runs/t1 runs/t2 -o report.html\n"
             "  repro verify examples/fashion_mlp.yaml --vary threads=1,2 --resume-at 37 --max-steps 100\n");
 }
 

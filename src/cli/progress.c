@@ -86,7 +86,7 @@ static void epoch_line(progress_state *ps, const repro_progress *p)
 
 static void epoch_json(progress_state *ps, const repro_progress *p)
 {
-    fprintf(ps->out, "{\"event\":\"epoch\",\"epoch\":%d,\"step\":%lld,\"train_loss\":%.9g", p->epoch + 1,
+    fprintf(ps->out, "{\"event\":\"epoch\",\"epoch\":%d,\"step\":%lld,\"train_loss\":%.9g", p->epoch,
             (long long)p->step, (double)p->loss);
     if (p->has_val)
         fprintf(ps->out, ",\"val_loss\":%.9g", (double)p->val_loss);

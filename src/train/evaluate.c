@@ -37,6 +37,7 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     r->n = n;
     r->loss = 0.0f;
     r->accuracy = 0.0f;
+    r->correct = 0;
     r->has_accuracy = 0;
     if (n == 0)
         return REPRO_OK;
@@ -102,6 +103,7 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
         if (acc_head >= 0) {
             r->has_accuracy = 1;
             r->accuracy = (float)((double)correct / (double)n);
+            r->correct = correct;
         }
     }
     for (int h = 0; h < nh; h++)

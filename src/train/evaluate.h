@@ -25,6 +25,7 @@ typedef struct repro_eval_result {
     float head_loss[REPRO_MAX_HEADS];  /* each head's mean loss */
     int has_accuracy;                  /* there is a cross-entropy head */
     float accuracy;                    /* of the first cross-entropy head */
+    int64_t correct;                   /* its right answers: accuracy = correct / n */
 } repro_eval_result;
 
 /* Evaluates params on data rows rows[0..n) (rows NULL: rows 0..n-1). */

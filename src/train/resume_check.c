@@ -78,27 +78,28 @@ static repro_status check_ledger(const char *dir, const repro_resume_point *p, r
     return st;
 }
 
-/* One metrics line: a JSON object with the integer "epoch" and "step". */
-static repro_status check_metrics_line(const char *path, int line, const char *text, int64_t want_epoch,
+/* One metrics line: a JSON object with the integer "epoch" and "step".
+ * want_epoch < 0: a line past the checkpoint, checked for its shape only. */
+static repro_status check_metrics_line(const char *path, int line, const cJSON *o, int64_t want_epoch,
                                        int64_t want_step, repro_error *err)
 {
-    cJSON *o = cJSON_Parse(text);
     const cJSON *epoch = cJSON_GetObjectItemCaseSensitive(o, "epoch");
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
-    repro_status st = REPRO_OK;
     if (!cJSON_IsObject(o) || !cJSON_IsNumber(epoch) || !cJSON_IsNumber(step))
-        st = repro_fail(err, REPRO_ERR_STATE, "%s:%d: not a metrics line (a JSON object with \"epoch\" and "
-                        "\"step\")", path, line);
-    else if (want_epoch > 0 && epoch->valuedouble != (double)want_epoch)
-        st = repro_fail(err, REPRO_ERR_STATE, "%s:%d: epoch %.17g, expected epoch %lld", path, line,
-                        epoch->valuedouble, (long long)want_epoch);
-    else if (want_epoch > 0 && step->valuedouble != (double)want_step)
-        st = repro_fail(err, REPRO_ERR_STATE, "%s:%d: step %.17g, expected step %lld (the end of epoch %lld)", path,
-                        line, step->valuedouble, (long long)want_step, (long long)want_epoch);
-    cJSON_Delete(o);
-    return st;
+        return repro_fail(err, REPRO_ERR_STATE, "%s:%d: not a metrics line (a JSON object with \"epoch\" and "
+                          "\"step\")", path, line);
+    if (want_epoch >= 0 && epoch->valuedouble != (double)want_epoch)
+        return repro_fail(err, REPRO_ERR_STATE, "%s:%d: epoch %.17g, expected epoch %lld", path, line,
+                          epoch->valuedouble, (long long)want_epoch);
+    if (want_epoch >= 0 && step->valuedouble != (double)want_step)
+        return repro_fail(err, REPRO_ERR_STATE, "%s:%d: step %.17g, expected step %lld (the end of epoch %lld)",
+                          path, line, step->valuedouble, (long long)want_step, (long long)want_epoch);
+    return REPRO_OK;
 }
 
+/* Epochs in metrics.jsonl count from 0, as in the ledger; runs written
+ * before that counted them from 1, which their first line shows (epoch 1
+ * there, 0 now): such a run still resumes, numbered as it began. */
 static repro_status check_metrics(const char *dir, const repro_resume_point *p, repro_error *err)
 {
     char path[4096];
@@ -109,15 +110,20 @@ static repro_status check_metrics(const char *dir, const repro_resume_point *p, 
         return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     char *text = NULL;
     size_t cap = 0;
-    int64_t n = 0;
+    int64_t n = 0, base = 0;
     repro_status st = REPRO_OK;
     while (st == REPRO_OK && getline(&text, &cap, f) >= 0) {
         if (!strchr(text, '\n'))
             break; /* the last line, cut short by a crash */
         n++;
-        int64_t epoch = n <= epochs ? n : 0; /* lines past the checkpoint: only whole */
+        cJSON *o = cJSON_Parse(text);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch");
+        if (n == 1 && cJSON_IsNumber(e) && e->valuedouble == 1)
+            base = 1; /* written by a repro that counted epochs from 1 */
+        int64_t epoch = n <= epochs ? n - 1 + base : -1; /* lines past the checkpoint: only whole */
         int64_t end = n * p->steps_per_epoch < p->total_steps ? n * p->steps_per_epoch : p->total_steps;
-        st = check_metrics_line(path, (int)n, text, epoch, end, err);
+        st = check_metrics_line(path, (int)n, o, epoch, end, err);
+        cJSON_Delete(o);
     }
     free(text);
     fclose(f);

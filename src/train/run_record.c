@@ -190,6 +190,11 @@ static void add_eval(cJSON *o, const char *prefix, const repro_eval_result *r)
     if (r->has_accuracy) {
         snprintf(key, sizeof key, "%s_accuracy", prefix);
         cJSON_AddNumberToObject(o, key, r->accuracy);
+        /* the fraction's parts, exact: what a PyTorch loop counts */
+        snprintf(key, sizeof key, "%s_correct", prefix);
+        cJSON_AddNumberToObject(o, key, (double)r->correct);
+        snprintf(key, sizeof key, "%s_total", prefix);
+        cJSON_AddNumberToObject(o, key, (double)r->n);
     }
 }
 
@@ -198,7 +203,7 @@ repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float t
                                 double samples_per_sec, double loader_wait_sec, repro_error *err)
 {
     cJSON *line = cJSON_CreateObject();
-    cJSON_AddNumberToObject(line, "epoch", epoch + 1);
+    cJSON_AddNumberToObject(line, "epoch", epoch); /* from 0, as in the ledger */
     cJSON_AddNumberToObject(line, "step", (double)step);
     cJSON_AddNumberToObject(line, "train_loss", train_loss);
     add_eval(line, "val", val);

@@ -857,6 +857,21 @@ static void end_batches(trainer *t)
         repro_loader_end_epoch(t->loader);
 }
 
+/* --stop-after 0: checkpoints the state before the first step (the
+ * initial weights; `--resume` trains on from it with the same bits) and
+ * stops. */
+static repro_status stop_at_start(trainer *t, repro_train_state *s, char *stopped, size_t stopped_size,
+                                  repro_error *err)
+{
+    repro_ckpt_parts parts;
+    repro_status st = ckpt_parts(t, &parts, 1, err);
+    if (st == REPRO_OK)
+        st = repro_checkpoint_save(t->run, t->cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
+    if (st == REPRO_OK)
+        snprintf(stopped, stopped_size, "stopped before step 1 (--stop-after 0)");
+    return st;
+}
+
 /* Trains from state *s until the planned steps are done, early stopping
  * ends the run, opts->stop_after is reached or opts->interrupt is raised
  * (then *stopped says why). Checkpoints every checkpoint.every_steps steps
@@ -870,6 +885,8 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
     p.kind = REPRO_PROGRESS_START;
     report(t, &p);
     stopped[0] = '\0';
+    if (t->opts->stop_at_start && s->step == 0) /* the initial weights, as a checkpoint of step 0 */
+        return stop_at_start(t, s, stopped, stopped_size, err);
     float lr = cfg->optim.lr;
     while (!s->finished && s->epoch < cfg->epochs && s->step < t->total_steps) {
         repro_status st = begin_epoch(t, s, err);
