@@ -135,7 +135,9 @@ typedef struct repro_model_config {
     repro_head_config heads[REPRO_MAX_HEADS];
 } repro_model_config;
 
-typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY } repro_data_format;
+/* memory: the caller gives the data sets (repro_train_options.train_data,
+ * e.g. from NumPy arrays through the Python package); no file keys. */
+typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY } repro_data_format;
 
 typedef struct repro_data_config {
     repro_data_format format;

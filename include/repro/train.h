@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "repro/config.h"
+#include "repro/data.h"
 #include "repro/status.h"
 
 #ifdef __cplusplus
@@ -66,6 +67,10 @@ typedef struct repro_train_options {
     void *warn_ctx;
     int no_graphs;              /* GPU: run each step kernel by kernel, not as a CUDA Graph (diagnostics;
                                    REPRO_CUDA_GRAPHS=0 in the CLI). Never changes a bit. */
+    /* data.format: memory: the data sets (e.g. repro_dataset_from_arrays), used
+     * in place of files; only read (copied). test_data may be NULL. run.json
+     * records their repro_dataset_sha256. Must be NULL for the other formats. */
+    const repro_dataset *train_data, *test_data;
 } repro_train_options;
 
 typedef struct repro_train_result {

@@ -26,7 +26,7 @@ static const char *const init_names[] = {"default",        "kaiming_uniform", "k
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
-static const char *const format_names[] = {"idx", "csv", "npy", NULL};
+static const char *const format_names[] = {"idx", "csv", "npy", "memory", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};

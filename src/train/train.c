@@ -52,6 +52,7 @@
 #include "train/heads.h"
 #include "train/staged_batch.h"
 #include "train/determinism.h"
+#include "train/given_data.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
 #include "train/resume_check.h"
@@ -138,7 +139,9 @@ static void warn_user(const trainer *t, const char *msg)
 static repro_status load_data(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
-    repro_status st = repro_data_load(&cfg->data, &t->train, &t->test, err);
+    repro_status st = cfg->data.format == REPRO_DATA_MEMORY || t->opts->train_data
+                          ? repro_given_data_copy(cfg, t->opts, &t->train, &t->test, err)
+                          : repro_data_load(&cfg->data, &t->train, &t->test, err);
     if (st != REPRO_OK)
         return st;
     if (t->train.n < 1)
