@@ -924,6 +924,8 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, epoch_sec, &p, err);
                 if (st != REPRO_OK)
                     return st;
+                /* raised by the epoch's own progress callback: stop here, not a step later */
+                interrupted = interrupted || (t->opts->interrupt && *t->opts->interrupt);
             }
             if (s->step == t->total_steps || s->epoch == cfg->epochs)
                 s->finished = 1;
