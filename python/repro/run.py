@@ -83,20 +83,58 @@ class Run:
         tensors, _ = _safetensors.read(self._file("model.safetensors"))
         return tensors
 
+    def export_torch(self, path: "str | os.PathLike[str]") -> str:
+        """Writes the weights under the names of an equivalent nn.Sequential
+        (``repro export RUN --format torch -o PATH``) and returns its Python
+        code, which defines ``model``. Raises UnsupportedError for a model
+        with no nn.Sequential equivalent (several heads, a branching graph,
+        batch_norm)."""
+        import ctypes
+
+        from . import _lib
+        L = _lib.lib()
+        err = _lib.Error()
+        code = ctypes.c_void_p()
+        if L.repro_export_torch(os.fsencode(self.path), os.fsencode(path), ctypes.byref(code), ctypes.byref(err)):
+            _lib.raise_error(err)
+        text = _lib.take_string(code.value)
+        assert text is not None
+        return text
+
+    def torch_module(self) -> Any:
+        """A new torch.nn.Sequential equivalent to the model, with the run's
+        weights loaded (eval mode is the caller's choice). Needs torch."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="repro-export-") as tmp:
+            path = os.path.join(tmp, "model.safetensors")
+            scope: Dict[str, Any] = {}
+            exec(compile(self.export_torch(path), "<repro export>", "exec"), scope)
+            module = scope["model"]
+            self._load_state(module, _safetensors.read(path)[0], strict=True)
+        return module
+
+    @staticmethod
+    def _load_state(module: Any, tensors: Dict[str, np.ndarray], strict: bool) -> None:
+        import torch  # only here: torch is optional
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=strict)
+
     def load_into(self, module: Any, strict: bool = True) -> Any:
         """Loads the weights into a torch.nn.Module and returns it.
 
-        The module's state_dict names are matched first as repro's names
-        (a module built like repro's trunk/heads), then as the names
-        ``repro export --format torch`` gives (an nn.Sequential). Needs torch.
+        The module's state_dict keys may be repro's own names (a module
+        built with repro's trunk/heads or node names) or those of the
+        nn.Sequential ``repro export --format torch`` describes (keys
+        "0.weight", ...). Needs torch.
         """
-        import torch  # only here: torch is optional
+        import tempfile
 
-        from .export import torch_state_dict
         want = set(module.state_dict().keys())
-        params = self.params()
-        if not (set(params) >= want if not strict else set(params) == want):
-            params = torch_state_dict(self.config, params)
-        state = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
-        module.load_state_dict(state, strict=strict)
+        tensors = self.params()
+        if set(tensors) != want:
+            with tempfile.TemporaryDirectory(prefix="repro-export-") as tmp:
+                path = os.path.join(tmp, "model.safetensors")
+                self.export_torch(path)
+                tensors = _safetensors.read(path)[0]
+        self._load_state(module, tensors, strict)
         return module
