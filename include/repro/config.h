@@ -70,7 +70,8 @@ typedef enum repro_init_kind {
     REPRO_INIT_XAVIER_UNIFORM,
     REPRO_INIT_XAVIER_NORMAL,
     REPRO_INIT_ZEROS,
-    REPRO_INIT_CONSTANT
+    REPRO_INIT_CONSTANT,
+    REPRO_INIT_TORCH_DEFAULT /* PyTorch's nn.Linear / nn.Conv2d default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
 } repro_init_kind;
 
 /* One layer of a trunk or head, or one node of model.nodes (the graph:
@@ -196,6 +197,13 @@ typedef struct repro_schedule_config {
     float min_lr;
 } repro_schedule_config;
 
+/* init: where the parameters start (docs/config.md#init). */
+typedef struct repro_init_config {
+    char from[REPRO_PATH_MAX]; /* "" = drawn by each layer's initialiser; else a safetensors
+                                  file holding every parameter, by repro name or by the
+                                  names of `repro export --format torch` */
+} repro_init_config;
+
 typedef struct repro_ema_config {
     bool enabled;
     float decay; /* default 0.999 */
@@ -290,6 +298,7 @@ typedef struct repro_config {
     repro_optim_config optim;
     repro_schedule_config schedule;
     repro_ema_config ema;
+    repro_init_config init;
     repro_early_stop_config early_stopping;
     repro_ledger_config ledger;
     repro_checkpoint_config checkpoint;

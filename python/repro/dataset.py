@@ -57,6 +57,7 @@ class Dataset:
     def __init__(self) -> None:  # use from_arrays
         self._handle: Optional[int] = None
         self.n = 0
+        self.n_features = 0
         self.sha256 = ""
 
     @classmethod
@@ -97,6 +98,7 @@ class Dataset:
         ds = cls()
         ds._handle = handle
         ds.n = n
+        ds.n_features = int(a.n_features)
         hexbuf = ctypes.create_string_buffer(65)
         if L.repro_dataset_sha256(handle, hexbuf, ctypes.byref(err)) != 0:
             _lib.raise_error(err)

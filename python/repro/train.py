@@ -99,6 +99,45 @@ def _config_file(config: Union[str, "os.PathLike[str]", Mapping[str, Any]], tmp:
     raise TypeError(f"config must be a path or a dict, not {type(config).__name__}")
 
 
+def _load_config(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
+                 overrides: Union[None, Mapping[str, Any], Sequence[str]], memory: bool):
+    """(config handle, override strings, their C array); raises the library's error."""
+    sets = _override_list(overrides)
+    if memory:
+        sets += ["data.format=memory"] + [f"data.{k}=" for k in _DATA_FILE_KEYS]
+    L = _lib.lib()
+    err = _lib.Error()
+    arr = _lib.string_array(sets)
+    with tempfile.TemporaryDirectory(prefix="repro-py-") as tmp:
+        path = _config_file(config, tmp)
+        cfg = L.repro_config_new(os.fsencode(path), arr, len(sets), ctypes.byref(err))
+    if not cfg:
+        _lib.raise_error(err)
+    return cfg, sets, arr
+
+
+def initial_params_sha256(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
+                          overrides: Union[None, Mapping[str, Any], Sequence[str]] = None,
+                          *, input: int = 0, data: Optional[Dataset] = None) -> str:
+    """The params_sha256 of the parameters config starts from (step 0): as
+    each layer's initialiser draws them, or as ``init.from`` gives them.
+
+    input: features per sample when the config leaves model.input to the
+    data (or give ``data``, whose width is used)."""
+    cfg, _, _ = _load_config(config, overrides, data is not None)
+    L = _lib.lib()
+    err = _lib.Error()
+    hexbuf = ctypes.create_string_buffer(65)
+    try:
+        if data is not None and not input:
+            input = data.n_features
+        if L.repro_initial_params_sha256(cfg, int(input), hexbuf, ctypes.byref(err)):
+            _lib.raise_error(err)
+    finally:
+        L.repro_config_delete(cfg)
+    return hexbuf.value.decode()
+
+
 class _Callbacks:
     """The progress callback: calls on_step / on_epoch, turns STOP,
     StopTraining and any exception (Ctrl-C included) into the interrupt flag."""
@@ -205,17 +244,9 @@ def train(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
         raise TypeError(f"test_data must be a repro.Dataset, not {type(test_data).__name__}")
     if test_data is not None and data is None:
         raise ValueError("test_data needs data (the training set) too")
-    sets = _override_list(overrides)
-    if data is not None:
-        sets += ["data.format=memory"] + [f"data.{k}=" for k in _DATA_FILE_KEYS]
+    cfg, sets, arr = _load_config(config, overrides, data is not None)
     L = _lib.lib()
     err = _lib.Error()
-    with tempfile.TemporaryDirectory(prefix="repro-py-") as tmp:
-        path = _config_file(config, tmp)
-        arr = _lib.string_array(sets)
-        cfg = L.repro_config_new(os.fsencode(path), arr, len(sets), ctypes.byref(err))
-        if not cfg:
-            _lib.raise_error(err)
     try:
         cb = _Callbacks(on_step, on_epoch)
         call = _lib.TrainCall()

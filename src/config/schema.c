@@ -24,7 +24,7 @@ static const char *const layer_names[] = {
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
-                                         "constant",       NULL};
+                                         "constant",       "torch_default",   NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
 static const char *const format_names[] = {"idx", "csv", "npy", "memory", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
@@ -160,6 +160,11 @@ static const cfg_field ema_fields[] = {
 };
 static TABLE(ema_table, ema_fields);
 
+static const cfg_field init_fields[] = {
+    F(repro_init_config, CFG_PATH, from, .cap = REPRO_PATH_MAX),
+};
+static TABLE(init_table, init_fields);
+
 static const cfg_field early_fields[] = {
     F(repro_early_stop_config, CFG_BOOL, enabled),
     F(repro_early_stop_config, CFG_ENUM, metric, .names = metric_names),
@@ -234,6 +239,7 @@ static const cfg_field root_fields[] = {
     SECTION(optim, optim_table),
     SECTION(schedule, schedule_table),
     SECTION(ema, ema_table),
+    SECTION(init, init_table),
     SECTION(early_stopping, early_table),
     SECTION(ledger, ledger_table),
     SECTION(checkpoint, checkpoint_table),

@@ -12,6 +12,7 @@
 #include "repro/config.h"
 #include "repro/export.h"
 #include "repro/record.h"
+#include "record/torch_names.h"
 
 /* A growing string; oom latches so callers check once at the end. */
 typedef struct sbuf {
@@ -52,8 +53,9 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 }
 
 typedef struct exporter {
-    const repro_safetensors *st;
-    int n_st;
+    const repro_safetensors *st; /* NULL: a dry walk, collecting names only (repro_torch_names) */
+    int n_st;                    /* dry: room in out, names and repro */
+    char (*repro)[REPRO_NAME_MAX * 3]; /* dry: the repro name of each out */
     repro_named_tensor *out; /* [n_st] */
     char (*names)[REPRO_NAME_MAX * 3];
     int *used;               /* [n_st] */
@@ -84,6 +86,17 @@ static repro_status take(exporter *x, const char *prefix, const char *what, int 
 {
     char name[REPRO_NAME_MAX * 3];
     snprintf(name, sizeof name, "%s.%s", prefix, what);
+    if (!x->st) { /* dry: weight and bias both, whether or not the layer has a bias */
+        static const int64_t ones[REPRO_SAFETENSORS_MAX_DIMS] = {1, 1, 1, 1};
+        if (x->n_out >= x->n_st)
+            return repro_fail(err, REPRO_ERR_INTERNAL, "more than %d parameter tensors", x->n_st);
+        snprintf(x->names[x->n_out], sizeof x->names[0], "%d.%s", x->module, what);
+        snprintf(x->repro[x->n_out], sizeof x->repro[0], "%s", name);
+        x->n_out++;
+        *shape = ones;
+        *ndim = REPRO_SAFETENSORS_MAX_DIMS;
+        return REPRO_OK;
+    }
     int i = repro_safetensors_find(x->st, name);
     *shape = NULL;
     if (i < 0)
@@ -349,6 +362,24 @@ static repro_status export_loaded(exporter *x, const char *run_dir, const char *
     *module_code = x->code.s;
     x->code.s = NULL;
     return REPRO_OK;
+}
+
+repro_status repro_torch_names(const char *config_json, int max, char (*torch)[REPRO_NAME_MAX * 3],
+                               char (*repro)[REPRO_NAME_MAX * 3], int *n, repro_error *err)
+{
+    *n = 0;
+    cJSON *cfg = cJSON_Parse(config_json);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(cfg, "model");
+    if (!cJSON_IsObject(model)) {
+        cJSON_Delete(cfg);
+        return repro_fail(err, REPRO_ERR_FORMAT, "a config without a model");
+    }
+    exporter x = {.st = NULL, .n_st = max, .names = torch, .repro = repro};
+    repro_status st = emit_model(&x, model, err);
+    *n = st ? 0 : x.n_out;
+    free(x.code.s);
+    cJSON_Delete(cfg);
+    return st;
 }
 
 repro_status repro_export_torch(const char *run_dir, const char *out_path, char **module_code, repro_error *err)

@@ -109,6 +109,19 @@ static repro_status given_data(const repro_train_options *opts, cJSON **out, rep
     return REPRO_OK;
 }
 
+/* run.json's "init_from": {"path", "sha256"}. */
+static repro_status init_from_record(repro_run *run, const char *path, repro_error *err)
+{
+    char hex[65];
+    repro_status st = repro_sha256_file(path, hex, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "init.from");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddStringToObject(o, "sha256", hex);
+    return repro_run_set_json(run, "init_from", o, err);
+}
+
 /* Sets run.json's key unless an earlier step failed (then value is freed). */
 static void set(repro_status *st, repro_run *run, const char *key, cJSON *value, repro_error *err)
 {
@@ -182,6 +195,8 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     set(&st, *run, "config", cJSON_Parse(config_text), err);
     set(&st, *run, "execution", execution, err);
     set(&st, *run, "data", data, err);
+    if (st == REPRO_OK && cfg->init.from[0]) /* the starting weights are an input like the data */
+        st = init_from_record(*run, cfg->init.from, err);
     set(&st, *run, "env", repro_env_capture(isa), err);
     set(&st, *run, "determinism", repro_determinism_json(cfg), err);
     if (hooks->perturb.step > 0) {

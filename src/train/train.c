@@ -53,6 +53,7 @@
 #include "train/staged_batch.h"
 #include "train/determinism.h"
 #include "train/given_data.h"
+#include "train/init_from.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
 #include "train/resume_check.h"
@@ -265,6 +266,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (cfg->mode == REPRO_MODE_FAST)
         repro_backend_cpu_fast(t->be, 1);
     st = repro_model_init_params(t->model, cfg->seed, err);
+    if (st == REPRO_OK && cfg->init.from[0] && !t->opts->resume_dir) /* a resume restores its checkpoint */
+        st = repro_init_from(t->model, t->be, cfg, err);
     int64_t np = repro_model_n_params(t->model);
     size_t pbytes = (size_t)np * sizeof(float);
     if (st == REPRO_OK)
