@@ -66,10 +66,13 @@ typedef struct repro_train_call {
 repro_status repro_train_json(const repro_config *cfg, const repro_train_call *call, char **result_json,
                               repro_error *err);
 
-/* The params_sha256 cfg's model starts from, before step 1: drawn by the
- * layers' initialisers, or read from init.from. input: features per sample
- * (0: cfg's model.input / input_shape). On the CPU; the GPU draws the same. */
-repro_status repro_initial_params_sha256(const repro_config *cfg, int input, char hex[65], repro_error *err);
+/* The parameters cfg's model starts from, before step 1 (drawn by the
+ * layers' initialisers, or read from init.from): their params_sha256 in
+ * hex, and when path is not NULL a safetensors file of them by repro name.
+ * input: features per sample (0: cfg's model.input / input_shape). On the
+ * CPU; every backend draws the same bits. */
+repro_status repro_initial_params(const repro_config *cfg, int input, const char *path, char hex[65],
+                                  repro_error *err);
 
 /* repro_run_compare's report as JSON text (free with repro_string_free). */
 repro_status repro_run_compare_json(const char *dir_a, const char *dir_b, char **report_json, repro_error *err);

@@ -19,12 +19,12 @@ from .dataset import Dataset
 from .errors import (ArgumentError, ConfigError, FormatError, InternalError, NumericError, ReproError,
                      ReproIOError, ReproMemoryError, StateError, StopTraining, UnsupportedError)
 from .run import Run
-from .train import STOP, EpochInfo, StepInfo, TrainResult, initial_params_sha256, train
+from .train import STOP, EpochInfo, StepInfo, TrainResult, initial_params, initial_params_sha256, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "train", "initial_params_sha256", "Dataset", "Run", "TrainResult", "StepInfo", "EpochInfo", "STOP", "StopTraining",
+    "train", "initial_params_sha256", "initial_params", "Dataset", "Run", "TrainResult", "StepInfo", "EpochInfo", "STOP", "StopTraining",
     "diff", "verify", "ReproError", "ArgumentError", "ReproIOError", "FormatError", "ConfigError",
     "ReproMemoryError", "NumericError", "UnsupportedError", "StateError", "InternalError",
 ]

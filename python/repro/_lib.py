@@ -136,7 +136,7 @@ def _declare(L: ctypes.CDLL) -> None:
         "repro_train_json": (c.c_int, [c.c_void_p, c.POINTER(TrainCall), c.POINTER(c.c_void_p), E]),
         "repro_run_compare_json": (c.c_int, [c.c_char_p, c.c_char_p, c.POINTER(c.c_void_p), E]),
         "repro_verify_compare_json": (c.c_int, [c.c_char_p, c.c_char_p, c.POINTER(c.c_void_p), E]),
-        "repro_initial_params_sha256": (c.c_int, [c.c_void_p, c.c_int, c.c_char * 65, E]),
+        "repro_initial_params": (c.c_int, [c.c_void_p, c.c_int, c.c_char_p, c.c_char * 65, E]),
         "repro_export_torch": (c.c_int, [c.c_char_p, c.c_char_p, c.POINTER(c.c_void_p), E]),
     }
     for name, (res, args) in sigs.items():

@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np  # noqa: F401  (type hints)
+
 from . import _lib
 from .dataset import Dataset
 from .errors import StopTraining
@@ -116,6 +118,21 @@ def _load_config(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
     return cfg, sets, arr
 
 
+def _initial(config: Any, overrides: Any, input: int, data: Optional[Dataset], path: Optional[str]) -> str:
+    cfg, _, _ = _load_config(config, overrides, data is not None)
+    L = _lib.lib()
+    err = _lib.Error()
+    hexbuf = ctypes.create_string_buffer(65)
+    try:
+        if data is not None and not input:
+            input = data.n_features
+        if L.repro_initial_params(cfg, int(input), _lib.encode(path), hexbuf, ctypes.byref(err)):
+            _lib.raise_error(err)
+    finally:
+        L.repro_config_delete(cfg)
+    return hexbuf.value.decode()
+
+
 def initial_params_sha256(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
                           overrides: Union[None, Mapping[str, Any], Sequence[str]] = None,
                           *, input: int = 0, data: Optional[Dataset] = None) -> str:
@@ -124,18 +141,19 @@ def initial_params_sha256(config: Union[str, "os.PathLike[str]", Mapping[str, An
 
     input: features per sample when the config leaves model.input to the
     data (or give ``data``, whose width is used)."""
-    cfg, _, _ = _load_config(config, overrides, data is not None)
-    L = _lib.lib()
-    err = _lib.Error()
-    hexbuf = ctypes.create_string_buffer(65)
-    try:
-        if data is not None and not input:
-            input = data.n_features
-        if L.repro_initial_params_sha256(cfg, int(input), hexbuf, ctypes.byref(err)):
-            _lib.raise_error(err)
-    finally:
-        L.repro_config_delete(cfg)
-    return hexbuf.value.decode()
+    return _initial(config, overrides, input, data, None)
+
+
+def initial_params(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
+                   overrides: Union[None, Mapping[str, Any], Sequence[str]] = None,
+                   *, input: int = 0, data: Optional[Dataset] = None) -> Dict[str, "np.ndarray"]:
+    """The parameters config starts from (step 0) by repro name, as float32
+    arrays (see :func:`initial_params_sha256`)."""
+    from . import _safetensors
+    with tempfile.TemporaryDirectory(prefix="repro-init-") as tmp:
+        path = os.path.join(tmp, "init.safetensors")
+        _initial(config, overrides, input, data, path)
+        return _safetensors.read(path)[0]
 
 
 class _Callbacks:
