@@ -137,3 +137,20 @@ def test_export_usage_errors(tmp, cli):
     assert p.returncode == 2 and "missing -o FILE.safetensors" in p.stderr
     p = cli_export(cli, os.path.join(tmp, "none"), os.path.join(tmp, "x"))
     assert p.returncode == 2 and "run.json" in p.stderr
+
+
+def test_load_into_a_module_with_repro_names(tmp):
+    X, y = toy()
+    r = repro.train(toy_config(), data=repro.Dataset.from_arrays(X, y), out=tmp)
+    nn = torch.nn
+
+    class Model(nn.Module):  # trunk + heads, named as repro names them
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1))
+            self.heads = nn.ModuleDict({"class": nn.Sequential(nn.Linear(16, 4))})
+
+    m = r.load_into(Model())
+    assert np.array_equal(m.heads["class"][0].weight.detach().numpy(), r.params()["heads.class.0.weight"])
+    with pytest.raises(RuntimeError):  # torch's own message for a module that fits neither naming
+        r.load_into(nn.Sequential(nn.Linear(20, 16)))
