@@ -202,6 +202,9 @@ typedef struct repro_init_config {
     char from[REPRO_PATH_MAX]; /* "" = drawn by each layer's initialiser; else a safetensors
                                   file holding every parameter, by repro name or by the
                                   names of `repro export --format torch` */
+    int torch_default;         /* `default: torch_default` (1; 0 = `default`): every linear and
+                                  conv2d weight and bias whose init is `default` is resolved
+                                  to torch_default when the config is loaded */
 } repro_init_config;
 
 typedef struct repro_ema_config {

@@ -160,8 +160,11 @@ static const cfg_field ema_fields[] = {
 };
 static TABLE(ema_table, ema_fields);
 
+static const char *const init_default_names[] = {"default", "torch_default", NULL};
 static const cfg_field init_fields[] = {
     F(repro_init_config, CFG_PATH, from, .cap = REPRO_PATH_MAX),
+    {.key = "default", .type = CFG_ENUM, .offset = offsetof(repro_init_config, torch_default),
+     .names = init_default_names},
 };
 static TABLE(init_table, init_fields);
 

@@ -175,12 +175,12 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     }
 }
 
-/* The init section while unset (no init.from) is left out, which keeps the
+/* The init section while unset (no init.from, init.default) is left out, which keeps the
  * JSON and hash of every config from before it existed. */
 static bool unset_section(const cfg_field *f, const char *base)
 {
-    return f->type == CFG_SECTION && !strcmp(f->key, "init") &&
-           !((const repro_init_config *)(base + f->offset))->from[0];
+    const repro_init_config *init = (const repro_init_config *)(base + f->offset);
+    return f->type == CFG_SECTION && !strcmp(f->key, "init") && !init->from[0] && !init->torch_default;
 }
 
 static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)

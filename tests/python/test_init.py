@@ -113,3 +113,22 @@ def test_torch_default_conv_fan_in_is_c_over_groups_kh_kw():
     bound = np.float32(1) / np.sqrt(np.float32(2 * 3 * 2))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     assert np.abs(b).max() <= bound and w.var() == pytest.approx(bound ** 2 / 3, rel=0.1)
+
+
+def test_init_default_torch_default_is_every_layer_torch_default():
+    layers = lambda init: [dict({"type": "linear", "out": 32}, **init), {"type": "relu"},
+                           dict({"type": "linear", "out": 3}, **init)]
+    per_layer = {"seed": 5, "model": {"input": 10, "trunk": layers({"weight_init": "torch_default",
+                                                                     "bias_init": "torch_default"})[:2],
+                                      "heads": [{"name": "h", "loss": "cross_entropy", "layers": layers(
+                                          {"weight_init": "torch_default", "bias_init": "torch_default"})[2:]}]},
+                 "data": {"format": "memory"}}
+    scheme = {"seed": 5, "init": {"default": "torch_default"},
+              "model": {"input": 10, "trunk": layers({})[:2],
+                        "heads": [{"name": "h", "loss": "cross_entropy", "layers": layers({})[2:]}]},
+              "data": {"format": "memory"}}
+    plain = dict(scheme, init={})
+    a, b = repro.initial_params_sha256(per_layer), repro.initial_params_sha256(scheme)
+    assert a == b != repro.initial_params_sha256(plain)
+    p = repro.initial_params(scheme)
+    assert np.any(p["trunk.0.bias"]) and np.abs(p["trunk.0.bias"]).max() <= 1 / np.sqrt(np.float32(10))
