@@ -101,6 +101,32 @@ def _config_file(config: Union[str, "os.PathLike[str]", Mapping[str, Any]], tmp:
     raise TypeError(f"config must be a path or a dict, not {type(config).__name__}")
 
 
+def _check_resume_data(run_dir: str, data: Optional[Dataset], test_data: Optional[Dataset]) -> None:
+    """A resume must see the data the run started with (as `repro train
+    --resume` checks the files' hashes): arrays by their hash, files too."""
+    import hashlib
+
+    from .errors import StateError
+    given = {"<memory:train>": data, "<memory:test>": test_data}
+    for f in Run(run_dir).record.get("data", {}).get("files", []):
+        path, want = f.get("path", ""), f.get("sha256", "")
+        if path in given:
+            ds = given[path]
+            got = ds.sha256 if ds is not None else "(not given)"
+        else:
+            h = hashlib.sha256()
+            try:
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                got = h.hexdigest()
+            except OSError as e:
+                got = f"(unreadable: {e.strerror})"
+        if got != want:
+            raise StateError(f"cannot resume '{run_dir}': the data '{path}' has sha256 {got}, "
+                             f"the run started with {want}")
+
+
 def _load_config(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
                  overrides: Union[None, Mapping[str, Any], Sequence[str]], memory: bool):
     """(config handle, override strings, their C array); raises the library's error."""
@@ -262,6 +288,8 @@ def train(config: Union[str, "os.PathLike[str]", Mapping[str, Any]],
         raise TypeError(f"test_data must be a repro.Dataset, not {type(test_data).__name__}")
     if test_data is not None and data is None:
         raise ValueError("test_data needs data (the training set) too")
+    if resume is not None:
+        _check_resume_data(os.fspath(resume), data, test_data)
     cfg, sets, arr = _load_config(config, overrides, data is not None)
     L = _lib.lib()
     err = _lib.Error()

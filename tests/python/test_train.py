@@ -178,3 +178,13 @@ def test_library_refusals_are_exceptions_with_the_c_message(tmp):
         repro.train(toy_config(), out=os.path.join(tmp, "r"))
     with pytest.raises(TypeError, match="data must be a repro.Dataset"):
         repro.train(toy_config(), data=np.zeros((3, 3), np.float32))
+
+
+def test_resume_with_other_arrays_is_refused(tmp):
+    X, y = toy()
+    part = repro.train(toy_config(), data=repro.Dataset.from_arrays(X, y), out=tmp,
+                       on_step=lambda s: repro.STOP if s.step == 5 else None)
+    X[0, 0] += 1
+    with pytest.raises(repro.StateError, match=r"cannot resume '.*': the data '<memory:train>' has sha256 [0-9a-f]{64}, "
+                                               r"the run started with [0-9a-f]{64}"):
+        repro.train(toy_config(), data=repro.Dataset.from_arrays(X, y), resume=part.path)
