@@ -33,6 +33,7 @@ endfunction()
 file(GLOB REPRO_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/ops/cuda/*.cu)
 add_library(repro_cuda STATIC ${REPRO_CUDA_SOURCES})
 repro_cuda_flags(repro_cuda)
+set_target_properties(repro_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON) # also linked into librepro.so
 target_link_libraries(repro_cuda PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
 # mode: fast opens cuBLAS at run time (src/backend/cublas_lib.c); exact runs never load it
 target_compile_definitions(repro PRIVATE REPRO_CUDA_LIBRARY_DIR="${CUDAToolkit_LIBRARY_DIR}")

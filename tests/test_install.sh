@@ -23,4 +23,16 @@ expect_exit 0 "installed library trains" -- "$dest/train_from_c" "$cfg" "$dest/r
 expect_exit 0 "installed command trains" -- "$dest/usr/local/bin/repro" train "$cfg" --quiet --out "$dest/run-cli" \
     --set max_steps=20 --set data.limit_train=2000 --set data.limit_test=200
 same_bits "library vs command" "$dest/run-c" "$dest/run-cli"
+
+# The Python package beside the library (python3 with numpy; not for a
+# sanitizer build, whose library python3 cannot load): it names the prefix's
+# library folder and trains the command's bits.
+if [[ -z "$san" && -f $dest/usr/local/lib/librepro.so.0 ]] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    pydir=$(echo "$dest"/usr/local/lib/python3.*/dist-packages)
+    checks=$((checks + 1))
+    grep -qx "LIBDIR = '/usr/local/lib'" "$pydir/repro/_install.py" || fail "_install.py does not name /usr/local/lib"
+    expect_exit 0 "installed Python package trains" -- env PYTHONPATH="$pydir" REPRO_LIB="$dest/usr/local/lib/librepro.so.0" \
+        /usr/bin/python3 -c "import repro; repro.train('$cfg', overrides={'max_steps': 20, 'data.limit_train': 2000, 'data.limit_test': 200}, out='$dest/run-py')"
+    same_bits "Python package vs command" "$dest/run-py" "$dest/run-cli"
+fi
 finish

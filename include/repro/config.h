@@ -73,7 +73,8 @@ typedef enum repro_init_kind {
     REPRO_INIT_XAVIER_UNIFORM,
     REPRO_INIT_XAVIER_NORMAL,
     REPRO_INIT_ZEROS,
-    REPRO_INIT_CONSTANT
+    REPRO_INIT_CONSTANT,
+    REPRO_INIT_TORCH_DEFAULT /* PyTorch's nn.Linear / nn.Conv2d default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
 } repro_init_kind;
 
 /* One layer of a trunk or head, or one node of model.nodes (the graph:
@@ -138,7 +139,9 @@ typedef struct repro_model_config {
     repro_head_config heads[REPRO_MAX_HEADS];
 } repro_model_config;
 
-typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY } repro_data_format;
+/* memory: the caller gives the data sets (repro_train_options.train_data,
+ * e.g. from NumPy arrays through the Python package); no file keys. */
+typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY } repro_data_format;
 
 typedef struct repro_data_config {
     repro_data_format format;
@@ -196,6 +199,16 @@ typedef struct repro_schedule_config {
     float gamma;
     float min_lr;
 } repro_schedule_config;
+
+/* init: where the parameters start (docs/config.md#init). */
+typedef struct repro_init_config {
+    char from[REPRO_PATH_MAX]; /* "" = drawn by each layer's initialiser; else a safetensors
+                                  file holding every parameter, by repro name or by the
+                                  names of `repro export --format torch` */
+    int torch_default;         /* `default: torch_default` (1; 0 = `default`): every linear and
+                                  conv2d weight and bias whose init is `default` is resolved
+                                  to torch_default when the config is loaded */
+} repro_init_config;
 
 typedef struct repro_ema_config {
     bool enabled;
@@ -292,6 +305,7 @@ typedef struct repro_config {
     repro_optim_config optim;
     repro_schedule_config schedule;
     repro_ema_config ema;
+    repro_init_config init;
     repro_early_stop_config early_stopping;
     repro_ledger_config ledger;
     repro_checkpoint_config checkpoint;

@@ -135,6 +135,39 @@ repro_status repro_dataset_gather_checked(const repro_dataset *ds, const uint32_
 repro_status repro_dataset_check_unchanged(const repro_dataset *ds, repro_error *err);
 
 
+/* ---- Data given in memory (data.format: memory) ---------------------------
+ * A caller that already holds its data (the Python package's
+ * repro.Dataset.from_arrays) gives it as arrays instead of files. The run
+ * record then holds each set's repro_dataset_sha256 where a file's SHA-256
+ * would be, so the same arrays are provably the same data. */
+
+/* Arrays of one data set, all row-major and C-contiguous. */
+typedef struct repro_array_set {
+    const float *x;          /* [n][n_features] float32 features */
+    int64_t n, n_features;
+    int64_t image_h, image_w; /* images: image_h * image_w == n_features; else 0, 0 */
+    const int32_t *label;    /* [n] class labels >= 0, or NULL */
+    int32_t n_classes;       /* labels: 0 = max label + 1; else every label must be below it */
+    const float *y;          /* [n][n_targets] float32 regression targets, or NULL */
+    int64_t n_targets;       /* 0 when y is NULL */
+} repro_array_set;
+
+/* Copies the arrays into out (which then owns them; repro_dataset_free).
+ * Refuses (REPRO_ERR_ARG, naming the sample and column) n < 1, no features,
+ * an image shape that is not n_features, a NaN or infinite feature or
+ * target, a negative label or one >= n_classes, and both or neither of
+ * label and y. On failure out is zeroed. */
+repro_status repro_dataset_from_arrays(const repro_array_set *a, repro_dataset *out, repro_error *err);
+
+/* SHA-256 (hex) of a data set's contents: the line
+ * "repro-dataset-v1 n=N features=F image=HxW classes=C targets=T\n" then the
+ * features as float32, the labels as int32 and the targets as float32, each
+ * array whole in row-major order, little-endian (the byte order of every
+ * supported host). Mapped features are converted to float first, as
+ * training sees them. */
+repro_status repro_dataset_sha256(const repro_dataset *ds, char hex[65], repro_error *err);
+
+
 #ifdef __cplusplus
 }
 #endif

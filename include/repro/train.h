@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "repro/config.h"
+#include "repro/data.h"
 #include "repro/status.h"
 
 #ifdef __cplusplus
@@ -68,6 +69,10 @@ typedef struct repro_train_options {
                                    REPRO_CUDA_GRAPHS=0 in the CLI). Never changes a bit. */
     int stop_at_start;          /* checkpoint the initial state (step 0: the initial weights) and stop
                                    before step 1, status interrupted (--stop-after 0) */
+    /* data.format: memory: the data sets (e.g. repro_dataset_from_arrays), used
+     * in place of files; only read (copied). test_data may be NULL. run.json
+     * records their repro_dataset_sha256. Must be NULL for the other formats. */
+    const repro_dataset *train_data, *test_data;
 } repro_train_options;
 
 typedef struct repro_train_result {

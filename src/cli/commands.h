@@ -11,5 +11,6 @@ int repro_cmd_verify(int argc, char **argv);
 int repro_cmd_replay(int argc, char **argv);
 int repro_cmd_report(int argc, char **argv);
 int repro_cmd_plot(int argc, char **argv);
+int repro_cmd_export(int argc, char **argv);
 
 #endif

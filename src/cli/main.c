@@ -21,6 +21,7 @@ static const command commands[] = {
     {"plot", repro_cmd_plot, "one metric of one or more runs as an SVG line chart"},
     {"env", repro_cmd_env, "show what a run record captures about this machine"},
     {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
+    {"export", repro_cmd_export, "write a run's weights as a PyTorch nn.Sequential's safetensors"},
 };
 
 static void usage(FILE *out)

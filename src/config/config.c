@@ -133,6 +133,8 @@ repro_status repro_config_load(const char *path, const char *const *overrides, i
         cfg->determinism = REPRO_DETERMINISM_WARN;
     if (!st)
         st = cfg_validate(&ctx, cfg);
+    if (!st && cfg->init.torch_default)
+        repro_config_resolve_torch_default(cfg);
     yt_free(root);
     if (!st)
         repro_error_clear(err);

@@ -25,9 +25,9 @@ static const char *const layer_names[] = {
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
-                                         "constant",       NULL};
+                                         "constant",       "torch_default",   NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
-static const char *const format_names[] = {"idx", "csv", "npy", NULL};
+static const char *const format_names[] = {"idx", "csv", "npy", "memory", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};
@@ -161,6 +161,14 @@ static const cfg_field ema_fields[] = {
 };
 static TABLE(ema_table, ema_fields);
 
+static const char *const init_default_names[] = {"default", "torch_default", NULL};
+static const cfg_field init_fields[] = {
+    F(repro_init_config, CFG_PATH, from, .cap = REPRO_PATH_MAX),
+    {.key = "default", .type = CFG_ENUM, .offset = offsetof(repro_init_config, torch_default),
+     .names = init_default_names},
+};
+static TABLE(init_table, init_fields);
+
 static const cfg_field early_fields[] = {
     F(repro_early_stop_config, CFG_BOOL, enabled),
     F(repro_early_stop_config, CFG_ENUM, metric, .names = metric_names),
@@ -236,6 +244,7 @@ static const cfg_field root_fields[] = {
     SECTION(optim, optim_table),
     SECTION(schedule, schedule_table),
     SECTION(ema, ema_table),
+    SECTION(init, init_table),
     SECTION(early_stopping, early_table),
     SECTION(ledger, ledger_table),
     SECTION(checkpoint, checkpoint_table),

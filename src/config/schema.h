@@ -93,6 +93,11 @@ repro_status cfg_read(const cfg_ctx *ctx, repro_config *cfg);
  * format vs keys, heads vs data, ...). */
 repro_status cfg_validate(const cfg_ctx *ctx, const repro_config *cfg);
 
+/* init.default: torch_default: every linear and conv2d layer's weight_init
+ * and bias_init still `default` becomes torch_default (init_default.c), so
+ * the resolved config says what each layer draws. */
+void repro_config_resolve_torch_default(repro_config *cfg);
+
 /* Applies one "key=value" override to root (a mapping). */
 repro_status cfg_apply_override(yt_node *root, const char *override, repro_error *err);
 

@@ -175,12 +175,24 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     }
 }
 
+/* The init section while unset (no init.from, init.default) is left out, which keeps the
+ * JSON and hash of every config from before it existed. */
+static bool unset_section(const cfg_field *f, const char *base)
+{
+    const repro_init_config *init = (const repro_init_config *)(base + f->offset);
+    return f->type == CFG_SECTION && !strcmp(f->key, "init") && !init->from[0] && !init->torch_default;
+}
+
 static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)
 {
     puts_(b, "{\n");
+    bool first = true;
     for (size_t k = 0; k < t->n; k++) {
         const cfg_field *f = &t->fields[k];
-        puts_(b, k ? ",\n" : "");
+        if (unset_section(f, base))
+            continue;
+        puts_(b, first ? "" : ",\n");
+        first = false;
         indent(b, depth + 1);
         put_string(b, f->key);
         puts_(b, ": ");

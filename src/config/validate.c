@@ -124,6 +124,15 @@ static repro_status check_npy(const cfg_ctx *ctx, const repro_data_config *d)
     return st ? st : check_csv_unused(ctx, d, "npy");
 }
 
+/* memory: the data comes from the caller (repro_train_options.train_data). */
+static repro_status check_memory(const cfg_ctx *ctx, const repro_data_config *d)
+{
+    repro_status st = check_idx_unused(ctx, d, "memory");
+    if (!st)
+        st = check_csv_unused(ctx, d, "memory");
+    return st ? st : check_npy_unused(ctx, d, "memory");
+}
+
 static repro_status check_csv(const cfg_ctx *ctx, const repro_data_config *d)
 {
     repro_status st = REPRO_OK;
@@ -153,6 +162,7 @@ static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
     case REPRO_DATA_IDX: return check_idx(ctx, d);
     case REPRO_DATA_CSV: return check_csv(ctx, d);
     case REPRO_DATA_NPY: return check_npy(ctx, d);
+    case REPRO_DATA_MEMORY: return check_memory(ctx, d);
     }
     return cfg_fail_path(ctx, "data.format", "data.format: unknown format");
 }
@@ -162,7 +172,7 @@ static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
 static bool has_labels(const repro_data_config *d)
 {
     return d->format == REPRO_DATA_IDX || (d->format == REPRO_DATA_CSV && d->label_column[0]) ||
-           (d->format == REPRO_DATA_NPY && d->y_is_label);
+           (d->format == REPRO_DATA_NPY && d->y_is_label) || d->format == REPRO_DATA_MEMORY;
 }
 
 /* What every layer needs whatever it reads: out for linear and conv2d, a
@@ -223,6 +233,8 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
                                  key, loss);
         return REPRO_OK;
     }
+    if (d->format == REPRO_DATA_MEMORY) /* the targets are known once the data is given */
+        return REPRO_OK;
     if (!csv || d->n_target_columns == 0)
         return cfg_fail_path(ctx, key, "%s: loss %s needs data.target_columns (csv data)", key, loss);
     if (last && last->kind == REPRO_LAYER_LINEAR && last->out != d->n_target_columns)

@@ -105,6 +105,10 @@ repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
         st = load_npy(cfg, train, test, err);
         train_path = cfg->train_x;
         test_path = cfg->test_x;
+    } else if (cfg->format == REPRO_DATA_MEMORY) {
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.format is memory: the data sets are given by the caller "
+                                                 "(repro_train_options.train_data, or repro.Dataset in Python), "
+                                                 "not read from files");
     } else {
         return repro_fail(err, REPRO_ERR_CONFIG, "unknown data.format %d", (int)cfg->format);
     }

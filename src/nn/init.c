@@ -21,6 +21,14 @@ void repro_init_tensor(float *dst, int64_t n, int fan_in, int fan_out, repro_ini
         for (int64_t i = 0; i < n; i++)
             dst[i] = value;
         return;
+    case REPRO_INIT_TORCH_DEFAULT: { /* nn.Linear / nn.Conv2d reset_parameters(), weight and bias alike */
+        float bound = 1.0f / repro_sqrtf((float)fan_in);
+        for (int64_t i = 0; i < n; i++) {
+            float u = repro_rng_uniform(key, 0, 0, 0, (uint64_t)i);
+            dst[i] = (2.0f * u - 1.0f) * bound;
+        }
+        return;
+    }
     case REPRO_INIT_KAIMING_UNIFORM:
     case REPRO_INIT_XAVIER_UNIFORM: {
         float denom = kind == REPRO_INIT_KAIMING_UNIFORM ? (float)fan_in : fan_sum;

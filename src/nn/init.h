@@ -16,6 +16,10 @@
  *   kaiming_normal:  std = sqrt(2 / fan_in);              w = z * std
  *   xavier_uniform:  bound = sqrt(6 / (fan_in + fan_out)); w = (2u - 1) * bound
  *   xavier_normal:   std = sqrt(2 / (fan_in + fan_out));   w = z * std
+ *   torch_default:   bound = 1 / sqrt(fan_in);            w = (2u - 1) * bound
+ *                    (PyTorch's nn.Linear / nn.Conv2d default for weight and bias:
+ *                    kaiming_uniform(a = sqrt(5)) is U(+-1/sqrt(fan_in)); conv fan_in
+ *                    = C/groups * KH * KW)
  *   zeros: +0;  constant: value */
 void repro_init_tensor(float *dst, int64_t n, int fan_in, int fan_out, repro_init_kind kind,
                        float value, repro_init_kind default_kind, uint64_t seed, uint32_t tensor_index);

@@ -85,6 +85,43 @@ static repro_status data_files(const repro_data_config *d, cJSON **out, repro_er
     return REPRO_OK;
 }
 
+/* data.format: memory: {"path": "<memory:train>", "sha256": repro_dataset_sha256}
+ * for each data set given, in the place of the files. */
+static repro_status given_data(const repro_train_options *opts, cJSON **out, repro_error *err)
+{
+    const repro_dataset *sets[2] = {opts->train_data, opts->test_data};
+    const char *names[2] = {"<memory:train>", "<memory:test>"};
+    cJSON *files = cJSON_CreateArray();
+    for (int i = 0; i < 2 && sets[i]; i++) {
+        char hex[65];
+        repro_status st = repro_dataset_sha256(sets[i], hex, err);
+        if (st != REPRO_OK) {
+            cJSON_Delete(files);
+            return st;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", names[i]);
+        cJSON_AddStringToObject(f, "sha256", hex);
+        cJSON_AddNumberToObject(f, "samples", (double)sets[i]->n);
+        cJSON_AddItemToArray(files, f);
+    }
+    *out = files;
+    return REPRO_OK;
+}
+
+/* run.json's "init_from": {"path", "sha256"}. */
+static repro_status init_from_record(repro_run *run, const char *path, repro_error *err)
+{
+    char hex[65];
+    repro_status st = repro_sha256_file(path, hex, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "init.from");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddStringToObject(o, "sha256", hex);
+    return repro_run_set_json(run, "init_from", o, err);
+}
+
 /* Sets run.json's key unless an earlier step failed (then value is freed). */
 static void set(repro_status *st, repro_run *run, const char *key, cJSON *value, repro_error *err)
 {
@@ -106,7 +143,7 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
         default_run_dir(cfg, dir, sizeof dir);
 
     cJSON *files = NULL;
-    repro_status st = data_files(&cfg->data, &files, err);
+    repro_status st = opts->train_data ? given_data(opts, &files, err) : data_files(&cfg->data, &files, err);
     if (st != REPRO_OK)
         return st;
     char *config_text = repro_config_to_json(cfg);
@@ -158,6 +195,8 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     set(&st, *run, "config", cJSON_Parse(config_text), err);
     set(&st, *run, "execution", execution, err);
     set(&st, *run, "data", data, err);
+    if (st == REPRO_OK && cfg->init.from[0]) /* the starting weights are an input like the data */
+        st = init_from_record(*run, cfg->init.from, err);
     set(&st, *run, "env", repro_env_capture(isa), err);
     set(&st, *run, "determinism", repro_determinism_json(cfg), err);
     if (hooks->perturb.step > 0) {

@@ -52,6 +52,8 @@
 #include "train/heads.h"
 #include "train/staged_batch.h"
 #include "train/determinism.h"
+#include "train/given_data.h"
+#include "train/init_from.h"
 #include "train/run_record.h"
 #include "train/resident_data.h"
 #include "train/resume_check.h"
@@ -138,7 +140,9 @@ static void warn_user(const trainer *t, const char *msg)
 static repro_status load_data(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
-    repro_status st = repro_data_load(&cfg->data, &t->train, &t->test, err);
+    repro_status st = cfg->data.format == REPRO_DATA_MEMORY || t->opts->train_data
+                          ? repro_given_data_copy(cfg, t->opts, &t->train, &t->test, err)
+                          : repro_data_load(&cfg->data, &t->train, &t->test, err);
     if (st != REPRO_OK)
         return st;
     if (t->train.n < 1)
@@ -262,6 +266,8 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (cfg->mode == REPRO_MODE_FAST)
         repro_backend_cpu_fast(t->be, 1);
     st = repro_model_init_params(t->model, cfg->seed, err);
+    if (st == REPRO_OK && cfg->init.from[0] && !t->opts->resume_dir) /* a resume restores its checkpoint */
+        st = repro_init_from(t->model, t->be, cfg, err);
     int64_t np = repro_model_n_params(t->model);
     size_t pbytes = (size_t)np * sizeof(float);
     if (st == REPRO_OK)
@@ -938,6 +944,8 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 st = end_epoch(t, s, lr, s->epoch_seen - seen_at_start, epoch_sec, &p, err);
                 if (st != REPRO_OK)
                     return st;
+                /* raised by the epoch's own progress callback: stop here, not a step later */
+                interrupted = interrupted || (t->opts->interrupt && *t->opts->interrupt);
             }
             if (s->step == t->total_steps || s->epoch == cfg->epochs)
                 s->finished = 1;
