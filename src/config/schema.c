@@ -21,12 +21,13 @@ static const char *const layer_names[] = {
     "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
+    "embedding",  "pos_embedding",
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       NULL};
-static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
-static const char *const format_names[] = {"idx", "csv", "npy", NULL};
+static const char *const loss_names[] = {"cross_entropy", "mse", "huber", "lm_cross_entropy", NULL};
+static const char *const format_names[] = {"idx", "csv", "npy", "text", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};
@@ -76,6 +77,8 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_INT, axis, .range = IN(0, REPRO_MAX_DIMS - 1), .kinds = K(CONCAT)),
     F(repro_layer_config, CFG_INTLIST, shape, .count_offset = offsetof(repro_layer_config, n_shape),
       .cap = REPRO_MAX_DIMS, .range = GE(1), .kinds = K(RESHAPE)),
+    F(repro_layer_config, CFG_INT, num_embeddings, .range = GE(1), .kinds = K(EMBEDDING)),
+    F(repro_layer_config, CFG_INT, dim, .range = GE(1), .kinds = K(EMBEDDING)),
 };
 TABLE(cfg_layer_table, layer_fields);
 
@@ -129,6 +132,8 @@ static const cfg_field data_fields[] = {
     DPATH(test_x),
     DPATH(test_y),
     F(repro_data_config, CFG_BOOL, y_is_label),
+    DPATH(train_text),
+    F(repro_data_config, CFG_INT, context, .range = GE(0)),
 };
 static TABLE(data_table, data_fields);
 

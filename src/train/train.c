@@ -254,8 +254,10 @@ static repro_status build_model(trainer *t, repro_error *err)
     int widths[REPRO_MAX_HEADS];
     for (int h = 0; h < cfg->model.n_heads; h++)
         widths[h] = repro_model_head_width(t->model, h);
-    st = repro_heads_check(&cfg->model, widths, t->train.label ? t->train.n_classes : 0,
-                           t->train.y ? t->train.n_targets : 0, err);
+    st = repro_heads_check(&cfg->model, widths, t->train.label || t->train.tokens ? t->train.n_classes : 0,
+                           t->train.y || t->train.tokens ? t->train.n_targets : 0, err);
+    if (st == REPRO_OK && t->train.tokens)
+        st = repro_embedding_check(&cfg->model, t->train.n_vocab, cfg->data.train_text, err);
     if (st != REPRO_OK)
         return st;
     /* not bit-exact: repro_determinism_check allowed it (on CUDA the backend does it: cuBLAS) */
@@ -1117,6 +1119,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir)
         st = record_backend(&t, err);
+    if (st == REPRO_OK && !opts->resume_dir && t.train.tokens)
+        st = repro_record_vocab(t.run, t.train.vocab, t.train.n_vocab, err);
     if (t.run) { /* from here every path ends the run with its status */
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();

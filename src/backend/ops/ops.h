@@ -48,4 +48,20 @@ typedef struct repro_norm_args {
 extern const repro_kernel repro_k_batchnorm_train, repro_k_batchnorm_eval, repro_k_batchnorm_backward;
 extern const repro_kernel repro_k_groupnorm_forward, repro_k_groupnorm_backward;
 
+/* ---- tokens (token.c): src/ops/cpu/embedding.h's orders ---- */
+typedef struct repro_embedding_args {  /* ids [N] (float-coded), w, dw [V][D], y, dy [N][D] */
+    int64_t N, V, D;
+    float *y, *dw;                     /* dw accumulates */
+    const float *ids, *w, *dy;
+} repro_embedding_args;
+extern const repro_kernel repro_k_embedding_forward, repro_k_embedding_backward;
+
+typedef struct repro_lm_xent_args {    /* z, dz [B][T][V], target [B][T] (float-coded ids), loss [B] */
+    int64_t B, T, V;
+    float scale;                       /* backward: head weight / batch size / T */
+    float *loss, *dz;                  /* dz overwritten */
+    const float *z, *target;
+} repro_lm_xent_args;
+extern const repro_kernel repro_k_lm_xent_forward, repro_k_lm_xent_backward;
+
 #endif

@@ -1,0 +1,67 @@
+/* Token kernels' rows: src/ops/cpu/embedding.h on the CPU, its CUDA twins
+ * (src/ops/cuda/cuda_token.h) on a GPU. */
+#include "backend/ops/ops.h"
+#include "ops/cpu/embedding.h"
+#ifdef REPRO_HAVE_CUDA
+#include "ops/cuda/cuda_token.h"
+#endif
+
+#define CPU(be) repro_backend_cpu(be)
+
+static repro_status emb_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_embedding_args *a = p;
+    return repro_embedding_forward(CPU(be), a->y, a->ids, a->w, a->N, a->V, a->D, err);
+}
+
+static repro_status emb_bwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_embedding_args *a = p;
+    return repro_embedding_backward(CPU(be), a->dw, a->ids, a->dy, a->N, a->V, a->D, err);
+}
+
+static repro_status lm_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_lm_xent_args *a = p;
+    return repro_lm_xent_forward(CPU(be), a->loss, a->z, a->target, a->B, a->T, a->V, err);
+}
+
+static repro_status lm_bwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_lm_xent_args *a = p;
+    return repro_lm_xent_backward(CPU(be), a->dz, a->z, a->target, a->B, a->T, a->V, a->scale, err);
+}
+
+#ifdef REPRO_HAVE_CUDA
+#define STREAM repro_backend_stream(be)
+
+static repro_status emb_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_embedding_args *a = p;
+    return repro_cuda_embedding_forward(a->y, a->ids, a->w, a->N, a->V, a->D, STREAM, err);
+}
+
+static repro_status emb_bwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_embedding_args *a = p;
+    return repro_cuda_embedding_backward(a->dw, a->ids, a->dy, a->N, a->V, a->D, STREAM, err);
+}
+
+static repro_status lm_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_lm_xent_args *a = p;
+    return repro_cuda_lm_xent_forward(a->loss, a->z, a->target, a->B, a->T, a->V, STREAM, err);
+}
+
+static repro_status lm_bwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_lm_xent_args *a = p;
+    return repro_cuda_lm_xent_backward(a->dz, a->z, a->target, a->B, a->T, a->V, a->scale, STREAM, err);
+}
+#endif
+
+const repro_kernel repro_k_embedding_forward = {"embedding.forward", emb_fwd_cpu, REPRO_CUDA_KERNEL(emb_fwd_cuda)};
+const repro_kernel repro_k_embedding_backward = {"embedding.backward", emb_bwd_cpu, REPRO_CUDA_KERNEL(emb_bwd_cuda)};
+const repro_kernel repro_k_lm_xent_forward = {"lm_cross_entropy.forward", lm_fwd_cpu, REPRO_CUDA_KERNEL(lm_fwd_cuda)};
+const repro_kernel repro_k_lm_xent_backward = {"lm_cross_entropy.backward", lm_bwd_cpu,
+                                               REPRO_CUDA_KERNEL(lm_bwd_cuda)};

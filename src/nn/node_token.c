@@ -1,0 +1,98 @@
+/* Token nodes: embedding (ids -> vectors) and learned positions.
+ *
+ * Token ids are float-coded integers (src/ops/token_math.h): the model's
+ * input stays a float tensor, the loader and staging stay as they are, and
+ * every id a vocabulary of code points can hold (< 2^24) is exact. */
+#include "backend/ops/ops.h"
+#include "nn/nodes.h"
+
+/* ---- embedding: ids [T] -> y [T][dim]; weight [num_embeddings][dim] ----
+ * Backward: only the table's gradient (the ids have none). */
+
+static repro_status embedding_plan(repro_model *m, node *n, repro_error *err)
+{
+    const repro_layer_config *c = &n->cfg;
+    if (c->num_embeddings < 1 || c->dim < 1)
+        return repro_node_fail(n, err, "an embedding needs 'num_embeddings' >= 1 and 'dim' >= 1");
+    if (c->num_embeddings > 16777216)
+        return repro_node_fail(n, err, "num_embeddings %d is over 2^24, the ids a float codes exactly",
+                               c->num_embeddings);
+    if (n->in_shape[0].ndim + 1 > REPRO_MAX_DIMS)
+        return repro_node_fail(n, err, "input has %d axes; the output would have more than %d",
+                               n->in_shape[0].ndim, REPRO_MAX_DIMS);
+    n->out = n->in_shape[0];
+    n->out.d[n->out.ndim++] = c->dim;
+    repro_shape w = {2, {c->num_embeddings, c->dim}};
+    /* N(0, 1) as PyTorch's nn.Embedding: kaiming_normal's sqrt(2 / fan_in) with fan_in 2 */
+    repro_model_add_param(m, n, "weight", &w, 2, 0, REPRO_INIT_DEFAULT, 0.0f, REPRO_INIT_KAIMING_NORMAL);
+    return REPRO_OK;
+}
+
+static repro_embedding_args embedding_args(const node *n, const node_io *io)
+{
+    repro_embedding_args a = {0};
+    a.N = io->b * repro_shape_numel(&n->in_shape[0]);
+    a.V = n->cfg.num_embeddings;
+    a.D = n->cfg.dim;
+    a.ids = io->x[0];
+    return a;
+}
+
+static repro_status embedding_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_embedding_args a = embedding_args(n, io);
+    a.y = n->y;
+    a.w = repro_node_param(io, n, 0);
+    return repro_be_run(be, &repro_k_embedding_forward, &a, err);
+}
+
+static repro_status embedding_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_embedding_args a = embedding_args(n, io);
+    a.dw = repro_node_grad(io, n, 0);
+    a.dy = io->dy;
+    return repro_be_run(be, &repro_k_embedding_backward, &a, err);
+}
+
+const node_type repro_node_embedding = {REPRO_LAYER_EMBEDDING, 1, 1, embedding_plan, embedding_forward,
+                                        embedding_backward, 0};
+
+/* ---- pos_embedding: x [T][D] -> y[t][d] = x[t][d] + P[t][d]; P [T][D] ----
+ * Forward adds P to each sample; backward: dx = dy, and
+ *   dP[t][d] accumulates: for b ascending, dP = dP + dy[b][t][d]
+ * (repro_be_add_inplace sample after sample: the order of linear's bias
+ * gradient, so micro-batches in order give one batch's bits). */
+
+static repro_status pos_plan(repro_model *m, node *n, repro_error *err)
+{
+    if (n->in_shape[0].ndim != 2)
+        return repro_node_fail(n, err, "a pos_embedding reads [tokens, features]; its input has %d axes",
+                               n->in_shape[0].ndim);
+    n->out = n->in_shape[0];
+    repro_shape p = n->in_shape[0];
+    repro_model_add_param(m, n, "weight", &p, (int)p.d[1], (int)p.d[1], REPRO_INIT_DEFAULT, 0.0f,
+                          REPRO_INIT_ZEROS);
+    return REPRO_OK;
+}
+
+static repro_status pos_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    int64_t s = repro_shape_numel(&n->out);
+    repro_status st = repro_be_copy(be, n->y, io->x[0], (size_t)(io->b * s) * sizeof(float), err);
+    for (int64_t b = 0; st == REPRO_OK && b < io->b; b++)
+        st = repro_be_add_inplace(be, n->y + b * s, repro_node_param(io, n, 0), s, err);
+    return st;
+}
+
+static repro_status pos_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    int64_t s = repro_shape_numel(&n->out);
+    repro_status st = REPRO_OK;
+    if (io->dx[0])
+        st = repro_be_copy(be, io->dx[0], io->dy, (size_t)(io->b * s) * sizeof(float), err);
+    for (int64_t b = 0; st == REPRO_OK && b < io->b; b++)
+        st = repro_be_add_inplace(be, repro_node_grad(io, n, 0), io->dy + b * s, s, err);
+    return st;
+}
+
+const node_type repro_node_pos_embedding = {REPRO_LAYER_POS_EMBEDDING, 1, 1, pos_plan, pos_forward, pos_backward, 0};
