@@ -8,5 +8,6 @@ int repro_cmd_diff(int argc, char **argv);
 int repro_cmd_env(int argc, char **argv);
 int repro_cmd_gen_data(int argc, char **argv);
 int repro_cmd_verify(int argc, char **argv);
+int repro_cmd_sample(int argc, char **argv);
 
 #endif

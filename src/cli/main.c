@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", repro_cmd_train, "train a model from a YAML config; writes a run directory"},
     {"verify", repro_cmd_verify, "train under varied settings and resumes; check every run has the same bits"},
     {"diff", repro_cmd_diff, "compare two run directories; name the first divergent step (--trace: tensor)"},
+    {"sample", repro_cmd_sample, "generate text from a trained character language model (data.format text)"},
     {"env", repro_cmd_env, "show what a run record captures about this machine"},
     {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
 };
