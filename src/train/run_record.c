@@ -253,6 +253,10 @@ static void add_eval(cJSON *o, const char *prefix, const repro_eval_result *r)
         snprintf(key, sizeof key, "%s_accuracy", prefix);
         cJSON_AddNumberToObject(o, key, r->accuracy);
     }
+    if (r->has_bits_per_char) {
+        snprintf(key, sizeof key, "%s_bits_per_char", prefix);
+        cJSON_AddNumberToObject(o, key, r->bits_per_char);
+    }
 }
 
 repro_status repro_record_epoch(repro_run *run, int epoch, int64_t step, float train_loss, float lr,

@@ -767,6 +767,8 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
     p->has_val = val.n > 0;
     p->val_loss = val.loss;
     p->val_accuracy = val.accuracy;
+    p->has_bits_per_char = val.n > 0 && val.has_bits_per_char;
+    p->val_bits_per_char = val.bits_per_char;
     p->has_test = test.n > 0;
     p->test_loss = test.loss;
     p->test_accuracy = test.accuracy;
