@@ -50,6 +50,9 @@ same_bits "text: accum_steps 1 vs 4" "$dir/base" "$dir/accum"
 checks=$((checks + 1))
 tr -d '\t\n' < "$dir/base/vocab.json" | grep -q '"size":[[:space:]]*42' || fail "vocab size: $(cat "$dir/base/vocab.json")"
 checks=$((checks + 1))
+tr -d '\t\n' < "$dir/base/vocab.json" | grep -qF '"tokens":["\n", " ", ",", ".", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", ";", "a", "b", "c", "d", "e",' ||
+    fail "vocab.json is not the sorted code points: $(cat "$dir/base/vocab.json")"
+checks=$((checks + 1))
 grep -q "$(sha256sum "$dir/base/vocab.json" | cut -c1-64)" "$dir/base/run.json" || fail "run.json lacks vocab.json's sha256"
 checks=$((checks + 1))
 grep -q '"val_bits_per_char"' "$dir/base/metrics.jsonl" || fail "metrics lack val_bits_per_char"
@@ -76,6 +79,20 @@ g1=$last_out
 expect_exit 0 "sample greedy top-k" -- "$REPRO" sample "$dir/base" --prompt "the " --tokens 20 --temperature 0 --seed 5
 checks=$((checks + 1))
 [[ "$last_out" == "$g1" ]] || fail "greedy sampling depends on the seed"
+
+# CPU == GPU, where the build and the machine have one: the same run, the same text
+set +e
+probe=$("$REPRO" train "$dir/lm.yaml" --quiet --set max_steps=1 --set device=cuda --out "$dir/probe" 2>&1)
+set -e
+if [[ "$probe" == *"no CUDA backend"* || "$probe" == *"no CUDA GPU"* ]]; then
+    echo "SKIPPED: the device: cuda part (${probe#repro train: })"
+else
+    train cuda --set device=cuda
+    same_bits "text: device cpu vs cuda" "$dir/base" "$dir/cuda"
+    expect_exit 0 "sample on cuda" -- "$REPRO" sample "$dir/base" --prompt "the " "${s[@]}" --device cuda
+    checks=$((checks + 1))
+    [[ "$last_out" == "$one" ]] || fail "sample differs on cuda: '$one' vs '$last_out'"
+fi
 
 # bad input
 expect_exit 2 "prompt outside the vocabulary" -- "$REPRO" sample "$dir/base" --prompt "the Zoo"
