@@ -7,8 +7,9 @@
 set -euo pipefail
 
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
+# fortunes: the English text of examples/char_lm_mlp.yaml (make demo-text).
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
-          libopenblas-dev dataset-fashion-mnist)
+          libopenblas-dev dataset-fashion-mnist fortunes)
 for flag in "$@"; do
     case $flag in
     --bench) packages+=(python3-torch python3-numpy) ;;
