@@ -73,6 +73,10 @@ static const op_row rows[] = {
      N("{name: c, type: conv2d, out: 2, kernel: 1}") N("{name: f, type: flatten}") N("{name: a, type: reshape, shape: [4, 6]}")
          N("{name: l, type: linear, out: 2}"),
      3},
+    {"patchify 2x2, linear per patch", "[3, 6, 4]",
+     N("{name: c, type: conv2d, out: 3, kernel: 1}") N("{name: a, type: patchify, patch: 2}")
+         N("{name: l, type: linear, out: 5}"),
+     3},
     {"embedding, repeated tokens", "[6]", N("{name: a, type: embedding, num_embeddings: 11, dim: 5}"), 7},
     {"embedding, positions, linear per position", "[5]",
      N("{name: e, type: embedding, num_embeddings: 4, dim: 37}") N("{name: p, type: pos_embedding}")

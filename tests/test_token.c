@@ -19,6 +19,7 @@
 #include "core/pool.h"
 #include "gradcheck.h"
 #include "ops/cpu/embedding.h"
+#include "ops/cpu/patchify.h"
 #include "repro/data.h"
 #include "testutil.h"
 
@@ -276,8 +277,35 @@ static void test_text_files(void)
     CHECK_MSG(strstr(err.message, "no file matches") != NULL, "%s", err.message);
 }
 
+/* Known answers: x[n][c][h][w] = 1000n + 100c + 10h + w, so every value names its place. */
+static void test_patchify(void)
+{
+    repro_patchify_shape sh = {2, 3, 4, 6, 2};
+    enum { NX = 2 * 3 * 4 * 6 };
+    float x[NX], y[NX], y1[NX], back[NX];
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+            for (int h = 0; h < 4; h++)
+                for (int w = 0; w < 6; w++)
+                    x[((n * 3 + c) * 4 + h) * 6 + w] = (float)(1000 * n + 100 * c + 10 * h + w);
+    repro_patchify_forward_ref(&sh, y, x);
+    /* 6 patches of 12 values; patch 4 = (ph 1, pw 1), value 7 = (c 1, i 1, j 1) -> x[n][1][3][3] */
+    CHECK(y[(1 * 6 + 4) * 12 + 7] == 1133.0f && y[0] == 0.0f && y[11] == 211.0f && y[1 * 12 + 0] == 2.0f);
+    repro_error err;
+    repro_cpu cpu = cpu_with(3);
+    CHECK(repro_patchify_forward(&cpu, &sh, y1, x, &err) == REPRO_OK);
+    CHECK_BITS(y1, y, NX, "patchify forward, threaded");
+    CHECK(repro_patchify_backward(&cpu, &sh, back, y, &err) == REPRO_OK);
+    CHECK_BITS(back, x, NX, "patchify backward is the inverse");
+    sh.P = 4;
+    CHECK(repro_patchify_forward(&cpu, &sh, y1, x, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "patch 4 does not tile a 4x6 image") != NULL, "%s", err.message);
+    repro_pool_destroy(cpu.pool);
+}
+
 int main(void)
 {
+    test_patchify();
     test_embedding_twins();
     test_embedding_order();
     test_lm_xent();

@@ -62,7 +62,8 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_FLATTEN,
     REPRO_LAYER_RESHAPE,
     REPRO_LAYER_EMBEDDING,    /* token ids [T] -> [T][dim] (docs/model.md) */
-    REPRO_LAYER_POS_EMBEDDING /* learned positions: [T][D] + P[T][D] */
+    REPRO_LAYER_POS_EMBEDDING, /* learned positions: [T][D] + P[T][D] */
+    REPRO_LAYER_PATCHIFY      /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
 } repro_layer_kind;
 
 typedef enum repro_init_kind {
@@ -102,6 +103,7 @@ typedef struct repro_layer_config {
     int shape[REPRO_MAX_DIMS];
     int num_embeddings;          /* embedding: rows of the table (the vocabulary's capacity) */
     int dim;                     /* embedding: width of a row */
+    int patch;                   /* patchify: the patch's side (divides height and width) */
     repro_init_kind weight_init; /* linear weight init */
     float weight_init_value;     /* for REPRO_INIT_CONSTANT */
     repro_init_kind bias_init;   /* linear bias init */

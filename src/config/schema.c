@@ -21,7 +21,7 @@ static const char *const layer_names[] = {
     "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
-    "embedding",  "pos_embedding",
+    "embedding",  "pos_embedding", "patchify",
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
@@ -79,6 +79,7 @@ static const cfg_field layer_fields[] = {
       .cap = REPRO_MAX_DIMS, .range = GE(1), .kinds = K(RESHAPE)),
     F(repro_layer_config, CFG_INT, num_embeddings, .range = GE(1), .kinds = K(EMBEDDING)),
     F(repro_layer_config, CFG_INT, dim, .range = GE(1), .kinds = K(EMBEDDING)),
+    F(repro_layer_config, CFG_INT, patch, .range = GE(1), .kinds = K(PATCHIFY)),
 };
 TABLE(cfg_layer_table, layer_fields);
 

@@ -1,4 +1,5 @@
-/* Token nodes: embedding (ids -> vectors) and learned positions.
+/* Token nodes: embedding (ids -> vectors), learned positions, and
+ * patchify (an image's patches as a vision transformer's tokens).
  *
  * Token ids are float-coded integers (src/ops/token_math.h): the model's
  * input stays a float tensor, the loader and staging stay as they are, and
@@ -96,3 +97,53 @@ static repro_status pos_backward(const repro_backend *be, node *n, const node_io
 }
 
 const node_type repro_node_pos_embedding = {REPRO_LAYER_POS_EMBEDDING, 1, 1, pos_plan, pos_forward, pos_backward, 0};
+
+/* ---- patchify: [C][H][W] -> [NP][C*P*P] (src/ops/cpu/patchify.h) ---- */
+
+static repro_status patchify_plan(repro_model *m, node *n, repro_error *err)
+{
+    (void)m;
+    const repro_shape *x = &n->in_shape[0];
+    int64_t P = n->cfg.patch;
+    if (P < 1)
+        return repro_node_fail(n, err, "a patchify node needs 'patch' >= 1");
+    if (x->ndim != 3 || x->d[1] % P || x->d[2] % P) {
+        char s[96];
+        repro_shape_format(x, s, sizeof s);
+        return repro_node_fail(n, err, "patch %lld does not tile input %s (needs [C, H, W] with H and W multiples "
+                               "of the patch)", (long long)P, s);
+    }
+    n->out.ndim = 2;
+    n->out.d[0] = (x->d[1] / P) * (x->d[2] / P);
+    n->out.d[1] = x->d[0] * P * P;
+    return REPRO_OK;
+}
+
+static repro_patchify_args patchify_args(const node *n, const node_io *io)
+{
+    repro_patchify_args a = {0};
+    a.shape = (repro_patchify_shape){io->b, n->in_shape[0].d[0], n->in_shape[0].d[1], n->in_shape[0].d[2],
+                                     n->cfg.patch};
+    return a;
+}
+
+static repro_status patchify_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_patchify_args a = patchify_args(n, io);
+    a.y = n->y;
+    a.x = io->x[0];
+    return repro_be_run(be, &repro_k_patchify_forward, &a, err);
+}
+
+static repro_status patchify_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    if (!io->dx[0])
+        return REPRO_OK;
+    repro_patchify_args a = patchify_args(n, io);
+    a.dx = io->dx[0];
+    a.dy = io->dy;
+    return repro_be_run(be, &repro_k_patchify_backward, &a, err);
+}
+
+const node_type repro_node_patchify = {REPRO_LAYER_PATCHIFY, 1, 1, patchify_plan, patchify_forward,
+                                       patchify_backward, 0};

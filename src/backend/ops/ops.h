@@ -9,6 +9,7 @@
 
 #include "backend/kernel.h"
 #include "ops/conv_shape.h"
+#include "ops/cpu/patchify.h"
 
 /* ---- conv2d (conv.c) ---- */
 typedef struct repro_conv2d_args {
@@ -63,5 +64,12 @@ typedef struct repro_lm_xent_args {    /* z, dz [B][T][V], target [B][T] (float-
     const float *z, *target;
 } repro_lm_xent_args;
 extern const repro_kernel repro_k_lm_xent_forward, repro_k_lm_xent_backward;
+
+typedef struct repro_patchify_args {   /* x, dx [N][C][H][W] <-> y, dy [N][NP][C*P*P] (ops/cpu/patchify.h) */
+    repro_patchify_shape shape;
+    float *y, *dx;                     /* dx overwritten */
+    const float *x, *dy;
+} repro_patchify_args;
+extern const repro_kernel repro_k_patchify_forward, repro_k_patchify_backward;
 
 #endif

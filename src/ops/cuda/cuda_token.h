@@ -1,4 +1,4 @@
-/* Token embedding and the LM cross-entropy on the GPU, bit for bit the CPU
+/* Token embedding, the LM cross-entropy and patchify on the GPU, bit for bit the CPU
  * references of src/ops/cpu/embedding.h (whose comment holds the orders).
  * Conventions as in cuda_ops.h: device pointers, `stream` a cudaStream_t,
  * nothing synchronises or allocates. The ids are not checked here (that
@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "ops/cpu/patchify.h"
 #include "ops/cuda/cuda_ops.h"
 
 #ifdef __cplusplus
@@ -24,6 +25,12 @@ repro_status repro_cuda_lm_xent_forward(float *loss, const float *z, const float
                                         int64_t V, repro_cuda_stream stream, repro_error *err);
 repro_status repro_cuda_lm_xent_backward(float *dz, const float *z, const float *target, int64_t B, int64_t T,
                                          int64_t V, float scale, repro_cuda_stream stream, repro_error *err);
+
+/* patchify (src/ops/cpu/patchify.h's map): one thread an output element */
+repro_status repro_cuda_patchify_forward(const repro_patchify_shape *s, float *y, const float *x,
+                                         repro_cuda_stream stream, repro_error *err);
+repro_status repro_cuda_patchify_backward(const repro_patchify_shape *s, float *dx, const float *dy,
+                                          repro_cuda_stream stream, repro_error *err);
 
 #ifdef __cplusplus
 }
