@@ -1,7 +1,7 @@
 /* The token kernels on the GPU, bit for bit against the CPU references
  * (src/ops/cpu/embedding.h): embedding forward and backward (repeated
  * tokens, a gradient already holding earlier micro-batches, the ascending
- * order's known answer) and the LM cross-entropy forward and backward.
+ * order's known answer), the LM cross-entropy forward and backward, and patchify.
  * One PASS/FAIL line per case; exit 77 without a GPU. */
 #include "cuda_test.cuh"
 
@@ -67,6 +67,23 @@ static void test_lm(rng &r, int64_t B, int64_t T, int64_t V)
     report("lm cross-entropy backward", shape, same(d_dz.down(), dz_ref), "");
 }
 
+static void test_patchify(rng &r, int64_t N, int64_t C, int64_t H, int64_t W, int64_t P)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "%lldx%lldx%lldx%lld P=%lld", (long long)N, (long long)C, (long long)H, (long long)W,
+             (long long)P);
+    repro_patchify_shape s = {N, C, H, W, P};
+    size_t n = (size_t)(N * C * H * W);
+    fvec x = gen(r, n, -1, 1, 1, 1), y_ref(n), dx_ref(n);
+    repro_patchify_forward_ref(&s, y_ref.data(), x.data());
+    repro_patchify_backward_ref(&s, dx_ref.data(), y_ref.data());
+    dbuf<float> d_x(x), d_y(n), d_dx(n);
+    REPRO_OK_OR_DIE(repro_cuda_patchify_forward(&s, d_y.p, d_x.p, NULL, &err_));
+    report("patchify forward", shape, same(d_y.down(), y_ref), "");
+    REPRO_OK_OR_DIE(repro_cuda_patchify_backward(&s, d_dx.p, d_y.p, NULL, &err_));
+    report("patchify backward", shape, same(d_dx.down(), dx_ref), "");
+}
+
 int main(void)
 {
     int ndev = 0;
@@ -82,6 +99,9 @@ int main(void)
     static const int64_t lm[][3] = {{1, 1, 2}, {3, 4, 9}, {64, 32, 128}, {17, 65, 113}};
     for (const auto &c : lm)
         test_lm(r, c[0], c[1], c[2]);
+    test_patchify(r, 2, 3, 4, 6, 2);
+    test_patchify(r, 64, 3, 32, 32, 4);
+    test_patchify(r, 8, 1, 28, 28, 7);
     printf("\ntest_cuda_token: %d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }
