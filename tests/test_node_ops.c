@@ -77,6 +77,10 @@ static const op_row rows[] = {
      N("{name: c, type: conv2d, out: 3, kernel: 1}") N("{name: a, type: patchify, patch: 2}")
          N("{name: l, type: linear, out: 5}"),
      3},
+    {"embedding, sinusoidal positions", "[7]",
+     N("{name: e, type: embedding, num_embeddings: 5, dim: 10}") N("{name: s, type: sinusoidal}")
+         N("{name: l, type: linear, out: 3}"),
+     4},
     {"embedding, repeated tokens", "[6]", N("{name: a, type: embedding, num_embeddings: 11, dim: 5}"), 7},
     {"embedding, positions, linear per position", "[5]",
      N("{name: e, type: embedding, num_embeddings: 4, dim: 37}") N("{name: p, type: pos_embedding}")

@@ -20,6 +20,7 @@
 #include "gradcheck.h"
 #include "ops/cpu/embedding.h"
 #include "ops/cpu/patchify.h"
+#include "ops/token_math.h"
 #include "repro/data.h"
 #include "testutil.h"
 
@@ -303,8 +304,37 @@ static void test_patchify(void)
     repro_pool_destroy(cpu.pool);
 }
 
+/* The sinusoidal encoding against its formula in double (the float steps
+ * round the exponent (absolute 9.21 * 2^-24 per rounding, which exp turns into
+ * a relative error of w) and the angle: |error| <= 2^-19 (t w) + 2^-23), and
+ * the threaded kernel against the reference. */
+static void test_sinusoidal(void)
+{
+    enum { B = 2, T = 50, D = 12 };
+    double worst = 0;
+    for (int64_t t = 0; t < 4096; t += 7)
+        for (int64_t d = 0; d < 64; d++) {
+            double w = pow(10000.0, -(double)(d - d % 2) / 64.0), a = (double)t * w;
+            double want = d % 2 ? cos(a) : sin(a), got = repro_sinusoidal_pe(t, d, 64);
+            double e = fabs(got - want) / (a * 0x1p-19 + 0x1p-23);
+            worst = e > worst ? e : worst;
+        }
+    CHECK_MSG(worst <= 1.0, "sinusoidal encoding off by %g of its bound", worst);
+    CHECK(repro_sinusoidal_pe(0, 0, 8) == 0.0f && repro_sinusoidal_pe(0, 1, 8) == 1.0f);
+    float x[B * T * D], y_ref[B * T * D], y[B * T * D];
+    fill(x, B * T * D, 4);
+    repro_sinusoidal_forward_ref(y_ref, x, B, T, D);
+    repro_cpu cpu = cpu_with(3);
+    repro_error err;
+    CHECK(repro_sinusoidal_forward(&cpu, y, x, B, T, D, &err) == REPRO_OK);
+    CHECK_BITS(y, y_ref, B * T * D, "sinusoidal forward, threaded");
+    CHECK(y_ref[T * D + 3 * D + 4] == x[T * D + 3 * D + 4] + repro_sinusoidal_pe(3, 4, D)); /* sample 1, t 3 */
+    repro_pool_destroy(cpu.pool);
+}
+
 int main(void)
 {
+    test_sinusoidal();
     test_patchify();
     test_embedding_twins();
     test_embedding_order();

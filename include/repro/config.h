@@ -63,7 +63,8 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_RESHAPE,
     REPRO_LAYER_EMBEDDING,    /* token ids [T] -> [T][dim] (docs/model.md) */
     REPRO_LAYER_POS_EMBEDDING, /* learned positions: [T][D] + P[T][D] */
-    REPRO_LAYER_PATCHIFY      /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
+    REPRO_LAYER_PATCHIFY,     /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
+    REPRO_LAYER_SINUSOIDAL    /* fixed positions: [T][D] + sin/cos encoding */
 } repro_layer_kind;
 
 typedef enum repro_init_kind {

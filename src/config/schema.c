@@ -21,7 +21,7 @@ static const char *const layer_names[] = {
     "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
-    "embedding",  "pos_embedding", "patchify",
+    "embedding",  "pos_embedding", "patchify", "sinusoidal",
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",

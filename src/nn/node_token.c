@@ -98,6 +98,38 @@ static repro_status pos_backward(const repro_backend *be, node *n, const node_io
 
 const node_type repro_node_pos_embedding = {REPRO_LAYER_POS_EMBEDDING, 1, 1, pos_plan, pos_forward, pos_backward, 0};
 
+/* ---- sinusoidal: x [T][D] -> y = x + PE (src/ops/token_math.h); no
+ * parameters; backward dx = dy ---- */
+
+static repro_status sinusoidal_plan(repro_model *m, node *n, repro_error *err)
+{
+    (void)m;
+    if (n->in_shape[0].ndim != 2)
+        return repro_node_fail(n, err, "a sinusoidal node reads [tokens, features]; its input has %d axes",
+                               n->in_shape[0].ndim);
+    if (n->in_shape[0].d[0] > (1 << 20))
+        return repro_node_fail(n, err, "%lld positions; the encoding's angles stay exact-domain up to 2^20",
+                               (long long)n->in_shape[0].d[0]);
+    n->out = n->in_shape[0];
+    return REPRO_OK;
+}
+
+static repro_status sinusoidal_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_sinusoidal_args a = {io->b, n->out.d[0], n->out.d[1], n->y, io->x[0]};
+    return repro_be_run(be, &repro_k_sinusoidal_forward, &a, err);
+}
+
+static repro_status sinusoidal_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    if (!io->dx[0])
+        return REPRO_OK;
+    return repro_be_copy(be, io->dx[0], io->dy, (size_t)(io->b * repro_shape_numel(&n->out)) * sizeof(float), err);
+}
+
+const node_type repro_node_sinusoidal = {REPRO_LAYER_SINUSOIDAL, 1, 1, sinusoidal_plan, sinusoidal_forward,
+                                         sinusoidal_backward, 0};
+
 /* ---- patchify: [C][H][W] -> [NP][C*P*P] (src/ops/cpu/patchify.h) ---- */
 
 static repro_status patchify_plan(repro_model *m, node *n, repro_error *err)

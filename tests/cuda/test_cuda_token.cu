@@ -67,6 +67,18 @@ static void test_lm(rng &r, int64_t B, int64_t T, int64_t V)
     report("lm cross-entropy backward", shape, same(d_dz.down(), dz_ref), "");
 }
 
+static void test_sinusoidal(rng &r, int64_t B, int64_t T, int64_t D)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "B=%lld T=%lld D=%lld", (long long)B, (long long)T, (long long)D);
+    size_t n = (size_t)(B * T * D);
+    fvec x = gen(r, n, -1, 1, 1, 0), y_ref(n);
+    repro_sinusoidal_forward_ref(y_ref.data(), x.data(), B, T, D);
+    dbuf<float> d_x(x), d_y(n);
+    REPRO_OK_OR_DIE(repro_cuda_sinusoidal_forward(d_y.p, d_x.p, B, T, D, NULL, &err_));
+    report("sinusoidal forward", shape, same(d_y.down(), y_ref), "");
+}
+
 static void test_patchify(rng &r, int64_t N, int64_t C, int64_t H, int64_t W, int64_t P)
 {
     char shape[64];
@@ -99,6 +111,9 @@ int main(void)
     static const int64_t lm[][3] = {{1, 1, 2}, {3, 4, 9}, {64, 32, 128}, {17, 65, 113}};
     for (const auto &c : lm)
         test_lm(r, c[0], c[1], c[2]);
+    test_sinusoidal(r, 3, 50, 12);
+    test_sinusoidal(r, 2, 4096, 64);
+    test_sinusoidal(r, 1, 1 << 20, 2);
     test_patchify(r, 2, 3, 4, 6, 2);
     test_patchify(r, 64, 3, 32, 32, 4);
     test_patchify(r, 8, 1, 28, 28, 7);

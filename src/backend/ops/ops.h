@@ -65,6 +65,13 @@ typedef struct repro_lm_xent_args {    /* z, dz [B][T][V], target [B][T] (float-
 } repro_lm_xent_args;
 extern const repro_kernel repro_k_lm_xent_forward, repro_k_lm_xent_backward;
 
+typedef struct repro_sinusoidal_args { /* x, y [B][T][D]: y = x + the sinusoidal encoding of (t, d) */
+    int64_t B, T, D;
+    float *y;
+    const float *x;
+} repro_sinusoidal_args;
+extern const repro_kernel repro_k_sinusoidal_forward;
+
 typedef struct repro_patchify_args {   /* x, dx [N][C][H][W] <-> y, dy [N][NP][C*P*P] (ops/cpu/patchify.h) */
     repro_patchify_shape shape;
     float *y, *dx;                     /* dx overwritten */

@@ -44,6 +44,12 @@ static repro_status patch_bwd_cpu(const repro_backend *be, const void *p, repro_
     return repro_patchify_backward(CPU(be), &a->shape, a->dx, a->dy, err);
 }
 
+static repro_status sin_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_sinusoidal_args *a = p;
+    return repro_sinusoidal_forward(CPU(be), a->y, a->x, a->B, a->T, a->D, err);
+}
+
 #ifdef REPRO_HAVE_CUDA
 #define STREAM repro_backend_stream(be)
 
@@ -82,8 +88,15 @@ static repro_status patch_bwd_cuda(const repro_backend *be, const void *p, repro
     const repro_patchify_args *a = p;
     return repro_cuda_patchify_backward(&a->shape, a->dx, a->dy, STREAM, err);
 }
+
+static repro_status sin_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_sinusoidal_args *a = p;
+    return repro_cuda_sinusoidal_forward(a->y, a->x, a->B, a->T, a->D, STREAM, err);
+}
 #endif
 
+const repro_kernel repro_k_sinusoidal_forward = {"sinusoidal.forward", sin_fwd_cpu, REPRO_CUDA_KERNEL(sin_fwd_cuda)};
 const repro_kernel repro_k_patchify_forward = {"patchify.forward", patch_fwd_cpu, REPRO_CUDA_KERNEL(patch_fwd_cuda)};
 const repro_kernel repro_k_patchify_backward = {"patchify.backward", patch_bwd_cpu, REPRO_CUDA_KERNEL(patch_bwd_cuda)};
 const repro_kernel repro_k_embedding_forward = {"embedding.forward", emb_fwd_cpu, REPRO_CUDA_KERNEL(emb_fwd_cuda)};

@@ -189,3 +189,35 @@ repro_status repro_lm_xent_backward(const repro_cpu *cpu, float *dz, const float
         repro_pool_run(cpu->pool, B * T, lm_backward_task, &j);
     return st;
 }
+
+/* ---- sinusoidal positions ---- */
+
+typedef struct sin_job {
+    float *y;
+    const float *x;
+    int64_t T, D;
+} sin_job;
+
+static void sin_rows(const sin_job *j, int64_t r0, int64_t r1)
+{
+    for (int64_t r = r0; r < r1; r++) /* r = b*T + t */
+        for (int64_t d = 0; d < j->D; d++)
+            j->y[r * j->D + d] = j->x[r * j->D + d] + repro_sinusoidal_pe(r % j->T, d, j->D);
+}
+
+static void sin_task(void *ctx, int64_t begin, int64_t end) { sin_rows(ctx, begin, end); }
+
+void repro_sinusoidal_forward_ref(float *y, const float *x, int64_t B, int64_t T, int64_t D)
+{
+    sin_job j = {y, x, T, D};
+    sin_rows(&j, 0, B * T);
+}
+
+repro_status repro_sinusoidal_forward(const repro_cpu *cpu, float *y, const float *x, int64_t B, int64_t T, int64_t D,
+                                      repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    sin_job j = {y, x, T, D};
+    repro_pool_run(cpu->pool, B * T, sin_task, &j);
+    return REPRO_OK;
+}

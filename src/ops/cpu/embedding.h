@@ -48,4 +48,10 @@ repro_status repro_lm_xent_backward_ref(float *dz, const float *z, const float *
 repro_status repro_lm_xent_backward(const repro_cpu *cpu, float *dz, const float *z, const float *target,
                                     int64_t B, int64_t T, int64_t V, float scale, repro_error *err);
 
+/* Sinusoidal positions: y[b][t][d] = x[b][t][d] + repro_sinusoidal_pe(t, d, D)
+ * (src/ops/token_math.h), x, y [B][T][D], T <= 2^20. The backward is dx = dy. */
+void repro_sinusoidal_forward_ref(float *y, const float *x, int64_t B, int64_t T, int64_t D);
+repro_status repro_sinusoidal_forward(const repro_cpu *cpu, float *y, const float *x, int64_t B, int64_t T, int64_t D,
+                                      repro_error *err);
+
 #endif

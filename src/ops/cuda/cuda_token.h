@@ -26,6 +26,10 @@ repro_status repro_cuda_lm_xent_forward(float *loss, const float *z, const float
 repro_status repro_cuda_lm_xent_backward(float *dz, const float *z, const float *target, int64_t B, int64_t T,
                                          int64_t V, float scale, repro_cuda_stream stream, repro_error *err);
 
+/* sinusoidal positions (src/ops/cpu/embedding.h): one thread an element */
+repro_status repro_cuda_sinusoidal_forward(float *y, const float *x, int64_t B, int64_t T, int64_t D,
+                                           repro_cuda_stream stream, repro_error *err);
+
 /* patchify (src/ops/cpu/patchify.h's map): one thread an output element */
 repro_status repro_cuda_patchify_forward(const repro_patchify_shape *s, float *y, const float *x,
                                          repro_cuda_stream stream, repro_error *err);

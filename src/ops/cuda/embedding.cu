@@ -61,6 +61,15 @@ __global__ void lm_backward_kernel(float *dz, const float *z, const float *targe
     }
 }
 
+__global__ void sinusoidal_kernel(float *y, const float *x, int64_t n, int64_t T, int64_t D)
+{
+    REPRO_CUDA_FOR(i, n)
+    {
+        const int64_t r = i / D, d = i % D;
+        y[i] = x[i] + repro_sinusoidal_pe(r % T, d, D);
+    }
+}
+
 repro_status check(const char *what, const void *a, const void *b, const void *c, int64_t n, int64_t m, int64_t k,
                    repro_error *err)
 {
@@ -117,6 +126,17 @@ repro_status repro_cuda_lm_xent_backward(float *dz, const float *z, const float 
     lm_backward_kernel<<<repro_cuda_blocks(B * T), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(dz, z, target, B * T,
                                                                                                  V, scale);
     return repro_cuda_check("lm cross-entropy backward", err);
+}
+
+repro_status repro_cuda_sinusoidal_forward(float *y, const float *x, int64_t B, int64_t T, int64_t D,
+                                           repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("sinusoidal forward", y, x, x, B, T, D, err);
+    if (st != REPRO_OK || B == 0)
+        return st;
+    sinusoidal_kernel<<<repro_cuda_blocks(B * T * D), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(y, x, B * T * D,
+                                                                                                    T, D);
+    return repro_cuda_check("sinusoidal forward", err);
 }
 
 } /* extern "C" */
