@@ -3,9 +3,12 @@
  * tokens, a gradient already holding earlier micro-batches, the ascending
  * order's known answer), the LM cross-entropy forward and backward, and patchify.
  * One PASS/FAIL line per case; exit 77 without a GPU. */
-#include "cuda_test.cuh"
-
+extern "C" {
 #include "ops/cpu/embedding.h"
+#include "ops/cpu/patchify.h"
+}
+
+#include "cuda_test.cuh"
 #include "ops/cuda/cuda_token.h"
 
 static bool same(const fvec &a, const fvec &b)
