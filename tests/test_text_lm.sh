@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The character language model end to end, on a small made-up corpus (no
 # package needed): data.format text trains the same bits with loader
-# workers, threads and gradient accumulation; the vocabulary lands in the
+# workers, threads, gradient accumulation and a stop and resume; the vocabulary lands in the
 # run directory with its hash in run.json; `repro sample` prints the same
 # text on 1 or 3 threads and alone or batched with other prompts; bad text,
 # a too-small embedding, prompts outside the vocabulary and runs that are
@@ -45,6 +45,9 @@ train threads --set threads=2
 same_bits "text: threads 1 vs 2" "$dir/base" "$dir/threads"
 train accum --set accum_steps=4
 same_bits "text: accum_steps 1 vs 4" "$dir/base" "$dir/accum"
+train stopped --stop-after 11
+expect_exit 0 "resume a text run" -- "$REPRO" train --resume "$dir/stopped" --quiet
+same_bits "text: stopped at 11 and resumed" "$dir/base" "$dir/stopped"
 
 # the vocabulary: sorted code points, in the run directory, its hash in run.json
 checks=$((checks + 1))
