@@ -136,7 +136,7 @@ static const cfg_field data_fields[] = {
     DPATH(train_text),
     F(repro_data_config, CFG_INT, context, .range = GE(0)),
 };
-static TABLE(data_table, data_fields);
+TABLE(cfg_data_table, data_fields);
 
 static const cfg_field optim_fields[] = {
     F(repro_optim_config, CFG_ENUM, name, .names = optim_names),
@@ -235,7 +235,7 @@ static const cfg_field root_fields[] = {
     F(repro_config, CFG_INT, batch_size, .range = GE(1)),
     F(repro_config, CFG_INT, accum_steps, .range = GE(1)),
     F(repro_config, CFG_INT, eval_batch_size, .range = GE(1)),
-    SECTION(data, data_table),
+    SECTION(data, cfg_data_table),
     SECTION(model, model_table),
     SECTION(optim, optim_table),
     SECTION(schedule, schedule_table),

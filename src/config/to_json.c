@@ -175,12 +175,26 @@ static void write_value(jbuf *b, const cfg_field *f, const char *base, int depth
     }
 }
 
+/* The text format's keys appear only when data.format is text: leaving them
+ * out keeps every other config's JSON (and its config hash) as it was before
+ * text data existed. */
+static bool unset_text_key(const cfg_table *t, const cfg_field *f, const char *base)
+{
+    if (t != &cfg_data_table || (strcmp(f->key, "train_text") && strcmp(f->key, "context")))
+        return false;
+    return ((const repro_data_config *)(const void *)base)->format != REPRO_DATA_TEXT;
+}
+
 static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)
 {
     puts_(b, "{\n");
+    bool first = true;
     for (size_t k = 0; k < t->n; k++) {
         const cfg_field *f = &t->fields[k];
-        puts_(b, k ? ",\n" : "");
+        if (unset_text_key(t, f, base))
+            continue;
+        puts_(b, first ? "" : ",\n");
+        first = false;
         indent(b, depth + 1);
         put_string(b, f->key);
         puts_(b, ": ");
