@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo demo-text test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -21,6 +21,11 @@ build: $(BUILD)/CMakeCache.txt
 
 demo: deps build
 	$(REPRO) train examples/fashion_mlp.yaml --out runs/demo --force
+
+# The character language model on the `fortunes` package's text (installed by deps).
+demo-text: deps build
+	$(REPRO) train examples/char_lm_mlp.yaml --out runs/char_lm --force
+	$(REPRO) sample runs/char_lm --prompt "The " --tokens 200 --seed 1 --temperature 0.8
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

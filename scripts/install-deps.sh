@@ -9,8 +9,9 @@ set -euo pipefail
 
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
 # python3-numpy, python3-pytest: the Python package and its tests (tests/python).
+# fortunes: the English text of examples/char_lm_mlp.yaml (make demo-text).
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
-          libopenblas-dev dataset-fashion-mnist python3-numpy python3-pytest)
+          libopenblas-dev dataset-fashion-mnist python3-numpy python3-pytest fortunes)
 for flag in "$@"; do
     case $flag in
     --bench) packages+=(python3-torch python3-numpy) ;;

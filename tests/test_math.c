@@ -47,6 +47,36 @@ static void test_sweep(void)
     }
 }
 
+/* sinf, cosf on their domain |x| <= 2^20: every 41st float bit pattern of
+ * each sign below 2^20 (0x49800000), against libm's double sin and cos. */
+static double ref_sin(float x) { return sin((double)x); }
+static double ref_cos(float x) { return cos((double)x); }
+static float ours_sin(float x) { return repro_sinf(x); }
+static float ours_cos(float x) { return repro_cosf(x); }
+
+static void test_sincos(void)
+{
+    const char *quick = getenv("REPRO_TEST_QUICK");
+    uint64_t stride = (quick && strcmp(quick, "1") == 0) ? 4099 : 41;
+    const math_fn fns[] = {{"sinf", ours_sin, ref_sin}, {"cosf", ours_cos, ref_cos}};
+    for (int f = 0; f < 2; f++)
+        for (uint64_t sign = 0; sign < 2; sign++) {
+            math_stats st;
+            uint64_t lo = sign << 31;
+            math_check_range(&fns[f], lo + (uint64_t)f, lo + 0x49800001u, stride, &st);
+            float x;
+            memcpy(&x, &st.worst_bits, 4);
+            printf("%-9s %10" PRIu64 " inputs (%s, |x| <= 2^20), max error %.9f ulp at %a, %" PRIu64
+                   " differ from the rounded reference\n", fns[f].name, st.count, sign ? "x < 0" : "x >= 0",
+                   st.max_ulp, (double)x, st.not_cr);
+            CHECK_MSG(st.max_ulp <= 1.0, "%s: max error %g ulp", fns[f].name, st.max_ulp);
+        }
+    CHECK_SAME(repro_sinf(0.0f), 0.0f);
+    CHECK_SAME(repro_sinf(-0.0f), -0.0f);
+    CHECK_SAME(repro_cosf(0.0f), 1.0f);
+    CHECK(isnan(repro_sinf(INFINITY)) && isnan(repro_cosf(-INFINITY)) && isnan(repro_sinf(NAN)));
+}
+
 static void test_special_exp(void)
 {
     float inf = INFINITY;
@@ -223,5 +253,6 @@ int main(void)
     test_nan_bits();
     test_sqrt_powi();
     test_sweep();
+    test_sincos();
     return test_finish("test_math");
 }

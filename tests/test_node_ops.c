@@ -73,6 +73,19 @@ static const op_row rows[] = {
      N("{name: c, type: conv2d, out: 2, kernel: 1}") N("{name: f, type: flatten}") N("{name: a, type: reshape, shape: [4, 6]}")
          N("{name: l, type: linear, out: 2}"),
      3},
+    {"patchify 2x2, linear per patch", "[3, 6, 4]",
+     N("{name: c, type: conv2d, out: 3, kernel: 1}") N("{name: a, type: patchify, patch: 2}")
+         N("{name: l, type: linear, out: 5}"),
+     3},
+    {"embedding, sinusoidal positions", "[7]",
+     N("{name: e, type: embedding, num_embeddings: 5, dim: 10}") N("{name: s, type: sinusoidal}")
+         N("{name: l, type: linear, out: 3}"),
+     4},
+    {"embedding, repeated tokens", "[6]", N("{name: a, type: embedding, num_embeddings: 11, dim: 5}"), 7},
+    {"embedding, positions, linear per position", "[5]",
+     N("{name: e, type: embedding, num_embeddings: 4, dim: 37}") N("{name: p, type: pos_embedding}")
+         N("{name: l, type: linear, out: 3}"),
+     9},
 };
 
 typedef struct target {
@@ -131,6 +144,13 @@ static repro_status load_row(const op_row *r, repro_config *cfg, repro_error *er
     return repro_config_load(path, NULL, 0, cfg, err);
 }
 
+/* A row whose first node is an embedding reads token ids: its num_embeddings (else 0). */
+static int token_count(const op_row *r)
+{
+    const char *k = strstr(r->nodes, "num_embeddings: ");
+    return k ? atoi(k + strlen("num_embeddings: ")) : 0;
+}
+
 /* Runs one row on one backend: training forward, backward, then an
  * evaluation forward; everything copied back to the host. */
 static repro_status run_row(const op_row *r, const repro_config *cfg, int input, const repro_backend *be, result *res,
@@ -156,6 +176,9 @@ static repro_status run_row(const op_row *r, const repro_config *cfg, int input,
     res->grads = malloc((size_t)(res->n_params + 1) * 4);
     res->buffers = malloc((size_t)(res->n_buffers + 1) * 4);
     fill(hx, nx, 3, 1);
+    int tokens = token_count(r);
+    for (int64_t i = 0; tokens > 1 && i < nx; i++) /* uneven, repeating ids; the table's last row unused */
+        hx[i] = (float)((i * i + 3 * i) % (tokens - 1));
     fill(hd, no, 5, 0);
     for (int i = 0; i < r->batch; i++)
         pos[i] = (uint32_t)(i * 7 + 3);

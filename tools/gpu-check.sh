@@ -23,13 +23,14 @@ step() { # name command...
 }
 
 if [[ $what == tests || $what == all ]]; then
-    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_cuda_bf16 test_node_ops; do
+    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_cuda_bf16 test_cuda_token test_node_ops; do
         step "$t" ".gpu/$t"
     done
     step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
     step cuda_train bash tests/test_cuda_train.sh
     step cuda_cnn bash tests/test_cuda_cnn.sh
     step replay_cuda bash tests/test_replay_cuda.sh
+    step text_lm bash tests/test_text_lm.sh
 fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only

@@ -63,7 +63,11 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_ADD,
     REPRO_LAYER_CONCAT,
     REPRO_LAYER_FLATTEN,
-    REPRO_LAYER_RESHAPE
+    REPRO_LAYER_RESHAPE,
+    REPRO_LAYER_EMBEDDING,    /* token ids [T] -> [T][dim] (docs/model.md) */
+    REPRO_LAYER_POS_EMBEDDING, /* learned positions: [T][D] + P[T][D] */
+    REPRO_LAYER_PATCHIFY,     /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
+    REPRO_LAYER_SINUSOIDAL    /* fixed positions: [T][D] + sin/cos encoding */
 } repro_layer_kind;
 
 typedef enum repro_init_kind {
@@ -102,6 +106,9 @@ typedef struct repro_layer_config {
     int axis;                    /* concat: the sample axis joined along (default 0, the channels) */
     int n_shape;                 /* reshape: the sample's new shape */
     int shape[REPRO_MAX_DIMS];
+    int num_embeddings;          /* embedding: rows of the table (the vocabulary's capacity) */
+    int dim;                     /* embedding: width of a row */
+    int patch;                   /* patchify: the patch's side (divides height and width) */
     repro_init_kind weight_init; /* linear weight init */
     float weight_init_value;     /* for REPRO_INIT_CONSTANT */
     repro_init_kind bias_init;   /* linear bias init */
@@ -111,7 +118,9 @@ typedef struct repro_layer_config {
 typedef enum repro_loss_kind {
     REPRO_LOSS_CROSS_ENTROPY = 0, /* softmax cross-entropy against an integer label */
     REPRO_LOSS_MSE,               /* mean squared error against float targets */
-    REPRO_LOSS_HUBER              /* Huber (smooth L1) with huber_delta */
+    REPRO_LOSS_HUBER,             /* Huber (smooth L1) with huber_delta */
+    REPRO_LOSS_LM_CROSS_ENTROPY   /* causal LM: softmax cross-entropy at every position of [T][V]
+                                     against token targets (data.format: text) */
 } repro_loss_kind;
 
 typedef struct repro_head_config {
@@ -140,8 +149,9 @@ typedef struct repro_model_config {
 } repro_model_config;
 
 /* memory: the caller gives the data sets (repro_train_options.train_data,
- * e.g. from NumPy arrays through the Python package); no file keys. */
-typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY } repro_data_format;
+ * e.g. from NumPy arrays through the Python package); no file keys.
+ * text: a character corpus cut into windows (data.train_text, data.context). */
+typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY, REPRO_DATA_TEXT } repro_data_format;
 
 typedef struct repro_data_config {
     repro_data_format format;
@@ -169,6 +179,11 @@ typedef struct repro_data_config {
     char test_x[REPRO_PATH_MAX];
     char test_y[REPRO_PATH_MAX];
     bool y_is_label;                  /* npy: y holds class labels (default true) */
+    /* text: UTF-8 files (a path or a glob, matches in sorted order), one
+       character per token; each sample is a window of `context` tokens
+       (docs/data.md "Text") */
+    char train_text[REPRO_PATH_MAX];
+    int context;                      /* text: tokens per sample (required) */
     float val_fraction;               /* in [0, 1): share of train held out, seeded split */
     int64_t limit_train;              /* 0 = all; else the first N training samples */
     int64_t limit_test;               /* 0 = all */

@@ -54,6 +54,15 @@ typedef struct repro_dataset {
     int32_t n_classes;  /* 0 when there are no labels */
     int64_t n_targets;
     float *y;           /* [n][n_targets] regression targets, or NULL, owned */
+    /* text (data.format: text): the corpus as token ids, and its vocabulary.
+       Sample i is the window starting at token i: gathered, its features are
+       tokens[i, i + context) and its targets tokens[i + 1, i + context + 1),
+       both float-coded (exact: ids < 2^24); n = n_tokens - context,
+       n_features = n_targets = context, n_classes = n_vocab. x, y, label are NULL. */
+    int32_t *tokens;    /* [n_tokens], owned */
+    int64_t n_tokens, context;
+    uint32_t *vocab;    /* [n_vocab] the code points, ascending; token id = index, owned */
+    int32_t n_vocab;
 } repro_dataset;
 
 /* Frees the buffers, unmaps mapped features and zeroes the struct. NULL-safe. */
@@ -103,6 +112,32 @@ repro_status repro_csv_read(const char *path, const repro_data_config *cfg, int6
  * the counts of both files' headers must agree whatever the limit. */
 repro_status repro_npy_read_set(const char *x_path, const char *y_path, bool y_is_label,
                                 float scale, int64_t limit, repro_dataset *out, repro_error *err);
+
+/* data.format text: every file the path or glob `pattern` names (matches
+ * in sorted order, concatenated), UTF-8 decoded strictly; the vocabulary is
+ * the sorted unique code points; see repro_dataset's text fields. Errors:
+ * no file matches, an empty file, invalid UTF-8 (naming the file and byte
+ * offset), fewer than context + 1 characters in all. */
+repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit, repro_dataset *out,
+                             repro_error *err);
+
+/* Decodes UTF-8 text [0, len) into code points (*out malloc'd, *n of them);
+ * REPRO_ERR_FORMAT "'<name>': invalid UTF-8 at byte <offset>: <why>" on an
+ * ill-formed sequence (overlong forms, surrogates, > U+10FFFF, truncation). */
+repro_status repro_utf8_decode(const char *name, const unsigned char *s, size_t len, uint32_t **out, int64_t *n,
+                               repro_error *err);
+
+/* Encodes one code point as UTF-8 into out (4 bytes room); returns the byte count. */
+int repro_utf8_encode(uint32_t cp, char *out);
+
+/* vocab.json: {"kind": "characters", "size": N, "tokens": ["a", "b", ...]},
+ * token i the code point vocab[i], written as JSON strings (cJSON escaping).
+ * malloc'd text, caller frees; NULL when out of memory. */
+char *repro_vocab_json(const uint32_t *vocab, int32_t n);
+
+/* Reads vocab.json text back: *vocab malloc'd, ascending, unique.
+ * REPRO_ERR_FORMAT naming `name` when it is not such a file. */
+repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vocab, int32_t *n, repro_error *err);
 
 /* The seeded train/validation split of samples [0, n):
  *   n_val = (int64_t)floor((double)n * (double)val_fraction)

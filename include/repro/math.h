@@ -370,6 +370,89 @@ REPRO_HD static inline float repro_cospif(float x)
     return (float)repro_math_sincospi_d(x, 1);
 }
 
+/* sin(x), cos(x) for float x, |x| <= 2^20 (positional encodings and
+ * other angles made from positions). Method, in double, rounded once:
+ *   k = round(x * 2/pi) (half away from zero), |k| < 2^20 + 1;
+ *   r = ((x - k*P1) - k*P2) - k*P3, P1 + P2 + P3 = pi/2 (fdlibm's 33-bit
+ *   pieces: k*P1 and k*P2 are exact products, x - k*P1 is exact), so
+ *   |r| <= pi/4 + tiny with an absolute error below 2^-66;
+ *   s = sin(r) or c = cos(r) by Taylor polynomials (to r^21 / r^20, first
+ *   omitted term < 2e-22 relative), the quadrant k mod 4 picks +-s or +-c.
+ * Error <= 1 ulp against libm's double sin/cos (tests/test_math.c sweeps
+ * |x| <= 2^20). |x| > 2^20 is outside the domain: the same written steps
+ * still give the same bits everywhere, but the reduction loses accuracy.
+ * Specials: NaN -> NaN, +-inf -> NaN, sin(+-0) = +-0. */
+REPRO_HD static inline double repro_math_sin_poly(double r)
+{
+    double z = r * r;
+    double p = 1.9572941063391263e-20;           /* 1/21! */
+    p = p * z + -8.2206352466243295e-18;         /* -1/19! */
+    p = p * z + 2.8114572543455206e-15;          /* 1/17! */
+    p = p * z + -7.6471637318198164e-13;         /* -1/15! */
+    p = p * z + 1.6059043836821613e-10;          /* 1/13! */
+    p = p * z + -2.5052108385441720e-08;         /* -1/11! */
+    p = p * z + 2.7557319223985893e-06;          /* 1/9! */
+    p = p * z + -1.9841269841269841e-04;         /* -1/7! */
+    p = p * z + 8.3333333333333333e-03;          /* 1/5! */
+    p = p * z + -1.6666666666666667e-01;         /* -1/3! */
+    return r + r * (z * p);
+}
+
+REPRO_HD static inline double repro_math_cos_poly(double r)
+{
+    double z = r * r;
+    double p = 4.1103176233121648e-19;           /* 1/20! */
+    p = p * z + -1.5619206968586225e-16;         /* -1/18! */
+    p = p * z + 4.7794773323873853e-14;          /* 1/16! */
+    p = p * z + -1.1470745597729725e-11;         /* -1/14! */
+    p = p * z + 2.0876756987868099e-09;          /* 1/12! */
+    p = p * z + -2.7557319223985891e-07;         /* -1/10! */
+    p = p * z + 2.4801587301587302e-05;          /* 1/8! */
+    p = p * z + -1.3888888888888889e-03;         /* -1/6! */
+    p = p * z + 4.1666666666666667e-02;          /* 1/4! */
+    p = p * z + -0.5;                            /* -1/2! */
+    return 1.0 + z * p;
+}
+
+REPRO_HD static inline double repro_math_sincos_d(float x, int want_cos)
+{
+    double d = (double)x;
+    double t = d * 0.63661977236758134308;       /* 2/pi */
+    double k = (double)(int64_t)(t + (t < 0.0 ? -0.5 : 0.5));
+    double r = d - k * 1.57079632673412561417e+00; /* P1: pi/2's first 33 bits */
+    r = r - k * 6.07710050630396597660e-11;        /* P2: the next 33 */
+    r = r - k * 2.02226624871116645580e-21;        /* P3 */
+    int q = ((int)((int64_t)k & 3) + want_cos) & 3; /* cos(t) = sin(t + pi/2) */
+    if (q == 0 || q == 2) {
+        double s = repro_math_sin_poly(r);
+        return q == 0 ? s : -s;
+    }
+    double c = repro_math_cos_poly(r);
+    return q == 1 ? c : -c;
+}
+
+REPRO_HD static inline float repro_sinf(float x)
+{
+    if (x != x)
+        return repro_math_quiet(x);
+    float a = repro_math_bitsf(repro_math_fbits(x) & 0x7fffffffu);
+    if (a == repro_math_inff())
+        return repro_math_nanf();
+    if (a < 1e-30f) /* sin x = x in float (and keeps the sign of zero) */
+        return x;
+    return (float)repro_math_sincos_d(x, 0);
+}
+
+REPRO_HD static inline float repro_cosf(float x)
+{
+    if (x != x)
+        return repro_math_quiet(x);
+    float a = repro_math_bitsf(repro_math_fbits(x) & 0x7fffffffu);
+    if (a == repro_math_inff())
+        return repro_math_nanf();
+    return (float)repro_math_sincos_d(x, 1);
+}
+
 /* The correctly rounded IEEE square root. On the GPU __fsqrt_rn is IEEE
  * whatever -prec-sqrt says; on the host sqrtf is IEEE (one instruction).
  * NaN results are made here, so that their bits agree too: NaN -> NaN

@@ -43,7 +43,9 @@ typedef enum repro_rng_purpose {
     REPRO_RNG_SPLIT = 5,    /* ids: (0, 0)                 coords: sample index */
     REPRO_RNG_SAMPLER = 6,  /* ids: (epoch, 0); (epoch, 1) blocks' block order
                                coords: c0 = position, element (repro/sampler.h) */
-    REPRO_RNG_DATAGEN = 7   /* ids: (data set id, 0)       synthetic data sets */
+    REPRO_RNG_DATAGEN = 7,  /* ids: (data set id, 0)       synthetic data sets */
+    REPRO_RNG_GENERATE = 8  /* ids: (0, 0)                 coords: element = the drawn token's
+                               position in its sequence (repro sample: train/generate.h) */
 } repro_rng_purpose;
 
 /* Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel Random Numbers: As

@@ -39,6 +39,8 @@ typedef struct repro_progress {
     /* EPOCH only: evaluation (has_* says which exist) */
     int has_val, has_test, has_accuracy;
     float val_loss, val_accuracy, test_loss, test_accuracy;
+    int has_bits_per_char;              /* an lm_cross_entropy head: val_loss / ln 2 */
+    float val_bits_per_char;
     int early_stop;                     /* training stops after this epoch */
 } repro_progress;
 

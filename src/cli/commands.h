@@ -12,5 +12,6 @@ int repro_cmd_replay(int argc, char **argv);
 int repro_cmd_report(int argc, char **argv);
 int repro_cmd_plot(int argc, char **argv);
 int repro_cmd_export(int argc, char **argv);
+int repro_cmd_sample(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"replay", repro_cmd_replay, "retrain a run from its record; exit 0 only if every ledger bit matches"},
     {"report", repro_cmd_report, "one self-contained HTML page of runs: curves, records, differences"},
     {"plot", repro_cmd_plot, "one metric of one or more runs as an SVG line chart"},
+    {"sample", repro_cmd_sample, "generate text from a trained character language model (data.format text)"},
     {"env", repro_cmd_env, "show what a run record captures about this machine"},
     {"gen-data", repro_cmd_gen_data, "write a synthetic data set (the dual-task CSV)"},
     {"export", repro_cmd_export, "write a run's weights as a PyTorch nn.Sequential's safetensors"},

@@ -71,6 +71,8 @@ static void epoch_line(progress_state *ps, const repro_progress *p)
         fprintf(ps->out, "  val_loss %.4f", (double)p->val_loss);
         if (p->has_accuracy)
             fprintf(ps->out, "  val_acc %.4f", (double)p->val_accuracy);
+        if (p->has_bits_per_char)
+            fprintf(ps->out, "  val_bits_per_char %.4f", (double)p->val_bits_per_char);
     }
     if (p->has_test) {
         fprintf(ps->out, "  test_loss %.4f", (double)p->test_loss);
@@ -92,6 +94,8 @@ static void epoch_json(progress_state *ps, const repro_progress *p)
         fprintf(ps->out, ",\"val_loss\":%.9g", (double)p->val_loss);
     if (p->has_val && p->has_accuracy)
         fprintf(ps->out, ",\"val_accuracy\":%.9g", (double)p->val_accuracy);
+    if (p->has_val && p->has_bits_per_char)
+        fprintf(ps->out, ",\"val_bits_per_char\":%.9g", (double)p->val_bits_per_char);
     if (p->has_test)
         fprintf(ps->out, ",\"test_loss\":%.9g", (double)p->test_loss);
     if (p->has_test && p->has_accuracy)

@@ -22,12 +22,13 @@ static const char *const layer_names[] = {
     "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
+    "embedding",  "pos_embedding", "patchify", "sinusoidal",
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       "torch_default",   NULL};
-static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
-static const char *const format_names[] = {"idx", "csv", "npy", "memory", NULL};
+static const char *const loss_names[] = {"cross_entropy", "mse", "huber", "lm_cross_entropy", NULL};
+static const char *const format_names[] = {"idx", "csv", "npy", "memory", "text", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};
@@ -77,6 +78,9 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_INT, axis, .range = IN(0, REPRO_MAX_DIMS - 1), .kinds = K(CONCAT)),
     F(repro_layer_config, CFG_INTLIST, shape, .count_offset = offsetof(repro_layer_config, n_shape),
       .cap = REPRO_MAX_DIMS, .range = GE(1), .kinds = K(RESHAPE)),
+    F(repro_layer_config, CFG_INT, num_embeddings, .range = GE(1), .kinds = K(EMBEDDING)),
+    F(repro_layer_config, CFG_INT, dim, .range = GE(1), .kinds = K(EMBEDDING)),
+    F(repro_layer_config, CFG_INT, patch, .range = GE(1), .kinds = K(PATCHIFY)),
 };
 TABLE(cfg_layer_table, layer_fields);
 
@@ -130,8 +134,10 @@ static const cfg_field data_fields[] = {
     DPATH(test_x),
     DPATH(test_y),
     F(repro_data_config, CFG_BOOL, y_is_label),
+    DPATH(train_text),
+    F(repro_data_config, CFG_INT, context, .range = GE(0)),
 };
-static TABLE(data_table, data_fields);
+TABLE(cfg_data_table, data_fields);
 
 static const cfg_field optim_fields[] = {
     F(repro_optim_config, CFG_ENUM, name, .names = optim_names),
@@ -239,7 +245,7 @@ static const cfg_field root_fields[] = {
     F(repro_config, CFG_INT, batch_size, .range = GE(1)),
     F(repro_config, CFG_INT, accum_steps, .range = GE(1)),
     F(repro_config, CFG_INT, eval_batch_size, .range = GE(1)),
-    SECTION(data, data_table),
+    SECTION(data, cfg_data_table),
     SECTION(model, model_table),
     SECTION(optim, optim_table),
     SECTION(schedule, schedule_table),

@@ -58,6 +58,7 @@ struct cfg_table {
 extern const cfg_table cfg_root_table;  /* repro_config */
 extern const cfg_table cfg_layer_table; /* repro_layer_config; "type" first */
 extern const cfg_table cfg_head_table;  /* repro_head_config */
+extern const cfg_table cfg_data_table;  /* repro_data_config */
 
 /* Whether a layer of this kind has key f. */
 bool cfg_field_applies(const cfg_field *f, repro_layer_kind kind);

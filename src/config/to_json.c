@@ -183,13 +183,23 @@ static bool unset_section(const cfg_field *f, const char *base)
     return f->type == CFG_SECTION && !strcmp(f->key, "init") && !init->from[0] && !init->torch_default;
 }
 
+/* The text format's keys appear only when data.format is text: leaving them
+ * out keeps every other config's JSON (and its config hash) as it was before
+ * text data existed. */
+static bool unset_text_key(const cfg_table *t, const cfg_field *f, const char *base)
+{
+    if (t != &cfg_data_table || (strcmp(f->key, "train_text") && strcmp(f->key, "context")))
+        return false;
+    return ((const repro_data_config *)(const void *)base)->format != REPRO_DATA_TEXT;
+}
+
 static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)
 {
     puts_(b, "{\n");
     bool first = true;
     for (size_t k = 0; k < t->n; k++) {
         const cfg_field *f = &t->fields[k];
-        if (unset_section(f, base))
+        if (unset_section(f, base) || unset_text_key(t, f, base))
             continue;
         puts_(b, first ? "" : ",\n");
         first = false;

@@ -104,6 +104,30 @@ static repro_status check_npy_unused(const cfg_ctx *ctx, const repro_data_config
     return REPRO_OK;
 }
 
+/* train_text and context belong to the text format alone. */
+static repro_status check_text_unused(const cfg_ctx *ctx, const repro_data_config *d,
+                                      const char *format)
+{
+    repro_status st;
+    if ((st = check_unused(ctx, d->train_text[0], "data.train_text", format)) ||
+        (st = check_unused(ctx, d->context != 0, "data.context", format)))
+        return st;
+    return REPRO_OK;
+}
+
+static repro_status check_text(const cfg_ctx *ctx, const repro_data_config *d)
+{
+    if (!d->train_text[0])
+        return cfg_fail_path(ctx, "data", "data: format text needs train_text (a file or a glob)");
+    if (d->context < 1)
+        return cfg_fail_path(ctx, "data", "data: format text needs context (tokens per sample, >= 1)");
+    repro_status st;
+    if ((st = check_idx_unused(ctx, d, "text")) || (st = check_csv_unused(ctx, d, "text")) ||
+        (st = check_npy_unused(ctx, d, "text")))
+        return st;
+    return REPRO_OK;
+}
+
 static repro_status check_idx(const cfg_ctx *ctx, const repro_data_config *d)
 {
     if (!d->train_images[0] || !d->train_labels[0])
@@ -111,6 +135,8 @@ static repro_status check_idx(const cfg_ctx *ctx, const repro_data_config *d)
     if (!d->test_images[0] != !d->test_labels[0])
         return cfg_fail_path(ctx, "data", "data: test_images and test_labels go together");
     repro_status st = check_csv_unused(ctx, d, "idx");
+    if (!st)
+        st = check_text_unused(ctx, d, "idx");
     return st ? st : check_npy_unused(ctx, d, "idx");
 }
 
@@ -121,6 +147,8 @@ static repro_status check_npy(const cfg_ctx *ctx, const repro_data_config *d)
     if (!d->test_x[0] != !d->test_y[0])
         return cfg_fail_path(ctx, "data", "data: test_x and test_y go together");
     repro_status st = check_idx_unused(ctx, d, "npy");
+    if (!st)
+        st = check_text_unused(ctx, d, "npy");
     return st ? st : check_csv_unused(ctx, d, "npy");
 }
 
@@ -140,7 +168,8 @@ static repro_status check_csv(const cfg_ctx *ctx, const repro_data_config *d)
         return cfg_fail_path(ctx, "data", "data: format csv needs train_csv");
     if (!d->label_column[0] && d->n_target_columns == 0)
         return cfg_fail_path(ctx, "data", "data: format csv needs a label_column or target_columns");
-    if ((st = check_idx_unused(ctx, d, "csv")) || (st = check_npy_unused(ctx, d, "csv")))
+    if ((st = check_idx_unused(ctx, d, "csv")) || (st = check_npy_unused(ctx, d, "csv")) ||
+        (st = check_text_unused(ctx, d, "csv")))
         return st;
     if ((st = check_columns(ctx, "data.feature_columns", d, d->feature_columns,
                             d->n_feature_columns)) ||
@@ -163,6 +192,7 @@ static repro_status check_data(const cfg_ctx *ctx, const repro_data_config *d)
     case REPRO_DATA_CSV: return check_csv(ctx, d);
     case REPRO_DATA_NPY: return check_npy(ctx, d);
     case REPRO_DATA_MEMORY: return check_memory(ctx, d);
+    case REPRO_DATA_TEXT: return check_text(ctx, d);
     }
     return cfg_fail_path(ctx, "data.format", "data.format: unknown format");
 }
@@ -215,6 +245,13 @@ static repro_status check_head_vs_data(const cfg_ctx *ctx, const char *key,
 {
     const repro_layer_config *last = h->n_layers ? &h->layers[h->n_layers - 1] : NULL;
     bool csv = d->format == REPRO_DATA_CSV, npy = d->format == REPRO_DATA_NPY;
+    /* a language model's targets are the text's next tokens, and only text has them */
+    if ((h->loss == REPRO_LOSS_LM_CROSS_ENTROPY) != (d->format == REPRO_DATA_TEXT))
+        return cfg_fail_path(ctx, key, h->loss == REPRO_LOSS_LM_CROSS_ENTROPY
+                                           ? "%s: loss lm_cross_entropy needs data.format text"
+                                           : "%s: data.format text needs loss lm_cross_entropy", key);
+    if (h->loss == REPRO_LOSS_LM_CROSS_ENTROPY)
+        return REPRO_OK;
     if (h->loss == REPRO_LOSS_CROSS_ENTROPY) {
         if (csv && !d->label_column[0])
             return cfg_fail_path(ctx, key, "%s: loss cross_entropy needs data.label_column", key);

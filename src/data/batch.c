@@ -9,14 +9,14 @@ repro_status repro_batch_alloc(repro_batch *b, const repro_dataset *ds, int64_t 
     memset(b, 0, sizeof *b);
     b->capacity = capacity;
     b->n_features = ds->n_features;
-    b->n_targets = ds->y ? ds->n_targets : 0;
+    b->n_targets = ds->y || ds->tokens ? ds->n_targets : 0;
     size_t cap = (size_t)capacity;
     b->index = calloc(cap, sizeof *b->index);
     b->pos = calloc(cap, sizeof *b->pos);
     b->x = calloc(cap * (size_t)ds->n_features, sizeof *b->x);
     b->label = ds->label ? calloc(cap, sizeof *b->label) : NULL;
-    b->y = ds->y ? calloc(cap * (size_t)ds->n_targets, sizeof *b->y) : NULL;
-    if (!b->index || !b->pos || !b->x || (ds->label && !b->label) || (ds->y && !b->y)) {
+    b->y = ds->y || ds->tokens ? calloc(cap * (size_t)ds->n_targets, sizeof *b->y) : NULL;
+    if (!b->index || !b->pos || !b->x || (ds->label && !b->label) || ((ds->y || ds->tokens) && !b->y)) {
         repro_batch_free(b);
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a batch of %lld samples", (long long)capacity);
     }

@@ -20,6 +20,8 @@ void repro_dataset_free(repro_dataset *ds)
         munmap(ds->mapped.map, ds->mapped.map_bytes);
     free(ds->label);
     free(ds->y);
+    free(ds->tokens);
+    free(ds->vocab);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -109,6 +111,10 @@ repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
         return repro_fail(err, REPRO_ERR_CONFIG, "data.format is memory: the data sets are given by the caller "
                                                  "(repro_train_options.train_data, or repro.Dataset in Python), "
                                                  "not read from files");
+    } else if (cfg->format == REPRO_DATA_TEXT) {
+        /* one corpus: the held-out windows come from the split (val_fraction) */
+        st = repro_text_read(cfg->train_text, cfg->context, cfg->limit_train, train, err);
+        train_path = test_path = cfg->train_text;
     } else {
         return repro_fail(err, REPRO_ERR_CONFIG, "unknown data.format %d", (int)cfg->format);
     }
@@ -149,6 +155,16 @@ void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t 
                           int32_t *label, float *y)
 {
     size_t nf = (size_t)ds->n_features, nt = (size_t)ds->n_targets;
+    if (ds->tokens) { /* text windows, float-coded ids (exact below 2^24) */
+        for (int64_t i = 0; i < count; i++)
+            for (size_t t = 0; t < nf; t++) {
+                if (x)
+                    x[(size_t)i * nf + t] = (float)ds->tokens[idx[i] + t];
+                if (y)
+                    y[(size_t)i * nf + t] = (float)ds->tokens[idx[i] + t + 1];
+            }
+        return;
+    }
     for (int64_t i = 0; i < count; i++) {
         size_t row = idx[i];
         if (x && ds->x)

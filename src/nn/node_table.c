@@ -24,6 +24,10 @@ const node_type *repro_node_type_of(repro_layer_kind kind)
         [REPRO_LAYER_CONCAT] = &repro_node_concat,
         [REPRO_LAYER_FLATTEN] = &repro_node_flatten,
         [REPRO_LAYER_RESHAPE] = &repro_node_reshape,
+        [REPRO_LAYER_EMBEDDING] = &repro_node_embedding,
+        [REPRO_LAYER_POS_EMBEDDING] = &repro_node_pos_embedding,
+        [REPRO_LAYER_PATCHIFY] = &repro_node_patchify,
+        [REPRO_LAYER_SINUSOIDAL] = &repro_node_sinusoidal,
     };
     if ((unsigned)kind >= sizeof rows / sizeof rows[0])
         return NULL;

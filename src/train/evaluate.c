@@ -39,6 +39,7 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
     r->accuracy = 0.0f;
     r->correct = 0;
     r->has_accuracy = 0;
+    r->has_bits_per_char = 0;
     if (n == 0)
         return REPRO_OK;
     int nh = repro_model_n_heads(e->model);
@@ -97,6 +98,10 @@ repro_status repro_evaluate(const repro_eval_ctx *e, const float *params, const 
             st = repro_be_sum(be, losses[h], n, &sum, err);
             float mean = sum / (float)n;
             r->head_loss[h] = mean;
+            if (mc->heads[h].loss == REPRO_LOSS_LM_CROSS_ENTROPY && !r->has_bits_per_char) {
+                r->has_bits_per_char = 1; /* nats to bits: one double division, one rounding */
+                r->bits_per_char = (float)((double)mean / 0.69314718055994530942);
+            }
             total = total + mc->heads[h].weight * mean;
         }
         r->loss = total;

@@ -26,6 +26,8 @@ typedef struct repro_eval_result {
     int has_accuracy;                  /* there is a cross-entropy head */
     float accuracy;                    /* of the first cross-entropy head */
     int64_t correct;                   /* its right answers: accuracy = correct / n */
+    int has_bits_per_char;             /* there is an lm_cross_entropy head */
+    float bits_per_char;               /* its mean loss / ln 2 (in double, then rounded) */
 } repro_eval_result;
 
 /* Evaluates params on data rows rows[0..n) (rows NULL: rows 0..n-1). */

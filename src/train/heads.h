@@ -36,4 +36,9 @@ repro_status repro_head_grad(const repro_backend *be, const repro_head_config *h
                              const repro_batch *batch, int64_t b, int64_t batch_total, float *d_out,
                              repro_error *err);
 
+/* Every embedding node has a row for each token of the vocabulary:
+ * REPRO_ERR_CONFIG naming the node, num_embeddings and the corpus otherwise. */
+repro_status repro_embedding_check(const repro_model_config *mc, int32_t n_vocab, const char *corpus,
+                                   repro_error *err);
+
 #endif

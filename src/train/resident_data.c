@@ -6,6 +6,8 @@
 
 const char *repro_resident_unsupported(const repro_dataset *ds)
 {
+    if (ds->tokens)
+        return "its windows are gathered from the text on the host (data.format: text)";
     if (!ds->x)
         return "its features stay in a file mapping (data.format: npy)";
     return "";

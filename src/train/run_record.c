@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <glob.h>
 #include <unistd.h>
 
 #include "build_info.h"
+#include "record/io.h"
+#include "repro/data.h"
 #include "train/determinism.h"
 
 static void utc_now(char *buf, size_t n, const char *fmt)
@@ -44,6 +47,63 @@ static cJSON *string_array(const char *const *items, int n)
     return a;
 }
 
+static repro_status add_file(cJSON *files, const char *path, repro_error *err)
+{
+    char hex[65];
+    repro_status st = repro_sha256_file(path, hex, err);
+    if (st != REPRO_OK)
+        return st;
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "path", path);
+    cJSON_AddStringToObject(f, "sha256", hex);
+    cJSON_AddItemToArray(files, f);
+    return REPRO_OK;
+}
+
+/* Text: every file the glob matches, in the order they were read. */
+static repro_status text_files(const char *pattern, cJSON **out, repro_error *err)
+{
+    glob_t g;
+    if (glob(pattern, GLOB_ERR, NULL, &g) != 0)
+        return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': no file matches", pattern);
+    cJSON *files = cJSON_CreateArray();
+    repro_status st = REPRO_OK;
+    for (size_t i = 0; st == REPRO_OK && i < g.gl_pathc; i++)
+        st = add_file(files, g.gl_pathv[i], err);
+    globfree(&g);
+    if (st != REPRO_OK)
+        cJSON_Delete(files);
+    else
+        *out = files;
+    return st;
+}
+
+repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n, repro_error *err)
+{
+    char *text = repro_vocab_json(vocab, n), path[REPRO_PATH_MAX];
+    if (!text)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot serialise the vocabulary");
+    repro_atomic_file *w = NULL;
+    repro_status st = repro_run_path(run, "vocab.json", path, sizeof path, err);
+    if (st == REPRO_OK)
+        st = repro_atomic_open(path, &w, err);
+    if (st == REPRO_OK && (st = repro_atomic_write(w, text, strlen(text), err)) != REPRO_OK)
+        repro_atomic_abort(w);
+    else if (st == REPRO_OK)
+        st = repro_atomic_commit(w, err);
+    char hex[65];
+    repro_sha256_hex(text, strlen(text), hex);
+    free(text);
+    if (st != REPRO_OK)
+        return st;
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "path", "vocab.json");
+    cJSON_AddStringToObject(v, "kind", "characters");
+    cJSON_AddNumberToObject(v, "size", n);
+    cJSON_AddStringToObject(v, "sha256", hex);
+    return repro_run_set_json(run, "vocab", v, err);
+}
+
 /* {"path": ..., "sha256": ...} for each data file the config names. */
 static repro_status data_files(const repro_data_config *d, cJSON **out, repro_error *err)
 {
@@ -60,6 +120,8 @@ static repro_status data_files(const repro_data_config *d, cJSON **out, repro_er
         paths[n++] = d->train_csv;
         if (d->test_csv[0])
             paths[n++] = d->test_csv;
+    } else if (d->format == REPRO_DATA_TEXT) {
+        return text_files(d->train_text, out, err);
     } else {
         paths[n++] = d->train_x;
         paths[n++] = d->train_y;
@@ -234,6 +296,10 @@ static void add_eval(cJSON *o, const char *prefix, const repro_eval_result *r)
         cJSON_AddNumberToObject(o, key, (double)r->correct);
         snprintf(key, sizeof key, "%s_total", prefix);
         cJSON_AddNumberToObject(o, key, (double)r->n);
+    }
+    if (r->has_bits_per_char) {
+        snprintf(key, sizeof key, "%s_bits_per_char", prefix);
+        cJSON_AddNumberToObject(o, key, r->bits_per_char);
     }
 }
 

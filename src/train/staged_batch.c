@@ -44,7 +44,7 @@ repro_status repro_staged_batch_init(repro_staged_batch *s, const repro_backend 
     s->be = be;
     if (on_cpu(s))
         return REPRO_OK;
-    return repro_be_batch_alloc(be, capacity, ds->n_features, ds->label != NULL, ds->y ? ds->n_targets : 0,
+    return repro_be_batch_alloc(be, capacity, ds->n_features, ds->label != NULL, ds->y || ds->tokens ? ds->n_targets : 0,
                                 &s->dev, err);
 }
 

@@ -258,8 +258,10 @@ static repro_status build_model(trainer *t, repro_error *err)
     int widths[REPRO_MAX_HEADS];
     for (int h = 0; h < cfg->model.n_heads; h++)
         widths[h] = repro_model_head_width(t->model, h);
-    st = repro_heads_check(&cfg->model, widths, t->train.label ? t->train.n_classes : 0,
-                           t->train.y ? t->train.n_targets : 0, err);
+    st = repro_heads_check(&cfg->model, widths, t->train.label || t->train.tokens ? t->train.n_classes : 0,
+                           t->train.y || t->train.tokens ? t->train.n_targets : 0, err);
+    if (st == REPRO_OK && t->train.tokens)
+        st = repro_embedding_check(&cfg->model, t->train.n_vocab, cfg->data.train_text, err);
     if (st != REPRO_OK)
         return st;
     /* not bit-exact: repro_determinism_check allowed it (on CUDA the backend does it: cuBLAS) */
@@ -771,6 +773,8 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
     p->has_val = val.n > 0;
     p->val_loss = val.loss;
     p->val_accuracy = val.accuracy;
+    p->has_bits_per_char = val.n > 0 && val.has_bits_per_char;
+    p->val_bits_per_char = val.bits_per_char;
     p->has_test = test.n > 0;
     p->test_loss = test.loss;
     p->test_accuracy = test.accuracy;
@@ -1144,6 +1148,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir)
         st = record_backend(&t, err);
+    if (st == REPRO_OK && !opts->resume_dir && t.train.tokens)
+        st = repro_record_vocab(t.run, t.train.vocab, t.train.n_vocab, err);
     if (t.run) { /* from here every path ends the run with its status */
         snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();

@@ -9,6 +9,7 @@
 
 #include "backend/kernel.h"
 #include "ops/conv_shape.h"
+#include "ops/cpu/patchify.h"
 
 /* ---- conv2d (conv.c) ---- */
 typedef struct repro_conv2d_args {
@@ -47,5 +48,35 @@ typedef struct repro_norm_args {
 } repro_norm_args;
 extern const repro_kernel repro_k_batchnorm_train, repro_k_batchnorm_eval, repro_k_batchnorm_backward;
 extern const repro_kernel repro_k_groupnorm_forward, repro_k_groupnorm_backward;
+
+/* ---- tokens (token.c): src/ops/cpu/embedding.h's orders ---- */
+typedef struct repro_embedding_args {  /* ids [N] (float-coded), w, dw [V][D], y, dy [N][D] */
+    int64_t N, V, D;
+    float *y, *dw;                     /* dw accumulates */
+    const float *ids, *w, *dy;
+} repro_embedding_args;
+extern const repro_kernel repro_k_embedding_forward, repro_k_embedding_backward;
+
+typedef struct repro_lm_xent_args {    /* z, dz [B][T][V], target [B][T] (float-coded ids), loss [B] */
+    int64_t B, T, V;
+    float scale;                       /* backward: head weight / batch size / T */
+    float *loss, *dz;                  /* dz overwritten */
+    const float *z, *target;
+} repro_lm_xent_args;
+extern const repro_kernel repro_k_lm_xent_forward, repro_k_lm_xent_backward;
+
+typedef struct repro_sinusoidal_args { /* x, y [B][T][D]: y = x + the sinusoidal encoding of (t, d) */
+    int64_t B, T, D;
+    float *y;
+    const float *x;
+} repro_sinusoidal_args;
+extern const repro_kernel repro_k_sinusoidal_forward;
+
+typedef struct repro_patchify_args {   /* x, dx [N][C][H][W] <-> y, dy [N][NP][C*P*P] (ops/cpu/patchify.h) */
+    repro_patchify_shape shape;
+    float *y, *dx;                     /* dx overwritten */
+    const float *x, *dy;
+} repro_patchify_args;
+extern const repro_kernel repro_k_patchify_forward, repro_k_patchify_backward;
 
 #endif

@@ -1,0 +1,142 @@
+/* Token embedding and the LM cross-entropy on the GPU: the orders of
+ * src/ops/cpu/embedding.h, one thread an output element. The embedding
+ * backward gives each dW[v][d] its own thread, which walks the positions
+ * ascending and adds the ones holding v: the reference's chain, no atomics.
+ * Consecutive threads take consecutive d of one row, so the id reads are
+ * one broadcast per warp and the dy reads are coalesced. */
+#include "ops/cuda/cuda_token.h"
+#include "ops/cuda/cuda_util.cuh"
+#include "ops/ops_math.h"
+#include "ops/token_math.h"
+
+namespace {
+
+__global__ void embedding_forward_kernel(float *y, const float *ids, const float *w, int64_t N, int64_t V, int64_t D)
+{
+    REPRO_CUDA_FOR(i, N * D)
+    {
+        const int64_t p = i / D, d = i % D, id = repro_token_id(ids[p], V);
+        y[i] = id >= 0 ? w[id * D + d] : __int_as_float(0x7fc00000);
+    }
+}
+
+__global__ void embedding_backward_kernel(float *dw, const float *ids, const float *dy, int64_t N, int64_t V, int64_t D)
+{
+    REPRO_CUDA_FOR(i, V * D)
+    {
+        const int64_t v = i / D, d = i % D;
+        float acc = dw[i];
+        for (int64_t p = 0; p < N; p++)
+            if (repro_token_id(ids[p], V) == v)
+                acc = acc + dy[p * D + d];
+        dw[i] = acc;
+    }
+}
+
+__global__ void lm_forward_kernel(float *loss, const float *z, const float *target, int64_t B, int64_t T, int64_t V)
+{
+    REPRO_CUDA_FOR(b, B)
+    {
+        float acc = 0.0f;
+        for (int64_t t = 0; t < T; t++) {
+            const float *zr = z + (b * T + t) * V;
+            const int64_t label = repro_token_id(target[b * T + t], V);
+            repro_xent_stats st = repro_xent_row_stats(zr, V);
+            acc = acc + (label >= 0 ? repro_xent_loss(st, zr[label]) : __int_as_float(0x7fc00000));
+        }
+        loss[b] = acc / (float)T;
+    }
+}
+
+__global__ void lm_backward_kernel(float *dz, const float *z, const float *target, int64_t R, int64_t V, float scale)
+{
+    REPRO_CUDA_FOR(r, R)
+    {
+        const float *zr = z + r * V;
+        float *g = dz + r * V;
+        const int64_t label = repro_token_id(target[r], V);
+        repro_xent_stats st = repro_xent_row_stats(zr, V);
+        for (int64_t k = 0; k < V; k++)
+            g[k] = label >= 0 ? repro_xent_dz(zr[k], k == label, st, scale) : __int_as_float(0x7fc00000);
+    }
+}
+
+__global__ void sinusoidal_kernel(float *y, const float *x, int64_t n, int64_t T, int64_t D)
+{
+    REPRO_CUDA_FOR(i, n)
+    {
+        const int64_t r = i / D, d = i % D;
+        y[i] = x[i] + repro_sinusoidal_pe(r % T, d, D);
+    }
+}
+
+repro_status check(const char *what, const void *a, const void *b, const void *c, int64_t n, int64_t m, int64_t k,
+                   repro_error *err)
+{
+    if (!a || !b || !c)
+        return repro_fail(err, REPRO_ERR_ARG, "cuda %s: a pointer is NULL", what);
+    if (n < 0 || m < 1 || k < 1 || m > 16777216)
+        return repro_fail(err, REPRO_ERR_ARG, "cuda %s: bad sizes %lld, %lld, %lld", what, (long long)n,
+                          (long long)m, (long long)k);
+    return REPRO_OK;
+}
+
+} /* namespace */
+
+extern "C" {
+
+repro_status repro_cuda_embedding_forward(float *y, const float *ids, const float *w, int64_t N, int64_t V, int64_t D,
+                                          repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("embedding forward", y, ids, w, N, V, D, err);
+    if (st != REPRO_OK || N == 0)
+        return st;
+    embedding_forward_kernel<<<repro_cuda_blocks(N * D), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(y, ids, w, N,
+                                                                                                       V, D);
+    return repro_cuda_check("embedding forward", err);
+}
+
+repro_status repro_cuda_embedding_backward(float *dw, const float *ids, const float *dy, int64_t N, int64_t V,
+                                           int64_t D, repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("embedding backward", dw, ids, dy, N, V, D, err);
+    if (st != REPRO_OK || N == 0)
+        return st;
+    embedding_backward_kernel<<<repro_cuda_blocks(V * D), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(dw, ids, dy,
+                                                                                                        N, V, D);
+    return repro_cuda_check("embedding backward", err);
+}
+
+repro_status repro_cuda_lm_xent_forward(float *loss, const float *z, const float *target, int64_t B, int64_t T,
+                                        int64_t V, repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("lm cross-entropy forward", loss, z, target, B, V, T, err);
+    if (st != REPRO_OK || B == 0)
+        return st;
+    lm_forward_kernel<<<repro_cuda_blocks(B), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(loss, z, target, B, T, V);
+    return repro_cuda_check("lm cross-entropy forward", err);
+}
+
+repro_status repro_cuda_lm_xent_backward(float *dz, const float *z, const float *target, int64_t B, int64_t T,
+                                         int64_t V, float scale, repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("lm cross-entropy backward", dz, z, target, B, V, T, err);
+    if (st != REPRO_OK || B == 0)
+        return st;
+    lm_backward_kernel<<<repro_cuda_blocks(B * T), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(dz, z, target, B * T,
+                                                                                                 V, scale);
+    return repro_cuda_check("lm cross-entropy backward", err);
+}
+
+repro_status repro_cuda_sinusoidal_forward(float *y, const float *x, int64_t B, int64_t T, int64_t D,
+                                           repro_cuda_stream stream, repro_error *err)
+{
+    repro_status st = check("sinusoidal forward", y, x, x, B, T, D, err);
+    if (st != REPRO_OK || B == 0)
+        return st;
+    sinusoidal_kernel<<<repro_cuda_blocks(B * T * D), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(y, x, B * T * D,
+                                                                                                    T, D);
+    return repro_cuda_check("sinusoidal forward", err);
+}
+
+} /* extern "C" */

@@ -1,0 +1,346 @@
+/* Token kernels and the text format (ctest-labels: threads):
+ *   - embedding forward/backward and the LM cross-entropy: the threaded
+ *     kernels (1 and 3 threads) give the references' bits; the embedding
+ *     backward adds repeated tokens' rows in ascending position order (a
+ *     known answer that any other order would change), and two micro-batches
+ *     in order give one batch's bits;
+ *   - gradient checks in double: LM cross-entropy over embedding rows used
+ *     as logits, d loss / d W against central differences;
+ *   - bad ids are refused naming the position;
+ *   - UTF-8 decoding and the vocabulary: known answers, every kind of
+ *     ill-formed input named with its byte offset; text files: windows,
+ *     vocabulary, empty / short / invalid files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/pool.h"
+#include "gradcheck.h"
+#include "ops/cpu/embedding.h"
+#include "ops/cpu/patchify.h"
+#include "ops/token_math.h"
+#include "repro/data.h"
+#include "testutil.h"
+
+static void fill(float *x, int64_t n, uint32_t seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) * 0x1p-24f * 2.0f - 1.0f;
+    }
+}
+
+static repro_cpu cpu_with(int threads)
+{
+    repro_cpu c = {REPRO_ISA_SCALAR, NULL};
+    repro_error err;
+    if (threads > 1 && repro_pool_create(threads, &c.pool, &err) != REPRO_OK)
+        c.pool = NULL;
+    return c;
+}
+
+static void test_embedding_twins(void)
+{
+    enum { N = 37, V = 7, D = 19 };
+    float ids[N], w[V * D], dy[N * D], y_ref[N * D], y[N * D], dw_ref[V * D], dw[V * D], dw_split[V * D];
+    for (int p = 0; p < N; p++)
+        ids[p] = (float)((p * p + 5) % (V - 1)); /* repeats; row V-1 never used */
+    fill(w, V * D, 1);
+    fill(dy, N * D, 2);
+    fill(dw_ref, V * D, 3); /* a gradient already holding earlier micro-batches */
+    memcpy(dw, dw_ref, sizeof dw);
+    memcpy(dw_split, dw_ref, sizeof dw);
+    repro_error err;
+    CHECK(repro_embedding_forward_ref(y_ref, ids, w, N, V, D, &err) == REPRO_OK);
+    CHECK(repro_embedding_backward_ref(dw_ref, ids, dy, N, V, D, &err) == REPRO_OK);
+    for (int p = 0; p < N; p++)
+        CHECK_BITS(y_ref + p * D, w + (int)ids[p] * D, D, "embedding row");
+    for (int threads = 1; threads <= 3; threads += 2) {
+        repro_cpu cpu = cpu_with(threads);
+        float dwt[V * D];
+        memcpy(dwt, dw, sizeof dw);
+        CHECK(repro_embedding_forward(&cpu, y, ids, w, N, V, D, &err) == REPRO_OK);
+        CHECK_BITS(y, y_ref, N * D, "embedding forward, threaded");
+        CHECK(repro_embedding_backward(&cpu, dwt, ids, dy, N, V, D, &err) == REPRO_OK);
+        CHECK_BITS(dwt, dw_ref, V * D, "embedding backward, threaded");
+        repro_pool_destroy(cpu.pool);
+    }
+    /* micro-batches of 20 and 17 positions, in order: one batch's bits */
+    repro_cpu cpu = cpu_with(3);
+    CHECK(repro_embedding_backward(&cpu, dw_split, ids, dy, 20, V, D, &err) == REPRO_OK);
+    CHECK(repro_embedding_backward(&cpu, dw_split, ids + 20, dy + 20 * D, N - 20, V, D, &err) == REPRO_OK);
+    CHECK_BITS(dw_split, dw_ref, V * D, "embedding backward, two micro-batches");
+    /* a bad id is named */
+    ids[11] = 2.5f;
+    CHECK(repro_embedding_forward(&cpu, y, ids, w, N, V, D, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "position 11 holds 2.5, not a token id in [0, 7)") != NULL, "%s", err.message);
+    ids[11] = 7.0f;
+    CHECK(repro_embedding_backward(&cpu, dw, ids, dy, N, V, D, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "position 11 holds 7") != NULL, "%s", err.message);
+    repro_pool_destroy(cpu.pool);
+}
+
+/* Token 1 at positions 0, 1, 2 with dy 1e8, 1, -1e8: ascending order gives
+ * (1e8 + 1) - 1e8 = 0 (1e8 + 1 rounds to 1e8); any other order gives 1. */
+static void test_embedding_order(void)
+{
+    float ids[3] = {1, 1, 1}, dy[3] = {1e8f, 1.0f, -1e8f}, dw[2] = {0, 0};
+    repro_error err;
+    repro_cpu cpu = cpu_with(3);
+    CHECK(repro_embedding_backward(&cpu, dw, ids, dy, 3, 2, 1, &err) == REPRO_OK);
+    CHECK_MSG(dw[1] == 0.0f && dw[0] == 0.0f, "dW[1] = %g, expected 0 (positions ascending)", (double)dw[1]);
+    repro_pool_destroy(cpu.pool);
+}
+
+/* The LM loss of logits z [B][T][V] in double. */
+static double lm_loss_d(const float *zf, const double *zd, const float *target, int B, int T, int V)
+{
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        double acc = 0.0;
+        for (int t = 0; t < T; t++) {
+            int r = (b * T + t) * V;
+            double m = -INFINITY, s = 0.0;
+            for (int j = 0; j < V; j++)
+                m = fmax(m, zd ? zd[r + j] : zf[r + j]);
+            for (int j = 0; j < V; j++)
+                s += exp((zd ? zd[r + j] : zf[r + j]) - m);
+            acc += m + log(s) - (zd ? zd[r + (int)target[b * T + t]] : zf[r + (int)target[b * T + t]]);
+        }
+        total += acc / T;
+    }
+    return total / B;
+}
+
+static void test_lm_xent(void)
+{
+    enum { B = 3, T = 4, V = 9 };
+    float z[B * T * V], target[B * T], loss_ref[B], loss[B], dz_ref[B * T * V], dz[B * T * V];
+    fill(z, B * T * V, 7);
+    for (int i = 0; i < B * T; i++)
+        target[i] = (float)((i * 5 + 1) % V);
+    repro_error err;
+    float scale = 1.0f / (float)B / (float)T;
+    CHECK(repro_lm_xent_forward_ref(loss_ref, z, target, B, T, V, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(dz_ref, z, target, B, T, V, scale, &err) == REPRO_OK);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        repro_cpu cpu = cpu_with(threads);
+        CHECK(repro_lm_xent_forward(&cpu, loss, z, target, B, T, V, &err) == REPRO_OK);
+        CHECK_BITS(loss, loss_ref, B, "lm cross-entropy forward, threaded");
+        CHECK(repro_lm_xent_backward(&cpu, dz, z, target, B, T, V, scale, &err) == REPRO_OK);
+        CHECK_BITS(dz, dz_ref, B * T * V, "lm cross-entropy backward, threaded");
+        repro_pool_destroy(cpu.pool);
+    }
+    /* known answer: equal logits give ln V at every position */
+    float flat[B * T * V];
+    for (int i = 0; i < B * T * V; i++)
+        flat[i] = 0.25f;
+    CHECK(repro_lm_xent_forward_ref(loss, flat, target, B, T, V, &err) == REPRO_OK);
+    CHECK_MSG(fabs(loss[1] - log(9.0)) < 1e-6, "uniform loss %.9g, expected ln 9", (double)loss[1]);
+    /* gradient check of the mean loss with respect to z */
+    double num[B * T * V], zd[B * T * V];
+    for (int i = 0; i < B * T * V; i++)
+        zd[i] = z[i];
+    for (int i = 0; i < B * T * V; i++) {
+        double h = step_of(zd[i]), keep = zd[i];
+        zd[i] = keep + h;
+        double up = lm_loss_d(NULL, zd, target, B, T, V);
+        zd[i] = keep - h;
+        double down = lm_loss_d(NULL, zd, target, B, T, V);
+        zd[i] = keep;
+        num[i] = (up - down) / (2 * h);
+    }
+    compare("lm_cross_entropy dz", dz_ref, num, B * T * V);
+    target[5] = 9.0f;
+    CHECK(repro_lm_xent_forward_ref(loss, z, target, B, T, V, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "position 5 holds 9, not a token id in [0, 9)") != NULL, "%s", err.message);
+}
+
+/* d loss / d W through an embedding whose rows are the logits (D = V). */
+static void test_embedding_gradcheck(void)
+{
+    enum { B = 2, T = 5, V = 6 };
+    float ids[B * T], target[B * T], w[V * V], z[B * T * V], dz[B * T * V], dw[V * V] = {0};
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (float)((i * 3) % 4); /* repeats; rows 4, 5 unused: their gradient is 0 */
+        target[i] = (float)((i * 2 + 1) % V);
+    }
+    fill(w, V * V, 9);
+    repro_error err;
+    CHECK(repro_embedding_forward_ref(z, ids, w, B * T, V, V, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(dz, z, target, B, T, V, 1.0f / B / T, &err) == REPRO_OK);
+    CHECK(repro_embedding_backward_ref(dw, ids, dz, B * T, V, V, &err) == REPRO_OK);
+    double num[V * V], wd[V * V], zd[B * T * V];
+    for (int i = 0; i < V * V; i++)
+        wd[i] = w[i];
+    for (int i = 0; i < V * V; i++) {
+        double h = step_of(wd[i]), keep = wd[i], f[2];
+        for (int k = 0; k < 2; k++) {
+            wd[i] = keep + (k ? -h : h);
+            for (int p = 0; p < B * T; p++)
+                for (int j = 0; j < V; j++)
+                    zd[p * V + j] = wd[(int)ids[p] * V + j];
+            f[k] = lm_loss_d(NULL, zd, target, B, T, V);
+        }
+        wd[i] = keep;
+        num[i] = (f[0] - f[1]) / (2 * h);
+    }
+    compare("embedding dW (through lm loss)", dw, num, V * V);
+}
+
+static void check_utf8(const char *bytes, const char *expect)
+{
+    uint32_t *cp = NULL;
+    int64_t n = 0;
+    repro_error err;
+    repro_status st = repro_utf8_decode("t.txt", (const unsigned char *)bytes, strlen(bytes), &cp, &n, &err);
+    CHECK_MSG(st == REPRO_ERR_FORMAT && strstr(err.message, expect), "%s: got '%s'", expect,
+              st ? err.message : "success");
+    free(cp);
+}
+
+static void test_utf8(void)
+{
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a é € 😀 */
+    uint32_t *cp = NULL;
+    int64_t n = 0;
+    repro_error err;
+    CHECK(repro_utf8_decode("t.txt", (const unsigned char *)s, strlen(s), &cp, &n, &err) == REPRO_OK);
+    CHECK(n == 4 && cp[0] == 'a' && cp[1] == 0xe9 && cp[2] == 0x20ac && cp[3] == 0x1f600);
+    char out[5];
+    CHECK(repro_utf8_encode(0x1f600, out) == 4 && !memcmp(out, "\xf0\x9f\x98\x80", 4));
+    CHECK(repro_utf8_encode(0xe9, out) == 2 && !memcmp(out, "\xc3\xa9", 2));
+    free(cp);
+    check_utf8("ab\xff", "'t.txt': invalid UTF-8 at byte 2: byte 0xf8-0xff never occurs in UTF-8");
+    check_utf8("abc\x80", "'t.txt': invalid UTF-8 at byte 3: a continuation byte starts a character");
+    check_utf8("x\xc0\xaf", "at byte 1: an overlong encoding");
+    check_utf8("xy\xed\xa0\x80", "at byte 2: a UTF-16 surrogate");
+    check_utf8("\xf4\x90\x80\x80", "at byte 0: a code point above U+10FFFF");
+    check_utf8("ok\xe2\x82", "at byte 2: the text ends inside a character");
+    check_utf8("ok\xe2\x28\xa1", "at byte 2: a character is cut short");
+    /* vocab.json round trip */
+    uint32_t vocab[4] = {'\n', '"', 0xe9, 0x1f600}, *back = NULL;
+    int32_t nb = 0;
+    char *json = repro_vocab_json(vocab, 4);
+    CHECK(json && strstr(json, "\"\\n\", \"\\\"\", \"\xc3\xa9\", \"\xf0\x9f\x98\x80\""));
+    CHECK(repro_vocab_parse("vocab.json", json, &back, &nb, &err) == REPRO_OK && nb == 4 &&
+          !memcmp(back, vocab, sizeof vocab));
+    free(json);
+    free(back);
+    CHECK(repro_vocab_parse("v.json", "{\"tokens\": [\"b\", \"a\"]}", &back, &nb, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "'v.json': not a vocabulary") != NULL, "%s", err.message);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_text_files(void)
+{
+    char dir[512], a[600], b[600], pat[600];
+    snprintf(dir, sizeof dir, "%s/text", REPRO_TEST_TMP);
+    mkdir(REPRO_TEST_TMP, 0755);
+    mkdir(dir, 0755);
+    snprintf(a, sizeof a, "%s/a.txt", dir);
+    snprintf(b, sizeof b, "%s/b.txt", dir);
+    snprintf(pat, sizeof pat, "%s/*.txt", dir);
+    write_file(a, "bca");
+    write_file(b, "ab\xc3\xa9");
+    repro_dataset ds;
+    repro_error err;
+    CHECK(repro_text_read(pat, 3, 0, &ds, &err) == REPRO_OK);
+    /* "bcaabé": vocabulary a b c é -> ids 1 2 0 0 1 3; windows of 3: n = 3 */
+    CHECK(ds.n_vocab == 4 && ds.vocab[0] == 'a' && ds.vocab[3] == 0xe9);
+    CHECK(ds.n == 3 && ds.n_tokens == 6 && ds.n_features == 3 && ds.n_targets == 3 && ds.n_classes == 4);
+    uint32_t idx[2] = {2, 0};
+    float x[6], y[6];
+    repro_dataset_gather(&ds, idx, 2, x, NULL, y);
+    const float ex[6] = {0, 0, 1, 1, 2, 0}, ey[6] = {0, 1, 3, 2, 0, 0};
+    CHECK_BITS(x, ex, 6, "text windows x");
+    CHECK_BITS(y, ey, 6, "text windows y");
+    repro_dataset_free(&ds);
+    CHECK(repro_text_read(pat, 6, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "6 characters, fewer than data.context + 1 = 7") != NULL, "%s", err.message);
+    write_file(b, "ab\xc3");
+    CHECK(repro_text_read(pat, 2, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "b.txt': invalid UTF-8 at byte 2: the text ends inside a character") != NULL, "%s",
+              err.message);
+    write_file(b, "");
+    CHECK(repro_text_read(pat, 2, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "b.txt': the text file is empty") != NULL, "%s", err.message);
+    snprintf(pat, sizeof pat, "%s/*.none", dir);
+    CHECK(repro_text_read(pat, 2, 0, &ds, &err) == REPRO_ERR_IO);
+    CHECK_MSG(strstr(err.message, "no file matches") != NULL, "%s", err.message);
+}
+
+/* Known answers: x[n][c][h][w] = 1000n + 100c + 10h + w, so every value names its place. */
+static void test_patchify(void)
+{
+    repro_patchify_shape sh = {2, 3, 4, 6, 2};
+    enum { NX = 2 * 3 * 4 * 6 };
+    float x[NX], y[NX], y1[NX], back[NX];
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+            for (int h = 0; h < 4; h++)
+                for (int w = 0; w < 6; w++)
+                    x[((n * 3 + c) * 4 + h) * 6 + w] = (float)(1000 * n + 100 * c + 10 * h + w);
+    repro_patchify_forward_ref(&sh, y, x);
+    /* 6 patches of 12 values; patch 4 = (ph 1, pw 1), value 7 = (c 1, i 1, j 1) -> x[n][1][3][3] */
+    CHECK(y[(1 * 6 + 4) * 12 + 7] == 1133.0f && y[0] == 0.0f && y[11] == 211.0f && y[1 * 12 + 0] == 2.0f);
+    repro_error err;
+    repro_cpu cpu = cpu_with(3);
+    CHECK(repro_patchify_forward(&cpu, &sh, y1, x, &err) == REPRO_OK);
+    CHECK_BITS(y1, y, NX, "patchify forward, threaded");
+    CHECK(repro_patchify_backward(&cpu, &sh, back, y, &err) == REPRO_OK);
+    CHECK_BITS(back, x, NX, "patchify backward is the inverse");
+    sh.P = 4;
+    CHECK(repro_patchify_forward(&cpu, &sh, y1, x, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "patch 4 does not tile a 4x6 image") != NULL, "%s", err.message);
+    repro_pool_destroy(cpu.pool);
+}
+
+/* The sinusoidal encoding against its formula in double (the float steps
+ * round the exponent (absolute 9.21 * 2^-24 per rounding, which exp turns into
+ * a relative error of w) and the angle: |error| <= 2^-19 (t w) + 2^-23), and
+ * the threaded kernel against the reference. */
+static void test_sinusoidal(void)
+{
+    enum { B = 2, T = 50, D = 12 };
+    double worst = 0;
+    for (int64_t t = 0; t < 4096; t += 7)
+        for (int64_t d = 0; d < 64; d++) {
+            double w = pow(10000.0, -(double)(d - d % 2) / 64.0), a = (double)t * w;
+            double want = d % 2 ? cos(a) : sin(a), got = repro_sinusoidal_pe(t, d, 64);
+            double e = fabs(got - want) / (a * 0x1p-19 + 0x1p-23);
+            worst = e > worst ? e : worst;
+        }
+    CHECK_MSG(worst <= 1.0, "sinusoidal encoding off by %g of its bound", worst);
+    CHECK(repro_sinusoidal_pe(0, 0, 8) == 0.0f && repro_sinusoidal_pe(0, 1, 8) == 1.0f);
+    float x[B * T * D], y_ref[B * T * D], y[B * T * D];
+    fill(x, B * T * D, 4);
+    repro_sinusoidal_forward_ref(y_ref, x, B, T, D);
+    repro_cpu cpu = cpu_with(3);
+    repro_error err;
+    CHECK(repro_sinusoidal_forward(&cpu, y, x, B, T, D, &err) == REPRO_OK);
+    CHECK_BITS(y, y_ref, B * T * D, "sinusoidal forward, threaded");
+    CHECK(y_ref[T * D + 3 * D + 4] == x[T * D + 3 * D + 4] + repro_sinusoidal_pe(3, 4, D)); /* sample 1, t 3 */
+    repro_pool_destroy(cpu.pool);
+}
+
+int main(void)
+{
+    test_sinusoidal();
+    test_patchify();
+    test_embedding_twins();
+    test_embedding_order();
+    test_lm_xent();
+    test_embedding_gradcheck();
+    test_utf8();
+    test_text_files();
+    return test_finish("test_token");
+}
