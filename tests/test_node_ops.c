@@ -73,6 +73,14 @@ static const op_row rows[] = {
      N("{name: c, type: conv2d, out: 2, kernel: 1}") N("{name: f, type: flatten}") N("{name: a, type: reshape, shape: [4, 6]}")
          N("{name: l, type: linear, out: 2}"),
      3},
+    {"multihead_attention 2 heads", "[5, 8]",
+     N("{name: c, type: linear, out: 8}") N("{name: a, type: multihead_attention, heads: 2}"), 3},
+    {"multihead_attention causal, dropout, 70 tokens", "[70, 6]",
+     N("{name: c, type: linear, out: 6}")
+         N("{name: a, type: multihead_attention, heads: 3, causal: true, dropout: 0.3}"), 2},
+    {"multihead_attention no bias, 1 head", "[3, 4]",
+     N("{name: a, type: multihead_attention, bias: false}") N("{name: l, type: linear, out: 2}"), 4},
+    {"softmax over the last axis", "[3, 7]", N("{name: c, type: linear, out: 7}") N("{name: a, type: softmax}"), 5},
 };
 
 typedef struct target {

@@ -60,7 +60,9 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_ADD,
     REPRO_LAYER_CONCAT,
     REPRO_LAYER_FLATTEN,
-    REPRO_LAYER_RESHAPE
+    REPRO_LAYER_RESHAPE,
+    REPRO_LAYER_MULTIHEAD_ATTENTION,
+    REPRO_LAYER_SOFTMAX
 } repro_layer_kind;
 
 typedef enum repro_init_kind {
@@ -98,6 +100,9 @@ typedef struct repro_layer_config {
     int axis;                    /* concat: the sample axis joined along (default 0, the channels) */
     int n_shape;                 /* reshape: the sample's new shape */
     int shape[REPRO_MAX_DIMS];
+    int heads;                   /* multihead_attention: heads (divides d_model; default 1) */
+    bool causal;                 /* multihead_attention: token i sees keys j <= i only (default false) */
+    float dropout;               /* multihead_attention: dropout on the attention weights, [0, 1) (default 0) */
     repro_init_kind weight_init; /* linear weight init */
     float weight_init_value;     /* for REPRO_INIT_CONSTANT */
     repro_init_kind bias_init;   /* linear bias init */

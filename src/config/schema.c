@@ -21,6 +21,7 @@ static const char *const layer_names[] = {
     "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
+    "multihead_attention", "softmax",
     NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
@@ -55,7 +56,7 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_STRLIST, inputs, .count_offset = offsetof(repro_layer_config, n_inputs),
       .cap = REPRO_MAX_INPUTS),
     F(repro_layer_config, CFG_INT, out, .range = GE(1), .kinds = LINEAR),
-    F(repro_layer_config, CFG_BOOL, bias, .kinds = LINEAR),
+    F(repro_layer_config, CFG_BOOL, bias, .kinds = LINEAR | K(MULTIHEAD_ATTENTION)),
     F(repro_layer_config, CFG_ENUM, weight_init, .names = init_names, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, weight_init_value, .kinds = LINEAR),
     F(repro_layer_config, CFG_ENUM, bias_init, .names = init_names, .kinds = LINEAR),
@@ -76,6 +77,9 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_INT, axis, .range = IN(0, REPRO_MAX_DIMS - 1), .kinds = K(CONCAT)),
     F(repro_layer_config, CFG_INTLIST, shape, .count_offset = offsetof(repro_layer_config, n_shape),
       .cap = REPRO_MAX_DIMS, .range = GE(1), .kinds = K(RESHAPE)),
+    F(repro_layer_config, CFG_INT, heads, .range = GE(1), .kinds = K(MULTIHEAD_ATTENTION)),
+    F(repro_layer_config, CFG_BOOL, causal, .kinds = K(MULTIHEAD_ATTENTION)),
+    F(repro_layer_config, CFG_FLOAT, dropout, .range = IN_OPEN(0, 1), .kinds = K(MULTIHEAD_ATTENTION)),
 };
 TABLE(cfg_layer_table, layer_fields);
 

@@ -29,7 +29,7 @@
 #include "backend/backend.h"
 #include "nn/model.h"
 
-enum { REPRO_MAX_EDGES = 16, REPRO_NODE_SAVED = 4, REPRO_NODE_PARAMS = 4 };
+enum { REPRO_MAX_EDGES = 16, REPRO_NODE_SAVED = 6, REPRO_NODE_PARAMS = 4 };
 
 typedef struct repro_shape {
     int ndim;                     /* 1 .. REPRO_MAX_DIMS */

@@ -24,6 +24,8 @@ const node_type *repro_node_type_of(repro_layer_kind kind)
         [REPRO_LAYER_CONCAT] = &repro_node_concat,
         [REPRO_LAYER_FLATTEN] = &repro_node_flatten,
         [REPRO_LAYER_RESHAPE] = &repro_node_reshape,
+        [REPRO_LAYER_MULTIHEAD_ATTENTION] = &repro_node_multihead_attention,
+        [REPRO_LAYER_SOFTMAX] = &repro_node_softmax,
     };
     if ((unsigned)kind >= sizeof rows / sizeof rows[0])
         return NULL;

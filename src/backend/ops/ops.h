@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend/kernel.h"
+#include "ops/attention_math.h"
 #include "ops/conv_shape.h"
 
 /* ---- conv2d (conv.c) ---- */
@@ -47,5 +48,17 @@ typedef struct repro_norm_args {
 } repro_norm_args;
 extern const repro_kernel repro_k_batchnorm_train, repro_k_batchnorm_eval, repro_k_batchnorm_backward;
 extern const repro_kernel repro_k_groupnorm_forward, repro_k_groupnorm_backward;
+
+/* ---- scaled dot-product attention (attention.c): src/ops/attention_math.h's
+ * shapes and order; the args are that header's repro_attn_args ---- */
+extern const repro_kernel repro_k_attention_forward, repro_k_attention_backward;
+
+/* ---- softmax over the last axis (softmax.c): x, y, dx, dy [rows][n] ---- */
+typedef struct repro_softmax_args {
+    int64_t rows, n;
+    float *y, *dx;
+    const float *x, *dy;
+} repro_softmax_args;
+extern const repro_kernel repro_k_softmax_forward, repro_k_softmax_backward;
 
 #endif

@@ -1,0 +1,43 @@
+/* Attention and softmax on the GPU: src/ops/attention_math.h's and
+ * src/ops/cpu/softmax.h's orders, bit for bit (tests/cuda/test_cuda_attention.cu).
+ * Conventions of src/ops/cuda/cuda_ops.h: device pointers, work enqueued
+ * on `stream`, nothing synchronised or allocated (CUDA-graph safe).
+ *
+ * How the work is split: one thread per row (b, h, i) for the forward,
+ * dsum and dq, one per key (b, h, j) for dk and dv, each running the
+ * shared row function, so no sum is ever split and no atomics are used.
+ * (A shared-memory tiled forward that keeps this order is future work:
+ * the order, not the tiling, is the contract.) */
+#ifndef REPRO_OPS_CUDA_ATTENTION_H
+#define REPRO_OPS_CUDA_ATTENTION_H
+
+#include <stdint.h>
+
+#include "ops/attention_math.h"
+#include "ops/cuda/cuda_ops.h"
+#include "repro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The CPU's argument checks (REPRO_ERR_ARG, nothing launched), then the
+ * forward: o, the m and l rows of stat, keep when not NULL. */
+repro_status repro_cuda_attention_forward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
+/* dsum rows of stat, then dqkv (overwritten). */
+repro_status repro_cuda_attention_backward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
+
+/* Softmax over the last axis of [rows][n]; backward from the forward's y. */
+repro_status repro_cuda_softmax_forward(float *y, const float *x, int64_t rows, int64_t n, repro_cuda_stream stream,
+                                        repro_error *err);
+repro_status repro_cuda_softmax_backward(float *dx, const float *dy, const float *y, int64_t rows, int64_t n,
+                                         repro_cuda_stream stream, repro_error *err);
+
+/* attention.c (CPU side): the argument checks every backend makes */
+repro_status repro_attention_check(const repro_attn_args *a, int forward, repro_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
