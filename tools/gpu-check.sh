@@ -23,7 +23,7 @@ step() { # name command...
 }
 
 if [[ $what == tests || $what == all ]]; then
-    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_node_ops; do
+    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_cuda_attention test_node_ops; do
         step "$t" ".gpu/$t"
     done
     step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
@@ -33,6 +33,8 @@ fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only
     TAIL=12 step gpu_cnn bash bench/gpu_cnn.sh "$REPRO" 3 cnn resnet
+    TAIL=8 step attention .gpu/test_cuda_attention --bench
+    TAIL=14 step torch_attention python3 bench/torch_attention.py all
 fi
 if [[ $what == accuracy || $what == all ]]; then
     data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"
