@@ -21,6 +21,7 @@
 
 #include "ops/cpu/attention.h"
 #include "ops/cpu/softmax.h"
+#include "repro/isa.h"
 #include "gradcheck.h"
 #include "testutil.h"
 
@@ -187,7 +188,7 @@ static int same_bits(const void *x, const void *y, size_t bytes, const char *wha
     return 0;
 }
 
-static void twins(const char *name, repro_pool *pool, int64_t B, int64_t T, int64_t H, int64_t hd, int causal,
+static void twins_isa(const char *name, repro_isa isa, repro_pool *pool, int64_t B, int64_t T, int64_t H, int64_t hd, int causal,
                   float p, const int64_t *lens)
 {
     uint64_t saved = rng_state;
@@ -195,7 +196,7 @@ static void twins(const char *name, repro_pool *pool, int64_t B, int64_t T, int6
     make(&r, B, T, H, hd, causal, p, lens);
     rng_state = saved;
     make(&t, B, T, H, hd, causal, p, lens);
-    repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
+    repro_cpu cpu = {isa, pool};
     repro_error err;
     repro_attention_forward_ref(&r.a);
     repro_attention_backward_ref(&r.a);
@@ -206,10 +207,20 @@ static void twins(const char *name, repro_pool *pool, int64_t B, int64_t T, int6
              same_bits(r.stat, t.stat, (size_t)(B * 3 * H * T) * 4, "m, l, dsum", name) &&
              same_bits(r.dqkv, t.dqkv, (size_t)(B * T * 3) * D * 4, "dqkv", name) &&
              (!p || same_bits(r.keep, t.keep, (size_t)(B * H * T * T), "dropout mask", name));
-    printf("%s twins %s\n", ok ? "PASS" : "FAIL", name);
+    printf("%s twins %s (%s)\n", ok ? "PASS" : "FAIL", name, repro_isa_name(isa));
     CHECK(ok);
     drop(&r);
     drop(&t);
+}
+
+/* The threaded kernel on every ISA path this CPU has. */
+static void twins(const char *name, repro_pool *pool, int64_t B, int64_t T, int64_t H, int64_t hd, int causal,
+                  float p, const int64_t *lens)
+{
+    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    for (int k = 0; k < 3; k++)
+        if (repro_isa_supported(isas[k]))
+            twins_isa(name, isas[k], pool, B, T, H, hd, causal, p, lens);
 }
 
 /* ---- batch invariance under padding ---- */
@@ -350,6 +361,9 @@ int main(void)
     twins("2x130x3x16 causal dropout", pool, 2, 130, 3, 16, 1, 0.1f, NULL);
     int64_t lens3[3] = {65, 1, 130};
     twins("3x130x2x8 padding", pool, 3, 130, 2, 8, 0, 0.0f, lens3);
+    int64_t lens4[2] = {200, 77};
+    twins("2x200x2x64 causal padding dropout", pool, 2, 200, 2, 64, 1, 0.3f, lens4);
+    twins("1x300x1x37", pool, 1, 300, 1, 37, 0, 0.0f, NULL);
     for (int causal = 0; causal < 2; causal++) {
         invariance(37, 29, causal, 0.0f);
         invariance(100, 29, causal, 0.0f);

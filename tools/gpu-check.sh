@@ -47,4 +47,7 @@ if [[ $what == accuracy || $what == all ]]; then
         step "torch_accuracy_$arch" python3 bench/torch_cnn.py accuracy "$arch" 1 0 cuda
         rm -rf "$out/run_$arch"
     done
+    step accuracy_vit "$REPRO" train examples/fashion_vit.yaml "${data[@]}" --set device=cuda \
+        --out "$out/run_vit" --force --json
+    rm -rf "$out/run_vit"
 fi

@@ -190,18 +190,15 @@ REPRO_HD static inline void repro_attn_dsum_row(const repro_attn_args *a, int64_
     *repro_attn_stat(a, b, h, i, 2) = repro_attn_dot(a->dout + at, a->o + at, hd);
 }
 
-/* P_ij and dS_ij (and Pd_ij) of one (row, key) pair: the same expression
- * wherever dq, dk or dv needs it. */
-REPRO_HD static inline float repro_attn_ds(const repro_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j,
-                                           float *pd_out)
+/* dS_ij (and Pd_ij) of one (row, key) pair from its score s_ij and
+ * dPd_ij = dot(dO_i, v_j): the same expression wherever dq, dk or dv needs
+ * it (the SIMD twins compute s and dp several pairs at a time). */
+REPRO_HD static inline float repro_attn_ds_of(const repro_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j,
+                                              float s, float dp, float *pd_out)
 {
     float m = *repro_attn_stat(a, b, h, i, 0), l = *repro_attn_stat(a, b, h, i, 1);
     float dsum = *repro_attn_stat(a, b, h, i, 2);
-    const float *q = repro_attn_qkv(a, b, i, 0, h);
-    float s = repro_attn_dot(q, repro_attn_qkv(a, b, j, 1, h), a->hd) * a->scale;
     float P = l > 0.0f ? repro_expf(s - m) / l : 0.0f;
-    const float *dO = a->dout + ((b * a->T + i) * a->H + h) * a->hd;
-    float dp = repro_attn_dot(dO, repro_attn_qkv(a, b, j, 2, h), a->hd);
     float pd = P;
     if (a->keep) {
         float sd = 1.0f / (1.0f - a->p);
@@ -211,6 +208,17 @@ REPRO_HD static inline float repro_attn_ds(const repro_attn_args *a, int64_t b, 
     }
     *pd_out = pd;
     return P * (dp - dsum);
+}
+
+/* The same, computing s_ij and dPd_ij here. */
+REPRO_HD static inline float repro_attn_ds(const repro_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j,
+                                           float *pd_out)
+{
+    const float *q = repro_attn_qkv(a, b, i, 0, h);
+    float s = repro_attn_dot(q, repro_attn_qkv(a, b, j, 1, h), a->hd) * a->scale;
+    const float *dO = a->dout + ((b * a->T + i) * a->H + h) * a->hd;
+    float dp = repro_attn_dot(dO, repro_attn_qkv(a, b, j, 2, h), a->hd);
+    return repro_attn_ds_of(a, b, h, i, j, s, dp, pd_out);
 }
 
 /* dq of row r = (b * H + h) * T + i. */
