@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ops/cpu/attention.h"
+#include "ops/cpu/gelu_erf.h"
 #include "ops/cpu/softmax.h"
 #include "repro/isa.h"
 #include "gradcheck.h"
@@ -342,6 +343,50 @@ static void softmax_checks(repro_pool *pool)
     compare("softmax dx", dx, num, R * N);
 }
 
+/* ---- GELU, erf form: against libm's erfc in double, its derivative by
+ * central differences, and the threaded twin ---- */
+
+static void gelu_erf_checks(repro_pool *pool)
+{
+    enum { N = 8001 };
+    float *x = malloc(N * 4), *y = malloc(N * 4), *y2 = malloc(N * 4), *dy = malloc(N * 4), *dx = malloc(N * 4),
+          *dx2 = malloc(N * 4);
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i - N / 2) * 0.0055f; /* [-22, 22] */
+        dy[i] = 1.0f;
+    }
+    x[0] = -0.0f;
+    repro_gelu_erf_forward_ref(y, x, N);
+    repro_gelu_erf_backward_ref(dx, dy, x, N);
+    repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
+    repro_error err;
+    CHECK(repro_gelu_erf_forward(&cpu, y2, x, N, &err) == REPRO_OK);
+    CHECK(repro_gelu_erf_backward(&cpu, dx2, dy, x, N, &err) == REPRO_OK);
+    CHECK(!memcmp(y, y2, N * 4) && !memcmp(dx, dx2, N * 4));
+    double worst = 0.0, at = 0.0, *num = malloc(N * sizeof(double));
+    for (int i = 0; i < N; i++) {
+        double xd = x[i], want = xd * 0.5 * erfc(-xd / sqrt(2.0));
+        float wf = (float)want;
+        double ulp = fabs(nextafterf(wf, INFINITY) - wf);
+        double e = ulp > 0 ? fabs((double)y[i] - want) / ulp : 0.0;
+        if (e > worst) {
+            worst = e;
+            at = xd;
+        }
+        double h = step_of(xd), f[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            double v = xd + (sgn ? -h : h);
+            f[sgn] = v * 0.5 * erfc(-v / sqrt(2.0));
+        }
+        num[i] = (f[0] - f[1]) / (2.0 * h);
+    }
+    printf("gelu_erf: worst error %.3f ulp (at x = %g)\n", worst, at);
+    CHECK_MSG(worst <= 1.0, "gelu_erf off by %.3f ulp at %g", worst, at);
+    CHECK(signbit(y[0]) && y[0] == 0.0f);
+    compare("gelu_erf dx", dx, num, N);
+    free(x), free(y), free(y2), free(dy), free(dx), free(dx2), free(num);
+}
+
 int main(void)
 {
     repro_pool *pool = NULL;
@@ -370,6 +415,7 @@ int main(void)
         invariance(64, 64, causal, 0.2f);
     }
     softmax_checks(pool);
+    gelu_erf_checks(pool);
     repro_pool_destroy(pool);
     return test_finish("test_attention");
 }

@@ -22,8 +22,8 @@ static const char *const layer_names[] = {
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
     "multihead_attention", "softmax", "transformer_encoder_layer", "transformer_encoder",
-    NULL};
-static const char *const activation_names[] = {"relu", "gelu", NULL};
+    "gelu_erf", NULL};
+static const char *const activation_names[] = {"relu", "gelu", "gelu_tanh", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       NULL};

@@ -1,5 +1,6 @@
 /* Multi-head self-attention (torch.nn.MultiheadAttention with
- * batch_first=True, q = k = v = the input) and softmax over the last axis.
+ * batch_first=True, q = k = v = the input), softmax over the last axis and
+ * GELU in its exact (erf) form, the ops of a transformer.
  *
  *   x [b][T][D] --in_proj (linear, weight [3D][D], bias [3D])--> qkv [b][T][3][H][hd]
  *     --attention (src/ops/attention_math.h: blocked online softmax,
@@ -164,7 +165,7 @@ const node_type repro_node_multihead_attention = {REPRO_LAYER_MULTIHEAD_ATTENTIO
 
 /* ---- softmax over the last axis (src/ops/cpu/softmax.h's order) ---- */
 
-static repro_status softmax_plan(repro_model *m, node *n, repro_error *err)
+static repro_status same_shape(repro_model *m, node *n, repro_error *err)
 {
     (void)m;
     (void)err;
@@ -200,4 +201,32 @@ static repro_status softmax_backward(const repro_backend *be, node *n, const nod
     return repro_be_run(be, &repro_k_softmax_backward, &a, err);
 }
 
-const node_type repro_node_softmax = {REPRO_LAYER_SOFTMAX, 1, 1, softmax_plan, softmax_forward, softmax_backward, 0};
+const node_type repro_node_softmax = {REPRO_LAYER_SOFTMAX, 1, 1, same_shape, softmax_forward, softmax_backward, 0};
+
+/* ---- GELU, erf form (src/ops/gelu_erf_math.h): torch's F.gelu ---- */
+
+static repro_status gelu_erf_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_gelu_erf_args a;
+    memset(&a, 0, sizeof a);
+    a.n = io->b * repro_shape_numel(&n->out);
+    a.x = io->x[0];
+    a.y = n->y;
+    return repro_be_run(be, &repro_k_gelu_erf_forward, &a, err);
+}
+
+static repro_status gelu_erf_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    if (!io->dx[0])
+        return REPRO_OK;
+    repro_gelu_erf_args a;
+    memset(&a, 0, sizeof a);
+    a.n = io->b * repro_shape_numel(&n->out);
+    a.x = io->x[0];
+    a.dy = io->dy;
+    a.dx = io->dx[0];
+    return repro_be_run(be, &repro_k_gelu_erf_backward, &a, err);
+}
+
+const node_type repro_node_gelu_erf = {REPRO_LAYER_GELU_ERF, 1, 1, same_shape, gelu_erf_forward,
+                                       gelu_erf_backward, 0};

@@ -23,9 +23,8 @@
  * The last node of the expansion answers to the config node's name. A
  * second input is the key padding mask, handed to every self_attn.
  *
- * activation gelu is the tanh form (src/ops/ops_math.h); torch's default
- * gelu is the erf form, so only relu matches torch to the last bit of
- * the formula. */
+ * activation gelu is the erf form (gelu_erf, torch's "gelu"), gelu_tanh
+ * the tanh form (torch's approximate='tanh'). */
 #include <stdio.h>
 #include <string.h>
 
@@ -100,7 +99,10 @@ static int layer(expander *e, int x)
         x = then(e, REPRO_LAYER_LAYERNORM, "norm1", x);
     int f = pre ? then(e, REPRO_LAYER_LAYERNORM, "norm2", x) : x;
     f = then(e, REPRO_LAYER_LINEAR, "linear1", f);
-    f = then(e, e->c->activation == REPRO_ACTIVATION_GELU ? REPRO_LAYER_GELU : REPRO_LAYER_RELU, "activation", f);
+    repro_layer_kind act = e->c->activation == REPRO_ACTIVATION_GELU        ? REPRO_LAYER_GELU_ERF
+                           : e->c->activation == REPRO_ACTIVATION_GELU_TANH ? REPRO_LAYER_GELU
+                                                                           : REPRO_LAYER_RELU;
+    f = then(e, act, "activation", f);
     f = dropout(e, "dropout", f);
     f = then(e, REPRO_LAYER_LINEAR, "linear2", f);
     f = dropout(e, "dropout2", f);

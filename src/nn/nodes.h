@@ -13,7 +13,7 @@ extern const node_type repro_node_conv2d, repro_node_max_pool2d, repro_node_avg_
 extern const node_type repro_node_batch_norm, repro_node_group_norm;
 /* node_structure.c: nodes that only move values */
 extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, repro_node_reshape;
-/* node_attention.c: multi-head attention, softmax over the last axis */
-extern const node_type repro_node_multihead_attention, repro_node_softmax;
+/* node_attention.c: multi-head attention, softmax over the last axis, GELU (erf form) */
+extern const node_type repro_node_multihead_attention, repro_node_softmax, repro_node_gelu_erf;
 
 #endif

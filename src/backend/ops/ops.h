@@ -61,4 +61,13 @@ typedef struct repro_softmax_args {
 } repro_softmax_args;
 extern const repro_kernel repro_k_softmax_forward, repro_k_softmax_backward;
 
+/* ---- GELU, erf form (gelu_erf.c): elementwise over n values; x is the
+ * forward's input in both passes ---- */
+typedef struct repro_gelu_erf_args {
+    int64_t n;
+    float *y, *dx;
+    const float *x, *dy;
+} repro_gelu_erf_args;
+extern const repro_kernel repro_k_gelu_erf_forward, repro_k_gelu_erf_backward;
+
 #endif

@@ -33,6 +33,12 @@ repro_status repro_cuda_softmax_forward(float *y, const float *x, int64_t rows, 
 repro_status repro_cuda_softmax_backward(float *dx, const float *dy, const float *y, int64_t rows, int64_t n,
                                          repro_cuda_stream stream, repro_error *err);
 
+/* GELU, erf form (gelu_erf.cu): src/ops/gelu_erf_math.h per element. */
+repro_status repro_cuda_gelu_erf_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
+                                         repro_error *err);
+repro_status repro_cuda_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n,
+                                          repro_cuda_stream stream, repro_error *err);
+
 /* attention.c (CPU side): the argument checks every backend makes */
 repro_status repro_attention_check(const repro_attn_args *a, int forward, repro_error *err);
 
