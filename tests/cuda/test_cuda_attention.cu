@@ -4,7 +4,7 @@
  * blocks), 1 and 8 heads, head_dim 64 and 32, and the modes plain, causal,
  * key padding (each sample its own length) and causal with dropout, the
  * forward's o, m, l and dropout mask and the backward's dqkv must be the
- * same bits. Softmax on a few row widths likewise.
+ * same bits. Softmax on a few row widths and GELU (erf form) likewise.
  *
  * One line per case: PASS, or FAIL with the first differing index and both
  * values in hex. Exit 0 all pass, 1 a failure, 77 with "SKIPPED: no CUDA
@@ -26,6 +26,7 @@
 
 extern "C" {
 #include "ops/cpu/attention.h"
+#include "ops/cpu/gelu_erf.h"
 #include "ops/cpu/softmax.h"
 }
 
@@ -137,6 +138,20 @@ static void softmax_case(rng &r, int64_t rows, int64_t n)
     cmp_f("softmax backward", shape, dx, d_dx.down());
 }
 
+static void gelu_erf_case(rng &r, size_t n)
+{
+    char shape[40];
+    snprintf(shape, sizeof shape, "%zu values", n);
+    fvec x = gen(r, n, -25.0f, 25.0f, 1, 1), dy = gen(r, n, -1.0f, 1.0f, 0, 0), y(n), dx(n);
+    repro_gelu_erf_forward_ref(y.data(), x.data(), (int64_t)n);
+    repro_gelu_erf_backward_ref(dx.data(), dy.data(), x.data(), (int64_t)n);
+    dbuf<float> d_x(x), d_dy(dy), d_y(n), d_dx(n);
+    REPRO_OK_OR_DIE(repro_cuda_gelu_erf_forward(d_y.p, d_x.p, (int64_t)n, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_gelu_erf_backward(d_dx.p, d_dy.p, d_x.p, (int64_t)n, NULL, &err_));
+    cmp_f("gelu_erf forward", shape, y, d_y.down());
+    cmp_f("gelu_erf backward", shape, dx, d_dx.down());
+}
+
 static void bench(void)
 {
     const int64_t H = 8, hd = 64, Ts[] = {128, 512, 2048};
@@ -219,6 +234,7 @@ int main(int argc, char **argv)
     softmax_case(r, 5, 1);
     softmax_case(r, 33, 10);
     softmax_case(r, 7, 1500);
+    gelu_erf_case(r, 100003);
     /* argument checks: the CPU's messages, nothing launched */
     {
         repro_attn_args a;
