@@ -99,6 +99,32 @@ static void expect_error(repro_backend *be, const char *shape, int input, const 
     repro_model_free(m);
 }
 
+/* In a trunk (a stack without names) the sugar is refused, saying where it goes. */
+static void trunk_refused(repro_backend *be)
+{
+    repro_config cfg;
+    repro_error err;
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("data: {format: csv, train_csv: x.csv, label_column: y, n_classes: 3, target_columns: [t]}\n"
+          "batch_size: 60\nmodel:\n  input_shape: [4, 8]\n  trunk:\n"
+          "    - {type: transformer_encoder_layer, d_model: 8}\n  heads:\n    - {name: h, loss: mse, layers: [{type: linear, "
+          "out: 1}]}\n",
+          f);
+    fclose(f);
+    repro_model *m = NULL;
+    repro_status st = repro_config_load(path, NULL, 0, &cfg, &err);
+    CHECK_MSG(st == REPRO_OK, "%s", err.message);
+    if (st == REPRO_OK)
+        st = repro_model_create(&cfg.model, path, 32, 8, be, &m, &err);
+    CHECK(st == REPRO_ERR_CONFIG);
+    CHECK_CONTAINS(err.message, "model.trunk.0 'trunk.0' (transformer_encoder_layer): a transformer encoder expands "
+                                "to several nodes: write it in model.nodes");
+    repro_model_free(m);
+}
+
 static void errors(repro_backend *be)
 {
     expect_error(be, "[4, 10]", 40,
@@ -162,6 +188,7 @@ int main(void)
     CHECK(repro_backend_create_cpu(REPRO_ISA_SCALAR, 2, &be, &err) == REPRO_OK);
     names(be);
     errors(be);
+    trunk_refused(be);
     invariance(be);
     repro_backend_destroy(be);
     return test_finish("test_transformer");

@@ -264,7 +264,10 @@ static repro_status plan_nodes(repro_model *m, const char *source, repro_error *
     for (int i = 0; i < m->n_nodes; i++) {
         node *n = &m->nodes[i];
         repro_status st = REPRO_OK;
-        if (!n->type)
+        if (!n->type && (n->cfg.kind == REPRO_LAYER_TRANSFORMER_ENCODER_LAYER ||
+                         n->cfg.kind == REPRO_LAYER_TRANSFORMER_ENCODER))
+            st = repro_node_fail(n, err, "a transformer encoder expands to several nodes: write it in model.nodes");
+        else if (!n->type)
             st = repro_node_fail(n, err, "this layer type is not available in this build");
         else if (n->n_in < n->type->min_inputs || n->n_in > n->type->max_inputs)
             st = repro_node_fail(n, err, "takes %d to %d inputs, got %d", n->type->min_inputs, n->type->max_inputs,
