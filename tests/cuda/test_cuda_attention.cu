@@ -55,6 +55,15 @@ static void cmp_u8(const char *kernel, const char *shape, const std::vector<uint
     report(kernel, shape, ok, ok ? "" : "dropout masks differ");
 }
 
+/* The m and l rows of stat [B][3][H][T] (the forward's; dsum is the backward's). */
+static fvec m_and_l(const fvec &stat, int64_t B, int64_t H, int64_t T)
+{
+    fvec out;
+    for (int64_t b = 0; b < B; b++)
+        out.insert(out.end(), stat.begin() + b * 3 * H * T, stat.begin() + (b * 3 + 2) * H * T);
+    return out;
+}
+
 enum mode { PLAIN, CAUSAL, PADDING, CAUSAL_DROPOUT };
 static const char *const mode_names[] = {"plain", "causal", "padding", "causal+dropout"};
 
@@ -113,6 +122,12 @@ static void attention_case(rng &r, int64_t B, int64_t T, int64_t H, int64_t hd, 
     g.keep = nkeep ? d_keep.p : NULL;
     g.dout = d_dout.p;
     g.dqkv = d_dqkv.p;
+    /* the one-thread-a-row forward, then the default (one warp a row) and the backward */
+    REPRO_OK_OR_DIE(repro_cuda_attention_forward_variant(&g, 0, NULL, &err_));
+    cmp_f("attention forward o (thread a row)", shape, o, d_o.down());
+    cmp_f("attention m, l (thread a row)", shape, m_and_l(stat, B, H, T), m_and_l(d_stat.down(), B, H, T));
+    if (nkeep)
+        cmp_u8("attention dropout mask (thread a row)", shape, keep, d_keep.down());
     REPRO_OK_OR_DIE(repro_cuda_attention_forward(&g, NULL, &err_));
     REPRO_OK_OR_DIE(repro_cuda_attention_backward(&g, NULL, &err_));
     cmp_f("attention forward o", shape, o, d_o.down());

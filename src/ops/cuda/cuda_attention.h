@@ -3,11 +3,12 @@
  * Conventions of src/ops/cuda/cuda_ops.h: device pointers, work enqueued
  * on `stream`, nothing synchronised or allocated (CUDA-graph safe).
  *
- * How the work is split: one thread per row (b, h, i) for the forward,
- * dsum and dq, one per key (b, h, j) for dk and dv, each running the
- * shared row function, so no sum is ever split and no atomics are used.
- * (A shared-memory tiled forward that keeps this order is future work:
- * the order, not the tiling, is the contract.) */
+ * How the work is split: the forward runs one warp a row (b, h, i): the
+ * lanes compute the block's independent scores, exponentials and dropout
+ * draws, and own the output values d, while the running max and sum are
+ * the written sequential scans (attention.cu); dsum and dq run one thread
+ * a row and dk, dv one thread a key (b, h, j), each the shared row
+ * function. No sum is ever split and no atomics are used. */
 #ifndef REPRO_OPS_CUDA_ATTENTION_H
 #define REPRO_OPS_CUDA_ATTENTION_H
 
@@ -24,6 +25,10 @@ extern "C" {
 /* The CPU's argument checks (REPRO_ERR_ARG, nothing launched), then the
  * forward: o, the m and l rows of stat, keep when not NULL. */
 repro_status repro_cuda_attention_forward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
+/* The forward's kernels, for the tests: 0 one thread a row (the row
+ * function itself), 1 one warp a row (the default); the same bits. */
+repro_status repro_cuda_attention_forward_variant(const repro_attn_args *a, int variant, repro_cuda_stream stream,
+                                                  repro_error *err);
 /* dsum rows of stat, then dqkv (overwritten). */
 repro_status repro_cuda_attention_backward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
 
