@@ -86,6 +86,26 @@ static const op_row rows[] = {
      N("{name: e, type: embedding, num_embeddings: 4, dim: 37}") N("{name: p, type: pos_embedding}")
          N("{name: l, type: linear, out: 3}"),
      9},
+    {"multihead_attention 2 heads", "[5, 8]",
+     N("{name: c, type: linear, out: 8}") N("{name: a, type: multihead_attention, heads: 2}"), 3},
+    {"multihead_attention causal, dropout, 70 tokens", "[70, 6]",
+     N("{name: c, type: linear, out: 6}")
+         N("{name: a, type: multihead_attention, heads: 3, causal: true, dropout: 0.3}"), 2},
+    {"multihead_attention no bias, 1 head", "[3, 4]",
+     N("{name: a, type: multihead_attention, bias: false}") N("{name: l, type: linear, out: 2}"), 4},
+    {"transformer_encoder_layer post-norm gelu (erf) dropout", "[6, 8]",
+     N("{name: c, type: linear, out: 8}")
+         N("{name: enc, type: transformer_encoder_layer, d_model: 8, heads: 2, dim_feedforward: 12, dropout: 0.2, "
+           "activation: gelu}")
+             N("{name: l, type: linear, out: 3, inputs: [enc]}"),
+     3},
+    {"transformer_encoder 2 layers pre-norm gelu_tanh causal", "[5, 8]",
+     N("{name: c, type: linear, out: 8}")
+         N("{name: enc, type: transformer_encoder, d_model: 8, num_layers: 2, heads: 4, dim_feedforward: 16, norm_first: true, "
+           "activation: gelu_tanh, causal: true}"),
+     2},
+    {"gelu_erf", "[19]", N("{name: c, type: linear, out: 19}") N("{name: a, type: gelu_erf}"), 5},
+    {"softmax over the last axis", "[3, 7]", N("{name: c, type: linear, out: 7}") N("{name: a, type: softmax}"), 5},
 };
 
 typedef struct target {

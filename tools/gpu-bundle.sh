@@ -23,7 +23,7 @@ set -euo pipefail
 build=${1:-build-cuda}
 fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 cmake -S . -B "$build" -DREPRO_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-tests=(test_cuda_ops test_rng_cuda test_math_cuda test_cuda_conv test_cuda_norm test_cuda_bf16 test_cuda_token test_node_ops)
+tests=(test_cuda_ops test_rng_cuda test_math_cuda test_cuda_conv test_cuda_norm test_cuda_bf16 test_cuda_token test_cuda_attention test_node_ops)
 cmake --build "$build" -j"$(nproc)" --target repro_cli "${tests[@]}" >/dev/null
 out=.gpu
 rm -rf "$out"

@@ -23,7 +23,7 @@ step() { # name command...
 }
 
 if [[ $what == tests || $what == all ]]; then
-    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_cuda_bf16 test_cuda_token test_node_ops; do
+    for t in test_cuda_ops test_rng_cuda test_math_cuda test_cuda_norm test_cuda_conv test_cuda_bf16 test_cuda_token test_cuda_attention test_node_ops; do
         step "$t" ".gpu/$t"
     done
     step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
@@ -37,6 +37,8 @@ if [[ $what == bench || $what == all ]]; then
     TAIL=12 step gpu_cnn bash bench/gpu_cnn.sh "$REPRO" 3 cnn resnet
     TAIL=8 step bf16_gemm .gpu/test_cuda_bf16 --bench
     TAIL=20 step gpu_mlp bash bench/gpu.sh "$REPRO" 4
+    TAIL=8 step attention .gpu/test_cuda_attention --bench
+    TAIL=14 step torch_attention python3 bench/torch_attention.py all
 fi
 if [[ $what == accuracy || $what == all ]]; then
     data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"
@@ -49,4 +51,7 @@ if [[ $what == accuracy || $what == all ]]; then
         step "torch_accuracy_$arch" python3 bench/torch_cnn.py accuracy "$arch" 1 0 cuda
         rm -rf "$out/run_$arch"
     done
+    step accuracy_vit "$REPRO" train examples/fashion_vit.yaml "${data[@]}" --set device=cuda \
+        --out "$out/run_vit" --force --json
+    rm -rf "$out/run_vit"
 fi

@@ -67,8 +67,21 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_EMBEDDING,    /* token ids [T] -> [T][dim] (docs/model.md) */
     REPRO_LAYER_POS_EMBEDDING, /* learned positions: [T][D] + P[T][D] */
     REPRO_LAYER_PATCHIFY,     /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
-    REPRO_LAYER_SINUSOIDAL    /* fixed positions: [T][D] + sin/cos encoding */
+    REPRO_LAYER_SINUSOIDAL,   /* fixed positions: [T][D] + sin/cos encoding */
+    REPRO_LAYER_MULTIHEAD_ATTENTION,
+    REPRO_LAYER_SOFTMAX,
+    REPRO_LAYER_TRANSFORMER_ENCODER_LAYER, /* expands to nodes when the model is built (docs/model.md) */
+    REPRO_LAYER_TRANSFORMER_ENCODER,       /* num_layers of them */
+    REPRO_LAYER_GELU_ERF                   /* GELU, exact (erf) form: torch's F.gelu */
 } repro_layer_kind;
+
+/* transformer_encoder_layer: the feed-forward block's activation (gelu:
+ * the erf form, as torch's "gelu"; gelu_tanh: the tanh form) */
+typedef enum repro_activation {
+    REPRO_ACTIVATION_RELU = 0,
+    REPRO_ACTIVATION_GELU,
+    REPRO_ACTIVATION_GELU_TANH
+} repro_activation;
 
 typedef enum repro_init_kind {
     REPRO_INIT_DEFAULT = 0, /* linear weight: kaiming_uniform; bias: zeros; layernorm: ones/zeros */
@@ -109,6 +122,15 @@ typedef struct repro_layer_config {
     int num_embeddings;          /* embedding: rows of the table (the vocabulary's capacity) */
     int dim;                     /* embedding: width of a row */
     int patch;                   /* patchify: the patch's side (divides height and width) */
+    int heads;                   /* multihead_attention: heads (divides d_model; default 1) */
+    bool causal;                 /* multihead_attention: token i sees keys j <= i only (default false) */
+    float dropout;               /* multihead_attention: dropout on the attention weights, [0, 1) (default 0);
+                                    transformer_encoder(_layer): every dropout of the layer */
+    int d_model;                 /* transformer_encoder(_layer): the token width (required; the input's last axis) */
+    int dim_feedforward;         /* transformer_encoder(_layer): the feed-forward width (default 2048) */
+    repro_activation activation; /* transformer_encoder(_layer): relu (default), gelu (erf) or gelu_tanh */
+    bool norm_first;             /* transformer_encoder(_layer): pre-norm (default false: post-norm) */
+    int num_layers;              /* transformer_encoder: layers (default 1) */
     repro_init_kind weight_init; /* linear weight init */
     float weight_init_value;     /* for REPRO_INIT_CONSTANT */
     repro_init_kind bias_init;   /* linear bias init */

@@ -18,6 +18,9 @@ void cfg_layer_defaults(repro_layer_config *layer)
     layer->group_size = 32;
     layer->momentum = 0.1f;
     layer->axes = 1;
+    layer->heads = 1;
+    layer->dim_feedforward = 2048;
+    layer->num_layers = 1;
     layer->weight_init = REPRO_INIT_DEFAULT;
     layer->bias_init = REPRO_INIT_DEFAULT;
 }

@@ -23,7 +23,9 @@ static const char *const layer_names[] = {
     "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
     "embedding",  "pos_embedding", "patchify", "sinusoidal",
-    NULL};
+    "multihead_attention", "softmax", "transformer_encoder_layer", "transformer_encoder",
+    "gelu_erf", NULL};
+static const char *const activation_names[] = {"relu", "gelu", "gelu_tanh", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
                                          "constant",       "torch_default",   NULL};
@@ -48,6 +50,8 @@ static const char *const sampler_names[] = {"random", "sequential", "balanced", 
 #define K(kind) (1u << REPRO_LAYER_##kind)
 #define LINEAR (K(LINEAR) | K(CONV2D)) /* the layers with weights and biases */
 #define POOL (K(MAX_POOL2D) | K(AVG_POOL2D))
+#define ENCODER (K(TRANSFORMER_ENCODER_LAYER) | K(TRANSFORMER_ENCODER))
+#define ATTENTION (K(MULTIHEAD_ATTENTION) | ENCODER)
 /* name and inputs are read for model.nodes only (validate.c refuses them in
  * a trunk or head; to_json.c writes them only when set) */
 static const cfg_field layer_fields[] = {
@@ -57,13 +61,13 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_STRLIST, inputs, .count_offset = offsetof(repro_layer_config, n_inputs),
       .cap = REPRO_MAX_INPUTS),
     F(repro_layer_config, CFG_INT, out, .range = GE(1), .kinds = LINEAR),
-    F(repro_layer_config, CFG_BOOL, bias, .kinds = LINEAR),
+    F(repro_layer_config, CFG_BOOL, bias, .kinds = LINEAR | ATTENTION),
     F(repro_layer_config, CFG_ENUM, weight_init, .names = init_names, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, weight_init_value, .kinds = LINEAR),
     F(repro_layer_config, CFG_ENUM, bias_init, .names = init_names, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, bias_init_value, .kinds = LINEAR),
     F(repro_layer_config, CFG_FLOAT, p, .range = IN_OPEN(0, 1), .kinds = K(DROPOUT)),
-    F(repro_layer_config, CFG_FLOAT, eps, .range = GT(0), .kinds = K(LAYERNORM) | K(BATCH_NORM) | K(GROUP_NORM)),
+    F(repro_layer_config, CFG_FLOAT, eps, .range = GT(0), .kinds = K(LAYERNORM) | K(BATCH_NORM) | K(GROUP_NORM) | ENCODER),
     F(repro_layer_config, CFG_INT, kernel, .range = GE(1), .kinds = K(CONV2D) | POOL),
     F(repro_layer_config, CFG_INT, kernel_w, .range = GE(0), .kinds = K(CONV2D) | POOL),
     /* the default 0 (never written by a user: the range refuses it) means
@@ -81,6 +85,14 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_INT, num_embeddings, .range = GE(1), .kinds = K(EMBEDDING)),
     F(repro_layer_config, CFG_INT, dim, .range = GE(1), .kinds = K(EMBEDDING)),
     F(repro_layer_config, CFG_INT, patch, .range = GE(1), .kinds = K(PATCHIFY)),
+    F(repro_layer_config, CFG_INT, heads, .range = GE(1), .kinds = ATTENTION),
+    F(repro_layer_config, CFG_BOOL, causal, .kinds = ATTENTION),
+    F(repro_layer_config, CFG_FLOAT, dropout, .range = IN_OPEN(0, 1), .kinds = ATTENTION),
+    F(repro_layer_config, CFG_INT, d_model, .range = GE(1), .kinds = ENCODER),
+    F(repro_layer_config, CFG_INT, dim_feedforward, .range = GE(1), .kinds = ENCODER),
+    F(repro_layer_config, CFG_ENUM, activation, .names = activation_names, .kinds = ENCODER),
+    F(repro_layer_config, CFG_BOOL, norm_first, .kinds = ENCODER),
+    F(repro_layer_config, CFG_INT, num_layers, .range = GE(1), .kinds = K(TRANSFORMER_ENCODER)),
 };
 TABLE(cfg_layer_table, layer_fields);
 

@@ -29,7 +29,7 @@
 #include "backend/backend.h"
 #include "nn/model.h"
 
-enum { REPRO_MAX_EDGES = 16, REPRO_NODE_SAVED = 4, REPRO_NODE_PARAMS = 4 };
+enum { REPRO_MAX_EDGES = 16, REPRO_NODE_SAVED = 6, REPRO_NODE_PARAMS = 4 };
 
 typedef struct repro_shape {
     int ndim;                     /* 1 .. REPRO_MAX_DIMS */
@@ -80,6 +80,8 @@ struct node {
     repro_layer_config cfg;
     char name[2 * REPRO_NAME_MAX + 8];  /* "trunk.0", "heads.class.1" or the node's own name */
     char where[64];                     /* "model.nodes.3", for messages */
+    char alias[2 * REPRO_NAME_MAX + 8]; /* another name later nodes may read it by ("": none): the
+                                           last node of an expanded transformer_encoder_layer */
     const node_type *type;
     uint32_t index;                     /* position in the order: dropout's key id */
     int n_in;
@@ -127,6 +129,18 @@ struct repro_model {
     repro_model_trace_fn trace;
     void *trace_ctx;
 };
+
+/* Appends a node for layer cfg named `name` reading `inputs` (node
+ * indices, -1 = the model input); its type is cfg->kind's row. */
+node *repro_model_append(repro_model *m, const repro_layer_config *cfg, const char *name, const char *where,
+                         const int *inputs, int n_in);
+
+/* node_encoder.c: appends the nodes of a transformer_encoder_layer (or
+ * transformer_encoder) config c reading in[0] (and the key padding mask
+ * in[1] when n_in is 2), the last one aliased c->name. `room`: nodes
+ * that may still be appended; more is REPRO_ERR_CONFIG. */
+repro_status repro_expand_encoder(repro_model *m, const repro_layer_config *c, const char *where, const int *in,
+                                  int n_in, int room, repro_error *err);
 
 /* Declares a parameter tensor "<node>.<what>" of the given shape; returns
  * its index. fan_in/fan_out feed the initialiser. */

@@ -108,8 +108,8 @@ float *repro_node_buffer(const node_io *io, const node *n, int k)
 
 /* Appends a node for layer cfg named `name`, reading `inputs` (node indices,
  * -1 = the model input). */
-static node *append(repro_model *m, const repro_layer_config *cfg, const char *name, const char *where,
-                    const int *inputs, int n_in)
+node *repro_model_append(repro_model *m, const repro_layer_config *cfg, const char *name, const char *where,
+                         const int *inputs, int n_in)
 {
     node *n = &m->nodes[m->n_nodes];
     memset(n, 0, sizeof *n);
@@ -129,7 +129,7 @@ static int find_node(const repro_model *m, const char *name)
     if (!strcmp(name, "input"))
         return -1;
     for (int i = 0; i < m->n_nodes; i++)
-        if (!strcmp(m->nodes[i].name, name))
+        if (!strcmp(m->nodes[i].name, name) || !strcmp(m->nodes[i].alias, name))
             return i;
     return -2;
 }
@@ -143,7 +143,7 @@ static int append_stack(repro_model *m, const repro_layer_config *layers, int n,
         char name[2 * REPRO_NAME_MAX + 8], at[64];
         snprintf(name, sizeof name, "%s.%d", prefix, i);
         snprintf(at, sizeof at, "%s.%d", where, i);
-        append(m, &layers[i], name, at, &from, 1);
+        repro_model_append(m, &layers[i], name, at, &from, 1);
         from = m->n_nodes - 1;
     }
     return from;
@@ -176,6 +176,10 @@ static int leads_back(const repro_model_config *mc, int from, int target, int de
 static repro_status append_nodes(repro_model *m, const repro_model_config *mc, const char *source,
                                  repro_error *err)
 {
+    /* what expanded nodes may use: the node array less the heads' layers */
+    int room = (int)(sizeof m->nodes / sizeof m->nodes[0]);
+    for (int h = 0; h < mc->n_heads; h++)
+        room -= mc->heads[h].n_layers;
     for (int i = 0; i < mc->n_nodes; i++) {
         const repro_layer_config *c = &mc->nodes[i];
         char where[64];
@@ -213,9 +217,13 @@ static repro_status append_nodes(repro_model *m, const repro_model_config *mc, c
                 st = repro_node_fail(&probe, err, "input '%s' is written later, in model.nodes.%d (list a node "
                                      "after its inputs)", c->inputs[k], later);
         }
+        if (st == REPRO_OK && (c->kind == REPRO_LAYER_TRANSFORMER_ENCODER_LAYER ||
+                               c->kind == REPRO_LAYER_TRANSFORMER_ENCODER))
+            st = repro_expand_encoder(m, c, where, in, n_in, room - (mc->n_nodes - 1 - i), err);
+        else if (st == REPRO_OK)
+            repro_model_append(m, c, c->name, where, in, n_in);
         if (st != REPRO_OK)
             return at_line(st, source, c->line, err);
-        append(m, c, c->name, where, in, n_in);
     }
     return REPRO_OK;
 }
@@ -238,7 +246,7 @@ static repro_status build_order(repro_model *m, const repro_model_config *mc, co
         int from = last;
         if (hc->input[0]) {
             from = find_node(m, hc->input);
-            if (from == -2 || from >= (mc->n_nodes > 0 ? mc->n_nodes : m->n_nodes))
+            if (from == -2 || from >= (mc->n_nodes > 0 ? last + 1 : m->n_nodes))
                 return repro_fail(err, REPRO_ERR_CONFIG, "model.heads.%d.input: no node is named '%s'", h,
                                   hc->input);
         }
@@ -256,7 +264,10 @@ static repro_status plan_nodes(repro_model *m, const char *source, repro_error *
     for (int i = 0; i < m->n_nodes; i++) {
         node *n = &m->nodes[i];
         repro_status st = REPRO_OK;
-        if (!n->type)
+        if (!n->type && (n->cfg.kind == REPRO_LAYER_TRANSFORMER_ENCODER_LAYER ||
+                         n->cfg.kind == REPRO_LAYER_TRANSFORMER_ENCODER))
+            st = repro_node_fail(n, err, "a transformer encoder expands to several nodes: write it in model.nodes");
+        else if (!n->type)
             st = repro_node_fail(n, err, "this layer type is not available in this build");
         else if (n->n_in < n->type->min_inputs || n->n_in > n->type->max_inputs)
             st = repro_node_fail(n, err, "takes %d to %d inputs, got %d", n->type->min_inputs, n->type->max_inputs,

@@ -28,6 +28,9 @@ const node_type *repro_node_type_of(repro_layer_kind kind)
         [REPRO_LAYER_POS_EMBEDDING] = &repro_node_pos_embedding,
         [REPRO_LAYER_PATCHIFY] = &repro_node_patchify,
         [REPRO_LAYER_SINUSOIDAL] = &repro_node_sinusoidal,
+        [REPRO_LAYER_MULTIHEAD_ATTENTION] = &repro_node_multihead_attention,
+        [REPRO_LAYER_SOFTMAX] = &repro_node_softmax,
+        [REPRO_LAYER_GELU_ERF] = &repro_node_gelu_erf,
     };
     if ((unsigned)kind >= sizeof rows / sizeof rows[0])
         return NULL;

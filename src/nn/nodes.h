@@ -16,5 +16,7 @@ extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, re
 /* node_token.c: token ids in, learned positions, image patches as tokens */
 extern const node_type repro_node_embedding, repro_node_pos_embedding, repro_node_patchify,
     repro_node_sinusoidal;
+/* node_attention.c: multi-head attention, softmax over the last axis, GELU (erf form) */
+extern const node_type repro_node_multihead_attention, repro_node_softmax, repro_node_gelu_erf;
 
 #endif

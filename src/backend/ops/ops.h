@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend/kernel.h"
+#include "ops/attention_math.h"
 #include "ops/conv_shape.h"
 #include "ops/cpu/patchify.h"
 
@@ -78,5 +79,26 @@ typedef struct repro_patchify_args {   /* x, dx [N][C][H][W] <-> y, dy [N][NP][C
     const float *x, *dy;
 } repro_patchify_args;
 extern const repro_kernel repro_k_patchify_forward, repro_k_patchify_backward;
+
+/* ---- scaled dot-product attention (attention.c): src/ops/attention_math.h's
+ * shapes and order; the args are that header's repro_attn_args ---- */
+extern const repro_kernel repro_k_attention_forward, repro_k_attention_backward;
+
+/* ---- softmax over the last axis (softmax.c): x, y, dx, dy [rows][n] ---- */
+typedef struct repro_softmax_args {
+    int64_t rows, n;
+    float *y, *dx;
+    const float *x, *dy;
+} repro_softmax_args;
+extern const repro_kernel repro_k_softmax_forward, repro_k_softmax_backward;
+
+/* ---- GELU, erf form (gelu_erf.c): elementwise over n values; x is the
+ * forward's input in both passes ---- */
+typedef struct repro_gelu_erf_args {
+    int64_t n;
+    float *y, *dx;
+    const float *x, *dy;
+} repro_gelu_erf_args;
+extern const repro_kernel repro_k_gelu_erf_forward, repro_k_gelu_erf_backward;
 
 #endif
