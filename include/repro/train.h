@@ -87,6 +87,7 @@ typedef struct repro_train_result {
     /* "" when run.json records how the run ended; else why it could not
      * (the end is then noted in run.lock: repro_run_stale_note) */
     char record_error[REPRO_ERROR_MESSAGE_MAX];
+    int world_rank, world_size; /* data parallel: this process's rank and the number of processes */
 } repro_train_result;
 
 /* The operations cfg asks for that have no bit-exact implementation, as

@@ -299,12 +299,13 @@ int repro_cmd_train(int argc, char **argv)
             fprintf(stderr, "repro train: run marked failed in %s\n", res.run_dir);
         rc = res.run_dir[0] ? 1 : 2;
     } else if (res.interrupted) {
-        if (a.mode != PROGRESS_QUIET)
+        if (a.mode != PROGRESS_QUIET && res.world_rank == 0)
             fprintf(stderr, "repro train: stopped after step %lld; continue with: repro train --resume %s\n",
                     (long long)res.steps, res.run_dir);
         rc = interrupted ? 130 : 0;
     } else {
-        progress_summary(&ps, &res);
+        if (res.world_rank == 0) /* data parallel: one summary, from rank 0 */
+            progress_summary(&ps, &res);
         rc = 0;
     }
     if (res.resume_notes[0])
