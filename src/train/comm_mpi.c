@@ -115,18 +115,20 @@ repro_status repro_comm_mpi_allgather(repro_comm_mpi *c, const void *send, void 
     memmove((char *)recv + mine, send, bytes[c->rank]);
     if (wait_all(c->reqs, n, now_sec() + c->timeout_sec))
         return REPRO_OK;
+    /* the ranks this one still waits on: a receive or a send not done */
     char silent[256] = "";
-    for (int i = 0, r = 0; i < n_recv; i++, r++) {
+    for (int r = 0; r < c->size; r++) {
         if (r == c->rank)
-            r++;
-        int done = 0;
-        MPI_Test(&c->reqs[i], &done, MPI_STATUS_IGNORE);
+            continue;
+        int i = r < c->rank ? r : r - 1, done_recv = 0, done_send = 0;
+        MPI_Test(&c->reqs[i], &done_recv, MPI_STATUS_IGNORE);
+        MPI_Test(&c->reqs[n_recv + i], &done_send, MPI_STATUS_IGNORE);
         size_t len = strlen(silent);
-        if (!done && len + 32 < sizeof silent)
-            snprintf(silent + len, sizeof silent - len, "%s%d (%s)", len ? ", " : "", r, c->hosts + r * HOST_LEN);
+        if ((!done_recv || !done_send) && len + 80 < sizeof silent)
+            snprintf(silent + len, sizeof silent - len, "%s%d (%.64s)", len ? ", " : "", r, c->hosts + r * HOST_LEN);
     }
-    return repro_fail(err, REPRO_ERR_IO, "step %lld on %s: no data from rank %s within %g s (REPRO_WORLD_TIMEOUT): "
-                      "it hung or died", (long long)step, host, silent[0] ? silent : "? (sends stuck)",
+    return repro_fail(err, REPRO_ERR_IO, "step %lld on %s: no answer from rank %s within %g s "
+                      "(REPRO_WORLD_TIMEOUT): it hung or died", (long long)step, host, silent[0] ? silent : "?",
                       c->timeout_sec);
 }
 
