@@ -7,8 +7,10 @@
 set -euo pipefail
 
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
+# libopenmpi-dev, openmpi-bin: data parallel over processes (docs/parallel.md;
+# a build without them runs one process only).
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
-          libopenblas-dev dataset-fashion-mnist)
+          libopenblas-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 for flag in "$@"; do
     case $flag in
     --bench) packages+=(python3-torch python3-numpy) ;;

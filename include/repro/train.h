@@ -66,6 +66,8 @@ typedef struct repro_train_options {
     void *warn_ctx;
     int no_graphs;              /* GPU: run each step kernel by kernel, not as a CUDA Graph (diagnostics;
                                    REPRO_CUDA_GRAPHS=0 in the CLI). Never changes a bit. */
+    struct repro_comm_local *local_world; /* `repro train --procs N`: this process's place among the
+                                             forked ranks (docs/parallel.md), or NULL (mpirun, or one) */
 } repro_train_options;
 
 typedef struct repro_train_result {

@@ -1,5 +1,5 @@
 /* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]
- *              [--stop-after N] [--trace-step N|M-N --trace-dir DIR]`
+ *              [--stop-after N] [--procs N] [--trace-step N|M-N --trace-dir DIR]`
  * `repro train --resume RUN_DIR [--force]` */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include "repro/config.h"
 #include "repro/record.h"
 #include "repro/train.h"
+#include "train/comm_local.h"
 #include "train/test_hooks.h"
 
 /* Set by SIGINT, SIGTERM or SIGHUP; the trainer checkpoints and stops at
@@ -45,6 +46,9 @@ static void usage(FILE *out)
             "                   finished run is bit for bit the one that never stopped\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed)\n"
+            "  --procs N        data parallel over N processes forked on this host (one GPU each\n"
+            "                   with device: cuda); needs world.shards, and gives the bits of one\n"
+            "                   process. Over hosts: mpirun -n N repro train ... (docs/parallel.md)\n"
             "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
             "                   backward, gradients, loss) as per-operation fingerprints and raw\n"
             "                   values (trace.jsonl, trace.bin), then stop after step N; M-N\n"
@@ -72,6 +76,7 @@ typedef struct train_args {
     const char *out;
     const char *resume;
     long long stop_after;
+    int procs; /* --procs N: data parallel over N forked processes (0: one) */
     const char *trace_dir;
     long long trace_first, trace_last;
     int force;
@@ -112,7 +117,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             usage(stdout);
             return 1;
         } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
-                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--trace-step") || !strcmp(arg, "--trace-dir")) {
+                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--trace-step") || !strcmp(arg, "--trace-dir") ||
+                   !strcmp(arg, "--procs")) {
             if (!has_value) {
                 fprintf(stderr, "repro train: %s needs a value\n", arg);
                 return 2;
@@ -128,7 +134,16 @@ static int parse_args(int argc, char **argv, train_args *a)
                 if (parse_step_range(v, &a->trace_first, &a->trace_last))
                     return 2;
             }
-            else if (!strcmp(arg, "--stop-after")) {
+            else if (!strcmp(arg, "--procs")) {
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || *end || n < 1 || n > 64) {
+                    fprintf(stderr, "repro train: --procs expects a number of processes in 1..64, got '%s'\n", v);
+                    return 2;
+                }
+                a->procs = (int)n;
+            } else if (!strcmp(arg, "--stop-after")) {
                 char *end;
                 errno = 0;
                 a->stop_after = strtoll(v, &end, 10);
@@ -253,8 +268,18 @@ int repro_cmd_train(int argc, char **argv)
         free(a.overrides);
         return rc;
     }
+    /* --procs: fork the other ranks now, before any thread or GPU exists */
+    struct repro_comm_local *local = NULL;
+    if (a.procs > 1 && (st = repro_comm_local_spawn(a.procs, &local, &err)) != REPRO_OK) {
+        fprintf(stderr, "repro train: --procs %d: %s\n", a.procs, err.message);
+        run_config_free(&resumed);
+        free(cfg);
+        free(a.overrides);
+        return 1;
+    }
     char note[2048];
-    if (a.resume && repro_run_stale_note(a.resume, note, sizeof note))
+    if (a.resume && (!local || repro_comm_local_rank(local) == 0) &&
+        repro_run_stale_note(a.resume, note, sizeof note))
         fprintf(stderr, "repro train: note: %s\n", note);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -286,6 +311,7 @@ int repro_cmd_train(int argc, char **argv)
         .trace_last = a.trace_last,
         .warn = print_warning,
         .no_graphs = getenv("REPRO_CUDA_GRAPHS") && strcmp(getenv("REPRO_CUDA_GRAPHS"), "0") == 0,
+        .local_world = local,
     };
     repro_train_result res;
     st = repro_train_hooked(cfg, &opts, &hooks, &res, &err);
@@ -313,5 +339,5 @@ int repro_cmd_train(int argc, char **argv)
     run_config_free(&resumed);
     free(cfg);
     free(a.overrides);
-    return rc;
+    return local ? repro_comm_local_finish(local, rc) : rc;
 }

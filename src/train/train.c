@@ -338,9 +338,6 @@ static repro_status setup_world(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int size = repro_world_size(t->world);
-    if (size > 1 && repro_backend_device(t->be) != REPRO_DEVICE_CPU)
-        return repro_fail(err, REPRO_ERR_CONFIG, "%d processes on device: cuda: multi-process runs are CPU only "
-                          "for now (docs/parallel.md)", size);
     if (size > 1 && repro_model_n_buffers(t->model) > 0)
         return repro_fail(err, REPRO_ERR_CONFIG, "%d processes: the model has batch-norm running statistics, "
                           "which are not yet gathered across processes (docs/parallel.md); run it in one process",
@@ -1193,7 +1190,7 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
     if (hooks)
         t.hooks = *hooks;
     repro_train_state s = {0};
-    repro_status st = repro_world_open(&t.world, err);
+    repro_status st = repro_world_open(opts->local_world, &t.world, err);
     t.writer = repro_world_rank(t.world) == 0;
     if (st == REPRO_OK)
         st = repro_determinism_check(cfg, opts, err);

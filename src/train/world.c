@@ -8,11 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "train/comm_local.h"
 #include "train/comm_mpi.h"
 
 struct repro_world {
     int rank, size;
-    repro_comm_mpi *mpi; /* NULL: a world of one */
+    repro_comm_mpi *mpi;     /* mpirun's processes, or NULL */
+    repro_comm_local *local; /* --procs: forked processes, or NULL (not owned: the CLI finishes it) */
     char host[256];
 };
 
@@ -23,7 +25,7 @@ static int under_mpirun(void)
     return (v && v[0]) || getenv("PMIX_RANK") != NULL;
 }
 
-repro_status repro_world_open(repro_world **out, repro_error *err)
+repro_status repro_world_open(repro_comm_local *local, repro_world **out, repro_error *err)
 {
     *out = NULL;
     repro_world *w = calloc(1, sizeof *w);
@@ -32,7 +34,11 @@ repro_status repro_world_open(repro_world **out, repro_error *err)
     w->size = 1;
     if (gethostname(w->host, sizeof w->host - 1) != 0)
         snprintf(w->host, sizeof w->host, "unknown");
-    if (under_mpirun()) {
+    if (local) {
+        w->local = local;
+        w->rank = repro_comm_local_rank(local);
+        w->size = repro_comm_local_size(local);
+    } else if (under_mpirun()) {
         if (!repro_comm_mpi_built()) {
             free(w);
             return repro_fail(err, REPRO_ERR_CONFIG, "launched by mpirun, but this repro was built without MPI "
@@ -55,10 +61,12 @@ const char *repro_world_host(const repro_world *w) { return w ? w->host : "local
 repro_status repro_world_allgather(repro_world *w, const void *send, void *recv, const size_t *bytes,
                                    int64_t step, repro_error *err)
 {
-    if (!w->mpi || w->size == 1) {
+    if (w->size == 1) {
         memmove(recv, send, bytes[0]);
         return REPRO_OK;
     }
+    if (w->local)
+        return repro_comm_local_allgather(w->local, send, recv, bytes, step, w->host, err);
     return repro_comm_mpi_allgather(w->mpi, send, recv, bytes, step, w->host, err);
 }
 
@@ -90,9 +98,11 @@ cJSON *repro_world_describe(const repro_world *w, int shards)
     cJSON *hosts = cJSON_AddArrayToObject(o, "hosts");
     if (w->mpi)
         repro_comm_mpi_hosts(w->mpi, hosts);
-    else
+    for (int r = 0; !w->mpi && r < w->size; r++)
         cJSON_AddItemToArray(hosts, cJSON_CreateString(w->host));
-    cJSON_AddStringToObject(o, "engine", w->mpi ? repro_comm_mpi_version() : "none (one process)");
+    cJSON_AddStringToObject(o, "engine", w->mpi     ? repro_comm_mpi_version()
+                                         : w->local ? "forked processes on one host (repro train --procs)"
+                                                    : "none (one process)");
     return o;
 }
 
@@ -100,6 +110,11 @@ void repro_world_close(repro_world *w, int failed, const char *message)
 {
     if (!w)
         return;
+    if (w->local && failed && w->size > 1) {
+        fprintf(stderr, "repro: rank %d (host %s): %s; stopping every rank\n", w->rank, w->host,
+                message ? message : "failed");
+        repro_comm_local_abort(w->local);
+    }
     if (w->mpi) {
         if (failed && w->size > 1) {
             fprintf(stderr, "repro: rank %d (host %s): %s; stopping every rank\n", w->rank, w->host,

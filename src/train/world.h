@@ -2,9 +2,10 @@
  * the one collective they need, an exact all-gather of bytes. Nothing here
  * adds floats: MPI only moves them (train/reduce_tree.h adds them).
  *
- * Under mpirun (Open MPI's environment is set) in a build with MPI
- * (REPRO_MPI), a world of every process of MPI_COMM_WORLD; otherwise a
- * world of one, where the all-gather is a copy. */
+ * Processes forked by `repro train --procs N` (train/comm_local.h); or,
+ * under mpirun in a build with MPI (REPRO_MPI), every process of
+ * MPI_COMM_WORLD (train/comm_mpi.h); otherwise a world of one, where the
+ * all-gather is a copy. */
 #ifndef REPRO_TRAIN_WORLD_H
 #define REPRO_TRAIN_WORLD_H
 
@@ -17,9 +18,12 @@
 
 typedef struct repro_world repro_world;
 
-/* Opens the world (MPI_Init when launched by mpirun). Refuses mpirun with a
- * build without MPI, naming the missing piece. */
-repro_status repro_world_open(repro_world **out, repro_error *err);
+struct repro_comm_local;
+
+/* Opens the world: the forked ranks of `local` when not NULL (train/
+ * comm_local.h); else MPI_COMM_WORLD when launched by mpirun (refused,
+ * naming the missing piece, in a build without MPI); else a world of one. */
+repro_status repro_world_open(struct repro_comm_local *local, repro_world **out, repro_error *err);
 
 int repro_world_rank(const repro_world *w);
 int repro_world_size(const repro_world *w);
