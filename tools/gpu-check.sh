@@ -29,10 +29,12 @@ if [[ $what == tests || $what == all ]]; then
     step golden_cuda env REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
     step cuda_train bash tests/test_cuda_train.sh
     step cuda_cnn bash tests/test_cuda_cnn.sh
+    step world_gpu bash tests/test_world_gpu.sh   # 1 vs 2 GPUs vs CPU (skipped without 2 GPUs)
 fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only
     TAIL=12 step gpu_cnn bash bench/gpu_cnn.sh "$REPRO" 3 cnn resnet
+    TAIL=20 step world_gpu_bench bash bench/world_gpu.sh "$REPRO"   # samples/s on 1 and 2 GPUs, DDP peer
 fi
 if [[ $what == accuracy || $what == all ]]; then
     data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"

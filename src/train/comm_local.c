@@ -21,6 +21,7 @@ struct repro_comm_local {
     int fd[MAX_LOCAL];     /* fd[q]: the socket to rank q (-1 for this rank) */
     pid_t pid[MAX_LOCAL];  /* rank 0: each child's pid */
     double timeout_sec;
+    int aborted; /* rank 0 killed the children itself */
 };
 
 int repro_comm_local_rank(const repro_comm_local *c) { return c->rank; }
@@ -184,10 +185,11 @@ void repro_comm_local_abort(repro_comm_local *c)
     for (int q = 0; q < c->size; q++) /* closing the sockets wakes every rank waiting on this one */
         if (q != c->rank && c->fd[q] >= 0)
             close(c->fd[q]), c->fd[q] = -1;
-    if (c->rank == 0)
+    if (c->rank == 0) /* SIGKILL: a stopped (hung) rank must go too, and none may checkpoint */
         for (int q = 1; q < c->size; q++)
             if (c->pid[q] > 0)
-                kill(c->pid[q], SIGTERM);
+                kill(c->pid[q], SIGKILL);
+    c->aborted = 1;
 }
 
 int repro_comm_local_finish(repro_comm_local *c, int rc)
@@ -199,7 +201,9 @@ int repro_comm_local_finish(repro_comm_local *c, int rc)
         int status = 0;
         if (c->pid[q] <= 0 || waitpid(c->pid[q], &status, 0) != c->pid[q])
             continue;
-        if (WIFSIGNALED(status)) {
+        if (WIFSIGNALED(status) && c->aborted && WTERMSIG(status) == SIGKILL) {
+            continue; /* stopped by this rank after the failure it reported */
+        } else if (WIFSIGNALED(status)) {
             fprintf(stderr, "repro train: rank %d (pid %d) was killed by signal %d\n", q, (int)c->pid[q],
                     WTERMSIG(status));
             rc = rc ? rc : 1;
