@@ -75,8 +75,10 @@ fault() { # name, signal, rank
     last_err=$(cat "$dir/$name.err")
 }
 fault kill KILL 2
-expect_err_contains "a killed rank: named" "rank 2 is gone"
-expect_err_contains "a killed rank: the step" "rank 0 (host $(hostname)): step "
+expect_err_contains "a killed rank: named" "rank 2 (pid "
+expect_err_contains "a killed rank: its signal" "was killed by signal 9"
+expect_err_contains "a killed rank: the step" "(host $(hostname)): step "
+expect_err_contains "a killed rank: gone" "is gone (its connection closed"
 fault hang STOP 1
 expect_err_contains "a hung rank: named" "no answer from rank 1 within 4 s"
 for name in kill hang; do

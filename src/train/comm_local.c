@@ -21,7 +21,8 @@ struct repro_comm_local {
     int fd[MAX_LOCAL];     /* fd[q]: the socket to rank q (-1 for this rank) */
     pid_t pid[MAX_LOCAL];  /* rank 0: each child's pid */
     double timeout_sec;
-    int aborted; /* rank 0 killed the children itself */
+    int aborted;      /* rank 0 killed the children itself */
+    int failed_child; /* rank 0: a child failed (named on stderr) */
 };
 
 int repro_comm_local_rank(const repro_comm_local *c) { return c->rank; }
@@ -180,15 +181,40 @@ repro_status repro_comm_local_allgather(repro_comm_local *c, const void *mine, v
     }
 }
 
+/* Rank 0: names a child that has already ended (before this rank stopped
+ * the others, so the first cause) and reaps it. */
+static void report_child(repro_comm_local *c, int q, int status)
+{
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "repro train: rank %d (pid %d) was killed by signal %d\n", q, (int)c->pid[q],
+                WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 130)
+        fprintf(stderr, "repro train: rank %d (pid %d) exited with status %d\n", q, (int)c->pid[q],
+                WEXITSTATUS(status));
+    else
+        return;
+    c->failed_child = 1;
+}
+
 void repro_comm_local_abort(repro_comm_local *c)
 {
     for (int q = 0; q < c->size; q++) /* closing the sockets wakes every rank waiting on this one */
         if (q != c->rank && c->fd[q] >= 0)
             close(c->fd[q]), c->fd[q] = -1;
-    if (c->rank == 0) /* SIGKILL: a stopped (hung) rank must go too, and none may checkpoint */
-        for (int q = 1; q < c->size; q++)
-            if (c->pid[q] > 0)
-                kill(c->pid[q], SIGKILL);
+    if (c->rank != 0)
+        return;
+    struct timespec grace = {0, 50 * 1000 * 1000}; /* a rank that died has its exit status by now */
+    nanosleep(&grace, NULL);
+    for (int q = 1; q < c->size; q++) {
+        int status;
+        if (c->pid[q] > 0 && waitpid(c->pid[q], &status, WNOHANG) == c->pid[q]) {
+            report_child(c, q, status);
+            c->pid[q] = 0;
+        }
+    }
+    for (int q = 1; q < c->size; q++) /* SIGKILL: a stopped (hung) rank must go too, and none may checkpoint */
+        if (c->pid[q] > 0)
+            kill(c->pid[q], SIGKILL);
     c->aborted = 1;
 }
 
@@ -201,18 +227,11 @@ int repro_comm_local_finish(repro_comm_local *c, int rc)
         int status = 0;
         if (c->pid[q] <= 0 || waitpid(c->pid[q], &status, 0) != c->pid[q])
             continue;
-        if (WIFSIGNALED(status) && c->aborted && WTERMSIG(status) == SIGKILL) {
-            continue; /* stopped by this rank after the failure it reported */
-        } else if (WIFSIGNALED(status)) {
-            fprintf(stderr, "repro train: rank %d (pid %d) was killed by signal %d\n", q, (int)c->pid[q],
-                    WTERMSIG(status));
-            rc = rc ? rc : 1;
-        } else if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 130) {
-            fprintf(stderr, "repro train: rank %d (pid %d) exited with status %d\n", q, (int)c->pid[q],
-                    WEXITSTATUS(status));
-            rc = rc ? rc : 1;
-        }
+        if (!(c->aborted && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) /* not the ones it stopped */
+            report_child(c, q, status);
     }
+    if (c->failed_child && !rc)
+        rc = 1;
     free(c);
     return rc;
 }

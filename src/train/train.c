@@ -123,6 +123,7 @@ typedef struct trainer {
     repro_shard_sum *shard;  /* world.shards > 0: the step's gradient as a tree over shards, else NULL */
     float *shard_loss[REPRO_MAX_HEADS]; /* GPU + shards: host copies of the step's per-sample losses */
     int world_stop;          /* the last step's stop flag, agreed by every rank */
+    double exchange_sec;     /* time in the shard sum's adds and exchange (run.json "world") */
 } trainer;
 
 static double now_sec(void)
@@ -561,8 +562,10 @@ static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int
         st = repro_be_download(t->be, losses[h], t->step_loss[h], (size_t)count * sizeof(float), err);
     int stop = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
     float *sum = on_cpu ? grads : t->host;
+    double t0 = now_sec();
     if (st == REPRO_OK)
         st = repro_shard_sum_reduce(t->shard, step, count, losses, stop, &t->world_stop, sum, err);
+    t->exchange_sec += now_sec() - t0;
     if (st == REPRO_OK && !on_cpu)
         st = repro_be_upload(t->be, grads, sum, pbytes, err);
     for (int h = 0; st == REPRO_OK && !on_cpu && h < nh; h++)
@@ -1095,6 +1098,12 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     free(stats);
     if (st == REPRO_OK && t->writer)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
+    if (st == REPRO_OK && t->writer && t->shard) { /* the exchange's share of the training time */
+        cJSON *w = repro_world_describe(t->world, cfg->world.shards);
+        cJSON_AddNumberToObject(w, "exchange_sec", t->exchange_sec);
+        cJSON_AddNumberToObject(w, "train_sec", res->train_seconds);
+        st = repro_run_set_json(t->run, "world", w, err);
+    }
     return st;
 }
 
