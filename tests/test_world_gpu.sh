@@ -40,7 +40,7 @@ for ex in fashion_cnn fashion_mlp; do
         --out "$dir/$ex.g1"
     expect_exit 0 "$ex 2 GPUs" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda --procs 2 \
         --out "$dir/$ex.g2"
-    expect_exit 0 "$ex 2 GPUs, host loader, accum 2" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
+    expect_exit 0 "$ex 2 GPUs, host loader, accum 8" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
         --set device=cuda --procs 2 --set loader.on_device=off --set accum_steps=8 --out "$dir/$ex.g2h"
     case_check "$ex: 1 GPU vs CPU" "$dir/$ex.cpu" "$dir/$ex.g1"
     case_check "$ex: 2 GPUs vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2"

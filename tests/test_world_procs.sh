@@ -29,7 +29,8 @@ run mlp.1 1 "$mlp" "${m[@]}"
 run mlp.p2 2 "$mlp" "${m[@]}"
 run mlp.p3 3 "$mlp" "${m[@]}" --set accum_steps=8 --set loader.workers=2
 run mlp.p4 4 "$mlp" "${m[@]}" --set accum_steps=2 --set threads=2
-for v in p2 p3 p4; do
+run mlp.p2d 2 "$mlp" "${m[@]}" --set loader.on_device=on # the batches gathered in backend memory (the GPU's way)
+for v in p2 p3 p4 p2d; do
     same_bits "MLP: 1 process vs $v" "$dir/mlp.1" "$dir/mlp.$v"
 done
 checks=$((checks + 1))
