@@ -124,6 +124,7 @@ typedef struct trainer {
     float *shard_loss[REPRO_MAX_HEADS]; /* GPU + shards: host copies of the step's per-sample losses */
     int world_stop;          /* the last step's stop flag, agreed by every rank */
     double exchange_sec;     /* time in the shard sum's adds and exchange (run.json "world") */
+    cJSON *world_json;       /* rank 0: run.json "world" (size, hosts, engine, every rank's device) */
 } trainer;
 
 static double now_sec(void)
@@ -361,8 +362,42 @@ static repro_status setup_world(trainer *t, repro_error *err)
     return st;
 }
 
+/* run.json "world": the processes, hosts and engine, and every rank's
+ * device (gathered: every rank calls this at the same point). */
+static repro_status record_world(trainer *t, repro_error *err)
+{
+    enum { DESC = 256 };
+    int size = repro_world_size(t->world);
+    char mine[DESC] = "";
+    snprintf(mine, sizeof mine, "%s", repro_backend_describe(t->be));
+    char *all = calloc((size_t)size, DESC);
+    size_t *bytes = calloc((size_t)size, sizeof *bytes);
+    repro_status st = all && bytes ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the devices' list");
+    for (int r = 0; st == REPRO_OK && r < size; r++)
+        bytes[r] = DESC;
+    if (st == REPRO_OK)
+        st = repro_world_allgather(t->world, mine, all, bytes, 0, err);
+    if (st == REPRO_OK && t->writer) {
+        t->world_json = repro_world_describe(t->world, t->cfg->world.shards);
+        cJSON *devices = cJSON_AddArrayToObject(t->world_json, "devices");
+        for (int r = 0; r < size; r++) {
+            all[(size_t)r * DESC + DESC - 1] = '\0';
+            cJSON_AddItemToArray(devices, cJSON_CreateString(all + (size_t)r * DESC));
+        }
+        st = repro_run_set_json(t->run, "world", cJSON_Duplicate(t->world_json, 1), err);
+    }
+    free(all);
+    free(bytes);
+    return st;
+}
+
 static void trainer_free(trainer *t)
 {
+    /* the loader first: its workers may still be reading the data set (a
+     * step that failed mid-epoch, e.g. a rank that died) */
+    repro_loader_destroy(t->loader);
+    t->loader = NULL;
+    cJSON_Delete(t->world_json);
     repro_shard_sum_free(t->shard);
     for (int h = 0; h < REPRO_MAX_HEADS; h++)
         free(t->shard_loss[h]);
@@ -393,7 +428,6 @@ static void trainer_free(trainer *t)
     free(t->host_ema);
     free(t->host_best);
     free(t->host_buffers);
-    repro_loader_destroy(t->loader);
     repro_batch_free(&t->eval_batch);
     repro_error ignored;
     repro_trace_close(t->trace, &ignored);
@@ -1099,7 +1133,7 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
     if (st == REPRO_OK && t->writer)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
     if (st == REPRO_OK && t->writer && t->shard) { /* the exchange's share of the training time */
-        cJSON *w = repro_world_describe(t->world, cfg->world.shards);
+        cJSON *w = cJSON_Duplicate(t->world_json, 1);
         cJSON_AddNumberToObject(w, "exchange_sec", t->exchange_sec);
         cJSON_AddNumberToObject(w, "train_sec", res->train_seconds);
         st = repro_run_set_json(t->run, "world", w, err);
@@ -1229,8 +1263,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
                                 repro_model_n_params(t.model), err);
     if (st == REPRO_OK && !opts->resume_dir && t.writer)
         st = record_backend(&t, err);
-    if (st == REPRO_OK && t.writer && (t.shard || repro_world_size(t.world) > 1))
-        st = repro_run_set_json(t.run, "world", repro_world_describe(t.world, cfg->world.shards), err);
+    if (st == REPRO_OK && t.shard) /* every rank: a collective */
+        st = record_world(&t, err);
     res->world_rank = repro_world_rank(t.world);
     res->world_size = repro_world_size(t.world);
     if (t.run || (!t.writer && st == REPRO_OK)) { /* from here every path ends the run with its status */
