@@ -10,8 +10,10 @@ set -euo pipefail
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
 # python3-numpy, python3-pytest: the Python package and its tests (tests/python).
 # fortunes: the English text of examples/char_lm_mlp.yaml (make demo-text).
+# libopenmpi-dev, openmpi-bin: data parallel over processes (docs/parallel.md;
+# a build without them runs one process only).
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev
-          libopenblas-dev dataset-fashion-mnist python3-numpy python3-pytest fortunes)
+          libopenblas-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist python3-numpy python3-pytest fortunes)
 for flag in "$@"; do
     case $flag in
     --bench) packages+=(python3-torch python3-numpy) ;;

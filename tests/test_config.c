@@ -463,7 +463,7 @@ static void test_loader_keys(void)
         CHECK_CONTAINS(j, "\"erase_max_area\": 0.100000001,\n    \"feature_noise_p\": 1,\n");
         CHECK_CONTAINS(j, "\"feature_drop_rate\": 0.400000006\n  },\n");
         CHECK_CONTAINS(j, "\"loader\": {\n    \"on_device\": \"off\",\n    \"workers\": 8,\n    \"prefetch\": 4\n"
-                          "  }\n}\n");
+                          "  },\n  \"world\": {\n    \"shards\": 0\n  }\n}\n");
         CHECK_CONTAINS(j, "\"test_y\": \"\",\n    \"y_is_label\": true\n  },\n");
         char back[1024];
         write_tmp("loader_keys.json", j, back, sizeof back);

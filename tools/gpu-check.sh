@@ -31,6 +31,7 @@ if [[ $what == tests || $what == all ]]; then
     step cuda_cnn bash tests/test_cuda_cnn.sh
     step replay_cuda bash tests/test_replay_cuda.sh
     step text_lm bash tests/test_text_lm.sh
+    step world_gpu bash tests/test_world_gpu.sh   # 1 vs 2 GPUs vs CPU (skipped without 2 GPUs)
 fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only
@@ -39,6 +40,7 @@ if [[ $what == bench || $what == all ]]; then
     TAIL=20 step gpu_mlp bash bench/gpu.sh "$REPRO" 4
     TAIL=8 step attention .gpu/test_cuda_attention --bench
     TAIL=14 step torch_attention python3 bench/torch_attention.py all
+    TAIL=20 step world_gpu_bench bash bench/world_gpu.sh "$REPRO"   # samples/s on 1 and 2 GPUs, DDP peer
 fi
 if [[ $what == accuracy || $what == all ]]; then
     data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"

@@ -323,6 +323,13 @@ typedef struct repro_loader_config {
     int prefetch;       /* batches ready ahead (>= 1) */
 } repro_loader_config;
 
+/* Data parallel (docs/parallel.md): the step's batch is cut into `shards`
+ * fixed shards whose gradients are summed in one fixed binary tree over
+ * shard indices, whatever the number of processes or GPUs. */
+typedef struct repro_world_config {
+    int shards; /* 0 = off: one in-order sum over the batch (one process only) */
+} repro_world_config;
+
 typedef struct repro_config {
     char source_path[REPRO_PATH_MAX]; /* the YAML file it came from */
     uint64_t seed;
@@ -349,6 +356,7 @@ typedef struct repro_config {
     repro_sampler_config sampler;
     repro_augment_config augment;
     repro_loader_config loader;
+    repro_world_config world;
 } repro_config;
 
 /* Fills cfg with every default (documented in docs/config.md). */

@@ -56,6 +56,15 @@ repro_status repro_loader_begin_epoch(repro_loader *l, uint32_t epoch, const uin
                                       int64_t len, int64_t first_position, int64_t batch_size,
                                       int64_t micro_size, repro_error *err);
 
+/* Data parallel (docs/parallel.md): from the next begin_epoch on, each
+ * step is cut into `shards` fixed shards (shard s of a step of c positions
+ * is [s*c/shards, (s+1)*c/shards)) and only shards [first, first + n) are
+ * delivered, each cut into micro-batches of micro_size (a micro-batch never
+ * straddles two shards; last_of_step closes this loader's part). The
+ * default is one shard, the whole step. */
+repro_status repro_loader_set_shards(repro_loader *l, int64_t shards, int64_t first, int64_t n,
+                                     repro_error *err);
+
 /* The next micro-batch in order, blocking until it is ready; *batch = NULL
  * (and OK) at the end of the epoch. *n_rows: its rows; *step_size: the size
  * of the step it belongs to; *last_of_step: 1 when it closes that step.

@@ -75,6 +75,8 @@ typedef struct repro_train_options {
      * in place of files; only read (copied). test_data may be NULL. run.json
      * records their repro_dataset_sha256. Must be NULL for the other formats. */
     const repro_dataset *train_data, *test_data;
+    struct repro_comm_local *local_world; /* `repro train --procs N`: this process's place among the
+                                             forked ranks (docs/parallel.md), or NULL (mpirun, or one) */
 } repro_train_options;
 
 typedef struct repro_train_result {
@@ -96,6 +98,7 @@ typedef struct repro_train_result {
     /* "" when run.json records how the run ended; else why it could not
      * (the end is then noted in run.lock: repro_run_stale_note) */
     char record_error[REPRO_ERROR_MESSAGE_MAX];
+    int world_rank, world_size; /* data parallel: this process's rank and the number of processes */
 } repro_train_result;
 
 /* The operations cfg asks for that have no bit-exact implementation, as

@@ -1,5 +1,5 @@
 /* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]
- *              [--stop-after N] [--trace-step N|M-N --trace-dir DIR]`
+ *              [--stop-after N] [--procs N] [--trace-step N|M-N --trace-dir DIR]`
  * `repro train --resume RUN_DIR [--force]` */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include "repro/config.h"
 #include "repro/record.h"
 #include "repro/train.h"
+#include "train/comm_local.h"
 #include "train/test_hooks.h"
 
 /* Set by SIGINT, SIGTERM or SIGHUP; the trainer checkpoints and stops at
@@ -46,6 +47,9 @@ static void usage(FILE *out)
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed); 0 saves the initial weights\n"
             "                   (ckpt-00000000.safetensors) before the first step\n"
+            "  --procs N        data parallel over N processes forked on this host (one GPU each\n"
+            "                   with device: cuda); needs world.shards, and gives the bits of one\n"
+            "                   process. Over hosts: mpirun -n N repro train ... (docs/parallel.md)\n"
             "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
             "                   backward, gradients, loss) as per-operation fingerprints and raw\n"
             "                   values (trace.jsonl, trace.bin), then stop after step N; M-N\n"
@@ -74,6 +78,7 @@ typedef struct train_args {
     const char *resume;
     long long stop_after;
     int stop_at_start; /* --stop-after 0 */
+    int procs; /* --procs N: data parallel over N forked processes (0: one) */
     const char *trace_dir;
     long long trace_first, trace_last;
     int force;
@@ -114,7 +119,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             usage(stdout);
             return 1;
         } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
-                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--trace-step") || !strcmp(arg, "--trace-dir")) {
+                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--trace-step") || !strcmp(arg, "--trace-dir") ||
+                   !strcmp(arg, "--procs")) {
             if (!has_value) {
                 fprintf(stderr, "repro train: %s needs a value\n", arg);
                 return 2;
@@ -130,7 +136,16 @@ static int parse_args(int argc, char **argv, train_args *a)
                 if (parse_step_range(v, &a->trace_first, &a->trace_last))
                     return 2;
             }
-            else if (!strcmp(arg, "--stop-after")) {
+            else if (!strcmp(arg, "--procs")) {
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || *end || n < 1 || n > 64) {
+                    fprintf(stderr, "repro train: --procs expects a number of processes in 1..64, got '%s'\n", v);
+                    return 2;
+                }
+                a->procs = (int)n;
+            } else if (!strcmp(arg, "--stop-after")) {
                 char *end;
                 errno = 0;
                 a->stop_after = strtoll(v, &end, 10);
@@ -256,8 +271,18 @@ int repro_cmd_train(int argc, char **argv)
         free(a.overrides);
         return rc;
     }
+    /* --procs: fork the other ranks now, before any thread or GPU exists */
+    struct repro_comm_local *local = NULL;
+    if (a.procs > 1 && (st = repro_comm_local_spawn(a.procs, &local, &err)) != REPRO_OK) {
+        fprintf(stderr, "repro train: --procs %d: %s\n", a.procs, err.message);
+        run_config_free(&resumed);
+        free(cfg);
+        free(a.overrides);
+        return 1;
+    }
     char note[2048];
-    if (a.resume && repro_run_stale_note(a.resume, note, sizeof note))
+    if (a.resume && (!local || repro_comm_local_rank(local) == 0) &&
+        repro_run_stale_note(a.resume, note, sizeof note))
         fprintf(stderr, "repro train: note: %s\n", note);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -290,6 +315,7 @@ int repro_cmd_train(int argc, char **argv)
         .warn = print_warning,
         .no_graphs = getenv("REPRO_CUDA_GRAPHS") && strcmp(getenv("REPRO_CUDA_GRAPHS"), "0") == 0,
         .stop_at_start = a.stop_at_start,
+        .local_world = local,
     };
     repro_train_result res;
     st = repro_train_hooked(cfg, &opts, &hooks, &res, &err);
@@ -303,12 +329,13 @@ int repro_cmd_train(int argc, char **argv)
             fprintf(stderr, "repro train: run marked failed in %s\n", res.run_dir);
         rc = res.run_dir[0] ? 1 : 2;
     } else if (res.interrupted) {
-        if (a.mode != PROGRESS_QUIET)
+        if (a.mode != PROGRESS_QUIET && res.world_rank == 0)
             fprintf(stderr, "repro train: stopped after step %lld; continue with: repro train --resume %s\n",
                     (long long)res.steps, res.run_dir);
         rc = interrupted ? 130 : 0;
     } else {
-        progress_summary(&ps, &res);
+        if (res.world_rank == 0) /* data parallel: one summary, from rank 0 */
+            progress_summary(&ps, &res);
         rc = 0;
     }
     if (res.resume_notes[0])
@@ -316,5 +343,5 @@ int repro_cmd_train(int argc, char **argv)
     run_config_free(&resumed);
     free(cfg);
     free(a.overrides);
-    return rc;
+    return local ? repro_comm_local_finish(local, rc) : rc;
 }

@@ -243,6 +243,11 @@ static const cfg_field loader_fields[] = {
 };
 static TABLE(loader_table, loader_fields);
 
+static const cfg_field world_fields[] = {
+    F(repro_world_config, CFG_INT, shards, .range = IN(0, 65536)),
+};
+static TABLE(world_table, world_fields);
+
 #define SECTION(m, table) F(repro_config, CFG_SECTION, m, .sub = &(table))
 static const cfg_field root_fields[] = {
     F(repro_config, CFG_U64, seed),
@@ -269,6 +274,7 @@ static const cfg_field root_fields[] = {
     SECTION(sampler, sampler_table),
     SECTION(augment, augment_table),
     SECTION(loader, loader_table),
+    SECTION(world, world_table),
 };
 TABLE(cfg_root_table, root_fields);
 

@@ -34,6 +34,17 @@ static repro_status check_training(const cfg_ctx *ctx, const repro_config *cfg)
         return cfg_fail_path(ctx, "precision",
                              "precision: bf16 is an exact mode of its own (tensor cores with one written order); "
                              "use it with mode: exact");
+    if (cfg->world.shards > 0 && cfg->batch_size % cfg->world.shards != 0)
+        return cfg_fail_path(ctx, "world.shards", "world.shards (%d) must divide batch_size (%d)",
+                             cfg->world.shards, cfg->batch_size);
+    if (cfg->world.shards > 0) { /* a micro-batch never straddles two shards */
+        int shard = cfg->batch_size / cfg->world.shards, micro = cfg->batch_size / cfg->accum_steps;
+        int chunk = micro < shard ? micro : shard;
+        if (shard % chunk != 0)
+            return cfg_fail_path(ctx, "world.shards", "world.shards %d cuts batch_size %d into shards of %d "
+                                 "samples, which accum_steps %d's micro-batches of %d do not divide",
+                                 cfg->world.shards, cfg->batch_size, shard, cfg->accum_steps, micro);
+    }
     if (cfg->early_stopping.enabled && cfg->data.val_fraction == 0.0f)
         return cfg_fail_path(ctx, "early_stopping.enabled",
                              "early_stopping.enabled: needs a validation set (data.val_fraction > 0)");
@@ -286,6 +297,8 @@ static repro_status check_bn_groups(const cfg_ctx *ctx, const repro_config *cfg,
                                    const repro_layer_config *layers, int n)
 {
     int micro = cfg->batch_size / (cfg->accum_steps > 0 ? cfg->accum_steps : 1);
+    if (cfg->world.shards > 0 && cfg->batch_size / cfg->world.shards < micro) /* shards cut the micro-batch */
+        micro = cfg->batch_size / cfg->world.shards;
     for (int i = 0; i < n; i++) {
         if (layers[i].kind != REPRO_LAYER_BATCH_NORM || micro % layers[i].group_size == 0)
             continue;

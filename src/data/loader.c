@@ -41,11 +41,16 @@ typedef struct slot {
     repro_error err;    /* FAILED: the worker's message */
 } slot;
 
-/* The epoch's geometry; micro-batch k's rows follow from it (plan_micro). */
+/* The epoch's geometry; micro-batch k's rows follow from it (plan_micro).
+ * Each step is cut into `shards` fixed shards (shard s of a step of c
+ * positions: [s*c/shards, (s+1)*c/shards)); this loader delivers only
+ * shards [shard_first, shard_first + shard_n), each cut into micro-batches.
+ * Without shards: one shard, the whole step. */
 typedef struct epoch_plan {
     uint32_t epoch;
     int64_t len, first, batch, micro;
-    int64_t micros_per_step; /* ceil(batch / micro) */
+    int64_t shards, shard_first, shard_n;
+    int64_t micros_per_step; /* micro-batches of a full step */
     int64_t n_micro;         /* micro-batches from first to len */
 } epoch_plan;
 
@@ -60,6 +65,7 @@ struct repro_loader {
     int n_threads;           /* started so far */
     uint32_t *rows;          /* [rows_cap] the epoch's rows, copied */
     int64_t rows_cap;
+    int64_t shard[3];        /* shards, first, count: from set_shards, used by the next begin_epoch */
 
     pthread_mutex_t lock;
     pthread_cond_t work;     /* workers: a slot freed, an epoch begun, stop */
@@ -95,25 +101,55 @@ static int64_t min64(int64_t a, int64_t b)
 
 /* ---- the epoch's plan ---- */
 
-static epoch_plan make_plan(uint32_t epoch, int64_t len, int64_t first, int64_t batch, int64_t micro)
+/* The micro-batches this loader delivers of a step of c positions. */
+static int64_t step_micros(const epoch_plan *p, int64_t c)
 {
-    epoch_plan p = {.epoch = epoch, .len = len, .first = first, .batch = batch, .micro = micro};
-    p.micros_per_step = (batch + micro - 1) / micro;
+    int64_t total = 0;
+    for (int64_t s = p->shard_first; s < p->shard_first + p->shard_n; s++) {
+        int64_t len = (s + 1) * c / p->shards - s * c / p->shards;
+        total += (len + p->micro - 1) / p->micro;
+    }
+    return total;
+}
+
+static epoch_plan make_plan(uint32_t epoch, int64_t len, int64_t first, int64_t batch, int64_t micro,
+                            const int64_t shard[3])
+{
+    epoch_plan p = {.epoch = epoch, .len = len, .first = first, .batch = batch, .micro = micro,
+                    .shards = shard[0], .shard_first = shard[1], .shard_n = shard[2]};
+    p.micros_per_step = step_micros(&p, batch);
     int64_t rest = len - first, tail = rest % batch;
-    p.n_micro = rest / batch * p.micros_per_step + (tail + micro - 1) / micro;
+    p.n_micro = rest / batch * p.micros_per_step + step_micros(&p, tail);
     return p;
 }
 
 /* Micro-batch k: positions [*start, *start + *n) of the step of *step_size
- * positions starting at first + (k / micros_per_step) * batch. */
+ * positions starting at first + (k / micros_per_step) * batch (the full
+ * steps, then the shorter tail); *last: it closes this loader's part of
+ * the step. */
 static void plan_micro(const epoch_plan *p, int64_t k, int64_t *start, int64_t *n, int64_t *step_size, int *last)
 {
-    int64_t step_first = p->first + k / p->micros_per_step * p->batch;
-    int64_t in_step = k % p->micros_per_step * p->micro;
-    *step_size = min64(p->batch, p->len - step_first);
-    *start = step_first + in_step;
-    *n = min64(p->micro, *step_size - in_step);
-    *last = in_step + *n == *step_size;
+    int64_t full_steps = (p->len - p->first) / p->batch;
+    int64_t step = full_steps, j = k - full_steps * p->micros_per_step;
+    if (p->micros_per_step > 0 && k < full_steps * p->micros_per_step) {
+        step = k / p->micros_per_step;
+        j = k % p->micros_per_step;
+    }
+    int64_t step_first = p->first + step * p->batch, c = min64(p->batch, p->len - step_first);
+    int64_t left = step_micros(p, c) - j - 1; /* this loader's micro-batches of the step after k */
+    *step_size = c;
+    *last = left == 0;
+    for (int64_t s = p->shard_first; s < p->shard_first + p->shard_n; s++) {
+        int64_t lo = s * c / p->shards, hi = (s + 1) * c / p->shards, m = (hi - lo + p->micro - 1) / p->micro;
+        if (j < m) {
+            *start = step_first + lo + j * p->micro;
+            *n = min64(p->micro, hi - (lo + j * p->micro));
+            return;
+        }
+        j -= m;
+    }
+    *start = step_first; /* not reached: k < n_micro */
+    *n = 0;
 }
 
 /* ---- filling one micro-batch ---- */
@@ -245,6 +281,8 @@ repro_status repro_loader_create(const repro_loader_config *cfg, const repro_dat
     l->workers = cfg->workers;
     l->prefetch = cfg->prefetch;
     l->capacity = micro_capacity;
+    l->shard[0] = 1; /* one shard: the whole step */
+    l->shard[2] = 1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->work, NULL);
     pthread_cond_init(&l->ready, NULL);
@@ -279,6 +317,17 @@ static repro_status refused(repro_loader *l, repro_error *err)
         return repro_fail(err, REPRO_ERR_STATE, "interrupted");
     if (l->failed)
         return repro_fail(err, REPRO_ERR_STATE, "the data loader failed earlier: %s", l->failure.message);
+    return REPRO_OK;
+}
+
+repro_status repro_loader_set_shards(repro_loader *l, int64_t shards, int64_t first, int64_t n, repro_error *err)
+{
+    if (shards < 1 || first < 0 || n < 1 || first + n > shards)
+        return repro_fail(err, REPRO_ERR_ARG, "set_shards: shards [%lld, %lld) are not within [0, %lld)",
+                          (long long)first, (long long)(first + n), (long long)shards);
+    l->shard[0] = shards;
+    l->shard[1] = first;
+    l->shard[2] = n;
     return REPRO_OK;
 }
 
@@ -318,7 +367,7 @@ repro_status repro_loader_begin_epoch(repro_loader *l, uint32_t epoch, const uin
     if (len > 0)
         memcpy(l->rows, rows, (size_t)len * sizeof *rows);
     pthread_mutex_lock(&l->lock);
-    l->plan = make_plan(epoch, len, first_position, batch_size, micro_size);
+    l->plan = make_plan(epoch, len, first_position, batch_size, micro_size, l->shard);
     l->active = 1;
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->lock);

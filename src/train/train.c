@@ -60,6 +60,8 @@
 #include "train/state_hasher.h"
 #include "train/test_hooks.h"
 #include "train/trace.h"
+#include "train/shard_sum.h"
+#include "train/world.h"
 #include "data/loader_test.h"
 
 /* Steps whose losses a GPU may hold before the host settles them. */
@@ -117,6 +119,14 @@ typedef struct trainer {
     repro_trace *trace;      /* NULL unless opts->trace_dir */
     int traced_params;       /* the parameters at the first traced step are recorded */
     int perturb_tensor;      /* the test perturbation's tensor index, -1 if none */
+    /* data parallel (train/world.h, train/shard_sum.h, docs/parallel.md) */
+    repro_world *world;      /* this run's processes (a world of one without mpirun) */
+    int writer;              /* rank 0: the one that writes the run directory */
+    repro_shard_sum *shard;  /* world.shards > 0: the step's gradient as a tree over shards, else NULL */
+    float *shard_loss[REPRO_MAX_HEADS]; /* GPU + shards: host copies of the step's per-sample losses */
+    int world_stop;          /* the last step's stop flag, agreed by every rank */
+    double exchange_sec;     /* time in the shard sum's adds and exchange (run.json "world") */
+    cJSON *world_json;       /* rank 0: run.json "world" (size, hosts, engine, every rank's device) */
 } trainer;
 
 static double now_sec(void)
@@ -332,8 +342,73 @@ static repro_status build_model(trainer *t, repro_error *err)
     return st;
 }
 
+/* Data parallel: the shard sum, this rank's shards in the loader, and
+ * what a world of more than one process cannot do yet. */
+static repro_status setup_world(trainer *t, repro_error *err)
+{
+    const repro_config *cfg = t->cfg;
+    int size = repro_world_size(t->world);
+    if (size > 1 && repro_model_n_buffers(t->model) > 0)
+        return repro_fail(err, REPRO_ERR_CONFIG, "%d processes: the model has batch-norm running statistics, "
+                          "which are not yet gathered across processes (docs/parallel.md); run it in one process",
+                          size);
+    if (size > 1 && t->opts->trace_dir)
+        return repro_fail(err, REPRO_ERR_ARG, "--trace runs in one process only (this run has %d)", size);
+    if (cfg->world.shards == 0 && size == 1)
+        return REPRO_OK;
+    repro_status st = repro_shard_sum_create(t->world, cfg->world.shards, repro_model_n_params(t->model),
+                                             cfg->model.n_heads, cfg->batch_size, &t->shard, err);
+    int f, n;
+    if (st == REPRO_OK)
+        repro_shard_sum_owned(t->shard, &f, &n);
+    if (st == REPRO_OK && t->loader)
+        st = repro_loader_set_shards(t->loader, cfg->world.shards, f, n, err);
+    for (int h = 0; st == REPRO_OK && h < cfg->model.n_heads && repro_backend_device(t->be) != REPRO_DEVICE_CPU; h++)
+        if (!(t->shard_loss[h] = malloc((size_t)cfg->batch_size * sizeof(float))))
+            st = repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the step's losses");
+    t->graphs = 0; /* a step with host exchanges cannot be one CUDA Graph */
+    return st;
+}
+
+/* run.json "world": the processes, hosts and engine, and every rank's
+ * device (gathered: every rank calls this at the same point). */
+static repro_status record_world(trainer *t, repro_error *err)
+{
+    enum { DESC = 256 };
+    int size = repro_world_size(t->world);
+    char mine[DESC] = "";
+    snprintf(mine, sizeof mine, "%s", repro_backend_describe(t->be));
+    char *all = calloc((size_t)size, DESC);
+    size_t *bytes = calloc((size_t)size, sizeof *bytes);
+    repro_status st = all && bytes ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the devices' list");
+    for (int r = 0; st == REPRO_OK && r < size; r++)
+        bytes[r] = DESC;
+    if (st == REPRO_OK)
+        st = repro_world_allgather(t->world, mine, all, bytes, 0, err);
+    if (st == REPRO_OK && t->writer) {
+        t->world_json = repro_world_describe(t->world, t->cfg->world.shards);
+        cJSON *devices = cJSON_AddArrayToObject(t->world_json, "devices");
+        for (int r = 0; r < size; r++) {
+            all[(size_t)r * DESC + DESC - 1] = '\0';
+            cJSON_AddItemToArray(devices, cJSON_CreateString(all + (size_t)r * DESC));
+        }
+        st = repro_run_set_json(t->run, "world", cJSON_Duplicate(t->world_json, 1), err);
+    }
+    free(all);
+    free(bytes);
+    return st;
+}
+
 static void trainer_free(trainer *t)
 {
+    /* the loader first: its workers may still be reading the data set (a
+     * step that failed mid-epoch, e.g. a rank that died) */
+    repro_loader_destroy(t->loader);
+    t->loader = NULL;
+    cJSON_Delete(t->world_json);
+    repro_shard_sum_free(t->shard);
+    for (int h = 0; h < REPRO_MAX_HEADS; h++)
+        free(t->shard_loss[h]);
     repro_dataset_free(&t->train);
     repro_dataset_free(&t->test);
     free(t->train_rows);
@@ -361,7 +436,6 @@ static void trainer_free(trainer *t)
     free(t->host_ema);
     free(t->host_best);
     free(t->host_buffers);
-    repro_loader_destroy(t->loader);
     repro_batch_free(&t->eval_batch);
     repro_error ignored;
     repro_trace_close(t->trace, &ignored);
@@ -442,34 +516,30 @@ static repro_status trace_head(trainer *t, int h, const float *losses, int64_t b
     return st == REPRO_OK ? trace_be(t, op, name, 1, t->d_out[h], b, w, err) : st;
 }
 
-/* Forward, losses and backward of every micro-batch of a step (gradients
- * start at +0). traced: record each tensor. */
-static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64_t count, int traced,
-                                  repro_error *err)
+/* Forward, losses and backward of the micro-batches of step positions
+ * [lo, hi) (of the step's count, from epoch position first), continuing
+ * the gradients' in-order sums. *micro_i numbers the micro-batches
+ * (traces). traced: record each tensor. */
+static repro_status segment_backward(trainer *t, int64_t step, int64_t first, int64_t lo, int64_t hi, int64_t count,
+                                     int traced, int *micro_i, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int nh = cfg->model.n_heads;
-    repro_status st0 = repro_be_zero(t->be, repro_model_grads(t->model),
-                                     (size_t)repro_model_n_params(t->model) * sizeof(float), err);
-    if (st0 != REPRO_OK)
-        return st0;
-
-    int last = 0;
-    int64_t done = 0; /* samples of the step so far */
+    int64_t done = lo; /* samples of the step so far */
     const int64_t micro = cfg->batch_size / cfg->accum_steps;
-    for (int micro_i = 0; !last; micro_i++) {
+    for (; done < hi; (*micro_i)++) {
         const repro_batch *host_batch = NULL, *batch;
         int64_t b, step_size;
+        int last;
         repro_status st;
         if (t->on_device) { /* the loader's cut: micro-batches of micro, the last may be shorter */
-            b = count - done < micro ? count - done : micro;
-            last = done + b == count;
+            b = hi - done < micro ? hi - done : micro;
             st = repro_resident_batch(&t->resident, first + done, b, &t->rbatch, err);
             batch = &t->rbatch;
         } else {
             st = repro_loader_next(t->loader, &host_batch, &b, &step_size, &last, err);
-            if (st == REPRO_OK &&
-                (!host_batch || step_size != count || host_batch->pos[0] != (uint32_t)(first + done)))
+            if (st == REPRO_OK && (!host_batch || step_size != count || host_batch->pos[0] != (uint32_t)(first + done)
+                                   || done + b > hi || (last && done + b != hi)))
                 st = repro_fail(err, REPRO_ERR_INTERNAL,
                                 "the data loader is out of step with the trainer at step %lld", (long long)step + 1);
             if (st == REPRO_OK)
@@ -481,7 +551,7 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
             return st;
         }
         if (traced)
-            repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? (int)micro_i : -1);
+            repro_trace_at(t->trace, step + 1, cfg->accum_steps > 1 ? *micro_i : -1);
         st = repro_model_forward(t->model, t->be, repro_model_params(t->model), batch->x, b, 1, cfg->seed,
                                  (uint64_t)step, batch->pos, err);
         for (int h = 0; st == REPRO_OK && h < nh; h++) {
@@ -503,6 +573,62 @@ static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64
         done += b;
     }
     return REPRO_OK;
+}
+
+/* world.shards: each owned shard's gradient from +0 into its leaf, then
+ * the tree over every rank's shards into the gradients, and every rank's
+ * per-sample losses into step_loss (train/shard_sum.h). */
+static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int64_t count, int traced,
+                                    repro_error *err)
+{
+    int64_t np = repro_model_n_params(t->model);
+    size_t pbytes = (size_t)np * sizeof(float);
+    float *grads = repro_model_grads(t->model);
+    int on_cpu = repro_backend_device(t->be) == REPRO_DEVICE_CPU, nh = t->cfg->model.n_heads;
+    int f, n, micro_i = 0;
+    repro_shard_sum_owned(t->shard, &f, &n);
+    repro_status st = REPRO_OK;
+    for (int i = 0; st == REPRO_OK && i < n; i++) {
+        int64_t lo, hi;
+        repro_shard_range(t->cfg->world.shards, f + i, count, &lo, &hi);
+        st = repro_be_zero(t->be, grads, pbytes, err);
+        if (st == REPRO_OK)
+            st = segment_backward(t, step, first, lo, hi, count, traced, &micro_i, err);
+        if (st == REPRO_OK)
+            st = repro_be_download(t->be, repro_shard_sum_leaf(t->shard, i), grads, pbytes, err);
+    }
+    float *losses[REPRO_MAX_HEADS];
+    for (int h = 0; h < nh; h++) /* the per-sample losses, on the host */
+        losses[h] = on_cpu ? t->step_loss[h] : t->shard_loss[h];
+    for (int h = 0; st == REPRO_OK && !on_cpu && h < nh; h++)
+        st = repro_be_download(t->be, losses[h], t->step_loss[h], (size_t)count * sizeof(float), err);
+    int stop = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
+    float *sum = on_cpu ? grads : t->host;
+    double t0 = now_sec();
+    if (st == REPRO_OK)
+        st = repro_shard_sum_reduce(t->shard, step, count, losses, stop, &t->world_stop, sum, err);
+    t->exchange_sec += now_sec() - t0;
+    if (st == REPRO_OK && !on_cpu)
+        st = repro_be_upload(t->be, grads, sum, pbytes, err);
+    for (int h = 0; st == REPRO_OK && !on_cpu && h < nh; h++)
+        st = repro_be_upload(t->be, t->step_loss[h], losses[h], (size_t)count * sizeof(float), err);
+    return st;
+}
+
+/* Forward, losses and backward of every micro-batch of a step (gradients
+ * start at +0; with world.shards, each shard's do). traced: record each
+ * tensor. */
+static repro_status step_backward(trainer *t, int64_t step, int64_t first, int64_t count, int traced,
+                                  repro_error *err)
+{
+    if (t->shard)
+        return shards_backward(t, step, first, count, traced, err);
+    repro_status st = repro_be_zero(t->be, repro_model_grads(t->model),
+                                    (size_t)repro_model_n_params(t->model) * sizeof(float), err);
+    int micro_i = 0;
+    if (st == REPRO_OK)
+        st = segment_backward(t, step, first, 0, count, count, traced, &micro_i, err);
+    return st;
 }
 
 /* The step's loss from its heads' loss sums [n_heads] over count samples:
@@ -677,7 +803,7 @@ static repro_status early_stop_update(trainer *t, repro_train_state *s, const re
 
 static void report(trainer *t, repro_progress *p)
 {
-    if (t->opts->progress)
+    if (t->opts->progress && t->writer)
         t->opts->progress(t->opts->progress_ctx, p);
 }
 
@@ -761,8 +887,9 @@ static repro_status end_epoch(trainer *t, repro_train_state *s, float lr, int64_
         return st;
     float train_loss = s->step_in_epoch > 0 ? s->epoch_loss_sum / (float)s->step_in_epoch : 0.0f;
     double rate = epoch_sec > 0 ? (double)seen / epoch_sec : 0.0; /* this process's share of the epoch */
-    st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate, p->loader_wait_sec,
-                            err);
+    if (t->writer)
+        st = repro_record_epoch(t->run, (int)s->epoch, s->step, train_loss, lr, &val, &test, rate,
+                                p->loader_wait_sec, err);
     if (st != REPRO_OK)
         return st;
     p->kind = REPRO_PROGRESS_EPOCH;
@@ -838,8 +965,9 @@ static repro_status settle(trainer *t, repro_train_state *s, repro_progress *p, 
         if (!isfinite(loss))
             return repro_fail(err, REPRO_ERR_NUMERIC, "step %lld: the loss is %s; stopping (try a lower optim.lr)",
                               (long long)q->step + 1, isnan(loss) ? "nan" : "inf");
-        st = repro_run_ledger(t->run, q->step + 1, q->epoch, loss, q->lr, q->hash ? q->params_hex : NULL,
-                              q->hash ? q->optim_hex : NULL, err);
+        if (t->writer)
+            st = repro_run_ledger(t->run, q->step + 1, q->epoch, loss, q->lr, q->hash ? q->params_hex : NULL,
+                                  q->hash ? q->optim_hex : NULL, err);
         if (st != REPRO_OK)
             return st;
         s->epoch_loss_sum += loss;
@@ -890,7 +1018,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                                  repro_error *err)
 {
     const repro_config *cfg = t->cfg;
-    repro_progress p = {.run_dir = repro_run_dir(t->run), .epochs = cfg->epochs, .total_steps = t->total_steps,
+    repro_progress p = {.run_dir = t->run ? repro_run_dir(t->run) : "", .epochs = cfg->epochs, .total_steps = t->total_steps,
                         .steps_in_epoch = t->steps_per_epoch, .step = s->step};
     p.kind = REPRO_PROGRESS_START;
     report(t, &p);
@@ -912,7 +1040,8 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             int64_t count = t->epoch_len - first < cfg->batch_size ? t->epoch_len - first : cfg->batch_size;
             lr = repro_schedule_lr(&cfg->schedule, cfg->optim.lr, s->step, t->total_steps);
             int last = s->step + 1 == t->total_steps;
-            int hash = last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0);
+            int hash = t->writer &&
+                       (last || (cfg->ledger.hash_every > 0 && (s->step + 1) % cfg->ledger.hash_every == 0));
             st = run_step(t, s->step, first, count, lr, t->n_pending, err);
             if (st != REPRO_OK)
                 return st;
@@ -933,7 +1062,8 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
 
             int epoch_done = s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps;
             int at_stop_after = t->opts->stop_after > 0 && s->step == t->opts->stop_after;
-            int interrupted = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
+            /* read once: it may change; with shards, any rank's, agreed in the step's exchange */
+            int interrupted = t->shard ? t->world_stop : t->opts->interrupt && *t->opts->interrupt;
             int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             /* everything below that reads the state or the parameters comes after a settle */
             if (epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
@@ -960,7 +1090,7 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             if (every || stopped[0]) {
                 repro_ckpt_parts parts;
                 st = ckpt_parts(t, &parts, 1, err);
-                if (st == REPRO_OK)
+                if (st == REPRO_OK && t->writer) /* one checkpoint, from rank 0: every rank's state is the same */
                     st = repro_checkpoint_save(t->run, cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
                 if (st != REPRO_OK)
                     return st;
@@ -1026,11 +1156,17 @@ static repro_status finish(trainer *t, const repro_train_state *s, repro_train_r
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the running statistics' copy");
     if (stat_bytes)
         st = repro_be_download(t->be, stats, repro_model_buffers(t->model), stat_bytes, err);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && t->writer)
         st = repro_record_model(t->run, t->model, t->host, stats, cfg, res->steps, err);
     free(stats);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && t->writer)
         st = repro_record_final(t->run, res, &val, &test, early_best, err);
+    if (st == REPRO_OK && t->writer && t->shard) { /* the exchange's share of the training time */
+        cJSON *w = cJSON_Duplicate(t->world_json, 1);
+        cJSON_AddNumberToObject(w, "exchange_sec", t->exchange_sec);
+        cJSON_AddNumberToObject(w, "train_sec", res->train_seconds);
+        st = repro_run_set_json(t->run, "world", w, err);
+    }
     return st;
 }
 
@@ -1079,7 +1215,8 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
                                 .epochs = cfg->epochs, .batch_size = cfg->batch_size, .epoch_len = t->epoch_len,
                                 .early_stopping = cfg->early_stopping.enabled && t->n_val > 0,
                                 .patience = cfg->early_stopping.patience};
-    repro_status st = repro_run_check_not_live(dir, err);
+    /* ranks other than 0 only read the checkpoint: rank 0 owns the directory */
+    repro_status st = t->writer ? repro_run_check_not_live(dir, err) : REPRO_OK;
     if (st == REPRO_OK)
         st = ckpt_parts(t, &parts, 0, err);
     if (st == REPRO_OK)
@@ -1097,11 +1234,13 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
         st = buffer_hash(t, repro_model_params(t->model), params_hex, err);
     if (st == REPRO_OK)
         st = repro_optim_hash(t->optim, optim_hex, err);
-    if (st == REPRO_OK) {
+    if (st == REPRO_OK) /* every rank resumes from the same state */
+        st = repro_world_agree(t->world, "resumed parameters", params_hex, 64, err);
+    if (st == REPRO_OK && t->writer) {
         repro_resume_point rp = {s, t->steps_per_epoch, t->total_steps, params_hex, optim_hex};
         st = repro_resume_check_logs(dir, &rp, err);
     }
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && t->writer)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
     return st;
 }
@@ -1123,7 +1262,10 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
     if (hooks)
         t.hooks = *hooks;
     repro_train_state s = {0};
-    repro_status st = repro_determinism_check(cfg, opts, err);
+    repro_status st = repro_world_open(opts->local_world, &t.world, err);
+    t.writer = repro_world_rank(t.world) == 0;
+    if (st == REPRO_OK)
+        st = repro_determinism_check(cfg, opts, err);
     if (st == REPRO_OK)
         st = repro_isa_choose(opts->isa, &t.isa, err);
     if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA)
@@ -1141,17 +1283,26 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         st = check_memory(&t, err);
     if (st == REPRO_OK)
         st = build_model(&t, err);
+    if (st == REPRO_OK)
+        st = setup_world(&t, err);
+    if (st == REPRO_OK) /* every rank runs the same config */
+        st = repro_world_agree(t.world, "config", t.config_sha256, 64, err);
     if (st == REPRO_OK && opts->resume_dir)
         st = resume(&t, &s, res, err);
-    else if (st == REPRO_OK)
+    else if (st == REPRO_OK && t.writer)
         st = repro_record_start(&t.run, cfg, opts, &t.hooks, repro_isa_name(t.isa), t.n_train, t.n_val, t.test.n,
                                 repro_model_n_params(t.model), err);
-    if (st == REPRO_OK && !opts->resume_dir)
+    if (st == REPRO_OK && !opts->resume_dir && t.writer)
         st = record_backend(&t, err);
-    if (st == REPRO_OK && !opts->resume_dir && t.train.tokens)
+    if (st == REPRO_OK && !opts->resume_dir && t.train.tokens && t.run)
         st = repro_record_vocab(t.run, t.train.vocab, t.train.n_vocab, err);
-    if (t.run) { /* from here every path ends the run with its status */
-        snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
+    if (st == REPRO_OK && t.shard) /* every rank: a collective */
+        st = record_world(&t, err);
+    res->world_rank = repro_world_rank(t.world);
+    res->world_size = repro_world_size(t.world);
+    if (t.run || (!t.writer && st == REPRO_OK)) { /* from here every path ends the run with its status */
+        if (t.run)
+            snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
         char stopped[128] = "";
         if (st == REPRO_OK && opts->trace_dir) /* after the run directory, which may hold it */
@@ -1173,7 +1324,7 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         }
         repro_error ferr;
         const char *status = st != REPRO_OK ? "failed" : stopped[0] ? "interrupted" : "complete";
-        repro_status fst = repro_run_finish(t.run, status,
+        repro_status fst = !t.run ? REPRO_OK : repro_run_finish(t.run, status,
                                             st != REPRO_OK ? err->message : stopped[0] ? stopped : NULL, &ferr);
         if (fst != REPRO_OK)
             snprintf(res->record_error, sizeof res->record_error, "%s", ferr.message);
@@ -1183,5 +1334,6 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         }
     }
     trainer_free(&t);
+    repro_world_close(t.world, st != REPRO_OK, err->message);
     return st;
 }

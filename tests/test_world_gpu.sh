@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Data parallel on GPUs (docs/parallel.md): with world.shards set, the conv
+# net and the MLP give the same ledger and params_sha256 on 1 GPU, on 2 GPUs
+# (`--procs 2`, one GPU each) and on the CPU; a 2-GPU run stopped mid-way
+# resumes on 1 GPU with the same bits. Skipped (77) without a CUDA build or
+# without 2 GPUs. Prints one PASS/FAIL line per case.
+# ctest-labels: cuda
+source "$(dirname "$0")/lib.sh"
+set -e
+need_fashion
+dir=$REPRO_TEST_TMP/world_gpu
+rm -rf "$dir"
+mkdir -p "$dir"
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if [[ ${gpus:-0} -lt 2 ]]; then
+    echo "SKIPPED: needs 2 GPUs (found ${gpus:-0})"
+    exit 77
+fi
+small_fashion "$dir/data" 4200 500
+common=(--quiet "${SMALL_DATA[@]}" --set epochs=100 --set ledger.hash_every=5)
+set +e
+probe=$("$REPRO" train "$REPRO_SOURCE_DIR/examples/fashion_cnn.yaml" "${common[@]}" --set max_steps=1 \
+        --set device=cuda --out "$dir/probe" 2>&1)
+rc=$?
+set -e
+if [[ $rc -ne 0 && ( "$probe" == *"no CUDA backend"* || "$probe" == *"no CUDA GPU"* ) ]]; then
+    echo "SKIPPED: ${probe#repro train: }"
+    exit 77
+fi
+case_check() { # name run_a run_b
+    local before=$failures
+    same_bits "$1" "$2" "$3"
+    [[ $failures -eq $before ]] && echo "PASS: $1" || echo "FAIL: $1"
+}
+for ex in fashion_cnn fashion_mlp; do
+    cfg=$REPRO_SOURCE_DIR/examples/$ex.yaml
+    w=(--set world.shards=4 --set batch_size=128 --set max_steps=30)
+    expect_exit 0 "$ex cpu" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --out "$dir/$ex.cpu"
+    expect_exit 0 "$ex 1 GPU" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+        --out "$dir/$ex.g1"
+    expect_exit 0 "$ex 2 GPUs" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda --procs 2 \
+        --out "$dir/$ex.g2"
+    expect_exit 0 "$ex 2 GPUs, host loader, accum 8" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
+        --set device=cuda --procs 2 --set loader.on_device=off --set accum_steps=8 --out "$dir/$ex.g2h"
+    case_check "$ex: 1 GPU vs CPU" "$dir/$ex.cpu" "$dir/$ex.g1"
+    case_check "$ex: 2 GPUs vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2"
+    case_check "$ex: 2 GPUs (host loader, accum 8) vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2h"
+    expect_exit 0 "$ex 2 GPUs, stop at 13" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+        --procs 2 --set checkpoint.every_steps=5 --stop-after 13 --out "$dir/$ex.res"
+    expect_exit 0 "$ex resume on 1 GPU" -- "$REPRO" train --resume "$dir/$ex.res" --quiet
+    case_check "$ex: 2 GPUs stopped at 13, resumed on 1 GPU" "$dir/$ex.g1" "$dir/$ex.res"
+done
+finish
