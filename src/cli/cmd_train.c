@@ -1,6 +1,7 @@
 /* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]
  *              [--stop-after N] [--trace-step N|M-N --trace-dir DIR]`
- * `repro train --resume RUN_DIR [--force]` */
+ * `repro train --resume RUN_DIR [--force] [--set KEY=VALUE]...` (only keys that
+ *  never change a bit: src/train/resume_policy.c) */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/resume_settings.h"
 #include "cli/run_config.h"
 #include "repro/config.h"
 #include "repro/record.h"
@@ -30,7 +32,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: repro train CONFIG [options]\n"
-            "       repro train --resume RUN_DIR [--force] [--quiet | --json]\n"
+            "       repro train --resume RUN_DIR [--set KEY=VALUE]... [--force] [--quiet | --json]\n"
             "\n"
             "Trains the model CONFIG describes and writes a run directory holding\n"
             "run.json, metrics.jsonl, ledger.jsonl and model.safetensors.\n"
@@ -42,7 +44,10 @@ static void usage(FILE *out)
             "  --force          overwrite DIR even when it holds a complete run; with --resume,\n"
             "                   resume even if the config or data changed since the run started\n"
             "  --resume RUN_DIR continue a stopped run from its newest valid checkpoint; the\n"
-            "                   finished run is bit for bit the one that never stopped\n"
+            "                   finished run is bit for bit the one that never stopped. With\n"
+            "                   --set it may change what never changes a bit: threads, device\n"
+            "                   (mode exact), eval_batch_size, loader.*, checkpoint.*; run.json's\n"
+            "                   \"resumes\" records each resume and what it changed\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed)\n"
             "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
@@ -158,8 +163,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             return 2;
         }
     }
-    if (a->resume && (a->config || a->n_overrides || a->out)) {
-        fprintf(stderr, "repro train: --resume takes the run's own config; CONFIG, --set and --out "
+    if (a->resume && (a->config || a->out)) {
+        fprintf(stderr, "repro train: --resume takes the run's own config and directory; CONFIG and --out "
                         "cannot be combined with it\n");
         return 2;
     }
@@ -233,10 +238,15 @@ int repro_cmd_train(int argc, char **argv)
     repro_error err;
     repro_error_clear(&err);
     run_config resumed = {0};
+    char *changes = NULL;          /* the settings a resume changed, as JSON */
+    const char *run_sha256 = NULL; /* then the run's own config hash */
     repro_status st = REPRO_OK;
     if (a.resume) {
         rc = run_config_load(a.resume, a.force, "repro train: cannot resume", "; use --force to resume anyway",
                              &resumed, cfg);
+        if (!rc && a.n_overrides)
+            rc = resume_settings_apply(a.resume, &resumed, a.overrides, a.n_overrides, cfg, &changes,
+                                       &run_sha256);
     } else if ((st = repro_config_load(a.config, a.overrides, a.n_overrides, cfg, &err)) != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);
         rc = 2;
@@ -248,6 +258,7 @@ int repro_cmd_train(int argc, char **argv)
     if (!rc && jitter && jitter[0])
         hooks.loader_jitter_us = atoi(jitter);
     if (rc) {
+        free(changes);
         run_config_free(&resumed);
         free(cfg);
         free(a.overrides);
@@ -279,6 +290,8 @@ int repro_cmd_train(int argc, char **argv)
         .n_overrides = a.resume ? resumed.n_overrides : a.n_overrides,
         .resume_dir = a.resume,
         .resume_force = a.force,
+        .resume_config_sha256 = run_sha256,
+        .resume_changes = changes,
         .stop_after = a.stop_after ? a.stop_after : a.trace_last,
         .interrupt = (volatile const int *)&interrupted,
         .trace_dir = a.trace_dir,
@@ -309,6 +322,7 @@ int repro_cmd_train(int argc, char **argv)
     }
     if (res.resume_notes[0])
         fprintf(stderr, "repro train: note: %s\n", res.resume_notes);
+    free(changes);
     run_config_free(&resumed);
     free(cfg);
     free(a.overrides);

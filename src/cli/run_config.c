@@ -43,10 +43,16 @@ static int check_data_files(const char *run_dir, int force, const char *what, co
  * goes back to its own. */
 static repro_status load_where_started(const run_config *rc, repro_config *cfg, repro_error *err)
 {
+    return run_config_load_as_started(rc, rc->overrides, rc->n_overrides, cfg, err);
+}
+
+repro_status run_config_load_as_started(const run_config *rc, const char *const *overrides, int n_overrides,
+                                        repro_config *cfg, repro_error *err)
+{
     const char *cwd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "cwd"));
     int here = cwd ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     int moved = here >= 0 && chdir(cwd) == 0;
-    repro_status st = repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, err);
+    repro_status st = repro_config_load(rc->config_path, overrides, n_overrides, cfg, err);
     if (moved && fchdir(here) != 0 && st == REPRO_OK)
         st = repro_fail(err, REPRO_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
     if (here >= 0)

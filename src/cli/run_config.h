@@ -26,4 +26,9 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
                     repro_config *cfg);
 void run_config_free(run_config *rc);
 
+/* rc's config file with these overrides (e.g. the run's own and then a
+ * resume's), loaded in the directory the run started in. */
+repro_status run_config_load_as_started(const run_config *rc, const char *const *overrides, int n_overrides,
+                                        repro_config *cfg, repro_error *err);
+
 #endif

@@ -136,7 +136,7 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     cJSON *execution = cJSON_CreateObject();
     cJSON_AddStringToObject(execution, "device", cfg->device == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
     cJSON_AddStringToObject(execution, "isa", isa);
-    cJSON_AddNumberToObject(execution, "threads", cfg->threads);
+    cJSON_AddNumberToObject(execution, "threads", repro_config_threads(cfg)); /* threads: 0 resolved */
     cJSON_AddNumberToObject(execution, "loader_workers", cfg->loader.workers);
     cJSON_AddNumberToObject(execution, "loader_prefetch", cfg->loader.prefetch);
     cJSON_AddStringToObject(execution, "sampler", repro_sampler_kind_name(cfg->sampler.name));
