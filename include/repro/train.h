@@ -57,6 +57,8 @@ typedef struct repro_train_options {
     int n_overrides;
     const char *resume_dir;     /* continue this run from its newest valid checkpoint */
     int resume_force;           /* resume even if the checkpoint's config hash differs */
+    int rehash;                 /* read every data file in full to hash it, whatever the hash cache
+                                 * holds (repro_sha256_file_cached) */
     const char *resume_config_sha256; /* a resume that changed settings that never change a bit
                                        * (threads, device, ...: src/train/resume_policy.c): the
                                        * run's own config_sha256, which its checkpoints carry;

@@ -48,6 +48,8 @@ static void usage(FILE *out)
             "                   --set it may change what never changes a bit: threads, device\n"
             "                   (mode exact), eval_batch_size, loader.*, checkpoint.*; run.json's\n"
             "                   \"resumes\" records each resume and what it changed\n"
+            "  --rehash         read every data file in full to hash it, ignoring the hash cache\n"
+            "                   (REPRO_CACHE_DIR, else $XDG_CACHE_HOME/repro or ~/.cache/repro)\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed)\n"
             "  --trace-step N   with --trace-dir: record every tensor step N computes (forward,\n"
@@ -61,6 +63,8 @@ static void usage(FILE *out)
             "\n"
             "environment:\n"
             "  REPRO_ISA=auto|scalar|avx2|avx512  force an instruction-set path (all give the same bits)\n"
+            "  REPRO_CACHE_DIR=DIR  where data file hashes are remembered (default $XDG_CACHE_HOME/repro\n"
+            "                   or ~/.cache/repro)\n"
             "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"
             "                   NAME's gradient at step S (recorded in run.json as test_perturb)\n"
             "\n"
@@ -80,6 +84,7 @@ typedef struct train_args {
     const char *trace_dir;
     long long trace_first, trace_last;
     int force;
+    int rehash;
     progress_mode mode;
     const char **overrides;
     int n_overrides;
@@ -149,6 +154,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->out = arg + 6;
         } else if (!strcmp(arg, "--force")) {
             a->force = 1;
+        } else if (!strcmp(arg, "--rehash")) {
+            a->rehash = 1;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->mode = PROGRESS_QUIET;
         } else if (!strcmp(arg, "--json")) {
@@ -242,8 +249,8 @@ int repro_cmd_train(int argc, char **argv)
     const char *run_sha256 = NULL; /* then the run's own config hash */
     repro_status st = REPRO_OK;
     if (a.resume) {
-        rc = run_config_load(a.resume, a.force, "repro train: cannot resume", "; use --force to resume anyway",
-                             &resumed, cfg);
+        rc = run_config_load_rehash(a.resume, a.force, a.rehash, "repro train: cannot resume",
+                                    "; use --force to resume anyway", &resumed, cfg);
         if (!rc && a.n_overrides)
             rc = resume_settings_apply(a.resume, &resumed, a.overrides, a.n_overrides, cfg, &changes,
                                        &run_sha256);
@@ -257,6 +264,9 @@ int repro_cmd_train(int argc, char **argv)
         rc = parse_test_perturb(perturb_spec, &hooks.perturb);
     if (!rc && jitter && jitter[0])
         hooks.loader_jitter_us = atoi(jitter);
+    const char *hash_log = getenv("REPRO_TEST_HASH_LOG");
+    if (hash_log && hash_log[0])
+        hooks.hash_log = hash_log;
     if (rc) {
         free(changes);
         run_config_free(&resumed);
@@ -290,6 +300,7 @@ int repro_cmd_train(int argc, char **argv)
         .n_overrides = a.resume ? resumed.n_overrides : a.n_overrides,
         .resume_dir = a.resume,
         .resume_force = a.force,
+        .rehash = a.rehash,
         .resume_config_sha256 = run_sha256,
         .resume_changes = changes,
         .stop_after = a.stop_after ? a.stop_after : a.trace_last,
