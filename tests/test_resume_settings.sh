@@ -71,6 +71,16 @@ unchanged "resume --set threads=abc" "$dir/c"
 expect_exit 2 "resume with --out" -- "$REPRO" train --resume "$dir/c" --out "$dir/x" &&
     expect_err_contains "resume with --out" "CONFIG and --out cannot be combined with it"
 
+# device is neutral only in mode exact (where a build has mode fast at all)
+if "$REPRO" train "$cfg" --out "$dir/fast" "${common[@]}" --set mode=fast --set determinism=off --stop-after 3 \
+    2>/dev/null; then
+    snapshot "$dir/fast"
+    expect_exit 2 "resume mode fast on another device" -- "$REPRO" train --resume "$dir/fast" --quiet --set device=cuda &&
+        expect_err_contains "resume mode fast on another device" \
+            "--set device cannot change on resume: the CPU and the GPU give the same bits only in mode exact"
+    unchanged "resume mode fast on another device" "$dir/fast"
+fi
+
 # checkpoints are snapshots: every step (by wall time), or none at all
 train timed --set checkpoint.every_seconds=1e-9
 same_bits "a checkpoint every step" "$dir/full" "$dir/timed"
