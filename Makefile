@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -69,6 +69,13 @@ soak: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
+
+# Optional: a current PyTorch from PyPI (the CPU wheel) in bench/.venv, a
+# fairer CPU peer than Debian's 1.13; make bench then measures both.
+bench-venv:
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --upgrade pip
+	bench/.venv/bin/pip install numpy torch --index-url https://download.pytorch.org/whl/cpu
 
 # On a machine with a CUDA GPU and PyTorch: repro exact / fast against
 # PyTorch eager and torch.compile (docs/cuda.md#training-speed)

@@ -11,7 +11,7 @@ packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev
           libopenblas-dev dataset-fashion-mnist)
 for flag in "$@"; do
     case $flag in
-    --bench) packages+=(python3-torch python3-numpy) ;;
+    --bench) packages+=(python3-torch python3-numpy python3-venv) ;;
     --fuzz) packages+=(clang libclang-rt-dev) ;;
     *) echo "install-deps.sh: unknown option '$flag' (--bench, --fuzz)" >&2; exit 2 ;;
     esac
