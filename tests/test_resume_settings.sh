@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resume with other settings that cannot change a bit (src/train/resume_policy.c):
-# a run stopped on 1 thread and resumed on 3 (with 2 loader workers and
-# another evaluation batch size) finishes with the bits of the run that
+# a run stopped on 1 thread and resumed on 3 (with 2 loader workers, 5
+# accumulation micro-batches and another evaluation batch size) finishes with the bits of the run that
 # never stopped, and run.json's "resumes" names the step and each change;
 # a run resumed twice, the second time back on 1 thread, too. Any other
 # --set is refused (exit 2) naming the key, and changes no file. Checkpoints
@@ -39,11 +39,11 @@ train full
 # 18 steps per epoch (900 training samples after the 10% validation split)
 train a --stop-after 7
 expect_exit 0 "resume a on 3 threads" -- "$REPRO" train --resume "$dir/a" --quiet --set threads=3 \
-    --set loader.workers=2 --set eval_batch_size=77
+    --set loader.workers=2 --set eval_batch_size=77 --set accum_steps=5
 same_bits "1 thread, then 3" "$dir/full" "$dir/a"
 checks=$((checks + 1))
 got=$(json "$dir/a" "[r['resumes'][0]['step'], r['resumes'][0]['changed']]")
-[[ $got == '[7, {"threads": {"from": 1, "to": 3}, "eval_batch_size": {"from": 1000, "to": 77}, "loader.workers": {"from": 0, "to": 2}}]' ]] ||
+[[ $got == '[7, {"threads": {"from": 1, "to": 3}, "eval_batch_size": {"from": 1000, "to": 77}, "accum_steps": {"from": 1, "to": 5}, "loader.workers": {"from": 0, "to": 2}}]' ]] ||
     fail "run.json resumes: $got"
 
 # twice: 3 threads from step 5, then back to 1 from step 30

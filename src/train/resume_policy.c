@@ -26,6 +26,7 @@ static const char *exact_both(const repro_config *run_cfg, const repro_config *n
 static const resume_rule rules[] = {
     {"threads", NULL},            /* output elements split over threads, never a sum */
     {"eval_batch_size", NULL},    /* evaluation sums canonically, whatever the batch */
+    {"accum_steps", NULL},        /* micro-batch gradients add in the step's one order */
     {"device", exact_both},       /* the CUDA kernels are the CPU's evaluation order */
     {"loader.workers", NULL},     /* every sample's randomness is keyed by its position */
     {"loader.prefetch", NULL},
