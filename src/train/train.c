@@ -911,10 +911,10 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             int epoch_done = s->step_in_epoch == t->steps_per_epoch || s->step == t->total_steps;
             int at_stop_after = t->opts->stop_after > 0 && s->step == t->opts->stop_after;
             int interrupted = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
-            int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
+            int by_steps = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             int timed = cfg->checkpoint.every_seconds > 0 &&
                         now_sec() - t->ckpt_sec >= (double)cfg->checkpoint.every_seconds;
-            every = every || timed || (epoch_done && cfg->checkpoint.every_epoch);
+            int every = by_steps || timed || (epoch_done && cfg->checkpoint.every_epoch);
             /* everything below that reads the state or the parameters comes after a settle */
             if (epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
                 st = settle(t, s, &p, t_epoch, seen_at_start, err);
@@ -937,7 +937,6 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 snprintf(stopped, stopped_size, "interrupted at step %lld", (long long)s->step);
             /* the finished run's model is written by finish(); a checkpoint
              * there only by every_steps, as before the other triggers */
-            int by_steps = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
             if ((every && (!s->finished || by_steps)) || stopped[0]) {
                 repro_ckpt_parts parts;
                 st = ckpt_parts(t, &parts, 1, err);
