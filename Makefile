@@ -70,12 +70,15 @@ bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
 
-# Optional: a current PyTorch from PyPI (the CPU wheel) in bench/.venv, a
-# fairer CPU peer than Debian's 1.13; make bench then measures both.
+# Optional: a current PyTorch in bench/.venv, a fairer CPU peer than
+# Debian's 1.13; make bench then measures both. The CPU-only wheel from
+# PyTorch's index when it is reachable, else PyPI's (which also pulls the
+# CUDA libraries, a few GB).
 bench-venv:
-	python3 -m venv bench/.venv
+	/usr/bin/python3 -m venv bench/.venv
 	bench/.venv/bin/pip install --upgrade pip
-	bench/.venv/bin/pip install numpy torch --index-url https://download.pytorch.org/whl/cpu
+	bench/.venv/bin/pip install numpy torch --index-url https://download.pytorch.org/whl/cpu || \
+	  bench/.venv/bin/pip install numpy torch
 
 # On a machine with a CUDA GPU and PyTorch: repro exact / fast against
 # PyTorch eager and torch.compile (docs/cuda.md#training-speed)

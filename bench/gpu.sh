@@ -34,10 +34,10 @@ rates = [json.loads(l)["samples_per_sec"] for l in open(sys.argv[1]) if '"sample
 print(f"{statistics.median(rates[1:] or rates):.0f}")
 PY
 }
-torch_rate() { # variant
-    FASHION_DIR=$fashion "$py" bench/torch_mlp.py 1 "$steps" cuda "$1" 2>"$tmp/torch_$1.err" |
+torch_rate() { # variant [precision]
+    FASHION_DIR=$fashion "$py" bench/torch_mlp.py 1 "$steps" cuda "$1" "${2:-fp32}" 2>"$tmp/torch_$1_${2:-fp32}.err" |
         sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p' | grep . ||
-        echo "FAILED: $(tail -n 1 "$tmp/torch_$1.err")"
+        echo "FAILED: $(tail -n 1 "$tmp/torch_$1_${2:-fp32}.err")"
 }
 
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/GPU: /'
@@ -53,12 +53,19 @@ rate[fused]=$(torch_rate fused)
 rate[compile]=$(torch_rate compile)
 rate[graphs]=$(torch_rate compile-graphs)
 rate[graph]=$(torch_rate graph)
-best=0 best_name=none
-for k in eager fused compile graphs graph; do
-    v=${rate[$k]}
-    [[ $v == FAILED* || -z $v ]] && continue
-    if awk -v a="$v" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$v best_name=$k; fi
-done
+best_of() { # keys... -> the best rate among them, and its key
+    local best=0 name=none k v
+    for k in "$@"; do
+        v=${rate[$k]}
+        [[ $v == FAILED* || -z $v ]] && continue
+        if awk -v a="$v" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$v name=$k; fi
+    done
+    echo "$best $name"
+}
+read -r best best_name < <(best_of eager fused compile graphs graph)
+rate[bf16]=$(repro_rate bf16 --set precision=bf16)
+rate[eager_bf16]=$(torch_rate eager bf16)
+rate[compile_bf16]=$(torch_rate compile bf16)
 torch_version=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 row() { # label key
     local v=${rate[$2]}
@@ -83,5 +90,12 @@ row "PyTorch $torch_version eager (deterministic, no TF32)" eager
 row "PyTorch eager, Adam(fused=True)" fused
 row "PyTorch torch.compile (model + optimizer step)" compile
 row "PyTorch torch.compile mode=reduce-overhead (graphs)" graphs
-row "PyTorch whole step in one CUDA Graph (fused capturable Adam)" graph
-echo "best PyTorch: $best_name"
+row "PyTorch whole step as one CUDA Graph (capturable Adam)" graph
+echo "/ best: against the best PyTorch fp32 variant ($best_name)"
+echo
+echo "bf16 (ratios against the bf16 peers: / eager = autocast eager, / compile = autocast compile)"
+rate[eager]=${rate[eager_bf16]} rate[compile]=${rate[compile_bf16]} rate[graphs]=FAILED
+read -r best best_name < <(best_of eager_bf16 compile_bf16)
+row "repro precision: bf16 (tensor cores, exact, = the CPU's bits)" bf16
+row "PyTorch autocast bf16 eager" eager_bf16
+row "PyTorch autocast bf16 torch.compile" compile_bf16

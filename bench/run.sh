@@ -30,7 +30,7 @@ repro_rate() { # threads [--set ...] -> samples/s of the step loop (the second e
         | sed -n 's/.*"event":"epoch".*"samples_per_sec":\([0-9.]*\).*/\1/p' | sed -n 2p
 }
 torch_one() { # python torch_threads openblas_threads -> samples/s
-    OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$2 "$1" bench/torch_mlp.py speed "$2" "$steps" cpu eager 234 \
+    OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$2 "$1" bench/torch_mlp.py speed "$2" "$steps" cpu eager fp32 234 \
         | sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p'
 }
 torch_best() { # python threads -> "samples/s split": the best split of the cores

@@ -17,7 +17,7 @@ line:
             final model's test accuracy. (PyTorch's own initialisation and
             random numbers: the same recipe, not the same bits.)
 
-usage: torch_mlp.py [speed] THREADS STEPS [cpu|cuda] [VARIANT] [WARMUP]
+usage: torch_mlp.py [speed] THREADS STEPS [cpu|cuda] [VARIANT] [fp32|bf16] [WARMUP]
        torch_mlp.py accuracy THREADS [cpu|cuda]
   eager           plain PyTorch (on CUDA: deterministic algorithms, no TF32)
   fused           eager with torch.optim.Adam(fused=True) (one kernel per
@@ -26,6 +26,8 @@ usage: torch_mlp.py [speed] THREADS STEPS [cpu|cuda] [VARIANT] [WARMUP]
   compile-graphs  the model with mode="reduce-overhead" (CUDA Graphs), the step as above
   graph           the whole step (forward, backward, fused capturable Adam)
                   captured once in one CUDA Graph and replayed (CUDA only)
+  bf16            forward and loss under torch.autocast(dtype=torch.bfloat16), the
+                  usual mixed-precision recipe (fp32 weights and optimiser)
 THREADS is torch.set_num_threads. On the CPU a PyTorch built on OpenBLAS
 (Debian's) also has OpenBLAS's own threads, which OPENBLAS_NUM_THREADS sets
 before the library loads: bench/run.sh tries each split of the cores
@@ -82,9 +84,11 @@ def blas_threads():
     return int(v) if v else None
 
 
-def speed(threads, steps, device, variant, warmup):
+def speed(threads, steps, device, variant, precision, warmup):
     if variant not in VARIANTS:
         sys.exit(f"torch_mlp.py: unknown variant {variant!r}")
+    if precision not in ("fp32", "bf16"):
+        sys.exit(f"torch_mlp.py: unknown precision {precision!r}")
     if variant == "graph" and device != "cuda":
         sys.exit("torch_mlp.py: variant graph needs cuda")
     setup(threads, device)
@@ -112,7 +116,8 @@ def speed(threads, steps, device, variant, warmup):
             torch.compiler.cudagraph_mark_step_begin()
         # under CUDA Graphs a kept .grad would alias graph memory the next run overwrites
         opt.zero_grad(set_to_none=variant == "compile-graphs")
-        loss = loss_fn(fwd(x[idx]), y[idx])
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(fwd(x[idx]), y[idx])
         loss.backward()
         opt_step()
 
@@ -123,13 +128,17 @@ def speed(threads, steps, device, variant, warmup):
         with torch.cuda.stream(s):  # warm up on a side stream, as the CUDA Graphs notes ask
             for _ in range(3):
                 opt.zero_grad(set_to_none=True)
-                loss_fn(model(sx), sy).backward()
+                with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    loss = loss_fn(model(sx), sy)
+                loss.backward()
                 opt.step()
         torch.cuda.current_stream().wait_stream(s)
         graph = torch.cuda.CUDAGraph()
         opt.zero_grad(set_to_none=True)
         with torch.cuda.graph(graph):  # grads are allocated inside: graph memory, reused each replay
-            loss_fn(model(sx), sy).backward()
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = loss_fn(model(sx), sy)
+            loss.backward()
             opt.step()
 
         def step(i):  # noqa: F811 (the captured step replays on each batch)
@@ -151,7 +160,8 @@ def speed(threads, steps, device, variant, warmup):
         step(warmup + i)
     sync()
     dt = time.perf_counter() - t0
-    print(json.dumps({"peer": "pytorch", "variant": variant, "version": torch.__version__, "device": device,
+    print(json.dumps({"peer": "pytorch", "variant": variant, "precision": precision, "version": torch.__version__,
+                      "device": device,
                       "threads": threads, "openblas_threads": blas_threads(), "warmup": warmup,
                       "steps": steps, "samples_per_sec": steps * BATCH / dt}))
 
@@ -200,7 +210,7 @@ def main():
     if len(args) < 2:
         sys.exit(__doc__)
     speed(int(args[0]), int(args[1]), args[2] if len(args) > 2 else "cpu", args[3] if len(args) > 3 else "eager",
-          int(args[4]) if len(args) > 4 else 234)
+          args[4] if len(args) > 4 else "fp32", int(args[5]) if len(args) > 5 else 234)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ foreach(src ${REPRO_CUDA_TESTS})
   add_executable(${name} ${src})
   repro_cuda_flags(${name})
   target_link_libraries(${name} PRIVATE repro CUDA::cudart_static)
-  if(name STREQUAL "test_cuda_ops") # cuBLAS is its benchmark's peer
+  if(name STREQUAL "test_cuda_ops" OR name STREQUAL "test_cuda_bf16") # cuBLAS is their benchmarks' peer
     target_link_libraries(${name} PRIVATE CUDA::cublas)
   endif()
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -35,12 +35,16 @@ case_args() {
         echo "$REPRO_SOURCE_DIR/examples/dual_task.yaml --set data.train_csv=$dir/data/dual_task_train.csv
               --set data.test_csv=$dir/data/dual_task_test.csv --set batch_size=64 --set max_steps=60
               --set ledger.hash_every=20" ;;
+    fashion_mlp_bf16) # the tensor core's arithmetic (docs/bf16.md): CPU and GPU alike
+        echo "$(case_args fashion_mlp) --set precision=bf16" ;;
+    dual_task_bf16)
+        echo "$(case_args dual_task) --set precision=bf16" ;;
     fashion_cnn | fashion_resnet)
         echo "$REPRO_SOURCE_DIR/examples/$1.yaml $fashion --set data.limit_train=640 --set data.limit_test=100
               --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
     esac
 }
-cases=(fashion_mlp dual_task fashion_cnn fashion_resnet)
+cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16)
 
 # "case key value" lines of one run directory.
 values_of() {

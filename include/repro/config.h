@@ -32,6 +32,9 @@ enum {
 };
 
 typedef enum repro_mode { REPRO_MODE_EXACT = 0, REPRO_MODE_FAST } repro_mode;
+/* The products of linear layers: fp32 fmaf chains, or bf16 inputs on the
+ * tensor core's arithmetic (docs/bf16.md); everything else stays fp32. */
+typedef enum repro_precision { REPRO_PRECISION_FP32 = 0, REPRO_PRECISION_BF16 } repro_precision;
 /* What to do about an operation without a bit-exact implementation (e.g.
  * mode: fast): refuse to start, warn once per operation, or say nothing.
  * The default is strict in mode exact and warn in mode fast. */
@@ -277,6 +280,7 @@ typedef struct repro_config {
     char source_path[REPRO_PATH_MAX]; /* the YAML file it came from */
     uint64_t seed;
     repro_mode mode;
+    repro_precision precision;
     repro_determinism determinism;
     repro_device device;
     bool allow_tf32;   /* mode fast on cuda: cuBLAS may use TF32 tensor cores (default false) */

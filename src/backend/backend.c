@@ -27,6 +27,21 @@ repro_status repro_backend_create_cuda(int fast, int tf32, repro_backend **out, 
 #endif
 }
 
+repro_status repro_backend_use_bf16(repro_backend *be, repro_error *err)
+{
+#ifdef REPRO_HAVE_CUDA
+    if (be->device == REPRO_DEVICE_CUDA) {
+        repro_status st = repro_cuda_backend_check_bf16(be, err);
+        if (st != REPRO_OK)
+            return st;
+    }
+#else
+    (void)err;
+#endif
+    be->bf16 = 1;
+    return REPRO_OK;
+}
+
 void repro_backend_destroy(repro_backend *be)
 {
     if (!be)

@@ -34,6 +34,11 @@ void repro_backend_cpu_fast(repro_backend *be, int fast);
  * layers through cuBLAS SGEMM and an atomic bias gradient (mode: fast, not
  * reproducible); tf32: let cuBLAS use TF32 tensor cores (fast only). */
 repro_status repro_backend_create_cuda(int fast, int tf32, repro_backend **out, repro_error *err);
+/* precision: bf16: linear layers' products take bf16-rounded inputs and the
+ * tensor core's arithmetic (src/ops/tc_model.h), the same bits on the CPU
+ * and the GPU. REPRO_ERR_UNSUPPORTED on a GPU without bf16 tensor cores
+ * (naming its compute capability). */
+repro_status repro_backend_use_bf16(repro_backend *be, repro_error *err);
 void repro_backend_destroy(repro_backend *be);
 
 repro_device repro_backend_device(const repro_backend *be);

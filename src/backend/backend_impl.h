@@ -77,6 +77,7 @@ struct repro_backend {
     repro_cpu cpu;        /* the CPU backend's context */
     void *impl;           /* the CUDA backend's state */
     int fast;             /* CPU, mode: fast: linear layers through OpenBLAS (not bit-exact) */
+    int bf16;             /* precision: bf16: linear products on the tensor core's arithmetic */
     void *stream;         /* CUDA: the cudaStream_t every kernel runs on; NULL on the CPU */
     char describe[256];
     char facts[1024];
@@ -85,6 +86,8 @@ struct repro_backend {
 extern const repro_backend_ops repro_cpu_backend_ops;
 #ifdef REPRO_HAVE_CUDA
 repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repro_error *err);
+/* REPRO_OK when the GPU has bf16 tensor cores (sm_80+), else why not */
+repro_status repro_cuda_backend_check_bf16(const repro_backend *be, repro_error *err);
 #endif
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "backend/backend_impl.h"
 #include "repro/isa.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/linear.h"
 #include "ops/cpu/ops.h"
 #include "ops/cpu/update.h"
@@ -49,6 +50,8 @@ static repro_status cpu_linear_forward(const repro_backend *be, float *y, const 
         repro_linear_forward_blas(y, x, w, bias, B, I, O);
         return REPRO_OK;
     }
+    if (be->bf16)
+        return repro_linear_forward_bf16(CPU(be), y, x, w, bias, B, I, O, err);
     return repro_linear_forward(CPU(be), y, x, w, bias, B, I, O, err);
 }
 
@@ -60,6 +63,8 @@ static repro_status cpu_linear_backward(const repro_backend *be, float *dx, floa
         repro_linear_backward_blas(dx, dw, db, dy, x, w, B, I, O);
         return REPRO_OK;
     }
+    if (be->bf16)
+        return repro_linear_backward_bf16(CPU(be), dx, dw, db, dy, x, w, B, I, O, err);
     return repro_linear_backward(CPU(be), dx, dw, db, dy, x, w, B, I, O, err);
 }
 

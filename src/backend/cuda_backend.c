@@ -168,6 +168,8 @@ static repro_status cu_linear_forward(const repro_backend *be, float *y, const f
 {
     if (STATE(be)->blas)
         return fast_linear_forward(be, y, x, w, bias, B, I, O, err);
+    if (be->bf16)
+        return repro_cuda_linear_forward_bf16(y, x, w, bias, B, I, O, STREAM, err);
     return repro_cuda_linear_forward(y, x, w, bias, B, I, O, STREAM, err);
 }
 
@@ -177,6 +179,8 @@ static repro_status cu_linear_backward(const repro_backend *be, float *dx, float
 {
     if (STATE(be)->blas)
         return fast_linear_backward(be, dx, dw, db, dy, x, w, B, I, O, err);
+    if (be->bf16)
+        return repro_cuda_linear_backward_bf16(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
     return repro_cuda_linear_backward(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
 }
 
@@ -449,6 +453,25 @@ static repro_status start_fast(repro_backend *be, int tf32, repro_error *err)
     if (st == REPRO_OK)
         st = blas_check(be, s->cublas.set_math_mode(s->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                         "set math mode", err);
+    return st;
+}
+
+repro_status repro_cuda_backend_check_bf16(const repro_backend *be, repro_error *err)
+{
+    (void)be;
+    struct cudaDeviceProp prop;
+    repro_status st = cuda_check(cudaGetDeviceProperties(&prop, 0), "device properties", err);
+    if (st == REPRO_OK && prop.major < 8)
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED,
+                          "precision: bf16 needs bf16 tensor cores (compute capability 8.0 or later); %s has %d.%d",
+                          prop.name, prop.major, prop.minor);
+    /* The CPU's model is the Hopper tensor core's (docs/bf16.md); other
+     * generations keep other bits, so they would break CPU == GPU. */
+    if (st == REPRO_OK && !(prop.major == 9 && prop.minor == 0))
+        return repro_fail(err, REPRO_ERR_UNSUPPORTED,
+                          "precision: bf16 is modelled bit for bit for Hopper tensor cores (compute capability 9.0); "
+                          "%s (%d.%d) has not been measured (tools/tc_probe.cu), so its bits could differ from the CPU's",
+                          prop.name, prop.major, prop.minor);
     return st;
 }
 

@@ -14,6 +14,7 @@
 _Static_assert(sizeof(repro_mode) == sizeof(int), "enums are stored through int");
 
 static const char *const mode_names[] = {"exact", "fast", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const determinism_names[] = {"strict", "warn", "off", NULL};
 static const char *const device_names[] = {"cpu", "cuda", NULL};
 static const char *const on_device_names[] = {"auto", "on", "off", NULL};
@@ -222,6 +223,7 @@ static TABLE(loader_table, loader_fields);
 static const cfg_field root_fields[] = {
     F(repro_config, CFG_U64, seed),
     F(repro_config, CFG_ENUM, mode, .names = mode_names),
+    F(repro_config, CFG_ENUM, precision, .names = precision_names),
     F(repro_config, CFG_ENUM, determinism, .names = determinism_names),
     F(repro_config, CFG_ENUM, device, .names = device_names),
     F(repro_config, CFG_BOOL, allow_tf32),

@@ -21,6 +21,19 @@ static repro_status check_training(const cfg_ctx *ctx, const repro_config *cfg)
     if (cfg->allow_tf32 && (cfg->mode != REPRO_MODE_FAST || cfg->device != REPRO_DEVICE_CUDA))
         return cfg_fail_path(ctx, "allow_tf32", "allow_tf32: needs mode: fast and device: cuda "
                              "(TF32 products are not exact)");
+    /* bf16 sums a weight gradient over samples in blocks of 16 (the tensor
+     * core's k-block, src/ops/tc_model.h): micro-batches must cut the batch
+     * on block boundaries, or accumulation would change the blocks. */
+    int micro = cfg->batch_size / cfg->accum_steps;
+    if (cfg->precision == REPRO_PRECISION_BF16 && cfg->accum_steps > 1 && micro % 16 != 0)
+        return cfg_fail_path(ctx, "accum_steps",
+                             "accum_steps (%d): with precision: bf16 the micro-batch (batch_size %d / accum_steps "
+                             "%d = %d) must be a multiple of 16, the tensor core's block of products",
+                             cfg->accum_steps, cfg->batch_size, cfg->accum_steps, micro);
+    if (cfg->precision == REPRO_PRECISION_BF16 && cfg->mode == REPRO_MODE_FAST)
+        return cfg_fail_path(ctx, "precision",
+                             "precision: bf16 is an exact mode of its own (tensor cores with one written order); "
+                             "use it with mode: exact");
     if (cfg->early_stopping.enabled && cfg->data.val_fraction == 0.0f)
         return cfg_fail_path(ctx, "early_stopping.enabled",
                              "early_stopping.enabled: needs a validation set (data.val_fraction > 0)");

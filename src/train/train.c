@@ -1113,6 +1113,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         st = repro_backend_create_cuda(cfg->mode == REPRO_MODE_FAST, cfg->allow_tf32, &t.be, err);
     else if (st == REPRO_OK)
         st = repro_backend_create_cpu(t.isa, repro_config_threads(cfg), &t.be, err);
+    if (st == REPRO_OK && cfg->precision == REPRO_PRECISION_BF16)
+        st = repro_backend_use_bf16(t.be, err);
 
     if (st == REPRO_OK)
         st = config_hash(cfg, t.config_sha256, err);

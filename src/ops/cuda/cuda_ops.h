@@ -58,6 +58,28 @@ repro_status repro_cuda_gemm_tiled(repro_cuda_gemm_tiling tiling, int64_t M, int
                                    const float *bias, float *C, int64_t ldc, int accumulate,
                                    repro_cuda_stream stream, repro_error *err);
 
+/* ---- bf16 GEMM on tensor cores (gemm_bf16.cu): src/ops/cpu/gemm_bf16.h's
+ * contract (A, B rounded to bf16; k blocks of 16 ascending, each the tensor
+ * core's block sum; + bias in fp32), arguments as repro_cuda_gemm. Needs
+ * sm_80 or later. Bitwise equal to repro_gemm_bf16_ref. */
+repro_status repro_cuda_gemm_bf16(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
+                                  const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
+                                  int64_t ldc, int accumulate, repro_cuda_stream stream, repro_error *err);
+/* The same on operands already packed: Ap[M][Kp], Bp[N][Kp] bf16 bit
+ * patterns, k contiguous, Kp a multiple of 32, zero beyond the real k. */
+repro_status repro_cuda_gemm_bf16_packed(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp,
+                                         const float *bias, float *C, int64_t ldc, int accumulate,
+                                         repro_cuda_stream stream, repro_error *err);
+/* dst[r][k] = bf16(src[r*rs + k*cs]) for k < K, 0 for K <= k < Kp. */
+repro_status repro_cuda_pack_bf16(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs,
+                                  int64_t cs, repro_cuda_stream stream, repro_error *err);
+/* The linear layer (as repro_cuda_linear_*) with its three products in bf16. */
+repro_status repro_cuda_linear_forward_bf16(float *y, const float *x, const float *w, const float *bias, int64_t B,
+                                            int64_t I, int64_t O, repro_cuda_stream stream, repro_error *err);
+repro_status repro_cuda_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                             const float *w, int64_t B, int64_t I, int64_t O,
+                                             repro_cuda_stream stream, repro_error *err);
+
 /* ---- linear layer (linear.cu): src/ops/cpu/linear.h on the GPU ----
  * y[B][O] = x[B][I] W[O][I]^T + bias[O] (bias may be NULL). */
 repro_status repro_cuda_linear_forward(float *y, const float *x, const float *w, const float *bias, int64_t B,

@@ -71,4 +71,36 @@ repro_status repro_cuda_linear_backward(float *dx, float *dw, float *db, const f
     return REPRO_OK;
 }
 
+/* bf16: the three products on tensor cores (gemm_bf16.cu), the bias and its
+ * gradient the fp32 sums above. */
+repro_status repro_cuda_linear_forward_bf16(float *y, const float *x, const float *w, const float *bias, int64_t B,
+                                            int64_t I, int64_t O, repro_cuda_stream s, repro_error *err)
+{
+    repro_status st = repro_cuda_gemm_bf16(B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, s, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "cuda bf16 linear forward (%lldx%lld -> %lld)", (long long)B, (long long)I,
+                                  (long long)O);
+    return REPRO_OK;
+}
+
+repro_status repro_cuda_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                             const float *w, int64_t B, int64_t I, int64_t O, repro_cuda_stream s,
+                                             repro_error *err)
+{
+    repro_status st = REPRO_OK;
+    if (dx)
+        st = repro_cuda_gemm_bf16(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
+    if (st == REPRO_OK)
+        st = repro_cuda_gemm_bf16(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
+    if (st == REPRO_OK && db && O > 0) {
+        unsigned blocks = (unsigned)((O + BG_COLS - 1) / BG_COLS);
+        bias_grad_kernel<<<blocks, BG_COLS * BG_WARPS, 0, repro_cuda_s(s)>>>(db, dy, B, O);
+        st = repro_cuda_check("linear bias gradient", err);
+    }
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "cuda bf16 linear backward (%lldx%lld -> %lld)", (long long)B,
+                                  (long long)I, (long long)O);
+    return REPRO_OK;
+}
+
 } /* extern "C" */

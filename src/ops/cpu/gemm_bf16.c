@@ -1,0 +1,206 @@
+/* The bf16 matrix product on the CPU: the tensor core's arithmetic
+ * (src/ops/tc_model.h) in the GPU's order. See gemm_bf16.h.
+ *
+ * The threaded version packs both operands once into k-contiguous bf16 rows
+ * with each value decoded (significand, exponent, sign), so the per-block
+ * work is integer multiplies, shifts and adds; repro_tc_block stays the one
+ * text of the rounding rules, and the decoded block below is tested bit for
+ * bit against it (tests/test_gemm_bf16.c). */
+#include "ops/cpu/gemm_bf16.h"
+
+#include <stdlib.h>
+
+#include "ops/cpu/gemm_bf16_kernel.h"
+#include "ops/tc_model.h"
+
+enum { BLOCK = REPRO_BF16_BLOCK, LANES = REPRO_BF16_PANEL };
+
+void repro_gemm_bf16_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
+                         const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C, int64_t ldc,
+                         int accumulate)
+{
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    uint16_t a[BLOCK], b[BLOCK];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            float c = accumulate ? C[m * ldc + n] : 0.0f;
+            for (int64_t k0 = 0; k0 < K; k0 += BLOCK) {
+                int len = K - k0 < BLOCK ? (int)(K - k0) : BLOCK;
+                for (int i = 0; i < len; i++) {
+                    a[i] = repro_bf16_from_float(A[m * a_rs + (k0 + i) * a_cs]);
+                    b[i] = repro_bf16_from_float(B[(k0 + i) * b_rs + n * b_cs]);
+                }
+                c = repro_tc_block(a, b, len, c, p);
+            }
+            C[m * ldc + n] = bias ? c + bias[n] : c;
+        }
+}
+
+typedef struct bf16_job {
+    int64_t M, N, K, Kp, ldc;
+    const uint16_t *Ap, *Bp; /* [M][Kp], [N][Kp] */
+    const float *bias;
+    float *C;
+    int accumulate;
+} bf16_job;
+
+static void rows_task(void *ctx, int64_t begin, int64_t end)
+{
+    const bf16_job *j = ctx;
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    for (int64_t m = begin; m < end; m++)
+        for (int64_t n = 0; n < j->N; n++) {
+            float c = j->accumulate ? j->C[m * j->ldc + n] : 0.0f;
+            const uint16_t *a = j->Ap + m * j->Kp, *b = j->Bp + n * j->Kp;
+            for (int64_t k0 = 0; k0 < j->K; k0 += BLOCK)
+                c = repro_tc_block(a + k0, b + k0, BLOCK, c, p);
+            j->C[m * j->ldc + n] = j->bias ? c + j->bias[n] : c;
+        }
+}
+
+/* dst[r][k] = bf16(src(r, k)), zero for K <= k < Kp */
+static void pack(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs, int64_t cs)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < Kp; k++)
+            dst[r * Kp + k] = k < K ? repro_bf16_from_float(src[r * rs + k * cs]) : 0;
+}
+
+/* ---- the SIMD path: decoded operands (gemm_bf16_kernel.h) ---- */
+
+float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c)
+{
+    uint16_t a[BLOCK], b[BLOCK];
+    for (int i = 0; i < BLOCK; i++) {
+        a[i] = repro_bf16_from_float(o->Af[m * o->Kp + k0 + i]); /* exact: they are bf16 values */
+        b[i] = repro_bf16_from_float(o->Bf[(k0 + i) * o->Np + n]);
+    }
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    return repro_tc_block(a, b, BLOCK, c, p);
+}
+
+static void simd_task(void *ctx, int64_t begin, int64_t end)
+{
+    repro_gemm_bf16_rows_avx2(ctx, begin, end);
+}
+
+static int finite(float x)
+{
+    return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be [Kp][Np]; 0 when an input
+ * is not finite (then the reference path runs: no speed is owed to NaNs). */
+static int decode(float *Af, int32_t *Ae, float *Bf, int32_t *Be, const float *A, int64_t a_rs, int64_t a_cs,
+                  const float *B, int64_t b_rs, int64_t b_cs, int64_t M, int64_t N, int64_t K, int64_t Kp,
+                  int64_t Np)
+{
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < Kp; k++) {
+            float v = k < K ? repro_bf16_to_float(repro_bf16_from_float(A[m * a_rs + k * a_cs])) : 0.0f;
+            if (!finite(v))
+                return 0;
+            Af[m * Kp + k] = v;
+            Ae[m * Kp + k] = repro_bf16_block_exp(repro_tc_f2u(v));
+        }
+    for (int64_t k = 0; k < Kp; k++)
+        for (int64_t n = 0; n < Np; n++) {
+            float v = k < K && n < N ? repro_bf16_to_float(repro_bf16_from_float(B[k * b_rs + n * b_cs])) : 0.0f;
+            if (!finite(v))
+                return 0;
+            Bf[k * Np + n] = v;
+            Be[k * Np + n] = repro_bf16_block_exp(repro_tc_f2u(v));
+        }
+    return 1;
+}
+
+/* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
+static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
+                     int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
+                     int64_t ldc, int accumulate, int *nomem)
+{
+    if (accumulate)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                if (!finite(C[m * ldc + n]))
+                    return 0;
+    const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
+    size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);
+    void *mem = malloc((na + nb + 1) * (sizeof(float) + sizeof(int32_t)));
+    if (!mem) {
+        *nomem = 1;
+        return 0;
+    }
+    float *Af = mem, *Bf = Af + na;
+    int32_t *Ae = (int32_t *)(Bf + nb), *Be = Ae + na;
+    int ok = decode(Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, M, N, K, Kp, Np);
+    if (ok) {
+        repro_bf16_operands o = {M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate};
+        if (cpu->pool)
+            repro_pool_run(cpu->pool, M, simd_task, &o);
+        else
+            simd_task(&o, 0, M);
+    }
+    free(mem);
+    return ok;
+}
+
+repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
+                             int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
+                             int64_t ldc, int accumulate, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    if (M < 0 || N < 0 || K < 0 || (M > 0 && N > 0 && ldc < N))
+        return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm: bad shape %lldx%lldx%lld, ldc %lld", (long long)M,
+                          (long long)N, (long long)K, (long long)ldc);
+    if (M == 0 || N == 0)
+        return REPRO_OK;
+    int nomem = 0;
+    if (cpu->isa != REPRO_ISA_SCALAR &&
+        gemm_simd(cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate, &nomem))
+        return REPRO_OK;
+    const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK;
+    uint16_t *Ap = malloc(((size_t)(M + N) * (size_t)Kp + 1) * sizeof *Ap);
+    if (!Ap)
+        return repro_fail(err, REPRO_ERR_NOMEM, "bf16 gemm: no memory to pack a %lldx%lldx%lld product",
+                          (long long)M, (long long)N, (long long)K);
+    uint16_t *Bp = Ap + M * Kp;
+    pack(Ap, A, M, K, Kp, a_rs, a_cs);
+    pack(Bp, B, N, K, Kp, b_cs, b_rs);
+    bf16_job job = {M, N, K, Kp, ldc, Ap, Bp, bias, C, accumulate};
+    if (cpu->pool)
+        repro_pool_run(cpu->pool, M, rows_task, &job);
+    else
+        rows_task(&job, 0, M);
+    free(Ap);
+    return REPRO_OK;
+}
+
+repro_status repro_linear_forward_bf16(const repro_cpu *cpu, float *y, const float *x, const float *w,
+                                       const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
+{
+    repro_status st = repro_gemm_bf16(cpu, B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "bf16 linear forward (%lldx%lld -> %lld)", (long long)B, (long long)I,
+                                  (long long)O);
+    return REPRO_OK;
+}
+
+repro_status repro_linear_backward_bf16(const repro_cpu *cpu, float *dx, float *dw, float *db, const float *dy,
+                                        const float *x, const float *w, int64_t B, int64_t I, int64_t O,
+                                        repro_error *err)
+{
+    repro_status st = REPRO_OK;
+    if (dx)
+        st = repro_gemm_bf16(cpu, B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, err);
+    if (st == REPRO_OK)
+        st = repro_gemm_bf16(cpu, O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "bf16 linear backward (%lldx%lld -> %lld)", (long long)B, (long long)I,
+                                  (long long)O);
+    if (db) /* fp32, as linear.c: db[o] += dy[b][o], b ascending */
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t o = 0; o < O; o++)
+                db[o] = db[o] + dy[b * O + o];
+    return REPRO_OK;
+}

@@ -1,0 +1,48 @@
+/* The bf16 GEMM's SIMD kernel and what it shares with gemm_bf16.c (private).
+ *
+ * The operands come decoded: every bf16 value as the float it is (exact)
+ * and its block exponent e (the model's: floor(log2 |x|), -126 for
+ * subnormals, REPRO_BF16_ZERO_EXP for zero), so a block's alignment exponent
+ * is a max of integer sums and each aligned, truncated term is
+ * trunc(a * b * 2^(25 - top)): a*b is exact in fp32 (8 x 8 significant bits),
+ * the scaling by a power of two is exact, and the truncating conversion to
+ * int32 is the model's truncation (src/ops/tc_model.h). Blocks outside the
+ * range where those steps are exact (alignment exponent beyond +-100, sums
+ * near 2^31) go through repro_tc_block itself; non-finite inputs send the
+ * whole product there (gemm_bf16.c). */
+#ifndef REPRO_OPS_CPU_GEMM_BF16_KERNEL_H
+#define REPRO_OPS_CPU_GEMM_BF16_KERNEL_H
+
+#include <stdint.h>
+
+#define REPRO_BF16_ZERO_EXP (-1000)
+#define REPRO_BF16_BLOCK 16
+#define REPRO_BF16_PANEL 32 /* columns the SIMD kernel takes at once; Np is a multiple */
+
+typedef struct repro_bf16_operands {
+    int64_t M, N, Kp, Np, ldc;
+    const float *Af;   /* [M][Kp]  A(m,k) as bf16 values, 0 for k >= K */
+    const int32_t *Ae; /* [M][Kp]  their block exponents */
+    const float *Bf;   /* [Kp][Np] B(k,n), n contiguous, 0 for n >= N */
+    const int32_t *Be; /* [Kp][Np] */
+    const float *bias;
+    float *C;
+    int accumulate;
+} repro_bf16_operands;
+
+/* The block exponent of a float (the model's e for c, and for inputs). */
+static inline int32_t repro_bf16_block_exp(uint32_t bits)
+{
+    uint32_t E = (bits >> 23) & 0xff;
+    if (E)
+        return (int32_t)E - 127;
+    return (bits & 0x7fffffu) ? -126 : REPRO_BF16_ZERO_EXP;
+}
+
+/* One block of one output through the model itself. */
+float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
+
+/* Rows [m0, m1) of C, 32 columns at a time (AVX2; also the AVX-512 path's). */
+void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+
+#endif

@@ -1,0 +1,212 @@
+/* The bf16 GEMM's CPU side: the tensor-core model against answers measured
+ * on the GPU, and the threaded GEMM and linear layer against the plain
+ * reference, bit for bit.
+ *
+ * tests/data/tc_bf16_kat.txt holds dot products the H200's tensor cores
+ * computed (tools/tc_probe.cu wrote it: random and adversarial inputs,
+ * chains of blocks); the model must give every one of them. So a change to
+ * src/ops/tc_model.h that the hardware would not follow fails here, on any
+ * machine, without a GPU. ctest-labels: threads */
+#include <math.h>
+#include <stdio.h>
+
+#include "core/pool.h"
+#include "ops/cpu/gemm_bf16.h"
+#include "ops/tc_model.h"
+#include "testutil.h"
+
+static float f_of(uint32_t u) { return repro_tc_u2f(u); }
+
+static void rounding_to_bf16(void)
+{
+    CHECK(repro_bf16_from_float(1.0f) == 0x3f80);
+    CHECK(repro_bf16_from_float(f_of(0x3f808000u)) == 0x3f80); /* tie: to even */
+    CHECK(repro_bf16_from_float(f_of(0x3f818000u)) == 0x3f82); /* tie: to even (up) */
+    CHECK(repro_bf16_from_float(f_of(0x3f808001u)) == 0x3f81); /* above the tie */
+    CHECK(repro_bf16_from_float(f_of(0x7f7fffffu)) == 0x7f80); /* FLT_MAX rounds to infinity */
+    CHECK(repro_bf16_from_float(f_of(0x80000001u)) == 0x8000); /* the smallest subnormal to -0 */
+    CHECK((repro_bf16_from_float(NAN) & 0x7fc0) == 0x7fc0);     /* NaN stays a quiet NaN */
+    CHECK(repro_bf16_from_float(f_of(0x7f800001u)) != 0x7f80);  /* a signalling NaN is not infinity */
+}
+
+/* Rules of the block sum, one case each (each confirmed on the H200). */
+static void block_rules(void)
+{
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    uint16_t a[16], b[16];
+    /* 1 - 2^-30: the small term lies below the 25 kept bits: truncated away */
+    a[0] = 0x3f80, b[0] = 0x3f80, a[1] = 0xb880, b[1] = 0x3880; /* -2^-14 * 2^-14 = -2^-28 */
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 2, 0.0f, p)) == 0x3f800000u);
+    /* 2^-25 is kept (the second extra bit), and the sum rounds toward zero */
+    a[1] = 0x3300, b[1] = 0x3f80; /* 2^-25 */
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 2, 0.0f, p)) == 0x3f800000u);
+    a[1] = 0xb300; /* 1 - 2^-25 rounds toward zero: 1 - 2^-24 */
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 2, 0.0f, p)) == 0x3f7fffffu);
+    /* all-zero products and c = -0: +0 */
+    a[0] = 0x8000, b[0] = 0x3f80;
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 1, -0.0f, p)) == 0x00000000u);
+    /* overflow: infinity, although the rounding is toward zero */
+    a[0] = 0x7f7f, b[0] = 0x4000;
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 1, 0.0f, p)) == 0x7f800000u);
+    /* inf * 0 is NaN */
+    a[0] = 0x7f80, b[0] = 0x0000;
+    float r = repro_tc_block(a, b, 1, 1.0f, p);
+    CHECK(r != r);
+    /* zero padding changes nothing: a block of 3 == the same 3 in a block of 16 */
+    for (int i = 0; i < 16; i++)
+        a[i] = i < 3 ? (uint16_t)(0x3f81 + 3 * i) : 0, b[i] = i < 3 ? (uint16_t)(0xc011 - i) : 0;
+    CHECK(repro_tc_f2u(repro_tc_block(a, b, 3, 0.3f, p)) == repro_tc_f2u(repro_tc_block(a, b, 16, 0.3f, p)));
+}
+
+/* Every line of tests/data/tc_bf16_kat.txt: "category c a0b0 a1b1 ... d". */
+static void hardware_answers(void)
+{
+    const repro_tc_params p = REPRO_TC_HOPPER_BF16;
+    FILE *f = fopen(REPRO_SOURCE_DIR "/tests/data/tc_bf16_kat.txt", "r");
+    CHECK_MSG(f != NULL, "tests/data/tc_bf16_kat.txt is missing");
+    if (!f)
+        return;
+    char line[4096];
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char cat[32];
+        uint32_t words[80];
+        int nw = 0, used = 0;
+        char *s = line;
+        if (sscanf(s, "%31s%n", cat, &used) != 1)
+            continue;
+        s += used;
+        while (nw < 80 && sscanf(s, "%x%n", &words[nw], &used) == 1)
+            nw++, s += used;
+        CHECK_MSG(nw >= 3, "malformed line: %s", line);
+        if (nw < 3)
+            continue;
+        int K = nw - 2;
+        uint16_t a[64], b[64];
+        for (int k = 0; k < K && k < 64; k++)
+            a[k] = (uint16_t)(words[1 + k] >> 16), b[k] = (uint16_t)(words[1 + k] & 0xffff);
+        float got = repro_tc_dot(a, 1, b, 1, K, f_of(words[0]), p);
+        uint32_t want = words[nw - 1], g = repro_tc_f2u(got);
+        int both_nan = (g & 0x7fffffffu) > 0x7f800000u && (want & 0x7fffffffu) > 0x7f800000u;
+        if (g != want && !both_nan) {
+            if (bad++ < 5)
+                fprintf(stderr, "%s: model %08x, H200 %08x\n", cat, g, want);
+        }
+        n++;
+    }
+    fclose(f);
+    CHECK_MSG(n >= 400, "only %d known answers read", n);
+    CHECK_MSG(bad == 0, "%d of %d known answers differ", bad, n);
+    printf("tensor-core model: %d answers measured on the H200, %d differ\n", n, bad);
+}
+
+static uint32_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+/* Values of 2^-7 .. 2^6, zeros, and (wide) exponents far enough apart to
+ * send blocks to the SIMD kernel's slow lanes (beyond 2^+-100). */
+static int wide = 0;
+static void fill(float *v, size_t n, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = wide && lcg(s) % 7 == 0 ? 1 + lcg(s) % 253 : 120 + lcg(s) % 14;
+        v[i] = f_of((lcg(s) & 1u) << 31 | e << 23 | (lcg(s) & 0x7fffffu));
+        if (lcg(s) % 29 == 0)
+            v[i] = 0.0f;
+    }
+}
+
+/* The threaded GEMM and linear layer == the reference, at 1, 2 and 3 threads. */
+static void threaded_equals_reference(void)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 15}, {64, 10, 128}, {33, 65, 100}, {5, 3, 300}};
+    repro_error err;
+    uint64_t s = 7;
+    static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    for (int run = 0; run < 9 * 2; run++) {
+        int threads = 1 + run % 3;
+        repro_isa isa = isas[run / 3 % 3];
+        wide = run / 9;
+        if (!repro_isa_supported(isa)) {
+            if (threads == 1 && !wide)
+                printf("NOTE: %s path not supported by this CPU: not tested\n", repro_isa_name(isa));
+            continue;
+        }
+        repro_pool *pool = NULL;
+        CHECK(repro_pool_create(threads, &pool, &err) == REPRO_OK);
+        repro_cpu cpu = {isa, pool};
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *C1 = malloc(sizeof(float) * (size_t)(M * N)), *C2 = malloc(sizeof(float) * (size_t)(M * N));
+            float *bias = malloc(sizeof(float) * (size_t)N);
+            fill(A, (size_t)(M * K), &s), fill(B, (size_t)(K * N), &s), fill(bias, (size_t)N, &s);
+            for (int layout = 0; layout < 4; layout++)
+                for (int acc = 0; acc <= 1; acc++) {
+                    int64_t a_rs = layout & 1 ? 1 : K, a_cs = layout & 1 ? M : 1;
+                    int64_t b_rs = layout & 2 ? 1 : N, b_cs = layout & 2 ? K : 1;
+                    fill(C1, (size_t)(M * N), &s);
+                    memcpy(C2, C1, sizeof(float) * (size_t)(M * N));
+                    CHECK(repro_gemm_bf16(&cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, acc ? NULL : bias, C1, N, acc,
+                                          &err) == REPRO_OK);
+                    repro_gemm_bf16_ref(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, acc ? NULL : bias, C2, N, acc);
+                    CHECK_MSG(test_bits_equal(C1, C2, (size_t)(M * N), "bf16 gemm"),
+                              "%lldx%lldx%lld layout %d acc %d, %s, %d threads%s", (long long)M, (long long)N,
+                              (long long)K, layout, acc, repro_isa_name(isa), threads, wide ? ", wide" : "");
+                }
+            free(A), free(B), free(C1), free(C2), free(bias);
+        }
+        repro_pool_destroy(pool);
+    }
+}
+
+/* The bf16 linear layer is its three products as written in gemm_bf16.h. */
+static void linear_layer(void)
+{
+    enum { B = 40, I = 37, O = 19 };
+    static float x[B * I], w[O * I], bias[O], dy[B * O], y1[B * O], y2[B * O];
+    static float dx1[B * I], dx2[B * I], dw1[O * I], dw2[O * I], db1[O], db2[O];
+    uint64_t s = 11;
+    fill(x, B * I, &s), fill(w, O * I, &s), fill(bias, O, &s), fill(dy, B * O, &s), fill(dw1, O * I, &s);
+    fill(db1, O, &s);
+    memcpy(dw2, dw1, sizeof dw1), memcpy(db2, db1, sizeof db1);
+    repro_cpu cpu = {REPRO_ISA_SCALAR, NULL};
+    repro_error err;
+    CHECK(repro_linear_forward_bf16(&cpu, y1, x, w, bias, B, I, O, &err) == REPRO_OK);
+    repro_gemm_bf16_ref(B, O, I, x, I, 1, w, 1, I, bias, y2, O, 0);
+    CHECK(test_bits_equal(y1, y2, B * O, "bf16 linear forward"));
+    CHECK(repro_linear_backward_bf16(&cpu, dx1, dw1, db1, dy, x, w, B, I, O, &err) == REPRO_OK);
+    repro_gemm_bf16_ref(B, I, O, dy, O, 1, w, I, 1, NULL, dx2, I, 0);
+    repro_gemm_bf16_ref(O, I, B, dy, 1, O, x, I, 1, NULL, dw2, I, 1);
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < O; o++)
+            db2[o] = db2[o] + dy[b * O + o];
+    CHECK(test_bits_equal(dx1, dx2, B * I, "bf16 linear dx"));
+    CHECK(test_bits_equal(dw1, dw2, O * I, "bf16 linear dW"));
+    CHECK(test_bits_equal(db1, db2, O, "bf16 linear db"));
+    /* and it is not the fp32 layer: bf16 inputs lose bits */
+    repro_gemm_bf16_ref(B, O, I, x, I, 1, w, 1, I, bias, y2, O, 0);
+    int differ = 0;
+    for (int i = 0; i < B * O; i++) {
+        float acc = 0.0f;
+        for (int k = 0; k < I; k++)
+            acc = fmaf(x[i / O * I + k], w[i % O * I + k], acc);
+        differ += acc + bias[i % O] != y2[i];
+    }
+    CHECK_MSG(differ > B * O / 2, "only %d of %d outputs differ from fp32", differ, B * O);
+}
+
+int main(void)
+{
+    rounding_to_bf16();
+    block_rules();
+    hardware_answers();
+    threaded_equals_reference();
+    linear_layer();
+    return test_finish("test_gemm_bf16");
+}
