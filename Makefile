@@ -75,7 +75,7 @@ bench: build
 # PyTorch's index when it is reachable, else PyPI's (which also pulls the
 # CUDA libraries, a few GB).
 bench-venv:
-	/usr/bin/python3 -m venv bench/.venv
+	test -x bench/.venv/bin/pip || /usr/bin/python3 -m venv bench/.venv
 	bench/.venv/bin/pip install --upgrade pip
 	bench/.venv/bin/pip install numpy torch --index-url https://download.pytorch.org/whl/cpu || \
 	  bench/.venv/bin/pip install numpy torch
