@@ -9,8 +9,9 @@
 # loop (bench/torch_mlp.py). PyTorch gets its best configuration for the
 # core count: Debian's is built on OpenBLAS, whose own threads come on top
 # of torch.set_num_threads, so each split of THREADS cores between the two
-# (torch T x OpenBLAS 1, torch 1 x OpenBLAS T) is measured and the best
-# reported, with its split. With bench/.venv (make bench-venv: PyTorch
+# (torch T x OpenBLAS 1, torch 1 x OpenBLAS T), with the plain and (where
+# that PyTorch has it on the CPU) the fused Adam, is measured and the best
+# reported, with its configuration. With bench/.venv (make bench-venv: PyTorch
 # from PyPI, CPU wheel) that PyTorch is measured too.
 set -euo pipefail
 build=${1:-build}
@@ -29,17 +30,22 @@ repro_rate() { # threads [--set ...] -> samples/s of the step loop (the second e
         --set data.limit_test=1000 --set checkpoint.every_epoch=false --set checkpoint.every_seconds=0 "$@" \
         | sed -n 's/.*"event":"epoch".*"samples_per_sec":\([0-9.]*\).*/\1/p' | sed -n 2p
 }
-torch_one() { # python torch_threads openblas_threads -> samples/s
-    OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$2 "$1" bench/torch_mlp.py speed "$2" "$steps" cpu eager fp32 234 \
-        | sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p'
+torch_one() { # python torch_threads openblas_threads variant -> samples/s (empty if the variant fails)
+    OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$2 "$1" bench/torch_mlp.py speed "$2" "$steps" cpu "$4" fp32 234 \
+        2>/dev/null | sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p'
 }
-torch_best() { # python threads -> "samples/s split": the best split of the cores
-    local best=0 split="" r
-    for cfg in "$2 1" "1 $2"; do
-        set -- "$1" "$2" $cfg
-        r=$(torch_one "$1" "$3" "$4")
-        if awk -v a="$r" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$r split="torch $3 x OpenBLAS $4"; fi
-        [[ $2 == 1 ]] && break # one core: one split
+torch_best() { # python threads -> "samples/s configuration": the best split of the cores, and
+    # Adam(fused=True) where that PyTorch has it on the CPU (2.4 on)
+    local best=0 split="" r v
+    for v in eager fused; do
+        for cfg in "$2 1" "1 $2"; do
+            set -- "$1" "$2" $cfg
+            r=$(torch_one "$1" "$3" "$4" "$v")
+            if [[ -n $r ]] && awk -v a="$r" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+                best=$r split="torch $3 x OpenBLAS $4, $v Adam"
+            fi
+            [[ $2 == 1 ]] && break # one core: one split
+        done
     done
     echo "$best $split"
 }
@@ -49,7 +55,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 peers=("$py")
 [[ -x $venv_py ]] && peers+=("$venv_py")
 for p in "${peers[@]}"; do echo "peer: $p: PyTorch $("$p" -c 'import torch; print(torch.__version__)')"; done
-printf '%-8s %12s %12s %8s  %s\n' threads repro pytorch ratio "peer (best split of the cores)"
+printf '%-8s %12s %12s %8s  %s\n' threads repro pytorch ratio "peer (its best configuration)"
 for t in 1 2; do
     r=$(repro_rate "$t")
     for p in "${peers[@]}"; do
