@@ -68,6 +68,8 @@ static void usage(FILE *out)
             "                   or ~/.cache/repro)\n"
             "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"
             "                   NAME's gradient at step S (recorded in run.json as test_perturb)\n"
+            "  REPRO_TEST_HASH_LOG=FILE  tests only: append the path of each data file read in full\n"
+            "                   to hash it (not found in the hash cache)\n"
             "\n"
             "Ctrl-C (SIGINT), SIGTERM or SIGHUP checkpoints at the end of the current step\n"
             "and stops; the run is marked interrupted and --resume continues it.\n"
