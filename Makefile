@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo demo-text test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo demo-text test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -74,6 +74,16 @@ soak: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
+
+# Optional: a current PyTorch in bench/.venv, a fairer CPU peer than
+# Debian's 1.13; make bench then measures both. The CPU-only wheel from
+# PyTorch's index when it is reachable, else PyPI's (which also pulls the
+# CUDA libraries, a few GB).
+bench-venv:
+	test -x bench/.venv/bin/pip || /usr/bin/python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --upgrade pip
+	bench/.venv/bin/pip install numpy torch --index-url https://download.pytorch.org/whl/cpu || \
+	  bench/.venv/bin/pip install numpy torch
 
 # On a machine with a CUDA GPU and PyTorch: repro exact / fast against
 # PyTorch eager and torch.compile (docs/cuda.md#training-speed)

@@ -16,7 +16,8 @@ usage: torch_cnn.py speed|accuracy cnn|resnet THREADS [STEPS] [cpu|cuda] [eager|
   eager    plain PyTorch (on CUDA: deterministic algorithms, cudnn.deterministic,
            benchmark off, no TF32)
   compile  torch.compile of the model and of the optimizer step
-  graphs   the whole step captured in one CUDA Graph (capturable Adam)
+  fused    eager with torch.optim.Adam(fused=True) (CUDA; CPU from PyTorch 2.4)
+  graphs   the whole step captured in one CUDA Graph (fused capturable Adam)
 The ResNet's batch norm is PyTorch's (statistics over the whole batch of 128,
 repro uses groups of 32): the same work, not the same numbers.
 FASHION_DIR overrides the data folder.
@@ -86,10 +87,12 @@ def setup(threads, device):
 
 def make(arch, device, variant):
     model = (cnn() if arch == "cnn" else resnet()).to(device)
-    capturable = variant == "graphs"
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=capturable) if capturable else \
-        torch.optim.Adam(model.parameters(), lr=1e-3)
-    return model, opt
+    kw = {}
+    if variant in ("fused", "graphs"):
+        kw["fused"] = True
+    if variant == "graphs":
+        kw["capturable"] = True
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3, **kw)
 
 
 def speed(arch, threads, steps, device, variant):
@@ -104,11 +107,16 @@ def speed(arch, threads, steps, device, variant):
         opt_step = torch.compile(opt.step)
     batch = 128
     per_epoch = x.shape[0] // batch
-    perm = torch.randperm(x.shape[0]).to(device)
+    perm = [None]
+
+    def batch_of(i):  # a fresh permutation at the start of every epoch
+        j = i % per_epoch
+        if j == 0 or perm[0] is None:
+            perm[0] = torch.randperm(x.shape[0]).to(device)
+        return perm[0][j * batch:(j + 1) * batch]
 
     def step(i):
-        j = i % per_epoch
-        idx = perm[j * batch:(j + 1) * batch]
+        idx = batch_of(i)
         opt.zero_grad(set_to_none=False)
         loss = loss_fn(fwd(x[idx]), y[idx])
         loss.backward()
@@ -136,8 +144,7 @@ def speed(arch, threads, steps, device, variant):
             opt.step()
 
         def step(i):  # noqa: F811 (the captured step replays on fresh data)
-            j = i % per_epoch
-            idx = perm[j * batch:(j + 1) * batch]
+            idx = batch_of(i)
             sx.copy_(x[idx])
             sy.copy_(y[idx])
             graph.replay()
@@ -197,7 +204,7 @@ def main():
         steps = int(sys.argv[4]) if len(sys.argv) > 4 else 50
         device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
         variant = sys.argv[6] if len(sys.argv) > 6 else "eager"
-        if variant not in ("eager", "compile", "graphs"):
+        if variant not in ("eager", "fused", "compile", "graphs"):
             sys.exit(f"torch_cnn.py: unknown variant {variant!r}")
         speed(arch, threads, steps, device, variant)
     else:

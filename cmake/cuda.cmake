@@ -6,18 +6,48 @@
 if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
   set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
 endif()
-if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-  set(CMAKE_CUDA_ARCHITECTURES 90)
+# The GPUs the kernels are built for. By default every architecture from
+# sm_80 (A100) up that has shipped as a data-centre or desktop GPU and that
+# this toolkit can build (`nvcc --list-gpu-arch`), as machine code, plus
+# compute_80 PTX that the driver compiles for any later GPU (JIT). Exact
+# mode's bits do not depend on the architecture: every kernel is written
+# out in one evaluation order with fmad off (docs/cuda.md). Override with
+# -DCMAKE_CUDA_ARCHITECTURES="90" (one architecture builds in a third of
+# the time) or any list: each entry N gives sm_N machine code, the lowest
+# also compute_N PTX.
+if(DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT CMAKE_CUDA_ARCHITECTURES MATCHES "^(all|all-major|native)$")
+  set(REPRO_CUDA_ARCHS ${CMAKE_CUDA_ARCHITECTURES})
+else()
+  execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --list-gpu-arch OUTPUT_VARIABLE _repro_arch_list
+                  RESULT_VARIABLE _repro_arch_rc ERROR_QUIET)
+  set(REPRO_CUDA_ARCHS "")
+  foreach(arch 80 86 89 90 100 120)
+    if(NOT _repro_arch_rc EQUAL 0 OR _repro_arch_list MATCHES "compute_${arch}[^0-9]")
+      list(APPEND REPRO_CUDA_ARCHS ${arch})
+    endif()
+  endforeach()
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 80)
+  endif()
 endif()
+string(REGEX REPLACE "-(real|virtual)" "" REPRO_CUDA_ARCHS "${REPRO_CUDA_ARCHS}")
+list(SORT REPRO_CUDA_ARCHS COMPARE NATURAL)
+list(GET REPRO_CUDA_ARCHS 0 _repro_ptx_arch)
+set(REPRO_CUDA_GENCODE "")
+foreach(arch ${REPRO_CUDA_ARCHS})
+  list(APPEND REPRO_CUDA_GENCODE "SHELL:-gencode arch=compute_${arch},code=sm_${arch}")
+endforeach()
+list(APPEND REPRO_CUDA_GENCODE "SHELL:-gencode arch=compute_${_repro_ptx_arch},code=compute_${_repro_ptx_arch}")
+list(JOIN REPRO_CUDA_ARCHS ", sm_" _repro_arch_text)
+message(STATUS "repro: CUDA machine code for sm_${_repro_arch_text}; PTX for compute_${_repro_ptx_arch}")
 enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
 set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 
-# sm_90 machine code plus compute_90 PTX for later GPUs.
 set(REPRO_CUDA_FLAGS
   --fmad=false -ftz=false -prec-div=true -prec-sqrt=true
-  "SHELL:-gencode arch=compute_90,code=sm_90" "SHELL:-gencode arch=compute_90,code=compute_90"
+  ${REPRO_CUDA_GENCODE}
   "SHELL:--Werror all-warnings" "SHELL:-Xcompiler -Wall,-Wextra,-Werror,-ffp-contract=off")
 
 # The top-level add_compile_options() are gcc's (-Werror, -ffp-contract=off

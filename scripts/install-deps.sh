@@ -16,7 +16,7 @@ packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev
           libopenblas-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist python3-numpy python3-pytest fortunes)
 for flag in "$@"; do
     case $flag in
-    --bench) packages+=(python3-torch python3-numpy) ;;
+    --bench) packages+=(python3-torch python3-numpy python3-venv) ;;
     --fuzz) packages+=(clang libclang-rt-dev) ;;
     --browser) packages+=(chromium) ;;
     *) echo "install-deps.sh: unknown option '$flag' (--bench, --fuzz, --browser)" >&2; exit 2 ;;

@@ -79,7 +79,7 @@ static void test_fashion_example(void)
     CHECK_MSG(load(EX("fashion_mlp.yaml"), NULL, 0, &cfg, &err) == REPRO_OK, "%s", err.message);
     CHECK(strcmp(cfg.source_path, EX("fashion_mlp.yaml")) == 0);
     CHECK(cfg.seed == 42 && cfg.epochs == 10 && cfg.batch_size == 256 && cfg.accum_steps == 1);
-    CHECK(cfg.mode == REPRO_MODE_EXACT && cfg.device == REPRO_DEVICE_CPU && cfg.threads == 1);
+    CHECK(cfg.mode == REPRO_MODE_EXACT && cfg.device == REPRO_DEVICE_CPU && cfg.threads == 0);
     CHECK(cfg.data.format == REPRO_DATA_IDX);
     CHECK(strcmp(cfg.data.train_images,
                  "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") == 0);
@@ -139,7 +139,9 @@ static void test_defaults(void)
     repro_config_defaults(&def);
     CHECK(cfg.seed == 0 && def.seed == 0);
     CHECK(cfg.mode == REPRO_MODE_EXACT && cfg.device == REPRO_DEVICE_CPU);
-    CHECK(cfg.threads == 1 && cfg.epochs == 10 && cfg.max_steps == 0);
+    CHECK(cfg.threads == 0 && cfg.epochs == 10 && cfg.max_steps == 0); /* 0: the machine's cores */
+    CHECK(repro_config_threads(&cfg) >= 1);
+    CHECK(cfg.checkpoint.every_epoch && cfg.checkpoint.every_seconds == 300.0f && cfg.checkpoint.keep == 2);
     CHECK(cfg.batch_size == 256 && cfg.accum_steps == 1 && cfg.eval_batch_size == 1000);
     CHECK(cfg.data.format == REPRO_DATA_IDX && cfg.data.scale == 1.0f / 255.0f);
     CHECK(cfg.data.val_fraction == 0.1f && cfg.data.header && cfg.data.n_classes == 0);
@@ -327,8 +329,9 @@ static void test_file_errors(void)
     expect_file_error(with("epochs: 1.5\n"), "epochs: expected an integer, got '1.5'", 0);
     expect_file_error(with("epochs: 99999999999\n"), "epochs: does not fit in a 32-bit integer", 0);
     expect_file_error(with("seed: -1\n"), "seed: expected a non-negative integer, got '-1'", 0);
-    expect_file_error(with("threads: 0\n"), "threads: must be in 1..1024, got 0", 0);
-    expect_file_error(with("threads: 1025\n"), "threads: must be in 1..1024, got 1025", 0);
+    expect_file_error(with("threads: -1\n"), "threads: must be in 0..1024, got -1", 0);
+    expect_file_error(with("threads: 1025\n"), "threads: must be in 0..1024, got 1025", 0);
+    expect_file_error(with("checkpoint: {every_seconds: -1}\n"), "checkpoint.every_seconds: must be >= 0", 0);
     expect_file_error(with("data_: 1\n"), "unknown key 'data_' (did you mean 'data'?)", 0);
     expect_file_error(with("accum_steps: 3\n"),
                       BAD ":11:14: accum_steps (3) must divide batch_size (256)", 0);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Every GPU check and benchmark in one go, on a machine with a CUDA GPU,
 # from the repository root, after tools/gpu-bundle.sh made .gpu/ here:
-#   bash tools/gpu-check.sh OUT_DIR [tests|bench|accuracy|all]
+#   bash tools/gpu-check.sh OUT_DIR [tests|ptx|bench|accuracy|all]
+# ptx: the kernels JIT-compiled by the driver from the fatbinary's
+# compute_80 PTX (CUDA_FORCE_PTX_JIT=1, as on a GPU newer than the machine
+# code in it) give the golden hashes and pass the kernel tests.
 # Each step's whole output goes to OUT_DIR/<step>.log; the console gets a
 # line per step with its exit status and the log's last lines.
 set -uo pipefail
@@ -32,6 +35,18 @@ if [[ $what == tests || $what == all ]]; then
     step replay_cuda bash tests/test_replay_cuda.sh
     step text_lm bash tests/test_text_lm.sh
     step world_gpu bash tests/test_world_gpu.sh   # 1 vs 2 GPUs vs CPU (skipped without 2 GPUs)
+    step cuda_resume bash tests/test_cuda_resume.sh
+fi
+if [[ $what == ptx || $what == all ]]; then
+    if command -v cuobjdump >/dev/null; then
+        TAIL=20 step ptx_list bash -c 'cuobjdump --list-ptx "$REPRO"; cuobjdump --list-elf "$REPRO"'
+    else
+        echo "=== ptx_list: cuobjdump not found; skipped"
+    fi
+    step ptx_golden_cuda env CUDA_FORCE_PTX_JIT=1 REPRO_GOLDEN_SET="--set device=cuda" bash tests/test_golden.sh
+    for t in test_cuda_ops test_cuda_conv test_cuda_norm; do
+        step "ptx_$t" env CUDA_FORCE_PTX_JIT=1 ".gpu/$t"
+    done
 fi
 if [[ $what == bench || $what == all ]]; then
     TAIL=40 step conv_layers .gpu/test_cuda_conv --bench-only

@@ -263,8 +263,11 @@ typedef struct repro_early_stop_config {
 } repro_early_stop_config;
 
 typedef struct repro_checkpoint_config {
-    int64_t every_steps; /* write a checkpoint every N optimiser steps; 0 = only when stopped */
+    int64_t every_steps; /* write a checkpoint every N optimiser steps; 0 = not by step count */
     int keep;            /* checkpoints kept (the newest; default 2) */
+    bool every_epoch;    /* write one at the end of every epoch (default true) */
+    float every_seconds; /* and one at the end of the first step this long after the last
+                          * (default 300; 0 = not by time). Snapshots: they never change a bit */
 } repro_checkpoint_config;
 
 typedef struct repro_ledger_config {
@@ -338,7 +341,7 @@ typedef struct repro_config {
     repro_determinism determinism;
     repro_device device;
     bool allow_tf32;   /* mode fast on cuda: cuBLAS may use TF32 tensor cores (default false) */
-    int threads;       /* compute threads (>= 1) */
+    int threads;       /* compute threads; 0 (the default) = the machine's cores (repro_cpu_cores) */
     int epochs;        /* >= 1 */
     int64_t max_steps; /* 0 = no limit; else stop after this many optimiser steps */
     int batch_size;    /* samples per optimiser step (>= 1) */
@@ -371,6 +374,11 @@ repro_status repro_config_load(const char *path, const char *const *overrides, i
  * Keys appear in a fixed order so the text is canonical: the config hash is
  * the SHA-256 of this text. Returns NULL on allocation failure. */
 char *repro_config_to_json(const repro_config *cfg);
+
+/* The compute threads cfg asks for: cfg->threads, or for 0 the CPUs this
+ * process may run on (its affinity mask, so taskset and cgroup cpusets
+ * count), at least 1. The count never changes a bit of a result. */
+int repro_config_threads(const repro_config *cfg);
 
 /* Names for enums, as they are spelled in YAML ("adam", "cross_entropy", ...). */
 const char *repro_layer_kind_name(repro_layer_kind kind);

@@ -38,6 +38,18 @@ void repro_sha256_final(repro_sha256 *h, char hex[65]);
 void repro_sha256_hex(const void *data, size_t n, char hex[65]);
 repro_status repro_sha256_file(const char *path, char hex[65], repro_error *err);
 
+/* repro_sha256_file, remembered: the digest of a data file is kept in a
+ * user cache (REPRO_CACHE_DIR, else $XDG_CACHE_HOME/repro, else
+ * ~/.cache/repro; under hashes/) keyed by the file's device, inode, size,
+ * modification and status-change times (nanoseconds), and the file is read
+ * again only when one of them differs, or when rehash is set. An entry
+ * that does not parse or whose own checksum fails is ignored; a cache that
+ * cannot be written costs only the speed-up. *was_read (may be NULL): 1
+ * when the file was read in full now. Limits: docs/data.md, "Data file
+ * hashes". */
+repro_status repro_sha256_file_cached(const char *path, int rehash, char hex[65], int *was_read,
+                                      repro_error *err);
+
 /* ---- Atomic files ------------------------------------------------------ */
 
 /* Writes to PATH.tmp.<pid>, flushes and fsyncs it, renames it over PATH and

@@ -60,6 +60,14 @@ typedef struct repro_train_options {
     int n_overrides;
     const char *resume_dir;     /* continue this run from its newest valid checkpoint */
     int resume_force;           /* resume even if the checkpoint's config hash differs */
+    int rehash;                 /* read every data file in full to hash it, whatever the hash cache
+                                 * holds (repro_sha256_file_cached) */
+    const char *resume_config_sha256; /* a resume that changed settings that never change a bit
+                                       * (threads, device, ...: src/train/resume_policy.c): the
+                                       * run's own config_sha256, which its checkpoints carry;
+                                       * NULL = the hash of cfg */
+    const char *resume_changes; /* those changes, {"KEY": {"from": A, "to": B}} as JSON text, for
+                                 * run.json's "resumes" list; NULL = none */
     int64_t stop_after;         /* > 0: checkpoint and stop (status interrupted) after this step */
     volatile const int *interrupt; /* when it becomes non-zero: checkpoint and stop (e.g. SIGINT) */
     const char *trace_dir;      /* non-NULL: write per-operation fingerprints of steps

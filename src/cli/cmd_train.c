@@ -1,6 +1,7 @@
 /* `repro train CONFIG [--set KEY=VALUE]... [--out DIR] [--force] [--quiet] [--json]
  *              [--stop-after N] [--procs N] [--trace-step N|M-N --trace-dir DIR]`
- * `repro train --resume RUN_DIR [--force]` */
+ * `repro train --resume RUN_DIR [--force] [--set KEY=VALUE]...` (only keys that
+ *  never change a bit: src/train/resume_policy.c) */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/resume_settings.h"
 #include "cli/run_config.h"
 #include "repro/config.h"
 #include "repro/record.h"
@@ -31,7 +33,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: repro train CONFIG [options]\n"
-            "       repro train --resume RUN_DIR [--force] [--quiet | --json]\n"
+            "       repro train --resume RUN_DIR [--set KEY=VALUE]... [--force] [--quiet | --json]\n"
             "\n"
             "Trains the model CONFIG describes and writes a run directory holding\n"
             "run.json, metrics.jsonl, ledger.jsonl and model.safetensors.\n"
@@ -43,7 +45,13 @@ static void usage(FILE *out)
             "  --force          overwrite DIR even when it holds a complete run; with --resume,\n"
             "                   resume even if the config or data changed since the run started\n"
             "  --resume RUN_DIR continue a stopped run from its newest valid checkpoint; the\n"
-            "                   finished run is bit for bit the one that never stopped\n"
+            "                   finished run is bit for bit the one that never stopped. With\n"
+            "                   --set it may change what never changes a bit: threads, device\n"
+            "                   (mode exact), eval_batch_size, accum_steps, loader.*,\n"
+            "                   checkpoint.*; run.json's \"resumes\" records each resume\n"
+            "                   and what it changed\n"
+            "  --rehash         read every data file in full to hash it, ignoring the hash cache\n"
+            "                   (REPRO_CACHE_DIR, else $XDG_CACHE_HOME/repro or ~/.cache/repro)\n"
             "  --stop-after N   checkpoint and stop after optimiser step N (the run is marked\n"
             "                   interrupted and can be resumed); 0 saves the initial weights\n"
             "                   (ckpt-00000000.safetensors) before the first step\n"
@@ -61,8 +69,12 @@ static void usage(FILE *out)
             "\n"
             "environment:\n"
             "  REPRO_ISA=auto|scalar|avx2|avx512  force an instruction-set path (all give the same bits)\n"
+            "  REPRO_CACHE_DIR=DIR  where data file hashes are remembered (default $XDG_CACHE_HOME/repro\n"
+            "                   or ~/.cache/repro)\n"
             "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"
             "                   NAME's gradient at step S (recorded in run.json as test_perturb)\n"
+            "  REPRO_TEST_HASH_LOG=FILE  tests only: append the path of each data file read in full\n"
+            "                   to hash it (not found in the hash cache)\n"
             "\n"
             "Ctrl-C (SIGINT), SIGTERM or SIGHUP checkpoints at the end of the current step\n"
             "and stops; the run is marked interrupted and --resume continues it.\n"
@@ -82,6 +94,7 @@ typedef struct train_args {
     const char *trace_dir;
     long long trace_first, trace_last;
     int force;
+    int rehash;
     progress_mode mode;
     const char **overrides;
     int n_overrides;
@@ -162,6 +175,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->out = arg + 6;
         } else if (!strcmp(arg, "--force")) {
             a->force = 1;
+        } else if (!strcmp(arg, "--rehash")) {
+            a->rehash = 1;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->mode = PROGRESS_QUIET;
         } else if (!strcmp(arg, "--json")) {
@@ -176,8 +191,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             return 2;
         }
     }
-    if (a->resume && (a->config || a->n_overrides || a->out)) {
-        fprintf(stderr, "repro train: --resume takes the run's own config; CONFIG, --set and --out "
+    if (a->resume && (a->config || a->out)) {
+        fprintf(stderr, "repro train: --resume takes the run's own config and directory; CONFIG and --out "
                         "cannot be combined with it\n");
         return 2;
     }
@@ -251,10 +266,15 @@ int repro_cmd_train(int argc, char **argv)
     repro_error err;
     repro_error_clear(&err);
     run_config resumed = {0};
+    char *changes = NULL;          /* the settings a resume changed, as JSON */
+    const char *run_sha256 = NULL; /* then the run's own config hash */
     repro_status st = REPRO_OK;
     if (a.resume) {
-        rc = run_config_load(a.resume, a.force, "repro train: cannot resume", "; use --force to resume anyway",
-                             &resumed, cfg);
+        rc = run_config_load_rehash(a.resume, a.force, a.rehash, "repro train: cannot resume",
+                                    "; use --force to resume anyway", &resumed, cfg);
+        if (!rc && a.n_overrides)
+            rc = resume_settings_apply(a.resume, &resumed, a.overrides, a.n_overrides, cfg, &changes,
+                                       &run_sha256);
     } else if ((st = repro_config_load(a.config, a.overrides, a.n_overrides, cfg, &err)) != REPRO_OK) {
         fprintf(stderr, "repro train: %s\n", err.message);
         rc = 2;
@@ -265,7 +285,11 @@ int repro_cmd_train(int argc, char **argv)
         rc = parse_test_perturb(perturb_spec, &hooks.perturb);
     if (!rc && jitter && jitter[0])
         hooks.loader_jitter_us = atoi(jitter);
+    const char *hash_log = getenv("REPRO_TEST_HASH_LOG");
+    if (hash_log && hash_log[0])
+        hooks.hash_log = hash_log;
     if (rc) {
+        free(changes);
         run_config_free(&resumed);
         free(cfg);
         free(a.overrides);
@@ -307,6 +331,9 @@ int repro_cmd_train(int argc, char **argv)
         .n_overrides = a.resume ? resumed.n_overrides : a.n_overrides,
         .resume_dir = a.resume,
         .resume_force = a.force,
+        .rehash = a.rehash,
+        .resume_config_sha256 = run_sha256,
+        .resume_changes = changes,
         .stop_after = a.stop_after ? a.stop_after : a.trace_last,
         .interrupt = (volatile const int *)&interrupted,
         .trace_dir = a.trace_dir,
@@ -340,6 +367,7 @@ int repro_cmd_train(int argc, char **argv)
     }
     if (res.resume_notes[0])
         fprintf(stderr, "repro train: note: %s\n", res.resume_notes);
+    free(changes);
     run_config_free(&resumed);
     free(cfg);
     free(a.overrides);

@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include "repro/record.h"
+#include "train/test_hooks.h"
 
 /* Every data file the record lists must still hash as it did. */
-static int check_data_files(const char *run_dir, int force, const char *what, const char *hint,
+static int check_data_files(const char *run_dir, int force, int rehash, const char *what, const char *hint,
                             const cJSON *record)
 {
+    const char *log = getenv("REPRO_TEST_HASH_LOG"); /* tests only: what was read in full */
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "data"), "files");
     const cJSON *item;
     cJSON_ArrayForEach(item, files)
@@ -24,10 +26,13 @@ static int check_data_files(const char *run_dir, int force, const char *what, co
         repro_error err;
         if (!file || !sha)
             continue;
-        if (repro_sha256_file(file, now, &err) != REPRO_OK) {
+        int was_read;
+        if (repro_sha256_file_cached(file, rehash, now, &was_read, &err) != REPRO_OK) {
             fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
             return 2;
         }
+        if (was_read && log && log[0])
+            repro_test_hash_log(log, file);
         if (strcmp(now, sha) != 0 && !force) {
             fprintf(stderr, "%s '%s': data file '%s' changed since the run started "
                             "(sha256 %s, now %s)%s\n", what, run_dir, file, sha, now, hint);
@@ -43,10 +48,16 @@ static int check_data_files(const char *run_dir, int force, const char *what, co
  * goes back to its own. */
 static repro_status load_where_started(const run_config *rc, repro_config *cfg, repro_error *err)
 {
+    return run_config_load_as_started(rc, rc->overrides, rc->n_overrides, cfg, err);
+}
+
+repro_status run_config_load_as_started(const run_config *rc, const char *const *overrides, int n_overrides,
+                                        repro_config *cfg, repro_error *err)
+{
     const char *cwd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "cwd"));
     int here = cwd ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     int moved = here >= 0 && chdir(cwd) == 0;
-    repro_status st = repro_config_load(rc->config_path, rc->overrides, rc->n_overrides, cfg, err);
+    repro_status st = repro_config_load(rc->config_path, overrides, n_overrides, cfg, err);
     if (moved && fchdir(here) != 0 && st == REPRO_OK)
         st = repro_fail(err, REPRO_ERR_IO, "cannot return to the working directory: %s", strerror(errno));
     if (here >= 0)
@@ -56,6 +67,12 @@ static repro_status load_where_started(const run_config *rc, repro_config *cfg, 
 
 int run_config_load(const char *run_dir, int force, const char *what, const char *hint, run_config *rc,
                     repro_config *cfg)
+{
+    return run_config_load_rehash(run_dir, force, 0, what, hint, rc, cfg);
+}
+
+int run_config_load_rehash(const char *run_dir, int force, int rehash, const char *what, const char *hint,
+                           run_config *rc, repro_config *cfg)
 {
     memset(rc, 0, sizeof *rc);
     char path[4096];
@@ -102,7 +119,7 @@ int run_config_load(const char *run_dir, int force, const char *what, const char
                         "(config_sha256 %s, now %s)%s\n", what, run_dir, want, have, hint);
         return 2;
     }
-    return check_data_files(run_dir, force, what, hint, rc->record);
+    return check_data_files(run_dir, force, rehash, what, hint, rc->record);
 }
 
 void run_config_free(run_config *rc)

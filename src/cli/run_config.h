@@ -25,5 +25,14 @@ typedef struct run_config {
 int run_config_load(const char *run_dir, int force, const char *what, const char *hint, run_config *rc,
                     repro_config *cfg);
 void run_config_free(run_config *rc);
+/* run_config_load that, with rehash, reads every data file in full whatever
+ * the hash cache holds (repro train --rehash). */
+int run_config_load_rehash(const char *run_dir, int force, int rehash, const char *what, const char *hint,
+                           run_config *rc, repro_config *cfg);
+
+/* rc's config file with these overrides (e.g. the run's own and then a
+ * resume's), loaded in the directory the run started in. */
+repro_status run_config_load_as_started(const run_config *rc, const char *const *overrides, int n_overrides,
+                                        repro_config *cfg, repro_error *err);
 
 #endif

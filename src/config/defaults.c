@@ -41,7 +41,7 @@ void repro_config_defaults(repro_config *cfg)
     cfg->mode = REPRO_MODE_EXACT;
     cfg->determinism = REPRO_DETERMINISM_STRICT; /* warn when mode is fast: config.c */
     cfg->device = REPRO_DEVICE_CPU;
-    cfg->threads = 1;
+    cfg->threads = 0; /* the machine's cores: threads never change a bit */
     cfg->epochs = 10;
     cfg->max_steps = 0;
     cfg->batch_size = 256;
@@ -75,6 +75,10 @@ void repro_config_defaults(repro_config *cfg)
     cfg->ledger.hash_every = 50;
     cfg->checkpoint.every_steps = 0;
     cfg->checkpoint.keep = 2;
+    /* a killed run can always be resumed, losing at most an epoch or five
+     * minutes, whichever is less */
+    cfg->checkpoint.every_epoch = true;
+    cfg->checkpoint.every_seconds = 300.0f;
 
     repro_sampler_config *s = &cfg->sampler;
     s->name = REPRO_SAMPLER_RANDOM;

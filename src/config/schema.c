@@ -204,6 +204,8 @@ static TABLE(ledger_table, ledger_fields);
 static const cfg_field checkpoint_fields[] = {
     F(repro_checkpoint_config, CFG_I64, every_steps, .range = GE(0)),
     F(repro_checkpoint_config, CFG_INT, keep, .range = GE(1)),
+    F(repro_checkpoint_config, CFG_BOOL, every_epoch),
+    F(repro_checkpoint_config, CFG_FLOAT, every_seconds, .range = GE(0)),
 };
 static TABLE(checkpoint_table, checkpoint_fields);
 static const cfg_field sampler_fields[] = {
@@ -256,7 +258,7 @@ static const cfg_field root_fields[] = {
     F(repro_config, CFG_ENUM, determinism, .names = determinism_names),
     F(repro_config, CFG_ENUM, device, .names = device_names),
     F(repro_config, CFG_BOOL, allow_tf32),
-    F(repro_config, CFG_INT, threads, .range = IN(1, 1024)),
+    F(repro_config, CFG_INT, threads, .range = IN(0, 1024)),
     F(repro_config, CFG_INT, epochs, .range = GE(1)),
     F(repro_config, CFG_I64, max_steps, .range = GE(0)),
     F(repro_config, CFG_INT, batch_size, .range = GE(1)),

@@ -105,7 +105,8 @@ repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n
 }
 
 /* {"path": ..., "sha256": ...} for each data file the config names. */
-static repro_status data_files(const repro_data_config *d, cJSON **out, repro_error *err)
+static repro_status data_files(const repro_data_config *d, int rehash, const char *hash_log, cJSON **out,
+                               repro_error *err)
 {
     const char *paths[4];
     int n = 0;
@@ -133,11 +134,14 @@ static repro_status data_files(const repro_data_config *d, cJSON **out, repro_er
     cJSON *files = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
         char hex[65];
-        repro_status st = repro_sha256_file(paths[i], hex, err);
+        int was_read;
+        repro_status st = repro_sha256_file_cached(paths[i], rehash, hex, &was_read, err);
         if (st != REPRO_OK) {
             cJSON_Delete(files);
             return st;
         }
+        if (was_read && hash_log)
+            repro_test_hash_log(hash_log, paths[i]);
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "path", paths[i]);
         cJSON_AddStringToObject(f, "sha256", hex);
@@ -205,7 +209,8 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
         default_run_dir(cfg, dir, sizeof dir);
 
     cJSON *files = NULL;
-    repro_status st = opts->train_data ? given_data(opts, &files, err) : data_files(&cfg->data, &files, err);
+    repro_status st = opts->train_data ? given_data(opts, &files, err)
+                                       : data_files(&cfg->data, opts->rehash, hooks->hash_log, &files, err);
     if (st != REPRO_OK)
         return st;
     char *config_text = repro_config_to_json(cfg);
@@ -235,7 +240,7 @@ repro_status repro_record_start(repro_run **run, const repro_config *cfg, const 
     cJSON *execution = cJSON_CreateObject();
     cJSON_AddStringToObject(execution, "device", cfg->device == REPRO_DEVICE_CUDA ? "cuda" : "cpu");
     cJSON_AddStringToObject(execution, "isa", isa);
-    cJSON_AddNumberToObject(execution, "threads", cfg->threads);
+    cJSON_AddNumberToObject(execution, "threads", repro_config_threads(cfg)); /* threads: 0 resolved */
     cJSON_AddNumberToObject(execution, "loader_workers", cfg->loader.workers);
     cJSON_AddNumberToObject(execution, "loader_prefetch", cfg->loader.prefetch);
     cJSON_AddStringToObject(execution, "sampler", repro_sampler_kind_name(cfg->sampler.name));

@@ -24,7 +24,12 @@ typedef struct repro_test_hooks {
     repro_test_perturb perturb;
     int loader_jitter_us; /* each loader worker sleeps a pseudo-random 0..N us per sample (workers
                              finish out of order; "test_loader_jitter_us" in run.json); 0 = off */
+    const char *hash_log; /* REPRO_TEST_HASH_LOG: append "PATH\n" for each data file read in full to hash
+                             it (not found in the hash cache); NULL = off */
 } repro_test_hooks;
+
+/* Appends path and a newline to log (a test's record of what was read). */
+void repro_test_hash_log(const char *log, const char *path);
 
 /* repro_train with hooks (NULL: none, exactly repro_train). */
 repro_status repro_train_hooked(const repro_config *cfg, const repro_train_options *opts,

@@ -57,6 +57,7 @@
 #include "train/run_record.h"
 #include "train/resident_data.h"
 #include "train/resume_check.h"
+#include "train/resume_policy.h"
 #include "train/state_hasher.h"
 #include "train/test_hooks.h"
 #include "train/trace.h"
@@ -116,6 +117,7 @@ typedef struct trainer {
     int64_t samples_seen;
     char config_sha256[65];
     double t_start;
+    double ckpt_sec;         /* when the last checkpoint was written (or training started) */
     repro_trace *trace;      /* NULL unless opts->trace_dir */
     int traced_params;       /* the parameters at the first traced step are recorded */
     int perturb_tensor;      /* the test perturbation's tensor index, -1 if none */
@@ -1012,8 +1014,10 @@ static repro_status stop_at_start(trainer *t, repro_train_state *s, char *stoppe
 
 /* Trains from state *s until the planned steps are done, early stopping
  * ends the run, opts->stop_after is reached or opts->interrupt is raised
- * (then *stopped says why). Checkpoints every checkpoint.every_steps steps
- * and when stopped. */
+ * (then *stopped says why). Checkpoints every checkpoint.every_steps steps,
+ * at the end of every epoch (checkpoint.every_epoch), after the first step
+ * checkpoint.every_seconds past the last one, and when stopped: snapshots,
+ * which the arithmetic never reads, so when they happen changes no bit. */
 static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped, size_t stopped_size,
                                  repro_error *err)
 {
@@ -1064,7 +1068,11 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
             int at_stop_after = t->opts->stop_after > 0 && s->step == t->opts->stop_after;
             /* read once: it may change; with shards, any rank's, agreed in the step's exchange */
             int interrupted = t->shard ? t->world_stop : t->opts->interrupt && *t->opts->interrupt;
-            int every = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
+            int by_steps = cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0;
+            /* wall time is each rank's own: data-parallel runs checkpoint by steps and epochs only */
+            int timed = !t->shard && cfg->checkpoint.every_seconds > 0 &&
+                        now_sec() - t->ckpt_sec >= (double)cfg->checkpoint.every_seconds;
+            int every = by_steps || timed || (epoch_done && cfg->checkpoint.every_epoch);
             /* everything below that reads the state or the parameters comes after a settle */
             if (epoch_done || every || at_stop_after || interrupted || t->n_pending == t->ring_len) {
                 st = settle(t, s, &p, t_epoch, seen_at_start, err);
@@ -1087,13 +1095,16 @@ static repro_status train_epochs(trainer *t, repro_train_state *s, char *stopped
                 snprintf(stopped, stopped_size, "stopped after step %lld (--stop-after)", (long long)s->step);
             else if (interrupted && !s->finished)
                 snprintf(stopped, stopped_size, "interrupted at step %lld", (long long)s->step);
-            if (every || stopped[0]) {
+            /* the finished run's model is written by finish(); a checkpoint
+             * there only by every_steps, as before the other triggers */
+            if ((every && (!s->finished || by_steps)) || stopped[0]) {
                 repro_ckpt_parts parts;
                 st = ckpt_parts(t, &parts, 1, err);
                 if (st == REPRO_OK && t->writer) /* one checkpoint, from rank 0: every rank's state is the same */
                     st = repro_checkpoint_save(t->run, cfg->checkpoint.keep, t->config_sha256, &parts, s, err);
                 if (st != REPRO_OK)
                     return st;
+                t->ckpt_sec = now_sec();
             }
             if (stopped[0] || s->finished) {
                 end_batches(t);
@@ -1242,6 +1253,8 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
     }
     if (st == REPRO_OK && t->writer)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
+    if (st == REPRO_OK)
+        st = repro_resume_record(t->run, s->step, res->resumed_from, t->opts->resume_changes, err);
     return st;
 }
 
@@ -1271,12 +1284,14 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
     if (st == REPRO_OK && cfg->device == REPRO_DEVICE_CUDA)
         st = repro_backend_create_cuda(cfg->mode == REPRO_MODE_FAST, cfg->allow_tf32, &t.be, err);
     else if (st == REPRO_OK)
-        st = repro_backend_create_cpu(t.isa, cfg->threads, &t.be, err);
+        st = repro_backend_create_cpu(t.isa, repro_config_threads(cfg), &t.be, err);
     if (st == REPRO_OK && cfg->precision == REPRO_PRECISION_BF16)
         st = repro_backend_use_bf16(t.be, err);
 
     if (st == REPRO_OK)
         st = config_hash(cfg, t.config_sha256, err);
+    if (st == REPRO_OK && opts->resume_dir && opts->resume_config_sha256) /* the run's identity, unchanged */
+        snprintf(t.config_sha256, sizeof t.config_sha256, "%s", opts->resume_config_sha256);
     if (st == REPRO_OK)
         st = load_data(&t, err);
     if (st == REPRO_OK)
@@ -1304,6 +1319,7 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
         if (t.run)
             snprintf(res->run_dir, sizeof res->run_dir, "%s", repro_run_dir(t.run));
         t.t_start = now_sec();
+        t.ckpt_sec = t.t_start;
         char stopped[128] = "";
         if (st == REPRO_OK && opts->trace_dir) /* after the run directory, which may hold it */
             st = repro_trace_open(opts->trace_dir, opts->trace_first, opts->trace_last, &t.trace, err);

@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 B=$(mktemp -d)
 NVCC=${NVCC:-/usr/local/cuda/bin/nvcc}
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -ffp-contract=off -fno-fast-math -fexcess-precision=standard -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc"
-NVFLAGS="-std=c++17 -O3 --fmad=false -ftz=false -prec-div=true -prec-sqrt=true -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-ffp-contract=off -Iinclude -Isrc"
+NVFLAGS="-std=c++17 -O3 --fmad=false -ftz=false -prec-div=true -prec-sqrt=true -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80 --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-ffp-contract=off -Iinclude -Isrc"
 build() {
     set -e
     for f in src/core/*.c src/rng/*.c src/ops/cpu/*.c; do
