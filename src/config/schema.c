@@ -550,7 +550,7 @@ static repro_status read_enum(const cfg_ctx *ctx, const cfg_field *f, const yt_n
             return REPRO_OK;
         }
     }
-    char list[256] = "", got[256];
+    char list[768] = "", got[256]; /* the layer kinds alone are ~400 characters */
     for (int i = 0; f->names[i]; i++) {
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, f->names[i], sizeof list - strlen(list) - 1);

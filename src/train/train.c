@@ -1253,7 +1253,7 @@ static repro_status resume(trainer *t, repro_train_state *s, repro_train_result 
     }
     if (st == REPRO_OK && t->writer)
         st = repro_run_resume(dir, s->step, s->epoch, &t->run, err);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && t->writer) /* run.json is rank 0's */
         st = repro_resume_record(t->run, s->step, res->resumed_from, t->opts->resume_changes, err);
     return st;
 }
