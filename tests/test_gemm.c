@@ -15,8 +15,8 @@
 enum { MAX_THREADS = 4 };
 
 static repro_pool *pools[MAX_THREADS + 1];
-static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-enum { N_ISAS = 3 };
+static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+enum { N_ISAS = 4 };
 static int isa_ok[N_ISAS];
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

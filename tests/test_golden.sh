@@ -73,7 +73,7 @@ $(head -n 12 "$run.diff")"
         fi
     done
 done
-for isa in avx2 avx512; do
+for isa in avx2 avx512 neon; do
     [[ " $(echo $paths) " == *" $isa "* ]] || echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
 done
 
