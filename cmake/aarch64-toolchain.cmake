@@ -23,5 +23,8 @@ set(ENV{PKG_CONFIG_PATH} "")
 
 # -L: the ELF interpreter and libc of the cross toolchain; the arm64
 # multiarch libraries are found in the host's /usr/lib/aarch64-linux-gnu.
+# -E OPENBLAS_NUM_THREADS=1: Debian's arm64 OpenBLAS (pthreads) never
+# returns from its start-up thread pool under qemu-user 7.2 (a process that
+# loads it spins forever); repro never uses OpenBLAS on its bit-exact path.
 find_program(REPRO_QEMU_AARCH64 qemu-aarch64 REQUIRED)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${REPRO_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${REPRO_QEMU_AARCH64} -L /usr/aarch64-linux-gnu -E OPENBLAS_NUM_THREADS=1)
