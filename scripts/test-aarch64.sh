@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build-aarch64}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
-bash scripts/install-deps-aarch64.sh
+bash scripts/install-deps.sh          # the host's: cmake, the Fashion-MNIST files the golden runs read
+bash scripts/install-deps-aarch64.sh  # the cross compiler, qemu, the arm64 libraries
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-toolchain.cmake
 cmake --build "$build" -j "$jobs"

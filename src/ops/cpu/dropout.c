@@ -31,41 +31,32 @@ static void keep_words(const drop_ctx *c, const uint32_t *w, const float *x, flo
     }
 }
 
-/* The one place that maps the path to its Philox twin: how many words it
- * draws at once (0: none, the scalar blocks do it all) ... */
-static int philox_run(repro_isa isa)
+typedef void (*philox_twin_fn)(repro_rng_key key, uint32_t b0, uint32_t c0, uint32_t c1, uint32_t c2,
+                               uint32_t *words);
+
+/* The one place that maps the path to its Philox twin: the function and how
+ * many words it draws at once (0: none, the scalar blocks do it all). Each
+ * architecture's twins exist only there (repro_cpu_check refuses others). */
+static int philox_twin(repro_isa isa, philox_twin_fn *fn)
 {
     switch (isa) {
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
+        *fn = repro_philox_blocks_avx512;
         return 64;
     case REPRO_ISA_AVX2:
+        *fn = repro_philox_blocks_avx2;
         return 32;
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
+        *fn = repro_philox_blocks_neon;
         return 32;
 #endif
     default:
+        *fn = NULL;
         return 0;
     }
-}
-
-/* ... and the drawing: w[0..philox_run(isa)) from block b0 on. */
-static void philox_words(repro_isa isa, repro_rng_key key, uint32_t b0, uint32_t c0, uint32_t c1, uint32_t c2,
-                         uint32_t w[64])
-{
-#if defined(__x86_64__)
-    if (isa == REPRO_ISA_AVX512)
-        repro_philox_blocks_avx512(key, b0, c0, c1, c2, w);
-    else
-        repro_philox_blocks_avx2(key, b0, c0, c1, c2, w);
-#elif defined(__aarch64__)
-    (void)isa;
-    repro_philox_blocks_neon(key, b0, c0, c1, c2, w);
-#else
-    (void)isa, (void)key, (void)b0, (void)c0, (void)c1, (void)c2, (void)w;
-#endif
 }
 
 static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
@@ -87,9 +78,10 @@ static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
          * one; the SIMD twins compute 8 or 16 such blocks at a time */
         int64_t d0 = 0;
         uint32_t w[64];
-        int run = philox_run(c->isa);
+        philox_twin_fn twin;
+        int run = philox_twin(c->isa, &twin);
         for (; run && d0 + run <= c->D; d0 += run) {
-            philox_words(c->isa, c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
+            twin(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
             keep_words(c, w, x + d0, y + d0, mask + d0, run);
         }
         for (; d0 < c->D; d0 += 4) {
