@@ -311,12 +311,21 @@ static void out_of_memory(void)
         repro_cpu cpu = {REPRO_ISA_SCALAR, NULL};
         repro_error err;
         CHECK(setrlimit(RLIMIT_AS, &tight) == 0);
-        repro_status st = repro_gemm(&cpu, n, n, n, A, n, 1, A, n, 1, NULL, C, n, 0, &err);
-        setrlimit(RLIMIT_AS, &old);
-        CHECK(st == REPRO_ERR_NOMEM);
-        CHECK_CONTAINS(err.message, "cannot allocate");
-        CHECK_CONTAINS(err.message, "300x300x300 product");
-        CHECK(test_bits_equal(C, C0, (size_t)(n * n), "C after NOMEM"));
+        /* qemu-user (the aarch64 tests) accepts the limit but does not
+         * enforce it: then there is nothing to check */
+        void *volatile probe = malloc((size_t)64 << 20); /* volatile: never elided */
+        if (probe) {
+            free(probe);
+            setrlimit(RLIMIT_AS, &old);
+            printf("NOTE: allocation-failure check skipped (RLIMIT_AS is not enforced here, e.g. under qemu-user)\n");
+        } else {
+            repro_status st = repro_gemm(&cpu, n, n, n, A, n, 1, A, n, 1, NULL, C, n, 0, &err);
+            setrlimit(RLIMIT_AS, &old);
+            CHECK(st == REPRO_ERR_NOMEM);
+            CHECK_CONTAINS(err.message, "cannot allocate");
+            CHECK_CONTAINS(err.message, "300x300x300 product");
+            CHECK(test_bits_equal(C, C0, (size_t)(n * n), "C after NOMEM"));
+        }
     }
     if (f)
         fclose(f);
