@@ -21,10 +21,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# -L: the ELF interpreter and libc of the cross toolchain; the arm64
-# multiarch libraries are found in the host's /usr/lib/aarch64-linux-gnu.
-# -E OPENBLAS_NUM_THREADS=1: Debian's arm64 OpenBLAS (pthreads) never
-# returns from its start-up thread pool under qemu-user 7.2 (a process that
-# loads it spins forever); repro never uses OpenBLAS on its bit-exact path.
+# -L /: the ELF interpreter /lib/ld-linux-aarch64.so.1 and every library
+# (libc too) from the host's arm64 multiarch directories (libc6:arm64), so
+# ld.so and libc.so come from one glibc build. (-L /usr/aarch64-linux-gnu,
+# the cross toolchain's libc, mixes its ld.so with Debian's newer arm64
+# libc.so, and pthread_create then never returns under qemu.)
 find_program(REPRO_QEMU_AARCH64 qemu-aarch64 REQUIRED)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${REPRO_QEMU_AARCH64} -L /usr/aarch64-linux-gnu -E OPENBLAS_NUM_THREADS=1)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${REPRO_QEMU_AARCH64} -L /)

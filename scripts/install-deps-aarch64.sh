@@ -8,7 +8,7 @@ set -euo pipefail
 
 host=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user cmake pkg-config)
 # the same libraries as scripts/install-deps.sh, built for arm64
-arm64=(libyaml-dev:arm64 libcjson-dev:arm64 zlib1g-dev:arm64 libssl-dev:arm64 libopenblas-dev:arm64)
+arm64=(libc6:arm64 libyaml-dev:arm64 libcjson-dev:arm64 zlib1g-dev:arm64 libssl-dev:arm64 libopenblas-dev:arm64)
 
 missing=()
 for p in "${host[@]}" "${arm64[@]}"; do
