@@ -61,7 +61,8 @@ if [[ $update == 1 && -n ${REPRO_GOLDEN_PATHS:-}${REPRO_GOLDEN_CASES:-} ]]; then
     echo "REPRO_GOLDEN_UPDATE rewrites golden.tsv from every path and case: unset REPRO_GOLDEN_PATHS/CASES" >&2
     exit 2
 fi
-paths=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+supported=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+paths=$supported
 echo "ISA paths on this CPU: $(echo $paths)${extra[*]:+; extra: ${extra[*]}}"
 if [[ -n ${REPRO_GOLDEN_PATHS:-} ]]; then
     paths=$REPRO_GOLDEN_PATHS
@@ -85,7 +86,11 @@ $(head -n 12 "$run.diff")"
     done
 done
 for isa in avx2 avx512 neon; do
-    [[ " $(echo $paths) " == *" $isa "* ]] || echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
+    if [[ " $(echo $supported) " != *" $isa "* ]]; then
+        echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
+    elif [[ " $(echo $paths) " != *" $isa "* ]]; then
+        echo "SKIPPED: the $isa path (not in REPRO_GOLDEN_PATHS)"
+    fi
 done
 
 if [[ $update == 1 ]]; then
