@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo demo-text test test-asan test-tsan test-cuda test-faults fuzz soak bench bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo demo-text test test-aarch64 test-asan test-tsan test-cuda test-faults fuzz soak bench bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -35,6 +35,12 @@ test: build
 # integer's range converted to it; fuzz/corpus/ledger/ has such an input).
 test-asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined,float-cast-overflow"
+
+# Linux aarch64 (the NEON path), cross-built and run under qemu-user: the
+# kernel and ISA unit tests and the golden runs of every example, which must
+# give the x86-64 bits (scripts/test-aarch64.sh says which tests and why).
+test-aarch64:
+	@bash scripts/test-aarch64.sh build-aarch64
 
 # The threaded parts under ThreadSanitizer.
 test-tsan:
@@ -111,4 +117,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan build-cuda build-faults build-fuzz
+	rm -rf build build-asan build-tsan build-cuda build-faults build-fuzz build-aarch64

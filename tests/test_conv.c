@@ -15,10 +15,10 @@
 #include "ops/cpu/pool2d.h"
 #include "testutil.h"
 
-enum { MAX_THREADS = 4, N_ISAS = 3 };
+enum { MAX_THREADS = 4, N_ISAS = 4 };
 
 static repro_pool *pools[MAX_THREADS + 1]; /* [0] = NULL: no pool, run inline */
-static const repro_isa isas[N_ISAS] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+static const repro_isa isas[N_ISAS] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
 static int isa_ok[N_ISAS];
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

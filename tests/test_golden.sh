@@ -7,6 +7,8 @@
 #
 #   bash tests/test_golden.sh            check (what make test runs)
 #   REPRO_GOLDEN_UPDATE=1 bash tests/test_golden.sh   rewrite golden.tsv
+#   REPRO_GOLDEN_PATHS="neon" / REPRO_GOLDEN_CASES="fashion_mlp dual_task"
+#       only those ISA paths / examples (make test-aarch64: emulation is slow)
 # A value may change only in a commit that says why (docs/reproducibility.md).
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -44,7 +46,8 @@ case_args() {
               --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
     esac
 }
-cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16)
+all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16)
+read -r -a cases <<<"${REPRO_GOLDEN_CASES:-${all_cases[*]}}"
 
 # "case key value" lines of one run directory.
 values_of() {
@@ -58,8 +61,17 @@ values_of() {
         done
 }
 
-paths=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+if [[ $update == 1 && -n ${REPRO_GOLDEN_PATHS:-}${REPRO_GOLDEN_CASES:-} ]]; then
+    echo "REPRO_GOLDEN_UPDATE rewrites golden.tsv from every path and case: unset REPRO_GOLDEN_PATHS/CASES" >&2
+    exit 2
+fi
+supported=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+paths=$supported
 echo "ISA paths on this CPU: $(echo $paths)${extra[*]:+; extra: ${extra[*]}}"
+if [[ -n ${REPRO_GOLDEN_PATHS:-} ]]; then
+    paths=$REPRO_GOLDEN_PATHS
+    echo "checking only: $paths (REPRO_GOLDEN_PATHS); cases: ${cases[*]}"
+fi
 for c in "${cases[@]}"; do
     read -r -d '' -a args < <(case_args "$c") || true
     for isa in $paths; do
@@ -77,8 +89,12 @@ $(head -n 12 "$run.diff")"
         fi
     done
 done
-for isa in avx2 avx512; do
-    [[ " $(echo $paths) " == *" $isa "* ]] || echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
+for isa in avx2 avx512 neon; do
+    if [[ " $(echo $supported) " != *" $isa "* ]]; then
+        echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
+    elif [[ " $(echo $paths) " != *" $isa "* ]]; then
+        echo "SKIPPED: the $isa path (not in REPRO_GOLDEN_PATHS)"
+    fi
 done
 
 if [[ $update == 1 ]]; then

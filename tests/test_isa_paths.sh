@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every instruction-set path this CPU supports gives the scalar reference's
-# ledger bit for bit (REPRO_ISA=scalar|avx2|avx512), so a run record made on
+# ledger bit for bit (REPRO_ISA=scalar|avx2|avx512|neon), so a run record made on
 # an AVX2-only machine reproduces on an AVX-512 one and back.
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -16,7 +16,7 @@ expect_exit 0 "scalar" -- env REPRO_ISA=scalar "$REPRO" train "$cfg" --out "$dir
 # the paths repro itself finds (CPUID, the OS's saved state and the test
 # cap REPRO_TEST_CPU_ISA_MAX), not /proc/cpuinfo's flags
 paths=" $(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p' | tr '\n' ' ')"
-for isa in avx2 avx512; do
+for isa in avx2 avx512 neon; do
     if [[ $paths == *" $isa "* ]]; then
         expect_exit 0 "$isa" -- env REPRO_ISA=$isa "$REPRO" train "$cfg" --out "$dir/$isa" "${common[@]}"
         same_bits "scalar vs $isa" "$dir/scalar" "$dir/$isa"

@@ -146,7 +146,7 @@ int main(void)
     /* must precede the first probe; an outer cap (CI's) is kept */
     if (!getenv("REPRO_TEST_CPU_ISA_MAX"))
         setenv("REPRO_TEST_CPU_ISA_MAX", "scalar", 1);
-    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
     int refused = 0;
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
         repro_cpu cpu = {all[k], NULL};

@@ -33,7 +33,7 @@ static float *copy(const float *src, int64_t n)
     return p;
 }
 
-static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
 
 /* Every path and thread count against the definition, written as loops. */
 static void against_definition(repro_pool **pools, int64_t B, int64_t I, int64_t O)

@@ -277,8 +277,8 @@ int main(void)
     repro_error err;
     CHECK(add_cpu_target(&targets[nt++], REPRO_ISA_SCALAR, 1, &err)); /* the reference */
     CHECK(add_cpu_target(&targets[nt++], REPRO_ISA_SCALAR, 3, &err));
-    const repro_isa simd[] = {REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-    for (int i = 0; i < 2; i++) {
+    const repro_isa simd[] = {REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+    for (int i = 0; i < 3; i++) {
         if (repro_isa_supported(simd[i]))
             CHECK(add_cpu_target(&targets[nt++], simd[i], 2, &err));
         else

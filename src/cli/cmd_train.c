@@ -68,7 +68,7 @@ static void usage(FILE *out)
             "  --help           show this help\n"
             "\n"
             "environment:\n"
-            "  REPRO_ISA=auto|scalar|avx2|avx512  force an instruction-set path (all give the same bits)\n"
+            "  REPRO_ISA=auto|scalar|avx2|avx512|neon  force an instruction-set path (all give the same bits)\n"
             "  REPRO_CACHE_DIR=DIR  where data file hashes are remembered (default $XDG_CACHE_HOME/repro\n"
             "                   or ~/.cache/repro)\n"
             "  REPRO_TEST_PERTURB=step=S,tensor=NAME,index=I  tests only: add one ulp to element I of\n"

@@ -41,7 +41,7 @@ static void usage(FILE *out)
             "  --vary KEY=V1,V2,...  train once per value with --set KEY=V, one key varied at a\n"
             "                        time (repeatable). KEY is a config key (threads,\n"
             "                        accum_steps, ...) or isa (the REPRO_ISA path: scalar, avx2,\n"
-            "                        avx512). Values equal to the baseline's are run too\n"
+            "                        avx512, neon). Values equal to the baseline's are run too\n"
             "  --resume-at STEP      stop a run after STEP (repro train --stop-after) and\n"
             "                        resume it (repro train --resume) (repeatable)\n"
             "  --max-steps N         train N optimiser steps (--set max_steps=N)\n"

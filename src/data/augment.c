@@ -138,12 +138,16 @@ static void add_noise(repro_rng_key key, uint32_t pos, uint32_t stream, float st
                       repro_isa isa)
 {
     int64_t i = 0;
+#if defined(__x86_64__) /* the only SIMD twin of the normals (none for AVX2 or NEON) */
     for (; isa == REPRO_ISA_AVX512 && i + 32 <= n; i += 32) {
         float z[32];
         repro_normals_avx512(key, (uint32_t)(i >> 1), pos, stream, 0, z);
         for (int k = 0; k < 32; k++)
             x[i + k] = x[i + k] + std * z[k];
     }
+#else
+    (void)isa;
+#endif
     for (; i < n; i++) {
         float t = std * repro_rng_normal(key, pos, stream, 0, (uint64_t)i);
         x[i] = x[i] + t;

@@ -1,7 +1,7 @@
 /* Adam / AdamW, one element at a time: the written order, shared by the
- * scalar loop, the SIMD twins (adam_avx2.c, adam_avx512.c: the same
- * operations on 8 or 16 lanes; _mm*_div_ps and _mm*_sqrt_ps round
- * correctly, like / and sqrt) and the CUDA kernel. */
+ * scalar loop, the SIMD twins (adam_avx2.c, adam_avx512.c, adam_neon.c: the
+ * same operations on 8, 16 or 4 lanes; _mm*_div_ps, _mm*_sqrt_ps, vdivq_f32
+ * and vsqrtq_f32 round correctly, like / and sqrt) and the CUDA kernel. */
 #ifndef REPRO_OPS_ADAM_MATH_H
 #define REPRO_OPS_ADAM_MATH_H
 
@@ -36,11 +36,14 @@ REPRO_HD static inline void repro_adam_elem(const repro_adam_coef *c, float *p, 
     *p = w - c->lr * ((mi / c->c1) / (repro_sqrtf(vi / c->c2) + c->eps));
 }
 
-/* Elements [begin, end) with 8 (AVX2) or 16 (AVX-512) lanes; the tail uses
- * repro_adam_elem. Bitwise equal to the scalar loop. */
+/* Elements [begin, end) with 8 (AVX2), 16 (AVX-512) or 4 (NEON) lanes; the
+ * tail uses repro_adam_elem. Bitwise equal to the scalar loop. Each exists
+ * only on its architecture (x86-64; aarch64). */
 void repro_adam_range_avx2(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
                            int64_t begin, int64_t end);
 void repro_adam_range_avx512(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
                              int64_t begin, int64_t end);
+void repro_adam_range_neon(const repro_adam_coef *c, float *p, float *m, float *v, const float *g,
+                           int64_t begin, int64_t end);
 
 #endif

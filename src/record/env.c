@@ -141,10 +141,9 @@ cJSON *repro_env_capture(const char *isa_path)
     /* every path this CPU can take (all give the same bits), and the test
      * cap when REPRO_TEST_CPU_ISA_MAX lowered it */
     cJSON *paths = cJSON_AddArrayToObject(env, "isa_supported");
-    const repro_isa all[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-    for (size_t i = 0; paths && i < sizeof all / sizeof all[0]; i++)
-        if (repro_isa_supported(all[i]))
-            cJSON_AddItemToArray(paths, cJSON_CreateString(repro_isa_name(all[i])));
+    for (int i = 0; paths && i < REPRO_ISA_COUNT; i++)
+        if (repro_isa_supported((repro_isa)i))
+            cJSON_AddItemToArray(paths, cJSON_CreateString(repro_isa_name((repro_isa)i)));
     if (repro_isa_cap())
         cJSON_AddStringToObject(env, "isa_cap", repro_isa_cap());
     cJSON_AddItemToObject(env, "libraries", libraries_section());

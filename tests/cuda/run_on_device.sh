@@ -15,6 +15,7 @@ NVFLAGS="-std=c++17 -O3 --fmad=false -ftz=false -prec-div=true -prec-sqrt=true -
 build() {
     set -e
     for f in src/core/*.c src/rng/*.c src/ops/cpu/*.c; do
+        case $f in *_neon.c) continue ;; esac # aarch64 only (the GPU hosts are x86-64)
         extra=""
         case $f in *_avx2.c) extra="-mavx2 -mfma" ;; *_avx512.c) extra="-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma" ;; esac
         gcc $CFLAGS $extra -c "$f" -o "$B/$(basename "$f" .c).o" &

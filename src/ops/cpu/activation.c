@@ -48,20 +48,24 @@ static void backward_range(act_kind kind, float *dx, const float *dy, const floa
 static void forward_task(void *p, int64_t begin, int64_t end)
 {
     act_ctx *c = p;
+#if defined(__x86_64__) /* each architecture's twins exist only there */
     if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX512)
         begin += repro_relu_fwd_avx512(c->out + begin, c->in + begin, end - begin);
     else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
         begin += repro_relu_fwd_avx2(c->out + begin, c->in + begin, end - begin);
+#endif
     forward_range(c->kind, c->out, c->in, begin, end);
 }
 
 static void backward_task(void *p, int64_t begin, int64_t end)
 {
     act_ctx *c = p;
+#if defined(__x86_64__)
     if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX512)
         begin += repro_relu_bwd_avx512(c->out + begin, c->in + begin, c->saved + begin, end - begin);
     else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
         begin += repro_relu_bwd_avx2(c->out + begin, c->in + begin, c->saved + begin, end - begin);
+#endif
     backward_range(c->kind, c->out, c->in, c->saved, begin, end);
 }
 

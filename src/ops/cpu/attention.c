@@ -37,11 +37,19 @@ static int use_simd(const repro_cpu *cpu, const repro_attn_args *a)
     return cpu->isa != REPRO_ISA_SCALAR && a->T * 3 * a->H * a->hd < INT32_MAX;
 }
 
+/* A row through its AVX2 twin where this path has one (x86-64 only), else
+ * the reference: the same bits either way. */
+#if defined(__x86_64__)
+#define TWIN(simd, avx2_fn, ref_fn, a, r) ((simd) ? avx2_fn(a, r) : ref_fn(a, r))
+#else
+#define TWIN(simd, avx2_fn, ref_fn, a, r) ((void)(simd), ref_fn(a, r))
+#endif
+
 static void forward_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        t->simd ? repro_attn_forward_row_avx2(t->a, r) : repro_attn_forward_row(t->a, r);
+        TWIN(t->simd, repro_attn_forward_row_avx2, repro_attn_forward_row, t->a, r);
 }
 
 static void dsum_task(void *p, int64_t begin, int64_t end)
@@ -55,14 +63,14 @@ static void dq_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        t->simd ? repro_attn_dq_row_avx2(t->a, r) : repro_attn_dq_row(t->a, r);
+        TWIN(t->simd, repro_attn_dq_row_avx2, repro_attn_dq_row, t->a, r);
 }
 
 static void dkv_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        t->simd ? repro_attn_dkv_row_avx2(t->a, r) : repro_attn_dkv_row(t->a, r);
+        TWIN(t->simd, repro_attn_dkv_row_avx2, repro_attn_dkv_row, t->a, r);
 }
 
 static int64_t rows_of(const repro_attn_args *a)

@@ -456,8 +456,20 @@ static conv_job job_of(const repro_cpu *cpu, const geom *G)
 {
     conv_job j = {.G = *G, .inner = {cpu->isa, NULL}, .parts = repro_pool_threads(cpu->pool)};
     /* every AVX-512 CPU has AVX2: both paths take its copies */
-    j.copy2d = cpu->isa == REPRO_ISA_SCALAR ? copy2d : repro_conv_copy2d_avx2;
-    j.transpose = cpu->isa == REPRO_ISA_SCALAR ? transpose : repro_conv_transpose_avx2;
+    j.copy2d = copy2d;
+    j.transpose = transpose;
+#if defined(__x86_64__)
+    if (cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512) {
+        j.copy2d = repro_conv_copy2d_avx2;
+        j.transpose = repro_conv_transpose_avx2;
+    }
+#endif
+#if defined(__aarch64__)
+    if (cpu->isa == REPRO_ISA_NEON) {
+        j.copy2d = repro_conv_copy2d_neon;
+        j.transpose = repro_conv_transpose_neon;
+    }
+#endif
     j.by_image = G->s.N >= j.parts;
     return j;
 }

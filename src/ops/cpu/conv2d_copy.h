@@ -18,5 +18,9 @@ typedef void (*repro_conv_transpose_fn)(float *dst, int64_t dst_ld, const float 
 void repro_conv_copy2d_avx2(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n);
 void repro_conv_transpose_avx2(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows,
                                int64_t cols);
+/* aarch64 only: the same copies in 4-float q registers */
+void repro_conv_copy2d_neon(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows, int64_t n);
+void repro_conv_transpose_neon(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows,
+                               int64_t cols);
 
 #endif

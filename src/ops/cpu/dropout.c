@@ -32,6 +32,51 @@ static void keep_words(const drop_ctx *c, const uint32_t *w, const float *x, flo
     }
 }
 
+/* The keep decisions of a whole run of words: the SIMD selections where the
+ * path has them (each bitwise keep_words; tests/test_ops.c checks). */
+static void keep_run(const drop_ctx *c, const uint32_t *w, const float *x, float *y, uint8_t *mask, int run)
+{
+#if defined(__x86_64__)
+    if (c->isa == REPRO_ISA_AVX512 && run == 64) {
+        repro_dropout_keep64_avx512(w, x, y, mask, c->p, c->scale);
+        return;
+    }
+    if (c->isa == REPRO_ISA_AVX2 && run == 32) {
+        repro_dropout_keep32_avx2(w, x, y, mask, c->p, c->scale);
+        return;
+    }
+#endif
+    keep_words(c, w, x, y, mask, run);
+}
+
+typedef void (*philox_twin_fn)(repro_rng_key key, uint32_t b0, uint32_t c0, uint32_t c1, uint32_t c2,
+                               uint32_t *words);
+
+/* The one place that maps the path to its Philox twin: the function and how
+ * many words it draws at once (0: none, the scalar blocks do it all). Each
+ * architecture's twins exist only there (repro_cpu_check refuses others). */
+static int philox_twin(repro_isa isa, philox_twin_fn *fn)
+{
+    switch (isa) {
+#if defined(__x86_64__)
+    case REPRO_ISA_AVX512:
+        *fn = repro_philox_blocks_avx512;
+        return 64;
+    case REPRO_ISA_AVX2:
+        *fn = repro_philox_blocks_avx2;
+        return 32;
+#endif
+#if defined(__aarch64__)
+    case REPRO_ISA_NEON:
+        *fn = repro_philox_blocks_neon;
+        return 32;
+#endif
+    default:
+        *fn = NULL;
+        return 0;
+    }
+}
+
 static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
 {
     uint32_t c1 = (uint32_t)c->step, c2 = (uint32_t)(c->step >> 32);
@@ -51,15 +96,11 @@ static void forward_rows(const drop_ctx *c, int64_t begin, int64_t end)
          * one; the SIMD twins compute 8 or 16 such blocks at a time */
         int64_t d0 = 0;
         uint32_t w[64];
-        int run = c->isa == REPRO_ISA_AVX512 ? 64 : c->isa == REPRO_ISA_AVX2 ? 32 : 0;
+        philox_twin_fn twin;
+        int run = philox_twin(c->isa, &twin);
         for (; run && d0 + run <= c->D; d0 += run) {
-            if (run == 64) {
-                repro_philox_blocks_avx512(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
-                repro_dropout_keep64_avx512(w, x + d0, y + d0, mask + d0, c->p, c->scale);
-            } else {
-                repro_philox_blocks_avx2(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
-                repro_dropout_keep32_avx2(w, x + d0, y + d0, mask + d0, c->p, c->scale);
-            }
+            twin(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
+            keep_run(c, w, x + d0, y + d0, mask + d0, run);
         }
         for (; d0 < c->D; d0 += 4) {
             repro_rng_block(c->key, (uint32_t)(d0 >> 2), c->sample_pos[b], c1, c2, w);
@@ -136,10 +177,14 @@ static void backward_range(const drop_back_ctx *c, int64_t begin, int64_t end)
         return;
     }
     int64_t n = end - begin, done = 0;
+#if defined(__x86_64__)
     if (c->isa == REPRO_ISA_AVX512)
         done = repro_dropout_back_avx512(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
     else if (c->isa == REPRO_ISA_AVX2)
         done = repro_dropout_back_avx2(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
+#else
+    (void)n;
+#endif
     for (int64_t i = begin + done; i < end; i++)
         c->dx[i] = repro_dropout_f(c->dy[i], c->mask[i], c->scale);
 }

@@ -54,14 +54,22 @@ typedef struct gemm_impl {
 
 static gemm_impl impl_of(repro_isa isa)
 {
+    /* each architecture's twins only exist there (repro_cpu_check refuses the others) */
     switch (isa) {
+#if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
                            repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
                            repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
-    case REPRO_ISA_SCALAR:
+#endif
+#if defined(__aarch64__)
+    case REPRO_ISA_NEON:
+        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
+                           repro_gemm_pack_bt_neon, NULL};
+#endif
+    default:
         break;
     }
     return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL};

@@ -32,7 +32,9 @@ enum {
     REPRO_GEMM_AVX2_MR = 6, /* 6 x 2 ymm accumulators + 2 for b + 1 broadcast */
     REPRO_GEMM_AVX2_NR = 16,
     REPRO_GEMM_AVX512_MR = 8, /* 8 x 2 zmm accumulators; 256 rows split evenly */
-    REPRO_GEMM_AVX512_NR = 32
+    REPRO_GEMM_AVX512_NR = 32,
+    REPRO_GEMM_NEON_MR = 6, /* 6 x 4 q-register accumulators + 4 for b, of 32 */
+    REPRO_GEMM_NEON_NR = 16
 };
 
 void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
@@ -44,12 +46,16 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                               const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
+void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *bias);
 
 /* The transposing part of packing B when B is contiguous along k (the
  * forward pass's W^T): dst[k*nr + j] = src[j*cs + k] for k < kc8, j < w8,
  * both multiples of 8. A copy, so it cannot change a bit. AVX2 (every
  * AVX-512 CPU repro uses has it too). */
 void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+void repro_gemm_pack_bt_neon(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 
 /* Packing B when it is contiguous along n: dst[k*nr + j] = src[k*rs + j]
  * for j < w, +0 for w <= j < nr (nr a multiple of 8, w <= nr). A copy. */

@@ -40,14 +40,22 @@ typedef struct adam_ctx {
 static void adam_range(void *arg, int64_t begin, int64_t end)
 {
     const adam_ctx *a = arg;
+    /* each architecture's twins only exist there (repro_cpu_check refuses the others) */
     switch (a->isa) {
+#if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         repro_adam_range_avx512(a->c, a->p, a->m, a->v, a->g, begin, end);
         return;
     case REPRO_ISA_AVX2:
         repro_adam_range_avx2(a->c, a->p, a->m, a->v, a->g, begin, end);
         return;
-    case REPRO_ISA_SCALAR:
+#endif
+#if defined(__aarch64__)
+    case REPRO_ISA_NEON:
+        repro_adam_range_neon(a->c, a->p, a->m, a->v, a->g, begin, end);
+        return;
+#endif
+    default:
         break;
     }
     for (int64_t i = begin; i < end; i++)
