@@ -5,7 +5,9 @@
 #ifndef REPRO_BENCH_FMA_PEAK_H
 #define REPRO_BENCH_FMA_PEAK_H
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <time.h>
 
 #include "repro/isa.h"
@@ -33,6 +35,7 @@ static inline double fma_peak_cpu_now(void)
     return fma_peak_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
+#if defined(__x86_64__)
 /* iters x ACCS fmas of 16 lanes; returns a value so nothing is dropped */
 __attribute__((target("avx512f,fma"))) static float fma_peak_run_avx512(long iters)
 {
@@ -68,10 +71,17 @@ __attribute__((target("avx2,fma"))) static float fma_peak_run_avx2(long iters)
     return out[0] + out[7];
 }
 
+#endif
+
 /* Best GFLOP/s of one core over `reps` runs of `iters` iterations on the
- * AVX2 or AVX-512 path (0 for the scalar path: no FMA peak to read against). */
+ * AVX2 or AVX-512 path (0 for the scalar path, and off x86-64: no FMA peak
+ * measured to read against). */
 static double fma_peak_gflops(repro_isa isa, long iters, int reps)
 {
+#if !defined(__x86_64__)
+    (void)isa, (void)iters, (void)reps;
+    return 0.0;
+#else
     if (isa == REPRO_ISA_SCALAR)
         return 0.0;
     int lanes = isa == REPRO_ISA_AVX512 ? 16 : 8;
@@ -85,6 +95,7 @@ static double fma_peak_gflops(repro_isa isa, long iters, int reps)
     }
     (void)sink;
     return best;
+#endif
 }
 
 #endif

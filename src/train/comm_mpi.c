@@ -5,6 +5,8 @@
  * (which stops the job) and by the deadline otherwise. */
 #include "train/comm_mpi.h"
 
+#include <stdlib.h>
+
 #ifdef REPRO_HAVE_MPI
 
 #include <limits.h>

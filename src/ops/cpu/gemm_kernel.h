@@ -47,7 +47,7 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t 
                               const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
 void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias);
 
 /* The transposing part of packing B when B is contiguous along k (the

@@ -14,7 +14,7 @@
 enum { MR = REPRO_GEMM_NEON_MR, NR = REPRO_GEMM_NEON_NR, Q = NR / 4 };
 
 void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, float *c, int64_t ldc, int mr, int nr, int load_c,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias)
 {
     /* rows past the edge read row 0 (in bounds; they are never stored) */
@@ -41,7 +41,7 @@ void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_
     for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
         float32x4_t bk[Q];
         for (int q = 0; q < Q; q++)
-            bk[q] = vld1q_f32(b + k * NR + 4 * q);
+            bk[q] = vld1q_f32(b + k * ldb + 4 * q);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             const float ai = row[i][off];
