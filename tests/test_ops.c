@@ -71,7 +71,7 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
         fr(y_ref, x, n);
         br(dx_ref, dy, bwd_uses_y ? y_ref : x, n);
         /* every ISA path the CPU runs (ReLU has SIMD twins) */
-        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
             if (!repro_isa_supported(isas[i]))
                 continue;
@@ -175,7 +175,7 @@ static void test_dropout(void)
         repro_dropout_backward_ref(dx_ref, dy, m_ref, B, D, 0.3f);
         /* every ISA path the CPU runs: the SIMD twins draw and mask whole
          * vectors, the scalar loop the tails */
-        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
             if (!repro_isa_supported(isas[i]))
                 continue;

@@ -53,6 +53,9 @@ static void forward_task(void *p, int64_t begin, int64_t end)
         begin += repro_relu_fwd_avx512(c->out + begin, c->in + begin, end - begin);
     else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
         begin += repro_relu_fwd_avx2(c->out + begin, c->in + begin, end - begin);
+#elif defined(__aarch64__)
+    if (c->kind == ACT_RELU && c->isa == REPRO_ISA_NEON)
+        begin += repro_relu_fwd_neon(c->out + begin, c->in + begin, end - begin);
 #endif
     forward_range(c->kind, c->out, c->in, begin, end);
 }
@@ -65,6 +68,9 @@ static void backward_task(void *p, int64_t begin, int64_t end)
         begin += repro_relu_bwd_avx512(c->out + begin, c->in + begin, c->saved + begin, end - begin);
     else if (c->kind == ACT_RELU && c->isa == REPRO_ISA_AVX2)
         begin += repro_relu_bwd_avx2(c->out + begin, c->in + begin, c->saved + begin, end - begin);
+#elif defined(__aarch64__)
+    if (c->kind == ACT_RELU && c->isa == REPRO_ISA_NEON)
+        begin += repro_relu_bwd_neon(c->out + begin, c->in + begin, c->saved + begin, end - begin);
 #endif
     backward_range(c->kind, c->out, c->in, c->saved, begin, end);
 }
