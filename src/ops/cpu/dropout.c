@@ -45,6 +45,11 @@ static void keep_run(const drop_ctx *c, const uint32_t *w, const float *x, float
         repro_dropout_keep32_avx2(w, x, y, mask, c->p, c->scale);
         return;
     }
+#elif defined(__aarch64__)
+    if (c->isa == REPRO_ISA_NEON && run == 32) {
+        repro_dropout_keep32_neon(w, x, y, mask, c->p, c->scale);
+        return;
+    }
 #endif
     keep_words(c, w, x, y, mask, run);
 }
@@ -182,6 +187,9 @@ static void backward_range(const drop_back_ctx *c, int64_t begin, int64_t end)
         done = repro_dropout_back_avx512(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
     else if (c->isa == REPRO_ISA_AVX2)
         done = repro_dropout_back_avx2(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
+#elif defined(__aarch64__)
+    if (c->isa == REPRO_ISA_NEON)
+        done = repro_dropout_back_neon(c->dx + begin, c->dy + begin, c->mask + begin, n, c->scale);
 #else
     (void)n;
 #endif

@@ -18,10 +18,13 @@ void repro_dropout_keep32_avx2(const uint32_t *w, const float *x, float *y, uint
 /* Elements [0, 64) from w[0..64). */
 void repro_dropout_keep64_avx512(const uint32_t *w, const float *x, float *y, uint8_t *mask, float p,
                                  float scale);
+/* Elements [0, 32) from w[0..32) (aarch64: the NEON Philox twin draws 32). */
+void repro_dropout_keep32_neon(const uint32_t *w, const float *x, float *y, uint8_t *mask, float p, float scale);
 
 /* dx[i] for i < n rounded down to whole vectors; returns how many it did
  * (the caller finishes the tail with the scalar formula). */
 int64_t repro_dropout_back_avx2(float *dx, const float *dy, const uint8_t *mask, int64_t n, float scale);
 int64_t repro_dropout_back_avx512(float *dx, const float *dy, const uint8_t *mask, int64_t n, float scale);
+int64_t repro_dropout_back_neon(float *dx, const float *dy, const uint8_t *mask, int64_t n, float scale);
 
 #endif
