@@ -127,11 +127,12 @@ static void threaded_equals_reference(void)
     static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 15}, {64, 10, 128}, {33, 65, 100}, {5, 3, 300}};
     repro_error err;
     uint64_t s = 7;
-    static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-    for (int run = 0; run < 9 * 2; run++) {
+    static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then again wide */
+    for (int run = 0; run < RUNS * 2; run++) {
         int threads = 1 + run % 3;
-        repro_isa isa = isas[run / 3 % 3];
-        wide = run / 9;
+        repro_isa isa = isas[run / 3 % NISA];
+        wide = run / RUNS;
         if (!repro_isa_supported(isa)) {
             if (threads == 1 && !wide)
                 printf("NOTE: %s path not supported by this CPU: not tested\n", repro_isa_name(isa));

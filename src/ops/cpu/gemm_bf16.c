@@ -79,12 +79,27 @@ float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, 
     return repro_tc_block(a, b, BLOCK, c, p);
 }
 
+/* Whether the path has a SIMD kernel (each architecture's exist only there). */
+static int has_simd(repro_isa isa)
+{
+#if defined(__x86_64__)
+    return isa == REPRO_ISA_AVX2 || isa == REPRO_ISA_AVX512;
+#elif defined(__aarch64__)
+    return isa == REPRO_ISA_NEON;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
+
 static void simd_task(void *ctx, int64_t begin, int64_t end)
 {
 #if defined(__x86_64__)
     repro_gemm_bf16_rows_avx2(ctx, begin, end);
+#elif defined(__aarch64__)
+    repro_gemm_bf16_rows_neon(ctx, begin, end);
 #else
-    (void)ctx, (void)begin, (void)end; /* never called: gemm_simd is x86-64 only */
+    (void)ctx, (void)begin, (void)end; /* never called: has_simd says no */
 #endif
 }
 
@@ -160,7 +175,7 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
     if (M == 0 || N == 0)
         return REPRO_OK;
     int nomem = 0;
-    if ((cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512) &&
+    if (has_simd(cpu->isa) &&
         gemm_simd(cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate, &nomem))
         return REPRO_OK;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK;

@@ -44,5 +44,7 @@ float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, 
 
 /* Rows [m0, m1) of C, 32 columns at a time (AVX2; also the AVX-512 path's). */
 void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+/* The same on 4 lanes (aarch64 NEON). */
+void repro_gemm_bf16_rows_neon(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 
 #endif
