@@ -218,8 +218,8 @@ static void twins_isa(const char *name, repro_isa isa, repro_pool *pool, int64_t
 static void twins(const char *name, repro_pool *pool, int64_t B, int64_t T, int64_t H, int64_t hd, int causal,
                   float p, const int64_t *lens)
 {
-    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
-    for (int k = 0; k < 3; k++)
+    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++)
         if (repro_isa_supported(isas[k]))
             twins_isa(name, isas[k], pool, B, T, H, hd, causal, p, lens);
 }

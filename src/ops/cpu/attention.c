@@ -1,5 +1,5 @@
 /* Attention on the CPU: the row functions of src/ops/attention_math.h (or
- * their AVX2 twins, attention_avx2.c), over a thread pool. A task is a range of rows (or keys), each computed
+ * their SIMD twins, attention_avx2.c / attention_neon.c), over a thread pool. A task is a range of rows (or keys), each computed
  * whole by one thread, so the order of a sum never depends on the split. */
 #include "ops/cpu/attention.h"
 
@@ -25,8 +25,8 @@ repro_status repro_attention_check(const repro_attn_args *a, int forward, repro_
     return REPRO_OK;
 }
 
-/* What a task runs: the scalar rows, or their AVX2 twins (also on an
- * AVX-512 machine; the gathers' int32 offsets must reach every token). */
+/* What a task runs: the scalar rows, or their SIMD twins (AVX2 also on an
+ * AVX-512 machine, NEON on aarch64; the int32 offsets must reach every token). */
 typedef struct attn_task {
     const repro_attn_args *a;
     int simd;
@@ -37,19 +37,22 @@ static int use_simd(const repro_cpu *cpu, const repro_attn_args *a)
     return cpu->isa != REPRO_ISA_SCALAR && a->T * 3 * a->H * a->hd < INT32_MAX;
 }
 
-/* A row through its AVX2 twin where this path has one (x86-64 only), else
+/* A row through its SIMD twin where this architecture has one (AVX2 on
+ * x86-64, NEON on aarch64; repro_cpu_check refuses the other's paths), else
  * the reference: the same bits either way. */
 #if defined(__x86_64__)
-#define TWIN(simd, avx2_fn, ref_fn, a, r) ((simd) ? avx2_fn(a, r) : ref_fn(a, r))
+#define TWIN(simd, fn, a, r) ((simd) ? fn##_avx2(a, r) : fn(a, r))
+#elif defined(__aarch64__)
+#define TWIN(simd, fn, a, r) ((simd) ? fn##_neon(a, r) : fn(a, r))
 #else
-#define TWIN(simd, avx2_fn, ref_fn, a, r) ((void)(simd), ref_fn(a, r))
+#define TWIN(simd, fn, a, r) ((void)(simd), fn(a, r))
 #endif
 
 static void forward_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_forward_row_avx2, repro_attn_forward_row, t->a, r);
+        TWIN(t->simd, repro_attn_forward_row, t->a, r);
 }
 
 static void dsum_task(void *p, int64_t begin, int64_t end)
@@ -63,14 +66,14 @@ static void dq_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_dq_row_avx2, repro_attn_dq_row, t->a, r);
+        TWIN(t->simd, repro_attn_dq_row, t->a, r);
 }
 
 static void dkv_task(void *p, int64_t begin, int64_t end)
 {
     const attn_task *t = p;
     for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_dkv_row_avx2, repro_attn_dkv_row, t->a, r);
+        TWIN(t->simd, repro_attn_dkv_row, t->a, r);
 }
 
 static int64_t rows_of(const repro_attn_args *a)
