@@ -6,8 +6,8 @@
 # Runs (REPRO_TEST_QUICK=1), the quick emulated subset:
 #   - the unit tests of the ISA choice and of every kernel with a NEON twin
 #     (test_isa, test_isa_refusal, test_simd_rng, test_gemm, test_conv,
-#     test_optim, test_linear): the NEON twins bitwise equal to the scalar
-#     reference, subnormals kept;
+#     test_optim, test_linear, test_ops, test_attention, test_gemm_bf16): the
+#     NEON twins bitwise equal to the scalar reference, subnormals kept;
 #   - tests/test_golden.sh on the NEON path (the one `auto` picks on ARM): a
 #     short run of every example whose params_sha256, ledger SHA-256 and
 #     pinned ledger lines must equal the x86-64 values in tests/data/golden.tsv;
@@ -15,7 +15,7 @@
 #     for bit, and avx2/avx512 refused.
 # REPRO_AARCH64_FULL=1 runs the golden examples on the scalar path too and adds
 # the model, graph and op tests that loop over the paths (test_model,
-# test_node_ops, test_ops, test_reduce, test_rng): several times longer.
+# test_node_ops, test_reduce, test_rng): several times longer.
 # The rest of the suite (run directories, checkpoints, the CLI, crash safety:
 # nothing that depends on the instruction set) stays with the native
 # `make test`.
@@ -30,10 +30,10 @@ bash scripts/install-deps-aarch64.sh  # the cross compiler, qemu, the arm64 libr
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-toolchain.cmake
 cmake --build "$build" -j "$jobs"
 
-unit='test_(isa|isa_refusal|simd_rng|gemm|conv|optim|linear)'
+unit='test_(isa|isa_refusal|simd_rng|gemm|conv|optim|linear|ops|attention|gemm_bf16)'
 golden_paths=neon
 if [[ ${REPRO_AARCH64_FULL:-0} == 1 ]]; then
-    unit='test_(isa|isa_refusal|simd_rng|gemm|conv|optim|linear|model|node_ops|ops|reduce|rng)'
+    unit='test_(isa|isa_refusal|simd_rng|gemm|conv|optim|linear|ops|attention|gemm_bf16|model|node_ops|reduce|rng)'
     golden_paths=
 fi
 echo "=== aarch64 under $(qemu-aarch64 --version | head -n 1)"
