@@ -194,32 +194,3 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
     free(Ap);
     return REPRO_OK;
 }
-
-repro_status repro_linear_forward_bf16(const repro_cpu *cpu, float *y, const float *x, const float *w,
-                                       const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
-{
-    repro_status st = repro_gemm_bf16(cpu, B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, err);
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "bf16 linear forward (%lldx%lld -> %lld)", (long long)B, (long long)I,
-                                  (long long)O);
-    return REPRO_OK;
-}
-
-repro_status repro_linear_backward_bf16(const repro_cpu *cpu, float *dx, float *dw, float *db, const float *dy,
-                                        const float *x, const float *w, int64_t B, int64_t I, int64_t O,
-                                        repro_error *err)
-{
-    repro_status st = REPRO_OK;
-    if (dx)
-        st = repro_gemm_bf16(cpu, B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, err);
-    if (st == REPRO_OK)
-        st = repro_gemm_bf16(cpu, O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, err);
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "bf16 linear backward (%lldx%lld -> %lld)", (long long)B, (long long)I,
-                                  (long long)O);
-    if (db) /* fp32, as linear.c: db[o] += dy[b][o], b ascending */
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t o = 0; o < O; o++)
-                db[o] = db[o] + dy[b * O + o];
-    return REPRO_OK;
-}

@@ -25,7 +25,7 @@ void repro_gemm_bf16_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_
                          int accumulate);
 
 /* The linear layer of linear.h with its three products in bf16 (the bias
- * and its gradient stay fp32 sums, as in linear.c). */
+ * and its gradient stay fp32 sums; implemented in linear.c beside the fp32 layer). */
 repro_status repro_linear_forward_bf16(const repro_cpu *cpu, float *y, const float *x, const float *w,
                                        const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err);
 repro_status repro_linear_backward_bf16(const repro_cpu *cpu, float *dx, float *dw, float *db, const float *dy,
