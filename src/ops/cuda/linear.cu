@@ -37,6 +37,43 @@ __global__ void __launch_bounds__(BG_COLS *BG_WARPS) bias_grad_kernel(float *db,
         db[o] = acc;
 }
 
+/* The layer over one matrix product: repro_cuda_gemm (fp32) or
+ * repro_cuda_gemm_bf16 (tensor cores); both share the signature. The bias
+ * and its gradient are fp32 sums in both precisions. */
+typedef repro_status (*gemm_fn)(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
+                                const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C, int64_t ldc,
+                                int accumulate, repro_cuda_stream stream, repro_error *err);
+
+repro_status forward_with(gemm_fn gemm, const char *what, float *y, const float *x, const float *w, const float *bias,
+                          int64_t B, int64_t I, int64_t O, repro_cuda_stream s, repro_error *err)
+{
+    repro_status st = gemm(B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, s, err);
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "cuda %s forward (%lldx%lld -> %lld)", what, (long long)B, (long long)I,
+                                  (long long)O);
+    return REPRO_OK;
+}
+
+repro_status backward_with(gemm_fn gemm, const char *what, float *dx, float *dw, float *db, const float *dy,
+                           const float *x, const float *w, int64_t B, int64_t I, int64_t O, repro_cuda_stream s,
+                           repro_error *err)
+{
+    repro_status st = REPRO_OK;
+    if (dx)
+        st = gemm(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
+    if (st == REPRO_OK)
+        st = gemm(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
+    if (st == REPRO_OK && db && O > 0) {
+        unsigned blocks = (unsigned)((O + BG_COLS - 1) / BG_COLS);
+        bias_grad_kernel<<<blocks, BG_COLS * BG_WARPS, 0, repro_cuda_s(s)>>>(db, dy, B, O);
+        st = repro_cuda_check("linear bias gradient", err);
+    }
+    if (st != REPRO_OK)
+        return repro_error_prefix(err, "cuda %s backward (%lldx%lld -> %lld)", what, (long long)B, (long long)I,
+                                  (long long)O);
+    return REPRO_OK;
+}
+
 } // namespace
 
 extern "C" {
@@ -44,63 +81,27 @@ extern "C" {
 repro_status repro_cuda_linear_forward(float *y, const float *x, const float *w, const float *bias, int64_t B,
                                        int64_t I, int64_t O, repro_cuda_stream s, repro_error *err)
 {
-    repro_status st = repro_cuda_gemm(B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, s, err);
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "cuda linear forward (%lldx%lld -> %lld)", (long long)B, (long long)I,
-                                  (long long)O);
-    return REPRO_OK;
+    return forward_with(repro_cuda_gemm, "linear", y, x, w, bias, B, I, O, s, err);
 }
 
 repro_status repro_cuda_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                         const float *w, int64_t B, int64_t I, int64_t O, repro_cuda_stream s,
                                         repro_error *err)
 {
-    repro_status st = REPRO_OK;
-    if (dx)
-        st = repro_cuda_gemm(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
-    if (st == REPRO_OK)
-        st = repro_cuda_gemm(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
-    if (st == REPRO_OK && db && O > 0) {
-        unsigned blocks = (unsigned)((O + BG_COLS - 1) / BG_COLS);
-        bias_grad_kernel<<<blocks, BG_COLS * BG_WARPS, 0, repro_cuda_s(s)>>>(db, dy, B, O);
-        st = repro_cuda_check("linear bias gradient", err);
-    }
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "cuda linear backward (%lldx%lld -> %lld)", (long long)B, (long long)I,
-                                  (long long)O);
-    return REPRO_OK;
+    return backward_with(repro_cuda_gemm, "linear", dx, dw, db, dy, x, w, B, I, O, s, err);
 }
 
-/* bf16: the three products on tensor cores (gemm_bf16.cu), the bias and its
- * gradient the fp32 sums above. */
 repro_status repro_cuda_linear_forward_bf16(float *y, const float *x, const float *w, const float *bias, int64_t B,
                                             int64_t I, int64_t O, repro_cuda_stream s, repro_error *err)
 {
-    repro_status st = repro_cuda_gemm_bf16(B, O, I, x, I, 1, w, 1, I, bias, y, O, 0, s, err);
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "cuda bf16 linear forward (%lldx%lld -> %lld)", (long long)B, (long long)I,
-                                  (long long)O);
-    return REPRO_OK;
+    return forward_with(repro_cuda_gemm_bf16, "bf16 linear", y, x, w, bias, B, I, O, s, err);
 }
 
 repro_status repro_cuda_linear_backward_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
                                              const float *w, int64_t B, int64_t I, int64_t O, repro_cuda_stream s,
                                              repro_error *err)
 {
-    repro_status st = REPRO_OK;
-    if (dx)
-        st = repro_cuda_gemm_bf16(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
-    if (st == REPRO_OK)
-        st = repro_cuda_gemm_bf16(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
-    if (st == REPRO_OK && db && O > 0) {
-        unsigned blocks = (unsigned)((O + BG_COLS - 1) / BG_COLS);
-        bias_grad_kernel<<<blocks, BG_COLS * BG_WARPS, 0, repro_cuda_s(s)>>>(db, dy, B, O);
-        st = repro_cuda_check("linear bias gradient", err);
-    }
-    if (st != REPRO_OK)
-        return repro_error_prefix(err, "cuda bf16 linear backward (%lldx%lld -> %lld)", (long long)B,
-                                  (long long)I, (long long)O);
-    return REPRO_OK;
+    return backward_with(repro_cuda_gemm_bf16, "bf16 linear", dx, dw, db, dy, x, w, B, I, O, s, err);
 }
 
 } /* extern "C" */
