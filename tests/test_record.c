@@ -531,6 +531,26 @@ static void environment(void)
     CHECK(repro_git_info("/proc/self") == NULL); /* not in a work tree */
 }
 
+/* The note for a run.json left "running": its pid, or none when the file
+ * names none a process could have (fuzz/corpus/runjson/
+ * running_pid_out_of_range.json: converting -9e99 to a pid was undefined). */
+static void stale_notes(void)
+{
+    const char *dir = REPRO_TEST_TMP "/runs/stale";
+    char note[1024];
+    mkdir(dir, 0755);
+    write_text(REPRO_TEST_TMP "/runs/stale/run.json", "{\"status\":\"running\",\"pid\":-9e99,\"hostname\":\"x\"}");
+    CHECK(repro_run_stale_note(dir, note, sizeof note) == 1);
+    CHECK_MSG(strcmp(note, "run.json of '" REPRO_TEST_TMP "/runs/stale' still says \"running\", but names no "
+                           "process that could still be training it (killed, crashed, or the machine stopped)") == 0,
+              "%s", note);
+    write_text(REPRO_TEST_TMP "/runs/stale/run.json", "{\"status\":\"running\",\"pid\":4321,\"hostname\":\"x\"}");
+    CHECK(repro_run_stale_note(dir, note, sizeof note) == 1);
+    CHECK_CONTAINS(note, "but its process (pid 4321) is gone without recording how the run ended");
+    write_text(REPRO_TEST_TMP "/runs/stale/run.json", "{\"status\":\"complete\",\"pid\":4321,\"hostname\":\"x\"}");
+    CHECK(repro_run_stale_note(dir, note, sizeof note) == 0);
+}
+
 int main(void)
 {
     mkdir(REPRO_TEST_TMP, 0755);
@@ -545,6 +565,7 @@ int main(void)
     safetensors_rejects(st_path);
     ledger_damage();
     run_create_rules();
+    stale_notes();
     environment();
     return test_finish("test_record");
 }

@@ -150,17 +150,26 @@ static repro_status remove_leftovers(const char *dir, repro_error *err)
 }
 
 /* Whether a record saying "running" belongs to a process still alive here. */
-static int run_is_live(const cJSON *record)
+/* The "pid" of a run.json, or 0 when it is missing or not a process id.
+ * The range comes before the conversion: converting a double outside it
+ * is undefined (found by fuzz/fuzz_runjson.c: "pid":-9e99). */
+static long record_pid(const cJSON *record)
 {
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(record, "pid");
+    if (!cJSON_IsNumber(pid) || !(pid->valuedouble >= 1 && pid->valuedouble <= 2147483647.0))
+        return 0;
+    return (long)pid->valuedouble;
+}
+
+static int run_is_live(const cJSON *record)
+{
     const cJSON *host = cJSON_GetObjectItemCaseSensitive(record, "hostname");
     char here[256] = "";
     gethostname(here, sizeof here - 1);
-    if (!cJSON_IsNumber(pid) || !cJSON_IsString(host) || strcmp(host->valuestring, here) != 0)
+    long pid = record_pid(record);
+    if (pid == 0 || !cJSON_IsString(host) || strcmp(host->valuestring, here) != 0)
         return 0;
-    if (!(pid->valuedouble >= 1 && pid->valuedouble <= 2147483647.0))
-        return 0;
-    pid_t p = (pid_t)pid->valuedouble;
+    pid_t p = (pid_t)pid;
     return p != getpid() && (kill(p, 0) == 0 || errno == EPERM);
 }
 
@@ -198,8 +207,8 @@ static repro_status check_existing(const char *dir, int force, int is_run, repro
                         "'%s' already holds a complete run; use --force to overwrite", dir);
     else if (!force && status && strcmp(status, "running") == 0 && run_is_live(record))
         st = repro_fail(err, REPRO_ERR_STATE,
-                        "'%s' holds a run in progress (pid %d); use --force to overwrite", dir,
-                        (int)cJSON_GetObjectItemCaseSensitive(record, "pid")->valuedouble);
+                        "'%s' holds a run in progress (pid %ld); use --force to overwrite", dir,
+                        record_pid(record));
     cJSON_Delete(record);
     return st;
 }
@@ -672,8 +681,8 @@ repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_
     else if (status && strcmp(status, "complete") == 0)
         st = repro_fail(err, REPRO_ERR_STATE, "'%s' holds a complete run: there is nothing to resume", dir);
     else if (status && strcmp(status, "running") == 0 && run_is_live(record))
-        st = repro_fail(err, REPRO_ERR_STATE, "'%s' is still being trained (pid %d)", dir,
-                        (int)cJSON_GetObjectItemCaseSensitive(record, "pid")->valuedouble);
+        st = repro_fail(err, REPRO_ERR_STATE, "'%s' is still being trained (pid %ld)", dir,
+                        record_pid(record));
     if (st != REPRO_OK) {
         run_free(run);
         return st;
@@ -724,8 +733,7 @@ int repro_run_stale_note(const char *dir, char *out, size_t size)
         return 0;
     const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "status"));
     int running = status && strcmp(status, "running") == 0;
-    const cJSON *pid_item = cJSON_GetObjectItemCaseSensitive(record, "pid");
-    long rec_pid = cJSON_IsNumber(pid_item) ? (long)pid_item->valuedouble : 0;
+    long rec_pid = record_pid(record);
     int live_record = running && run_is_live(record);
     cJSON_Delete(record);
     int live = 0;
@@ -737,8 +745,11 @@ int repro_run_stale_note(const char *dir, char *out, size_t size)
     if (has_lock && strcmp(lstatus, "failed") == 0)
         snprintf(out, size, "run.json of '%s' still says \"running\", but its process (pid %ld) noted in run.lock "
                  "that it failed: %s", dir, pid, message);
-    else
+    else if (pid || rec_pid)
         snprintf(out, size, "run.json of '%s' still says \"running\", but its process (pid %ld) is gone without "
                  "recording how the run ended (killed, crashed, or the machine stopped)", dir, pid ? pid : rec_pid);
+    else /* neither file names a process id */
+        snprintf(out, size, "run.json of '%s' still says \"running\", but names no process that could still be "
+                 "training it (killed, crashed, or the machine stopped)", dir);
     return 1;
 }
