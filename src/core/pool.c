@@ -9,7 +9,15 @@
  * worker that has just finished a loop, and a caller waiting for workers,
  * first spin for a short while (SPIN_NS) on the counters before sleeping;
  * loops that follow each other closely then start and end without a
- * system call, and an idle pool still sleeps. */
+ * system call, and an idle pool still sleeps.
+ *
+ * Spinning only pays while every thread has a core. When other programs
+ * load the machine, a worker may lose its core in the middle of a loop, and
+ * spinners then take time from the threads they wait for (measured: the
+ * MLP step at 2 threads fell to a third beside a build). The caller sees
+ * this as a spin that ran out before its workers finished their equal
+ * share; the pool then sleeps at once for the next COOLDOWN_JOBS loops
+ * before it tries spinning again. */
 #include "core/pool.h"
 
 #include <pthread.h>
@@ -19,7 +27,11 @@
 #include <string.h>
 #include <time.h>
 
-enum { SPIN_NS = 100000 }; /* 0.1 ms: a few loops' worth, bounded idle burn */
+enum {
+    SPIN_NS = 50000,      /* the caller's wait for its workers' equal share: 0.05 ms at most */
+    WORKER_SPIN_NS = 5000, /* a worker's wait for the next loop: back-to-back loops only */
+    COOLDOWN_JOBS = 64  /* loops run without spinning after a spin ran out: a few training steps */
+};
 
 struct repro_pool {
     int threads;
@@ -33,6 +45,7 @@ struct repro_pool {
     _Atomic uint64_t generation;
     _Atomic int pending;     /* workers still running the current loop */
     _Atomic int stopping;
+    _Atomic int cooldown;    /* loops left to run without spinning (the caller counts them down) */
     /* the current loop */
     repro_pool_fn fn;
     void *ctx;
@@ -57,7 +70,7 @@ static int64_t now_ns(void)
 
 /* Spins until *word differs from `from` (or pool->stopping) for at most
  * SPIN_NS; returns whether it did. */
-static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t from)
+static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t from, int64_t spin_ns)
 {
     int64_t until = 0;
     for (int i = 0;; i++) {
@@ -65,11 +78,12 @@ static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t fro
             atomic_load_explicit(&pool->stopping, memory_order_relaxed))
             return 1;
         cpu_relax();
-        if ((i & 63) == 63) { /* the clock now and then: a pause is 10 to 150 cycles */
-            sched_yield(); /* lets the thread we wait for have this core, when it shares it */
+        if ((i & 15) == 15) { /* the clock now and then: a pause is 10 to 150 cycles */
+            if ((i & 63) == 63)
+                sched_yield(); /* lets the thread we wait for have this core, when it shares it */
             int64_t t = now_ns();
             if (until == 0)
-                until = t + SPIN_NS;
+                until = t + spin_ns;
             else if (t > until)
                 return 0;
         }
@@ -83,8 +97,9 @@ static int spin_while_pending(repro_pool *pool)
         if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
             return 1;
         cpu_relax();
-        if ((i & 63) == 63) {
-            sched_yield();
+        if ((i & 15) == 15) {
+            if ((i & 63) == 63)
+                sched_yield();
             int64_t t = now_ns();
             if (until == 0)
                 until = t + SPIN_NS;
@@ -112,7 +127,8 @@ static void *worker_main(void *p)
     repro_pool *pool = arg->pool;
     uint64_t seen = 0;
     for (;;) {
-        if (!spin_while_u64(pool, &pool->generation, seen)) {
+        int spin = atomic_load_explicit(&pool->cooldown, memory_order_relaxed) == 0;
+        if (!spin || !spin_while_u64(pool, &pool->generation, seen, WORKER_SPIN_NS)) {
             pthread_mutex_lock(&pool->lock);
             while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
                    !atomic_load_explicit(&pool->stopping, memory_order_relaxed))
@@ -219,7 +235,13 @@ void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *c
     if (begin < end)
         fn(ctx, begin, end);
 
-    if (!spin_while_pending(pool)) {
+    int cooldown = atomic_load_explicit(&pool->cooldown, memory_order_relaxed);
+    int arrived = 0;
+    if (cooldown > 0)
+        atomic_store_explicit(&pool->cooldown, cooldown - 1, memory_order_relaxed);
+    else if (!(arrived = spin_while_pending(pool)))
+        atomic_store_explicit(&pool->cooldown, COOLDOWN_JOBS, memory_order_relaxed);
+    if (!arrived) {
         pthread_mutex_lock(&pool->lock);
         while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&pool->done, &pool->lock);
