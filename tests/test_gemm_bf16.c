@@ -108,33 +108,53 @@ static uint32_t lcg(uint64_t *s)
     return (uint32_t)(*s >> 33);
 }
 
-/* Values of 2^-7 .. 2^6, zeros, and (wide) exponents far enough apart to
- * send blocks to the SIMD kernel's slow lanes (beyond 2^+-100). */
-static int wide = 0;
+/* Values of 2^-7 .. 2^6 and zeros; wide: also exponents far enough apart
+ * to send blocks to the SIMD kernels' slow lanes (beyond 2^+-100), and
+ * subnormals; sparse: half the values zero, and whole zero stretches (the
+ * kernels skip products whose a is zero in every row of a tile). */
+static int wide = 0, sparse = 0;
 static void fill(float *v, size_t n, uint64_t *s)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t e = wide && lcg(s) % 7 == 0 ? 1 + lcg(s) % 253 : 120 + lcg(s) % 14;
+        uint32_t e = wide && lcg(s) % 7 == 0 ? lcg(s) % 254 : 120 + lcg(s) % 14;
         v[i] = f_of((lcg(s) & 1u) << 31 | e << 23 | (lcg(s) & 0x7fffffu));
-        if (lcg(s) % 29 == 0)
+        if (lcg(s) % (sparse ? 2 : 29) == 0)
             v[i] = 0.0f;
     }
+    if (sparse && n > 40)
+        for (size_t i = lcg(s) % (n / 2), end = i + n / 3; i < end; i++)
+            v[i] = 0.0f;
 }
 
-/* The threaded GEMM and linear layer == the reference, at 1, 2 and 3 threads. */
+/* The kernel each path runs is the one named for it: the loop below tests
+ * every SIMD kernel this CPU has, not a stand-in. */
+static void kernels(void)
+{
+    static const char *const want[] = {"reference", "avx2", "avx512", "neon"};
+    for (int isa = 0; isa < REPRO_ISA_COUNT; isa++)
+        if (repro_isa_supported((repro_isa)isa)) {
+            CHECK_MSG(strcmp(repro_gemm_bf16_kernel((repro_isa)isa), want[isa]) == 0, "%s path runs the %s kernel",
+                      repro_isa_name((repro_isa)isa), repro_gemm_bf16_kernel((repro_isa)isa));
+            printf("%s path: %s kernel\n", repro_isa_name((repro_isa)isa), repro_gemm_bf16_kernel((repro_isa)isa));
+        }
+}
+
+/* The threaded GEMM and linear layer == the reference, at 1, 2 and 3
+ * threads, every path (shapes with every remainder of rows per tile). */
 static void threaded_equals_reference(void)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 15}, {64, 10, 128}, {33, 65, 100}, {5, 3, 300}};
+    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},    {17, 33, 15}, {64, 10, 128},
+                                        {33, 65, 100}, {5, 3, 300}, {6, 40, 48},  {7, 31, 33}};
     repro_error err;
     uint64_t s = 7;
     static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
-    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then again wide */
-    for (int run = 0; run < RUNS * 2; run++) {
+    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then wide, then sparse */
+    for (int run = 0; run < RUNS * 3; run++) {
         int threads = 1 + run % 3;
         repro_isa isa = isas[run / 3 % NISA];
-        wide = run / RUNS;
+        wide = run / RUNS == 1, sparse = run / RUNS == 2;
         if (!repro_isa_supported(isa)) {
-            if (threads == 1 && !wide)
+            if (threads == 1 && run < RUNS)
                 printf("NOTE: %s path not supported by this CPU: not tested\n", repro_isa_name(isa));
             continue;
         }
@@ -158,12 +178,14 @@ static void threaded_equals_reference(void)
                     repro_gemm_bf16_ref(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, acc ? NULL : bias, C2, N, acc);
                     CHECK_MSG(test_bits_equal(C1, C2, (size_t)(M * N), "bf16 gemm"),
                               "%lldx%lldx%lld layout %d acc %d, %s, %d threads%s", (long long)M, (long long)N,
-                              (long long)K, layout, acc, repro_isa_name(isa), threads, wide ? ", wide" : "");
+                              (long long)K, layout, acc, repro_isa_name(isa), threads,
+                              wide ? ", wide" : sparse ? ", sparse" : "");
                 }
             free(A), free(B), free(C1), free(C2), free(bias);
         }
         repro_pool_destroy(pool);
     }
+    wide = sparse = 0;
 }
 
 /* The bf16 linear layer is its three products as written in gemm_bf16.h. */
@@ -207,6 +229,7 @@ int main(void)
     rounding_to_bf16();
     block_rules();
     hardware_answers();
+    kernels();
     threaded_equals_reference();
     linear_layer();
     return test_finish("test_gemm_bf16");

@@ -79,28 +79,49 @@ float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, 
     return repro_tc_block(a, b, BLOCK, c, p);
 }
 
-/* Whether the path has a SIMD kernel (each architecture's exist only there). */
-static int has_simd(repro_isa isa)
+typedef void (*rows_kernel)(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+
+/* The SIMD kernel of a path, NULL where it has none (each architecture's
+ * exist only there). */
+static rows_kernel simd_kernel(repro_isa isa)
 {
 #if defined(__x86_64__)
-    return isa == REPRO_ISA_AVX2 || isa == REPRO_ISA_AVX512;
+    if (isa == REPRO_ISA_AVX512)
+        return repro_gemm_bf16_rows_avx512;
+    if (isa == REPRO_ISA_AVX2)
+        return repro_gemm_bf16_rows_avx2;
 #elif defined(__aarch64__)
-    return isa == REPRO_ISA_NEON;
-#else
-    (void)isa;
-    return 0;
+    if (isa == REPRO_ISA_NEON)
+        return repro_gemm_bf16_rows_neon;
 #endif
+    (void)isa;
+    return NULL;
 }
+
+const char *repro_gemm_bf16_kernel(repro_isa isa)
+{
+    rows_kernel k = simd_kernel(isa);
+#if defined(__x86_64__)
+    if (k == repro_gemm_bf16_rows_avx512)
+        return "avx512";
+    if (k == repro_gemm_bf16_rows_avx2)
+        return "avx2";
+#elif defined(__aarch64__)
+    if (k == repro_gemm_bf16_rows_neon)
+        return "neon";
+#endif
+    return "reference";
+}
+
+typedef struct simd_job {
+    repro_bf16_operands o;
+    rows_kernel rows;
+} simd_job;
 
 static void simd_task(void *ctx, int64_t begin, int64_t end)
 {
-#if defined(__x86_64__)
-    repro_gemm_bf16_rows_avx2(ctx, begin, end);
-#elif defined(__aarch64__)
-    repro_gemm_bf16_rows_neon(ctx, begin, end);
-#else
-    (void)ctx, (void)begin, (void)end; /* never called: has_simd says no */
-#endif
+    const simd_job *j = ctx;
+    j->rows(&j->o, begin, end);
 }
 
 static int finite(float x)
@@ -154,11 +175,11 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
     int32_t *Ae = (int32_t *)(Bf + nb), *Be = Ae + na;
     int ok = decode(Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, M, N, K, Kp, Np);
     if (ok) {
-        repro_bf16_operands o = {M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate};
+        simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate}, simd_kernel(cpu->isa)};
         if (cpu->pool)
-            repro_pool_run(cpu->pool, M, simd_task, &o);
+            repro_pool_run(cpu->pool, M, simd_task, &job);
         else
-            simd_task(&o, 0, M);
+            simd_task(&job, 0, M);
     }
     free(mem);
     return ok;
@@ -175,7 +196,7 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
     if (M == 0 || N == 0)
         return REPRO_OK;
     int nomem = 0;
-    if (has_simd(cpu->isa) &&
+    if (simd_kernel(cpu->isa) &&
         gemm_simd(cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate, &nomem))
         return REPRO_OK;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK;
