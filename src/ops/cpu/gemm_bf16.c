@@ -79,6 +79,17 @@ float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, 
     return repro_tc_block(a, b, BLOCK, c, p);
 }
 
+void repro_bf16_rows_model(const repro_bf16_operands *o, int64_t m0, int64_t m1)
+{
+    for (int64_t m = m0; m < m1; m++)
+        for (int64_t n = 0; n < o->N; n++) {
+            float c = o->accumulate ? o->C[m * o->ldc + n] : 0.0f;
+            for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK)
+                c = repro_bf16_block_slow(o, m, n, k0, c);
+            o->C[m * o->ldc + n] = o->bias ? c + o->bias[n] : c;
+        }
+}
+
 typedef void (*rows_kernel)(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 
 /* The SIMD kernel of a path, NULL where it has none (each architecture's

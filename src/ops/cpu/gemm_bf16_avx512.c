@@ -7,6 +7,7 @@
  * for why each step is exact; tests/test_gemm_bf16.c checks the bits
  * against repro_gemm_bf16_ref. */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/cpu/gemm_bf16_kernel.h"
@@ -35,6 +36,14 @@ static inline __m512i exps_of(__m512 c)
     return _mm512_mask_blend_epi32(nonzero, _mm512_set1_epi32(REPRO_BF16_ZERO_EXP), e);
 }
 
+/* A panel of B (Kp x 32) copied contiguous, k after k: a tile streams it
+ * from cache in order instead of in strides of Np; the exponents as int16
+ * (sums of two lie within +-2000), so pass one takes 32 lanes at once. */
+typedef struct panel {
+    const float *bf;   /* [Kp][32] */
+    const int16_t *be; /* [Kp][32] */
+} panel;
+
 /* Which of the block's 16 products have a nonzero a in some row of the tile. */
 static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
 {
@@ -46,27 +55,26 @@ static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
 
 /* One block for `rows` (1..R) rows x 32 outputs: c + the 16 products.
  * Returns the rows that have lanes needing the model. */
-static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, int64_t m, int rows,
-                                                             int64_t n0, int64_t k0, __m512 c[R][G])
+static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, const panel *pb,
+                                                             int64_t m, int rows, int64_t k0, __m512 c[R][G])
 {
-    const int64_t Kp = o->Kp, Np = o->Np;
+    const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
     const int32_t *ae = o->Ae + m * Kp + k0;
     const unsigned live = live_of(ae, Kp, rows);
-    __m512i top[R][G];
+    __m512i top16[R], top[R][G];
     for (int r = 0; r < R; r++)
-        for (int g = 0; g < G; g++)
-            top[r][g] = _mm512_set1_epi32(LOW);
+        top16[r] = _mm512_set1_epi16(LOW);
     for (unsigned bits = live; bits; bits &= bits - 1) {
         int k = __builtin_ctz(bits);
-        const int32_t *eb = o->Be + (k0 + k) * Np + n0;
-#pragma GCC unroll 2
-        for (int g = 0; g < G; g++) {
-            __m512i e = _mm512_loadu_si512(eb + 16 * g);
+        __m512i e = _mm512_loadu_si512(pb->be + (k0 + k) * REPRO_BF16_PANEL);
 #pragma GCC unroll 4
-            for (int r = 0; r < rows; r++)
-                top[r][g] = _mm512_max_epi32(top[r][g], _mm512_add_epi32(_mm512_set1_epi32(ae[r * Kp + k]), e));
-        }
+        for (int r = 0; r < rows; r++)
+            top16[r] = _mm512_max_epi16(top16[r], _mm512_add_epi16(_mm512_set1_epi16((short)ae[r * Kp + k]), e));
+    }
+    for (int r = 0; r < rows; r++) {
+        top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r]));
+        top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1));
     }
     __m512i sum[R][G];
     __m512 scale[R][G];
@@ -86,7 +94,7 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
     }
     for (unsigned bits = live; bits; bits &= bits - 1) {
         int k = __builtin_ctz(bits);
-        const float *b = o->Bf + (k0 + k) * Np + n0;
+        const float *b = pb->bf + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 2
         for (int g = 0; g < G; g++) {
             __m512 bv = _mm512_loadu_ps(b + 16 * g);
@@ -129,13 +137,13 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
 }
 
 /* rows (1..R) rows of a panel over all of K; c: in, then out. */
-static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, int64_t m, int rows,
-                                                       int64_t n0, __m512 c[R][G])
+static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, const panel *pb, int64_t m,
+                                                       int rows, int64_t n0, __m512 c[R][G])
 {
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m512 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = block(o, m, rows, n0, k0, c);
+        unsigned need = block(o, pb, m, rows, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)
@@ -143,19 +151,47 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
     }
 }
 
-static void tile4(const repro_bf16_operands *o, int64_t m, int64_t n0, __m512 c[R][G]) { tile(o, m, 4, n0, c); }
-static void tile3(const repro_bf16_operands *o, int64_t m, int64_t n0, __m512 c[R][G]) { tile(o, m, 3, n0, c); }
-static void tile2(const repro_bf16_operands *o, int64_t m, int64_t n0, __m512 c[R][G]) { tile(o, m, 2, n0, c); }
-static void tile1(const repro_bf16_operands *o, int64_t m, int64_t n0, __m512 c[R][G]) { tile(o, m, 1, n0, c); }
+static void tile4(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
+{
+    tile(o, pb, m, 4, n0, c);
+}
+
+static void tile3(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
+{
+    tile(o, pb, m, 3, n0, c);
+}
+
+static void tile2(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
+{
+    tile(o, pb, m, 2, n0, c);
+}
+
+static void tile1(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
+{
+    tile(o, pb, m, 1, n0, c);
+}
+
 
 /* Panels of 32 columns outermost, so a panel of B (Kp x 32 values and
  * exponents) stays in cache while every row of A passes over it. */
 void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64_t m1)
 {
-    static void (*const tiles[R + 1])(const repro_bf16_operands *, int64_t, int64_t, __m512[R][G]) = {
-        NULL, tile1, tile2, tile3, tile4};
+    static void (*const tiles[R + 1])(const repro_bf16_operands *, const panel *, int64_t, int64_t,
+                                      __m512[R][G]) = {NULL, tile1, tile2, tile3, tile4};
     float tmp[R][REPRO_BF16_PANEL];
-    for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL)
+    float *bf = malloc((size_t)o->Kp * REPRO_BF16_PANEL * (sizeof(float) + sizeof(int16_t)));
+    if (!bf) { /* no room for the copy: the model's own path, same bits */
+        repro_bf16_rows_model(o, m0, m1);
+        return;
+    }
+    int16_t *be = (int16_t *)(bf + o->Kp * REPRO_BF16_PANEL);
+    const panel pb = {bf, be};
+    for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL) {
+        for (int64_t k = 0; k < o->Kp; k++) {
+            memcpy(bf + k * REPRO_BF16_PANEL, o->Bf + k * o->Np + n0, sizeof(float) * REPRO_BF16_PANEL);
+            for (int j = 0; j < REPRO_BF16_PANEL; j++)
+                be[k * REPRO_BF16_PANEL + j] = (int16_t)o->Be[k * o->Np + n0 + j];
+        }
         for (int64_t m = m0; m < m1; m += R) {
             int rows = m1 - m < R ? (int)(m1 - m) : R;
             int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
@@ -167,7 +203,7 @@ void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64
             for (int r = 0; r < R; r++)
                 for (int g = 0; g < G; g++)
                     c[r][g] = _mm512_loadu_ps(tmp[r] + 16 * g);
-            tiles[rows](o, m, n0, c);
+            tiles[rows](o, &pb, m, n0, c);
             for (int r = 0; r < R; r++)
                 for (int g = 0; g < G; g++)
                     _mm512_storeu_ps(tmp[r] + 16 * g, c[r][g]);
@@ -177,4 +213,6 @@ void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64
                     crow[j] = o->bias ? tmp[r][j] + o->bias[n0 + j] : tmp[r][j];
             }
         }
+    }
+    free(bf);
 }

@@ -42,6 +42,9 @@ static inline int32_t repro_bf16_block_exp(uint32_t bits)
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
 
+/* Rows [m0, m1) of C through the model alone (a kernel's fallback). */
+void repro_bf16_rows_model(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+
 /* Rows [m0, m1) of C, 32 columns at a time (AVX2; AVX-512 on 16 lanes). */
 void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64_t m1);
