@@ -140,29 +140,47 @@ static int finite(float x)
     return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
 }
 
+/* f[i], e[i] = the bf16 value of src[i * stride] (rounded as
+ * repro_bf16_from_float rounds a finite float) and its block exponent, for
+ * i < n; then zeros up to np. Returns nonzero when a value is not finite (or
+ * rounds to infinity). Branch-free, so the compiler vectorizes it. */
+static inline uint32_t decode_run(float *f, int32_t *e, const float *src, int64_t stride, int64_t n, int64_t np)
+{
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = repro_tc_f2u(src[i * stride]);
+        uint32_t r = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+        bad |= ((u & 0x7fffffffu) >= 0x7f800000u) | ((r & 0x7f800000u) == 0x7f800000u);
+        f[i] = repro_tc_u2f(r);
+        uint32_t E = r >> 23 & 0xff;
+        e[i] = E ? (int32_t)E - 127 : (r & 0x7fffffu) ? -126 : REPRO_BF16_ZERO_EXP;
+    }
+    for (int64_t i = n; i < np; i++)
+        f[i] = 0.0f, e[i] = REPRO_BF16_ZERO_EXP;
+    return bad;
+}
+
+static uint32_t decode_contiguous(float *f, int32_t *e, const float *src, int64_t n, int64_t np)
+{
+    return decode_run(f, e, src, 1, n, np);
+}
+
 /* Decodes A into Af/Ae [M][Kp] and B into Bf/Be [Kp][Np]; 0 when an input
  * is not finite (then the reference path runs: no speed is owed to NaNs). */
 static int decode(float *Af, int32_t *Ae, float *Bf, int32_t *Be, const float *A, int64_t a_rs, int64_t a_cs,
                   const float *B, int64_t b_rs, int64_t b_cs, int64_t M, int64_t N, int64_t K, int64_t Kp,
                   int64_t Np)
 {
+    uint32_t bad = 0;
     for (int64_t m = 0; m < M; m++)
-        for (int64_t k = 0; k < Kp; k++) {
-            float v = k < K ? repro_bf16_to_float(repro_bf16_from_float(A[m * a_rs + k * a_cs])) : 0.0f;
-            if (!finite(v))
-                return 0;
-            Af[m * Kp + k] = v;
-            Ae[m * Kp + k] = repro_bf16_block_exp(repro_tc_f2u(v));
-        }
-    for (int64_t k = 0; k < Kp; k++)
-        for (int64_t n = 0; n < Np; n++) {
-            float v = k < K && n < N ? repro_bf16_to_float(repro_bf16_from_float(B[k * b_rs + n * b_cs])) : 0.0f;
-            if (!finite(v))
-                return 0;
-            Bf[k * Np + n] = v;
-            Be[k * Np + n] = repro_bf16_block_exp(repro_tc_f2u(v));
-        }
-    return 1;
+        bad |= a_cs == 1 ? decode_contiguous(Af + m * Kp, Ae + m * Kp, A + m * a_rs, K, Kp)
+                         : decode_run(Af + m * Kp, Ae + m * Kp, A + m * a_rs, a_cs, K, Kp);
+    for (int64_t k = 0; k < K; k++)
+        bad |= b_cs == 1 ? decode_contiguous(Bf + k * Np, Be + k * Np, B + k * b_rs, N, Np)
+                         : decode_run(Bf + k * Np, Be + k * Np, B + k * b_rs, b_cs, N, Np);
+    for (int64_t k = K; k < Kp; k++)
+        decode_run(Bf + k * Np, Be + k * Np, B, 1, 0, Np);
+    return !bad;
 }
 
 /* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
