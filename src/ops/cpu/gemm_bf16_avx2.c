@@ -52,28 +52,34 @@ static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
  * Runs with MXCSR rounding toward zero (see tile_rows): the one conversion
  * that rounds, int32 -> float, is then the model's final rounding; every
  * other step is exact in any mode. Returns the lanes that need the model. */
-static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, int64_t m, int rows,
-                                                             int64_t n0, int64_t k0, __m256 c[R][G])
+static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, const float *bf,
+                                                             const int16_t *be, int64_t m, int rows, int64_t k0,
+                                                             __m256 c[R][G])
 {
-    const int64_t Kp = o->Kp, Np = o->Np;
+    const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
     const int32_t *ae = o->Ae + m * Kp + k0;
     const unsigned live = live_of(ae, Kp, rows);
-    __m256i top[R][G];
+    __m256i top16[R][G / 2], top[R][G]; /* pass one on int16: 16 lanes at once */
     for (int r = 0; r < R; r++)
-        for (int g = 0; g < G; g++)
-            top[r][g] = _mm256_set1_epi32(LOW);
+        for (int h = 0; h < G / 2; h++)
+            top16[r][h] = _mm256_set1_epi16(LOW);
     for (unsigned bits = live; bits; bits &= bits - 1) {
         int k = __builtin_ctz(bits);
-        const int32_t *eb = o->Be + (k0 + k) * Np + n0;
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++) {
-            __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 8 * g));
+        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int h = 0; h < G / 2; h++) {
+            __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 16 * h));
 #pragma GCC unroll 2
             for (int r = 0; r < rows; r++)
-                top[r][g] = _mm256_max_epi32(top[r][g], _mm256_add_epi32(_mm256_set1_epi32(ae[r * Kp + k]), e));
+                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
         }
     }
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < G / 2; h++) {
+            top[r][2 * h] = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(top16[r][h]));
+            top[r][2 * h + 1] = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(top16[r][h], 1));
+        }
     __m256i slow[R], sum[R][G];
     __m256 scale[R][G];
     for (int r = 0; r < rows; r++) {
@@ -91,7 +97,7 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
     }
     for (unsigned bits = live; bits; bits &= bits - 1) {
         int k = __builtin_ctz(bits);
-        const float *b = o->Bf + (k0 + k) * Np + n0;
+        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) {
             __m256 bv = _mm256_loadu_ps(b + 8 * g);
@@ -137,10 +143,11 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
 static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, int64_t m, int rows,
                                                        int64_t n0, __m256 c[R][G])
 {
+    const int64_t at = repro_bf16_b_at(o, 0, n0);
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m256 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = block(o, m, rows, n0, k0, c);
+        unsigned need = block(o, o->Bf + at, o->Be + at, m, rows, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)

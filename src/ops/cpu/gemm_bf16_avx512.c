@@ -7,7 +7,6 @@
  * for why each step is exact; tests/test_gemm_bf16.c checks the bits
  * against repro_gemm_bf16_ref. */
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops/cpu/gemm_bf16_kernel.h"
@@ -36,9 +35,7 @@ static inline __m512i exps_of(__m512 c)
     return _mm512_mask_blend_epi32(nonzero, _mm512_set1_epi32(REPRO_BF16_ZERO_EXP), e);
 }
 
-/* A panel of B (Kp x 32) copied contiguous, k after k: a tile streams it
- * from cache in order instead of in strides of Np; the exponents as int16
- * (sums of two lie within +-2000), so pass one takes 32 lanes at once. */
+/* A panel of B: its values and exponents, k after k (repro_bf16_b_at). */
 typedef struct panel {
     const float *bf;   /* [Kp][32] */
     const int16_t *be; /* [Kp][32] */
@@ -171,7 +168,6 @@ static void tile1(const repro_bf16_operands *o, const panel *pb, int64_t m, int6
     tile(o, pb, m, 1, n0, c);
 }
 
-
 /* Panels of 32 columns outermost, so a panel of B (Kp x 32 values and
  * exponents) stays in cache while every row of A passes over it. */
 void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64_t m1)
@@ -179,19 +175,9 @@ void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64
     static void (*const tiles[R + 1])(const repro_bf16_operands *, const panel *, int64_t, int64_t,
                                       __m512[R][G]) = {NULL, tile1, tile2, tile3, tile4};
     float tmp[R][REPRO_BF16_PANEL];
-    float *bf = malloc((size_t)o->Kp * REPRO_BF16_PANEL * (sizeof(float) + sizeof(int16_t)));
-    if (!bf) { /* no room for the copy: the model's own path, same bits */
-        repro_bf16_rows_model(o, m0, m1);
-        return;
-    }
-    int16_t *be = (int16_t *)(bf + o->Kp * REPRO_BF16_PANEL);
-    const panel pb = {bf, be};
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL) {
-        for (int64_t k = 0; k < o->Kp; k++) {
-            memcpy(bf + k * REPRO_BF16_PANEL, o->Bf + k * o->Np + n0, sizeof(float) * REPRO_BF16_PANEL);
-            for (int j = 0; j < REPRO_BF16_PANEL; j++)
-                be[k * REPRO_BF16_PANEL + j] = (int16_t)o->Be[k * o->Np + n0 + j];
-        }
+        const int64_t at = repro_bf16_b_at(o, 0, n0);
+        const panel pb = {o->Bf + at, o->Be + at};
         for (int64_t m = m0; m < m1; m += R) {
             int rows = m1 - m < R ? (int)(m1 - m) : R;
             int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
@@ -214,5 +200,4 @@ void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64
             }
         }
     }
-    free(bf);
 }
