@@ -188,6 +188,39 @@ static void threaded_equals_reference(void)
     wide = sparse = 0;
 }
 
+/* Cases the random ones hardly reach, on every path: a block whose 16
+ * largest products and c overflow the kernels' int32 sum (both signs);
+ * subnormal and zero c; NaN, infinity and a value that rounds to infinity
+ * (the whole product then goes to the model). */
+static void adversarial(void)
+{
+    enum { M = 5, N = 37, K = 40 };
+    static const uint32_t specials[] = {0, 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f7fffffu};
+    static float A[M * K], B[K * N], C1[M * N], C2[M * N];
+    repro_error err;
+    for (int isa = 0; isa < REPRO_ISA_COUNT; isa++) {
+        if (!repro_isa_supported((repro_isa)isa))
+            continue;
+        repro_cpu cpu = {(repro_isa)isa, NULL};
+        for (int sp = 0; sp < 5; sp++)
+            for (int sign = 0; sign < 2; sign++) {
+                for (int i = 0; i < M * K; i++)
+                    A[i] = f_of(0x3fff0000u | (uint32_t)(sign && i % K < 16) << 31); /* 1.9921875 */
+                for (int i = 0; i < K * N; i++)
+                    B[i] = f_of(0x3fff0000u);
+                for (int i = 0; i < M * N; i++) /* c near 2, subnormal, zero */
+                    C1[i] = f_of(i % 3 == 0 ? 0x3fffffffu | (uint32_t)sign << 31 : i % 3 == 1 ? 0x00012345u : 0);
+                if (sp)
+                    (sp & 1 ? A : B)[7 * (sp + 1)] = f_of(specials[sp]);
+                memcpy(C2, C1, sizeof C1);
+                CHECK(repro_gemm_bf16(&cpu, M, N, K, A, K, 1, B, N, 1, NULL, C1, N, 1, &err) == REPRO_OK);
+                repro_gemm_bf16_ref(M, N, K, A, K, 1, B, N, 1, NULL, C2, N, 1);
+                CHECK_MSG(test_bits_equal(C1, C2, M * N, "bf16 gemm, adversarial"), "%s, special %08x, sign %d",
+                          repro_isa_name((repro_isa)isa), specials[sp], sign);
+            }
+    }
+}
+
 /* The bf16 linear layer is its three products as written in gemm_bf16.h. */
 static void linear_layer(void)
 {
@@ -231,6 +264,7 @@ int main(void)
     hardware_answers();
     kernels();
     threaded_equals_reference();
+    adversarial();
     linear_layer();
     return test_finish("test_gemm_bf16");
 }

@@ -13,26 +13,27 @@
 
 enum { G = REPRO_BF16_PANEL / 16, R = 4, BLOCK = REPRO_BF16_BLOCK, RANGE = 100, LOW = -2000 };
 
-/* 2^(25 - top) and 2^(top - 25) for |top| <= RANGE: the exponent in place. */
-static inline __m512 scale_of(__m512i top)
+/* 2^(25 - top) for |top| <= RANGE, as floats: the exponent in place. */
+static inline __m512i scale_bits(__m512i top)
 {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127 + 25), top), 23));
+    return _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127 + 25), top), 23);
 }
 
-static inline __m512 unscale_of(__m512i top)
+/* 2^(top - 25) from the bits of 2^(25 - top): the biased exponents sum to 254. */
+static inline __m512 unscale_of(__m512i scale_bits)
 {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(top, _mm512_set1_epi32(127 - 25)), 23));
+    return _mm512_castsi512_ps(_mm512_sub_epi32(_mm512_set1_epi32(254 << 23), scale_bits));
 }
 
-/* The exponents of c's lanes as repro_bf16_block_exp gives them:
- * max(E, 1) - 127 (subnormals: -126), REPRO_BF16_ZERO_EXP for +-0. */
+/* The exponents of c's lanes for the alignment: floor(log2 |c|), 1000 for
+ * an infinite c (a block that overflowed: the model's from then on), and
+ * INT_MIN for +-0 (the conversion of getexp's -infinity). A subnormal c gets
+ * its own exponent (below -126) where the model's is -126: the two differ
+ * only where c's exponent decides the alignment, and then both lie below
+ * -RANGE, where the lane goes to the model anyway. */
 static inline __m512i exps_of(__m512 c)
 {
-    __m512i bits = _mm512_castps_si512(c);
-    __m512i E = _mm512_and_si512(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(0xff));
-    __m512i e = _mm512_sub_epi32(_mm512_max_epi32(E, _mm512_set1_epi32(1)), _mm512_set1_epi32(127));
-    __mmask16 nonzero = _mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x7fffffff));
-    return _mm512_mask_blend_epi32(nonzero, _mm512_set1_epi32(REPRO_BF16_ZERO_EXP), e);
+    return _mm512_cvttps_epi32(_mm512_min_ps(_mm512_getexp_ps(c), _mm512_set1_ps(1000.0f)));
 }
 
 /* A panel of B: its values and exponents, k after k (repro_bf16_b_at). */
@@ -73,19 +74,19 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
         top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r]));
         top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1));
     }
-    __m512i sum[R][G];
+    __m512i sum[R][G], bits_of_scale[R][G];
     __m512 scale[R][G];
     __mmask16 slow[R];
     for (int r = 0; r < rows; r++) {
         slow[r] = 0;
         for (int g = 0; g < G; g++) {
             __m512i t = _mm512_max_epi32(top[r][g], exps_of(c[r][g]));
-            /* lanes with only zero terms: top stays very low, their sum is +0 */
-            t = _mm512_maskz_mov_epi32(_mm512_cmpge_epi32_mask(t, _mm512_set1_epi32(-500)), t);
-            __mmask16 out_of_range = _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(t), _mm512_set1_epi32(RANGE));
-            slow[r] |= out_of_range;
-            top[r][g] = _mm512_maskz_mov_epi32((__mmask16)~out_of_range, t);
-            scale[r][g] = scale_of(top[r][g]);
+            /* lanes beyond +-RANGE go to the model, except those with only
+             * zero terms (t below -500): any alignment gives their +0 */
+            __m512i tc = _mm512_min_epi32(_mm512_max_epi32(t, _mm512_set1_epi32(-RANGE)), _mm512_set1_epi32(RANGE));
+            slow[r] |= _mm512_mask_cmpneq_epi32_mask(_mm512_cmpge_epi32_mask(t, _mm512_set1_epi32(-500)), t, tc);
+            bits_of_scale[r][g] = scale_bits(tc);
+            scale[r][g] = _mm512_castsi512_ps(bits_of_scale[r][g]);
             sum[r][g] = _mm512_setzero_si512();
         }
     }
@@ -102,18 +103,20 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
             }
         }
     }
-    /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
-     * larger sums take the slow path */
-    const __m512i lim = _mm512_set1_epi32((1 << 30) + (1 << 29) + (1 << 28) + (1 << 27));
+    /* |sum| < 16 * 2^27 = 2^31, c's term < 2^26: their sum may overflow
+     * int32 (sign bits: both terms' differ from the result's), and then the
+     * lane goes to the model */
     unsigned need = 0;
     for (int r = 0; r < rows; r++) {
+        __m512i overflow = _mm512_setzero_si512();
         for (int g = 0; g < G; g++) {
-            slow[r] |= _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(sum[r][g]), lim);
-            __m512i s = _mm512_add_epi32(sum[r][g], _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g])));
+            __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
+            __m512i s = _mm512_add_epi32(sum[r][g], ct);
+            overflow = _mm512_or_si512(overflow, _mm512_ternarylogic_epi32(sum[r][g], ct, s, 0x42));
             __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            c[r][g] = _mm512_mul_ps(f, unscale_of(top[r][g]));
+            c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
         }
-        need |= (unsigned)(slow[r] != 0) << r;
+        need |= (unsigned)((slow[r] | _mm512_movepi32_mask(overflow)) != 0) << r;
     }
     return need;
 }
