@@ -29,8 +29,8 @@ static inline int32x4_t exps_of(float32x4_t c)
 }
 
 /* int32 -> float rounded toward zero. vcvtq_f32_s32 rounds to nearest (the
- * FPCR default, like cvtepi32_ps), so the fix-up of gemm_bf16_avx2.c's
- * to_float_rz: step back one ulp where that went up in magnitude
+ * FPCR default, like cvtepi32_ps), so a fix-up: step back one ulp where
+ * that went up in magnitude
  * (|s| < 2^31 - 2^26, so the float converts back exactly). */
 static inline float32x4_t to_float_rz(int32x4_t s)
 {
