@@ -108,33 +108,53 @@ static uint32_t lcg(uint64_t *s)
     return (uint32_t)(*s >> 33);
 }
 
-/* Values of 2^-7 .. 2^6, zeros, and (wide) exponents far enough apart to
- * send blocks to the SIMD kernel's slow lanes (beyond 2^+-100). */
-static int wide = 0;
+/* Values of 2^-7 .. 2^6 and zeros; wide: also exponents far enough apart
+ * to send blocks to the SIMD kernels' slow lanes (beyond 2^+-100), and
+ * subnormals; sparse: half the values zero, and whole zero stretches (the
+ * kernels skip products whose a is zero in every row of a tile). */
+static int wide = 0, sparse = 0;
 static void fill(float *v, size_t n, uint64_t *s)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t e = wide && lcg(s) % 7 == 0 ? 1 + lcg(s) % 253 : 120 + lcg(s) % 14;
+        uint32_t e = wide && lcg(s) % 7 == 0 ? lcg(s) % 254 : 120 + lcg(s) % 14;
         v[i] = f_of((lcg(s) & 1u) << 31 | e << 23 | (lcg(s) & 0x7fffffu));
-        if (lcg(s) % 29 == 0)
+        if (lcg(s) % (sparse ? 2 : 29) == 0)
             v[i] = 0.0f;
     }
+    if (sparse && n > 40)
+        for (size_t i = lcg(s) % (n / 2), end = i + n / 3; i < end; i++)
+            v[i] = 0.0f;
 }
 
-/* The threaded GEMM and linear layer == the reference, at 1, 2 and 3 threads. */
+/* The kernel each path runs is the one named for it: the loop below tests
+ * every SIMD kernel this CPU has, not a stand-in. */
+static void kernels(void)
+{
+    static const char *const want[] = {"reference", "avx2", "avx512", "neon"};
+    for (int isa = 0; isa < REPRO_ISA_COUNT; isa++)
+        if (repro_isa_supported((repro_isa)isa)) {
+            CHECK_MSG(strcmp(repro_gemm_bf16_kernel((repro_isa)isa), want[isa]) == 0, "%s path runs the %s kernel",
+                      repro_isa_name((repro_isa)isa), repro_gemm_bf16_kernel((repro_isa)isa));
+            printf("%s path: %s kernel\n", repro_isa_name((repro_isa)isa), repro_gemm_bf16_kernel((repro_isa)isa));
+        }
+}
+
+/* The threaded GEMM and linear layer == the reference, at 1, 2 and 3
+ * threads, every path (shapes with every remainder of rows per tile). */
 static void threaded_equals_reference(void)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 15}, {64, 10, 128}, {33, 65, 100}, {5, 3, 300}};
+    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},    {17, 33, 15}, {64, 10, 128},
+                                        {33, 65, 100}, {5, 3, 300}, {6, 40, 48},  {7, 31, 33}};
     repro_error err;
     uint64_t s = 7;
     static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
-    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then again wide */
-    for (int run = 0; run < RUNS * 2; run++) {
+    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then wide, then sparse */
+    for (int run = 0; run < RUNS * 3; run++) {
         int threads = 1 + run % 3;
         repro_isa isa = isas[run / 3 % NISA];
-        wide = run / RUNS;
+        wide = run / RUNS == 1, sparse = run / RUNS == 2;
         if (!repro_isa_supported(isa)) {
-            if (threads == 1 && !wide)
+            if (threads == 1 && run < RUNS)
                 printf("NOTE: %s path not supported by this CPU: not tested\n", repro_isa_name(isa));
             continue;
         }
@@ -158,11 +178,46 @@ static void threaded_equals_reference(void)
                     repro_gemm_bf16_ref(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, acc ? NULL : bias, C2, N, acc);
                     CHECK_MSG(test_bits_equal(C1, C2, (size_t)(M * N), "bf16 gemm"),
                               "%lldx%lldx%lld layout %d acc %d, %s, %d threads%s", (long long)M, (long long)N,
-                              (long long)K, layout, acc, repro_isa_name(isa), threads, wide ? ", wide" : "");
+                              (long long)K, layout, acc, repro_isa_name(isa), threads,
+                              wide ? ", wide" : sparse ? ", sparse" : "");
                 }
             free(A), free(B), free(C1), free(C2), free(bias);
         }
         repro_pool_destroy(pool);
+    }
+    wide = sparse = 0;
+}
+
+/* Cases the random ones hardly reach, on every path: a block whose 16
+ * largest products and c overflow the kernels' int32 sum (both signs);
+ * subnormal and zero c; NaN, infinity and a value that rounds to infinity
+ * (the whole product then goes to the model). */
+static void adversarial(void)
+{
+    enum { M = 5, N = 37, K = 40 };
+    static const uint32_t specials[] = {0, 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f7fffffu};
+    static float A[M * K], B[K * N], C1[M * N], C2[M * N];
+    repro_error err;
+    for (int isa = 0; isa < REPRO_ISA_COUNT; isa++) {
+        if (!repro_isa_supported((repro_isa)isa))
+            continue;
+        repro_cpu cpu = {(repro_isa)isa, NULL};
+        for (int sp = 0; sp < 5; sp++)
+            for (int sign = 0; sign < 2; sign++) {
+                for (int i = 0; i < M * K; i++)
+                    A[i] = f_of(0x3fff0000u | (uint32_t)(sign && i % K < 16) << 31); /* 1.9921875 */
+                for (int i = 0; i < K * N; i++)
+                    B[i] = f_of(0x3fff0000u);
+                for (int i = 0; i < M * N; i++) /* c near 2, subnormal, zero */
+                    C1[i] = f_of(i % 3 == 0 ? 0x3fffffffu | (uint32_t)sign << 31 : i % 3 == 1 ? 0x00012345u : 0);
+                if (sp)
+                    (sp & 1 ? A : B)[7 * (sp + 1)] = f_of(specials[sp]);
+                memcpy(C2, C1, sizeof C1);
+                CHECK(repro_gemm_bf16(&cpu, M, N, K, A, K, 1, B, N, 1, NULL, C1, N, 1, &err) == REPRO_OK);
+                repro_gemm_bf16_ref(M, N, K, A, K, 1, B, N, 1, NULL, C2, N, 1);
+                CHECK_MSG(test_bits_equal(C1, C2, M * N, "bf16 gemm, adversarial"), "%s, special %08x, sign %d",
+                          repro_isa_name((repro_isa)isa), specials[sp], sign);
+            }
     }
 }
 
@@ -207,7 +262,9 @@ int main(void)
     rounding_to_bf16();
     block_rules();
     hardware_answers();
+    kernels();
     threaded_equals_reference();
+    adversarial();
     linear_layer();
     return test_finish("test_gemm_bf16");
 }

@@ -73,34 +73,55 @@ float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, 
     uint16_t a[BLOCK], b[BLOCK];
     for (int i = 0; i < BLOCK; i++) {
         a[i] = repro_bf16_from_float(o->Af[m * o->Kp + k0 + i]); /* exact: they are bf16 values */
-        b[i] = repro_bf16_from_float(o->Bf[(k0 + i) * o->Np + n]);
+        b[i] = repro_bf16_from_float(o->Bf[repro_bf16_b_at(o, k0 + i, n)]);
     }
     const repro_tc_params p = REPRO_TC_HOPPER_BF16;
     return repro_tc_block(a, b, BLOCK, c, p);
 }
 
-/* Whether the path has a SIMD kernel (each architecture's exist only there). */
-static int has_simd(repro_isa isa)
+typedef void (*rows_kernel)(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+
+/* The SIMD kernel of a path, NULL where it has none (each architecture's
+ * exist only there). */
+static rows_kernel simd_kernel(repro_isa isa)
 {
 #if defined(__x86_64__)
-    return isa == REPRO_ISA_AVX2 || isa == REPRO_ISA_AVX512;
+    if (isa == REPRO_ISA_AVX512)
+        return repro_gemm_bf16_rows_avx512;
+    if (isa == REPRO_ISA_AVX2)
+        return repro_gemm_bf16_rows_avx2;
 #elif defined(__aarch64__)
-    return isa == REPRO_ISA_NEON;
-#else
-    (void)isa;
-    return 0;
+    if (isa == REPRO_ISA_NEON)
+        return repro_gemm_bf16_rows_neon;
 #endif
+    (void)isa;
+    return NULL;
 }
+
+const char *repro_gemm_bf16_kernel(repro_isa isa)
+{
+    rows_kernel k = simd_kernel(isa);
+#if defined(__x86_64__)
+    if (k == repro_gemm_bf16_rows_avx512)
+        return "avx512";
+    if (k == repro_gemm_bf16_rows_avx2)
+        return "avx2";
+#elif defined(__aarch64__)
+    if (k == repro_gemm_bf16_rows_neon)
+        return "neon";
+#endif
+    return "reference";
+}
+
+typedef struct simd_job {
+    repro_bf16_operands o;
+    rows_kernel rows;
+} simd_job;
 
 static void simd_task(void *ctx, int64_t begin, int64_t end)
 {
-#if defined(__x86_64__)
-    repro_gemm_bf16_rows_avx2(ctx, begin, end);
-#elif defined(__aarch64__)
-    repro_gemm_bf16_rows_neon(ctx, begin, end);
-#else
-    (void)ctx, (void)begin, (void)end; /* never called: has_simd says no */
-#endif
+    const simd_job *j = ctx;
+    j->rows(&j->o, begin, end);
 }
 
 static int finite(float x)
@@ -108,29 +129,70 @@ static int finite(float x)
     return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be [Kp][Np]; 0 when an input
- * is not finite (then the reference path runs: no speed is owed to NaNs). */
-static int decode(float *Af, int32_t *Ae, float *Bf, int32_t *Be, const float *A, int64_t a_rs, int64_t a_cs,
-                  const float *B, int64_t b_rs, int64_t b_cs, int64_t M, int64_t N, int64_t K, int64_t Kp,
-                  int64_t Np)
+/* One value: the bf16 value of x (rounded as repro_bf16_from_float rounds a
+ * finite float) and its block exponent; *bad set when it is not finite (or
+ * rounds to infinity). Branch-free, so the loops below vectorize. */
+static inline float decode1(float x, int32_t *e, uint32_t *bad)
 {
+    uint32_t u = repro_tc_f2u(x);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+    *bad |= ((u & 0x7fffffffu) >= 0x7f800000u) | ((r & 0x7f800000u) == 0x7f800000u);
+    uint32_t E = r >> 23 & 0xff;
+    *e = E ? (int32_t)E - 127 : (r & 0x7fffffu) ? -126 : REPRO_BF16_ZERO_EXP;
+    return repro_tc_u2f(r);
+}
+
+/* A's row m: Af/Ae[m][k], zeros for K <= k < Kp. */
+static inline uint32_t decode_a(float *f, int32_t *e, const float *src, int64_t stride, int64_t K, int64_t Kp)
+{
+    uint32_t bad = 0;
+    for (int64_t k = 0; k < K; k++)
+        f[k] = decode1(src[k * stride], &e[k], &bad);
+    for (int64_t k = K; k < Kp; k++)
+        f[k] = 0.0f, e[k] = REPRO_BF16_ZERO_EXP;
+    return bad;
+}
+
+/* 32 values of B at one place of a panel (dst stride 1, or PANEL down k). */
+static inline uint32_t decode_b(float *f, int16_t *e, int64_t dstride, const float *src, int64_t stride, int64_t n)
+{
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t ei;
+        f[i * dstride] = decode1(src[i * stride], &ei, &bad);
+        e[i * dstride] = (int16_t)ei;
+    }
+    return bad;
+}
+
+/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
+ * beyond K and N); 0 when an input is not finite (then the reference path
+ * runs: no speed is owed to NaNs). */
+static int decode(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be, const float *A,
+                  int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, int64_t K)
+{
+    const int64_t M = o->M, N = o->N, Kp = o->Kp, Np = o->Np;
+    uint32_t bad = 0;
     for (int64_t m = 0; m < M; m++)
-        for (int64_t k = 0; k < Kp; k++) {
-            float v = k < K ? repro_bf16_to_float(repro_bf16_from_float(A[m * a_rs + k * a_cs])) : 0.0f;
-            if (!finite(v))
-                return 0;
-            Af[m * Kp + k] = v;
-            Ae[m * Kp + k] = repro_bf16_block_exp(repro_tc_f2u(v));
+        bad |= a_cs == 1 ? decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, 1, K, Kp)
+                         : decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, a_cs, K, Kp);
+    for (int64_t i = 0; i < Kp * Np; i++)
+        Bf[i] = 0.0f, Be[i] = REPRO_BF16_ZERO_EXP;
+    if (b_cs == 1 || b_rs != 1) /* n contiguous (or neither): row by row of a panel */
+        for (int64_t n0 = 0; n0 < N; n0 += LANES) {
+            int64_t w = N - n0 < LANES ? N - n0 : LANES;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t at = repro_bf16_b_at(o, k, n0);
+                bad |= b_cs == 1 ? decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0, 1, w)
+                                 : decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0 * b_cs, b_cs, w);
+            }
         }
-    for (int64_t k = 0; k < Kp; k++)
-        for (int64_t n = 0; n < Np; n++) {
-            float v = k < K && n < N ? repro_bf16_to_float(repro_bf16_from_float(B[k * b_rs + n * b_cs])) : 0.0f;
-            if (!finite(v))
-                return 0;
-            Bf[k * Np + n] = v;
-            Be[k * Np + n] = repro_bf16_block_exp(repro_tc_f2u(v));
+    else /* k contiguous: column by column */
+        for (int64_t n = 0; n < N; n++) {
+            int64_t at = repro_bf16_b_at(o, 0, n);
+            bad |= decode_b(Bf + at, Be + at, LANES, B + n * b_cs, 1, K);
         }
-    return 1;
+    return !bad;
 }
 
 /* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
@@ -145,20 +207,21 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
                     return 0;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
     size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);
-    void *mem = malloc((na + nb + 1) * (sizeof(float) + sizeof(int32_t)));
+    void *mem = malloc((na + nb) * sizeof(float) + na * sizeof(int32_t) + nb * sizeof(int16_t) + 1);
     if (!mem) {
         *nomem = 1;
         return 0;
     }
     float *Af = mem, *Bf = Af + na;
-    int32_t *Ae = (int32_t *)(Bf + nb), *Be = Ae + na;
-    int ok = decode(Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, M, N, K, Kp, Np);
+    int32_t *Ae = (int32_t *)(Bf + nb);
+    int16_t *Be = (int16_t *)(Ae + na);
+    simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate}, simd_kernel(cpu->isa)};
+    int ok = decode(&job.o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K);
     if (ok) {
-        repro_bf16_operands o = {M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate};
         if (cpu->pool)
-            repro_pool_run(cpu->pool, M, simd_task, &o);
+            repro_pool_run(cpu->pool, M, simd_task, &job);
         else
-            simd_task(&o, 0, M);
+            simd_task(&job, 0, M);
     }
     free(mem);
     return ok;
@@ -175,7 +238,7 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
     if (M == 0 || N == 0)
         return REPRO_OK;
     int nomem = 0;
-    if (has_simd(cpu->isa) &&
+    if (simd_kernel(cpu->isa) &&
         gemm_simd(cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, bias, C, ldc, accumulate, &nomem))
         return REPRO_OK;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK;

@@ -19,6 +19,10 @@ repro_status repro_gemm_bf16(const repro_cpu *cpu, int64_t M, int64_t N, int64_t
                              int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
                              int64_t ldc, int accumulate, repro_error *err);
 
+/* Which kernel a path runs: "avx512", "avx2", "neon" or "reference" (the
+ * packed loop over repro_tc_block); for tests and benchmarks. */
+const char *repro_gemm_bf16_kernel(repro_isa isa);
+
 /* The oracle: the contract as a plain loop over repro_tc_dot, single-threaded. */
 void repro_gemm_bf16_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs, int64_t a_cs,
                          const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C, int64_t ldc,

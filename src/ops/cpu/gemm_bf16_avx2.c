@@ -1,128 +1,205 @@
-/* The bf16 GEMM's AVX2 kernel: 32 outputs of a row at once, each block of 16
+/* The bf16 GEMM's AVX2 kernel: a tile of 2 rows x 32 columns at once (eight
+ * groups of 8 outputs, independent chains side by side), each block of 16
  * products in two passes (the alignment exponent, then the aligned sum).
- * See gemm_bf16_kernel.h for why each step is exact; tests/test_gemm_bf16.c
+ * Each value and exponent of B a pass loads serves both rows, and products
+ * whose a is zero in every row of the tile are skipped. See
+ * gemm_bf16_kernel.h for why each step is exact; tests/test_gemm_bf16.c
  * checks the bits against repro_gemm_bf16_ref. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "ops/cpu/gemm_bf16_kernel.h"
 
-enum { GROUPS = REPRO_BF16_PANEL / 8, RANGE = 100 };
+enum { G = REPRO_BF16_PANEL / 8, R = 2, BLOCK = REPRO_BF16_BLOCK, RANGE = 100, LOW = -2000 };
 
-/* 2^e for |e| <= 127 - 2, as floats: e's biased exponent in place. */
-static inline __m256 pow2(__m256i e)
+/* 2^(25 - top) and 2^(top - 25) for |top| <= RANGE: the exponent in place. */
+static inline __m256 scale_of(__m256i top)
 {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(127 + 25), top), 23));
 }
 
-/* The exponents of c's lanes as repro_bf16_block_exp gives them. */
+static inline __m256 unscale_of(__m256i top)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(top, _mm256_set1_epi32(127 - 25)), 23));
+}
+
+/* The exponents of c's lanes as repro_bf16_block_exp gives them:
+ * max(E, 1) - 127 (subnormals: -126), REPRO_BF16_ZERO_EXP for +-0. */
 static inline __m256i exps_of(__m256 c)
 {
     __m256i bits = _mm256_castps_si256(c);
     __m256i E = _mm256_and_si256(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(0xff));
-    __m256i frac = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fffff));
-    __m256i e = _mm256_sub_epi32(E, _mm256_set1_epi32(127));
-    __m256i sub = _mm256_blendv_epi8(_mm256_set1_epi32(REPRO_BF16_ZERO_EXP), _mm256_set1_epi32(-126),
-                                     _mm256_cmpgt_epi32(frac, _mm256_setzero_si256()));
-    return _mm256_blendv_epi8(e, sub, _mm256_cmpeq_epi32(E, _mm256_setzero_si256()));
+    __m256i e = _mm256_sub_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(1)), _mm256_set1_epi32(127));
+    __m256i zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(bits, 1), _mm256_setzero_si256());
+    return _mm256_blendv_epi8(e, _mm256_set1_epi32(REPRO_BF16_ZERO_EXP), zero);
 }
 
-/* int32 -> float rounded toward zero: round to nearest, then step back one
- * ulp where that went up in magnitude (|s| < 2^31 - 2^26, so the float
- * converts back exactly). */
-static inline __m256 to_float_rz(__m256i s)
+/* Which of the block's 16 products have a nonzero a in some row of the tile. */
+static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
 {
-    __m256 f = _mm256_cvtepi32_ps(s);
-    __m256i back = _mm256_cvttps_epi32(f);
-    __m256i pos = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(-1));
-    __m256i up = _mm256_blendv_epi8(_mm256_cmpgt_epi32(s, back), _mm256_cmpgt_epi32(back, s), pos);
-    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(f), up)); /* up is -1 where it went up */
+    unsigned live = 0;
+    const __m256i zero = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
+    for (int r = 0; r < rows; r++) {
+        __m256i lo = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(ae + r * Kp)), zero);
+        __m256i hi = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(ae + r * Kp + 8)), zero);
+        live |= ~((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(lo)) |
+                  (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(hi)) << 8) & 0xffffu;
+    }
+    return live;
 }
 
-/* One block for 32 outputs (four groups of 8, independent chains side by
- * side): c + the 16 products of row m, columns n0.. */
-static void block32(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0, __m256 c[GROUPS])
+/* One block for `rows` (1 or R) rows x 32 outputs: c + the 16 products.
+ * Runs with MXCSR rounding toward zero (see tile_rows): the one conversion
+ * that rounds, int32 -> float, is then the model's final rounding; every
+ * other step is exact in any mode. Returns the lanes that need the model. */
+static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, const float *bf,
+                                                             const int16_t *be, int64_t m, int rows, int64_t k0,
+                                                             __m256 c[R][G])
 {
-    const float *a = o->Af + m * o->Kp + k0;
-    const int32_t *ae = o->Ae + m * o->Kp + k0;
-    __m256i top[GROUPS], sum[GROUPS];
-    __m256 scale[GROUPS];
-    for (int g = 0; g < GROUPS; g++)
-        top[g] = exps_of(c[g]);
-    for (int k = 0; k < REPRO_BF16_BLOCK; k++) {
-        if (ae[k] == REPRO_BF16_ZERO_EXP)
-            continue;
-        const int32_t *eb = o->Be + (k0 + k) * o->Np + n0;
-        __m256i ea = _mm256_set1_epi32(ae[k]);
-        for (int g = 0; g < GROUPS; g++)
-            top[g] = _mm256_max_epi32(top[g], _mm256_add_epi32(ea, _mm256_loadu_si256((const __m256i *)(eb + 8 * g))));
-    }
-    __m256i slow = _mm256_setzero_si256();
-    for (int g = 0; g < GROUPS; g++) {
-        /* lanes with only zero terms: top stays very low, their sum is +0 */
-        top[g] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-500), top[g]), top[g]);
-        __m256i out_of_range = _mm256_or_si256(_mm256_cmpgt_epi32(top[g], _mm256_set1_epi32(RANGE)),
-                                               _mm256_cmpgt_epi32(_mm256_set1_epi32(-RANGE), top[g]));
-        slow = _mm256_or_si256(slow, out_of_range);
-        top[g] = _mm256_andnot_si256(out_of_range, top[g]);
-        scale[g] = pow2(_mm256_sub_epi32(_mm256_set1_epi32(25), top[g]));
-        sum[g] = _mm256_setzero_si256();
-    }
-    for (int k = 0; k < REPRO_BF16_BLOCK; k++) {
-        if (ae[k] == REPRO_BF16_ZERO_EXP)
-            continue;
-        const float *b = o->Bf + (k0 + k) * o->Np + n0;
-        __m256 av = _mm256_set1_ps(a[k]);
-        for (int g = 0; g < GROUPS; g++) {
-            __m256 p = _mm256_mul_ps(av, _mm256_loadu_ps(b + 8 * g)); /* exact */
-            sum[g] = _mm256_add_epi32(sum[g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[g])));
+    const int64_t Kp = o->Kp;
+    const float *a = o->Af + m * Kp + k0;
+    const int32_t *ae = o->Ae + m * Kp + k0;
+    const unsigned live = live_of(ae, Kp, rows);
+    __m256i top16[R][G / 2], top[R][G]; /* pass one on int16: 16 lanes at once */
+    for (int r = 0; r < R; r++)
+        for (int h = 0; h < G / 2; h++)
+            top16[r][h] = _mm256_set1_epi16(LOW);
+    for (unsigned bits = live; bits; bits &= bits - 1) {
+        int k = __builtin_ctz(bits);
+        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int h = 0; h < G / 2; h++) {
+            __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 16 * h));
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++)
+                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
         }
     }
-    /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must leave room for
-     * to_float_rz (|s| < 2^31 - 2^26): larger sums take the slow path */
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < G / 2; h++) {
+            top[r][2 * h] = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(top16[r][h]));
+            top[r][2 * h + 1] = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(top16[r][h], 1));
+        }
+    __m256i slow[R], sum[R][G];
+    __m256 scale[R][G];
+    for (int r = 0; r < rows; r++) {
+        slow[r] = _mm256_setzero_si256();
+        for (int g = 0; g < G; g++) {
+            __m256i t = _mm256_max_epi32(top[r][g], exps_of(c[r][g]));
+            /* lanes with only zero terms: top stays very low, their sum is +0 */
+            t = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-500), t), t);
+            __m256i out_of_range = _mm256_cmpgt_epi32(_mm256_abs_epi32(t), _mm256_set1_epi32(RANGE));
+            slow[r] = _mm256_or_si256(slow[r], out_of_range);
+            top[r][g] = _mm256_andnot_si256(out_of_range, t);
+            scale[r][g] = scale_of(top[r][g]);
+            sum[r][g] = _mm256_setzero_si256();
+        }
+    }
+    for (unsigned bits = live; bits; bits &= bits - 1) {
+        int k = __builtin_ctz(bits);
+        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            __m256 bv = _mm256_loadu_ps(b + 8 * g);
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++) {
+                __m256 p = _mm256_mul_ps(_mm256_set1_ps(a[r * Kp + k]), bv); /* exact */
+                sum[r][g] = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[r][g])));
+            }
+        }
+    }
+    /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
+     * larger sums take the slow path */
     const __m256i lim = _mm256_set1_epi32((1 << 30) + (1 << 29) + (1 << 28) + (1 << 27));
-    const __m256i neg_lim = _mm256_sub_epi32(_mm256_setzero_si256(), lim);
-    __m256 r[GROUPS];
-    for (int g = 0; g < GROUPS; g++) {
-        slow = _mm256_or_si256(slow, _mm256_or_si256(_mm256_cmpgt_epi32(sum[g], lim), _mm256_cmpgt_epi32(neg_lim, sum[g])));
-        __m256i s = _mm256_add_epi32(sum[g], _mm256_cvttps_epi32(_mm256_mul_ps(c[g], scale[g])));
-        r[g] = _mm256_mul_ps(to_float_rz(s), pow2(_mm256_sub_epi32(top[g], _mm256_set1_epi32(25))));
-    }
-    if (!_mm256_testz_si256(slow, slow)) { /* rare: redo this block's lanes that need it with the model */
-        for (int g = 0; g < GROUPS; g++) {
-            float rv[8], cv[8];
-            _mm256_storeu_ps(rv, r[g]);
-            _mm256_storeu_ps(cv, c[g]);
-            for (int j = 0; j < 8; j++)
-                if (n0 + 8 * g + j < o->N)
-                    rv[j] = repro_bf16_block_slow(o, m, n0 + 8 * g + j, k0, cv[j]);
-            r[g] = _mm256_loadu_ps(rv);
+    unsigned need = 0;
+    for (int r = 0; r < rows; r++) {
+        __m256i slow_r = slow[r];
+        for (int g = 0; g < G; g++) {
+            slow_r = _mm256_or_si256(slow_r, _mm256_cmpgt_epi32(_mm256_abs_epi32(sum[r][g]), lim));
+            __m256i s = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(c[r][g], scale[r][g])));
+            c[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), unscale_of(top[r][g])); /* rounds toward zero */
         }
+        need |= (unsigned)!_mm256_testz_si256(slow_r, slow_r) << r;
     }
-    for (int g = 0; g < GROUPS; g++)
-        c[g] = r[g];
+    return need;
+}
+
+/* The rare lanes out of the kernel's range: this block again, through the
+ * model, from the c each lane had before it. */
+static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0, __m256 *c, const __m256 *c_before)
+{
+    for (int g = 0; g < G; g++) {
+        float rv[8], cv[8];
+        _mm256_storeu_ps(rv, c[g]);
+        _mm256_storeu_ps(cv, c_before[g]);
+        for (int j = 0; j < 8; j++)
+            if (n0 + 8 * g + j < o->N)
+                rv[j] = repro_bf16_block_slow(o, m, n0 + 8 * g + j, k0, cv[j]);
+        c[g] = _mm256_loadu_ps(rv);
+    }
+}
+
+/* rows (1 or R) rows of a panel over all of K; c: in, then out. */
+static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, int64_t m, int rows,
+                                                       int64_t n0, __m256 c[R][G])
+{
+    const int64_t at = repro_bf16_b_at(o, 0, n0);
+    for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
+        __m256 before[R][G];
+        memcpy(before, c, sizeof before);
+        unsigned need = block(o, o->Bf + at, o->Be + at, m, rows, k0, c);
+        if (need) /* rare */
+            for (int r = 0; r < rows; r++)
+                if (need >> r & 1)
+                    redo(o, m + r, n0, k0, c[r], before[r]);
+    }
+}
+
+/* Not inlined, so no floating-point step of the caller moves into the
+ * stretch where MXCSR rounds toward zero. */
+static __attribute__((noinline)) void tile2(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])
+{
+    tile(o, m, R, n0, c);
+}
+
+static __attribute__((noinline)) void tile1(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])
+{
+    tile(o, m, 1, n0, c);
 }
 
 /* Panels of 32 columns outermost, so a panel of B (Kp x 32 values and
  * exponents) stays in cache while every row of A passes over it. */
 void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1)
 {
-    float tmp[REPRO_BF16_PANEL];
+    const unsigned csr = _mm_getcsr();
+    /* round toward zero, no flush-to-zero or denormals-are-zero */
+    const unsigned rz = (csr & ~0xe040u) | 0x6000u;
+    float tmp[R][REPRO_BF16_PANEL];
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL)
-        for (int64_t m = m0; m < m1; m++) {
+        for (int64_t m = m0; m < m1; m += R) {
+            int rows = m1 - m < R ? (int)(m1 - m) : R;
             int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
-            float *crow = o->C + m * o->ldc + n0;
             memset(tmp, 0, sizeof tmp);
             if (o->accumulate)
-                memcpy(tmp, crow, sizeof(float) * (size_t)w);
-            __m256 c[GROUPS];
-            for (int g = 0; g < GROUPS; g++)
-                c[g] = _mm256_loadu_ps(tmp + 8 * g);
-            for (int64_t k0 = 0; k0 < o->Kp; k0 += REPRO_BF16_BLOCK)
-                block32(o, m, n0, k0, c);
-            for (int g = 0; g < GROUPS; g++)
-                _mm256_storeu_ps(tmp + 8 * g, c[g]);
-            for (int j = 0; j < w; j++)
-                crow[j] = o->bias ? tmp[j] + o->bias[n0 + j] : tmp[j];
+                for (int r = 0; r < rows; r++)
+                    memcpy(tmp[r], o->C + (m + r) * o->ldc + n0, sizeof(float) * (size_t)w);
+            __m256 c[R][G];
+            for (int r = 0; r < R; r++)
+                for (int g = 0; g < G; g++)
+                    c[r][g] = _mm256_loadu_ps(tmp[r] + 8 * g);
+            _mm_setcsr(rz);
+            if (rows == R)
+                tile2(o, m, n0, c);
+            else
+                tile1(o, m, n0, c);
+            _mm_setcsr(csr);
+            for (int r = 0; r < R; r++)
+                for (int g = 0; g < G; g++)
+                    _mm256_storeu_ps(tmp[r] + 8 * g, c[r][g]);
+            for (int r = 0; r < rows; r++) {
+                float *crow = o->C + (m + r) * o->ldc + n0;
+                for (int j = 0; j < w; j++)
+                    crow[j] = o->bias ? tmp[r][j] + o->bias[n0 + j] : tmp[r][j];
+            }
         }
 }

@@ -23,12 +23,20 @@ typedef struct repro_bf16_operands {
     int64_t M, N, Kp, Np, ldc;
     const float *Af;   /* [M][Kp]  A(m,k) as bf16 values, 0 for k >= K */
     const int32_t *Ae; /* [M][Kp]  their block exponents */
-    const float *Bf;   /* [Kp][Np] B(k,n), n contiguous, 0 for n >= N */
-    const int32_t *Be; /* [Kp][Np] */
+    const float *Bf;   /* B(k,n) at repro_bf16_b_at, 0 for n >= N */
+    const int16_t *Be; /* their block exponents, at the same places (int16: pass one takes twice the lanes) */
     const float *bias;
     float *C;
     int accumulate;
 } repro_bf16_operands;
+
+/* Where B(k, n) lies in Bf and Be: panels of REPRO_BF16_PANEL columns one
+ * after the other, each Kp rows of PANEL values; a kernel streams a panel in
+ * order. b_at(o, k, n0) + j for a panel's first column n0 and j < PANEL. */
+static inline int64_t repro_bf16_b_at(const repro_bf16_operands *o, int64_t k, int64_t n)
+{
+    return n / REPRO_BF16_PANEL * o->Kp * REPRO_BF16_PANEL + k * REPRO_BF16_PANEL + n % REPRO_BF16_PANEL;
+}
 
 /* The block exponent of a float (the model's e for c, and for inputs). */
 static inline int32_t repro_bf16_block_exp(uint32_t bits)
@@ -42,8 +50,9 @@ static inline int32_t repro_bf16_block_exp(uint32_t bits)
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
 
-/* Rows [m0, m1) of C, 32 columns at a time (AVX2; also the AVX-512 path's). */
+/* Rows [m0, m1) of C, 32 columns at a time (AVX2; AVX-512 on 16 lanes). */
 void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t m1);
+void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 /* The same on 4 lanes (aarch64 NEON). */
 void repro_gemm_bf16_rows_neon(const repro_bf16_operands *o, int64_t m0, int64_t m1);
 

@@ -29,8 +29,8 @@ static inline int32x4_t exps_of(float32x4_t c)
 }
 
 /* int32 -> float rounded toward zero. vcvtq_f32_s32 rounds to nearest (the
- * FPCR default, like cvtepi32_ps), so the fix-up of gemm_bf16_avx2.c's
- * to_float_rz: step back one ulp where that went up in magnitude
+ * FPCR default, like cvtepi32_ps), so a fix-up: step back one ulp where
+ * that went up in magnitude
  * (|s| < 2^31 - 2^26, so the float converts back exactly). */
 static inline float32x4_t to_float_rz(int32x4_t s)
 {
@@ -55,10 +55,10 @@ static void block32(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t
     for (int k = 0; k < REPRO_BF16_BLOCK; k++) {
         if (ae[k] == REPRO_BF16_ZERO_EXP)
             continue;
-        const int32_t *eb = o->Be + (k0 + k) * o->Np + n0;
+        const int16_t *eb = o->Be + repro_bf16_b_at(o, k0 + k, n0);
         int32x4_t ea = vdupq_n_s32(ae[k]);
         for (int g = 0; g < GROUPS; g++)
-            top[g] = vmaxq_s32(top[g], vaddq_s32(ea, vld1q_s32(eb + 4 * g)));
+            top[g] = vmaxq_s32(top[g], vaddq_s32(ea, vmovl_s16(vld1_s16(eb + 4 * g))));
     }
     uint32x4_t slow = vdupq_n_u32(0);
     for (int g = 0; g < GROUPS; g++) {
@@ -73,7 +73,7 @@ static void block32(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t
     for (int k = 0; k < REPRO_BF16_BLOCK; k++) {
         if (ae[k] == REPRO_BF16_ZERO_EXP)
             continue;
-        const float *b = o->Bf + (k0 + k) * o->Np + n0;
+        const float *b = o->Bf + repro_bf16_b_at(o, k0 + k, n0);
         const float32x4_t av = vdupq_n_f32(a[k]);
         for (int g = 0; g < GROUPS; g++) {
             float32x4_t p = vmulq_f32(av, vld1q_f32(b + 4 * g)); /* exact */
