@@ -39,21 +39,26 @@ repro_bn_layer repro_model_batch_norm(const repro_model *m, int i)
     return l;
 }
 
-void repro_model_set_bn_log(repro_model *m, float *const *rows, int64_t *used)
+void repro_model_set_bn_log(repro_model *m, float *const *rows, int64_t *used, const int64_t *cap)
 {
     m->bn_rows = rows;
     m->bn_used = rows ? used : NULL;
+    m->bn_cap = rows ? cap : NULL;
 }
 
-float *repro_node_bn_log(const node_io *io, const node *n, int64_t groups)
+repro_status repro_node_bn_log(const node_io *io, const node *n, int64_t groups, float **rows, repro_error *err)
 {
     const repro_model *m = io->model;
+    *rows = NULL;
     if (!m->bn_rows)
-        return NULL;
+        return REPRO_OK;
     int i = 0; /* n's place among the batch-norm layers */
     for (int j = 0; j < m->n_nodes && &m->nodes[j] != n; j++)
         i += is_bn(&m->nodes[j]);
-    float *at = m->bn_rows[i] + 2 * n->in_shape[0].d[0] * m->bn_used[i];
+    if (m->bn_used[i] + groups > m->bn_cap[i])
+        return repro_fail(err, REPRO_ERR_INTERNAL, "%s '%s': its batch-statistics log holds %lld groups a step, "
+                          "not %lld", n->where, n->name, (long long)m->bn_cap[i], (long long)(m->bn_used[i] + groups));
+    *rows = m->bn_rows[i] + 2 * n->in_shape[0].d[0] * m->bn_used[i];
     m->bn_used[i] += groups;
-    return at;
+    return REPRO_OK;
 }

@@ -130,6 +130,7 @@ struct repro_model {
     void *trace_ctx;
     float *const *bn_rows;              /* repro_model_set_bn_log, or NULL */
     int64_t *bn_used;
+    const int64_t *bn_cap;
 };
 
 /* Appends a node for layer cfg named `name` reading `inputs` (node
@@ -157,10 +158,11 @@ const float *repro_node_param(const node_io *io, const node *n, int k);
 float *repro_node_grad(const node_io *io, const node *n, int k);
 float *repro_node_buffer(const node_io *io, const node *n, int k);
 
-/* Batch norm node n's rows for its next `groups` groups in the model's
- * batch-statistics log (repro_model_set_bn_log), which they are then
- * counted in; NULL when no log is set (nn/bn_log.c). */
-float *repro_node_bn_log(const node_io *io, const node *n, int64_t groups);
+/* *rows: batch norm node n's rows for its next `groups` groups in the
+ * model's batch-statistics log (repro_model_set_bn_log), which they are
+ * then counted in; NULL when no log is set. REPRO_ERR_INTERNAL when the
+ * log has no room for them (nn/bn_log.c). */
+repro_status repro_node_bn_log(const node_io *io, const node *n, int64_t groups, float **rows, repro_error *err);
 
 /* REPRO_ERR_CONFIG "<where> '<name>': <message>". */
 repro_status repro_node_fail(const node *n, repro_error *err, const char *fmt, ...)

@@ -100,9 +100,10 @@ repro_bn_layer repro_model_batch_norm(const repro_model *m, int i);
  * statistics alone: batch-norm layer i instead writes, for each of its
  * groups in sample order, the two rows its update would consume (the
  * group's means [channels], then its unbiased variances [channels]) at
- * rows[i] + 2 * channels * used[i], and adds its groups to used[i]. rows:
- * backend memory with room for every group until the log is unset. */
-void repro_model_set_bn_log(repro_model *m, float *const *rows, int64_t *used);
+ * rows[i] + 2 * channels * used[i], and adds its groups to used[i]. rows[i]:
+ * backend memory with room for cap[i] groups; a forward that would pass
+ * that fails (REPRO_ERR_INTERNAL) before writing. */
+void repro_model_set_bn_log(repro_model *m, float *const *rows, int64_t *used, const int64_t *cap);
 
 /* Evaluates x [b][input] (b <= capacity). With training != 0 dropout is
  * applied at coordinates (seed, layer, step, sample_pos[r], element), batch

@@ -100,10 +100,10 @@ static repro_status batchnorm_forward(const repro_backend *be, node *n, const no
         return repro_be_run(be, &repro_k_batchnorm_eval, &a, err);
     /* a data-parallel step: the groups' statistics go to the log, to be
      * replayed in global order (train/bn_world.h) */
-    a.group_stats = repro_node_bn_log(io, n, (io->b + a.group - 1) / a.group);
+    repro_status st = repro_node_bn_log(io, n, (io->b + a.group - 1) / a.group, &a.group_stats, err);
     if (a.group_stats)
         a.running_mean = a.running_var = NULL;
-    return batch_parts(be, &repro_k_batchnorm_train, a, io->b, 0, err);
+    return st == REPRO_OK ? batch_parts(be, &repro_k_batchnorm_train, a, io->b, 0, err) : st;
 }
 
 /* dx is always computed: the kernel uses it as scratch (dx_always) */

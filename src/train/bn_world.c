@@ -14,7 +14,7 @@ struct repro_bn_world {
     int64_t micro, max_floats;
     repro_bn_layer *layers; /* [n_layers] */
     float **rows;           /* [n_layers]: this rank's log, room for a full step */
-    int64_t *used;          /* [n_layers] groups logged */
+    int64_t *used, *cap;    /* [n_layers] groups logged, and room for them */
     int64_t count;          /* the step's samples */
     int64_t *floats;        /* [size] each rank's block in this step */
     float *block;           /* [max_floats] this rank's packed block */
@@ -70,8 +70,9 @@ repro_status repro_bn_world_create(repro_model *m, int shards, int size, int ran
     b->layers = calloc((size_t)nl, sizeof *b->layers);
     b->rows = calloc((size_t)nl, sizeof *b->rows);
     b->used = calloc((size_t)nl, sizeof *b->used);
+    b->cap = calloc((size_t)nl, sizeof *b->cap);
     b->floats = calloc((size_t)size, sizeof *b->floats);
-    int ok = b->layers && b->rows && b->used && b->floats;
+    int ok = b->layers && b->rows && b->used && b->cap && b->floats;
     for (int l = 0; ok && l < nl; l++)
         b->layers[l] = repro_model_batch_norm(m, l);
     /* a rank's groups never decrease with the step's size: a full step is the most */
@@ -79,9 +80,10 @@ repro_status repro_bn_world_create(repro_model *m, int shards, int size, int ran
         int64_t f = rank_floats(b, r, batch_size);
         b->max_floats = f > b->max_floats ? f : b->max_floats;
     }
-    for (int l = 0; ok && l < nl; l++)
-        ok = (b->rows[l] = malloc((size_t)(2 * b->layers[l].channels * rank_groups(b, rank, l, batch_size) + 1) *
-                                  sizeof(float))) != NULL;
+    for (int l = 0; ok && l < nl; l++) {
+        b->cap[l] = rank_groups(b, rank, l, batch_size);
+        ok = (b->rows[l] = malloc((size_t)(2 * b->layers[l].channels * b->cap[l] + 1) * sizeof(float))) != NULL;
+    }
     if (ok)
         ok = (b->block = malloc((size_t)(b->max_floats + 1) * sizeof(float))) != NULL &&
              (b->all = malloc((size_t)(size * b->max_floats + 1) * sizeof(float))) != NULL;
@@ -101,6 +103,7 @@ void repro_bn_world_free(repro_bn_world *b)
         free(b->rows[l]);
     free(b->rows);
     free(b->used);
+    free(b->cap);
     free(b->floats);
     free(b->layers);
     free(b->block);
@@ -116,12 +119,12 @@ int64_t repro_bn_world_max_floats(const repro_bn_world *b)
 void repro_bn_world_begin(repro_bn_world *b)
 {
     memset(b->used, 0, (size_t)b->n_layers * sizeof *b->used);
-    repro_model_set_bn_log(b->model, b->rows, b->used);
+    repro_model_set_bn_log(b->model, b->rows, b->used, b->cap);
 }
 
 repro_status repro_bn_world_end(repro_bn_world *b, int64_t count, repro_shard_extra *extra, repro_error *err)
 {
-    repro_model_set_bn_log(b->model, NULL, NULL);
+    repro_model_set_bn_log(b->model, NULL, NULL, NULL);
     b->count = count;
     for (int r = 0; r < b->size; r++)
         b->floats[r] = rank_floats(b, r, count);
