@@ -116,7 +116,7 @@ static void check_batchnorm(const repro_cpu *cpu, int64_t N, int64_t C, int64_t 
     fill(w, n, -1, 1);
     fill(gamma, C, 0.5f, 1.5f);
     fill(beta, C, -0.5f, 0.5f);
-    CHECK(repro_batchnorm_forward_train(cpu, y, mean, rstd, rm, rv, x, gamma, beta, N, C, HW, group, eps, 0.1f,
+    CHECK(repro_batchnorm_forward_train(cpu, y, mean, rstd, rm, rv, NULL, x, gamma, beta, N, C, HW, group, eps, 0.1f,
                                         NULL) == REPRO_OK);
     CHECK(repro_batchnorm_backward(cpu, dx, dg, db, w, x, mean, rstd, gamma, N, C, HW, group, NULL) == REPRO_OK);
 

@@ -282,8 +282,8 @@ static void check_batchnorm(int64_t N, int64_t C, int64_t HW, int64_t group, int
     char what[96];
     snprintf(what, sizeof what, "batch norm N=%lld C=%lld HW=%lld group=%lld%s", (long long)N, (long long)C,
              (long long)HW, (long long)group, with_specials ? " specials" : "");
-    CHECK(repro_batchnorm_forward_train_ref(y, mean, rstd, rm, rv, x, gamma, beta, N, C, HW, group, eps, mom, NULL) ==
-          REPRO_OK);
+    CHECK(repro_batchnorm_forward_train_ref(y, mean, rstd, rm, rv, NULL, x, gamma, beta, N, C, HW, group, eps, mom,
+                                            NULL) == REPRO_OK);
     CHECK(repro_batchnorm_backward_ref(dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, group, NULL) == REPRO_OK);
     CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C) && SPEC(rm, s.rm, C) &&
                   SPEC(rv, s.rv, C),
@@ -305,8 +305,8 @@ static void check_batchnorm(int64_t N, int64_t C, int64_t HW, int64_t group, int
         memcpy(rv, rv0, (size_t)C * 4);
         memcpy(dg, dg0, (size_t)C * 4);
         memcpy(db, db0, (size_t)C * 4);
-        CHECK(repro_batchnorm_forward_train(&cpus[p], y, mean, rstd, rm, rv, x, gamma, beta, N, C, HW, group, eps, mom,
-                                            NULL) == REPRO_OK);
+        CHECK(repro_batchnorm_forward_train(&cpus[p], y, mean, rstd, rm, rv, NULL, x, gamma, beta, N, C, HW, group, eps,
+                                            mom, NULL) == REPRO_OK);
         CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C) && SPEC(rm, s.rm, C) &&
                       SPEC(rv, s.rv, C),
                   "%s: forward pool=%d", what, p);
@@ -317,8 +317,8 @@ static void check_batchnorm(int64_t N, int64_t C, int64_t HW, int64_t group, int
         CHECK_MSG(BITS(ye, ye_ref, n), "%s: eval pool=%d", what, p);
     }
     /* no running statistics: the same y, mean, rstd */
-    CHECK(repro_batchnorm_forward_train(&cpus[2], y, mean, rstd, NULL, NULL, x, gamma, beta, N, C, HW, group, eps, mom,
-                                        NULL) == REPRO_OK);
+    CHECK(repro_batchnorm_forward_train(&cpus[2], y, mean, rstd, NULL, NULL, NULL, x, gamma, beta, N, C, HW, group, eps,
+                                        mom, NULL) == REPRO_OK);
     CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C), "%s: no running stats",
               what);
     free(x), free(dy), free(gamma), free(beta), free(rm0), free(rv0), free(dg0), free(db0);
@@ -396,6 +396,41 @@ static void test_shapes(void)
     }
 }
 
+/* ---- the groups' statistics, logged instead of applied ----
+ * What a data-parallel step sends (train/bn_world.h): each group's mean and
+ * unbiased variance rows, the same from the threaded kernel and its _ref,
+ * and replayed with the running update in group order they give the bits
+ * of the kernel's own update; logging changes no output. */
+static void test_group_stats(void)
+{
+    enum { N = 12, C = 3, HW = 5, GROUP = 3, G = N / GROUP, NE = N * C * HW };
+    static float x[NE], gamma[C], beta[C], y1[NE], y2[NE], mean1[G * C], mean2[G * C], rstd1[G * C], rstd2[G * C];
+    static float stats[G * 2 * C], stats_ref[G * 2 * C], rm1[C], rv1[C], rm2[C], rv2[C];
+    fill(x, NE, -2.0f, 3.0f, 0);
+    fill(gamma, C, 0.5f, 1.5f, 0);
+    fill(beta, C, -0.5f, 0.5f, 0);
+    fill(rm1, C, -1.0f, 1.0f, 0);
+    fill(rv1, C, 0.5f, 2.0f, 0);
+    memcpy(rm2, rm1, sizeof rm1), memcpy(rv2, rv1, sizeof rv1);
+    const float mom = 0.3f;
+    CHECK(repro_batchnorm_forward_train(&cpus[3], y1, mean1, rstd1, rm1, rv1, NULL, x, gamma, beta, N, C, HW, GROUP,
+                                        1e-5f, mom, NULL) == REPRO_OK);
+    CHECK(repro_batchnorm_forward_train(&cpus[2], y2, mean2, rstd2, NULL, NULL, stats, x, gamma, beta, N, C, HW,
+                                        GROUP, 1e-5f, mom, NULL) == REPRO_OK);
+    CHECK(BITS(y2, y1, NE) && BITS(mean2, mean1, G * C) && BITS(rstd2, rstd1, G * C));
+    CHECK(repro_batchnorm_forward_train_ref(y2, mean2, rstd2, NULL, NULL, stats_ref, x, gamma, beta, N, C, HW, GROUP,
+                                            1e-5f, mom, NULL) == REPRO_OK);
+    CHECK(BITS(stats_ref, stats, G * 2 * C));
+    for (int64_t g = 0; g < G; g++) {
+        CHECK(BITS(stats + 2 * g * C, mean1 + g * C, C)); /* row 2g: the means */
+        for (int64_t c = 0; c < C; c++) {
+            rm2[c] = repro_batchnorm_running(rm2[c], stats[2 * g * C + c], mom);
+            rv2[c] = repro_batchnorm_running(rv2[c], stats[(2 * g + 1) * C + c], mom);
+        }
+    }
+    CHECK(BITS(rm2, rm1, C) && BITS(rv2, rv1, C));
+}
+
 /* ---- micro-batches of whole groups ---- */
 
 static void test_micro_batches(void)
@@ -415,16 +450,16 @@ static void test_micro_batches(void)
     memcpy(rm2, rm1, sizeof rm1), memcpy(rv2, rv1, sizeof rv1), memcpy(dg2, dg1, sizeof dg1), memcpy(db2, db1, sizeof db1);
     float rm_init[C], rv_init[C];
     memcpy(rm_init, rm1, sizeof rm1), memcpy(rv_init, rv1, sizeof rv1);
-    CHECK(repro_batchnorm_forward_train(&cpus[3], y1, mean1, rstd1, rm1, rv1, x, gamma, beta, N, C, HW, GROUP, 1e-5f,
-                                        0.1f, NULL) == REPRO_OK);
+    CHECK(repro_batchnorm_forward_train(&cpus[3], y1, mean1, rstd1, rm1, rv1, NULL, x, gamma, beta, N, C, HW, GROUP,
+                                        1e-5f, 0.1f, NULL) == REPRO_OK);
     CHECK(repro_batchnorm_backward(&cpus[3], dx1, dg1, db1, dy, x, mean1, rstd1, gamma, N, C, HW, GROUP, NULL) ==
           REPRO_OK);
     /* samples [0, 2) then [2, 8): one group, then three */
     const int64_t cut = 2, off = cut * C * HW, goff = (cut / GROUP) * C;
-    CHECK(repro_batchnorm_forward_train(&cpus[2], y2, mean2, rstd2, rm2, rv2, x, gamma, beta, cut, C, HW, GROUP, 1e-5f,
-                                        0.1f, NULL) == REPRO_OK);
-    CHECK(repro_batchnorm_forward_train(&cpus[1], y2 + off, mean2 + goff, rstd2 + goff, rm2, rv2, x + off, gamma, beta,
-                                        N - cut, C, HW, GROUP, 1e-5f, 0.1f, NULL) == REPRO_OK);
+    CHECK(repro_batchnorm_forward_train(&cpus[2], y2, mean2, rstd2, rm2, rv2, NULL, x, gamma, beta, cut, C, HW, GROUP,
+                                        1e-5f, 0.1f, NULL) == REPRO_OK);
+    CHECK(repro_batchnorm_forward_train(&cpus[1], y2 + off, mean2 + goff, rstd2 + goff, rm2, rv2, NULL, x + off, gamma,
+                                        beta, N - cut, C, HW, GROUP, 1e-5f, 0.1f, NULL) == REPRO_OK);
     CHECK(repro_batchnorm_backward(&cpus[4], dx2, dg2, db2, dy, x, mean2, rstd2, gamma, cut, C, HW, GROUP, NULL) ==
           REPRO_OK);
     CHECK(repro_batchnorm_backward(&cpus[0], dx2 + off, dg2, db2, dy + off, x + off, mean2 + goff, rstd2 + goff, gamma,
@@ -468,7 +503,7 @@ static void test_known_answers(void)
     /* Batch norm, N = 2, C = 1, HW = 2, one group: x = 1 2 3 4, mean 2.5,
      * var 1.25 (biased), unbiased 1.25 * (4 / 3). */
     float x[4] = {1, 2, 3, 4}, g1 = 2.0f, b1 = 0.5f, y[4], mean, rstd, rm = 0.0f, rv = 1.0f;
-    CHECK(repro_batchnorm_forward_train(&cpus[2], y, &mean, &rstd, &rm, &rv, x, &g1, &b1, 2, 1, 2, 2, 0.0f, 0.1f,
+    CHECK(repro_batchnorm_forward_train(&cpus[2], y, &mean, &rstd, &rm, &rv, NULL, x, &g1, &b1, 2, 1, 2, 2, 0.0f, 0.1f,
                                         NULL) == REPRO_OK);
     CHECK(mean == 2.5f && same_float(rstd, 1.0f / repro_sqrtf(1.25f)));
     CHECK(same_float(y[0], ((1.0f - 2.5f) * rstd) * 2.0f + 0.5f));
@@ -485,7 +520,7 @@ static void test_known_answers(void)
     /* Two groups of one sample each on [N][C] = [2][2] x HW 2: each group
      * is normalised on its own. */
     float x2[8] = {0, 2, 10, 30, /* sample 1: */ 5, 5, -1, 1}, gam[2] = {1, 1}, bet[2] = {0, 0}, y2[8], m2[4], r2[4];
-    CHECK(repro_batchnorm_forward_train_ref(y2, m2, r2, NULL, NULL, x2, gam, bet, 2, 2, 2, 1, 0.0f, 0.1f, NULL) ==
+    CHECK(repro_batchnorm_forward_train_ref(y2, m2, r2, NULL, NULL, NULL, x2, gam, bet, 2, 2, 2, 1, 0.0f, 0.1f, NULL) ==
           REPRO_OK);
     CHECK(m2[0] == 1.0f && m2[1] == 20.0f && m2[2] == 5.0f && m2[3] == 0.0f);
     CHECK(y2[0] == -1.0f && y2[1] == 1.0f && y2[2] == -1.0f && y2[3] == 1.0f && y2[6] == -1.0f && y2[7] == 1.0f);
@@ -503,8 +538,8 @@ static void test_known_answers(void)
         kx[n * KC * KHW] = firsts[n];
     float kg[KC] = {1, 1}, kb[KC] = {0, 0};
     for (int p = 0; p < NPOOLS; p++) {
-        CHECK(repro_batchnorm_forward_train(&cpus[p], ky, km, kr, NULL, NULL, kx, kg, kb, KN, KC, KHW, KN, 1e-5f, 0.1f,
-                                            NULL) == REPRO_OK);
+        CHECK(repro_batchnorm_forward_train(&cpus[p], ky, km, kr, NULL, NULL, NULL, kx, kg, kb, KN, KC, KHW, KN, 1e-5f,
+                                            0.1f, NULL) == REPRO_OK);
         CHECK(same_float(km[0], (1.0f + 0x1p-22f) / 5120.0f));
         CHECK(same_float(km[1], 0.0f));
     }
@@ -543,11 +578,11 @@ static void test_errors(void)
     float y0[64];
     memcpy(y0, y, sizeof y);
 
-    CHECK(repro_batchnorm_forward_train(&cpus[2], y, m, r, rm, rv, buf, g, b, 8, 1, 2, 3, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train(&cpus[2], y, m, r, rm, rv, NULL, buf, g, b, 8, 1, 2, 3, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "batch-norm group 3 does not divide the micro-batch of 8 samples");
     CHECK(BITS(y, y0, 64));
-    CHECK(repro_batchnorm_forward_train_ref(y, m, r, rm, rv, buf, g, b, 8, 1, 2, 3, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train_ref(y, m, r, rm, rv, NULL, buf, g, b, 8, 1, 2, 3, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "batch-norm group 3 does not divide the micro-batch of 8 samples");
     CHECK(repro_batchnorm_backward(&cpus[1], y, g, b, buf, buf, m, r, g, 8, 1, 2, 3, &err) == REPRO_ERR_ARG);
@@ -557,16 +592,16 @@ static void test_errors(void)
     CHECK(BITS(y, y0, 64));
 
     /* one value per channel and group: no unbiased variance */
-    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, buf, g, b, 4, 2, 1, 1, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, NULL, buf, g, b, 4, 2, 1, 1, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "batch-norm group of 1 sample(s) x HW=1 has 1 value(s) per channel");
-    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, buf, g, b, 4, 2, 1, 0, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, NULL, buf, g, b, 4, 2, 1, 0, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "batch-norm group 0 must be at least 1");
-    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, buf, g, b, 0, 2, 1, 1, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, rv, NULL, buf, g, b, 0, 2, 1, 1, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "batch-norm shape N=0 C=2 HW=1: every dimension must be at least 1");
-    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, NULL, buf, g, b, 4, 2, 1, 2, 1e-5f, 0.1f, &err) ==
+    CHECK(repro_batchnorm_forward_train(&cpus[0], y, m, r, rm, NULL, NULL, buf, g, b, 4, 2, 1, 2, 1e-5f, 0.1f, &err) ==
           REPRO_ERR_ARG);
     CHECK_CONTAINS(err.message, "running_mean is set but running_var is NULL");
     CHECK(repro_batchnorm_forward_eval(&cpus[3], y, buf, g, b, rm, rv, 2, -1, 4, 1e-5f, &err) == REPRO_ERR_ARG);
@@ -653,6 +688,7 @@ int main(void)
     test_segmented_sum();
     test_shapes();
     test_micro_batches();
+    test_group_stats();
     test_known_answers();
     test_errors();
     test_silu();

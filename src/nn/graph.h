@@ -128,6 +128,9 @@ struct repro_model {
     const float *input_x;               /* x of the last forward */
     repro_model_trace_fn trace;
     void *trace_ctx;
+    float *const *bn_rows;              /* repro_model_set_bn_log, or NULL */
+    int64_t *bn_used;
+    const int64_t *bn_cap;
 };
 
 /* Appends a node for layer cfg named `name` reading `inputs` (node
@@ -154,6 +157,12 @@ int repro_model_add_buffer(repro_model *m, node *n, const char *what, int64_t n_
 const float *repro_node_param(const node_io *io, const node *n, int k);
 float *repro_node_grad(const node_io *io, const node *n, int k);
 float *repro_node_buffer(const node_io *io, const node *n, int k);
+
+/* *rows: batch norm node n's rows for its next `groups` groups in the
+ * model's batch-statistics log (repro_model_set_bn_log), which they are
+ * then counted in; NULL when no log is set. REPRO_ERR_INTERNAL when the
+ * log has no room for them (nn/bn_log.c). */
+repro_status repro_node_bn_log(const node_io *io, const node *n, int64_t groups, float **rows, repro_error *err);
 
 /* REPRO_ERR_CONFIG "<where> '<name>': <message>". */
 repro_status repro_node_fail(const node *n, repro_error *err, const char *fmt, ...)

@@ -84,6 +84,27 @@ float *repro_model_buffers(repro_model *m); /* [n_buffers] */
 int repro_model_n_buffer_tensors(const repro_model *m);
 const repro_param_info *repro_model_buffer_tensor(const repro_model *m, int i);
 
+/* Batch norm in a data-parallel step (train/bn_world.h, docs/parallel.md).
+ * Layer i (batch-norm layers in model order) normalises groups of `group`
+ * samples of `channels` channels; its running statistics are
+ * repro_model_buffers() + mean_offset and + var_offset. */
+typedef struct repro_bn_layer {
+    int64_t channels, group;
+    float momentum;
+    int64_t mean_offset, var_offset;
+} repro_bn_layer;
+int repro_model_n_batch_norms(const repro_model *m);
+repro_bn_layer repro_model_batch_norm(const repro_model *m, int i);
+
+/* While a log is set (rows not NULL), a training forward leaves the running
+ * statistics alone: batch-norm layer i instead writes, for each of its
+ * groups in sample order, the two rows its update would consume (the
+ * group's means [channels], then its unbiased variances [channels]) at
+ * rows[i] + 2 * channels * used[i], and adds its groups to used[i]. rows[i]:
+ * backend memory with room for cap[i] groups; a forward that would pass
+ * that fails (REPRO_ERR_INTERNAL) before writing. */
+void repro_model_set_bn_log(repro_model *m, float *const *rows, int64_t *used, const int64_t *cap);
+
 /* Evaluates x [b][input] (b <= capacity). With training != 0 dropout is
  * applied at coordinates (seed, layer, step, sample_pos[r], element), batch
  * norm uses (and updates the running statistics from) its groups' own

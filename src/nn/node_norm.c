@@ -34,6 +34,11 @@ static repro_status norm_plan(repro_model *m, node *n, repro_error *err)
     return REPRO_OK;
 }
 
+int64_t repro_bn_group(const node *n)
+{
+    return n->cfg.group_size > 0 ? n->cfg.group_size : 32;
+}
+
 static repro_norm_args norm_args(const node *n, const node_io *io)
 {
     const repro_shape *in = &n->in_shape[0];
@@ -44,8 +49,7 @@ static repro_norm_args norm_args(const node *n, const node_io *io)
     a.HW = repro_shape_numel(in) / a.C;
     a.eps = n->cfg.eps;
     a.momentum = n->cfg.momentum;
-    a.group = n->cfg.kind == REPRO_LAYER_BATCH_NORM ? (n->cfg.group_size > 0 ? n->cfg.group_size : 32)
-                                                     : (n->cfg.groups > 0 ? n->cfg.groups : 1);
+    a.group = n->cfg.kind == REPRO_LAYER_BATCH_NORM ? repro_bn_group(n) : (n->cfg.groups > 0 ? n->cfg.groups : 1);
     a.gamma = repro_node_param(io, n, 0);
     a.beta = repro_node_param(io, n, 1);
     a.mean = n->saved[0];
@@ -72,6 +76,8 @@ static repro_status batch_parts(const repro_backend *be, const repro_kernel *k, 
     a.group = b - full;
     a.mean += groups * a.C;
     a.rstd += groups * a.C;
+    if (a.group_stats)
+        a.group_stats += groups * 2 * a.C;
     if (!backward) {
         a.x += full * sample;
         a.y += full * sample;
@@ -92,7 +98,12 @@ static repro_status batchnorm_forward(const repro_backend *be, node *n, const no
     a.running_var = repro_node_buffer(io, n, 1);
     if (!io->training)
         return repro_be_run(be, &repro_k_batchnorm_eval, &a, err);
-    return batch_parts(be, &repro_k_batchnorm_train, a, io->b, 0, err);
+    /* a data-parallel step: the groups' statistics go to the log, to be
+     * replayed in global order (train/bn_world.h) */
+    repro_status st = repro_node_bn_log(io, n, (io->b + a.group - 1) / a.group, &a.group_stats, err);
+    if (a.group_stats)
+        a.running_mean = a.running_var = NULL;
+    return st == REPRO_OK ? batch_parts(be, &repro_k_batchnorm_train, a, io->b, 0, err) : st;
 }
 
 /* dx is always computed: the kernel uses it as scratch (dx_always) */

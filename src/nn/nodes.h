@@ -11,6 +11,7 @@ extern const node_type repro_node_linear, repro_node_relu, repro_node_gelu, repr
 extern const node_type repro_node_conv2d, repro_node_max_pool2d, repro_node_avg_pool2d, repro_node_global_avg_pool;
 /* node_norm.c: batch norm over fixed groups, group norm */
 extern const node_type repro_node_batch_norm, repro_node_group_norm;
+int64_t repro_bn_group(const node *n); /* a batch-norm node's samples per group */
 /* node_structure.c: nodes that only move values */
 extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, repro_node_reshape;
 /* node_token.c: token ids in, learned positions, image patches as tokens */

@@ -62,6 +62,7 @@
 #include "train/test_hooks.h"
 #include "train/trace.h"
 #include "train/shard_sum.h"
+#include "train/bn_world.h"
 #include "train/world.h"
 #include "data/loader_test.h"
 
@@ -125,6 +126,7 @@ typedef struct trainer {
     repro_world *world;      /* this run's processes (a world of one without mpirun) */
     int writer;              /* rank 0: the one that writes the run directory */
     repro_shard_sum *shard;  /* world.shards > 0: the step's gradient as a tree over shards, else NULL */
+    repro_bn_world *bn;      /* more than one process and batch norm: its running statistics replayed, else NULL */
     float *shard_loss[REPRO_MAX_HEADS]; /* GPU + shards: host copies of the step's per-sample losses */
     int world_stop;          /* the last step's stop flag, agreed by every rank */
     double exchange_sec;     /* time in the shard sum's adds and exchange (run.json "world") */
@@ -350,16 +352,22 @@ static repro_status setup_world(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int size = repro_world_size(t->world);
-    if (size > 1 && repro_model_n_buffers(t->model) > 0)
-        return repro_fail(err, REPRO_ERR_CONFIG, "%d processes: the model has batch-norm running statistics, "
-                          "which are not yet gathered across processes (docs/parallel.md); run it in one process",
-                          size);
+    /* the CUDA batch-norm kernel does not log its groups' statistics yet */
+    if (size > 1 && repro_model_n_batch_norms(t->model) > 0 && repro_backend_device(t->be) != REPRO_DEVICE_CPU)
+        return repro_fail(err, REPRO_ERR_CONFIG, "%d processes on GPUs: the model has batch norm, whose running "
+                          "statistics are gathered across processes on the CPU only so far (docs/parallel.md); "
+                          "run it on one GPU or with device: cpu", size);
     if (size > 1 && t->opts->trace_dir)
         return repro_fail(err, REPRO_ERR_ARG, "--trace runs in one process only (this run has %d)", size);
     if (cfg->world.shards == 0 && size == 1)
         return REPRO_OK;
-    repro_status st = repro_shard_sum_create(t->world, cfg->world.shards, repro_model_n_params(t->model),
-                                             cfg->model.n_heads, cfg->batch_size, &t->shard, err);
+    repro_status st = REPRO_OK;
+    if (size > 1 && cfg->world.shards >= size) /* one process applies them as it meets them */
+        st = repro_bn_world_create(t->model, cfg->world.shards, size, repro_world_rank(t->world), cfg->batch_size,
+                                   cfg->batch_size / cfg->accum_steps, &t->bn, err);
+    if (st == REPRO_OK)
+        st = repro_shard_sum_create(t->world, cfg->world.shards, repro_model_n_params(t->model), cfg->model.n_heads,
+                                    cfg->batch_size, repro_bn_world_max_floats(t->bn), &t->shard, err);
     int f, n;
     if (st == REPRO_OK)
         repro_shard_sum_owned(t->shard, &f, &n);
@@ -409,6 +417,7 @@ static void trainer_free(trainer *t)
     t->loader = NULL;
     cJSON_Delete(t->world_json);
     repro_shard_sum_free(t->shard);
+    repro_bn_world_free(t->bn);
     for (int h = 0; h < REPRO_MAX_HEADS; h++)
         free(t->shard_loss[h]);
     repro_dataset_free(&t->train);
@@ -579,7 +588,9 @@ static repro_status segment_backward(trainer *t, int64_t step, int64_t first, in
 
 /* world.shards: each owned shard's gradient from +0 into its leaf, then
  * the tree over every rank's shards into the gradients, and every rank's
- * per-sample losses into step_loss (train/shard_sum.h). */
+ * per-sample losses into step_loss (train/shard_sum.h); with batch norm
+ * over processes, every rank's groups' statistics replayed into the
+ * running statistics (train/bn_world.h). */
 static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int64_t count, int traced,
                                     repro_error *err)
 {
@@ -590,6 +601,8 @@ static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int
     int f, n, micro_i = 0;
     repro_shard_sum_owned(t->shard, &f, &n);
     repro_status st = REPRO_OK;
+    if (t->bn)
+        repro_bn_world_begin(t->bn);
     for (int i = 0; st == REPRO_OK && i < n; i++) {
         int64_t lo, hi;
         repro_shard_range(t->cfg->world.shards, f + i, count, &lo, &hi);
@@ -604,11 +617,20 @@ static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int
         losses[h] = on_cpu ? t->step_loss[h] : t->shard_loss[h];
     for (int h = 0; st == REPRO_OK && !on_cpu && h < nh; h++)
         st = repro_be_download(t->be, losses[h], t->step_loss[h], (size_t)count * sizeof(float), err);
+    repro_shard_extra bn_stats;
+    repro_error ignored;
+    if (t->bn) { /* the model stops logging, whatever happened */
+        repro_status end = repro_bn_world_end(t->bn, count, &bn_stats, st == REPRO_OK ? err : &ignored);
+        st = st == REPRO_OK ? end : st;
+    }
     int stop = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
     float *sum = on_cpu ? grads : t->host;
     double t0 = now_sec();
     if (st == REPRO_OK)
-        st = repro_shard_sum_reduce(t->shard, step, count, losses, stop, &t->world_stop, sum, err);
+        st = repro_shard_sum_reduce(t->shard, step, count, losses, t->bn ? &bn_stats : NULL, stop, &t->world_stop,
+                                    sum, err);
+    if (st == REPRO_OK && t->bn)
+        repro_bn_world_replay(t->bn);
     t->exchange_sec += now_sec() - t0;
     if (st == REPRO_OK && !on_cpu)
         st = repro_be_upload(t->be, grads, sum, pbytes, err);

@@ -45,6 +45,7 @@ typedef struct repro_norm_args {
     float *y, *dx, *dgamma, *dbeta;    /* dgamma, dbeta accumulate */
     float *mean, *rstd;                /* saved statistics */
     float *running_mean, *running_var; /* batch norm */
+    float *group_stats;                /* batch norm training: each group's mean and unbiased variance rows, or NULL */
     const float *x, *dy, *gamma, *beta;
 } repro_norm_args;
 extern const repro_kernel repro_k_batchnorm_train, repro_k_batchnorm_eval, repro_k_batchnorm_backward;

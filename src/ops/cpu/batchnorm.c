@@ -29,6 +29,7 @@ static repro_status check_train(int64_t N, int64_t C, int64_t HW, int64_t group,
 typedef struct bn_fwd_ctx {
     float *y, *mean, *rstd;           /* [N][C][HW], [G][C], [G][C] */
     float *running_mean, *running_var; /* [C] or NULL */
+    float *group_stats;               /* [G][2][C] or NULL */
     const float *x, *gamma, *beta;    /* [N][C][HW], [C], [C] */
     int64_t C, HW, group, G;
     float eps, momentum;
@@ -49,7 +50,8 @@ static void stats_task(void *p, int64_t begin, int64_t end)
     }
 }
 
-/* Channels [begin, end): running statistics for g ascending, then rstd. */
+/* Channels [begin, end): running statistics (or the groups' rows of
+ * them) for g ascending, then rstd. */
 static void finish_task(void *p, int64_t begin, int64_t end)
 {
     const bn_fwd_ctx *k = p;
@@ -62,20 +64,25 @@ static void finish_task(void *p, int64_t begin, int64_t end)
                 k->running_var[c] =
                     repro_batchnorm_running(k->running_var[c], repro_batchnorm_unbiased(var, cnt), k->momentum);
             }
+            if (k->group_stats) {
+                k->group_stats[2 * g * k->C + c] = k->mean[g * k->C + c];
+                k->group_stats[(2 * g + 1) * k->C + c] = repro_batchnorm_unbiased(var, cnt);
+            }
             k->rstd[g * k->C + c] = repro_layernorm_rstd(var, k->eps);
         }
 }
 
 repro_status repro_batchnorm_forward_train(const repro_cpu *cpu, float *y, float *mean, float *rstd,
-                                           float *running_mean, float *running_var, const float *x,
-                                           const float *gamma, const float *beta, int64_t N, int64_t C,
-                                           int64_t HW, int64_t group, float eps, float momentum, repro_error *err)
+                                           float *running_mean, float *running_var, float *group_stats,
+                                           const float *x, const float *gamma, const float *beta, int64_t N,
+                                           int64_t C, int64_t HW, int64_t group, float eps, float momentum,
+                                           repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
     repro_status st = check_train(N, C, HW, group, running_mean, running_var, err);
     if (st != REPRO_OK)
         return st;
-    bn_fwd_ctx k = {y, mean, rstd, running_mean, running_var, x, gamma, beta, C, HW, group, N / group,
+    bn_fwd_ctx k = {y, mean, rstd, running_mean, running_var, group_stats, x, gamma, beta, C, HW, group, N / group,
                     eps, momentum};
     repro_pool_run(cpu->pool, k.G * C, stats_task, &k);
     repro_pool_run(cpu->pool, C, finish_task, &k);
@@ -83,9 +90,9 @@ repro_status repro_batchnorm_forward_train(const repro_cpu *cpu, float *y, float
 }
 
 repro_status repro_batchnorm_forward_train_ref(float *y, float *mean, float *rstd, float *running_mean,
-                                               float *running_var, const float *x, const float *gamma,
-                                               const float *beta, int64_t N, int64_t C, int64_t HW, int64_t group,
-                                               float eps, float momentum, repro_error *err)
+                                               float *running_var, float *group_stats, const float *x,
+                                               const float *gamma, const float *beta, int64_t N, int64_t C, int64_t HW,
+                                               int64_t group, float eps, float momentum, repro_error *err)
 {
     repro_status st = check_train(N, C, HW, group, running_mean, running_var, err);
     if (st != REPRO_OK)
@@ -103,6 +110,10 @@ repro_status repro_batchnorm_forward_train_ref(float *y, float *mean, float *rst
             if (running_mean) {
                 running_mean[c] = repro_batchnorm_running(running_mean[c], mu, momentum);
                 running_var[c] = repro_batchnorm_running(running_var[c], repro_batchnorm_unbiased(var, cnt), momentum);
+            }
+            if (group_stats) {
+                group_stats[2 * g * C + c] = mu;
+                group_stats[(2 * g + 1) * C + c] = repro_batchnorm_unbiased(var, cnt);
             }
         }
     return REPRO_OK;

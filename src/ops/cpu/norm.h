@@ -37,6 +37,9 @@
  *   running_var[c]  = (1.0f - momentum) * running_var[c]  + momentum * unbiased
  *   (each product rounded, then the sum: no fmaf)
  * running_mean and running_var may both be NULL (not updated).
+ * group_stats [N/group][2][C], when not NULL, receives what each group's
+ * update consumes: row 2g the means, row 2g+1 the unbiased variances (a
+ * data-parallel step replays them in global group order, train/bn_world.h).
  * Threads: (g, c) pairs for the statistics and y, channels for the running
  * statistics (rstd holds each pair's var in between: the running update
  * needs it, and rstd is its pure function).
@@ -79,15 +82,16 @@
 #include "repro/status.h"
 
 /* y, x [N][C][HW]; mean, rstd [N/group][C] (written); running_mean,
- * running_var [C] (updated, or both NULL); gamma, beta [C]. */
+ * running_var [C] (updated, or both NULL); group_stats [N/group][2][C]
+ * (written, or NULL); gamma, beta [C]. */
 repro_status repro_batchnorm_forward_train(const repro_cpu *cpu, float *y, float *mean, float *rstd,
-                                           float *running_mean, float *running_var, const float *x,
+                                           float *running_mean, float *running_var, float *group_stats, const float *x,
                                            const float *gamma, const float *beta, int64_t N, int64_t C,
                                            int64_t HW, int64_t group, float eps, float momentum, repro_error *err);
 repro_status repro_batchnorm_forward_train_ref(float *y, float *mean, float *rstd, float *running_mean,
-                                               float *running_var, const float *x, const float *gamma,
-                                               const float *beta, int64_t N, int64_t C, int64_t HW, int64_t group,
-                                               float eps, float momentum, repro_error *err);
+                                               float *running_var, float *group_stats, const float *x,
+                                               const float *gamma, const float *beta, int64_t N, int64_t C, int64_t HW,
+                                               int64_t group, float eps, float momentum, repro_error *err);
 
 /* y, x [N][C][HW]; gamma, beta, running_mean, running_var [C]. */
 repro_status repro_batchnorm_forward_eval(const repro_cpu *cpu, float *y, const float *x, const float *gamma,
