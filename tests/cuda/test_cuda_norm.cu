@@ -98,7 +98,7 @@ static void test_batchnorm(rng &r, int64_t N, int64_t C, int64_t HW, int64_t gro
     bn_inputs in = bn_gen(r, n, C, specials);
     fvec y((size_t)n), mean((size_t)P), rstd((size_t)P), rm = in.rm0, rv = in.rv0, dx((size_t)n), dg = in.dg0,
                        db = in.db0, ye((size_t)n);
-    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(),
+    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(), NULL,
                                                       in.x.data(), in.gamma.data(), in.beta.data(), N, C, HW, group,
                                                       eps, mom, &err_));
     REPRO_OK_OR_DIE(repro_batchnorm_backward_ref(dx.data(), dg.data(), db.data(), in.dy.data(), in.x.data(),
@@ -138,7 +138,7 @@ static void test_batchnorm_micro(rng &r, int64_t N, int64_t C, int64_t HW, int64
     bn_inputs in = bn_gen(r, n, C, 0);
     fvec y((size_t)n), mean((size_t)P), rstd((size_t)P), rm = in.rm0, rv = in.rv0, dx((size_t)n), dg = in.dg0,
                        db = in.db0;
-    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(),
+    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(), NULL,
                                                       in.x.data(), in.gamma.data(), in.beta.data(), N, C, HW, group,
                                                       eps, mom, &err_));
     REPRO_OK_OR_DIE(repro_batchnorm_backward_ref(dx.data(), dg.data(), db.data(), in.dy.data(), in.x.data(),
@@ -227,7 +227,7 @@ static void test_graph(rng &r)
                        db = in.db0;
     fvec gy((size_t)n), gmean((size_t)(N * groups)), grstd((size_t)(N * groups)), gdx((size_t)n), gdg = in.dg0,
                         gdb = in.db0;
-    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(),
+    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y.data(), mean.data(), rstd.data(), rm.data(), rv.data(), NULL,
                                                       in.x.data(), in.gamma.data(), in.beta.data(), N, C, HW, group,
                                                       eps, mom, &err_));
     REPRO_OK_OR_DIE(repro_batchnorm_backward_ref(dx.data(), dg.data(), db.data(), in.dy.data(), in.x.data(),
