@@ -11,9 +11,12 @@
  *     own branch's result;
  *   - exp is repro_math_exp_d's reduction and polynomial, k truncated as
  *     the (int) cast truncates;
- *   - a vector holding a NaN or |x| > 20 is left to the scalar code whole.
- * Each function does the whole vectors of [0, n) and returns how many
- * elements that is; the caller finishes the tail. */
+ *   - a vector holding a NaN or |x| > 20 stops the lanes: the scalar code
+ *     does it and the rest of the range (such inputs are rare).
+ * Each function does whole vectors from the start of [0, n) and returns
+ * how many elements that is; the caller finishes the rest. The forward
+ * keeps Phi(x) in phi when given; the backward reads it from there when
+ * given, else computes it (the same double). */
 #ifndef LANES
 #error "define LANES before including gelu_erf_lanes.h"
 #endif
@@ -114,38 +117,38 @@ static inline int regular(vf x)
     return all != 0;
 }
 
-static int64_t gelu_erf_fwd_lanes(float *y, const float *x, int64_t n)
+static int64_t gelu_erf_fwd_lanes(float *y, double *phi, const float *x, int64_t n)
 {
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES) {
         vf xf;
         memcpy(&xf, x + i, sizeof xf);
-        if (!regular(xf)) {
-            for (int j = 0; j < LANES; j++)
-                y[i + j] = repro_gelu_erf_f(x[i + j]);
-            continue;
-        }
-        vd xd = __builtin_convertvector(xf, vd);
-        vf yf = __builtin_convertvector(xd * phi_cdf(xd), vf);
+        if (!regular(xf))
+            break; /* the scalar loop goes on from here */
+        vd xd = __builtin_convertvector(xf, vd), c = phi_cdf(xd);
+        vf yf = __builtin_convertvector(xd * c, vf);
         memcpy(y + i, &yf, sizeof yf);
+        if (phi)
+            memcpy(phi + i, &c, sizeof c);
     }
     return i;
 }
 
-static int64_t gelu_erf_bwd_lanes(float *dx, const float *dy, const float *x, int64_t n)
+static int64_t gelu_erf_bwd_lanes(float *dx, const float *dy, const float *x, const double *phi, int64_t n)
 {
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES) {
         vf xf, dyf;
         memcpy(&xf, x + i, sizeof xf);
         memcpy(&dyf, dy + i, sizeof dyf);
-        if (!regular(xf)) {
-            for (int j = 0; j < LANES; j++)
-                dx[i + j] = repro_gelu_erf_df(dy[i + j], x[i + j]);
-            continue;
-        }
-        vd xd = __builtin_convertvector(xf, vd);
-        vd g = phi_cdf(xd) + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
+        if (!regular(xf))
+            break;
+        vd xd = __builtin_convertvector(xf, vd), c;
+        if (phi)
+            memcpy(&c, phi + i, sizeof c);
+        else
+            c = phi_cdf(xd);
+        vd g = c + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
         vf r = dyf * __builtin_convertvector(g, vf);
         memcpy(dx + i, &r, sizeof r);
     }

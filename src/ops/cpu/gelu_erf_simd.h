@@ -8,8 +8,9 @@
 
 #include <stdint.h>
 
-int64_t repro_gelu_erf_fwd_avx2(float *y, const float *x, int64_t n);
-int64_t repro_gelu_erf_bwd_avx2(float *dx, const float *dy, const float *x, int64_t n);
+/* phi: NULL, or where the forward keeps Phi(x) and the backward reads it */
+int64_t repro_gelu_erf_fwd_avx2(float *y, double *phi, const float *x, int64_t n);
+int64_t repro_gelu_erf_bwd_avx2(float *dx, const float *dy, const float *x, const double *phi, int64_t n);
 /* For tests: Phi(x) and Phi(x) + x phi(x) in double, |x| <= 20 (the
  * scalar repro_gelu_phi_cdf_d and the backward's g, bit for bit). */
 int64_t repro_gelu_erf_doubles_avx2(double *cdf, double *grad, const double *x, int64_t n);
