@@ -6,7 +6,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 REPRO    := $(BUILD)/repro
 
-.PHONY: all deps build demo demo-text test test-aarch64 test-asan test-tsan test-cuda test-faults fuzz soak bench bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
+.PHONY: all deps build demo demo-text test test-aarch64 test-asan test-tsan test-cuda test-faults fuzz soak bench bench-char-lm bench-venv bench-cnn bench-gpu check-math accuracy accuracy-cnn install clean
 
 all: build
 
@@ -80,6 +80,12 @@ soak: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
+
+# The character language model against PyTorch 1.13 (tokens/s at 1 and 2
+# threads, then bits per character after the example's 1000 steps):
+# docs/performance.md#character-language-model.
+bench-char-lm: build
+	@bash bench/char_lm.sh $(BUILD)
 
 # Optional: a current PyTorch in bench/.venv, a fairer CPU peer than
 # Debian's 1.13; make bench then measures both. The CPU-only wheel from

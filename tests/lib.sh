@@ -7,6 +7,7 @@ checks=0
 : "${REPRO_SOURCE_DIR:?}"
 : "${REPRO_TEST_TMP:=/tmp}"
 FASHION=${REPRO_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+FORTUNES=${REPRO_FORTUNES_DIR:-/usr/share/games/fortunes}
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 

@@ -21,6 +21,8 @@
 
 #include "ops/cpu/attention.h"
 #include "ops/cpu/gelu_erf.h"
+#include "ops/cpu/gelu_erf_simd.h"
+#include "ops/gelu_erf_math.h"
 #include "ops/cpu/softmax.h"
 #include "repro/isa.h"
 #include "gradcheck.h"
@@ -346,6 +348,95 @@ static void softmax_checks(repro_pool *pool)
 /* ---- GELU, erf form: against libm's erfc in double, its derivative by
  * central differences, and the threaded twin ---- */
 
+/* The twins' doubles before the rounding to float (which hides most
+ * differences): Phi(x) and Phi(x) + x phi(x) bit for bit the scalar ones,
+ * over [-20, 20] and the branch edge. */
+static void gelu_erf_doubles(void)
+{
+#if defined(__x86_64__)
+    if (!repro_isa_supported(REPRO_ISA_AVX2))
+        return;
+    enum { N = 40003 };
+    double *x = malloc(N * 8), *c = malloc(N * 8), *g = malloc(N * 8);
+    for (int i = 0; i < N; i++)
+        x[i] = (double)(i - N / 2) * (20.0 / (N / 2));
+    x[7] = 2.5 / 0.7071067811865476, x[8] = -x[7], x[9] = nextafter(x[7], 0.0), x[10] = -0.0;
+    int64_t done = repro_gelu_erf_doubles_avx2(c, g, x, N), bad = -1;
+    CHECK(done > N - 4);
+    for (int64_t i = 0; i < done && bad < 0; i++) {
+        double xd = x[i], cd = repro_gelu_phi_cdf_d(xd);
+        double gd = cd + xd * (repro_math_exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
+        if (memcmp(&cd, &c[i], 8) || memcmp(&gd, &g[i], 8))
+            bad = i;
+    }
+    CHECK_MSG(bad < 0, "gelu_erf's doubles on 4 lanes differ from the scalar ones at x = %a", bad < 0 ? 0.0 : x[bad]);
+    free(x), free(c), free(g);
+#endif
+}
+
+/* The SIMD twins against the scalar reference, bit for bit: a grid over
+ * [-22, 22], the branch edges (|x| = 2.5 sqrt 2, 20), signed zeros,
+ * subnormals, NaN and infinities scattered among regular lanes, and random
+ * values, 10007 of them (a tail after the whole vectors, three tasks). */
+static void gelu_erf_twins(repro_pool *pool)
+{
+    enum { N = 10007 };
+    float *x = malloc(N * 4), *dy = malloc(N * 4), *y[2], *dx[2];
+    for (int k = 0; k < 2; k++) {
+        y[k] = malloc(N * 4);
+        dx[k] = malloc(N * 4);
+    }
+    static const float edges[] = {3.5355339f, 3.5355341f, 3.535534f, 20.0f, 20.000002f, 19.999998f, 0.0f,
+                                  1e-40f, 1e-45f, 1e-30f, 1e30f, 5.0f, 14.0f};
+    uint64_t s = 12345;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        float u = (float)(s >> 40) * 0x1p-24f;
+        x[i] = i < 4000 ? (float)(i - 2000) * 0.011f : (u - 0.5f) * (i % 3 ? 8.0f : 50.0f);
+        dy[i] = u * 2.0f - 1.0f;
+    }
+    for (int i = 0; i < (int)(sizeof edges / sizeof edges[0]); i++) {
+        x[4000 + 2 * i] = edges[i];
+        x[4001 + 2 * i] = -edges[i];
+        x[4100 + 9 * i] = i & 1 ? -edges[i] : edges[i]; /* among random lanes */
+    }
+    x[4200] = NAN;
+    x[4211] = -NAN;
+    x[4222] = INFINITY;
+    x[4233] = -INFINITY;
+    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+    double *phi = malloc(N * sizeof(double));
+    repro_gelu_erf_forward_ref(y[0], x, N);
+    repro_gelu_erf_backward_ref(dx[0], dy, x, N);
+    /* each path with Phi(x) computed twice, then kept by the forward and
+     * read by the backward */
+    for (size_t r = 0; r < 2 * sizeof isas / sizeof isas[0]; r++) {
+        size_t k = r / 2;
+        double *keep = r % 2 ? phi : NULL;
+        if (!repro_isa_supported(isas[k]))
+            continue;
+        repro_cpu cpu = {isas[k], pool};
+        repro_error err;
+        memset(y[1], 0, N * 4);
+        memset(dx[1], 0, N * 4);
+        CHECK(repro_gelu_erf_forward(&cpu, y[1], keep, x, N, &err) == REPRO_OK);
+        CHECK(repro_gelu_erf_backward(&cpu, dx[1], dy, x, keep, N, &err) == REPRO_OK);
+        int bad = -1;
+        for (int i = 0; i < N && bad < 0; i++)
+            if (memcmp(&y[0][i], &y[1][i], 4) || memcmp(&dx[0][i], &dx[1][i], 4))
+                bad = i;
+        CHECK_MSG(bad < 0, "gelu_erf on %s%s differs from the scalar reference at x = %a (y %a vs %a, dx %a vs %a)",
+                  repro_isa_name(isas[k]), keep ? " (Phi kept)" : "", bad < 0 ? 0.0 : x[bad], bad < 0 ? 0.0 : y[1][bad],
+                  bad < 0 ? 0.0 : y[0][bad], bad < 0 ? 0.0 : dx[1][bad], bad < 0 ? 0.0 : dx[0][bad]);
+        printf("%s gelu_erf twins (%s%s)\n", bad < 0 ? "PASS" : "FAIL", repro_isa_name(isas[k]),
+               keep ? ", Phi kept" : "");
+    }
+    free(x), free(dy), free(phi);
+    for (int k = 0; k < 2; k++)
+        free(y[k]), free(dx[k]);
+    gelu_erf_doubles();
+}
+
 static void gelu_erf_checks(repro_pool *pool)
 {
     enum { N = 8001 };
@@ -360,9 +451,10 @@ static void gelu_erf_checks(repro_pool *pool)
     repro_gelu_erf_backward_ref(dx, dy, x, N);
     repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
     repro_error err;
-    CHECK(repro_gelu_erf_forward(&cpu, y2, x, N, &err) == REPRO_OK);
-    CHECK(repro_gelu_erf_backward(&cpu, dx2, dy, x, N, &err) == REPRO_OK);
+    CHECK(repro_gelu_erf_forward(&cpu, y2, NULL, x, N, &err) == REPRO_OK);
+    CHECK(repro_gelu_erf_backward(&cpu, dx2, dy, x, NULL, N, &err) == REPRO_OK);
     CHECK(!memcmp(y, y2, N * 4) && !memcmp(dx, dx2, N * 4));
+    gelu_erf_twins(pool);
     double worst = 0.0, at = 0.0, *num = malloc(N * sizeof(double));
     for (int i = 0; i < N; i++) {
         double xd = x[i], want = xd * 0.5 * erfc(-xd / sqrt(2.0));

@@ -9,6 +9,10 @@
 #   REPRO_GOLDEN_UPDATE=1 bash tests/test_golden.sh   rewrite golden.tsv
 #   REPRO_GOLDEN_PATHS="neon" / REPRO_GOLDEN_CASES="fashion_mlp dual_task"
 #       only those ISA paths / examples (make test-aarch64: emulation is slow)
+# char_lm reads Debian's fortunes text (apt-get install fortunes; CI and
+# scripts/install-deps.sh install it): without it that case is SKIPPED and
+# the others still run. Its pins hold for that text only: the case's first
+# line pins the corpus's SHA-256, so a changed package shows as such.
 # A value may change only in a commit that says why (docs/reproducibility.md).
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -44,14 +48,31 @@ case_args() {
     fashion_cnn | fashion_resnet)
         echo "$REPRO_SOURCE_DIR/examples/$1.yaml $fashion --set data.limit_train=640 --set data.limit_test=100
               --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
+    fashion_vit) # attention, layer norm, tanh GELU, dropout on the weights and between layers
+        echo "$REPRO_SOURCE_DIR/examples/fashion_vit.yaml $fashion --set data.limit_train=640 --set data.limit_test=100
+              --set batch_size=32 --set max_steps=6 --set ledger.hash_every=3" ;;
+    char_lm) # causal attention, embeddings, erf GELU, AdamW and the cosine warm-up; the whole
+             # corpus is read (the vocabulary is its characters), 2000 window starts kept
+        echo "$REPRO_SOURCE_DIR/examples/char_lm.yaml --set data.train_text=$FORTUNES/*.u8 --set data.limit_train=2000
+              --set batch_size=8 --set max_steps=4 --set ledger.hash_every=2" ;;
     esac
 }
-all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16)
+all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16 fashion_vit char_lm)
 read -r -a cases <<<"${REPRO_GOLDEN_CASES:-${all_cases[*]}}"
+
+# A case's data, when it is not always there: "" or why it is missing.
+missing_data() {
+    if [[ $1 == char_lm ]] && ! compgen -G "$FORTUNES/*.u8" >/dev/null; then
+        echo "the fortunes text is not installed ($FORTUNES/*.u8: apt-get install fortunes)"
+    fi
+}
 
 # "case key value" lines of one run directory.
 values_of() {
     local name=$1 run=$2
+    if [[ $name == char_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
+        echo "$name corpus_sha256 $(cat "$FORTUNES"/*.u8 | sha256sum | cut -d' ' -f1)"
+    fi
     echo "$name params_sha256 $(params_sha "$run")"
     echo "$name ledger_sha256 $(sha256sum "$run/ledger.jsonl" | cut -d' ' -f1)"
     grep -E '"step":1,|params_sha256' "$run/ledger.jsonl" |
@@ -73,6 +94,12 @@ if [[ -n ${REPRO_GOLDEN_PATHS:-} ]]; then
     echo "checking only: $paths (REPRO_GOLDEN_PATHS); cases: ${cases[*]}"
 fi
 for c in "${cases[@]}"; do
+    why=$(missing_data "$c")
+    if [[ -n $why ]]; then
+        [[ $update == 1 ]] && { echo "REPRO_GOLDEN_UPDATE needs every case's data: $c: $why" >&2; exit 2; }
+        echo "SKIPPED: $c: $why"
+        continue
+    fi
     read -r -d '' -a args < <(case_args "$c") || true
     for isa in $paths; do
         run=$dir/$c.$isa

@@ -7,7 +7,12 @@
  *     numbers), a missing d_model, an attention input that is not
  *     [tokens, d_model], a layer whose d_model is not its input's width;
  *   - batch invariance: a sample's output (training forward with dropout,
- *     and evaluation) is the same bits alone and in a batch of five. */
+ *     and evaluation) is the same bits alone and in a batch of five;
+ *   - padding invariance: a sequence of 37 tokens padded (key padding mask
+ *     read from the token ids) to 48 and to 100 tokens, alone and among
+ *     other sequences, gives the same logits at its 37 positions, bit for
+ *     bit, in training and evaluation, bidirectional and causal, and the
+ *     same parameter gradients from a loss that reads only those positions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +186,137 @@ static void invariance(repro_backend *be)
     repro_model_free(m);
 }
 
+/* The padding half of batch invariance, at the model level. The model
+ * reads token ids [T]; "pad" is an embedding of width 1 whose table the
+ * test sets to 1 at the pad id 0 and 0 elsewhere: the key padding mask as
+ * a node of T values computed from the input (docs/model.md). No parameter
+ * depends on T, so the models built for T = 48 and T = 100 draw the same
+ * parameters. */
+enum { PAD_L = 37, PAD_V = 16, PAD_O = 5 };
+
+static repro_model *pad_model(repro_backend *be, int T, int causal)
+{
+    char shape[16], nodes[1024];
+    snprintf(shape, sizeof shape, "[%d]", T);
+    snprintf(nodes, sizeof nodes,
+             "    - {name: tok, type: embedding, num_embeddings: %d, dim: 8}\n"
+             "    - {name: pad, type: embedding, num_embeddings: %d, dim: 1, inputs: [input]}\n"
+             "    - {name: enc, type: transformer_encoder, num_layers: 2, d_model: 8, heads: 2, dim_feedforward: 16, "
+             "dropout: 0.2, activation: gelu, norm_first: true, causal: %s, inputs: [tok, pad]}\n"
+             "    - {name: norm, type: layernorm}\n    - {name: o, type: linear, out: %d}\n",
+             PAD_V, PAD_V, causal ? "true" : "false", PAD_O);
+    repro_model *m = NULL;
+    repro_error err;
+    repro_status st = build(shape, nodes, T, be, &m, &err);
+    CHECK_MSG(st == REPRO_OK, "%s", err.message);
+    if (st != REPRO_OK)
+        return NULL;
+    CHECK(repro_model_init_params(m, 11, &err) == REPRO_OK);
+    const repro_param_info *t = repro_model_tensor(m, 1);
+    CHECK(!strcmp(t->name, "pad.weight") && t->numel == PAD_V);
+    float *table = repro_model_params(m) + t->offset;
+    for (int v = 0; v < PAD_V; v++)
+        table[v] = v == 0 ? 1.0f : 0.0f;
+    return m;
+}
+
+/* b sequences of T tokens: sequence k is `seq` when k == at, else a
+ * companion (seeded by k and salt) of its own length; id 0 pads. */
+static void pad_batch(float *x, int b, int T, int at, const float *seq, unsigned salt)
+{
+    for (int k = 0; k < b; k++) {
+        int len = k == at ? PAD_L : 5 + (int)((k * 29u + salt * 13u) % (unsigned)(T - 5));
+        uint64_t s = k * 977u + salt;
+        for (int t = 0; t < T; t++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            x[k * T + t] = t >= len ? 0.0f : k == at ? seq[t] : (float)(1 + (s >> 33) % (PAD_V - 1));
+        }
+    }
+}
+
+/* Forward (and, training, backward of a loss whose gradient is dl at the
+ * PAD_L real positions and 0 at the padding) of sequence `at` of the batch;
+ * its logits land in out [PAD_L][PAD_O], the gradients in grads. */
+static void pad_run(repro_backend *be, repro_model *m, int T, int b, int at, unsigned salt, int training,
+                    const float *seq, const float *dl, float *out, float *grads)
+{
+    repro_error err;
+    float *x = malloc((size_t)(b * T) * 4), *dout = calloc((size_t)(b * T * PAD_O), 4);
+    uint32_t pos[8];
+    for (int k = 0; k < b; k++)
+        pos[k] = k == at ? 12 : 40 + k + salt;
+    pad_batch(x, b, T, at, seq, salt);
+    CHECK(repro_model_forward(m, be, repro_model_params(m), x, b, training, 7, 3, pos, &err) == REPRO_OK);
+    memcpy(out, repro_model_head_output(m, 0) + (size_t)at * T * PAD_O, PAD_L * PAD_O * 4);
+    if (training) {
+        /* only sequence `at` sends a gradient, so only it is summed */
+        memcpy(dout + (size_t)at * T * PAD_O, dl, PAD_L * PAD_O * 4);
+        memset(repro_model_grads(m), 0, (size_t)repro_model_n_params(m) * 4);
+        float *d[1] = {dout};
+        CHECK(repro_model_backward(m, be, x, b, d, &err) == REPRO_OK);
+        memcpy(grads, repro_model_grads(m), (size_t)repro_model_n_params(m) * 4);
+    }
+    free(x);
+    free(dout);
+}
+
+static void padding(repro_backend *be)
+{
+    float seq[PAD_L], dl[PAD_L * PAD_O];
+    uint64_t s = 3;
+    for (int t = 0; t < PAD_L; t++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        seq[t] = (float)(1 + (s >> 33) % (PAD_V - 1));
+    }
+    for (int i = 0; i < PAD_L * PAD_O; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        dl[i] = (float)(s >> 40) * 0x1p-24f - 0.5f;
+    }
+    /* (T, batch, position of the sequence, companions' salt) */
+    static const int runs[][4] = {{48, 1, 0, 0}, {48, 4, 2, 1}, {100, 1, 0, 0}, {100, 3, 1, 5}, {100, 6, 5, 9}};
+    enum { N_RUNS = sizeof runs / sizeof runs[0] };
+    for (int causal = 0; causal < 2; causal++) {
+        repro_model *m48 = pad_model(be, 48, causal), *m100 = pad_model(be, 100, causal);
+        if (!m48 || !m100) {
+            repro_model_free(m48);
+            repro_model_free(m100);
+            return;
+        }
+        int64_t np = repro_model_n_params(m48);
+        CHECK(np == repro_model_n_params(m100));
+        CHECK(!memcmp(repro_model_params(m48), repro_model_params(m100), (size_t)np * 4));
+        float ref[PAD_L * PAD_O], out[PAD_L * PAD_O], *gref = malloc((size_t)np * 4), *g = malloc((size_t)np * 4);
+        for (int training = 0; training < 2; training++) {
+            for (int r = 0; r < N_RUNS; r++) {
+                int T = runs[r][0];
+                pad_run(be, T == 48 ? m48 : m100, T, runs[r][1], runs[r][2], (unsigned)runs[r][3], training, seq, dl,
+                        r == 0 ? ref : out, r == 0 ? gref : g);
+                if (r == 0)
+                    continue;
+                CHECK_MSG(!memcmp(ref, out, sizeof ref),
+                          "%s, %s: 37 tokens padded to %d in a batch of %d differ from padded to 48 alone",
+                          causal ? "causal" : "bidirectional", training ? "training" : "evaluation", T, runs[r][1]);
+                if (training)
+                    CHECK_MSG(!memcmp(gref, g, (size_t)np * 4),
+                              "%s: the gradients of 37 tokens padded to %d in a batch of %d differ from padded to "
+                              "48 alone",
+                              causal ? "causal" : "bidirectional", T, runs[r][1]);
+            }
+        }
+        /* the mask is what makes it hold: unmasked, the padding is attended */
+        if (!causal) {
+            const repro_param_info *t = repro_model_tensor(m100, 1);
+            repro_model_params(m100)[t->offset] = 0.0f;
+            pad_run(be, m100, 100, 1, 0, 0, 0, seq, dl, out, g);
+            CHECK_MSG(memcmp(ref, out, sizeof ref) != 0, "without the mask the padding changed nothing");
+        }
+        free(gref);
+        free(g);
+        repro_model_free(m48);
+        repro_model_free(m100);
+    }
+}
+
 int main(void)
 {
     repro_backend *be = NULL;
@@ -190,6 +326,7 @@ int main(void)
     errors(be);
     trunk_refused(be);
     invariance(be);
+    padding(be);
     repro_backend_destroy(be);
     return test_finish("test_transformer");
 }

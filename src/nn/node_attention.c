@@ -203,7 +203,17 @@ static repro_status softmax_backward(const repro_backend *be, node *n, const nod
 
 const node_type repro_node_softmax = {REPRO_LAYER_SOFTMAX, 1, 1, same_shape, softmax_forward, softmax_backward, 0};
 
-/* ---- GELU, erf form (src/ops/gelu_erf_math.h): torch's F.gelu ---- */
+/* ---- GELU, erf form (src/ops/gelu_erf_math.h): torch's F.gelu. On the
+ * CPU a training forward keeps Phi(x) in double (saved[0]) for its
+ * backward, which would compute the same double again: most of the cost. */
+
+static repro_status gelu_erf_plan(repro_model *m, node *n, repro_error *err)
+{
+    repro_status st = same_shape(m, n, err);
+    if (st == REPRO_OK && m->be && repro_backend_cpu(m->be))
+        n->saved_bytes[0] = (size_t)repro_shape_numel(&n->out) * sizeof(double);
+    return st;
+}
 
 static repro_status gelu_erf_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
 {
@@ -212,6 +222,7 @@ static repro_status gelu_erf_forward(const repro_backend *be, node *n, const nod
     a.n = io->b * repro_shape_numel(&n->out);
     a.x = io->x[0];
     a.y = n->y;
+    a.phi = io->training ? n->saved[0] : NULL;
     return repro_be_run(be, &repro_k_gelu_erf_forward, &a, err);
 }
 
@@ -225,8 +236,9 @@ static repro_status gelu_erf_backward(const repro_backend *be, node *n, const no
     a.x = io->x[0];
     a.dy = io->dy;
     a.dx = io->dx[0];
+    a.phi = n->saved[0]; /* the last forward's, a training one */
     return repro_be_run(be, &repro_k_gelu_erf_backward, &a, err);
 }
 
-const node_type repro_node_gelu_erf = {REPRO_LAYER_GELU_ERF, 1, 1, same_shape, gelu_erf_forward,
+const node_type repro_node_gelu_erf = {REPRO_LAYER_GELU_ERF, 1, 1, gelu_erf_plan, gelu_erf_forward,
                                        gelu_erf_backward, 0};

@@ -9,13 +9,13 @@
 static repro_status fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_gelu_erf_args *a = p;
-    return repro_gelu_erf_forward(repro_backend_cpu(be), a->y, a->x, a->n, err);
+    return repro_gelu_erf_forward(repro_backend_cpu(be), a->y, a->phi, a->x, a->n, err);
 }
 
 static repro_status bwd_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_gelu_erf_args *a = p;
-    return repro_gelu_erf_backward(repro_backend_cpu(be), a->dx, a->dy, a->x, a->n, err);
+    return repro_gelu_erf_backward(repro_backend_cpu(be), a->dx, a->dy, a->x, a->phi, a->n, err);
 }
 
 #ifdef REPRO_HAVE_CUDA

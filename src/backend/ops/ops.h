@@ -99,6 +99,8 @@ typedef struct repro_gelu_erf_args {
     int64_t n;
     float *y, *dx;
     const float *x, *dy;
+    double *phi; /* CPU: [n] Phi(x), kept by a training forward, read by its backward; NULL: none (the GPU
+                    computes it again) */
 } repro_gelu_erf_args;
 extern const repro_kernel repro_k_gelu_erf_forward, repro_k_gelu_erf_backward;
 

@@ -1,0 +1,171 @@
+/* GELU (erf form) on SIMD lanes of doubles (private to gelu_erf_avx2.c,
+ * LANES 4; a NEON twin would be LANES 2): src/ops/gelu_erf_math.h's
+ * formulas written once more over GCC vector types, lane by lane the same
+ * double operations in the same order (IEEE-754 division, multiplication
+ * and addition are correctly rounded, and -ffp-contract=off keeps them
+ * unfused), so every bit is the scalar one; tests/test_attention.c checks
+ * it. The scalar code runs one element's divisions back to back (a chain
+ * of 2 x 39 or 50 of them); here LANES elements share each instruction.
+ *   - both branches of erfc(-z) (the series below |z| = 2.5, the continued
+ *     fraction above) run where a lane needs them, and each lane keeps its
+ *     own branch's result;
+ *   - exp is repro_math_exp_d's reduction and polynomial, k truncated as
+ *     the (int) cast truncates;
+ *   - a vector holding a NaN or |x| > 20 stops the lanes: the scalar code
+ *     does it and the rest of the range (such inputs are rare).
+ * Each function does whole vectors from the start of [0, n) and returns
+ * how many elements that is; the caller finishes the rest. The forward
+ * keeps Phi(x) in phi when given; the backward reads it from there when
+ * given, else computes it (the same double). */
+#ifndef LANES
+#error "define LANES before including gelu_erf_lanes.h"
+#endif
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/gelu_erf_math.h"
+
+typedef double vd __attribute__((vector_size(LANES * 8)));
+typedef int64_t vl __attribute__((vector_size(LANES * 8)));
+typedef int32_t vi __attribute__((vector_size(LANES * 4)));
+typedef float vf __attribute__((vector_size(LANES * 4)));
+
+static inline vd pick(vl m, vd a, vd b) /* m ? a : b, lane by lane */
+{
+    return (vd)((m & (vl)a) | (~m & (vl)b));
+}
+
+static inline int any(vl m)
+{
+    int64_t r = 0;
+    for (int i = 0; i < LANES; i++)
+        r |= m[i];
+    return r != 0;
+}
+
+static inline vd splat(double c)
+{
+    vd v = {0};
+    return v + c;
+}
+
+static inline vd expm1_poly(vd r)
+{
+    vd q = splat(1.1470745597729725e-11);
+    q = q * r + 1.6059043836821613e-10;
+    q = q * r + 2.08767569878681e-09;
+    q = q * r + 2.505210838544172e-08;
+    q = q * r + 2.755731922398589e-07;
+    q = q * r + 2.7557319223985893e-06;
+    q = q * r + 2.48015873015873e-05;
+    q = q * r + 0.0001984126984126984;
+    q = q * r + 0.001388888888888889;
+    q = q * r + 0.008333333333333333;
+    q = q * r + 0.041666666666666664;
+    q = q * r + 0.16666666666666666;
+    q = q * r + 0.5;
+    return r + (r * r) * q;
+}
+
+static inline vd exp_d(vd y)
+{
+    vd half = pick(y < 0.0, splat(-0.5), splat(0.5));
+    vi k = __builtin_convertvector(y * 1.44269504088896338700e+00 + half, vi);
+    vd kd = __builtin_convertvector(k, vd);
+    vd r = (y - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+    vl e = (__builtin_convertvector(k, vl) + 1023) << 52;
+    return (1.0 + expm1_poly(r)) * (vd)e;
+}
+
+static inline vd erfc_neg(vd z)
+{
+    vd a = pick(z < 0.0, -z, z);
+    vl small = a < 2.5;
+    vd series = {0}, fraction = {0};
+    if (any(small)) {
+        vd t = a, sum = a, z2 = a * a;
+        for (int n = 1; n < 40; n++) {
+            t = t * -z2 / (double)n;
+            sum = sum + t / (double)(2 * n + 1);
+        }
+        vd erf = 1.1283791670955126 * sum;
+        series = pick(z >= 0.0, 1.0 + erf, 1.0 - erf);
+    }
+    if (any(~small)) {
+        vd K = a;
+        for (int k = 50; k >= 1; k--)
+            K = a + ((double)k * 0.5) / K;
+        vd erfc = exp_d(-(a * a)) * 0.5641895835477563 / K;
+        fraction = pick(z < 0.0, erfc, 2.0 - erfc);
+    }
+    return pick(small, series, fraction);
+}
+
+static inline vd phi_cdf(vd x)
+{
+    return 0.5 * erfc_neg(x * 0.7071067811865476);
+}
+
+/* Lanes a vector computes here: no NaN, |x| <= 20. */
+static inline int regular(vf x)
+{
+    vi in = (x >= -20.0f) & (x <= 20.0f);
+    int32_t all = -1;
+    for (int i = 0; i < LANES; i++)
+        all &= in[i];
+    return all != 0;
+}
+
+static int64_t gelu_erf_fwd_lanes(float *y, double *phi, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        vf xf;
+        memcpy(&xf, x + i, sizeof xf);
+        if (!regular(xf))
+            break; /* the scalar loop goes on from here */
+        vd xd = __builtin_convertvector(xf, vd), c = phi_cdf(xd);
+        vf yf = __builtin_convertvector(xd * c, vf);
+        memcpy(y + i, &yf, sizeof yf);
+        if (phi)
+            memcpy(phi + i, &c, sizeof c);
+    }
+    return i;
+}
+
+static int64_t gelu_erf_bwd_lanes(float *dx, const float *dy, const float *x, const double *phi, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        vf xf, dyf;
+        memcpy(&xf, x + i, sizeof xf);
+        memcpy(&dyf, dy + i, sizeof dyf);
+        if (!regular(xf))
+            break;
+        vd xd = __builtin_convertvector(xf, vd), c;
+        if (phi)
+            memcpy(&c, phi + i, sizeof c);
+        else
+            c = phi_cdf(xd);
+        vd g = c + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
+        vf r = dyf * __builtin_convertvector(g, vf);
+        memcpy(dx + i, &r, sizeof r);
+    }
+    return i;
+}
+
+/* For tests: Phi(x) and GELU'(x) in double for x of whole vectors (|x| <=
+ * 20, no NaN), before the rounding to float that could hide a difference. */
+static int64_t gelu_erf_doubles_lanes(double *cdf, double *grad, const double *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        vd xd;
+        memcpy(&xd, x + i, sizeof xd);
+        vd c = phi_cdf(xd), g = c + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
+        memcpy(cdf + i, &c, sizeof c);
+        memcpy(grad + i, &g, sizeof g);
+    }
+    return i;
+}
