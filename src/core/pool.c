@@ -11,13 +11,19 @@
  * loops that follow each other closely then start and end without a
  * system call, and an idle pool still sleeps.
  *
- * Spinning only pays while every thread has a core. When other programs
- * load the machine, a worker may lose its core in the middle of a loop, and
- * spinners then take time from the threads they wait for (measured: the
- * MLP step at 2 threads fell to a third beside a build). The caller sees
- * this as a spin that ran out before its workers finished their equal
- * share; the pool then sleeps at once for the next COOLDOWN_JOBS loops
- * before it tries spinning again. */
+ * Spinning only pays while every thread has a core of its own. When other
+ * programs want the cores too, spinners take time from the threads they
+ * wait for (measured: the MLP step at 2 threads fell to a third beside a
+ * build). The kernel says when that happens: a thread that is switched out
+ * while it could run counts an involuntary context switch (a spinner's
+ * sched_yield that lets another thread run counts as one too; on an idle
+ * core it does not). Every thread of the pool looks at its own count every
+ * CHECK_LOOPS loops; CONTENDED or more since its last look turns spinning
+ * off for the pool for the next quiet_loops loops, after which it is tried
+ * again. Each try that meets contention again doubles quiet_loops (from
+ * QUIET_MIN up to QUIET_MAX), so a machine that stays loaded is spun on
+ * rarely; a look that sees none while spinning resets it. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "core/pool.h"
 
 #include <pthread.h>
@@ -25,13 +31,22 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 enum {
-    SPIN_NS = 50000,      /* the caller's wait for its workers' equal share: 0.05 ms at most */
-    WORKER_SPIN_NS = 5000, /* a worker's wait for the next loop: back-to-back loops only */
-    COOLDOWN_JOBS = 64  /* loops run without spinning after a spin ran out: a few training steps */
+    SPIN_NS = 100000,  /* 0.1 ms: the gaps between a step's loops, bounded idle burn */
+    CHECK_LOOPS = 64,  /* loops between two looks at a thread's context switches */
+    CONTENDED = 2,     /* involuntary switches in CHECK_LOOPS loops that mean the cores are shared */
+    QUIET_MIN = 256,   /* loops run without spinning after that: about ten training steps */
+    QUIET_MAX = 65536  /* at most: thousands of steps, a minute or more */
 };
+
+/* A thread's look at its own involuntary context switches. */
+typedef struct contention_probe {
+    int loops;      /* loops run since the last look */
+    long switches;  /* the count at the last look */
+} contention_probe;
 
 struct repro_pool {
     int threads;
@@ -45,11 +60,13 @@ struct repro_pool {
     _Atomic uint64_t generation;
     _Atomic int pending;     /* workers still running the current loop */
     _Atomic int stopping;
-    _Atomic int cooldown;    /* loops left to run without spinning (the caller counts them down) */
+    _Atomic uint64_t no_spin_until; /* generation up to which nobody spins (contention seen) */
+    _Atomic int quiet_loops;         /* how long the next quiet spell is */
     /* the current loop */
     repro_pool_fn fn;
     void *ctx;
     int64_t n_tasks;
+    contention_probe caller_probe; /* the caller's own look at its context switches */
 };
 
 static void cpu_relax(void)
@@ -68,37 +85,79 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Spins until *word differs from `from` (or pool->stopping) for at most
- * SPIN_NS; returns whether it did. */
-static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t from, int64_t spin_ns)
+static int may_spin(repro_pool *pool)
+{
+    return atomic_load_explicit(&pool->generation, memory_order_relaxed) >=
+           atomic_load_explicit(&pool->no_spin_until, memory_order_relaxed);
+}
+
+/* Called by a thread of the pool once per loop it runs; every CHECK_LOOPS
+ * loops, its involuntary context switches since the last look. (Several
+ * threads may update the fields below at once: they only steer spinning,
+ * so a lost update costs a little speed at most.) */
+static void probe_contention(repro_pool *pool, contention_probe *probe)
+{
+#ifdef RUSAGE_THREAD
+    if (++probe->loops < CHECK_LOOPS)
+        return;
+    probe->loops = 0;
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return;
+    long switches = ru.ru_nivcsw;
+    int contended = switches - probe->switches >= CONTENDED;
+    probe->switches = switches;
+    int spinning = may_spin(pool);
+    int quiet = atomic_load_explicit(&pool->quiet_loops, memory_order_relaxed);
+    if (!contended) {
+        if (spinning)
+            atomic_store_explicit(&pool->quiet_loops, QUIET_MIN, memory_order_relaxed);
+        return;
+    }
+    if (spinning) /* spinning was tried again and met contention again */
+        atomic_store_explicit(&pool->quiet_loops, quiet = quiet < QUIET_MAX / 2 ? 2 * quiet : QUIET_MAX,
+                              memory_order_relaxed);
+    atomic_store_explicit(&pool->no_spin_until,
+                          atomic_load_explicit(&pool->generation, memory_order_relaxed) + (uint64_t)quiet,
+                          memory_order_relaxed);
+#else
+    (void)pool;
+    (void)probe; /* no per-thread count here: spin always */
+#endif
+}
+
+/* Spins while *word == from (and !pool->stopping) for at most SPIN_NS;
+ * returns whether it changed. */
+static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t from)
 {
     int64_t until = 0;
-    for (int i = 0;; i++) {
+    for (int i = 1;; i++) {
         if (atomic_load_explicit(word, memory_order_acquire) != from ||
             atomic_load_explicit(&pool->stopping, memory_order_relaxed))
             return 1;
         cpu_relax();
-        if ((i & 15) == 15) { /* the clock now and then: a pause is 10 to 150 cycles */
-            if ((i & 63) == 63)
+        if (i % 16 == 0) { /* the clock now and then: a pause is 10 to 150 cycles */
+            if (i % 64 == 0)
                 sched_yield(); /* lets the thread we wait for have this core, when it shares it */
             int64_t t = now_ns();
             if (until == 0)
-                until = t + spin_ns;
+                until = t + SPIN_NS;
             else if (t > until)
                 return 0;
         }
     }
 }
 
+/* The same for the caller waiting for pending == 0. */
 static int spin_while_pending(repro_pool *pool)
 {
     int64_t until = 0;
-    for (int i = 0;; i++) {
+    for (int i = 1;; i++) {
         if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
             return 1;
         cpu_relax();
-        if ((i & 15) == 15) {
-            if ((i & 63) == 63)
+        if (i % 16 == 0) {
+            if (i % 64 == 0)
                 sched_yield();
             int64_t t = now_ns();
             if (until == 0)
@@ -125,10 +184,10 @@ static void *worker_main(void *p)
 {
     worker_arg *arg = p;
     repro_pool *pool = arg->pool;
+    contention_probe probe = {0, 0};
     uint64_t seen = 0;
     for (;;) {
-        int spin = atomic_load_explicit(&pool->cooldown, memory_order_relaxed) == 0;
-        if (!spin || !spin_while_u64(pool, &pool->generation, seen, WORKER_SPIN_NS)) {
+        if (!may_spin(pool) || !spin_while_u64(pool, &pool->generation, seen)) {
             pthread_mutex_lock(&pool->lock);
             while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
                    !atomic_load_explicit(&pool->stopping, memory_order_relaxed))
@@ -142,6 +201,7 @@ static void *worker_main(void *p)
         range_of(pool->n_tasks, pool->threads, arg->index, &begin, &end);
         if (begin < end)
             pool->fn(pool->ctx, begin, end);
+        probe_contention(pool, &probe);
 
         /* the last one out wakes the caller if it went to sleep; the lock
          * orders this after the caller's check of pending */
@@ -164,6 +224,7 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
     if (!pool)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a thread pool");
     pool->threads = threads;
+    atomic_init(&pool->quiet_loops, QUIET_MIN);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->done, NULL);
@@ -235,13 +296,8 @@ void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *c
     if (begin < end)
         fn(ctx, begin, end);
 
-    int cooldown = atomic_load_explicit(&pool->cooldown, memory_order_relaxed);
-    int arrived = 0;
-    if (cooldown > 0)
-        atomic_store_explicit(&pool->cooldown, cooldown - 1, memory_order_relaxed);
-    else if (!(arrived = spin_while_pending(pool)))
-        atomic_store_explicit(&pool->cooldown, COOLDOWN_JOBS, memory_order_relaxed);
-    if (!arrived) {
+    probe_contention(pool, &pool->caller_probe);
+    if (!may_spin(pool) || !spin_while_pending(pool)) {
         pthread_mutex_lock(&pool->lock);
         while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&pool->done, &pool->lock);
