@@ -32,7 +32,7 @@ repro_rate() { # threads [--set ...] -> samples/s of the step loop (the second e
 }
 torch_one() { # python torch_threads openblas_threads variant -> samples/s (empty if the variant fails)
     OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$2 "$1" bench/torch_mlp.py speed "$2" "$steps" cpu "$4" fp32 234 \
-        2>/dev/null | sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p'
+        2>/dev/null | sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p' || true # a variant that PyTorch lacks: empty
 }
 torch_best() { # python threads -> "samples/s configuration": the best split of the cores, and
     # Adam(fused=True) where that PyTorch has it on the CPU (2.4 on)

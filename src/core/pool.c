@@ -15,19 +15,19 @@
  * programs want the cores too, spinners take time from the threads they
  * wait for (measured: the MLP step at 2 threads fell to a third beside a
  * build). The kernel says when that happens: a thread that is switched out
- * while it could run counts an involuntary context switch (a spinner's
- * sched_yield that lets another thread run counts as one too; on an idle
- * core it does not). Every thread of the pool looks at its own count every
- * CHECK_LOOPS loops; CONTENDED or more since its last look turns spinning
+ * while it could run counts an involuntary context switch. Every thread of
+ * the pool looks at its own count every CHECK_LOOPS loops (or CHECK_NS,
+ * when loops are long); CONTENDED or more since its last look turns spinning
  * off for the pool for the next quiet_loops loops, after which it is tried
  * again. Each try that meets contention again doubles quiet_loops (from
  * QUIET_MIN up to QUIET_MAX), so a machine that stays loaded is spun on
- * rarely; a look that sees none while spinning resets it. */
+ * rarely; a look that sees none while spinning resets it. (The spinners
+ * do not sched_yield: beside other spinning threads, such as OpenBLAS's,
+ * a yield handed the core away for a whole time slice.) */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "core/pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,8 @@
 
 enum {
     SPIN_NS = 100000,  /* 0.1 ms: the gaps between a step's loops, bounded idle burn */
-    CHECK_LOOPS = 64,  /* loops between two looks at a thread's context switches */
+    CHECK_LOOPS = 64,  /* loops between two looks at a thread's context switches, */
+    CHECK_NS = 5000000, /* or 5 ms when loops are long */
     CONTENDED = 2,     /* involuntary switches in CHECK_LOOPS loops that mean the cores are shared */
     QUIET_MIN = 256,   /* loops run without spinning after that: about ten training steps */
     QUIET_MAX = 65536  /* at most: thousands of steps, a minute or more */
@@ -45,6 +46,7 @@ enum {
 /* A thread's look at its own involuntary context switches. */
 typedef struct contention_probe {
     int loops;      /* loops run since the last look */
+    int64_t at;     /* when the last look was (now_ns) */
     long switches;  /* the count at the last look */
 } contention_probe;
 
@@ -98,9 +100,11 @@ static int may_spin(repro_pool *pool)
 static void probe_contention(repro_pool *pool, contention_probe *probe)
 {
 #ifdef RUSAGE_THREAD
-    if (++probe->loops < CHECK_LOOPS)
+    int64_t t = now_ns();
+    if (++probe->loops < CHECK_LOOPS && t - probe->at < CHECK_NS)
         return;
     probe->loops = 0;
+    probe->at = t;
     struct rusage ru;
     if (getrusage(RUSAGE_THREAD, &ru) != 0)
         return;
@@ -137,8 +141,6 @@ static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t fro
             return 1;
         cpu_relax();
         if (i % 16 == 0) { /* the clock now and then: a pause is 10 to 150 cycles */
-            if (i % 64 == 0)
-                sched_yield(); /* lets the thread we wait for have this core, when it shares it */
             int64_t t = now_ns();
             if (until == 0)
                 until = t + SPIN_NS;
@@ -157,8 +159,6 @@ static int spin_while_pending(repro_pool *pool)
             return 1;
         cpu_relax();
         if (i % 16 == 0) {
-            if (i % 64 == 0)
-                sched_yield();
             int64_t t = now_ns();
             if (until == 0)
                 until = t + SPIN_NS;
@@ -184,7 +184,7 @@ static void *worker_main(void *p)
 {
     worker_arg *arg = p;
     repro_pool *pool = arg->pool;
-    contention_probe probe = {0, 0};
+    contention_probe probe = {0};
     uint64_t seen = 0;
     for (;;) {
         if (!may_spin(pool) || !spin_while_u64(pool, &pool->generation, seen)) {
