@@ -551,6 +551,32 @@ static void stale_notes(void)
     CHECK(repro_run_stale_note(dir, note, sizeof note) == 0);
 }
 
+/* A resume judges a run.json left "running" by its run.lock when it has
+ * one: a lock that is free means the trainer is gone, even while its pid
+ * still answers (a rank of a stopped mpirun job, exiting or unreaped: CI saw
+ * "still being trained" there). Without run.lock (a run from before it),
+ * by the pid. The live process here is this test's parent. */
+static void resume_liveness(void)
+{
+    const char *dir = REPRO_TEST_TMP "/runs/unreaped";
+    char host[256] = "", json[512], want[128];
+    gethostname(host, sizeof host - 1);
+    mkdir(dir, 0755);
+    snprintf(json, sizeof json, "{\"status\":\"running\",\"pid\":%ld,\"hostname\":\"%s\"}", (long)getppid(), host);
+    write_text(REPRO_TEST_TMP "/runs/unreaped/run.json", json);
+    write_text(REPRO_TEST_TMP "/runs/unreaped/ledger.jsonl", "");
+    write_text(REPRO_TEST_TMP "/runs/unreaped/metrics.jsonl", "");
+    repro_run *run = NULL;
+    repro_error err;
+    CHECK(repro_run_resume(dir, 0, 0, &run, &err) == REPRO_ERR_STATE && run == NULL);
+    snprintf(want, sizeof want, "is still being trained (pid %ld)", (long)getppid());
+    CHECK_CONTAINS(err.message, want);
+    /* the resume that failed left its run.lock: now the run has one, free */
+    CHECK(access(REPRO_TEST_TMP "/runs/unreaped/run.lock", F_OK) == 0);
+    CHECK_MSG(repro_run_resume(dir, 0, 0, &run, &err) == REPRO_OK, "%s", err.message);
+    CHECK(repro_run_finish(run, "complete", NULL, &err) == REPRO_OK);
+}
+
 int main(void)
 {
     mkdir(REPRO_TEST_TMP, 0755);
@@ -566,6 +592,7 @@ int main(void)
     ledger_damage();
     run_create_rules();
     stale_notes();
+    resume_liveness();
     environment();
     return test_finish("test_record");
 }

@@ -680,7 +680,12 @@ repro_status repro_run_resume(const char *dir, int64_t keep_steps, int64_t keep_
         ;
     else if (status && strcmp(status, "complete") == 0)
         st = repro_fail(err, REPRO_ERR_STATE, "'%s' holds a complete run: there is nothing to resume", dir);
-    else if (status && strcmp(status, "running") == 0 && run_is_live(record))
+    /* A run.lock that was there and is now ours says its trainer is gone
+     * (the lock goes with the process's files, before the process itself:
+     * a rank of a stopped mpirun job can still be exiting or unreaped, and
+     * its pid still answer kill(pid, 0)). Only a run from before run.lock
+     * existed is judged by its pid. */
+    else if (created && status && strcmp(status, "running") == 0 && run_is_live(record))
         st = repro_fail(err, REPRO_ERR_STATE, "'%s' is still being trained (pid %ld)", dir,
                         record_pid(record));
     if (st != REPRO_OK) {
