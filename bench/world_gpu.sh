@@ -1,50 +1,83 @@
 #!/usr/bin/env bash
-# Data parallel on GPUs (docs/parallel.md): samples/s of the conv net
-# (examples/fashion_cnn.yaml; the ResNet's batch norm is one process only
-# for now) at a global batch that keeps a GPU busy, on 1 GPU without shards,
-# 1 GPU with 8 shards and 2 GPUs (--procs 2) with 8 shards; the share of the
-# training time spent in the exact tree and exchange (run.json
-# world.exchange_sec / world.train_sec); whether the 1- and 2-GPU weights
-# agree; and the PyTorch DDP peer (bench/torch_ddp.py), whose weights differ.
-#   bash bench/world_gpu.sh REPRO [BATCH] [STEPS]
+# Data parallel on GPUs (docs/parallel.md), for each model (the conv net
+# examples/fashion_cnn.yaml, the residual net examples/fashion_resnet.yaml
+# with its batch norms) at a global batch that keeps a GPU busy:
+#   samples/s on 1 GPU without shards, on 1 GPU with S shards, and on 2 GPUs
+#   (--procs 2) with S shards exchanging through NCCL and through host memory;
+#   the 2-GPU scaling against 1 GPU with the same shards (the same bits);
+#   the share of the training time spent in the exact tree and its exchange
+#   (run.json world.exchange_sec / world.train_sec), and that time per step
+#   beside a plain NCCL all-reduce of the same gradient (bench/torch_ddp.py
+#   allreduce: what a non-exact exchange costs);
+#   whether the 1- and 2-GPU weights agree;
+#   the PyTorch DDP peer (bench/torch_ddp.py: same model, global batch,
+#   Adam) at 1, 2 and again 2 GPUs, whose weights differ between 1 and 2.
+#   bash bench/world_gpu.sh REPRO [BATCH] [STEPS] [SHARDS] [MODELS...]   (default 1024 200 8 cnn resnet)
 set -euo pipefail
-repro=${1:?usage: world_gpu.sh REPRO [BATCH] [STEPS]}
+repro=${1:?usage: world_gpu.sh REPRO [BATCH] [STEPS] [SHARDS] [MODELS...]}
 batch=${2:-1024}
 steps=${3:-200}
+shards=${4:-8}
+shift $(($# < 4 ? $# : 4))
+models=("$@")
+[[ ${#models[@]} -gt 0 ]] || models=(cnn resnet)
 here=$(cd "$(dirname "$0")" && pwd)
 fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 out=${REPRO_TEST_TMP:-/tmp}/world_gpu_bench
 rm -rf "$out"
 mkdir -p "$out"
-export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+export NCCL_NVLS_ENABLE=0
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 data=(--set "data.train_images=$fashion/train-images-idx3-ubyte.gz" --set "data.train_labels=$fashion/train-labels-idx1-ubyte.gz"
       --set "data.test_images=$fashion/t10k-images-idx3-ubyte.gz" --set "data.test_labels=$fashion/t10k-labels-idx1-ubyte.gz")
 common=(--quiet "${data[@]}" --set device=cuda --set batch_size=$batch --set max_steps=$steps --set epochs=1000
         --set ledger.hash_every=1000000 --set data.val_fraction=0 --set data.limit_test=1000)
-run() { # name, args...
-    local name=$1
-    shift
-    "$repro" train "$here/../examples/fashion_cnn.yaml" "${common[@]}" --out "$out/$name" "$@"
-    python3 - "$out/$name/run.json" "$name" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
+summary() { # run dir, name, model -> one JSON line
+    python3 - "$1" "$2" "$3" "$steps" <<'PY'
+import json, struct, sys
+run, name, model, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+r = json.load(open(run + "/run.json"))
+with open(run + "/model.safetensors", "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+params = sum(int(__import__("math").prod(t["shape"])) for k, t in header.items() if k != "__metadata__"
+             and "running" not in k)
 w = r.get("world", {})
 share = w["exchange_sec"] / w["train_sec"] if w.get("train_sec") else 0.0
-print(json.dumps({"run": sys.argv[2], "samples_per_sec": round(r["final"]["samples_per_sec"], 1),
+print(json.dumps({"model": model, "run": name, "samples_per_sec": round(r["final"]["samples_per_sec"], 1),
                   "processes": w.get("size", 1), "shards": w.get("shards", 0),
-                  "exchange_share": round(share, 4), "params_sha256": r["final"]["params_sha256"]}))
+                  "exchange_share": round(share, 4),
+                  "exchange_ms_per_step": round(1e3 * w.get("exchange_sec", 0.0) / steps, 3),
+                  "gradient_exchange": w.get("gradient_exchange", ""), "params": params,
+                  "params_sha256": r["final"]["params_sha256"]}))
 PY
 }
-run g1_plain --set world.shards=0
-run g1_shards --set world.shards=8
-if [[ ${gpus:-0} -ge 2 ]]; then
-    run g2_shards --set world.shards=8 --procs 2
-    a=$(python3 -c "import json;print(json.load(open('$out/g1_shards/run.json'))['final']['params_sha256'])")
-    b=$(python3 -c "import json;print(json.load(open('$out/g2_shards/run.json'))['final']['params_sha256'])")
-    echo "{\"framework\": \"repro\", \"same_weights_1_vs_2_gpus\": $([[ $a == "$b" ]] && echo true || echo false)}"
-    python3 "$here/torch_ddp.py" "$batch" "$steps" 1 2
-else
-    echo "(one GPU: the 2-GPU runs are skipped)"
-    python3 "$here/torch_ddp.py" "$batch" "$steps" 1
-fi
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+for model in "${models[@]}"; do
+    cfg=$here/../examples/fashion_$model.yaml
+    run() { # name, args...
+        local name=$1
+        shift
+        "$repro" train "$cfg" "${common[@]}" --out "$out/$model.$name" "$@"
+        summary "$out/$model.$name" "$name" "$model"
+    }
+    run g1_plain --set world.shards=0
+    one=$(run g1_shards --set world.shards=$shards)
+    echo "$one"
+    if [[ ${gpus:-0} -lt 2 ]]; then
+        echo "(one GPU: the 2-GPU runs are skipped)"
+        continue
+    fi
+    two=$(run g2_nccl --set world.shards=$shards --procs 2)
+    echo "$two"
+    REPRO_WORLD_EXCHANGE=host run g2_host --set world.shards=$shards --procs 2
+    python3 - "$one" "$two" <<'PY'
+import json, sys
+one, two = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(json.dumps({"framework": "repro", "model": one["model"],
+                  "scaling_2_vs_1_gpu": round(two["samples_per_sec"] / one["samples_per_sec"], 3),
+                  "same_weights_1_vs_2_gpus": one["params_sha256"] == two["params_sha256"]}))
+PY
+    params=$(field "$one" params)
+    python3 "$here/torch_ddp.py" allreduce "$params" 200 2
+    python3 "$here/torch_ddp.py" "$model" "$batch" "$steps" 1 2 2
+done

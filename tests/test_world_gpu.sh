@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Data parallel on GPUs (docs/parallel.md): with world.shards set, the conv
-# net and the MLP give the same ledger and params_sha256 on 1 GPU, on 2 GPUs
-# (`--procs 2`, one GPU each) and on the CPU; a 2-GPU run stopped mid-way
-# resumes on 1 GPU with the same bits. Skipped (77) without a CUDA build or
-# without 2 GPUs. Prints one PASS/FAIL line per case.
+# net, the residual net (batch norm: its running statistics gathered across
+# GPUs) and the MLP give the same ledger and params_sha256 on 1 GPU, on 2
+# GPUs (`--procs 2`, one GPU each; the frontiers through NCCL, and through
+# host memory with REPRO_WORLD_EXCHANGE=host) and on the CPU; a 2-GPU run
+# stopped mid-way resumes on 1 GPU with the same bits. Skipped (77) without
+# a CUDA build or without 2 GPUs. Prints one PASS/FAIL line per case.
 # ctest-labels: cuda
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -32,7 +34,10 @@ case_check() { # name run_a run_b
     same_bits "$1" "$2" "$3"
     [[ $failures -eq $before ]] && echo "PASS: $1" || echo "FAIL: $1"
 }
-for ex in fashion_cnn fashion_mlp; do
+exchange_of() { # run dir -> run.json world.gradient_exchange
+    /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["world"]["gradient_exchange"])' "$1/run.json"
+}
+for ex in fashion_cnn fashion_resnet fashion_mlp; do
     cfg=$REPRO_SOURCE_DIR/examples/$ex.yaml
     w=(--set world.shards=4 --set batch_size=128 --set max_steps=30)
     expect_exit 0 "$ex cpu" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --out "$dir/$ex.cpu"
@@ -42,12 +47,32 @@ for ex in fashion_cnn fashion_mlp; do
         --out "$dir/$ex.g2"
     expect_exit 0 "$ex 2 GPUs, host loader, accum 8" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
         --set device=cuda --procs 2 --set loader.on_device=off --set accum_steps=8 --out "$dir/$ex.g2h"
+    expect_exit 0 "$ex 2 GPUs, exchange through host memory" -- env REPRO_WORLD_EXCHANGE=host "$REPRO" train \
+        "$cfg" "${common[@]}" "${w[@]}" --set device=cuda --procs 2 --out "$dir/$ex.g2x"
+    how=$(exchange_of "$dir/$ex.g2")
+    checks=$((checks + 1))
+    if [[ $how == NCCL* ]]; then echo "PASS: $ex: 2 GPUs exchanged through NCCL ($how)"; else
+        echo "FAIL: $ex: 2 GPUs did not use NCCL: $how"; failures=$((failures + 1)); fi
     case_check "$ex: 1 GPU vs CPU" "$dir/$ex.cpu" "$dir/$ex.g1"
     case_check "$ex: 2 GPUs vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2"
+    case_check "$ex: 2 GPUs through host memory vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2x"
     case_check "$ex: 2 GPUs (host loader, accum 8) vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g2h"
     expect_exit 0 "$ex 2 GPUs, stop at 13" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
         --procs 2 --set checkpoint.every_steps=5 --stop-after 13 --out "$dir/$ex.res"
     expect_exit 0 "$ex resume on 1 GPU" -- "$REPRO" train --resume "$dir/$ex.res" --quiet
     case_check "$ex: 2 GPUs stopped at 13, resumed on 1 GPU" "$dir/$ex.g1" "$dir/$ex.res"
 done
+# 6 shards over 2 GPUs: each rank's frontier is two nodes ([0,2) [2,3) and
+# [3,4) [4,6)), so NCCL moves several nodes a rank and the tree's top adds
+# nodes of both
+cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
+w=(--set world.shards=6 --set batch_size=96 --set max_steps=20)
+expect_exit 0 "mlp 6 shards, 1 GPU" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+    --out "$dir/s6.g1"
+expect_exit 0 "mlp 6 shards, 2 GPUs" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+    --procs 2 --out "$dir/s6.g2"
+expect_exit 0 "mlp 6 shards, CPU, 3 processes" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --procs 3 \
+    --out "$dir/s6.cpu"
+case_check "mlp, 6 shards: 2 GPUs vs 1 GPU" "$dir/s6.g1" "$dir/s6.g2"
+case_check "mlp, 6 shards: 2 GPUs vs 3 CPU processes" "$dir/s6.cpu" "$dir/s6.g2"
 finish

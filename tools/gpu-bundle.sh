@@ -61,5 +61,11 @@ PY
 fi
 export LD_LIBRARY_PATH=$G/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export REPRO=$PWD/.gpu/repro FASHION_DIR=$G/fashion REPRO_FASHION_DIR=$G/fashion
+# NCCL for the GPUs' exchange: the image's copy is PyTorch's (nvidia-nccl wheel)
+if [ -z "${REPRO_NCCL_LIBRARY:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libnccl.so.2 '; then
+  REPRO_NCCL_LIBRARY=$(python3 -c 'import glob, sys
+print(next(iter(sorted(f for p in sys.path for f in glob.glob(p + "/nvidia/nccl*/lib/libnccl.so.2"))), ""))')
+  export REPRO_NCCL_LIBRARY
+fi
 SH
 du -sh "$out"

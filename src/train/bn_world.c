@@ -10,10 +10,12 @@
 
 struct repro_bn_world {
     repro_model *model;
+    const repro_backend *be;
+    float *host_buffers;    /* GPU: the model's buffers, replayed on the host; NULL on the CPU */
     int shards, size, rank, n_layers;
     int64_t micro, max_floats;
     repro_bn_layer *layers; /* [n_layers] */
-    float **rows;           /* [n_layers]: this rank's log, room for a full step */
+    float **rows;           /* [n_layers]: this rank's log in be's memory, room for a full step */
     int64_t *used, *cap;    /* [n_layers] groups logged, and room for them */
     int64_t count;          /* the step's samples */
     int64_t *floats;        /* [size] each rank's block in this step */
@@ -56,7 +58,7 @@ static int64_t rank_floats(const repro_bn_world *b, int r, int64_t count)
     return f;
 }
 
-repro_status repro_bn_world_create(repro_model *m, int shards, int size, int rank, int64_t batch_size,
+repro_status repro_bn_world_create(repro_model *m, const repro_backend *be, int shards, int size, int rank, int64_t batch_size,
                                    int64_t micro, repro_bn_world **out, repro_error *err)
 {
     *out = NULL;
@@ -66,7 +68,7 @@ repro_status repro_bn_world_create(repro_model *m, int shards, int size, int ran
     repro_bn_world *b = calloc(1, sizeof *b);
     if (!b)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the batch-norm exchange");
-    *b = (repro_bn_world){.model = m, .shards = shards, .size = size, .rank = rank, .n_layers = nl, .micro = micro};
+    *b = (repro_bn_world){.model = m, .be = be, .shards = shards, .size = size, .rank = rank, .n_layers = nl, .micro = micro};
     b->layers = calloc((size_t)nl, sizeof *b->layers);
     b->rows = calloc((size_t)nl, sizeof *b->rows);
     b->used = calloc((size_t)nl, sizeof *b->used);
@@ -80,14 +82,18 @@ repro_status repro_bn_world_create(repro_model *m, int shards, int size, int ran
         int64_t f = rank_floats(b, r, batch_size);
         b->max_floats = f > b->max_floats ? f : b->max_floats;
     }
-    for (int l = 0; ok && l < nl; l++) {
+    repro_status st = ok ? REPRO_OK : REPRO_ERR_NOMEM;
+    for (int l = 0; st == REPRO_OK && l < nl; l++) {
         b->cap[l] = rank_groups(b, rank, l, batch_size);
-        ok = (b->rows[l] = malloc((size_t)(2 * b->layers[l].channels * b->cap[l] + 1) * sizeof(float))) != NULL;
+        st = repro_be_alloc(be, (size_t)(2 * b->layers[l].channels * b->cap[l] + 1) * sizeof(float),
+                            (void **)&b->rows[l], err);
     }
-    if (ok)
+    if (st == REPRO_OK)
         ok = (b->block = malloc((size_t)(b->max_floats + 1) * sizeof(float))) != NULL &&
-             (b->all = malloc((size_t)(size * b->max_floats + 1) * sizeof(float))) != NULL;
-    if (!ok) {
+             (b->all = malloc((size_t)(size * b->max_floats + 1) * sizeof(float))) != NULL &&
+             (repro_backend_device(be) == REPRO_DEVICE_CPU ||
+              (b->host_buffers = malloc((size_t)repro_model_n_buffers(m) * sizeof(float))) != NULL);
+    if (st != REPRO_OK || !ok) {
         repro_bn_world_free(b);
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate the batch-norm statistics' log");
     }
@@ -100,7 +106,8 @@ void repro_bn_world_free(repro_bn_world *b)
     if (!b)
         return;
     for (int l = 0; b->rows && l < b->n_layers; l++)
-        free(b->rows[l]);
+        repro_be_free(b->be, b->rows[l]);
+    free(b->host_buffers);
     free(b->rows);
     free(b->used);
     free(b->cap);
@@ -136,16 +143,23 @@ repro_status repro_bn_world_end(repro_bn_world *b, int64_t count, repro_shard_ex
             return repro_fail(err, REPRO_ERR_INTERNAL, "batch-norm layer %d logged %lld groups in a step of %lld "
                               "samples, not the %lld its shards hold", l, (long long)b->used[l], (long long)count,
                               (long long)want);
-        memcpy(at, b->rows[l], (size_t)n * sizeof(float));
+        repro_status st = repro_be_download(b->be, at, b->rows[l], (size_t)n * sizeof(float), err);
+        if (st != REPRO_OK)
+            return st;
         at += n;
     }
     return REPRO_OK;
 }
 
-void repro_bn_world_replay(repro_bn_world *b)
+repro_status repro_bn_world_replay(repro_bn_world *b, repro_error *err)
 {
     const float *all = b->all;
-    float *buffers = repro_model_buffers(b->model);
+    float *model_buffers = repro_model_buffers(b->model);
+    size_t buffer_bytes = (size_t)repro_model_n_buffers(b->model) * sizeof(float);
+    float *buffers = b->host_buffers ? b->host_buffers : model_buffers;
+    repro_status st = b->host_buffers ? repro_be_download(b->be, buffers, model_buffers, buffer_bytes, err) : REPRO_OK;
+    if (st != REPRO_OK)
+        return st;
     for (int r = 0; r < b->size; r++)
         for (int l = 0; l < b->n_layers; l++) {
             const repro_bn_layer *L = &b->layers[l];
@@ -157,4 +171,5 @@ void repro_bn_world_replay(repro_bn_world *b)
                     var[c] = repro_batchnorm_running(var[c], all[C + c], L->momentum);
                 }
         }
+    return b->host_buffers ? repro_be_upload(b->be, model_buffers, buffers, buffer_bytes, err) : REPRO_OK;
 }

@@ -19,24 +19,25 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "nn/model.h"
 #include "repro/status.h"
 #include "train/shard_sum.h"
 
 typedef struct repro_bn_world repro_bn_world;
 
-/* *out is NULL when the model has no batch norm. Rank `rank` of `size`;
- * steps of at most batch_size samples cut into `shards` shards and
- * micro-batches of `micro` samples. */
-repro_status repro_bn_world_create(repro_model *m, int shards, int size, int rank, int64_t batch_size,
+/* *out is NULL when the model has no batch norm. The model's memory is
+ * be's (a GPU's with device: cuda). Rank `rank` of `size`; steps of at most
+ * batch_size samples cut into `shards` shards and micro-batches of `micro`
+ * samples. */
+repro_status repro_bn_world_create(repro_model *m, const repro_backend *be, int shards, int size, int rank, int64_t batch_size,
                                    int64_t micro, repro_bn_world **out, repro_error *err);
 void repro_bn_world_free(repro_bn_world *b);
 
 /* The most floats any rank's block holds (a full step's). */
 int64_t repro_bn_world_max_floats(const repro_bn_world *b);
 
-/* A step starts: the model logs its groups' statistics (host memory: the
- * CPU backend). */
+/* A step starts: the model logs its groups' statistics (into be's memory). */
 void repro_bn_world_begin(repro_bn_world *b);
 
 /* This rank's forward passes of a step of count samples are done: the
@@ -47,7 +48,8 @@ void repro_bn_world_begin(repro_bn_world *b);
 repro_status repro_bn_world_end(repro_bn_world *b, int64_t count, repro_shard_extra *extra, repro_error *err);
 
 /* After the exchange: every rank's block replayed into the model's
- * running statistics, rank after rank. */
-void repro_bn_world_replay(repro_bn_world *b);
+ * running statistics, rank after rank (on the host: a GPU's running
+ * statistics go there and back, a few floats per channel). */
+repro_status repro_bn_world_replay(repro_bn_world *b, repro_error *err);
 
 #endif

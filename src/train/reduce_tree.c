@@ -1,7 +1,6 @@
 /* The shards' fixed binary tree: see reduce_tree.h. */
 #include "train/reduce_tree.h"
 
-#include <string.h>
 
 int repro_tree_split(int lo, int hi)
 {
@@ -43,17 +42,17 @@ int repro_tree_depth(int shards)
     return d;
 }
 
-void repro_tree_sum(int lo, int hi, repro_tree_lookup lookup, void *ctx, float *out, float *scratch, int64_t n)
+repro_status repro_tree_sum(const repro_backend *be, int lo, int hi, repro_tree_lookup lookup, void *ctx, float *out,
+                            float *scratch, int64_t n, repro_error *err)
 {
     const float *known = lookup(ctx, lo, hi);
-    if (known || hi - lo < 2) {
-        if (known && known != out)
-            memcpy(out, known, (size_t)n * sizeof(float));
-        return;
-    }
+    size_t bytes = (size_t)n * sizeof(float);
+    if (known || hi - lo < 2)
+        return known && known != out ? repro_be_copy(be, out, known, bytes, err) : REPRO_OK;
     int mid = repro_tree_split(lo, hi);
-    repro_tree_sum(lo, mid, lookup, ctx, out, scratch, n);
-    repro_tree_sum(mid, hi, lookup, ctx, scratch, scratch + n, n);
-    for (int64_t i = 0; i < n; i++) /* one IEEE add per element: left + right */
-        out[i] = out[i] + scratch[i];
+    repro_status st = repro_tree_sum(be, lo, mid, lookup, ctx, out, scratch, n, err);
+    if (st == REPRO_OK)
+        st = repro_tree_sum(be, mid, hi, lookup, ctx, scratch, scratch + n, n, err);
+    /* one IEEE add per element: out = left + right */
+    return st == REPRO_OK ? repro_be_add_inplace(be, out, scratch, n, err) : st;
 }

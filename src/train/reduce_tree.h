@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "repro/status.h"
 
 /* The left child's end of node [lo, hi) (hi - lo >= 2). */
@@ -31,7 +32,10 @@ typedef const float *(*repro_tree_lookup)(void *ctx, int lo, int hi);
 int repro_tree_depth(int shards);
 
 /* out[n] = node [lo, hi), its unknown nodes computed as left + right
- * (element by element). scratch: [repro_tree_depth(hi - lo)][n]. */
-void repro_tree_sum(int lo, int hi, repro_tree_lookup lookup, void *ctx, float *out, float *scratch, int64_t n);
+ * (element by element: repro_be_add_inplace, one IEEE add, on the
+ * backend's memory, the host's or a GPU's). scratch: [repro_tree_depth(hi
+ * - lo)][n]; known values, out and scratch all in be's memory. */
+repro_status repro_tree_sum(const repro_backend *be, int lo, int hi, repro_tree_lookup lookup, void *ctx, float *out,
+                            float *scratch, int64_t n, repro_error *err);
 
 #endif

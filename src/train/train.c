@@ -61,6 +61,7 @@
 #include "train/state_hasher.h"
 #include "train/test_hooks.h"
 #include "train/trace.h"
+#include "backend/peers.h"
 #include "train/shard_sum.h"
 #include "train/bn_world.h"
 #include "train/world.h"
@@ -126,6 +127,8 @@ typedef struct trainer {
     repro_world *world;      /* this run's processes (a world of one without mpirun) */
     int writer;              /* rank 0: the one that writes the run directory */
     repro_shard_sum *shard;  /* world.shards > 0: the step's gradient as a tree over shards, else NULL */
+    repro_peers *peers;      /* GPUs of more than one process: NCCL between them, or NULL (host memory) */
+    char exchange_how[512];  /* run.json world.gradient_exchange */
     repro_bn_world *bn;      /* more than one process and batch norm: its running statistics replayed, else NULL */
     float *shard_loss[REPRO_MAX_HEADS]; /* GPU + shards: host copies of the step's per-sample losses */
     int world_stop;          /* the last step's stop flag, agreed by every rank */
@@ -346,28 +349,86 @@ static repro_status build_model(trainer *t, repro_error *err)
     return st;
 }
 
+/* GPUs of more than one process exchange their frontiers through NCCL
+ * (backend/peers.h) when every rank can load it, else through host memory
+ * with the world's engine; REPRO_WORLD_EXCHANGE=host|nccl|auto (default)
+ * chooses. Neither changes a bit: both only move the tree's nodes. Rank 0
+ * draws NCCL's id and the world's all-gather hands it to every rank. */
+static repro_status open_peers(trainer *t, repro_error *err)
+{
+    enum { MSG = 512, ID = 1 };
+    int size = repro_world_size(t->world), rank = repro_world_rank(t->world);
+    snprintf(t->exchange_how, sizeof t->exchange_how, "%s",
+             size == 1 ? "none (one process)" : "host memory, through the world's engine");
+    if (size == 1 || repro_backend_device(t->be) == REPRO_DEVICE_CPU)
+        return REPRO_OK;
+    const char *want = getenv("REPRO_WORLD_EXCHANGE");
+    want = want && want[0] ? want : "auto";
+    if (strcmp(want, "host") == 0)
+        return REPRO_OK;
+    if (strcmp(want, "nccl") != 0 && strcmp(want, "auto") != 0)
+        return repro_fail(err, REPRO_ERR_ARG, "REPRO_WORLD_EXCHANGE=%s: expected auto, nccl or host", want);
+    /* each rank's message: [ok][rank 0's id][why not] */
+    unsigned char *mine = calloc(1, MSG), *all = calloc((size_t)size, MSG);
+    size_t *bytes = calloc((size_t)size, sizeof *bytes);
+    if (!mine || !all || !bytes) {
+        free(mine), free(all), free(bytes);
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate NCCL's bootstrap");
+    }
+    repro_error why = {0};
+    repro_status st = repro_peers_load(t->be, &t->peers, &why);
+    if (st == REPRO_OK && rank == 0)
+        st = repro_peers_id(t->peers, mine + ID, &why);
+    mine[0] = st == REPRO_OK;
+    snprintf((char *)mine + ID + REPRO_PEERS_ID_BYTES, MSG - ID - REPRO_PEERS_ID_BYTES, "%.300s", why.message);
+    for (int r = 0; r < size; r++)
+        bytes[r] = MSG;
+    st = repro_world_allgather(t->world, mine, all, bytes, 0, err);
+    int failed = -1;
+    for (int r = 0; st == REPRO_OK && r < size && failed < 0; r++)
+        if (!all[(size_t)r * MSG])
+            failed = r;
+    if (st == REPRO_OK && failed >= 0) {
+        const char *reason = (const char *)all + (size_t)failed * MSG + ID + REPRO_PEERS_ID_BYTES;
+        repro_peers_close(t->peers, 1);
+        t->peers = NULL;
+        if (strcmp(want, "nccl") == 0)
+            st = repro_fail(err, REPRO_ERR_UNSUPPORTED, "REPRO_WORLD_EXCHANGE=nccl, but rank %d cannot use NCCL: %s",
+                            failed, reason);
+        else
+            snprintf(t->exchange_how, sizeof t->exchange_how,
+                     "host memory, through the world's engine (NCCL unused: rank %d: %.300s)", failed, reason);
+    } else if (st == REPRO_OK) {
+        const char *v = getenv("REPRO_WORLD_TIMEOUT");
+        st = repro_peers_join(t->peers, all + ID, rank, size, v && atof(v) > 0 ? atof(v) : 600.0, err);
+        if (st == REPRO_OK)
+            snprintf(t->exchange_how, sizeof t->exchange_how, "%s, GPU to GPU (sends and receives only)",
+                     repro_peers_describe(t->peers));
+    }
+    free(mine), free(all), free(bytes);
+    return st;
+}
+
 /* Data parallel: the shard sum, this rank's shards in the loader, and
  * what a world of more than one process cannot do yet. */
 static repro_status setup_world(trainer *t, repro_error *err)
 {
     const repro_config *cfg = t->cfg;
     int size = repro_world_size(t->world);
-    /* the CUDA batch-norm kernel does not log its groups' statistics yet */
-    if (size > 1 && repro_model_n_batch_norms(t->model) > 0 && repro_backend_device(t->be) != REPRO_DEVICE_CPU)
-        return repro_fail(err, REPRO_ERR_CONFIG, "%d processes on GPUs: the model has batch norm, whose running "
-                          "statistics are gathered across processes on the CPU only so far (docs/parallel.md); "
-                          "run it on one GPU or with device: cpu", size);
     if (size > 1 && t->opts->trace_dir)
         return repro_fail(err, REPRO_ERR_ARG, "--trace runs in one process only (this run has %d)", size);
     if (cfg->world.shards == 0 && size == 1)
         return REPRO_OK;
     repro_status st = REPRO_OK;
     if (size > 1 && cfg->world.shards >= size) /* one process applies them as it meets them */
-        st = repro_bn_world_create(t->model, cfg->world.shards, size, repro_world_rank(t->world), cfg->batch_size,
+        st = repro_bn_world_create(t->model, t->be, cfg->world.shards, size, repro_world_rank(t->world), cfg->batch_size,
                                    cfg->batch_size / cfg->accum_steps, &t->bn, err);
     if (st == REPRO_OK)
-        st = repro_shard_sum_create(t->world, cfg->world.shards, repro_model_n_params(t->model), cfg->model.n_heads,
-                                    cfg->batch_size, repro_bn_world_max_floats(t->bn), &t->shard, err);
+        st = open_peers(t, err);
+    if (st == REPRO_OK)
+        st = repro_shard_sum_create(t->world, t->be, t->peers, cfg->world.shards, repro_model_n_params(t->model),
+                                    cfg->model.n_heads, cfg->batch_size, repro_bn_world_max_floats(t->bn),
+                                    &t->shard, err);
     int f, n;
     if (st == REPRO_OK)
         repro_shard_sum_owned(t->shard, &f, &n);
@@ -397,6 +458,8 @@ static repro_status record_world(trainer *t, repro_error *err)
         st = repro_world_allgather(t->world, mine, all, bytes, 0, err);
     if (st == REPRO_OK && t->writer) {
         t->world_json = repro_world_describe(t->world, t->cfg->world.shards);
+        if (t->exchange_how[0])
+            cJSON_AddStringToObject(t->world_json, "gradient_exchange", t->exchange_how);
         cJSON *devices = cJSON_AddArrayToObject(t->world_json, "devices");
         for (int r = 0; r < size; r++) {
             all[(size_t)r * DESC + DESC - 1] = '\0';
@@ -417,6 +480,7 @@ static void trainer_free(trainer *t)
     t->loader = NULL;
     cJSON_Delete(t->world_json);
     repro_shard_sum_free(t->shard);
+    repro_peers_close(t->peers, 1); /* nothing is in flight: every exchange was waited for */
     repro_bn_world_free(t->bn);
     for (int h = 0; h < REPRO_MAX_HEADS; h++)
         free(t->shard_loss[h]);
@@ -610,7 +674,7 @@ static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int
         if (st == REPRO_OK)
             st = segment_backward(t, step, first, lo, hi, count, traced, &micro_i, err);
         if (st == REPRO_OK)
-            st = repro_be_download(t->be, repro_shard_sum_leaf(t->shard, i), grads, pbytes, err);
+            st = repro_be_copy(t->be, repro_shard_sum_leaf(t->shard, i), grads, pbytes, err);
     }
     float *losses[REPRO_MAX_HEADS];
     for (int h = 0; h < nh; h++) /* the per-sample losses, on the host */
@@ -624,16 +688,13 @@ static repro_status shards_backward(trainer *t, int64_t step, int64_t first, int
         st = st == REPRO_OK ? end : st;
     }
     int stop = t->opts->interrupt && *t->opts->interrupt; /* read once: it may change */
-    float *sum = on_cpu ? grads : t->host;
     double t0 = now_sec();
     if (st == REPRO_OK)
         st = repro_shard_sum_reduce(t->shard, step, count, losses, t->bn ? &bn_stats : NULL, stop, &t->world_stop,
-                                    sum, err);
+                                    grads, err);
     if (st == REPRO_OK && t->bn)
-        repro_bn_world_replay(t->bn);
+        st = repro_bn_world_replay(t->bn, err);
     t->exchange_sec += now_sec() - t0;
-    if (st == REPRO_OK && !on_cpu)
-        st = repro_be_upload(t->be, grads, sum, pbytes, err);
     for (int h = 0; st == REPRO_OK && !on_cpu && h < nh; h++)
         st = repro_be_upload(t->be, t->step_loss[h], losses[h], (size_t)count * sizeof(float), err);
     return st;

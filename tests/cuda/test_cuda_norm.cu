@@ -109,7 +109,7 @@ static void test_batchnorm(rng &r, int64_t N, int64_t C, int64_t HW, int64_t gro
     dbuf<float> d_x(in.x), d_dy(in.dy), d_g(in.gamma), d_b(in.beta), d_rm(in.rm0), d_rv(in.rv0), d_dg(in.dg0),
         d_db(in.db0), d_rm0(in.rm0), d_rv0(in.rv0), d_y((size_t)n), d_mean((size_t)P), d_rstd((size_t)P),
         d_dx((size_t)n), d_ye((size_t)n);
-    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, d_x.p, d_g.p, d_b.p,
+    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, NULL, d_x.p, d_g.p, d_b.p,
                                                        N, C, HW, group, eps, mom, NULL, &err_));
     REPRO_OK_OR_DIE(repro_cuda_batchnorm_backward(d_dx.p, d_dg.p, d_db.p, d_dy.p, d_x.p, d_mean.p, d_rstd.p, d_g.p, N,
                                                   C, HW, group, NULL, &err_));
@@ -127,6 +127,18 @@ static void test_batchnorm(rng &r, int64_t N, int64_t C, int64_t HW, int64_t gro
     cmp_f("batchnorm backward dgamma", shape, dg, d_dg.down());
     cmp_f("batchnorm backward dbeta", shape, db, d_db.down());
     cmp_f("batchnorm eval y", shape, ye, d_ye.down());
+
+    /* a data-parallel step: the groups' statistics logged, the running
+     * statistics left alone (train/bn_world.h) */
+    fvec gs((size_t)(2 * P)), y2((size_t)n), mean2((size_t)P), rstd2((size_t)P);
+    REPRO_OK_OR_DIE(repro_batchnorm_forward_train_ref(y2.data(), mean2.data(), rstd2.data(), NULL, NULL, gs.data(),
+                                                      in.x.data(), in.gamma.data(), in.beta.data(), N, C, HW, group,
+                                                      eps, mom, &err_));
+    dbuf<float> d_gs((size_t)(2 * P)), d_y2((size_t)n);
+    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y2.p, d_mean.p, d_rstd.p, NULL, NULL, d_gs.p, d_x.p, d_g.p,
+                                                       d_b.p, N, C, HW, group, eps, mom, NULL, &err_));
+    cmp_f("batchnorm logged group statistics", shape, gs, d_gs.down());
+    cmp_f("batchnorm logged y", shape, y2, d_y2.down());
 }
 
 /* Two micro-batches of whole groups on the device, in order, equal the
@@ -145,9 +157,9 @@ static void test_batchnorm_micro(rng &r, int64_t N, int64_t C, int64_t HW, int64
                                                  mean.data(), rstd.data(), in.gamma.data(), N, C, HW, group, &err_));
     dbuf<float> d_x(in.x), d_dy(in.dy), d_g(in.gamma), d_b(in.beta), d_rm(in.rm0), d_rv(in.rv0), d_dg(in.dg0),
         d_db(in.db0), d_y((size_t)n), d_mean((size_t)P), d_rstd((size_t)P), d_dx((size_t)n);
-    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, d_x.p, d_g.p, d_b.p,
+    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, NULL, d_x.p, d_g.p, d_b.p,
                                                        cut, C, HW, group, eps, mom, NULL, &err_));
-    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p + off, d_mean.p + poff, d_rstd.p + poff, d_rm.p, d_rv.p,
+    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p + off, d_mean.p + poff, d_rstd.p + poff, d_rm.p, d_rv.p, NULL,
                                                        d_x.p + off, d_g.p, d_b.p, N - cut, C, HW, group, eps, mom,
                                                        NULL, &err_));
     REPRO_OK_OR_DIE(repro_cuda_batchnorm_backward(d_dx.p, d_dg.p, d_db.p, d_dy.p, d_x.p, d_mean.p, d_rstd.p, d_g.p,
@@ -243,7 +255,7 @@ static void test_graph(rng &r)
     CUDA_OK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     cudaGraph_t graph;
     CUDA_OK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, d_x.p, d_g.p, d_b.p,
+    REPRO_OK_OR_DIE(repro_cuda_batchnorm_forward_train(d_y.p, d_mean.p, d_rstd.p, d_rm.p, d_rv.p, NULL, d_x.p, d_g.p, d_b.p,
                                                        N, C, HW, group, eps, mom, st, &err_));
     REPRO_OK_OR_DIE(repro_cuda_batchnorm_backward(d_dx.p, d_dg.p, d_db.p, d_dy.p, d_x.p, d_mean.p, d_rstd.p, d_g.p, N,
                                                   C, HW, group, st, &err_));
@@ -286,7 +298,7 @@ static void test_errors(void)
     err.message[0] = 0;
     float *p = (float *)0x100; /* never touched: the checks come first */
     expect_arg("batchnorm train",
-               repro_cuda_batchnorm_forward_train(p, p, p, p, p, p, p, p, 8, 3, 4, 3, 1e-5f, 0.1f, NULL, &err), err,
+               repro_cuda_batchnorm_forward_train(p, p, p, p, p, NULL, p, p, p, 8, 3, 4, 3, 1e-5f, 0.1f, NULL, &err), err,
                "batch-norm group 3 does not divide the micro-batch of 8 samples");
     expect_arg("batchnorm backward",
                repro_cuda_batchnorm_backward(p, p, p, p, p, p, p, p, 4, 3, 1, 1, NULL, &err), err,
@@ -294,7 +306,7 @@ static void test_errors(void)
     expect_arg("batchnorm eval", repro_cuda_batchnorm_forward_eval(p, p, p, p, p, p, 2, 0, 4, 1e-5f, NULL, &err), err,
                "batch-norm shape N=2 C=0 HW=4");
     expect_arg("batchnorm train running",
-               repro_cuda_batchnorm_forward_train(p, p, p, NULL, p, p, p, p, 8, 3, 4, 4, 1e-5f, 0.1f, NULL, &err),
+               repro_cuda_batchnorm_forward_train(p, p, p, NULL, p, NULL, p, p, p, 8, 3, 4, 4, 1e-5f, 0.1f, NULL, &err),
                err, "running_mean is NULL but running_var is set");
     expect_arg("groupnorm forward",
                repro_cuda_groupnorm_forward(p, p, p, p, p, p, 2, 8, 4, 3, 1e-5f, NULL, &err), err,

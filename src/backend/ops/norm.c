@@ -50,9 +50,8 @@ static repro_status gn_bwd_cpu(const repro_backend *be, const void *p, repro_err
 static repro_status bn_train_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_norm_args *a = p;
-    if (a->group_stats) /* the trainer refuses this before it gets here */
-        return repro_fail(err, REPRO_ERR_STATE, "batch norm's group statistics are not recorded on CUDA yet");
-    return repro_cuda_batchnorm_forward_train(a->y, a->mean, a->rstd, a->running_mean, a->running_var, a->x, a->gamma,
+    return repro_cuda_batchnorm_forward_train(a->y, a->mean, a->rstd, a->running_mean, a->running_var, a->group_stats,
+                                              a->x, a->gamma,
                                               a->beta, a->N, a->C, a->HW, a->group, a->eps, a->momentum, STREAM, err);
 }
 

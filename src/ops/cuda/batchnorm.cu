@@ -27,14 +27,20 @@ repro_norm_shape bn_shape(int64_t N, int64_t C, int64_t HW, int64_t group)
 }
 
 /* Channel c, g ascending: running statistics from (mean, var = rstd's
- * scratch), then rstd = repro_layernorm_rstd(var, eps). */
-__global__ void finish_kernel(float *mean, float *rstd, float *running_mean, float *running_var, int64_t G,
-                              int64_t C, int64_t cnt, float eps, float momentum)
+ * scratch), or what their update would consume into group_stats [G][2][C]
+ * (a data-parallel step: train/bn_world.h); then rstd =
+ * repro_layernorm_rstd(var, eps). */
+__global__ void finish_kernel(float *mean, float *rstd, float *running_mean, float *running_var, float *group_stats,
+                              int64_t G, int64_t C, int64_t cnt, float eps, float momentum)
 {
     REPRO_CUDA_FOR(c, C)
     {
         for (int64_t g = 0; g < G; g++) {
             float var = rstd[g * C + c];
+            if (group_stats) {
+                group_stats[2 * g * C + c] = mean[g * C + c];
+                group_stats[(2 * g + 1) * C + c] = repro_batchnorm_unbiased(var, cnt);
+            }
             if (running_mean) {
                 running_mean[c] = repro_batchnorm_running(running_mean[c], mean[g * C + c], momentum);
                 running_var[c] = repro_batchnorm_running(running_var[c], repro_batchnorm_unbiased(var, cnt), momentum);
@@ -70,7 +76,7 @@ repro_status check_train(int64_t N, int64_t C, int64_t HW, int64_t group, const 
 extern "C" {
 
 repro_status repro_cuda_batchnorm_forward_train(float *y, float *mean, float *rstd, float *running_mean,
-                                                float *running_var, const float *x, const float *gamma,
+                                                float *running_var, float *group_stats, const float *x, const float *gamma,
                                                 const float *beta, int64_t N, int64_t C, int64_t HW, int64_t group,
                                                 float eps, float momentum, repro_cuda_stream s, repro_error *err)
 {
@@ -83,7 +89,7 @@ repro_status repro_cuda_batchnorm_forward_train(float *y, float *mean, float *rs
     if (st != REPRO_OK)
         return st;
     finish_kernel<<<repro_cuda_blocks(C), REPRO_CUDA_THREADS, 0, repro_cuda_s(s)>>>(
-        mean, rstd, running_mean, running_var, N / group, C, sh.cnt, eps, momentum);
+        mean, rstd, running_mean, running_var, group_stats, N / group, C, sh.cnt, eps, momentum);
     return repro_cuda_check("batch-norm forward (running statistics)", err);
 }
 

@@ -31,10 +31,12 @@ extern "C" {
 
 /* ---- batch norm (batchnorm.cu) ----
  * Training: y, x [N][C][HW]; mean, rstd [N/group][C]; running_mean,
- * running_var [C] updated for g ascending (or both NULL); gamma, beta [C].
+ * running_var [C] updated for g ascending (or both NULL); group_stats
+ * [N/group][2][C], when not NULL, receives each group's mean and unbiased
+ * variance, what the update consumes (src/ops/cpu/norm.h); gamma, beta [C].
  * Between its two kernels rstd holds each group's variance. */
 repro_status repro_cuda_batchnorm_forward_train(float *y, float *mean, float *rstd, float *running_mean,
-                                                float *running_var, const float *x, const float *gamma,
+                                                float *running_var, float *group_stats, const float *x, const float *gamma,
                                                 const float *beta, int64_t N, int64_t C, int64_t HW, int64_t group,
                                                 float eps, float momentum, repro_cuda_stream stream,
                                                 repro_error *err);
