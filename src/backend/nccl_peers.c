@@ -171,6 +171,8 @@ repro_status repro_peers_id(repro_peers *p, unsigned char id[REPRO_PEERS_ID_BYTE
     return REPRO_OK;
 }
 
+static repro_status warm_up(repro_peers *p, repro_error *err);
+
 repro_status repro_peers_join(repro_peers *p, const unsigned char id[REPRO_PEERS_ID_BYTES], int rank, int size,
                               double timeout_sec, repro_error *err)
 {
@@ -184,7 +186,7 @@ repro_status repro_peers_join(repro_peers *p, const unsigned char id[REPRO_PEERS
         p->comm = NULL;
         return nccl_fail(&p->lib, r, "ncclCommInitRank", err);
     }
-    return REPRO_OK;
+    return warm_up(p, err);
 }
 
 const char *repro_peers_describe(const repro_peers *p)
@@ -241,6 +243,29 @@ repro_status repro_peers_allgather(repro_peers *p, const float *send, float *con
         return repro_fail(err, REPRO_ERR_IO, "step %lld: NCCL send/receive: %s", (long long)step,
                           p->lib.error_string(r));
     return wait_exchange(p, step, err);
+}
+
+/* NCCL connects a pair of GPUs at their first send (a quarter of a second
+ * on an H200 pair): one float to every peer now, so that the steps'
+ * exchanges (and run.json's exchange_sec) do not carry it. */
+static repro_status warm_up(repro_peers *p, repro_error *err)
+{
+    float *buf = NULL;
+    if (cudaMalloc((void **)&buf, (size_t)p->size * sizeof(float)) != cudaSuccess)
+        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate NCCL's warm-up buffer on the GPU");
+    float **recv = malloc((size_t)p->size * sizeof *recv);
+    int64_t *floats = malloc((size_t)p->size * sizeof *floats);
+    repro_status st = recv && floats ? REPRO_OK : repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate NCCL's warm-up");
+    for (int r = 0; st == REPRO_OK && r < p->size; r++) {
+        recv[r] = buf + r;
+        floats[r] = 1;
+    }
+    if (st == REPRO_OK)
+        st = repro_peers_allgather(p, buf + p->rank, recv, floats, 0, err);
+    free(recv);
+    free(floats);
+    cudaFree(buf);
+    return st;
 }
 
 void repro_peers_close(repro_peers *p, int abort)
