@@ -319,7 +319,8 @@ static void test_file_errors(void)
                       "model.trunk.0.type: expected one of linear, relu, gelu, tanh, sigmoid, "
                       "dropout, layernorm, silu, conv2d, max_pool2d, avg_pool2d, global_avg_pool, batch_norm, "
                       "group_norm, add, concat, flatten, reshape, embedding, pos_embedding, patchify, sinusoidal, "
-                      "multihead_attention, softmax, transformer_encoder_layer, transformer_encoder, gelu_erf; got 'conv'", 0);
+                      "multihead_attention, softmax, transformer_encoder_layer, transformer_encoder, gelu_erf, pad_mask; "
+                      "got 'conv'", 0);
     expect_file_error(with("optim: {lr: abc}\n"), BAD ":11:13: optim.lr: expected a number, got 'abc'", 0);
     expect_file_error(with("optim: {lr: -0.001}\n"), BAD ":11:13: optim.lr: must be > 0, got -0.001", 0);
     expect_file_error(with("optim: {lr: nan}\n"), "optim.lr: must be a finite 32-bit number, got nan", 0);
