@@ -268,6 +268,33 @@ static void test_json(void)
         CHECK(strstr(j, "source_path") == NULL);
         free(j);
     }
+    /* pad_mask and ignore_index: in the JSON when set (and loaded back the
+       same), and no ignore_index key on a head without one */
+    char lm[1024];
+    write_tmp("pad_lm.yaml",
+              "data: {format: text, train_text: x.txt, context: 12}\n"
+              "model:\n  input_shape: [12]\n  nodes:\n"
+              "    - {name: tok, type: embedding, num_embeddings: 16, dim: 8}\n"
+              "    - {name: pad, type: pad_mask, pad_id: 7, inputs: [input]}\n"
+              "    - {name: enc, type: transformer_encoder_layer, d_model: 8, inputs: [tok, pad]}\n"
+              "    - {name: o, type: linear, out: 16}\n"
+              "  heads: [{name: lm, loss: lm_cross_entropy, ignore_index: 7}]\n",
+              lm, sizeof lm);
+    j = json_of(lm, NULL, 0);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_CONTAINS(j, "{\"type\": \"pad_mask\", \"name\": \"pad\", \"inputs\": [\"input\"], \"pad_id\": 7}");
+        CHECK_CONTAINS(j, "\"huber_delta\": 1,\n        \"ignore_index\": 7\n      }");
+        char back[1024];
+        write_tmp("pad_lm.json", j, back, sizeof back);
+        char *k = json_of(back, NULL, 0);
+        CHECK_MSG(k && strcmp(j, k) == 0, "JSON with pad_mask and ignore_index does not load back the same");
+        free(k);
+        free(j);
+    }
+    j = json_of(EX("char_lm.yaml"), NULL, 0);
+    CHECK(j && strstr(j, "ignore_index") == NULL && strstr(j, "pad_id") == NULL);
+    free(j);
 }
 
 static void test_names(void)
