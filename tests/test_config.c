@@ -268,6 +268,33 @@ static void test_json(void)
         CHECK(strstr(j, "source_path") == NULL);
         free(j);
     }
+    /* pad_mask and ignore_index: in the JSON when set (and loaded back the
+       same), and no ignore_index key on a head without one */
+    char lm[1024];
+    write_tmp("pad_lm.yaml",
+              "data: {format: text, train_text: x.txt, context: 12}\n"
+              "model:\n  input_shape: [12]\n  nodes:\n"
+              "    - {name: tok, type: embedding, num_embeddings: 16, dim: 8}\n"
+              "    - {name: pad, type: pad_mask, pad_id: 7, inputs: [input]}\n"
+              "    - {name: enc, type: transformer_encoder_layer, d_model: 8, inputs: [tok, pad]}\n"
+              "    - {name: o, type: linear, out: 16}\n"
+              "  heads: [{name: lm, loss: lm_cross_entropy, ignore_index: 7}]\n",
+              lm, sizeof lm);
+    j = json_of(lm, NULL, 0);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_CONTAINS(j, "{\"type\": \"pad_mask\", \"name\": \"pad\", \"inputs\": [\"input\"], \"pad_id\": 7}");
+        CHECK_CONTAINS(j, "\"huber_delta\": 1,\n        \"ignore_index\": 7\n      }");
+        char back[1024];
+        write_tmp("pad_lm.json", j, back, sizeof back);
+        char *k = json_of(back, NULL, 0);
+        CHECK_MSG(k && strcmp(j, k) == 0, "JSON with pad_mask and ignore_index does not load back the same");
+        free(k);
+        free(j);
+    }
+    j = json_of(EX("char_lm.yaml"), NULL, 0);
+    CHECK(j && strstr(j, "ignore_index") == NULL && strstr(j, "pad_id") == NULL);
+    free(j);
 }
 
 static void test_names(void)
@@ -319,7 +346,8 @@ static void test_file_errors(void)
                       "model.trunk.0.type: expected one of linear, relu, gelu, tanh, sigmoid, "
                       "dropout, layernorm, silu, conv2d, max_pool2d, avg_pool2d, global_avg_pool, batch_norm, "
                       "group_norm, add, concat, flatten, reshape, embedding, pos_embedding, patchify, sinusoidal, "
-                      "multihead_attention, softmax, transformer_encoder_layer, transformer_encoder, gelu_erf; got 'conv'", 0);
+                      "multihead_attention, softmax, transformer_encoder_layer, transformer_encoder, gelu_erf, pad_mask; "
+                      "got 'conv'", 0);
     expect_file_error(with("optim: {lr: abc}\n"), BAD ":11:13: optim.lr: expected a number, got 'abc'", 0);
     expect_file_error(with("optim: {lr: -0.001}\n"), BAD ":11:13: optim.lr: must be > 0, got -0.001", 0);
     expect_file_error(with("optim: {lr: nan}\n"), "optim.lr: must be a finite 32-bit number, got nan", 0);

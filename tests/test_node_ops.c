@@ -86,6 +86,10 @@ static const op_row rows[] = {
      N("{name: e, type: embedding, num_embeddings: 4, dim: 37}") N("{name: p, type: pos_embedding}")
          N("{name: l, type: linear, out: 3}"),
      9},
+    {"pad_mask as the key padding mask of multihead_attention", "[9]",
+     N("{name: e, type: embedding, num_embeddings: 6, dim: 8}") N("{name: m, type: pad_mask, pad_id: 3, inputs: [input]}")
+         N("{name: a, type: multihead_attention, heads: 2, inputs: [e, m]}") N("{name: l, type: linear, out: 3}"),
+     4},
     {"multihead_attention 2 heads", "[5, 8]",
      N("{name: c, type: linear, out: 8}") N("{name: a, type: multihead_attention, heads: 2}"), 3},
     {"multihead_attention causal, dropout, 70 tokens", "[70, 6]",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The character language model end to end, on a small made-up corpus (no
 # package needed): data.format text trains the same bits with loader
-# workers, threads, gradient accumulation and a stop and resume; the vocabulary lands in the
+# workers, threads, gradient accumulation and a stop and resume (and with
+# ignore_index: no bit changes when no target holds the id); the vocabulary lands in the
 # run directory with its hash in run.json; `repro sample` prints the same
 # text on 1 or 3 threads and alone or batched with other prompts; bad text,
 # a too-small embedding, prompts outside the vocabulary and runs that are
@@ -48,6 +49,17 @@ same_bits "text: accum_steps 1 vs 4" "$dir/base" "$dir/accum"
 train stopped --stop-after 11
 expect_exit 0 "resume a text run" -- "$REPRO" train --resume "$dir/stopped" --quiet
 same_bits "text: stopped at 11 and resumed" "$dir/base" "$dir/stopped"
+# ignore_index: an id no target holds (the vocabulary has 42 characters)
+# changes no bit; the id of ' ' (1) changes the run, and that run keeps its
+# bits across threads and gradient accumulation (each sample's mean over its
+# counted positions)
+train ign_none --set model.heads.0.ignore_index=47
+same_bits "text: ignore_index of no target vs none" "$dir/base" "$dir/ign_none"
+train ign_space --set model.heads.0.ignore_index=1
+checks=$((checks + 1))
+[[ "$(params_sha "$dir/ign_space")" != "$(params_sha "$dir/base")" ]] || fail "ignore_index 1 changed nothing"
+train ign_space_accum --set model.heads.0.ignore_index=1 --set accum_steps=4 --set threads=2
+same_bits "text: ignore_index, accum_steps 1 vs 4, threads 1 vs 2" "$dir/ign_space" "$dir/ign_space_accum"
 
 # the vocabulary: sorted code points, in the run directory, its hash in run.json
 checks=$((checks + 1))

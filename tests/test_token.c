@@ -6,6 +6,10 @@
  *     in order give one batch's bits;
  *   - gradient checks in double: LM cross-entropy over embedding rows used
  *     as logits, d loss / d W against central differences;
+ *   - lm_cross_entropy with an ignored target id (ignore_index): the
+ *     written order over the counted positions, +0 for ignored rows and
+ *     all-ignored samples, a known answer and a gradient check; the pad
+ *     mask's known answers;
  *   - bad ids are refused naming the position;
  *   - UTF-8 decoding and the vocabulary: known answers, every kind of
  *     ill-formed input named with its byte offset; text files: windows,
@@ -122,14 +126,14 @@ static void test_lm_xent(void)
     for (int i = 0; i < B * T; i++)
         target[i] = (float)((i * 5 + 1) % V);
     repro_error err;
-    float scale = 1.0f / (float)B / (float)T;
-    CHECK(repro_lm_xent_forward_ref(loss_ref, z, target, B, T, V, &err) == REPRO_OK);
-    CHECK(repro_lm_xent_backward_ref(dz_ref, z, target, B, T, V, scale, &err) == REPRO_OK);
+    float scale = 1.0f / (float)B; /* the kernel divides by T */
+    CHECK(repro_lm_xent_forward_ref(loss_ref, z, target, B, T, V, -1, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(dz_ref, z, target, B, T, V, -1, scale, &err) == REPRO_OK);
     for (int threads = 1; threads <= 3; threads += 2) {
         repro_cpu cpu = cpu_with(threads);
-        CHECK(repro_lm_xent_forward(&cpu, loss, z, target, B, T, V, &err) == REPRO_OK);
+        CHECK(repro_lm_xent_forward(&cpu, loss, z, target, B, T, V, -1, &err) == REPRO_OK);
         CHECK_BITS(loss, loss_ref, B, "lm cross-entropy forward, threaded");
-        CHECK(repro_lm_xent_backward(&cpu, dz, z, target, B, T, V, scale, &err) == REPRO_OK);
+        CHECK(repro_lm_xent_backward(&cpu, dz, z, target, B, T, V, -1, scale, &err) == REPRO_OK);
         CHECK_BITS(dz, dz_ref, B * T * V, "lm cross-entropy backward, threaded");
         repro_pool_destroy(cpu.pool);
     }
@@ -137,7 +141,7 @@ static void test_lm_xent(void)
     float flat[B * T * V];
     for (int i = 0; i < B * T * V; i++)
         flat[i] = 0.25f;
-    CHECK(repro_lm_xent_forward_ref(loss, flat, target, B, T, V, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_forward_ref(loss, flat, target, B, T, V, -1, &err) == REPRO_OK);
     CHECK_MSG(fabs(loss[1] - log(9.0)) < 1e-6, "uniform loss %.9g, expected ln 9", (double)loss[1]);
     /* gradient check of the mean loss with respect to z */
     double num[B * T * V], zd[B * T * V];
@@ -154,8 +158,157 @@ static void test_lm_xent(void)
     }
     compare("lm_cross_entropy dz", dz_ref, num, B * T * V);
     target[5] = 9.0f;
-    CHECK(repro_lm_xent_forward_ref(loss, z, target, B, T, V, &err) == REPRO_ERR_ARG);
+    CHECK(repro_lm_xent_forward_ref(loss, z, target, B, T, V, -1, &err) == REPRO_ERR_ARG);
     CHECK_MSG(strstr(err.message, "position 5 holds 9, not a token id in [0, 9)") != NULL, "%s", err.message);
+}
+
+/* The LM loss with an ignored target id, in double: the mean over samples
+ * of each sample's mean over its counted positions (0 with none). */
+static double lm_loss_ignore_d(const double *zd, const float *target, int B, int T, int V, float ignore)
+{
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        double acc = 0.0;
+        int n = 0;
+        for (int t = 0; t < T; t++) {
+            if (target[b * T + t] == ignore)
+                continue;
+            const double *z = zd + (b * T + t) * V;
+            double m = -INFINITY, s = 0.0;
+            for (int j = 0; j < V; j++)
+                m = fmax(m, z[j]);
+            for (int j = 0; j < V; j++)
+                s += exp(z[j] - m);
+            acc += m + log(s) - z[(int)target[b * T + t]];
+            n++;
+        }
+        total += n ? acc / n : 0.0;
+    }
+    return total / B;
+}
+
+/* ignore_index: sample 0 has no ignored target, sample 1 two of six,
+ * sample 2 all six, sample 3 the first. Asserts, bit for bit: a sample
+ * with none ignored is the unignored kernel's; sample 1's loss is the
+ * written order (+0 + l0 + l2 + l3 + l5) / 4 of the single positions'
+ * losses, and its counted rows of dz are the single rows' with scale / 4;
+ * ignored rows and the all-ignored sample are +0 (loss and dz); threads
+ * give the reference's bits; a known answer from double; the gradient of
+ * the mean loss against central differences; an ignored id outside the
+ * vocabulary is not refused, and is named when not ignored. */
+static void test_lm_ignore(void)
+{
+    enum { B = 4, T = 6, V = 7, PAD = 3 };
+    float z[B * T * V], target[B * T], loss_ref[B], loss[B], dz_ref[B * T * V], dz[B * T * V];
+    fill(z, B * T * V, 17);
+    for (int i = 0; i < B * T; i++) {
+        target[i] = (float)((i * 5 + 2) % V);
+        if (target[i] == PAD)
+            target[i] = 0.0f; /* PAD only where placed below */
+    }
+    target[1 * T + 1] = target[1 * T + 4] = PAD;
+    for (int t = 0; t < T; t++)
+        target[2 * T + t] = PAD;
+    target[3 * T + 0] = PAD;
+    repro_error err;
+    const float scale = 0.75f / (float)B; /* head weight 0.75 */
+    CHECK(repro_lm_xent_forward_ref(loss_ref, z, target, B, T, V, PAD, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(dz_ref, z, target, B, T, V, PAD, scale, &err) == REPRO_OK);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        repro_cpu cpu = cpu_with(threads);
+        CHECK(repro_lm_xent_forward(&cpu, loss, z, target, B, T, V, PAD, &err) == REPRO_OK);
+        CHECK_BITS(loss, loss_ref, B, "lm cross-entropy forward with ignore_index, threaded");
+        CHECK(repro_lm_xent_backward(&cpu, dz, z, target, B, T, V, PAD, scale, &err) == REPRO_OK);
+        CHECK_BITS(dz, dz_ref, B * T * V, "lm cross-entropy backward with ignore_index, threaded");
+        repro_pool_destroy(cpu.pool);
+    }
+    /* sample 0, nothing ignored: the kernel without ignore_index */
+    float l0, d0[T * V];
+    CHECK(repro_lm_xent_forward_ref(&l0, z, target, 1, T, V, -1, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(d0, z, target, 1, T, V, -1, scale, &err) == REPRO_OK);
+    CHECK_BITS(&loss_ref[0], &l0, 1, "a sample with no ignored target: the loss without ignore_index");
+    CHECK_BITS(dz_ref, d0, T * V, "a sample with no ignored target: dz without ignore_index");
+    /* sample 1: the written order over its counted positions 0, 2, 3, 5 */
+    float acc = 0.0f;
+    static const int counted[4] = {0, 2, 3, 5};
+    for (int k = 0; k < 4; k++) {
+        int r = 1 * T + counted[k];
+        float lt, dt[V];
+        CHECK(repro_lm_xent_forward_ref(&lt, z + r * V, target + r, 1, 1, V, -1, &err) == REPRO_OK);
+        acc = acc + lt;
+        CHECK(repro_lm_xent_backward_ref(dt, z + r * V, target + r, 1, 1, V, -1, scale / 4.0f, &err) == REPRO_OK);
+        CHECK_BITS(dz_ref + r * V, dt, V, "a counted row: (softmax - onehot) * scale / n_valid");
+    }
+    acc = acc / 4.0f;
+    CHECK_BITS(&loss_ref[1], &acc, 1, "loss = (+0 + l0 + l2 + l3 + l5) / 4, in that order");
+    /* ignored rows and the all-ignored sample: +0 exactly */
+    const float zero[T * V] = {0};
+    CHECK_BITS(dz_ref + (1 * T + 1) * V, zero, V, "an ignored row's gradient");
+    CHECK_BITS(dz_ref + (1 * T + 4) * V, zero, V, "an ignored row's gradient");
+    CHECK_BITS(dz_ref + 2 * T * V, zero, T * V, "an all-ignored sample's gradient");
+    CHECK_BITS(&loss_ref[2], zero, 1, "an all-ignored sample's loss");
+    CHECK_BITS(dz_ref + 3 * T * V, zero, V, "sample 3's ignored first row");
+    /* each loss against double */
+    double zd[B * T * V], num[B * T * V];
+    for (int i = 0; i < B * T * V; i++)
+        zd[i] = z[i];
+    for (int b = 0; b < B; b++) {
+        double want = lm_loss_ignore_d(zd + b * T * V, target + b * T, 1, T, V, PAD);
+        CHECK_MSG(fabs(loss_ref[b] - want) <= 1e-6 * (1.0 + fabs(want)), "sample %d: loss %.9g, double %.9g", b,
+                  (double)loss_ref[b], want);
+    }
+    /* the gradient of 0.75 * the batch mean */
+    for (int i = 0; i < B * T * V; i++) {
+        double h = step_of(zd[i]), keep = zd[i];
+        zd[i] = keep + h;
+        double up = lm_loss_ignore_d(zd, target, B, T, V, PAD);
+        zd[i] = keep - h;
+        double down = lm_loss_ignore_d(zd, target, B, T, V, PAD);
+        zd[i] = keep;
+        num[i] = 0.75 * (up - down) / (2 * h);
+    }
+    compare("lm_cross_entropy dz with ignore_index", dz_ref, num, B * T * V);
+    /* known answer: rows (1, 2) -> target 0 and (0, 0) -> target 1 around an
+     * ignored row: (log(1 + e) + ln 2) / 2 = 1.00320443... (as PyTorch's
+     * F.cross_entropy(..., ignore_index=9) gives) */
+    float kz[3 * 2] = {1.0f, 2.0f, 5.0f, -5.0f, 0.0f, 0.0f}, kt[3] = {0.0f, 9.0f, 1.0f}, kl, kd[3 * 2];
+    CHECK(repro_lm_xent_forward_ref(&kl, kz, kt, 1, 3, 2, 9, &err) == REPRO_OK);
+    CHECK_MSG(fabs(kl - 1.0032044340) < 2e-7, "known answer: loss %.9g, want 1.003204434", (double)kl);
+    CHECK(repro_lm_xent_backward_ref(kd, kz, kt, 1, 3, 2, 9, 1.0f, &err) == REPRO_OK);
+    /* d/dz of the mean: (softmax - onehot) / 2 */
+    CHECK_MSG(fabs(kd[0] - (1.0 / (1.0 + exp(1.0)) - 1.0) / 2.0) < 1e-7 && kd[2] == 0.0f && kd[3] == 0.0f &&
+                  kd[4] == 0.25f && kd[5] == -0.25f,
+              "known answer: dz %.9g %.9g %.9g %.9g %.9g %.9g", (double)kd[0], (double)kd[1], (double)kd[2],
+              (double)kd[3], (double)kd[4], (double)kd[5]);
+    /* 9 is outside the vocabulary of 2: not refused when ignored, named otherwise */
+    CHECK(repro_lm_xent_forward_ref(&kl, kz, kt, 1, 3, 2, -1, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "lm cross-entropy: position 1 holds 9, not a token id in [0, 2)") != NULL, "%s",
+              err.message);
+}
+
+/* pad mask: 1 exactly where the id is the pad id (any float elsewhere,
+ * even a non-integer or an id past any vocabulary), threaded = reference. */
+static void test_pad_mask(void)
+{
+    enum { N = 41 };
+    float ids[N], y_ref[N], y[N];
+    for (int p = 0; p < N; p++)
+        ids[p] = (float)((p * 7) % 5);
+    ids[3] = 2.5f;
+    ids[8] = 1e9f;
+    ids[9] = -0.0f;
+    repro_pad_mask_forward_ref(y_ref, ids, N, 0.0f);
+    for (int p = 0; p < N; p++)
+        CHECK_MSG(y_ref[p] == (ids[p] == 0.0f ? 1.0f : 0.0f), "pad mask at %d: %g for id %g", p, (double)y_ref[p],
+                  (double)ids[p]);
+    CHECK(y_ref[9] == 1.0f && y_ref[3] == 0.0f && y_ref[0] == 1.0f && y_ref[1] == 0.0f);
+    repro_cpu cpu = cpu_with(3);
+    repro_error err;
+    CHECK(repro_pad_mask_forward(&cpu, y, ids, N, 0.0f, &err) == REPRO_OK);
+    CHECK_BITS(y, y_ref, N, "pad mask, threaded");
+    CHECK(repro_pad_mask_forward(&cpu, y, ids, N, 2.0f, &err) == REPRO_OK);
+    CHECK(y[5 * 1] == 0.0f && y[6] == 1.0f && y[3] == 0.0f); /* ids[6] = 42 % 5 = 2 */
+    repro_pool_destroy(cpu.pool);
 }
 
 /* d loss / d W through an embedding whose rows are the logits (D = V). */
@@ -170,7 +323,7 @@ static void test_embedding_gradcheck(void)
     fill(w, V * V, 9);
     repro_error err;
     CHECK(repro_embedding_forward_ref(z, ids, w, B * T, V, V, &err) == REPRO_OK);
-    CHECK(repro_lm_xent_backward_ref(dz, z, target, B, T, V, 1.0f / B / T, &err) == REPRO_OK);
+    CHECK(repro_lm_xent_backward_ref(dz, z, target, B, T, V, -1, 1.0f / B, &err) == REPRO_OK);
     CHECK(repro_embedding_backward_ref(dw, ids, dz, B * T, V, V, &err) == REPRO_OK);
     double num[V * V], wd[V * V], zd[B * T * V];
     for (int i = 0; i < V * V; i++)
@@ -339,6 +492,8 @@ int main(void)
     test_embedding_twins();
     test_embedding_order();
     test_lm_xent();
+    test_lm_ignore();
+    test_pad_mask();
     test_embedding_gradcheck();
     test_utf8();
     test_text_files();

@@ -8,17 +8,26 @@
  *     [tokens, d_model], a layer whose d_model is not its input's width;
  *   - batch invariance: a sample's output (training forward with dropout,
  *     and evaluation) is the same bits alone and in a batch of five;
- *   - padding invariance: a sequence of 37 tokens padded (key padding mask
- *     read from the token ids) to 48 and to 100 tokens, alone and among
- *     other sequences, gives the same logits at its 37 positions, bit for
- *     bit, in training and evaluation, bidirectional and causal, and the
- *     same parameter gradients from a loss that reads only those positions. */
+ *   - padding invariance: a sequence of 37 tokens padded with the pad id to
+ *     48 and to 100 tokens (a pad_mask node makes the key padding mask, the
+ *     lm_cross_entropy head has ignore_index: the pad id), alone and among
+ *     other sequences, gives the same logits at its 37 positions, the same
+ *     per-sample loss (the mean over its 37 targets in written order), the
+ *     same logit gradients and parameter gradients, bit for bit, in
+ *     training and evaluation, bidirectional and causal; without
+ *     ignore_index the loss changes, and with a mask that masks nothing the
+ *     logits do;
+ *   - the options' config errors: ignore_index on a non-LM head, pad_mask
+ *     without pad_id, out of range, or on an input that is not ids [T]. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
 #include "nn/model.h"
+#include "ops/cpu/embedding.h"
+#include "train/heads.h"
 #include "repro/config.h"
 #include "testutil.h"
 
@@ -186,43 +195,61 @@ static void invariance(repro_backend *be)
     repro_model_free(m);
 }
 
-/* The padding half of batch invariance, at the model level. The model
- * reads token ids [T]; "pad" is an embedding of width 1 whose table the
- * test sets to 1 at the pad id 0 and 0 elsewhere: the key padding mask as
- * a node of T values computed from the input (docs/model.md). No parameter
- * depends on T, so the models built for T = 48 and T = 100 draw the same
- * parameters. */
-enum { PAD_L = 37, PAD_V = 16, PAD_O = 5 };
+/* The padding half of batch invariance, at the model level, as a user
+ * writes it: the model reads token ids [T], a pad_mask node (pad id 0)
+ * makes the key padding mask, and the lm_cross_entropy head skips the pad
+ * targets (ignore_index: 0). No parameter depends on T, so the models
+ * built for T = 48 and T = 100 draw the same parameters. */
+enum { PAD_L = 37, PAD_V = 16, PAD_TOTAL = 8 };
 
-static repro_model *pad_model(repro_backend *be, int T, int causal)
+static repro_status load_lm(int T, const char *nodes, const char *head, repro_config *cfg, repro_error *err)
 {
-    char shape[16], nodes[1024];
-    snprintf(shape, sizeof shape, "[%d]", T);
+    const char *tmp = getenv("REPRO_TEST_TMP");
+    snprintf(path, sizeof path, "%s/transformer_lm.yaml", tmp && tmp[0] ? tmp : REPRO_TEST_TMP);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return repro_fail(err, REPRO_ERR_IO, "cannot write %s", path);
+    fprintf(f,
+            "data: {format: text, train_text: x.txt, context: %d}\n"
+            "batch_size: 60\nmodel:\n  input_shape: [%d]\n  nodes:\n%s  heads:\n    - %s\n",
+            T, T, nodes, head);
+    fclose(f);
+    return repro_config_load(path, NULL, 0, cfg, err);
+}
+
+/* The model for T tokens; *hc: its head (ignore_index 0). pad_id 16 is no
+ * token of the data: a mask that masks nothing. */
+static repro_model *pad_model(repro_backend *be, int T, int causal, int pad_id, repro_head_config *hc)
+{
+    char nodes[1024];
     snprintf(nodes, sizeof nodes,
              "    - {name: tok, type: embedding, num_embeddings: %d, dim: 8}\n"
-             "    - {name: pad, type: embedding, num_embeddings: %d, dim: 1, inputs: [input]}\n"
+             "    - {name: pad, type: pad_mask, pad_id: %d, inputs: [input]}\n"
              "    - {name: enc, type: transformer_encoder, num_layers: 2, d_model: 8, heads: 2, dim_feedforward: 16, "
              "dropout: 0.2, activation: gelu, norm_first: true, causal: %s, inputs: [tok, pad]}\n"
              "    - {name: norm, type: layernorm}\n    - {name: o, type: linear, out: %d}\n",
-             PAD_V, PAD_V, causal ? "true" : "false", PAD_O);
+             PAD_V, pad_id, causal ? "true" : "false", PAD_V);
+    repro_config cfg;
     repro_model *m = NULL;
     repro_error err;
-    repro_status st = build(shape, nodes, T, be, &m, &err);
+    repro_status st = load_lm(T, nodes, "{name: h, loss: lm_cross_entropy, ignore_index: 0}", &cfg, &err);
+    if (st == REPRO_OK)
+        st = repro_model_create(&cfg.model, path, T, 8, be, &m, &err);
     CHECK_MSG(st == REPRO_OK, "%s", err.message);
     if (st != REPRO_OK)
         return NULL;
+    CHECK(cfg.model.nodes[1].kind == REPRO_LAYER_PAD_MASK && cfg.model.nodes[1].pad_id == pad_id);
+    CHECK(cfg.model.heads[0].ignore_index == 0);
+    *hc = cfg.model.heads[0];
     CHECK(repro_model_init_params(m, 11, &err) == REPRO_OK);
-    const repro_param_info *t = repro_model_tensor(m, 1);
-    CHECK(!strcmp(t->name, "pad.weight") && t->numel == PAD_V);
-    float *table = repro_model_params(m) + t->offset;
-    for (int v = 0; v < PAD_V; v++)
-        table[v] = v == 0 ? 1.0f : 0.0f;
+    CHECK(!strcmp(repro_model_tensor(m, 1)->name, "enc.layers.0.norm1.weight")); /* the mask has no parameters */
     return m;
 }
 
-/* b sequences of T tokens: sequence k is `seq` when k == at, else a
- * companion (seeded by k and salt) of its own length; id 0 pads. */
-static void pad_batch(float *x, int b, int T, int at, const float *seq, unsigned salt)
+/* b sequences of T tokens and their targets: sequence k is `seq` (targets
+ * `tgt`) when k == at, else a companion (seeded by k and salt) of its own
+ * length; id 0 pads both. */
+static void pad_batch(float *x, float *y, int b, int T, int at, const float *seq, const float *tgt, unsigned salt)
 {
     for (int k = 0; k < b; k++) {
         int len = k == at ? PAD_L : 5 + (int)((k * 29u + salt * 13u) % (unsigned)(T - 5));
@@ -230,53 +257,86 @@ static void pad_batch(float *x, int b, int T, int at, const float *seq, unsigned
         for (int t = 0; t < T; t++) {
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             x[k * T + t] = t >= len ? 0.0f : k == at ? seq[t] : (float)(1 + (s >> 33) % (PAD_V - 1));
+            y[k * T + t] = t >= len ? 0.0f : k == at ? tgt[t] : (float)(1 + (s >> 45) % (PAD_V - 1));
         }
     }
 }
 
-/* Forward (and, training, backward of a loss whose gradient is dl at the
- * PAD_L real positions and 0 at the padding) of sequence `at` of the batch;
- * its logits land in out [PAD_L][PAD_O], the gradients in grads. */
-static void pad_run(repro_backend *be, repro_model *m, int T, int b, int at, unsigned salt, int training,
-                    const float *seq, const float *dl, float *out, float *grads)
+typedef struct pad_result {
+    float logits[PAD_L * PAD_V], loss, *dout, *grads; /* dout: sequence `at`'s [T][V] */
+} pad_result;
+
+/* Forward of the batch, the per-sample losses of head hc, and (training)
+ * the head's gradient for a batch of PAD_TOTAL samples, kept for sequence
+ * `at` only (its rows of d_out; the others' zeroed, so the parameter
+ * gradients are those of its loss alone), then backward. */
+static void pad_run(repro_backend *be, repro_model *m, const repro_head_config *hc, int T, int b, int at,
+                    unsigned salt, int training, const float *seq, const float *tgt, pad_result *r)
 {
     repro_error err;
-    float *x = malloc((size_t)(b * T) * 4), *dout = calloc((size_t)(b * T * PAD_O), 4);
+    int width = T * PAD_V;
+    float *x = malloc((size_t)(b * T) * 4), *y = malloc((size_t)(b * T) * 4), loss[8];
+    float *dout = calloc((size_t)(b * width), 4);
     uint32_t pos[8];
     for (int k = 0; k < b; k++)
         pos[k] = k == at ? 12 : 40 + k + salt;
-    pad_batch(x, b, T, at, seq, salt);
+    pad_batch(x, y, b, T, at, seq, tgt, salt);
+    repro_batch batch = {.capacity = b, .n_features = T, .n_targets = T, .pos = pos, .x = x, .y = y};
     CHECK(repro_model_forward(m, be, repro_model_params(m), x, b, training, 7, 3, pos, &err) == REPRO_OK);
-    memcpy(out, repro_model_head_output(m, 0) + (size_t)at * T * PAD_O, PAD_L * PAD_O * 4);
+    const float *out = repro_model_head_output(m, 0);
+    memcpy(r->logits, out + (size_t)at * width, sizeof r->logits);
+    CHECK_MSG(repro_head_loss(be, hc, out, width, &batch, b, loss, NULL, &err) == REPRO_OK, "%s", err.message);
+    r->loss = loss[at];
     if (training) {
-        /* only sequence `at` sends a gradient, so only it is summed */
-        memcpy(dout + (size_t)at * T * PAD_O, dl, PAD_L * PAD_O * 4);
+        CHECK(repro_head_grad(be, hc, out, width, &batch, b, PAD_TOTAL, dout, &err) == REPRO_OK);
+        memcpy(r->dout, dout + (size_t)at * width, (size_t)width * 4);
+        for (int k = 0; k < b; k++)
+            if (k != at)
+                memset(dout + (size_t)k * width, 0, (size_t)width * 4);
         memset(repro_model_grads(m), 0, (size_t)repro_model_n_params(m) * 4);
         float *d[1] = {dout};
         CHECK(repro_model_backward(m, be, x, b, d, &err) == REPRO_OK);
-        memcpy(grads, repro_model_grads(m), (size_t)repro_model_n_params(m) * 4);
+        memcpy(r->grads, repro_model_grads(m), (size_t)repro_model_n_params(m) * 4);
     }
     free(x);
+    free(y);
     free(dout);
+}
+
+/* The loss is the written order over the 37 counted positions: (+0 + l_0
+ * + ... + l_36) / 37, l_t the loss of logits row t alone (a known answer
+ * from the same logits), and the padded rows of d_out are +0. */
+static void check_loss_order(const pad_result *r, const float *tgt, int T, int training)
+{
+    repro_error err;
+    float acc = 0.0f, lt;
+    for (int t = 0; t < PAD_L; t++) {
+        CHECK(repro_lm_xent_forward_ref(&lt, r->logits + t * PAD_V, tgt + t, 1, 1, PAD_V, -1, &err) == REPRO_OK);
+        acc = acc + lt;
+    }
+    acc = acc / (float)PAD_L;
+    CHECK_MSG(!memcmp(&acc, &r->loss, 4), "the loss %.9g is not the mean over the 37 counted positions %.9g",
+              (double)r->loss, (double)acc);
+    for (int i = PAD_L * PAD_V; training && i < T * PAD_V; i++)
+        CHECK_MSG(r->dout[i] == 0.0f && !signbit(r->dout[i]), "a padded position's logit gradient is %g",
+                  (double)r->dout[i]);
 }
 
 static void padding(repro_backend *be)
 {
-    float seq[PAD_L], dl[PAD_L * PAD_O];
+    float seq[PAD_L], tgt[PAD_L];
     uint64_t s = 3;
     for (int t = 0; t < PAD_L; t++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         seq[t] = (float)(1 + (s >> 33) % (PAD_V - 1));
-    }
-    for (int i = 0; i < PAD_L * PAD_O; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        dl[i] = (float)(s >> 40) * 0x1p-24f - 0.5f;
+        tgt[t] = (float)(1 + (s >> 45) % (PAD_V - 1));
     }
     /* (T, batch, position of the sequence, companions' salt) */
     static const int runs[][4] = {{48, 1, 0, 0}, {48, 4, 2, 1}, {100, 1, 0, 0}, {100, 3, 1, 5}, {100, 6, 5, 9}};
     enum { N_RUNS = sizeof runs / sizeof runs[0] };
     for (int causal = 0; causal < 2; causal++) {
-        repro_model *m48 = pad_model(be, 48, causal), *m100 = pad_model(be, 100, causal);
+        repro_head_config hc;
+        repro_model *m48 = pad_model(be, 48, causal, 0, &hc), *m100 = pad_model(be, 100, causal, 0, &hc);
         if (!m48 || !m100) {
             repro_model_free(m48);
             repro_model_free(m100);
@@ -285,36 +345,95 @@ static void padding(repro_backend *be)
         int64_t np = repro_model_n_params(m48);
         CHECK(np == repro_model_n_params(m100));
         CHECK(!memcmp(repro_model_params(m48), repro_model_params(m100), (size_t)np * 4));
-        float ref[PAD_L * PAD_O], out[PAD_L * PAD_O], *gref = malloc((size_t)np * 4), *g = malloc((size_t)np * 4);
+        pad_result ref = {.dout = malloc(100 * PAD_V * 4), .grads = malloc((size_t)np * 4)};
+        pad_result got = {.dout = malloc(100 * PAD_V * 4), .grads = malloc((size_t)np * 4)};
+        const char *how = causal ? "causal" : "bidirectional";
         for (int training = 0; training < 2; training++) {
+            const char *mode = training ? "training" : "evaluation";
             for (int r = 0; r < N_RUNS; r++) {
                 int T = runs[r][0];
-                pad_run(be, T == 48 ? m48 : m100, T, runs[r][1], runs[r][2], (unsigned)runs[r][3], training, seq, dl,
-                        r == 0 ? ref : out, r == 0 ? gref : g);
+                pad_result *into = r == 0 ? &ref : &got;
+                pad_run(be, T == 48 ? m48 : m100, &hc, T, runs[r][1], runs[r][2], (unsigned)runs[r][3], training,
+                        seq, tgt, into);
+                check_loss_order(into, tgt, T, training);
                 if (r == 0)
                     continue;
-                CHECK_MSG(!memcmp(ref, out, sizeof ref),
-                          "%s, %s: 37 tokens padded to %d in a batch of %d differ from padded to 48 alone",
-                          causal ? "causal" : "bidirectional", training ? "training" : "evaluation", T, runs[r][1]);
-                if (training)
-                    CHECK_MSG(!memcmp(gref, g, (size_t)np * 4),
+                CHECK_MSG(!memcmp(ref.logits, got.logits, sizeof ref.logits),
+                          "%s, %s: the logits of 37 tokens padded to %d in a batch of %d differ from padded to 48 alone",
+                          how, mode, T, runs[r][1]);
+                CHECK_MSG(!memcmp(&ref.loss, &got.loss, 4),
+                          "%s, %s: the loss of 37 tokens padded to %d in a batch of %d is %.9g, padded to 48 alone "
+                          "%.9g", how, mode, T, runs[r][1], (double)got.loss, (double)ref.loss);
+                if (training) {
+                    CHECK_MSG(!memcmp(ref.dout, got.dout, PAD_L * PAD_V * 4),
+                              "%s: the logit gradients of 37 tokens padded to %d in a batch of %d differ", how, T,
+                              runs[r][1]);
+                    CHECK_MSG(!memcmp(ref.grads, got.grads, (size_t)np * 4),
                               "%s: the gradients of 37 tokens padded to %d in a batch of %d differ from padded to "
-                              "48 alone",
-                              causal ? "causal" : "bidirectional", T, runs[r][1]);
+                              "48 alone", how, T, runs[r][1]);
+                }
             }
         }
-        /* the mask is what makes it hold: unmasked, the padding is attended */
+        /* what makes it hold: without ignore_index the padded targets count
+           (the loss follows the padding length) */
+        repro_head_config all = hc;
+        all.ignore_index = -1;
+        pad_run(be, m100, &all, 100, 1, 0, 0, 0, seq, tgt, &got);
+        CHECK_MSG(memcmp(&ref.loss, &got.loss, 4) != 0, "%s: without ignore_index the padding changed no loss", how);
+        /* and a mask that masks nothing (pad_id 16, no token of the data)
+           lets the padding be attended: the logits change (bidirectional) */
         if (!causal) {
-            const repro_param_info *t = repro_model_tensor(m100, 1);
-            repro_model_params(m100)[t->offset] = 0.0f;
-            pad_run(be, m100, 100, 1, 0, 0, 0, seq, dl, out, g);
-            CHECK_MSG(memcmp(ref, out, sizeof ref) != 0, "without the mask the padding changed nothing");
+            repro_model *nomask = pad_model(be, 100, causal, 16, &hc);
+            if (nomask) {
+                pad_run(be, nomask, &hc, 100, 1, 0, 0, 0, seq, tgt, &got);
+                CHECK_MSG(memcmp(ref.logits, got.logits, sizeof ref.logits) != 0,
+                          "without the mask the padding changed nothing");
+            }
+            repro_model_free(nomask);
         }
-        free(gref);
-        free(g);
+        free(ref.dout);
+        free(ref.grads);
+        free(got.dout);
+        free(got.grads);
         repro_model_free(m48);
         repro_model_free(m100);
     }
+}
+
+/* The YAML errors of the two options, with file and line: ignore_index on
+ * a head whose loss is not lm_cross_entropy, pad_mask without pad_id or
+ * with one out of range, and a pad_mask that does not read token ids [T]. */
+static void pad_errors(repro_backend *be)
+{
+    repro_config cfg;
+    repro_error err;
+    const char *mask = "    - {name: m, type: pad_mask, pad_id: 0}\n";
+    CHECK(load("[6]", mask, &cfg, &err) == REPRO_OK); /* a csv config: mse head */
+    FILE *f = fopen(path, "a");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("    - {name: h2, loss: mse, ignore_index: 0}\n", f);
+    fclose(f);
+    CHECK(repro_config_load(path, NULL, 0, &cfg, &err) == REPRO_ERR_CONFIG);
+    char want[1400];
+    snprintf(want, sizeof want,
+             "%s:9:43: model.heads.1.ignore_index: only loss lm_cross_entropy skips targets (this head's loss is mse)",
+             path);
+    CHECK_MSG(!strcmp(err.message, want), "got '%s'\nwant '%s'", err.message, want);
+    CHECK(load("[6]", "    - {name: m, type: pad_mask}\n", &cfg, &err) == REPRO_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:6:7: model.nodes.0: a pad_mask layer needs 'pad_id' (the padding token's id)",
+             path);
+    CHECK_MSG(!strcmp(err.message, want), "got '%s'\nwant '%s'", err.message, want);
+    CHECK(load("[6]", "    - {name: m, type: pad_mask, pad_id: -1}\n", &cfg, &err) == REPRO_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:6:41: model.nodes.0.pad_id: must be in 0..16777215, got -1", path);
+    CHECK_MSG(!strcmp(err.message, want), "got '%s'\nwant '%s'", err.message, want);
+    expect_error(be, "[6, 8]", 48, "    - {name: m, type: pad_mask, pad_id: 0}\n",
+                 "6: model.nodes.0 'm' (pad_mask): a pad_mask reads token ids [T]; its input is [6, 8]");
+    expect_error(be, "[6]", 6,
+                 "    - {name: e, type: embedding, num_embeddings: 4, dim: 8}\n"
+                 "    - {name: m, type: pad_mask, pad_id: 0}\n",
+                 "7: model.nodes.1 'm' (pad_mask): a pad_mask reads token ids [T]; its input is [6, 8]");
 }
 
 int main(void)
@@ -327,6 +446,7 @@ int main(void)
     trunk_refused(be);
     invariance(be);
     padding(be);
+    pad_errors(be);
     repro_backend_destroy(be);
     return test_finish("test_transformer");
 }

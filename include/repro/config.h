@@ -72,7 +72,8 @@ typedef enum repro_layer_kind {
     REPRO_LAYER_SOFTMAX,
     REPRO_LAYER_TRANSFORMER_ENCODER_LAYER, /* expands to nodes when the model is built (docs/model.md) */
     REPRO_LAYER_TRANSFORMER_ENCODER,       /* num_layers of them */
-    REPRO_LAYER_GELU_ERF                   /* GELU, exact (erf) form: torch's F.gelu */
+    REPRO_LAYER_GELU_ERF,                  /* GELU, exact (erf) form: torch's F.gelu */
+    REPRO_LAYER_PAD_MASK                   /* token ids [T] -> [T]: 1 where the id is pad_id, else 0 */
 } repro_layer_kind;
 
 /* transformer_encoder_layer: the feed-forward block's activation (gelu:
@@ -122,6 +123,7 @@ typedef struct repro_layer_config {
     int num_embeddings;          /* embedding: rows of the table (the vocabulary's capacity) */
     int dim;                     /* embedding: width of a row */
     int patch;                   /* patchify: the patch's side (divides height and width) */
+    int pad_id;                  /* pad_mask: the padding token's id (required; -1 = not set) */
     int heads;                   /* multihead_attention: heads (divides d_model; default 1) */
     bool causal;                 /* multihead_attention: token i sees keys j <= i only (default false) */
     float dropout;               /* multihead_attention: dropout on the attention weights, [0, 1) (default 0);
@@ -153,6 +155,8 @@ typedef struct repro_head_config {
     repro_loss_kind loss;
     float weight;      /* this head's weight in the total loss (default 1) */
     float huber_delta; /* default 1 */
+    int ignore_index;  /* lm_cross_entropy: targets of this id count nowhere (docs/model.md);
+                          -1 (the default) = none. 0 is an id: a head made in code sets -1 */
 } repro_head_config;
 
 /* A model is either a trunk and heads (each a stack of layers), or a graph:

@@ -21,6 +21,7 @@ void cfg_layer_defaults(repro_layer_config *layer)
     layer->heads = 1;
     layer->dim_feedforward = 2048;
     layer->num_layers = 1;
+    layer->pad_id = -1; /* required for pad_mask: checked by cfg_validate */
     layer->weight_init = REPRO_INIT_DEFAULT;
     layer->bias_init = REPRO_INIT_DEFAULT;
 }
@@ -32,6 +33,7 @@ void cfg_head_defaults(repro_head_config *head, int index)
     head->loss = REPRO_LOSS_CROSS_ENTROPY;
     head->weight = 1.0f;
     head->huber_delta = 1.0f;
+    head->ignore_index = -1; /* none */
 }
 
 void repro_config_defaults(repro_config *cfg)

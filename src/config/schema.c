@@ -24,7 +24,7 @@ static const char *const layer_names[] = {
     "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
     "embedding",  "pos_embedding", "patchify", "sinusoidal",
     "multihead_attention", "softmax", "transformer_encoder_layer", "transformer_encoder",
-    "gelu_erf", NULL};
+    "gelu_erf", "pad_mask", NULL};
 static const char *const activation_names[] = {"relu", "gelu", "gelu_tanh", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
@@ -85,6 +85,8 @@ static const cfg_field layer_fields[] = {
     F(repro_layer_config, CFG_INT, num_embeddings, .range = GE(1), .kinds = K(EMBEDDING)),
     F(repro_layer_config, CFG_INT, dim, .range = GE(1), .kinds = K(EMBEDDING)),
     F(repro_layer_config, CFG_INT, patch, .range = GE(1), .kinds = K(PATCHIFY)),
+    /* ids up to 2^24 - 1: those a float codes exactly (docs/model.md "Token ids") */
+    F(repro_layer_config, CFG_INT, pad_id, .range = IN(0, 16777215), .kinds = K(PAD_MASK)),
     F(repro_layer_config, CFG_INT, heads, .range = GE(1), .kinds = ATTENTION),
     F(repro_layer_config, CFG_BOOL, causal, .kinds = ATTENTION),
     F(repro_layer_config, CFG_FLOAT, dropout, .range = IN_OPEN(0, 1), .kinds = ATTENTION),
@@ -104,6 +106,8 @@ static const cfg_field head_fields[] = {
     F(repro_head_config, CFG_ENUM, loss, .names = loss_names),
     F(repro_head_config, CFG_FLOAT, weight, .range = GE(0)),
     F(repro_head_config, CFG_FLOAT, huber_delta, .range = GT(0)),
+    /* the default -1 (none) cannot be written: the range refuses it */
+    F(repro_head_config, CFG_INT, ignore_index, .range = IN(0, 16777215)),
 };
 TABLE(cfg_head_table, head_fields);
 

@@ -193,13 +193,23 @@ static bool unset_text_key(const cfg_table *t, const cfg_field *f, const char *b
     return ((const repro_data_config *)(const void *)base)->format != REPRO_DATA_TEXT;
 }
 
+/* A head's ignore_index appears only when set (an lm_cross_entropy head
+ * that skips a target): every other head's JSON, and its config hash, stay
+ * as they were before the key existed. */
+static bool unset_head_key(const cfg_table *t, const cfg_field *f, const char *base)
+{
+    if (t != &cfg_head_table || strcmp(f->key, "ignore_index"))
+        return false;
+    return ((const repro_head_config *)(const void *)base)->ignore_index < 0;
+}
+
 static void write_table(jbuf *b, const cfg_table *t, const char *base, int depth)
 {
     puts_(b, "{\n");
     bool first = true;
     for (size_t k = 0; k < t->n; k++) {
         const cfg_field *f = &t->fields[k];
-        if (unset_section(f, base) || unset_text_key(t, f, base))
+        if (unset_section(f, base) || unset_text_key(t, f, base) || unset_head_key(t, f, base))
             continue;
         puts_(b, first ? "" : ",\n");
         first = false;

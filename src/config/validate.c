@@ -233,6 +233,8 @@ static repro_status check_layers(const cfg_ctx *ctx, const char *path,
             return cfg_fail_path(ctx, key, "%s: a %s layer needs 'kernel'", key, kind);
         if (l->kind == REPRO_LAYER_RESHAPE && l->n_shape == 0)
             return cfg_fail_path(ctx, key, "%s: a reshape layer needs 'shape'", key);
+        if (l->kind == REPRO_LAYER_PAD_MASK && l->pad_id < 0)
+            return cfg_fail_path(ctx, key, "%s: a pad_mask layer needs 'pad_id' (the padding token's id)", key);
         if (!nodes && (l->name[0] || l->n_inputs > 0)) {
             char at[300];
             snprintf(at, sizeof at, "%s.%s", key, l->name[0] ? "name" : "inputs");
@@ -350,6 +352,12 @@ static repro_status check_model(const cfg_ctx *ctx, const repro_config *cfg)
             char at[96];
             snprintf(at, sizeof at, "%s.input", key);
             return cfg_fail_path(ctx, at, "%s: a head reads a node by name only in a graph (model.nodes)", at);
+        }
+        if (h->ignore_index >= 0 && h->loss != REPRO_LOSS_LM_CROSS_ENTROPY) {
+            char at[96];
+            snprintf(at, sizeof at, "%s.ignore_index", key);
+            return cfg_fail_path(ctx, at, "%s: only loss lm_cross_entropy skips targets (this head's loss is %s)", at,
+                                 repro_loss_kind_name(h->loss));
         }
         if ((st = check_layers(ctx, layers, h->layers, h->n_layers, false)) ||
             (st = check_head_vs_data(ctx, key, h, &cfg->data)))

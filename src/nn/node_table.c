@@ -31,6 +31,7 @@ const node_type *repro_node_type_of(repro_layer_kind kind)
         [REPRO_LAYER_MULTIHEAD_ATTENTION] = &repro_node_multihead_attention,
         [REPRO_LAYER_SOFTMAX] = &repro_node_softmax,
         [REPRO_LAYER_GELU_ERF] = &repro_node_gelu_erf,
+        [REPRO_LAYER_PAD_MASK] = &repro_node_pad_mask,
     };
     if ((unsigned)kind >= sizeof rows / sizeof rows[0])
         return NULL;

@@ -1,5 +1,6 @@
-/* Token nodes: embedding (ids -> vectors), learned positions, and
- * patchify (an image's patches as a vision transformer's tokens).
+/* Token nodes: embedding (ids -> vectors), the pad mask (ids -> the key
+ * padding mask), learned and fixed positions, and patchify (an image's
+ * patches as a vision transformer's tokens).
  *
  * Token ids are float-coded integers (src/ops/token_math.h): the model's
  * input stays a float tensor, the loader and staging stay as they are, and
@@ -57,6 +58,41 @@ static repro_status embedding_backward(const repro_backend *be, node *n, const n
 
 const node_type repro_node_embedding = {REPRO_LAYER_EMBEDDING, 1, 1, embedding_plan, embedding_forward,
                                         embedding_backward, 0};
+
+/* ---- pad_mask: ids [T] -> y [T], 1 where the id is pad_id, else 0 ----
+ * multihead_attention's key padding mask made from the token ids. No
+ * parameters; backward: no gradient (the input is ids), dx = 0 if wanted. */
+
+static repro_status pad_mask_plan(repro_model *m, node *n, repro_error *err)
+{
+    (void)m;
+    if (n->in_shape[0].ndim != 1) {
+        char s[96];
+        repro_shape_format(&n->in_shape[0], s, sizeof s);
+        return repro_node_fail(n, err, "a pad_mask reads token ids [T]; its input is %s", s);
+    }
+    if (n->cfg.pad_id < 0 || n->cfg.pad_id > 16777215)
+        return repro_node_fail(n, err, "needs 'pad_id' in 0..16777215 (an id a float codes exactly), got %d",
+                               n->cfg.pad_id);
+    n->out = n->in_shape[0];
+    return REPRO_OK;
+}
+
+static repro_status pad_mask_forward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    repro_pad_mask_args a = {io->b * n->out.d[0], (float)n->cfg.pad_id, n->y, io->x[0]};
+    return repro_be_run(be, &repro_k_pad_mask_forward, &a, err);
+}
+
+static repro_status pad_mask_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
+{
+    if (!io->dx[0])
+        return REPRO_OK;
+    return repro_be_zero(be, io->dx[0], (size_t)(io->b * n->out.d[0]) * sizeof(float), err);
+}
+
+const node_type repro_node_pad_mask = {REPRO_LAYER_PAD_MASK, 1, 1, pad_mask_plan, pad_mask_forward,
+                                       pad_mask_backward, 0};
 
 /* ---- pos_embedding: x [T][D] -> y[t][d] = x[t][d] + P[t][d]; P [T][D] ----
  * Forward adds P to each sample; backward: dx = dy, and

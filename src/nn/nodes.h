@@ -14,9 +14,9 @@ extern const node_type repro_node_batch_norm, repro_node_group_norm;
 int64_t repro_bn_group(const node *n); /* a batch-norm node's samples per group */
 /* node_structure.c: nodes that only move values */
 extern const node_type repro_node_add, repro_node_concat, repro_node_flatten, repro_node_reshape;
-/* node_token.c: token ids in, learned positions, image patches as tokens */
+/* node_token.c: token ids in (embedding, pad mask), positions, image patches as tokens */
 extern const node_type repro_node_embedding, repro_node_pos_embedding, repro_node_patchify,
-    repro_node_sinusoidal;
+    repro_node_sinusoidal, repro_node_pad_mask;
 /* node_attention.c: multi-head attention, softmax over the last axis, GELU (erf form) */
 extern const node_type repro_node_multihead_attention, repro_node_softmax, repro_node_gelu_erf;
 

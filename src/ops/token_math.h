@@ -22,6 +22,34 @@ REPRO_HD REPRO_INLINE int64_t repro_token_id(float v, int64_t V)
     return (float)id == v ? id : -1;
 }
 
+/* lm_cross_entropy's ignored target (the head's ignore_index; ignore < 0:
+ * none): a target equal to it counts nowhere, neither in the loss nor in
+ * the gradient. */
+REPRO_HD REPRO_INLINE int repro_token_ignored(float v, int64_t ignore)
+{
+    return ignore >= 0 && v == (float)ignore;
+}
+
+/* The positions among a sample's T targets that count: T without an
+ * ignored id, else those whose target is not it. */
+REPRO_HD REPRO_INLINE int64_t repro_lm_counted(const float *target, int64_t T, int64_t ignore)
+{
+    if (ignore < 0)
+        return T;
+    int64_t n = 0;
+    for (int64_t t = 0; t < T; t++)
+        n += !repro_token_ignored(target[t], ignore);
+    return n;
+}
+
+/* pad_mask: 1 where the id is the pad id, else 0 (the key padding mask
+ * multihead_attention reads: nonzero = ignore that key). A plain float
+ * comparison: the id need not be a valid token of any vocabulary. */
+REPRO_HD REPRO_INLINE float repro_pad_mask(float id, float pad)
+{
+    return id == pad ? 1.0f : 0.0f;
+}
+
 /* The sinusoidal positional encoding (Vaswani et al.) of position t,
  * feature d of D, written order (binary32):
  *   e = (float)(d - d % 2) / (float)D;  w = repro_expf(-(e * 9.21034049987792969f))  (ln 10000)

@@ -58,8 +58,8 @@ repro_status repro_head_loss(const repro_backend *be, const repro_head_config *h
         return repro_be_huber_forward(be, loss, out, batch->y, b, width, hc->huber_delta, err);
     case REPRO_LOSS_LM_CROSS_ENTROPY: {
         (void)pred;
-        repro_lm_xent_args a = {.B = b, .T = batch->n_targets, .V = width / batch->n_targets, .loss = loss,
-                                .z = out, .target = batch->y};
+        repro_lm_xent_args a = {.B = b, .T = batch->n_targets, .V = width / batch->n_targets,
+                                .ignore = hc->ignore_index, .loss = loss, .z = out, .target = batch->y};
         return repro_be_run(be, &repro_k_lm_xent_forward, &a, err);
     }
     }
@@ -79,9 +79,11 @@ repro_status repro_head_grad(const repro_backend *be, const repro_head_config *h
     case REPRO_LOSS_HUBER:
         return repro_be_huber_backward(be, d_out, out, batch->y, b, width, hc->huber_delta, scale, err);
     case REPRO_LOSS_LM_CROSS_ENTROPY: {
-        /* the mean over every position: weight / batch size / T */
+        /* each sample's mean over its counted positions: the kernel divides weight / batch size by
+           their count (T without ignore_index) */
         repro_lm_xent_args a = {.B = b, .T = batch->n_targets, .V = width / batch->n_targets,
-                                .scale = scale / (float)batch->n_targets, .dz = d_out, .z = out, .target = batch->y};
+                                .ignore = hc->ignore_index, .scale = scale, .dz = d_out, .z = out,
+                                .target = batch->y};
         return repro_be_run(be, &repro_k_lm_xent_backward, &a, err);
     }
     }

@@ -1,7 +1,8 @@
 /* The token kernels on the GPU, bit for bit against the CPU references
  * (src/ops/cpu/embedding.h): embedding forward and backward (repeated
  * tokens, a gradient already holding earlier micro-batches, the ascending
- * order's known answer), the LM cross-entropy forward and backward, and patchify.
+ * order's known answer), the LM cross-entropy forward and backward (with
+ * and without an ignored target id), the pad mask, and patchify.
  * One PASS/FAIL line per case; exit 77 without a GPU. */
 extern "C" {
 #include "ops/cpu/embedding.h"
@@ -60,14 +61,48 @@ static void test_lm(rng &r, int64_t B, int64_t T, int64_t V)
     snprintf(shape, sizeof shape, "B=%lld T=%lld V=%lld", (long long)B, (long long)T, (long long)V);
     fvec z = gen(r, (size_t)(B * T * V), -8, 8, 1, 0), target = ids_for(B * T, V + 1);
     fvec loss_ref((size_t)B), dz_ref((size_t)(B * T * V));
-    float scale = 1.0f / (float)B / (float)T;
-    REPRO_OK_OR_DIE(repro_lm_xent_forward_ref(loss_ref.data(), z.data(), target.data(), B, T, V, &err_));
-    REPRO_OK_OR_DIE(repro_lm_xent_backward_ref(dz_ref.data(), z.data(), target.data(), B, T, V, scale, &err_));
+    float scale = 1.0f / (float)B; /* the kernels divide by T */
+    REPRO_OK_OR_DIE(repro_lm_xent_forward_ref(loss_ref.data(), z.data(), target.data(), B, T, V, -1, &err_));
+    REPRO_OK_OR_DIE(repro_lm_xent_backward_ref(dz_ref.data(), z.data(), target.data(), B, T, V, -1, scale, &err_));
     dbuf<float> d_z(z), d_t(target), d_loss((size_t)B), d_dz((size_t)(B * T * V));
-    REPRO_OK_OR_DIE(repro_cuda_lm_xent_forward(d_loss.p, d_z.p, d_t.p, B, T, V, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_lm_xent_forward(d_loss.p, d_z.p, d_t.p, B, T, V, -1, NULL, &err_));
     report("lm cross-entropy forward", shape, same(d_loss.down(), loss_ref), "");
-    REPRO_OK_OR_DIE(repro_cuda_lm_xent_backward(d_dz.p, d_z.p, d_t.p, B, T, V, scale, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_lm_xent_backward(d_dz.p, d_z.p, d_t.p, B, T, V, -1, scale, NULL, &err_));
     report("lm cross-entropy backward", shape, same(d_dz.down(), dz_ref), "");
+}
+
+/* ignore_index: target id `ignore` at about one position in three (a whole
+ * sample when B > 1: its loss and gradient are +0), outside the vocabulary
+ * when ignore >= V (not a token, and not refused) */
+static void test_lm_ignore(rng &r, int64_t B, int64_t T, int64_t V, int64_t ignore)
+{
+    char shape[80];
+    snprintf(shape, sizeof shape, "B=%lld T=%lld V=%lld ignore=%lld", (long long)B, (long long)T, (long long)V,
+             (long long)ignore);
+    fvec z = gen(r, (size_t)(B * T * V), -8, 8, 1, 0), target = ids_for(B * T, V + 1);
+    for (int64_t p = 0; p < B * T; p++)
+        if (p % 3 == 1 || (B > 1 && p / T == B - 1))
+            target[(size_t)p] = (float)ignore;
+    fvec loss_ref((size_t)B), dz_ref((size_t)(B * T * V));
+    float scale = 0.5f / (float)B;
+    REPRO_OK_OR_DIE(repro_lm_xent_forward_ref(loss_ref.data(), z.data(), target.data(), B, T, V, ignore, &err_));
+    REPRO_OK_OR_DIE(repro_lm_xent_backward_ref(dz_ref.data(), z.data(), target.data(), B, T, V, ignore, scale, &err_));
+    dbuf<float> d_z(z), d_t(target), d_loss((size_t)B), d_dz((size_t)(B * T * V));
+    REPRO_OK_OR_DIE(repro_cuda_lm_xent_forward(d_loss.p, d_z.p, d_t.p, B, T, V, ignore, NULL, &err_));
+    report("lm cross-entropy forward, ignore_index", shape, same(d_loss.down(), loss_ref), "");
+    REPRO_OK_OR_DIE(repro_cuda_lm_xent_backward(d_dz.p, d_z.p, d_t.p, B, T, V, ignore, scale, NULL, &err_));
+    report("lm cross-entropy backward, ignore_index", shape, same(d_dz.down(), dz_ref), "");
+}
+
+static void test_pad_mask(int64_t N, float pad)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "N=%lld pad=%g", (long long)N, (double)pad);
+    fvec ids = ids_for(N, 9), y_ref((size_t)N);
+    repro_pad_mask_forward_ref(y_ref.data(), ids.data(), N, pad);
+    dbuf<float> d_ids(ids), d_y((size_t)N);
+    REPRO_OK_OR_DIE(repro_cuda_pad_mask_forward(d_y.p, d_ids.p, N, pad, NULL, &err_));
+    report("pad mask forward", shape, same(d_y.down(), y_ref), "");
 }
 
 static void test_sinusoidal(rng &r, int64_t B, int64_t T, int64_t D)
@@ -114,6 +149,11 @@ int main(void)
     static const int64_t lm[][3] = {{1, 1, 2}, {3, 4, 9}, {64, 32, 128}, {17, 65, 113}};
     for (const auto &c : lm)
         test_lm(r, c[0], c[1], c[2]);
+    static const int64_t ign[][4] = {{1, 1, 2, 0}, {3, 4, 9, 2}, {64, 32, 128, 0}, {17, 65, 113, 5000}};
+    for (const auto &c : ign)
+        test_lm_ignore(r, c[0], c[1], c[2], c[3]);
+    test_pad_mask(1, 0.0f);
+    test_pad_mask(4099, 3.0f);
     test_sinusoidal(r, 3, 50, 12);
     test_sinusoidal(r, 2, 4096, 64);
     test_sinusoidal(r, 1, 1 << 20, 2);

@@ -61,11 +61,21 @@ extern const repro_kernel repro_k_embedding_forward, repro_k_embedding_backward;
 
 typedef struct repro_lm_xent_args {    /* z, dz [B][T][V], target [B][T] (float-coded ids), loss [B] */
     int64_t B, T, V;
-    float scale;                       /* backward: head weight / batch size / T */
+    int64_t ignore;                    /* the ignored target id (ignore_index); < 0: none (0 is an id) */
+    float scale;                       /* backward: head weight / batch size (the kernel divides by the
+                                          sample's counted positions) */
     float *loss, *dz;                  /* dz overwritten */
     const float *z, *target;
 } repro_lm_xent_args;
 extern const repro_kernel repro_k_lm_xent_forward, repro_k_lm_xent_backward;
+
+typedef struct repro_pad_mask_args {   /* ids [N] (float-coded) -> y [N]: 1 where ids[p] == pad, else 0 */
+    int64_t N;
+    float pad;
+    float *y;
+    const float *ids;
+} repro_pad_mask_args;
+extern const repro_kernel repro_k_pad_mask_forward;
 
 typedef struct repro_sinusoidal_args { /* x, y [B][T][D]: y = x + the sinusoidal encoding of (t, d) */
     int64_t B, T, D;

@@ -1,4 +1,4 @@
-/* Token kernels' rows (embedding, LM loss, patchify): src/ops/cpu/embedding.h on the CPU, its CUDA twins
+/* Token kernels' rows (embedding, LM loss, pad mask, patchify): src/ops/cpu/embedding.h on the CPU, its CUDA twins
  * (src/ops/cuda/cuda_token.h) on a GPU. */
 #include "backend/ops/ops.h"
 #include "ops/cpu/embedding.h"
@@ -23,13 +23,19 @@ static repro_status emb_bwd_cpu(const repro_backend *be, const void *p, repro_er
 static repro_status lm_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_lm_xent_args *a = p;
-    return repro_lm_xent_forward(CPU(be), a->loss, a->z, a->target, a->B, a->T, a->V, err);
+    return repro_lm_xent_forward(CPU(be), a->loss, a->z, a->target, a->B, a->T, a->V, a->ignore, err);
 }
 
 static repro_status lm_bwd_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_lm_xent_args *a = p;
-    return repro_lm_xent_backward(CPU(be), a->dz, a->z, a->target, a->B, a->T, a->V, a->scale, err);
+    return repro_lm_xent_backward(CPU(be), a->dz, a->z, a->target, a->B, a->T, a->V, a->ignore, a->scale, err);
+}
+
+static repro_status pad_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_pad_mask_args *a = p;
+    return repro_pad_mask_forward(CPU(be), a->y, a->ids, a->N, a->pad, err);
 }
 
 static repro_status patch_fwd_cpu(const repro_backend *be, const void *p, repro_error *err)
@@ -68,13 +74,19 @@ static repro_status emb_bwd_cuda(const repro_backend *be, const void *p, repro_e
 static repro_status lm_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_lm_xent_args *a = p;
-    return repro_cuda_lm_xent_forward(a->loss, a->z, a->target, a->B, a->T, a->V, STREAM, err);
+    return repro_cuda_lm_xent_forward(a->loss, a->z, a->target, a->B, a->T, a->V, a->ignore, STREAM, err);
 }
 
 static repro_status lm_bwd_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_lm_xent_args *a = p;
-    return repro_cuda_lm_xent_backward(a->dz, a->z, a->target, a->B, a->T, a->V, a->scale, STREAM, err);
+    return repro_cuda_lm_xent_backward(a->dz, a->z, a->target, a->B, a->T, a->V, a->ignore, a->scale, STREAM, err);
+}
+
+static repro_status pad_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_pad_mask_args *a = p;
+    return repro_cuda_pad_mask_forward(a->y, a->ids, a->N, a->pad, STREAM, err);
 }
 
 static repro_status patch_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
@@ -104,3 +116,4 @@ const repro_kernel repro_k_embedding_backward = {"embedding.backward", emb_bwd_c
 const repro_kernel repro_k_lm_xent_forward = {"lm_cross_entropy.forward", lm_fwd_cpu, REPRO_CUDA_KERNEL(lm_fwd_cuda)};
 const repro_kernel repro_k_lm_xent_backward = {"lm_cross_entropy.backward", lm_bwd_cpu,
                                                REPRO_CUDA_KERNEL(lm_bwd_cuda)};
+const repro_kernel repro_k_pad_mask_forward = {"pad_mask.forward", pad_fwd_cpu, REPRO_CUDA_KERNEL(pad_fwd_cuda)};

@@ -7,13 +7,16 @@
 #include "ops/ops_math.h"
 #include "ops/token_math.h"
 
-/* Ids come from data files and prompts: refuse a bad one before anything is written. */
-static repro_status check_ids(const char *what, const float *ids, int64_t N, int64_t V, repro_error *err)
+/* Ids come from data files and prompts: refuse a bad one before anything is
+ * written. A position holding `ignore` (an LM target the head ignores; < 0:
+ * none) is not a token and is not checked. */
+static repro_status check_ids(const char *what, const float *ids, int64_t N, int64_t V, int64_t ignore,
+                              repro_error *err)
 {
     if (V < 1 || V > 16777216)
         return repro_fail(err, REPRO_ERR_ARG, "%s: %" PRId64 " tokens; the vocabulary holds 1 to 2^24", what, V);
     for (int64_t p = 0; p < N; p++)
-        if (repro_token_id(ids[p], V) < 0)
+        if (!repro_token_ignored(ids[p], ignore) && repro_token_id(ids[p], V) < 0)
             return repro_fail(err, REPRO_ERR_ARG, "%s: position %" PRId64 " holds %.9g, not a token id in [0, %" PRId64
                               ")", what, p, (double)ids[p], V);
     return REPRO_OK;
@@ -30,7 +33,7 @@ static void gather_rows(float *y, const float *ids, const float *w, int64_t p0, 
 repro_status repro_embedding_forward_ref(float *y, const float *ids, const float *w, int64_t N, int64_t V,
                                          int64_t D, repro_error *err)
 {
-    repro_status st = check_ids("embedding", ids, N, V, err);
+    repro_status st = check_ids("embedding", ids, N, V, -1, err);
     if (st == REPRO_OK)
         gather_rows(y, ids, w, 0, N, V, D);
     return st;
@@ -52,7 +55,7 @@ repro_status repro_embedding_forward(const repro_cpu *cpu, float *y, const float
                                      int64_t V, int64_t D, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    repro_status st = check_ids("embedding", ids, N, V, err);
+    repro_status st = check_ids("embedding", ids, N, V, -1, err);
     if (st != REPRO_OK)
         return st;
     emb_job j = {y, ids, w, N, V, D};
@@ -64,7 +67,7 @@ repro_status repro_embedding_forward(const repro_cpu *cpu, float *y, const float
 repro_status repro_embedding_backward_ref(float *dw, const float *ids, const float *dy, int64_t N, int64_t V,
                                           int64_t D, repro_error *err)
 {
-    repro_status st = check_ids("embedding backward", ids, N, V, err);
+    repro_status st = check_ids("embedding backward", ids, N, V, -1, err);
     if (st != REPRO_OK)
         return st;
     for (int64_t v = 0; v < V; v++)
@@ -103,7 +106,7 @@ repro_status repro_embedding_backward(const repro_cpu *cpu, float *dw, const flo
                                       int64_t N, int64_t V, int64_t D, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    repro_status st = check_ids("embedding backward", ids, N, V, err);
+    repro_status st = check_ids("embedding backward", ids, N, V, -1, err);
     if (st != REPRO_OK)
         return st;
     emb_job j = {dw, ids, dy, N, V, D};
@@ -116,7 +119,7 @@ repro_status repro_embedding_backward(const repro_cpu *cpu, float *dw, const flo
 typedef struct lm_job {
     float *out;
     const float *z, *target;
-    int64_t T, V;
+    int64_t T, V, ignore;
     float scale;
 } lm_job;
 
@@ -124,24 +127,39 @@ static void lm_forward_rows(const lm_job *j, int64_t b0, int64_t b1)
 {
     for (int64_t b = b0; b < b1; b++) {
         float acc = 0.0f;
+        int64_t n = 0;
         for (int64_t t = 0; t < j->T; t++) {
+            float target = j->target[b * j->T + t];
+            if (repro_token_ignored(target, j->ignore))
+                continue;
             const float *zr = j->z + (b * j->T + t) * j->V;
             repro_xent_stats st = repro_xent_row_stats(zr, j->V);
-            acc = acc + repro_xent_loss(st, zr[repro_token_id(j->target[b * j->T + t], j->V)]);
+            acc = acc + repro_xent_loss(st, zr[repro_token_id(target, j->V)]);
+            n++;
         }
-        j->out[b] = acc / (float)j->T;
+        j->out[b] = n ? acc / (float)n : 0.0f;
     }
 }
 
 static void lm_backward_rows(const lm_job *j, int64_t r0, int64_t r1)
 {
+    int64_t cur = -1; /* the sample whose row factor s is known */
+    float s = 0.0f;
     for (int64_t r = r0; r < r1; r++) { /* r = b*T + t */
-        const float *zr = j->z + r * j->V;
         float *g = j->out + r * j->V;
+        if (repro_token_ignored(j->target[r], j->ignore)) {
+            memset(g, 0, (size_t)j->V * sizeof(float));
+            continue;
+        }
+        if (r / j->T != cur) { /* n >= 1: this row counts */
+            cur = r / j->T;
+            s = j->scale / (float)repro_lm_counted(j->target + cur * j->T, j->T, j->ignore);
+        }
+        const float *zr = j->z + r * j->V;
         int64_t label = repro_token_id(j->target[r], j->V);
         repro_xent_stats st = repro_xent_row_stats(zr, j->V);
         for (int64_t k = 0; k < j->V; k++)
-            g[k] = repro_xent_dz(zr[k], k == label, st, j->scale);
+            g[k] = repro_xent_dz(zr[k], k == label, st, s);
     }
 }
 
@@ -149,45 +167,76 @@ static void lm_forward_task(void *ctx, int64_t begin, int64_t end) { lm_forward_
 static void lm_backward_task(void *ctx, int64_t begin, int64_t end) { lm_backward_rows(ctx, begin, end); }
 
 repro_status repro_lm_xent_forward_ref(float *loss, const float *z, const float *target, int64_t B, int64_t T,
-                                       int64_t V, repro_error *err)
+                                       int64_t V, int64_t ignore, repro_error *err)
 {
-    repro_status st = check_ids("lm cross-entropy", target, B * T, V, err);
-    lm_job j = {loss, z, target, T, V, 0.0f};
+    repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
+    lm_job j = {loss, z, target, T, V, ignore, 0.0f};
     if (st == REPRO_OK)
         lm_forward_rows(&j, 0, B);
     return st;
 }
 
 repro_status repro_lm_xent_forward(const repro_cpu *cpu, float *loss, const float *z, const float *target,
-                                   int64_t B, int64_t T, int64_t V, repro_error *err)
+                                   int64_t B, int64_t T, int64_t V, int64_t ignore, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    repro_status st = check_ids("lm cross-entropy", target, B * T, V, err);
-    lm_job j = {loss, z, target, T, V, 0.0f};
+    repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
+    lm_job j = {loss, z, target, T, V, ignore, 0.0f};
     if (st == REPRO_OK)
         repro_pool_run(cpu->pool, B, lm_forward_task, &j);
     return st;
 }
 
 repro_status repro_lm_xent_backward_ref(float *dz, const float *z, const float *target, int64_t B, int64_t T,
-                                        int64_t V, float scale, repro_error *err)
+                                        int64_t V, int64_t ignore, float scale, repro_error *err)
 {
-    repro_status st = check_ids("lm cross-entropy", target, B * T, V, err);
-    lm_job j = {dz, z, target, T, V, scale};
+    repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
+    lm_job j = {dz, z, target, T, V, ignore, scale};
     if (st == REPRO_OK)
         lm_backward_rows(&j, 0, B * T);
     return st;
 }
 
 repro_status repro_lm_xent_backward(const repro_cpu *cpu, float *dz, const float *z, const float *target,
-                                    int64_t B, int64_t T, int64_t V, float scale, repro_error *err)
+                                    int64_t B, int64_t T, int64_t V, int64_t ignore, float scale, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    repro_status st = check_ids("lm cross-entropy", target, B * T, V, err);
-    lm_job j = {dz, z, target, T, V, scale};
+    repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
+    lm_job j = {dz, z, target, T, V, ignore, scale};
     if (st == REPRO_OK)
         repro_pool_run(cpu->pool, B * T, lm_backward_task, &j);
     return st;
+}
+
+/* ---- pad mask ---- */
+
+typedef struct pad_job {
+    float *y;
+    const float *ids;
+    float pad;
+} pad_job;
+
+static void pad_rows(const pad_job *j, int64_t p0, int64_t p1)
+{
+    for (int64_t p = p0; p < p1; p++)
+        j->y[p] = repro_pad_mask(j->ids[p], j->pad);
+}
+
+static void pad_task(void *ctx, int64_t begin, int64_t end) { pad_rows(ctx, begin, end); }
+
+void repro_pad_mask_forward_ref(float *y, const float *ids, int64_t N, float pad)
+{
+    pad_job j = {y, ids, pad};
+    pad_rows(&j, 0, N);
+}
+
+repro_status repro_pad_mask_forward(const repro_cpu *cpu, float *y, const float *ids, int64_t N, float pad,
+                                    repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    pad_job j = {y, ids, pad};
+    repro_pool_run(cpu->pool, N, pad_task, &j);
+    return REPRO_OK;
 }
 
 /* ---- sinusoidal positions ---- */

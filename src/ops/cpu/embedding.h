@@ -11,17 +11,29 @@
  *             one big batch's bits (as linear's dW: src/ops/cpu/linear.h).
  *   There is no gradient for the ids.
  *
- * LM cross-entropy, z [B][T][V] logits, target [B][T] token ids, loss [B]:
- *   loss[b] = (acc = +0; for t ascending: acc = acc + xent(z[b][t], target[b][t])) / (float)T
- *   dz[b][t][j] = repro_xent_dz(z[b][t][j], j == target[b][t], stats(z[b][t]), scale)
- *   (xent, stats: src/ops/ops_math.h; scale = head weight / batch size / T,
- *   so the step's loss is the mean over every position of the batch).
+ * LM cross-entropy, z [B][T][V] logits, target [B][T] token ids, loss [B],
+ * `ignore` the ignored target id (the head's ignore_index; < 0: none).
+ * A position counts when its target is not `ignore` (every position when
+ * there is none); n[b] = the counted positions of sample b:
+ *   loss[b] = n[b] == 0 ? +0
+ *           : (acc = +0; for t ascending, counted: acc = acc + xent(z[b][t], target[b][t])) / (float)n[b]
+ *   dz[b][t][j] = counted ? repro_xent_dz(z[b][t][j], j == target[b][t], stats(z[b][t]), scale / (float)n[b])
+ *               : +0
+ *   (xent, stats: src/ops/ops_math.h; scale = head weight / batch size,
+ *   so the step's loss is the mean over the batch of each sample's mean
+ *   over its counted positions). Without `ignore`, n[b] = T: the mean over
+ *   every position, the bits from before ignore_index existed. An ignored
+ *   target need not be an id in [0, V).
+ *
+ * Pad mask, ids [N] -> y [N]: y[p] = repro_pad_mask(ids[p], pad) (1 where
+ * the id is the pad id, else 0; src/ops/token_math.h). No gradient.
  *
  * Every CPU entry point checks every id first and fails with REPRO_ERR_ARG
  * naming the first bad position (outputs untouched). The threaded twins
  * split over output elements: forward over positions, the embedding
  * backward over columns d (each column walks p ascending), the loss over
- * samples (forward) and positions (backward). */
+ * samples (forward) and positions (backward; a sample's n[b] is counted
+ * once per run of its rows a thread takes). */
 #ifndef REPRO_OPS_CPU_EMBEDDING_H
 #define REPRO_OPS_CPU_EMBEDDING_H
 
@@ -40,13 +52,17 @@ repro_status repro_embedding_backward(const repro_cpu *cpu, float *dw, const flo
                                       int64_t N, int64_t V, int64_t D, repro_error *err);
 
 repro_status repro_lm_xent_forward_ref(float *loss, const float *z, const float *target, int64_t B, int64_t T,
-                                       int64_t V, repro_error *err);
+                                       int64_t V, int64_t ignore, repro_error *err);
 repro_status repro_lm_xent_forward(const repro_cpu *cpu, float *loss, const float *z, const float *target,
-                                   int64_t B, int64_t T, int64_t V, repro_error *err);
+                                   int64_t B, int64_t T, int64_t V, int64_t ignore, repro_error *err);
 repro_status repro_lm_xent_backward_ref(float *dz, const float *z, const float *target, int64_t B, int64_t T,
-                                        int64_t V, float scale, repro_error *err);
+                                        int64_t V, int64_t ignore, float scale, repro_error *err);
 repro_status repro_lm_xent_backward(const repro_cpu *cpu, float *dz, const float *z, const float *target,
-                                    int64_t B, int64_t T, int64_t V, float scale, repro_error *err);
+                                    int64_t B, int64_t T, int64_t V, int64_t ignore, float scale, repro_error *err);
+
+void repro_pad_mask_forward_ref(float *y, const float *ids, int64_t N, float pad);
+repro_status repro_pad_mask_forward(const repro_cpu *cpu, float *y, const float *ids, int64_t N, float pad,
+                                    repro_error *err);
 
 /* Sinusoidal positions: y[b][t][d] = x[b][t][d] + repro_sinusoidal_pe(t, d, D)
  * (src/ops/token_math.h), x, y [B][T][D], T <= 2^20. The backward is dx = dy. */

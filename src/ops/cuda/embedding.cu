@@ -1,4 +1,4 @@
-/* Token embedding and the LM cross-entropy on the GPU: the orders of
+/* Token embedding, the LM cross-entropy and the pad mask on the GPU: the orders of
  * src/ops/cpu/embedding.h, one thread an output element. The embedding
  * backward gives each dW[v][d] its own thread, which walks the positions
  * ascending and adds the ones holding v: the reference's chain, no atomics.
@@ -33,31 +33,53 @@ __global__ void embedding_backward_kernel(float *dw, const float *ids, const flo
     }
 }
 
-__global__ void lm_forward_kernel(float *loss, const float *z, const float *target, int64_t B, int64_t T, int64_t V)
+__global__ void lm_forward_kernel(float *loss, const float *z, const float *target, int64_t B, int64_t T, int64_t V,
+                                  int64_t ignore)
 {
     REPRO_CUDA_FOR(b, B)
     {
         float acc = 0.0f;
+        int64_t n = 0;
         for (int64_t t = 0; t < T; t++) {
+            if (repro_token_ignored(target[b * T + t], ignore))
+                continue;
             const float *zr = z + (b * T + t) * V;
             const int64_t label = repro_token_id(target[b * T + t], V);
             repro_xent_stats st = repro_xent_row_stats(zr, V);
             acc = acc + (label >= 0 ? repro_xent_loss(st, zr[label]) : __int_as_float(0x7fc00000));
+            n++;
         }
-        loss[b] = acc / (float)T;
+        loss[b] = n ? acc / (float)n : 0.0f;
     }
 }
 
-__global__ void lm_backward_kernel(float *dz, const float *z, const float *target, int64_t R, int64_t V, float scale)
+/* One thread a row; it counts its sample's positions itself (T reads, only
+ * with an ignored id: without one the count is T). */
+__global__ void lm_backward_kernel(float *dz, const float *z, const float *target, int64_t R, int64_t T, int64_t V,
+                                   int64_t ignore, float scale)
 {
     REPRO_CUDA_FOR(r, R)
     {
-        const float *zr = z + r * V;
         float *g = dz + r * V;
+        if (repro_token_ignored(target[r], ignore)) {
+            for (int64_t k = 0; k < V; k++)
+                g[k] = 0.0f;
+            continue;
+        }
+        const float s = scale / (float)repro_lm_counted(target + (r / T) * T, T, ignore);
+        const float *zr = z + r * V;
         const int64_t label = repro_token_id(target[r], V);
         repro_xent_stats st = repro_xent_row_stats(zr, V);
         for (int64_t k = 0; k < V; k++)
-            g[k] = label >= 0 ? repro_xent_dz(zr[k], k == label, st, scale) : __int_as_float(0x7fc00000);
+            g[k] = label >= 0 ? repro_xent_dz(zr[k], k == label, st, s) : __int_as_float(0x7fc00000);
+    }
+}
+
+__global__ void pad_mask_kernel(float *y, const float *ids, int64_t N, float pad)
+{
+    REPRO_CUDA_FOR(p, N)
+    {
+        y[p] = repro_pad_mask(ids[p], pad);
     }
 }
 
@@ -108,24 +130,36 @@ repro_status repro_cuda_embedding_backward(float *dw, const float *ids, const fl
 }
 
 repro_status repro_cuda_lm_xent_forward(float *loss, const float *z, const float *target, int64_t B, int64_t T,
-                                        int64_t V, repro_cuda_stream stream, repro_error *err)
+                                        int64_t V, int64_t ignore, repro_cuda_stream stream, repro_error *err)
 {
     repro_status st = check("lm cross-entropy forward", loss, z, target, B, V, T, err);
     if (st != REPRO_OK || B == 0)
         return st;
-    lm_forward_kernel<<<repro_cuda_blocks(B), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(loss, z, target, B, T, V);
+    lm_forward_kernel<<<repro_cuda_blocks(B), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(loss, z, target, B, T, V,
+                                                                                             ignore);
     return repro_cuda_check("lm cross-entropy forward", err);
 }
 
 repro_status repro_cuda_lm_xent_backward(float *dz, const float *z, const float *target, int64_t B, int64_t T,
-                                         int64_t V, float scale, repro_cuda_stream stream, repro_error *err)
+                                         int64_t V, int64_t ignore, float scale, repro_cuda_stream stream,
+                                         repro_error *err)
 {
     repro_status st = check("lm cross-entropy backward", dz, z, target, B, V, T, err);
     if (st != REPRO_OK || B == 0)
         return st;
     lm_backward_kernel<<<repro_cuda_blocks(B * T), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(dz, z, target, B * T,
-                                                                                                 V, scale);
+                                                                                                 T, V, ignore, scale);
     return repro_cuda_check("lm cross-entropy backward", err);
+}
+
+repro_status repro_cuda_pad_mask_forward(float *y, const float *ids, int64_t N, float pad, repro_cuda_stream stream,
+                                         repro_error *err)
+{
+    repro_status st = check("pad mask forward", y, ids, ids, N, 1, 1, err);
+    if (st != REPRO_OK || N == 0)
+        return st;
+    pad_mask_kernel<<<repro_cuda_blocks(N), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(y, ids, N, pad);
+    return repro_cuda_check("pad mask forward", err);
 }
 
 repro_status repro_cuda_sinusoidal_forward(float *y, const float *x, int64_t B, int64_t T, int64_t D,
