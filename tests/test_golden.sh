@@ -71,7 +71,8 @@ missing_data() {
 values_of() {
     local name=$1 run=$2
     if [[ $name == char_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
-        echo "$name corpus_sha256 $(cat "$FORTUNES"/*.u8 | sha256sum | cut -d' ' -f1)"
+        # bytewise file order, as repro's glob (the shell's follows the locale)
+        echo "$name corpus_sha256 $(env LC_ALL=C bash -c 'cat "$1"/*.u8' _ "$FORTUNES" | sha256sum | cut -d' ' -f1)"
     fi
     echo "$name params_sha256 $(params_sha "$run")"
     echo "$name ledger_sha256 $(sha256sum "$run/ledger.jsonl" | cut -d' ' -f1)"
