@@ -4,7 +4,9 @@
 # GPUs) and the MLP give the same ledger and params_sha256 on 1 GPU, on 2
 # GPUs (`--procs 2`, one GPU each; the frontiers through NCCL, and through
 # host memory with REPRO_WORLD_EXCHANGE=host) and on the CPU; a 2-GPU run
-# stopped mid-way resumes on 1 GPU with the same bits. Skipped (77) without
+# stopped mid-way resumes on 1 GPU with the same bits; a GPU rank killed or
+# hung mid-run stops both ranks with a message naming it, and the run
+# resumes on 1 GPU with the same bits. Skipped (77) without
 # a CUDA build or without 2 GPUs. Prints one PASS/FAIL line per case.
 # ctest-labels: cuda
 source "$(dirname "$0")/lib.sh"
@@ -77,4 +79,41 @@ expect_exit 0 "mlp 6 shards, CPU, 3 processes" -- "$REPRO" train "$cfg" "${commo
     --out "$dir/s6.cpu"
 case_check "mlp, 6 shards: 2 GPUs vs 1 GPU" "$dir/s6.g1" "$dir/s6.g2"
 case_check "mlp, 6 shards: 2 GPUs vs 3 CPU processes" "$dir/s6.cpu" "$dir/s6.g2"
+# faults: rank 1 (the first child) killed, or stopped (a hang), mid-run
+cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
+w=(--set world.shards=4 --set batch_size=128 --set max_steps=150 --set device=cuda)
+expect_exit 0 "mlp 150 steps, 1 GPU" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --out "$dir/f.g1"
+fault() { # name, signal
+    local name=$1 sig=$2 out=$dir/f.$1 pid=""
+    REPRO_TEST_LOADER_JITTER_US=3000 REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
+        --procs 2 --set checkpoint.every_steps=5 --set loader.on_device=off --set loader.workers=1 --out "$out" \
+        >"$dir/$name.out" 2>"$dir/$name.err" &
+    local job=$!
+    for _ in $(seq 1 600); do
+        [[ -f $out/ledger.jsonl && $(wc -l <"$out/ledger.jsonl") -ge 12 ]] && pid=$(pgrep -P "$job" | sort -n | head -n 1)
+        [[ -n $pid ]] && break
+        sleep 0.1
+    done
+    checks=$((checks + 1))
+    [[ -n $pid ]] || fail "$name: rank 1 never got going"
+    [[ -n $pid ]] && kill -"$sig" "$pid"
+    set +e
+    wait $job
+    local rc=$?
+    set -e
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+    checks=$((checks + 1))
+    if [[ $rc -eq 1 ]]; then echo "PASS: 2 GPUs, rank 1 SIG$sig: exit 1"; else
+        fail "$name: exit $rc after rank 1 got SIG$sig, expected 1"; fi
+    last_err=$(cat "$dir/$name.err")
+}
+fault kill KILL
+expect_err_contains "a killed GPU rank: named" "rank 1 (pid "
+expect_err_contains "a killed GPU rank: the step" "(host $(hostname)): step "
+fault hang STOP
+expect_err_contains "a hung GPU rank: the deadline" "within 4 s"
+for name in kill hang; do
+    expect_exit 0 "$name: resume on 1 GPU" -- "$REPRO" train --resume "$dir/f.$name" --quiet
+    case_check "$name: 2 GPUs, a rank lost, resumed on 1 GPU" "$dir/f.g1" "$dir/f.$name"
+done
 finish
