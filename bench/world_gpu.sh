@@ -12,13 +12,21 @@
 #   whether the 1- and 2-GPU weights agree;
 #   the PyTorch DDP peer (bench/torch_ddp.py: same model, global batch,
 #   Adam) at 1, 2 and again 2 GPUs, whose weights differ between 1 and 2.
-#   bash bench/world_gpu.sh REPRO [BATCH] [STEPS] [SHARDS] [MODELS...]   (default 1024 200 8 cnn resnet)
+# samples/s is the steady state: each run trains EPOCHS epochs of
+# EPOCH_STEPS steps (data.limit_train) and reports the median of its
+# epochs' rates after the first (metrics.jsonl), so start-up, the CUDA
+# modules' first loads and NCCL's connections are left out, as the peer's
+# warm-up is.
+#   bash bench/world_gpu.sh REPRO [BATCH] [EPOCH_STEPS] [EPOCHS] [SHARDS] [MODELS...]
+#   (default 1024 30 4 8 cnn resnet)
 set -euo pipefail
-repro=${1:?usage: world_gpu.sh REPRO [BATCH] [STEPS] [SHARDS] [MODELS...]}
+repro=${1:?usage: world_gpu.sh REPRO [BATCH] [EPOCH_STEPS] [EPOCHS] [SHARDS] [MODELS...]}
 batch=${2:-1024}
-steps=${3:-200}
-shards=${4:-8}
-shift $(($# < 4 ? $# : 4))
+epoch_steps=${3:-30}
+epochs=${4:-4}
+shards=${5:-8}
+steps=$((epoch_steps * epochs))
+shift $(($# < 5 ? $# : 5))
 models=("$@")
 [[ ${#models[@]} -gt 0 ]] || models=(cnn resnet)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,20 +38,22 @@ export NCCL_NVLS_ENABLE=0
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 data=(--set "data.train_images=$fashion/train-images-idx3-ubyte.gz" --set "data.train_labels=$fashion/train-labels-idx1-ubyte.gz"
       --set "data.test_images=$fashion/t10k-images-idx3-ubyte.gz" --set "data.test_labels=$fashion/t10k-labels-idx1-ubyte.gz")
-common=(--quiet "${data[@]}" --set device=cuda --set batch_size=$batch --set max_steps=$steps --set epochs=1000
-        --set ledger.hash_every=1000000 --set data.val_fraction=0 --set data.limit_test=1000)
+common=(--quiet "${data[@]}" --set device=cuda --set batch_size=$batch --set epochs=$epochs
+        --set data.limit_train=$((batch * epoch_steps)) --set ledger.hash_every=1000000 --set data.val_fraction=0
+        --set data.limit_test=1000)
 summary() { # run dir, name, model -> one JSON line
     python3 - "$1" "$2" "$3" "$steps" <<'PY'
-import json, struct, sys
+import json, statistics, struct, sys
 run, name, model, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 r = json.load(open(run + "/run.json"))
+rates = [json.loads(l)["samples_per_sec"] for l in open(run + "/metrics.jsonl") if '"samples_per_sec"' in l]
 with open(run + "/model.safetensors", "rb") as f:
     header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
 params = sum(int(__import__("math").prod(t["shape"])) for k, t in header.items() if k != "__metadata__"
              and "running" not in k)
 w = r.get("world", {})
 share = w["exchange_sec"] / w["train_sec"] if w.get("train_sec") else 0.0
-print(json.dumps({"model": model, "run": name, "samples_per_sec": round(r["final"]["samples_per_sec"], 1),
+print(json.dumps({"model": model, "run": name, "samples_per_sec": round(statistics.median(rates[1:] or rates), 1),
                   "processes": w.get("size", 1), "shards": w.get("shards", 0),
                   "exchange_share": round(share, 4),
                   "exchange_ms_per_step": round(1e3 * w.get("exchange_sec", 0.0) / steps, 3),
@@ -79,5 +89,5 @@ print(json.dumps({"framework": "repro", "model": one["model"],
 PY
     params=$(field "$one" params)
     python3 "$here/torch_ddp.py" allreduce "$params" 200 2
-    python3 "$here/torch_ddp.py" "$model" "$batch" "$steps" 1 2 2
+    python3 "$here/torch_ddp.py" "$model" "$batch" "$((steps + 10))" 1 2 2 # + its 10 warm-up steps
 done

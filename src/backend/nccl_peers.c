@@ -226,6 +226,8 @@ static repro_status wait_exchange(repro_peers *p, int64_t step, repro_error *err
 repro_status repro_peers_allgather(repro_peers *p, const float *send, float *const *recv, const int64_t *floats,
                                    int64_t step, repro_error *err)
 {
+    if (!p->comm)
+        return repro_fail(err, REPRO_ERR_STATE, "step %lld: the GPUs' exchange was aborted earlier", (long long)step);
     ncclResult_t r = p->lib.group_start();
     for (int k = 1; r == ncclSuccess && k < p->size; k++) {
         /* pairs in a ring order, so every rank posts its sends and receives
@@ -242,7 +244,12 @@ repro_status repro_peers_allgather(repro_peers *p, const float *send, float *con
     if (r != ncclSuccess)
         return repro_fail(err, REPRO_ERR_IO, "step %lld: NCCL send/receive: %s", (long long)step,
                           p->lib.error_string(r));
-    return wait_exchange(p, step, err);
+    repro_status st = wait_exchange(p, step, err);
+    if (st != REPRO_OK) { /* NCCL's kernels spin on a peer that is gone: abort them before anything syncs */
+        p->lib.comm_abort(p->comm);
+        p->comm = NULL;
+    }
+    return st;
 }
 
 /* NCCL connects a pair of GPUs at their first send (a quarter of a second

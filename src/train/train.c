@@ -479,8 +479,10 @@ static void trainer_free(trainer *t)
     repro_loader_destroy(t->loader);
     t->loader = NULL;
     cJSON_Delete(t->world_json);
+    /* NCCL first: after a failed exchange its kernels may still wait on a
+     * peer that is gone, and freeing GPU memory would wait on them */
+    repro_peers_close(t->peers, 1);
     repro_shard_sum_free(t->shard);
-    repro_peers_close(t->peers, 1); /* nothing is in flight: every exchange was waited for */
     repro_bn_world_free(t->bn);
     for (int h = 0; h < REPRO_MAX_HEADS; h++)
         free(t->shard_loss[h]);
