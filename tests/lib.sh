@@ -60,6 +60,33 @@ params_sha() {
     sed -n 's/.*"params_sha256"[[:space:]]*:[[:space:]]*"\([0-9a-f]\{64\}\)".*/\1/p' "$1/run.json" | head -n 1
 }
 
+# signal_midrun NAME SIG RANK OUT LINES FIND -- CMD...: runs CMD (a
+# data-parallel training writing run directory OUT) in the background, its
+# output in $dir/NAME.out and .err; once OUT's ledger has LINES lines,
+# sends SIG to rank RANK's process (its pid from `FIND RANK JOB OUT`),
+# waits for CMD and kills that process if it is still there. Sets
+# fault_rc (CMD's exit status) and last_err.
+signal_midrun() {
+    local name=$1 sig=$2 rank=$3 out=$4 lines=$5 find=$6 pid=""
+    shift 7
+    "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+    local job=$!
+    for _ in $(seq 1 600); do
+        [[ -f $out/ledger.jsonl && $(wc -l <"$out/ledger.jsonl") -ge $lines ]] && pid=$("$find" "$rank" "$job" "$out")
+        [[ -n $pid ]] && break
+        sleep 0.1
+    done
+    checks=$((checks + 1))
+    [[ -n $pid ]] || fail "$name: rank $rank never got going"
+    [[ -n $pid ]] && kill -"$sig" "$pid"
+    set +e
+    wait $job
+    fault_rc=$?
+    set -e
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+    last_err=$(cat "$dir/$name.err")
+}
+
 need_fashion() {
     if [[ ! -f $FASHION/train-images-idx3-ubyte.gz ]]; then
         echo "SKIPPED: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"

@@ -88,29 +88,17 @@ fi
 cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
 w=(--set world.shards=4 --set batch_size=128 --set max_steps=150 --set device=cuda)
 expect_exit 0 "mlp 150 steps, 1 GPU" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --out "$dir/f.g1"
+first_child() { # rank 1, job: the job's first child is rank 1
+    pgrep -P "$2" | sort -n | head -n 1
+}
 fault() { # name, signal
-    local name=$1 sig=$2 out=$dir/f.$1 pid=""
-    REPRO_TEST_LOADER_JITTER_US=3000 REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" \
-        --procs 2 --set checkpoint.every_steps=5 --set loader.on_device=off --set loader.workers=1 --out "$out" \
-        >"$dir/$name.out" 2>"$dir/$name.err" &
-    local job=$!
-    for _ in $(seq 1 600); do
-        [[ -f $out/ledger.jsonl && $(wc -l <"$out/ledger.jsonl") -ge 12 ]] && pid=$(pgrep -P "$job" | sort -n | head -n 1)
-        [[ -n $pid ]] && break
-        sleep 0.1
-    done
+    local name=$1 sig=$2
+    signal_midrun "$name" "$sig" 1 "$dir/f.$name" 12 first_child -- env REPRO_TEST_LOADER_JITTER_US=3000 \
+        REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --procs 2 \
+        --set checkpoint.every_steps=5 --set loader.on_device=off --set loader.workers=1 --out "$dir/f.$name"
     checks=$((checks + 1))
-    [[ -n $pid ]] || fail "$name: rank 1 never got going"
-    [[ -n $pid ]] && kill -"$sig" "$pid"
-    set +e
-    wait $job
-    local rc=$?
-    set -e
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-    checks=$((checks + 1))
-    if [[ $rc -eq 1 ]]; then echo "PASS: 2 GPUs, rank 1 SIG$sig: exit 1"; else
-        fail "$name: exit $rc after rank 1 got SIG$sig, expected 1"; fi
-    last_err=$(cat "$dir/$name.err")
+    if [[ $fault_rc -eq 1 ]]; then echo "PASS: 2 GPUs, rank 1 SIG$sig: exit 1"; else
+        fail "$name: exit $fault_rc after rank 1 got SIG$sig, expected 1"; fi
 }
 fault kill KILL
 expect_err_contains "a killed GPU rank: named" "rank 1 (pid "

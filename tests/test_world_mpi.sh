@@ -85,28 +85,16 @@ rank_pid() { # the pid of rank $1 of the mpirun whose run writes $2
         fi
     done
 }
+rank_of_run() { # rank, job, run dir: the pid of that rank of the mpirun writing the run dir
+    rank_pid "$1" "$3"
+}
 fault() { # name, signal, rank
-    local name=$1 sig=$2 rank=$3 out=$dir/$1 pid=""
-    REPRO_TEST_LOADER_JITTER_US=3000 REPRO_WORLD_TIMEOUT=4 mpirun -n 4 "$REPRO" train "$mlp" --out "$out" \
-        "${common[@]}" "${m[@]}" --set checkpoint.every_steps=2 --set loader.workers=1 \
-        >"$dir/$name.out" 2>"$dir/$name.err" &
-    local job=$!
-    for _ in $(seq 1 600); do
-        [[ -f $out/ledger.jsonl && $(wc -l <"$out/ledger.jsonl") -ge 5 ]] && pid=$(rank_pid "$rank" "$out")
-        [[ -n $pid ]] && break
-        sleep 0.1
-    done
+    local name=$1 sig=$2 rank=$3
+    signal_midrun "$name" "$sig" "$rank" "$dir/$name" 5 rank_of_run -- env REPRO_TEST_LOADER_JITTER_US=3000 \
+        REPRO_WORLD_TIMEOUT=4 mpirun -n 4 "$REPRO" train "$mlp" --out "$dir/$name" "${common[@]}" "${m[@]}" \
+        --set checkpoint.every_steps=2 --set loader.workers=1
     checks=$((checks + 1))
-    [[ -n $pid ]] || fail "$name: rank $rank never got going"
-    [[ -n $pid ]] && kill -"$sig" "$pid"
-    set +e
-    wait $job
-    local rc=$?
-    set -e
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-    checks=$((checks + 1))
-    [[ $rc -ne 0 ]] || fail "$name: mpirun exited 0 after rank $rank got SIG$sig"
-    last_err=$(cat "$dir/$name.err")
+    [[ $fault_rc -ne 0 ]] || fail "$name: mpirun exited 0 after rank $rank got SIG$sig"
 }
 fault kill KILL 2
 expect_err_contains "a killed rank" "rank 2"

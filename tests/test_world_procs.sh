@@ -49,31 +49,16 @@ for to in 2 1; do
     same_bits "4 processes stopped at 7, resumed on $to" "$dir/mlp.1" "$dir/res.$to"
 done
 
-rank_pid() { # the pid of rank $1 among the children of $2 (forked in rank order)
+rank_pid() { # rank, job: the pid of that rank among the job's children (forked in rank order)
     pgrep -P "$2" | sort -n | sed -n "$1p"
 }
 fault() { # name, signal, rank
-    local name=$1 sig=$2 rank=$3 out=$dir/$1 pid=""
-    REPRO_TEST_LOADER_JITTER_US=3000 REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$mlp" --out "$out" "${common[@]}" \
-        "${m[@]}" --procs 4 --set checkpoint.every_steps=2 --set loader.workers=1 >"$dir/$name.out" \
-        2>"$dir/$name.err" &
-    local job=$!
-    for _ in $(seq 1 600); do
-        [[ -f $out/ledger.jsonl && $(wc -l <"$out/ledger.jsonl") -ge 5 ]] && pid=$(rank_pid "$rank" "$job")
-        [[ -n $pid ]] && break
-        sleep 0.1
-    done
+    local name=$1 sig=$2 rank=$3
+    signal_midrun "$name" "$sig" "$rank" "$dir/$name" 5 rank_pid -- env REPRO_TEST_LOADER_JITTER_US=3000 \
+        REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$mlp" --out "$dir/$name" "${common[@]}" "${m[@]}" --procs 4 \
+        --set checkpoint.every_steps=2 --set loader.workers=1
     checks=$((checks + 1))
-    [[ -n $pid ]] || fail "$name: rank $rank never got going"
-    [[ -n $pid ]] && kill -"$sig" "$pid"
-    set +e
-    wait $job
-    local rc=$?
-    set -e
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-    checks=$((checks + 1))
-    [[ $rc -eq 1 ]] || fail "$name: exit $rc after rank $rank got SIG$sig, expected 1"
-    last_err=$(cat "$dir/$name.err")
+    [[ $fault_rc -eq 1 ]] || fail "$name: exit $fault_rc after rank $rank got SIG$sig, expected 1"
 }
 fault kill KILL 2
 expect_err_contains "a killed rank: named" "rank 2 (pid "

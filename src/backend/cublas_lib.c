@@ -2,6 +2,7 @@
 #ifdef REPRO_HAVE_CUDA
 
 #include "backend/cublas_lib.h"
+#include "backend/dl_symbol.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -10,14 +11,6 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 #define CUBLAS_SONAME "libcublas.so." STR(CUBLAS_VER_MAJOR)
-
-/* dlsym's void * to a function pointer, without the cast C forbids */
-static int find(void *handle, const char *name, void *fn_ptr)
-{
-    void *sym = dlsym(handle, name);
-    memcpy(fn_ptr, &sym, sizeof sym);
-    return sym != NULL;
-}
 
 repro_status repro_cublas_open(repro_cublas_lib *lib, repro_error *err)
 {
@@ -31,14 +24,21 @@ repro_status repro_cublas_open(repro_cublas_lib *lib, repro_error *err)
         return repro_fail(err, REPRO_ERR_UNSUPPORTED, "mode: fast on cuda needs cuBLAS (%s): %s", CUBLAS_SONAME,
                           dlerror());
     /* cublas_v2.h maps these names to the _v2 entry points */
-    const char *missing = !find(lib->handle, "cublasCreate_v2", &lib->create)         ? "cublasCreate_v2"
-                          : !find(lib->handle, "cublasDestroy_v2", &lib->destroy)       ? "cublasDestroy_v2"
-                          : !find(lib->handle, "cublasSetStream_v2", &lib->set_stream)  ? "cublasSetStream_v2"
-                          : !find(lib->handle, "cublasSetMathMode", &lib->set_math_mode) ? "cublasSetMathMode"
-                          : !find(lib->handle, "cublasSgemm_v2", &lib->sgemm)           ? "cublasSgemm_v2"
-                          : !find(lib->handle, "cublasGetStatusString", &lib->status_string)
-                              ? "cublasGetStatusString"
-                              : NULL;
+    const struct {
+        const char *name;
+        void *fn; /* where its address goes */
+    } want[] = {
+        {"cublasCreate_v2", &lib->create},
+        {"cublasDestroy_v2", &lib->destroy},
+        {"cublasSetStream_v2", &lib->set_stream},
+        {"cublasSetMathMode", &lib->set_math_mode},
+        {"cublasSgemm_v2", &lib->sgemm},
+        {"cublasGetStatusString", &lib->status_string},
+    };
+    const char *missing = NULL;
+    for (size_t i = 0; !missing && i < sizeof want / sizeof *want; i++)
+        if (!repro_dl_symbol(lib->handle, want[i].name, want[i].fn))
+            missing = want[i].name;
     if (missing) {
         repro_cublas_close(lib);
         return repro_fail(err, REPRO_ERR_UNSUPPORTED, "%s has no %s", CUBLAS_SONAME, missing);

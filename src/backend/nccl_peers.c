@@ -56,6 +56,7 @@ void repro_peers_close(repro_peers *p, int abort)
 #include <nccl.h>
 #include <time.h>
 
+#include "backend/dl_symbol.h"
 #include "backend/kernel.h"
 
 #define NCCL_SONAME "libnccl.so.2"
@@ -86,14 +87,6 @@ struct repro_peers {
     char describe[64];
 };
 
-/* dlsym's void * to a function pointer, without the cast C forbids */
-static int find(void *handle, const char *name, void *fn_ptr)
-{
-    void *sym = dlsym(handle, name);
-    memcpy(fn_ptr, &sym, sizeof sym);
-    return sym != NULL;
-}
-
 static repro_status open_lib(nccl_lib *lib, repro_error *err)
 {
     memset(lib, 0, sizeof *lib);
@@ -113,19 +106,26 @@ static repro_status open_lib(nccl_lib *lib, repro_error *err)
         return repro_fail(err, REPRO_ERR_UNSUPPORTED, "GPUs exchange through NCCL, and %s cannot be opened (%s); "
                           "set REPRO_NCCL_LIBRARY to its path, or REPRO_WORLD_EXCHANGE=host",
                           NCCL_SONAME, first_error);
-    const char *missing = !find(lib->handle, "ncclGetUniqueId", &lib->get_unique_id)       ? "ncclGetUniqueId"
-                          : !find(lib->handle, "ncclCommInitRank", &lib->comm_init_rank)    ? "ncclCommInitRank"
-                          : !find(lib->handle, "ncclCommDestroy", &lib->comm_destroy)       ? "ncclCommDestroy"
-                          : !find(lib->handle, "ncclCommAbort", &lib->comm_abort)           ? "ncclCommAbort"
-                          : !find(lib->handle, "ncclCommGetAsyncError", &lib->comm_get_async_error)
-                              ? "ncclCommGetAsyncError"
-                          : !find(lib->handle, "ncclGroupStart", &lib->group_start)         ? "ncclGroupStart"
-                          : !find(lib->handle, "ncclGroupEnd", &lib->group_end)             ? "ncclGroupEnd"
-                          : !find(lib->handle, "ncclSend", &lib->send)                      ? "ncclSend"
-                          : !find(lib->handle, "ncclRecv", &lib->recv)                      ? "ncclRecv"
-                          : !find(lib->handle, "ncclGetVersion", &lib->get_version)         ? "ncclGetVersion"
-                          : !find(lib->handle, "ncclGetErrorString", &lib->error_string)    ? "ncclGetErrorString"
-                                                                                              : NULL;
+    const struct {
+        const char *name;
+        void *fn; /* where its address goes */
+    } want[] = {
+        {"ncclGetUniqueId", &lib->get_unique_id},
+        {"ncclCommInitRank", &lib->comm_init_rank},
+        {"ncclCommDestroy", &lib->comm_destroy},
+        {"ncclCommAbort", &lib->comm_abort},
+        {"ncclCommGetAsyncError", &lib->comm_get_async_error},
+        {"ncclGroupStart", &lib->group_start},
+        {"ncclGroupEnd", &lib->group_end},
+        {"ncclSend", &lib->send},
+        {"ncclRecv", &lib->recv},
+        {"ncclGetVersion", &lib->get_version},
+        {"ncclGetErrorString", &lib->error_string},
+    };
+    const char *missing = NULL;
+    for (size_t i = 0; !missing && i < sizeof want / sizeof *want; i++)
+        if (!repro_dl_symbol(lib->handle, want[i].name, want[i].fn))
+            missing = want[i].name;
     if (missing) {
         dlclose(lib->handle);
         lib->handle = NULL;
