@@ -82,6 +82,12 @@ expect_err_contains "2 processes without shards" "2 processes need world.shards"
 expect_exit 2 "3 processes, 2 shards" -- "$REPRO" train "$mlp" --out "$dir/e2" "${common[@]}" --procs 3 \
     --set max_steps=2 --set world.shards=2
 expect_err_contains "3 processes, 2 shards" "3 processes but world.shards is 2"
+expect_exit 2 "REPRO_WORLD_EXCHANGE=bogus" -- env REPRO_WORLD_EXCHANGE=bogus "$REPRO" train "$mlp" --out "$dir/e3" \
+    "${common[@]}" --procs 2 --set max_steps=2 --set world.shards=2
+expect_err_contains "REPRO_WORLD_EXCHANGE=bogus" "REPRO_WORLD_EXCHANGE=bogus: expected auto, nccl or host"
+expect_exit 2 "REPRO_WORLD_EXCHANGE=nccl on the CPU" -- env REPRO_WORLD_EXCHANGE=nccl "$REPRO" train "$mlp" \
+    --out "$dir/e4" "${common[@]}" --procs 2 --set max_steps=2 --set world.shards=2
+expect_err_contains "REPRO_WORLD_EXCHANGE=nccl on the CPU" "NCCL moves GPU memory, and this run is on the CPU"
 expect_exit 2 "--procs 0" -- "$REPRO" train "$mlp" --procs 0
 expect_err_contains "--procs 0" "--procs expects a number of processes in 1..64, got '0'"
 finish

@@ -360,14 +360,16 @@ static repro_status open_peers(trainer *t, repro_error *err)
     int size = repro_world_size(t->world), rank = repro_world_rank(t->world);
     snprintf(t->exchange_how, sizeof t->exchange_how, "%s",
              size == 1 ? "none (one process)" : "host memory, through the world's engine");
-    if (size == 1 || repro_backend_device(t->be) == REPRO_DEVICE_CPU)
-        return REPRO_OK;
     const char *want = getenv("REPRO_WORLD_EXCHANGE");
     want = want && want[0] ? want : "auto";
-    if (strcmp(want, "host") == 0)
-        return REPRO_OK;
-    if (strcmp(want, "nccl") != 0 && strcmp(want, "auto") != 0)
+    if (strcmp(want, "host") != 0 && strcmp(want, "nccl") != 0 && strcmp(want, "auto") != 0)
         return repro_fail(err, REPRO_ERR_ARG, "REPRO_WORLD_EXCHANGE=%s: expected auto, nccl or host", want);
+    int on_cpu = repro_backend_device(t->be) == REPRO_DEVICE_CPU;
+    if (size > 1 && on_cpu && strcmp(want, "nccl") == 0)
+        return repro_fail(err, REPRO_ERR_ARG, "REPRO_WORLD_EXCHANGE=nccl: NCCL moves GPU memory, and this run is on "
+                          "the CPU (device: cpu)");
+    if (size == 1 || on_cpu || strcmp(want, "host") == 0)
+        return REPRO_OK;
     /* each rank's message: [ok][rank 0's id][why not] */
     unsigned char *mine = calloc(1, MSG), *all = calloc((size_t)size, MSG);
     size_t *bytes = calloc((size_t)size, sizeof *bytes);
