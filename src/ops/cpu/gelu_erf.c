@@ -1,10 +1,8 @@
 /* GELU (erf form) on the CPU: src/ops/gelu_erf_math.h per element; the
  * twin on 4 double lanes (gelu_erf_avx2.c, gelu_erf_lanes.h) does the
  * whole vectors of a task, bit for bit the same, and the loops below the
- * tail. The AVX-512 path runs that twin too: the cost is ~78 double
- * divisions an element, and the divider, not the vector width, bounds it
- * (measured on a Xeon with AVX-512: scalar 122 ns an element, 4 lanes 78,
- * 8 lanes in zmm 94).
+ * tail. The AVX-512 path runs that twin too (AVX2 instructions only, so
+ * nothing of AVX-512 runs on a CPU lacking it).
  *
  * Phi(x) in double, the expensive part, is a pure function of x: a forward
  * given `phi` keeps it there and the backward given the same `phi` reads
@@ -47,9 +45,7 @@ static float backward_given(float dy, float x, double phi)
 {
     if (special(x))
         return repro_gelu_erf_df(dy, x);
-    double xd = (double)x;
-    double g = phi + xd * (repro_math_exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
-    return dy * (float)g;
+    return dy * (float)repro_gelu_grad_d((double)x, phi);
 }
 
 static void forward_range(const ge_ctx *c, int64_t begin, int64_t end)
