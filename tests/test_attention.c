@@ -355,21 +355,30 @@ static void softmax_checks(repro_pool *pool)
 static void gelu_erf_doubles(void)
 {
 #if defined(__x86_64__)
-    if (!repro_isa_supported(REPRO_ISA_AVX2))
-        return;
     enum { N = 40003 };
+    typedef int64_t (*twin_fn)(double *, double *, const double *, int64_t);
+    const struct {
+        repro_isa isa;
+        twin_fn fn;
+        int lanes;
+    } twins[] = {{REPRO_ISA_AVX2, repro_gelu_erf_doubles_avx2, 4}, {REPRO_ISA_AVX512, repro_gelu_erf_doubles_avx512, 8}};
     double *x = malloc(N * 8), *c = malloc(N * 8), *g = malloc(N * 8);
     for (int i = 0; i < N; i++)
         x[i] = (double)(i - N / 2) * (20.0 / (N / 2));
     x[7] = 2.5, x[8] = -x[7], x[9] = nextafter(x[7], 0.0), x[10] = -0.0, x[11] = -x[9];
-    int64_t done = repro_gelu_erf_doubles_avx2(c, g, x, N), bad = -1;
-    CHECK(done > N - 4);
-    for (int64_t i = 0; i < done && bad < 0; i++) {
-        double xd = x[i], cd = repro_gelu_phi_cdf_d(xd), gd = repro_gelu_grad_d(xd, cd);
-        if (memcmp(&cd, &c[i], 8) || memcmp(&gd, &g[i], 8))
-            bad = i;
+    for (int k = 0; k < 2; k++) {
+        if (!repro_isa_supported(twins[k].isa))
+            continue;
+        int64_t done = twins[k].fn(c, g, x, N), bad = -1;
+        CHECK(done > N - twins[k].lanes);
+        for (int64_t i = 0; i < done && bad < 0; i++) {
+            double xd = x[i], cd = repro_gelu_phi_cdf_d(xd), gd = repro_gelu_grad_d(xd, cd);
+            if (memcmp(&cd, &c[i], 8) || memcmp(&gd, &g[i], 8))
+                bad = i;
+        }
+        CHECK_MSG(bad < 0, "gelu_erf's doubles on %d lanes differ from the scalar ones at x = %a", twins[k].lanes,
+                  bad < 0 ? 0.0 : x[bad]);
     }
-    CHECK_MSG(bad < 0, "gelu_erf's doubles on 4 lanes differ from the scalar ones at x = %a", bad < 0 ? 0.0 : x[bad]);
     free(x), free(c), free(g);
 #endif
 }

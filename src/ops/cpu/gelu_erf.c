@@ -1,8 +1,7 @@
 /* GELU (erf form) on the CPU: src/ops/gelu_erf_math.h per element; the
- * twin on 4 double lanes (gelu_erf_avx2.c, gelu_erf_lanes.h) does the
- * whole vectors of a task, bit for bit the same, and the loops below the
- * tail. The AVX-512 path runs that twin too (AVX2 instructions only, so
- * nothing of AVX-512 runs on a CPU lacking it).
+ * twins on 8 double lanes (gelu_erf_avx512.c, the AVX-512 path only) and 4
+ * (gelu_erf_avx2.c; both from gelu_erf_lanes.h) do the whole vectors of a
+ * task, bit for bit the same, and the loops below the tail.
  *
  * Phi(x) in double, the expensive part, is a pure function of x: a forward
  * given `phi` keeps it there and the backward given the same `phi` reads
@@ -69,8 +68,10 @@ static void forward_task(void *p, int64_t begin, int64_t end)
 {
     const ge_ctx *c = p;
     int64_t i = begin * CHUNK, stop = end * CHUNK < c->n ? end * CHUNK : c->n;
-#if defined(__x86_64__) /* the twin exists only there */
-    if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2)
+#if defined(__x86_64__) /* the twins exist only there */
+    if (c->isa == REPRO_ISA_AVX512)
+        i += repro_gelu_erf_fwd_avx512(c->out + i, c->phi ? c->phi + i : NULL, c->x + i, stop - i);
+    if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2) /* 8 lanes leave up to 7 */
         i += repro_gelu_erf_fwd_avx2(c->out + i, c->phi ? c->phi + i : NULL, c->x + i, stop - i);
 #endif
     forward_range(c, i, stop);
@@ -81,6 +82,8 @@ static void backward_task(void *p, int64_t begin, int64_t end)
     const ge_ctx *c = p;
     int64_t i = begin * CHUNK, stop = end * CHUNK < c->n ? end * CHUNK : c->n;
 #if defined(__x86_64__)
+    if (c->isa == REPRO_ISA_AVX512)
+        i += repro_gelu_erf_bwd_avx512(c->out + i, c->dy + i, c->x + i, c->phi ? c->phi + i : NULL, stop - i);
     if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2)
         i += repro_gelu_erf_bwd_avx2(c->out + i, c->dy + i, c->x + i, c->phi ? c->phi + i : NULL, stop - i);
 #endif
