@@ -1,6 +1,7 @@
 /* GELU (erf form) on SIMD lanes of doubles (private to gelu_erf_avx2.c,
- * LANES 4; a NEON twin would be LANES 2): src/ops/gelu_erf_math.h's
- * formulas written once more over GCC vector types, lane by lane the same
+ * LANES 4, and gelu_erf_avx512.c, LANES 8; a NEON twin would be LANES 2):
+ * src/ops/gelu_erf_math.h's formulas written once more over GCC vector
+ * types, lane by lane the same
  * double operations in the same order (IEEE-754 division, multiplication
  * and addition are correctly rounded, and -ffp-contract=off keeps them
  * unfused), so every bit is the scalar one; tests/test_attention.c checks
