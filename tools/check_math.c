@@ -4,7 +4,10 @@
  *
  *   check_math [-j THREADS] [FUNCTION...]     (default: all functions)
  *
- * FUNCTION is one of expf logf log1pf expm1f tanhf sigmoidf sinpif cospif.
+ * FUNCTION is one of expf logf log1pf expm1f tanhf sigmoidf sinpif cospif
+ * (against double libm), or gelu_erf gelu_erf_grad (GELU's erf form and
+ * its derivative against long double libm, tests/gelu_ref.h; not in the
+ * default set).
  * Prints, per function, the max error in ulps, an input attaining it, and how
  * many results differ from the double reference rounded to float (those are
  * within a hair of a rounding midpoint; the double reference may itself be
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/gelu_ref.h"
 #include "../tests/math_ref.h"
 
 #define MAX_THREADS 256
@@ -84,28 +88,32 @@ int main(int argc, char **argv)
         }
         first = 3;
     }
-    int want[MATH_NFNS];
-    for (int f = 0; f < MATH_NFNS; f++)
-        want[f] = first == argc;
+    enum { NFNS = MATH_NFNS + GELU_NFNS };
+    const math_fn *fns[NFNS];
+    int want[NFNS];
+    for (int f = 0; f < NFNS; f++) {
+        fns[f] = f < MATH_NFNS ? &math_fns[f] : &gelu_fns[f - MATH_NFNS];
+        want[f] = first == argc && f < MATH_NFNS;
+    }
     for (int i = first; i < argc; i++) {
         int found = 0;
-        for (int f = 0; f < MATH_NFNS; f++) {
-            if (strcmp(argv[i], math_fns[f].name) == 0) {
+        for (int f = 0; f < NFNS; f++) {
+            if (strcmp(argv[i], fns[f]->name) == 0) {
                 want[f] = 1;
                 found = 1;
             }
         }
         if (!found) {
             fprintf(stderr, "check_math: unknown function '%s' (expected one of:", argv[i]);
-            for (int f = 0; f < MATH_NFNS; f++)
-                fprintf(stderr, " %s", math_fns[f].name);
+            for (int f = 0; f < NFNS; f++)
+                fprintf(stderr, " %s", fns[f]->name);
             fprintf(stderr, ")\n");
             return 2;
         }
     }
     int failed = 0;
-    for (int f = 0; f < MATH_NFNS; f++)
-        if (want[f] && !check_one(&math_fns[f], nthreads))
+    for (int f = 0; f < NFNS; f++)
+        if (want[f] && !check_one(fns[f], nthreads))
             failed++;
     printf("check_math: %s\n", failed ? "FAIL" : "all checked functions PASS");
     return failed ? 1 : 0;

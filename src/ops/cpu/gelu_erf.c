@@ -1,10 +1,7 @@
 /* GELU (erf form) on the CPU: src/ops/gelu_erf_math.h per element; the
- * twin on 4 double lanes (gelu_erf_avx2.c, gelu_erf_lanes.h) does the
- * whole vectors of a task, bit for bit the same, and the loops below the
- * tail. The AVX-512 path runs that twin too: the cost is ~78 double
- * divisions an element, and the divider, not the vector width, bounds it
- * (measured on a Xeon with AVX-512: scalar 122 ns an element, 4 lanes 78,
- * 8 lanes in zmm 94).
+ * twins on 8 double lanes (gelu_erf_avx512.c, the AVX-512 path only) and 4
+ * (gelu_erf_avx2.c; both from gelu_erf_lanes.h) do the whole vectors of a
+ * task, bit for bit the same, and the loops below the tail.
  *
  * Phi(x) in double, the expensive part, is a pure function of x: a forward
  * given `phi` keeps it there and the backward given the same `phi` reads
@@ -47,9 +44,7 @@ static float backward_given(float dy, float x, double phi)
 {
     if (special(x))
         return repro_gelu_erf_df(dy, x);
-    double xd = (double)x;
-    double g = phi + xd * (repro_math_exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
-    return dy * (float)g;
+    return dy * (float)repro_gelu_grad_d((double)x, phi);
 }
 
 static void forward_range(const ge_ctx *c, int64_t begin, int64_t end)
@@ -73,8 +68,10 @@ static void forward_task(void *p, int64_t begin, int64_t end)
 {
     const ge_ctx *c = p;
     int64_t i = begin * CHUNK, stop = end * CHUNK < c->n ? end * CHUNK : c->n;
-#if defined(__x86_64__) /* the twin exists only there */
-    if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2)
+#if defined(__x86_64__) /* the twins exist only there */
+    if (c->isa == REPRO_ISA_AVX512)
+        i += repro_gelu_erf_fwd_avx512(c->out + i, c->phi ? c->phi + i : NULL, c->x + i, stop - i);
+    if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2) /* 8 lanes leave up to 7 */
         i += repro_gelu_erf_fwd_avx2(c->out + i, c->phi ? c->phi + i : NULL, c->x + i, stop - i);
 #endif
     forward_range(c, i, stop);
@@ -85,6 +82,8 @@ static void backward_task(void *p, int64_t begin, int64_t end)
     const ge_ctx *c = p;
     int64_t i = begin * CHUNK, stop = end * CHUNK < c->n ? end * CHUNK : c->n;
 #if defined(__x86_64__)
+    if (c->isa == REPRO_ISA_AVX512)
+        i += repro_gelu_erf_bwd_avx512(c->out + i, c->dy + i, c->x + i, c->phi ? c->phi + i : NULL, stop - i);
     if (c->isa == REPRO_ISA_AVX512 || c->isa == REPRO_ISA_AVX2)
         i += repro_gelu_erf_bwd_avx2(c->out + i, c->dy + i, c->x + i, c->phi ? c->phi + i : NULL, stop - i);
 #endif

@@ -1,14 +1,15 @@
 /* GELU (erf form) on SIMD lanes of doubles (private to gelu_erf_avx2.c,
- * LANES 4; a NEON twin would be LANES 2): src/ops/gelu_erf_math.h's
- * formulas written once more over GCC vector types, lane by lane the same
+ * LANES 4, and gelu_erf_avx512.c, LANES 8; a NEON twin would be LANES 2):
+ * src/ops/gelu_erf_math.h's formulas written once more over GCC vector
+ * types, lane by lane the same
  * double operations in the same order (IEEE-754 division, multiplication
  * and addition are correctly rounded, and -ffp-contract=off keeps them
  * unfused), so every bit is the scalar one; tests/test_attention.c checks
- * it. The scalar code runs one element's divisions back to back (a chain
- * of 2 x 39 or 50 of them); here LANES elements share each instruction.
- *   - both branches of erfc(-z) (the series below |z| = 2.5, the continued
- *     fraction above) run where a lane needs them, and each lane keeps its
- *     own branch's result;
+ * it. The polynomials are the header's own macros (REPRO_GELU_ERF_S, _L),
+ * expanded over vectors.
+ *   - both pieces of Phi (the polynomial below |x| = 2.5, exp times the
+ *     polynomial in t above) run where a lane needs them, and each lane
+ *     keeps its own piece's result;
  *   - exp is repro_math_exp_d's reduction and polynomial, k truncated as
  *     the (int) cast truncates;
  *   - a vector holding a NaN or |x| > 20 stops the lanes: the scalar code
@@ -78,33 +79,25 @@ static inline vd exp_d(vd y)
     return (1.0 + expm1_poly(r)) * (vd)e;
 }
 
-static inline vd erfc_neg(vd z)
-{
-    vd a = pick(z < 0.0, -z, z);
-    vl small = a < 2.5;
-    vd series = {0}, fraction = {0};
-    if (any(small)) {
-        vd t = a, sum = a, z2 = a * a;
-        for (int n = 1; n < 40; n++) {
-            t = t * -z2 / (double)n;
-            sum = sum + t / (double)(2 * n + 1);
-        }
-        vd erf = 1.1283791670955126 * sum;
-        series = pick(z >= 0.0, 1.0 + erf, 1.0 - erf);
-    }
-    if (any(~small)) {
-        vd K = a;
-        for (int k = 50; k >= 1; k--)
-            K = a + ((double)k * 0.5) / K;
-        vd erfc = exp_d(-(a * a)) * 0.5641895835477563 / K;
-        fraction = pick(z < 0.0, erfc, 2.0 - erfc);
-    }
-    return pick(small, series, fraction);
-}
-
+/* repro_gelu_phi_cdf_d */
 static inline vd phi_cdf(vd x)
 {
-    return 0.5 * erfc_neg(x * 0.7071067811865476);
+    vd u = x * x, a = pick(x < 0.0, -x, x), small = {0}, large = {0};
+    vl below = a < 2.5;
+    if (any(below))
+        small = 0.5 + x * REPRO_GELU_ERF_S(u - 3.125);
+    if (any(~below)) {
+        vd t = 1.0 / (1.0 + a * 0.25);
+        vd q = exp_d(-0.5 * u) * (t * REPRO_GELU_ERF_L(t - 0.390625));
+        large = pick(x < 0.0, q, 1.0 - q);
+    }
+    return pick(below, small, large);
+}
+
+/* repro_gelu_grad_d */
+static inline vd grad_of(vd x, vd c)
+{
+    return c + x * (exp_d(-0.5 * (x * x)) * 0.3989422804014327);
 }
 
 /* Lanes a vector computes here: no NaN, |x| <= 20. */
@@ -148,8 +141,7 @@ static int64_t gelu_erf_bwd_lanes(float *dx, const float *dy, const float *x, co
             memcpy(&c, phi + i, sizeof c);
         else
             c = phi_cdf(xd);
-        vd g = c + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
-        vf r = dyf * __builtin_convertvector(g, vf);
+        vf r = dyf * __builtin_convertvector(grad_of(xd, c), vf);
         memcpy(dx + i, &r, sizeof r);
     }
     return i;
@@ -163,7 +155,7 @@ static int64_t gelu_erf_doubles_lanes(double *cdf, double *grad, const double *x
     for (; i + LANES <= n; i += LANES) {
         vd xd;
         memcpy(&xd, x + i, sizeof xd);
-        vd c = phi_cdf(xd), g = c + xd * (exp_d(-0.5 * (xd * xd)) * 0.3989422804014327);
+        vd c = phi_cdf(xd), g = grad_of(xd, c);
         memcpy(cdf + i, &c, sizeof c);
         memcpy(grad + i, &g, sizeof g);
     }
