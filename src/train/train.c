@@ -61,7 +61,7 @@
 #include "train/state_hasher.h"
 #include "train/test_hooks.h"
 #include "train/trace.h"
-#include "backend/peers.h"
+#include "train/world_peers.h"
 #include "train/shard_sum.h"
 #include "train/bn_world.h"
 #include "train/world.h"
@@ -349,67 +349,6 @@ static repro_status build_model(trainer *t, repro_error *err)
     return st;
 }
 
-/* GPUs of more than one process exchange their frontiers through NCCL
- * (backend/peers.h) when every rank can load it, else through host memory
- * with the world's engine; REPRO_WORLD_EXCHANGE=host|nccl|auto (default)
- * chooses. Neither changes a bit: both only move the tree's nodes. Rank 0
- * draws NCCL's id and the world's all-gather hands it to every rank. */
-static repro_status open_peers(trainer *t, repro_error *err)
-{
-    enum { MSG = 512, ID = 1 };
-    int size = repro_world_size(t->world), rank = repro_world_rank(t->world);
-    snprintf(t->exchange_how, sizeof t->exchange_how, "%s",
-             size == 1 ? "none (one process)" : "host memory, through the world's engine");
-    const char *want = getenv("REPRO_WORLD_EXCHANGE");
-    want = want && want[0] ? want : "auto";
-    if (strcmp(want, "host") != 0 && strcmp(want, "nccl") != 0 && strcmp(want, "auto") != 0)
-        return repro_fail(err, REPRO_ERR_ARG, "REPRO_WORLD_EXCHANGE=%s: expected auto, nccl or host", want);
-    int on_cpu = repro_backend_device(t->be) == REPRO_DEVICE_CPU;
-    if (size > 1 && on_cpu && strcmp(want, "nccl") == 0)
-        return repro_fail(err, REPRO_ERR_ARG, "REPRO_WORLD_EXCHANGE=nccl: NCCL moves GPU memory, and this run is on "
-                          "the CPU (device: cpu)");
-    if (size == 1 || on_cpu || strcmp(want, "host") == 0)
-        return REPRO_OK;
-    /* each rank's message: [ok][rank 0's id][why not] */
-    unsigned char *mine = calloc(1, MSG), *all = calloc((size_t)size, MSG);
-    size_t *bytes = calloc((size_t)size, sizeof *bytes);
-    if (!mine || !all || !bytes) {
-        free(mine), free(all), free(bytes);
-        return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate NCCL's bootstrap");
-    }
-    repro_error why = {0};
-    repro_status st = repro_peers_load(t->be, &t->peers, &why);
-    if (st == REPRO_OK && rank == 0)
-        st = repro_peers_id(t->peers, mine + ID, &why);
-    mine[0] = st == REPRO_OK;
-    snprintf((char *)mine + ID + REPRO_PEERS_ID_BYTES, MSG - ID - REPRO_PEERS_ID_BYTES, "%.300s", why.message);
-    for (int r = 0; r < size; r++)
-        bytes[r] = MSG;
-    st = repro_world_allgather(t->world, mine, all, bytes, 0, err);
-    int failed = -1;
-    for (int r = 0; st == REPRO_OK && r < size && failed < 0; r++)
-        if (!all[(size_t)r * MSG])
-            failed = r;
-    if (st == REPRO_OK && failed >= 0) {
-        const char *reason = (const char *)all + (size_t)failed * MSG + ID + REPRO_PEERS_ID_BYTES;
-        repro_peers_close(t->peers, 1);
-        t->peers = NULL;
-        if (strcmp(want, "nccl") == 0)
-            st = repro_fail(err, REPRO_ERR_UNSUPPORTED, "REPRO_WORLD_EXCHANGE=nccl, but rank %d cannot use NCCL: %s",
-                            failed, reason);
-        else
-            snprintf(t->exchange_how, sizeof t->exchange_how,
-                     "host memory, through the world's engine (NCCL unused: rank %d: %.300s)", failed, reason);
-    } else if (st == REPRO_OK) {
-        const char *v = getenv("REPRO_WORLD_TIMEOUT");
-        st = repro_peers_join(t->peers, all + ID, rank, size, v && atof(v) > 0 ? atof(v) : 600.0, err);
-        if (st == REPRO_OK)
-            snprintf(t->exchange_how, sizeof t->exchange_how, "%s, GPU to GPU (sends and receives only)",
-                     repro_peers_describe(t->peers));
-    }
-    free(mine), free(all), free(bytes);
-    return st;
-}
 
 /* Data parallel: the shard sum, this rank's shards in the loader, and
  * what a world of more than one process cannot do yet. */
@@ -426,7 +365,7 @@ static repro_status setup_world(trainer *t, repro_error *err)
         st = repro_bn_world_create(t->model, t->be, cfg->world.shards, size, repro_world_rank(t->world), cfg->batch_size,
                                    cfg->batch_size / cfg->accum_steps, &t->bn, err);
     if (st == REPRO_OK)
-        st = open_peers(t, err);
+        st = repro_world_peers_open(t->world, t->be, &t->peers, t->exchange_how, sizeof t->exchange_how, err);
     if (st == REPRO_OK)
         st = repro_shard_sum_create(t->world, t->be, t->peers, cfg->world.shards, repro_model_n_params(t->model),
                                     cfg->model.n_heads, cfg->batch_size, repro_bn_world_max_floats(t->bn),
