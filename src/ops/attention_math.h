@@ -190,24 +190,34 @@ REPRO_HD static inline void repro_attn_dsum_row(const repro_attn_args *a, int64_
     *repro_attn_stat(a, b, h, i, 2) = repro_attn_dot(a->dout + at, a->o + at, hd);
 }
 
-/* dS_ij (and Pd_ij) of one (row, key) pair from its score s_ij and
- * dPd_ij = dot(dO_i, v_j): the same expression wherever dq, dk or dv needs
- * it (the SIMD twins compute s and dp several pairs at a time). */
+/* dS_ij (and Pd_ij) of one (row, key) pair from its row's saved m, l and
+ * dsum, its score s_ij and dPd_ij = dot(dO_i, v_j): the one expression that
+ * every kernel computing dq, dk or dv uses (the SIMD twins and the tiled
+ * GPU kernels compute s and dp several pairs at a time). `dropout` says
+ * whether there is a keep mask, `kept` is the pair's flag in it and sd is
+ * 1 / (1 - p). */
+REPRO_HD static inline float repro_attn_ds_from(float m, float l, float dsum, int dropout, int kept, float sd,
+                                                float s, float dp, float *pd_out)
+{
+    float P = l > 0.0f ? repro_expf(s - m) / l : 0.0f;
+    float pd = P;
+    if (dropout) {
+        pd = kept ? P * sd : 0.0f;
+        dp = kept ? dp * sd : 0.0f;
+    }
+    *pd_out = pd;
+    return P * (dp - dsum);
+}
+
+/* The same, reading the row's statistics and the pair's keep flag. */
 REPRO_HD static inline float repro_attn_ds_of(const repro_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j,
                                               float s, float dp, float *pd_out)
 {
     float m = *repro_attn_stat(a, b, h, i, 0), l = *repro_attn_stat(a, b, h, i, 1);
     float dsum = *repro_attn_stat(a, b, h, i, 2);
-    float P = l > 0.0f ? repro_expf(s - m) / l : 0.0f;
-    float pd = P;
-    if (a->keep) {
-        float sd = 1.0f / (1.0f - a->p);
-        int k = a->keep[repro_attn_keep_at(a, b, h, i, j)];
-        pd = k ? P * sd : 0.0f;
-        dp = k ? dp * sd : 0.0f;
-    }
-    *pd_out = pd;
-    return P * (dp - dsum);
+    int kept = a->keep ? a->keep[repro_attn_keep_at(a, b, h, i, j)] : 1;
+    float sd = a->keep ? 1.0f / (1.0f - a->p) : 1.0f;
+    return repro_attn_ds_from(m, l, dsum, a->keep != NULL, kept, sd, s, dp, pd_out);
 }
 
 /* The same, computing s_ij and dPd_ij here. */

@@ -1,18 +1,19 @@
 /* The CUDA attention and softmax kernels against their CPU _ref twins, bit
  * for bit (src/ops/cuda/cuda_attention.h, src/ops/attention_math.h): for
  * T in {1, 7, 64, 65, 128, 300} (one block, a block and one key, several
- * blocks), 1 and 8 heads, head_dim 64 and 32, and the modes plain, causal,
- * key padding (each sample its own length) and causal with dropout, the
- * forward's o, m, l and dropout mask and the backward's dqkv must be the
- * same bits. Softmax on a few row widths and GELU (erf form) likewise.
+ * blocks), 1 and 8 heads, head_dim 64, 32, 16, 128 (the tiled kernels') and
+ * 24 (row kernels only), and the modes plain, causal, key padding (each
+ * sample its own length) and causal with dropout, every kernel variant's
+ * forward o, m, l and dropout mask and backward dqkv must be the same bits. Softmax on a few row widths and GELU (erf form) likewise.
  *
  * One line per case: PASS, or FAIL with the first differing index and both
  * values in hex. Exit 0 all pass, 1 a failure, 77 with "SKIPPED: no CUDA
  * device" without a GPU.
  *
- * --bench: forward + backward times at T = 128, 512, 2048 (8 heads of 64,
- * the batch chosen so that B * H * T = 262144 rows fill the GPU), the peer
- * being bench/torch_attention.py. */
+ * --bench [rows]: forward + backward times at T = 128, 512, 2048 (8 heads
+ * of 64, the batch chosen so that B * H * T = 262144 rows fill the GPU) of
+ * the default (tiled) kernels, and with `rows` of the row kernels too; the
+ * peer is bench/torch_attention.py. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 
 #include <vector>
 
+#include "ops/cuda/attention_tiled.cuh"
 #include "ops/cuda/cuda_attention.h"
 
 extern "C" {
@@ -122,19 +124,40 @@ static void attention_case(rng &r, int64_t B, int64_t T, int64_t H, int64_t hd, 
     g.keep = nkeep ? d_keep.p : NULL;
     g.dout = d_dout.p;
     g.dqkv = d_dqkv.p;
-    /* the one-thread-a-row forward, then the default (one warp a row) and the backward */
-    REPRO_OK_OR_DIE(repro_cuda_attention_forward_variant(&g, 0, NULL, &err_));
-    cmp_f("attention forward o (thread a row)", shape, o, d_o.down());
-    cmp_f("attention m, l (thread a row)", shape, m_and_l(stat, B, H, T), m_and_l(d_stat.down(), B, H, T));
-    if (nkeep)
-        cmp_u8("attention dropout mask (thread a row)", shape, keep, d_keep.down());
+    /* every forward kernel, then every backward kernel from the default forward */
+    static const struct {
+        int variant;
+        const char *name;
+    } fwd[] = {{REPRO_CUDA_ATTN_ROW, "thread a row"}, {REPRO_CUDA_ATTN_WARP, "warp a row"},
+               {REPRO_CUDA_ATTN_TILED, "tiled"}},
+      bwd[] = {{REPRO_CUDA_ATTN_ROW, "thread a row"}, {REPRO_CUDA_ATTN_TILED, "tiled"}};
+    const bool tiled = repro_cuda_attention_tiled_fits(&g);
+    char what[120];
+    for (const auto &f : fwd) {
+        if (f.variant == REPRO_CUDA_ATTN_TILED && !tiled)
+            continue;
+        d_o.up(fvec(no, -7.0f)); /* stale values a kernel must overwrite */
+        REPRO_OK_OR_DIE(repro_cuda_attention_forward_variant(&g, f.variant, NULL, &err_));
+        snprintf(what, sizeof what, "attention forward o (%s)", f.name);
+        cmp_f(what, shape, o, d_o.down());
+        snprintf(what, sizeof what, "attention m, l (%s)", f.name);
+        cmp_f(what, shape, m_and_l(stat, B, H, T), m_and_l(d_stat.down(), B, H, T));
+        if (nkeep) {
+            snprintf(what, sizeof what, "attention dropout mask (%s)", f.name);
+            cmp_u8(what, shape, keep, d_keep.down());
+        }
+    }
     REPRO_OK_OR_DIE(repro_cuda_attention_forward(&g, NULL, &err_));
-    REPRO_OK_OR_DIE(repro_cuda_attention_backward(&g, NULL, &err_));
-    cmp_f("attention forward o", shape, o, d_o.down());
-    cmp_f("attention m, l, dsum", shape, stat, d_stat.down());
-    if (nkeep)
-        cmp_u8("attention dropout mask", shape, keep, d_keep.down());
-    cmp_f("attention backward dqkv", shape, dqkv, d_dqkv.down());
+    for (const auto &b : bwd) {
+        if (b.variant == REPRO_CUDA_ATTN_TILED && !tiled)
+            continue;
+        d_dqkv.up(fvec(nqkv, -7.0f));
+        REPRO_OK_OR_DIE(repro_cuda_attention_backward_variant(&g, b.variant, NULL, &err_));
+        snprintf(what, sizeof what, "attention m, l, dsum (%s)", b.name);
+        cmp_f(what, shape, stat, d_stat.down());
+        snprintf(what, sizeof what, "attention backward dqkv (%s)", b.name);
+        cmp_f(what, shape, dqkv, d_dqkv.down());
+    }
 }
 
 static void softmax_case(rng &r, int64_t rows, int64_t n)
@@ -167,7 +190,7 @@ static void gelu_erf_case(rng &r, size_t n)
     cmp_f("gelu_erf backward", shape, dx, d_dx.down());
 }
 
-static void bench(void)
+static void bench(int fwd_variant, int bwd_variant, const char *label)
 {
     const int64_t H = 8, hd = 64, Ts[] = {128, 512, 2048};
     for (int causal = 0; causal < 2; causal++)
@@ -195,16 +218,16 @@ static void bench(void)
             CUDA_OK(cudaEventCreate(&e0));
             CUDA_OK(cudaEventCreate(&e1));
             CUDA_OK(cudaEventCreate(&e2));
-            REPRO_OK_OR_DIE(repro_cuda_attention_forward(&a, NULL, &err_)); /* warm-up */
-            REPRO_OK_OR_DIE(repro_cuda_attention_backward(&a, NULL, &err_));
+            REPRO_OK_OR_DIE(repro_cuda_attention_forward_variant(&a, fwd_variant, NULL, &err_)); /* warm-up */
+            REPRO_OK_OR_DIE(repro_cuda_attention_backward_variant(&a, bwd_variant, NULL, &err_));
             const int reps = 3;
             float fwd = 0, bwd = 0;
             for (int k = 0; k < reps; k++) {
                 float f, b;
                 CUDA_OK(cudaEventRecord(e0));
-                REPRO_OK_OR_DIE(repro_cuda_attention_forward(&a, NULL, &err_));
+                REPRO_OK_OR_DIE(repro_cuda_attention_forward_variant(&a, fwd_variant, NULL, &err_));
                 CUDA_OK(cudaEventRecord(e1));
-                REPRO_OK_OR_DIE(repro_cuda_attention_backward(&a, NULL, &err_));
+                REPRO_OK_OR_DIE(repro_cuda_attention_backward_variant(&a, bwd_variant, NULL, &err_));
                 CUDA_OK(cudaEventRecord(e2));
                 CUDA_OK(cudaEventSynchronize(e2));
                 CUDA_OK(cudaEventElapsedTime(&f, e0, e1));
@@ -214,9 +237,9 @@ static void bench(void)
             }
             /* the usual count: 4 B H T^2 hd forward, 2.5x that backward, halved when causal */
             double flop = 4.0 * (double)B * H * T * T * hd * (causal ? 0.5 : 1.0);
-            printf("BENCH attention B=%lld H=%lld T=%lld hd=%lld %s  fwd %.3f ms (%.2f TFLOP/s)  bwd %.3f ms (%.2f "
+            printf("BENCH attention%s B=%lld H=%lld T=%lld hd=%lld %s  fwd %.3f ms (%.2f TFLOP/s)  bwd %.3f ms (%.2f "
                    "TFLOP/s)  fwd+bwd %.3f ms\n",
-                   (long long)B, (long long)H, (long long)T, (long long)hd, causal ? "causal" : "full", fwd,
+                   label, (long long)B, (long long)H, (long long)T, (long long)hd, causal ? "causal" : "full", fwd,
                    flop / (fwd * 1e-3) / 1e12, bwd, 2.5 * flop / (bwd * 1e-3) / 1e12, fwd + bwd);
             fflush(stdout);
             cudaEventDestroy(e0);
@@ -236,16 +259,21 @@ int main(int argc, char **argv)
     CUDA_OK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
     if (argc > 1 && !strcmp(argv[1], "--bench")) {
-        bench();
+        /* the default kernels; `--bench rows` also the row kernels they replaced */
+        bench(REPRO_CUDA_ATTN_AUTO, REPRO_CUDA_ATTN_AUTO, "");
+        if (argc > 2 && !strcmp(argv[2], "rows"))
+            bench(REPRO_CUDA_ATTN_WARP, REPRO_CUDA_ATTN_ROW, "-rows");
         return 0;
     }
     rng r = {11};
-    const int64_t Ts[] = {1, 7, 64, 65, 128, 300}, Hs[] = {1, 8}, hds[] = {64, 32};
+    /* head sizes: the tiled kernels' four and one that runs the row kernels */
+    const int64_t Ts[] = {1, 7, 64, 65, 128, 300}, Hs[] = {1, 8}, hds[] = {64, 32, 16, 128, 24};
     for (int64_t T : Ts)
         for (int64_t H : Hs)
             for (int64_t hd : hds)
                 for (int md = PLAIN; md <= CAUSAL_DROPOUT; md++)
                     attention_case(r, 2, T, H, hd, (mode)md);
+    attention_case(r, 3, 200, 2, 64, PADDING); /* three lengths cutting tiles in different places */
     softmax_case(r, 5, 1);
     softmax_case(r, 33, 10);
     softmax_case(r, 7, 1500);

@@ -1,6 +1,9 @@
-/* Attention and softmax on the GPU (cuda_attention.h): the row functions
- * of src/ops/attention_math.h, one thread a row, and softmax's rows with
- * the canonical sums of canon_tree.cuh. */
+/* Attention and softmax on the GPU (cuda_attention.h): the tiled kernels
+ * of attention_tiled.cu where the head size has them, else the row
+ * functions of src/ops/attention_math.h (a warp a row forward, a thread a
+ * row backward), and softmax's rows with the canonical sums of
+ * canon_tree.cuh. */
+#include "ops/cuda/attention_tiled.cuh"
 #include "ops/cuda/canon_tree.cuh"
 #include "ops/cuda/cuda_attention.h"
 #include "ops/cuda/cuda_util.cuh"
@@ -191,7 +194,14 @@ repro_status repro_cuda_attention_forward_variant(const repro_attn_args *a, int 
     int64_t rows = a->B * a->H * a->T;
     if (st != REPRO_OK || rows == 0)
         return st;
-    if (variant == 1) {
+    if (variant == REPRO_CUDA_ATTN_AUTO)
+        variant = repro_cuda_attention_tiled_fits(a) ? REPRO_CUDA_ATTN_TILED : REPRO_CUDA_ATTN_WARP;
+    if (variant == REPRO_CUDA_ATTN_TILED) {
+        if (!repro_cuda_attention_tiled_fits(a))
+            return repro_fail(err, REPRO_ERR_ARG, "attention: no tiled kernel for head_dim %lld", (long long)a->hd);
+        return repro_cuda_attention_forward_tiled(a, s, err);
+    }
+    if (variant == REPRO_CUDA_ATTN_WARP) {
         int64_t blocks = (rows + kWarpRows - 1) / kWarpRows;
         forward_warp_kernel<<<(unsigned)(blocks < REPRO_CUDA_MAX_BLOCKS ? blocks : REPRO_CUDA_MAX_BLOCKS),
                               32 * kWarpRows, 0, repro_cuda_s(s)>>>(*a);
@@ -203,25 +213,37 @@ repro_status repro_cuda_attention_forward_variant(const repro_attn_args *a, int 
 
 repro_status repro_cuda_attention_forward(const repro_attn_args *a, repro_cuda_stream s, repro_error *err)
 {
-    return repro_cuda_attention_forward_variant(a, 1, s, err);
+    return repro_cuda_attention_forward_variant(a, REPRO_CUDA_ATTN_AUTO, s, err);
 }
 
-repro_status repro_cuda_attention_backward(const repro_attn_args *a, repro_cuda_stream s, repro_error *err)
+repro_status repro_cuda_attention_backward_variant(const repro_attn_args *a, int variant, repro_cuda_stream s,
+                                                   repro_error *err)
 {
     repro_status st = repro_attention_check(a, 0, err);
     int64_t rows = a->B * a->H * a->T;
     if (st != REPRO_OK || rows == 0)
         return st;
+    if (variant == REPRO_CUDA_ATTN_AUTO)
+        variant = repro_cuda_attention_tiled_fits(a) ? REPRO_CUDA_ATTN_TILED : REPRO_CUDA_ATTN_ROW;
+    if (variant == REPRO_CUDA_ATTN_TILED && !repro_cuda_attention_tiled_fits(a))
+        return repro_fail(err, REPRO_ERR_ARG, "attention: no tiled kernel for head_dim %lld", (long long)a->hd);
     dsum_kernel<<<blocks_of(rows), kThreads, 0, repro_cuda_s(s)>>>(*a);
     st = repro_cuda_check("attention backward (dsum)", err);
     if (st != REPRO_OK)
         return st;
+    if (variant == REPRO_CUDA_ATTN_TILED)
+        return repro_cuda_attention_backward_tiled(a, s, err);
     dq_kernel<<<blocks_of(rows), kThreads, 0, repro_cuda_s(s)>>>(*a);
     st = repro_cuda_check("attention backward (dq)", err);
     if (st != REPRO_OK)
         return st;
     dkv_kernel<<<blocks_of(rows), kThreads, 0, repro_cuda_s(s)>>>(*a);
     return repro_cuda_check("attention backward (dk, dv)", err);
+}
+
+repro_status repro_cuda_attention_backward(const repro_attn_args *a, repro_cuda_stream s, repro_error *err)
+{
+    return repro_cuda_attention_backward_variant(a, REPRO_CUDA_ATTN_AUTO, s, err);
 }
 
 repro_status repro_cuda_softmax_forward(float *y, const float *x, int64_t rows, int64_t n, repro_cuda_stream s,

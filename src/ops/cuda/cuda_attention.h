@@ -3,12 +3,14 @@
  * Conventions of src/ops/cuda/cuda_ops.h: device pointers, work enqueued
  * on `stream`, nothing synchronised or allocated (CUDA-graph safe).
  *
- * How the work is split: the forward runs one warp a row (b, h, i): the
- * lanes compute the block's independent scores, exponentials and dropout
- * draws, and own the output values d, while the running max and sum are
- * the written sequential scans (attention.cu); dsum and dq run one thread
- * a row and dk, dv one thread a key (b, h, j), each the shared row
- * function. No sum is ever split and no atomics are used. */
+ * How the work is split: where the head size has them (16, 32, 64, 128),
+ * tiled kernels (attention_tiled.cu): a thread block owns 64 query rows
+ * (forward, dq) or 64 keys (dk, dv) and walks the other side in tiles of 64
+ * through shared memory; every other head size runs the row functions (a
+ * warp a row forward, a thread a row or key backward). In both, the
+ * running max and sum are the written sequential scans and every output
+ * value is one chain owned by one thread: no sum is ever split and no
+ * atomics are used. */
 #ifndef REPRO_OPS_CUDA_ATTENTION_H
 #define REPRO_OPS_CUDA_ATTENTION_H
 
@@ -22,15 +24,25 @@
 extern "C" {
 #endif
 
+/* The kernels behind the calls below, for the tests (all give the same
+ * bits): AUTO picks the tiled kernels where the head size has them. */
+enum {
+    REPRO_CUDA_ATTN_AUTO = -1,
+    REPRO_CUDA_ATTN_ROW = 0,   /* one thread a row: the row functions themselves */
+    REPRO_CUDA_ATTN_WARP = 1,  /* forward only: one warp a row */
+    REPRO_CUDA_ATTN_TILED = 2  /* 64 rows or keys a block (head_dim 16, 32, 64, 128) */
+};
+
 /* The CPU's argument checks (REPRO_ERR_ARG, nothing launched), then the
  * forward: o, the m and l rows of stat, keep when not NULL. */
 repro_status repro_cuda_attention_forward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
-/* The forward's kernels, for the tests: 0 one thread a row (the row
- * function itself), 1 one warp a row (the default); the same bits. */
 repro_status repro_cuda_attention_forward_variant(const repro_attn_args *a, int variant, repro_cuda_stream stream,
                                                   repro_error *err);
-/* dsum rows of stat, then dqkv (overwritten). */
+/* dsum rows of stat, then dqkv (overwritten). The backward variants are
+ * ROW and TILED (WARP runs ROW). */
 repro_status repro_cuda_attention_backward(const repro_attn_args *a, repro_cuda_stream stream, repro_error *err);
+repro_status repro_cuda_attention_backward_variant(const repro_attn_args *a, int variant, repro_cuda_stream stream,
+                                                   repro_error *err);
 
 /* Softmax over the last axis of [rows][n]; backward from the forward's y. */
 repro_status repro_cuda_softmax_forward(float *y, const float *x, int64_t rows, int64_t n, repro_cuda_stream stream,
