@@ -88,7 +88,7 @@ struct gemm_case {
     int a_trans, b_trans, accumulate, bias, specials;
 };
 
-static const char *const tiling_names[REPRO_CUDA_GEMM_TILINGS] = {"auto", "128x128", "32x32", "16x16"};
+static const char *const tiling_names[REPRO_CUDA_GEMM_TILINGS] = {"auto", "128x128", "32x32", "16x16", "64x64"};
 
 static void test_gemm(rng &r, const gemm_case &c, repro_cuda_gemm_tiling tiling)
 {
@@ -580,6 +580,17 @@ static void bench(rng &r)
     bench_gemm(r, h, "dW 784->256", 256, 784, 256, 1, 0, 200, 1);
     bench_gemm(r, h, "dW 256->256", 256, 256, 256, 1, 0, 200, 1);
     bench_gemm(r, h, "dW 256->10", 10, 256, 256, 1, 0, 200, 1);
+    /* the 6-layer d512 encoder's products (examples/transformer_6l_512d.yaml: 32 x 256 tokens) */
+    bench_gemm(r, h, "enc fwd in_proj", 8192, 1536, 512, 0, 1, 10, 1);
+    bench_gemm(r, h, "enc fwd out_proj", 8192, 512, 512, 0, 1, 10, 1);
+    bench_gemm(r, h, "enc fwd linear1", 8192, 2048, 512, 0, 1, 10, 1);
+    bench_gemm(r, h, "enc fwd linear2", 8192, 512, 2048, 0, 1, 10, 1);
+    bench_gemm(r, h, "enc dx in_proj", 8192, 512, 1536, 0, 0, 10, 1);
+    bench_gemm(r, h, "enc dx linear2", 8192, 2048, 512, 0, 0, 10, 1);
+    bench_gemm(r, h, "enc dW in_proj", 1536, 512, 8192, 1, 0, 10, 1);
+    bench_gemm(r, h, "enc dW out_proj", 512, 512, 8192, 1, 0, 10, 1);
+    bench_gemm(r, h, "enc dW linear1", 2048, 512, 8192, 1, 0, 10, 1);
+    bench_gemm(r, h, "enc dW linear2", 512, 2048, 8192, 1, 0, 10, 1);
     cublasDestroy(h);
 }
 
@@ -622,6 +633,7 @@ int main(int argc, char **argv)
     test_linear(r, 256, 256, 10);
     test_linear(r, 7, 1000, 257);
     test_linear(r, 1, 1, 1);
+    test_linear(r, 3000, 40, 70); /* the bias gradient's chains over several tiles of rows */
 
     static const int64_t sizes[] = {1, 7, 255, 257, 1000, 4097, 65539};
     for (int64_t n : sizes) {
@@ -656,6 +668,9 @@ int main(int argc, char **argv)
     test_layernorm(r, 256, 256, 1);
     test_layernorm(r, 5, 1000, 1);
     test_layernorm(r, 3, 4097, 1);
+    test_layernorm(r, 1000, 1024, 1); /* one canonical block a row, several tiles of the parameter chains */
+    test_layernorm(r, 2049, 96, 0);
+    test_layernorm(r, 33, 1025, 0);   /* two blocks a row: one thread a row */
 
     test_xent(r, 1, 1, -5.0f, 5.0f, 0);
     test_xent(r, 256, 10, -5.0f, 5.0f, 0);

@@ -146,10 +146,10 @@ int main(void)
     for (const auto &c : emb)
         test_embedding(r, c[0], c[1], c[2]);
     test_order();
-    static const int64_t lm[][3] = {{1, 1, 2}, {3, 4, 9}, {64, 32, 128}, {17, 65, 113}};
+    static const int64_t lm[][3] = {{1, 1, 2}, {3, 4, 9}, {64, 32, 128}, {17, 65, 113}, {3, 600, 40}};
     for (const auto &c : lm)
         test_lm(r, c[0], c[1], c[2]);
-    static const int64_t ign[][4] = {{1, 1, 2, 0}, {3, 4, 9, 2}, {64, 32, 128, 0}, {17, 65, 113, 5000}};
+    static const int64_t ign[][4] = {{1, 1, 2, 0}, {3, 4, 9, 2}, {64, 32, 128, 0}, {17, 65, 113, 5000}, {2, 700, 30, 1}};
     for (const auto &c : ign)
         test_lm_ignore(r, c[0], c[1], c[2], c[3]);
     test_pad_mask(1, 0.0f);

@@ -47,9 +47,10 @@ typedef enum repro_cuda_gemm_tiling {
     REPRO_CUDA_GEMM_AUTO = 0,
     REPRO_CUDA_GEMM_128X128, /* 256 threads, 8x8 outputs each, k tiles of 8 (large outputs) */
     REPRO_CUDA_GEMM_32X32,   /* 256 threads, 2x2 outputs each, k tiles of 32 */
-    REPRO_CUDA_GEMM_16X16    /* 256 threads, one output each, k tiles of 64 */
+    REPRO_CUDA_GEMM_16X16,   /* 256 threads, one output each, k tiles of 64 */
+    REPRO_CUDA_GEMM_64X64    /* 256 threads, 4x4 outputs each, k tiles of 16 */
 } repro_cuda_gemm_tiling;
-#define REPRO_CUDA_GEMM_TILINGS 4
+#define REPRO_CUDA_GEMM_TILINGS 5
 /* The tiling AUTO picks for an M x N output. */
 repro_cuda_gemm_tiling repro_cuda_gemm_auto_tiling(int64_t M, int64_t N);
 /* repro_cuda_gemm with a chosen tiling. */

@@ -1,5 +1,6 @@
 /* Token embedding, the LM cross-entropy and the pad mask on the GPU: the orders of
- * src/ops/cpu/embedding.h, one thread an output element. The embedding
+ * src/ops/cpu/embedding.h, one thread an output element (the LM loss: a
+ * block a sample, see lm_forward_kernel). The embedding
  * backward gives each dW[v][d] its own thread, which walks the positions
  * ascending and adds the ones holding v: the reference's chain, no atomics.
  * Consecutive threads take consecutive d of one row, so the id reads are
@@ -33,23 +34,44 @@ __global__ void embedding_backward_kernel(float *dw, const float *ids, const flo
     }
 }
 
+/* The LM loss of a sample: a block a sample. Its threads compute the terms
+ * of REPRO_CUDA_THREADS positions at a time (each position's row
+ * statistics, one thread a position) into shared memory, and thread 0 adds
+ * the counted ones in ascending order: the reference's chain, whose
+ * length is T, so the parallel part is everything but the adds. */
 __global__ void lm_forward_kernel(float *loss, const float *z, const float *target, int64_t B, int64_t T, int64_t V,
                                   int64_t ignore)
 {
-    REPRO_CUDA_FOR(b, B)
-    {
+    __shared__ float term[REPRO_CUDA_THREADS];
+    __shared__ int counted[REPRO_CUDA_THREADS];
+    for (int64_t b = blockIdx.x; b < B; b += gridDim.x) {
         float acc = 0.0f;
         int64_t n = 0;
-        for (int64_t t = 0; t < T; t++) {
-            if (repro_token_ignored(target[b * T + t], ignore))
-                continue;
-            const float *zr = z + (b * T + t) * V;
-            const int64_t label = repro_token_id(target[b * T + t], V);
-            repro_xent_stats st = repro_xent_row_stats(zr, V);
-            acc = acc + (label >= 0 ? repro_xent_loss(st, zr[label]) : __int_as_float(0x7fc00000));
-            n++;
+        for (int64_t t0 = 0; t0 < T; t0 += REPRO_CUDA_THREADS) {
+            const int64_t t = t0 + threadIdx.x;
+            float v = 0.0f;
+            int use = t < T && !repro_token_ignored(target[b * T + t], ignore);
+            if (use) {
+                const float *zr = z + (b * T + t) * V;
+                const int64_t label = repro_token_id(target[b * T + t], V);
+                repro_xent_stats st = repro_xent_row_stats(zr, V);
+                v = label >= 0 ? repro_xent_loss(st, zr[label]) : __int_as_float(0x7fc00000);
+            }
+            term[threadIdx.x] = v;
+            counted[threadIdx.x] = use;
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                int m = (int)(T - t0 < REPRO_CUDA_THREADS ? T - t0 : REPRO_CUDA_THREADS);
+                for (int k = 0; k < m; k++)
+                    if (counted[k]) {
+                        acc = acc + term[k];
+                        n++;
+                    }
+            }
+            __syncthreads();
         }
-        loss[b] = n ? acc / (float)n : 0.0f;
+        if (threadIdx.x == 0)
+            loss[b] = n ? acc / (float)n : 0.0f;
     }
 }
 
@@ -135,8 +157,8 @@ repro_status repro_cuda_lm_xent_forward(float *loss, const float *z, const float
     repro_status st = check("lm cross-entropy forward", loss, z, target, B, V, T, err);
     if (st != REPRO_OK || B == 0)
         return st;
-    lm_forward_kernel<<<repro_cuda_blocks(B), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(loss, z, target, B, T, V,
-                                                                                             ignore);
+    unsigned blocks = (unsigned)(B < REPRO_CUDA_MAX_BLOCKS ? B : REPRO_CUDA_MAX_BLOCKS);
+    lm_forward_kernel<<<blocks, REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(loss, z, target, B, T, V, ignore);
     return repro_cuda_check("lm cross-entropy forward", err);
 }
 

@@ -22,8 +22,8 @@
  * Staging: out-of-range rows/columns load zeros (their outputs are never
  * stored). Each operand is read in the order its strides make coalesced:
  * float4 along a contiguous, 16-byte-aligned dimension when the block's
- * tiles are all full, else one float per thread along whichever of the two
- * dimensions is contiguous. */
+ * tiles are all full (for B either n or k), else one float per thread
+ * along whichever of the two dimensions is contiguous. */
 #include "ops/cuda/gemm_args.cuh"
 
 namespace {
@@ -43,7 +43,8 @@ constexpr int LD = BM + PAD;
 enum load_mode {
     VEC_CONTIG = 0, /* float4 along the contiguous dimension, all tiles full */
     SCALAR_K_FAST,  /* one float per thread, k varying fastest across threads */
-    SCALAR_MN_FAST  /* one float per thread, m (or n) varying fastest */
+    SCALAR_MN_FAST, /* one float per thread, m (or n) varying fastest */
+    VEC_K           /* B only: float4 along k (b_rs == 1: the linear layer's W^T), all tiles full */
 };
 
 typedef repro_gemm_args gemm_args;
@@ -102,7 +103,8 @@ template <int mode>
 __device__ __forceinline__ void load_b(const gemm_args &g, const float *pb, int64_t k0, int64_t n0,
                                        int tid, float r[4])
 {
-    if constexpr (mode == VEC_CONTIG) { /* pb: row k0 + tid / 32, column n0 + (tid % 32) * 4 */
+    if constexpr (mode == VEC_CONTIG || mode == VEC_K) { /* pb: row k0 + tid / 32, column n0 + (tid % 32) * 4;
+                                                          VEC_K: column n0 + tid / 2, rows k0 + (tid % 2) * 4.. */
         const float4 v = *reinterpret_cast<const float4 *>(pb);
         r[0] = v.x;
         r[1] = v.y;
@@ -125,6 +127,11 @@ __device__ __forceinline__ void store_b(float (*Bs)[LD], int tid, const float r[
 {
     if constexpr (mode == VEC_CONTIG) {
         *reinterpret_cast<float4 *>(&Bs[tid / 32][(tid % 32) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
+    } else if constexpr (mode == VEC_K) { /* as A's float4 rows: 16 columns and 2 k offsets a warp, no conflicts */
+        int nn = tid / 2, kk = (tid % 2) * 4;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            Bs[kk + j][nn] = r[j];
     } else {
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -183,8 +190,10 @@ __global__ void __launch_bounds__(THREADS, REPRO_GEMM_MIN_BLOCKS) gemm_kernel(ge
     const int64_t tiles = (g.K + BK - 1) / BK;
     /* The float4 paths walk one pointer per operand (used only in VEC_CONTIG mode). */
     const float *pa = g.A + (a_mode == VEC_CONTIG ? (m0 + tid / 2) * g.a_rs + (tid % 2) * 4 : 0);
-    const float *pb = g.B + (b_mode == VEC_CONTIG ? (int64_t)(tid / 32) * g.b_rs + n0 + (tid % 32) * 4 : 0);
-    const int64_t pb_step = BK * g.b_rs;
+    const float *pb = g.B + (b_mode == VEC_CONTIG ? (int64_t)(tid / 32) * g.b_rs + n0 + (tid % 32) * 4
+                             : b_mode == VEC_K ? (n0 + tid / 2) * g.b_cs + (tid % 2) * 4
+                                               : 0);
+    const int64_t pb_step = BK * g.b_rs; /* VEC_K: b_rs == 1 */
     float ra[4], rb[4];
     if (tiles > 0) {
         load_a<a_mode>(g, pa, m0, 0, tid, ra);
@@ -253,6 +262,8 @@ int b_mode_of(const gemm_args &g)
 {
     if (g.b_cs == 1 && g.b_rs % 4 == 0 && aligned16(g.B) && g.N % BN == 0 && g.K % BK == 0)
         return VEC_CONTIG;
+    if (g.b_rs == 1 && g.b_cs % 4 == 0 && aligned16(g.B) && g.N % BN == 0 && g.K % BK == 0)
+        return VEC_K;
     return g.b_cs == 1 || g.b_rs != 1 ? SCALAR_MN_FAST : SCALAR_K_FAST;
 }
 
@@ -267,11 +278,15 @@ int64_t blocks_of(int64_t M, int64_t N, int64_t edge)
  * the MLP's products and 2048^2 / 4096^2 (docs/cuda.md): 128 x 128 tiles
  * win once they make 128 blocks; below that 32 x 32 tiles while they make
  * 192 blocks, else one output a thread in 16 x 16 tiles (the 256 x 256
- * outputs at batch 256). */
+ * outputs at batch 256). On an H200 the transformer's weight gradients
+ * (512-2048 x 512 outputs, K = 8192) run 1.2-1.6x faster in 64 x 64 tiles
+ * than in 32 x 32 once those make 192 blocks (2026-11-30, --bench). */
 extern "C" repro_cuda_gemm_tiling repro_cuda_gemm_auto_tiling(int64_t M, int64_t N)
 {
     if (blocks_of(M, N, 128) >= 128)
         return REPRO_CUDA_GEMM_128X128;
+    if (blocks_of(M, N, 64) >= 192)
+        return REPRO_CUDA_GEMM_64X64;
     if (blocks_of(M, N, 32) >= 192)
         return REPRO_CUDA_GEMM_32X32;
     return REPRO_CUDA_GEMM_16X16;
@@ -307,7 +322,10 @@ extern "C" repro_status repro_cuda_gemm_tiled(repro_cuda_gemm_tiling tiling, int
         return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: bias is only allowed without accumulate");
     if (tiling == REPRO_CUDA_GEMM_AUTO)
         tiling = repro_cuda_gemm_auto_tiling(M, N);
-    const int64_t edge = tiling == REPRO_CUDA_GEMM_128X128 ? BM : tiling == REPRO_CUDA_GEMM_32X32 ? 32 : 16;
+    const int64_t edge = tiling == REPRO_CUDA_GEMM_128X128 ? BM
+                         : tiling == REPRO_CUDA_GEMM_64X64 ? 64
+                         : tiling == REPRO_CUDA_GEMM_32X32 ? 32
+                                                           : 16;
     const int64_t gy = (M + edge - 1) / edge;
     if (gy > 65535)
         return repro_fail(err, REPRO_ERR_ARG, "cuda gemm: M=%lld needs more than 65535 row tiles", (long long)M);
@@ -319,9 +337,9 @@ extern "C" repro_status repro_cuda_gemm_tiled(repro_cuda_gemm_tiling tiling, int
     }
     int64_t gx = (N + BN - 1) / BN;
     dim3 grid((unsigned)gx, (unsigned)gy);
-    launch_fn *const table[3][3] = {{gemm_kernel<0, 0>, gemm_kernel<0, 1>, gemm_kernel<0, 2>},
-                                    {gemm_kernel<1, 0>, gemm_kernel<1, 1>, gemm_kernel<1, 2>},
-                                    {gemm_kernel<2, 0>, gemm_kernel<2, 1>, gemm_kernel<2, 2>}};
+    launch_fn *const table[3][4] = {{gemm_kernel<0, 0>, gemm_kernel<0, 1>, gemm_kernel<0, 2>, gemm_kernel<0, 3>},
+                                    {gemm_kernel<1, 0>, gemm_kernel<1, 1>, gemm_kernel<1, 2>, gemm_kernel<1, 3>},
+                                    {gemm_kernel<2, 0>, gemm_kernel<2, 1>, gemm_kernel<2, 2>, gemm_kernel<2, 3>}};
     table[a_mode_of(g)][b_mode_of(g)]<<<grid, THREADS, 0, repro_cuda_s(stream)>>>(g);
     return repro_cuda_check("gemm kernel", err);
 }

@@ -144,6 +144,7 @@ int repro_cuda_gemm_small_launch(const repro_gemm_args &g, repro_cuda_gemm_tilin
     switch (tiling) {
     case REPRO_CUDA_GEMM_32X32: launch<32, 32, 2, 2, 32>(g, s); return 1;
     case REPRO_CUDA_GEMM_16X16: launch<16, 16, 1, 1, 64>(g, s); return 1;
+    case REPRO_CUDA_GEMM_64X64: launch<64, 64, 4, 4, 16>(g, s); return 1;
     default: return 0;
     }
 }

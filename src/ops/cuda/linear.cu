@@ -5,37 +5,24 @@
  *   dx          = dy W:   M=B, N=I, K=O; A = dy (O, 1), B = W (I, 1)
  *   dW         += dy^T x: M=O, N=I, K=B; A(o,b) = dy[b][o] (1, O), B = x (I, 1)
  *   db[o]      += dy[b][o] for b ascending (acc = acc + dy, from db's value):
- *                 one thread per column o, sequential over the rows
- *                 (staged through shared memory). */
+ *                 one chain per column o, sequential over the rows
+ *                 (column_chain.cuh stages the rows through shared memory). */
+#include "ops/cuda/column_chain.cuh"
 #include "ops/cuda/cuda_util.cuh"
 
 namespace {
 
-/* db[o] = db[o] + dy[0][o] + dy[1][o] + ... in that order, one thread per
- * column. A block owns 32 columns: its 8 warps stage BG_ROWS rows of them
- * in shared memory (coalesced), then warp 0 runs the 32 chains over the
- * staged rows, reading ahead of its adds. */
-constexpr int BG_COLS = 32, BG_WARPS = 8, BG_ROWS = 64;
-
-__global__ void __launch_bounds__(BG_COLS *BG_WARPS) bias_grad_kernel(float *db, const float *dy, int64_t B, int64_t O)
-{
-    __shared__ float rows[BG_ROWS][BG_COLS];
-    const int lane = threadIdx.x % BG_COLS, warp = threadIdx.x / BG_COLS;
-    const int64_t o = (int64_t)blockIdx.x * BG_COLS + lane;
-    float acc = (warp == 0 && o < O) ? db[o] : 0.0f;
-    for (int64_t b0 = 0; b0 < B; b0 += BG_ROWS) {
-        const int n = (int)(B - b0 < BG_ROWS ? B - b0 : BG_ROWS);
-        for (int r = warp; r < n; r += BG_WARPS)
-            rows[r][lane] = o < O ? dy[(b0 + r) * O + o] : 0.0f;
-        __syncthreads();
-        if (warp == 0)
-            for (int r = 0; r < n; r++)
-                acc = acc + rows[r][lane];
-        __syncthreads();
-    }
-    if (warp == 0 && o < O)
-        db[o] = acc;
-}
+/* db[o] = db[o] + dy[0][o] + dy[1][o] + ... in that order: one chain a
+ * column (column_chain.cuh). */
+struct bias_grad_op {
+    float *db;
+    const float *dy;
+    int64_t O;
+    __device__ void load(int64_t b, int64_t o, float v[1]) const { v[0] = dy[b * O + o]; }
+    __device__ void init(int64_t o, float acc[1]) const { acc[0] = db[o]; }
+    __device__ void step(float acc[1], const float v[1]) const { acc[0] = acc[0] + v[0]; }
+    __device__ void store(int64_t o, const float acc[1]) const { db[o] = acc[0]; }
+};
 
 /* The layer over one matrix product: repro_cuda_gemm (fp32) or
  * repro_cuda_gemm_bf16 (tensor cores); both share the signature. The bias
@@ -63,11 +50,8 @@ repro_status backward_with(gemm_fn gemm, const char *what, float *dx, float *dw,
         st = gemm(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
     if (st == REPRO_OK)
         st = gemm(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
-    if (st == REPRO_OK && db && O > 0) {
-        unsigned blocks = (unsigned)((O + BG_COLS - 1) / BG_COLS);
-        bias_grad_kernel<<<blocks, BG_COLS * BG_WARPS, 0, repro_cuda_s(s)>>>(db, dy, B, O);
-        st = repro_cuda_check("linear bias gradient", err);
-    }
+    if (st == REPRO_OK && db)
+        st = repro_column_chains<1, 1>(bias_grad_op{db, dy, O}, B, O, s, "linear bias gradient", err);
     if (st != REPRO_OK)
         return repro_error_prefix(err, "cuda %s backward (%lldx%lld -> %lld)", what, (long long)B, (long long)I,
                                   (long long)O);
