@@ -40,15 +40,18 @@ __global__ void __launch_bounds__(REPRO_CHAIN_THREADS) repro_column_chain_kernel
     const bool live = c < cols;
     const int64_t ntiles = (rows + REPRO_CHAIN_ROWS - 1) / REPRO_CHAIN_ROWS;
 
-    auto stage = [&](int64_t tile) { /* loader warps: tile `tile` into buffer tile % 2 */
+    /* Loader warps: tile `tile` into buffer tile % 2. Rows past the end and
+     * columns past the last read the last row or column instead (never
+     * used), so the loads carry no branch and all PER of them are issued
+     * before the first store waits on one. */
+    auto stage = [&](int64_t tile) {
         float *buf = tiles + (tile % 2) * NV * REPRO_CHAIN_ROWS * REPRO_CHAIN_COLS;
-        const int64_t b0 = tile * REPRO_CHAIN_ROWS;
-        float v[PER][NV] = {};
+        const int64_t b0 = tile * REPRO_CHAIN_ROWS, cc = live ? c : cols - 1;
+        float v[PER][NV];
 #pragma unroll
         for (int k = 0; k < PER; k++) {
             int64_t b = b0 + (warp - 1) + (int64_t)k * REPRO_CHAIN_LOADERS;
-            if (live && b < rows)
-                op.load(b, c, v[k]);
+            op.load(b < rows ? b : rows - 1, cc, v[k]);
         }
 #pragma unroll
         for (int k = 0; k < PER; k++) {
@@ -73,6 +76,7 @@ __global__ void __launch_bounds__(REPRO_CHAIN_THREADS) repro_column_chain_kernel
             const float *buf = tiles + (tile % 2) * NV * REPRO_CHAIN_ROWS * REPRO_CHAIN_COLS;
             int64_t left = rows - tile * REPRO_CHAIN_ROWS;
             int n = (int)(left < REPRO_CHAIN_ROWS ? left : REPRO_CHAIN_ROWS);
+#pragma unroll 8 /* the shared-memory reads of the next rows ahead of the adds */
             for (int r = 0; r < n; r++) {
                 float v[NV];
 #pragma unroll
