@@ -2,7 +2,7 @@
 # data.text_samples documents end to end, on examples/fortune_docs_lm.yaml
 # with a small made-up corpus (no package needed): the documents' chunk
 # count (the split's n_train + n_val), the same bits with loader workers,
-# threads and gradient accumulation, vocab.json's pad (id 0, a null token,
+# threads, gradient accumulation and a stop and resume, vocab.json's pad (id 0, a null token,
 # its pad_id in run.json), `repro sample` never drawing the pad even from a
 # model that learnt to predict it, and the errors (exit 2) of a corpus
 # without documents and of a pad_mask or ignore_index other than the pad.
@@ -32,6 +32,9 @@ train threads --set threads=2
 same_bits "documents: threads 1 vs 2" "$dir/base" "$dir/threads"
 train accum --set accum_steps=2
 same_bits "documents: accum_steps 1 vs 2" "$dir/base" "$dir/accum"
+train stopped --stop-after 5
+expect_exit 0 "resume a documents run" -- "$REPRO" train --resume "$dir/stopped" --quiet
+same_bits "documents: stopped at 5 and resumed" "$dir/base" "$dir/stopped"
 
 # 163 samples: fortunes 1-9 (31 characters) and 10-60 (32) 2 chunks of 24
 # targets each, the 20 second lines (58 and 59 more) 3 more each, then
