@@ -176,7 +176,8 @@ typedef struct repro_model_config {
 
 /* memory: the caller gives the data sets (repro_train_options.train_data,
  * e.g. from NumPy arrays through the Python package); no file keys.
- * text: a character corpus cut into windows (data.train_text, data.context). */
+ * text: a character corpus cut into windows (data.train_text, data.context),
+ * or into documents, each its own padded samples (data.text_samples, data.separator). */
 typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY, REPRO_DATA_TEXT } repro_data_format;
 /* text: what a sample is (docs/data.md "Text"): a window of the
  * concatenated corpus, or a chunk of one document padded with token 0. */

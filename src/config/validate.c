@@ -436,6 +436,18 @@ static repro_status check_augment(const cfg_ctx *ctx, const repro_config *cfg)
     return REPRO_OK;
 }
 
+static repro_status check_pad_masks(const cfg_ctx *ctx, const char *path, const repro_layer_config *layers, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (layers[i].kind == REPRO_LAYER_PAD_MASK && layers[i].pad_id != REPRO_TEXT_PAD_ID) {
+            char at[128];
+            snprintf(at, sizeof at, "%s.%d.pad_id", path, i);
+            return cfg_fail_path(ctx, at, "%s: %d, but data.text_samples documents pads with token id %d: "
+                                 "pad_id must be %d", at, layers[i].pad_id, REPRO_TEXT_PAD_ID, REPRO_TEXT_PAD_ID);
+        }
+    return REPRO_OK;
+}
+
 /* Documents are padded with token REPRO_TEXT_PAD_ID: a pad_mask that masks
  * another id, or a loss that skips another target, is a mistake (it would
  * hide a real character and train on the padding). */
@@ -444,13 +456,16 @@ static repro_status check_pad_ids(const cfg_ctx *ctx, const repro_config *cfg)
     if (cfg->data.format != REPRO_DATA_TEXT || cfg->data.text_samples != REPRO_TEXT_DOCUMENTS)
         return REPRO_OK;
     const repro_model_config *m = &cfg->model;
-    for (int i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].kind == REPRO_LAYER_PAD_MASK && m->nodes[i].pad_id != REPRO_TEXT_PAD_ID) {
-            char at[96];
-            snprintf(at, sizeof at, "model.nodes.%d.pad_id", i);
-            return cfg_fail_path(ctx, at, "%s: %d, but data.text_samples documents pads with token id %d: "
-                                 "pad_id must be %d", at, m->nodes[i].pad_id, REPRO_TEXT_PAD_ID, REPRO_TEXT_PAD_ID);
-        }
+    repro_status st;
+    if ((st = check_pad_masks(ctx, "model.nodes", m->nodes, m->n_nodes)) ||
+        (st = check_pad_masks(ctx, "model.trunk", m->trunk, m->n_trunk)))
+        return st;
+    for (int i = 0; i < m->n_heads; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "model.heads.%d.layers", i);
+        if ((st = check_pad_masks(ctx, path, m->heads[i].layers, m->heads[i].n_layers)))
+            return st;
+    }
     for (int i = 0; i < m->n_heads; i++)
         if (m->heads[i].ignore_index >= 0 && m->heads[i].ignore_index != REPRO_TEXT_PAD_ID) {
             char at[96];

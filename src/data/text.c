@@ -4,7 +4,11 @@
  * training text, token id = index. Sorting makes it a pure function of the
  * set of characters (file order and repetitions do not matter), and the run
  * directory keeps it (vocab.json, its SHA-256 in run.json) so `repro sample`
- * decodes with the table the model was trained on. */
+ * decodes with the table the model was trained on.
+ *
+ * Samples are windows of the concatenated files (repro_text_read), or with
+ * text_samples documents (repro_text_read_documents) the chunks of each
+ * document padded with token 0 (docs/data.md "Text"). */
 #include "repro/data.h"
 
 #include <errno.h>
