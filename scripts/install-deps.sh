@@ -9,7 +9,8 @@ set -euo pipefail
 
 # libopenblas-dev: mode: fast runs linear layers through OpenBLAS sgemm.
 # python3-numpy, python3-pytest: the Python package and its tests (tests/python).
-# fortunes: the English text of examples/char_lm_mlp.yaml (make demo-text).
+# fortunes: the English text of examples/char_lm_mlp.yaml (make demo-text),
+# char_lm.yaml and fortune_docs_lm.yaml.
 # libopenmpi-dev, openmpi-bin: data parallel over processes (docs/parallel.md;
 # a build without them runs one process only).
 packages=(build-essential cmake pkg-config git zlib1g-dev libyaml-dev libssl-dev libcjson-dev

@@ -294,6 +294,24 @@ static void test_json(void)
     }
     j = json_of(EX("char_lm.yaml"), NULL, 0);
     CHECK(j && strstr(j, "ignore_index") == NULL && strstr(j, "pad_id") == NULL);
+    CHECK(j && strstr(j, "text_samples") == NULL && strstr(j, "separator") == NULL); /* windows: the hash as before */
+    free(j);
+    /* text_samples documents: both keys in the JSON, loaded back the same */
+    const char *docs_ov[] = {"data.text_samples=documents", "data.separator=\"%\"", "model.nodes.1.pad_id=0",
+                             "model.heads.0.ignore_index=0"};
+    j = json_of(lm, docs_ov, 4);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_CONTAINS(j, "\"context\": 12,\n    \"text_samples\": \"documents\",\n    \"separator\": \"%\"\n  },\n");
+        char back[1024];
+        write_tmp("docs_lm.json", j, back, sizeof back);
+        char *k = json_of(back, NULL, 0);
+        CHECK_MSG(k && strcmp(j, k) == 0, "JSON with text_samples documents does not load back the same");
+        free(k);
+        free(j);
+    }
+    j = json_of(EX("fortune_docs_lm.yaml"), NULL, 0);
+    CHECK(j && strstr(j, "\"text_samples\": \"documents\"") && strstr(j, "\"separator\": \"%\""));
     free(j);
 }
 
@@ -315,6 +333,36 @@ static const char *with(const char *extra)
     return buf;
 }
 
+
+/* text_samples documents pads with id 0: a pad_mask or ignore_index of
+ * another id is refused, naming both numbers; the separator's errors. */
+static void test_text_documents_errors(void)
+{
+    static const char docs[] = "data: {format: text, train_text: x.txt, context: 12, text_samples: documents}\n"
+                               "model:\n  nodes:\n"
+                               "    - {name: tok, type: embedding, num_embeddings: 16, dim: 8}\n"
+                               "    - {name: pad, type: pad_mask, pad_id: 0, inputs: [input]}\n"
+                               "    - {name: enc, type: transformer_encoder_layer, d_model: 8, inputs: [tok, pad]}\n"
+                               "    - {name: o, type: linear, out: 16}\n"
+                               "  heads: [{name: lm, loss: lm_cross_entropy, ignore_index: 0}]\n";
+    char path[1024];
+    write_tmp("docs.yaml", docs, path, sizeof path);
+    repro_config cfg;
+    repro_error err;
+    CHECK_MSG(load(path, NULL, 0, &cfg, &err) == REPRO_OK, "%s", err.message);
+    CHECK(cfg.data.text_samples == REPRO_TEXT_DOCUMENTS && cfg.data.separator[0] == '\0');
+    expect_file_error(docs, "--set model.nodes.1.pad_id=3: model.nodes.1.pad_id: 3, but data.text_samples documents pads with token id 0: "
+                            "pad_id must be 0", 1, "model.nodes.1.pad_id=3");
+    expect_file_error(docs, "--set model.heads.0.ignore_index=5: model.heads.0.ignore_index: 5, but data.text_samples documents pads with token "
+                            "id 0: ignore_index must be 0 (or left out)", 1, "model.heads.0.ignore_index=5");
+    expect_file_error(docs, "data.separator: only used when data.text_samples is documents", 2,
+                      "data.text_samples=windows", "data.separator=\"%\"");
+    expect_file_error(docs, "data.separator: the text of one line (without its newline); it holds a line break", 1,
+                      "data.separator=\"a\\nb\"");
+    expect_file_error(docs, "data.text_samples: expected one of", 1, "data.text_samples=lines");
+    expect_file_error(MINIMAL, "data.text_samples: not used when data.format is idx", 1, "data.text_samples=documents");
+    expect_file_error(MINIMAL, "data.separator: not used when data.format is idx", 1, "data.separator=\"%\"");
+}
 
 static void test_file_errors(void)
 {
@@ -638,6 +686,7 @@ int main(void)
     test_loader_keys();
     test_loader_key_errors();
     test_names();
+    test_text_documents_errors();
     test_file_errors();
     test_override_errors();
     return test_finish("test_config");

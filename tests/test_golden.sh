@@ -9,7 +9,7 @@
 #   REPRO_GOLDEN_UPDATE=1 bash tests/test_golden.sh   rewrite golden.tsv
 #   REPRO_GOLDEN_PATHS="neon" / REPRO_GOLDEN_CASES="fashion_mlp dual_task"
 #       only those ISA paths / examples (make test-aarch64: emulation is slow)
-# char_lm reads Debian's fortunes text (apt-get install fortunes; CI and
+# char_lm and fortune_docs_lm read Debian's fortunes text (apt-get install fortunes; CI and
 # scripts/install-deps.sh install it): without it that case is SKIPPED and
 # the others still run. Its pins hold for that text only: the case's first
 # line pins the corpus's SHA-256, so a changed package shows as such.
@@ -55,14 +55,19 @@ case_args() {
              # corpus is read (the vocabulary is its characters), 2000 window starts kept
         echo "$REPRO_SOURCE_DIR/examples/char_lm.yaml --set data.train_text=$FORTUNES/*.u8 --set data.limit_train=2000
               --set batch_size=8 --set max_steps=4 --set ledger.hash_every=2" ;;
+    fortune_docs_lm) # text_samples documents: the fortunes split, chunked and padded, the pad
+                     # masked and ignored; the first 2000 samples (chunks) kept
+        echo "$REPRO_SOURCE_DIR/examples/fortune_docs_lm.yaml --set data.train_text=$FORTUNES/*.u8
+              --set data.limit_train=2000 --set batch_size=8 --set max_steps=4 --set ledger.hash_every=2" ;;
     esac
 }
-all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16 fashion_vit char_lm)
+all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16 fashion_vit char_lm
+           fortune_docs_lm)
 read -r -a cases <<<"${REPRO_GOLDEN_CASES:-${all_cases[*]}}"
 
 # A case's data, when it is not always there: "" or why it is missing.
 missing_data() {
-    if [[ $1 == char_lm ]] && ! compgen -G "$FORTUNES/*.u8" >/dev/null; then
+    if [[ $1 == char_lm || $1 == fortune_docs_lm ]] && ! compgen -G "$FORTUNES/*.u8" >/dev/null; then
         echo "the fortunes text is not installed ($FORTUNES/*.u8: apt-get install fortunes)"
     fi
 }
@@ -70,7 +75,7 @@ missing_data() {
 # "case key value" lines of one run directory.
 values_of() {
     local name=$1 run=$2
-    if [[ $name == char_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
+    if [[ $name == char_lm || $name == fortune_docs_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
         # bytewise file order, as repro's glob (the shell's follows the locale)
         echo "$name corpus_sha256 $(env LC_ALL=C bash -c 'cat "$1"/*.u8' _ "$FORTUNES" | sha256sum | cut -d' ' -f1)"
     fi

@@ -26,6 +26,7 @@
 #include "ops/cpu/patchify.h"
 #include "ops/token_math.h"
 #include "repro/data.h"
+#include "train/generate.h"
 #include "testutil.h"
 
 static void fill(float *x, int64_t n, uint32_t seed)
@@ -375,14 +376,14 @@ static void test_utf8(void)
     check_utf8("ok\xe2\x28\xa1", "at byte 2: a character is cut short");
     /* vocab.json round trip */
     uint32_t vocab[4] = {'\n', '"', 0xe9, 0x1f600}, *back = NULL;
-    int32_t nb = 0;
-    char *json = repro_vocab_json(vocab, 4);
+    int32_t nb = 0, pad = 7;
+    char *json = repro_vocab_json(vocab, 4, -1);
     CHECK(json && strstr(json, "\"\\n\", \"\\\"\", \"\xc3\xa9\", \"\xf0\x9f\x98\x80\""));
-    CHECK(repro_vocab_parse("vocab.json", json, &back, &nb, &err) == REPRO_OK && nb == 4 &&
-          !memcmp(back, vocab, sizeof vocab));
+    CHECK(repro_vocab_parse("vocab.json", json, &back, &nb, &pad, &err) == REPRO_OK && nb == 4 &&
+          pad == -1 && !memcmp(back, vocab, sizeof vocab));
     free(json);
     free(back);
-    CHECK(repro_vocab_parse("v.json", "{\"tokens\": [\"b\", \"a\"]}", &back, &nb, &err) == REPRO_ERR_FORMAT);
+    CHECK(repro_vocab_parse("v.json", "{\"tokens\": [\"b\", \"a\"]}", &back, &nb, &pad, &err) == REPRO_ERR_FORMAT);
     CHECK_MSG(strstr(err.message, "'v.json': not a vocabulary") != NULL, "%s", err.message);
 }
 
@@ -429,6 +430,105 @@ static void test_text_files(void)
     snprintf(pat, sizeof pat, "%s/*.none", dir);
     CHECK(repro_text_read(pat, 2, 0, &ds, &err) == REPRO_ERR_IO);
     CHECK_MSG(strstr(err.message, "no file matches") != NULL, "%s", err.message);
+}
+
+/* text_samples documents on a known text: the split at separator lines, the
+ * chunks, the padding with id 0, the vocabulary with its pad, limit, the
+ * separator that never occurs, blank-line separators and the errors. */
+static void test_text_documents(void)
+{
+    char dir[512], a[600], b[600], pat[600];
+    snprintf(dir, sizeof dir, "%s/text_docs", REPRO_TEST_TMP);
+    mkdir(REPRO_TEST_TMP, 0755);
+    mkdir(dir, 0755);
+    snprintf(a, sizeof a, "%s/a.txt", dir);
+    snprintf(b, sizeof b, "%s/b.txt", dir);
+    snprintf(pat, sizeof pat, "%s/*.txt", dir);
+    /* a.txt: "ab\n", "" (skipped), "x\n", "hello\n" (no separator after it);
+       b.txt: "" and "\n" (one character: no target, skipped), "yz" */
+    write_file(a, "ab\n%\n%\nx\n%\nhello\n");
+    write_file(b, "%\n\n%\nyz");
+    repro_dataset ds;
+    repro_error err;
+    CHECK(repro_text_read_documents(pat, "%", 4, 0, &ds, &err) == REPRO_OK);
+    /* the vocabulary: the pad (U+0000) first, then \n a b e h l o x y z ('%' only in separators) */
+    const uint32_t ev[11] = {0, '\n', 'a', 'b', 'e', 'h', 'l', 'o', 'x', 'y', 'z'};
+    CHECK(ds.padded && ds.n_vocab == 11 && !memcmp(ds.vocab, ev, sizeof ev));
+    CHECK(ds.n == 5 && ds.n_tokens == 25 && ds.n_features == 4 && ds.n_targets == 4 && ds.n_classes == 11);
+    /* rows of context + 1: ab\n.. | x\n... | hello | o\n... (chunk 1 of hello\n: [4, 6)) | yz... */
+    const int32_t rows[25] = {2, 3, 1, 0, 0, 8, 1, 0, 0, 0, 5, 4, 6, 6, 7, 7, 1, 0, 0, 0, 9, 10, 0, 0, 0};
+    CHECK(!memcmp(ds.tokens, rows, sizeof rows));
+    uint32_t idx[5] = {3, 0, 2, 4, 1};
+    float x[20], y[20];
+    repro_dataset_gather(&ds, idx, 5, x, NULL, y);
+    const float ex[20] = {7, 1, 0, 0, 2, 3, 1, 0, 5, 4, 6, 6, 9, 10, 0, 0, 8, 1, 0, 0};
+    const float ey[20] = {1, 0, 0, 0, 3, 1, 0, 0, 4, 6, 6, 7, 10, 0, 0, 0, 1, 0, 0, 0};
+    CHECK_BITS(x, ex, 20, "text documents x");
+    CHECK_BITS(y, ey, 20, "text documents y");
+    /* vocab.json: "pad_id": 0 and a null token 0; read back as written */
+    char *json = repro_vocab_json(ds.vocab, ds.n_vocab, REPRO_TEXT_PAD_ID);
+    CHECK_MSG(json && strstr(json, "\"size\":\t11,\n\t\"pad_id\":\t0,\n\t\"tokens\":\t[null, \"\\n\", \"a\", \"b\""),
+              "%s", json);
+    uint32_t *back = NULL;
+    int32_t nb = 0, pad = -1;
+    CHECK(repro_vocab_parse("vocab.json", json, &back, &nb, &pad, &err) == REPRO_OK && nb == 11 && pad == 0 &&
+          !memcmp(back, ev, sizeof ev));
+    free(json);
+    free(back);
+    CHECK(repro_vocab_parse("v.json", "{\"pad_id\": 1, \"tokens\": [null, \"a\"]}", &back, &nb, &pad, &err) ==
+          REPRO_ERR_FORMAT);
+    CHECK(repro_vocab_parse("v.json", "{\"pad_id\": 0, \"tokens\": [\"a\", \"b\"]}", &back, &nb, &pad, &err) ==
+          REPRO_ERR_FORMAT);
+    CHECK(repro_vocab_parse("v.json", "{\"pad_id\": 0, \"tokens\": [null]}", &back, &nb, &pad, &err) ==
+          REPRO_ERR_FORMAT);
+    CHECK(repro_vocab_parse("v.json", "{\"tokens\": [null, \"a\"]}", &back, &nb, &pad, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "'v.json': not a vocabulary") != NULL, "%s", err.message);
+    repro_dataset_free(&ds);
+    /* limit_train keeps the first rows */
+    CHECK(repro_text_read_documents(pat, "%", 4, 2, &ds, &err) == REPRO_OK && ds.n == 2 && ds.n_vocab == 11);
+    repro_dataset_free(&ds);
+    /* a separator that never occurs: each file one document, '%' a character.
+       a.txt: 17 characters -> ceil(16 / 4) = 4 chunks; b.txt: 7 -> 2 */
+    CHECK(repro_text_read_documents(pat, "#", 4, 0, &ds, &err) == REPRO_OK);
+    CHECK(ds.n == 6 && ds.n_vocab == 12 && ds.vocab[2] == '%');
+    repro_dataset_free(&ds);
+    /* a chunk that fills its row exactly: no padding in the data, the pad still id 0 */
+    write_file(a, "abcde");
+    remove(b);
+    CHECK(repro_text_read_documents(pat, "%", 4, 0, &ds, &err) == REPRO_OK);
+    const int32_t full[5] = {1, 2, 3, 4, 5};
+    CHECK(ds.n == 1 && ds.n_vocab == 6 && ds.vocab[0] == 0 && !memcmp(ds.tokens, full, sizeof full));
+    repro_dataset_free(&ds);
+    /* the default separator: blank lines (several in a row make empty documents) */
+    write_file(a, "ab\n\n\ncd\ne\n\n");
+    CHECK(repro_text_read_documents(pat, "", 3, 0, &ds, &err) == REPRO_OK);
+    const int32_t blank[8] = {2, 3, 1, 0, 4, 5, 1, 6}; /* "ab\n" + pad, "cd\ne" (chunk 0 of "cd\ne\n"), ... */
+    CHECK(ds.n == 3 && !memcmp(ds.tokens, blank, sizeof blank));
+    CHECK(ds.tokens[8] == 6 && ds.tokens[9] == 1 && ds.tokens[10] == 0 && ds.tokens[11] == 0);
+    repro_dataset_free(&ds);
+    /* no document of 2 or more characters: an error naming the files */
+    write_file(a, "%\n%\nq"); /* "", "", "q" */
+    CHECK(repro_text_read_documents(pat, "%", 4, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    char want[800];
+    snprintf(want, sizeof want,
+             "'%s': no document of 2 or more characters (documents are split at lines holding only '%%')", pat);
+    CHECK_MSG(!strcmp(err.message, want), "%s", err.message);
+    write_file(a, "\n\n\n");
+    CHECK(repro_text_read_documents(pat, "", 4, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    snprintf(want, sizeof want, "'%s': no document of 2 or more characters (documents are split at blank lines)",
+             pat);
+    CHECK_MSG(!strcmp(err.message, want), "%s", err.message);
+    write_file(a, "");
+    CHECK(repro_text_read_documents(pat, "%", 4, 0, &ds, &err) == REPRO_ERR_FORMAT);
+    CHECK_MSG(strstr(err.message, "a.txt': the text file is empty") != NULL, "%s", err.message);
+    /* the pad is never drawn, even as the largest logit, greedy or sampled */
+    const float z[4] = {9.0f, 1.0f, 3.0f, 2.0f};
+    CHECK(repro_generate_next(z, 4, -1, 0.0f, 0, 1, 0) == 0);
+    CHECK(repro_generate_next(z, 4, REPRO_TEXT_PAD_ID, 0.0f, 0, 1, 0) == 2);
+    for (uint64_t p = 0; p < 64; p++) {
+        int32_t t = repro_generate_next(z, 4, REPRO_TEXT_PAD_ID, 2.0f, 0, 1, p);
+        CHECK_MSG(t >= 1 && t < 4, "position %llu drew %d", (unsigned long long)p, (int)t);
+    }
 }
 
 /* Known answers: x[n][c][h][w] = 1000n + 100c + 10h + w, so every value names its place. */
@@ -497,5 +597,6 @@ int main(void)
     test_embedding_gradcheck();
     test_utf8();
     test_text_files();
+    test_text_documents();
     return test_finish("test_token");
 }

@@ -176,8 +176,13 @@ typedef struct repro_model_config {
 
 /* memory: the caller gives the data sets (repro_train_options.train_data,
  * e.g. from NumPy arrays through the Python package); no file keys.
- * text: a character corpus cut into windows (data.train_text, data.context). */
+ * text: a character corpus cut into windows (data.train_text, data.context),
+ * or into documents, each its own padded samples (data.text_samples, data.separator). */
 typedef enum repro_data_format { REPRO_DATA_IDX = 0, REPRO_DATA_CSV, REPRO_DATA_NPY, REPRO_DATA_MEMORY, REPRO_DATA_TEXT } repro_data_format;
+/* text: what a sample is (docs/data.md "Text"): a window of the
+ * concatenated corpus, or a chunk of one document padded with token 0. */
+typedef enum repro_text_samples { REPRO_TEXT_WINDOWS = 0, REPRO_TEXT_DOCUMENTS } repro_text_samples;
+enum { REPRO_TEXT_PAD_ID = 0 }; /* text_samples documents: the padding token's id */
 
 typedef struct repro_data_config {
     repro_data_format format;
@@ -210,6 +215,9 @@ typedef struct repro_data_config {
        (docs/data.md "Text") */
     char train_text[REPRO_PATH_MAX];
     int context;                      /* text: tokens per sample (required) */
+    repro_text_samples text_samples;  /* text: windows (default) or documents */
+    char separator[REPRO_NAME_MAX];   /* text documents: the text of a line that ends a
+                                         document ("" = a blank line, the default) */
     float val_fraction;               /* in [0, 1): share of train held out, seeded split */
     int64_t limit_train;              /* 0 = all; else the first N training samples */
     int64_t limit_test;               /* 0 = all */

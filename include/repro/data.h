@@ -63,6 +63,11 @@ typedef struct repro_dataset {
     int64_t n_tokens, context;
     uint32_t *vocab;    /* [n_vocab] the code points, ascending; token id = index, owned */
     int32_t n_vocab;
+    /* text_samples documents: sample i is the row tokens[i * (context + 1),
+       (i + 1) * (context + 1)) (x its first context tokens, y its last),
+       padded with token REPRO_TEXT_PAD_ID = 0, whose vocab entry is U+0000
+       (never a text character); n = the rows. */
+    bool padded;
 } repro_dataset;
 
 /* Frees the buffers, unmaps mapped features and zeroes the struct. NULL-safe. */
@@ -121,6 +126,15 @@ repro_status repro_npy_read_set(const char *x_path, const char *y_path, bool y_i
 repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit, repro_dataset *out,
                              repro_error *err);
 
+/* data.text_samples documents: the same files, each split into documents
+ * at the lines whose text is `separator` ("" = blank lines), each document
+ * cut into chunks [c * context, c * context + context + 1) padded to
+ * context + 1 with token 0 (docs/data.md "Text"); documents of fewer than 2
+ * characters are skipped. out->padded is set, vocab[0] is the pad (U+0000).
+ * Errors as repro_text_read's, and no document at all. */
+repro_status repro_text_read_documents(const char *pattern, const char *separator, int64_t context, int64_t limit,
+                                       repro_dataset *out, repro_error *err);
+
 /* Decodes UTF-8 text [0, len) into code points (*out malloc'd, *n of them);
  * REPRO_ERR_FORMAT "'<name>': invalid UTF-8 at byte <offset>: <why>" on an
  * ill-formed sequence (overlong forms, surrogates, > U+10FFFF, truncation). */
@@ -132,12 +146,16 @@ int repro_utf8_encode(uint32_t cp, char *out);
 
 /* vocab.json: {"kind": "characters", "size": N, "tokens": ["a", "b", ...]},
  * token i the code point vocab[i], written as JSON strings (cJSON escaping).
+ * pad_id >= 0 (REPRO_TEXT_PAD_ID, documents) adds "pad_id": pad_id before
+ * "tokens" and writes that token as null; -1: no pad, the file as before.
  * malloc'd text, caller frees; NULL when out of memory. */
-char *repro_vocab_json(const uint32_t *vocab, int32_t n);
+char *repro_vocab_json(const uint32_t *vocab, int32_t n, int32_t pad_id);
 
-/* Reads vocab.json text back: *vocab malloc'd, ascending, unique.
- * REPRO_ERR_FORMAT naming `name` when it is not such a file. */
-repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vocab, int32_t *n, repro_error *err);
+/* Reads vocab.json text back: *vocab malloc'd, ascending, unique; *pad_id
+ * the file's "pad_id" (only 0 is valid: its token null, read as U+0000) or
+ * -1 without one. REPRO_ERR_FORMAT naming `name` when it is not such a file. */
+repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vocab, int32_t *n, int32_t *pad_id,
+                               repro_error *err);
 
 /* The seeded train/validation split of samples [0, n):
  *   n_val = (int64_t)floor((double)n * (double)val_fraction)

@@ -187,7 +187,7 @@ static int load_config(const char *dir, repro_config *cfg, int *lm_head)
     return 0;
 }
 
-static int load_vocab(const char *dir, uint32_t **vocab, int32_t *n)
+static int load_vocab(const char *dir, uint32_t **vocab, int32_t *n, int32_t *pad_id)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
@@ -197,7 +197,7 @@ static int load_vocab(const char *dir, uint32_t **vocab, int32_t *n)
         return bad("'%s': %s", dir, err.message);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    repro_status st = text ? repro_vocab_parse(path, text, vocab, n, &err) : REPRO_ERR_NOMEM;
+    repro_status st = text ? repro_vocab_parse(path, text, vocab, n, pad_id, &err) : REPRO_ERR_NOMEM;
     free(text);
     return st ? bad("%s%s", text ? err.message : "out of memory", "") : 0;
 }
@@ -272,7 +272,8 @@ typedef struct gen {
     int64_t len[MAX_PROMPTS];
 } gen;
 
-static repro_status generate(const args *a, const repro_config *cfg, int head, int32_t nv, gen *g,
+/* pad_id: -1, or the vocabulary's padding token (REPRO_TEXT_PAD_ID = 0), which is never drawn. */
+static repro_status generate(const args *a, const repro_config *cfg, int head, int32_t nv, int32_t pad_id, gen *g,
                              repro_error *err)
 {
     int64_t T = cfg->data.context, n = a->n_prompts;
@@ -299,7 +300,9 @@ static repro_status generate(const args *a, const repro_config *cfg, int head, i
     for (long step = 0; st == REPRO_OK && step < a->tokens; step++) {
         for (int64_t k = 0; k < n; k++) {
             int64_t w = g->len[k] < T ? g->len[k] : T;
-            for (int64_t t = 0; t < T; t++) /* the last w tokens at positions 0..w-1, then id 0 */
+            /* the last w tokens at positions 0..w-1, then id 0 (the pad, when there is one: a
+               pad_mask hides it; a causal model never reads later positions anyway) */
+            for (int64_t t = 0; t < T; t++)
                 x[k * T + t] = t < w ? (float)g->ids[k][g->len[k] - w + t] : 0.0f;
         }
         st = repro_be_upload(be, dx, x, (size_t)(n * T) * sizeof *x, err);
@@ -310,7 +313,7 @@ static repro_status generate(const args *a, const repro_config *cfg, int head, i
         for (int64_t k = 0; st == REPRO_OK && k < n; k++) {
             int64_t w = g->len[k] < T ? g->len[k] : T;
             const float *z = out + k * W + (w - 1) * V; /* the logits after the last real token */
-            g->ids[k][g->len[k]] = repro_generate_draw(z, nv, a->temperature, (int32_t)a->top_k, a->seed,
+            g->ids[k][g->len[k]] = repro_generate_next(z, nv, pad_id, a->temperature, (int32_t)a->top_k, a->seed,
                                                        (uint64_t)g->len[k]);
             g->len[k]++;
         }
@@ -341,16 +344,16 @@ int repro_cmd_sample(int argc, char **argv)
     repro_config cfg;
     int head, rc = parse(argc, argv, &a);
     uint32_t *vocab = NULL;
-    int32_t nv = 0;
+    int32_t nv = 0, pad_id = -1;
     gen g = {0};
     if (!rc)
         rc = load_config(a.run_dir, &cfg, &head);
     if (!rc)
-        rc = load_vocab(a.run_dir, &vocab, &nv);
+        rc = load_vocab(a.run_dir, &vocab, &nv, &pad_id);
     for (int k = 0; !rc && k < a.n_prompts; k++)
         rc = encode(&a, k, vocab, nv, &g.ids[k], &g.len[k], a.tokens);
     repro_error err;
-    if (!rc && generate(&a, &cfg, head, nv, &g, &err) != REPRO_OK) {
+    if (!rc && generate(&a, &cfg, head, nv, pad_id, &g, &err) != REPRO_OK) {
         fprintf(stderr, "repro sample: %s\n", err.message);
         rc = 1;
     }

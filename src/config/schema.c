@@ -31,6 +31,7 @@ static const char *const init_names[] = {"default",        "kaiming_uniform", "k
                                          "constant",       "torch_default",   NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", "lm_cross_entropy", NULL};
 static const char *const format_names[] = {"idx", "csv", "npy", "memory", "text", NULL};
+static const char *const text_samples_names[] = {"windows", "documents", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"val_loss", "val_accuracy", NULL};
@@ -152,6 +153,8 @@ static const cfg_field data_fields[] = {
     F(repro_data_config, CFG_BOOL, y_is_label),
     DPATH(train_text),
     F(repro_data_config, CFG_INT, context, .range = GE(0)),
+    F(repro_data_config, CFG_ENUM, text_samples, .names = text_samples_names),
+    F(repro_data_config, CFG_STR, separator, .cap = REPRO_NAME_MAX),
 };
 TABLE(cfg_data_table, data_fields);
 

@@ -183,14 +183,20 @@ static bool unset_section(const cfg_field *f, const char *base)
     return f->type == CFG_SECTION && !strcmp(f->key, "init") && !init->from[0] && !init->torch_default;
 }
 
-/* The text format's keys appear only when data.format is text: leaving them
+/* The text format's keys appear only when data.format is text, and
+ * text_samples and separator only with text_samples documents: leaving them
  * out keeps every other config's JSON (and its config hash) as it was before
- * text data existed. */
+ * the keys existed. */
 static bool unset_text_key(const cfg_table *t, const cfg_field *f, const char *base)
 {
-    if (t != &cfg_data_table || (strcmp(f->key, "train_text") && strcmp(f->key, "context")))
+    if (t != &cfg_data_table)
         return false;
-    return ((const repro_data_config *)(const void *)base)->format != REPRO_DATA_TEXT;
+    const repro_data_config *d = (const repro_data_config *)(const void *)base;
+    if (!strcmp(f->key, "text_samples") || !strcmp(f->key, "separator"))
+        return d->format != REPRO_DATA_TEXT || d->text_samples != REPRO_TEXT_DOCUMENTS;
+    if (strcmp(f->key, "train_text") && strcmp(f->key, "context"))
+        return false;
+    return d->format != REPRO_DATA_TEXT;
 }
 
 /* A head's ignore_index appears only when set (an lm_cross_entropy head

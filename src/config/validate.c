@@ -115,13 +115,15 @@ static repro_status check_npy_unused(const cfg_ctx *ctx, const repro_data_config
     return REPRO_OK;
 }
 
-/* train_text and context belong to the text format alone. */
+/* train_text, context, text_samples and separator belong to the text format alone. */
 static repro_status check_text_unused(const cfg_ctx *ctx, const repro_data_config *d,
                                       const char *format)
 {
     repro_status st;
     if ((st = check_unused(ctx, d->train_text[0], "data.train_text", format)) ||
-        (st = check_unused(ctx, d->context != 0, "data.context", format)))
+        (st = check_unused(ctx, d->context != 0, "data.context", format)) ||
+        (st = check_unused(ctx, d->text_samples != REPRO_TEXT_WINDOWS, "data.text_samples", format)) ||
+        (st = check_unused(ctx, d->separator[0], "data.separator", format)))
         return st;
     return REPRO_OK;
 }
@@ -132,6 +134,13 @@ static repro_status check_text(const cfg_ctx *ctx, const repro_data_config *d)
         return cfg_fail_path(ctx, "data", "data: format text needs train_text (a file or a glob)");
     if (d->context < 1)
         return cfg_fail_path(ctx, "data", "data: format text needs context (tokens per sample, >= 1)");
+    if (d->separator[0] && d->text_samples != REPRO_TEXT_DOCUMENTS)
+        return cfg_fail_path(ctx, "data.separator",
+                             "data.separator: only used when data.text_samples is documents");
+    /* a separator is a whole line: a newline in it could never match one */
+    if (strchr(d->separator, '\n'))
+        return cfg_fail_path(ctx, "data.separator",
+                             "data.separator: the text of one line (without its newline); it holds a line break");
     repro_status st;
     if ((st = check_idx_unused(ctx, d, "text")) || (st = check_csv_unused(ctx, d, "text")) ||
         (st = check_npy_unused(ctx, d, "text")))
@@ -427,6 +436,47 @@ static repro_status check_augment(const cfg_ctx *ctx, const repro_config *cfg)
     return REPRO_OK;
 }
 
+static repro_status check_pad_masks(const cfg_ctx *ctx, const char *path, const repro_layer_config *layers, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (layers[i].kind == REPRO_LAYER_PAD_MASK && layers[i].pad_id != REPRO_TEXT_PAD_ID) {
+            char at[128];
+            snprintf(at, sizeof at, "%s.%d.pad_id", path, i);
+            return cfg_fail_path(ctx, at, "%s: %d, but data.text_samples documents pads with token id %d: "
+                                 "pad_id must be %d", at, layers[i].pad_id, REPRO_TEXT_PAD_ID, REPRO_TEXT_PAD_ID);
+        }
+    return REPRO_OK;
+}
+
+/* Documents are padded with token REPRO_TEXT_PAD_ID: a pad_mask that masks
+ * another id, or a loss that skips another target, is a mistake (it would
+ * hide a real character and train on the padding). */
+static repro_status check_pad_ids(const cfg_ctx *ctx, const repro_config *cfg)
+{
+    if (cfg->data.format != REPRO_DATA_TEXT || cfg->data.text_samples != REPRO_TEXT_DOCUMENTS)
+        return REPRO_OK;
+    const repro_model_config *m = &cfg->model;
+    repro_status st;
+    if ((st = check_pad_masks(ctx, "model.nodes", m->nodes, m->n_nodes)) ||
+        (st = check_pad_masks(ctx, "model.trunk", m->trunk, m->n_trunk)))
+        return st;
+    for (int i = 0; i < m->n_heads; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "model.heads.%d.layers", i);
+        if ((st = check_pad_masks(ctx, path, m->heads[i].layers, m->heads[i].n_layers)))
+            return st;
+    }
+    for (int i = 0; i < m->n_heads; i++)
+        if (m->heads[i].ignore_index >= 0 && m->heads[i].ignore_index != REPRO_TEXT_PAD_ID) {
+            char at[96];
+            snprintf(at, sizeof at, "model.heads.%d.ignore_index", i);
+            return cfg_fail_path(ctx, at, "%s: %d, but data.text_samples documents pads with token id %d: "
+                                 "ignore_index must be %d (or left out)", at, m->heads[i].ignore_index,
+                                 REPRO_TEXT_PAD_ID, REPRO_TEXT_PAD_ID);
+        }
+    return REPRO_OK;
+}
+
 repro_status cfg_validate(const cfg_ctx *ctx, const repro_config *cfg)
 {
     repro_status st = check_training(ctx, cfg);
@@ -438,5 +488,7 @@ repro_status cfg_validate(const cfg_ctx *ctx, const repro_config *cfg)
         st = check_sampler(ctx, cfg);
     if (!st)
         st = check_augment(ctx, cfg);
+    if (!st)
+        st = check_pad_ids(ctx, cfg);
     return st;
 }

@@ -113,7 +113,10 @@ repro_status repro_data_load(const repro_data_config *cfg, repro_dataset *train,
                                                  "not read from files");
     } else if (cfg->format == REPRO_DATA_TEXT) {
         /* one corpus: the held-out windows come from the split (val_fraction) */
-        st = repro_text_read(cfg->train_text, cfg->context, cfg->limit_train, train, err);
+        st = cfg->text_samples == REPRO_TEXT_DOCUMENTS
+                 ? repro_text_read_documents(cfg->train_text, cfg->separator, cfg->context, cfg->limit_train, train,
+                                             err)
+                 : repro_text_read(cfg->train_text, cfg->context, cfg->limit_train, train, err);
         train_path = test_path = cfg->train_text;
     } else {
         return repro_fail(err, REPRO_ERR_CONFIG, "unknown data.format %d", (int)cfg->format);
@@ -155,14 +158,16 @@ void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t 
                           int32_t *label, float *y)
 {
     size_t nf = (size_t)ds->n_features, nt = (size_t)ds->n_targets;
-    if (ds->tokens) { /* text windows, float-coded ids (exact below 2^24) */
-        for (int64_t i = 0; i < count; i++)
+    if (ds->tokens) { /* text windows or padded rows, float-coded ids (exact below 2^24) */
+        for (int64_t i = 0; i < count; i++) {
+            const int32_t *s = ds->tokens + (ds->padded ? (size_t)idx[i] * (nf + 1) : idx[i]);
             for (size_t t = 0; t < nf; t++) {
                 if (x)
-                    x[(size_t)i * nf + t] = (float)ds->tokens[idx[i] + t];
+                    x[(size_t)i * nf + t] = (float)s[t];
                 if (y)
-                    y[(size_t)i * nf + t] = (float)ds->tokens[idx[i] + t + 1];
+                    y[(size_t)i * nf + t] = (float)s[t + 1];
             }
+        }
         return;
     }
     for (int64_t i = 0; i < count; i++) {

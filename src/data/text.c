@@ -4,7 +4,11 @@
  * training text, token id = index. Sorting makes it a pure function of the
  * set of characters (file order and repetitions do not matter), and the run
  * directory keeps it (vocab.json, its SHA-256 in run.json) so `repro sample`
- * decodes with the table the model was trained on. */
+ * decodes with the table the model was trained on.
+ *
+ * Samples are windows of the concatenated files (repro_text_read), or with
+ * text_samples documents (repro_text_read_documents) the chunks of each
+ * document padded with token 0 (docs/data.md "Text"). */
 #include "repro/data.h"
 
 #include <errno.h>
@@ -138,8 +142,8 @@ static repro_status read_file(const char *path, unsigned char **buf, size_t *len
     return REPRO_OK;
 }
 
-/* Appends one file's code points to (*all, *n). */
-static repro_status append_file(const char *path, uint32_t **all, int64_t *n, repro_error *err)
+/* One file's code points: *cp malloc'd, *k of them; an empty file is an error. */
+static repro_status decode_file(const char *path, uint32_t **cp, int64_t *k, repro_error *err)
 {
     unsigned char *buf;
     size_t len;
@@ -150,10 +154,17 @@ static repro_status append_file(const char *path, uint32_t **all, int64_t *n, re
         free(buf);
         return repro_fail(err, REPRO_ERR_FORMAT, "'%s': the text file is empty", path);
     }
+    st = repro_utf8_decode(path, buf, len, cp, k, err);
+    free(buf);
+    return st;
+}
+
+/* Appends one file's code points to (*all, *n). */
+static repro_status append_file(const char *path, uint32_t **all, int64_t *n, repro_error *err)
+{
     uint32_t *cp;
     int64_t k;
-    st = repro_utf8_decode(path, buf, len, &cp, &k, err);
-    free(buf);
+    repro_status st = decode_file(path, &cp, &k, err);
     if (st)
         return st;
     uint32_t *g = realloc(*all, (size_t)(*n + k) * sizeof *g);
@@ -200,6 +211,18 @@ static repro_status tokenize(const uint32_t *cp, int64_t n, repro_dataset *out, 
     return REPRO_OK;
 }
 
+/* The pattern's files in sorted order (LC_COLLATE "C": the library never sets a locale). */
+static repro_status glob_files(const char *pattern, glob_t *g, repro_error *err)
+{
+    int rc = glob(pattern, GLOB_ERR, NULL, g);
+    if (rc == GLOB_NOMATCH)
+        return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': no file matches", pattern);
+    if (rc != 0)
+        return repro_fail(err, REPRO_ERR_IO, "cannot read '%s': %s", pattern,
+                          rc == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+    return REPRO_OK;
+}
+
 repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit, repro_dataset *out,
                              repro_error *err)
 {
@@ -207,15 +230,11 @@ repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit
     if (context < 1)
         return repro_fail(err, REPRO_ERR_CONFIG, "data.context must be >= 1, not %lld", (long long)context);
     glob_t g;
-    int rc = glob(pattern, GLOB_ERR, NULL, &g); /* matches come sorted (LC_COLLATE "C": the library never sets a locale) */
-    if (rc == GLOB_NOMATCH)
-        return repro_fail(err, REPRO_ERR_IO, "cannot open '%s': no file matches", pattern);
-    if (rc != 0)
-        return repro_fail(err, REPRO_ERR_IO, "cannot read '%s': %s", pattern,
-                          rc == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+    repro_status st = glob_files(pattern, &g, err);
+    if (st)
+        return st;
     uint32_t *cp = NULL;
     int64_t n = 0;
-    repro_status st = REPRO_OK;
     for (size_t i = 0; st == REPRO_OK && i < g.gl_pathc; i++)
         st = append_file(g.gl_pathv[i], &cp, &n, err);
     globfree(&g);
@@ -241,7 +260,120 @@ repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit
     return REPRO_OK;
 }
 
-char *repro_vocab_json(const uint32_t *vocab, int32_t n)
+/* ---- text_samples documents ----
+ * Rows of context + 1 code points, one per sample, with U+0000 as the
+ * padding: the decoder refuses NUL, so no text character is U+0000, and the
+ * sorted vocabulary puts it first: the padding's token id is 0
+ * (REPRO_TEXT_PAD_ID) whatever the corpus's alphabet. */
+typedef struct doc_rows {
+    uint32_t *cp;    /* [n * width], then one more U+0000 (tokenize sees the pad even with no padding) */
+    int64_t n, cap, width;
+} doc_rows;
+
+/* Document [d, d + len) as chunks: chunk c is [c * context, c * context +
+ * context + 1), cut at the document's end and padded; every character but
+ * the first is a target exactly once. */
+static repro_status add_document(doc_rows *r, const uint32_t *d, int64_t len, repro_error *err)
+{
+    int64_t ctx = r->width - 1;
+    for (int64_t start = 0; start + 1 < len; start += ctx) {
+        if (r->n == r->cap) {
+            int64_t cap = r->cap ? r->cap * 2 : 256;
+            uint32_t *g = realloc(r->cp, (size_t)(cap * r->width + 1) * sizeof *g);
+            if (!g)
+                return repro_fail(err, REPRO_ERR_NOMEM, "out of memory for %lld samples", (long long)cap);
+            r->cp = g;
+            r->cap = cap;
+        }
+        uint32_t *row = r->cp + r->n * r->width;
+        int64_t k = len - start < r->width ? len - start : r->width;
+        memcpy(row, d + start, (size_t)k * sizeof *row);
+        memset(row + k, 0, (size_t)(r->width - k) * sizeof *row);
+        r->n++;
+    }
+    return REPRO_OK;
+}
+
+/* Splits one file's code points at the lines equal to sep (a line: the text
+ * between two '\n', or the file's start or end); the separator lines and
+ * their newlines belong to no document. */
+static repro_status split_file(doc_rows *r, const uint32_t *cp, int64_t n, const uint32_t *sep, int64_t ns,
+                               repro_error *err)
+{
+    int64_t doc = 0;
+    repro_status st = REPRO_OK;
+    for (int64_t line = 0; st == REPRO_OK && line <= n;) {
+        int64_t end = line;
+        while (end < n && cp[end] != '\n')
+            end++;
+        if (end - line == ns && !memcmp(cp + line, sep, (size_t)ns * sizeof *sep) && !(ns == 0 && line == n)) {
+            st = add_document(r, cp + doc, line - doc, err);
+            doc = end + 1;
+        }
+        line = end + 1;
+    }
+    if (st == REPRO_OK && doc < n)
+        st = add_document(r, cp + doc, n - doc, err);
+    return st;
+}
+
+repro_status repro_text_read_documents(const char *pattern, const char *separator, int64_t context, int64_t limit,
+                                       repro_dataset *out, repro_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (context < 1)
+        return repro_fail(err, REPRO_ERR_CONFIG, "data.context must be >= 1, not %lld", (long long)context);
+    uint32_t *sep = NULL;
+    int64_t ns = 0;
+    repro_status st = repro_utf8_decode("data.separator", (const unsigned char *)separator, strlen(separator), &sep,
+                                        &ns, err);
+    if (st)
+        return st;
+    glob_t g;
+    if ((st = glob_files(pattern, &g, err))) {
+        free(sep);
+        return st;
+    }
+    doc_rows r = {.width = context + 1};
+    for (size_t i = 0; st == REPRO_OK && i < g.gl_pathc; i++) {
+        uint32_t *cp;
+        int64_t k;
+        if ((st = decode_file(g.gl_pathv[i], &cp, &k, err)) == REPRO_OK) {
+            st = split_file(&r, cp, k, sep, ns, err);
+            free(cp);
+        }
+    }
+    globfree(&g);
+    free(sep);
+    if (st == REPRO_OK && r.n == 0) {
+        char at[REPRO_NAME_MAX + 32];
+        snprintf(at, sizeof at, separator[0] ? "lines holding only '%s'" : "blank lines%s", separator);
+        st = repro_fail(err, REPRO_ERR_FORMAT, "'%s': no document of 2 or more characters (documents are split at %s)",
+                        pattern, at);
+    }
+    int64_t total = r.n * r.width;
+    if (st == REPRO_OK) {
+        r.cp[total] = 0; /* the pad is in the vocabulary even when no row needs it */
+        st = tokenize(r.cp, total + 1, out, err);
+    }
+    free(r.cp);
+    if (st) {
+        repro_dataset_free(out);
+        return st;
+    }
+    out->n_tokens = total;
+    out->context = context;
+    out->padded = true;
+    out->n = r.n;
+    if (limit > 0 && limit < out->n)
+        out->n = limit;
+    out->n_features = context;
+    out->n_targets = context;
+    out->n_classes = out->n_vocab;
+    return REPRO_OK;
+}
+
+char *repro_vocab_json(const uint32_t *vocab, int32_t n, int32_t pad_id)
 {
     cJSON *root = cJSON_CreateObject(), *tokens = cJSON_CreateArray();
     if (!root || !tokens) {
@@ -251,28 +383,40 @@ char *repro_vocab_json(const uint32_t *vocab, int32_t n)
     }
     cJSON_AddStringToObject(root, "kind", "characters");
     cJSON_AddNumberToObject(root, "size", n);
+    if (pad_id >= 0) /* only then: a windows run's file stays byte for byte as before */
+        cJSON_AddNumberToObject(root, "pad_id", pad_id);
     cJSON_AddItemToObject(root, "tokens", tokens);
     for (int32_t i = 0; i < n; i++) {
         char s[5] = {0};
         s[repro_utf8_encode(vocab[i], s)] = '\0';
-        cJSON_AddItemToArray(tokens, cJSON_CreateString(s));
+        cJSON_AddItemToArray(tokens, i == pad_id ? cJSON_CreateNull() : cJSON_CreateString(s));
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;
 }
 
-repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vocab, int32_t *n, repro_error *err)
+repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vocab, int32_t *n, int32_t *pad_id,
+                               repro_error *err)
 {
     *vocab = NULL;
     *n = 0;
+    *pad_id = -1;
     cJSON *root = cJSON_Parse(json);
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "tokens");
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_id");
     int count = cJSON_IsArray(tokens) ? cJSON_GetArraySize(tokens) : 0;
-    uint32_t *v = count > 0 ? malloc((size_t)count * sizeof *v) : NULL;
+    /* the pad, when there is one, is id 0 (the U+0000 that sorts first) and its entry null */
+    int p = pad == NULL ? -1 : cJSON_IsNumber(pad) && pad->valuedouble == REPRO_TEXT_PAD_ID ? REPRO_TEXT_PAD_ID : -2;
+    uint32_t *v = count > 0 && p != -2 ? malloc((size_t)count * sizeof *v) : NULL;
     int ok = v != NULL;
     for (int i = 0; ok && i < count; i++) {
         const cJSON *t = cJSON_GetArrayItem(tokens, i);
+        if (i == p) {
+            ok = cJSON_IsNull(t);
+            v[i] = 0;
+            continue;
+        }
         const char *s = cJSON_GetStringValue(t);
         uint32_t *cp = NULL;
         int64_t k = 0;
@@ -283,13 +427,16 @@ repro_status repro_vocab_parse(const char *name, const char *json, uint32_t **vo
             v[i] = cp[0];
         free(cp);
     }
+    ok = ok && count > (p >= 0); /* a pad alone is no vocabulary */
     cJSON_Delete(root);
     if (!ok) {
         free(v);
         return repro_fail(err, REPRO_ERR_FORMAT,
-                          "'%s': not a vocabulary (expected {\"tokens\": [one character each, ascending]})", name);
+                          "'%s': not a vocabulary (expected {\"tokens\": [one character each, ascending]}, "
+                          "and with \"pad_id\": 0 the first token null)", name);
     }
     *vocab = v;
     *n = count;
+    *pad_id = p;
     return REPRO_OK;
 }

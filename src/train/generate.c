@@ -56,3 +56,10 @@ int32_t repro_generate_draw(const float *z, int32_t V, float temperature, int32_
     free(l);
     return pick >= 0 ? pick : last;
 }
+
+int32_t repro_generate_next(const float *z, int32_t V, int32_t pad_id, float temperature, int32_t top_k,
+                            uint64_t seed, uint64_t position)
+{
+    int32_t skip = pad_id == 0 ? 1 : 0; /* the only pad id a vocabulary has (docs/data.md) */
+    return skip + repro_generate_draw(z + skip, V - skip, temperature, top_k, seed, position);
+}

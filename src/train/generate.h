@@ -21,4 +21,10 @@
 int32_t repro_generate_draw(const float *z, int32_t V, float temperature, int32_t top_k, uint64_t seed,
                             uint64_t position);
 
+/* The next token of a vocabulary whose padding token is pad_id: -1 (none)
+ * draws among all V; 0 (REPRO_TEXT_PAD_ID, text_samples documents) draws
+ * among z[1, V) and adds 1, so the pad is never drawn whatever its logit. */
+int32_t repro_generate_next(const float *z, int32_t V, int32_t pad_id, float temperature, int32_t top_k,
+                            uint64_t seed, uint64_t position);
+
 #endif

@@ -78,9 +78,9 @@ static repro_status text_files(const char *pattern, cJSON **out, repro_error *er
     return st;
 }
 
-repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n, repro_error *err)
+repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n, int32_t pad_id, repro_error *err)
 {
-    char *text = repro_vocab_json(vocab, n), path[REPRO_PATH_MAX];
+    char *text = repro_vocab_json(vocab, n, pad_id), path[REPRO_PATH_MAX];
     if (!text)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot serialise the vocabulary");
     repro_atomic_file *w = NULL;
@@ -100,6 +100,8 @@ repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n
     cJSON_AddStringToObject(v, "path", "vocab.json");
     cJSON_AddStringToObject(v, "kind", "characters");
     cJSON_AddNumberToObject(v, "size", n);
+    if (pad_id >= 0)
+        cJSON_AddNumberToObject(v, "pad_id", pad_id);
     cJSON_AddStringToObject(v, "sha256", hex);
     return repro_run_set_json(run, "vocab", v, err);
 }

@@ -33,7 +33,8 @@ repro_status repro_record_final(repro_run *run, const repro_train_result *res, c
                                 const repro_eval_result *test, int restored_best, repro_error *err);
 
 /* vocab.json in the run directory (repro_vocab_json's text, written
- * atomically) and run.json's "vocab": {path, kind, size, sha256 of the file}. */
-repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n, repro_error *err);
+ * atomically) and run.json's "vocab": {path, kind, size, sha256 of the file},
+ * and pad_id when there is one (pad_id -1: none). */
+repro_status repro_record_vocab(repro_run *run, const uint32_t *vocab, int32_t n, int32_t pad_id, repro_error *err);
 
 #endif

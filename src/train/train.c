@@ -1336,7 +1336,8 @@ repro_status repro_train_hooked(const repro_config *cfg, const repro_train_optio
     if (st == REPRO_OK && !opts->resume_dir && t.writer)
         st = record_backend(&t, err);
     if (st == REPRO_OK && !opts->resume_dir && t.train.tokens && t.run)
-        st = repro_record_vocab(t.run, t.train.vocab, t.train.n_vocab, err);
+        st = repro_record_vocab(t.run, t.train.vocab, t.train.n_vocab,
+                                t.train.padded ? REPRO_TEXT_PAD_ID : -1, err);
     if (st == REPRO_OK && t.shard) /* every rank: a collective */
         st = record_world(&t, err);
     res->world_rank = repro_world_rank(t.world);
