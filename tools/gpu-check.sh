@@ -55,6 +55,8 @@ if [[ $what == bench || $what == all ]]; then
     TAIL=20 step gpu_mlp bash bench/gpu.sh "$REPRO" 4
     TAIL=8 step attention .gpu/test_cuda_attention --bench
     TAIL=14 step torch_attention python3 bench/torch_attention.py all
+    TAIL=8 step gpu_transformer env FORTUNES_DIR="${REPRO_FORTUNES_DIR:-/usr/share/games/fortunes}" \
+        bash bench/gpu_transformer.sh "$REPRO" 30 1   # the 6-layer d512 encoder vs PyTorch eager/compile
     TAIL=20 step world_gpu_bench bash bench/world_gpu.sh "$REPRO"   # samples/s on 1 and 2 GPUs, DDP peer
 fi
 if [[ $what == accuracy || $what == all ]]; then
