@@ -22,10 +22,11 @@
  * reached uniformly; teams past the last pair just follow along.
  *
  * dgamma, dbeta: one sequential chain per channel over (n, hw) ascending
- * is the contract, so the parallelism is across channels: a block of two
- * warps per channel, one warp loading the next tile of (dy, xhat) into
- * shared memory while the first thread runs the chain over the current
- * one (double buffering), so the chain runs at the fmaf's latency. */
+ * is the contract, so the parallelism is across channels: a block per
+ * channel, eight warps loading the next tile of (dy, xhat) into shared
+ * memory (all of a lane's loads in flight at once) while the first thread
+ * runs the chain over the current one (double buffering), so the chain
+ * runs near the fmaf's latency. */
 #ifndef REPRO_OPS_CUDA_NORM_KERNELS_CUH
 #define REPRO_OPS_CUDA_NORM_KERNELS_CUH
 
@@ -36,7 +37,7 @@
 #include "ops/reduce.h"
 
 #define REPRO_NORM_THREADS 256 /* threads per block of the team kernels */
-#define REPRO_NORM_CHAIN_TILE 1024 /* values per tile of the dgamma/dbeta chain */
+#define REPRO_NORM_CHAIN_TILE 2048 /* values per tile of the dgamma/dbeta chain */
 
 /* The pairs of one launch. Batch norm: pair t = g * C + c, runs = group
  * samples, stride C * HW. Group norm: pair t = n * groups + g, runs = C /
@@ -267,22 +268,37 @@ __global__ void repro_norm_dx_kernel(repro_norm_shape s, float *dx, const float 
     }
 }
 
-/* Tile k of channel c's (n, hw) sequence, by the 32 lanes of one warp:
- * sdy[u] = dy, sxh[u] = repro_layernorm_xhat(x, mean[st], rstd[st]) for
- * values k * TILE + u, st = (n / nd) * ns + c / cd. */
-__device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, int lane, const float *dy,
+/* The dgamma/dbeta chain's staging: REPRO_NORM_LOADERS warps stage tiles
+ * of REPRO_NORM_CHAIN_TILE values, REPRO_NORM_PER_LANE a lane. */
+#define REPRO_NORM_LOADERS 8
+#define REPRO_NORM_PER_LANE (REPRO_NORM_CHAIN_TILE / (32 * REPRO_NORM_LOADERS))
+
+/* Tile k of channel c's (n, hw) sequence, by the loader warps (loader
+ * thread `lt` of 32 * REPRO_NORM_LOADERS): sdy[u] = dy, sxh[u] =
+ * repro_layernorm_xhat(x, mean[st], rstd[st]) for values k * TILE + u,
+ * st = (n / nd) * ns + c / cd. Every load of the lane is issued before the
+ * first is used (values past L re-read value L - 1, never consumed), so
+ * the tile costs about one memory latency, not one per value. */
+__device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, int lt, const float *dy,
                                              const float *x, const float *mean, const float *rstd, int64_t L,
                                              int64_t C, int64_t HW, int64_t c, int64_t nd, int64_t ns, int64_t cd)
 {
-    const int64_t q32 = 32 / HW, r32 = 32 % HW;
-    int64_t j = k * REPRO_NORM_CHAIN_TILE + lane;
-    repro_norm_cursor cur; /* q = sample n, off = hw */
-    cur.at(j, HW);
-    for (int u = lane; u < REPRO_NORM_CHAIN_TILE && j < L; u += 32, j += 32) {
-        int64_t at = (cur.q * C + c) * HW + cur.off, st = (cur.q / nd) * ns + c / cd;
-        sdy[u] = dy[at];
-        sxh[u] = repro_layernorm_xhat(x[at], mean[st], rstd[st]);
-        cur.step(q32, r32, HW);
+    float vd[REPRO_NORM_PER_LANE], vx[REPRO_NORM_PER_LANE], vm[REPRO_NORM_PER_LANE], vr[REPRO_NORM_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < REPRO_NORM_PER_LANE; i++) {
+        int64_t j = k * REPRO_NORM_CHAIN_TILE + lt + i * 32 * REPRO_NORM_LOADERS;
+        j = j < L ? j : L - 1;
+        const int64_t n = j / HW, at = (n * C + c) * HW + (j - n * HW), st = (n / nd) * ns + c / cd;
+        vd[i] = dy[at];
+        vx[i] = x[at];
+        vm[i] = mean[st];
+        vr[i] = rstd[st];
+    }
+#pragma unroll
+    for (int i = 0; i < REPRO_NORM_PER_LANE; i++) {
+        const int u = lt + i * 32 * REPRO_NORM_LOADERS;
+        sdy[u] = vd[i];
+        sxh[u] = repro_layernorm_xhat(vx[i], vm[i], vr[i]);
     }
 }
 
@@ -290,18 +306,20 @@ __device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, 
  * ascending): dgamma = fmaf(dy, xhat, dgamma); dbeta = dbeta + dy, with
  * sample n's statistics at st = (n / nd) * ns + c / cd (batch norm: nd =
  * group, ns = C, cd = 1; group norm: nd = 1, ns = groups, cd = C / groups).
- * 64 threads a block, one channel at a time: warp 1 stages tile k + 1
- * into one buffer while thread 0 chains tile k from the other. */
-__global__ void repro_norm_param_kernel(float *dgamma, float *dbeta, const float *dy, const float *x,
-                                        const float *mean, const float *rstd, int64_t N, int64_t C, int64_t HW,
-                                        int64_t nd, int64_t ns, int64_t cd)
+ * One channel a block: the loader warps stage tile k + 1 into one buffer
+ * while thread 0 chains tile k from the other (double buffering). The two
+ * chains, N * HW values long, are the contract; the loaders keep them fed
+ * so that they run near the fmaf's latency. */
+__global__ void __launch_bounds__(32 * (1 + REPRO_NORM_LOADERS))
+    repro_norm_param_kernel(float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
+                            const float *rstd, int64_t N, int64_t C, int64_t HW, int64_t nd, int64_t ns, int64_t cd)
 {
     __shared__ float sdy[2][REPRO_NORM_CHAIN_TILE], sxh[2][REPRO_NORM_CHAIN_TILE];
     const int64_t L = N * HW, tiles = (L + REPRO_NORM_CHAIN_TILE - 1) / REPRO_NORM_CHAIN_TILE;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int warp = threadIdx.x / 32, lt = (int)threadIdx.x - 32; /* lt: the loader thread's index */
     for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-        if (warp == 1)
-            repro_norm_stage_tile(sdy[0], sxh[0], 0, lane, dy, x, mean, rstd, L, C, HW, c, nd, ns, cd);
+        if (warp > 0)
+            repro_norm_stage_tile(sdy[0], sxh[0], 0, lt, dy, x, mean, rstd, L, C, HW, c, nd, ns, cd);
         __syncthreads();
         float g = 0.0f, b = 0.0f;
         if (threadIdx.x == 0) {
@@ -309,8 +327,8 @@ __global__ void repro_norm_param_kernel(float *dgamma, float *dbeta, const float
             b = dbeta[c];
         }
         for (int64_t k = 0; k < tiles; k++) {
-            if (warp == 1 && k + 1 < tiles)
-                repro_norm_stage_tile(sdy[(k + 1) & 1], sxh[(k + 1) & 1], k + 1, lane, dy, x, mean, rstd, L, C,
+            if (warp > 0 && k + 1 < tiles)
+                repro_norm_stage_tile(sdy[(k + 1) & 1], sxh[(k + 1) & 1], k + 1, lt, dy, x, mean, rstd, L, C,
                                       HW, c, nd, ns, cd);
             if (threadIdx.x == 0) {
                 const float *pd = sdy[k & 1], *px = sxh[k & 1];
@@ -404,7 +422,8 @@ static inline void repro_norm_launch_param(float *dgamma, float *dbeta, const fl
                                            int64_t nd, int64_t ns, int64_t cd, cudaStream_t st)
 {
     unsigned grid = (unsigned)(C < 65535 ? C : 65535);
-    repro_norm_param_kernel<<<grid, 64, 0, st>>>(dgamma, dbeta, dy, x, mean, rstd, N, C, HW, nd, ns, cd);
+    repro_norm_param_kernel<<<grid, 32 * (1 + REPRO_NORM_LOADERS), 0, st>>>(dgamma, dbeta, dy, x, mean, rstd, N, C, HW,
+                                                                           nd, ns, cd);
 }
 
 #endif /* __CUDACC__ */
