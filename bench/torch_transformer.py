@@ -15,7 +15,11 @@ Modes (the strongest PyTorch a user would write, each measured):
   eager          torch.use_deterministic_algorithms(True) (the reproducible
                  setting the guides ask for; CUBLAS_WORKSPACE_CONFIG set)
   eager-nondet   the same without deterministic algorithms
+  fused          eager (deterministic) with torch.optim.Adam(fused=True)
   compile        torch.compile(model) (default mode), deterministic flags on
+  graphs         the whole step (forward, loss, backward, fused capturable
+                 Adam) captured in one CUDA Graph and replayed on fresh data,
+                 deterministic flags on
 
 usage: torch_transformer.py MODE STEPS [WARMUP]
 Prints one JSON line with tokens_per_sec of the step loop (forward, loss,
@@ -63,7 +67,7 @@ class Encoder(torch.nn.Module):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("eager", "eager-nondet", "compile"):
+    if len(argv) < 3 or argv[1] not in ("eager", "eager-nondet", "fused", "compile", "graphs"):
         sys.exit(__doc__)
     mode, steps = argv[1], int(argv[2])
     warmup = int(argv[3]) if len(argv) > 3 else 10
@@ -75,24 +79,54 @@ def main(argv):
     tokens = corpus().to(dev)
     n = tokens.numel() - CONTEXT
     model = Encoder().to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    kw = {"fused": True} if mode in ("fused", "graphs") else {}
+    if mode == "graphs":
+        kw["capturable"] = True
+    opt = torch.optim.Adam(model.parameters(), lr=LR, **kw)
     fwd = torch.compile(model) if mode == "compile" else model
     loss_fn = torch.nn.CrossEntropyLoss()
     per_epoch = n // BATCH
     offsets = torch.arange(CONTEXT, device=dev)
     state = {"perm": None}
 
-    def step(i):
+    def batch(i):  # a fresh permutation of the window starts each epoch
         j = i % per_epoch
         if j == 0 or state["perm"] is None:
             state["perm"] = torch.randperm(n, device=dev)
         starts = state["perm"][j * BATCH:(j + 1) * BATCH]
         idx = starts[:, None] + offsets[None, :]
-        x, y = tokens[idx], tokens[idx + 1]
+        return tokens[idx], tokens[idx + 1]
+
+    def step(i):
+        x, y = batch(i)
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(fwd(x).reshape(-1, VOCAB_ROWS), y.reshape(-1))
         loss.backward()
         opt.step()
+
+    if mode == "graphs":
+        sx, sy = batch(0)
+        sx, sy = sx.clone(), sy.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm up on a side stream, as the CUDA Graphs notes ask
+            for _ in range(3):
+                opt.zero_grad(set_to_none=False)
+                loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1)).backward()
+                opt.step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=False)
+        with torch.cuda.graph(graph):
+            loss = loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1))
+            loss.backward()
+            opt.step()
+
+        def step(i):  # noqa: F811 (the captured step replays on fresh data)
+            x, y = batch(i)
+            sx.copy_(x)
+            sy.copy_(y)
+            graph.replay()
 
     model.train()
     for i in range(warmup):
