@@ -128,9 +128,9 @@ repro_status repro_cuda_dropout_backward(float *dx, const float *dy, const uint8
                                          float p, repro_cuda_stream stream, repro_error *err);
 
 /* ---- layer norm (layernorm.cu): repro_layernorm_forward/backward ----
- * One thread per row for the statistics and dx (the canonical sums of a
- * row, as on the CPU); one thread per feature for dgamma/dbeta (b ascending
- * from their current values). */
+ * A row's statistics and dx by 8 threads (its canonical sums' 8 lanes, as
+ * on the CPU; one thread for rows over 1024 values); one chain per feature
+ * for dgamma/dbeta (b ascending from their current values, column_chain.cuh). */
 repro_status repro_cuda_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                           const float *beta, int64_t B, int64_t D, float eps,
                                           repro_cuda_stream stream, repro_error *err);
