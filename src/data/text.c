@@ -211,6 +211,18 @@ static repro_status tokenize(const uint32_t *cp, int64_t n, repro_dataset *out, 
     return REPRO_OK;
 }
 
+/* The dataset's shape once its tokens are in: n samples of context tokens
+ * predicting context targets, the first `limit` of them when limit > 0. */
+static void set_samples(repro_dataset *out, int64_t n_tokens, int64_t n, int64_t context, int64_t limit)
+{
+    out->n_tokens = n_tokens;
+    out->context = context;
+    out->n = limit > 0 && limit < n ? limit : n;
+    out->n_features = context;
+    out->n_targets = context;
+    out->n_classes = out->n_vocab;
+}
+
 /* The pattern's files in sorted order (LC_COLLATE "C": the library never sets a locale). */
 static repro_status glob_files(const char *pattern, glob_t *g, repro_error *err)
 {
@@ -249,14 +261,7 @@ repro_status repro_text_read(const char *pattern, int64_t context, int64_t limit
         repro_dataset_free(out);
         return st;
     }
-    out->n_tokens = n;
-    out->context = context;
-    out->n = n - context;
-    if (limit > 0 && limit < out->n)
-        out->n = limit;
-    out->n_features = context;
-    out->n_targets = context;
-    out->n_classes = out->n_vocab;
+    set_samples(out, n, n - context, context, limit);
     return REPRO_OK;
 }
 
@@ -361,15 +366,8 @@ repro_status repro_text_read_documents(const char *pattern, const char *separato
         repro_dataset_free(out);
         return st;
     }
-    out->n_tokens = total;
-    out->context = context;
     out->padded = true;
-    out->n = r.n;
-    if (limit > 0 && limit < out->n)
-        out->n = limit;
-    out->n_features = context;
-    out->n_targets = context;
-    out->n_classes = out->n_vocab;
+    set_samples(out, total, r.n, context, limit);
     return REPRO_OK;
 }
 
