@@ -11,7 +11,8 @@
 # each mode: eager with deterministic algorithms, eager without them, eager
 # with Adam(fused=True), torch.compile, and the whole step as one CUDA Graph
 # (fused capturable Adam); repro is also divided by the best of them. Each
-# figure is the median of RUNS (default 3).
+# figure is the median of RUNS (default 3). MODES="eager compile ..." picks
+# PyTorch's modes (default all five).
 # FORTUNES_DIR moves the corpus; PYTHON names the interpreter with PyTorch.
 set -euo pipefail
 repro=${1:?usage: gpu_transformer.sh REPRO [STEPS] [RUNS]}
@@ -55,7 +56,7 @@ echo "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); peer:
 r=$(repro_rate)
 printf '%-28s %12.0f\n' "repro (exact)" "$r"
 best=0
-for mode in eager eager-nondet fused compile graphs; do
+for mode in ${MODES:-eager eager-nondet fused compile graphs}; do
     p=$(torch_rate "$mode")
     if [[ -z $p ]]; then
         printf '%-28s %12s\n' "pytorch $mode" "failed"
