@@ -54,6 +54,13 @@ typedef struct contention_probe {
     long switches;  /* the count at the last look */
 } contention_probe;
 
+/* The last generation in which a range was claimed; a cache line each, so
+ * that claiming one's own range does not take the line from the others. */
+typedef struct claim_line {
+    _Atomic uint64_t gen;
+    char pad[64 - sizeof(uint64_t)];
+} claim_line;
+
 struct repro_pool {
     int threads;
     pthread_t *workers;
@@ -65,7 +72,7 @@ struct repro_pool {
      * before generation (release) and read after it (acquire). */
     _Atomic uint64_t generation;
     _Atomic int done;        /* ranges of the current loop finished */
-    _Atomic uint64_t *claimed; /* [threads] the last generation in which each range was claimed */
+    claim_line *claimed;     /* [threads] */
     _Atomic int stopping;
     _Atomic uint64_t no_spin_until; /* generation up to which nobody spins (contention seen) */
     _Atomic int quiet_loops;         /* how long the next quiet spell is */
@@ -191,9 +198,9 @@ static void range_of(int64_t n_tasks, int threads, int index, int64_t *begin, in
  * successful claim also means the loop's fields are gen's. */
 static int claim(repro_pool *pool, int r, uint64_t gen)
 {
-    uint64_t c = atomic_load_explicit(&pool->claimed[r], memory_order_acquire);
+    uint64_t c = atomic_load_explicit(&pool->claimed[r].gen, memory_order_acquire);
     while (c < gen)
-        if (atomic_compare_exchange_weak_explicit(&pool->claimed[r], &c, gen, memory_order_acq_rel,
+        if (atomic_compare_exchange_weak_explicit(&pool->claimed[r].gen, &c, gen, memory_order_acq_rel,
                                                   memory_order_acquire))
             return 1;
     return 0;
@@ -266,7 +273,9 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->done_cv, NULL);
     pool->workers = calloc((size_t)threads, sizeof *pool->workers);
-    pool->claimed = calloc((size_t)threads, sizeof *pool->claimed); /* generation 0: before any loop */
+    pool->claimed = aligned_alloc(64, (size_t)threads * sizeof *pool->claimed);
+    for (int i = 0; pool->claimed && i < threads; i++)
+        atomic_init(&pool->claimed[i].gen, 0); /* generation 0: before any loop */
     if (!pool->workers || !pool->claimed) {
         repro_pool_destroy(pool);
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a thread pool");
