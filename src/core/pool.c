@@ -72,6 +72,7 @@ struct repro_pool {
      * before generation (release) and read after it (acquire). */
     _Atomic uint64_t generation;
     _Atomic int done;        /* ranges of the current loop finished */
+    _Atomic int unclaimed;   /* ranges of the current loop nobody has taken yet */
     claim_line *claimed;     /* [threads] */
     _Atomic int stopping;
     _Atomic uint64_t no_spin_until; /* generation up to which nobody spins (contention seen) */
@@ -201,8 +202,10 @@ static int claim(repro_pool *pool, int r, uint64_t gen)
     uint64_t c = atomic_load_explicit(&pool->claimed[r].gen, memory_order_acquire);
     while (c < gen)
         if (atomic_compare_exchange_weak_explicit(&pool->claimed[r].gen, &c, gen, memory_order_acq_rel,
-                                                  memory_order_acquire))
+                                                  memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&pool->unclaimed, 1, memory_order_relaxed);
             return 1;
+        }
     return 0;
 }
 
@@ -229,6 +232,9 @@ static void run_range(repro_pool *pool, int r)
 static void run_claims(repro_pool *pool, int self, uint64_t gen)
 {
     for (int i = 0; i < pool->threads; i++) {
+        /* all taken: stop looking (a big pool is not scanned by every thread) */
+        if (i > 0 && atomic_load_explicit(&pool->unclaimed, memory_order_relaxed) <= 0)
+            break;
         int r = (self + i) % pool->threads;
         if (claim(pool, r, gen))
             run_range(pool, r);
@@ -335,6 +341,7 @@ void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *c
     pool->ctx = ctx;
     pool->n_tasks = n_tasks;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool->unclaimed, pool->threads, memory_order_relaxed);
     pthread_mutex_lock(&pool->lock);
     uint64_t gen = atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release) + 1;
     pthread_cond_broadcast(&pool->wake);
