@@ -10,6 +10,7 @@
 
 #include "data/batch.h"
 #include "repro/loader.h"
+#include "data/loader_pool.h"
 #include "data/loader_test.h"
 #include "testutil.h"
 
@@ -41,6 +42,7 @@ static void make_rows(uint32_t *rows)
  * pos >= slow_from (to be interrupted while slow). */
 typedef struct transform_ctx {
     int64_t fail_pos;  /* -1 = never */
+    int64_t also_fail; /* > 0: fails at this position too */
     int slow_ms;
     uint32_t slow_from;
 } transform_ctx;
@@ -49,7 +51,7 @@ static repro_status transform(void *p, uint32_t epoch, uint32_t pos, float *x, i
                               repro_error *err)
 {
     transform_ctx *c = p;
-    if (c && (int64_t)pos == c->fail_pos)
+    if (c && ((int64_t)pos == c->fail_pos || (c->also_fail > 0 && (int64_t)pos == c->also_fail)))
         return repro_fail(err, REPRO_ERR_FORMAT, "bad value in 'fake.npy' sample %u", (unsigned)pos);
     if (c && c->slow_ms > 0 && pos >= c->slow_from) {
         struct timespec ts = {0, c->slow_ms * 1000000L};
@@ -86,7 +88,7 @@ static void put_batch(record *r, const repro_batch *b, int64_t n, int64_t step, 
     put(r, &last, sizeof last);
     put(r, b->pos, (size_t)n * sizeof *b->pos);
     put(r, b->index, (size_t)n * sizeof *b->index);
-    put(r, b->x, (size_t)(n * N_FEAT) * sizeof *b->x);
+    put(r, b->x, (size_t)(n * b->n_features) * sizeof *b->x);
     put(r, b->label, (size_t)n * sizeof *b->label);
     put(r, b->y, (size_t)(n * N_TGT) * sizeof *b->y);
     r->n_micro++;
@@ -151,7 +153,7 @@ static void reference(const repro_dataset *ds, const uint32_t *rows, int64_t fir
             }
             repro_batch_fill(&b, ds, n, NULL);
             for (int64_t i = 0; i < n; i++)
-                transform(NULL, EPOCH, b.pos[i], b.x + i * N_FEAT, N_FEAT, &err);
+                transform(NULL, EPOCH, b.pos[i], b.x + i * ds->n_features, ds->n_features, &err);
             put_batch(r, &b, n, count, done + n == count);
         }
     }
@@ -396,6 +398,57 @@ static void test_misuse(const repro_dataset *ds, const uint32_t *rows)
     }
 }
 
+/* workers = 0 with the compute pool (data/loader_pool.h): each micro-batch's
+ * samples split over 2 or 3 threads give the reference's bytes; with two
+ * failing samples in one micro-batch, in different threads' ranges, the
+ * first in order is the one reported, as without the pool. The rows are
+ * wide enough (WIDE_FEAT x 5 samples) for the loader to use the pool. */
+enum { WIDE_FEAT = 4096 };
+
+static void test_pooled(const uint32_t *rows)
+{
+    static float x[N_ROWS * WIDE_FEAT], y[N_ROWS * N_TGT];
+    static int32_t label[N_ROWS];
+    for (int i = 0; i < N_ROWS; i++) {
+        for (int j = 0; j < WIDE_FEAT; j++)
+            x[i * WIDE_FEAT + j] = (float)i + (float)j / 8192.0f;
+        label[i] = i % 7;
+        for (int j = 0; j < N_TGT; j++)
+            y[i * N_TGT + j] = -(float)i - 0.5f * (float)j;
+    }
+    repro_dataset ds = {.n = N_ROWS, .n_features = WIDE_FEAT, .x = x, .label = label, .n_classes = 7,
+                        .n_targets = N_TGT, .y = y};
+    record ref;
+    reference(&ds, rows, 0, 16, 5, &ref);
+    for (int threads = 1; threads <= 3; threads++) {
+        repro_pool *pool;
+        repro_error err;
+        CHECK(repro_pool_create(threads, &pool, &err) == REPRO_OK);
+        repro_loader *l = make_loader(&ds, 0, 2, 0, NULL);
+        repro_loader_use_pool(l, pool);
+        record got;
+        repro_status st = run_epoch(l, rows, 0, 16, 5, 2, &got, &err);
+        CHECK_MSG(st == REPRO_OK && same(&got, &ref), "pool of %d: %s", threads, st ? err.message : "bytes differ");
+        free(got.bytes);
+        repro_loader_destroy(l);
+
+        transform_ctx ctx = {.fail_pos = 24, .also_fail = 22}; /* micro-batch 5: positions 21..25 */
+        l = make_loader(&ds, 0, 2, 0, &ctx);
+        repro_loader_use_pool(l, pool);
+        st = run_epoch(l, rows, 0, 16, 5, 1, &got, &err);
+        char want[200];
+        snprintf(want, sizeof want, "epoch 3, position 22 (data row %u): bad value in 'fake.npy' sample 22",
+                 rows[22]);
+        CHECK_MSG(st == REPRO_ERR_FORMAT && strcmp(err.message, want) == 0, "pool of %d: \"%s\"", threads,
+                  err.message);
+        CHECK(got.n_micro == 5 && memcmp(got.bytes, ref.bytes, got.len) == 0);
+        free(got.bytes);
+        repro_loader_destroy(l);
+        repro_pool_destroy(pool);
+    }
+    free(ref.bytes);
+}
+
 int main(void)
 {
     static float x[N_ROWS * N_FEAT], y[N_ROWS * N_TGT];
@@ -410,5 +463,6 @@ int main(void)
     test_worker_error(&ds, rows);
     test_interrupt(&ds, rows);
     test_misuse(&ds, rows);
+    test_pooled(rows);
     return test_finish("test_loader");
 }

@@ -1,7 +1,11 @@
 /* Thread pool: see pool.h. One generation counter wakes the workers for each
- * loop; each worker takes the range of its own index, so which thread does
- * which range is fixed (that never matters for the bits, but it keeps
- * profiles readable).
+ * loop. A loop's tasks are cut into one range per thread (range_of, a
+ * function of the task count alone); each thread first claims the range of
+ * its own index, so while every thread has a core a thread keeps the same
+ * rows from loop to loop (its cache), then claims any range nobody has
+ * started. So a worker that the kernel has not yet woken, or has switched
+ * out, does not hold the loop up: the caller runs its range too. Which
+ * thread runs a range never matters for the bits.
  *
  * Waking a sleeping thread through a condition variable takes tens of
  * microseconds (more in a virtual machine), longer than many of a training
@@ -50,17 +54,26 @@ typedef struct contention_probe {
     long switches;  /* the count at the last look */
 } contention_probe;
 
+/* The last generation in which a range was claimed; a cache line each, so
+ * that claiming one's own range does not take the line from the others. */
+typedef struct claim_line {
+    _Atomic uint64_t gen;
+    char pad[64 - sizeof(uint64_t)];
+} claim_line;
+
 struct repro_pool {
     int threads;
     pthread_t *workers;
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* workers wait here for a new generation */
-    pthread_cond_t done;     /* the caller waits here for pending == 0 */
+    pthread_cond_t done_cv;  /* the caller waits here for done == threads */
     /* Written under lock (so a thread about to sleep cannot miss them) and
      * read without it while spinning. The loop's fields below are written
      * before generation (release) and read after it (acquire). */
     _Atomic uint64_t generation;
-    _Atomic int pending;     /* workers still running the current loop */
+    _Atomic int done;        /* ranges of the current loop finished */
+    _Atomic int unclaimed;   /* ranges of the current loop nobody has taken yet */
+    claim_line *claimed;     /* [threads] */
     _Atomic int stopping;
     _Atomic uint64_t no_spin_until; /* generation up to which nobody spins (contention seen) */
     _Atomic int quiet_loops;         /* how long the next quiet spell is */
@@ -150,12 +163,12 @@ static int spin_while_u64(repro_pool *pool, _Atomic uint64_t *word, uint64_t fro
     }
 }
 
-/* The same for the caller waiting for pending == 0. */
-static int spin_while_pending(repro_pool *pool)
+/* The same for the caller waiting for every range to be done. */
+static int spin_while_undone(repro_pool *pool)
 {
     int64_t until = 0;
     for (int i = 1;; i++) {
-        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&pool->done, memory_order_acquire) == pool->threads)
             return 1;
         cpu_relax();
         if (i % 16 == 0) {
@@ -180,6 +193,54 @@ static void range_of(int64_t n_tasks, int threads, int index, int64_t *begin, in
     *end = *begin + per + (index < extra ? 1 : 0);
 }
 
+/* Takes range r of loop `gen` if nobody has: claimed[r] moves from an
+ * earlier generation to gen once. Range r of gen is only claimable while
+ * gen is the current loop (its caller waits for every range), so a
+ * successful claim also means the loop's fields are gen's. */
+static int claim(repro_pool *pool, int r, uint64_t gen)
+{
+    uint64_t c = atomic_load_explicit(&pool->claimed[r].gen, memory_order_acquire);
+    while (c < gen)
+        if (atomic_compare_exchange_weak_explicit(&pool->claimed[r].gen, &c, gen, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&pool->unclaimed, 1, memory_order_relaxed);
+            return 1;
+        }
+    return 0;
+}
+
+/* Runs range r (claimed), then counts it done; the last one wakes the
+ * caller if it went to sleep (the lock orders this after its check). */
+static void run_range(repro_pool *pool, int r)
+{
+    int64_t begin, end;
+    range_of(pool->n_tasks, pool->threads, r, &begin, &end);
+    if (begin < end)
+        pool->fn(pool->ctx, begin, end);
+    if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) == pool->threads - 1) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_signal(&pool->done_cv);
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+/* Thread `self`'s part of loop gen: its own range first (so a thread keeps
+ * the same rows from loop to loop while every thread has a core), then any
+ * range nobody has started: a thread that the kernel left waiting does not
+ * hold the loop up, the others take its range. Which thread runs a range
+ * never changes what the range computes. */
+static void run_claims(repro_pool *pool, int self, uint64_t gen)
+{
+    for (int i = 0; i < pool->threads; i++) {
+        /* all taken: stop looking (a big pool is not scanned by every thread) */
+        if (i > 0 && atomic_load_explicit(&pool->unclaimed, memory_order_relaxed) <= 0)
+            break;
+        int r = (self + i) % pool->threads;
+        if (claim(pool, r, gen))
+            run_range(pool, r);
+    }
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *arg = p;
@@ -197,19 +258,8 @@ static void *worker_main(void *p)
         if (atomic_load_explicit(&pool->stopping, memory_order_relaxed))
             break;
         seen = atomic_load_explicit(&pool->generation, memory_order_acquire);
-        int64_t begin, end;
-        range_of(pool->n_tasks, pool->threads, arg->index, &begin, &end);
-        if (begin < end)
-            pool->fn(pool->ctx, begin, end);
+        run_claims(pool, arg->index, seen);
         probe_contention(pool, &probe);
-
-        /* the last one out wakes the caller if it went to sleep; the lock
-         * orders this after the caller's check of pending */
-        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&pool->lock);
-            pthread_cond_signal(&pool->done);
-            pthread_mutex_unlock(&pool->lock);
-        }
     }
     free(arg);
     return NULL;
@@ -227,9 +277,12 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
     atomic_init(&pool->quiet_loops, QUIET_MIN);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
-    pthread_cond_init(&pool->done, NULL);
+    pthread_cond_init(&pool->done_cv, NULL);
     pool->workers = calloc((size_t)threads, sizeof *pool->workers);
-    if (!pool->workers) {
+    pool->claimed = aligned_alloc(64, (size_t)threads * sizeof *pool->claimed);
+    for (int i = 0; pool->claimed && i < threads; i++)
+        atomic_init(&pool->claimed[i].gen, 0); /* generation 0: before any loop */
+    if (!pool->workers || !pool->claimed) {
         repro_pool_destroy(pool);
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a thread pool");
     }
@@ -263,8 +316,9 @@ void repro_pool_destroy(repro_pool *pool)
         pthread_join(pool->workers[i], NULL);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->wake);
-    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->done_cv);
     free(pool->workers);
+    free(pool->claimed);
     free(pool);
 }
 
@@ -281,26 +335,25 @@ void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *c
         fn(ctx, 0, n_tasks);
         return;
     }
-    /* no worker reads these now: the last loop's pending reached 0 */
+    /* no worker reads these now: every range of the last loop is done, and
+     * a late worker reads them only after claiming a range of this one */
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n_tasks = n_tasks;
-    atomic_store_explicit(&pool->pending, pool->threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool->unclaimed, pool->threads, memory_order_relaxed);
     pthread_mutex_lock(&pool->lock);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    uint64_t gen = atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release) + 1;
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
 
-    int64_t begin, end;
-    range_of(n_tasks, pool->threads, 0, &begin, &end);
-    if (begin < end)
-        fn(ctx, begin, end);
+    run_claims(pool, 0, gen);
 
     probe_contention(pool, &pool->caller_probe);
-    if (!may_spin(pool) || !spin_while_pending(pool)) {
+    if (!may_spin(pool) || !spin_while_undone(pool)) {
         pthread_mutex_lock(&pool->lock);
-        while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
-            pthread_cond_wait(&pool->done, &pool->lock);
+        while (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->threads)
+            pthread_cond_wait(&pool->done_cv, &pool->lock);
         pthread_mutex_unlock(&pool->lock);
     }
 }

@@ -25,7 +25,9 @@ void repro_pool_destroy(repro_pool *pool);
 int repro_pool_threads(const repro_pool *pool);
 
 /* Runs fn over tasks [0, n_tasks), split into at most one contiguous range
- * per thread, and returns when all are done. pool may be NULL (inline).
+ * per thread (the same ranges whatever the timing), and returns when all are
+ * done. Any thread of the pool may run any range, one thread several (when
+ * another is slow to start). pool may be NULL (inline).
  * Not reentrant: fn must not call repro_pool_run on the same pool. */
 void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *ctx);
 

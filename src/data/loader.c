@@ -21,6 +21,7 @@
  * is inside a slot, so the next epoch can reuse them. */
 #include "repro/loader.h"
 #include "data/loader_test.h"
+#include "data/loader_pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,6 +59,7 @@ struct repro_loader {
     const repro_dataset *ds;
     repro_sample_fn transform;
     void *transform_ctx;
+    repro_pool *pool;        /* workers = 0: next() fills on it (loader_pool.h); may be NULL */
     int workers, prefetch, jitter_us;
     int64_t capacity;
     slot *slots;             /* [prefetch] */
@@ -172,24 +174,23 @@ static int cancelled(const repro_loader *l, uint64_t gen)
     return atomic_load(&l->generation) != gen || atomic_load(&l->interrupted);
 }
 
-/* Fills b with micro-batch k of the plan: per sample, the row is gathered
- * (as repro_batch_fill does) and transformed. Returns REPRO_OK; a failure
- * with err naming the sample; or REPRO_ERR_STATE with *stopped = 1 when
- * the work was cancelled (generation moved on, or an interrupt). */
-static repro_status fill_micro(repro_loader *l, repro_batch *b, int64_t k, uint64_t gen, int jitter_us,
-                               int *stopped, repro_error *err)
+/* Samples [lo, hi) of a micro-batch whose sample i is at epoch position
+ * start + i: per sample, the row is gathered (as repro_batch_fill does) and
+ * transformed, in order. Returns REPRO_OK; a failure with err naming the
+ * sample and *failed_at its index; or REPRO_ERR_STATE with *stopped = 1
+ * when the work was cancelled (generation moved on, or an interrupt). */
+static repro_status fill_samples(const repro_loader *l, repro_batch *b, int64_t start, int64_t lo, int64_t hi,
+                                 uint64_t gen, int jitter_us, int *stopped, int64_t *failed_at, repro_error *err)
 {
     const epoch_plan *p = &l->plan;
-    int64_t start, n, step_size;
-    int last;
-    plan_micro(p, k, &start, &n, &step_size, &last);
     size_t nf = (size_t)b->n_features, nt = (size_t)b->n_targets;
     *stopped = 0;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = lo; i < hi; i++) {
         if (cancelled(l, gen)) {
             *stopped = 1;
             return REPRO_ERR_STATE;
         }
+        *failed_at = i;
         uint32_t pos = (uint32_t)(start + i);
         b->pos[i] = pos;
         b->index[i] = l->rows[start + i];
@@ -213,6 +214,69 @@ static repro_status fill_micro(repro_loader *l, repro_batch *b, int64_t k, uint6
         }
     }
     return REPRO_OK;
+}
+
+/* A micro-batch's samples split over the compute pool (loader_pool.h):
+ * each range runs fill_samples; of the ranges that failed, the lowest
+ * failing sample wins (each range stops at its first, so that is the first
+ * failure in order, the one the serial loop reports); a cancellation wins
+ * over a failure. */
+typedef struct pooled_fill {
+    const repro_loader *l;
+    repro_batch *b;
+    int64_t start;
+    uint64_t gen;
+    pthread_mutex_t lock; /* guards the outcome below */
+    int stopped;
+    int64_t failed_at;    /* -1: none */
+    repro_status st;
+    repro_error err;
+} pooled_fill;
+
+static void fill_range(void *ctx, int64_t begin, int64_t end)
+{
+    pooled_fill *f = ctx;
+    repro_error err;
+    int stopped;
+    int64_t at = -1;
+    repro_status st = fill_samples(f->l, f->b, f->start, begin, end, f->gen, 0, &stopped, &at, &err);
+    if (st == REPRO_OK)
+        return;
+    pthread_mutex_lock(&f->lock);
+    if (stopped) {
+        f->stopped = 1;
+    } else if (f->failed_at < 0 || at < f->failed_at) {
+        f->failed_at = at;
+        f->st = st;
+        f->err = err;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Features a micro-batch needs before the pool's wake-up pays for itself. */
+enum { POOLED_FILL_MIN_FLOATS = 16384 };
+
+/* Fills b with micro-batch k of the plan (fill_samples over all of it, on
+ * the compute pool when the loader has one and the batch is big enough). */
+static repro_status fill_micro(repro_loader *l, repro_batch *b, int64_t k, uint64_t gen, int jitter_us,
+                               int *stopped, repro_error *err)
+{
+    int64_t start, n, step_size, at;
+    int last;
+    plan_micro(&l->plan, k, &start, &n, &step_size, &last);
+    if (!l->pool || l->workers > 0 || repro_pool_threads(l->pool) == 1 ||
+        n * b->n_features < POOLED_FILL_MIN_FLOATS)
+        return fill_samples(l, b, start, 0, n, gen, jitter_us, stopped, &at, err);
+    pooled_fill f = {.l = l, .b = b, .start = start, .gen = gen, .failed_at = -1, .st = REPRO_OK};
+    pthread_mutex_init(&f.lock, NULL);
+    repro_pool_run(l->pool, n, fill_range, &f);
+    pthread_mutex_destroy(&f.lock);
+    *stopped = f.stopped;
+    if (f.stopped)
+        return REPRO_ERR_STATE;
+    if (f.st != REPRO_OK)
+        *err = f.err;
+    return f.st;
 }
 
 /* ---- workers ---- */
@@ -538,6 +602,11 @@ void repro_loader_destroy(repro_loader *l)
 double repro_loader_wait_seconds(const repro_loader *l)
 {
     return l->wait_sec;
+}
+
+void repro_loader_use_pool(repro_loader *l, repro_pool *pool)
+{
+    l->pool = pool;
 }
 
 repro_status repro_loader_set_test_jitter(repro_loader *l, int us, repro_error *err)

@@ -65,6 +65,7 @@
 #include "train/shard_sum.h"
 #include "train/bn_world.h"
 #include "train/world.h"
+#include "data/loader_pool.h"
 #include "data/loader_test.h"
 
 /* Steps whose losses a GPU may hold before the host settles them. */
@@ -313,6 +314,9 @@ static repro_status build_model(trainer *t, repro_error *err)
     if (st == REPRO_OK && !t->on_device)
         st = repro_loader_create(&cfg->loader, &t->train, micro,
                                  repro_augment_enabled(&cfg->augment) ? augment_sample : NULL, t, &t->loader, err);
+    /* workers = 0: the compute pool gathers the batches (data/loader_pool.h) */
+    if (st == REPRO_OK && t->loader && repro_backend_cpu(t->be))
+        repro_loader_use_pool(t->loader, repro_backend_cpu(t->be)->pool);
     if (st == REPRO_OK && t->loader && t->hooks.loader_jitter_us)
         st = repro_loader_set_test_jitter(t->loader, t->hooks.loader_jitter_us, err);
     if (st == REPRO_OK)
