@@ -65,4 +65,4 @@ for mode in ${MODES:-eager eager-nondet fused compile graphs}; do
     printf '%-28s %12.0f   repro / it: %.2f\n' "pytorch $mode" "$p" "$(awk -v a="$r" -v b="$p" 'BEGIN { print a / b }')"
     best=$(awk -v a="$p" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
 done
-printf '%-28s %12.0f   repro / it: %.2f\n' "best pytorch" "$best" "$(awk -v a="$r" -v b="$best" 'BEGIN { print b > 0 ? a / b : 0 }')"
+printf '%-28s %12.0f   repro / it: %.2f\n' "best pytorch" "$best" "$(awk -v a="$r" -v b="$best" 'BEGIN { print (b > 0 ? a / b : 0) }')"
