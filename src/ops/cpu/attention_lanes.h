@@ -29,6 +29,8 @@
 #error "define LANES before including attention_lanes.h"
 #endif
 
+#include <string.h>
+
 #include "ops/cpu/attention_simd.h"
 
 enum {
@@ -168,6 +170,122 @@ static int below(const int64_t *idx, int n, int64_t end)
     return n;
 }
 
+/* ---- exponentials and dS on lanes (GCC vector types: lane by lane the
+ * same IEEE operations as the scalar code, -ffp-contract=off keeps them
+ * unfused) ---- */
+
+typedef float gf __attribute__((vector_size(LANES * 4)));
+typedef int32_t gi __attribute__((vector_size(LANES * 4)));
+/* exp runs in double on two halves of LANES / 2 lanes (a register each) */
+typedef float hf __attribute__((vector_size(LANES * 2)));
+typedef int32_t hi __attribute__((vector_size(LANES * 2)));
+typedef double hd __attribute__((vector_size(LANES * 4)));
+typedef int64_t hl __attribute__((vector_size(LANES * 4)));
+
+static inline gf loadf(const float *p)
+{
+    gf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline gf splatf(float c)
+{
+    gf v = {0};
+    return v + c;
+}
+
+static inline hd splatd(double c)
+{
+    hd v = {0};
+    return v + c;
+}
+
+static inline gf pickf(gi m, gf a, gf b) /* m ? a : b, lane by lane */
+{
+    return (gf)((m & (gi)a) | (~m & (gi)b));
+}
+
+/* (float)repro_math_exp_d((double)x) on each lane (|x| <= 104): the
+ * reduction (k truncated as the (int) cast truncates) and the polynomial
+ * repro_math_expm1_poly, rounded once to float. */
+static inline hf exp_half(hf x)
+{
+    hd y = __builtin_convertvector(x, hd);
+    hl neg = y < 0.0;
+    hd half = (hd)((neg & (hl)splatd(-0.5)) | (~neg & (hl)splatd(0.5)));
+    hi k = __builtin_convertvector(y * 1.44269504088896338700e+00 + half, hi);
+    hd kd = __builtin_convertvector(k, hd);
+    hd r = (y - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+    hd q = splatd(1.1470745597729725e-11);
+    q = q * r + 1.6059043836821613e-10;
+    q = q * r + 2.08767569878681e-09;
+    q = q * r + 2.505210838544172e-08;
+    q = q * r + 2.755731922398589e-07;
+    q = q * r + 2.7557319223985893e-06;
+    q = q * r + 2.48015873015873e-05;
+    q = q * r + 0.0001984126984126984;
+    q = q * r + 0.001388888888888889;
+    q = q * r + 0.008333333333333333;
+    q = q * r + 0.041666666666666664;
+    q = q * r + 0.16666666666666666;
+    q = q * r + 0.5;
+    hd em1 = r + (r * r) * q;
+    hl e = (__builtin_convertvector(k, hl) + 1023) << 52;
+    return __builtin_convertvector((1.0 + em1) * (hd)e, hf);
+}
+
+/* repro_expf on each lane; lanes outside [-104, 89] (or NaN) take the
+ * scalar function (its special cases). */
+static inline gf expf_lanes(gf x)
+{
+    gi ok = (x >= -104.0f) & (x <= 89.0f);
+    gf xs = pickf(ok, x, splatf(0.0f)), out;
+    hf lo, up;
+    memcpy(&lo, &xs, sizeof lo);
+    memcpy(&up, (const char *)&xs + sizeof lo, sizeof up);
+    lo = exp_half(lo);
+    up = exp_half(up);
+    memcpy(&out, &lo, sizeof lo);
+    memcpy((char *)&out + sizeof lo, &up, sizeof up);
+    for (int i = 0; i < LANES; i++)
+        if (!ok[i])
+            out[i] = repro_expf(x[i]);
+    return out;
+}
+
+/* p[t] = repro_expf(s[t] - mn) for the whole vectors over [0, n). */
+static void exps(const float *s, float mn, int n, float *p)
+{
+    for (int t = 0; t < n; t += LANES) {
+        gf e = expf_lanes(loadf(s + t) - mn);
+        memcpy(p + t, &e, sizeof e);
+    }
+}
+
+/* repro_attn_ds_from on each lane of the whole vectors over [t0, n): the
+ * row statistics m, l, dsum per lane (the arrays; one row's when row), kept
+ * the keep flags (dropout only). */
+static void ds_lanes(const float *s, const float *dp, const float *m, const float *l, const float *dsum, int row,
+                     int dropout, const int32_t *kept, float sd, int t0, int n, float *ds, float *pd)
+{
+    for (int t = t0 / LANES * LANES; t < n; t += LANES) {
+        gf mv = row ? splatf(m[0]) : loadf(m + t), lv = row ? splatf(l[0]) : loadf(l + t);
+        gf sv = row ? splatf(dsum[0]) : loadf(dsum + t), dpv = loadf(dp + t);
+        gf P = pickf(lv > 0.0f, expf_lanes(loadf(s + t) - mv) / lv, splatf(0.0f)), pdv = P;
+        if (dropout) {
+            gi kv;
+            memcpy(&kv, kept + t, sizeof kv);
+            gi kp = kv != 0;
+            pdv = pickf(kp, P * sd, splatf(0.0f));
+            dpv = pickf(kp, dpv * sd, splatf(0.0f));
+        }
+        gf dsv = P * (dpv - sv);
+        memcpy(ds + t, &dsv, sizeof dsv);
+        memcpy(pd + t, &pdv, sizeof pdv);
+    }
+}
+
 /* The forward of unit u's rows: o, m, l and the keep mask. */
 void FN(repro_attn_forward_block)(const repro_attn_args *a, int64_t u, float *scratch)
 {
@@ -207,13 +325,13 @@ void FN(repro_attn_forward_block)(const repro_attn_args *a, int64_t u, float *sc
             float mn = mb > m[r] ? mb : m[r];
             float c = repro_expf(m[r] - mn);
             float lr = l[r] * c;
+            exps(s, mn, ni, pd); /* p of each key, then the sum and the draws in order */
             uint32_t w[4];
             int64_t group = -1; /* the Philox block of 4 words in w: keys 4g .. 4g + 3 */
             for (int t = 0; t < ni; t++) {
                 int64_t j = idx[t];
-                float p = repro_expf(s[t] - mn);
+                float p = pd[t];
                 lr = lr + p;
-                pd[t] = p;
                 if (a->keep) {
                     uint64_t e = ((uint64_t)i << 17) | (uint64_t)j; /* repro_rng_uniform(key, ..., e), block e >> 2 */
                     if ((int64_t)(e >> 2) != group) {
@@ -246,7 +364,8 @@ void FN(repro_attn_dq_block)(const repro_attn_args *a, int64_t u, float *scratch
     unit_of un = unit_at(a, u);
     int64_t T = a->T, hd = a->hd, b = un.b, h = un.h, kstride = 3 * a->H * hd, rows = un.hi - un.lo;
     float *pk = scratch, *pv = scratch + hd * BLK, *acc = scratch + 2 * hd * BLK;
-    float s[BLK], dp[BLK], ds[BLK];
+    float s[BLK], dp[BLK], ds[BLK], pd[BLK];
+    int32_t kept[BLK] = {0};
     int64_t kend[BLK], idx[BLK], kmax = 0;
     for (int64_t r = 0; r < rows; r++) {
         kend[r] = repro_attn_kend(a, b, un.lo + r);
@@ -271,11 +390,11 @@ void FN(repro_attn_dq_block)(const repro_attn_args *a, int64_t u, float *scratch
             dots(repro_attn_qkv(a, b, i, 0, h), pk, hd, 0, ni, a->scale, 1, s);
             dots(dO, pv, hd, 0, ni, 1.0f, 0, dp);
             float mi = *repro_attn_stat(a, b, h, i, 0), li = *repro_attn_stat(a, b, h, i, 1);
-            float dsum = *repro_attn_stat(a, b, h, i, 2), pd;
-            for (int t = 0; t < ni; t++) {
-                int kept = a->keep ? a->keep[repro_attn_keep_at(a, b, h, i, idx[t])] : 1;
-                ds[t] = repro_attn_ds_from(mi, li, dsum, a->keep != NULL, kept, sd, s[t], dp[t], &pd);
-            }
+            float dsum = *repro_attn_stat(a, b, h, i, 2);
+            if (a->keep)
+                for (int t = 0; t < ni; t++)
+                    kept[t] = a->keep[repro_attn_keep_at(a, b, h, i, idx[t])];
+            ds_lanes(s, dp, &mi, &li, &dsum, 1, a->keep != NULL, kept, sd, 0, ni, ds, pd);
             update(acc + r * hd, hd, 0, 1.0f, ds, k0, kstride, idx, 0, ni);
         }
     }
@@ -293,7 +412,8 @@ void FN(repro_attn_dkv_block)(const repro_attn_args *a, int64_t u, float *scratc
     int64_t T = a->T, hd = a->hd, b = un.b, h = un.h, qstride = 3 * a->H * hd, ostride = a->H * hd;
     int64_t keys = un.hi - un.lo;
     float *pq = scratch, *po = scratch + hd * BLK, *ak = scratch + 2 * hd * BLK, *av = ak + BLK * hd;
-    float s[BLK], dp[BLK], ds[BLK], pd[BLK], mq[BLK], lq[BLK], sq[BLK];
+    float s[BLK], dp[BLK], ds[BLK], pd[BLK], mq[BLK] = {0}, lq[BLK] = {0}, sq[BLK] = {0};
+    int32_t kept[BLK] = {0};
     int64_t idx[BLK];
     for (int64_t e = 0; e < keys * hd; e++)
         ak[e] = av[e] = 0.0f;
@@ -322,10 +442,10 @@ void FN(repro_attn_dkv_block)(const repro_attn_args *a, int64_t u, float *scratc
                 continue;
             dots(repro_attn_qkv(a, b, j, 1, h), pq, hd, t0, n, a->scale, 1, s);
             dots(repro_attn_qkv(a, b, j, 2, h), po, hd, t0, n, 1.0f, 0, dp);
-            for (int t = t0; t < n; t++) {
-                int kept = a->keep ? a->keep[repro_attn_keep_at(a, b, h, idx[t], j)] : 1;
-                ds[t] = repro_attn_ds_from(mq[t], lq[t], sq[t], a->keep != NULL, kept, sd, s[t], dp[t], &pd[t]);
-            }
+            if (a->keep)
+                for (int t = t0; t < n; t++)
+                    kept[t] = a->keep[repro_attn_keep_at(a, b, h, idx[t], j)];
+            ds_lanes(s, dp, mq, lq, sq, 0, a->keep != NULL, kept, sd, t0, n, ds, pd);
             update2(ak + r * hd, av + r * hd, hd, ds, pd, q0, o0, qstride, ostride, idx, t0, n);
         }
     }
