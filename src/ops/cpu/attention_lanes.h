@@ -115,6 +115,57 @@ static void dots(const float *x, const float *pk, int64_t hd, int t0, int n, flo
     }
 }
 
+/* dots_nv for two vectors x0, x1 against the same columns (each column
+ * load serves both). */
+static inline __attribute__((always_inline)) void dots_nv2(const float *x0, const float *x1, const float *pk,
+                                                           int64_t hd, int t, int nv, float scale, int scaled,
+                                                           float *out0, float *out1)
+{
+    vf acc0[NV], acc1[NV];
+    for (int v = 0; v < nv; v++)
+        acc0[v] = acc1[v] = VZERO();
+    for (int64_t d = 0; d < hd; d++) {
+        vf xd0 = VSET1(x0[d]), xd1 = VSET1(x1[d]);
+        const float *row = pk + d * BLK + t;
+        for (int v = 0; v < nv; v++) {
+            vf y = VLOAD(row + v * LANES);
+            acc0[v] = VFMA(xd0, y, acc0[v]);
+            acc1[v] = VFMA(xd1, y, acc1[v]);
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        VSTORE(out0 + t + v * LANES, scaled ? VMUL(acc0[v], VSET1(scale)) : acc0[v]);
+        VSTORE(out1 + t + v * LANES, scaled ? VMUL(acc1[v], VSET1(scale)) : acc1[v]);
+    }
+}
+
+/* dots for x0 into out0 and, when x1 is not NULL, x1 into out1. */
+static void dots2(const float *x0, const float *x1, const float *pk, int64_t hd, int t0, int n, float scale,
+                  int scaled, float *out0, float *out1)
+{
+    if (!x1) {
+        dots(x0, pk, hd, t0, n, scale, scaled, out0);
+        return;
+    }
+    for (int t = t0 / LANES * LANES; t < n; t += NV * LANES) {
+        int nv = (n - t + LANES - 1) / LANES;
+        switch (nv < NV ? nv : NV) {
+        case 1:
+            dots_nv2(x0, x1, pk, hd, t, 1, scale, scaled, out0, out1);
+            break;
+        case 2:
+            dots_nv2(x0, x1, pk, hd, t, 2, scale, scaled, out0, out1);
+            break;
+        case 3:
+            dots_nv2(x0, x1, pk, hd, t, 3, scale, scaled, out0, out1);
+            break;
+        default:
+            dots_nv2(x0, x1, pk, hd, t, NV, scale, scaled, out0, out1);
+            break;
+        }
+    }
+}
+
 /* acc[d] = fmaf(w[t], y_t[d], acc[d]) for t in [t0, n) ascending, y_t = base
  * + idx[t] * stride, after acc[d] = acc[d] * c when scaled. */
 static void update(float *acc, int64_t hd, int scaled, float c, const float *w, const float *base, int64_t stride,
@@ -292,7 +343,7 @@ void FN(repro_attn_forward_block)(const repro_attn_args *a, int64_t u, float *sc
     unit_of un = unit_at(a, u);
     int64_t T = a->T, hd = a->hd, b = un.b, h = un.h, kstride = 3 * a->H * hd, rows = un.hi - un.lo;
     float *pk = scratch, *acc = scratch + 2 * hd * BLK; /* pk[hd][BLK], acc[rows][hd] */
-    float m[BLK], l[BLK], s[BLK], pd[BLK];
+    float m[BLK], l[BLK], s2[2][BLK], pd[BLK];
     int64_t kend[BLK], idx[BLK], kmax = 0;
     for (int64_t r = 0; r < rows; r++) {
         m[r] = -repro_math_inff();
@@ -313,39 +364,48 @@ void FN(repro_attn_forward_block)(const repro_attn_args *a, int64_t u, float *sc
         if (!n)
             continue;
         pack(pk, k0, kstride, idx, n, hd);
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t i = un.lo + r;
-            int ni = below(idx, n, kend[r]);
-            if (!ni)
-                continue; /* no key of this block is the row's */
-            dots(repro_attn_qkv(a, b, i, 0, h), pk, hd, 0, ni, a->scale, 1, s);
-            float mb = -repro_math_inff();
-            for (int t = 0; t < ni; t++)
-                mb = s[t] > mb ? s[t] : mb;
-            float mn = mb > m[r] ? mb : m[r];
-            float c = repro_expf(m[r] - mn);
-            float lr = l[r] * c;
-            exps(s, mn, ni, pd); /* p of each key, then the sum and the draws in order */
-            uint32_t w[4];
-            int64_t group = -1; /* the Philox block of 4 words in w: keys 4g .. 4g + 3 */
-            for (int t = 0; t < ni; t++) {
-                int64_t j = idx[t];
-                float p = pd[t];
-                lr = lr + p;
-                if (a->keep) {
-                    uint64_t e = ((uint64_t)i << 17) | (uint64_t)j; /* repro_rng_uniform(key, ..., e), block e >> 2 */
-                    if ((int64_t)(e >> 2) != group) {
-                        group = (int64_t)(e >> 2);
-                        repro_rng_block(key, (uint32_t)(e >> 2), a->sample_pos[b], c1, c2, w);
+        for (int64_t r0 = 0; r0 < rows; r0 += 2) { /* rows in pairs: their scores share the column loads */
+            int nr = r0 + 1 < rows ? 2 : 1, nis[2] = {below(idx, n, kend[r0]), 0};
+            if (nr == 2)
+                nis[1] = below(idx, n, kend[r0 + 1]);
+            if (!nis[0] && !nis[1])
+                continue; /* no key of this block is theirs */
+            dots2(repro_attn_qkv(a, b, un.lo + r0, 0, h), nr == 2 ? repro_attn_qkv(a, b, un.lo + r0 + 1, 0, h) : NULL,
+                  pk, hd, 0, nis[0] > nis[1] ? nis[0] : nis[1], a->scale, 1, s2[0], s2[1]);
+            for (int k = 0; k < nr; k++) {
+                int64_t r = r0 + k, i = un.lo + r;
+                int ni = nis[k];
+                const float *s = s2[k];
+                if (!ni)
+                    continue;
+                float mb = -repro_math_inff();
+                for (int t = 0; t < ni; t++)
+                    mb = s[t] > mb ? s[t] : mb;
+                float mn = mb > m[r] ? mb : m[r];
+                float c = repro_expf(m[r] - mn);
+                float lr = l[r] * c;
+                exps(s, mn, ni, pd); /* p of each key, then the sum and the draws in order */
+                uint32_t w[4];
+                int64_t group = -1; /* the Philox block of 4 words in w: keys 4g .. 4g + 3 */
+                for (int t = 0; t < ni; t++) {
+                    int64_t j = idx[t];
+                    float p = pd[t];
+                    lr = lr + p;
+                    if (a->keep) {
+                        uint64_t e = ((uint64_t)i << 17) | (uint64_t)j; /* repro_rng_uniform(key, ..., e): block e >> 2 */
+                        if ((int64_t)(e >> 2) != group) {
+                            group = (int64_t)(e >> 2);
+                            repro_rng_block(key, (uint32_t)(e >> 2), a->sample_pos[b], c1, c2, w);
+                        }
+                        int kp = repro_rng_u32_to_uniform(w[e & 3]) >= a->p;
+                        a->keep[repro_attn_keep_at(a, b, h, i, j)] = (uint8_t)kp;
+                        pd[t] = kp ? p * sd : 0.0f;
                     }
-                    int kp = repro_rng_u32_to_uniform(w[e & 3]) >= a->p;
-                    a->keep[repro_attn_keep_at(a, b, h, i, j)] = (uint8_t)kp;
-                    pd[t] = kp ? p * sd : 0.0f;
                 }
+                l[r] = lr;
+                update(acc + r * hd, hd, 1, c, pd, v0, kstride, idx, 0, ni);
+                m[r] = mn;
             }
-            l[r] = lr;
-            update(acc + r * hd, hd, 1, c, pd, v0, kstride, idx, 0, ni);
-            m[r] = mn;
         }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -364,7 +424,7 @@ void FN(repro_attn_dq_block)(const repro_attn_args *a, int64_t u, float *scratch
     unit_of un = unit_at(a, u);
     int64_t T = a->T, hd = a->hd, b = un.b, h = un.h, kstride = 3 * a->H * hd, rows = un.hi - un.lo;
     float *pk = scratch, *pv = scratch + hd * BLK, *acc = scratch + 2 * hd * BLK;
-    float s[BLK], dp[BLK], ds[BLK], pd[BLK];
+    float s2[2][BLK], dp2[2][BLK], ds[BLK], pd[BLK];
     int32_t kept[BLK] = {0};
     int64_t kend[BLK], idx[BLK], kmax = 0;
     for (int64_t r = 0; r < rows; r++) {
@@ -381,21 +441,31 @@ void FN(repro_attn_dq_block)(const repro_attn_args *a, int64_t u, float *scratch
             continue;
         pack(pk, k0, kstride, idx, n, hd);
         pack(pv, v0, kstride, idx, n, hd);
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t i = un.lo + r;
-            int ni = below(idx, n, kend[r]);
-            if (!ni)
+        for (int64_t r0 = 0; r0 < rows; r0 += 2) { /* rows in pairs, as in the forward */
+            int nr = r0 + 1 < rows ? 2 : 1, nis[2] = {below(idx, n, kend[r0]), 0};
+            if (nr == 2)
+                nis[1] = below(idx, n, kend[r0 + 1]);
+            int nmax = nis[0] > nis[1] ? nis[0] : nis[1];
+            if (!nmax)
                 continue;
-            const float *dO = a->dout + ((b * T + i) * a->H + h) * hd;
-            dots(repro_attn_qkv(a, b, i, 0, h), pk, hd, 0, ni, a->scale, 1, s);
-            dots(dO, pv, hd, 0, ni, 1.0f, 0, dp);
-            float mi = *repro_attn_stat(a, b, h, i, 0), li = *repro_attn_stat(a, b, h, i, 1);
-            float dsum = *repro_attn_stat(a, b, h, i, 2);
-            if (a->keep)
-                for (int t = 0; t < ni; t++)
-                    kept[t] = a->keep[repro_attn_keep_at(a, b, h, i, idx[t])];
-            ds_lanes(s, dp, &mi, &li, &dsum, 1, a->keep != NULL, kept, sd, 0, ni, ds, pd);
-            update(acc + r * hd, hd, 0, 1.0f, ds, k0, kstride, idx, 0, ni);
+            int64_t i0 = un.lo + r0, i1 = i0 + 1;
+            const float *dO0 = a->dout + ((b * T + i0) * a->H + h) * hd, *dO1 = dO0 + a->H * hd;
+            dots2(repro_attn_qkv(a, b, i0, 0, h), nr == 2 ? repro_attn_qkv(a, b, i1, 0, h) : NULL, pk, hd, 0, nmax,
+                  a->scale, 1, s2[0], s2[1]);
+            dots2(dO0, nr == 2 ? dO1 : NULL, pv, hd, 0, nmax, 1.0f, 0, dp2[0], dp2[1]);
+            for (int k = 0; k < nr; k++) {
+                int64_t r = r0 + k, i = un.lo + r;
+                int ni = nis[k];
+                if (!ni)
+                    continue;
+                float mi = *repro_attn_stat(a, b, h, i, 0), li = *repro_attn_stat(a, b, h, i, 1);
+                float dsum = *repro_attn_stat(a, b, h, i, 2);
+                if (a->keep)
+                    for (int t = 0; t < ni; t++)
+                        kept[t] = a->keep[repro_attn_keep_at(a, b, h, i, idx[t])];
+                ds_lanes(s2[k], dp2[k], &mi, &li, &dsum, 1, a->keep != NULL, kept, sd, 0, ni, ds, pd);
+                update(acc + r * hd, hd, 0, 1.0f, ds, k0, kstride, idx, 0, ni);
+            }
         }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -412,7 +482,7 @@ void FN(repro_attn_dkv_block)(const repro_attn_args *a, int64_t u, float *scratc
     int64_t T = a->T, hd = a->hd, b = un.b, h = un.h, qstride = 3 * a->H * hd, ostride = a->H * hd;
     int64_t keys = un.hi - un.lo;
     float *pq = scratch, *po = scratch + hd * BLK, *ak = scratch + 2 * hd * BLK, *av = ak + BLK * hd;
-    float s[BLK], dp[BLK], ds[BLK], pd[BLK], mq[BLK] = {0}, lq[BLK] = {0}, sq[BLK] = {0};
+    float s2[2][BLK], dp2[2][BLK], ds[BLK], pd[BLK], mq[BLK] = {0}, lq[BLK] = {0}, sq[BLK] = {0};
     int32_t kept[BLK] = {0};
     int64_t idx[BLK];
     for (int64_t e = 0; e < keys * hd; e++)
@@ -430,23 +500,37 @@ void FN(repro_attn_dkv_block)(const repro_attn_args *a, int64_t u, float *scratc
             lq[t] = *repro_attn_stat(a, b, h, idx[t], 1);
             sq[t] = *repro_attn_stat(a, b, h, idx[t], 2);
         }
-        for (int64_t r = 0; r < keys; r++) {
-            int64_t j = un.lo + r;
-            if (repro_attn_masked(a, b, j))
+        for (int64_t r0 = 0; r0 < keys; r0 += 2) { /* keys in pairs: their scores share the column loads */
+            int nr = r0 + 1 < keys ? 2 : 1, t0s[2] = {n, n};
+            for (int k = 0; k < nr; k++) {
+                int64_t j = un.lo + r0 + k;
+                if (repro_attn_masked(a, b, j))
+                    continue; /* t0 = n: no query */
+                int t0 = 0; /* the first query that sees key j */
+                if (a->causal)
+                    while (t0 < n && idx[t0] < j)
+                        t0++;
+                t0s[k] = t0;
+            }
+            int tmin = t0s[0] < t0s[1] ? t0s[0] : t0s[1];
+            if (tmin == n)
                 continue;
-            int t0 = 0; /* the first query that sees key j */
-            if (a->causal)
-                while (t0 < n && idx[t0] < j)
-                    t0++;
-            if (t0 == n)
-                continue;
-            dots(repro_attn_qkv(a, b, j, 1, h), pq, hd, t0, n, a->scale, 1, s);
-            dots(repro_attn_qkv(a, b, j, 2, h), po, hd, t0, n, 1.0f, 0, dp);
-            if (a->keep)
-                for (int t = t0; t < n; t++)
-                    kept[t] = a->keep[repro_attn_keep_at(a, b, h, idx[t], j)];
-            ds_lanes(s, dp, mq, lq, sq, 0, a->keep != NULL, kept, sd, t0, n, ds, pd);
-            update2(ak + r * hd, av + r * hd, hd, ds, pd, q0, o0, qstride, ostride, idx, t0, n);
+            int64_t j0 = un.lo + r0, j1 = j0 + 1;
+            dots2(repro_attn_qkv(a, b, j0, 1, h), nr == 2 ? repro_attn_qkv(a, b, j1, 1, h) : NULL, pq, hd, tmin, n,
+                  a->scale, 1, s2[0], s2[1]);
+            dots2(repro_attn_qkv(a, b, j0, 2, h), nr == 2 ? repro_attn_qkv(a, b, j1, 2, h) : NULL, po, hd, tmin, n,
+                  1.0f, 0, dp2[0], dp2[1]);
+            for (int k = 0; k < nr; k++) {
+                int64_t r = r0 + k, j = un.lo + r;
+                int t0 = t0s[k];
+                if (t0 == n)
+                    continue;
+                if (a->keep)
+                    for (int t = t0; t < n; t++)
+                        kept[t] = a->keep[repro_attn_keep_at(a, b, h, idx[t], j)];
+                ds_lanes(s2[k], dp2[k], mq, lq, sq, 0, a->keep != NULL, kept, sd, t0, n, ds, pd);
+                update2(ak + r * hd, av + r * hd, hd, ds, pd, q0, o0, qstride, ostride, idx, t0, n);
+            }
         }
     }
     for (int64_t r = 0; r < keys; r++) {
