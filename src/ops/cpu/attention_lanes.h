@@ -16,11 +16,14 @@
  *
  * The per-d updates acc[d] = fmaf(p_t, v_t[d], acc[d]), t ascending, run
  * LANES d at a time with acc kept in a register over the whole key loop:
- * each d is still its own chain in the written order. The exponentials,
- * the running max and sum and the dropout draws stay scalar, in the written
- * order; masked keys and padded queries are left out of the packing, so
- * they are skipped, not added as zeros. d past the last whole vector is
- * done by scalar fmaf, in the same order.
+ * each d is still its own chain in the written order. Rows (keys) go in
+ * pairs, each packed column load feeding both rows' chains. The
+ * exponentials and dS, Pd are independent per pair and run on lanes too
+ * (repro_expf's double steps lane by lane); the running max and sum and
+ * the dropout draws stay scalar, in the written order (a Philox block of 4
+ * words drawn once for its 4 keys). Masked keys and padded queries are
+ * left out of the packing, so they are skipped, not added as zeros. d past
+ * the last whole vector is done by scalar fmaf, in the same order.
  *
  * The includer defines LANES, the vector type vf and VZERO(), VSET1(x),
  * VLOAD(p), VSTORE(p, v), VFMA(a, b, c) (a * b + c rounded once), VMUL(a,
