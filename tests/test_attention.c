@@ -44,6 +44,14 @@ typedef struct bufs {
     uint32_t *pos;
 } bufs;
 
+/* Knobs of make() for the twins' harder cases: every hole_every-th token
+ * (from token 2 of each sample, 0: none) is masked by kpm, inside the key
+ * blocks, so a block packs fewer keys than it spans and queries in the
+ * middle are padded; score_scale (0: 1 / sqrt(hd)) large enough puts s - m
+ * below -104, where repro_expf is 0 by its special case. */
+static int hole_every;
+static float score_scale;
+
 /* Buffers for B x T x H x hd; lens[b] < T pads sample b (kpm) from lens[b]. */
 static void make(bufs *s, int64_t B, int64_t T, int64_t H, int64_t hd, int causal, float p, const int64_t *lens)
 {
@@ -61,10 +69,13 @@ static void make(bufs *s, int64_t B, int64_t T, int64_t H, int64_t hd, int causa
         s->dout[i] = rnd(-1.0f, 1.0f);
     for (int64_t b = 0; b < B; b++)
         s->pos[b] = (uint32_t)(100 + 7 * b);
-    if (lens) {
+    if (lens || hole_every) {
         s->kpm = calloc((size_t)(B * T), 4);
         for (int64_t b = 0; b < B; b++)
-            for (int64_t j = lens[b]; j < T; j++)
+            for (int64_t j = lens ? lens[b] : T; j < T; j++)
+                s->kpm[b * T + j] = 1.0f;
+        for (int64_t b = 0; hole_every && b < B; b++)
+            for (int64_t j = 2 + b; j < T; j += hole_every)
                 s->kpm[b * T + j] = 1.0f;
     }
     if (p > 0.0f)
@@ -74,7 +85,7 @@ static void make(bufs *s, int64_t B, int64_t T, int64_t H, int64_t hd, int causa
     a->T = T;
     a->H = H;
     a->hd = hd;
-    a->scale = 1.0f / repro_sqrtf((float)hd);
+    a->scale = score_scale ? score_scale : 1.0f / repro_sqrtf((float)hd);
     a->causal = causal;
     a->p = p;
     a->seed = 1234;
@@ -536,6 +547,24 @@ int main(void)
     int64_t lens4[2] = {200, 77};
     twins("2x200x2x64 causal padding dropout", pool, 2, 200, 2, 64, 1, 0.3f, lens4);
     twins("1x300x1x37", pool, 1, 300, 1, 37, 0, 0.0f, NULL);
+    /* the block twins (64 rows of one (b, h) a unit, the other side packed
+     * in vectors of 8 or 16): head sizes off the vector widths, a single
+     * partial block, the largest head, holes in the blocks */
+    twins("4x64x3x24 causal", pool, 4, 64, 3, 24, 1, 0.0f, NULL);
+    twins("2x65x2x20 dropout", pool, 2, 65, 2, 20, 0, 0.2f, NULL);
+    twins("3x17x5x33 causal", pool, 3, 17, 5, 33, 1, 0.0f, NULL);
+    twins("1x70x1x256 causal dropout", pool, 1, 70, 1, 256, 1, 0.1f, NULL);
+    twins("2x129x2x48", pool, 2, 129, 2, 48, 0, 0.0f, NULL);
+    hole_every = 7;
+    twins("3x150x2x16 holes", pool, 3, 150, 2, 16, 0, 0.0f, NULL);
+    twins("3x150x2x12 holes causal dropout", pool, 3, 150, 2, 12, 1, 0.25f, lens3);
+    hole_every = 3;
+    twins("2x200x1x9 holes causal", pool, 2, 200, 1, 9, 1, 0.0f, lens4);
+    hole_every = 0;
+    score_scale = 40.0f;
+    twins("2x100x2x16 large scores (exp specials)", pool, 2, 100, 2, 16, 0, 0.0f, NULL);
+    twins("2x100x2x16 large scores causal dropout", pool, 2, 100, 2, 16, 1, 0.1f, NULL);
+    score_scale = 0.0f;
     for (int causal = 0; causal < 2; causal++) {
         invariance(37, 29, causal, 0.0f);
         invariance(100, 29, causal, 0.0f);

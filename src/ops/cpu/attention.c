@@ -1,9 +1,12 @@
 /* Attention on the CPU: the row functions of src/ops/attention_math.h (or
- * their SIMD twins, attention_avx2.c / attention_neon.c), over a thread pool. A task is a range of rows (or keys), each computed
- * whole by one thread, so the order of a sum never depends on the split. */
+ * their SIMD twins, attention_lanes.h / attention_neon.c), over a thread
+ * pool. A task is a range of units, 64 rows (or keys) of one (b, h), each
+ * computed whole by one thread, so the order of a sum never depends on the
+ * split. */
 #include "ops/cpu/attention.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ops/cpu/attention_simd.h"
 
@@ -25,34 +28,82 @@ repro_status repro_attention_check(const repro_attn_args *a, int forward, repro_
     return REPRO_OK;
 }
 
-/* What a task runs: the scalar rows, or their SIMD twins (AVX2 also on an
- * AVX-512 machine, NEON on aarch64; the int32 offsets must reach every token). */
+/* What a task runs: the scalar rows, or their SIMD twins. On x86-64 the
+ * twins are block functions (attention_lanes.h: 64 rows of one (b, h) a
+ * unit, sharing a packed block of keys or queries), AVX-512 where the CPU
+ * has it, else AVX2; on aarch64 NEON rows. */
 typedef struct attn_task {
     const repro_attn_args *a;
-    int simd;
+    repro_isa isa;
 } attn_task;
 
-static int use_simd(const repro_cpu *cpu, const repro_attn_args *a)
+typedef void block_fn(const repro_attn_args *a, int64_t u, float *scratch);
+typedef void row_fn(const repro_attn_args *a, int64_t r);
+
+/* The block twin of pass k (0 forward, 1 dq, 2 dk and dv) on this ISA, or
+ * NULL (rows). */
+static block_fn *block_twin(repro_isa isa, int k)
 {
-    return cpu->isa != REPRO_ISA_SCALAR && a->T * 3 * a->H * a->hd < INT32_MAX;
+#if defined(__x86_64__)
+    static block_fn *const avx2[3] = {repro_attn_forward_block_avx2, repro_attn_dq_block_avx2,
+                                      repro_attn_dkv_block_avx2};
+    static block_fn *const avx512[3] = {repro_attn_forward_block_avx512, repro_attn_dq_block_avx512,
+                                        repro_attn_dkv_block_avx512};
+    if (isa == REPRO_ISA_AVX512)
+        return avx512[k];
+    if (isa == REPRO_ISA_AVX2)
+        return avx2[k];
+#else
+    (void)isa, (void)k;
+#endif
+    return NULL;
 }
 
-/* A row through its SIMD twin where this architecture has one (AVX2 on
- * x86-64, NEON on aarch64; repro_cpu_check refuses the other's paths), else
- * the reference: the same bits either way. */
-#if defined(__x86_64__)
-#define TWIN(simd, fn, a, r) ((simd) ? fn##_avx2(a, r) : fn(a, r))
-#elif defined(__aarch64__)
-#define TWIN(simd, fn, a, r) ((simd) ? fn##_neon(a, r) : fn(a, r))
-#else
-#define TWIN(simd, fn, a, r) ((void)(simd), fn(a, r))
+/* The row function of pass k: NEON's twin on aarch64 (its int32 offsets
+ * must reach every token), else the reference (the same bits). */
+static row_fn *row_of(const repro_attn_args *a, repro_isa isa, int k)
+{
+    static row_fn *const ref[3] = {repro_attn_forward_row, repro_attn_dq_row, repro_attn_dkv_row};
+#if defined(__aarch64__)
+    static row_fn *const neon[3] = {repro_attn_forward_row_neon, repro_attn_dq_row_neon, repro_attn_dkv_row_neon};
+    if (isa == REPRO_ISA_NEON && a->T * 3 * a->H * a->hd < INT32_MAX)
+        return neon[k];
 #endif
+    (void)a, (void)isa;
+    return ref[k];
+}
+
+static int64_t blocks_of(const repro_attn_args *a)
+{
+    return (a->T + REPRO_ATTN_BLOCK - 1) / REPRO_ATTN_BLOCK;
+}
+
+/* Units [begin, end) of pass k: (b, h, block of 64 rows), through the
+ * block twin with its scratch, or row by row (no twin, or no memory for
+ * its scratch: the same bits). */
+static void run_units(const attn_task *t, int k, int64_t begin, int64_t end)
+{
+    const repro_attn_args *a = t->a;
+    block_fn *twin = block_twin(t->isa, k);
+    float *scratch = twin ? malloc(repro_attn_scratch_floats(a->hd) * sizeof(float)) : NULL;
+    if (scratch) {
+        for (int64_t u = begin; u < end; u++)
+            twin(a, u, scratch);
+        free(scratch);
+        return;
+    }
+    row_fn *row = row_of(a, t->isa, k);
+    int64_t nb = blocks_of(a);
+    for (int64_t u = begin; u < end; u++) {
+        int64_t lo = (u % nb) * REPRO_ATTN_BLOCK, hi = lo + REPRO_ATTN_BLOCK < a->T ? lo + REPRO_ATTN_BLOCK : a->T;
+        for (int64_t i = lo; i < hi; i++)
+            row(a, u / nb * a->T + i);
+    }
+}
 
 static void forward_task(void *p, int64_t begin, int64_t end)
 {
-    const attn_task *t = p;
-    for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_forward_row, t->a, r);
+    run_units(p, 0, begin, end);
 }
 
 static void dsum_task(void *p, int64_t begin, int64_t end)
@@ -64,16 +115,17 @@ static void dsum_task(void *p, int64_t begin, int64_t end)
 
 static void dq_task(void *p, int64_t begin, int64_t end)
 {
-    const attn_task *t = p;
-    for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_dq_row, t->a, r);
+    run_units(p, 1, begin, end);
 }
 
 static void dkv_task(void *p, int64_t begin, int64_t end)
 {
-    const attn_task *t = p;
-    for (int64_t r = begin; r < end; r++)
-        TWIN(t->simd, repro_attn_dkv_row, t->a, r);
+    run_units(p, 2, begin, end);
+}
+
+static int64_t units_of(const repro_attn_args *a)
+{
+    return a->B * a->H * blocks_of(a);
 }
 
 static int64_t rows_of(const repro_attn_args *a)
@@ -85,16 +137,16 @@ repro_status repro_attention_forward(const repro_cpu *cpu, const repro_attn_args
 {
     REPRO_CPU_CHECK(cpu, err);
     repro_status st = repro_attention_check(a, 1, err);
-    attn_task t = {a, use_simd(cpu, a)};
+    attn_task t = {a, cpu->isa};
     if (st == REPRO_OK)
-        repro_pool_run(cpu->pool, rows_of(a), forward_task, &t);
+        repro_pool_run(cpu->pool, units_of(a), forward_task, &t);
     return st;
 }
 
 void repro_attention_forward_ref(const repro_attn_args *a)
 {
-    attn_task t = {a, 0};
-    forward_task(&t, 0, rows_of(a));
+    attn_task t = {a, REPRO_ISA_SCALAR};
+    forward_task(&t, 0, units_of(a));
 }
 
 repro_status repro_attention_backward(const repro_cpu *cpu, const repro_attn_args *a, repro_error *err)
@@ -103,17 +155,17 @@ repro_status repro_attention_backward(const repro_cpu *cpu, const repro_attn_arg
     repro_status st = repro_attention_check(a, 0, err);
     if (st != REPRO_OK)
         return st;
-    attn_task t = {a, use_simd(cpu, a)};
+    attn_task t = {a, cpu->isa};
     repro_pool_run(cpu->pool, rows_of(a), dsum_task, &t);
-    repro_pool_run(cpu->pool, rows_of(a), dq_task, &t);
-    repro_pool_run(cpu->pool, rows_of(a), dkv_task, &t);
+    repro_pool_run(cpu->pool, units_of(a), dq_task, &t);
+    repro_pool_run(cpu->pool, units_of(a), dkv_task, &t);
     return REPRO_OK;
 }
 
 void repro_attention_backward_ref(const repro_attn_args *a)
 {
-    attn_task t = {a, 0};
+    attn_task t = {a, REPRO_ISA_SCALAR};
     dsum_task(&t, 0, rows_of(a));
-    dq_task(&t, 0, rows_of(a));
-    dkv_task(&t, 0, rows_of(a));
+    dq_task(&t, 0, units_of(a));
+    dkv_task(&t, 0, units_of(a));
 }

@@ -1,5 +1,6 @@
 /* The NEON twins of attention's row functions (src/ops/attention_math.h),
- * attention_avx2.c on 4 lanes, the same bits: a score s_ij is one chain
+ * a row at a time on 4 lanes (the x86-64 twins work on blocks of 64 rows
+ * instead: attention_lanes.h), the same bits: a score s_ij is one chain
  * acc = fmaf(q[d], k[d], acc), d ascending, and 4 such chains (4 keys, or 4
  * queries) run side by side in the lanes of one register, each lane the
  * scalar chain exactly (vfmaq rounds once, as fmaf; it is used only where
