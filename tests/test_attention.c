@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ops/cpu/attention.h"
+#include "ops/cpu/attention_simd.h"
 #include "ops/cpu/gelu_erf.h"
 #include "ops/cpu/gelu_erf_simd.h"
 #include "ops/gelu_erf_math.h"
@@ -357,6 +358,50 @@ static void softmax_checks(repro_pool *pool)
     compare("softmax dx", dx, num, R * N);
 }
 
+/* The block twins' exponential (expf_lanes in attention_lanes.h, a lane
+ * copy of repro_expf's double steps) against repro_expf, bit for bit, on
+ * every 61st float bit pattern (70 million inputs: both signs, the special
+ * cases past -104 and 89, subnormals, NaN and infinities), in vectors of 16. */
+static void expf_lanes_sweep(void)
+{
+#if defined(__x86_64__)
+    enum { N = 1 << 16 };
+    typedef void (*lanes_fn)(const float *, float *, int64_t);
+    const struct {
+        repro_isa isa;
+        lanes_fn fn;
+    } twins[] = {{REPRO_ISA_AVX2, repro_attn_expf_lanes_avx2}, {REPRO_ISA_AVX512, repro_attn_expf_lanes_avx512}};
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int k = 0; k < 2; k++) {
+        if (!repro_isa_supported(twins[k].isa))
+            continue;
+        uint64_t bits = 0, bad = 0, checked = 0;
+        float bad_x = 0.0f, got = 0.0f;
+        while (bits < ((uint64_t)1 << 32)) {
+            int n = 0;
+            for (; n < N && bits < ((uint64_t)1 << 32); n++, bits += 61) {
+                uint32_t b = (uint32_t)bits;
+                memcpy(&x[n], &b, 4);
+            }
+            n = n / 16 * 16;
+            twins[k].fn(x, y, n);
+            for (int i = 0; i < n; i++) {
+                float want = repro_expf(x[i]);
+                checked++;
+                if (memcmp(&want, &y[i], 4) && !(want != want && y[i] != y[i]) && bad++ == 0) {
+                    bad_x = x[i];
+                    got = y[i];
+                }
+            }
+        }
+        CHECK_MSG(bad == 0, "expf on %s lanes: %llu of %llu inputs differ, the first at x = %a (got %a, want %a)",
+                  repro_isa_name(twins[k].isa), (unsigned long long)bad, (unsigned long long)checked, (double)bad_x,
+                  (double)got, (double)repro_expf(bad_x));
+    }
+    free(x), free(y);
+#endif
+}
+
 /* ---- GELU, erf form: against libm's erfc in double, its derivative by
  * central differences, and the threaded twin ---- */
 
@@ -570,6 +615,7 @@ int main(void)
         invariance(100, 29, causal, 0.0f);
         invariance(64, 64, causal, 0.2f);
     }
+    expf_lanes_sweep();
     softmax_checks(pool);
     gelu_erf_checks(pool);
     repro_pool_destroy(pool);

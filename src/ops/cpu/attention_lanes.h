@@ -341,6 +341,17 @@ static void ds_lanes(const float *s, const float *dp, const float *m, const floa
 }
 
 /* The forward of unit u's rows: o, m, l and the keep mask. */
+/* y[i] = repro_expf(x[i]) through expf_lanes, n a multiple of LANES: the
+ * lane copy of exp's written order, swept against the scalar function by
+ * tests/test_attention.c. */
+void FN(repro_attn_expf_lanes)(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i + LANES <= n; i += LANES) {
+        gf e = expf_lanes(loadf(x + i));
+        memcpy(y + i, &e, sizeof e);
+    }
+}
+
 void FN(repro_attn_forward_block)(const repro_attn_args *a, int64_t u, float *scratch)
 {
     unit_of un = unit_at(a, u);

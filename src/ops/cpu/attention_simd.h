@@ -24,6 +24,9 @@ void repro_attn_dkv_block_avx2(const repro_attn_args *a, int64_t u, float *scrat
 void repro_attn_forward_block_avx512(const repro_attn_args *a, int64_t u, float *scratch);
 void repro_attn_dq_block_avx512(const repro_attn_args *a, int64_t u, float *scratch);
 void repro_attn_dkv_block_avx512(const repro_attn_args *a, int64_t u, float *scratch);
+/* repro_expf through the twins' lanes (n a multiple of 8 or 16), for the tests. */
+void repro_attn_expf_lanes_avx2(const float *x, float *y, int64_t n);
+void repro_attn_expf_lanes_avx512(const float *x, float *y, int64_t n);
 /* aarch64 (attention_neon.c): rows r = (b * H + h) * T + i (or key j) one
  * at a time on 4 lanes. */
 void repro_attn_forward_row_neon(const repro_attn_args *a, int64_t r);
