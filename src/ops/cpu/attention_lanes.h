@@ -232,9 +232,9 @@ typedef float gf __attribute__((vector_size(LANES * 4)));
 typedef int32_t gi __attribute__((vector_size(LANES * 4)));
 /* exp runs in double on two halves of LANES / 2 lanes (a register each) */
 typedef float hf __attribute__((vector_size(LANES * 2)));
-typedef int32_t hi __attribute__((vector_size(LANES * 2)));
-typedef double hd __attribute__((vector_size(LANES * 4)));
-typedef int64_t hl __attribute__((vector_size(LANES * 4)));
+#define EXP_LANES (LANES / 2)
+#include "ops/cpu/exp_lanes.h"
+typedef exp_vd hd;
 
 static inline gf loadf(const float *p)
 {
@@ -249,44 +249,16 @@ static inline gf splatf(float c)
     return v + c;
 }
 
-static inline hd splatd(double c)
-{
-    hd v = {0};
-    return v + c;
-}
-
 static inline gf pickf(gi m, gf a, gf b) /* m ? a : b, lane by lane */
 {
     return (gf)((m & (gi)a) | (~m & (gi)b));
 }
 
-/* (float)repro_math_exp_d((double)x) on each lane (|x| <= 104): the
- * reduction (k truncated as the (int) cast truncates) and the polynomial
- * repro_math_expm1_poly, rounded once to float. */
+/* (float)repro_math_exp_d((double)x) on each lane (|x| <= 104), in double
+ * on half the lanes (exp_lanes.h), rounded once to float. */
 static inline hf exp_half(hf x)
 {
-    hd y = __builtin_convertvector(x, hd);
-    hl neg = y < 0.0;
-    hd half = (hd)((neg & (hl)splatd(-0.5)) | (~neg & (hl)splatd(0.5)));
-    hi k = __builtin_convertvector(y * 1.44269504088896338700e+00 + half, hi);
-    hd kd = __builtin_convertvector(k, hd);
-    hd r = (y - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
-    hd q = splatd(1.1470745597729725e-11);
-    q = q * r + 1.6059043836821613e-10;
-    q = q * r + 2.08767569878681e-09;
-    q = q * r + 2.505210838544172e-08;
-    q = q * r + 2.755731922398589e-07;
-    q = q * r + 2.7557319223985893e-06;
-    q = q * r + 2.48015873015873e-05;
-    q = q * r + 0.0001984126984126984;
-    q = q * r + 0.001388888888888889;
-    q = q * r + 0.008333333333333333;
-    q = q * r + 0.041666666666666664;
-    q = q * r + 0.16666666666666666;
-    q = q * r + 0.5;
-    hd em1 = r + (r * r) * q;
-    hl e = (__builtin_convertvector(k, hl) + 1023) << 52;
-    return __builtin_convertvector((1.0 + em1) * (hd)e, hf);
+    return __builtin_convertvector(exp_d_lanes(__builtin_convertvector(x, hd)), hf);
 }
 
 /* repro_expf on each lane; lanes outside [-104, 89] (or NaN) take the

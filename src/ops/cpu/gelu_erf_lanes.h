@@ -10,8 +10,7 @@
  *   - both pieces of Phi (the polynomial below |x| = 2.5, exp times the
  *     polynomial in t above) run where a lane needs them, and each lane
  *     keeps its own piece's result;
- *   - exp is repro_math_exp_d's reduction and polynomial, k truncated as
- *     the (int) cast truncates;
+ *   - exp is repro_math_exp_d on lanes (exp_lanes.h);
  *   - a vector holding a NaN or |x| > 20 stops the lanes: the scalar code
  *     does it and the rest of the range (such inputs are rare).
  * Each function does whole vectors from the start of [0, n) and returns
@@ -26,6 +25,9 @@
 #include <string.h>
 
 #include "ops/gelu_erf_math.h"
+
+#define EXP_LANES LANES
+#include "ops/cpu/exp_lanes.h"
 
 typedef double vd __attribute__((vector_size(LANES * 8)));
 typedef int64_t vl __attribute__((vector_size(LANES * 8)));
@@ -45,40 +47,6 @@ static inline int any(vl m)
     return r != 0;
 }
 
-static inline vd splat(double c)
-{
-    vd v = {0};
-    return v + c;
-}
-
-static inline vd expm1_poly(vd r)
-{
-    vd q = splat(1.1470745597729725e-11);
-    q = q * r + 1.6059043836821613e-10;
-    q = q * r + 2.08767569878681e-09;
-    q = q * r + 2.505210838544172e-08;
-    q = q * r + 2.755731922398589e-07;
-    q = q * r + 2.7557319223985893e-06;
-    q = q * r + 2.48015873015873e-05;
-    q = q * r + 0.0001984126984126984;
-    q = q * r + 0.001388888888888889;
-    q = q * r + 0.008333333333333333;
-    q = q * r + 0.041666666666666664;
-    q = q * r + 0.16666666666666666;
-    q = q * r + 0.5;
-    return r + (r * r) * q;
-}
-
-static inline vd exp_d(vd y)
-{
-    vd half = pick(y < 0.0, splat(-0.5), splat(0.5));
-    vi k = __builtin_convertvector(y * 1.44269504088896338700e+00 + half, vi);
-    vd kd = __builtin_convertvector(k, vd);
-    vd r = (y - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
-    vl e = (__builtin_convertvector(k, vl) + 1023) << 52;
-    return (1.0 + expm1_poly(r)) * (vd)e;
-}
-
 /* repro_gelu_phi_cdf_d */
 static inline vd phi_cdf(vd x)
 {
@@ -88,7 +56,7 @@ static inline vd phi_cdf(vd x)
         small = 0.5 + x * REPRO_GELU_ERF_S(u - 3.125);
     if (any(~below)) {
         vd t = 1.0 / (1.0 + a * 0.25);
-        vd q = exp_d(-0.5 * u) * (t * REPRO_GELU_ERF_L(t - 0.390625));
+        vd q = exp_d_lanes(-0.5 * u) * (t * REPRO_GELU_ERF_L(t - 0.390625));
         large = pick(x < 0.0, q, 1.0 - q);
     }
     return pick(below, small, large);
@@ -97,7 +65,7 @@ static inline vd phi_cdf(vd x)
 /* repro_gelu_grad_d */
 static inline vd grad_of(vd x, vd c)
 {
-    return c + x * (exp_d(-0.5 * (x * x)) * 0.3989422804014327);
+    return c + x * (exp_d_lanes(-0.5 * (x * x)) * 0.3989422804014327);
 }
 
 /* Lanes a vector computes here: no NaN, |x| <= 20. */
