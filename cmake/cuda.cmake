@@ -38,6 +38,14 @@ foreach(arch ${REPRO_CUDA_ARCHS})
   list(APPEND REPRO_CUDA_GENCODE "SHELL:-gencode arch=compute_${arch},code=sm_${arch}")
 endforeach()
 list(APPEND REPRO_CUDA_GENCODE "SHELL:-gencode arch=compute_${_repro_ptx_arch},code=compute_${_repro_ptx_arch}")
+# Hopper's wgmma exists only in sm_90a code (arch-specific, runs on
+# compute capability 9.0 alone): the files that use it (*_wgmma.cu) get
+# sm_90a in place of sm_90 (and compute_90a PTX in place of compute_90's,
+# so a forced JIT builds the real kernel too); for other targets their
+# kernels are empty and never run (repro_cuda_bf16_wgmma_ready).
+string(REPLACE "compute_90,code=sm_90" "compute_90a,code=sm_90a" REPRO_CUDA_GENCODE_90A "${REPRO_CUDA_GENCODE}")
+string(REPLACE "compute_90,code=compute_90" "compute_90a,code=compute_90a" REPRO_CUDA_GENCODE_90A
+       "${REPRO_CUDA_GENCODE_90A}")
 list(JOIN REPRO_CUDA_ARCHS ", sm_" _repro_arch_text)
 message(STATUS "repro: CUDA machine code for sm_${_repro_arch_text}; PTX for compute_${_repro_ptx_arch}")
 enable_language(CUDA)
@@ -47,7 +55,6 @@ set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 
 set(REPRO_CUDA_FLAGS
   --fmad=false -ftz=false -prec-div=true -prec-sqrt=true
-  ${REPRO_CUDA_GENCODE}
   "SHELL:--Werror all-warnings" "SHELL:-Xcompiler -Wall,-Wextra,-Werror,-ffp-contract=off")
 
 # The top-level add_compile_options() are gcc's (-Werror, -ffp-contract=off
@@ -56,12 +63,21 @@ set(REPRO_CUDA_FLAGS
 function(repro_cuda_flags target)
   set_property(TARGET ${target} PROPERTY COMPILE_OPTIONS "")
   set_target_properties(${target} PROPERTIES CUDA_ARCHITECTURES OFF)
-  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${REPRO_CUDA_FLAGS}>)
+  set(gencode ${REPRO_CUDA_GENCODE})
+  if(ARGV1 STREQUAL "SM90A")
+    set(gencode ${REPRO_CUDA_GENCODE_90A})
+  endif()
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${REPRO_CUDA_FLAGS} ${gencode}>)
   target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
 endfunction()
 
 file(GLOB REPRO_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/ops/cuda/*.cu)
-add_library(repro_cuda STATIC ${REPRO_CUDA_SOURCES})
+file(GLOB REPRO_CUDA_SM90A_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/ops/cuda/*_wgmma.cu)
+list(REMOVE_ITEM REPRO_CUDA_SOURCES ${REPRO_CUDA_SM90A_SOURCES})
+add_library(repro_cuda_sm90a OBJECT ${REPRO_CUDA_SM90A_SOURCES})
+repro_cuda_flags(repro_cuda_sm90a SM90A)
+set_target_properties(repro_cuda_sm90a PROPERTIES POSITION_INDEPENDENT_CODE ON)
+add_library(repro_cuda STATIC ${REPRO_CUDA_SOURCES} $<TARGET_OBJECTS:repro_cuda_sm90a>)
 repro_cuda_flags(repro_cuda)
 set_target_properties(repro_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON) # also linked into librepro.so
 target_link_libraries(repro_cuda PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})

@@ -111,9 +111,10 @@ static bool same_bits(const fvec &got, const fvec &want, const fvec &A, const fv
     return false;
 }
 
-/* >= 10^7 dot products: every distribution, K = 16 (one block) and K = 80
- * (a chain of five), accumulate on (C as the first block's c). */
-static long model_vs_hardware(rng &r)
+/* >= 10^7 dot products a kernel: every distribution, K = 16 (one block) and
+ * K = 80 (a chain of five), accumulate on (C as the first block's c), on
+ * the mma.sync kernel and on the wgmma one where it runs. */
+static long model_vs_hardware(rng &r, repro_cuda_bf16_tiling tiling, const char *kernel)
 {
     const int64_t M = 256, N = 256;
     long dots = 0;
@@ -124,13 +125,14 @@ static long model_vs_hardware(rng &r)
                 fvec A((size_t)(M * K)), B((size_t)(K * N)), C((size_t)(M * N));
                 fill(r, (dist)d, A, B, C, M, N, K);
                 dbuf<float> dA(A), dB(B), dC(C);
-                REPRO_OK_OR_DIE(repro_cuda_gemm_bf16(M, N, K, dA.p, K, 1, dB.p, N, 1, NULL, dC.p, N, 1, NULL, &err_));
+                REPRO_OK_OR_DIE(repro_cuda_gemm_bf16_tiled(tiling, M, N, K, dA.p, K, 1, dB.p, N, 1, NULL, dC.p, N, 1,
+                                                           NULL, &err_));
                 fvec want = C;
                 repro_gemm_bf16_ref(M, N, K, A.data(), K, 1, B.data(), N, 1, NULL, want.data(), N, 1);
                 bool ok = same_bits(dC.down(), want, A, B, N, K, detail, sizeof detail);
                 dots += M * N;
                 if (!ok || rep == 10) {
-                    snprintf(shape, sizeof shape, "%s, k %lld, x%d", dist_name[d], (long long)K, rep + 1);
+                    snprintf(shape, sizeof shape, "%s, %s, k %lld, x%d", kernel, dist_name[d], (long long)K, rep + 1);
                     report("bf16 model == tensor core", shape, ok, detail);
                     if (!ok)
                         break;
@@ -154,10 +156,12 @@ static void shapes(rng &r)
             int64_t a_rs = a_t ? 1 : K, a_cs = a_t ? M : 1, b_rs = b_t ? 1 : N, b_cs = b_t ? K : 1;
             fvec A = gen(r, (size_t)(M * K), -2.0f, 2.0f, 1, 0), B = gen(r, (size_t)(K * N), -2.0f, 2.0f, 1, 0);
             fvec C = gen(r, (size_t)(M * N), -1.0f, 1.0f, 0, 0), bias = gen(r, (size_t)N, -1.0f, 1.0f, 0, 0);
-            for (int run = 0; run < 6; run++) {
+            for (int run = 0; run < 2 * REPRO_CUDA_BF16_TILINGS; run++) {
                 int acc = run & 1;
                 repro_cuda_bf16_tiling tiling = (repro_cuda_bf16_tiling)(run >> 1);
-                static const char *tiling_name[] = {"auto", "128x128", "32x64"};
+                static const char *tiling_name[] = {"auto", "128x128", "32x64", "wgmma 128x256"};
+                if (tiling == REPRO_CUDA_BF16_WGMMA && !repro_cuda_bf16_wgmma_ready())
+                    continue;
                 dbuf<float> dA(A), dB(B), dC(C), db(bias);
                 REPRO_OK_OR_DIE(repro_cuda_gemm_bf16_tiled(tiling, M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs,
                                                            acc ? NULL : db.p, dC.p, N, acc, NULL, &err_));
@@ -202,13 +206,15 @@ struct bench_ctx {
     const uint16_t *A, *B; /* A [n][n], B as [n][n] with k contiguous per column */
     float *C;
     cublasHandle_t h;
+    repro_cuda_bf16_tiling tiling;
 };
 
 static void run_ours(void *p)
 {
     bench_ctx *c = (bench_ctx *)p;
     repro_error err;
-    if (repro_cuda_gemm_bf16_packed(c->n, c->n, c->n, c->A, c->B, NULL, c->C, c->n, 0, NULL, &err) != REPRO_OK) {
+    if (repro_cuda_gemm_bf16_packed_tiled(c->tiling, c->n, c->n, c->n, c->A, c->B, NULL, c->C, c->n, 0, NULL, &err) !=
+        REPRO_OK) {
         fprintf(stderr, "bench: %s\n", err.message);
         exit(1);
     }
@@ -227,6 +233,8 @@ static void run_cublas(void *p)
     }
 }
 
+/* Each kernel and cuBLAS on the same operands, interleaved, the same
+ * warm-up; ratio = ours / cuBLAS in TFLOP/s. */
 static void bench(rng &r)
 {
     cublasHandle_t h;
@@ -234,18 +242,26 @@ static void bench(rng &r)
         fprintf(stderr, "cublasCreate failed\n");
         exit(1);
     }
-    printf("| n | repro bf16 exact TFLOP/s | cuBLAS bf16 (fp32 compute) TFLOP/s | ratio |\n|---|---|---|---|\n");
+    const bool wg = repro_cuda_bf16_wgmma_ready();
+    printf("| n | mma.sync 128x128 TFLOP/s | wgmma 128x256 TFLOP/s | cuBLAS bf16 (fp32 compute) TFLOP/s | "
+           "best ours / cuBLAS |\n|---|---|---|---|---|\n");
     for (int64_t n : {4096, 8192}) {
         std::vector<uint16_t> hA((size_t)(n * n)), hB((size_t)(n * n));
         for (auto &v : hA) v = repro_bf16_from_float(r.uniform(-1.0f, 1.0f));
         for (auto &v : hB) v = repro_bf16_from_float(r.uniform(-1.0f, 1.0f));
         dbuf<uint16_t> dA(hA), dB(hB);
         dbuf<float> dC((size_t)(n * n));
-        bench_ctx c = {n, dA.p, dB.p, dC.p, h};
+        bench_ctx c = {n, dA.p, dB.p, dC.p, h, REPRO_CUDA_BF16_128X128};
         int reps = n == 4096 ? 50 : 10;
-        double to = time_ms(run_ours, &c, reps), tc = time_ms(run_cublas, &c, reps);
         double fl = 2.0 * (double)n * n * n;
-        printf("| %lld | %.1f | %.1f | %.2f |\n", (long long)n, fl / to * 1e-9, fl / tc * 1e-9, tc / to);
+        double t_mma = time_ms(run_ours, &c, reps), t_blas = time_ms(run_cublas, &c, reps), t_wg = 0;
+        if (wg) {
+            c.tiling = REPRO_CUDA_BF16_WGMMA;
+            t_wg = time_ms(run_ours, &c, reps);
+        }
+        double best = wg && t_wg < t_mma ? t_wg : t_mma;
+        printf("| %lld | %.1f | %s%.1f | %.1f | %.2f |\n", (long long)n, fl / t_mma * 1e-9, wg ? "" : "(none) ",
+               wg ? fl / t_wg * 1e-9 : 0.0, fl / t_blas * 1e-9, t_blas / best);
     }
     cublasDestroy(h);
 }
@@ -268,7 +284,12 @@ int main(int argc, char **argv)
         bench(r);
         return 0;
     }
-    long dots = model_vs_hardware(r);
+    long dots = model_vs_hardware(r, REPRO_CUDA_BF16_32X64, "mma.sync");
+    if (repro_cuda_bf16_wgmma_ready())
+        dots += model_vs_hardware(r, REPRO_CUDA_BF16_WGMMA, "wgmma");
+    else
+        printf("wgmma: not on this GPU or build (%s, sm_%d%d): its checks skipped\n", prop.name, prop.major,
+               prop.minor);
     shapes(r);
     printf("%ld dot products compared; %d passed, %d failed (%s)\n", dots, g_pass, g_fail, prop.name);
     return g_fail ? 1 : 0;

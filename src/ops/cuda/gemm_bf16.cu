@@ -22,11 +22,14 @@
  * Tilings: a block of 128 x 128 outputs (8 warps of 64 x 32 = 4 x 4 mma
  * tiles) for large products, 32 x 64 (4 warps of 16 x 32) for those that
  * would not fill the GPU; k tiles of 32 staged by cp.async in a 3-deep
- * ring, fragments by ldmatrix. */
+ * ring, fragments by ldmatrix. On Hopper (compute capability 9.0) large
+ * products go to gemm_bf16_wgmma.cu's 128 x 256 blocks instead: the same
+ * chains on wgmma. */
 #include <cuda_bf16.h>
 
 #include "ops/cuda/cuda_bf16.h"
 #include "ops/cuda/cuda_util.cuh"
+#include "ops/cuda/gemm_bf16_wgmma.h"
 #include "ops/tc_model.h"
 
 namespace {
@@ -212,8 +215,20 @@ static repro_status gemm_packed(repro_cuda_bf16_tiling tiling, int64_t M, int64_
                           (long long)M, (long long)N, (long long)Kp, BK, (long long)ldc);
     if (M == 0 || N == 0)
         return REPRO_OK;
-    if (tiling == REPRO_CUDA_BF16_AUTO) /* fewer large blocks than multiprocessors: small ones */
-        tiling = ((M + 127) / 128) * ((N + 127) / 128) < 132 ? REPRO_CUDA_BF16_32X64 : REPRO_CUDA_BF16_128X128;
+    if (tiling == REPRO_CUDA_BF16_AUTO) {
+        /* wgmma when its blocks fill at least half the multiprocessors;
+         * else fewer large blocks than multiprocessors: small ones */
+        if (((M + 127) / 128) * ((N + 255) / 256) >= 66 && repro_cuda_bf16_wgmma_ready())
+            tiling = REPRO_CUDA_BF16_WGMMA;
+        else
+            tiling = ((M + 127) / 128) * ((N + 127) / 128) < 132 ? REPRO_CUDA_BF16_32X64 : REPRO_CUDA_BF16_128X128;
+    }
+    if (tiling == REPRO_CUDA_BF16_WGMMA) {
+        if (!repro_cuda_bf16_wgmma_ready())
+            return repro_fail(err, REPRO_ERR_UNSUPPORTED, "bf16 gemm: wgmma needs compute capability 9.0 and a "
+                                                          "build with sm_90a code");
+        return repro_cuda_gemm_bf16_wgmma(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
+    }
     if (tiling == REPRO_CUDA_BF16_32X64)
         return launch<small_tiles>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, repro_cuda_s(stream), err);
     return launch<large_tiles>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, repro_cuda_s(stream), err);
@@ -260,6 +275,14 @@ repro_status repro_cuda_gemm_bf16_packed(int64_t M, int64_t N, int64_t Kp, const
                                          repro_cuda_stream stream, repro_error *err)
 {
     return gemm_packed(REPRO_CUDA_BF16_AUTO, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
+}
+
+repro_status repro_cuda_gemm_bf16_packed_tiled(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t Kp,
+                                               const uint16_t *Ap, const uint16_t *Bp, const float *bias, float *C,
+                                               int64_t ldc, int accumulate, repro_cuda_stream stream,
+                                               repro_error *err)
+{
+    return gemm_packed(tiling, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
 }
 
 repro_status repro_cuda_pack_bf16(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs,
