@@ -12,7 +12,8 @@
 # with Adam(fused=True), torch.compile, and the whole step as one CUDA Graph
 # (fused capturable Adam); repro is also divided by the best of them. Each
 # figure is the median of RUNS (default 3). MODES="eager compile ..." picks
-# PyTorch's modes (default all five).
+# PyTorch's modes (default all five). PRECISION=bf16 runs repro with
+# precision: bf16 and PyTorch under autocast bf16 (fp32 master weights both).
 # FORTUNES_DIR moves the corpus; PYTHON names the interpreter with PyTorch.
 set -euo pipefail
 repro=${1:?usage: gpu_transformer.sh REPRO [STEPS] [RUNS]}
@@ -20,6 +21,8 @@ steps=${2:-30}
 runs=${3:-3}
 warm=10
 py=${PYTHON:-python3}
+precision=${PRECISION:-fp32}
+export PRECISION=$precision
 fortunes=${FORTUNES_DIR:-/usr/share/games/fortunes}
 export FORTUNES_DIR=$fortunes
 tmp=$(mktemp -d)
@@ -32,7 +35,7 @@ fi
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 train_seconds() { # steps -> train_seconds of a run of that many steps
     "$repro" train examples/transformer_6l_512d.yaml --json --force --out "$tmp/run" --set device=cuda \
-        --set max_steps="$1" --set data.train_text="$fortunes/*.u8" --set data.val_fraction=0 \
+        --set precision="$precision" --set max_steps="$1" --set data.train_text="$fortunes/*.u8" --set data.val_fraction=0 \
         --set checkpoint.every_epoch=false --set checkpoint.every_seconds=0 |
         sed -n 's/.*"event":"done".*"train_seconds":\([0-9.]*\).*/\1/p'
 }
@@ -50,7 +53,12 @@ torch_rate() { # mode -> tokens/s
     done | median
 }
 
-echo "6-layer d512 encoder char LM (examples/transformer_6l_512d.yaml), batch 32 x 256 tokens, FP32 (no TF32):"
+if [[ $precision == bf16 ]]; then
+    what="bf16 (repro precision: bf16, exact; PyTorch autocast bf16)"
+else
+    what="FP32 (no TF32)"
+fi
+echo "6-layer d512 encoder char LM (examples/transformer_6l_512d.yaml), batch 32 x 256 tokens, $what:"
 echo "training tokens/s over $steps steps after $warm, median of $runs runs"
 echo "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); peer: PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
 r=$(repro_rate)

@@ -9,7 +9,9 @@ activation="relu", batch_first=True) under a causal mask; Linear(512, 128)
 to the logits; cross-entropy averaged over positions and batch; Adam
 (lr 3e-4). Batch 32 windows of 256 characters of the fortunes text (the
 .u8 files in sorted order, concatenated), a fresh permutation of the window
-starts each epoch. FP32 with TF32 off on both sides.
+starts each epoch. FP32 with TF32 off on both sides; PRECISION=bf16 in the
+environment runs forward and loss under torch.autocast(bfloat16) instead
+(the peer of repro's precision: bf16: bf16 GEMMs, fp32 master weights).
 
 Modes (the strongest PyTorch a user would write, each measured):
   eager          torch.use_deterministic_algorithms(True) (the reproducible
@@ -70,6 +72,7 @@ def main(argv):
     if len(argv) < 3 or argv[1] not in ("eager", "eager-nondet", "fused", "compile", "graphs"):
         sys.exit(__doc__)
     mode, steps = argv[1], int(argv[2])
+    bf16 = os.environ.get("PRECISION", "fp32") == "bf16"
     warmup = int(argv[3]) if len(argv) > 3 else 10
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -97,10 +100,14 @@ def main(argv):
         idx = starts[:, None] + offsets[None, :]
         return tokens[idx], tokens[idx + 1]
 
+    def autocast():  # no cast cache: a CUDA Graph capture must not keep one
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+
     def step(i):
         x, y = batch(i)
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(fwd(x).reshape(-1, VOCAB_ROWS), y.reshape(-1))
+        with autocast():
+            loss = loss_fn(fwd(x).reshape(-1, VOCAB_ROWS), y.reshape(-1))
         loss.backward()
         opt.step()
 
@@ -112,13 +119,16 @@ def main(argv):
         with torch.cuda.stream(side):  # warm up on a side stream, as the CUDA Graphs notes ask
             for _ in range(3):
                 opt.zero_grad(set_to_none=False)
-                loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1)).backward()
+                with autocast():
+                    loss = loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1))
+                loss.backward()
                 opt.step()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         opt.zero_grad(set_to_none=False)
         with torch.cuda.graph(graph):
-            loss = loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1))
+            with autocast():
+                loss = loss_fn(model(sx).reshape(-1, VOCAB_ROWS), sy.reshape(-1))
             loss.backward()
             opt.step()
 
@@ -137,7 +147,7 @@ def main(argv):
         step(i)
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    print(json.dumps({"mode": mode, "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
+    print(json.dumps({"mode": mode, "precision": "bf16" if bf16 else "fp32", "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
                       "steps": steps, "warmup": warmup, "seconds": dt,
                       "tokens_per_sec": steps * BATCH * CONTEXT / dt}), flush=True)
 

@@ -4,6 +4,7 @@
  *                             random and adversarial inputs, and the GEMM's
  *                             every layout, odd shape, bias and accumulate
  *   test_cuda_bf16 --bench    4096^3 and 8192^3 against cuBLAS bf16 (fp32 compute)
+ *   test_cuda_bf16 --bench-layers   the 6-layer encoder's products, every tiling
  *
  * The CPU side is repro_gemm_bf16_ref: src/ops/tc_model.h's block sum in
  * ascending k blocks of 16. A mismatch prints the inputs of the first
@@ -159,8 +160,9 @@ static void shapes(rng &r)
             for (int run = 0; run < 2 * REPRO_CUDA_BF16_TILINGS; run++) {
                 int acc = run & 1;
                 repro_cuda_bf16_tiling tiling = (repro_cuda_bf16_tiling)(run >> 1);
-                static const char *tiling_name[] = {"auto", "128x128", "32x64", "wgmma 128x256"};
-                if (tiling == REPRO_CUDA_BF16_WGMMA && !repro_cuda_bf16_wgmma_ready())
+                static const char *tiling_name[] = {"auto", "128x128", "32x64", "wgmma 128x256", "wgmma 64x128"};
+                if ((tiling == REPRO_CUDA_BF16_WGMMA || tiling == REPRO_CUDA_BF16_WGMMA_64X128) &&
+                    !repro_cuda_bf16_wgmma_ready())
                     continue;
                 dbuf<float> dA(A), dB(B), dC(C), db(bias);
                 REPRO_OK_OR_DIE(repro_cuda_gemm_bf16_tiled(tiling, M, N, K, dA.p, a_rs, a_cs, dB.p, b_rs, b_cs,
@@ -266,6 +268,64 @@ static void bench(rng &r)
     cublasDestroy(h);
 }
 
+/* The products of one training step of examples/transformer_6l_512d.yaml
+ * (8192 tokens; per linear layer I -> O: forward x Wᵀ, dX = dY W, dW +=
+ * dYᵀ X), fp32 operands as training passes them (packing included), in
+ * every tiling: ms each, and which AUTO takes. */
+struct layer_ctx {
+    int64_t M, N, K, a_rs, a_cs, b_rs, b_cs;
+    const float *A, *B;
+    float *C;
+    repro_cuda_bf16_tiling tiling;
+};
+
+static void run_layer(void *p)
+{
+    layer_ctx *c = (layer_ctx *)p;
+    repro_error err;
+    if (repro_cuda_gemm_bf16_tiled(c->tiling, c->M, c->N, c->K, c->A, c->a_rs, c->a_cs, c->B, c->b_rs, c->b_cs, NULL,
+                                   c->C, c->N, 0, NULL, &err) != REPRO_OK) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+}
+
+static void bench_layers(rng &r)
+{
+    const int64_t T = 8192;
+    static const int64_t io[][2] = {{512, 1536}, {512, 512}, {512, 2048}, {2048, 512}, {512, 128}};
+    static const char *names[] = {"auto", "mma 128x128", "mma 32x64", "wgmma 128x256", "wgmma 64x128"};
+    const int n_tilings = repro_cuda_bf16_wgmma_ready() ? REPRO_CUDA_BF16_TILINGS : REPRO_CUDA_BF16_WGMMA;
+    printf("| product (M x N x K) |");
+    for (int t = 0; t < n_tilings; t++) printf(" %s ms |", names[t]);
+    printf("\n|---|");
+    for (int t = 0; t < n_tilings; t++) printf("---|");
+    printf("\n");
+    double total[REPRO_CUDA_BF16_TILINGS] = {0};
+    for (auto &l : io) {
+        int64_t I = l[0], O = l[1];
+        dbuf<float> x(gen(r, (size_t)(T * I), -1.0f, 1.0f, 0, 0)), w(gen(r, (size_t)(O * I), -1.0f, 1.0f, 0, 0)),
+            dy(gen(r, (size_t)(T * O), -1.0f, 1.0f, 0, 0));
+        dbuf<float> out((size_t)(T * (I > O ? I : O)));
+        layer_ctx cs[3] = {{T, O, I, I, 1, 1, I, x.p, w.p, out.p, REPRO_CUDA_BF16_AUTO},   /* y = x Wᵀ */
+                           {T, I, O, O, 1, I, 1, dy.p, w.p, out.p, REPRO_CUDA_BF16_AUTO},  /* dX = dY W */
+                           {O, I, T, 1, O, I, 1, dy.p, x.p, out.p, REPRO_CUDA_BF16_AUTO}}; /* dW = dYᵀ X */
+        for (auto &c : cs) {
+            printf("| %lld x %lld x %lld |", (long long)c.M, (long long)c.N, (long long)c.K);
+            for (int t = 0; t < n_tilings; t++) {
+                c.tiling = (repro_cuda_bf16_tiling)t;
+                double ms = time_ms(run_layer, &c, 20);
+                total[t] += ms;
+                printf(" %.3f |", ms);
+            }
+            printf("\n");
+        }
+    }
+    printf("| one layer of each, total |");
+    for (int t = 0; t < n_tilings; t++) printf(" %.3f |", total[t]);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     int dev = 0;
@@ -284,9 +344,14 @@ int main(int argc, char **argv)
         bench(r);
         return 0;
     }
+    if (argc > 1 && !strcmp(argv[1], "--bench-layers")) {
+        bench_layers(r);
+        return 0;
+    }
     long dots = model_vs_hardware(r, REPRO_CUDA_BF16_32X64, "mma.sync");
     if (repro_cuda_bf16_wgmma_ready())
-        dots += model_vs_hardware(r, REPRO_CUDA_BF16_WGMMA, "wgmma");
+        dots += model_vs_hardware(r, REPRO_CUDA_BF16_WGMMA, "wgmma 128x256") +
+                model_vs_hardware(r, REPRO_CUDA_BF16_WGMMA_64X128, "wgmma 64x128");
     else
         printf("wgmma: not on this GPU or build (%s, sm_%d%d): its checks skipped\n", prop.name, prop.major,
                prop.minor);

@@ -11,11 +11,12 @@ extern "C" {
 #endif
 
 typedef enum repro_cuda_bf16_tiling {
-    REPRO_CUDA_BF16_AUTO = 0, /* wgmma where it runs and the product fills the GPU, else 32x64 when
-                                 128x128 blocks would not fill it, else 128x128 */
+    REPRO_CUDA_BF16_AUTO = 0, /* wgmma where it runs (128x256 or 64x128), else 32x64 when 128x128
+                                 blocks would not fill the GPU, else 128x128 */
     REPRO_CUDA_BF16_128X128,  /* mma.sync */
     REPRO_CUDA_BF16_32X64,    /* mma.sync */
     REPRO_CUDA_BF16_WGMMA,    /* 128x256 on Hopper's wgmma (gemm_bf16_wgmma.cu); REPRO_ERR_UNSUPPORTED elsewhere */
+    REPRO_CUDA_BF16_WGMMA_64X128, /* the same, blocks of 64x128 */
     REPRO_CUDA_BF16_TILINGS
 } repro_cuda_bf16_tiling;
 

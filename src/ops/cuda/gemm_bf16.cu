@@ -179,15 +179,59 @@ repro_status launch(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const 
     return repro_cuda_check("bf16 gemm", err);
 }
 
-/* dst[r][k] (rows x Kp, k < K from src(r, k) = src[r*rs + k*cs] rounded to
- * bf16, zero for K <= k < Kp). One thread per element; the operand's
- * contiguous dimension decides which index varies fastest across threads. */
-__global__ void pack_bf16_kernel(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs,
-                                 int64_t cs, int k_fast)
+/* dst[r][k] (rows x Kp) = bf16(src(r, k)), src(r, k) = src[r*rs + k*cs]
+ * for k < K, and 0 for K <= k < Kp. Packing moves and rounds values one by
+ * one (no arithmetic across elements), so any mapping of the work to
+ * threads gives the same bits; three kernels make every copy coalesced. */
+
+/* k contiguous in the source (cs == 1): a thread rounds 8 consecutive k of
+ * a row and writes them as one 16-byte store. */
+__global__ void pack_rows_kernel(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs)
+{
+    const int64_t per_row = Kp / 8;
+    REPRO_CUDA_FOR(i, rows * per_row)
+    {
+        int64_t r = i / per_row, k0 = (i % per_row) * 8;
+        const float *row = src + r * rs;
+        uint32_t w[4];
+        for (int j = 0; j < 4; j++) {
+            int64_t k = k0 + 2 * j;
+            uint32_t lo = k < K ? repro_bf16_from_float(row[k]) : 0u;
+            uint32_t hi = k + 1 < K ? repro_bf16_from_float(row[k + 1]) : 0u;
+            w[j] = lo | hi << 16;
+        }
+        *(uint4 *)(dst + r * Kp + k0) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+}
+
+/* r contiguous in the source (rs == 1, a transposed operand): a block
+ * moves a tile of 32 rows x 64 k through shared memory, reading along r
+ * and writing along k (two bf16 a thread). */
+constexpr int TR = 32, TK = 64;
+__global__ void pack_columns_kernel(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t cs)
+{
+    __shared__ uint16_t tile[TK][TR + 2]; /* +2: the column reads hit distinct banks */
+    const int64_t r0 = (int64_t)blockIdx.x * TR, k0 = (int64_t)blockIdx.y * TK;
+    const int tx = threadIdx.x % 32, ty = threadIdx.x / 32; /* 256 threads: 8 rows of 32 */
+    for (int kk = ty; kk < TK; kk += 8) {
+        int64_t r = r0 + tx, k = k0 + kk;
+        tile[kk][tx] = (r < rows && k < K) ? repro_bf16_from_float(src[r + k * cs]) : (uint16_t)0;
+    }
+    __syncthreads();
+    for (int rr = ty; rr < TR; rr += 8) {
+        int64_t r = r0 + rr, k = k0 + 2 * tx;
+        if (r < rows && k < Kp) /* Kp is even: k + 1 < Kp too */
+            *(uint32_t *)(dst + r * Kp + k) = (uint32_t)tile[2 * tx][rr] | (uint32_t)tile[2 * tx + 1][rr] << 16;
+    }
+}
+
+/* Any other strides: one thread an element. */
+__global__ void pack_any_kernel(uint16_t *dst, const float *src, int64_t rows, int64_t K, int64_t Kp, int64_t rs,
+                                int64_t cs)
 {
     REPRO_CUDA_FOR(i, rows * Kp)
     {
-        int64_t r = k_fast ? i / Kp : i % rows, k = k_fast ? i % Kp : i / rows;
+        int64_t r = i / Kp, k = i % Kp;
         dst[r * Kp + k] = k < K ? repro_bf16_from_float(src[r * rs + k * cs]) : (uint16_t)0;
     }
 }
@@ -197,8 +241,14 @@ repro_status pack(uint16_t *dst, const float *src, int64_t rows, int64_t K, int6
 {
     if (rows * Kp == 0)
         return REPRO_OK;
-    pack_bf16_kernel<<<repro_cuda_blocks(rows * Kp), REPRO_CUDA_THREADS, 0, s>>>(dst, src, rows, K, Kp, rs, cs,
-                                                                                 cs <= rs);
+    const bool aligned = Kp % 8 == 0 && (uintptr_t)dst % 16 == 0; /* the GEMM's Kp is a multiple of 32 */
+    if (aligned && (cs == 1 || K == 1)) /* K == 1: cs is never used */
+        pack_rows_kernel<<<repro_cuda_blocks(rows * (Kp / 8)), REPRO_CUDA_THREADS, 0, s>>>(dst, src, rows, K, Kp, rs);
+    else if (aligned && rs == 1 && (Kp + TK - 1) / TK <= 65535)
+        pack_columns_kernel<<<dim3((unsigned)((rows + TR - 1) / TR), (unsigned)((Kp + TK - 1) / TK)), 256, 0, s>>>(
+            dst, src, rows, K, Kp, cs);
+    else
+        pack_any_kernel<<<repro_cuda_blocks(rows * Kp), REPRO_CUDA_THREADS, 0, s>>>(dst, src, rows, K, Kp, rs, cs);
     return repro_cuda_check("bf16 pack", err);
 }
 
@@ -216,18 +266,22 @@ static repro_status gemm_packed(repro_cuda_bf16_tiling tiling, int64_t M, int64_
     if (M == 0 || N == 0)
         return REPRO_OK;
     if (tiling == REPRO_CUDA_BF16_AUTO) {
-        /* wgmma when its blocks fill at least half the multiprocessors;
-         * else fewer large blocks than multiprocessors: small ones */
-        if (((M + 127) / 128) * ((N + 255) / 256) >= 66 && repro_cuda_bf16_wgmma_ready())
-            tiling = REPRO_CUDA_BF16_WGMMA;
+        /* On Hopper wgmma for all: 128x256 blocks when they make a wave of
+         * the GPU, else 64x128 (the weight gradients' few outputs and long
+         * k: 1.4-2.8x the mma.sync tilings in `test_cuda_bf16
+         * --bench-layers`). Elsewhere fewer 128x128 blocks than
+         * multiprocessors take the small ones. */
+        if (repro_cuda_bf16_wgmma_ready())
+            tiling = ((M + 127) / 128) * ((N + 255) / 256) >= 128 ? REPRO_CUDA_BF16_WGMMA
+                                                                  : REPRO_CUDA_BF16_WGMMA_64X128;
         else
             tiling = ((M + 127) / 128) * ((N + 127) / 128) < 132 ? REPRO_CUDA_BF16_32X64 : REPRO_CUDA_BF16_128X128;
     }
-    if (tiling == REPRO_CUDA_BF16_WGMMA) {
+    if (tiling == REPRO_CUDA_BF16_WGMMA || tiling == REPRO_CUDA_BF16_WGMMA_64X128) {
         if (!repro_cuda_bf16_wgmma_ready())
             return repro_fail(err, REPRO_ERR_UNSUPPORTED, "bf16 gemm: wgmma needs compute capability 9.0 and a "
                                                           "build with sm_90a code");
-        return repro_cuda_gemm_bf16_wgmma(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
+        return repro_cuda_gemm_bf16_wgmma(tiling, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);
     }
     if (tiling == REPRO_CUDA_BF16_32X64)
         return launch<small_tiles>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, repro_cuda_s(stream), err);

@@ -10,14 +10,15 @@
  * same chains as the mma.sync kernels and gives their bits (checked with
  * the CPU model in tests/cuda/test_cuda_bf16.cu for every tiling).
  *
- * Shape of the work: a block owns 128 x 256 outputs and has three
- * warpgroups. Warpgroup 0 is the producer: one thread streams k tiles of
- * 64 (A: 128 x 64, B: 256 x 64 bf16, 48 KB) into a ring of STAGES slots
- * with the Tensor Memory Accelerator (TMA), which also zero-fills rows and
- * k past the operands' ends. Warpgroups 1 and 2 each own 64 rows: for every
- * k tile they wait for its slot, issue the tile's four k16 instructions
- * and hand the slot back once those have read it. mbarriers carry both
- * signals; no thread ever adds anything but the tensor core.
+ * Shape of the work: a block owns 128 x 256 outputs (or 64 x 128, for
+ * products with few of those) and has three warpgroups (two). Warpgroup 0
+ * is the producer: one thread streams k tiles of 64 (A: 128 x 64, B: 256 x
+ * 64 bf16, 48 KB) into a ring of STAGES slots with the Tensor Memory
+ * Accelerator (TMA), which also zero-fills rows and k past the operands'
+ * ends. The other warpgroups each own 64 rows: for every k tile they wait
+ * for its slot, issue the tile's four k16 instructions and hand the slot
+ * back once those have read it. mbarriers carry both signals; no thread
+ * ever adds anything but the tensor core.
  *
  * Shared layout: TMA's 128-byte swizzle, the layout wgmma reads through a
  * descriptor (rows of 128 bytes, 16-byte chunk c of row r at chunk
@@ -36,12 +37,21 @@
 
 namespace {
 
-constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4;
-constexpr int CONSUMERS = 2, THREADS = 128 * (1 + CONSUMERS);
-constexpr int TILE_A = BM * BK * 2, TILE_B = BN * BK * 2; /* bytes */
-constexpr int STAGE_BYTES = TILE_A + TILE_B;
-/* the ring, its barriers, and 1024 bytes to align the ring for the swizzle */
-constexpr size_t SMEM = (size_t)STAGES * STAGE_BYTES + 2 * STAGES * sizeof(uint64_t) + 1024;
+constexpr int BK = 64, STAGES = 4;
+
+/* A tiling: CONSUMERS warpgroups of 64 rows x BN columns each, and the
+ * producer's. 128 x 256 (two consumers) for large products; 64 x 128 (one,
+ * two blocks a multiprocessor) where those would leave it idle. */
+template <int CONSUMERS_, int BN_> struct shape {
+    static constexpr int CONSUMERS = CONSUMERS_, BM = 64 * CONSUMERS_, BN = BN_;
+    static constexpr int THREADS = 128 * (1 + CONSUMERS), BLOCKS_PER_SM = CONSUMERS == 1 ? 2 : 1;
+    static constexpr int TILE_A = BM * BK * 2, TILE_B = BN * BK * 2; /* bytes */
+    static constexpr int STAGE_BYTES = TILE_A + TILE_B;
+    /* the ring, its barriers, and 1024 bytes to align the ring for the swizzle */
+    static constexpr size_t SMEM = (size_t)STAGES * STAGE_BYTES + 2 * STAGES * sizeof(uint64_t) + 1024;
+};
+typedef shape<2, 256> large_shape;
+typedef shape<1, 128> small_shape;
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define REPRO_WGMMA 1
@@ -100,9 +110,9 @@ __device__ __forceinline__ uint64_t descriptor(const void *tile)
            (uint64_t)1 << 62;
 }
 
-/* d (this thread's 128 floats of a 64 x 256 tile) = the tensor core's
+/* d (this thread's BN / 2 floats of a 64 x BN tile) = the tensor core's
  * 16-product block sum of one k16 slice with d as its c, for the whole
- * warpgroup: A (64 x 16) and B (256 x 16) read from shared memory through
+ * warpgroup: A (64 x 16) and B (BN x 16) read from shared memory through
  * their descriptors. */
 __device__ __forceinline__ void wgmma_m64n256k16(float d[128], uint64_t desc_a, uint64_t desc_b)
 {
@@ -139,6 +149,39 @@ __device__ __forceinline__ void wgmma_m64n256k16(float d[128], uint64_t desc_a, 
                  : "l"(desc_a), "l"(desc_b), "r"(1));
 }
 
+__device__ __forceinline__ void wgmma_m64n128k16(float d[64], uint64_t desc_a, uint64_t desc_b)
+{
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "setp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+                 "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
+                 "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
+                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
+                 "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
+                 "}, %64, %65, p, 1, 1, 0, 0;\n"
+                 "}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(desc_a), "l"(desc_b), "r"(1));
+}
+
+template <int BN> __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t desc_a, uint64_t desc_b);
+template <> __device__ __forceinline__ void wgmma_tile<256>(float (&d)[128], uint64_t desc_a, uint64_t desc_b)
+{
+    wgmma_m64n256k16(d, desc_a, desc_b);
+}
+template <> __device__ __forceinline__ void wgmma_tile<128>(float (&d)[64], uint64_t desc_a, uint64_t desc_b)
+{
+    wgmma_m64n128k16(d, desc_a, desc_b);
+}
+
 __device__ __forceinline__ void wgmma_fence()
 {
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -149,21 +192,24 @@ __device__ __forceinline__ void wgmma_commit()
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
 
-__device__ __forceinline__ void wgmma_wait_all(float d[128])
+template <int R> __device__ __forceinline__ void wgmma_wait_all(float (&d)[R])
 {
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     /* the accumulators are the asm's outputs from here on */
 #pragma unroll
-    for (int i = 0; i < 128; i++)
+    for (int i = 0; i < R; i++)
         asm volatile("" : "+f"(d[i])::"memory");
 }
 #endif
 
-__global__ void __launch_bounds__(THREADS, 1)
+template <class S>
+__global__ void __launch_bounds__(S::THREADS, S::BLOCKS_PER_SM)
     gemm_bf16_wgmma_kernel(int64_t M, int64_t N, int Kp, const __grid_constant__ CUtensorMap map_a,
                            const __grid_constant__ CUtensorMap map_b, const float *__restrict__ bias, float *C,
                            int64_t ldc, int accumulate)
 {
+    constexpr int BM = S::BM, BN = S::BN, CONSUMERS = S::CONSUMERS, TILE_A = S::TILE_A,
+                  STAGE_BYTES = S::STAGE_BYTES, R = BN / 2;
 #ifdef REPRO_WGMMA
     extern __shared__ __align__(16) unsigned char smem_raw[];
     unsigned char *ring = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -195,14 +241,14 @@ __global__ void __launch_bounds__(THREADS, 1)
         return;
     }
 
-    /* a consumer: rows m0 + 64 (wg - 1) .. + 63, all 256 columns.
+    /* a consumer: rows m0 + 64 (wg - 1) .. + 63, all BN columns.
      * d[4j + r]: row (t / 32) * 16 + (t % 32) / 4 + 8 (r >> 1), column 8j + 2 (t % 4) + (r & 1) */
     const int warp = t / 32, lane = t % 32;
     const int64_t row0 = m0 + 64 * (wg - 1) + 16 * warp + lane / 4;
     const int64_t col0 = n0 + 2 * (lane % 4);
-    float d[128];
+    float d[R];
 #pragma unroll
-    for (int i = 0; i < 128; i++) {
+    for (int i = 0; i < R; i++) {
         int64_t m = row0 + 8 * ((i >> 1) & 1), n = col0 + 8 * (i >> 2) + (i & 1);
         d[i] = (accumulate && m < M && n < N) ? C[m * ldc + n] : 0.0f;
     }
@@ -214,20 +260,21 @@ __global__ void __launch_bounds__(THREADS, 1)
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < BK / 16; kk++) /* the tile's four k blocks, ascending */
-            wgmma_m64n256k16(d, descriptor(a + 32 * kk), descriptor(b + 32 * kk));
+            wgmma_tile<BN>(d, descriptor(a + 32 * kk), descriptor(b + 32 * kk));
         wgmma_commit();
         wgmma_wait_all(d);
         if (lane == 0)
             bar_arrive(&empty[slot]);
     }
 #pragma unroll
-    for (int i = 0; i < 128; i++) {
+    for (int i = 0; i < R; i++) {
         int64_t m = row0 + 8 * ((i >> 1) & 1), n = col0 + 8 * (i >> 2) + (i & 1);
         if (m < M && n < N)
             C[m * ldc + n] = bias ? d[i] + bias[n] : d[i];
     }
 #else
     (void)M, (void)N, (void)Kp, (void)map_a, (void)map_b, (void)bias, (void)C, (void)ldc, (void)accumulate;
+    (void)BM, (void)BN, (void)CONSUMERS, (void)TILE_A, (void)STAGE_BYTES, (void)R;
     __trap(); /* never launched: repro_cuda_bf16_wgmma_ready() says no */
 #endif
 }
@@ -254,6 +301,26 @@ repro_status make_map(CUtensorMap *map, const uint16_t *P, int64_t rows, int64_t
     return REPRO_OK;
 }
 
+template <class S>
+repro_status launch(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp, const float *bias,
+                    float *C, int64_t ldc, int accumulate, cudaStream_t stream, repro_error *err)
+{
+    if ((M + S::BM - 1) / S::BM > 65535 || (N + S::BN - 1) / S::BN > INT32_MAX)
+        return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm (wgmma): %lldx%lld output is too large", (long long)M,
+                          (long long)N);
+    CUtensorMap map_a, map_b;
+    repro_status st = make_map(&map_a, Ap, M, Kp, S::BM, err);
+    if (st == REPRO_OK)
+        st = make_map(&map_b, Bp, N, Kp, S::BN, err);
+    if (st != REPRO_OK)
+        return st;
+    cudaFuncSetAttribute(gemm_bf16_wgmma_kernel<S>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::SMEM);
+    dim3 grid((unsigned)((N + S::BN - 1) / S::BN), (unsigned)((M + S::BM - 1) / S::BM));
+    gemm_bf16_wgmma_kernel<S><<<grid, S::THREADS, S::SMEM, stream>>>(M, N, (int)Kp, map_a, map_b, bias, C, ldc,
+                                                                     accumulate);
+    return repro_cuda_check("bf16 gemm (wgmma)", err);
+}
+
 } /* namespace */
 
 extern "C" {
@@ -269,29 +336,22 @@ int repro_cuda_bf16_wgmma_ready(void)
     /* sm_90a code runs on compute capability 9.0 only; a kernel from PTX
      * of an older target (CUDA_FORCE_PTX_JIT, or no sm_90a in the build)
      * reports that target and is the empty one */
-    if (major != 9 || minor != 0 || cudaFuncGetAttributes(&attr, gemm_bf16_wgmma_kernel) != cudaSuccess)
+    if (major != 9 || minor != 0 || cudaFuncGetAttributes(&attr, gemm_bf16_wgmma_kernel<large_shape>) != cudaSuccess)
         return 0;
     return attr.ptxVersion >= 90 && attr.binaryVersion == 90;
 }
 
-repro_status repro_cuda_gemm_bf16_wgmma(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp,
-                                        const float *bias, float *C, int64_t ldc, int accumulate,
-                                        repro_cuda_stream stream, repro_error *err)
+repro_status repro_cuda_gemm_bf16_wgmma(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t Kp,
+                                        const uint16_t *Ap, const uint16_t *Bp, const float *bias, float *C,
+                                        int64_t ldc, int accumulate, repro_cuda_stream stream, repro_error *err)
 {
-    if (Kp % 32 != 0 || Kp > INT32_MAX || M > INT32_MAX || (N + BN - 1) / BN > INT32_MAX || (M + BM - 1) / BM > 65535)
+    if (Kp % 32 != 0 || Kp > INT32_MAX || M > INT32_MAX || N > INT32_MAX)
         return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm (wgmma): %lldx%lld, k %lld out of range", (long long)M,
                           (long long)N, (long long)Kp);
-    CUtensorMap map_a, map_b;
-    repro_status st = make_map(&map_a, Ap, M, Kp, BM, err);
-    if (st == REPRO_OK)
-        st = make_map(&map_b, Bp, N, Kp, BN, err);
-    if (st != REPRO_OK)
-        return st;
-    cudaFuncSetAttribute(gemm_bf16_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)SMEM);
-    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM));
-    gemm_bf16_wgmma_kernel<<<grid, THREADS, SMEM, repro_cuda_s(stream)>>>(M, N, (int)Kp, map_a, map_b, bias, C, ldc,
-                                                                         accumulate);
-    return repro_cuda_check("bf16 gemm (wgmma)", err);
+    cudaStream_t s = repro_cuda_s(stream);
+    if (tiling == REPRO_CUDA_BF16_WGMMA_64X128)
+        return launch<small_shape>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, s, err);
+    return launch<large_shape>(M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, s, err);
 }
 
 } /* extern "C" */

@@ -13,10 +13,11 @@ extern "C" {
 /* repro_cuda_bf16_wgmma_ready (cuda_bf16.h) says when it runs: compute
  * capability 9.0 and sm_90a machine code in the build. */
 /* C = Ap Bpᵀ (+ bias, or += when accumulate) on packed operands Ap[M][Kp],
- * Bp[N][Kp] (16-byte aligned, Kp a multiple of 32). Only when ready. */
-repro_status repro_cuda_gemm_bf16_wgmma(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const uint16_t *Bp,
-                                        const float *bias, float *C, int64_t ldc, int accumulate,
-                                        repro_cuda_stream stream, repro_error *err);
+ * Bp[N][Kp] (16-byte aligned, Kp a multiple of 32), in blocks of 64 x 128
+ * for REPRO_CUDA_BF16_WGMMA_64X128, else 128 x 256. Only when ready. */
+repro_status repro_cuda_gemm_bf16_wgmma(repro_cuda_bf16_tiling tiling, int64_t M, int64_t N, int64_t Kp,
+                                        const uint16_t *Ap, const uint16_t *Bp, const float *bias, float *C,
+                                        int64_t ldc, int accumulate, repro_cuda_stream stream, repro_error *err);
 
 #ifdef __cplusplus
 }
