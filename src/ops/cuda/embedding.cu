@@ -1,10 +1,11 @@
 /* Token embedding, the LM cross-entropy and the pad mask on the GPU: the orders of
  * src/ops/cpu/embedding.h, one thread an output element (the LM loss: a
- * block a sample, see lm_forward_kernel). The embedding
- * backward gives each dW[v][d] its own thread, which walks the positions
- * ascending and adds the ones holding v: the reference's chain, no atomics.
- * Consecutive threads take consecutive d of one row, so the id reads are
- * one broadcast per warp and the dy reads are coalesced. */
+ * block a sample, see lm_forward_kernel). The embedding backward gives
+ * each dW[v][d] its own thread, which adds the positions holding v in
+ * ascending order: the reference's chain, no atomics (a block lists a
+ * row's positions once for all its threads, see embedding_backward_kernel).
+ * Consecutive threads take consecutive d of one row, so the dy reads are
+ * coalesced. */
 #include "ops/cuda/cuda_token.h"
 #include "ops/cuda/cuda_util.cuh"
 #include "ops/ops_math.h"
@@ -21,17 +22,46 @@ __global__ void embedding_forward_kernel(float *y, const float *ids, const float
     }
 }
 
-__global__ void embedding_backward_kernel(float *dw, const float *ids, const float *dy, int64_t N, int64_t V, int64_t D)
+/* dW[v][d] += dy[p][d] for the positions p holding v, p ascending. A block
+ * owns one row v and 256 of its d. It goes over the positions 256 at a
+ * time: every thread tests one id, the hits are listed in ascending order
+ * in shared memory (a ballot a warp, the warps' counts in order), and
+ * then each thread adds its d of the listed rows: its chain, in the
+ * reference's order, with the dy loads independent of the adds. */
+constexpr int EMB_THREADS = 256;
+__global__ void __launch_bounds__(EMB_THREADS) embedding_backward_kernel(float *dw, const float *ids, const float *dy,
+                                                                         int64_t N, int64_t V, int64_t D)
 {
-    REPRO_CUDA_FOR(i, V * D)
-    {
-        const int64_t v = i / D, d = i % D;
-        float acc = dw[i];
-        for (int64_t p = 0; p < N; p++)
-            if (repro_token_id(ids[p], V) == v)
-                acc = acc + dy[p * D + d];
-        dw[i] = acc;
+    __shared__ int64_t hits[EMB_THREADS];
+    __shared__ int warp_hits[EMB_THREADS / 32];
+    const int64_t v = blockIdx.x, d = (int64_t)blockIdx.y * EMB_THREADS + threadIdx.x;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const bool live = d < D;
+    float acc = live ? dw[v * D + d] : 0.0f;
+    for (int64_t p0 = 0; p0 < N; p0 += EMB_THREADS) {
+        const int64_t p = p0 + threadIdx.x;
+        const bool hit = p < N && repro_token_id(ids[p], V) == v;
+        const unsigned mask = __ballot_sync(0xffffffffu, hit);
+        if (lane == 0)
+            warp_hits[warp] = __popc(mask);
+        __syncthreads();
+        int before = 0, total = 0;
+        for (int w = 0; w < EMB_THREADS / 32; w++) {
+            before += w < warp ? warp_hits[w] : 0;
+            total += warp_hits[w];
+        }
+        if (hit)
+            hits[before + __popc(mask & ((1u << lane) - 1))] = p;
+        __syncthreads();
+        if (live) {
+#pragma unroll 8
+            for (int j = 0; j < total; j++)
+                acc = acc + dy[hits[j] * D + d];
+        }
+        __syncthreads(); /* the list is rewritten next round */
     }
+    if (live)
+        dw[v * D + d] = acc;
 }
 
 /* The LM loss of a sample: a block a sample. Its threads compute the terms
@@ -146,8 +176,11 @@ repro_status repro_cuda_embedding_backward(float *dw, const float *ids, const fl
     repro_status st = check("embedding backward", dw, ids, dy, N, V, D, err);
     if (st != REPRO_OK || N == 0)
         return st;
-    embedding_backward_kernel<<<repro_cuda_blocks(V * D), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(dw, ids, dy,
-                                                                                                        N, V, D);
+    if (V > INT32_MAX || (D + EMB_THREADS - 1) / EMB_THREADS > 65535)
+        return repro_fail(err, REPRO_ERR_ARG, "cuda embedding backward: %lld rows of %lld are too many", (long long)V,
+                          (long long)D);
+    dim3 grid((unsigned)V, (unsigned)((D + EMB_THREADS - 1) / EMB_THREADS));
+    embedding_backward_kernel<<<grid, EMB_THREADS, 0, repro_cuda_s(stream)>>>(dw, ids, dy, N, V, D);
     return repro_cuda_check("embedding backward", err);
 }
 
