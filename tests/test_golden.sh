@@ -45,6 +45,10 @@ case_args() {
         echo "$(case_args fashion_mlp) --set precision=bf16" ;;
     dual_task_bf16)
         echo "$(case_args dual_task) --set precision=bf16" ;;
+    fashion_cnn_bf16) # bf16 linear layers beside FP32 convolutions
+        echo "$(case_args fashion_cnn) --set precision=bf16" ;;
+    char_lm_bf16) # a transformer's linear layers (attention's projections, the feed-forward) in bf16
+        echo "$(case_args char_lm) --set precision=bf16" ;;
     fashion_cnn | fashion_resnet)
         echo "$REPRO_SOURCE_DIR/examples/$1.yaml $fashion --set data.limit_train=640 --set data.limit_test=100
               --set batch_size=64 --set max_steps=8 --set ledger.hash_every=4 --set augment.shift_p=0.5" ;;
@@ -61,13 +65,13 @@ case_args() {
               --set data.limit_train=2000 --set batch_size=8 --set max_steps=4 --set ledger.hash_every=2" ;;
     esac
 }
-all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16 fashion_vit char_lm
-           fortune_docs_lm)
+all_cases=(fashion_mlp dual_task fashion_cnn fashion_resnet fashion_mlp_bf16 dual_task_bf16 fashion_cnn_bf16 fashion_vit
+           char_lm char_lm_bf16 fortune_docs_lm)
 read -r -a cases <<<"${REPRO_GOLDEN_CASES:-${all_cases[*]}}"
 
 # A case's data, when it is not always there: "" or why it is missing.
 missing_data() {
-    if [[ $1 == char_lm || $1 == fortune_docs_lm ]] && ! compgen -G "$FORTUNES/*.u8" >/dev/null; then
+    if [[ $1 == char_lm* || $1 == fortune_docs_lm ]] && ! compgen -G "$FORTUNES/*.u8" >/dev/null; then
         echo "the fortunes text is not installed ($FORTUNES/*.u8: apt-get install fortunes)"
     fi
 }
@@ -75,7 +79,7 @@ missing_data() {
 # "case key value" lines of one run directory.
 values_of() {
     local name=$1 run=$2
-    if [[ $name == char_lm || $name == fortune_docs_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
+    if [[ $name == char_lm* || $name == fortune_docs_lm ]]; then # the corpus the pins hold for: the .u8 files in the glob's order
         # bytewise file order, as repro's glob (the shell's follows the locale)
         echo "$name corpus_sha256 $(env LC_ALL=C bash -c 'cat "$1"/*.u8' _ "$FORTUNES" | sha256sum | cut -d' ' -f1)"
     fi
