@@ -40,6 +40,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #pragma GCC unroll 6
     for (int i = 0; i < R; i++)
         row[i] = a + i * a_rs;
+#pragma GCC unroll 4
     for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
         __m256 bv[2];
 #pragma GCC unroll 2
