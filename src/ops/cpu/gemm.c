@@ -43,7 +43,7 @@ enum {
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
-typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
+typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
 
 typedef struct gemm_impl {
     int mr, nr;
@@ -97,13 +97,13 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr,
                    pack_bt_fn pack_bt, pack_bn_fn pack_bn)
 {
+    if (cs == 1 && pack_bn) {
+        pack_bn(dst, B, rs, kc, nc, nr);
+        return;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         float *d = dst + j0 * kc;
         int w = (int)min64(nr, nc - j0);
-        if (cs == 1 && pack_bn) {
-            pack_bn(d, B + j0, rs, kc, w, nr);
-            continue;
-        }
         if (cs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *s = B + k * rs + j0;

@@ -129,21 +129,30 @@ void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t k
         }
 }
 
-void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr)
+/* Rows k of the block, a few at a time, across all its strips: B's rows
+ * are read along their length (one page after another, which the hardware
+ * prefetcher follows), where strip by strip each k would be a new row, a
+ * page apart when B is wide (1024 or 3136 columns). Four rows per step keep
+ * each strip's writes to whole 64-byte lines (4 x 16 floats). */
+void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr)
 {
-    const __m256i tail = lanes(w % 8);
-    const int w8 = w / 8 * 8;
-    for (int64_t k = 0; k < kc; k++) {
-        const float *s = src + k * rs;
-        float *d = dst + k * nr;
-        int j = 0;
-        for (; j < w8; j += 8)
-            _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
-        if (j < w) { /* the masked load reads only the w % 8 floats there are */
-            _mm256_storeu_ps(d + j, _mm256_maskload_ps(s + j, tail));
-            j += 8;
-        }
-        for (; j < nr; j += 8)
-            _mm256_storeu_ps(d + j, _mm256_setzero_ps());
+    const __m256i tail = lanes((int)(w % 8));
+    const int64_t w8 = w / 8 * 8, width = (w + nr - 1) / nr * nr;
+    for (int64_t k0 = 0; k0 < kc; k0 += 4) {
+        const int64_t k1 = k0 + 4 < kc ? k0 + 4 : kc;
+        for (int64_t j0 = 0; j0 < width; j0 += nr)
+            for (int64_t k = k0; k < k1; k++) {
+                const float *s = src + k * rs;
+                float *d = dst + j0 * kc + k * nr - j0;
+                int64_t j = j0, end = j0 + nr;
+                for (; j < end && j < w8; j += 8)
+                    _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
+                if (j < end && j < w) { /* the masked load reads only the w % 8 floats there are */
+                    _mm256_storeu_ps(d + j, _mm256_maskload_ps(s + j, tail));
+                    j += 8;
+                }
+                for (; j < end; j += 8)
+                    _mm256_storeu_ps(d + j, _mm256_setzero_ps());
+            }
     }
 }
