@@ -202,6 +202,17 @@ static void cnn_shapes(void)
     check_case(289, 64, 196, 0, 1, 1, 0, 0, 1);   /* conv2 dW */
 }
 
+/* A whose rows run along k (a_cs == 1) under a region of at least 64
+ * column strips: gemm.c packs it then, 8 k's at a time by transposes, so
+ * k-blocks of 150 (300 = 2 x 150) leave a tail of 6, and 13 rows a
+ * one-row last tile; every B layout, accumulate and bias, specials. */
+static void packed_a_along_k(void)
+{
+    for (int b_t = 0; b_t < 2; b_t++)
+        for (int variant = 0; variant < 3; variant++)
+            check_case(13, 1100, 300, 0, b_t, variant == 1, variant == 2, variant == 0, 1);
+}
+
 /* The edges of the micro-kernels: every row count up to three tiles of the
  * widest path (so each instance R = 1..MR, and B read in place for short
  * regions, packed for taller ones), widths around one and two vectors and
@@ -395,6 +406,7 @@ int main(void)
     sampled_shapes();
     mlp_shapes();
     cnn_shapes();
+    packed_a_along_k();
     kernel_edges();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);

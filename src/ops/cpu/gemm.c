@@ -39,17 +39,20 @@ enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
     MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
-    DIRECT_MAX_TILES = 2  /* row tiles up to which B is read in place (see above) */
+    DIRECT_MAX_TILES = 2, /* row tiles up to which B is read in place (see above) */
+    PACK_AR_MIN_STRIPS = 64 /* column strips from which A along k is packed (see above) */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
+typedef void (*pack_ar_fn)(float *abuf, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr);
 
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
     pack_bt_fn pack_bt; /* NULL: plain C only */
     pack_bn_fn pack_bn; /* NULL: plain C only */
+    pack_ar_fn pack_ar; /* NULL: A with a_cs == 1 is read in place */
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
@@ -59,20 +62,20 @@ static gemm_impl impl_of(repro_isa isa)
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2, NULL};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2, repro_gemm_pack_a_rows_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
-                           repro_gemm_pack_bt_neon, NULL};
+                           repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -187,27 +190,30 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
     const int mr = j->impl.mr, nr = j->impl.nr;
     const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
     const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
-    for (int64_t jc = n0; jc < n1; jc += j->nc) {
-        int64_t nc = min64(j->nc, n1 - jc);
-        /* columns [0, nc_direct) read in place, the rest packed */
-        int64_t nc_direct = direct ? nc / nr * nr : 0;
-        for (int64_t pc = 0; pc < j->K; pc += j->kc) {
-            int64_t kc = min64(j->kc, j->K - pc);
-            int load_c = j->accumulate || pc > 0;
-            int last = pc + kc == j->K;
+    const int packed_ar = j->impl.pack_ar && j->a_cs == 1 && n1 - n0 >= PACK_AR_MIN_STRIPS * nr;
+    for (int64_t pc = 0; pc < j->K; pc += j->kc) {
+        const int64_t kc = min64(j->kc, j->K - pc);
+        const int load_c = j->accumulate || pc > 0;
+        const int last = pc + kc == j->K;
+        /* the region's rows of A for this k-block, micro-panel by micro-panel
+         * ([tile][kc][MR]), once for all its column blocks */
+        if (packed_a)
+            pack_a(abuf, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
+        if (packed_ar)
+            j->impl.pack_ar(abuf, j->A + m0 * j->a_rs + pc, j->a_rs, kc, m1 - m0, mr);
+        for (int64_t jc = n0; jc < n1; jc += j->nc) {
+            const int64_t nc = min64(j->nc, n1 - jc);
+            /* columns [0, nc_direct) read in place, the rest packed */
+            const int64_t nc_direct = direct ? nc / nr * nr : 0;
             const float *bsrc = j->B + pc * j->b_rs + jc * j->b_cs;
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
-            /* the region's rows of A, micro-panel by micro-panel: [tile][kc][MR]; with a
-             * single k-block they stay valid for every column block (dW of a layer whose
-             * output is wider than NC: 3136 columns, 7 blocks) */
-            if (packed_a && (jc == n0 || j->K > j->kc))
-                pack_a(abuf, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
-                const float *a = packed_a ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
-                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
+                const int pk = packed_a || packed_ar;
+                const float *a = pk ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
+                const int64_t a_rs = pk ? 1 : j->a_rs, a_cs = pk ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int cols = (int)min64(nr, nc - jr);
                     /* the next tile: along the row, else the start of the next row of tiles */

@@ -156,3 +156,42 @@ void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc
             }
     }
 }
+
+/* Packing MR rows of A that run along k (a_cs == 1) into a micro-panel,
+ * 8 k's at a time: 8 x 8 transposes of the rows (those past `rows` read
+ * as zeros, never loaded), of which the first MR lanes are stored. */
+static inline __attribute__((always_inline)) void pack_a_rows_mr(float *abuf, const float *a, int64_t a_rs,
+                                                                 int64_t kc, int64_t rows, const int MR)
+{
+    const int64_t kc8 = kc / 8 * 8;
+    for (int64_t i0 = 0; i0 < rows; i0 += MR, abuf += kc * MR) {
+        const int r = rows - i0 < MR ? (int)(rows - i0) : MR;
+        const float *s = a + i0 * a_rs;
+        for (int64_t k = 0; k < kc8; k += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = i < r ? _mm256_loadu_ps(s + i * a_rs + k) : _mm256_setzero_ps();
+            transpose8(v);
+            for (int t = 0; t < 8; t++) {
+                float *d = abuf + (k + t) * MR;
+                if (MR == 8) {
+                    _mm256_storeu_ps(d, v[t]);
+                } else { /* MR == 6 */
+                    _mm_storeu_ps(d, _mm256_castps256_ps128(v[t]));
+                    _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v[t], 1));
+                }
+            }
+        }
+        for (int64_t k = kc8; k < kc; k++)
+            for (int i = 0; i < r; i++)
+                abuf[k * MR + i] = s[i * a_rs + k];
+    }
+}
+
+void repro_gemm_pack_a_rows_avx2(float *abuf, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr)
+{
+    if (mr == 8)
+        pack_a_rows_mr(abuf, a, a_rs, kc, rows, 8);
+    else
+        pack_a_rows_mr(abuf, a, a_rs, kc, rows, 6);
+}
