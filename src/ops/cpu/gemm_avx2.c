@@ -74,18 +74,31 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
         }
 }
 
+/* Packed A and B (a_rs 1, a_cs MR, ldb NR, the common case) get their own
+ * instances with the strides as constants: every load then addresses off
+ * two pointers with fixed offsets, and the k loop does no stride arithmetic. */
 #define TILE_CASE(R)                                                                       \
     case R:                                                                                \
-        if (nr > 8)                                                                        \
-            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        if (packed && nr > 8)                                                              \
+            tile(R, 2, kc, a, 1, MR, b, NR, c, ldc, nr, load_c, bias);                     \
+        else if (packed)                                                                   \
+            tile(R, 1, kc, a, 1, MR, b, NR, c, ldc, nr, load_c, bias);                     \
+        else if (rows_k && nr > 8)                                                         \
+            tile(R, 2, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (rows_k)                                                                   \
+            tile(R, 1, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (nr > 8)                                                                   \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         else                                                                               \
-            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         return;
 
 void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                             const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias)
 {
+    const int packed = a_rs == 1 && a_cs == MR && ldb == NR;
+    const int rows_k = a_cs == 1 && ldb == NR; /* A in place, its rows along k */
     switch (mr) {
         TILE_CASE(6)
         TILE_CASE(5)
