@@ -40,7 +40,9 @@ enum {
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
     MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
     DIRECT_MAX_TILES = 2, /* row tiles up to which B is read in place (see above) */
-    PACK_AR_MIN_STRIPS = 64 /* column strips from which A along k is packed (see above) */
+    PACK_AR_MIN_STRIPS = 64, /* column strips from which A along k is packed (see above) */
+    FAR_B_BYTES = 1 << 20 /* a B larger than this is taken to come from L3 or memory: half this
+                           * Xeon's 2 MB L2, twice Zen 3's 512 KB */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
@@ -51,6 +53,7 @@ typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
     pack_bt_fn pack_bt; /* NULL: plain C only */
+    pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
     pack_ar_fn pack_ar; /* NULL: A with a_cs == 1 is read in place */
 } gemm_impl;
@@ -62,20 +65,21 @@ static gemm_impl impl_of(repro_isa isa)
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2, NULL};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2, NULL};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2, repro_gemm_pack_a_rows_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2,
+                           repro_gemm_pack_a_rows_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
-                           repro_gemm_pack_bt_neon, NULL, NULL};
+                           repro_gemm_pack_bt_neon, NULL, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -326,6 +330,8 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
                   .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .ldc = ldc, .C = C,
                   .accumulate = accumulate};
     const int nr = j.impl.nr;
+    if (j.impl.pack_bt_far && (double)K * (double)N * sizeof(float) > FAR_B_BYTES)
+        j.impl.pack_bt = j.impl.pack_bt_far;
     choose_grid(&j, repro_pool_threads(cpu->pool));
     /* Even k-blocks (784 -> 4 x 196, not 3 x 256 + 16): C is reloaded once per block. */
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));

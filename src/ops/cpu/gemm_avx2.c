@@ -129,17 +129,35 @@ static void transpose8(__m256 r[8])
     }
 }
 
-void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr)
+/* far: B is larger than the caches keep between calls (cnn fc1's 128 x 3136
+ * W), so the next 8 columns' rows are prefetched a block ahead: their
+ * segments (kc floats, under a KB) are too short for the hardware
+ * prefetchers to catch on. Where B stays in L2 the hints only cost. */
+static inline __attribute__((always_inline)) void pack_bt(float *dst, const float *src, int64_t cs, int64_t kc8,
+                                                          int w8, int nr, const int far)
 {
     for (int j = 0; j < w8; j += 8)
         for (int64_t k = 0; k < kc8; k += 8) {
             __m256 r[8];
+            if (far && (k & 15) == 0) /* once per 64-byte line */
+                for (int t = 0; t < 8; t++)
+                    __builtin_prefetch(src + (j + 8 + t) * cs + k);
             for (int t = 0; t < 8; t++)
                 r[t] = _mm256_loadu_ps(src + (j + t) * cs + k);
             transpose8(r);
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
         }
+}
+
+void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr)
+{
+    pack_bt(dst, src, cs, kc8, w8, nr, 0);
+}
+
+void repro_gemm_pack_bt_far_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr)
+{
+    pack_bt(dst, src, cs, kc8, w8, nr, 1);
 }
 
 /* Rows k of the block, a few at a time, across all its strips: B's rows
