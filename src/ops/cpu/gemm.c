@@ -47,7 +47,7 @@ enum {
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
-typedef void (*pack_ar_fn)(float *abuf, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr);
+typedef void (*pack_ar_fn)(float *abuf, int64_t ps, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr);
 
 typedef struct gemm_impl {
     int mr, nr;
@@ -91,7 +91,7 @@ typedef struct gemm_job {
     int accumulate;
     int64_t kc, nc; /* block sizes; nc a multiple of nr */
     int pm, pn;     /* thread grid */
-    float *buf;     /* per region: slot_floats for packed B, then MR x kc for packed A */
+    float *buf;     /* per region: slot_floats for packed B, then packed A's micro-panels */
     size_t slot_floats, b_floats;
 } gemm_job;
 
@@ -140,12 +140,19 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
     }
 }
 
-/* abuf[tile][k][MR] = A(tile*MR + i, k) for the rows < rows and k < kc:
- * A's rows are contiguous (a_rs == 1), so each k is one run of `rows`
- * floats, copied k by k across all the micro-panels. (Panel by panel,
- * every k would be a new line of A, its stride apart, with nothing to
- * overlap the misses: a tenth of dW's time.) */
-static inline __attribute__((always_inline)) void pack_a_mr(float *abuf, const float *a, int64_t a_cs,
+/* The micro-panels of packed A sit panel_stride(kc, MR) floats apart: one
+ * line more than their kc x MR floats, so that a panel's k-th line and the
+ * next panel's do not fall in the same L1 set (kc * MR * 4 bytes is 6 KB
+ * for kc = 256: every panel in 2 of the 64 sets, and packing, which writes
+ * all panels k by k, missed L1 at every store). */
+static int64_t panel_stride(int64_t kc, int MR) { return kc * MR + 16; }
+
+/* abuf[tile * ps + k * MR + i] = A(tile*MR + i, k) for the rows < rows and
+ * k < kc: A's rows are contiguous (a_rs == 1), so each k is one run of
+ * `rows` floats, copied k by k across all the micro-panels. (Panel by
+ * panel, every k would be a new line of A, its stride apart, with nothing
+ * to overlap the misses: a tenth of dW's time.) */
+static inline __attribute__((always_inline)) void pack_a_mr(float *abuf, int64_t ps, const float *a, int64_t a_cs,
                                                             int64_t kc, int64_t rows, const int MR)
 {
     const int64_t full = rows / MR * MR;
@@ -153,27 +160,27 @@ static inline __attribute__((always_inline)) void pack_a_mr(float *abuf, const f
         const float *s = a + k * a_cs;
         float *d = abuf + k * MR;
         int64_t i = 0;
-        for (; i < full; i += MR, d += kc * MR)
+        for (; i < full; i += MR, d += ps)
             memcpy(d, s + i, (size_t)MR * sizeof(float)); /* MR constant: a few moves, inline */
         for (int64_t t = 0; i < rows; i++, t++)
             d[t] = s[i];
     }
 }
 
-static void pack_a(float *abuf, const float *a, int64_t a_cs, int64_t kc, int64_t rows, int MR)
+static void pack_a(float *abuf, int64_t ps, const float *a, int64_t a_cs, int64_t kc, int64_t rows, int MR)
 {
     switch (MR) {
     case 4:
-        pack_a_mr(abuf, a, a_cs, kc, rows, 4);
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 4);
         break;
     case 6:
-        pack_a_mr(abuf, a, a_cs, kc, rows, 6);
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 6);
         break;
     case 8:
-        pack_a_mr(abuf, a, a_cs, kc, rows, 8);
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 8);
         break;
     default:
-        pack_a_mr(abuf, a, a_cs, kc, rows, MR);
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, MR);
     }
 }
 
@@ -199,12 +206,13 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
         const int64_t kc = min64(j->kc, j->K - pc);
         const int load_c = j->accumulate || pc > 0;
         const int last = pc + kc == j->K;
+        const int64_t ps = panel_stride(kc, mr);
         /* the region's rows of A for this k-block, micro-panel by micro-panel
          * ([tile][kc][MR]), once for all its column blocks */
         if (packed_a)
-            pack_a(abuf, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
+            pack_a(abuf, ps, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
         if (packed_ar)
-            j->impl.pack_ar(abuf, j->A + m0 * j->a_rs + pc, j->a_rs, kc, m1 - m0, mr);
+            j->impl.pack_ar(abuf, ps, j->A + m0 * j->a_rs + pc, j->a_rs, kc, m1 - m0, mr);
         for (int64_t jc = n0; jc < n1; jc += j->nc) {
             const int64_t nc = min64(j->nc, n1 - jc);
             /* columns [0, nc_direct) read in place, the rest packed */
@@ -216,7 +224,7 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
                 const int pk = packed_a || packed_ar;
-                const float *a = pk ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
+                const float *a = pk ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
                 const int64_t a_rs = pk ? 1 : j->a_rs, a_cs = pk ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int cols = (int)min64(nr, nc - jr);
@@ -341,7 +349,7 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
      * whole number of 64-byte lines. */
     j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
     int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
-    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * region_rows, 16) * 16;
+    j.slot_floats = j.b_floats + (size_t)(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr));
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);

@@ -191,11 +191,11 @@ void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc
 /* Packing MR rows of A that run along k (a_cs == 1) into a micro-panel,
  * 8 k's at a time: 8 x 8 transposes of the rows (those past `rows` read
  * as zeros, never loaded), of which the first MR lanes are stored. */
-static inline __attribute__((always_inline)) void pack_a_rows_mr(float *abuf, const float *a, int64_t a_rs,
-                                                                 int64_t kc, int64_t rows, const int MR)
+static inline __attribute__((always_inline)) void pack_a_rows_mr(float *abuf, int64_t ps, const float *a,
+                                                                 int64_t a_rs, int64_t kc, int64_t rows, const int MR)
 {
     const int64_t kc8 = kc / 8 * 8;
-    for (int64_t i0 = 0; i0 < rows; i0 += MR, abuf += kc * MR) {
+    for (int64_t i0 = 0; i0 < rows; i0 += MR, abuf += ps) {
         const int r = rows - i0 < MR ? (int)(rows - i0) : MR;
         const float *s = a + i0 * a_rs;
         for (int64_t k = 0; k < kc8; k += 8) {
@@ -219,10 +219,11 @@ static inline __attribute__((always_inline)) void pack_a_rows_mr(float *abuf, co
     }
 }
 
-void repro_gemm_pack_a_rows_avx2(float *abuf, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr)
+void repro_gemm_pack_a_rows_avx2(float *abuf, int64_t ps, const float *a, int64_t a_rs, int64_t kc, int64_t rows,
+                                 int mr)
 {
     if (mr == 8)
-        pack_a_rows_mr(abuf, a, a_rs, kc, rows, 8);
+        pack_a_rows_mr(abuf, ps, a, a_rs, kc, rows, 8);
     else
-        pack_a_rows_mr(abuf, a, a_rs, kc, rows, 6);
+        pack_a_rows_mr(abuf, ps, a, a_rs, kc, rows, 6);
 }
