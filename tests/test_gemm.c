@@ -202,11 +202,12 @@ static void cnn_shapes(void)
     check_case(289, 64, 196, 0, 1, 1, 0, 0, 1);   /* conv2 dW */
 }
 
-/* A whose rows run along k (a_cs == 1) under a region of at least 64
- * column strips: gemm.c packs it then, 8 k's at a time by transposes, so
- * k-blocks of 150 (300 = 2 x 150) leave a tail of 6, and 13 rows a
- * one-row last tile; every B layout, accumulate and bias, specials. */
-static void packed_a_along_k(void)
+/* A whose rows run along k (a_cs == 1), read in place by the kernels'
+ * instances for that layout, across two k-blocks of 150 (K = 300), so
+ * the k loop unrolled by 4 has a tail of 2, 13 rows (a one-row last
+ * tile) and 1100 columns (two column blocks, a ragged last strip); every
+ * B layout, accumulate and bias, specials. */
+static void a_along_k_wide(void)
 {
     for (int b_t = 0; b_t < 2; b_t++)
         for (int variant = 0; variant < 3; variant++)
@@ -406,7 +407,7 @@ int main(void)
     sampled_shapes();
     mlp_shapes();
     cnn_shapes();
-    packed_a_along_k();
+    a_along_k_wide();
     kernel_edges();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);

@@ -7,12 +7,17 @@
  * (one region per thread, each with its own packing buffer); K is never
  * split. Within a region, GotoBLAS/BLIS-style loops:
  *
- *   for jc (NC columns):
- *     for pc (k-blocks of about KC, ascending):
+ *   for pc (k-blocks of about KC, ascending):
+ *     (pack A(.., pc..) where it is packed: below; once for every jc)
+ *     for jc (NC columns):
  *       pack B(pc.., jc..) into NR-wide strips    (kc x nc, stays in L2)
  *       for ir (MR rows):                         (A's MR x kc rows stay in L1)
  *         for jr (NR columns):
  *           micro-kernel: the C tile continues its accumulators over kc k's
+ *
+ * (The k-blocks of an element still come in ascending order: pc is the
+ * outer loop, and each C tile is stored after one block and reloaded by
+ * the next.)
  *
  * (Before each micro-kernel, the next C tile is prefetched for writing.)
  * A is only broadcast, so the kernels mostly read it in place through its
@@ -39,15 +44,13 @@ enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
     MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
-    DIRECT_MAX_TILES = 2, /* row tiles up to which B is read in place (see above) */
-    PACK_AR_MIN_STRIPS = 64, /* column strips from which A along k is packed (see above) */
+    DIRECT_MAX_TILES = 2,  /* row tiles up to which B is read in place (see above) */
     FAR_B_BYTES = 1 << 20 /* a B larger than this is taken to come from L3 or memory: half this
                            * Xeon's 2 MB L2, twice Zen 3's 512 KB */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
-typedef void (*pack_ar_fn)(float *abuf, int64_t ps, const float *a, int64_t a_rs, int64_t kc, int64_t rows, int mr);
 
 typedef struct gemm_impl {
     int mr, nr;
@@ -55,7 +58,6 @@ typedef struct gemm_impl {
     pack_bt_fn pack_bt; /* NULL: plain C only */
     pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
-    pack_ar_fn pack_ar; /* NULL: A with a_cs == 1 is read in place */
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
@@ -65,21 +67,20 @@ static gemm_impl impl_of(repro_isa isa)
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2, NULL};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2,
-                           repro_gemm_pack_a_rows_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
-                           repro_gemm_pack_bt_neon, NULL, NULL, NULL};
+                           repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -201,7 +202,6 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
     const int mr = j->impl.mr, nr = j->impl.nr;
     const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
     const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
-    const int packed_ar = j->impl.pack_ar && j->a_cs == 1 && n1 - n0 >= PACK_AR_MIN_STRIPS * nr;
     for (int64_t pc = 0; pc < j->K; pc += j->kc) {
         const int64_t kc = min64(j->kc, j->K - pc);
         const int load_c = j->accumulate || pc > 0;
@@ -211,8 +211,6 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
          * ([tile][kc][MR]), once for all its column blocks */
         if (packed_a)
             pack_a(abuf, ps, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
-        if (packed_ar)
-            j->impl.pack_ar(abuf, ps, j->A + m0 * j->a_rs + pc, j->a_rs, kc, m1 - m0, mr);
         for (int64_t jc = n0; jc < n1; jc += j->nc) {
             const int64_t nc = min64(j->nc, n1 - jc);
             /* columns [0, nc_direct) read in place, the rest packed */
@@ -223,9 +221,8 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                        j->impl.pack_bt, j->impl.pack_bn);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
-                const int pk = packed_a || packed_ar;
-                const float *a = pk ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
-                const int64_t a_rs = pk ? 1 : j->a_rs, a_cs = pk ? mr : j->a_cs;
+                const float *a = packed_a ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
+                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int cols = (int)min64(nr, nc - jr);
                     /* the next tile: along the row, else the start of the next row of tiles */

@@ -64,10 +64,4 @@ void repro_gemm_pack_bt_neon(float *dst, const float *src, int64_t cs, int64_t k
  * +0 for the padding of the last strip (nr a multiple of 8). A copy. */
 void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
 
-/* Packing micro-panels of A whose rows run along k (a_cs == 1), ps floats
- * apart (ps >= kc * mr): abuf[t*ps + k*mr + i] = a[(t*mr + i)*a_rs + k] for
- * rows t*mr + i < rows, k < kc; mr 6 or 8 (the AVX2 and AVX-512 tiles). A copy. */
-void repro_gemm_pack_a_rows_avx2(float *abuf, int64_t ps, const float *a, int64_t a_rs, int64_t kc, int64_t rows,
-                                 int mr);
-
 #endif
