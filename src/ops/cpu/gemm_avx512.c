@@ -65,9 +65,10 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
             _mm512_mask_storeu_ps(c + i * ldc + 16 * h, m[h], acc[i][h]);
 }
 
-/* Packed A and B (a_rs 1, a_cs MR, ldb NR) and A in place along k (a_cs 1)
- * with packed B get their own instances with the strides as constants: the
- * loads then address off fixed offsets, with no stride arithmetic per k. */
+/* Packed B (ldb NR) under packed A (a_rs 1, a_cs MR), A in place along k
+ * (a_cs 1) or A in place along m (a_rs 1) get their own instances with
+ * those strides as constants: the loads then address off fixed offsets,
+ * with less stride arithmetic per k (as in gemm_avx2.c). */
 #define TILE_CASE(R)                                                                       \
     case R:                                                                                \
         if (packed && nr > 16)                                                             \
@@ -78,6 +79,10 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
             tile(R, 2, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
         else if (rows_k)                                                                   \
             tile(R, 1, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (cols_k && nr > 16)                                                        \
+            tile(R, 2, kc, a, 1, a_cs, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (cols_k)                                                                   \
+            tile(R, 1, kc, a, 1, a_cs, b, NR, c, ldc, nr, load_c, bias);                   \
         else if (nr > 16)                                                                  \
             tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         else                                                                               \
@@ -90,6 +95,7 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t 
 {
     const int packed = a_rs == 1 && a_cs == MR && ldb == NR;
     const int rows_k = a_cs == 1 && ldb == NR; /* A in place, its rows along k */
+    const int cols_k = a_rs == 1 && ldb == NR; /* A in place, its columns along m (the conv's) */
     switch (mr) {
         TILE_CASE(8)
         TILE_CASE(7)
