@@ -176,8 +176,11 @@ void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc
 {
     const __m256i tail = lanes((int)(w % 8));
     const int64_t w8 = w / 8 * 8, width = (w + nr - 1) / nr * nr;
-    for (int64_t k0 = 0; k0 < kc; k0 += 4) {
-        const int64_t k1 = k0 + 4 < kc ? k0 + 4 : kc;
+    /* one or two strips (B 32 or 64 floats wide: the conv's products) are
+     * short rows that the plain strip order reads well, with less looping */
+    const int64_t step = width <= 2 * nr ? kc : 4;
+    for (int64_t k0 = 0; k0 < kc; k0 += step) {
+        const int64_t k1 = k0 + step < kc ? k0 + step : kc;
         for (int64_t j0 = 0; j0 < width; j0 += nr)
             for (int64_t k = k0; k < k1; k++) {
                 const float *s = src + k * rs;
