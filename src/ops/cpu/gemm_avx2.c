@@ -117,7 +117,7 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
 }
 
 /* out[t][j] = in[j][t]: the classic three-stage 8 x 8 transpose. */
-static void transpose8(__m256 r[8])
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
 {
     __m256 t[8], s[8];
     for (int i = 0; i < 4; i++) {
