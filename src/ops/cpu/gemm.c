@@ -342,11 +342,12 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
     int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
-    /* Per region: the packed B block, kc x nc, then A's, MR x kc, each a
-     * whole number of 64-byte lines. */
+    /* Per region: the packed B block, kc x nc, then A's micro-panels
+     * (panel_stride apart), each part a whole number of 64-byte lines, so
+     * that every region's B block starts on a line. */
     j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
     int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
-    j.slot_floats = j.b_floats + (size_t)(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr));
+    j.slot_floats = j.b_floats + (size_t)ceil_div(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr), 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);
