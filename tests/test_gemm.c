@@ -202,6 +202,18 @@ static void cnn_shapes(void)
     check_case(289, 64, 196, 0, 1, 1, 0, 0, 1);   /* conv2 dW */
 }
 
+/* A whose rows run along k (a_cs == 1), read in place by the kernels'
+ * instances for that layout, across two k-blocks of 150 (K = 300), so
+ * the k loop unrolled by 4 has a tail of 2, 13 rows (a one-row last
+ * tile) and 1100 columns (two column blocks, a ragged last strip); every
+ * B layout, accumulate and bias, specials. */
+static void a_along_k_wide(void)
+{
+    for (int b_t = 0; b_t < 2; b_t++)
+        for (int variant = 0; variant < 3; variant++)
+            check_case(13, 1100, 300, 0, b_t, variant == 1, variant == 2, variant == 0, 1);
+}
+
 /* The edges of the micro-kernels: every row count up to three tiles of the
  * widest path (so each instance R = 1..MR, and B read in place for short
  * regions, packed for taller ones), widths around one and two vectors and
@@ -395,6 +407,7 @@ int main(void)
     sampled_shapes();
     mlp_shapes();
     cnn_shapes();
+    a_along_k_wide();
     kernel_edges();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);

@@ -7,12 +7,17 @@
  * (one region per thread, each with its own packing buffer); K is never
  * split. Within a region, GotoBLAS/BLIS-style loops:
  *
- *   for jc (NC columns):
- *     for pc (k-blocks of about KC, ascending):
+ *   for pc (k-blocks of about KC, ascending):
+ *     (pack A(.., pc..) where it is packed: below; once for every jc)
+ *     for jc (NC columns):
  *       pack B(pc.., jc..) into NR-wide strips    (kc x nc, stays in L2)
  *       for ir (MR rows):                         (A's MR x kc rows stay in L1)
  *         for jr (NR columns):
  *           micro-kernel: the C tile continues its accumulators over kc k's
+ *
+ * (The k-blocks of an element still come in ascending order: pc is the
+ * outer loop, and each C tile is stored after one block and reloaded by
+ * the next.)
  *
  * (Before each micro-kernel, the next C tile is prefetched for writing.)
  * A is only broadcast, so the kernels mostly read it in place through its
@@ -39,16 +44,19 @@ enum {
     KC_TARGET = 256,      /* k-block: A's MR x KC rows in L1 */
     NC_TARGET = 512,      /* columns of B packed at once: KC x NC floats in L2 */
     MIN_MACS_PER_THREAD = 262144, /* below this a thread costs more than it saves */
-    DIRECT_MAX_TILES = 2  /* row tiles up to which B is read in place (see above) */
+    DIRECT_MAX_TILES = 2,  /* row tiles up to which B is read in place (see above) */
+    FAR_B_BYTES = 1 << 20 /* a B larger than this is taken to come from L3 or memory: half this
+                           * Xeon's 2 MB L2, twice Zen 3's 512 KB */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
-typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
+typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
 
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
     pack_bt_fn pack_bt; /* NULL: plain C only */
+    pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
 } gemm_impl;
 
@@ -59,20 +67,20 @@ static gemm_impl impl_of(repro_isa isa)
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
-                           repro_gemm_pack_bt_neon, NULL};
+                           repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -84,7 +92,7 @@ typedef struct gemm_job {
     int accumulate;
     int64_t kc, nc; /* block sizes; nc a multiple of nr */
     int pm, pn;     /* thread grid */
-    float *buf;     /* per region: slot_floats for packed B, then MR x kc for packed A */
+    float *buf;     /* per region: slot_floats for packed B, then packed A's micro-panels */
     size_t slot_floats, b_floats;
 } gemm_job;
 
@@ -97,13 +105,13 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr,
                    pack_bt_fn pack_bt, pack_bn_fn pack_bn)
 {
+    if (cs == 1 && pack_bn) {
+        pack_bn(dst, B, rs, kc, nc, nr);
+        return;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         float *d = dst + j0 * kc;
         int w = (int)min64(nr, nc - j0);
-        if (cs == 1 && pack_bn) {
-            pack_bn(d, B + j0, rs, kc, w, nr);
-            continue;
-        }
         if (cs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *s = B + k * rs + j0;
@@ -133,13 +141,48 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
     }
 }
 
-/* abuf[k][MR] = A(i, k) for i < mr, k < kc: A's rows are contiguous
- * (a_rs == 1), so each k is one short copy. */
-static void pack_a(float *abuf, const float *a, int64_t a_cs, int64_t kc, int mr, int MR)
+/* The micro-panels of packed A sit panel_stride(kc, MR) floats apart: one
+ * line more than their kc x MR floats, so that a panel's k-th line and the
+ * next panel's do not fall in the same L1 set (kc * MR * 4 bytes is 6 KB
+ * for kc = 256: every panel in 2 of the 64 sets, and packing, which writes
+ * all panels k by k, missed L1 at every store). */
+static int64_t panel_stride(int64_t kc, int MR) { return kc * MR + 16; }
+
+/* abuf[tile * ps + k * MR + i] = A(tile*MR + i, k) for the rows < rows and
+ * k < kc: A's rows are contiguous (a_rs == 1), so each k is one run of
+ * `rows` floats, copied k by k across all the micro-panels. (Panel by
+ * panel, every k would be a new line of A, its stride apart, with nothing
+ * to overlap the misses: a tenth of dW's time.) */
+static inline __attribute__((always_inline)) void pack_a_mr(float *abuf, int64_t ps, const float *a, int64_t a_cs,
+                                                            int64_t kc, int64_t rows, const int MR)
 {
-    for (int64_t k = 0; k < kc; k++)
-        for (int i = 0; i < mr; i++)
-            abuf[k * MR + i] = a[k * a_cs + i];
+    const int64_t full = rows / MR * MR;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = a + k * a_cs;
+        float *d = abuf + k * MR;
+        int64_t i = 0;
+        for (; i < full; i += MR, d += ps)
+            memcpy(d, s + i, (size_t)MR * sizeof(float)); /* MR constant: a few moves, inline */
+        for (int64_t t = 0; i < rows; i++, t++)
+            d[t] = s[i];
+    }
+}
+
+static void pack_a(float *abuf, int64_t ps, const float *a, int64_t a_cs, int64_t kc, int64_t rows, int MR)
+{
+    switch (MR) {
+    case 4:
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 4);
+        break;
+    case 6:
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 6);
+        break;
+    case 8:
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, 8);
+        break;
+    default:
+        pack_a_mr(abuf, ps, a, a_cs, kc, rows, MR);
+    }
 }
 
 /* Asks for the C tile at c (rows x cols, row stride ldc) to be brought into
@@ -159,25 +202,26 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
     const int mr = j->impl.mr, nr = j->impl.nr;
     const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
     const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
-    for (int64_t jc = n0; jc < n1; jc += j->nc) {
-        int64_t nc = min64(j->nc, n1 - jc);
-        /* columns [0, nc_direct) read in place, the rest packed */
-        int64_t nc_direct = direct ? nc / nr * nr : 0;
-        for (int64_t pc = 0; pc < j->K; pc += j->kc) {
-            int64_t kc = min64(j->kc, j->K - pc);
-            int load_c = j->accumulate || pc > 0;
-            int last = pc + kc == j->K;
+    for (int64_t pc = 0; pc < j->K; pc += j->kc) {
+        const int64_t kc = min64(j->kc, j->K - pc);
+        const int load_c = j->accumulate || pc > 0;
+        const int last = pc + kc == j->K;
+        const int64_t ps = panel_stride(kc, mr);
+        /* the region's rows of A for this k-block, micro-panel by micro-panel
+         * ([tile][kc][MR]), once for all its column blocks */
+        if (packed_a)
+            pack_a(abuf, ps, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
+        for (int64_t jc = n0; jc < n1; jc += j->nc) {
+            const int64_t nc = min64(j->nc, n1 - jc);
+            /* columns [0, nc_direct) read in place, the rest packed */
+            const int64_t nc_direct = direct ? nc / nr * nr : 0;
             const float *bsrc = j->B + pc * j->b_rs + jc * j->b_cs;
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
-            if (packed_a) /* the region's rows of A, micro-panel by micro-panel: [tile][kc][MR] */
-                for (int64_t ir = m0; ir < m1; ir += mr)
-                    pack_a(abuf + (ir - m0) * kc, j->A + ir + pc * j->a_cs, j->a_cs, kc, (int)min64(mr, m1 - ir),
-                           mr);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
-                const float *a = packed_a ? abuf + (ir - m0) * kc : j->A + ir * j->a_rs + pc * j->a_cs;
+                const float *a = packed_a ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
                 const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int cols = (int)min64(nr, nc - jr);
@@ -291,16 +335,19 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
                   .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .ldc = ldc, .C = C,
                   .accumulate = accumulate};
     const int nr = j.impl.nr;
+    if (j.impl.pack_bt_far && (double)K * (double)N * sizeof(float) > FAR_B_BYTES)
+        j.impl.pack_bt = j.impl.pack_bt_far;
     choose_grid(&j, repro_pool_threads(cpu->pool));
     /* Even k-blocks (784 -> 4 x 196, not 3 x 256 + 16): C is reloaded once per block. */
     j.kc = ceil_div(K, ceil_div(K, KC_TARGET));
     int64_t region_cols = ceil_div(ceil_div(N, nr), j.pn) * nr;
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
-    /* Per region: the packed B block, kc x nc, then A's, MR x kc, each a
-     * whole number of 64-byte lines. */
+    /* Per region: the packed B block, kc x nc, then A's micro-panels
+     * (panel_stride apart), each part a whole number of 64-byte lines, so
+     * that every region's B block starts on a line. */
     j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
     int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
-    j.slot_floats = j.b_floats + (size_t)ceil_div(j.kc * region_rows, 16) * 16;
+    j.slot_floats = j.b_floats + (size_t)ceil_div(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr), 16) * 16;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
     j.buf = aligned_alloc(64, bytes);

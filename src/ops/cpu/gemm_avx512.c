@@ -35,6 +35,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
         row[i] = a + i * a_rs;
+#pragma GCC unroll 4
     for (int64_t k = 0, off = 0; k < kc; k++, off += a_cs) {
         __m512 bv[2];
 #pragma GCC unroll 2
@@ -64,18 +65,37 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
             _mm512_mask_storeu_ps(c + i * ldc + 16 * h, m[h], acc[i][h]);
 }
 
+/* Packed B (ldb NR) under packed A (a_rs 1, a_cs MR), A in place along k
+ * (a_cs 1) or A in place along m (a_rs 1) get their own instances with
+ * those strides as constants: the loads then address off fixed offsets,
+ * with less stride arithmetic per k (as in gemm_avx2.c). */
 #define TILE_CASE(R)                                                                       \
     case R:                                                                                \
-        if (nr > 16)                                                                       \
-            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+        if (packed && nr > 16)                                                             \
+            tile(R, 2, kc, a, 1, MR, b, NR, c, ldc, nr, load_c, bias);                     \
+        else if (packed)                                                                   \
+            tile(R, 1, kc, a, 1, MR, b, NR, c, ldc, nr, load_c, bias);                     \
+        else if (rows_k && nr > 16)                                                        \
+            tile(R, 2, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (rows_k)                                                                   \
+            tile(R, 1, kc, a, a_rs, 1, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (cols_k && nr > 16)                                                        \
+            tile(R, 2, kc, a, 1, a_cs, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (cols_k)                                                                   \
+            tile(R, 1, kc, a, 1, a_cs, b, NR, c, ldc, nr, load_c, bias);                   \
+        else if (nr > 16)                                                                  \
+            tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         else                                                                               \
-            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);                    \
+            tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         return;
 
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                               const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias)
 {
+    const int packed = a_rs == 1 && a_cs == MR && ldb == NR;
+    const int rows_k = a_cs == 1 && ldb == NR; /* A in place, its rows along k */
+    const int cols_k = a_rs == 1 && ldb == NR; /* A in place, its columns along m (the conv's) */
     switch (mr) {
         TILE_CASE(8)
         TILE_CASE(7)

@@ -55,10 +55,13 @@ void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_
  * both multiples of 8. A copy, so it cannot change a bit. AVX2 (every
  * AVX-512 CPU repro uses has it too). */
 void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+/* The same, prefetching the next 8 columns' rows: for a B larger than L2. */
+void repro_gemm_pack_bt_far_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 void repro_gemm_pack_bt_neon(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 
-/* Packing B when it is contiguous along n: dst[k*nr + j] = src[k*rs + j]
- * for j < w, +0 for w <= j < nr (nr a multiple of 8, w <= nr). A copy. */
-void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int w, int nr);
+/* Packing a kc x w block of B that is contiguous along n into strips of
+ * nr columns: dst[(j/nr)*kc*nr + k*nr + j%nr] = src[k*rs + j] for j < w,
+ * +0 for the padding of the last strip (nr a multiple of 8). A copy. */
+void repro_gemm_pack_b_avx2(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
 
 #endif
