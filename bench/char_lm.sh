@@ -27,7 +27,7 @@ runs=${3:-3}
 warm=10
 acc_steps=${ACC_STEPS:-1000}
 repro=$build/repro
-py=/usr/bin/python3
+py=${PYTHON:-/usr/bin/python3} # PYTHON: another interpreter with PyTorch (e.g. bench/.venv/bin/python)
 fortunes=${FORTUNES_DIR:-/usr/share/games/fortunes}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
