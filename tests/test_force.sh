@@ -52,6 +52,28 @@ expect_exit 2 "a user's model.safetensors" -- "$REPRO" train "$cfg" "${common[@]
 expect_err_contains "a user's model.safetensors" "'$dir/clash' holds no run, but its 'model.safetensors' has the name of a run's file"
 kept "a user's model.safetensors" "$dir/clash/model.safetensors" mine
 
+# ---- an old run cleared part-way (what a kill during --force leaves) ----
+# --force removes the checkpoints first and run.json last, so a kill at any
+# moment leaves no checkpoint without its run.json: --resume then says
+# there is no checkpoint (issue 17's test_kill9 saw "cannot resume ...
+# run.json: No such file" when run.json went first). A run file that cannot
+# be removed (here metrics.jsonl made a directory) stops the clearing where
+# a kill could, after the checkpoints and before run.json.
+expect_exit 0 "a run to clear" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/part"
+checks=$((checks + 1))
+ls "$dir/part"/ckpt-*.safetensors >/dev/null 2>&1 || fail "the run to clear wrote no checkpoint"
+rm "$dir/part/metrics.jsonl"
+mkdir "$dir/part/metrics.jsonl"
+touch "$dir/part/metrics.jsonl/keep"
+expect_exit 2 "--force that cannot finish clearing" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/part" --force
+expect_err_contains "--force that cannot finish clearing" "cannot remove '$dir/part/metrics.jsonl'"
+checks=$((checks + 1))
+ls "$dir/part"/ckpt-*.safetensors >/dev/null 2>&1 && fail "a checkpoint outlived the clearing: $(ls "$dir/part")"
+checks=$((checks + 1))
+[[ -f $dir/part/run.json ]] || fail "run.json went before the clearing finished: $(ls "$dir/part")"
+expect_exit 2 "--resume of a part-cleared run" -- "$REPRO" train --resume "$dir/part" --quiet
+expect_err_contains "--resume of a part-cleared run" "has no checkpoint to resume from"
+
 # ---- a live run ----
 "$REPRO" train "$cfg" "${common[@]}" --out "$dir/live" --set max_steps=100000 --set epochs=100000 \
     --set checkpoint.every_steps=0 &

@@ -97,9 +97,21 @@ static int is_run_file(const char *name)
     return is_run_name(name, strlen(name)) || is_atomic_leftover(name);
 }
 
+/* The order --force clears an old run in, so that a kill at any moment
+ * leaves a directory `--resume` reads: the checkpoints (and interrupted
+ * atomic writes) first, then the logs and the model, run.json last. A kill
+ * part-way leaves run.json and no checkpoint ("has no checkpoint to resume
+ * from"), never checkpoints without the record that says what they are. */
+static int clear_phase(const char *name)
+{
+    if (is_atomic_leftover(name) || strncmp(name, "ckpt-", 5) == 0)
+        return 0;
+    return strcmp(name, "run.json") == 0 ? 2 : 1;
+}
+
 /* Scans dir (run.lock aside): whether it has any other entry, the first
  * that has a run file's name (into clash, when not NULL), and (when clear)
- * removes the run files. */
+ * removes the run files, in clear_phase's order. */
 static repro_status scan_dir(const char *dir, int clear, int *nonempty, char *clash, size_t clash_size,
                              repro_error *err)
 {
@@ -110,19 +122,22 @@ static repro_status scan_dir(const char *dir, int clear, int *nonempty, char *cl
     if (clash)
         clash[0] = '\0';
     repro_status st = REPRO_OK;
-    struct dirent *e;
-    while (st == REPRO_OK && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "run.lock") == 0)
-            continue;
-        *nonempty = 1;
-        if (clash && !clash[0] && is_run_name(e->d_name, strlen(e->d_name)))
-            snprintf(clash, clash_size, "%s", e->d_name);
-        if (!clear || !is_run_file(e->d_name))
-            continue;
-        char path[4096];
-        st = join_path(dir, e->d_name, path, sizeof path, err);
-        if (st == REPRO_OK && unlink(path) != 0)
-            st = repro_fail(err, REPRO_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+    for (int phase = 0; st == REPRO_OK && phase < (clear ? 3 : 1); phase++) {
+        rewinddir(d);
+        struct dirent *e;
+        while (st == REPRO_OK && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "run.lock") == 0)
+                continue;
+            *nonempty = 1;
+            if (clash && !clash[0] && is_run_name(e->d_name, strlen(e->d_name)))
+                snprintf(clash, clash_size, "%s", e->d_name);
+            if (!clear || !is_run_file(e->d_name) || clear_phase(e->d_name) != phase)
+                continue;
+            char path[4096];
+            st = join_path(dir, e->d_name, path, sizeof path, err);
+            if (st == REPRO_OK && unlink(path) != 0)
+                st = repro_fail(err, REPRO_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+        }
     }
     closedir(d);
     return st;
