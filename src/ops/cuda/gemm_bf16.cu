@@ -265,20 +265,22 @@ static repro_status gemm_packed(repro_cuda_bf16_tiling tiling, int64_t M, int64_
                           (long long)M, (long long)N, (long long)Kp, BK, (long long)ldc);
     if (M == 0 || N == 0)
         return REPRO_OK;
+    /* asked once a call: it queries the device and the kernel's attributes */
+    const int wgmma = repro_cuda_bf16_wgmma_ready();
     if (tiling == REPRO_CUDA_BF16_AUTO) {
         /* On Hopper wgmma for all: 128x256 blocks when they make a wave of
          * the GPU, else 64x128 (the weight gradients' few outputs and long
          * k: 1.4-2.8x the mma.sync tilings in `test_cuda_bf16
          * --bench-layers`). Elsewhere fewer 128x128 blocks than
          * multiprocessors take the small ones. */
-        if (repro_cuda_bf16_wgmma_ready())
+        if (wgmma)
             tiling = ((M + 127) / 128) * ((N + 255) / 256) >= 128 ? REPRO_CUDA_BF16_WGMMA
                                                                   : REPRO_CUDA_BF16_WGMMA_64X128;
         else
             tiling = ((M + 127) / 128) * ((N + 127) / 128) < 132 ? REPRO_CUDA_BF16_32X64 : REPRO_CUDA_BF16_128X128;
     }
     if (tiling == REPRO_CUDA_BF16_WGMMA || tiling == REPRO_CUDA_BF16_WGMMA_64X128) {
-        if (!repro_cuda_bf16_wgmma_ready())
+        if (!wgmma)
             return repro_fail(err, REPRO_ERR_UNSUPPORTED, "bf16 gemm: wgmma needs compute capability 9.0 and a "
                                                           "build with sm_90a code");
         return repro_cuda_gemm_bf16_wgmma(tiling, M, N, Kp, Ap, Bp, bias, C, ldc, accumulate, stream, err);

@@ -279,22 +279,30 @@ __global__ void __launch_bounds__(S::THREADS, S::BLOCKS_PER_SM)
 #endif
 }
 
-/* A 2-D tensor map over a packed operand P[rows][Kp] (bf16), boxes of
- * box_rows x 64 in the 128-byte swizzle, zeros outside. */
-repro_status make_map(CUtensorMap *map, const uint16_t *P, int64_t rows, int64_t Kp, int box_rows, repro_error *err)
+/* The driver's cuTensorMapEncodeTiled, looked up once a GEMM for both maps. */
+repro_status encoder_of(PFN_cuTensorMapEncodeTiled_v12000 *encode, repro_error *err)
 {
-    static_assert(sizeof(uint16_t) * BK == 128, "a box row is one 128-byte swizzle row");
     void *fn = NULL;
     cudaDriverEntryPointQueryResult found;
     if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) !=
             cudaSuccess ||
         found != cudaDriverEntryPointSuccess || !fn)
         return repro_fail(err, REPRO_ERR_INTERNAL, "bf16 gemm: the CUDA driver has no cuTensorMapEncodeTiled");
+    *encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+    return REPRO_OK;
+}
+
+/* A 2-D tensor map over a packed operand P[rows][Kp] (bf16), boxes of
+ * box_rows x 64 in the 128-byte swizzle, zeros outside. */
+repro_status make_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap *map, const uint16_t *P, int64_t rows,
+                      int64_t Kp, int box_rows, repro_error *err)
+{
+    static_assert(sizeof(uint16_t) * BK == 128, "a box row is one 128-byte swizzle row");
     cuuint64_t dims[2] = {(cuuint64_t)Kp, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)Kp * 2};
     cuuint32_t box[2] = {BK, (cuuint32_t)box_rows}, unit[2] = {1, 1};
-    CUresult r = ((PFN_cuTensorMapEncodeTiled_v12000)fn)(
-        map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)P, dims, strides, box, unit, CU_TENSOR_MAP_INTERLEAVE_NONE,
-        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)P, dims, strides, box, unit,
+                        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS)
         return repro_fail(err, REPRO_ERR_INTERNAL, "bf16 gemm: tensor map of %lldx%lld failed (CUresult %d)",
                           (long long)rows, (long long)Kp, (int)r);
@@ -309,9 +317,12 @@ repro_status launch(int64_t M, int64_t N, int64_t Kp, const uint16_t *Ap, const 
         return repro_fail(err, REPRO_ERR_ARG, "bf16 gemm (wgmma): %lldx%lld output is too large", (long long)M,
                           (long long)N);
     CUtensorMap map_a, map_b;
-    repro_status st = make_map(&map_a, Ap, M, Kp, S::BM, err);
+    PFN_cuTensorMapEncodeTiled_v12000 encode = NULL;
+    repro_status st = encoder_of(&encode, err);
     if (st == REPRO_OK)
-        st = make_map(&map_b, Bp, N, Kp, S::BN, err);
+        st = make_map(encode, &map_a, Ap, M, Kp, S::BM, err);
+    if (st == REPRO_OK)
+        st = make_map(encode, &map_b, Bp, N, Kp, S::BN, err);
     if (st != REPRO_OK)
         return st;
     cudaFuncSetAttribute(gemm_bf16_wgmma_kernel<S>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::SMEM);
