@@ -123,6 +123,46 @@ __device__ __forceinline__ void dots(float (&acc)[kPer][kPer], const float *A, i
     }
 }
 
+/* The output phase of the forward and of dq: acc[u][v] = fmaf(W[c][orow + u],
+ * R[c][dcol + v], acc[u][v]) over the tile's columns c ascending, W a pair
+ * tile ([column][row]) and R a row tile. Every pair when the tile is full;
+ * else masked columns are skipped, and for each row the columns at or past
+ * its end (jb + c >= okend[u]). */
+template <int HD>
+__device__ __forceinline__ void weighted_rows(float (&acc)[kPer][HD / 16], const float *W, const float *R, int orow,
+                                              int dcol, int full, const int *kmask, int64_t jb,
+                                              const int (&okend)[kPer])
+{
+    constexpr int LD = HD + 4, NV = HD / 16;
+    if (full) {
+#pragma unroll 4
+        for (int c = 0; c < kTile; c++) {
+            float w[4], r[NV];
+            load4(w, W + c * kPairLd + orow);
+            load_vec<NV>(r, R + c * LD + dcol);
+#pragma unroll
+            for (int u = 0; u < kPer; u++)
+#pragma unroll
+                for (int v = 0; v < NV; v++)
+                    acc[u][v] = fmaf(w[u], r[v], acc[u][v]);
+        }
+        return;
+    }
+    for (int c = 0; c < kTile; c++) {
+        if (kmask[c])
+            continue;
+        float w[4], r[NV];
+        load4(w, W + c * kPairLd + orow);
+        load_vec<NV>(r, R + c * LD + dcol);
+#pragma unroll
+        for (int u = 0; u < kPer; u++)
+            if (jb + c < okend[u])
+#pragma unroll
+                for (int v = 0; v < NV; v++)
+                    acc[u][v] = fmaf(w[u], r[v], acc[u][v]);
+    }
+}
+
 /* The written scan's pick over a row's 64 columns spread over the 16 lanes
  * of a half-warp: each lane brings the first maximum of its own columns
  * (val from -inf, col = kTile when none); the larger wins, and of equal
@@ -312,33 +352,7 @@ __global__ void __launch_bounds__(kThreads, 2) forward_tiled_kernel(repro_attn_a
 #pragma unroll
                 for (int v = 0; v < NV; v++)
                     acc[u][v] = acc[u][v] * row_c[orow + u];
-        if (full) {
-#pragma unroll 4
-            for (int c = 0; c < kTile; c++) {
-                float pd[4], vv[NV];
-                load4(pd, PDs + c * kPairLd + orow);
-                load_vec<NV>(vv, Vs + c * LD + dcol);
-#pragma unroll
-                for (int u = 0; u < kPer; u++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++)
-                        acc[u][v] = fmaf(pd[u], vv[v], acc[u][v]);
-            }
-        } else {
-            for (int c = 0; c < kTile; c++) {
-                if (kmask[c])
-                    continue;
-                float pd[4], vv[NV];
-                load4(pd, PDs + c * kPairLd + orow);
-                load_vec<NV>(vv, Vs + c * LD + dcol);
-#pragma unroll
-                for (int u = 0; u < kPer; u++)
-                    if (jb + c < okend[u])
-#pragma unroll
-                        for (int v = 0; v < NV; v++)
-                            acc[u][v] = fmaf(pd[u], vv[v], acc[u][v]);
-            }
-        }
+        weighted_rows<HD>(acc, PDs, Vs, orow, dcol, full, kmask, jb, okend);
     }
 
     if (tc == 0)
@@ -435,33 +449,7 @@ __global__ void __launch_bounds__(kThreads, 2) dq_tiled_kernel(repro_attn_args a
             }
         __syncthreads();
 
-        if (full) {
-#pragma unroll 4
-            for (int c = 0; c < kTile; c++) {
-                float ds[4], kv[NV];
-                load4(ds, DSs + c * kPairLd + orow);
-                load_vec<NV>(kv, Ks + c * LD + dcol);
-#pragma unroll
-                for (int u = 0; u < kPer; u++)
-#pragma unroll
-                    for (int v = 0; v < NV; v++)
-                        acc[u][v] = fmaf(ds[u], kv[v], acc[u][v]);
-            }
-        } else {
-            for (int c = 0; c < kTile; c++) {
-                if (kmask[c])
-                    continue;
-                float ds[4], kv[NV];
-                load4(ds, DSs + c * kPairLd + orow);
-                load_vec<NV>(kv, Ks + c * LD + dcol);
-#pragma unroll
-                for (int u = 0; u < kPer; u++)
-                    if (jb + c < okend[u])
-#pragma unroll
-                        for (int v = 0; v < NV; v++)
-                            acc[u][v] = fmaf(ds[u], kv[v], acc[u][v]);
-            }
-        }
+        weighted_rows<HD>(acc, DSs, Ks, orow, dcol, full, kmask, jb, okend);
     }
 #pragma unroll
     for (int u = 0; u < kPer; u++) {
