@@ -8,6 +8,7 @@
  * The worst ratio |a - n| / (RTOL |n| + ATOL) of each op is printed (1.0 =
  * at the tolerance). Inputs avoid the kinks (ReLU at 0, Huber at |d| = delta). */
 #include <math.h>
+#include <stdio.h>
 
 #include "ops/cpu/ops.h"
 #include "gradcheck.h"
@@ -28,7 +29,11 @@ static void fill(float *x, int64_t n, float lo, float hi)
         x[i] = rand_range(lo, hi);
 }
 
-/* ---- elementwise activations ---- */
+/* ---- elementwise activations ----
+ * One row per activation of src/ops/activations.h: its forward in double,
+ * written here from the formula, the range of x to check and the kinks to
+ * keep x off (where the derivative jumps). A row missing for an activation
+ * fails the test. */
 
 static double relu_d(double x) { return x > 0 ? x : 0; }
 static double gelu_d(double x)
@@ -36,29 +41,56 @@ static double gelu_d(double x)
     return 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
 }
 static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double silu_d(double x) { return x / (1.0 + exp(-x)); }
 
-typedef repro_status (*bwd_fn)(const repro_cpu *, float *, const float *, const float *, int64_t, repro_error *);
-typedef repro_status (*fwd_fn)(const repro_cpu *, float *, const float *, int64_t, repro_error *);
+static const struct activation_row {
+    repro_act act;
+    double (*f)(double);
+    float lo, hi;
+    int n_kinks;
+    float kinks[2];
+} activations[] = {
+    {REPRO_ACT_RELU, relu_d, -5, 5, 1, {0}},
+    {REPRO_ACT_GELU, gelu_d, -6, 6, 0, {0}},
+    {REPRO_ACT_TANH, tanh, -4, 4, 0, {0}},
+    {REPRO_ACT_SIGMOID, sigmoid_d, -8, 8, 0, {0}},
+    {REPRO_ACT_SILU, silu_d, -12, 12, 0, {0}},
+};
 
-static void check_elementwise(const char *name, const repro_cpu *cpu, double (*fd)(double), fwd_fn fwd,
-                              bwd_fn bwd, int bwd_uses_y, float lo, float hi, int avoid_zero)
+static void check_activation(const repro_cpu *cpu, const struct activation_row *r)
 {
     enum { N = 2000 };
     static float x[N], y[N], dy[N], dx[N];
     static double num[N];
-    fill(x, N, lo, hi);
-    if (avoid_zero)
-        for (int i = 0; i < N; i++)
-            if (fabsf(x[i]) < 0.01f)
-                x[i] = 0.5f;
+    fill(x, N, r->lo, r->hi);
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < r->n_kinks; k++)
+            if (fabsf(x[i] - r->kinks[k]) < 0.01f)
+                x[i] = r->kinks[k] + 0.5f;
     fill(dy, N, -1.0f, 1.0f);
-    CHECK(fwd(cpu, y, x, N, NULL) == REPRO_OK);
-    CHECK(bwd(cpu, dx, dy, bwd_uses_y ? y : x, N, NULL) == REPRO_OK);
+    CHECK(repro_act_forward(cpu, r->act, y, x, N, NULL) == REPRO_OK);
+    CHECK(repro_act_backward(cpu, r->act, dx, dy, repro_act_reads_output(r->act) ? y : x, N, NULL) == REPRO_OK);
     for (int i = 0; i < N; i++) {
         double h = step_of(x[i]);
-        num[i] = (double)dy[i] * (fd((double)x[i] + h) - fd((double)x[i] - h)) / (2.0 * h);
+        num[i] = (double)dy[i] * (r->f((double)x[i] + h) - r->f((double)x[i] - h)) / (2.0 * h);
     }
+    char name[64];
+    snprintf(name, sizeof name, "%s dx", repro_act_name(r->act));
     compare(name, dx, num, N);
+}
+
+static void check_activations(const repro_cpu *cpu)
+{
+    size_t rows = sizeof activations / sizeof activations[0];
+    for (int a = 0; a < REPRO_ACT_COUNT; a++) {
+        const struct activation_row *r = NULL;
+        for (size_t i = 0; i < rows; i++)
+            if (activations[i].act == (repro_act)a)
+                r = &activations[i];
+        CHECK_MSG(r != NULL, "%s: no row in tests/test_gradcheck.c's activations[]", repro_act_name((repro_act)a));
+        if (r)
+            check_activation(cpu, r);
+    }
 }
 
 /* ---- dropout with a fixed mask: y = mask ? x * (1 / (1 - p)) : 0 ---- */
@@ -266,10 +298,7 @@ int main(void)
     repro_error err;
     CHECK(repro_pool_create(2, &pool, &err) == REPRO_OK);
     repro_cpu cpu = {REPRO_ISA_SCALAR, pool};
-    check_elementwise("relu dx", &cpu, relu_d, repro_relu_forward, repro_relu_backward, 0, -5, 5, 1);
-    check_elementwise("gelu dx", &cpu, gelu_d, repro_gelu_forward, repro_gelu_backward, 0, -6, 6, 0);
-    check_elementwise("tanh dx", &cpu, tanh, repro_tanh_forward, repro_tanh_backward, 1, -4, 4, 0);
-    check_elementwise("sigmoid dx", &cpu, sigmoid_d, repro_sigmoid_forward, repro_sigmoid_backward, 1, -8, 8, 0);
+    check_activations(&cpu);
     check_dropout(&cpu);
     check_layernorm(&cpu);
     check_losses(&cpu);

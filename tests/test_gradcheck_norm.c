@@ -1,5 +1,5 @@
-/* Gradient checks of batch norm (training, with ghost-batch groups), group
- * norm and SiLU: each backward kernel against central finite differences
+/* Gradient checks of batch norm (training, with ghost-batch groups) and
+ * group norm: each backward kernel against central finite differences
  * of a double-precision forward written here from the same formula (as
  * tests/test_gradcheck.c does for the other ops).
  *
@@ -184,25 +184,6 @@ static void check_groupnorm(const repro_cpu *cpu, int64_t N, int64_t C, int64_t 
     free(num), free(numg), free(numb), free(groups), free(pos), free(ch);
 }
 
-/* ---- SiLU: y = x / (1 + e^-x) ---- */
-
-static void check_silu(const repro_cpu *cpu)
-{
-    enum { N = 2000 };
-    static float x[N], y[N], dy[N], dx[N];
-    static double num[N];
-    fill(x, N, -12, 12);
-    fill(dy, N, -1, 1);
-    CHECK(repro_silu_forward(cpu, y, x, N, NULL) == REPRO_OK);
-    CHECK(repro_silu_backward(cpu, dx, dy, x, N, NULL) == REPRO_OK);
-    for (int i = 0; i < N; i++) {
-        double v = x[i], h = step_of(v);
-        double yp = (v + h) / (1.0 + exp(-(v + h))), ym = (v - h) / (1.0 + exp(-(v - h)));
-        num[i] = (double)dy[i] * (yp - ym) / (2.0 * h);
-    }
-    compare("silu dx", dx, num, N);
-}
-
 int main(void)
 {
     repro_pool *pool;
@@ -215,7 +196,6 @@ int main(void)
     check_groupnorm(&cpu, 3, 6, 5, 2);
     check_groupnorm(&cpu, 2, 6, 4, 6); /* instance norm */
     check_groupnorm(&cpu, 2, 4, 7, 1); /* layer norm over C*HW */
-    check_silu(&cpu);
     repro_pool_destroy(pool);
     return test_finish("test_gradcheck_norm");
 }

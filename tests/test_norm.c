@@ -636,8 +636,8 @@ static void test_silu(void)
         for (int64_t i = 0; i < n; i++)
             x[i] = i % 13 == 5 ? specials[rand_u32() % NSPECIALS] : rand_range(-20.0f, 20.0f);
         fill(dy, n, -2.0f, 2.0f, 1);
-        repro_silu_forward_ref(y_ref, x, n);
-        repro_silu_backward_ref(dx_ref, dy, x, n);
+        repro_act_forward_ref(REPRO_ACT_SILU, y_ref, x, n);
+        repro_act_backward_ref(REPRO_ACT_SILU, dx_ref, dy, x, n);
         int ok = 1;
         for (int64_t i = 0; i < n; i++) {
             float s = repro_sigmoidf(x[i]);
@@ -647,24 +647,24 @@ static void test_silu(void)
         }
         CHECK_MSG(ok, "silu _ref vs formula n=%lld", (long long)n);
         for (int p = 0; p < NPOOLS; p++) {
-            CHECK(repro_silu_forward(&cpus[p], out, x, n, NULL) == REPRO_OK);
+            CHECK(repro_act_forward(&cpus[p], REPRO_ACT_SILU, out, x, n, NULL) == REPRO_OK);
             CHECK_MSG(BITS(out, y_ref, n), "silu forward n=%lld pool=%d", (long long)n, p);
-            CHECK(repro_silu_backward(&cpus[p], out, dy, x, n, NULL) == REPRO_OK);
+            CHECK(repro_act_backward(&cpus[p], REPRO_ACT_SILU, out, dy, x, n, NULL) == REPRO_OK);
             CHECK_MSG(BITS(out, dx_ref, n), "silu backward n=%lld pool=%d", (long long)n, p);
         }
         memcpy(out, x, (size_t)n * 4); /* in place */
-        CHECK(repro_silu_forward(&cpus[3], out, out, n, NULL) == REPRO_OK);
+        CHECK(repro_act_forward(&cpus[3], REPRO_ACT_SILU, out, out, n, NULL) == REPRO_OK);
         CHECK_MSG(BITS(out, y_ref, n), "silu forward in place n=%lld", (long long)n);
         memcpy(out, dy, (size_t)n * 4);
-        CHECK(repro_silu_backward(&cpus[3], out, out, x, n, NULL) == REPRO_OK);
+        CHECK(repro_act_backward(&cpus[3], REPRO_ACT_SILU, out, out, x, n, NULL) == REPRO_OK);
         CHECK_MSG(BITS(out, dx_ref, n), "silu backward in place n=%lld", (long long)n);
         free(x), free(dy), free(y_ref), free(dx_ref), free(out);
     }
     /* known answers and tails */
     float x[8] = {0.0f, 1.0f, -1.0f, 50.0f, -200.0f, INFINITY, -INFINITY, NAN}, y[8], dx[8];
     float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    repro_silu_forward_ref(y, x, 8);
-    repro_silu_backward_ref(dx, ones, x, 8);
+    repro_act_forward_ref(REPRO_ACT_SILU, y, x, 8);
+    repro_act_backward_ref(REPRO_ACT_SILU, dx, ones, x, 8);
     CHECK(same_float(y[0], 0.0f) && dx[0] == 0.5f);                  /* s(0) = 1/2 */
     CHECK(same_float(y[1], repro_sigmoidf(1.0f)) && fabsf(y[1] - 0.7310586f) < 1e-6f);
     CHECK(same_float(y[2], -repro_sigmoidf(-1.0f)) && fabsf(y[2] + 0.2689414f) < 1e-6f);

@@ -55,21 +55,21 @@ static int same_float(float a, float b)
 
 /* ---- activations and elementwise helpers ---- */
 
-typedef repro_status (*fwd_mt)(const repro_cpu *, float *, const float *, int64_t, repro_error *);
-typedef void (*fwd_ref)(float *, const float *, int64_t);
-typedef repro_status (*bwd_mt)(const repro_cpu *, float *, const float *, const float *, int64_t, repro_error *);
-typedef void (*bwd_ref)(float *, const float *, const float *, int64_t);
-
-static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm, bwd_ref br, int bwd_uses_y)
+/* Every activation of src/ops/activations.h, with no row of its own: the
+ * threaded kernel on every ISA path, pool and in place, bit for bit the
+ * single-threaded _ref. */
+static void check_activation(repro_act act)
 {
+    const char *name = repro_act_name(act);
+    int bwd_uses_y = repro_act_reads_output(act);
     const int64_t sizes[] = {0, 1, 7, 255, 257, 1000, 4097, 40000};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int64_t n = sizes[k];
         float *x = alloc(n), *dy = alloc(n), *y_ref = alloc(n), *dx_ref = alloc(n), *out = alloc(n);
         fill(x, n, 10.0f, 1);
         fill(dy, n, 2.0f, 1);
-        fr(y_ref, x, n);
-        br(dx_ref, dy, bwd_uses_y ? y_ref : x, n);
+        repro_act_forward_ref(act, y_ref, x, n);
+        repro_act_backward_ref(act, dx_ref, dy, bwd_uses_y ? y_ref : x, n);
         /* every ISA path the CPU runs (ReLU has SIMD twins) */
         const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -78,21 +78,21 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
             const char *isa = repro_isa_name(isas[i]);
             for (int p = 0; p < NPOOLS; p++) {
                 repro_cpu cpu = {isas[i], cpus[p].pool};
-                CHECK(fm(&cpu, out, x, n, NULL) == REPRO_OK);
+                CHECK(repro_act_forward(&cpu, act, out, x, n, NULL) == REPRO_OK);
                 CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward n=%lld pool=%d isa=%s", name,
                           (long long)n, p, isa);
-                CHECK(bm(&cpu, out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+                CHECK(repro_act_backward(&cpu, act, out, dy, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
                 CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward n=%lld pool=%d isa=%s",
                           name, (long long)n, p, isa);
             }
             /* in place: y may be x, dx may be dy */
             repro_cpu cpu = {isas[i], cpus[3].pool};
             memcpy(out, x, (size_t)n * sizeof *out);
-            CHECK(fm(&cpu, out, out, n, NULL) == REPRO_OK);
+            CHECK(repro_act_forward(&cpu, act, out, out, n, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(out, y_ref, (size_t)n, name), "%s forward in place n=%lld isa=%s", name,
                       (long long)n, isa);
             memcpy(out, dy, (size_t)n * sizeof *out);
-            CHECK(bm(&cpu, out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
+            CHECK(repro_act_backward(&cpu, act, out, out, bwd_uses_y ? y_ref : x, n, NULL) == REPRO_OK);
             CHECK_MSG(test_bits_equal(out, dx_ref, (size_t)n, name), "%s backward in place n=%lld isa=%s", name,
                       (long long)n, isa);
         }
@@ -102,30 +102,28 @@ static void check_activation(const char *name, fwd_mt fm, fwd_ref fr, bwd_mt bm,
 
 static void test_activations(void)
 {
-    check_activation("relu", repro_relu_forward, repro_relu_forward_ref, repro_relu_backward,
-                     repro_relu_backward_ref, 0);
-    check_activation("gelu", repro_gelu_forward, repro_gelu_forward_ref, repro_gelu_backward,
-                     repro_gelu_backward_ref, 0);
-    check_activation("tanh", repro_tanh_forward, repro_tanh_forward_ref, repro_tanh_backward,
-                     repro_tanh_backward_ref, 1);
-    check_activation("sigmoid", repro_sigmoid_forward, repro_sigmoid_forward_ref, repro_sigmoid_backward,
-                     repro_sigmoid_backward_ref, 1);
+    for (int a = 0; a < REPRO_ACT_COUNT; a++)
+        check_activation((repro_act)a);
+    float bad[1] = {0};
+    repro_error err;
+    CHECK(repro_act_forward(&cpus[0], REPRO_ACT_COUNT, bad, bad, 1, &err) == REPRO_ERR_ARG);
+    CHECK(repro_act_backward(&cpus[0], (repro_act)-1, bad, bad, bad, 1, &err) == REPRO_ERR_ARG);
 
     /* ReLU: -0 -> +0, NaN stays NaN, the gradient at 0 is +0. */
     float x[5] = {-0.0f, NAN, -1.0f, 2.5f, 0.0f}, y[5], dy[5] = {1, 1, 1, 1, 1}, dx[5];
-    repro_relu_forward_ref(y, x, 5);
+    repro_act_forward_ref(REPRO_ACT_RELU, y, x, 5);
     CHECK(same_float(y[0], +0.0f) && isnan(y[1]) && same_float(y[2], +0.0f) && y[3] == 2.5f);
-    repro_relu_backward_ref(dx, dy, x, 5);
+    repro_act_backward_ref(REPRO_ACT_RELU, dx, dy, x, 5);
     CHECK(same_float(dx[0], +0.0f) && same_float(dx[1], +0.0f) && same_float(dx[4], +0.0f) && dx[3] == 1.0f);
 
     /* GELU: written order, and the saturated tails. */
     float g[4] = {1.0f, 1e30f, INFINITY, -1e30f}, gy[4], gd[4], ones[4] = {1, 1, 1, 1};
-    repro_gelu_forward_ref(gy, g, 4);
+    repro_act_forward_ref(REPRO_ACT_GELU, gy, g, 4);
     float u = 0.7978845608f * (1.0f + 0.044715f * ((1.0f * 1.0f) * 1.0f));
     CHECK(same_float(gy[0], (0.5f * 1.0f) * (1.0f + repro_tanhf(u))));
     CHECK(fabsf(gy[0] - 0.8411920f) < 1e-6f);
     CHECK(gy[1] == 1e30f && gy[2] == INFINITY && gy[3] == 0.0f);
-    repro_gelu_backward_ref(gd, ones, g, 4);
+    repro_act_backward_ref(REPRO_ACT_GELU, gd, ones, g, 4);
     CHECK(gd[1] == 1.0f && gd[2] == 1.0f && gd[3] == 0.0f); /* no 0 * inf NaN */
 
     /* add_inplace */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "repro/layer_kinds.h"
 #include "repro/status.h"
 
 #ifdef __cplusplus
@@ -45,35 +46,11 @@ typedef enum repro_determinism {
 } repro_determinism;
 typedef enum repro_device { REPRO_DEVICE_CPU = 0, REPRO_DEVICE_CUDA } repro_device;
 
+/* The layer kinds, from the rows of repro/layer_kinds.h. */
+#define REPRO_LAYER_ENUM_(ID, ...) REPRO_LAYER_##ID,
 typedef enum repro_layer_kind {
-    REPRO_LAYER_LINEAR = 0,
-    REPRO_LAYER_RELU,
-    REPRO_LAYER_GELU, /* tanh form */
-    REPRO_LAYER_TANH,
-    REPRO_LAYER_SIGMOID,
-    REPRO_LAYER_DROPOUT,
-    REPRO_LAYER_LAYERNORM,
-    REPRO_LAYER_SILU,
-    REPRO_LAYER_CONV2D,
-    REPRO_LAYER_MAX_POOL2D,
-    REPRO_LAYER_AVG_POOL2D,
-    REPRO_LAYER_GLOBAL_AVG_POOL,
-    REPRO_LAYER_BATCH_NORM,
-    REPRO_LAYER_GROUP_NORM,
-    REPRO_LAYER_ADD,
-    REPRO_LAYER_CONCAT,
-    REPRO_LAYER_FLATTEN,
-    REPRO_LAYER_RESHAPE,
-    REPRO_LAYER_EMBEDDING,    /* token ids [T] -> [T][dim] (docs/model.md) */
-    REPRO_LAYER_POS_EMBEDDING, /* learned positions: [T][D] + P[T][D] */
-    REPRO_LAYER_PATCHIFY,     /* [C][H][W] -> [patches][C*patch*patch] (a vision transformer's tokens) */
-    REPRO_LAYER_SINUSOIDAL,   /* fixed positions: [T][D] + sin/cos encoding */
-    REPRO_LAYER_MULTIHEAD_ATTENTION,
-    REPRO_LAYER_SOFTMAX,
-    REPRO_LAYER_TRANSFORMER_ENCODER_LAYER, /* expands to nodes when the model is built (docs/model.md) */
-    REPRO_LAYER_TRANSFORMER_ENCODER,       /* num_layers of them */
-    REPRO_LAYER_GELU_ERF,                  /* GELU, exact (erf) form: torch's F.gelu */
-    REPRO_LAYER_PAD_MASK                   /* token ids [T] -> [T]: 1 where the id is pad_id, else 0 */
+    REPRO_LAYER_KINDS(REPRO_LAYER_ENUM_, REPRO_LAYER_ENUM_)
+    REPRO_LAYER_KIND_COUNT
 } repro_layer_kind;
 
 /* transformer_encoder_layer: the feed-forward block's activation (gelu:

@@ -13,8 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops/cpu/cpu.h"
+#include "ops/activations.h"
 #include "ops/adam_math.h"
+#include "ops/cpu/cpu.h"
 #include "ops/update_math.h"
 #include "repro/config.h"
 #include "repro/status.h"
@@ -75,8 +76,8 @@ repro_status repro_be_linear_backward(const repro_backend *be, float *dx, float 
                                       const float *x, const float *w, int64_t B, int64_t I, int64_t O,
                                       repro_error *err);
 
-typedef enum repro_act { REPRO_ACT_RELU, REPRO_ACT_GELU, REPRO_ACT_TANH, REPRO_ACT_SIGMOID, REPRO_ACT_SILU } repro_act;
-/* backward's `saved` is x for relu/gelu/silu and y for tanh/sigmoid, as on the CPU */
+/* act: a row of src/ops/activations.h; backward's `saved` is the forward's
+ * x or y, as repro_act_reads_output(act) says */
 repro_status repro_be_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                   repro_error *err);
 repro_status repro_be_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,

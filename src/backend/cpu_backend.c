@@ -94,27 +94,13 @@ static repro_status cpu_linear_backward(const repro_backend *be, float *dx, floa
 static repro_status cpu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                     repro_error *err)
 {
-    switch (act) {
-    case REPRO_ACT_RELU: return repro_relu_forward(CPU(be), y, x, n, err);
-    case REPRO_ACT_GELU: return repro_gelu_forward(CPU(be), y, x, n, err);
-    case REPRO_ACT_TANH: return repro_tanh_forward(CPU(be), y, x, n, err);
-    case REPRO_ACT_SIGMOID: return repro_sigmoid_forward(CPU(be), y, x, n, err);
-    case REPRO_ACT_SILU: return repro_silu_forward(CPU(be), y, x, n, err);
-    }
-    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
+    return repro_act_forward(CPU(be), act, y, x, n, err);
 }
 
 static repro_status cpu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
                                      const float *saved, int64_t n, repro_error *err)
 {
-    switch (act) {
-    case REPRO_ACT_RELU: return repro_relu_backward(CPU(be), dx, dy, saved, n, err);
-    case REPRO_ACT_GELU: return repro_gelu_backward(CPU(be), dx, dy, saved, n, err);
-    case REPRO_ACT_TANH: return repro_tanh_backward(CPU(be), dx, dy, saved, n, err);
-    case REPRO_ACT_SIGMOID: return repro_sigmoid_backward(CPU(be), dx, dy, saved, n, err);
-    case REPRO_ACT_SILU: return repro_silu_backward(CPU(be), dx, dy, saved, n, err);
-    }
-    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
+    return repro_act_backward(CPU(be), act, dx, dy, saved, n, err);
 }
 
 static repro_status cpu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)

@@ -187,27 +187,13 @@ static repro_status cu_linear_backward(const repro_backend *be, float *dx, float
 static repro_status cu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
                                    repro_error *err)
 {
-    switch (act) {
-    case REPRO_ACT_RELU: return repro_cuda_relu_forward(y, x, n, STREAM, err);
-    case REPRO_ACT_GELU: return repro_cuda_gelu_forward(y, x, n, STREAM, err);
-    case REPRO_ACT_TANH: return repro_cuda_tanh_forward(y, x, n, STREAM, err);
-    case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_forward(y, x, n, STREAM, err);
-    case REPRO_ACT_SILU: return repro_cuda_silu_forward(y, x, n, STREAM, err);
-    }
-    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
+    return repro_cuda_act_forward(act, y, x, n, STREAM, err);
 }
 
 static repro_status cu_act_backward(const repro_backend *be, repro_act act, float *dx, const float *dy,
                                     const float *saved, int64_t n, repro_error *err)
 {
-    switch (act) {
-    case REPRO_ACT_RELU: return repro_cuda_relu_backward(dx, dy, saved, n, STREAM, err);
-    case REPRO_ACT_GELU: return repro_cuda_gelu_backward(dx, dy, saved, n, STREAM, err);
-    case REPRO_ACT_TANH: return repro_cuda_tanh_backward(dx, dy, saved, n, STREAM, err);
-    case REPRO_ACT_SIGMOID: return repro_cuda_sigmoid_backward(dx, dy, saved, n, STREAM, err);
-    case REPRO_ACT_SILU: return repro_cuda_silu_backward(dx, dy, saved, n, STREAM, err);
-    }
-    return repro_fail(err, REPRO_ERR_INTERNAL, "unknown activation %d", (int)act);
+    return repro_cuda_act_backward(act, dx, dy, saved, n, STREAM, err);
 }
 
 static repro_status cu_add_inplace(const repro_backend *be, float *y, const float *x, int64_t n, repro_error *err)

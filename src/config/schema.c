@@ -18,13 +18,8 @@ static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const determinism_names[] = {"strict", "warn", "off", NULL};
 static const char *const device_names[] = {"cpu", "cuda", NULL};
 static const char *const on_device_names[] = {"auto", "on", "off", NULL};
-static const char *const layer_names[] = {
-    "linear",     "relu",       "gelu",       "tanh",       "sigmoid",         "dropout",
-    "layernorm",  "silu",       "conv2d",     "max_pool2d", "avg_pool2d",      "global_avg_pool",
-    "batch_norm", "group_norm", "add",        "concat",     "flatten",         "reshape",
-    "embedding",  "pos_embedding", "patchify", "sinusoidal",
-    "multihead_attention", "softmax", "transformer_encoder_layer", "transformer_encoder",
-    "gelu_erf", "pad_mask", NULL};
+#define LAYER_NAME(ID, name, ...) #name,
+static const char *const layer_names[] = {REPRO_LAYER_KINDS(LAYER_NAME, LAYER_NAME) NULL};
 static const char *const activation_names[] = {"relu", "gelu", "gelu_tanh", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",
@@ -48,7 +43,8 @@ static const char *const sampler_names[] = {"random", "sequential", "balanced", 
 #define F(S, T, m, ...) {.key = #m, .type = (T), .offset = offsetof(S, m), __VA_ARGS__}
 #define TABLE(name, fields) const cfg_table name = {fields, sizeof fields / sizeof fields[0]}
 
-#define K(kind) (1u << REPRO_LAYER_##kind)
+#define K(kind) ((uint64_t)1 << REPRO_LAYER_##kind)
+_Static_assert(REPRO_LAYER_KIND_COUNT <= 64, "cfg_field.kinds holds a bit per layer kind");
 #define LINEAR (K(LINEAR) | K(CONV2D)) /* the layers with weights and biases */
 #define POOL (K(MAX_POOL2D) | K(AVG_POOL2D))
 #define ENCODER (K(TRANSFORMER_ENCODER_LAYER) | K(TRANSFORMER_ENCODER))
@@ -314,7 +310,7 @@ const char *repro_sampler_kind_name(repro_sampler_kind kind)
 
 bool cfg_field_applies(const cfg_field *f, repro_layer_kind kind)
 {
-    return f->kinds == 0 || (f->kinds & (1u << kind));
+    return f->kinds == 0 || (f->kinds & ((uint64_t)1 << kind));
 }
 
 /* ---- messages ---------------------------------------------------------- */
@@ -557,7 +553,7 @@ static repro_status read_enum(const cfg_ctx *ctx, const cfg_field *f, const yt_n
             return REPRO_OK;
         }
     }
-    char list[768] = "", got[256]; /* the layer kinds alone are ~400 characters */
+    char list[1024] = "", got[256]; /* the layer kinds alone are ~330 characters */
     for (int i = 0; f->names[i]; i++) {
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, f->names[i], sizeof list - strlen(list) - 1);
@@ -654,7 +650,7 @@ static repro_status read_layer(const cfg_ctx *ctx, const yt_node *node, const ch
     long t = yt_map_find(node, "type");
     if (t < 0)
     {
-        char kinds[400] = "";
+        char kinds[768] = "";
         for (int k = 0; layer_names[k]; k++) {
             strncat(kinds, k ? ", " : "", sizeof kinds - strlen(kinds) - 1);
             strncat(kinds, layer_names[k], sizeof kinds - strlen(kinds) - 1);

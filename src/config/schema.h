@@ -46,7 +46,7 @@ typedef struct cfg_field {
     size_t cap;               /* STR, PATH: buffer size; lists: max items */
     const char *const *names; /* ENUM: value names, NULL-terminated */
     cfg_range range;
-    unsigned kinds;           /* layer keys: bit (1 << kind) for each layer kind that has it */
+    uint64_t kinds;           /* layer keys: bit (1 << kind) for each layer kind that has it */
     const cfg_table *sub;     /* SECTION */
 } cfg_field;
 

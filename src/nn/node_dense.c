@@ -72,14 +72,15 @@ static repro_status same_shape_plan(repro_model *m, node *n, repro_error *err)
     return REPRO_OK;
 }
 
+/* The activation of a node's layer kind: the rows of repro/layer_kinds.h
+ * give both enums, so the case list is made from them. */
+#define ACT_OF(ID, ...)                                                                            \
+    case REPRO_LAYER_##ID: return REPRO_ACT_##ID;
 static repro_act act_of(repro_layer_kind kind)
 {
     switch (kind) {
-    case REPRO_LAYER_GELU: return REPRO_ACT_GELU;
-    case REPRO_LAYER_TANH: return REPRO_ACT_TANH;
-    case REPRO_LAYER_SIGMOID: return REPRO_ACT_SIGMOID;
-    case REPRO_LAYER_SILU: return REPRO_ACT_SILU;
-    default: return REPRO_ACT_RELU;
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACT_OF)
+    default: return REPRO_ACT_COUNT; /* no activation: the kernels refuse it */
     }
 }
 
@@ -88,23 +89,20 @@ static repro_status act_forward(const repro_backend *be, node *n, const node_io 
     return repro_be_act_forward(be, act_of(n->cfg.kind), n->y, io->x[0], elems(n, io), err);
 }
 
-/* backward reads the forward's input (relu, gelu, silu) or output (tanh, sigmoid) */
+/* backward reads the forward's input or its output, as the row says */
 static repro_status act_backward(const repro_backend *be, node *n, const node_io *io, repro_error *err)
 {
     if (!io->dx[0])
         return REPRO_OK;
-    repro_layer_kind k = n->cfg.kind;
-    const float *saved = k == REPRO_LAYER_TANH || k == REPRO_LAYER_SIGMOID ? n->y : io->x[0];
-    return repro_be_act_backward(be, act_of(k), io->dx[0], io->dy, saved, elems(n, io), err);
+    repro_act act = act_of(n->cfg.kind);
+    const float *saved = repro_act_reads_output(act) ? n->y : io->x[0];
+    return repro_be_act_backward(be, act, io->dx[0], io->dy, saved, elems(n, io), err);
 }
 
-#define ACTIVATION(row, kind) \
-    const node_type row = {kind, 1, 1, same_shape_plan, act_forward, act_backward, 0};
-ACTIVATION(repro_node_relu, REPRO_LAYER_RELU)
-ACTIVATION(repro_node_gelu, REPRO_LAYER_GELU)
-ACTIVATION(repro_node_tanh, REPRO_LAYER_TANH)
-ACTIVATION(repro_node_sigmoid, REPRO_LAYER_SIGMOID)
-ACTIVATION(repro_node_silu, REPRO_LAYER_SILU)
+/* one node row per activation (repro_node_relu, ...), listed in node_table.c */
+#define ACTIVATION_ROW(ID, name, ...)                                                              \
+    const node_type repro_node_##name = {REPRO_LAYER_##ID, 1, 1, same_shape_plan, act_forward, act_backward, 0};
+REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACTIVATION_ROW)
 
 /* ---- dropout: element (sample, e) of a sample's flattened values kept at
  * Philox (seed, DROPOUT, node index) counter (sample position, step, e):

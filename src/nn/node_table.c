@@ -3,15 +3,14 @@
 #include "nn/graph.h"
 #include "nn/nodes.h"
 
+/* every activation: its row in repro/layer_kinds.h is enough */
+#define ACTIVATION_ROW(ID, name, ...) [REPRO_LAYER_##ID] = &repro_node_##name,
+
 const node_type *repro_node_type_of(repro_layer_kind kind)
 {
     static const node_type *const rows[] = {
         [REPRO_LAYER_LINEAR] = &repro_node_linear,
-        [REPRO_LAYER_RELU] = &repro_node_relu,
-        [REPRO_LAYER_GELU] = &repro_node_gelu,
-        [REPRO_LAYER_TANH] = &repro_node_tanh,
-        [REPRO_LAYER_SIGMOID] = &repro_node_sigmoid,
-        [REPRO_LAYER_SILU] = &repro_node_silu,
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACTIVATION_ROW)
         [REPRO_LAYER_DROPOUT] = &repro_node_dropout,
         [REPRO_LAYER_LAYERNORM] = &repro_node_layernorm,
         [REPRO_LAYER_CONV2D] = &repro_node_conv2d,

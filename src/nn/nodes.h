@@ -4,9 +4,12 @@
 
 #include "nn/graph.h"
 
-/* node_dense.c: layers over the last axis and elementwise ones */
-extern const node_type repro_node_linear, repro_node_relu, repro_node_gelu, repro_node_tanh, repro_node_sigmoid,
-    repro_node_silu, repro_node_dropout, repro_node_layernorm;
+/* node_dense.c: layers over the last axis and elementwise ones; an
+ * activation's row is repro_node_<name> (the ACTIVATION rows of
+ * repro/layer_kinds.h) */
+extern const node_type repro_node_linear, repro_node_dropout, repro_node_layernorm;
+#define REPRO_NODE_ACTIVATION_DECL_(ID, name, ...) extern const node_type repro_node_##name;
+REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_NODE_ACTIVATION_DECL_)
 /* node_conv.c: image nodes */
 extern const node_type repro_node_conv2d, repro_node_max_pool2d, repro_node_avg_pool2d, repro_node_global_avg_pool;
 /* node_norm.c: batch norm over fixed groups, group norm */

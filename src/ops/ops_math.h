@@ -75,6 +75,16 @@ REPRO_HD REPRO_INLINE float repro_gelu_df(float dy, float x)
 /* ---- tanh and sigmoid: the backward reads the saved output y ----
  * tanh:    y = repro_tanhf(x);     dx = dy * (1.0f - y * y)
  * sigmoid: y = repro_sigmoidf(x);  dx = dy * (y * (1.0f - y)) */
+REPRO_HD REPRO_INLINE float repro_tanh_f(float x)
+{
+    return repro_tanhf(x);
+}
+
+REPRO_HD REPRO_INLINE float repro_sigmoid_f(float x)
+{
+    return repro_sigmoidf(x);
+}
+
 REPRO_HD REPRO_INLINE float repro_tanh_df(float dy, float y)
 {
     return dy * (1.0f - y * y);

@@ -217,11 +217,11 @@ static void test_silu(rng &r, int64_t n)
     for (size_t i = 0; i < x.size(); i += 97) /* the tails: sigmoid saturates at 40 and -104 */
         x[i] = (i / 97) % 2 ? 150.0f * (float)((i / 194) % 3) - 150.0f : 41.0f;
     fvec y((size_t)n), dx((size_t)n);
-    repro_silu_forward_ref(y.data(), x.data(), n);
-    repro_silu_backward_ref(dx.data(), dy.data(), x.data(), n);
+    repro_act_forward_ref(REPRO_ACT_SILU, y.data(), x.data(), n);
+    repro_act_backward_ref(REPRO_ACT_SILU, dx.data(), dy.data(), x.data(), n);
     dbuf<float> d_x(x), d_dy(dy), d_y((size_t)n), d_dx((size_t)n);
-    REPRO_OK_OR_DIE(repro_cuda_silu_forward(d_y.p, d_x.p, n, NULL, &err_));
-    REPRO_OK_OR_DIE(repro_cuda_silu_backward(d_dx.p, d_dy.p, d_x.p, n, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_act_forward(REPRO_ACT_SILU, d_y.p, d_x.p, n, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_act_backward(REPRO_ACT_SILU, d_dx.p, d_dy.p, d_x.p, n, NULL, &err_));
     char shape[32];
     snprintf(shape, sizeof shape, "n=%lld", (long long)n);
     cmp_f("silu forward", shape, y, d_y.down());

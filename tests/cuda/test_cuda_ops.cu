@@ -166,26 +166,22 @@ static void test_linear(rng &r, int64_t B, int64_t I, int64_t O)
 
 /* ---- activations, add ---- */
 
-typedef void (*cpu_fwd)(float *, const float *, int64_t);
-typedef repro_status (*gpu_fwd)(float *, const float *, int64_t, repro_cuda_stream, repro_error *);
-typedef void (*cpu_bwd)(float *, const float *, const float *, int64_t);
-typedef repro_status (*gpu_bwd)(float *, const float *, const float *, int64_t, repro_cuda_stream, repro_error *);
 
-static void test_activation(rng &r, const char *name, cpu_fwd cf, gpu_fwd gf, cpu_bwd cb, gpu_bwd gb,
-                            int saved_is_output, int64_t n)
+/* every activation of src/ops/activations.h, from its row alone */
+static void test_activation(rng &r, repro_act act, int64_t n)
 {
     fvec x = gen(r, (size_t)n, -8.0f, 8.0f, 1, 1), dy = gen(r, (size_t)n, -2.0f, 2.0f, 1, 1);
     fvec y((size_t)n), dx((size_t)n);
-    cf(y.data(), x.data(), n);
-    const fvec &saved = saved_is_output ? y : x;
-    cb(dx.data(), dy.data(), saved.data(), n);
+    repro_act_forward_ref(act, y.data(), x.data(), n);
+    const fvec &saved = repro_act_reads_output(act) ? y : x;
+    repro_act_backward_ref(act, dx.data(), dy.data(), saved.data(), n);
     dbuf<float> dxin(x), ddy(dy), dyout((size_t)n), ddx((size_t)n), dsaved(saved);
     char fw[64], bw[64], shape[32];
-    snprintf(fw, sizeof fw, "%s forward", name);
-    snprintf(bw, sizeof bw, "%s backward", name);
+    snprintf(fw, sizeof fw, "%s forward", repro_act_name(act));
+    snprintf(bw, sizeof bw, "%s backward", repro_act_name(act));
     snprintf(shape, sizeof shape, "n=%lld", (long long)n);
-    REPRO_OK_OR_DIE(gf(dyout.p, dxin.p, n, NULL, &err_));
-    REPRO_OK_OR_DIE(gb(ddx.p, ddy.p, dsaved.p, n, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_act_forward(act, dyout.p, dxin.p, n, NULL, &err_));
+    REPRO_OK_OR_DIE(repro_cuda_act_backward(act, ddx.p, ddy.p, dsaved.p, n, NULL, &err_));
     cmp_f(fw, shape, y, dyout.down());
     cmp_f(bw, shape, dx, ddx.down());
 }
@@ -637,14 +633,8 @@ int main(int argc, char **argv)
 
     static const int64_t sizes[] = {1, 7, 255, 257, 1000, 4097, 65539};
     for (int64_t n : sizes) {
-        test_activation(r, "relu", repro_relu_forward_ref, repro_cuda_relu_forward, repro_relu_backward_ref,
-                        repro_cuda_relu_backward, 0, n);
-        test_activation(r, "gelu", repro_gelu_forward_ref, repro_cuda_gelu_forward, repro_gelu_backward_ref,
-                        repro_cuda_gelu_backward, 0, n);
-        test_activation(r, "tanh", repro_tanh_forward_ref, repro_cuda_tanh_forward, repro_tanh_backward_ref,
-                        repro_cuda_tanh_backward, 1, n);
-        test_activation(r, "sigmoid", repro_sigmoid_forward_ref, repro_cuda_sigmoid_forward,
-                        repro_sigmoid_backward_ref, repro_cuda_sigmoid_backward, 1, n);
+        for (int a = 0; a < REPRO_ACT_COUNT; a++)
+            test_activation(r, (repro_act)a, n);
         test_add(r, n);
     }
 

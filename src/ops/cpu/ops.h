@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "ops/activations.h"
 #include "ops/cpu/cpu.h"
 #include "ops/reduce.h"
 #include "repro/status.h"
@@ -31,36 +32,18 @@ repro_status repro_sumsq_canonical_mt(const repro_cpu *cpu, const float *x, int6
 repro_status repro_canon_sum_mt(const repro_cpu *cpu, const repro_canon_src *src, int64_t n, float *out, repro_error *err);
 
 /* ---- activations (activation.c), elementwise over n elements ----
+ * act is any row of src/ops/activations.h (the ACTIVATION rows of
+ * repro/layer_kinds.h); the formulas are in src/ops/ops_math.h.
  * forward: y[n] overwritten from x[n]; y may equal x (in place).
- * backward: dx[n] overwritten from dy[n] and the forward's input x[n]
- * (ReLU, GELU, SiLU) or output y[n] (tanh, sigmoid); dx may equal dy.
- * Formulas in src/ops/ops_math.h. */
-repro_status repro_relu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
-void repro_relu_forward_ref(float *y, const float *x, int64_t n);
-repro_status repro_relu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
-void repro_relu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
-
-repro_status repro_gelu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
-void repro_gelu_forward_ref(float *y, const float *x, int64_t n);
-repro_status repro_gelu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
-void repro_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
-
-repro_status repro_tanh_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
-void repro_tanh_forward_ref(float *y, const float *x, int64_t n);
-repro_status repro_tanh_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err);
-void repro_tanh_backward_ref(float *dx, const float *dy, const float *y, int64_t n);
-
-repro_status repro_sigmoid_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
-void repro_sigmoid_forward_ref(float *y, const float *x, int64_t n);
-repro_status repro_sigmoid_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *y, int64_t n, repro_error *err);
-void repro_sigmoid_backward_ref(float *dx, const float *dy, const float *y, int64_t n);
-
-/* SiLU: y = x * repro_sigmoidf(x); s = repro_sigmoidf(x),
- * dx = dy * (s * (1.0f + x * (1.0f - s))) (the backward reads x). */
-repro_status repro_silu_forward(const repro_cpu *cpu, float *y, const float *x, int64_t n, repro_error *err);
-void repro_silu_forward_ref(float *y, const float *x, int64_t n);
-repro_status repro_silu_backward(const repro_cpu *cpu, float *dx, const float *dy, const float *x, int64_t n, repro_error *err);
-void repro_silu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
+ * backward: dx[n] overwritten from dy[n] and `saved`, the forward's input
+ * x[n] or its output y[n] as repro_act_reads_output(act) says; dx may
+ * equal dy. */
+repro_status repro_act_forward(const repro_cpu *cpu, repro_act act, float *y, const float *x, int64_t n,
+                               repro_error *err);
+void repro_act_forward_ref(repro_act act, float *y, const float *x, int64_t n);
+repro_status repro_act_backward(const repro_cpu *cpu, repro_act act, float *dx, const float *dy,
+                                const float *saved, int64_t n, repro_error *err);
+void repro_act_backward_ref(repro_act act, float *dx, const float *dy, const float *saved, int64_t n);
 
 /* ---- elementwise helpers (elementwise.c) ----
  * y[n] = y[n] + x[n] (one rounding each): sums the gradients that several

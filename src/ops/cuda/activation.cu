@@ -1,41 +1,26 @@
-/* Activations (ReLU, GELU, tanh, sigmoid, SiLU) and add_inplace on the
+/* Activations (every row of src/ops/activations.h) and add_inplace on the
  * GPU: one thread per element (grid-stride), each element the formula of
- * src/ops/ops_math.h / repro/math.h, the text the CPU kernels
- * (src/ops/cpu/activation.c, elementwise.c) run. */
+ * src/ops/ops_math.h, the text the CPU kernels (src/ops/cpu/activation.c,
+ * elementwise.c) run. */
 #include "ops/cuda/cuda_util.cuh"
-#include "ops/ops_math.h"
+#include "ops/activations.h"
 
 namespace {
 
-enum act_op { RELU, GELU, TANH, SIGMOID, SILU };
-
-template <int op>
+/* act is a template argument, so repro_act_f's switch folds to one formula */
+template <int act>
 __global__ void forward_kernel(float *y, const float *x, int64_t n)
 {
     REPRO_CUDA_FOR(i, n)
-    {
-        float v = x[i];
-        y[i] = op == RELU      ? repro_relu_f(v)
-               : op == GELU    ? repro_gelu_f(v)
-               : op == TANH    ? repro_tanhf(v)
-               : op == SIGMOID ? repro_sigmoidf(v)
-                               : repro_silu_f(v);
-    }
+    y[i] = repro_act_f((repro_act)act, x[i]);
 }
 
-/* s = the forward's input x (ReLU, GELU, SiLU) or output y (tanh, sigmoid). */
-template <int op>
-__global__ void backward_kernel(float *dx, const float *dy, const float *s, int64_t n)
+/* saved = the forward's input x or output y (repro_act_reads_output) */
+template <int act>
+__global__ void backward_kernel(float *dx, const float *dy, const float *saved, int64_t n)
 {
     REPRO_CUDA_FOR(i, n)
-    {
-        float g = dy[i], v = s[i];
-        dx[i] = op == RELU      ? repro_relu_df(g, v)
-                : op == GELU    ? repro_gelu_df(g, v)
-                : op == TANH    ? repro_tanh_df(g, v)
-                : op == SIGMOID ? repro_sigmoid_df(g, v)
-                                : repro_silu_df(g, v);
-    }
+    dx[i] = repro_act_df((repro_act)act, dy[i], saved[i]);
 }
 
 __global__ void add_kernel(float *y, const float *x, int64_t n)
@@ -44,82 +29,52 @@ __global__ void add_kernel(float *y, const float *x, int64_t n)
     y[i] = y[i] + x[i];
 }
 
-template <int op>
-repro_status forward(const char *name, float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
+template <int act>
+repro_status forward(float *y, const float *x, int64_t n, cudaStream_t s, repro_error *err)
 {
-    if (n <= 0)
-        return REPRO_OK;
-    forward_kernel<op><<<repro_cuda_blocks(n), REPRO_CUDA_THREADS, 0, repro_cuda_s(s)>>>(y, x, n);
-    return repro_cuda_check(name, err);
+    forward_kernel<act><<<repro_cuda_blocks(n), REPRO_CUDA_THREADS, 0, s>>>(y, x, n);
+    return repro_cuda_check(repro_act_name((repro_act)act), err);
 }
 
-template <int op>
-repro_status backward(const char *name, float *dx, const float *dy, const float *v, int64_t n,
-                      repro_cuda_stream s, repro_error *err)
+template <int act>
+repro_status backward(float *dx, const float *dy, const float *saved, int64_t n, cudaStream_t s, repro_error *err)
 {
-    if (n <= 0)
-        return REPRO_OK;
-    backward_kernel<op><<<repro_cuda_blocks(n), REPRO_CUDA_THREADS, 0, repro_cuda_s(s)>>>(dx, dy, v, n);
-    return repro_cuda_check(name, err);
+    backward_kernel<act><<<repro_cuda_blocks(n), REPRO_CUDA_THREADS, 0, s>>>(dx, dy, saved, n);
+    return repro_cuda_check(repro_act_name((repro_act)act), err);
 }
 
 } // namespace
 
 extern "C" {
 
-repro_status repro_cuda_relu_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
+#define FORWARD_CASE(ID, ...)                                                                      \
+    case REPRO_ACT_##ID: return forward<REPRO_ACT_##ID>(y, x, n, repro_cuda_s(s), err);
+
+repro_status repro_cuda_act_forward(repro_act act, float *y, const float *x, int64_t n, repro_cuda_stream s,
+                                    repro_error *err)
 {
-    return forward<RELU>("relu forward", y, x, n, s, err);
+    if (n <= 0)
+        return REPRO_OK;
+    switch (act) {
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, FORWARD_CASE)
+    default: break;
+    }
+    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
 
-repro_status repro_cuda_relu_backward(float *dx, const float *dy, const float *x, int64_t n, repro_cuda_stream s,
-                                      repro_error *err)
-{
-    return backward<RELU>("relu backward", dx, dy, x, n, s, err);
-}
+#define BACKWARD_CASE(ID, ...)                                                                     \
+    case REPRO_ACT_##ID: return backward<REPRO_ACT_##ID>(dx, dy, saved, n, repro_cuda_s(s), err);
 
-repro_status repro_cuda_gelu_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
+repro_status repro_cuda_act_backward(repro_act act, float *dx, const float *dy, const float *saved, int64_t n,
+                                     repro_cuda_stream s, repro_error *err)
 {
-    return forward<GELU>("gelu forward", y, x, n, s, err);
-}
-
-repro_status repro_cuda_gelu_backward(float *dx, const float *dy, const float *x, int64_t n, repro_cuda_stream s,
-                                      repro_error *err)
-{
-    return backward<GELU>("gelu backward", dx, dy, x, n, s, err);
-}
-
-repro_status repro_cuda_tanh_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
-{
-    return forward<TANH>("tanh forward", y, x, n, s, err);
-}
-
-repro_status repro_cuda_tanh_backward(float *dx, const float *dy, const float *y, int64_t n, repro_cuda_stream s,
-                                      repro_error *err)
-{
-    return backward<TANH>("tanh backward", dx, dy, y, n, s, err);
-}
-
-repro_status repro_cuda_sigmoid_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
-{
-    return forward<SIGMOID>("sigmoid forward", y, x, n, s, err);
-}
-
-repro_status repro_cuda_sigmoid_backward(float *dx, const float *dy, const float *y, int64_t n,
-                                         repro_cuda_stream s, repro_error *err)
-{
-    return backward<SIGMOID>("sigmoid backward", dx, dy, y, n, s, err);
-}
-
-repro_status repro_cuda_silu_forward(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)
-{
-    return forward<SILU>("silu forward", y, x, n, s, err);
-}
-
-repro_status repro_cuda_silu_backward(float *dx, const float *dy, const float *x, int64_t n, repro_cuda_stream s,
-                                      repro_error *err)
-{
-    return backward<SILU>("silu backward", dx, dy, x, n, s, err);
+    if (n <= 0)
+        return REPRO_OK;
+    switch (act) {
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, BACKWARD_CASE)
+    default: break;
+    }
+    return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
 }
 
 repro_status repro_cuda_add_inplace(float *y, const float *x, int64_t n, repro_cuda_stream s, repro_error *err)

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "ops/activations.h"
 #include "ops/adam_math.h"
 #include "ops/update_math.h"
 #include "repro/status.h"
@@ -92,28 +93,12 @@ repro_status repro_cuda_linear_backward(float *dx, float *dw, float *db, const f
                                         const float *w, int64_t B, int64_t I, int64_t O,
                                         repro_cuda_stream stream, repro_error *err);
 
-/* ---- activations (activation.cu): y/dx [n], in place allowed as on the CPU ---- */
-repro_status repro_cuda_relu_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
-                                     repro_error *err);
-repro_status repro_cuda_relu_backward(float *dx, const float *dy, const float *x, int64_t n,
-                                      repro_cuda_stream stream, repro_error *err);
-repro_status repro_cuda_gelu_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
-                                     repro_error *err);
-repro_status repro_cuda_gelu_backward(float *dx, const float *dy, const float *x, int64_t n,
-                                      repro_cuda_stream stream, repro_error *err);
-repro_status repro_cuda_tanh_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
-                                     repro_error *err);
-repro_status repro_cuda_tanh_backward(float *dx, const float *dy, const float *y, int64_t n,
-                                      repro_cuda_stream stream, repro_error *err);
-repro_status repro_cuda_sigmoid_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
-                                        repro_error *err);
-repro_status repro_cuda_sigmoid_backward(float *dx, const float *dy, const float *y, int64_t n,
-                                         repro_cuda_stream stream, repro_error *err);
-/* SiLU: the backward reads the forward's input x (repro_silu_df) */
-repro_status repro_cuda_silu_forward(float *y, const float *x, int64_t n, repro_cuda_stream stream,
-                                     repro_error *err);
-repro_status repro_cuda_silu_backward(float *dx, const float *dy, const float *x, int64_t n,
-                                      repro_cuda_stream stream, repro_error *err);
+/* ---- activations (activation.cu): any row of src/ops/activations.h;
+ * y/dx [n], in place allowed, `saved` the forward's x or y as on the CPU ---- */
+repro_status repro_cuda_act_forward(repro_act act, float *y, const float *x, int64_t n, repro_cuda_stream stream,
+                                    repro_error *err);
+repro_status repro_cuda_act_backward(repro_act act, float *dx, const float *dy, const float *saved, int64_t n,
+                                     repro_cuda_stream stream, repro_error *err);
 /* y[n] = y[n] + x[n] */
 repro_status repro_cuda_add_inplace(float *y, const float *x, int64_t n, repro_cuda_stream stream,
                                     repro_error *err);
