@@ -30,6 +30,8 @@ typedef struct op_row {
 } op_row;
 
 #define N(x) "    - " x "\n"
+#define NOT_ACTIVATION(...)
+#define ACTIVATION_NODES(ID, name, ...) N("{name: " #name ", type: " #name "}") N("{name: " #name "_mix, type: linear, out: 9}")
 static const op_row rows[] = {
     {"linear on [3, 5]", "[3, 5]", N("{name: a, type: linear, out: 4}"), 7},
     {"linear no bias", "[9]", N("{name: a, type: linear, out: 33, bias: false}"), 5},
@@ -37,6 +39,10 @@ static const op_row rows[] = {
      N("{name: a, type: relu}") N("{name: b, type: linear, out: 17}") N("{name: c, type: gelu}")
          N("{name: d, type: silu}") N("{name: e, type: tanh}") N("{name: f, type: linear, out: 5}")
              N("{name: g, type: sigmoid}"),
+     7},
+    /* every ACTIVATION row of repro/layer_kinds.h, each between two linear
+     * layers (so its backward runs), with no row of its own */
+    {"every activation", "[9]", N("{name: in, type: linear, out: 9}") REPRO_LAYER_KINDS(NOT_ACTIVATION, ACTIVATION_NODES),
      7},
     {"dropout", "[3, 11]", N("{name: a, type: linear, out: 11}") N("{name: b, type: dropout, p: 0.4}"), 7},
     {"layernorm over 2 axes", "[3, 5]", N("{name: a, type: linear, out: 5}") N("{name: b, type: layernorm, axes: 2}"), 7},
