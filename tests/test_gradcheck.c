@@ -42,6 +42,7 @@ static double gelu_d(double x)
 }
 static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
 static double silu_d(double x) { return x / (1.0 + exp(-x)); }
+static double hardswish_d(double x) { return x * fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0; }
 
 static const struct activation_row {
     repro_act act;
@@ -55,6 +56,7 @@ static const struct activation_row {
     {REPRO_ACT_TANH, tanh, -4, 4, 0, {0}},
     {REPRO_ACT_SIGMOID, sigmoid_d, -8, 8, 0, {0}},
     {REPRO_ACT_SILU, silu_d, -12, 12, 0, {0}},
+    {REPRO_ACT_HARDSWISH, hardswish_d, -5, 5, 2, {-3, 3}},
 };
 
 static void check_activation(const repro_cpu *cpu, const struct activation_row *r)

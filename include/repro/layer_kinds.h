@@ -45,6 +45,7 @@
     LAYER(TRANSFORMER_ENCODER_LAYER, transformer_encoder_layer) /* expands to nodes at build */  \
     LAYER(TRANSFORMER_ENCODER, transformer_encoder)             /* num_layers of them */         \
     LAYER(GELU_ERF, gelu_erf) /* GELU, exact (erf) form: torch's F.gelu; own SIMD twins */       \
-    LAYER(PAD_MASK, pad_mask) /* token ids [T] -> [T]: 1 where the id is pad_id, else 0 */
+    LAYER(PAD_MASK, pad_mask) /* token ids [T] -> [T]: 1 where the id is pad_id, else 0 */       \
+    ACTIVATION(HARDSWISH, hardswish, INPUT, "nn.Hardswish()")
 
 #endif

@@ -114,6 +114,33 @@ REPRO_HD REPRO_INLINE float repro_silu_df(float dy, float x)
     return dy * (s * (1.0f + x * (1.0f - s)));
 }
 
+/* ---- hard swish (MobileNetV3), the backward reads the forward's input x ----
+ * t  = x + 3.0f;  t = t < 0 ? +0 : t;  t = t > 6 ? 6 : t   (NaN stays NaN)
+ * y  = (x * t) / 6.0f
+ * dx = x < -3 ? +0 : (x >= 3 ? dy : dy * ((x / 3.0f) + 0.5f))
+ * The order of PyTorch's vectorised CPU kernel (x * clamp(x + 3, 0, 6) / 6,
+ * x >= 3 the upper branch), so both match it bit for bit (2.1 million
+ * values, a million of them random bit patterns, against torch 1.13). Its
+ * scalar tail differs at two points we do not copy: x = 3 takes the middle
+ * branch (1.5 dy) and a NaN x gives dy. Here x = -inf gives (-inf) * 0 = NaN
+ * and a NaN x gives NaN both ways. */
+REPRO_HD REPRO_INLINE float repro_hardswish_f(float x)
+{
+    float t = x + 3.0f;
+    t = t < 0.0f ? 0.0f : t;
+    t = t > 6.0f ? 6.0f : t;
+    return (x * t) / 6.0f;
+}
+
+REPRO_HD REPRO_INLINE float repro_hardswish_df(float dy, float x)
+{
+    if (x < -3.0f)
+        return 0.0f;
+    if (x >= 3.0f)
+        return dy;
+    return dy * ((x / 3.0f) + 0.5f);
+}
+
 /* ---- dropout ----
  * scale = 1.0f / (1.0f - p), computed once in float
  * y  = keep ? x * scale : +0

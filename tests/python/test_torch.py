@@ -34,6 +34,7 @@ CNN = {"seed": 3, "epochs": 2, "batch_size": 32, "data": {"format": "memory", "v
            {"name": "f", "type": "flatten"},
            {"name": "l1", "type": "linear", "out": 16},
            {"name": "g", "type": "gelu"},
+           {"name": "h", "type": "hardswish"},
            {"name": "ln", "type": "layernorm"},
            {"name": "d", "type": "dropout", "p": 0.2},
            {"name": "out", "type": "linear", "out": 4}],
