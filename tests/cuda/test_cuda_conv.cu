@@ -119,7 +119,8 @@ static const repro_cuda_conv_tiling fwd_tilings[] = {REPRO_CUDA_CONV_AUTO,   REP
                                                      REPRO_CUDA_CONV_128X32, REPRO_CUDA_CONV_64X32};
 static const repro_cuda_conv_tiling dw_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPRO_CUDA_CONV_DIRECT,
                                                     REPRO_CUDA_CONV_W32X32, REPRO_CUDA_CONV_W16X32,
-                                                    REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16};
+                                                    REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16,
+                                                    REPRO_CUDA_CONV_WROWS16X8};
 
 /* A call that may refuse a tiling for the shape: false = refused (skip). */
 static bool ran(repro_status st, const repro_error &err, const char *what)
@@ -846,6 +847,10 @@ int main(int argc, char **argv)
         {5, 33, 28, 28, 66, 5, 5, 2, 2, 2, 2, 1, 1, 33, 1}, /* depthwise, multiplier 2 */
         {5, 8, 9, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 8, 0},    /* groups of 1 -> 8 channels */
         {2, 3, 9, 9, 8, 7, 7, 1, 1, 3, 3, 1, 1, 1, 1},     /* 7x7: beyond the forward tiles (direct) */
+        {3, 5, 9, 30, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},    /* dw rows: no padding, 28 wide */
+        {3, 4, 1, 28, 5, 1, 3, 1, 1, 0, 1, 1, 1, 1, 1},    /* dw rows: 1x3 on one-row images (a tile spans 2) */
+        {2, 3, 6, 9, 4, 3, 3, 1, 1, 2, 0, 1, 1, 1, 2},     /* dw rows: padding 2 x 0, 7 wide, inf / NaN */
+        {5, 6, 14, 14, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},   /* dw rows: groups 2, 14 wide */
         {5, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* the example layers at batch 5 */
         {5, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
         {5, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -862,6 +867,7 @@ int main(int argc, char **argv)
     }
     test_conv_negzero({5, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0});
     test_conv_negzero({3, 2, 9, 9, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 0});
+    test_conv_negzero({3, 2, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}); /* the row kernels: 7 wide, tiles across images */
     test_conv_errors();
 
     static const pool_case pools[] = {

@@ -221,8 +221,22 @@ bool igemm_can(repro_cuda_conv_tiling t, const shape *s, int dx)
     return s->KH * s->KW <= REPRO_CONV_IG_BK && fits_tiles(s) && ceil_div(d.cols, td.bn) <= 65535;
 }
 
-bool wgrad_can(repro_cuda_conv_tiling t, const shape *s)
+repro_conv_wgrad_args wgrad_args_of(const shape *s, float *dw, float *db, const float *dy, const float *x);
+
+bool is_wgrad_rows(repro_cuda_conv_tiling t)
 {
+    return t == REPRO_CUDA_CONV_WROWS16X8;
+}
+
+/* Whether `t` can run dw (with_dw) and db (with_db) of s. */
+bool wgrad_can(repro_cuda_conv_tiling t, const shape *s, int with_dw, int with_db)
+{
+    if (is_wgrad_rows(t)) {
+        float dummy;
+        return fits_tiles(s) && s->O / s->groups <= 65535 * 16 &&
+               repro_conv_wgrad_rows_can(t, wgrad_args_of(s, with_dw ? &dummy : NULL, with_db ? &dummy : NULL,
+                                                           NULL, NULL));
+    }
     if (!is_wgrad(t))
         return false;
     repro_conv_tile_dims td = repro_conv_tiling_dims(t);
@@ -292,7 +306,12 @@ repro_cuda_conv_tiling auto_wgrad(const shape *s, int with_dw, int with_db)
             best = cand[i];
         }
     }
-    return wgrad_can(best, s) ? best : REPRO_CUDA_CONV_DIRECT;
+    if (!wgrad_can(best, s, with_dw, with_db))
+        return REPRO_CUDA_CONV_DIRECT;
+    /* A 3-wide kernel at stride 1 on rows of 7, 14 or 28: the row kernel,
+     * 1.2-1.8x the GEMM form's speed (test_cuda_conv --bench-only) */
+    const repro_cuda_conv_tiling rows = REPRO_CUDA_CONV_WROWS16X8;
+    return wgrad_can(rows, s, with_dw, with_db) ? rows : best;
 }
 
 int to_int(int64_t v)
@@ -400,8 +419,9 @@ extern "C" {
 
 const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
 {
-    static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct", "128x64", "64x64",  "128x32",
-                                                               "64x32",  "w32x32", "w16x32", "w16x16", "w8x16"};
+    static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct",   "128x64",  "64x64",
+                                                               "128x32", "64x32",    "w32x32",  "w16x32",
+                                                               "w16x16", "w8x16",    "wrows16x8"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 
@@ -455,7 +475,7 @@ repro_status repro_cuda_conv2d_backward_tiled(repro_cuda_conv_tiling dx_tiling, 
     /* refuse before launching anything */
     if (dx && dx_tiling != REPRO_CUDA_CONV_DIRECT && !igemm_can(dx_tiling, s, 1))
         return unsupported("backward dx", dx_tiling, err);
-    if ((dw || db) && dw_tiling != REPRO_CUDA_CONV_DIRECT && !wgrad_can(dw_tiling, s))
+    if ((dw || db) && dw_tiling != REPRO_CUDA_CONV_DIRECT && !wgrad_can(dw_tiling, s, dw != NULL, db != NULL))
         return unsupported("backward dw", dw_tiling, err);
     cudaStream_t cs = repro_cuda_s(stream);
     if (dx) {
@@ -481,7 +501,10 @@ repro_status repro_cuda_conv2d_backward_tiled(repro_cuda_conv_tiling dx_tiling, 
         }
         return st;
     }
-    repro_conv_wgrad_launch(dw_tiling, wgrad_args_of(s, dw, db, dy, x), cs);
+    if (is_wgrad_rows(dw_tiling))
+        repro_conv_wgrad_rows_launch(dw_tiling, wgrad_args_of(s, dw, db, dy, x), cs);
+    else
+        repro_conv_wgrad_launch(dw_tiling, wgrad_args_of(s, dw, db, dy, x), cs);
     return repro_cuda_check("conv2d backward dw/db (tiled)", err);
 }
 

@@ -67,6 +67,11 @@ struct repro_conv_wgrad_args {
 int repro_conv_igemm_launch(repro_cuda_conv_tiling tiling, int dx, const repro_conv_igemm_args &a,
                             cudaStream_t stream);
 int repro_conv_wgrad_launch(repro_cuda_conv_tiling tiling, const repro_conv_wgrad_args &a, cudaStream_t stream);
+/* The row kernel of dw (conv2d_wgrad_rows.cu): whether `tiling` can run a,
+ * and launching it (0 when it is not the row kernel's tiling). */
+int repro_conv_wgrad_rows_can(repro_cuda_conv_tiling tiling, const repro_conv_wgrad_args &a);
+int repro_conv_wgrad_rows_launch(repro_cuda_conv_tiling tiling, const repro_conv_wgrad_args &a,
+                                 cudaStream_t stream);
 
 /* The block edges of a tiling (rows, cols), {0, 0} when it is not a tile tiling. */
 struct repro_conv_tile_dims {
