@@ -187,6 +187,20 @@ static void test_conv(rng &r, const conv_case &c)
         cmp_f(name, shape, dw, d_dw.down());
         snprintf(name, sizeof name, "conv2d backward db acc [%s%s]", t == REPRO_CUDA_CONV_AUTO ? "auto=" : "", tn);
         cmp_f(name, shape, db, d_db.down());
+        /* dy 1 and 2 floats past an aligned address: the row kernel copies
+         * dy 16, 8 or 4 bytes at a time by its alignment */
+        for (int shift = 1; shift <= 2; shift++) {
+            dbuf<float> d_dys((size_t)ny + 2);
+            CUDA_OK(cudaMemcpy(d_dys.p + shift, dy.data(), (size_t)ny * sizeof(float), cudaMemcpyHostToDevice));
+            d_dw.up(dw0);
+            d_db.up(db0);
+            REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(REPRO_CUDA_CONV_AUTO, t, &s, NULL, d_dw.p, d_db.p,
+                                                             d_dys.p + shift, d_x.p, d_w.p, NULL, &err_));
+            snprintf(name, sizeof name, "conv2d backward dw acc, dy +%d [%s]", shift, tn);
+            cmp_f(name, shape, dw, d_dw.down());
+            snprintf(name, sizeof name, "conv2d backward db acc, dy +%d [%s]", shift, tn);
+            cmp_f(name, shape, db, d_db.down());
+        }
         /* without db: no bias column in the tiles, dw alone */
         d_dw.up(dw0);
         REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(REPRO_CUDA_CONV_AUTO, t, &s, NULL, d_dw.p, NULL, d_dy.p,

@@ -49,6 +49,9 @@
  * is a zero-filling copy (no branch). Values that are the same in every
  * row (padding columns, the bias group's 1.0f, channels past the group)
  * are written into every stage once. */
+#include <cstddef>
+#include <cstdint>
+
 #include "ops/cuda/conv2d_args.cuh"
 #include "ops/cuda/cp_async.cuh"
 
@@ -68,7 +71,7 @@ constexpr int odd_quad_at_least(int v)
     return 4 * ((v + 3) / 4 + ((v + 3) / 4 % 2 == 0));
 }
 
-template <int BO, int BC, int OW, int R>
+template <int BO, int BC, int OW, int R, int DQ>
 struct rows_layout {
     static constexpr int NT = BO * BC;
     static constexpr int XW = OW + 2;                                    /* x values a row */
@@ -77,14 +80,16 @@ struct rows_layout {
     static constexpr int SO = odd_quad_at_least(R * LD);                 /* between channels' / groups' rows */
     static constexpr int XOFF = BO * SO;                                 /* the x rows in a stage */
     static constexpr int STAGE = (BO + BC) * SO;                         /* floats a stage */
-    static constexpr int NDY = (BO * OW + NT - 1) / NT;                  /* dy values a thread stages a row */
+    static constexpr int DYC = BO * OW / DQ;                             /* dy copies a row, DQ floats each */
+    static constexpr int NDY = (DYC + NT - 1) / NT;                      /* dy copies a thread makes a row */
     static constexpr int NX = (BC * XW + NT - 1) / NT;                   /* x values */
+    static_assert(OW % DQ == 0, "a dy copy stays in its row");
 };
 
-template <int BO, int BC, int OW, int R, int S>
+template <int BO, int BC, int OW, int R, int S, int DQ>
 __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int CG, int bias_group)
 {
-    typedef rows_layout<BO, BC, OW, R> L;
+    typedef rows_layout<BO, BC, OW, R, DQ> L;
     constexpr int NT = L::NT, LD = L::LD, XW = L::XW;
     extern __shared__ __align__(16) float sm[];
 
@@ -92,41 +97,46 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
     const int cg0 = blockIdx.x * BC, o0 = blockIdx.y * BO;
     const int KH = a.KHW / 3;
 
-    /* This thread's staged values: destination in a stage's row 0 (-1: written once, here),
-     * source offset from the row's dy plane start or from the row's x (the input row
-     * oh, channel 0, iw = 0), and for x the input row's offset kh - ph. */
-    int dyd[L::NDY], dys[L::NDY], xd[L::NX], xs[L::NX], xk[L::NX];
+    /* This thread's copies: destination in a stage's row 0, in bytes (-1: nothing to copy, the
+     * value is written once, here), and source in the first row of image 0 (an x source is the
+     * input row kh - ph, channel ci, iw = 0); a row adds one offset to every source. For x,
+     * xk is the input row's offset kh - ph, to zero-fill rows off the image. */
+    int dyd[L::NDY], xd[L::NX], xk[L::NX];
+    const float *dys[L::NDY], *xs[L::NX];
 #pragma unroll
     for (int i = 0; i < L::NDY; i++) {
-        const int e = tid + i * NT, ol = e / OW, ow = e - ol * OW, o = o0 + ol;
+        const int e = tid + i * NT, ol = e / (OW / DQ), ow = (e - ol * (OW / DQ)) * DQ, o = o0 + ol;
         dyd[i] = -1;
-        dys[i] = 0;
-        if (e >= BO * OW)
+        dys[i] = a.dy;
+        if (e >= L::DYC)
             continue;
         if (o < a.Og) {
-            dyd[i] = ol * L::SO + ow;
-            dys[i] = (g * a.Og + o) * a.P + ow;
+            dyd[i] = (ol * L::SO + ow) * 4;
+            dys[i] = a.dy + ((g * a.Og + o) * a.P + ow);
         } else {
 #pragma unroll
             for (int st = 0; st < S; st++)
 #pragma unroll
                 for (int r = 0; r < R; r++)
-                    sm[st * L::STAGE + r * LD + ol * L::SO + ow] = 0.0f;
+#pragma unroll
+                    for (int q = 0; q < DQ; q++)
+                        sm[st * L::STAGE + r * LD + ol * L::SO + ow + q] = 0.0f;
         }
     }
 #pragma unroll
     for (int i = 0; i < L::NX; i++) {
         const int e = tid + i * NT, cl = e / XW, j = e - cl * XW, cg = cg0 + cl, iw = j - a.pad_w;
         xd[i] = -1;
-        xs[i] = xk[i] = 0;
+        xk[i] = 0;
+        xs[i] = a.x;
         if (e >= BC * XW)
             continue;
         const int d = L::XOFF + cl * L::SO + j;
         if (cg != bias_group && cg < CG && iw >= 0 && iw < a.W) {
             const int ci = cg / KH, kh = cg - ci * KH;
-            xd[i] = d;
+            xd[i] = d * 4;
             xk[i] = kh - a.pad_h;
-            xs[i] = (g * a.Cg + ci) * a.HW + xk[i] * a.W + iw;
+            xs[i] = a.x + ((g * a.Cg + ci) * a.HW + xk[i] * a.W + iw);
             continue;
         }
         const float fixed = cg == bias_group ? 1.0f : 0.0f; /* the bias group, or off the image or the groups */
@@ -141,11 +151,10 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
     const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
     int qn = 0, n = 0, oh = 0;
     const unsigned sbase = repro_shared_addr(sm);
-    const float *const dy = a.dy, *const x = a.x;
     const int H = a.H, W = a.W, OH = a.OH, dy_n = a.dy_n, x_n = a.x_n;
     auto issue = [&](int st) {
         int hr = oh;
-        const float *dyr = dy + (n * dy_n + oh * OW), *xr = x + (n * x_n + oh * W);
+        ptrdiff_t dyo = (ptrdiff_t)n * dy_n + oh * OW, xo = (ptrdiff_t)n * x_n + oh * W; /* the row's offsets */
 #pragma unroll
         for (int r = 0; r < R; r++) {
             if (qn + r >= Q)
@@ -154,25 +163,25 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
 #pragma unroll
             for (int i = 0; i < L::NDY; i++)
                 if (dyd[i] >= 0)
-                    repro_cp_async4_at(base + (unsigned)dyd[i] * 4u, dyr + dys[i]);
+                    repro_cp_async_at<4 * DQ>(base + (unsigned)dyd[i], dys[i] + dyo);
 #pragma unroll
             for (int i = 0; i < L::NX; i++)
                 if (xd[i] >= 0) /* off the image's rows: +0.0f */
-                    repro_cp_async4_at_or_zero(base + (unsigned)xd[i] * 4u, xr + xs[i],
+                    repro_cp_async4_at_or_zero(base + (unsigned)xd[i], xs[i] + xo,
                                                (unsigned)(hr + xk[i]) < (unsigned)H);
             /* the next row: the next image's first when this one ends */
-            dyr += OW;
-            xr += W;
+            dyo += OW;
+            xo += W;
             if (++hr == OH) {
                 hr = 0;
-                dyr += dy_n - OH * OW;
-                xr += x_n - OH * W;
+                dyo += dy_n - OH * OW;
+                xo += x_n - OH * W;
             }
         }
         qn += R;
         oh += R;
-        while (oh >= a.OH) {
-            oh -= a.OH;
+        while (oh >= OH) {
+            oh -= OH;
             n++;
         }
     };
@@ -192,6 +201,37 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
         acc0 = a.db[g * a.Og + o];
     }
 
+    /* One staged row: its OW steps of the three chains. */
+    auto row = [&](const float *dr, const float *xr) {
+        float4 xa = *reinterpret_cast<const float4 *>(xr);
+#pragma unroll
+        for (int c = 0; c < L::FULL; c += 4) {
+            const float4 d = *reinterpret_cast<const float4 *>(dr + c);
+            const float4 xb = *reinterpret_cast<const float4 *>(xr + c + 4);
+            /* ow = c .. c+3; chain kw reads x[ow + kw] */
+            acc0 = fmaf(d.x, xa.x, acc0);
+            acc1 = fmaf(d.x, xa.y, acc1);
+            acc2 = fmaf(d.x, xa.z, acc2);
+            acc0 = fmaf(d.y, xa.y, acc0);
+            acc1 = fmaf(d.y, xa.z, acc1);
+            acc2 = fmaf(d.y, xa.w, acc2);
+            acc0 = fmaf(d.z, xa.z, acc0);
+            acc1 = fmaf(d.z, xa.w, acc1);
+            acc2 = fmaf(d.z, xb.x, acc2);
+            acc0 = fmaf(d.w, xa.w, acc0);
+            acc1 = fmaf(d.w, xb.x, acc1);
+            acc2 = fmaf(d.w, xb.y, acc2);
+            xa = xb;
+        }
+#pragma unroll
+        for (int c = L::FULL; c < OW; c++) { /* the row's last OW % 4 steps */
+            const float d = dr[c];
+            acc0 = fmaf(d, xr[c], acc0);
+            acc1 = fmaf(d, xr[c + 1], acc1);
+            acc2 = fmaf(d, xr[c + 2], acc2);
+        }
+    };
+
     /* The ring, as in conv2d_wgrad.cu: tile t is consumed from stage t % S. */
 #pragma unroll 1
     for (int st = 0; st < S - 1; st++) {
@@ -207,41 +247,16 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
         if (t + S - 1 < tiles)
             issue(nxt);
         repro_cp_async_commit();
-        const int rows = min(R, Q - t * R);
         const float *dyp = sm + cur * L::STAGE + ol * L::SO;
         const float *xp = sm + cur * L::STAGE + L::XOFF + cl * L::SO;
+        if (t * R + R <= Q) { /* a whole tile: straight code, the next row's reads free to start early */
 #pragma unroll
-        for (int r = 0; r < R; r++) {
-            if (r >= rows)
-                break;
-            const float *dr = dyp + r * LD, *xr = xp + r * LD;
-            float4 xa = *reinterpret_cast<const float4 *>(xr);
-#pragma unroll
-            for (int c = 0; c < L::FULL; c += 4) {
-                const float4 d = *reinterpret_cast<const float4 *>(dr + c);
-                const float4 xb = *reinterpret_cast<const float4 *>(xr + c + 4);
-                /* ow = c .. c+3; chain kw reads x[ow + kw] */
-                acc0 = fmaf(d.x, xa.x, acc0);
-                acc1 = fmaf(d.x, xa.y, acc1);
-                acc2 = fmaf(d.x, xa.z, acc2);
-                acc0 = fmaf(d.y, xa.y, acc0);
-                acc1 = fmaf(d.y, xa.z, acc1);
-                acc2 = fmaf(d.y, xa.w, acc2);
-                acc0 = fmaf(d.z, xa.z, acc0);
-                acc1 = fmaf(d.z, xa.w, acc1);
-                acc2 = fmaf(d.z, xb.x, acc2);
-                acc0 = fmaf(d.w, xa.w, acc0);
-                acc1 = fmaf(d.w, xb.x, acc1);
-                acc2 = fmaf(d.w, xb.y, acc2);
-                xa = xb;
-            }
-#pragma unroll
-            for (int c = L::FULL; c < OW; c++) { /* the row's last OW % 4 steps */
-                const float d = dr[c];
-                acc0 = fmaf(d, xr[c], acc0);
-                acc1 = fmaf(d, xr[c + 1], acc1);
-                acc2 = fmaf(d, xr[c + 2], acc2);
-            }
+            for (int r = 0; r < R; r++)
+                row(dyp + r * LD, xp + r * LD);
+        } else {
+#pragma unroll 1
+            for (int r = 0; r < Q - t * R; r++)
+                row(dyp + r * LD, xp + r * LD);
         }
         cur = cur + 1 == S ? 0 : cur + 1;
         nxt = nxt + 1 == S ? 0 : nxt + 1;
@@ -272,16 +287,32 @@ struct rows_of {
     static constexpr int R = OW <= 7 ? 8 : OW <= 14 ? 4 : 2, S = 4;
 };
 
+template <int BO, int BC, int OW, int DQ>
+void launch_wq(const wgrad_args &a, cudaStream_t s)
+{
+    constexpr int R = rows_of<OW>::R, S = rows_of<OW>::S;
+    typedef rows_layout<BO, BC, OW, R, DQ> L;
+    int bias_group;
+    const int CG = groups_of(a, &bias_group);
+    const size_t smem = (size_t)S * L::STAGE * sizeof(float);
+    static_assert(S * L::STAGE * 4 <= 48 * 1024, "shared memory without opt-in");
+    dim3 grid((unsigned)((CG + BC - 1) / BC), (unsigned)((a.Og + BO - 1) / BO), (unsigned)a.groups);
+    wgrad_rows_kernel<BO, BC, OW, R, S, DQ><<<grid, BO * BC, smem, s>>>(a, CG, bias_group);
+}
+
+/* dy's rows are copied DQ floats at a time: 4 (16 bytes) when rows of a
+ * multiple of 4 floats start 16-byte aligned, 2 for even rows on 8 bytes,
+ * else 1. (x keeps single floats: its staged row starts pw floats in.) */
 template <int BO, int BC, int OW>
 void launch_w(const wgrad_args &a, cudaStream_t s)
 {
-    constexpr int R = rows_of<OW>::R, S = rows_of<OW>::S;
-    int bias_group;
-    const int CG = groups_of(a, &bias_group);
-    const size_t smem = (size_t)S * rows_layout<BO, BC, OW, R>::STAGE * sizeof(float);
-    static_assert(S * rows_layout<BO, BC, OW, R>::STAGE * 4 <= 48 * 1024, "shared memory without opt-in");
-    dim3 grid((unsigned)((CG + BC - 1) / BC), (unsigned)((a.Og + BO - 1) / BO), (unsigned)a.groups);
-    wgrad_rows_kernel<BO, BC, OW, R, S><<<grid, BO * BC, smem, s>>>(a, CG, bias_group);
+    const uintptr_t at = (uintptr_t)a.dy;
+    if (OW % 4 == 0 && at % 16 == 0)
+        launch_wq<BO, BC, OW, OW % 4 == 0 ? 4 : 1>(a, s);
+    else if (OW % 2 == 0 && at % 8 == 0)
+        launch_wq<BO, BC, OW, OW % 2 == 0 ? 2 : 1>(a, s);
+    else
+        launch_wq<BO, BC, OW, 1>(a, s);
 }
 
 template <int BO, int BC>
