@@ -32,21 +32,30 @@
  * The row width OW is a template argument (7, 14, 28: the 3x3 layers of
  * nets on 28x28 images, and of a 224x224 ResNet's last three stages), so
  * a row's steps, their float4 reads and the last OW % 4 steps unroll into
- * straight code; R rows a tile keep R*OW near 56 steps. One block is 16
- * channels x 8 groups, 4 warps: few enough blocks that a multiprocessor
- * holds about one warp a scheduler, and 2.75 staged values a thread a row.
+ * straight code. One block is 16 channels x 8 groups, 4 warps: few enough
+ * blocks that a multiprocessor holds about one warp a scheduler, and 2.75
+ * staged values a thread a row. A tile is 16 rows (24 of 7): each tile
+ * costs a wait, a barrier that the block's slowest warp sets, and the ring's
+ * bookkeeping, so big tiles pay them rarely (the shared memory, 75 to 148
+ * KiB in 3 stages, is asked for past the 48 KiB default).
  *
- * Measured (H200, batch 128, `test_cuda_conv --bench-only`, dw + db): 32 ->
- * 64 on 14x14 431 -> 268 us, 64 -> 64 on 14x14 490 -> 269 us, on 7x7 129 ->
- * 98 us, 1 -> 32 on 28x28 1083 -> 899 us against the GEMM form's best. A
- * first version with one row a tile and the row width at run time was 3x
- * slower than the GEMM form: 20 instructions a step, most of them staging.
+ * Measured (H200, batch 128, `test_cuda_conv --bench-only`, dw + db),
+ * against the GEMM form's best: 32 -> 64 on 14x14 431 -> 190 us, 64 -> 64
+ * on 14x14 490 -> 190 us, on 7x7 129 -> 69 us, 1 -> 32 on 28x28 1083 ->
+ * 535 us. Tiles of 56 steps (2 rows of 28, 4 of 14, 8 of 7) and dy copied a
+ * float at a time gave 899, 268 and 98 us; 32 rows of 14 and 48 of 7 were
+ * slower again than 16 and 24. A first version with one row a tile and the
+ * row width at run time was 3x slower than the GEMM form: 20 instructions a
+ * step, most of them staging.
  *
  * Staging: a row of the tile is BO*OW dy values and BC*(OW + 2) x values,
  * the same pattern in every row, so each thread works out once where its
- * values come from and go (its element e = tid + i*NT of each kind); per
- * row it only adds the row's offsets, and an x value off the image's rows
- * is a zero-filling copy (no branch). Values that are the same in every
+ * values come from and go (its copy e = tid + i*NT of each kind); per row
+ * it only adds the row's offsets, and an x value off the image's rows is a
+ * zero-filling copy (no branch). dy rows are copied 4 floats (16 bytes) a
+ * copy when they are a multiple of 4 floats and dy is 16-byte aligned, 2
+ * when even and 8-byte aligned, else 1; x stays 1 (its staged row starts
+ * pw floats in). Values that are the same in every
  * row (padding columns, the bias group's 1.0f, channels past the group)
  * are written into every stage once. */
 #include <cstddef>
@@ -284,7 +293,7 @@ int groups_of(const wgrad_args &a, int *bias_group)
 /* R rows a tile (R*OW near 56 steps) and S stages, by width */
 template <int OW>
 struct rows_of {
-    static constexpr int R = OW <= 7 ? 8 : OW <= 14 ? 4 : 2, S = 4;
+    static constexpr int R = OW <= 7 ? 24 : 16, S = 3;
 };
 
 template <int BO, int BC, int OW, int DQ>
@@ -295,7 +304,11 @@ void launch_wq(const wgrad_args &a, cudaStream_t s)
     int bias_group;
     const int CG = groups_of(a, &bias_group);
     const size_t smem = (size_t)S * L::STAGE * sizeof(float);
-    static_assert(S * L::STAGE * 4 <= 48 * 1024, "shared memory without opt-in");
+    static_assert(S * L::STAGE * 4 <= 227 * 1024, "shared memory a block (sm_90)");
+    /* past 48 KiB a kernel must ask, on each device it runs on; a failure
+     * shows as the launch's error */
+    cudaFuncSetAttribute(wgrad_rows_kernel<BO, BC, OW, R, S, DQ>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         (int)smem);
     dim3 grid((unsigned)((CG + BC - 1) / BC), (unsigned)((a.Og + BO - 1) / BO), (unsigned)a.groups);
     wgrad_rows_kernel<BO, BC, OW, R, S, DQ><<<grid, BO * BC, smem, s>>>(a, CG, bias_group);
 }
