@@ -13,36 +13,49 @@ namespace {
 
 typedef repro_pool2d_shape shape;
 
+/* The max pools index within a plane in 32 bits (check_plane_int32: the
+ * plane and its output fit int32, as argmax must): one block row (y) a
+ * plane, looping when there are more planes than blocks, so no thread
+ * divides a 64-bit index. The taps and windows are the same as the
+ * avg pools' and the references'. */
+__device__ __forceinline__ int64_t pool_planes(const shape &s)
+{
+    return s.N * s.C;
+}
+
 __global__ void maxpool_forward_kernel(shape s, float *y, int32_t *argmax, const float *x)
 {
-    const int64_t OP = s.OH * s.OW;
-    REPRO_CUDA_FOR(idx, s.N * s.C * OP)
-    {
-        const int64_t nc = idx / OP, p = idx % OP, oh = p / s.OW, ow = p % s.OW;
+    const int H = (int)s.H, W = (int)s.W, OW = (int)s.OW, OP = (int)(s.OH * s.OW);
+    const int KH = (int)s.KH, KW = (int)s.KW, sh = (int)s.stride_h, sw = (int)s.stride_w;
+    const int ph = (int)s.pad_h, pw = (int)s.pad_w;
+    for (int64_t nc = blockIdx.y; nc < pool_planes(s); nc += gridDim.y) {
         const float *xp = x + nc * s.H * s.W;
-        float m = 0.0f;
-        int64_t best = -1;
-        for (int64_t kh = 0; kh < s.KH; kh++) {
-            const int64_t ih = oh * s.stride_h - s.pad_h + kh;
-            if (ih < 0 || ih >= s.H)
-                continue;
-            for (int64_t kw = 0; kw < s.KW; kw++) {
-                const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-                if (iw < 0 || iw >= s.W)
+        for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < OP; p += gridDim.x * blockDim.x) {
+            const int oh = p / OW, ow = p - oh * OW;
+            float m = 0.0f;
+            int best = -1;
+            for (int kh = 0; kh < KH; kh++) {
+                const long long ih = (long long)oh * sh - ph + kh;
+                if (ih < 0 || ih >= H)
                     continue;
-                const int64_t tap = ih * s.W + iw;
-                const float v = xp[tap];
-                if (best < 0) { /* the first valid tap */
-                    m = v;
-                    best = tap;
-                } else if (v > m || (v != v && m == m)) {
-                    m = v;
-                    best = tap;
+                for (int kw = 0; kw < KW; kw++) {
+                    const long long iw = (long long)ow * sw - pw + kw;
+                    if (iw < 0 || iw >= W)
+                        continue;
+                    const int tap = (int)ih * W + (int)iw; /* < H*W <= INT32_MAX */
+                    const float v = xp[tap];
+                    if (best < 0) { /* the first valid tap */
+                        m = v;
+                        best = tap;
+                    } else if (v > m || (v != v && m == m)) {
+                        m = v;
+                        best = tap;
+                    }
                 }
             }
+            y[nc * OP + p] = m;
+            argmax[nc * OP + p] = best;
         }
-        y[idx] = m;
-        argmax[idx] = (int32_t)best;
     }
 }
 
@@ -57,24 +70,42 @@ __device__ __forceinline__ void windows(int64_t i, int64_t k, int64_t stride, in
     *hi = last < out - 1 ? last : out - 1;
 }
 
+/* The same with 32-bit quotients: i < H <= INT32_MAX and pad <= k/2 <=
+ * 2^30, so i + pad < 2^32 and the divisions can be unsigned ones. */
+__device__ __forceinline__ void windows32(int i, int k, int stride, int pad, int out, int *lo, int *hi)
+{
+    const long long first = (long long)i + pad - k + 1; /* o*stride >= first */
+    *lo = first <= 0 ? 0 : (int)((unsigned)(first - 1) / (unsigned)stride + 1u);
+    const int last = (int)(((unsigned)i + (unsigned)pad) / (unsigned)stride);
+    *hi = last < out - 1 ? last : out - 1;
+}
+
 __global__ void maxpool_backward_kernel(shape s, float *dx, const float *dy, const int32_t *argmax)
 {
-    const int64_t HW = s.H * s.W, OP = s.OH * s.OW;
-    REPRO_CUDA_FOR(idx, s.N * s.C * HW)
-    {
-        const int64_t nc = idx / HW, tap = idx % HW, ih = tap / s.W, iw = tap % s.W;
+    const int W = (int)s.W, HW = (int)(s.H * s.W), OH = (int)s.OH, OW = (int)s.OW, OP = (int)(s.OH * s.OW);
+    for (int64_t nc = blockIdx.y; nc < pool_planes(s); nc += gridDim.y) {
         const float *dyp = dy + nc * OP;
         const int32_t *ap = argmax + nc * OP;
-        int64_t oh0, oh1, ow0, ow1;
-        windows(ih, s.KH, s.stride_h, s.pad_h, s.OH, &oh0, &oh1);
-        windows(iw, s.KW, s.stride_w, s.pad_w, s.OW, &ow0, &ow1);
-        float acc = 0.0f;
-        for (int64_t oh = oh0; oh <= oh1; oh++)
-            for (int64_t ow = ow0; ow <= ow1; ow++)
-                if (ap[oh * s.OW + ow] == tap)
-                    acc = acc + dyp[oh * s.OW + ow];
-        dx[idx] = acc;
+        for (int tap = blockIdx.x * blockDim.x + threadIdx.x; tap < HW; tap += gridDim.x * blockDim.x) {
+            const int ih = tap / W, iw = tap - ih * W;
+            int oh0, oh1, ow0, ow1;
+            windows32(ih, (int)s.KH, (int)s.stride_h, (int)s.pad_h, OH, &oh0, &oh1);
+            windows32(iw, (int)s.KW, (int)s.stride_w, (int)s.pad_w, OW, &ow0, &ow1);
+            float acc = 0.0f;
+            for (int oh = oh0; oh <= oh1; oh++)
+                for (int ow = ow0; ow <= ow1; ow++)
+                    if (ap[oh * OW + ow] == tap)
+                        acc = acc + dyp[oh * OW + ow];
+            dx[nc * HW + tap] = acc;
+        }
     }
+}
+
+/* Blocks for a plane-major launch: x over a plane of n, y over the planes. */
+dim3 plane_grid(int64_t n, int64_t planes)
+{
+    const int64_t bx = (n + REPRO_CUDA_THREADS - 1) / REPRO_CUDA_THREADS;
+    return dim3((unsigned)(bx < 1024 ? bx : 1024), (unsigned)(planes < 65535 ? planes : 65535));
 }
 
 __global__ void avgpool_forward_kernel(shape s, float *y, const float *x)
@@ -174,10 +205,11 @@ repro_status check_shape(const char *what, const shape *s, repro_error *err)
     return REPRO_OK;
 }
 
-/* argmax holds ih*W + iw as int32. */
+/* argmax holds ih*W + iw as int32, and the max pools index a plane (and
+ * its output) in 32 bits. */
 repro_status check_plane_int32(const char *what, const shape *s, repro_error *err)
 {
-    if (s->H * s->W > INT32_MAX)
+    if (s->H * s->W > INT32_MAX || s->OH * s->OW > INT32_MAX)
         return repro_fail(err, REPRO_ERR_ARG, "cuda %s: a %lldx%lld plane does not fit the int32 argmax", what,
                           (long long)s->H, (long long)s->W);
     return REPRO_OK;
@@ -207,8 +239,8 @@ repro_status repro_cuda_maxpool2d_forward(const repro_pool2d_shape *s, float *y,
     if (!y || !argmax || !x)
         return repro_fail(err, REPRO_ERR_ARG, "cuda maxpool2d forward: %s is NULL",
                           !y ? "y" : !argmax ? "argmax" : "x");
-    maxpool_forward_kernel<<<repro_cuda_blocks(s->N * s->C * s->OH * s->OW), REPRO_CUDA_THREADS, 0,
-                             repro_cuda_s(stream)>>>(*s, y, argmax, x);
+    maxpool_forward_kernel<<<plane_grid(s->OH * s->OW, s->N * s->C), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(
+        *s, y, argmax, x);
     return repro_cuda_check("maxpool2d forward", err);
 }
 
@@ -223,8 +255,8 @@ repro_status repro_cuda_maxpool2d_backward(const repro_pool2d_shape *s, float *d
     if (!dx || !dy || !argmax)
         return repro_fail(err, REPRO_ERR_ARG, "cuda maxpool2d backward: %s is NULL",
                           !dx ? "dx" : !dy ? "dy" : "argmax");
-    maxpool_backward_kernel<<<repro_cuda_blocks(s->N * s->C * s->H * s->W), REPRO_CUDA_THREADS, 0,
-                              repro_cuda_s(stream)>>>(*s, dx, dy, argmax);
+    maxpool_backward_kernel<<<plane_grid(s->H * s->W, s->N * s->C), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(
+        *s, dx, dy, argmax);
     return repro_cuda_check("maxpool2d backward", err);
 }
 
