@@ -42,7 +42,7 @@ static const op_row rows[] = {
      7},
     /* every ACTIVATION row of repro/layer_kinds.h, each between two linear
      * layers (so its backward runs), with no row of its own */
-    {"every activation", "[9]", N("{name: in, type: linear, out: 9}") REPRO_LAYER_KINDS(NOT_ACTIVATION, ACTIVATION_NODES),
+    {"every activation", "[9]", N("{name: in, type: linear, out: 9}") REPRO_LAYER_KINDS(NOT_ACTIVATION, ACTIVATION_NODES, NOT_ACTIVATION),
      7},
     {"dropout", "[3, 11]", N("{name: a, type: linear, out: 11}") N("{name: b, type: dropout, p: 0.4}"), 7},
     {"layernorm over 2 axes", "[3, 5]", N("{name: a, type: linear, out: 5}") N("{name: b, type: layernorm, axes: 2}"), 7},

@@ -49,7 +49,7 @@ typedef enum repro_device { REPRO_DEVICE_CPU = 0, REPRO_DEVICE_CUDA } repro_devi
 /* The layer kinds, from the rows of repro/layer_kinds.h. */
 #define REPRO_LAYER_ENUM_(ID, ...) REPRO_LAYER_##ID,
 typedef enum repro_layer_kind {
-    REPRO_LAYER_KINDS(REPRO_LAYER_ENUM_, REPRO_LAYER_ENUM_)
+    REPRO_LAYER_KINDS(REPRO_LAYER_ENUM_, REPRO_LAYER_ENUM_, REPRO_LAYER_ENUM_)
     REPRO_LAYER_KIND_COUNT
 } repro_layer_kind;
 

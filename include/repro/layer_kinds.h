@@ -5,7 +5,12 @@
  * A new kind goes at the end: the values of the others stay as they are.
  *
  *   LAYER(ID, name)
- *       A node with its own code (src/nn/node_*.c).
+ *       A node with its own code: the node type repro_node_<name>, defined
+ *       in one of src/nn/node_*.c (the node table and its declaration come
+ *       from this row).
+ *   COMPOSITE(ID, name)
+ *       A kind the model builder expands into other nodes (src/nn/model.c);
+ *       it has no node type of its own.
  *   ACTIVATION(ID, name, reads, module)
  *       An elementwise activation, and nothing else to write: its forward is
  *       repro_<name>_f(x) and its backward repro_<name>_df(dy, saved), both
@@ -17,7 +22,7 @@
 #ifndef REPRO_LAYER_KINDS_H
 #define REPRO_LAYER_KINDS_H
 
-#define REPRO_LAYER_KINDS(LAYER, ACTIVATION)                                                     \
+#define REPRO_LAYER_KINDS(LAYER, ACTIVATION, COMPOSITE)                                          \
     LAYER(LINEAR, linear)                                                                        \
     ACTIVATION(RELU, relu, INPUT, "nn.ReLU()")                                                   \
     ACTIVATION(GELU, gelu, INPUT, "nn.GELU(approximate='tanh')") /* tanh form */                 \
@@ -42,8 +47,8 @@
     LAYER(SINUSOIDAL, sinusoidal)       /* fixed positions: [T][D] + sin/cos encoding */         \
     LAYER(MULTIHEAD_ATTENTION, multihead_attention)                                              \
     LAYER(SOFTMAX, softmax)                                                                      \
-    LAYER(TRANSFORMER_ENCODER_LAYER, transformer_encoder_layer) /* expands to nodes at build */  \
-    LAYER(TRANSFORMER_ENCODER, transformer_encoder)             /* num_layers of them */         \
+    COMPOSITE(TRANSFORMER_ENCODER_LAYER, transformer_encoder_layer) /* expands to nodes */       \
+    COMPOSITE(TRANSFORMER_ENCODER, transformer_encoder)             /* num_layers of them */     \
     LAYER(GELU_ERF, gelu_erf) /* GELU, exact (erf) form: torch's F.gelu; own SIMD twins */       \
     LAYER(PAD_MASK, pad_mask) /* token ids [T] -> [T]: 1 where the id is pad_id, else 0 */       \
     ACTIVATION(HARDSWISH, hardswish, INPUT, "nn.Hardswish()")

@@ -19,7 +19,7 @@ static const char *const determinism_names[] = {"strict", "warn", "off", NULL};
 static const char *const device_names[] = {"cpu", "cuda", NULL};
 static const char *const on_device_names[] = {"auto", "on", "off", NULL};
 #define LAYER_NAME(ID, name, ...) #name,
-static const char *const layer_names[] = {REPRO_LAYER_KINDS(LAYER_NAME, LAYER_NAME) NULL};
+static const char *const layer_names[] = {REPRO_LAYER_KINDS(LAYER_NAME, LAYER_NAME, LAYER_NAME) NULL};
 static const char *const activation_names[] = {"relu", "gelu", "gelu_tanh", NULL};
 static const char *const init_names[] = {"default",        "kaiming_uniform", "kaiming_normal",
                                          "xavier_uniform", "xavier_normal",   "zeros",

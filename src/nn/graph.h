@@ -58,7 +58,7 @@ typedef struct node_io {
     float *scratch;                   /* [capacity * max node width] for a node that needs one */
 } node_io;
 
-/* One row per node kind (src/nn/node_*.c; table in node_table.c). */
+/* One per node kind (src/nn/node_*.c; node_table.c maps the kinds to them). */
 typedef struct node_type {
     repro_layer_kind kind;
     int min_inputs, max_inputs;

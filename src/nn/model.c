@@ -1,6 +1,7 @@
 /* Model construction and the forward/backward walks: see model.h and the
- * order written in graph.h. The ops themselves are rows of node_table.c;
- * this file only lays out the graph, its buffers and its order. */
+ * order written in graph.h. The ops themselves are node types (node_*.c,
+ * one per row of repro/layer_kinds.h); this file only lays out the graph,
+ * its buffers and its order. */
 #include "nn/model.h"
 
 #include <stdarg.h>

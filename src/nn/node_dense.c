@@ -79,7 +79,7 @@ static repro_status same_shape_plan(repro_model *m, node *n, repro_error *err)
 static repro_act act_of(repro_layer_kind kind)
 {
     switch (kind) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACT_OF)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACT_OF, REPRO_SKIP_ROW_)
     default: return REPRO_ACT_COUNT; /* no activation: the kernels refuse it */
     }
 }
@@ -99,10 +99,10 @@ static repro_status act_backward(const repro_backend *be, node *n, const node_io
     return repro_be_act_backward(be, act, io->dx[0], io->dy, saved, elems(n, io), err);
 }
 
-/* one node row per activation (repro_node_relu, ...), listed in node_table.c */
+/* one node type per activation (repro_node_relu, ...), from its row in repro/layer_kinds.h */
 #define ACTIVATION_ROW(ID, name, ...)                                                              \
     const node_type repro_node_##name = {REPRO_LAYER_##ID, 1, 1, same_shape_plan, act_forward, act_backward, 0};
-REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACTIVATION_ROW)
+REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, ACTIVATION_ROW, REPRO_SKIP_ROW_)
 
 /* ---- dropout: element (sample, e) of a sample's flattened values kept at
  * Philox (seed, DROPOUT, node index) counter (sample position, step, e):

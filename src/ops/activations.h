@@ -14,7 +14,7 @@
 #define REPRO_SKIP_ROW_(...)
 
 #define REPRO_ACT_ENUM_(ID, ...) REPRO_ACT_##ID,
-typedef enum repro_act { REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_ENUM_) REPRO_ACT_COUNT } repro_act;
+typedef enum repro_act { REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_ENUM_, REPRO_SKIP_ROW_) REPRO_ACT_COUNT } repro_act;
 
 /* What the backward reads: the forward's input x or its output y. */
 #define REPRO_ACT_READS_INPUT 0
@@ -27,7 +27,7 @@ typedef enum repro_act { REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_ENUM_) REP
 REPRO_HD REPRO_INLINE float repro_act_f(repro_act act, float x)
 {
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_F_)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_F_, REPRO_SKIP_ROW_)
     default: return x;
     }
 }
@@ -39,7 +39,7 @@ REPRO_HD REPRO_INLINE float repro_act_f(repro_act act, float x)
 REPRO_HD REPRO_INLINE float repro_act_df(repro_act act, float dy, float saved)
 {
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_DF_)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_DF_, REPRO_SKIP_ROW_)
     default: return dy;
     }
 }
@@ -50,7 +50,7 @@ REPRO_HD REPRO_INLINE float repro_act_df(repro_act act, float dy, float saved)
 REPRO_HD REPRO_INLINE int repro_act_reads_output(repro_act act)
 {
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_READS_)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_READS_, REPRO_SKIP_ROW_)
     default: return 0;
     }
 }
@@ -59,7 +59,7 @@ REPRO_HD REPRO_INLINE int repro_act_reads_output(repro_act act)
 #define REPRO_ACT_NAME_(ID, name, ...) #name,
 REPRO_INLINE const char *repro_act_name(repro_act act)
 {
-    static const char *const names[] = {REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_NAME_) "?"};
+    static const char *const names[] = {REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, REPRO_ACT_NAME_, REPRO_SKIP_ROW_) "?"};
     return (unsigned)act < REPRO_ACT_COUNT ? names[act] : names[REPRO_ACT_COUNT];
 }
 

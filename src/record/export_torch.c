@@ -203,7 +203,7 @@ static repro_status emit_layer(exporter *x, const cJSON *l, const char *prefix, 
     /* the activations' modules come from their rows in repro/layer_kinds.h */
 #define TORCH_MODULE(ID, name, reads, module) {#name, module},
 #define NO_MODULE(...)
-    static const char *const simple[][2] = {REPRO_LAYER_KINDS(NO_MODULE, TORCH_MODULE){"flatten", "nn.Flatten()"}};
+    static const char *const simple[][2] = {REPRO_LAYER_KINDS(NO_MODULE, TORCH_MODULE, NO_MODULE){"flatten", "nn.Flatten()"}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         if (!strcmp(kind, simple[i][0])) {
             module(x, prefix, "%s", simple[i][1]);

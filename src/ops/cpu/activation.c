@@ -25,7 +25,7 @@ typedef struct act_ctx {
 static void forward_range(repro_act act, float *y, const float *x, int64_t begin, int64_t end)
 {
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, FORWARD_LOOP)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, FORWARD_LOOP, REPRO_SKIP_ROW_)
     default: return;
     }
 }
@@ -40,7 +40,7 @@ static void backward_range(repro_act act, float *dx, const float *dy, const floa
                            int64_t end)
 {
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, BACKWARD_LOOP)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, BACKWARD_LOOP, REPRO_SKIP_ROW_)
     default: return;
     }
 }

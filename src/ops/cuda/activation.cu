@@ -56,7 +56,7 @@ repro_status repro_cuda_act_forward(repro_act act, float *y, const float *x, int
     if (n <= 0)
         return REPRO_OK;
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, FORWARD_CASE)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, FORWARD_CASE, REPRO_SKIP_ROW_)
     default: break;
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
@@ -71,7 +71,7 @@ repro_status repro_cuda_act_backward(repro_act act, float *dx, const float *dy, 
     if (n <= 0)
         return REPRO_OK;
     switch (act) {
-        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, BACKWARD_CASE)
+        REPRO_LAYER_KINDS(REPRO_SKIP_ROW_, BACKWARD_CASE, REPRO_SKIP_ROW_)
     default: break;
     }
     return repro_fail(err, REPRO_ERR_ARG, "unknown activation %d", (int)act);
