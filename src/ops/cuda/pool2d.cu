@@ -101,10 +101,21 @@ __global__ void maxpool_backward_kernel(shape s, float *dx, const float *dy, con
     }
 }
 
+/* Threads a block for a plane-major launch over planes of n elements: the
+ * plane rounded up to whole warps, at most REPRO_CUDA_THREADS, so a 7x7
+ * output keeps 49 of 64 threads busy rather than 49 of 256 (an SM holds
+ * 32 such blocks, as many threads as 8 blocks of 256). */
+unsigned plane_threads(int64_t n)
+{
+    const int64_t warps = (n + 31) / 32;
+    return (unsigned)(warps * 32 < REPRO_CUDA_THREADS ? warps * 32 : REPRO_CUDA_THREADS);
+}
+
 /* Blocks for a plane-major launch: x over a plane of n, y over the planes. */
 dim3 plane_grid(int64_t n, int64_t planes)
 {
-    const int64_t bx = (n + REPRO_CUDA_THREADS - 1) / REPRO_CUDA_THREADS;
+    const unsigned threads = plane_threads(n);
+    const int64_t bx = (n + threads - 1) / threads;
     return dim3((unsigned)(bx < 1024 ? bx : 1024), (unsigned)(planes < 65535 ? planes : 65535));
 }
 
@@ -239,8 +250,9 @@ repro_status repro_cuda_maxpool2d_forward(const repro_pool2d_shape *s, float *y,
     if (!y || !argmax || !x)
         return repro_fail(err, REPRO_ERR_ARG, "cuda maxpool2d forward: %s is NULL",
                           !y ? "y" : !argmax ? "argmax" : "x");
-    maxpool_forward_kernel<<<plane_grid(s->OH * s->OW, s->N * s->C), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(
-        *s, y, argmax, x);
+    const int64_t op = s->OH * s->OW;
+    const dim3 grid = plane_grid(op, s->N * s->C);
+    maxpool_forward_kernel<<<grid, plane_threads(op), 0, repro_cuda_s(stream)>>>(*s, y, argmax, x);
     return repro_cuda_check("maxpool2d forward", err);
 }
 
@@ -255,8 +267,9 @@ repro_status repro_cuda_maxpool2d_backward(const repro_pool2d_shape *s, float *d
     if (!dx || !dy || !argmax)
         return repro_fail(err, REPRO_ERR_ARG, "cuda maxpool2d backward: %s is NULL",
                           !dx ? "dx" : !dy ? "dy" : "argmax");
-    maxpool_backward_kernel<<<plane_grid(s->H * s->W, s->N * s->C), REPRO_CUDA_THREADS, 0, repro_cuda_s(stream)>>>(
-        *s, dx, dy, argmax);
+    const int64_t hw = s->H * s->W;
+    const dim3 grid = plane_grid(hw, s->N * s->C);
+    maxpool_backward_kernel<<<grid, plane_threads(hw), 0, repro_cuda_s(stream)>>>(*s, dx, dy, argmax);
     return repro_cuda_check("maxpool2d backward", err);
 }
 
