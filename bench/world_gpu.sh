@@ -3,15 +3,16 @@
 # examples/fashion_cnn.yaml, the residual net examples/fashion_resnet.yaml
 # with its batch norms) at a global batch that keeps a GPU busy:
 #   samples/s on 1 GPU without shards, on 1 GPU with S shards, and on 2 GPUs
-#   (--procs 2) with S shards exchanging through NCCL and through host memory;
-#   the 2-GPU scaling against 1 GPU with the same shards (the same bits);
+#   (--procs 2) with S shards exchanging through NCCL and through host memory
+#   (and on 4 GPUs through NCCL, when the host has 4);
+#   the 2- (and 4-) GPU scaling against 1 GPU with the same shards (the same bits);
 #   the share of the training time spent in the exact tree and its exchange
 #   (run.json world.exchange_sec / world.train_sec), and that time per step
 #   beside a plain NCCL all-reduce of the same gradient (bench/torch_ddp.py
 #   allreduce: what a non-exact exchange costs);
 #   whether the 1- and 2-GPU weights agree;
 #   the PyTorch DDP peer (bench/torch_ddp.py: same model, global batch,
-#   Adam) at 1, 2 and again 2 GPUs, whose weights differ between 1 and 2.
+#   Adam) at 1, 2, again 2 (and 4) GPUs, whose weights differ between 1 and 2.
 # samples/s is the steady state: each run trains EPOCHS epochs of
 # EPOCH_STEPS steps (data.limit_train) and reports the median of its
 # epochs' rates after the first (metrics.jsonl), so start-up, the CUDA
@@ -80,14 +81,26 @@ for model in "${models[@]}"; do
     two=$(run g2_nccl --set world.shards=$shards --procs 2)
     echo "$two"
     REPRO_WORLD_EXCHANGE=host run g2_host --set world.shards=$shards --procs 2
-    python3 - "$one" "$two" <<'PY'
+    four=$two # without 4 GPUs the 4-GPU figures repeat the 2-GPU run's and are left out
+    ddp_worlds=(1 2 2)
+    if [[ $gpus -ge 4 ]]; then
+        four=$(run g4_nccl --set world.shards=$shards --procs 4)
+        echo "$four"
+        ddp_worlds=(1 2 2 4)
+    fi
+    python3 - "$one" "$two" "$four" <<'PY'
 import json, sys
-one, two = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(json.dumps({"framework": "repro", "model": one["model"],
-                  "scaling_2_vs_1_gpu": round(two["samples_per_sec"] / one["samples_per_sec"], 3),
-                  "same_weights_1_vs_2_gpus": one["params_sha256"] == two["params_sha256"]}))
+one, two, four = (json.loads(a) for a in sys.argv[1:4])
+line = {"framework": "repro", "model": one["model"],
+        "scaling_2_vs_1_gpu": round(two["samples_per_sec"] / one["samples_per_sec"], 3),
+        "same_weights_1_vs_2_gpus": one["params_sha256"] == two["params_sha256"]}
+if four["processes"] == 4:
+    line["scaling_4_vs_1_gpu"] = round(four["samples_per_sec"] / one["samples_per_sec"], 3)
+    line["same_weights_1_vs_4_gpus"] = one["params_sha256"] == four["params_sha256"]
+print(json.dumps(line))
 PY
     params=$(field "$one" params)
     python3 "$here/torch_ddp.py" allreduce "$params" 200 2
-    python3 "$here/torch_ddp.py" "$model" "$batch" "$((steps + 10))" 1 2 2 # + its 10 warm-up steps
+    if [[ $gpus -ge 4 ]]; then python3 "$here/torch_ddp.py" allreduce "$params" 200 4; fi
+    python3 "$here/torch_ddp.py" "$model" "$batch" "$((steps + 10))" "${ddp_worlds[@]}" # + its 10 warm-up steps
 done

@@ -6,8 +6,10 @@
 # host memory with REPRO_WORLD_EXCHANGE=host) and on the CPU; a 2-GPU run
 # stopped mid-way resumes on 1 GPU with the same bits; a GPU rank killed or
 # hung mid-run stops both ranks with a message naming it, and the run
-# resumes on 1 GPU with the same bits. Skipped (77) without
-# a CUDA build or without 2 GPUs. Prints one PASS/FAIL line per case.
+# resumes on 1 GPU with the same bits. With 4 GPUs also: 4 GPUs give the
+# 1-GPU bits, a 4-GPU run stopped mid-way resumes on 2 GPUs, 6 shards cut
+# unevenly over 4 GPUs, and a rank of 4 killed stops all four. Skipped (77)
+# without a CUDA build or without 2 GPUs. Prints one PASS/FAIL line per case.
 # ctest-labels: cuda
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -68,6 +70,14 @@ for ex in "${examples[@]}"; do
         --procs 2 --set checkpoint.every_steps=5 --stop-after 13 --out "$dir/$ex.res"
     expect_exit 0 "$ex resume on 1 GPU" -- "$REPRO" train --resume "$dir/$ex.res" --quiet
     case_check "$ex: 2 GPUs stopped at 13, resumed on 1 GPU" "$dir/$ex.g1" "$dir/$ex.res"
+    [[ $gpus -ge 4 ]] || continue
+    expect_exit 0 "$ex 4 GPUs" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda --procs 4 \
+        --out "$dir/$ex.g4"
+    case_check "$ex: 4 GPUs vs 1 GPU" "$dir/$ex.g1" "$dir/$ex.g4"
+    expect_exit 0 "$ex 4 GPUs, stop at 13" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+        --procs 4 --set checkpoint.every_steps=5 --stop-after 13 --out "$dir/$ex.res4"
+    expect_exit 0 "$ex resume on 2 GPUs" -- "$REPRO" train --resume "$dir/$ex.res4" --quiet --procs 2
+    case_check "$ex: 4 GPUs stopped at 13, resumed on 2 GPUs" "$dir/$ex.g1" "$dir/$ex.res4"
 done
 # 6 shards over 2 GPUs: each rank's frontier is two nodes ([0,2) [2,3) and
 # [3,4) [4,6)), so NCCL moves several nodes a rank and the tree's top adds
@@ -83,6 +93,12 @@ expect_exit 0 "mlp 6 shards, CPU, 3 processes" -- "$REPRO" train "$cfg" "${commo
     --out "$dir/s6.cpu"
 case_check "mlp, 6 shards: 2 GPUs vs 1 GPU" "$dir/s6.g1" "$dir/s6.g2"
 case_check "mlp, 6 shards: 2 GPUs vs 3 CPU processes" "$dir/s6.cpu" "$dir/s6.g2"
+# 6 shards over 4 GPUs: an uneven cut, [0,1) [1,3) [3,4) [4,6)
+if [[ $gpus -ge 4 ]]; then
+    expect_exit 0 "mlp 6 shards, 4 GPUs" -- "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --set device=cuda \
+        --procs 4 --out "$dir/s6.g4"
+    case_check "mlp, 6 shards: 4 GPUs (uneven) vs 1 GPU" "$dir/s6.g1" "$dir/s6.g4"
+fi
 fi
 # faults: rank 1 (the first child) killed, or stopped (a hang), mid-run
 cfg=$REPRO_SOURCE_DIR/examples/fashion_mlp.yaml
@@ -91,22 +107,28 @@ expect_exit 0 "mlp 150 steps, 1 GPU" -- "$REPRO" train "$cfg" "${common[@]}" "${
 first_child() { # rank 1, job: the job's first child is rank 1
     pgrep -P "$2" | sort -n | head -n 1
 }
-fault() { # name, signal
-    local name=$1 sig=$2
+fault() { # name, signal[, processes]
+    local name=$1 sig=$2 procs=${3:-2}
     signal_midrun "$name" "$sig" 1 "$dir/f.$name" 12 first_child -- env REPRO_TEST_LOADER_JITTER_US=3000 \
-        REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --procs 2 \
+        REPRO_WORLD_TIMEOUT=4 "$REPRO" train "$cfg" "${common[@]}" "${w[@]}" --procs "$procs" \
         --set checkpoint.every_steps=5 --set loader.on_device=off --set loader.workers=1 --out "$dir/f.$name"
     checks=$((checks + 1))
-    if [[ $fault_rc -eq 1 ]]; then echo "PASS: 2 GPUs, rank 1 SIG$sig: exit 1"; else
-        fail "$name: exit $fault_rc after rank 1 got SIG$sig, expected 1"; fi
+    if [[ $fault_rc -eq 1 ]]; then echo "PASS: $procs GPUs, rank 1 SIG$sig: exit 1"; else
+        fail "$name: exit $fault_rc after rank 1 of $procs got SIG$sig, expected 1"; fi
 }
 fault kill KILL
 expect_err_contains "a killed GPU rank: named" "rank 1 (pid "
 expect_err_contains "a killed GPU rank: the step" "(host $(hostname)): step "
 fault hang STOP
 expect_err_contains "a hung GPU rank: the deadline" "within 4 s"
-for name in kill hang; do
+names=(kill hang)
+if [[ $gpus -ge 4 ]]; then
+    fault kill4 KILL 4
+    expect_err_contains "a killed GPU rank of 4: named" "rank 1 (pid "
+    names+=(kill4)
+fi
+for name in "${names[@]}"; do
     expect_exit 0 "$name: resume on 1 GPU" -- "$REPRO" train --resume "$dir/f.$name" --quiet
-    case_check "$name: 2 GPUs, a rank lost, resumed on 1 GPU" "$dir/f.g1" "$dir/f.$name"
+    case_check "$name: GPUs, a rank lost, resumed on 1 GPU" "$dir/f.g1" "$dir/f.$name"
 done
 finish

@@ -34,7 +34,7 @@ if [[ $what == tests || $what == all ]]; then
     step cuda_cnn bash tests/test_cuda_cnn.sh
     step replay_cuda bash tests/test_replay_cuda.sh
     step text_lm bash tests/test_text_lm.sh
-    step world_gpu bash tests/test_world_gpu.sh   # 1 vs 2 GPUs vs CPU (skipped without 2 GPUs)
+    step world_gpu bash tests/test_world_gpu.sh   # 1 vs 2 (vs 4) GPUs vs CPU (skipped without 2 GPUs)
     step cuda_resume bash tests/test_cuda_resume.sh
 fi
 if [[ $what == ptx || $what == all ]]; then
@@ -57,7 +57,7 @@ if [[ $what == bench || $what == all ]]; then
     TAIL=14 step torch_attention python3 bench/torch_attention.py all
     TAIL=8 step gpu_transformer env FORTUNES_DIR="${REPRO_FORTUNES_DIR:-/usr/share/games/fortunes}" \
         bash bench/gpu_transformer.sh "$REPRO" 30 1   # the 6-layer d512 encoder vs PyTorch eager/compile
-    TAIL=20 step world_gpu_bench bash bench/world_gpu.sh "$REPRO"   # samples/s on 1 and 2 GPUs, DDP peer
+    TAIL=20 step world_gpu_bench bash bench/world_gpu.sh "$REPRO"   # samples/s on 1, 2 (and 4) GPUs, DDP peer
 fi
 if [[ $what == accuracy || $what == all ]]; then
     data=(--set "data.train_images=$FASHION_DIR/train-images-idx3-ubyte.gz"
