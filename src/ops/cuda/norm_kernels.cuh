@@ -38,6 +38,7 @@
 
 #define REPRO_NORM_THREADS 256 /* threads per block of the team kernels */
 #define REPRO_NORM_CHAIN_TILE 2048 /* values per tile of the dgamma/dbeta chain */
+#define REPRO_NORM_BATCH 8 /* values a thread loads before it uses the first (a lane's sum, y, dx) */
 
 /* The pairs of one launch. Batch norm: pair t = g * C + c, runs = group
  * samples, stride C * HW. Group norm: pair t = n * groups + g, runs = C /
@@ -150,6 +151,20 @@ __device__ void repro_norm_team_sum(const repro_norm_shape &s, bool active, cons
             int64_t end = s.cnt - b * REPRO_CANON_BLOCK < REPRO_CANON_BLOCK ? s.cnt : (b + 1) * REPRO_CANON_BLOCK;
             repro_norm_cursor cur;
             cur.at(i, s.HW);
+            /* REPRO_NORM_BATCH values' loads in flight before their adds
+             * (in the same order), not one memory latency a value */
+            for (; i + (REPRO_NORM_BATCH - 1) * REPRO_CANON_LANES < end; i += REPRO_NORM_BATCH * REPRO_CANON_LANES) {
+                float e[REPRO_NORM_BATCH][NS];
+#pragma unroll
+                for (int u = 0; u < REPRO_NORM_BATCH; u++) {
+                    elem(cur.q, cur.pos(s.stride), e[u]);
+                    cur.step(q8, r8, s.HW);
+                }
+#pragma unroll
+                for (int u = 0; u < REPRO_NORM_BATCH; u++)
+                    for (int k = 0; k < NS; k++)
+                        acc[k] = acc[k] + e[u][k];
+            }
             for (; i < end; i += REPRO_CANON_LANES) {
                 float e[NS];
                 elem(cur.q, cur.pos(s.stride), e);
@@ -221,10 +236,24 @@ __global__ void repro_norm_forward_kernel(repro_norm_shape s, float *y, float *m
         float *yp = y + pp.base;
         repro_norm_cursor cur;
         cur.at(t, s.HW);
-        for (int64_t i = t; i < s.cnt; i += W) {
-            int64_t p = cur.pos(s.stride), c = pp.c0 + cur.q * pp.cstep;
-            yp[p] = repro_layernorm_f(xp[p], mean, rstd, gamma[c], beta[c]);
-            cur.step(qW, rW, s.HW);
+        for (int64_t i = t; i < s.cnt; i += REPRO_NORM_BATCH * W) {
+            int64_t p[REPRO_NORM_BATCH];
+            float xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH], bv[REPRO_NORM_BATCH];
+#pragma unroll
+            for (int u = 0; u < REPRO_NORM_BATCH; u++) { /* every load first (y may be x: each value is its own) */
+                const int64_t c = pp.c0 + cur.q * pp.cstep;
+                p[u] = cur.pos(s.stride);
+                if (i + u * W < s.cnt) {
+                    xv[u] = xp[p[u]];
+                    gv[u] = gamma[c];
+                    bv[u] = beta[c];
+                }
+                cur.step(qW, rW, s.HW);
+            }
+#pragma unroll
+            for (int u = 0; u < REPRO_NORM_BATCH; u++)
+                if (i + u * W < s.cnt)
+                    yp[p[u]] = repro_layernorm_f(xv[u], mean, rstd, gv[u], bv[u]);
         }
         if (t == 0) {
             mean_out[pair] = mean;
@@ -259,11 +288,26 @@ __global__ void repro_norm_dx_kernel(repro_norm_shape s, float *dx, const float 
         float *dxp = dx + pp.base;
         repro_norm_cursor cur;
         cur.at(t, s.HW);
-        for (int64_t i = t; i < s.cnt; i += W) {
-            int64_t p = cur.pos(s.stride), c = pp.c0 + cur.q * pp.cstep;
-            float dxhat = dyp[p] * gamma[c];
-            dxp[p] = repro_layernorm_dx(dxhat, repro_layernorm_xhat(xp[p], mu, rs), rs, m1, m2);
-            cur.step(qW, rW, s.HW);
+        for (int64_t i = t; i < s.cnt; i += REPRO_NORM_BATCH * W) {
+            int64_t p[REPRO_NORM_BATCH];
+            float dv[REPRO_NORM_BATCH], xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH];
+#pragma unroll
+            for (int u = 0; u < REPRO_NORM_BATCH; u++) { /* every load first (dx may be dy: each value is its own) */
+                const int64_t c = pp.c0 + cur.q * pp.cstep;
+                p[u] = cur.pos(s.stride);
+                if (i + u * W < s.cnt) {
+                    dv[u] = dyp[p[u]];
+                    xv[u] = xp[p[u]];
+                    gv[u] = gamma[c];
+                }
+                cur.step(qW, rW, s.HW);
+            }
+#pragma unroll
+            for (int u = 0; u < REPRO_NORM_BATCH; u++)
+                if (i + u * W < s.cnt) {
+                    const float dxhat = dv[u] * gv[u];
+                    dxp[p[u]] = repro_layernorm_dx(dxhat, repro_layernorm_xhat(xv[u], mu, rs), rs, m1, m2);
+                }
         }
     }
 }
@@ -276,23 +320,34 @@ __global__ void repro_norm_dx_kernel(repro_norm_shape s, float *dx, const float 
 /* Tile k of channel c's (n, hw) sequence, by the loader warps (loader
  * thread `lt` of 32 * REPRO_NORM_LOADERS): sdy[u] = dy, sxh[u] =
  * repro_layernorm_xhat(x, mean[st], rstd[st]) for values k * TILE + u,
- * st = (n / nd) * ns + c / cd. Every load of the lane is issued before the
- * first is used (values past L re-read value L - 1, never consumed), so
- * the tile costs about one memory latency, not one per value. */
+ * st = (n / nd) * ns + cst (cst = c / cd). Every load of the lane is
+ * issued before the first is used, so the tile costs about one memory
+ * latency, not one per value; values past L are +0, never consumed. A
+ * lane's values are 32 * REPRO_NORM_LOADERS apart: a cursor (n, hw) steps
+ * by (dq, doff) = that step's quotient and remainder by HW, so a tile
+ * divides by HW once, and n / nd is a 32-bit division when N fits (the
+ * loaders share the chain thread's schedulers: what they issue, it waits
+ * for). */
 __device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, int lt, const float *dy,
                                              const float *x, const float *mean, const float *rstd, int64_t L,
-                                             int64_t C, int64_t HW, int64_t c, int64_t nd, int64_t ns, int64_t cd)
+                                             int64_t N, int64_t C, int64_t HW, int64_t dq, int64_t doff, int64_t c,
+                                             int64_t nd, int64_t ns, int64_t cst)
 {
     float vd[REPRO_NORM_PER_LANE], vx[REPRO_NORM_PER_LANE], vm[REPRO_NORM_PER_LANE], vr[REPRO_NORM_PER_LANE];
+    const int64_t j0 = k * REPRO_NORM_CHAIN_TILE + lt;
+    const bool narrow = N <= 0xffffffffLL && nd <= 0xffffffffLL;
+    repro_norm_cursor cur;
+    cur.at(j0 < L ? j0 : 0, HW);
 #pragma unroll
     for (int i = 0; i < REPRO_NORM_PER_LANE; i++) {
-        int64_t j = k * REPRO_NORM_CHAIN_TILE + lt + i * 32 * REPRO_NORM_LOADERS;
-        j = j < L ? j : L - 1;
-        const int64_t n = j / HW, at = (n * C + c) * HW + (j - n * HW), st = (n / nd) * ns + c / cd;
-        vd[i] = dy[at];
-        vx[i] = x[at];
-        vm[i] = mean[st];
-        vr[i] = rstd[st];
+        const bool in = j0 + i * 32 * REPRO_NORM_LOADERS < L;
+        const int64_t n = cur.q, at = (n * C + c) * HW + cur.off;
+        const int64_t g = narrow ? (int64_t)((uint32_t)n / (uint32_t)nd) : n / nd, st = g * ns + cst;
+        vd[i] = in ? dy[at] : 0.0f;
+        vx[i] = in ? x[at] : 0.0f;
+        vm[i] = in ? mean[st] : 0.0f;
+        vr[i] = in ? rstd[st] : 0.0f;
+        cur.step(dq, doff, HW);
     }
 #pragma unroll
     for (int i = 0; i < REPRO_NORM_PER_LANE; i++) {
@@ -300,6 +355,61 @@ __device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, 
         sdy[u] = vd[i];
         sxh[u] = repro_layernorm_xhat(vx[i], vm[i], vr[i]);
     }
+}
+
+/* Thread 0's part of the chains: values [0, n) of a staged tile, in
+ * order (the buffers hold 8 floats past the tile). Eight values a round,
+ * read as two float4s of each buffer, and the next round's four reads
+ * issued before this round's eight fmaf/add pairs, so a shared-memory
+ * read's latency (~30 cycles) hides under the chain's (eight dependent
+ * fmafs, ~32 cycles) instead of adding to it. A value a float at a time,
+ * with no prefetch, cost 9.1 cycles (the 16-channel 28x28 batch norm of
+ * examples/fashion_resnet.yaml, batch 128: 458 us); this costs 5.6
+ * (280 us; the floor, the fmaf's latency, is 4). The adds are in the same
+ * order either way. */
+__device__ __forceinline__ void repro_norm_chain_tile(const float *sdy, const float *sxh, int n, float *g_io,
+                                                      float *b_io)
+{
+    const float4 *d4 = reinterpret_cast<const float4 *>(sdy), *x4 = reinterpret_cast<const float4 *>(sxh);
+    float g = *g_io, b = *b_io;
+    const int rounds = n / 8;
+    float4 d0, d1, x0, x1;
+    if (rounds > 0) {
+        d0 = d4[0];
+        d1 = d4[1];
+        x0 = x4[0];
+        x1 = x4[1];
+    }
+    for (int r = 0; r < rounds; r++) {
+        /* the last round reads 8 values past the tile: the buffers' padding */
+        const float4 e0 = d4[2 * r + 2], e1 = d4[2 * r + 3], y0 = x4[2 * r + 2], y1 = x4[2 * r + 3];
+        g = fmaf(d0.x, x0.x, g);
+        b = b + d0.x;
+        g = fmaf(d0.y, x0.y, g);
+        b = b + d0.y;
+        g = fmaf(d0.z, x0.z, g);
+        b = b + d0.z;
+        g = fmaf(d0.w, x0.w, g);
+        b = b + d0.w;
+        g = fmaf(d1.x, x1.x, g);
+        b = b + d1.x;
+        g = fmaf(d1.y, x1.y, g);
+        b = b + d1.y;
+        g = fmaf(d1.z, x1.z, g);
+        b = b + d1.z;
+        g = fmaf(d1.w, x1.w, g);
+        b = b + d1.w;
+        d0 = e0;
+        d1 = e1;
+        x0 = y0;
+        x1 = y1;
+    }
+    for (int i = 8 * rounds; i < n; i++) { /* the last tile's tail */
+        g = fmaf(sdy[i], sxh[i], g);
+        b = b + sdy[i];
+    }
+    *g_io = g;
+    *b_io = b;
 }
 
 /* dgamma[c], dbeta[c] from their current values over (n ascending, hw
@@ -314,12 +424,16 @@ __global__ void __launch_bounds__(32 * (1 + REPRO_NORM_LOADERS))
     repro_norm_param_kernel(float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,
                             const float *rstd, int64_t N, int64_t C, int64_t HW, int64_t nd, int64_t ns, int64_t cd)
 {
-    __shared__ float sdy[2][REPRO_NORM_CHAIN_TILE], sxh[2][REPRO_NORM_CHAIN_TILE];
+    /* 8 floats of padding a buffer: repro_norm_chain_tile's last prefetch */
+    __shared__ __align__(16) float sdy[2][REPRO_NORM_CHAIN_TILE + 8];
+    __shared__ __align__(16) float sxh[2][REPRO_NORM_CHAIN_TILE + 8];
     const int64_t L = N * HW, tiles = (L + REPRO_NORM_CHAIN_TILE - 1) / REPRO_NORM_CHAIN_TILE;
+    const int64_t dq = 32 * REPRO_NORM_LOADERS / HW, doff = 32 * REPRO_NORM_LOADERS % HW; /* a lane's step */
     const int warp = threadIdx.x / 32, lt = (int)threadIdx.x - 32; /* lt: the loader thread's index */
     for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+        const int64_t cst = c / cd;
         if (warp > 0)
-            repro_norm_stage_tile(sdy[0], sxh[0], 0, lt, dy, x, mean, rstd, L, C, HW, c, nd, ns, cd);
+            repro_norm_stage_tile(sdy[0], sxh[0], 0, lt, dy, x, mean, rstd, L, N, C, HW, dq, doff, c, nd, ns, cst);
         __syncthreads();
         float g = 0.0f, b = 0.0f;
         if (threadIdx.x == 0) {
@@ -328,18 +442,12 @@ __global__ void __launch_bounds__(32 * (1 + REPRO_NORM_LOADERS))
         }
         for (int64_t k = 0; k < tiles; k++) {
             if (warp > 0 && k + 1 < tiles)
-                repro_norm_stage_tile(sdy[(k + 1) & 1], sxh[(k + 1) & 1], k + 1, lt, dy, x, mean, rstd, L, C,
-                                      HW, c, nd, ns, cd);
+                repro_norm_stage_tile(sdy[(k + 1) & 1], sxh[(k + 1) & 1], k + 1, lt, dy, x, mean, rstd, L, N, C,
+                                      HW, dq, doff, c, nd, ns, cst);
             if (threadIdx.x == 0) {
-                const float *pd = sdy[k & 1], *px = sxh[k & 1];
-                int64_t left = L - k * REPRO_NORM_CHAIN_TILE;
-                int n = left < REPRO_NORM_CHAIN_TILE ? (int)left : REPRO_NORM_CHAIN_TILE;
-#pragma unroll 8
-                for (int i = 0; i < n; i++) {
-                    float v = pd[i];
-                    g = fmaf(v, px[i], g);
-                    b = b + v;
-                }
+                const int64_t left = L - k * REPRO_NORM_CHAIN_TILE;
+                repro_norm_chain_tile(sdy[k & 1], sxh[k & 1],
+                                      left < REPRO_NORM_CHAIN_TILE ? (int)left : REPRO_NORM_CHAIN_TILE, &g, &b);
             }
             __syncthreads();
         }
