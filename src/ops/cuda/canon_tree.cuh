@@ -47,6 +47,47 @@ __device__ float repro_cuda_canon_tree(int64_t m, const Leaf &leaf)
     return ret;
 }
 
+/* The same tree over m <= 32 sums already in shared memory, b[k * bstride
+ * + i] for sum k < NS and leaf i < m, evaluated in place by the 32 threads
+ * of one warp (every lane calls it; lane i owns leaf i): bottom-up, one
+ * barrier a level, the node [f, f + n) computed by lane f as b[f] + b[f +
+ * h], h = (n + 1) / 2, once its children are done (the left child starts
+ * at f too, the right at f + h). Nodes of one level are disjoint, so no
+ * lane reads what another writes. Each addition is a node's left + right,
+ * as in the walk, so the sums are the same bits; the total ends in b[k *
+ * bstride]. A lone thread walking the tree in shared memory waits on a
+ * read at every step of the walk (~3 per node); this is 5 levels. */
+template <int NS>
+__device__ void repro_cuda_canon_tree_warp(float *b, int bstride, int m, int lane)
+{
+    enum { LEVELS = 5 }; /* halving 32 leaves reaches single leaves after 5 splits */
+    int first[LEVELS], size[LEVELS]; /* the node at each level that holds this lane's leaf */
+    int f = 0, n = m;
+#pragma unroll
+    for (int d = 0; d < LEVELS; d++) {
+        first[d] = f;
+        size[d] = n;
+        const int h = (n + 1) / 2;
+        if (n > 1) {
+            if (lane >= f + h) {
+                f += h;
+                n -= h;
+            } else {
+                n = h;
+            }
+        }
+    }
+#pragma unroll
+    for (int d = LEVELS - 1; d >= 0; d--) {
+        if (lane < m && lane == first[d] && size[d] > 1) {
+            const int h = (size[d] + 1) / 2;
+            for (int k = 0; k < NS; k++)
+                b[k * bstride + lane] = b[k * bstride + lane] + b[k * bstride + lane + h];
+        }
+        __syncwarp();
+    }
+}
+
 /* The same tree walked in pieces, for a team of threads that computes the
  * block sums chunk by chunk (batch and group norm, norm_kernels.cuh): the
  * team's first thread feeds each chunk's block sums in, in block order, and

@@ -16,7 +16,9 @@
  * chunk of W lanes (lane l = block l / 8, lane l % 8: the same elements in
  * the same order as the reference lane), W / 8 threads combine the chunk's
  * lanes into block sums, and the team's first thread feeds them to a
- * resumable walk of the block tree (repro_cuda_canon_walker). Then every
+ * resumable walk of the block tree (repro_cuda_canon_walker); when all the
+ * blocks fit one chunk (cnt <= 128 W) the team's first warp adds them up
+ * the tree level by level instead (repro_cuda_canon_tree_warp). Then every
  * thread writes y or dx for values t, t + W, ... Every pair has the same
  * cnt, so all teams of a block run the same loops and __syncthreads is
  * reached uniformly; teams past the last pair just follow along.
@@ -184,8 +186,18 @@ __device__ void repro_norm_team_sum(const repro_norm_shape &s, bool active, cons
             }
         __syncthreads();
         /* The next chunk rewrites lanes only after this barrier and blocks
-         * only after the next one, which thread 0 reaches after feeding. */
-        if (t == 0 && active) {
+         * only after the next one, which thread 0 reaches after feeding.
+         * When every block is in this one chunk, the team's first warp
+         * adds them up the tree instead (canon_tree.cuh). */
+        if (m <= W / REPRO_CANON_LANES) {
+            if (t < 32) {
+                float *b = &sm.blocks[0][team * (W / REPRO_CANON_LANES)];
+                repro_cuda_canon_tree_warp<NS>(b, repro_norm_team_smem<W, NS>::BLOCKS, (int)m, t);
+                if (t == 0)
+                    for (int k = 0; k < NS; k++)
+                        sm.walker[team].ret[k] = b[k * repro_norm_team_smem<W, NS>::BLOCKS];
+            }
+        } else if (t == 0 && active) {
             int64_t lo = chunk / REPRO_CANON_LANES, hi = lo + W / REPRO_CANON_LANES;
             sm.walker[team].feed(lo, hi < m ? hi : m, &sm.blocks[0][team * (W / REPRO_CANON_LANES)],
                                  repro_norm_team_smem<W, NS>::BLOCKS);
