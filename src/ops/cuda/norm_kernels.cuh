@@ -215,6 +215,69 @@ __device__ void repro_norm_team_sum(const repro_norm_shape &s, bool active, cons
 namespace {
 
 
+/* Every value of a pair that thread t of its team writes (t, t + W, ...),
+ * REPRO_NORM_BATCH at a time: op.load(u, p, c) for each value u of the
+ * batch (offset p, channel c) before any op.store(u, p), so the batch's
+ * loads are in flight together rather than one memory latency a value.
+ * The output may be an input: each value is read and written by one
+ * thread, in that order. */
+template <int W, typename Op>
+__device__ __forceinline__ void repro_norm_each_value(const repro_norm_shape &s, const repro_norm_pair &pp, int t,
+                                                      Op &op)
+{
+    const int64_t qW = W / s.HW, rW = W % s.HW;
+    repro_norm_cursor cur;
+    cur.at(t, s.HW);
+    for (int64_t i = t; i < s.cnt; i += REPRO_NORM_BATCH * W) {
+        int64_t p[REPRO_NORM_BATCH];
+#pragma unroll
+        for (int u = 0; u < REPRO_NORM_BATCH; u++) {
+            p[u] = cur.pos(s.stride);
+            if (i + u * W < s.cnt)
+                op.load(u, p[u], pp.c0 + cur.q * pp.cstep);
+            cur.step(qW, rW, s.HW);
+        }
+#pragma unroll
+        for (int u = 0; u < REPRO_NORM_BATCH; u++)
+            if (i + u * W < s.cnt)
+                op.store(u, p[u]);
+    }
+}
+
+/* y = repro_layernorm_f(x, mean, rstd, gamma[c], beta[c]) */
+struct repro_norm_y_op {
+    const float *x, *gamma, *beta;
+    float *y;
+    float mean, rstd;
+    float xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH], bv[REPRO_NORM_BATCH];
+    __device__ void load(int u, int64_t p, int64_t c)
+    {
+        xv[u] = x[p];
+        gv[u] = gamma[c];
+        bv[u] = beta[c];
+    }
+    __device__ void store(int u, int64_t p) { y[p] = repro_layernorm_f(xv[u], mean, rstd, gv[u], bv[u]); }
+};
+
+/* dx = repro_layernorm_dx(dy * gamma[c], xhat, rstd, m1, m2) */
+struct repro_norm_dx_op {
+    const float *x, *dy, *gamma;
+    float *dx;
+    float mean, rstd, m1, m2;
+    float dv[REPRO_NORM_BATCH], xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH];
+    __device__ void load(int u, int64_t p, int64_t c)
+    {
+        dv[u] = dy[p];
+        xv[u] = x[p];
+        gv[u] = gamma[c];
+    }
+    __device__ void store(int u, int64_t p)
+    {
+        const float dxhat = dv[u] * gv[u];
+        dx[p] = repro_layernorm_dx(dxhat, repro_layernorm_xhat(xv[u], mean, rstd), rstd, m1, m2);
+    }
+};
+
 /* Statistics and y of every pair:
  *   mean = canon(x) / cnt; var = canon((x - mean)^2) / cnt;
  *   rstd = repro_layernorm_rstd(var, eps); y = repro_layernorm_f(x, mean, rstd, gamma[c], beta[c])
@@ -228,7 +291,6 @@ __global__ void repro_norm_forward_kernel(repro_norm_shape s, float *y, float *m
     __shared__ repro_norm_team_smem<W, 1> sm;
     const int team = threadIdx.x / W, t = threadIdx.x % W, teams = REPRO_NORM_THREADS / W;
     const float fcnt = (float)s.cnt;
-    const int64_t qW = W / s.HW, rW = W % s.HW;
     for (int64_t first = (int64_t)blockIdx.x * teams; first < s.pairs; first += (int64_t)gridDim.x * teams) {
         const int64_t pair = first + team;
         const bool active = pair < s.pairs;
@@ -245,28 +307,8 @@ __global__ void repro_norm_forward_kernel(repro_norm_shape s, float *y, float *m
         const float rstd = repro_layernorm_rstd(var, eps);
         if (!active)
             continue;
-        float *yp = y + pp.base;
-        repro_norm_cursor cur;
-        cur.at(t, s.HW);
-        for (int64_t i = t; i < s.cnt; i += REPRO_NORM_BATCH * W) {
-            int64_t p[REPRO_NORM_BATCH];
-            float xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH], bv[REPRO_NORM_BATCH];
-#pragma unroll
-            for (int u = 0; u < REPRO_NORM_BATCH; u++) { /* every load first (y may be x: each value is its own) */
-                const int64_t c = pp.c0 + cur.q * pp.cstep;
-                p[u] = cur.pos(s.stride);
-                if (i + u * W < s.cnt) {
-                    xv[u] = xp[p[u]];
-                    gv[u] = gamma[c];
-                    bv[u] = beta[c];
-                }
-                cur.step(qW, rW, s.HW);
-            }
-#pragma unroll
-            for (int u = 0; u < REPRO_NORM_BATCH; u++)
-                if (i + u * W < s.cnt)
-                    yp[p[u]] = repro_layernorm_f(xv[u], mean, rstd, gv[u], bv[u]);
-        }
+        repro_norm_y_op op{xp, gamma, beta, y + pp.base, mean, rstd};
+        repro_norm_each_value<W>(s, pp, t, op);
         if (t == 0) {
             mean_out[pair] = mean;
             stat_out[pair] = store_var ? var : rstd;
@@ -284,7 +326,6 @@ __global__ void repro_norm_dx_kernel(repro_norm_shape s, float *dx, const float 
     __shared__ repro_norm_team_smem<W, 2> sm;
     const int team = threadIdx.x / W, t = threadIdx.x % W, teams = REPRO_NORM_THREADS / W;
     const float fcnt = (float)s.cnt;
-    const int64_t qW = W / s.HW, rW = W % s.HW;
     for (int64_t first = (int64_t)blockIdx.x * teams; first < s.pairs; first += (int64_t)gridDim.x * teams) {
         const int64_t pair = first + team;
         const bool active = pair < s.pairs;
@@ -297,30 +338,8 @@ __global__ void repro_norm_dx_kernel(repro_norm_shape s, float *dx, const float 
         const float m1 = m[0] / fcnt, m2 = m[1] / fcnt;
         if (!active)
             continue;
-        float *dxp = dx + pp.base;
-        repro_norm_cursor cur;
-        cur.at(t, s.HW);
-        for (int64_t i = t; i < s.cnt; i += REPRO_NORM_BATCH * W) {
-            int64_t p[REPRO_NORM_BATCH];
-            float dv[REPRO_NORM_BATCH], xv[REPRO_NORM_BATCH], gv[REPRO_NORM_BATCH];
-#pragma unroll
-            for (int u = 0; u < REPRO_NORM_BATCH; u++) { /* every load first (dx may be dy: each value is its own) */
-                const int64_t c = pp.c0 + cur.q * pp.cstep;
-                p[u] = cur.pos(s.stride);
-                if (i + u * W < s.cnt) {
-                    dv[u] = dyp[p[u]];
-                    xv[u] = xp[p[u]];
-                    gv[u] = gamma[c];
-                }
-                cur.step(qW, rW, s.HW);
-            }
-#pragma unroll
-            for (int u = 0; u < REPRO_NORM_BATCH; u++)
-                if (i + u * W < s.cnt) {
-                    const float dxhat = dv[u] * gv[u];
-                    dxp[p[u]] = repro_layernorm_dx(dxhat, repro_layernorm_xhat(xv[u], mu, rs), rs, m1, m2);
-                }
-        }
+        repro_norm_dx_op op{xp, dyp, gamma, dx + pp.base, mu, rs, m1, m2};
+        repro_norm_each_value<W>(s, pp, t, op);
     }
 }
 
@@ -369,6 +388,19 @@ __device__ inline void repro_norm_stage_tile(float *sdy, float *sxh, int64_t k, 
     }
 }
 
+/* Four steps of both chains: values d.x, d.y, d.z, d.w in order. */
+__device__ __forceinline__ void repro_norm_chain4(float4 d, float4 x, float *g, float *b)
+{
+    *g = fmaf(d.x, x.x, *g);
+    *b = *b + d.x;
+    *g = fmaf(d.y, x.y, *g);
+    *b = *b + d.y;
+    *g = fmaf(d.z, x.z, *g);
+    *b = *b + d.z;
+    *g = fmaf(d.w, x.w, *g);
+    *b = *b + d.w;
+}
+
 /* Thread 0's part of the chains: values [0, n) of a staged tile, in
  * order (the buffers hold 8 floats past the tile). Eight values a round,
  * read as two float4s of each buffer, and the next round's four reads
@@ -395,22 +427,8 @@ __device__ __forceinline__ void repro_norm_chain_tile(const float *sdy, const fl
     for (int r = 0; r < rounds; r++) {
         /* the last round reads 8 values past the tile: the buffers' padding */
         const float4 e0 = d4[2 * r + 2], e1 = d4[2 * r + 3], y0 = x4[2 * r + 2], y1 = x4[2 * r + 3];
-        g = fmaf(d0.x, x0.x, g);
-        b = b + d0.x;
-        g = fmaf(d0.y, x0.y, g);
-        b = b + d0.y;
-        g = fmaf(d0.z, x0.z, g);
-        b = b + d0.z;
-        g = fmaf(d0.w, x0.w, g);
-        b = b + d0.w;
-        g = fmaf(d1.x, x1.x, g);
-        b = b + d1.x;
-        g = fmaf(d1.y, x1.y, g);
-        b = b + d1.y;
-        g = fmaf(d1.z, x1.z, g);
-        b = b + d1.z;
-        g = fmaf(d1.w, x1.w, g);
-        b = b + d1.w;
+        repro_norm_chain4(d0, x0, &g, &b);
+        repro_norm_chain4(d1, x1, &g, &b);
         d0 = e0;
         d1 = e1;
         x0 = y0;
