@@ -120,6 +120,17 @@ void *repro_backend_stream(const repro_backend *be)
     return be->stream;
 }
 
+repro_status repro_backend_side_stream(const repro_backend *be, const void *key, void **stream, repro_error *err)
+{
+    *stream = be->stream;
+    return be->ops->side_stream ? be->ops->side_stream(be, key, stream, err) : REPRO_OK;
+}
+
+repro_status repro_be_join_side(const repro_backend *be, repro_error *err)
+{
+    return be->ops->join_side ? be->ops->join_side(be, err) : REPRO_OK;
+}
+
 repro_status repro_be_linear_forward(const repro_backend *be, float *y, const float *x, const float *w,
                                      const float *bias, int64_t B, int64_t I, int64_t O, repro_error *err)
 {

@@ -65,6 +65,9 @@ typedef struct repro_backend_ops {
                         int64_t n, repro_error *err);
     repro_status (*ema)(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                         repro_error *err);
+    /* NULL where the backend has one stream (the CPU): see kernel.h */
+    repro_status (*side_stream)(const repro_backend *be, const void *key, void **stream, repro_error *err);
+    repro_status (*join_side)(const repro_backend *be, repro_error *err);
     /* NULL where the backend has no graphs (the CPU) */
     repro_status (*graph_begin)(const repro_backend *be, repro_error *err);
     repro_status (*graph_end)(const repro_backend *be, int launch, repro_error *err);

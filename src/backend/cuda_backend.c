@@ -1,5 +1,6 @@
 /* The CUDA backend: device memory and the exact kernels of src/ops/cuda on
- * the default stream. Built only with -DREPRO_CUDA=ON. Reductions leave
+ * one stream, with side streams for the parameter gradients that can run
+ * beside the backward pass (kernel.h). Built only with -DREPRO_CUDA=ON. Reductions leave
  * their result on the device unless the caller asks for it on the host.
  *
  * mode: fast swaps the linear layers for cuBLAS SGEMM (FP32; TF32 tensor
@@ -16,6 +17,11 @@
 #include "backend/cublas_lib.h"
 #include "ops/cuda/cuda_ops.h"
 
+/* Side streams: enough for the parameter gradients of consecutive layers
+ * to run side by side (each is one chain an output, a few blocks). */
+#define SIDE_STREAMS 4
+#define SIDE_KEYS 64
+
 typedef struct cuda_state {
     float *scratch;     /* device: canonical-sum scratch, grown on demand */
     int64_t scratch_n;  /* floats in scratch */
@@ -24,10 +30,21 @@ typedef struct cuda_state {
     cublasHandle_t blas;     /* mode: fast only, else NULL */
     cudaStream_t stream; /* non-blocking: capturable into a graph */
     cudaGraphExec_t step_graph; /* the last step's graph, updated in place for the next (graph_end) */
+    /* side streams (kernel.h, repro_backend_side_stream): the parameter
+     * gradients of one backward pass, beside it; off when side_on is 0 */
+    int side_on;
+    cudaStream_t side[SIDE_STREAMS];
+    cudaEvent_t side_done[SIDE_STREAMS]; /* recorded at the join, waited for by the stream */
+    cudaEvent_t fork;                    /* the stream's position, recorded at each fork */
+    unsigned side_pending;               /* bit i: side[i] has work the stream has not joined */
+    const void *side_key[SIDE_KEYS];     /* the keys seen since the last join, and their streams */
+    int side_of[SIDE_KEYS];
+    int side_keys, side_next;
 } cuda_state;
 
 #define STATE(be) ((cuda_state *)(be)->impl)
-/* every operation of the backend runs in order on its one stream */
+/* every operation of the backend runs in order on its stream (only kernel
+ * rows put work on the side streams) */
 #define STREAM ((repro_cuda_stream)STATE(be)->stream)
 
 static repro_status cuda_check(cudaError_t e, const char *what, repro_error *err)
@@ -331,6 +348,90 @@ static repro_status cu_ema(const repro_backend *be, float *ema, const float *p, 
     return repro_cuda_ema_update(ema, p, n, decay, STREAM, err);
 }
 
+/* ---- side streams (kernel.h): parameter gradients beside the backward pass ---- */
+
+/* The key's stream since the last join: the one it had, else the next in
+ * turn (so consecutive layers spread over the streams). */
+static int side_index(cuda_state *s, const void *key)
+{
+    for (int i = 0; i < s->side_keys; i++)
+        if (s->side_key[i] == key)
+            return s->side_of[i];
+    int idx = s->side_next;
+    s->side_next = (s->side_next + 1) % SIDE_STREAMS;
+    if (s->side_keys < SIDE_KEYS) {
+        s->side_key[s->side_keys] = key;
+        s->side_of[s->side_keys++] = idx;
+    } else { /* more keys than the table: a key past it always maps to one stream */
+        idx = (int)(((uintptr_t)key >> 2) % SIDE_STREAMS);
+    }
+    return idx;
+}
+
+static repro_status cu_side_stream(const repro_backend *be, const void *key, void **stream, repro_error *err)
+{
+    cuda_state *s = STATE(be);
+    *stream = s->stream;
+    if (!s->side_on)
+        return REPRO_OK;
+    int i = side_index(s, key);
+    repro_status st = cuda_check(cudaEventRecord(s->fork, s->stream), "fork a side stream", err);
+    if (st == REPRO_OK)
+        st = cuda_check(cudaStreamWaitEvent(s->side[i], s->fork, 0), "fork a side stream", err);
+    if (st != REPRO_OK)
+        return st;
+    s->side_pending |= 1u << i;
+    *stream = s->side[i];
+    return REPRO_OK;
+}
+
+static repro_status cu_join_side(const repro_backend *be, repro_error *err)
+{
+    cuda_state *s = STATE(be);
+    repro_status st = REPRO_OK;
+    for (int i = 0; i < SIDE_STREAMS; i++) {
+        if (!(s->side_pending & (1u << i)))
+            continue;
+        repro_status r = cuda_check(cudaEventRecord(s->side_done[i], s->side[i]), "join a side stream", err);
+        if (r == REPRO_OK)
+            r = cuda_check(cudaStreamWaitEvent(s->stream, s->side_done[i], 0), "join a side stream", err);
+        if (st == REPRO_OK)
+            st = r;
+    }
+    s->side_pending = 0;
+    s->side_keys = 0;
+    s->side_next = 0;
+    return st;
+}
+
+static repro_status side_init(cuda_state *s, repro_error *err)
+{
+    const char *env = getenv("REPRO_CUDA_SIDE_STREAMS");
+    s->side_on = !(env && strcmp(env, "0") == 0);
+    if (!s->side_on)
+        return REPRO_OK;
+    repro_status st = cuda_check(cudaEventCreateWithFlags(&s->fork, cudaEventDisableTiming), "create event", err);
+    for (int i = 0; st == REPRO_OK && i < SIDE_STREAMS; i++) {
+        st = cuda_check(cudaStreamCreateWithFlags(&s->side[i], cudaStreamNonBlocking), "create stream", err);
+        if (st == REPRO_OK)
+            st = cuda_check(cudaEventCreateWithFlags(&s->side_done[i], cudaEventDisableTiming), "create event",
+                            err);
+    }
+    return st;
+}
+
+static void side_destroy(cuda_state *s)
+{
+    for (int i = 0; i < SIDE_STREAMS; i++) {
+        if (s->side_done[i])
+            cudaEventDestroy(s->side_done[i]);
+        if (s->side[i])
+            cudaStreamDestroy(s->side[i]);
+    }
+    if (s->fork)
+        cudaEventDestroy(s->fork);
+}
+
 /* ---- CUDA Graphs: a step recorded on the stream, then run as one graph ---- */
 
 static repro_status cu_graph_begin(const repro_backend *be, repro_error *err)
@@ -376,6 +477,7 @@ static void cu_destroy(repro_backend *be)
     if (s) {
         if (s->step_graph)
             cudaGraphExecDestroy(s->step_graph);
+        side_destroy(s);
         if (s->stream)
             cudaStreamDestroy(s->stream);
         if (s->blas)
@@ -418,6 +520,8 @@ static const repro_backend_ops cuda_ops = {
     .adam = cu_adam,
     .sgd = cu_sgd,
     .ema = cu_ema,
+    .side_stream = cu_side_stream,
+    .join_side = cu_join_side,
     .graph_begin = cu_graph_begin,
     .graph_end = cu_graph_end,
     .destroy = cu_destroy,
@@ -487,6 +591,8 @@ repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repr
         st = cuda_check(cudaStreamCreateWithFlags(&STATE(be)->stream, cudaStreamNonBlocking), "create stream", err);
     if (st == REPRO_OK)
         be->stream = STATE(be)->stream;
+    if (st == REPRO_OK)
+        st = side_init(STATE(be), err);
     if (st == REPRO_OK && fast)
         st = start_fast(be, tf32, err);
     if (st != REPRO_OK) {

@@ -34,4 +34,16 @@ repro_status repro_be_run(const repro_backend *be, const repro_kernel *k, const 
 /* The CUDA stream every kernel of be is enqueued on (a cudaStream_t; NULL on the CPU). */
 void *repro_backend_stream(const repro_backend *be);
 
+/* A second CUDA stream for work whose results nothing reads before
+ * repro_be_join_side (backend.h), and whose inputs nothing writes before
+ * it: a layer's parameter gradients, which then run beside the rest of the
+ * backward pass instead of in line with it. The stream starts after
+ * everything enqueued on be's stream so far; calls with the same key (the
+ * gradient buffer) get the same stream until the join, so a gradient's
+ * chain keeps its order across calls. *stream is be's own stream on the
+ * CPU (NULL) and when side streams are off (REPRO_CUDA_SIDE_STREAMS=0 in the
+ * environment, to compare). The same kernels run on the same inputs, so
+ * the bits are the same either way. */
+repro_status repro_backend_side_stream(const repro_backend *be, const void *key, void **stream, repro_error *err);
+
 #endif

@@ -691,5 +691,10 @@ repro_status repro_model_backward(repro_model *m, const repro_backend *be, const
                 st = trace_node(m, n, "backward", n->n_in == 1 ? "dx" : k == 0 ? "dx0" : k == 1 ? "dx1" : "dxn",
                                 dx[k], b, repro_shape_numel(&n->in_shape[k]), err);
     }
-    return st;
+    /* the parameter gradients some layers computed beside the pass
+     * (kernel.h) are whole before anything after this reads them; joined
+     * after a failure too, so no stream is left running on its own */
+    repro_error ignored;
+    repro_status joined = repro_be_join_side(be, st == REPRO_OK ? err : &ignored);
+    return st == REPRO_OK ? joined : st;
 }

@@ -24,11 +24,23 @@ static repro_status forward_cuda(const repro_backend *be, const void *p, repro_e
     return repro_cuda_conv2d_forward(&a->shape, a->y, a->x, a->w, a->bias, repro_backend_stream(be), err);
 }
 
+/* dw and db (one chain a weight over the batch and the image, latency
+ * bound, few blocks) on a side stream, started first; dx on the stream
+ * (kernel.h) */
 static repro_status backward_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_conv2d_args *a = p;
-    return repro_cuda_conv2d_backward(&a->shape, a->dx, a->dw, a->db, a->dy, a->x, a->w, repro_backend_stream(be),
-                                      err);
+    void *side = NULL;
+    repro_status st = REPRO_OK;
+    if (a->dw || a->db) {
+        st = repro_backend_side_stream(be, a->dw ? (const void *)a->dw : a->db, &side, err);
+        if (st == REPRO_OK)
+            st = repro_cuda_conv2d_backward(&a->shape, NULL, a->dw, a->db, a->dy, a->x, a->w, side, err);
+    }
+    if (st == REPRO_OK && a->dx)
+        st = repro_cuda_conv2d_backward(&a->shape, a->dx, NULL, NULL, a->dy, a->x, a->w, repro_backend_stream(be),
+                                        err);
+    return st;
 }
 #endif
 

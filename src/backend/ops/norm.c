@@ -47,6 +47,30 @@ static repro_status gn_bwd_cpu(const repro_backend *be, const void *p, repro_err
 #ifdef REPRO_HAVE_CUDA
 #define STREAM repro_backend_stream(be)
 
+typedef repro_status (*norm_backward_cuda)(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                           const float *mean, const float *rstd, const float *gamma, int64_t N,
+                                           int64_t C, int64_t HW, int64_t group, repro_cuda_stream stream,
+                                           repro_error *err);
+
+/* dgamma/dbeta (one chain a channel over the batch) on a side stream,
+ * started first; dx on the stream (kernel.h) */
+static repro_status param_beside(const repro_backend *be, const repro_norm_args *a, norm_backward_cuda run,
+                                 repro_error *err)
+{
+    void *side = NULL;
+    repro_status st = REPRO_OK;
+    if (a->dgamma && a->dbeta) {
+        st = repro_backend_side_stream(be, a->dgamma, &side, err);
+        if (st == REPRO_OK)
+            st = run(NULL, a->dgamma, a->dbeta, a->dy, a->x, a->mean, a->rstd, a->gamma, a->N, a->C, a->HW, a->group,
+                     side, err);
+    }
+    if (st == REPRO_OK && a->dx)
+        st = run(a->dx, NULL, NULL, a->dy, a->x, a->mean, a->rstd, a->gamma, a->N, a->C, a->HW, a->group, STREAM,
+                 err);
+    return st;
+}
+
 static repro_status bn_train_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_norm_args *a = p;
@@ -65,8 +89,7 @@ static repro_status bn_eval_cuda(const repro_backend *be, const void *p, repro_e
 static repro_status bn_bwd_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_norm_args *a = p;
-    return repro_cuda_batchnorm_backward(a->dx, a->dgamma, a->dbeta, a->dy, a->x, a->mean, a->rstd, a->gamma, a->N,
-                                         a->C, a->HW, a->group, STREAM, err);
+    return param_beside(be, a, repro_cuda_batchnorm_backward, err);
 }
 
 static repro_status gn_fwd_cuda(const repro_backend *be, const void *p, repro_error *err)
@@ -79,8 +102,7 @@ static repro_status gn_fwd_cuda(const repro_backend *be, const void *p, repro_er
 static repro_status gn_bwd_cuda(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_norm_args *a = p;
-    return repro_cuda_groupnorm_backward(a->dx, a->dgamma, a->dbeta, a->dy, a->x, a->mean, a->rstd, a->gamma, a->N,
-                                         a->C, a->HW, a->group, STREAM, err);
+    return param_beside(be, a, repro_cuda_groupnorm_backward, err);
 }
 #endif
 

@@ -119,10 +119,14 @@ repro_status repro_cuda_batchnorm_backward(float *dx, float *dgamma, float *dbet
     repro_status st = repro_batchnorm_check(N, C, HW, group, err);
     if (st != REPRO_OK)
         return st;
-    repro_norm_launch_param(dgamma, dbeta, dy, x, mean, rstd, N, C, HW, group, C, 1, repro_cuda_s(s));
-    st = repro_cuda_check("batch-norm backward (dgamma, dbeta)", err);
-    if (st != REPRO_OK)
-        return st;
+    if (dgamma && dbeta) {
+        repro_norm_launch_param(dgamma, dbeta, dy, x, mean, rstd, N, C, HW, group, C, 1, repro_cuda_s(s));
+        st = repro_cuda_check("batch-norm backward (dgamma, dbeta)", err);
+        if (st != REPRO_OK)
+            return st;
+    }
+    if (!dx)
+        return REPRO_OK;
     repro_norm_launch_dx(bn_shape(N, C, HW, group), dx, dy, x, mean, rstd, gamma, repro_cuda_s(s));
     return repro_cuda_check("batch-norm backward (dx)", err);
 }

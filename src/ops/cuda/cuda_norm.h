@@ -47,7 +47,8 @@ repro_status repro_cuda_batchnorm_forward_eval(float *y, const float *x, const f
                                                int64_t C, int64_t HW, float eps, repro_cuda_stream stream,
                                                repro_error *err);
 /* dx (overwritten), dy, x [N][C][HW]; dgamma, dbeta [C] (accumulated);
- * mean, rstd [N/group][C] from the forward. */
+ * mean, rstd [N/group][C] from the forward. dx NULL, or dgamma and dbeta
+ * both NULL, leaves that part out (so each can go on its own stream). */
 repro_status repro_cuda_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                            const float *mean, const float *rstd, const float *gamma, int64_t N,
                                            int64_t C, int64_t HW, int64_t group, repro_cuda_stream stream,
@@ -55,7 +56,8 @@ repro_status repro_cuda_batchnorm_backward(float *dx, float *dgamma, float *dbet
 
 /* ---- group norm (groupnorm.cu) ----
  * y, x, dy, dx [N][C][HW]; mean, rstd [N][groups]; gamma, beta, dgamma,
- * dbeta [C] (dgamma, dbeta accumulated). */
+ * dbeta [C] (dgamma, dbeta accumulated; backward leaves out dx, or both,
+ * when NULL, as batch norm's). */
 repro_status repro_cuda_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                           const float *beta, int64_t N, int64_t C, int64_t HW, int64_t groups,
                                           float eps, repro_cuda_stream stream, repro_error *err);

@@ -48,10 +48,15 @@ repro_status repro_cuda_groupnorm_backward(float *dx, float *dgamma, float *dbet
     repro_status st = repro_groupnorm_check(N, C, HW, groups, err);
     if (st != REPRO_OK)
         return st;
-    repro_norm_launch_param(dgamma, dbeta, dy, x, mean, rstd, N, C, HW, 1, groups, C / groups, repro_cuda_s(s));
-    st = repro_cuda_check("group-norm backward (dgamma, dbeta)", err);
-    if (st != REPRO_OK)
-        return st;
+    if (dgamma && dbeta) {
+        repro_norm_launch_param(dgamma, dbeta, dy, x, mean, rstd, N, C, HW, 1, groups, C / groups,
+                                repro_cuda_s(s));
+        st = repro_cuda_check("group-norm backward (dgamma, dbeta)", err);
+        if (st != REPRO_OK)
+            return st;
+    }
+    if (!dx)
+        return REPRO_OK;
     repro_norm_launch_dx(gn_shape(N, C, HW, groups), dx, dy, x, mean, rstd, gamma, repro_cuda_s(s));
     return repro_cuda_check("group-norm backward (dx)", err);
 }
