@@ -4,7 +4,8 @@
 # ledgers and params_sha256 on device: cpu and device: cuda, with the data
 # gathered on the GPU and from the host loader (with augmentation), with
 # accumulation, and under `repro verify --vary device=cpu,cuda` with a
-# resume. Skipped (77) where the build has no CUDA backend or the machine no GPU.
+# resume; and the same bits with the parameter gradients in line
+# (REPRO_CUDA_SIDE_STREAMS=0) as on their side streams. Skipped (77) where the build has no CUDA backend or the machine no GPU.
 # ctest-labels: cuda
 source "$(dirname "$0")/lib.sh"
 set -e
@@ -36,4 +37,8 @@ for ex in fashion_cnn fashion_resnet; do
     expect_exit 0 "$ex verify cpu,cuda" -- "$REPRO" verify "$cfg" --vary device=cpu,cuda --resume-at 17 \
         --max-steps 30 "${SMALL_DATA[@]}" --out "$dir/$ex.verify"
 done
+# the parameter gradients on side streams (the default) or in line: the same kernels, the same bits
+expect_exit 0 "fashion_resnet cuda, side streams off" -- env REPRO_CUDA_SIDE_STREAMS=0 "$REPRO" train \
+    "$REPRO_SOURCE_DIR/examples/fashion_resnet.yaml" "${common[@]}" --set device=cuda --out "$dir/resnet.in_line"
+same_bits "fashion_resnet: side streams vs in line" "$dir/fashion_resnet.cuda" "$dir/resnet.in_line"
 finish

@@ -15,6 +15,7 @@
 
 #include "backend/backend_impl.h"
 #include "backend/cublas_lib.h"
+#include "backend/kernel.h"
 #include "ops/cuda/cuda_ops.h"
 
 /* Side streams: enough for the parameter gradients of consecutive layers
@@ -196,9 +197,17 @@ static repro_status cu_linear_backward(const repro_backend *be, float *dx, float
 {
     if (STATE(be)->blas)
         return fast_linear_backward(be, dx, dw, db, dy, x, w, B, I, O, err);
-    if (be->bf16)
-        return repro_cuda_linear_backward_bf16(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
-    return repro_cuda_linear_backward(dx, dw, db, dy, x, w, B, I, O, STREAM, err);
+    repro_status (*run)(float *, float *, float *, const float *, const float *, const float *, int64_t, int64_t,
+                        int64_t, repro_cuda_stream, repro_error *) =
+        be->bf16 ? repro_cuda_linear_backward_bf16 : repro_cuda_linear_backward;
+    /* dw and db beside the pass (kernel.h), started first; dx in line */
+    void *side = NULL;
+    repro_status st = repro_backend_side_stream(be, dw, &side, err);
+    if (st == REPRO_OK)
+        st = run(NULL, dw, db, dy, x, w, B, I, O, side, err);
+    if (st == REPRO_OK && dx)
+        st = run(dx, NULL, NULL, dy, x, w, B, I, O, STREAM, err);
+    return st;
 }
 
 static repro_status cu_act_forward(const repro_backend *be, repro_act act, float *y, const float *x, int64_t n,
@@ -242,7 +251,14 @@ static repro_status cu_layernorm_backward(const repro_backend *be, float *dx, fl
                                           const float *dy, const float *x, const float *mean, const float *rstd,
                                           const float *gamma, int64_t B, int64_t D, repro_error *err)
 {
-    return repro_cuda_layernorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, STREAM, err);
+    /* dgamma and dbeta beside the pass (kernel.h), started first; dx in line */
+    void *side = NULL;
+    repro_status st = repro_backend_side_stream(be, dgamma, &side, err);
+    if (st == REPRO_OK)
+        st = repro_cuda_layernorm_backward(NULL, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, side, err);
+    if (st == REPRO_OK && dx)
+        st = repro_cuda_layernorm_backward(dx, NULL, NULL, dy, x, mean, rstd, gamma, B, D, STREAM, err);
+    return st;
 }
 
 static repro_status cu_xent_forward(const repro_backend *be, float *loss, int32_t *pred, const float *z,

@@ -87,8 +87,8 @@ repro_status repro_cuda_linear_backward_bf16(float *dx, float *dw, float *db, co
 repro_status repro_cuda_linear_forward(float *y, const float *x, const float *w, const float *bias, int64_t B,
                                        int64_t I, int64_t O, repro_cuda_stream stream, repro_error *err);
 /* dx[B][I] = dy W (overwritten; NULL = skip), dW[O][I] += dy^T x (continuing
- * from its value, b ascending), db[O] += dy summed over b ascending
- * (acc = acc + dy[b][o], one thread per column; NULL = skip). */
+ * from its value, b ascending; NULL = skip), db[O] += dy summed over b
+ * ascending (acc = acc + dy[b][o], one chain per column; NULL = skip). */
 repro_status repro_cuda_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                         const float *w, int64_t B, int64_t I, int64_t O,
                                         repro_cuda_stream stream, repro_error *err);
@@ -115,7 +115,8 @@ repro_status repro_cuda_dropout_backward(float *dx, const float *dy, const uint8
 /* ---- layer norm (layernorm.cu): repro_layernorm_forward/backward ----
  * A row's statistics and dx by 8 threads (its canonical sums' 8 lanes, as
  * on the CPU; one thread for rows over 1024 values); one chain per feature
- * for dgamma/dbeta (b ascending from their current values, column_chain.cuh). */
+ * for dgamma/dbeta (b ascending from their current values, column_chain.cuh).
+ * Backward leaves out dx, or dgamma and dbeta (both), when NULL. */
 repro_status repro_cuda_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                           const float *beta, int64_t B, int64_t D, float eps,
                                           repro_cuda_stream stream, repro_error *err);

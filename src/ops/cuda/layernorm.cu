@@ -187,9 +187,11 @@ repro_status repro_cuda_layernorm_backward(float *dx, float *dgamma, float *dbet
 {
     if (B <= 0 || D <= 0)
         return REPRO_OK;
-    repro_status st = repro_column_chains<2, 2>(param_op{dgamma, dbeta, dy, x, mean, rstd, D}, B, D, s,
-                                                "layernorm backward (dgamma, dbeta)", err);
-    if (st != REPRO_OK)
+    repro_status st = REPRO_OK;
+    if (dgamma && dbeta)
+        st = repro_column_chains<2, 2>(param_op{dgamma, dbeta, dy, x, mean, rstd, D}, B, D, s,
+                                       "layernorm backward (dgamma, dbeta)", err);
+    if (st != REPRO_OK || !dx)
         return st;
     if (D <= REPRO_CANON_BLOCK && group_blocks(B) <= INT32_MAX)
         dx_group_kernel<<<group_blocks(B), REPRO_CUDA_THREADS, 0, repro_cuda_s(s)>>>(dx, dy, x, mean, rstd, gamma,

@@ -48,7 +48,7 @@ repro_status backward_with(gemm_fn gemm, const char *what, float *dx, float *dw,
     repro_status st = REPRO_OK;
     if (dx)
         st = gemm(B, I, O, dy, O, 1, w, I, 1, NULL, dx, I, 0, s, err);
-    if (st == REPRO_OK)
+    if (st == REPRO_OK && dw)
         st = gemm(O, I, B, dy, 1, O, x, I, 1, NULL, dw, I, 1, s, err);
     if (st == REPRO_OK && db)
         st = repro_column_chains<1, 1>(bias_grad_op{db, dy, O}, B, O, s, "linear bias gradient", err);
