@@ -11,6 +11,22 @@ FORTUNES=${REPRO_FORTUNES_DIR:-/usr/share/games/fortunes}
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
+# The ISA paths this CPU (or its REPRO_TEST_CPU_ISA_MAX cap) has, for the
+# tests that train whole examples on each. REPRO_TEST_SIMD_ONLY=1 leaves the
+# scalar path out of those loops: CI sets it under ASan and under the AVX2
+# cap, where the scalar reference's whole runs were most of the time, and
+# `make test` runs them (the kernels' own tests run the scalar path
+# everywhere).
+isa_paths() {
+    local p
+    p=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+    if [[ ${REPRO_TEST_SIMD_ONLY:-0} == 1 ]]; then
+        p=$(echo "$p" | grep -vx scalar || true)
+        echo "REPRO_TEST_SIMD_ONLY=1: the scalar path is left out of the whole-example runs" >&2
+    fi
+    echo "$p"
+}
+
 # expect_exit CODE NAME -- CMD...: runs CMD, checks its exit status; its
 # stderr is kept in $last_err and stdout in $last_out.
 expect_exit() {

@@ -12,7 +12,7 @@ dir=$REPRO_TEST_TMP/cnn_invariance
 rm -rf "$dir"
 mkdir -p "$dir"
 small_fashion "$dir/data" 2560 300
-paths=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
+paths=$(isa_paths)
 
 check_example() { # example steps
     local ex=$1 steps=$2 cfg=$REPRO_SOURCE_DIR/examples/$1.yaml

@@ -9,6 +9,8 @@
 #   REPRO_GOLDEN_UPDATE=1 bash tests/test_golden.sh   rewrite golden.tsv
 #   REPRO_GOLDEN_PATHS="neon" / REPRO_GOLDEN_CASES="fashion_mlp dual_task"
 #       only those ISA paths / examples (make test-aarch64: emulation is slow)
+#   REPRO_TEST_SIMD_ONLY=1: every path but scalar (CI's ASan and AVX2-capped
+#       runs; tests/lib.sh, isa_paths)
 # char_lm and fortune_docs_lm read Debian's fortunes text (apt-get install fortunes; CI and
 # scripts/install-deps.sh install it): without it that case is SKIPPED and
 # the others still run. Its pins hold for that text only: the case's first
@@ -92,12 +94,12 @@ values_of() {
         done
 }
 
-if [[ $update == 1 && -n ${REPRO_GOLDEN_PATHS:-}${REPRO_GOLDEN_CASES:-} ]]; then
-    echo "REPRO_GOLDEN_UPDATE rewrites golden.tsv from every path and case: unset REPRO_GOLDEN_PATHS/CASES" >&2
+if [[ $update == 1 && -n ${REPRO_GOLDEN_PATHS:-}${REPRO_GOLDEN_CASES:-}${REPRO_TEST_SIMD_ONLY:-} ]]; then
+    echo "REPRO_GOLDEN_UPDATE rewrites golden.tsv from every path and case: unset REPRO_GOLDEN_PATHS/CASES and REPRO_TEST_SIMD_ONLY" >&2
     exit 2
 fi
 supported=$(env -u REPRO_ISA "$REPRO" env | sed -n 's/^isa_supported\[[0-9]*\]: //p')
-paths=$supported
+paths=$(isa_paths)
 echo "ISA paths on this CPU: $(echo $paths)${extra[*]:+; extra: ${extra[*]}}"
 if [[ -n ${REPRO_GOLDEN_PATHS:-} ]]; then
     paths=$REPRO_GOLDEN_PATHS
@@ -126,11 +128,11 @@ $(head -n 12 "$run.diff")"
         fi
     done
 done
-for isa in avx2 avx512 neon; do
+for isa in scalar avx2 avx512 neon; do
     if [[ " $(echo $supported) " != *" $isa "* ]]; then
         echo "SKIPPED: the $isa path (this CPU or its cap lacks it)"
     elif [[ " $(echo $paths) " != *" $isa "* ]]; then
-        echo "SKIPPED: the $isa path (not in REPRO_GOLDEN_PATHS)"
+        echo "SKIPPED: the $isa path (REPRO_GOLDEN_PATHS or REPRO_TEST_SIMD_ONLY left it out)"
     fi
 done
 
