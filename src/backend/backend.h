@@ -136,8 +136,8 @@ repro_status repro_be_sgd(const repro_backend *be, const repro_sgd_coef *c, floa
 repro_status repro_be_ema(const repro_backend *be, float *ema, const float *p, int64_t n, float decay,
                           repro_error *err);
 
-/* Work that kernel rows put on a side stream (repro_backend_side_stream in
- * kernel.h: the parameter gradients of conv and norm layers) has finished
+/* Work put on a side stream (repro_backend_side_stream in kernel.h: the
+ * parameter gradients of conv, linear and norm layers on a GPU) has finished
  * before anything enqueued after this call runs. The model's backward ends
  * with it, so the optimiser, the exchange between ranks and the next forward
  * see whole gradients. Nothing to do on the CPU. */

@@ -1,7 +1,8 @@
 /* The CUDA backend: device memory and the exact kernels of src/ops/cuda on
  * one stream, with side streams for the parameter gradients that can run
- * beside the backward pass (kernel.h). Built only with -DREPRO_CUDA=ON. Reductions leave
- * their result on the device unless the caller asks for it on the host.
+ * beside the backward pass (kernel.h). Built only with -DREPRO_CUDA=ON.
+ * Reductions leave their result on the device unless the caller asks for
+ * it on the host.
  *
  * mode: fast swaps the linear layers for cuBLAS SGEMM (FP32; TF32 tensor
  * cores only with allow_tf32) and an atomic bias gradient: faster, and not
@@ -423,26 +424,6 @@ static repro_status cu_join_side(const repro_backend *be, repro_error *err)
     return st;
 }
 
-/* REPRO_CUDA_SIDE_STREAMS: unset (or not a count), the default; 0, off
- * (the gradients in line, to compare); 1 to SIDE_STREAMS_MAX, that many. */
-static repro_status side_init(cuda_state *s, repro_error *err)
-{
-    const char *env = getenv("REPRO_CUDA_SIDE_STREAMS");
-    char *end = NULL;
-    long n = env ? strtol(env, &end, 10) : -1;
-    s->side_n = env && *env && !*end && n >= 0 && n <= SIDE_STREAMS_MAX ? (int)n : SIDE_STREAMS_DEFAULT;
-    if (!s->side_n)
-        return REPRO_OK;
-    repro_status st = cuda_check(cudaEventCreateWithFlags(&s->fork, cudaEventDisableTiming), "create event", err);
-    for (int i = 0; st == REPRO_OK && i < s->side_n; i++) {
-        st = cuda_check(cudaStreamCreateWithFlags(&s->side[i], cudaStreamNonBlocking), "create stream", err);
-        if (st == REPRO_OK)
-            st = cuda_check(cudaEventCreateWithFlags(&s->side_done[i], cudaEventDisableTiming), "create event",
-                            err);
-    }
-    return st;
-}
-
 static void side_destroy(cuda_state *s)
 {
     for (int i = 0; i < SIDE_STREAMS_MAX; i++) {
@@ -450,9 +431,37 @@ static void side_destroy(cuda_state *s)
             cudaEventDestroy(s->side_done[i]);
         if (s->side[i])
             cudaStreamDestroy(s->side[i]);
+        s->side_done[i] = NULL;
+        s->side[i] = NULL;
     }
     if (s->fork)
         cudaEventDestroy(s->fork);
+    s->fork = NULL;
+    s->side_n = 0;
+}
+
+/* REPRO_CUDA_SIDE_STREAMS: unset (or not a count), the default; 0, off
+ * (the gradients in line, to compare); 1 to SIDE_STREAMS_MAX, that many.
+ * Side streams only save time, so where the driver cannot give them
+ * (streams and events are its resources) the gradients run in line. */
+static void side_init(cuda_state *s)
+{
+    const char *env = getenv("REPRO_CUDA_SIDE_STREAMS");
+    char *end = NULL;
+    long n = env ? strtol(env, &end, 10) : -1;
+    s->side_n = env && *env && !*end && n >= 0 && n <= SIDE_STREAMS_MAX ? (int)n : SIDE_STREAMS_DEFAULT;
+    if (!s->side_n)
+        return;
+    cudaError_t e = cudaEventCreateWithFlags(&s->fork, cudaEventDisableTiming);
+    for (int i = 0; e == cudaSuccess && i < s->side_n; i++) {
+        e = cudaStreamCreateWithFlags(&s->side[i], cudaStreamNonBlocking);
+        if (e == cudaSuccess)
+            e = cudaEventCreateWithFlags(&s->side_done[i], cudaEventDisableTiming);
+    }
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        side_destroy(s);
+    }
 }
 
 /* ---- CUDA Graphs: a step recorded on the stream, then run as one graph ---- */
@@ -615,7 +624,7 @@ repro_status repro_cuda_backend_init(repro_backend *be, int fast, int tf32, repr
     if (st == REPRO_OK)
         be->stream = STATE(be)->stream;
     if (st == REPRO_OK)
-        st = side_init(STATE(be), err);
+        side_init(STATE(be));
     if (st == REPRO_OK && fast)
         st = start_fast(be, tf32, err);
     if (st != REPRO_OK) {
