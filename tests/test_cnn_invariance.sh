@@ -4,7 +4,9 @@
 # ledger and params_sha256 for threads 1/2/3, accum_steps 1/2/4, loader
 # workers 0/2/3 with augmentation, every ISA path, a resume mid-epoch and
 # after kill -9; and a sample's evaluation output does not depend on
-# eval_batch_size (the test metrics are equal). Small data, few steps.
+# eval_batch_size (the test metrics are equal). Small data, few steps;
+# REPRO_TEST_QUICK=1 (CI's sanitizer and AVX2-capped runs) halves them, the
+# same axes and code paths in half the time.
 source "$(dirname "$0")/lib.sh"
 set -e
 need_fashion
@@ -14,8 +16,8 @@ mkdir -p "$dir"
 small_fashion "$dir/data" 2560 300
 paths=$(isa_paths)
 
-check_example() { # example steps
-    local ex=$1 steps=$2 cfg=$REPRO_SOURCE_DIR/examples/$1.yaml
+check_example() { # example steps stop-after
+    local ex=$1 steps=$2 stop=$3 cfg=$REPRO_SOURCE_DIR/examples/$1.yaml
     local common=(--quiet "${SMALL_DATA[@]}" --set batch_size=128 --set max_steps=$steps --set epochs=100
                   --set ledger.hash_every=5 --set augment.shift_p=0.5 --set augment.flip_p=0.5)
     train() { # name, extra args...
@@ -45,9 +47,9 @@ check_example() { # example steps
     [[ -n $m1 && $m1 == "$m2" ]] || fail "$ex: eval_batch_size 7 changed the test metrics: '$m1' vs '$m2'"
     # stop mid-epoch, resume; then kill -9 twice and resume
     expect_exit 0 "$ex stop" -- "$REPRO" train "$cfg" --out "$dir/$ex.resumed" "${common[@]}" \
-        --set checkpoint.every_steps=3 --stop-after 7
+        --set checkpoint.every_steps=3 --stop-after "$stop"
     expect_exit 0 "$ex resume" -- "$REPRO" train --resume "$dir/$ex.resumed" --quiet
-    same_bits "$ex: resumed at step 7" "$dir/$ex.base" "$dir/$ex.resumed"
+    same_bits "$ex: resumed at step $stop" "$dir/$ex.base" "$dir/$ex.resumed"
     local run=$dir/$ex.killed
     "$REPRO" train "$cfg" --out "$run" "${common[@]}" --set checkpoint.every_steps=2 &
     local pid=$! kills=0
@@ -69,6 +71,11 @@ check_example() { # example steps
     echo "$ex: $kills kill(s) -9 delivered"
     same_bits "$ex: after kill -9" "$dir/$ex.base" "$run"
 }
-check_example fashion_cnn 12
-check_example fashion_resnet 8
+if [[ ${REPRO_TEST_QUICK:-0} == 1 ]]; then
+    check_example fashion_cnn 6 4
+    check_example fashion_resnet 4 3
+else
+    check_example fashion_cnn 12 7
+    check_example fashion_resnet 8 7
+fi
 finish
