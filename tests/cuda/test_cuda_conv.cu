@@ -120,7 +120,7 @@ static const repro_cuda_conv_tiling fwd_tilings[] = {REPRO_CUDA_CONV_AUTO,   REP
 static const repro_cuda_conv_tiling dw_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPRO_CUDA_CONV_DIRECT,
                                                     REPRO_CUDA_CONV_W32X32, REPRO_CUDA_CONV_W16X32,
                                                     REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16,
-                                                    REPRO_CUDA_CONV_WROWS16X8};
+                                                    REPRO_CUDA_CONV_WROWS16X8, REPRO_CUDA_CONV_WROWS16X4};
 
 /* A call that may refuse a tiling for the shape: false = refused (skip). */
 static bool ran(repro_status st, const repro_error &err, const char *what)
@@ -442,12 +442,15 @@ static void test_graph(rng &r)
 static const conv_case bench_layers[] = {
     {128, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},   /* conv1 1->32 on 28x28 */
     {128, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* conv2 32->64 on 14x14 */
+    {128, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* fashion_resnet's 16->16 on 28x28 */
+    {128, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* fashion_resnet's 32->32 on 14x14 */
     {128, 64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* res 64->64 on 14x14 */
     {128, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},    /* res 64->64 on 7x7 */
     {128, 64, 14, 14, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0}, /* down 64->128 3x3 stride 2: 14x14 -> 7x7 */
     {128, 64, 14, 14, 128, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0}, /* shortcut 64->128 1x1 stride 2 */
 };
-static const char *const bench_names[] = {"conv1 1->32 28x28", "conv2 32->64 14x14", "res 64->64 14x14",
+static const char *const bench_names[] = {"conv1 1->32 28x28", "conv2 32->64 14x14", "res 16->16 28x28",
+                                          "res 32->32 14x14",  "res 64->64 14x14",
                                           "res 64->64 7x7",    "down 64->128 s2 3x3", "down 64->128 s2 1x1"};
 
 static double time_ms(void (*fn)(void *), void *ctx, int reps)

@@ -225,7 +225,7 @@ repro_conv_wgrad_args wgrad_args_of(const shape *s, float *dw, float *db, const 
 
 bool is_wgrad_rows(repro_cuda_conv_tiling t)
 {
-    return t == REPRO_CUDA_CONV_WROWS16X8;
+    return t == REPRO_CUDA_CONV_WROWS16X8 || t == REPRO_CUDA_CONV_WROWS16X4;
 }
 
 /* Whether `t` can run dw (with_dw) and db (with_db) of s. */
@@ -275,6 +275,28 @@ repro_cuda_conv_tiling auto_igemm(const shape *s, int dx)
     return igemm_can(best, s, dx) ? best : REPRO_CUDA_CONV_DIRECT;
 }
 
+/* The row kernel's block: 16 channels x 8 (ci, kh) groups (4 warps) runs
+ * the most chain steps a cycle on one multiprocessor, but a layer with few
+ * chains gets few such blocks. On rows of 7 or 14, when they would leave
+ * more than half of the multiprocessors idle and 16 x 4 blocks (2 warps)
+ * are more of them, those win. Measured on the H200 at batch 128
+ * (test_cuda_conv --bench-only, dw + db; docs/cuda.md): 32 -> 64 on 14x14,
+ * 52 blocks of 16 x 8 or 100 of 16 x 4, 190 -> 156 us; 32 -> 32 on 14x14
+ * 190 -> 156 us; but on rows of 28 16 x 4 was slower (16 -> 16: 552 ->
+ * 591 us), and so were blocks of one warp (8 x 4) and a thread's one chain
+ * in place of three (more, smaller threads) on every layer. */
+repro_cuda_conv_tiling auto_wgrad_rows(const shape *s, int with_dw, int with_db)
+{
+    const int64_t Og = s->O / s->groups;
+    const int64_t groups_ck = (with_dw ? (s->C / s->groups) * s->KH : 0) + (with_db ? 1 : 0);
+    const int64_t b16x8 = ceil_div(groups_ck, 8) * ceil_div(Og, 16) * s->groups;
+    const int64_t b16x4 = ceil_div(groups_ck, 4) * ceil_div(Og, 16) * s->groups;
+    if (s->OW <= 14 && 2 * b16x8 <= SMS && b16x4 > b16x8 &&
+        wgrad_can(REPRO_CUDA_CONV_WROWS16X4, s, with_dw, with_db))
+        return REPRO_CUDA_CONV_WROWS16X4;
+    return REPRO_CUDA_CONV_WROWS16X8;
+}
+
 /* dw: the chain of N*OH*OW steps is fixed, so the time is the steps times
  * the cycles a step takes on the busiest multiprocessor: at least the fma
  * latency (4), at least what one warp issues a step, and the instructions
@@ -310,8 +332,9 @@ repro_cuda_conv_tiling auto_wgrad(const shape *s, int with_dw, int with_db)
         return REPRO_CUDA_CONV_DIRECT;
     /* A 3-wide kernel at stride 1 on rows of 7, 14 or 28: the row kernel,
      * 1.2-1.8x the GEMM form's speed (test_cuda_conv --bench-only) */
-    const repro_cuda_conv_tiling rows = REPRO_CUDA_CONV_WROWS16X8;
-    return wgrad_can(rows, s, with_dw, with_db) ? rows : best;
+    if (!wgrad_can(REPRO_CUDA_CONV_WROWS16X8, s, with_dw, with_db))
+        return best;
+    return auto_wgrad_rows(s, with_dw, with_db);
 }
 
 int to_int(int64_t v)
@@ -421,7 +444,8 @@ const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
 {
     static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct",   "128x64",  "64x64",
                                                                "128x32", "64x32",    "w32x32",  "w16x32",
-                                                               "w16x16", "w8x16",    "wrows16x8"};
+                                                               "w16x16", "w8x16",    "wrows16x8",
+                                                               "wrows16x4"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 

@@ -32,9 +32,11 @@
  * The row width OW is a template argument (7, 14, 28: the 3x3 layers of
  * nets on 28x28 images, and of a 224x224 ResNet's last three stages), so
  * a row's steps, their float4 reads and the last OW % 4 steps unroll into
- * straight code. One block is 16 channels x 8 groups, 4 warps: few enough
+ * straight code. A block is 16 channels x 8 groups, 4 warps: few enough
  * blocks that a multiprocessor holds about one warp a scheduler, and 2.75
- * staged values a thread a row. A tile is 16 rows (24 of 7): each tile
+ * staged values a thread a row; or 16 x 4, 2 warps, for layers whose 16 x 8
+ * blocks would leave most multiprocessors idle (conv2d.cu, auto_wgrad_rows).
+ * A tile is 16 rows (24 of 7): each tile
  * costs a wait, a barrier that the block's slowest warp sets, and the ring's
  * bookkeeping, so big tiles pay them rarely (the shared memory, 75 to 148
  * KiB in 3 stages, is asked for past the 48 KiB default).
@@ -349,13 +351,14 @@ bool can(const wgrad_args &a)
 
 int repro_conv_wgrad_rows_can(repro_cuda_conv_tiling tiling, const wgrad_args &a)
 {
-    return tiling == REPRO_CUDA_CONV_WROWS16X8 && can(a);
+    return (tiling == REPRO_CUDA_CONV_WROWS16X8 || tiling == REPRO_CUDA_CONV_WROWS16X4) && can(a);
 }
 
 int repro_conv_wgrad_rows_launch(repro_cuda_conv_tiling tiling, const wgrad_args &a, cudaStream_t s)
 {
     switch (tiling) {
     case REPRO_CUDA_CONV_WROWS16X8: return launch<16, 8>(a, s);
+    case REPRO_CUDA_CONV_WROWS16X4: return launch<16, 4>(a, s);
     default: return 0;
     }
 }

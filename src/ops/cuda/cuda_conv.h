@@ -93,9 +93,10 @@ typedef enum repro_cuda_conv_tiling {
     REPRO_CUDA_CONV_W8X16,      /* 128 threads, 1 output each */
     /* dw (and db) of a 3-wide kernel at stride 1, one output row at a time:
      * output channels x (ci, kh) groups, a thread's 3 outputs kw = 0, 1, 2 */
-    REPRO_CUDA_CONV_WROWS16X8   /* 128 threads: 16 channels x 8 (ci, kh) */
+    REPRO_CUDA_CONV_WROWS16X8,  /* 128 threads: 16 channels x 8 (ci, kh) */
+    REPRO_CUDA_CONV_WROWS16X4   /* 64 threads: 16 channels x 4 (ci, kh) */
 } repro_cuda_conv_tiling;
-#define REPRO_CUDA_CONV_TILINGS 11
+#define REPRO_CUDA_CONV_TILINGS 12
 
 /* A short name ("direct", "128x64", "w8x16", ...). */
 const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t);
