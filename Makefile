@@ -64,11 +64,14 @@ test-faults:
 
 # libFuzzer harnesses (fuzz/, needs clang) under ASan + UBSan, each run for
 # FUZZ_SECONDS from its seed corpus in fuzz/corpus/<target>/; a finding is
-# left in build-fuzz/findings/ and fails the target.
+# left in build-fuzz/findings/ and fails the target. Compiled as OSS-Fuzz
+# does (-O1 -gline-tables-only: a third less compile time than -O2 -g, and
+# the stack traces keep their lines).
 FUZZ_SECONDS ?= 60
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
-	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_FUZZ=ON -DREPRO_SANITIZE=address,undefined
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only' -DREPRO_FUZZ=ON -DREPRO_SANITIZE=address,undefined
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh build-fuzz
 
