@@ -53,15 +53,18 @@ expect_err_contains "a user's model.safetensors" "'$dir/clash' holds no run, but
 kept "a user's model.safetensors" "$dir/clash/model.safetensors" mine
 
 # ---- an old run cleared part-way (what a kill during --force leaves) ----
-# --force removes the checkpoints first and run.json last, so a kill at any
-# moment leaves no checkpoint without its run.json: --resume then says
-# there is no checkpoint (issue 17's test_kill9 saw "cannot resume ...
-# run.json: No such file" when run.json went first). A run file that cannot
-# be removed (here metrics.jsonl made a directory) stops the clearing where
-# a kill could, after the checkpoints and before run.json.
+# --force removes the checkpoints first, then run.json, then the rest, so a
+# kill at any moment leaves no checkpoint without its run.json (issue 17's
+# test_kill9 saw "cannot resume ... run.json: No such file" when run.json
+# went first) and no run.json saying "complete" over a model and ledger
+# already gone (test_kill9 took such a directory for a finished run when
+# run.json went last). A run file that cannot be removed (here
+# metrics.jsonl made a directory) stops the clearing where a kill could,
+# after run.json.
 expect_exit 0 "a run to clear" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/part"
 checks=$((checks + 1))
 ls "$dir/part"/ckpt-*.safetensors >/dev/null 2>&1 || fail "the run to clear wrote no checkpoint"
+cp -r "$dir/part" "$dir/part-first"
 rm "$dir/part/metrics.jsonl"
 mkdir "$dir/part/metrics.jsonl"
 touch "$dir/part/metrics.jsonl/keep"
@@ -70,9 +73,15 @@ expect_err_contains "--force that cannot finish clearing" "cannot remove '$dir/p
 checks=$((checks + 1))
 ls "$dir/part"/ckpt-*.safetensors >/dev/null 2>&1 && fail "a checkpoint outlived the clearing: $(ls "$dir/part")"
 checks=$((checks + 1))
-[[ -f $dir/part/run.json ]] || fail "run.json went before the clearing finished: $(ls "$dir/part")"
+[[ -e $dir/part/run.json ]] && fail "run.json outlived the checkpoints' clearing: $(ls "$dir/part")"
 expect_exit 2 "--resume of a part-cleared run" -- "$REPRO" train --resume "$dir/part" --quiet
-expect_err_contains "--resume of a part-cleared run" "has no checkpoint to resume from"
+expect_err_contains "--resume of a part-cleared run" \
+    "'$dir/part': it holds no run.json, only what is left of a run cleared part-way; there is nothing to resume"
+expect_exit 2 "a run over a part-cleared run, no --force" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/part"
+expect_err_contains "a run over a part-cleared run, no --force" "'$dir/part' exists and is not empty"
+rm -r "$dir/part/metrics.jsonl"
+expect_exit 0 "--force over a part-cleared run" -- "$REPRO" train "$cfg" "${common[@]}" --out "$dir/part" --force
+same_bits "--force over a part-cleared run" "$dir/part-first" "$dir/part"
 
 # ---- a live run ----
 "$REPRO" train "$cfg" "${common[@]}" --out "$dir/live" --set max_steps=100000 --set epochs=100000 \

@@ -79,7 +79,15 @@ int run_config_load_rehash(const char *run_dir, int force, int rehash, const cha
     snprintf(path, sizeof path, "%s/run.json", run_dir);
     repro_error err;
     if (repro_json_read_file(path, &rc->record, &err) != REPRO_OK) {
-        fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
+        char lock[4096];
+        snprintf(lock, sizeof lock, "%s/run.lock", run_dir);
+        if (access(path, F_OK) != 0 && errno == ENOENT && access(lock, F_OK) == 0)
+            /* run.lock without run.json: --force stopped while clearing it
+             * (src/record/run.c, clear_phase) */
+            fprintf(stderr, "%s '%s': it holds no run.json, only what is left of a run cleared part-way; "
+                    "there is nothing to resume (--force starts a new run there)\n", what, run_dir);
+        else
+            fprintf(stderr, "%s '%s': %s\n", what, run_dir, err.message);
         return 2;
     }
     rc->config_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rc->record, "config_path"));

@@ -98,15 +98,19 @@ static int is_run_file(const char *name)
 }
 
 /* The order --force clears an old run in, so that a kill at any moment
- * leaves a directory `--resume` reads: the checkpoints (and interrupted
- * atomic writes) first, then the logs and the model, run.json last. A kill
- * part-way leaves run.json and no checkpoint ("has no checkpoint to resume
- * from"), never checkpoints without the record that says what they are. */
+ * leaves a directory that tells the truth: the checkpoints (and interrupted
+ * atomic writes) first, then run.json, then the logs and the model. A kill
+ * part-way never leaves checkpoints without the record that says what they
+ * are (--resume would fail on them), nor a record that says "complete"
+ * over a model and ledger already gone (tests/test_kill9.sh took such a
+ * directory for a finished run). What it can leave is the old logs beside
+ * run.lock, which marks the directory as a run's: --resume says there is
+ * no run.json, and --force clears it. */
 static int clear_phase(const char *name)
 {
     if (is_atomic_leftover(name) || strncmp(name, "ckpt-", 5) == 0)
         return 0;
-    return strcmp(name, "run.json") == 0 ? 2 : 1;
+    return strcmp(name, "run.json") == 0 ? 1 : 2;
 }
 
 /* Scans dir (run.lock aside): whether it has any other entry, the first
