@@ -29,9 +29,27 @@ steps=$(grep -c '"step"' "$dir/full/ledger.jsonl")
 
 # Delays: a seeded sequence (bash's $RANDOM seeded with a constant), up to
 # 60% of an uninterrupted run, so most kills land mid-run and a resume
-# sometimes gets to the end.
+# sometimes gets to the end. A machine that gets slower than it was for the
+# timing run (CI's other tests taking the cores) could make every process
+# die before its first new checkpoint: after 3 attempts in a row that wrote
+# none, the ceiling grows by half.
 RANDOM=20240501
-next_delay() { delay_ms=$((RANDOM % (run_ms * 6 / 10 + 1) + 10)); }
+max_delay_ms=$((run_ms * 6 / 10))
+stalls=0
+next_delay() { delay_ms=$((RANDOM % (max_delay_ms + 1) + 10)); }
+newest_ckpt() { ls "$run"/ckpt-*.safetensors 2>/dev/null | tail -n 1; }
+# progress BEFORE: counts an attempt that left no newer checkpoint than BEFORE
+progress() {
+    if [[ $finished -eq 0 && "$(newest_ckpt)" == "$1" ]]; then
+        stalls=$((stalls + 1))
+        if [[ $stalls -ge 3 ]]; then
+            max_delay_ms=$((max_delay_ms * 3 / 2))
+            stalls=0
+        fi
+    else
+        stalls=0
+    fi
+}
 
 # check_files: no torn checkpoint, a parseable run.json
 check_files() {
@@ -81,23 +99,25 @@ while [[ $kills -lt $kills_wanted ]]; do
     while [[ $finished -eq 0 ]]; do
         attempts=$((attempts + 1))
         if [[ $attempts -gt $((kills_wanted * 20)) ]]; then
-            fail "no progress after $attempts attempts"
+            fail "no progress after $attempts attempts (delays up to $max_delay_ms ms; the run took $run_ms ms)"
             finish
         fi
         if grep -q '^."status":.*"complete"' "$run/run.json" 2>/dev/null; then
             finished=1 # killed as it exited, after marking the run complete
             continue
         fi
-        if ! ls "$run"/ckpt-*.safetensors >/dev/null 2>&1; then
+        before=$(newest_ckpt)
+        if [[ -z $before ]]; then
             # killed before the first checkpoint: resume must say so
             expect_exit 2 "resume without a checkpoint" -- "$REPRO" train --resume "$run" --quiet || true
             if grep -q '"config_sha256"' "$run/run.json" 2>/dev/null; then
                 expect_err_contains "resume without a checkpoint" "has no checkpoint to resume from"
             fi
             start "$REPRO" train "$cfg" --out "$run" --force "${common[@]}"
-            continue
+        else
+            start "$REPRO" train --resume "$run" --quiet
         fi
-        start "$REPRO" train --resume "$run" --quiet
+        progress "$before"
     done
     same_bits "round $rounds ($kills kills so far)" "$dir/full" "$run"
     checks=$((checks + 1))
@@ -105,5 +125,5 @@ while [[ $kills -lt $kills_wanted ]]; do
     checks=$((checks + 1))
     ls "$run"/*.tmp.* >/dev/null 2>&1 && fail "round $rounds: temporary files left: $(ls "$run")"
 done
-echo "kill9: $kills kills over $rounds rounds and $attempts resumes (run: $steps steps, ${run_ms} ms)"
+echo "kill9: $kills kills over $rounds rounds and $attempts resumes (run: $steps steps, ${run_ms} ms; delays up to ${max_delay_ms} ms at the end)"
 finish
