@@ -115,6 +115,7 @@ if [[ -n ${REPRO_GOLDEN_PATHS:-} ]]; then
     paths=$REPRO_GOLDEN_PATHS
     echo "checking only: $paths (REPRO_GOLDEN_PATHS); cases: ${cases[*]}"
 fi
+skipped_cases=0
 for c in "${cases[@]}"; do
     why=$(missing_data "$c")
     if [[ -n $why ]]; then
@@ -147,7 +148,7 @@ for isa in scalar avx2 avx512 neon; do
     fi
 done
 
-if [[ ${skipped_cases:-0} -eq ${#cases[@]} && $failures -eq 0 ]]; then
+if [[ $skipped_cases -eq ${#cases[@]} && $failures -eq 0 ]]; then
     exit 77 # no case had its data: ctest says skipped
 fi
 
