@@ -120,7 +120,8 @@ static const repro_cuda_conv_tiling fwd_tilings[] = {REPRO_CUDA_CONV_AUTO,   REP
 static const repro_cuda_conv_tiling dw_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPRO_CUDA_CONV_DIRECT,
                                                     REPRO_CUDA_CONV_W32X32, REPRO_CUDA_CONV_W16X32,
                                                     REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16,
-                                                    REPRO_CUDA_CONV_WROWS16X8, REPRO_CUDA_CONV_WROWS16X4};
+                                                    REPRO_CUDA_CONV_WROWS16X8, REPRO_CUDA_CONV_WROWS16X4,
+                                                    REPRO_CUDA_CONV_WROWS8X4WS};
 
 /* A call that may refuse a tiling for the shape: false = refused (skip). */
 static bool ran(repro_status st, const repro_error &err, const char *what)
@@ -187,19 +188,24 @@ static void test_conv(rng &r, const conv_case &c)
         cmp_f(name, shape, dw, d_dw.down());
         snprintf(name, sizeof name, "conv2d backward db acc [%s%s]", t == REPRO_CUDA_CONV_AUTO ? "auto=" : "", tn);
         cmp_f(name, shape, db, d_db.down());
-        /* dy 1 and 2 floats past an aligned address: the row kernel copies
-         * dy 16, 8 or 4 bytes at a time by its alignment */
+        /* dy, or x, 1 and 2 floats past an aligned address: the row kernel
+         * copies dy (and, with its staging warp, x) 16, 8 or 4 bytes at a time
+         * by their alignment */
         for (int shift = 1; shift <= 2; shift++) {
-            dbuf<float> d_dys((size_t)ny + 2);
-            CUDA_OK(cudaMemcpy(d_dys.p + shift, dy.data(), (size_t)ny * sizeof(float), cudaMemcpyHostToDevice));
-            d_dw.up(dw0);
-            d_db.up(db0);
-            REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(REPRO_CUDA_CONV_AUTO, t, &s, NULL, d_dw.p, d_db.p,
-                                                             d_dys.p + shift, d_x.p, d_w.p, NULL, &err_));
-            snprintf(name, sizeof name, "conv2d backward dw acc, dy +%d [%s]", shift, tn);
-            cmp_f(name, shape, dw, d_dw.down());
-            snprintf(name, sizeof name, "conv2d backward db acc, dy +%d [%s]", shift, tn);
-            cmp_f(name, shape, db, d_db.down());
+            for (int of_x = 0; of_x <= 1; of_x++) {
+                const fvec &src = of_x ? x : dy;
+                dbuf<float> d_off(src.size() + 2);
+                CUDA_OK(cudaMemcpy(d_off.p + shift, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+                d_dw.up(dw0);
+                d_db.up(db0);
+                REPRO_OK_OR_DIE(repro_cuda_conv2d_backward_tiled(
+                    REPRO_CUDA_CONV_AUTO, t, &s, NULL, d_dw.p, d_db.p, of_x ? d_dy.p : d_off.p + shift,
+                    of_x ? d_off.p + shift : d_x.p, d_w.p, NULL, &err_));
+                snprintf(name, sizeof name, "conv2d backward dw acc, %s +%d [%s]", of_x ? "x" : "dy", shift, tn);
+                cmp_f(name, shape, dw, d_dw.down());
+                snprintf(name, sizeof name, "conv2d backward db acc, %s +%d [%s]", of_x ? "x" : "dy", shift, tn);
+                cmp_f(name, shape, db, d_db.down());
+            }
         }
         /* without db: no bias column in the tiles, dw alone */
         d_dw.up(dw0);
@@ -868,6 +874,8 @@ int main(int argc, char **argv)
         {3, 4, 1, 28, 5, 1, 3, 1, 1, 0, 1, 1, 1, 1, 1},    /* dw rows: 1x3 on one-row images (a tile spans 2) */
         {2, 3, 6, 9, 4, 3, 3, 1, 1, 2, 0, 1, 1, 1, 2},     /* dw rows: padding 2 x 0, 7 wide, inf / NaN */
         {5, 6, 14, 14, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},   /* dw rows: groups 2, 14 wide */
+        {2, 3, 6, 14, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2},    /* dw rows: 14 wide, inf / NaN (x copied 8 bytes a copy) */
+        {2, 2, 5, 28, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2},    /* dw rows: 28 wide, inf / NaN (16 bytes a copy) */
         {5, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* the example layers at batch 5 */
         {5, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
         {5, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -885,6 +893,8 @@ int main(int argc, char **argv)
     test_conv_negzero({5, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0});
     test_conv_negzero({3, 2, 9, 9, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 0});
     test_conv_negzero({3, 2, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}); /* the row kernels: 7 wide, tiles across images */
+    test_conv_negzero({3, 2, 7, 14, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}); /* and 14 and 28 wide (the staging warp's) */
+    test_conv_negzero({3, 2, 5, 28, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0});
     test_conv_errors();
 
     static const pool_case pools[] = {

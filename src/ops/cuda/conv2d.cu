@@ -225,7 +225,7 @@ repro_conv_wgrad_args wgrad_args_of(const shape *s, float *dw, float *db, const 
 
 bool is_wgrad_rows(repro_cuda_conv_tiling t)
 {
-    return t == REPRO_CUDA_CONV_WROWS16X8 || t == REPRO_CUDA_CONV_WROWS16X4;
+    return t == REPRO_CUDA_CONV_WROWS16X8 || t == REPRO_CUDA_CONV_WROWS16X4 || t == REPRO_CUDA_CONV_WROWS8X4WS;
 }
 
 /* Whether `t` can run dw (with_dw) and db (with_db) of s. */
@@ -233,7 +233,7 @@ bool wgrad_can(repro_cuda_conv_tiling t, const shape *s, int with_dw, int with_d
 {
     if (is_wgrad_rows(t)) {
         float dummy;
-        return fits_tiles(s) && s->O / s->groups <= 65535 * 16 &&
+        return fits_tiles(s) && s->O / s->groups <= 65535 * 8 &&
                repro_conv_wgrad_rows_can(t, wgrad_args_of(s, with_dw ? &dummy : NULL, with_db ? &dummy : NULL,
                                                            NULL, NULL));
     }
@@ -275,22 +275,34 @@ repro_cuda_conv_tiling auto_igemm(const shape *s, int dx)
     return igemm_can(best, s, dx) ? best : REPRO_CUDA_CONV_DIRECT;
 }
 
-/* The row kernel's block: 16 channels x 8 (ci, kh) groups (4 warps) runs
+/* The row kernel's block. On rows of 14 or 28, when the blocks fit in one
+ * wave (at most 3 a multiprocessor), a chain warp of 8 channels x 4
+ * (ci, kh) groups with its own staging warp (wrows8x4ws): its scheduler
+ * issues only the chains' fmas and shared reads, and the layer spreads over
+ * more multiprocessors. Measured on the H200 at batch 128 (test_cuda_conv
+ * --bench-only, dw + db; docs/cuda.md): 1 -> 32 and 16 -> 16 on 28x28
+ * 544 -> 333 us, 32 -> 64 on 14x14 175 -> 111 us, 32 -> 32 174 -> 92 us,
+ * 64 -> 64 (392 blocks) 175 -> 152 us; slower on rows of 7 (66 -> 70 us),
+ * so the kernel refuses them. Larger layers keep the blocks below, which
+ * put more chain warps on a multiprocessor (not measured against it).
+ * Else 16 channels x 8 (ci, kh) groups (4 warps, every thread staging) runs
  * the most chain steps a cycle on one multiprocessor, but a layer with few
  * chains gets few such blocks. On rows of 7 or 14, when they would leave
  * more than half of the multiprocessors idle and 16 x 4 blocks (2 warps)
- * are more of them, those win. Measured on the H200 at batch 128
- * (test_cuda_conv --bench-only, dw + db; docs/cuda.md): 32 -> 64 on 14x14,
- * 52 blocks of 16 x 8 or 100 of 16 x 4, 190 -> 156 us; 32 -> 32 on 14x14
- * 190 -> 156 us; but on rows of 28 16 x 4 was slower (16 -> 16: 552 ->
- * 591 us), and so were blocks of one warp (8 x 4) and a thread's one chain
- * in place of three (more, smaller threads) on every layer. */
+ * are more of them, those win: 32 -> 64 on 14x14, 52 blocks of 16 x 8 or
+ * 100 of 16 x 4, 190 -> 156 us; but on rows of 28 16 x 4 was slower (16 ->
+ * 16: 552 -> 591 us), and so were blocks of one warp (8 x 4) and a thread's
+ * one chain in place of three (more, smaller threads) on every layer. */
 repro_cuda_conv_tiling auto_wgrad_rows(const shape *s, int with_dw, int with_db)
 {
     const int64_t Og = s->O / s->groups;
     const int64_t groups_ck = (with_dw ? (s->C / s->groups) * s->KH : 0) + (with_db ? 1 : 0);
+    const int64_t b8x4ws = ceil_div(groups_ck, 4) * ceil_div(Og, 8) * s->groups;
     const int64_t b16x8 = ceil_div(groups_ck, 8) * ceil_div(Og, 16) * s->groups;
     const int64_t b16x4 = ceil_div(groups_ck, 4) * ceil_div(Og, 16) * s->groups;
+    if ((s->OW == 14 || s->OW == 28) && b8x4ws <= 3 * SMS &&
+        wgrad_can(REPRO_CUDA_CONV_WROWS8X4WS, s, with_dw, with_db))
+        return REPRO_CUDA_CONV_WROWS8X4WS;
     if (s->OW <= 14 && 2 * b16x8 <= SMS && b16x4 > b16x8 &&
         wgrad_can(REPRO_CUDA_CONV_WROWS16X4, s, with_dw, with_db))
         return REPRO_CUDA_CONV_WROWS16X4;
@@ -445,7 +457,7 @@ const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
     static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct",   "128x64",  "64x64",
                                                                "128x32", "64x32",    "w32x32",  "w16x32",
                                                                "w16x16", "w8x16",    "wrows16x8",
-                                                               "wrows16x4"};
+                                                               "wrows16x4", "wrows8x4ws"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 

@@ -59,7 +59,27 @@
  * when even and 8-byte aligned, else 1; x stays 1 (its staged row starts
  * pw floats in). Values that are the same in every
  * row (padding columns, the bias group's 1.0f, channels past the group)
- * are written into every stage once. */
+ * are written into every stage once.
+ *
+ * With a staging warp (wrows8x4ws, rows of 14 and 28): a block is one warp
+ * of 8 channels x 4 groups that only runs chains, and one warp that only
+ * stages, on another scheduler. The chain warp's scheduler then issues little
+ * besides the fmas and shared reads, and a layer with few chains spreads over
+ * more multiprocessors. They hand the S = 4 stages over by named barriers:
+ * the staging warp keeps 3 tiles in flight, says a stage is full once its
+ * copies landed, and refills it once the chain warp says it is empty. One
+ * warp staging a float at a time could not keep up with the chains (1 -> 32
+ * on 28x28: the chain warp waited at the full barrier); so here x rows are
+ * copied 16 (or 8) bytes a copy too, when the padding is 1 and x is aligned:
+ * a staged row then holds value j at j + 3, so that iw = 0 lands on a
+ * 16-byte boundary, and the chains read x through a window of three float4s
+ * (SH = 3 in rows_chains). Tiles are 8 rows of 28 or 16 of 14. Measured
+ * (H200, dw + db, batch 128): 1 -> 32 on 28x28 544 -> 333 us (two staging
+ * warps copying x a float at a time: 369 us, one: 483 us), 32 -> 64 on
+ * 14x14 175 -> 111 us; on rows of 7 it was slower, so it refuses them. Each
+ * chain step of 1 -> 32 takes about 6.5 cycles (ncu: 57 % of the chain
+ * warp's cycles issue, the rest waiting on the fma before and on shared
+ * reads), against the fma's 4. */
 #include <cstddef>
 #include <cstdint>
 
@@ -82,104 +102,129 @@ constexpr int odd_quad_at_least(int v)
     return 4 * ((v + 3) / 4 + ((v + 3) / 4 % 2 == 0));
 }
 
-template <int BO, int BC, int OW, int R, int DQ>
+constexpr int max3(int a, int b, int c)
+{
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+template <int BO, int BC, int OW, int R, int DQ, int XQ>
 struct rows_layout {
-    static constexpr int NT = BO * BC;
     static constexpr int XW = OW + 2;                                    /* x values a row */
+    static constexpr int SH = XQ > 1 ? 3 : 0;                            /* where x value j sits: j + SH */
     static constexpr int FULL = OW / 4 * 4;                              /* steps in whole float4s */
-    static constexpr int LD = round4(XW > FULL + 4 ? XW : FULL + 4);     /* floats between rows */
+    static constexpr int READ = SH + 5 >= 8 ? FULL + 8 : FULL + 4;      /* the float4 reads' end */
+    static constexpr int LD = round4(max3(SH + XW, READ, OW + SH + 3));  /* floats between rows */
     static constexpr int SO = odd_quad_at_least(R * LD);                 /* between channels' / groups' rows */
     static constexpr int XOFF = BO * SO;                                 /* the x rows in a stage */
     static constexpr int STAGE = (BO + BC) * SO;                         /* floats a stage */
     static constexpr int DYC = BO * OW / DQ;                             /* dy copies a row, DQ floats each */
-    static constexpr int NDY = (DYC + NT - 1) / NT;                      /* dy copies a thread makes a row */
-    static constexpr int NX = (BC * XW + NT - 1) / NT;                   /* x values */
-    static_assert(OW % DQ == 0, "a dy copy stays in its row");
+    static constexpr int XC = XQ > 1 ? BC * OW / XQ : BC * XW;           /* x copies (or fixed values) a row */
+    static_assert(OW % DQ == 0 && OW % XQ == 0, "a copy stays in its row");
 };
 
-template <int BO, int BC, int OW, int R, int S, int DQ>
-__global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int CG, int bias_group)
-{
-    typedef rows_layout<BO, BC, OW, R, DQ> L;
-    constexpr int NT = L::NT, LD = L::LD, XW = L::XW;
-    extern __shared__ __align__(16) float sm[];
-
-    const int tid = threadIdx.x, g = blockIdx.z;
-    const int cg0 = blockIdx.x * BC, o0 = blockIdx.y * BO;
-    const int KH = a.KHW / 3;
+/* The staging of one thread among the NP that stage a block's tiles: its
+ * copies, and the next tile to load. */
+template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int NP>
+struct rows_stager {
+    typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
+    static constexpr int NDY = (L::DYC + NP - 1) / NP; /* dy copies this thread makes a row */
+    static constexpr int NX = (L::XC + NP - 1) / NP;   /* x copies */
 
     /* This thread's copies: destination in a stage's row 0, in bytes (-1: nothing to copy, the
      * value is written once, here), and source in the first row of image 0 (an x source is the
      * input row kh - ph, channel ci, iw = 0); a row adds one offset to every source. For x,
      * xk is the input row's offset kh - ph, to zero-fill rows off the image. */
-    int dyd[L::NDY], xd[L::NX], xk[L::NX];
-    const float *dys[L::NDY], *xs[L::NX];
+    int dyd[NDY], xd[NX], xk[NX];
+    const float *dys[NDY], *xs[NX];
+    /* the next tile to load: its first row q = n*OH + oh */
+    int Q, qn, n, oh;
+    unsigned sbase;
+    int H, W, OH, dy_n, x_n;
+
+    /* pt: this thread among the NP; the block's channels from o0 and column groups from cg0 */
+    __device__ __forceinline__ rows_stager(const wgrad_args &a, float *sm, int pt, int g, int o0, int cg0, int CG,
+                                           int bias_group)
+        : Q(a.N * a.OH), qn(0), n(0), oh(0), sbase(repro_shared_addr(sm)), H(a.H), W(a.W), OH(a.OH),
+          dy_n(a.dy_n), x_n(a.x_n)
+    {
+        constexpr int LD = L::LD, XW = L::XW;
+        const int KH = a.KHW / 3;
 #pragma unroll
-    for (int i = 0; i < L::NDY; i++) {
-        const int e = tid + i * NT, ol = e / (OW / DQ), ow = (e - ol * (OW / DQ)) * DQ, o = o0 + ol;
-        dyd[i] = -1;
-        dys[i] = a.dy;
-        if (e >= L::DYC)
-            continue;
-        if (o < a.Og) {
-            dyd[i] = (ol * L::SO + ow) * 4;
-            dys[i] = a.dy + ((g * a.Og + o) * a.P + ow);
-        } else {
+        for (int i = 0; i < NDY; i++) {
+            const int e = pt + i * NP, ol = e / (OW / DQ), ow = (e - ol * (OW / DQ)) * DQ, o = o0 + ol;
+            dyd[i] = -1;
+            dys[i] = a.dy;
+            if (e >= L::DYC)
+                continue;
+            if (o < a.Og) {
+                dyd[i] = (ol * L::SO + ow) * 4;
+                dys[i] = a.dy + ((g * a.Og + o) * a.P + ow);
+            } else {
 #pragma unroll
+                for (int st = 0; st < S; st++)
+#pragma unroll
+                    for (int r = 0; r < R; r++)
+#pragma unroll
+                        for (int q = 0; q < DQ; q++)
+                            sm[st * L::STAGE + r * LD + ol * L::SO + ow + q] = 0.0f;
+            }
+        }
+        /* x values that are the same in every row: the bias group's 1.0f, +0.0f off the image's
+         * columns or past the groups */
+#pragma unroll 1
+        for (int e = pt; e < BC * XW; e += NP) {
+            const int cl = e / XW, j = e - cl * XW, cg = cg0 + cl, iw = j - a.pad_w;
+            if (cg != bias_group && cg < CG && iw >= 0 && iw < a.W)
+                continue;
+            const float fixed = cg == bias_group ? 1.0f : 0.0f;
             for (int st = 0; st < S; st++)
-#pragma unroll
                 for (int r = 0; r < R; r++)
-#pragma unroll
-                    for (int q = 0; q < DQ; q++)
-                        sm[st * L::STAGE + r * LD + ol * L::SO + ow + q] = 0.0f;
+                    sm[st * L::STAGE + r * LD + L::XOFF + cl * L::SO + j + L::SH] = fixed;
         }
-    }
+        /* copies of XQ values iw .. iw + XQ - 1 (with XQ > 1, the padding is 1 and W == OW) */
 #pragma unroll
-    for (int i = 0; i < L::NX; i++) {
-        const int e = tid + i * NT, cl = e / XW, j = e - cl * XW, cg = cg0 + cl, iw = j - a.pad_w;
-        xd[i] = -1;
-        xk[i] = 0;
-        xs[i] = a.x;
-        if (e >= BC * XW)
-            continue;
-        const int d = L::XOFF + cl * L::SO + j;
-        if (cg != bias_group && cg < CG && iw >= 0 && iw < a.W) {
-            const int ci = cg / KH, kh = cg - ci * KH;
-            xd[i] = d * 4;
-            xk[i] = kh - a.pad_h;
-            xs[i] = a.x + ((g * a.Cg + ci) * a.HW + xk[i] * a.W + iw);
-            continue;
+        for (int i = 0; i < NX; i++) {
+            const int e = pt + i * NP;
+            int cl, iw;
+            if (XQ > 1) {
+                cl = e / (OW / XQ);
+                iw = (e - cl * (OW / XQ)) * XQ;
+            } else {
+                cl = e / XW;
+                iw = e - cl * XW - a.pad_w;
+            }
+            const int cg = cg0 + cl;
+            xd[i] = -1;
+            xk[i] = 0;
+            xs[i] = a.x;
+            if (e < L::XC && cg != bias_group && cg < CG && iw >= 0 && iw < a.W) {
+                const int ci = cg / KH, kh = cg - ci * KH;
+                xd[i] = (L::XOFF + cl * L::SO + iw + a.pad_w + L::SH) * 4;
+                xk[i] = kh - a.pad_h;
+                xs[i] = a.x + ((g * a.Cg + ci) * a.HW + xk[i] * a.W + iw);
+            }
         }
-        const float fixed = cg == bias_group ? 1.0f : 0.0f; /* the bias group, or off the image or the groups */
-#pragma unroll
-        for (int st = 0; st < S; st++)
-#pragma unroll
-            for (int r = 0; r < R; r++)
-                sm[st * L::STAGE + r * LD + d] = fixed;
     }
 
-    /* The next tile to load: its first row q = n*OH + oh. */
-    const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
-    int qn = 0, n = 0, oh = 0;
-    const unsigned sbase = repro_shared_addr(sm);
-    const int H = a.H, W = a.W, OH = a.OH, dy_n = a.dy_n, x_n = a.x_n;
-    auto issue = [&](int st) {
+    /* Start the copies of the next tile into stage st (its rows past the chain's end: none). */
+    __device__ __forceinline__ void issue(int st)
+    {
         int hr = oh;
         ptrdiff_t dyo = (ptrdiff_t)n * dy_n + oh * OW, xo = (ptrdiff_t)n * x_n + oh * W; /* the row's offsets */
 #pragma unroll
         for (int r = 0; r < R; r++) {
             if (qn + r >= Q)
                 break;
-            const unsigned base = sbase + (unsigned)(st * L::STAGE + r * LD) * 4u;
+            const unsigned base = sbase + (unsigned)(st * L::STAGE + r * L::LD) * 4u;
 #pragma unroll
-            for (int i = 0; i < L::NDY; i++)
+            for (int i = 0; i < NDY; i++)
                 if (dyd[i] >= 0)
                     repro_cp_async_at<4 * DQ>(base + (unsigned)dyd[i], dys[i] + dyo);
 #pragma unroll
-            for (int i = 0; i < L::NX; i++)
+            for (int i = 0; i < NX; i++)
                 if (xd[i] >= 0) /* off the image's rows: +0.0f */
-                    repro_cp_async4_at_or_zero(base + (unsigned)xd[i], xs[i] + xo,
-                                               (unsigned)(hr + xk[i]) < (unsigned)H);
+                    repro_cp_async_at_or_zero<4 * XQ>(base + (unsigned)xd[i], xs[i] + xo,
+                                                      (unsigned)(hr + xk[i]) < (unsigned)H);
             /* the next row: the next image's first when this one ends */
             dyo += OW;
             xo += W;
@@ -195,59 +240,128 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
             oh -= OH;
             n++;
         }
-    };
+    }
+};
 
-    /* The three chains of this thread start at the gradients' current values. */
-    const int ol = tid / BC, cl = tid - ol * BC, o = o0 + ol, cg = cg0 + cl;
-    const bool live = o < a.Og && cg < CG;
-    float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f;
-    int widx = 0;
-    if (live && cg != bias_group) {
-        const int ci = cg / KH, kh = cg - ci * KH;
-        widx = ((g * a.Og + o) * a.Cg + ci) * a.KHW + kh * 3;
-        acc0 = a.dw[widx];
-        acc1 = a.dw[widx + 1];
-        acc2 = a.dw[widx + 2];
-    } else if (live) {
-        acc0 = a.db[g * a.Og + o];
+/* The three chains kw = 0, 1, 2 of one (o, ci, kh), or db's chain (in acc0)
+ * when the thread's column group is the bias. A staged x row holds value j
+ * (iw = j - pw) at j + SH. */
+template <int OW, int SH>
+struct rows_chains {
+    static constexpr int FULL = OW / 4 * 4;
+    static constexpr bool THIRD = SH + 5 >= 8; /* step c + 3, kw = 2 reads past the second float4 */
+    float acc0, acc1, acc2;
+    int widx;
+    bool live, bias;
+
+    /* The chains start at the gradients' current values. */
+    __device__ __forceinline__ rows_chains(const wgrad_args &a, int g, int o, int cg, int CG, int bias_group)
+        : acc0(0.0f), acc1(0.0f), acc2(0.0f), widx(0), live(o < a.Og && cg < CG), bias(cg == bias_group)
+    {
+        if (live && !bias) {
+            const int KH = a.KHW / 3, ci = cg / KH, kh = cg - ci * KH;
+            widx = ((g * a.Og + o) * a.Cg + ci) * a.KHW + kh * 3;
+            acc0 = a.dw[widx];
+            acc1 = a.dw[widx + 1];
+            acc2 = a.dw[widx + 2];
+        } else if (live) {
+            widx = g * a.Og + o;
+            acc0 = a.db[widx];
+        }
     }
 
-    /* One staged row: its OW steps of the three chains. */
-    auto row = [&](const float *dr, const float *xr) {
+    /* One staged row: its OW steps of the three chains. Step ow, chain kw reads x value
+     * ow + kw, at ow + kw + SH: a window of two float4s (three when SH = 3) slides along. */
+    __device__ __forceinline__ void row(const float *dr, const float *xr)
+    {
         float4 xa = *reinterpret_cast<const float4 *>(xr);
+        float4 xb = *reinterpret_cast<const float4 *>(xr + 4);
 #pragma unroll
-        for (int c = 0; c < L::FULL; c += 4) {
+        for (int c = 0; c < FULL; c += 4) {
             const float4 d = *reinterpret_cast<const float4 *>(dr + c);
-            const float4 xb = *reinterpret_cast<const float4 *>(xr + c + 4);
-            /* ow = c .. c+3; chain kw reads x[ow + kw] */
-            acc0 = fmaf(d.x, xa.x, acc0);
-            acc1 = fmaf(d.x, xa.y, acc1);
-            acc2 = fmaf(d.x, xa.z, acc2);
-            acc0 = fmaf(d.y, xa.y, acc0);
-            acc1 = fmaf(d.y, xa.z, acc1);
-            acc2 = fmaf(d.y, xa.w, acc2);
-            acc0 = fmaf(d.z, xa.z, acc0);
-            acc1 = fmaf(d.z, xa.w, acc1);
-            acc2 = fmaf(d.z, xb.x, acc2);
-            acc0 = fmaf(d.w, xa.w, acc0);
-            acc1 = fmaf(d.w, xb.x, acc1);
-            acc2 = fmaf(d.w, xb.y, acc2);
-            xa = xb;
+            const float4 xc = THIRD ? *reinterpret_cast<const float4 *>(xr + c + 8) : xb;
+            const float w[12] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w, xc.x, xc.y, xc.z, xc.w};
+            /* ow = c .. c+3 */
+            acc0 = fmaf(d.x, w[SH + 0], acc0);
+            acc1 = fmaf(d.x, w[SH + 1], acc1);
+            acc2 = fmaf(d.x, w[SH + 2], acc2);
+            acc0 = fmaf(d.y, w[SH + 1], acc0);
+            acc1 = fmaf(d.y, w[SH + 2], acc1);
+            acc2 = fmaf(d.y, w[SH + 3], acc2);
+            acc0 = fmaf(d.z, w[SH + 2], acc0);
+            acc1 = fmaf(d.z, w[SH + 3], acc1);
+            acc2 = fmaf(d.z, w[SH + 4], acc2);
+            acc0 = fmaf(d.w, w[SH + 3], acc0);
+            acc1 = fmaf(d.w, w[SH + 4], acc1);
+            acc2 = fmaf(d.w, w[SH + 5], acc2);
+            if (THIRD) {
+                xa = xb;
+                xb = xc;
+            } else {
+                xa = xb;
+                if (c + 8 < FULL + 4)
+                    xb = *reinterpret_cast<const float4 *>(xr + c + 8);
+            }
         }
 #pragma unroll
-        for (int c = L::FULL; c < OW; c++) { /* the row's last OW % 4 steps */
+        for (int c = FULL; c < OW; c++) { /* the row's last OW % 4 steps */
             const float d = dr[c];
-            acc0 = fmaf(d, xr[c], acc0);
-            acc1 = fmaf(d, xr[c + 1], acc1);
-            acc2 = fmaf(d, xr[c + 2], acc2);
+            acc0 = fmaf(d, xr[c + SH], acc0);
+            acc1 = fmaf(d, xr[c + SH + 1], acc1);
+            acc2 = fmaf(d, xr[c + SH + 2], acc2);
         }
-    };
+    }
+
+    /* A staged tile of `rows` rows, LD floats apart; R of them in straight
+     * code, the next row's reads free to start early. */
+    template <int R, int LD>
+    __device__ __forceinline__ void tile(const float *dyp, const float *xp, int rows)
+    {
+        if (rows == R) {
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                row(dyp + r * LD, xp + r * LD);
+        } else {
+#pragma unroll 1
+            for (int r = 0; r < rows; r++)
+                row(dyp + r * LD, xp + r * LD);
+        }
+    }
+
+    __device__ __forceinline__ void store(const wgrad_args &a) const
+    {
+        if (!live)
+            return;
+        if (bias) {
+            a.db[widx] = acc0;
+            return;
+        }
+        a.dw[widx] = acc0;
+        a.dw[widx + 1] = acc1;
+        a.dw[widx + 2] = acc2;
+    }
+};
+
+/* Every thread stages and runs chains. */
+template <int BO, int BC, int OW, int R, int S, int DQ>
+__global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int CG, int bias_group)
+{
+    typedef rows_layout<BO, BC, OW, R, DQ, 1> L;
+    constexpr int NT = BO * BC;
+    extern __shared__ __align__(16) float sm[];
+
+    const int tid = threadIdx.x, g = blockIdx.z;
+    const int cg0 = blockIdx.x * BC, o0 = blockIdx.y * BO;
+    rows_stager<BO, BC, OW, R, S, DQ, 1, NT> stage(a, sm, tid, g, o0, cg0, CG, bias_group);
+    const int ol = tid / BC, cl = tid - ol * BC;
+    rows_chains<OW, L::SH> ch(a, g, o0 + ol, cg0 + cl, CG, bias_group);
+    const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
 
     /* The ring, as in conv2d_wgrad.cu: tile t is consumed from stage t % S. */
 #pragma unroll 1
     for (int st = 0; st < S - 1; st++) {
         if (st < tiles)
-            issue(st);
+            stage.issue(st);
         repro_cp_async_commit();
     }
     int cur = 0, nxt = S - 1;
@@ -256,32 +370,85 @@ __global__ void __launch_bounds__(BO * BC) wgrad_rows_kernel(wgrad_args a, int C
         repro_cp_async_wait<S - 2>();
         __syncthreads();
         if (t + S - 1 < tiles)
-            issue(nxt);
+            stage.issue(nxt);
         repro_cp_async_commit();
         const float *dyp = sm + cur * L::STAGE + ol * L::SO;
         const float *xp = sm + cur * L::STAGE + L::XOFF + cl * L::SO;
-        if (t * R + R <= Q) { /* a whole tile: straight code, the next row's reads free to start early */
-#pragma unroll
-            for (int r = 0; r < R; r++)
-                row(dyp + r * LD, xp + r * LD);
-        } else {
-#pragma unroll 1
-            for (int r = 0; r < Q - t * R; r++)
-                row(dyp + r * LD, xp + r * LD);
-        }
+        ch.template tile<R, L::LD>(dyp, xp, Q - t * R < R ? Q - t * R : R);
         cur = cur + 1 == S ? 0 : cur + 1;
         nxt = nxt + 1 == S ? 0 : nxt + 1;
     }
+    ch.store(a);
+}
 
-    if (!live)
+/* Named barriers of the warp-specialised kernel: stage s is full (its
+ * copies landed) at barrier 1 + s, empty (its tile consumed) at 1 + S + s.
+ * barrier.cta.arrive orders the arriving thread's earlier memory accesses
+ * before the waiting threads' later ones (PTX memory model: an arrive
+ * synchronizes with the sync that completes the barrier). */
+__device__ __forceinline__ void named_sync(int id, int threads)
+{
+    asm volatile("barrier.cta.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+__device__ __forceinline__ void named_arrive(int id, int threads)
+{
+    asm volatile("barrier.cta.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+/* Warp-specialised: BO*BC threads run chains and never stage; one more warp
+ * stages every tile. A chain warp's scheduler issues its fmas and shared
+ * reads only, and the block can be one chain warp, so a layer with few
+ * chains spreads over many multiprocessors (each one's shared-memory pipe
+ * serving one or two chain warps). The staging warp keeps S - 1 tiles in
+ * flight: it refills a stage once its tile is consumed (the empty barrier)
+ * and, when a tile's copies have landed, says so (the full barrier). */
+template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int NP>
+__global__ void __launch_bounds__(BO * BC + NP) wgrad_rows_ws_kernel(wgrad_args a, int CG, int bias_group)
+{
+    typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
+    constexpr int NT = BO * BC, ALL = NT + NP;
+    static_assert(NT % 32 == 0 && NP % 32 == 0 && 1 + 2 * S <= 16, "whole warps; 16 named barriers a block");
+    extern __shared__ __align__(16) float sm[];
+
+    const int tid = threadIdx.x, g = blockIdx.z;
+    const int cg0 = blockIdx.x * BC, o0 = blockIdx.y * BO;
+    const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
+
+    if (tid >= NT) { /* the staging warp */
+        rows_stager<BO, BC, OW, R, S, DQ, XQ, NP> stage(a, sm, tid - NT, g, o0, cg0, CG, bias_group);
+#pragma unroll 1
+        for (int t = 0; t < tiles + S - 1; t++) {
+            /* First say tile k = t - (S - 1) is full (the groups of tiles t - S + 2 .. t - 1 may
+             * still fly), so that its chains start while this warp waits for a stage to refill. */
+            const int k = t - (S - 1);
+            if (k >= 0) {
+                repro_cp_async_wait<S - 2>();
+                named_arrive(1 + k % S, ALL);
+            }
+            if (t < tiles) {
+                if (t >= S)
+                    named_sync(1 + S + t % S, ALL); /* tile t - S consumed */
+                stage.issue(t % S);
+            }
+            repro_cp_async_commit();
+        }
         return;
-    if (cg != bias_group) {
-        a.dw[widx] = acc0;
-        a.dw[widx + 1] = acc1;
-        a.dw[widx + 2] = acc2;
-    } else {
-        a.db[g * a.Og + o] = acc0;
     }
+
+    const int ol = tid / BC, cl = tid - ol * BC;
+    rows_chains<OW, L::SH> ch(a, g, o0 + ol, cg0 + cl, CG, bias_group);
+#pragma unroll 1
+    for (int t = 0; t < tiles; t++) {
+        const int cur = t % S;
+        named_sync(1 + cur, ALL);
+        const float *dyp = sm + cur * L::STAGE + ol * L::SO;
+        const float *xp = sm + cur * L::STAGE + L::XOFF + cl * L::SO;
+        ch.template tile<R, L::LD>(dyp, xp, Q - t * R < R ? Q - t * R : R);
+        if (t + S < tiles) /* the staging warp refills this stage */
+            named_arrive(1 + S + cur, ALL);
+    }
+    ch.store(a);
 }
 
 /* Column groups: Cg*KH with dw, and the bias group last with db. */
@@ -292,51 +459,71 @@ int groups_of(const wgrad_args &a, int *bias_group)
     return dwg + (a.cols > a.taps ? 1 : 0);
 }
 
-/* R rows a tile (R*OW near 56 steps) and S stages, by width */
-template <int OW>
+/* R rows a tile and S stages, by width (measured on the H200, docs/cuda.md).
+ * Every thread staging: 16 rows (24 of 7) in 3 stages. With staging warps,
+ * S - 1 tiles are in flight while one is consumed: rows of 28 in tiles of
+ * 4 with two staging warps, rows of 14 in tiles of 16 with one. */
+template <int OW, bool WS>
 struct rows_of {
-    static constexpr int R = OW <= 7 ? 24 : 16, S = 3;
+    static constexpr int R = !WS ? (OW <= 7 ? 24 : 16) : (OW == 28 ? 8 : 16);
+    static constexpr int S = WS ? 4 : 3, NP = 32;
 };
 
-template <int BO, int BC, int OW, int DQ>
+template <int BO, int BC, int OW, int DQ, int XQ, bool WS>
 void launch_wq(const wgrad_args &a, cudaStream_t s)
 {
-    constexpr int R = rows_of<OW>::R, S = rows_of<OW>::S;
-    typedef rows_layout<BO, BC, OW, R, DQ> L;
+    constexpr int R = rows_of<OW, WS>::R, S = rows_of<OW, WS>::S, NP = rows_of<OW, WS>::NP;
+    typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
     int bias_group;
     const int CG = groups_of(a, &bias_group);
     const size_t smem = (size_t)S * L::STAGE * sizeof(float);
     static_assert(S * L::STAGE * 4 <= 227 * 1024, "shared memory a block (sm_90)");
+    void (*kernel)(wgrad_args, int, int) =
+        WS ? wgrad_rows_ws_kernel<BO, BC, OW, R, S, DQ, XQ, NP> : wgrad_rows_kernel<BO, BC, OW, R, S, DQ>;
     /* past 48 KiB a kernel must ask, on each device it runs on; a failure
      * shows as the launch's error */
-    cudaFuncSetAttribute(wgrad_rows_kernel<BO, BC, OW, R, S, DQ>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         (int)smem);
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     dim3 grid((unsigned)((CG + BC - 1) / BC), (unsigned)((a.Og + BO - 1) / BO), (unsigned)a.groups);
-    wgrad_rows_kernel<BO, BC, OW, R, S, DQ><<<grid, BO * BC, smem, s>>>(a, CG, bias_group);
+    kernel<<<grid, BO * BC + (WS ? NP : 0), smem, s>>>(a, CG, bias_group);
 }
 
 /* dy's rows are copied DQ floats at a time: 4 (16 bytes) when rows of a
  * multiple of 4 floats start 16-byte aligned, 2 for even rows on 8 bytes,
- * else 1. (x keeps single floats: its staged row starts pw floats in.) */
-template <int BO, int BC, int OW>
+ * else 1. With staging warps, x's rows too when the padding is 1 (the
+ * staged row then starts 3 floats before the 16-byte boundary where iw = 0
+ * lands) and x is as aligned; else x is copied a float at a time. */
+template <int BO, int BC, int OW, int DQ, bool WS>
+void launch_dq(const wgrad_args &a, cudaStream_t s)
+{
+    if (WS && DQ > 1 && a.pad_w == 1 && (uintptr_t)a.x % (4 * DQ) == 0)
+        launch_wq<BO, BC, OW, DQ, WS ? DQ : 1, WS>(a, s);
+    else
+        launch_wq<BO, BC, OW, DQ, 1, WS>(a, s);
+}
+
+template <int BO, int BC, int OW, bool WS>
 void launch_w(const wgrad_args &a, cudaStream_t s)
 {
     const uintptr_t at = (uintptr_t)a.dy;
     if (OW % 4 == 0 && at % 16 == 0)
-        launch_wq<BO, BC, OW, OW % 4 == 0 ? 4 : 1>(a, s);
+        launch_dq<BO, BC, OW, OW % 4 == 0 ? 4 : 1, WS>(a, s);
     else if (OW % 2 == 0 && at % 8 == 0)
-        launch_wq<BO, BC, OW, OW % 2 == 0 ? 2 : 1>(a, s);
+        launch_dq<BO, BC, OW, OW % 2 == 0 ? 2 : 1, WS>(a, s);
     else
-        launch_wq<BO, BC, OW, 1>(a, s);
+        launch_dq<BO, BC, OW, 1, WS>(a, s);
 }
 
-template <int BO, int BC>
+template <int BO, int BC, bool WS = false>
 bool launch(const wgrad_args &a, cudaStream_t s)
 {
     switch (a.OW) {
-    case 7: launch_w<BO, BC, 7>(a, s); return true;
-    case 14: launch_w<BO, BC, 14>(a, s); return true;
-    case 28: launch_w<BO, BC, 28>(a, s); return true;
+    case 7: /* staging warps: slower there (can_ws) */
+        if (WS)
+            return false;
+        launch_w<BO, BC, 7, false>(a, s);
+        return true;
+    case 14: launch_w<BO, BC, 14, WS>(a, s); return true;
+    case 28: launch_w<BO, BC, 28, WS>(a, s); return true;
     default: return false;
     }
 }
@@ -351,6 +538,8 @@ bool can(const wgrad_args &a)
 
 int repro_conv_wgrad_rows_can(repro_cuda_conv_tiling tiling, const wgrad_args &a)
 {
+    if (tiling == REPRO_CUDA_CONV_WROWS8X4WS)
+        return can(a) && a.OW != 7;
     return (tiling == REPRO_CUDA_CONV_WROWS16X8 || tiling == REPRO_CUDA_CONV_WROWS16X4) && can(a);
 }
 
@@ -359,6 +548,7 @@ int repro_conv_wgrad_rows_launch(repro_cuda_conv_tiling tiling, const wgrad_args
     switch (tiling) {
     case REPRO_CUDA_CONV_WROWS16X8: return launch<16, 8>(a, s);
     case REPRO_CUDA_CONV_WROWS16X4: return launch<16, 4>(a, s);
+    case REPRO_CUDA_CONV_WROWS8X4WS: return launch<8, 4, true>(a, s);
     default: return 0;
     }
 }

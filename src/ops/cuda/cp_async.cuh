@@ -9,6 +9,8 @@
  *                               (repro_shared_addr), or +0.0f there when !valid
  *   repro_cp_async_at<B>(a, src) B = 4, 8 or 16 bytes (1, 2 or 4 floats) to
  *                               shared-window address a, both aligned to B
+ *   repro_cp_async_at_or_zero<B>(a, src, valid)
+ *                               the same, or B bytes of +0.0f when !valid
  *   repro_cp_async_commit()     close this thread's group of started copies
  *   repro_cp_async_wait<N>()    wait until at most N of this thread's groups
  *                               are still in flight
@@ -48,6 +50,13 @@ __device__ __forceinline__ void repro_cp_async_at(unsigned dst, const float *src
 {
     static_assert(B == 4 || B == 8 || B == 16, "cp.async moves 4, 8 or 16 bytes");
     asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"(dst), "l"(src), "n"(B));
+}
+
+template <int B>
+__device__ __forceinline__ void repro_cp_async_at_or_zero(unsigned dst, const float *src, bool valid)
+{
+    static_assert(B == 4 || B == 8 || B == 16, "cp.async moves 4, 8 or 16 bytes");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(src), "n"(B), "r"(valid ? B : 0));
 }
 
 __device__ __forceinline__ void repro_cp_async_commit()

@@ -94,9 +94,11 @@ typedef enum repro_cuda_conv_tiling {
     /* dw (and db) of a 3-wide kernel at stride 1, one output row at a time:
      * output channels x (ci, kh) groups, a thread's 3 outputs kw = 0, 1, 2 */
     REPRO_CUDA_CONV_WROWS16X8,  /* 128 threads: 16 channels x 8 (ci, kh) */
-    REPRO_CUDA_CONV_WROWS16X4   /* 64 threads: 16 channels x 4 (ci, kh) */
+    REPRO_CUDA_CONV_WROWS16X4,  /* 64 threads: 16 channels x 4 (ci, kh) */
+    REPRO_CUDA_CONV_WROWS8X4WS  /* 32 + 32 threads: a warp of 8 channels x 4 (ci, kh) that only
+                                   runs chains, a warp that only stages; rows of 14 or 28 */
 } repro_cuda_conv_tiling;
-#define REPRO_CUDA_CONV_TILINGS 12
+#define REPRO_CUDA_CONV_TILINGS 13
 
 /* A short name ("direct", "128x64", "w8x16", ...). */
 const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t);
