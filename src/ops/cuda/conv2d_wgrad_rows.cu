@@ -281,19 +281,13 @@ struct rows_chains {
             const float4 d = *reinterpret_cast<const float4 *>(dr + c);
             const float4 xc = THIRD ? *reinterpret_cast<const float4 *>(xr + c + 8) : xb;
             const float w[12] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w, xc.x, xc.y, xc.z, xc.w};
-            /* ow = c .. c+3 */
-            acc0 = fmaf(d.x, w[SH + 0], acc0);
-            acc1 = fmaf(d.x, w[SH + 1], acc1);
-            acc2 = fmaf(d.x, w[SH + 2], acc2);
-            acc0 = fmaf(d.y, w[SH + 1], acc0);
-            acc1 = fmaf(d.y, w[SH + 2], acc1);
-            acc2 = fmaf(d.y, w[SH + 3], acc2);
-            acc0 = fmaf(d.z, w[SH + 2], acc0);
-            acc1 = fmaf(d.z, w[SH + 3], acc1);
-            acc2 = fmaf(d.z, w[SH + 4], acc2);
-            acc0 = fmaf(d.w, w[SH + 3], acc0);
-            acc1 = fmaf(d.w, w[SH + 4], acc1);
-            acc2 = fmaf(d.w, w[SH + 5], acc2);
+            const float dv[4] = {d.x, d.y, d.z, d.w};
+#pragma unroll
+            for (int k = 0; k < 4; k++) { /* step ow = c + k */
+                acc0 = fmaf(dv[k], w[SH + k], acc0);
+                acc1 = fmaf(dv[k], w[SH + k + 1], acc1);
+                acc2 = fmaf(dv[k], w[SH + k + 2], acc2);
+            }
             if (THIRD) {
                 xa = xb;
                 xb = xc;
@@ -396,13 +390,15 @@ __device__ __forceinline__ void named_arrive(int id, int threads)
     asm volatile("barrier.cta.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
-/* Warp-specialised: BO*BC threads run chains and never stage; one more warp
- * stages every tile. A chain warp's scheduler issues its fmas and shared
- * reads only, and the block can be one chain warp, so a layer with few
- * chains spreads over many multiprocessors (each one's shared-memory pipe
- * serving one or two chain warps). The staging warp keeps S - 1 tiles in
- * flight: it refills a stage once its tile is consumed (the empty barrier)
- * and, when a tile's copies have landed, says so (the full barrier). */
+/* Warp-specialised: BO*BC threads run chains and never stage; NP more (one
+ * warp; with x copied 16 bytes a copy, two warps and tiles of 4 rows were
+ * slower on 1 -> 32: 395 against 333 us) stage every tile. A chain warp's
+ * scheduler issues its fmas and shared reads only, and the block can be one
+ * chain warp, so a layer with few chains spreads over many multiprocessors
+ * (each one's shared-memory pipe serving one or two chain warps). The
+ * staging warp keeps S - 1 tiles in flight: it refills a stage once its
+ * tile is consumed (the empty barrier) and, when a tile's copies have
+ * landed, says so (the full barrier). */
 template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int NP>
 __global__ void __launch_bounds__(BO * BC + NP) wgrad_rows_ws_kernel(wgrad_args a, int CG, int bias_group)
 {
