@@ -102,18 +102,13 @@ constexpr int odd_quad_at_least(int v)
     return 4 * ((v + 3) / 4 + ((v + 3) / 4 % 2 == 0));
 }
 
-constexpr int max3(int a, int b, int c)
-{
-    return a > b ? (a > c ? a : c) : (b > c ? b : c);
-}
-
 template <int BO, int BC, int OW, int R, int DQ, int XQ>
 struct rows_layout {
     static constexpr int XW = OW + 2;                                    /* x values a row */
     static constexpr int SH = XQ > 1 ? 3 : 0;                            /* where x value j sits: j + SH */
     static constexpr int FULL = OW / 4 * 4;                              /* steps in whole float4s */
     static constexpr int READ = SH + 5 >= 8 ? FULL + 8 : FULL + 4;      /* the float4 reads' end */
-    static constexpr int LD = round4(max3(SH + XW, READ, OW + SH + 3));  /* floats between rows */
+    static constexpr int LD = round4(SH + XW > READ ? SH + XW : READ);  /* floats between rows */
     static constexpr int SO = odd_quad_at_least(R * LD);                 /* between channels' / groups' rows */
     static constexpr int XOFF = BO * SO;                                 /* the x rows in a stage */
     static constexpr int STAGE = (BO + BC) * SO;                         /* floats a stage */

@@ -4,13 +4,12 @@
  *
  *   repro_cp_async4(dst, src)   start copying one float (4 bytes) from global
  *                               src to shared dst
- *   repro_cp_async4_at(a, src), repro_cp_async4_at_or_zero(a, src, valid)
- *                               the same to shared-window address a
- *                               (repro_shared_addr), or +0.0f there when !valid
  *   repro_cp_async_at<B>(a, src) B = 4, 8 or 16 bytes (1, 2 or 4 floats) to
- *                               shared-window address a, both aligned to B
+ *                               shared-window address a (repro_shared_addr),
+ *                               both aligned to B
  *   repro_cp_async_at_or_zero<B>(a, src, valid)
- *                               the same, or B bytes of +0.0f when !valid
+ *                               the same, or B bytes of +0.0f there (src not
+ *                               read) when !valid
  *   repro_cp_async_commit()     close this thread's group of started copies
  *   repro_cp_async_wait<N>()    wait until at most N of this thread's groups
  *                               are still in flight
@@ -28,21 +27,10 @@ __device__ __forceinline__ void repro_cp_async4(float *dst, const float *src)
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(src));
 }
 
-/* The same copy to a shared-window address (repro_shared_addr), or (valid
- * == false) +0.0f written there without reading src. */
+/* The shared-window address of a shared-memory pointer. */
 __device__ __forceinline__ unsigned repro_shared_addr(const void *p)
 {
     return (unsigned)__cvta_generic_to_shared(p);
-}
-
-__device__ __forceinline__ void repro_cp_async4_at(unsigned dst, const float *src)
-{
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(src));
-}
-
-__device__ __forceinline__ void repro_cp_async4_at_or_zero(unsigned dst, const float *src, bool valid)
-{
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 4 : 0));
 }
 
 template <int B>
