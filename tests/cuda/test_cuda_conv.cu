@@ -121,7 +121,7 @@ static const repro_cuda_conv_tiling dw_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPR
                                                     REPRO_CUDA_CONV_W32X32, REPRO_CUDA_CONV_W16X32,
                                                     REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16,
                                                     REPRO_CUDA_CONV_WROWS16X8, REPRO_CUDA_CONV_WROWS16X4,
-                                                    REPRO_CUDA_CONV_WROWS8X4WS};
+                                                    REPRO_CUDA_CONV_WROWS8X4WS, REPRO_CUDA_CONV_WROWS8X4WS1};
 
 /* A call that may refuse a tiling for the shape: false = refused (skip). */
 static bool ran(repro_status st, const repro_error &err, const char *what)

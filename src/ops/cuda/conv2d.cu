@@ -225,7 +225,8 @@ repro_conv_wgrad_args wgrad_args_of(const shape *s, float *dw, float *db, const 
 
 bool is_wgrad_rows(repro_cuda_conv_tiling t)
 {
-    return t == REPRO_CUDA_CONV_WROWS16X8 || t == REPRO_CUDA_CONV_WROWS16X4 || t == REPRO_CUDA_CONV_WROWS8X4WS;
+    return t == REPRO_CUDA_CONV_WROWS16X8 || t == REPRO_CUDA_CONV_WROWS16X4 || t == REPRO_CUDA_CONV_WROWS8X4WS ||
+           t == REPRO_CUDA_CONV_WROWS8X4WS1;
 }
 
 /* Whether `t` can run dw (with_dw) and db (with_db) of s. */
@@ -300,6 +301,9 @@ repro_cuda_conv_tiling auto_wgrad_rows(const shape *s, int with_dw, int with_db)
     const int64_t b8x4ws = ceil_div(groups_ck, 4) * ceil_div(Og, 8) * s->groups;
     const int64_t b16x8 = ceil_div(groups_ck, 8) * ceil_div(Og, 16) * s->groups;
     const int64_t b16x4 = ceil_div(groups_ck, 4) * ceil_div(Og, 16) * s->groups;
+    if ((s->OW == 14 || s->OW == 28) && 3 * b8x4ws <= SMS &&
+        wgrad_can(REPRO_CUDA_CONV_WROWS8X4WS1, s, with_dw, with_db))
+        return REPRO_CUDA_CONV_WROWS8X4WS1;
     if ((s->OW == 14 || s->OW == 28) && b8x4ws <= 3 * SMS &&
         wgrad_can(REPRO_CUDA_CONV_WROWS8X4WS, s, with_dw, with_db))
         return REPRO_CUDA_CONV_WROWS8X4WS;
@@ -457,7 +461,7 @@ const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
     static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct",   "128x64",  "64x64",
                                                                "128x32", "64x32",    "w32x32",  "w16x32",
                                                                "w16x16", "w8x16",    "wrows16x8",
-                                                               "wrows16x4", "wrows8x4ws"};
+                                                               "wrows16x4", "wrows8x4ws", "wrows8x4ws1"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 

@@ -238,67 +238,76 @@ struct rows_stager {
     }
 };
 
-/* The three chains kw = 0, 1, 2 of one (o, ci, kh), or db's chain (in acc0)
- * when the thread's column group is the bias. A staged x row holds value j
- * (iw = j - pw) at j + SH. */
-template <int OW, int SH>
+/* The three chains kw = 0, 1, 2 of one (o, ci, kh) (KW = -1), or only
+ * chain KW (0, 1 or 2, in acc0); or db's chain (in acc0) when the thread's
+ * column group is the bias (live with KW = -1 or 0 only). A staged x row
+ * holds value j (iw = j - pw) at j + SH. */
+template <int OW, int SH, int KW = -1>
 struct rows_chains {
     static constexpr int FULL = OW / 4 * 4;
     static constexpr bool THIRD = SH + 5 >= 8; /* step c + 3, kw = 2 reads past the second float4 */
+    static constexpr int K0 = KW < 0 ? 0 : KW;  /* the kw of acc0 */
     float acc0, acc1, acc2;
     int widx;
     bool live, bias;
 
     /* The chains start at the gradients' current values. */
     __device__ __forceinline__ rows_chains(const wgrad_args &a, int g, int o, int cg, int CG, int bias_group)
-        : acc0(0.0f), acc1(0.0f), acc2(0.0f), widx(0), live(o < a.Og && cg < CG), bias(cg == bias_group)
+        : acc0(0.0f), acc1(0.0f), acc2(0.0f), widx(0), live(o < a.Og && cg < CG && (cg != bias_group || K0 == 0)),
+          bias(cg == bias_group)
     {
         if (live && !bias) {
             const int KH = a.KHW / 3, ci = cg / KH, kh = cg - ci * KH;
-            widx = ((g * a.Og + o) * a.Cg + ci) * a.KHW + kh * 3;
+            widx = ((g * a.Og + o) * a.Cg + ci) * a.KHW + kh * 3 + K0;
             acc0 = a.dw[widx];
-            acc1 = a.dw[widx + 1];
-            acc2 = a.dw[widx + 2];
+            if (KW < 0) {
+                acc1 = a.dw[widx + 1];
+                acc2 = a.dw[widx + 2];
+            }
         } else if (live) {
             widx = g * a.Og + o;
             acc0 = a.db[widx];
         }
     }
 
-    /* One staged row: its OW steps of the three chains. Step ow, chain kw reads x value
+    /* Step ow of the chains: d = dy[ow], x = the staged row (value ow + kw at ow + kw + SH). */
+    __device__ __forceinline__ void step(float d, float x0, float x1, float x2)
+    {
+        acc0 = fmaf(d, KW == 1 ? x1 : KW == 2 ? x2 : x0, acc0);
+        if (KW < 0) {
+            acc1 = fmaf(d, x1, acc1);
+            acc2 = fmaf(d, x2, acc2);
+        }
+    }
+
+    /* One staged row: its OW steps of the chains. Step ow, chain kw reads x value
      * ow + kw, at ow + kw + SH: a window of two float4s (three when SH = 3) slides along. */
     __device__ __forceinline__ void row(const float *dr, const float *xr)
     {
+        /* (The float4 each group of 4 steps adds is read at the group's top:
+         * read at the bottom of the group before, ptxas scheduled the reads of
+         * the kernel without a staging warp later, and rows of 7 took 87 us
+         * instead of 69.5 for 64 -> 64.) */
         float4 xa = *reinterpret_cast<const float4 *>(xr);
-        float4 xb = *reinterpret_cast<const float4 *>(xr + 4);
+        float4 xb = THIRD ? *reinterpret_cast<const float4 *>(xr + 4) : xa;
 #pragma unroll
         for (int c = 0; c < FULL; c += 4) {
             const float4 d = *reinterpret_cast<const float4 *>(dr + c);
+            if (!THIRD)
+                xb = *reinterpret_cast<const float4 *>(xr + c + 4);
             const float4 xc = THIRD ? *reinterpret_cast<const float4 *>(xr + c + 8) : xb;
             const float w[12] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w, xc.x, xc.y, xc.z, xc.w};
             const float dv[4] = {d.x, d.y, d.z, d.w};
 #pragma unroll
-            for (int k = 0; k < 4; k++) { /* step ow = c + k */
-                acc0 = fmaf(dv[k], w[SH + k], acc0);
-                acc1 = fmaf(dv[k], w[SH + k + 1], acc1);
-                acc2 = fmaf(dv[k], w[SH + k + 2], acc2);
-            }
-            if (THIRD) {
-                xa = xb;
+            for (int k = 0; k < 4; k++) /* step ow = c + k */
+                step(dv[k], w[SH + k], w[SH + k + 1], w[SH + k + 2]);
+            xa = xb;
+            if (THIRD)
                 xb = xc;
-            } else {
-                xa = xb;
-                if (c + 8 < FULL + 4)
-                    xb = *reinterpret_cast<const float4 *>(xr + c + 8);
-            }
         }
 #pragma unroll
-        for (int c = FULL; c < OW; c++) { /* the row's last OW % 4 steps */
-            const float d = dr[c];
-            acc0 = fmaf(d, xr[c + SH], acc0);
-            acc1 = fmaf(d, xr[c + SH + 1], acc1);
-            acc2 = fmaf(d, xr[c + SH + 2], acc2);
-        }
+        for (int c = FULL; c < OW; c++) /* the row's last OW % 4 steps */
+            step(dr[c], xr[c + SH], xr[c + SH + 1], xr[c + SH + 2]);
     }
 
     /* A staged tile of `rows` rows, LD floats apart; R of them in straight
@@ -317,6 +326,57 @@ struct rows_chains {
         }
     }
 
+    /* The same tile with the next row's reads issued before this row's
+     * steps: a row's dy and x values go into registers as float4s (ND and
+     * NXQ of them, a few floats past the row's end, inside its pitch), and
+     * row r + 1's are in flight while row r's fmas run. For a warp alone on
+     * its scheduler, whose chains would otherwise wait for every read. */
+    static constexpr int ND = (OW + 3) / 4, NXQ = (OW + 1 + SH) / 4 + 1;
+
+    __device__ __forceinline__ static void load_row(float4 (&d)[ND], float4 (&x)[NXQ], const float *dr,
+                                                    const float *xr)
+    {
+#pragma unroll
+        for (int i = 0; i < ND; i++)
+            d[i] = *reinterpret_cast<const float4 *>(dr + 4 * i);
+#pragma unroll
+        for (int i = 0; i < NXQ; i++)
+            x[i] = *reinterpret_cast<const float4 *>(xr + 4 * i);
+    }
+
+    /* float j of a row held as float4s (j a constant once unrolled) */
+    template <int N>
+    __device__ __forceinline__ static float at(const float4 (&v)[N], int j)
+    {
+        const float4 &q = v[j / 4];
+        return j % 4 == 0 ? q.x : j % 4 == 1 ? q.y : j % 4 == 2 ? q.z : q.w;
+    }
+
+    __device__ __forceinline__ void row_of(const float4 (&d)[ND], const float4 (&x)[NXQ])
+    {
+#pragma unroll
+        for (int ow = 0; ow < OW; ow++)
+            step(at(d, ow), at(x, ow + SH), at(x, ow + SH + 1), at(x, ow + SH + 2));
+    }
+
+    template <int R, int LD>
+    __device__ __forceinline__ void tile_ahead(const float *dyp, const float *xp, int rows)
+    {
+        static_assert(4 * ND <= LD && 4 * NXQ <= LD, "a row's float4 reads stay in its pitch");
+        if (rows != R) {
+            tile<R, LD>(dyp, xp, rows);
+            return;
+        }
+        float4 d[2][ND], x[2][NXQ];
+        load_row(d[0], x[0], dyp, xp);
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            if (r + 1 < R)
+                load_row(d[(r + 1) & 1], x[(r + 1) & 1], dyp + (r + 1) * LD, xp + (r + 1) * LD);
+            row_of(d[r & 1], x[r & 1]);
+        }
+    }
+
     __device__ __forceinline__ void store(const wgrad_args &a) const
     {
         if (!live)
@@ -326,8 +386,10 @@ struct rows_chains {
             return;
         }
         a.dw[widx] = acc0;
-        a.dw[widx + 1] = acc1;
-        a.dw[widx + 2] = acc2;
+        if (KW < 0) {
+            a.dw[widx + 1] = acc1;
+            a.dw[widx + 2] = acc2;
+        }
     }
 };
 
@@ -385,6 +447,31 @@ __device__ __forceinline__ void named_arrive(int id, int threads)
     asm volatile("barrier.cta.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+/* The chain warp's part of the warp-specialised kernel below: consume the
+ * tiles as the staging warp fills them, then store the chains. */
+template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int KW>
+__device__ __forceinline__ void run_chain_warp(const wgrad_args &a, const float *sm, int all, int g, int o, int cg,
+                                               int CG, int bias_group, int ol, int cl)
+{
+    typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
+    const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
+    rows_chains<OW, L::SH, KW> ch(a, g, o, cg, CG, bias_group);
+#pragma unroll 1
+    for (int t = 0; t < tiles; t++) {
+        const int cur = t % S;
+        named_sync(1 + cur, all);
+        const float *dyp = sm + cur * L::STAGE + ol * L::SO;
+        const float *xp = sm + cur * L::STAGE + L::XOFF + cl * L::SO;
+        if (KW < 0) /* three chains a thread: enough fmas to cover the reads */
+            ch.template tile<R, L::LD>(dyp, xp, Q - t * R < R ? Q - t * R : R);
+        else
+            ch.template tile_ahead<R, L::LD>(dyp, xp, Q - t * R < R ? Q - t * R : R);
+        if (t + S < tiles) /* the staging warp refills this stage */
+            named_arrive(1 + S + cur, all);
+    }
+    ch.store(a);
+}
+
 /* Warp-specialised: BO*BC threads run chains and never stage; NP more (one
  * warp; with x copied 16 bytes a copy, two warps and tiles of 4 rows were
  * slower on 1 -> 32: 395 against 333 us) stage every tile. A chain warp's
@@ -393,17 +480,26 @@ __device__ __forceinline__ void named_arrive(int id, int threads)
  * (each one's shared-memory pipe serving one or two chain warps). The
  * staging warp keeps S - 1 tiles in flight: it refills a stage once its
  * tile is consumed (the empty barrier) and, when a tile's copies have
- * landed, says so (the full barrier). */
-template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int NP>
+ * landed, says so (the full barrier).
+ *
+ * KS = 3: a thread runs the three chains kw = 0, 1, 2 of its (o, ci, kh).
+ * KS = 1: one chain, kw = blockIdx.x % 3: three blocks stage the same
+ * tiles, one for each kw. A step then costs a thread one fma and a quarter
+ * of each float4 read instead of three fmas, so where the chains are few
+ * (a warp alone on its scheduler) the step comes down toward the fma's
+ * latency. */
+template <int BO, int BC, int OW, int R, int S, int DQ, int XQ, int NP, int KS>
 __global__ void __launch_bounds__(BO * BC + NP) wgrad_rows_ws_kernel(wgrad_args a, int CG, int bias_group)
 {
     typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
     constexpr int NT = BO * BC, ALL = NT + NP;
     static_assert(NT % 32 == 0 && NP % 32 == 0 && 1 + 2 * S <= 16, "whole warps; 16 named barriers a block");
+    static_assert(KS == 1 || KS == 3, "one chain a thread, or three");
     extern __shared__ __align__(16) float sm[];
 
     const int tid = threadIdx.x, g = blockIdx.z;
-    const int cg0 = blockIdx.x * BC, o0 = blockIdx.y * BO;
+    const int cgb = KS == 3 ? (int)blockIdx.x : (int)blockIdx.x / 3, kw = KS == 3 ? -1 : (int)blockIdx.x % 3;
+    const int cg0 = cgb * BC, o0 = blockIdx.y * BO;
     const int Q = a.N * a.OH, tiles = (Q + R - 1) / R;
 
     if (tid >= NT) { /* the staging warp */
@@ -427,19 +523,16 @@ __global__ void __launch_bounds__(BO * BC + NP) wgrad_rows_ws_kernel(wgrad_args 
         return;
     }
 
-    const int ol = tid / BC, cl = tid - ol * BC;
-    rows_chains<OW, L::SH> ch(a, g, o0 + ol, cg0 + cl, CG, bias_group);
-#pragma unroll 1
-    for (int t = 0; t < tiles; t++) {
-        const int cur = t % S;
-        named_sync(1 + cur, ALL);
-        const float *dyp = sm + cur * L::STAGE + ol * L::SO;
-        const float *xp = sm + cur * L::STAGE + L::XOFF + cl * L::SO;
-        ch.template tile<R, L::LD>(dyp, xp, Q - t * R < R ? Q - t * R : R);
-        if (t + S < tiles) /* the staging warp refills this stage */
-            named_arrive(1 + S + cur, ALL);
+    const int ol = tid / BC, cl = tid - ol * BC, o = o0 + ol, cg = cg0 + cl;
+    if constexpr (KS == 3) {
+        run_chain_warp<BO, BC, OW, R, S, DQ, XQ, -1>(a, sm, ALL, g, o, cg, CG, bias_group, ol, cl);
+    } else {
+        switch (kw) { /* the same for the whole block */
+        case 0: run_chain_warp<BO, BC, OW, R, S, DQ, XQ, 0>(a, sm, ALL, g, o, cg, CG, bias_group, ol, cl); break;
+        case 1: run_chain_warp<BO, BC, OW, R, S, DQ, XQ, 1>(a, sm, ALL, g, o, cg, CG, bias_group, ol, cl); break;
+        default: run_chain_warp<BO, BC, OW, R, S, DQ, XQ, 2>(a, sm, ALL, g, o, cg, CG, bias_group, ol, cl);
+        }
     }
-    ch.store(a);
 }
 
 /* Column groups: Cg*KH with dw, and the bias group last with db. */
@@ -460,7 +553,7 @@ struct rows_of {
     static constexpr int S = WS ? 4 : 3, NP = 32;
 };
 
-template <int BO, int BC, int OW, int DQ, int XQ, bool WS>
+template <int BO, int BC, int OW, int DQ, int XQ, bool WS, int KS>
 void launch_wq(const wgrad_args &a, cudaStream_t s)
 {
     constexpr int R = rows_of<OW, WS>::R, S = rows_of<OW, WS>::S, NP = rows_of<OW, WS>::NP;
@@ -470,11 +563,12 @@ void launch_wq(const wgrad_args &a, cudaStream_t s)
     const size_t smem = (size_t)S * L::STAGE * sizeof(float);
     static_assert(S * L::STAGE * 4 <= 227 * 1024, "shared memory a block (sm_90)");
     void (*kernel)(wgrad_args, int, int) =
-        WS ? wgrad_rows_ws_kernel<BO, BC, OW, R, S, DQ, XQ, NP> : wgrad_rows_kernel<BO, BC, OW, R, S, DQ>;
+        WS ? wgrad_rows_ws_kernel<BO, BC, OW, R, S, DQ, XQ, NP, KS> : wgrad_rows_kernel<BO, BC, OW, R, S, DQ>;
     /* past 48 KiB a kernel must ask, on each device it runs on; a failure
      * shows as the launch's error */
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    dim3 grid((unsigned)((CG + BC - 1) / BC), (unsigned)((a.Og + BO - 1) / BO), (unsigned)a.groups);
+    dim3 grid((unsigned)((CG + BC - 1) / BC * (KS == 1 ? 3 : 1)), (unsigned)((a.Og + BO - 1) / BO),
+              (unsigned)a.groups);
     kernel<<<grid, BO * BC + (WS ? NP : 0), smem, s>>>(a, CG, bias_group);
 }
 
@@ -483,38 +577,39 @@ void launch_wq(const wgrad_args &a, cudaStream_t s)
  * else 1. With staging warps, x's rows too when the padding is 1 (the
  * staged row then starts 3 floats before the 16-byte boundary where iw = 0
  * lands) and x is as aligned; else x is copied a float at a time. */
-template <int BO, int BC, int OW, int DQ, bool WS>
+template <int BO, int BC, int OW, int DQ, bool WS, int KS>
 void launch_dq(const wgrad_args &a, cudaStream_t s)
 {
     if (WS && DQ > 1 && a.pad_w == 1 && (uintptr_t)a.x % (4 * DQ) == 0)
-        launch_wq<BO, BC, OW, DQ, WS ? DQ : 1, WS>(a, s);
+        launch_wq<BO, BC, OW, DQ, WS ? DQ : 1, WS, KS>(a, s);
     else
-        launch_wq<BO, BC, OW, DQ, 1, WS>(a, s);
+        launch_wq<BO, BC, OW, DQ, 1, WS, KS>(a, s);
 }
 
-template <int BO, int BC, int OW, bool WS>
+template <int BO, int BC, int OW, bool WS, int KS>
 void launch_w(const wgrad_args &a, cudaStream_t s)
 {
     const uintptr_t at = (uintptr_t)a.dy;
     if (OW % 4 == 0 && at % 16 == 0)
-        launch_dq<BO, BC, OW, OW % 4 == 0 ? 4 : 1, WS>(a, s);
+        launch_dq<BO, BC, OW, OW % 4 == 0 ? 4 : 1, WS, KS>(a, s);
     else if (OW % 2 == 0 && at % 8 == 0)
-        launch_dq<BO, BC, OW, OW % 2 == 0 ? 2 : 1, WS>(a, s);
+        launch_dq<BO, BC, OW, OW % 2 == 0 ? 2 : 1, WS, KS>(a, s);
     else
-        launch_dq<BO, BC, OW, 1, WS>(a, s);
+        launch_dq<BO, BC, OW, 1, WS, KS>(a, s);
 }
 
-template <int BO, int BC, bool WS = false>
+/* KS: chains a thread (3, or 1 with staging warps) */
+template <int BO, int BC, bool WS = false, int KS = 3>
 bool launch(const wgrad_args &a, cudaStream_t s)
 {
     switch (a.OW) {
     case 7: /* staging warps: slower there (can_ws) */
         if (WS)
             return false;
-        launch_w<BO, BC, 7, false>(a, s);
+        launch_w<BO, BC, 7, false, 3>(a, s);
         return true;
-    case 14: launch_w<BO, BC, 14, WS>(a, s); return true;
-    case 28: launch_w<BO, BC, 28, WS>(a, s); return true;
+    case 14: launch_w<BO, BC, 14, WS, KS>(a, s); return true;
+    case 28: launch_w<BO, BC, 28, WS, KS>(a, s); return true;
     default: return false;
     }
 }
@@ -529,7 +624,7 @@ bool can(const wgrad_args &a)
 
 int repro_conv_wgrad_rows_can(repro_cuda_conv_tiling tiling, const wgrad_args &a)
 {
-    if (tiling == REPRO_CUDA_CONV_WROWS8X4WS)
+    if (tiling == REPRO_CUDA_CONV_WROWS8X4WS || tiling == REPRO_CUDA_CONV_WROWS8X4WS1)
         return can(a) && a.OW != 7;
     return (tiling == REPRO_CUDA_CONV_WROWS16X8 || tiling == REPRO_CUDA_CONV_WROWS16X4) && can(a);
 }
@@ -539,7 +634,8 @@ int repro_conv_wgrad_rows_launch(repro_cuda_conv_tiling tiling, const wgrad_args
     switch (tiling) {
     case REPRO_CUDA_CONV_WROWS16X8: return launch<16, 8>(a, s);
     case REPRO_CUDA_CONV_WROWS16X4: return launch<16, 4>(a, s);
-    case REPRO_CUDA_CONV_WROWS8X4WS: return launch<8, 4, true>(a, s);
+    case REPRO_CUDA_CONV_WROWS8X4WS: return launch<8, 4, true, 3>(a, s);
+    case REPRO_CUDA_CONV_WROWS8X4WS1: return launch<8, 4, true, 1>(a, s);
     default: return 0;
     }
 }

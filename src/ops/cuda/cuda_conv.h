@@ -95,10 +95,11 @@ typedef enum repro_cuda_conv_tiling {
      * output channels x (ci, kh) groups, a thread's 3 outputs kw = 0, 1, 2 */
     REPRO_CUDA_CONV_WROWS16X8,  /* 128 threads: 16 channels x 8 (ci, kh) */
     REPRO_CUDA_CONV_WROWS16X4,  /* 64 threads: 16 channels x 4 (ci, kh) */
-    REPRO_CUDA_CONV_WROWS8X4WS  /* 32 + 32 threads: a warp of 8 channels x 4 (ci, kh) that only
+    REPRO_CUDA_CONV_WROWS8X4WS, /* 32 + 32 threads: a warp of 8 channels x 4 (ci, kh) that only
                                    runs chains, a warp that only stages; rows of 14 or 28 */
+    REPRO_CUDA_CONV_WROWS8X4WS1 /* the same with one output a thread: a block per kw */
 } repro_cuda_conv_tiling;
-#define REPRO_CUDA_CONV_TILINGS 13
+#define REPRO_CUDA_CONV_TILINGS 14
 
 /* A short name ("direct", "128x64", "w8x16", ...). */
 const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t);
