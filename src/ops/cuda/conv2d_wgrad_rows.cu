@@ -544,19 +544,21 @@ int groups_of(const wgrad_args &a, int *bias_group)
 }
 
 /* R rows a tile and S stages, by width (measured on the H200, docs/cuda.md).
- * Every thread staging: 16 rows (24 of 7) in 3 stages. With staging warps,
- * S - 1 tiles are in flight while one is consumed: rows of 28 in tiles of
- * 4 with two staging warps, rows of 14 in tiles of 16 with one. */
-template <int OW, bool WS>
+ * Every thread staging: 16 rows (24 of 7) in 3 stages. With a staging warp,
+ * S - 1 tiles are in flight while one is consumed, in 4 stages: rows of 28
+ * in tiles of 8 (16 with one chain a thread: its chain warp spent a fifth
+ * of its time at the barriers between tiles of 8, Nsight Compute, and 6
+ * stages did not change that), rows of 14 in tiles of 16. */
+template <int OW, bool WS, int KS>
 struct rows_of {
-    static constexpr int R = !WS ? (OW <= 7 ? 24 : 16) : (OW == 28 ? 8 : 16);
+    static constexpr int R = !WS ? (OW <= 7 ? 24 : 16) : (OW == 28 && KS == 3 ? 8 : 16);
     static constexpr int S = WS ? 4 : 3, NP = 32;
 };
 
 template <int BO, int BC, int OW, int DQ, int XQ, bool WS, int KS>
 void launch_wq(const wgrad_args &a, cudaStream_t s)
 {
-    constexpr int R = rows_of<OW, WS>::R, S = rows_of<OW, WS>::S, NP = rows_of<OW, WS>::NP;
+    constexpr int R = rows_of<OW, WS, KS>::R, S = rows_of<OW, WS, KS>::S, NP = rows_of<OW, WS, KS>::NP;
     typedef rows_layout<BO, BC, OW, R, DQ, XQ> L;
     int bias_group;
     const int CG = groups_of(a, &bias_group);
