@@ -284,7 +284,13 @@ repro_cuda_conv_tiling auto_igemm(const shape *s, int dx)
  * --bench-only, dw + db; docs/cuda.md): 1 -> 32 and 16 -> 16 on 28x28
  * 544 -> 333 us, 32 -> 64 on 14x14 175 -> 111 us, 32 -> 32 174 -> 92 us,
  * 64 -> 64 (392 blocks) 175 -> 152 us; slower on rows of 7 (66 -> 70 us),
- * so the kernel refuses them. Larger layers keep the blocks below, which
+ * so the kernel refuses them. Where even three times as many blocks fit
+ * one a multiprocessor, one chain a thread and a block per kw
+ * (wrows8x4ws1): its chain warp issues one fma a step and reads the next
+ * row while it runs, so the step comes near the fma's latency: 1 -> 32
+ * and 16 -> 16 on 28x28 (12 and 78 blocks) 334 -> 275 us; with 300 blocks
+ * (32 -> 32 on 14x14) it was slower, 92 -> 136 us. Larger layers keep the
+ * blocks below, which
  * put more chain warps on a multiprocessor (not measured against it).
  * Else 16 channels x 8 (ci, kh) groups (4 warps, every thread staging) runs
  * the most chain steps a cycle on one multiprocessor, but a layer with few
