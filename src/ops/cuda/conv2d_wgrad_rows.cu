@@ -86,8 +86,10 @@
  * is then one fma, and the chain warp reads the next row into registers
  * while this row's fmas run (rows_chains::tile_ahead), so it waits mostly
  * on the fma before: 1 -> 32 on 28x28 334 -> 275 us (tiles of 16 rows),
- * about 5.4 cycles a step; the rest is mostly the full barrier between
- * tiles (ncu: 0.7 of the 3.5 cycles an instruction). */
+ * about 5.4 cycles a step against the fma's 4. (ncu's stall reasons
+ * average the block's two warps: their barrier share, 0.7 of 3.5 cycles an
+ * instruction, grew with longer tiles and did not shrink with more stages,
+ * as the staging warp waiting for an empty stage would.) */
 #include <cstddef>
 #include <cstdint>
 
@@ -554,9 +556,8 @@ int groups_of(const wgrad_args &a, int *bias_group)
 /* R rows a tile and S stages, by width (measured on the H200, docs/cuda.md).
  * Every thread staging: 16 rows (24 of 7) in 3 stages. With a staging warp,
  * S - 1 tiles are in flight while one is consumed, in 4 stages: rows of 28
- * in tiles of 8 (16 with one chain a thread: its chain warp spent a fifth
- * of its time at the barriers between tiles of 8, Nsight Compute, and 6
- * stages did not change that), rows of 14 in tiles of 16. */
+ * in tiles of 8 (16 with one chain a thread: 282 -> 275 us for 1 -> 32;
+ * 6 stages of 8 rows gave 280), rows of 14 in tiles of 16. */
 template <int OW, bool WS, int KS>
 struct rows_of {
     static constexpr int R = !WS ? (OW <= 7 ? 24 : 16) : (OW == 28 && KS == 3 ? 8 : 16);
