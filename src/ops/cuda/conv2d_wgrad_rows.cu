@@ -295,10 +295,11 @@ struct rows_chains {
      * ow + kw, at ow + kw + SH: a window of two float4s (three when SH = 3) slides along. */
     __device__ __forceinline__ void row(const float *dr, const float *xr)
     {
-        /* (The float4 each group of 4 steps adds is read at the group's top:
-         * read at the bottom of the group before, ptxas scheduled the reads of
-         * the kernel without a staging warp later, and rows of 7 took 87 us
-         * instead of 69.5 for 64 -> 64.) */
+        /* The float4 each group of 4 steps adds is read at the group's top.
+         * (Rows of 7 in the kernel without a staging warp take 87 us for
+         * 64 -> 64 where commit a4e5efa took 69.5, with the same instructions
+         * scheduled differently by ptxas; reading here or at the bottom of the
+         * group before made no difference. docs/cuda.md.) */
         float4 xa = *reinterpret_cast<const float4 *>(xr);
         float4 xb = THIRD ? *reinterpret_cast<const float4 *>(xr + 4) : xa;
 #pragma unroll
