@@ -1,7 +1,8 @@
 /* 2-D convolution on the GPU: the entry points of cuda_conv.h, the shape
  * checks, the choice of kernels, and the direct kernels (one thread an
  * output, int64 indices, any shape) that the tiled kernels of
- * conv2d_igemm.cu (forward, dx) and conv2d_wgrad.cu (dw, db) fall back to.
+ * conv2d_igemm.cu and conv2d_pixel.cu (forward, dx), conv2d_wgrad.cu and
+ * conv2d_wgrad_rows.cu (dw, db) fall back to.
  * Every kernel runs each output's chain in the order written in
  * cuda_conv.h, so every choice gives the same bits. */
 #include "ops/cuda/conv2d_args.cuh"
@@ -183,6 +184,11 @@ bool is_igemm(repro_cuda_conv_tiling t)
            t == REPRO_CUDA_CONV_64X32;
 }
 
+bool is_pixel(repro_cuda_conv_tiling t)
+{
+    return t == REPRO_CUDA_CONV_PIXEL;
+}
+
 bool is_wgrad(repro_cuda_conv_tiling t)
 {
     return t == REPRO_CUDA_CONV_W32X32 || t == REPRO_CUDA_CONV_W16X32 || t == REPRO_CUDA_CONV_W16X16 ||
@@ -211,9 +217,14 @@ gemm_dims dims_of(const shape *s, int dx)
     return {s->N * s->OH * s->OW, Og, Cg};
 }
 
-/* Whether `t` can run the forward (dx = 0) or dx of s. */
+repro_conv_igemm_args igemm_args_of(const shape *s, int dx, float *out, const float *src, const float *w,
+                                    const float *bias);
+
+/* Whether `t` (a tile or pixel tiling) can run the forward (dx = 0) or dx of s. */
 bool igemm_can(repro_cuda_conv_tiling t, const shape *s, int dx)
 {
+    if (is_pixel(t))
+        return fits_tiles(s) && repro_conv_pixel_can(t, igemm_args_of(s, dx, NULL, NULL, NULL, NULL));
     if (!is_igemm(t))
         return false;
     const gemm_dims d = dims_of(s, dx);
@@ -244,14 +255,24 @@ bool wgrad_can(repro_cuda_conv_tiling t, const shape *s, int with_dw, int with_d
     return fits_tiles(s) && ceil_div(s->O / s->groups, td.bm) <= 65535;
 }
 
-/* Tiles need a kernel of at most 28 taps and int32 indices; fewer than 8
- * columns (depthwise) would leave most of a tile idle, and the chains are
- * short there, so the direct kernel serves them. Else the largest tile that
- * still makes two blocks a multiprocessor, 32 columns wide when the group
- * has no more; else the one with the most blocks. */
+/* A 3x3 or 1x1 kernel: one thread a row (pixel) for the forward up to 128
+ * columns and for dx up to 32, as measured on the H200 (test_cuda_conv
+ * --bench, batch 128, docs/cuda.md): every forward of bench_layers was
+ * faster so (conv1 18.0 -> 7.4 us, 64 -> 64 on 14x14 122 -> 97, 64 -> 128
+ * at stride 2 75 -> 63), and dx up to 32 columns (conv1's one column
+ * 202 -> 21 us, 16 -> 16 62 -> 27, 32 -> 32 33 -> 29); with 64 columns
+ * the tiles were faster at dx (75 against 90 us on 64 -> 64 14x14).
+ *
+ * Else tiles need a kernel of at most 28 taps and int32 indices; fewer
+ * than 8 columns (depthwise) would leave most of a tile idle, and the
+ * chains are short there, so the direct kernel serves them. Else the
+ * largest tile that still makes two blocks a multiprocessor, 32 columns
+ * wide when the group has no more; else the one with the most blocks. */
 repro_cuda_conv_tiling auto_igemm(const shape *s, int dx)
 {
     const gemm_dims d = dims_of(s, dx);
+    if (d.cols <= (dx ? 32 : 128) && igemm_can(REPRO_CUDA_CONV_PIXEL, s, dx))
+        return REPRO_CUDA_CONV_PIXEL;
     if (s->KH * s->KW > REPRO_CONV_IG_BK || !fits_tiles(s) || d.cols < 8)
         return REPRO_CUDA_CONV_DIRECT;
     static const repro_cuda_conv_tiling wide[] = {REPRO_CUDA_CONV_128X64, REPRO_CUDA_CONV_64X64,
@@ -467,7 +488,8 @@ const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
     static const char *const names[REPRO_CUDA_CONV_TILINGS] = {"auto",   "direct",   "128x64",  "64x64",
                                                                "128x32", "64x32",    "w32x32",  "w16x32",
                                                                "w16x16", "w8x16",    "wrows16x8",
-                                                               "wrows16x4", "wrows8x4ws", "wrows8x4ws1"};
+                                                               "wrows16x4", "wrows8x4ws", "wrows8x4ws1",
+                                                               "pixel"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 
@@ -500,7 +522,10 @@ repro_status repro_cuda_conv2d_forward_tiled(repro_cuda_conv_tiling tiling, cons
     }
     if (!igemm_can(tiling, s, 0))
         return unsupported("forward", tiling, err);
-    repro_conv_igemm_launch(tiling, 0, igemm_args_of(s, 0, y, x, w, bias), repro_cuda_s(stream));
+    if (is_pixel(tiling))
+        repro_conv_pixel_launch(tiling, 0, igemm_args_of(s, 0, y, x, w, bias), repro_cuda_s(stream));
+    else
+        repro_conv_igemm_launch(tiling, 0, igemm_args_of(s, 0, y, x, w, bias), repro_cuda_s(stream));
     return repro_cuda_check("conv2d forward (tiled)", err);
 }
 
@@ -527,6 +552,8 @@ repro_status repro_cuda_conv2d_backward_tiled(repro_cuda_conv_tiling dx_tiling, 
     if (dx) {
         if (dx_tiling == REPRO_CUDA_CONV_DIRECT)
             dx_direct<<<repro_cuda_blocks(s->N * s->C * s->H * s->W), REPRO_CUDA_THREADS, 0, cs>>>(*s, dx, dy, w);
+        else if (is_pixel(dx_tiling))
+            repro_conv_pixel_launch(dx_tiling, 1, igemm_args_of(s, 1, dx, dy, w, NULL), cs);
         else
             repro_conv_igemm_launch(dx_tiling, 1, igemm_args_of(s, 1, dx, dy, w, NULL), cs);
         st = repro_cuda_check("conv2d backward dx", err);

@@ -73,6 +73,12 @@ int repro_conv_wgrad_rows_can(repro_cuda_conv_tiling tiling, const repro_conv_wg
 int repro_conv_wgrad_rows_launch(repro_cuda_conv_tiling tiling, const repro_conv_wgrad_args &a,
                                  cudaStream_t stream);
 
+/* The one-thread-a-row kernel of the forward and dx (conv2d_pixel.cu):
+ * whether `tiling` can run a, and launching it (0 when it cannot). */
+int repro_conv_pixel_can(repro_cuda_conv_tiling tiling, const repro_conv_igemm_args &a);
+int repro_conv_pixel_launch(repro_cuda_conv_tiling tiling, int dx, const repro_conv_igemm_args &a,
+                            cudaStream_t stream);
+
 /* The block edges of a tiling (rows, cols), {0, 0} when it is not a tile tiling. */
 struct repro_conv_tile_dims {
     int bm, bn;
