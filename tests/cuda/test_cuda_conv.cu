@@ -117,7 +117,7 @@ static void conv_name(char *buf, size_t n, const repro_conv2d_shape &s, int spec
 static const repro_cuda_conv_tiling fwd_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPRO_CUDA_CONV_DIRECT,
                                                      REPRO_CUDA_CONV_128X64, REPRO_CUDA_CONV_64X64,
                                                      REPRO_CUDA_CONV_128X32, REPRO_CUDA_CONV_64X32,
-                                                     REPRO_CUDA_CONV_PIXEL};
+                                                     REPRO_CUDA_CONV_PIXEL,  REPRO_CUDA_CONV_PIXEL2};
 static const repro_cuda_conv_tiling dw_tilings[] = {REPRO_CUDA_CONV_AUTO,   REPRO_CUDA_CONV_DIRECT,
                                                     REPRO_CUDA_CONV_W32X32, REPRO_CUDA_CONV_W16X32,
                                                     REPRO_CUDA_CONV_W16X16, REPRO_CUDA_CONV_W8X16,

@@ -186,7 +186,7 @@ bool is_igemm(repro_cuda_conv_tiling t)
 
 bool is_pixel(repro_cuda_conv_tiling t)
 {
-    return t == REPRO_CUDA_CONV_PIXEL;
+    return t == REPRO_CUDA_CONV_PIXEL || t == REPRO_CUDA_CONV_PIXEL2;
 }
 
 bool is_wgrad(repro_cuda_conv_tiling t)
@@ -255,13 +255,19 @@ bool wgrad_can(repro_cuda_conv_tiling t, const shape *s, int with_dw, int with_d
     return fits_tiles(s) && ceil_div(s->O / s->groups, td.bm) <= 65535;
 }
 
-/* A 3x3 or 1x1 kernel: one thread a row (pixel) for the forward up to 128
+/* A 3x3 kernel: one thread a row (pixel) for the forward up to 128
  * columns and for dx up to 32, as measured on the H200 (test_cuda_conv
  * --bench, batch 128, docs/cuda.md): every forward of bench_layers was
- * faster so (conv1 18.0 -> 7.4 us, 64 -> 64 on 14x14 122 -> 97, 64 -> 128
- * at stride 2 75 -> 63), and dx up to 32 columns (conv1's one column
- * 202 -> 21 us, 16 -> 16 62 -> 27, 32 -> 32 33 -> 29); with 64 columns
- * the tiles were faster at dx (75 against 90 us on 64 -> 64 14x14).
+ * faster so (conv1 18.0 -> 7.4 us, 64 -> 64 on 14x14 122 -> 81, 64 -> 128
+ * at stride 2 75 -> 67), and dx up to 32 columns (conv1's one column
+ * 202 -> 22 us, 16 -> 16 62 -> 26, 32 -> 32 33 -> 30); with 64 columns
+ * the tiles were faster at dx (75 against 80 us on 64 -> 64 14x14).
+ * Two rows a thread (pixel2) where one row a thread would make at least
+ * 98 304 threads (24 warps a multiprocessor) over chains of 8 channels or
+ * more: 64 -> 64 on 14x14 98 -> 81 us, conv2 51 -> 43, 16 -> 16 26 -> 23
+ * (dx 28 -> 26); with fewer threads (32 -> 32 on 14x14) or conv1's forward
+ * (chains of one channel) one row was faster. The 1x1 layer (64 -> 128
+ * at stride 2) keeps the tiles: 15.8 us against 19.8 for pixel.
  *
  * Else tiles need a kernel of at most 28 taps and int32 indices; fewer
  * than 8 columns (depthwise) would leave most of a tile idle, and the
@@ -271,8 +277,10 @@ bool wgrad_can(repro_cuda_conv_tiling t, const shape *s, int with_dw, int with_d
 repro_cuda_conv_tiling auto_igemm(const shape *s, int dx)
 {
     const gemm_dims d = dims_of(s, dx);
-    if (d.cols <= (dx ? 32 : 128) && igemm_can(REPRO_CUDA_CONV_PIXEL, s, dx))
-        return REPRO_CUDA_CONV_PIXEL;
+    if (s->KH * s->KW == 9 && d.cols <= (dx ? 32 : 128) && igemm_can(REPRO_CUDA_CONV_PIXEL, s, dx)) {
+        const int64_t threads = d.rows * ceil_div(d.cols, 16) * s->groups;
+        return threads >= 98304 && d.kc >= 8 ? REPRO_CUDA_CONV_PIXEL2 : REPRO_CUDA_CONV_PIXEL;
+    }
     if (s->KH * s->KW > REPRO_CONV_IG_BK || !fits_tiles(s) || d.cols < 8)
         return REPRO_CUDA_CONV_DIRECT;
     static const repro_cuda_conv_tiling wide[] = {REPRO_CUDA_CONV_128X64, REPRO_CUDA_CONV_64X64,
@@ -489,7 +497,7 @@ const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t)
                                                                "128x32", "64x32",    "w32x32",  "w16x32",
                                                                "w16x16", "w8x16",    "wrows16x8",
                                                                "wrows16x4", "wrows8x4ws", "wrows8x4ws1",
-                                                               "pixel"};
+                                                               "pixel",  "pixel2"};
     return (int)t >= 0 && (int)t < REPRO_CUDA_CONV_TILINGS ? names[t] : "unknown";
 }
 

@@ -28,7 +28,12 @@
  * plane (or that one is absent: padding, or for dx between strides) is
  * worked out once per kh and per kw; a tap is then one predicated load.
  * Rows vary fastest across a warp, so its loads of a tap run along a row
- * of the image (coalesced), and so do its stores of a column. */
+ * of the image (coalesced), and so do its stores of a column.
+ *
+ * pixel2 gives a thread two rows (NT apart), 2 x CB chains: each float4 of
+ * weights read from shared memory then serves two rows' fmas, half the
+ * shared-memory reads per fma, for half as many threads (conv2d.cu's
+ * auto_igemm says where that pays). */
 #include "ops/cuda/conv2d_args.cuh"
 
 namespace {
@@ -78,7 +83,36 @@ __device__ __forceinline__ int tap_at(int i, int t, int stride, int pad, int dil
     return s >= 0 && s < n ? s : -1;
 }
 
-template <int CB, int KH, int KW, bool DX>
+/* One row's taps: offsets in a source plane (-1: absent), and the row's
+ * place in the source and the output. */
+template <int KH, int KW, bool DX>
+struct pixel_row {
+    int off[KH * KW];
+    int src, out; /* n * src_n + group's first chain channel, n * out_n + p */
+    bool live;
+
+    __device__ __forceinline__ void init(const igemm_args &a, int m, int g)
+    {
+        live = m < a.M;
+        const int mm = live ? m : 0;
+        const int n = mm / a.P, p = mm - n * a.P, r = p / a.PW, c = p - r * a.PW;
+#pragma unroll
+        for (int kh = 0; kh < KH; kh++) {
+            const int sr = tap_at<DX>(r, kh, a.stride_h, a.pad_h, a.dil_h, a.SH);
+#pragma unroll
+            for (int kw = 0; kw < KW; kw++) {
+                const int sc = tap_at<DX>(c, kw, a.stride_w, a.pad_w, a.dil_w, a.SW);
+                off[kh * KW + kw] = sr >= 0 && sc >= 0 ? sr * a.SW + sc : -1;
+            }
+        }
+        src = n * a.src_n + g * a.KC * a.SP;
+        out = n * a.out_n + p;
+    }
+};
+
+/* RB rows a thread: rows m0 + threadIdx.x + i*NT, each with its own CB
+ * chains; the rows' loads of a tap share the weights' reads. */
+template <int CB, int RB, int KH, int KW, bool DX>
 __global__ void __launch_bounds__(NT) pixel_kernel(igemm_args a)
 {
     constexpr int KHW = KH * KW;
@@ -92,45 +126,49 @@ __global__ void __launch_bounds__(NT) pixel_kernel(igemm_args a)
     }
     __syncthreads();
 
-    const int m = blockIdx.x * NT + threadIdx.x;
-    if (m >= a.M)
+    const int m0 = blockIdx.x * NT * RB + threadIdx.x;
+    if (m0 >= a.M)
         return;
-    const int n = m / a.P, p = m - n * a.P, r = p / a.PW, c = p - r * a.PW;
-    int off[KHW]; /* tap (kh, kw)'s offset in a source plane, -1 when absent */
+    pixel_row<KH, KW, DX> row[RB];
 #pragma unroll
-    for (int kh = 0; kh < KH; kh++) {
-        const int sr = tap_at<DX>(r, kh, a.stride_h, a.pad_h, a.dil_h, a.SH);
-#pragma unroll
-        for (int kw = 0; kw < KW; kw++) {
-            const int sc = tap_at<DX>(c, kw, a.stride_w, a.pad_w, a.dil_w, a.SW);
-            off[kh * KW + kw] = sr >= 0 && sc >= 0 ? sr * a.SW + sc : -1;
-        }
-    }
+    for (int i = 0; i < RB; i++)
+        row[i].init(a, m0 + i * NT, g);
 
-    const float *src = a.src + n * a.src_n + g * a.KC * a.SP;
-    float acc[CB];
+    float acc[RB][CB];
 #pragma unroll
-    for (int j = 0; j < CB; j++)
-        acc[j] = 0.0f;
+    for (int i = 0; i < RB; i++)
+#pragma unroll
+        for (int j = 0; j < CB; j++)
+            acc[i][j] = 0.0f;
 #pragma unroll 2
     for (int cl = 0; cl < a.KC; cl++) {
-        const float *plane = src + cl * a.SP;
-        float v[KHW];
+        float v[RB][KHW];
 #pragma unroll
-        for (int t = 0; t < KHW; t++) /* every tap's load before the first fma */
-            v[t] = off[t] >= 0 ? __ldg(plane + off[t]) : 0.0f;
+        for (int i = 0; i < RB; i++) { /* every tap's load before the first fma */
+            const float *plane = a.src + row[i].src + cl * a.SP;
+#pragma unroll
+            for (int t = 0; t < KHW; t++)
+                v[i][t] = row[i].off[t] >= 0 ? __ldg(plane + row[i].off[t]) : 0.0f;
+        }
         const float *wk = ws + cl * KHW * CB;
 #pragma unroll
         for (int t = 0; t < KHW; t++)
-            taps_fma<CB>(acc, v[t], wk + t * CB);
+#pragma unroll
+            for (int i = 0; i < RB; i++)
+                taps_fma<CB>(acc[i], v[i][t], wk + t * CB);
     }
 
-    float *out = a.out + n * a.out_n + (g * a.cols + c0) * a.P + p;
 #pragma unroll
-    for (int j = 0; j < CB; j++) {
-        if (c0 + j >= a.cols)
+    for (int i = 0; i < RB; i++) {
+        if (!row[i].live)
             break;
-        out[j * a.P] = (!DX && a.bias) ? acc[j] + a.bias[g * a.cols + c0 + j] : acc[j];
+        float *out = a.out + row[i].out + (g * a.cols + c0) * a.P;
+#pragma unroll
+        for (int j = 0; j < CB; j++) {
+            if (c0 + j >= a.cols)
+                break;
+            out[j * a.P] = (!DX && a.bias) ? acc[i][j] + a.bias[g * a.cols + c0 + j] : acc[i][j];
+        }
     }
 }
 
@@ -147,27 +185,28 @@ size_t smem_of(const igemm_args &a, int cb)
     return (size_t)a.KC * (size_t)a.KHW * (size_t)cb * sizeof(float);
 }
 
-template <int CB, int KH, int KW>
+template <int CB, int RB, int KH, int KW>
 void launch_cb(int dx, const igemm_args &a, cudaStream_t s)
 {
-    void (*kernel)(igemm_args) = dx ? pixel_kernel<CB, KH, KW, true> : pixel_kernel<CB, KH, KW, false>;
+    void (*kernel)(igemm_args) = dx ? pixel_kernel<CB, RB, KH, KW, true> : pixel_kernel<CB, RB, KH, KW, false>;
     const size_t smem = smem_of(a, CB);
     /* past 48 KiB a kernel must ask, on each device it runs on; a failure
      * shows as the launch's error */
     if (smem > 48 * 1024)
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    const dim3 grid((unsigned)((a.M + NT - 1) / NT), (unsigned)((a.cols + CB - 1) / CB), (unsigned)a.groups);
+    const dim3 grid((unsigned)((a.M + NT * RB - 1) / (NT * RB)), (unsigned)((a.cols + CB - 1) / CB),
+                    (unsigned)a.groups);
     kernel<<<grid, NT, smem, s>>>(a);
 }
 
-template <int KH, int KW>
+template <int RB, int KH, int KW>
 void launch_k(int dx, const igemm_args &a, cudaStream_t s)
 {
     switch (cb_of(a.cols)) {
-    case 1: launch_cb<1, KH, KW>(dx, a, s); break;
-    case 4: launch_cb<4, KH, KW>(dx, a, s); break;
-    case 8: launch_cb<8, KH, KW>(dx, a, s); break;
-    default: launch_cb<16, KH, KW>(dx, a, s); break;
+    case 1: launch_cb<1, RB, KH, KW>(dx, a, s); break;
+    case 4: launch_cb<4, RB, KH, KW>(dx, a, s); break;
+    case 8: launch_cb<8, RB, KH, KW>(dx, a, s); break;
+    default: launch_cb<16, RB, KH, KW>(dx, a, s); break;
     }
 }
 
@@ -175,11 +214,11 @@ void launch_k(int dx, const igemm_args &a, cudaStream_t s)
 
 int repro_conv_pixel_can(repro_cuda_conv_tiling t, const repro_conv_igemm_args &a)
 {
-    if (t != REPRO_CUDA_CONV_PIXEL)
+    if (t != REPRO_CUDA_CONV_PIXEL && t != REPRO_CUDA_CONV_PIXEL2)
         return 0;
     const bool k11 = a.KHW == 1, k33 = a.KHW == 9 && a.KW == 3;
     const int cb = cb_of(a.cols);
-    return (k11 || k33) && a.M <= INT32_MAX - NT && (a.cols + cb - 1) / cb <= 65535 &&
+    return (k11 || k33) && a.M <= INT32_MAX - 2 * NT && (a.cols + cb - 1) / cb <= 65535 &&
            smem_of(a, cb) <= (size_t)MAX_SMEM;
 }
 
@@ -187,9 +226,10 @@ int repro_conv_pixel_launch(repro_cuda_conv_tiling t, int dx, const repro_conv_i
 {
     if (!repro_conv_pixel_can(t, a))
         return 0;
+    const bool two = t == REPRO_CUDA_CONV_PIXEL2;
     if (a.KHW == 1)
-        launch_k<1, 1>(dx, a, s);
+        two ? launch_k<2, 1, 1>(dx, a, s) : launch_k<1, 1, 1>(dx, a, s);
     else
-        launch_k<3, 3>(dx, a, s);
+        two ? launch_k<2, 3, 3>(dx, a, s) : launch_k<1, 3, 3>(dx, a, s);
     return 1;
 }

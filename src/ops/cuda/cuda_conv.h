@@ -100,9 +100,10 @@ typedef enum repro_cuda_conv_tiling {
     REPRO_CUDA_CONV_WROWS8X4WS1, /* the same with one output a thread: a block per kw */
     /* forward and dx of a 3x3 or 1x1 kernel: a thread a row (n, spatial) and
      * up to 16 columns (channels) of its group, the block's weights staged once */
-    REPRO_CUDA_CONV_PIXEL       /* 128 threads */
+    REPRO_CUDA_CONV_PIXEL,      /* 128 threads */
+    REPRO_CUDA_CONV_PIXEL2      /* 128 threads, two rows each */
 } repro_cuda_conv_tiling;
-#define REPRO_CUDA_CONV_TILINGS 15
+#define REPRO_CUDA_CONV_TILINGS 16
 
 /* A short name ("direct", "128x64", "w8x16", ...). */
 const char *repro_cuda_conv_tiling_name(repro_cuda_conv_tiling t);
