@@ -22,8 +22,11 @@
  * milliseconds, against the same calls through OpenBLAS (linear_blas.c).
  *
  * The path: REPRO_ISA=avx2|avx512|scalar (default: the best this CPU has).
- * On the AVX2 path OpenBLAS is held to its AVX2 kernels too: the program
- * re-runs itself with OPENBLAS_CORETYPE=Haswell unless that is set.
+ * OpenBLAS is held to the kernels of the same path: the program re-runs
+ * itself with OPENBLAS_CORETYPE=Haswell on the AVX2 path, and with
+ * SkylakeX on the AVX-512 path when OpenBLAS's own detection chose
+ * non-AVX-512 kernels (it does not know every new Xeon), unless
+ * OPENBLAS_CORETYPE is set.
  *
  *   build/bench/bench_gemm [repetitions [name filter]]     (default 9, all shapes)
  *   REPRO_ISA=avx2 build/bench/bench_gemm */
@@ -241,16 +244,30 @@ static void mlp_ms(const repro_cpu *cpu, int threads, int reps, int have_blas, d
         free(n.w[l]), free(n.dw[l]), free(n.b[l]), free(n.db[l]), free(n.h[l]), free(n.dh[l]);
 }
 
-/* On the AVX2 path, OpenBLAS on its AVX2 (Haswell) kernels too: the core
- * type is read once when the library loads, so set it and start again. */
-static void hold_blas_to_avx2(repro_isa isa, char **argv)
+/* OpenBLAS on the kernels of our path, so that the ratio compares like
+ * with like: on the AVX2 path its AVX2 (Haswell) kernels; on the AVX-512
+ * path its AVX-512 (SkylakeX) kernels where its own CPU detection chose
+ * something less (OpenBLAS 0.3.21 takes a Xeon of CPU model 207, Emerald
+ * Rapids, for a "Prescott" and runs SSE3 kernels at a tenth of the speed).
+ * The core type is read once when the library loads, so set it and start
+ * again. OPENBLAS_CORETYPE set by the caller is left as it is. */
+static void hold_blas_to_path(repro_isa isa, char **argv)
 {
 #ifdef REPRO_HAVE_OPENBLAS
-    if (isa != REPRO_ISA_AVX2 || getenv("OPENBLAS_CORETYPE"))
+    if (getenv("OPENBLAS_CORETYPE"))
         return;
-    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    const char *core = openblas_get_corename(), *want = NULL;
+    if (isa == REPRO_ISA_AVX2)
+        want = "Haswell";
+    else if (isa == REPRO_ISA_AVX512 && strcmp(core, "SkylakeX") != 0 && strcmp(core, "Cooperlake") != 0 &&
+             strcmp(core, "SapphireRapids") != 0)
+        want = "SkylakeX";
+    if (!want)
+        return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);
-    perror("bench_gemm: re-running with OPENBLAS_CORETYPE=Haswell");
+    fprintf(stderr, "bench_gemm: re-running with OPENBLAS_CORETYPE=%s: ", want);
+    perror(NULL);
 #else
     (void)isa;
     (void)argv;
@@ -267,7 +284,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gemm: %s\n", err.message);
         return 2;
     }
-    hold_blas_to_avx2(isa, argv);
+    hold_blas_to_path(isa, argv);
     repro_pool *pools[3] = {NULL, NULL, NULL};
     for (int t = 1; t <= 2; t++)
         if (repro_pool_create(t, &pools[t], &err) != REPRO_OK) {

@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <openssl/crypto.h>
 #include <yaml.h>
 #include <zlib.h>
@@ -120,6 +121,12 @@ static cJSON *libraries_section(void)
     cJSON_AddStringToObject(o, "libyaml", yaml_get_version_string());
     cJSON_AddStringToObject(o, "openssl", OpenSSL_version(OPENSSL_VERSION));
     cJSON_AddStringToObject(o, "cjson", cJSON_Version());
+    /* mode: fast's products run on these kernels, which OpenBLAS picks from
+     * its own CPU detection (or OPENBLAS_CORETYPE): a CPU model it does not
+     * know gets older kernels, other speed and other bits */
+    char blas[256];
+    snprintf(blas, sizeof blas, "%s (kernels: %s)", openblas_get_config(), openblas_get_corename());
+    cJSON_AddStringToObject(o, "openblas", blas);
     return o;
 }
 
