@@ -43,8 +43,8 @@
  *
  * Scratch: the fast kernels allocate their own and free it before
  * returning. Per thread: one image's im2col matrix (forward Cg*KH*KW x
- * OH*OW floats, dx Og*KH*KW x H*W), the GEMM's result before its transpose
- * (OH*OW x O, H*W x C) and zero-padded copies of the image's planes; for
+ * OH*OW floats, dx Og*KH*KW x H*W), for dx the GEMM's result before its
+ * transpose (H*W x C), and zero-padded copies of the image's planes; for
  * dw and db, (Cg*KH*KW + 1)*groups/threads rows of OH*OW + Og floats. When
  * that allocation fails: REPRO_ERR_NOMEM with every output untouched.
  * repro_gemm's own packing buffers are allocated inside the threads; if
