@@ -4,11 +4,18 @@
  * loop the compiler vectorises with each lane its own output's chain; the
  * edge columns take the plain per-window path. Backward passes scatter each
  * window's share into dx in (oh, ow) order: the same terms, in the same
- * order, as the references' gathers. */
+ * order, as the references' gathers.
+ *
+ * 2x2 windows at stride 2 without padding (every conv net's pooling)
+ * take their own path: those windows tile the plane, so the backward
+ * writes each dx element once (its window's term where the argmax points,
+ * else +0) instead of clearing the plane and scattering, and on the AVX2
+ * and AVX-512 paths whole rows run 8 windows a step (pool2d_avx2.c). */
 #include "ops/cpu/pool2d.h"
 
 #include <stddef.h>
 
+#include "ops/cpu/pool2d_rows.h"
 #include "ops/reduce.h"
 
 enum { CHUNK = 64 };
@@ -29,6 +36,7 @@ typedef struct pool_job {
     const float *in;       /* x or dy */
     const int32_t *argmax; /* max backward */
     int64_t HW;            /* global pooling */
+    int simd;              /* the AVX2 row functions of pool2d_rows.h may run */
 } pool_job;
 
 /* Real kernel rows [kh0, kh1) of output row oh. */
@@ -116,6 +124,76 @@ static void max_chunk(const repro_pool2d_shape *s, const float *plane, int64_t o
             else
                 max_tap(plane + at, at, n, sw, m, ix, first);
         }
+}
+
+/* ---- max, 2x2 windows at stride 2 without padding ---- */
+
+static int is_2x2_tiling(const repro_pool2d_shape *s)
+{
+    return s->KH == 2 && s->KW == 2 && s->stride_h == 2 && s->stride_w == 2 && s->pad_h == 0 && s->pad_w == 0;
+}
+
+/* Output row oh of a tiling plane: the SIMD row where it may run, then
+ * max_chunk's plain steps for the rest (every window is interior). */
+static void max_tiles_forward_row(const pool_job *j, const float *plane, int64_t oh, float *y, int32_t *am)
+{
+    const repro_pool2d_shape *s = &j->s;
+    int64_t done = 0;
+#if defined(__x86_64__)
+    if (j->simd)
+        done = repro_maxpool2x2_forward_row_avx2(plane, s->W, (int32_t)(2 * oh * s->W), s->OW, y, am);
+#endif
+    for (int64_t c = done; c < s->OW; c += CHUNK)
+        max_chunk(s, plane, oh, c, min64(CHUNK, s->OW - c), 0, 2, y + c, am ? am + c : NULL);
+}
+
+/* dx rows 2*oh and 2*oh + 1 of a tiling plane: each element its window's
+ * term where the argmax points at it, else +0 (the reference's gather
+ * over the one window that holds it); a last odd column, in no window, +0. */
+static void max_tiles_backward_row(const pool_job *j, float *dx, int64_t oh, const float *dy, const int32_t *am)
+{
+    const repro_pool2d_shape *s = &j->s;
+    const int64_t W = s->W, at = 2 * oh * W;
+    int64_t done = 0;
+#if defined(__x86_64__)
+    if (j->simd)
+        done = repro_maxpool2x2_backward_row_avx2(dx, W, (int32_t)at, s->OW, dy, am);
+#endif
+    for (int64_t ow = done; ow < s->OW; ow++) {
+        const int64_t a = at + 2 * ow;
+        const float g = +0.0f + dy[ow];
+        dx[a] = am[ow] == a ? g : +0.0f;
+        dx[a + 1] = am[ow] == a + 1 ? g : +0.0f;
+        dx[a + W] = am[ow] == a + W ? g : +0.0f;
+        dx[a + W + 1] = am[ow] == a + W + 1 ? g : +0.0f;
+    }
+    for (int64_t iw = 2 * s->OW; iw < W; iw++)
+        dx[at + iw] = dx[at + W + iw] = +0.0f;
+}
+
+static void max_tiles_forward_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const repro_pool2d_shape *s = &j->s;
+    for (int64_t p = begin; p < end; p++)
+        for (int64_t oh = 0; oh < s->OH; oh++) {
+            const int64_t o = (p * s->OH + oh) * s->OW;
+            max_tiles_forward_row(j, j->in + p * s->H * s->W, oh, j->out + o, j->argmax_out ? j->argmax_out + o : NULL);
+        }
+}
+
+static void max_tiles_backward_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const repro_pool2d_shape *s = &j->s;
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW;
+    for (int64_t p = begin; p < end; p++) {
+        float *dx = j->out + p * HW;
+        for (int64_t oh = 0; oh < s->OH; oh++)
+            max_tiles_backward_row(j, dx, oh, j->in + p * OHW + oh * s->OW, j->argmax + p * OHW + oh * s->OW);
+        for (int64_t i = 2 * s->OH * s->W; i < HW; i++) /* a last odd row, in no window */
+            dx[i] = +0.0f;
+    }
 }
 
 static void max_forward_planes(void *ctx, int64_t begin, int64_t end)
@@ -299,7 +377,8 @@ repro_status repro_maxpool2d_forward(const repro_cpu *cpu, const repro_pool2d_sh
     if (st != REPRO_OK)
         return st;
     j.out = y, j.argmax_out = argmax, j.in = x;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, max_forward_planes, &j);
+    j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
+    repro_pool_run(cpu->pool, j.s.N * j.s.C, is_2x2_tiling(&j.s) ? max_tiles_forward_planes : max_forward_planes, &j);
     return REPRO_OK;
 }
 
@@ -312,7 +391,9 @@ repro_status repro_maxpool2d_backward(const repro_cpu *cpu, const repro_pool2d_s
     if (st != REPRO_OK)
         return st;
     j.out = dx, j.in = dy, j.argmax = argmax;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, max_backward_planes, &j);
+    j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
+    repro_pool_run(cpu->pool, j.s.N * j.s.C, is_2x2_tiling(&j.s) ? max_tiles_backward_planes : max_backward_planes,
+                   &j);
     return REPRO_OK;
 }
 

@@ -32,8 +32,9 @@
  * into dx (a scatter), which gives every dx element the same sum, in the
  * same order, as the gather above. A max backward argmax that points
  * outside its window matches no pixel in the gather, so the scatter skips
- * it too. cpu->isa is not consulted (plain C; vectorised by the compiler
- * over output columns, each lane its own chain).
+ * it too. Plain C, vectorised by the compiler over output columns (each
+ * lane its own chain), except 2x2 windows at stride 2 without padding,
+ * which have AVX2 twins (pool2d_rows.h) on the AVX2 and AVX-512 paths.
  *
  * Errors (REPRO_ERR_ARG, nothing written): a shape the check refuses or
  * whose OH/OW disagree with it, a NULL array. argmax may be NULL in the

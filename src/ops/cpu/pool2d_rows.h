@@ -1,0 +1,30 @@
+/* Max pooling over 2x2 windows at stride 2 without padding (every conv
+ * net's pooling), one output row at a time: AVX2 twins of pool2d.c's
+ * plain loops for that shape (private to src/ops/cpu/pool2d*.c). Such
+ * windows tile the plane, so the backward writes each dx element once
+ * instead of clearing the plane and scattering into it.
+ *
+ * A row's outputs j < n read the taps at + 2j + {0, 1, W, W + 1} of the
+ * plane (at: the first output's top-left tap), in that order: pool2d.h's
+ * (kh, kw) ascending. Each function does all n outputs (in steps of 8,
+ * the last masked: it reads and writes nothing past the row's windows)
+ * and returns n; a twin that does fewer returns how many, and the caller
+ * does the rest its plain way.
+ *
+ * forward: y[j] = the first maximum of the four taps (the first NaN wins
+ *   and stays), am[j] its index in the plane (am may be NULL).
+ * backward: each of the four taps t of output j gets
+ *   dx = am[j] == its index ? +0.0f + dy[j] : +0.0f
+ *   (the reference's gather: +0, plus the one window's term if it points
+ *   there; an argmax outside the window matches no tap). */
+#ifndef REPRO_OPS_CPU_POOL2D_ROWS_H
+#define REPRO_OPS_CPU_POOL2D_ROWS_H
+
+#include <stdint.h>
+
+int64_t repro_maxpool2x2_forward_row_avx2(const float *plane, int64_t W, int32_t at, int64_t n, float *y,
+                                          int32_t *am);
+int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t at, int64_t n, const float *dy,
+                                           const int32_t *am);
+
+#endif
