@@ -395,14 +395,110 @@ static void param_split(const conv_job *j, int64_t p, int64_t *q0, int64_t *q1)
     *q1 = min64(R, blocks * (p + 1) / j->parts * 8);
 }
 
+/* ---- dw and db split by output channels ----
+ *
+ * Split by rows as above, every part packs (transposes) all of each
+ * image's dy for its GEMM's B, and for a layer with fewer rows than
+ * output channels that is most of the work (conv1: 10 rows, 32 channels
+ * of 784 pixels): two threads each transposed all of it and ran no faster
+ * than one. There the parts split the output channels instead, in blocks
+ * of 16 (SIMD widths) over (group, block) units: each part builds all of
+ * the (few) rows' taps and packs only its own channels of dy. Same
+ * products, same chains: only which thread computes an output changes. */
+
+enum { COLUMN_BLOCK = 16 };
+
+/* Whether dw and db split their output channels: fewer rows than channels
+ * and at least one block of channels for every part. A function of the
+ * shape and the part count alone. */
+static int params_by_columns(const conv_job *j)
+{
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t units = j->G.s.groups * ceil_div(j->G.Og, COLUMN_BLOCK);
+    return j->parts > 1 && klast - kfirst < j->G.Og && units >= j->parts;
+}
+
+/* Channels [c0, c1) of group g between the gradients and dwT
+ * [klast-kfirst][c1-c0]: load (to_dwt) or store back. */
+static void move_param_columns(const conv_job *j, int64_t g, int64_t c0, int64_t c1, float *dwT, int to_dwt)
+{
+    const geom *G = &j->G;
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t kt = min64(klast, G->Kc), cols = c1 - c0;
+    if (kfirst < kt) {
+        float *dwc = j->dw + (g * G->Og + c0) * G->Kc; /* [cols][Kc] */
+        if (to_dwt)
+            j->transpose(dwT, cols, dwc + kfirst, G->Kc, cols, kt - kfirst);
+        else
+            j->transpose(dwc + kfirst, G->Kc, dwT, cols, kt - kfirst, cols);
+    }
+    if (klast > G->Kc) {
+        float *dbc = j->db + g * G->Og + c0, *row = dwT + (G->Kc - kfirst) * cols;
+        if (to_dwt)
+            copy(row, dbc, cols);
+        else
+            copy(dbc, row, cols);
+    }
+}
+
+/* Units [u0, u1) of the (group, block of channels) order, all images, in
+ * part p: per group, its channels among them through one GEMM per image,
+ * images ascending. */
+static repro_status param_part_columns(conv_job *j, int64_t p, int64_t u0, int64_t u1)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t nk = klast - kfirst, kt = min64(klast, G->Kc), blocks = ceil_div(G->Og, COLUMN_BLOCK);
+    float *colT = j->scratch + p * j->slot;         /* [nk][OH*OW] */
+    float *dwT = colT + nk * G->OHW;                /* [nk][channels] */
+    float *xp = dwT + nk * min64(G->Og, (u1 - u0) * COLUMN_BLOCK); /* [Cg][Hp][Wp] */
+    for (int64_t g = u0 / blocks; g * blocks < u1; g++) {
+        const int64_t c0 = (max64(u0, g * blocks) - g * blocks) * COLUMN_BLOCK;
+        const int64_t c1 = min64(G->Og, (min64(u1, (g + 1) * blocks) - g * blocks) * COLUMN_BLOCK);
+        move_param_columns(j, g, c0, c1, dwT, 1);
+        for (int64_t n = 0; n < s->N; n++) {
+            if (kfirst < kt) {
+                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, kfirst / G->KK, (kt - 1) / G->KK + 1);
+                x_cols(j, colT, G->OHW, xp, kfirst, kt, 0, G->OHW);
+            }
+            if (klast > G->Kc && n == 0)
+                for (int64_t i = 0; i < G->OHW; i++)
+                    colT[(G->Kc - kfirst) * G->OHW + i] = 1.0f;
+            repro_status st = repro_gemm(&j->inner, nk, c1 - c0, G->OHW, colT, G->OHW, 1,
+                                         j->dy + (n * s->O + g * G->Og + c0) * G->OHW, 1, G->OHW, NULL, dwT,
+                                         c1 - c0, 1, &j->errs[p]);
+            if (st != REPRO_OK)
+                return st; /* these channels keep their old value (the chains live in dwT) */
+        }
+        move_param_columns(j, g, c0, c1, dwT, 0);
+    }
+    return REPRO_OK;
+}
+
+/* The (group, block) units of part p, split evenly. */
+static void column_split(const conv_job *j, int64_t p, int64_t *u0, int64_t *u1)
+{
+    const int64_t units = j->G.s.groups * ceil_div(j->G.Og, COLUMN_BLOCK);
+    *u0 = units * p / j->parts;
+    *u1 = units * (p + 1) / j->parts;
+}
+
 static void params_part(void *ctx, int64_t begin, int64_t end)
 {
     conv_job *j = ctx;
+    const int by_columns = params_by_columns(j);
     for (int64_t p = begin; p < end; p++) {
         int64_t q0, q1;
-        param_split(j, p, &q0, &q1);
+        if (by_columns)
+            column_split(j, p, &q0, &q1);
+        else
+            param_split(j, p, &q0, &q1);
         if (q0 < q1)
-            j->st[p] = param_part_rows(j, p, q0, q1);
+            j->st[p] = by_columns ? param_part_columns(j, p, q0, q1) : param_part_rows(j, p, q0, q1);
     }
 }
 
@@ -537,8 +633,16 @@ repro_status repro_conv2d_backward(const repro_cpu *cpu, const repro_conv2d_shap
     size_t slot = dx ? pixel_slot(&j, G.Kd, G.HW, G.s.C, G.Og * G.Hq * G.Wq) : 0;
     int64_t kfirst, klast;
     param_rows(&j, &kfirst, &klast);
-    int64_t param_rows_max = ceil_div(ceil_div(G.s.groups * (klast - kfirst), 8), j.parts) * 8;
-    size_t param_slot = (size_t)(param_rows_max * (G.OHW + G.Og) + G.Cg * G.Hp * G.Wp);
+    const int64_t nk = klast - kfirst;
+    size_t param_slot;
+    if (params_by_columns(&j)) { /* [nk][OH*OW] taps, [nk][channels] gradients, the planes */
+        int64_t units = G.s.groups * ceil_div(G.Og, COLUMN_BLOCK);
+        int64_t cols_max = min64(G.Og, ceil_div(units, j.parts) * COLUMN_BLOCK);
+        param_slot = (size_t)(nk * (G.OHW + cols_max) + G.Cg * G.Hp * G.Wp);
+    } else { /* [rows][OH*OW] taps, [rows][Og] gradients, the planes */
+        int64_t param_rows_max = ceil_div(ceil_div(G.s.groups * nk, 8), j.parts) * 8;
+        param_slot = (size_t)(param_rows_max * (G.OHW + G.Og) + G.Cg * G.Hp * G.Wp);
+    }
     if ((dw || db) && param_slot > slot)
         slot = param_slot;
     size_t wr_floats = dx ? (size_t)(G.s.O * G.Kc) : 0;

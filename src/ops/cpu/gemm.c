@@ -129,15 +129,18 @@ static void pack_b(float *dst, const float *B, int64_t rs, int64_t cs, int64_t k
             kc8 = kc / 8 * 8;
             pack_bt(d, B + j0 * cs, cs, kc8, w8, nr);
         }
-        for (int j = 0; j < nr; j++) {
+        for (int j = 0; j < w; j++) {
             const float *s = B + (j0 + j) * cs;
-            if (j < w)
-                for (int64_t k = j < w8 ? kc8 : 0; k < kc; k++)
-                    d[k * nr + j] = s[k * rs];
-            else
-                for (int64_t k = 0; k < kc; k++)
-                    d[k * nr + j] = 0.0f;
+            for (int64_t k = j < w8 ? kc8 : 0; k < kc; k++)
+                d[k * nr + j] = s[k * rs];
         }
+        /* the padding columns row by row: column by column, a strip of 16
+         * columns had 16 x kc scalar stores a stride apart, which cost more
+         * than its transpose (conv1's dw split in 16-channel blocks) */
+        if (w < nr)
+            for (int64_t k = 0; k < kc; k++)
+                for (int j = w; j < nr; j++)
+                    d[k * nr + j] = 0.0f;
     }
 }
 
