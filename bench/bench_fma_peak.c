@@ -1,21 +1,96 @@
 /* The FMA peak of one core on the best ISA path this CPU has (or the one
  * named: bench_fma_peak avx2). The ceiling that the CPU GFLOP/s figures
  * of bench_gemm, bench_conv and bench/mlp_step.sh are read against.
- *   bench_fma_peak [avx2|avx512]     GFLOP/s of one core (2 flops a lane per fma) */
+ *
+ * With --cores N it also runs the same loop on N threads at once and
+ * prints what they reach together against one alone (both wall time, in
+ * the same run): the ceiling of N-thread scaling for FMA-bound work on
+ * this machine now. A virtual machine's cores need not be separate
+ * physical cores: on this project's 2-core VM the two vCPUs at times
+ * shared one core's FMA units (together 1.0x one), at other times not
+ * (2.0x), so a scaling figure means little without this one beside it.
+ *
+ *   bench_fma_peak [avx2|avx512] [--cores N]
+ *       GFLOP/s of one core (2 flops a lane per fma), then of N together */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fma_peak.h"
 
+enum { MAX_CORES = 256, CORE_ITERS = 50000000, CORE_REPS = 3 };
+
+typedef struct core_run {
+    repro_isa isa;
+    pthread_barrier_t *start;
+    volatile float sink;
+} core_run;
+
+static float run_once(repro_isa isa)
+{
+#if defined(__x86_64__)
+    return isa == REPRO_ISA_AVX512 ? fma_peak_run_avx512(CORE_ITERS) : fma_peak_run_avx2(CORE_ITERS);
+#else
+    (void)isa;
+    return 0.0f;
+#endif
+}
+
+static void *core_main(void *p)
+{
+    core_run *r = p;
+    pthread_barrier_wait(r->start);
+    r->sink = run_once(r->isa);
+    return NULL;
+}
+
+/* GFLOP/s of n threads running the loop at once (wall time from a common
+ * start to the last one's end), best of CORE_REPS. */
+static double cores_gflops(repro_isa isa, int n)
+{
+    const int lanes = isa == REPRO_ISA_AVX512 ? 16 : 8;
+    double best = 0;
+    for (int rep = 0; rep < CORE_REPS; rep++) {
+        pthread_t th[MAX_CORES];
+        core_run runs[MAX_CORES];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)n + 1);
+        for (int i = 0; i < n; i++) {
+            runs[i] = (core_run){.isa = isa, .start = &start};
+            pthread_create(&th[i], NULL, core_main, &runs[i]);
+        }
+        pthread_barrier_wait(&start);
+        double t0 = fma_peak_now();
+        for (int i = 0; i < n; i++)
+            pthread_join(th[i], NULL);
+        double g = (double)n * CORE_ITERS * FMA_PEAK_ACCS * lanes * 2 / (fma_peak_now() - t0) / 1e9;
+        best = g > best ? g : best;
+        pthread_barrier_destroy(&start);
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     repro_isa isa = repro_isa_best();
-    if (argc > 1 && strcmp(argv[1], "avx2") == 0 && repro_isa_supported(REPRO_ISA_AVX2))
-        isa = REPRO_ISA_AVX2;
+    int cores = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "avx2") == 0 && repro_isa_supported(REPRO_ISA_AVX2))
+            isa = REPRO_ISA_AVX2;
+        else if (strcmp(argv[i], "--cores") == 0 && i + 1 < argc)
+            cores = atoi(argv[++i]);
+    }
     if (isa == REPRO_ISA_SCALAR) {
         puts("FMA peak: no AVX2+FMA path on this CPU");
         return 0;
     }
     printf("FMA peak, one core, %s: %.1f GFLOP/s\n", repro_isa_name(isa), fma_peak_gflops(isa, 50000000, 5));
+    if (cores > 1) {
+        cores = cores > MAX_CORES ? MAX_CORES : cores;
+        double one = cores_gflops(isa, 1), all = cores_gflops(isa, cores);
+        printf("FMA peak, %d cores at once, %s: %.1f GFLOP/s = %.2fx one core's %.1f (wall time, same run)\n", cores,
+               repro_isa_name(isa), all, all / one, one);
+    }
     return 0;
 }

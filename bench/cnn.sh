@@ -5,11 +5,19 @@
 # torch.set_num_threads(t), OMP_NUM_THREADS=t and OPENBLAS_NUM_THREADS=1
 # (OpenBLAS's own threads under torch's oversubscribe a 2-core machine).
 #   bash bench/cnn.sh BUILD_DIR [STEPS] [cnn|resnet ...]
+# RUNS=n (default 3): runs per figure, 1 and 2 threads of both sides
+# interleaved run by run; each figure is the median of its runs, and the
+# scaling line gives the median and range of the per-run ratios.
+# The machine's own 2-core ceiling is measured before and after
+# (bench_fma_peak --cores 2: two FMA loops at once against one): on a
+# virtual machine the two vCPUs may share one physical core's FMA units,
+# and then no program scales past that figure.
 set -euo pipefail
 build=${1:-build}
 steps=${2:-60}
 shift 2 || true
 archs=("${@:-cnn}")
+runs=${RUNS:-3}
 repro=$build/repro
 py=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
@@ -24,18 +32,31 @@ torch_rate() { # arch threads
     OMP_NUM_THREADS=$2 OPENBLAS_NUM_THREADS=1 "$py" bench/torch_cnn.py speed "$1" "$2" "$steps" cpu eager |
         sed -n 's/.*"samples_per_sec": \([0-9.]*\).*/\1/p'
 }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ceiling() { "$build/bench/bench_fma_peak" --cores 2 | sed -n 's/.*= \([0-9.]*\)x one core.*/\1/p'; }
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
      "repro ISA path: ${REPRO_ISA:-auto}; PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
+c0=$(ceiling)
 for arch in "${archs[@]}"; do
-    echo "examples/fashion_$arch.yaml, batch 128: training samples/s over $steps steps"
+    : >"$tmp/r1" >"$tmp/r2" >"$tmp/p1" >"$tmp/p2" >"$tmp/scale"
+    for ((i = 0; i < runs; i++)); do
+        a=$(repro_rate "$arch" 1)
+        b=$(repro_rate "$arch" 2)
+        echo "$a" >>"$tmp/r1"
+        echo "$b" >>"$tmp/r2"
+        awk -v a="$a" -v b="$b" 'BEGIN { print b / a }' >>"$tmp/scale"
+        torch_rate "$arch" 1 >>"$tmp/p1"
+        torch_rate "$arch" 2 >>"$tmp/p2"
+    done
+    echo "examples/fashion_$arch.yaml, batch 128: training samples/s over $steps steps, median of $runs runs"
     printf '%-8s %12s %12s %8s\n' threads repro pytorch ratio
-    r1=
     for t in 1 2; do
-        r=$(repro_rate "$arch" "$t")
-        p=$(torch_rate "$arch" "$t")
-        r1=${r1:-$r}
+        r=$(median <"$tmp/r$t")
+        p=$(median <"$tmp/p$t")
         printf '%-8s %12.0f %12.0f %8.2f\n' "$t" "$r" "$p" "$(awk -v a="$r" -v b="$p" 'BEGIN { print a / b }')"
     done
-    printf 'repro 2 threads / 1 thread: %.2f\n' "$(awk -v a="$r" -v b="$r1" 'BEGIN { print a / b }')"
+    printf 'repro 2 threads / 1 thread: %.2f (runs: %s)\n' "$(median <"$tmp/scale")" \
+        "$(sort -g "$tmp/scale" | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
 done
+printf "this machine's 2-core FMA ceiling (bench_fma_peak --cores 2): %.2fx before, %.2fx after\n" "$c0" "$(ceiling)"
