@@ -348,6 +348,27 @@ static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, fl
     }
 }
 
+/* Image n's step of group g's chains for parameter rows [k0, k1) and
+ * channels [c0, c1): the rows' taps into colT [k1-k0][OH*OW] (the ones
+ * row, when k1 passes the taps, is written at n == 0 and kept), then
+ * dwT [k1-k0][c1-c0] += colT dy^T, one GEMM that carries each chain on. */
+static repro_status param_image(conv_job *j, int64_t p, int64_t g, int64_t n, int64_t k0, int64_t k1, int64_t c0,
+                                int64_t c1, float *colT, float *dwT, float *xp)
+{
+    const geom *G = &j->G;
+    const repro_conv2d_shape *s = &G->s;
+    const int64_t kt = min64(k1, G->Kc);
+    if (k0 < kt) {
+        pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, k0 / G->KK, (kt - 1) / G->KK + 1);
+        x_cols(j, colT, G->OHW, xp, k0, kt, 0, G->OHW);
+    }
+    if (k1 > G->Kc && n == 0)
+        for (int64_t i = 0; i < G->OHW; i++)
+            colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
+    return repro_gemm(&j->inner, k1 - k0, c1 - c0, G->OHW, colT, G->OHW, 1,
+                      j->dy + (n * s->O + g * G->Og + c0) * G->OHW, 1, G->OHW, NULL, dwT, c1 - c0, 1, &j->errs[p]);
+}
+
 /* Parameter rows [q0, q1) of the (group, row) order, all images, in part
  * p: per group dwT carries the chains through one GEMM per image, images
  * ascending. */
@@ -363,19 +384,9 @@ static repro_status param_part_rows(conv_job *j, int64_t p, int64_t q0, int64_t 
     float *xp = dwT + rows_max * G->Og;          /* [Cg][Hp][Wp], the planes these rows read */
     for (int64_t g = q0 / Rg; g * Rg < q1; g++) {
         const int64_t k0 = max64(q0, g * Rg) - g * Rg + kfirst, k1 = min64(q1, (g + 1) * Rg) - g * Rg + kfirst;
-        const int64_t kt = min64(k1, G->Kc);
         move_params(j, g, k0, k1, dwT, 1);
         for (int64_t n = 0; n < s->N; n++) {
-            if (k0 < kt) {
-                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, k0 / G->KK, (kt - 1) / G->KK + 1);
-                x_cols(j, colT, G->OHW, xp, k0, kt, 0, G->OHW);
-            }
-            if (k1 > G->Kc && n == 0)
-                for (int64_t i = 0; i < G->OHW; i++)
-                    colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
-            repro_status st = repro_gemm(&j->inner, k1 - k0, G->Og, G->OHW, colT, G->OHW, 1,
-                                         j->dy + (n * s->O + g * G->Og) * G->OHW, 1, G->OHW, NULL, dwT, G->Og, 1,
-                                         &j->errs[p]);
+            repro_status st = param_image(j, p, g, n, k0, k1, 0, G->Og, colT, dwT, xp);
             if (st != REPRO_OK)
                 return st; /* this group's rows keep their old value (the chains live in dwT) */
         }
@@ -452,7 +463,7 @@ static repro_status param_part_columns(conv_job *j, int64_t p, int64_t u0, int64
     const repro_conv2d_shape *s = &G->s;
     int64_t kfirst, klast;
     param_rows(j, &kfirst, &klast);
-    const int64_t nk = klast - kfirst, kt = min64(klast, G->Kc), blocks = ceil_div(G->Og, COLUMN_BLOCK);
+    const int64_t nk = klast - kfirst, blocks = ceil_div(G->Og, COLUMN_BLOCK);
     float *colT = j->scratch + p * j->slot;         /* [nk][OH*OW] */
     float *dwT = colT + nk * G->OHW;                /* [nk][channels] */
     float *xp = dwT + nk * min64(G->Og, (u1 - u0) * COLUMN_BLOCK); /* [Cg][Hp][Wp] */
@@ -461,16 +472,7 @@ static repro_status param_part_columns(conv_job *j, int64_t p, int64_t u0, int64
         const int64_t c1 = min64(G->Og, (min64(u1, (g + 1) * blocks) - g * blocks) * COLUMN_BLOCK);
         move_param_columns(j, g, c0, c1, dwT, 1);
         for (int64_t n = 0; n < s->N; n++) {
-            if (kfirst < kt) {
-                pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, kfirst / G->KK, (kt - 1) / G->KK + 1);
-                x_cols(j, colT, G->OHW, xp, kfirst, kt, 0, G->OHW);
-            }
-            if (klast > G->Kc && n == 0)
-                for (int64_t i = 0; i < G->OHW; i++)
-                    colT[(G->Kc - kfirst) * G->OHW + i] = 1.0f;
-            repro_status st = repro_gemm(&j->inner, nk, c1 - c0, G->OHW, colT, G->OHW, 1,
-                                         j->dy + (n * s->O + g * G->Og + c0) * G->OHW, 1, G->OHW, NULL, dwT,
-                                         c1 - c0, 1, &j->errs[p]);
+            repro_status st = param_image(j, p, g, n, kfirst, klast, c0, c1, colT, dwT, xp);
             if (st != REPRO_OK)
                 return st; /* these channels keep their old value (the chains live in dwT) */
         }
