@@ -24,9 +24,12 @@
  * The path: REPRO_ISA=avx2|avx512|scalar (default: the best this CPU has).
  * OpenBLAS is held to the kernels of the same path: the program re-runs
  * itself with OPENBLAS_CORETYPE=Haswell on the AVX2 path, and with
- * SkylakeX on the AVX-512 path when OpenBLAS's own detection chose
- * non-AVX-512 kernels (it does not know every new Xeon), unless
- * OPENBLAS_CORETYPE is set.
+ * SkylakeX on the AVX-512 path unless OpenBLAS's own detection chose
+ * AVX-512 kernels (it does not know every new Xeon). An OPENBLAS_CORETYPE
+ * inherited from the environment is replaced (a machine may set one:
+ * Haswell on a Zen 5 runs at 0.55-0.6x SkylakeX there); choose the kernels
+ * with BENCH_OPENBLAS_CORETYPE (bench/blas_core.sh, the same rule for the
+ * scripts' peers).
  *
  *   build/bench/bench_gemm [repetitions [name filter]]     (default 9, all shapes)
  *   REPRO_ISA=avx2 build/bench/bench_gemm */
@@ -249,21 +252,26 @@ static void mlp_ms(const repro_cpu *cpu, int threads, int reps, int have_blas, d
  * path its AVX-512 (SkylakeX) kernels where its own CPU detection chose
  * something less (OpenBLAS 0.3.21 takes a Xeon of CPU model 207, Emerald
  * Rapids, for a "Prescott" and runs SSE3 kernels at a tenth of the speed).
- * The core type is read once when the library loads, so set it and start
- * again. OPENBLAS_CORETYPE set by the caller is left as it is. */
+ * An OPENBLAS_CORETYPE from the environment is replaced by these unless
+ * BENCH_OPENBLAS_CORETYPE chose it. The core type is read once when the
+ * library loads, so set it and start again (the second run finds it set). */
 static void hold_blas_to_path(repro_isa isa, char **argv)
 {
 #ifdef REPRO_HAVE_OPENBLAS
-    if (getenv("OPENBLAS_CORETYPE"))
-        return;
+    const char *chosen = getenv("BENCH_OPENBLAS_CORETYPE"), *now = getenv("OPENBLAS_CORETYPE");
     const char *core = openblas_get_corename(), *want = NULL;
-    if (isa == REPRO_ISA_AVX2)
+    if (chosen && *chosen)
+        want = chosen;
+    else if (isa == REPRO_ISA_AVX2)
         want = "Haswell";
-    else if (isa == REPRO_ISA_AVX512 && strcmp(core, "SkylakeX") != 0 && strcmp(core, "Cooperlake") != 0 &&
-             strcmp(core, "SapphireRapids") != 0)
+    else if (isa == REPRO_ISA_AVX512 && !(!now && (strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 ||
+                                                   strcmp(core, "SapphireRapids") == 0)))
         want = "SkylakeX";
-    if (!want)
+    if (!want || (now && strcmp(now, want) == 0))
         return;
+    fprintf(stderr, "bench_gemm: OpenBLAS held to %s kernels (%s)%s%s\n", want,
+            chosen && *chosen ? "BENCH_OPENBLAS_CORETYPE" : "those of our path",
+            now ? "; the environment had OPENBLAS_CORETYPE=" : "", now ? now : "");
     setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);
     fprintf(stderr, "bench_gemm: re-running with OPENBLAS_CORETYPE=%s: ", want);

@@ -73,6 +73,7 @@ torch_best() { # threads -> "tokens/s configuration"
 
 echo "char LM (examples/char_lm.yaml), batch 32 x 64 tokens: training tokens/s over $steps steps after $warm, median of $runs runs"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); repro ISA path: ${REPRO_ISA:-auto}"
+source "$(dirname "${BASH_SOURCE[0]}")/blas_core.sh" # exports OPENBLAS_CORETYPE for the peer, says which
 echo "peer: $py: PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
 printf '%-8s %12s %12s %8s  %s\n' threads repro pytorch ratio "peer (its best configuration)"
 for t in 1 2; do

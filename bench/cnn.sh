@@ -37,9 +37,10 @@ ceiling() { "$build/bench/bench_fma_peak" --cores 2 | sed -n 's/.*= \([0-9.]*\)x
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
      "repro ISA path: ${REPRO_ISA:-auto}; PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
+source "$(dirname "${BASH_SOURCE[0]}")/blas_core.sh" # exports OPENBLAS_CORETYPE for the peer, says which
 c0=$(ceiling)
 for arch in "${archs[@]}"; do
-    : >"$tmp/r1" >"$tmp/r2" >"$tmp/p1" >"$tmp/p2" >"$tmp/scale"
+    for f in r1 r2 p1 p2 scale; do : >"$tmp/$f"; done
     for ((i = 0; i < runs; i++)); do
         a=$(repro_rate "$arch" 1)
         b=$(repro_rate "$arch" 2)

@@ -52,6 +52,7 @@ torch_best() { # python threads -> "samples/s configuration": the best split of 
 
 echo "Fashion-MNIST MLP 784-256-256-10, dropout 0.3, Adam, batch 256: training samples/s over $steps steps after a one-epoch warm-up"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; repro ISA path: ${REPRO_ISA:-auto}"
+source "$(dirname "${BASH_SOURCE[0]}")/blas_core.sh" # exports OPENBLAS_CORETYPE for the peer, says which
 peers=("$py")
 [[ -x $venv_py ]] && peers+=("$venv_py")
 for p in "${peers[@]}"; do echo "peer: $p: PyTorch $("$p" -c 'import torch; print(torch.__version__)')"; done
