@@ -36,7 +36,7 @@ void repro_conv_copy2d_avx2(float *dst, int64_t dst_ld, const float *src, int64_
 }
 
 /* r[t] = row t of an 8 x 8 block -> column t. */
-static void transpose8(__m256 r[8])
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
 {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -62,10 +62,12 @@ void repro_conv_transpose_avx2(float *dst, int64_t dst_ld, const float *src, int
     const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
     for (int64_t r0 = 0; r0 < r8; r0 += 8) {
         for (int64_t c0 = 0; c0 < c8; c0 += 8) {
-            __m256 b[8];
+            __m256 b[8]; /* in registers: the loops unrolled (at -O2 GCC kept them, and b, on the stack) */
+#pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 b[t] = _mm256_loadu_ps(src + (r0 + t) * src_ld + c0);
             transpose8(b);
+#pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (c0 + t) * dst_ld + r0, b[t]);
         }

@@ -120,16 +120,19 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
 static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
 {
     __m256 t[8], s[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 4; i++) {
         t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 8
     for (int h = 0; h < 2; h++) {
         s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
         s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
         s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
         s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
@@ -146,12 +149,16 @@ static inline __attribute__((always_inline)) void pack_bt(float *dst, const floa
     for (int j = 0; j < w8; j += 8)
         for (int64_t k = 0; k < kc8; k += 8) {
             __m256 r[8];
-            if (far && (k & 15) == 0) /* once per 64-byte line */
+            if (far && (k & 15) == 0) { /* once per 64-byte line */
+#pragma GCC unroll 8
                 for (int t = 0; t < 8; t++)
                     __builtin_prefetch(src + (j + 8 + t) * cs + k);
+            }
+#pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 r[t] = _mm256_loadu_ps(src + (j + t) * cs + k);
             transpose8(r);
+#pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
         }
