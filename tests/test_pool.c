@@ -1,9 +1,18 @@
 /* The pool runs every task exactly once, for any thread count, also over
  * many short loops back to back, where a worker that wakes late finds its
  * range already taken by another thread (pool.c): no task of one loop may
- * run twice, be lost, or run with another loop's context.
+ * run twice, be lost, or run with another loop's context. And switches the
+ * calling thread took before the pool existed do not count as contention.
  * ctest-labels: threads */
+#define _GNU_SOURCE /* pthread affinity, RUSAGE_THREAD */
 #include "core/pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include "testutil.h"
 
 typedef struct { int *hits; } ctx_t;
@@ -54,8 +63,77 @@ static void test_short_loops(int threads)
     repro_pool_destroy(pool);
 }
 
+#if defined(__linux__) && defined(RUSAGE_THREAD)
+static long involuntary_switches(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : -1;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *burn(void *p)
+{
+    atomic_int *stop = p;
+    while (!atomic_load(stop))
+        ;
+    return NULL;
+}
+
+/* The calling thread takes involuntary context switches before any pool
+ * exists (here: a busy thread pinned to its CPU; in a run, start-up beside
+ * other programs). The pool's first loop only takes the count to start
+ * from: pool.c once judged that whole count as the first loop's, and
+ * turned spinning off at the first loop of nearly every run. One loop, so
+ * no later look can judge anything whatever the machine is doing. */
+static void test_earlier_switches_are_not_contention(void)
+{
+    cpu_set_t old, one;
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+    atomic_int stop = 0;
+    pthread_attr_t attr;
+    pthread_t burner;
+    pthread_attr_init(&attr);
+    pthread_attr_setaffinity_np(&attr, sizeof one, &one);
+    CHECK(pthread_create(&burner, &attr, burn, &stop) == 0);
+    long start = involuntary_switches(), now = start;
+    for (double t0 = seconds(); now - start < 3 && seconds() - t0 < 5.0;)
+        now = involuntary_switches();
+    atomic_store(&stop, 1);
+    pthread_join(burner, NULL);
+    pthread_attr_destroy(&attr);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof old, &old) == 0);
+    CHECK_MSG(now - start >= 3, "the set-up took %ld involuntary switches, not 3", now - start);
+
+    repro_pool *pool;
+    repro_error err;
+    CHECK(repro_pool_create(2, &pool, &err) == REPRO_OK);
+    int hits[2] = {0};
+    ctx_t c = {hits};
+    repro_pool_run(pool, 2, mark, &c);
+    CHECK(hits[0] == 1 && hits[1] == 1);
+    CHECK_MSG(repro_pool_spinning(pool), "spinning turned off by %ld switches taken before the pool existed",
+              now - start);
+    repro_pool_destroy(pool);
+}
+#endif
+
 int main(void)
 {
+#if defined(__linux__) && defined(RUSAGE_THREAD)
+    test_earlier_switches_are_not_contention();
+#endif
     for (int threads = 2; threads <= 4; threads++)
         test_short_loops(threads);
     for (int threads = 1; threads <= 5; threads++) {

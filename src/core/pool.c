@@ -114,7 +114,8 @@ static void probe_contention(repro_pool *pool, contention_probe *probe)
 {
 #ifdef RUSAGE_THREAD
     int64_t t = now_ns();
-    if (++probe->loops < CHECK_LOOPS && t - probe->at < CHECK_NS)
+    const int first = probe->at == 0;
+    if (!first && ++probe->loops < CHECK_LOOPS && t - probe->at < CHECK_NS)
         return;
     probe->loops = 0;
     probe->at = t;
@@ -124,6 +125,13 @@ static void probe_contention(repro_pool *pool, contention_probe *probe)
     long switches = ru.ru_nivcsw;
     int contended = switches - probe->switches >= CONTENDED;
     probe->switches = switches;
+    /* The first look only takes the count to start from: it holds every
+     * switch of the thread's life before its first loop (the caller's
+     * start-up, reading data), which says nothing about the cores now.
+     * Judged as one more look, it turned spinning off at the first loop of
+     * nearly every run. */
+    if (first)
+        return;
     int spinning = may_spin(pool);
     int quiet = atomic_load_explicit(&pool->quiet_loops, memory_order_relaxed);
     if (!contended) {
@@ -325,6 +333,11 @@ void repro_pool_destroy(repro_pool *pool)
 int repro_pool_threads(const repro_pool *pool)
 {
     return pool ? pool->threads : 1;
+}
+
+int repro_pool_spinning(const repro_pool *pool)
+{
+    return pool && may_spin((repro_pool *)pool);
 }
 
 void repro_pool_run(repro_pool *pool, int64_t n_tasks, repro_pool_fn fn, void *ctx)

@@ -24,6 +24,11 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err);
 void repro_pool_destroy(repro_pool *pool);
 int repro_pool_threads(const repro_pool *pool);
 
+/* Whether the pool's threads now spin between loops (1) or go to sleep at
+ * once (0: other programs were seen taking the cores; pool.c). Only speed
+ * depends on it; tests/test_pool.c checks when it turns off. */
+int repro_pool_spinning(const repro_pool *pool);
+
 /* Runs fn over tasks [0, n_tasks), split into at most one contiguous range
  * per thread (the same ranges whatever the timing), and returns when all are
  * done. Any thread of the pool may run any range, one thread several (when
