@@ -287,7 +287,9 @@ static void test_dropout(void)
 
 static void test_layernorm(void)
 {
-    const int64_t shapes[][2] = {{1, 1}, {7, 7}, {1, 4097}, {255, 257}, {1000, 7}, {3, 1000}, {8, 2049}};
+    const int64_t shapes[][2] = {{1, 1}, {7, 7}, {1, 4097}, {255, 257}, {1000, 7}, {3, 1000}, {8, 2049}, {300, 128}};
+    /* dgamma and dbeta run on the lanes of each ISA path (layernorm_simd.h) */
+    const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         int64_t B = shapes[k][0], D = shapes[k][1], n = B * D;
         float *x = alloc(n), *dy = alloc(n), *gamma = alloc(D), *beta = alloc(D);
@@ -313,26 +315,39 @@ static void test_layernorm(void)
                           test_bits_equal(mean, mean_ref, (size_t)B, "ln mean") &&
                           test_bits_equal(rstd, rstd_ref, (size_t)B, "ln rstd"),
                       "layernorm forward B=%lld D=%lld pool=%d", (long long)B, (long long)D, p);
-            memcpy(dg, dg0, (size_t)D * 4);
-            memcpy(db, db0, (size_t)D * 4);
-            CHECK(repro_layernorm_backward(&cpus[p], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, B, D, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(dx, dx_ref, (size_t)n, "ln dx") &&
-                          test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma") &&
-                          test_bits_equal(db, db_ref, (size_t)D, "ln dbeta"),
-                      "layernorm backward B=%lld D=%lld pool=%d", (long long)B, (long long)D, p);
+            for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+                if (!repro_isa_supported(isas[i]))
+                    continue;
+                repro_cpu cpu = {isas[i], cpus[p].pool};
+                memcpy(dg, dg0, (size_t)D * 4);
+                memcpy(db, db0, (size_t)D * 4);
+                CHECK(repro_layernorm_backward(&cpu, dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, B, D, NULL) ==
+                      REPRO_OK);
+                CHECK_MSG(test_bits_equal(dx, dx_ref, (size_t)n, "ln dx") &&
+                              test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma") &&
+                              test_bits_equal(db, db_ref, (size_t)D, "ln dbeta"),
+                          "layernorm backward B=%lld D=%lld pool=%d isa=%s", (long long)B, (long long)D, p,
+                          repro_isa_name(isas[i]));
+            }
         }
         /* Micro-batches: dgamma/dbeta accumulated over rows [0, h) then
          * [h, B) equal one pass over all rows, bit for bit. */
         int64_t h = B / 2;
-        memcpy(dg, dg0, (size_t)D * 4);
-        memcpy(db, db0, (size_t)D * 4);
-        CHECK(repro_layernorm_backward(&cpus[2], dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, h, D, NULL) == REPRO_OK);
-        CHECK(repro_layernorm_backward(&cpus[2], dx + h * D, dg, db, dy + h * D, x + h * D, mean_ref + h,
-                                 rstd_ref + h, gamma, B - h, D, NULL) == REPRO_OK);
-        CHECK_MSG(test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma split") &&
-                      test_bits_equal(db, db_ref, (size_t)D, "ln dbeta split") &&
-                      test_bits_equal(dx, dx_ref, (size_t)n, "ln dx split"),
-                  "layernorm micro-batches B=%lld D=%lld", (long long)B, (long long)D);
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            repro_cpu cpu = {isas[i], cpus[2].pool};
+            memcpy(dg, dg0, (size_t)D * 4);
+            memcpy(db, db0, (size_t)D * 4);
+            CHECK(repro_layernorm_backward(&cpu, dx, dg, db, dy, x, mean_ref, rstd_ref, gamma, h, D, NULL) == REPRO_OK);
+            CHECK(repro_layernorm_backward(&cpu, dx + h * D, dg, db, dy + h * D, x + h * D, mean_ref + h,
+                                           rstd_ref + h, gamma, B - h, D, NULL) == REPRO_OK);
+            CHECK_MSG(test_bits_equal(dg, dg_ref, (size_t)D, "ln dgamma split") &&
+                          test_bits_equal(db, db_ref, (size_t)D, "ln dbeta split") &&
+                          test_bits_equal(dx, dx_ref, (size_t)n, "ln dx split"),
+                      "layernorm micro-batches B=%lld D=%lld isa=%s", (long long)B, (long long)D,
+                      repro_isa_name(isas[i]));
+        }
         free(x), free(dy), free(gamma), free(beta), free(y_ref), free(mean_ref), free(rstd_ref), free(dx_ref);
         free(dg_ref), free(db_ref), free(y), free(mean), free(rstd), free(dx), free(dg), free(db);
         free(dg0), free(db0);
@@ -364,15 +379,38 @@ static void test_losses(void)
         fill(t, n, 30.0f, 1);
         for (int64_t b = 0; b < B; b++)
             labels[b] = (int32_t)(rand_u32() % (uint32_t)W);
+        /* the cross-entropy's rows run on SIMD lanes (xent_simd.h): rows
+         * of ties (the first maximum: +0 before -0 and the reverse), of
+         * logits far apart (exponentials that underflow) and one of NaN */
+        for (int64_t b = 1; b < B; b += 5)
+            for (int64_t j = 0; j < W; j++) {
+                float *v = &z[b * W + j];
+                switch ((b / 5 + j) % 4) {
+                case 0: *v = b % 2 ? 0.0f : -0.0f; break;
+                case 1: *v = b % 2 ? -0.0f : 0.0f; break;
+                case 2: *v = (b / 5) % 3 == 0 ? 200.0f : *v; break;
+                default: break;
+                }
+            }
+        if (B > 3)
+            z[3 * W + W / 2] = NAN;
         CHECK(repro_softmax_xent_forward_ref(l_ref, pred_ref, z, labels, B, W, NULL) == REPRO_OK);
         CHECK(repro_softmax_xent_backward_ref(g_ref, z, labels, B, W, 0.125f, NULL) == REPRO_OK);
-        for (int p = 0; p < NPOOLS; p++) {
-            CHECK(repro_softmax_xent_forward(&cpus[p], l, pred, z, labels, B, W, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(l, l_ref, (size_t)B, "xent") &&
-                          memcmp(pred, pred_ref, (size_t)B * 4) == 0,
-                      "xent forward B=%lld C=%lld pool=%d", (long long)B, (long long)W, p);
-            CHECK(repro_softmax_xent_backward(&cpus[p], g, z, labels, B, W, 0.125f, NULL) == REPRO_OK);
-            CHECK_MSG(test_bits_equal(g, g_ref, (size_t)n, "xent bwd"), "xent backward pool=%d", p);
+        const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            for (int p = 0; p < NPOOLS; p++) {
+                repro_cpu cpu = {isas[i], cpus[p].pool};
+                CHECK(repro_softmax_xent_forward(&cpu, l, pred, z, labels, B, W, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(l, l_ref, (size_t)B, "xent") &&
+                              memcmp(pred, pred_ref, (size_t)B * 4) == 0,
+                          "xent forward B=%lld C=%lld pool=%d isa=%s", (long long)B, (long long)W, p,
+                          repro_isa_name(isas[i]));
+                CHECK(repro_softmax_xent_backward(&cpu, g, z, labels, B, W, 0.125f, NULL) == REPRO_OK);
+                CHECK_MSG(test_bits_equal(g, g_ref, (size_t)n, "xent bwd"), "xent backward B=%lld C=%lld pool=%d isa=%s",
+                          (long long)B, (long long)W, p, repro_isa_name(isas[i]));
+            }
         }
         repro_mse_forward_ref(l_ref, z, t, B, W);
         repro_mse_backward_ref(g_ref, z, t, B, W, 0.3f);

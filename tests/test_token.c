@@ -1,6 +1,10 @@
 /* Token kernels and the text format (ctest-labels: threads):
  *   - embedding forward/backward and the LM cross-entropy: the threaded
- *     kernels (1 and 3 threads) give the references' bits; the embedding
+ *     kernels (1 and 3 threads) give the references' bits; the LM
+ *     cross-entropy on every ISA path this CPU has (its rows on SIMD
+ *     lanes) too, over vocabularies that fill no, one or several vectors,
+ *     row counts past a lane block and a chunk, ignored targets, and
+ *     logits that tie, overflow, underflow the exponential or are NaN; the embedding
  *     backward adds repeated tokens' rows in ascending position order (a
  *     known answer that any other order would change), and two micro-batches
  *     in order give one batch's bits;
@@ -26,6 +30,7 @@
 #include "ops/cpu/patchify.h"
 #include "ops/token_math.h"
 #include "repro/data.h"
+#include "repro/isa.h"
 #include "train/generate.h"
 #include "testutil.h"
 
@@ -585,8 +590,85 @@ static void test_sinusoidal(void)
     repro_pool_destroy(cpu.pool);
 }
 
+/* Logits that exercise every branch of the row statistics and dz: ties
+ * (the first maximum wins, +0 against -0 too), values whose exponential
+ * is 0, inf or NaN (the lanes' scalar fallback), and ordinary ones. */
+static void awkward_logits(float *z, int64_t n, uint32_t seed)
+{
+    fill(z, n, seed);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        switch (h % 61) {
+        case 0: z[i] = 0.0f; break;
+        case 1: z[i] = -0.0f; break;
+        case 2: z[i] = 120.0f; break;          /* exp(z - m) under -104 for the others */
+        case 3: z[i] = -150.0f; break;
+        case 4: z[i] = 0.5f; break;           /* ties with each other */
+        case 5: z[i] = (h >> 8) % 5 ? 0.5f : 30.0f;
+                break;
+        default: z[i] = z[i] * 8.0f; break;   /* exponentials across [e^-16, 1] */
+        }
+    }
+}
+
+static void test_lm_xent_isa(void)
+{
+    static const struct { int B, T, V; } shapes[] = {
+        {2, 3, 5},    /* V under one vector of either width */
+        {3, 5, 8},    /* one AVX2 vector, 15 rows: a partial lane block */
+        {2, 9, 16},   /* one AVX-512 vector */
+        {1, 70, 37},  /* a ragged tail of j, rows past one chunk (64) */
+        {3, 33, 128}, /* the char LM's vocabulary */
+    };
+    static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    int ran = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int B = shapes[si].B, T = shapes[si].T, V = shapes[si].V;
+        const int64_t n = (int64_t)B * T * V;
+        float *z = malloc(sizeof(float) * (size_t)n), *target = malloc(sizeof(float) * (size_t)(B * T));
+        float *dz_ref = malloc(sizeof(float) * (size_t)n), *dz = malloc(sizeof(float) * (size_t)n);
+        float loss_ref[3], loss[3];
+        awkward_logits(z, n, (uint32_t)si + 11);
+        for (int r = 0; r < B * T; r++) /* every 7th target ignored (id V + 2) */
+            target[r] = (float)(r % 7 == 3 ? V + 2 : (r * 5 + 1) % V);
+        if (si == 4) /* one row of NaN logits: NaN loss and gradients on every path alike */
+            for (int k = 0; k < V; k++)
+                z[(int64_t)40 * V + k] = k == 7 ? NAN : z[(int64_t)40 * V + k];
+        repro_error err;
+        const float scale = 0.37f;
+        CHECK(repro_lm_xent_forward_ref(loss_ref, z, target, B, T, V, V + 2, &err) == REPRO_OK);
+        CHECK(repro_lm_xent_backward_ref(dz_ref, z, target, B, T, V, V + 2, scale, &err) == REPRO_OK);
+        for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+            if (!repro_isa_supported(isas[k]))
+                continue;
+            for (int threads = 1; threads <= 3; threads += 2) {
+                repro_cpu cpu = cpu_with(threads);
+                cpu.isa = isas[k];
+                memset(dz, 0xff, sizeof(float) * (size_t)n);
+                CHECK(repro_lm_xent_forward(&cpu, loss, z, target, B, T, V, V + 2, &err) == REPRO_OK);
+                CHECK(repro_lm_xent_backward(&cpu, dz, z, target, B, T, V, V + 2, scale, &err) == REPRO_OK);
+                char what[96];
+                snprintf(what, sizeof what, "lm cross-entropy %s, %d threads, B=%d T=%d V=%d forward",
+                         repro_isa_name(isas[k]), threads, B, T, V);
+                CHECK_BITS(loss, loss_ref, B, what);
+                snprintf(what, sizeof what, "lm cross-entropy %s, %d threads, B=%d T=%d V=%d backward",
+                         repro_isa_name(isas[k]), threads, B, T, V);
+                CHECK_BITS(dz, dz_ref, n, what);
+                repro_pool_destroy(cpu.pool);
+                ran++;
+            }
+        }
+        free(z);
+        free(target);
+        free(dz_ref);
+        free(dz);
+    }
+    CHECK(ran >= 10); /* the scalar path at least, at 1 and 3 threads, every shape */
+}
+
 int main(void)
 {
+    test_lm_xent_isa();
     test_sinusoidal();
     test_patchify();
     test_embedding_twins();

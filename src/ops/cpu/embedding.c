@@ -6,6 +6,7 @@
 
 #include "ops/ops_math.h"
 #include "ops/token_math.h"
+#include "ops/cpu/xent_simd.h"
 
 /* Ids come from data files and prompts: refuse a bad one before anything is
  * written. A position holding `ignore` (an LM target the head ignores; < 0:
@@ -121,20 +122,33 @@ typedef struct lm_job {
     const float *z, *target;
     int64_t T, V, ignore;
     float scale;
+    repro_isa isa; /* the lanes of xent_simd.h on AVX2 and AVX-512; the scalar code elsewhere */
 } lm_job;
+
+enum { LM_CHUNK = 64 }; /* rows whose statistics are taken at once */
+
+/* The statistics of rows [r0, r0 + n) of z, n <= LM_CHUNK: what
+ * repro_xent_row_stats gives each, several rows on the lanes at once
+ * where the ISA has them (the same bits). */
+static void lm_stats(const lm_job *j, int64_t r0, int64_t n, repro_xent_stats *st)
+{
+    repro_xent_stats_rows(j->isa, j->z + r0 * j->V, j->V, j->V, n, st);
+}
 
 static void lm_forward_rows(const lm_job *j, int64_t b0, int64_t b1)
 {
+    repro_xent_stats st[LM_CHUNK];
     for (int64_t b = b0; b < b1; b++) {
         float acc = 0.0f;
         int64_t n = 0;
         for (int64_t t = 0; t < j->T; t++) {
+            if (t % LM_CHUNK == 0) /* ignored rows' statistics too: unused, and they change nothing */
+                lm_stats(j, b * j->T + t, j->T - t < LM_CHUNK ? j->T - t : LM_CHUNK, st);
             float target = j->target[b * j->T + t];
             if (repro_token_ignored(target, j->ignore))
                 continue;
             const float *zr = j->z + (b * j->T + t) * j->V;
-            repro_xent_stats st = repro_xent_row_stats(zr, j->V);
-            acc = acc + repro_xent_loss(st, zr[repro_token_id(target, j->V)]);
+            acc = acc + repro_xent_loss(st[t % LM_CHUNK], zr[repro_token_id(target, j->V)]);
             n++;
         }
         j->out[b] = n ? acc / (float)n : 0.0f;
@@ -145,7 +159,10 @@ static void lm_backward_rows(const lm_job *j, int64_t r0, int64_t r1)
 {
     int64_t cur = -1; /* the sample whose row factor s is known */
     float s = 0.0f;
+    repro_xent_stats st[LM_CHUNK];
     for (int64_t r = r0; r < r1; r++) { /* r = b*T + t */
+        if ((r - r0) % LM_CHUNK == 0)
+            lm_stats(j, r, r1 - r < LM_CHUNK ? r1 - r : LM_CHUNK, st);
         float *g = j->out + r * j->V;
         if (repro_token_ignored(j->target[r], j->ignore)) {
             memset(g, 0, (size_t)j->V * sizeof(float));
@@ -155,11 +172,8 @@ static void lm_backward_rows(const lm_job *j, int64_t r0, int64_t r1)
             cur = r / j->T;
             s = j->scale / (float)repro_lm_counted(j->target + cur * j->T, j->T, j->ignore);
         }
-        const float *zr = j->z + r * j->V;
-        int64_t label = repro_token_id(j->target[r], j->V);
-        repro_xent_stats st = repro_xent_row_stats(zr, j->V);
-        for (int64_t k = 0; k < j->V; k++)
-            g[k] = repro_xent_dz(zr[k], k == label, st, s);
+        repro_xent_dz_row(j->isa, g, j->z + r * j->V, j->V, repro_token_id(j->target[r], j->V),
+                          st[(r - r0) % LM_CHUNK], s);
     }
 }
 
@@ -170,7 +184,7 @@ repro_status repro_lm_xent_forward_ref(float *loss, const float *z, const float 
                                        int64_t V, int64_t ignore, repro_error *err)
 {
     repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
-    lm_job j = {loss, z, target, T, V, ignore, 0.0f};
+    lm_job j = {loss, z, target, T, V, ignore, 0.0f, REPRO_ISA_SCALAR};
     if (st == REPRO_OK)
         lm_forward_rows(&j, 0, B);
     return st;
@@ -181,7 +195,7 @@ repro_status repro_lm_xent_forward(const repro_cpu *cpu, float *loss, const floa
 {
     REPRO_CPU_CHECK(cpu, err);
     repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
-    lm_job j = {loss, z, target, T, V, ignore, 0.0f};
+    lm_job j = {loss, z, target, T, V, ignore, 0.0f, cpu->isa};
     if (st == REPRO_OK)
         repro_pool_run(cpu->pool, B, lm_forward_task, &j);
     return st;
@@ -191,7 +205,7 @@ repro_status repro_lm_xent_backward_ref(float *dz, const float *z, const float *
                                         int64_t V, int64_t ignore, float scale, repro_error *err)
 {
     repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
-    lm_job j = {dz, z, target, T, V, ignore, scale};
+    lm_job j = {dz, z, target, T, V, ignore, scale, REPRO_ISA_SCALAR};
     if (st == REPRO_OK)
         lm_backward_rows(&j, 0, B * T);
     return st;
@@ -202,7 +216,7 @@ repro_status repro_lm_xent_backward(const repro_cpu *cpu, float *dz, const float
 {
     REPRO_CPU_CHECK(cpu, err);
     repro_status st = check_ids("lm cross-entropy", target, B * T, V, ignore, err);
-    lm_job j = {dz, z, target, T, V, ignore, scale};
+    lm_job j = {dz, z, target, T, V, ignore, scale, cpu->isa};
     if (st == REPRO_OK)
         repro_pool_run(cpu->pool, B * T, lm_backward_task, &j);
     return st;

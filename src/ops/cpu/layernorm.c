@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "ops/cpu/layernorm_simd.h"
 #include "ops/cpu/ops.h"
 #include "ops/ops_math.h"
 
@@ -63,6 +64,7 @@ typedef struct ln_bwd_ctx {
     float *dx, *dgamma, *dbeta;                         /* [B][D], [D], [D] */
     const float *dy, *x, *mean, *rstd, *gamma;          /* [B][D], [B][D], [B], [B], [D] */
     int64_t B, D;
+    repro_isa isa; /* dgamma, dbeta on its lanes (layernorm_simd.h); scalar: the loop below */
 } ln_bwd_ctx;
 
 /* dx for rows [begin, end); dx doubles as the dxhat scratch row. */
@@ -89,6 +91,16 @@ static void dx_rows(const ln_bwd_ctx *c, int64_t begin, int64_t end)
 static void param_features(const ln_bwd_ctx *c, int64_t begin, int64_t end)
 {
     int64_t D = c->D;
+#if defined(__x86_64__)
+    if (c->isa == REPRO_ISA_AVX512) {
+        repro_layernorm_params_avx512(c->dgamma, c->dbeta, c->dy, c->x, c->mean, c->rstd, c->B, D, begin, end);
+        return;
+    }
+    if (c->isa == REPRO_ISA_AVX2) {
+        repro_layernorm_params_avx2(c->dgamma, c->dbeta, c->dy, c->x, c->mean, c->rstd, c->B, D, begin, end);
+        return;
+    }
+#endif
     for (int64_t d = begin; d < end; d++) {
         float g = c->dgamma[d], bt = c->dbeta[d];
         for (int64_t b = 0; b < c->B; b++) {
@@ -117,7 +129,7 @@ repro_status repro_layernorm_backward(const repro_cpu *cpu, float *dx, float *dg
                               const float *gamma, int64_t B, int64_t D, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    ln_bwd_ctx c = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D};
+    ln_bwd_ctx c = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, cpu->isa};
     repro_pool_run(cpu->pool, D, param_task, &c);
     repro_pool_run(cpu->pool, B, dx_task, &c);
     return REPRO_OK;
@@ -127,7 +139,7 @@ void repro_layernorm_backward_ref(float *dx, float *dgamma, float *dbeta, const 
                                   const float *x, const float *mean, const float *rstd,
                                   const float *gamma, int64_t B, int64_t D)
 {
-    ln_bwd_ctx c = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D};
+    ln_bwd_ctx c = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, B, D, REPRO_ISA_SCALAR};
     param_features(&c, 0, D);
     dx_rows(&c, 0, B);
 }

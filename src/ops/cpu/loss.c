@@ -5,6 +5,7 @@
 #include <inttypes.h>
 
 #include "ops/cpu/ops.h"
+#include "ops/cpu/xent_simd.h"
 #include "ops/ops_math.h"
 
 typedef enum loss_kind { LOSS_XENT, LOSS_MSE, LOSS_HUBER } loss_kind;
@@ -18,20 +19,45 @@ typedef struct loss_ctx {
     const int32_t *labels; /* class labels [B] */
     int64_t W;             /* row width: C or T */
     float delta, scale;
+    repro_isa isa;         /* the cross-entropy's rows on its lanes (xent_simd.h); scalar: the reference */
 } loss_ctx;
+
+enum { XENT_CHUNK = 64 }; /* rows whose statistics are taken at once */
+
+/* The statistics of rows [b0, b1) of the logits, a chunk at a time, to fn. */
+static void xent_rows(const loss_ctx *c, int64_t b0, int64_t b1,
+                      void (*fn)(const loss_ctx *c, int64_t b, repro_xent_stats st))
+{
+    repro_xent_stats st[XENT_CHUNK];
+    for (int64_t b = b0; b < b1; b += XENT_CHUNK) {
+        int64_t n = b1 - b < XENT_CHUNK ? b1 - b : XENT_CHUNK;
+        repro_xent_stats_rows(c->isa, c->p + b * c->W, c->W, c->W, n, st);
+        for (int64_t r = 0; r < n; r++)
+            fn(c, b + r, st[r]);
+    }
+}
+
+static void xent_loss_row(const loss_ctx *c, int64_t b, repro_xent_stats st)
+{
+    c->out[b] = repro_xent_loss(st, c->p[b * c->W + c->labels[b]]);
+    if (c->pred)
+        c->pred[b] = st.arg;
+}
+
+static void xent_grad_row(const loss_ctx *c, int64_t b, repro_xent_stats st)
+{
+    repro_xent_dz_row(c->isa, c->out + b * c->W, c->p + b * c->W, c->W, c->labels[b], st, c->scale);
+}
 
 static void forward_rows(const loss_ctx *c, int64_t begin, int64_t end)
 {
     int64_t W = c->W;
+    if (c->kind == LOSS_XENT) {
+        xent_rows(c, begin, end, xent_loss_row);
+        return;
+    }
     for (int64_t b = begin; b < end; b++) {
         const float *p = c->p + b * W;
-        if (c->kind == LOSS_XENT) {
-            repro_xent_stats st = repro_xent_row_stats(p, W);
-            c->out[b] = repro_xent_loss(st, p[c->labels[b]]);
-            if (c->pred)
-                c->pred[b] = st.arg;
-            continue;
-        }
         const float *y = c->target + b * W;
         float acc = 0.0f;
         for (int64_t t = 0; t < W; t++)
@@ -44,15 +70,13 @@ static void backward_rows(const loss_ctx *c, int64_t begin, int64_t end)
 {
     int64_t W = c->W;
     float fW = (float)W;
+    if (c->kind == LOSS_XENT) {
+        xent_rows(c, begin, end, xent_grad_row);
+        return;
+    }
     for (int64_t b = begin; b < end; b++) {
         const float *p = c->p + b * W;
         float *g = c->out + b * W;
-        if (c->kind == LOSS_XENT) {
-            repro_xent_stats st = repro_xent_row_stats(p, W);
-            for (int64_t j = 0; j < W; j++)
-                g[j] = repro_xent_dz(p[j], j == c->labels[b], st, c->scale);
-            continue;
-        }
         const float *y = c->target + b * W;
         for (int64_t t = 0; t < W; t++)
             g[t] = c->kind == LOSS_MSE ? repro_mse_dp(p[t], y[t], fW, c->scale)
@@ -100,7 +124,7 @@ static repro_status xent_forward(const repro_cpu *cpu, float *loss, int32_t *pre
     repro_status st = check_labels(labels, B, C, err);
     if (st != REPRO_OK)
         return st;
-    loss_ctx c = {LOSS_XENT, loss, pred, z, NULL, labels, C, 0.0f, 0.0f};
+    loss_ctx c = {LOSS_XENT, loss, pred, z, NULL, labels, C, 0.0f, 0.0f, cpu ? cpu->isa : REPRO_ISA_SCALAR};
     run(cpu, B, forward_task, &c);
     return REPRO_OK;
 }
@@ -111,7 +135,7 @@ static repro_status xent_backward(const repro_cpu *cpu, float *dz, const float *
     repro_status st = check_labels(labels, B, C, err);
     if (st != REPRO_OK)
         return st;
-    loss_ctx c = {LOSS_XENT, dz, NULL, z, NULL, labels, C, 0.0f, scale};
+    loss_ctx c = {LOSS_XENT, dz, NULL, z, NULL, labels, C, 0.0f, scale, cpu ? cpu->isa : REPRO_ISA_SCALAR};
     run(cpu, B, backward_task, &c);
     return REPRO_OK;
 }
@@ -147,14 +171,14 @@ repro_status repro_mse_forward(const repro_cpu *cpu, float *loss, const float *p
                        int64_t B, int64_t T, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f};
+    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f, REPRO_ISA_SCALAR};
     run(cpu, B, forward_task, &c);
     return REPRO_OK;
 }
 
 void repro_mse_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T)
 {
-    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f};
+    loss_ctx c = {LOSS_MSE, loss, NULL, pred, target, NULL, T, 0.0f, 0.0f, REPRO_ISA_SCALAR};
     run(NULL, B, forward_task, &c);
 }
 
@@ -162,7 +186,7 @@ repro_status repro_mse_backward(const repro_cpu *cpu, float *dpred, const float 
                         int64_t B, int64_t T, float scale, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale};
+    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale, REPRO_ISA_SCALAR};
     run(cpu, B, backward_task, &c);
     return REPRO_OK;
 }
@@ -170,7 +194,7 @@ repro_status repro_mse_backward(const repro_cpu *cpu, float *dpred, const float 
 void repro_mse_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                             float scale)
 {
-    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale};
+    loss_ctx c = {LOSS_MSE, dpred, NULL, pred, target, NULL, T, 0.0f, scale, REPRO_ISA_SCALAR};
     run(NULL, B, backward_task, &c);
 }
 
@@ -178,7 +202,7 @@ repro_status repro_huber_forward(const repro_cpu *cpu, float *loss, const float 
                          int64_t B, int64_t T, float delta, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f};
+    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f, REPRO_ISA_SCALAR};
     run(cpu, B, forward_task, &c);
     return REPRO_OK;
 }
@@ -186,7 +210,7 @@ repro_status repro_huber_forward(const repro_cpu *cpu, float *loss, const float 
 void repro_huber_forward_ref(float *loss, const float *pred, const float *target, int64_t B, int64_t T,
                              float delta)
 {
-    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f};
+    loss_ctx c = {LOSS_HUBER, loss, NULL, pred, target, NULL, T, delta, 0.0f, REPRO_ISA_SCALAR};
     run(NULL, B, forward_task, &c);
 }
 
@@ -194,7 +218,7 @@ repro_status repro_huber_backward(const repro_cpu *cpu, float *dpred, const floa
                           int64_t B, int64_t T, float delta, float scale, repro_error *err)
 {
     REPRO_CPU_CHECK(cpu, err);
-    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale};
+    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale, REPRO_ISA_SCALAR};
     run(cpu, B, backward_task, &c);
     return REPRO_OK;
 }
@@ -202,6 +226,6 @@ repro_status repro_huber_backward(const repro_cpu *cpu, float *dpred, const floa
 void repro_huber_backward_ref(float *dpred, const float *pred, const float *target, int64_t B, int64_t T,
                               float delta, float scale)
 {
-    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale};
+    loss_ctx c = {LOSS_HUBER, dpred, NULL, pred, target, NULL, T, delta, scale, REPRO_ISA_SCALAR};
     run(NULL, B, backward_task, &c);
 }
