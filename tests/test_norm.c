@@ -20,11 +20,14 @@
 #include "ops/ops_math.h"
 #include "ops/reduce.h"
 #include "repro/math.h"
+#include "repro/isa.h"
 #include "testutil.h"
 
 #define NPOOLS 5 /* index 0: no pool (inline); 1..4: that many threads */
 
 static repro_cpu cpus[NPOOLS];
+/* the parameter gradients take each ISA path's code (norm_param.h) */
+static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
 
 static uint64_t rng_state = 0x5DEECE66Dull;
 
@@ -310,9 +313,17 @@ static void check_batchnorm(int64_t N, int64_t C, int64_t HW, int64_t group, int
         CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C) && SPEC(rm, s.rm, C) &&
                       SPEC(rv, s.rv, C),
                   "%s: forward pool=%d", what, p);
-        CHECK(repro_batchnorm_backward(&cpus[p], dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, group, NULL) ==
-              REPRO_OK);
-        CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d", what, p);
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) { /* dgamma, dbeta on each path's code */
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            repro_cpu cpu = {isas[i], cpus[p].pool};
+            memcpy(dg, dg0, (size_t)C * 4);
+            memcpy(db, db0, (size_t)C * 4);
+            CHECK(repro_batchnorm_backward(&cpu, dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, group, NULL) ==
+                  REPRO_OK);
+            CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d isa=%s", what,
+                      p, repro_isa_name(isas[i]));
+        }
         CHECK(repro_batchnorm_forward_eval(&cpus[p], ye, x, gamma, beta, rm0, rv0, N, C, HW, eps, NULL) == REPRO_OK);
         CHECK_MSG(BITS(ye, ye_ref, n), "%s: eval pool=%d", what, p);
     }
@@ -355,9 +366,17 @@ static void check_groupnorm(int64_t N, int64_t C, int64_t HW, int64_t groups, in
         CHECK(repro_groupnorm_forward(&cpus[p], y, mean, rstd, x, gamma, beta, N, C, HW, groups, eps, NULL) ==
               REPRO_OK);
         CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, P) && SPEC(rstd, s.rstd, P), "%s: forward pool=%d", what, p);
-        CHECK(repro_groupnorm_backward(&cpus[p], dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, groups, NULL) ==
-              REPRO_OK);
-        CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d", what, p);
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            if (!repro_isa_supported(isas[i]))
+                continue;
+            repro_cpu cpu = {isas[i], cpus[p].pool};
+            memcpy(dg, dg0, (size_t)C * 4);
+            memcpy(db, db0, (size_t)C * 4);
+            CHECK(repro_groupnorm_backward(&cpu, dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, groups, NULL) ==
+                  REPRO_OK);
+            CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d isa=%s", what,
+                      p, repro_isa_name(isas[i]));
+        }
     }
     free(x), free(dy), free(gamma), free(beta), free(dg0), free(db0);
     free(s.y), free(s.mean), free(s.rstd), free(s.dx), free(s.dg), free(s.db);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "ops/cpu/norm.h"
+#include "ops/cpu/norm_param.h"
 #include "ops/cpu/norm_seq.h"
 #include "ops/norm_args.h"
 
@@ -177,6 +178,7 @@ typedef struct bn_bwd_ctx {
     float *dx, *dgamma, *dbeta;                /* [N][C][HW], [C], [C] */
     const float *dy, *x, *mean, *rstd, *gamma; /* [N][C][HW] x 2, [G][C] x 2, [C] */
     int64_t N, C, HW, group;
+    repro_isa isa; /* the parameter gradients' path (norm_param.h) */
 } bn_bwd_ctx;
 
 /* Sample n's statistics for channel c: those of its group. */
@@ -188,8 +190,8 @@ static int64_t bn_stat_of(int64_t n, int64_t c, const void *arg)
 
 static void param_channels(const bn_bwd_ctx *k, int64_t begin, int64_t end)
 {
-    for (int64_t c = begin; c < end; c++)
-        norm_param_channel(k->dgamma, k->dbeta, k->dy, k->x, k->mean, k->rstd, k->N, k->C, k->HW, c, bn_stat_of, k);
+    repro_norm_param_args a = {k->dgamma, k->dbeta, k->dy, k->x, k->mean, k->rstd, k->N, k->C, k->HW, bn_stat_of, k};
+    repro_norm_params(k->isa, &a, begin, end);
 }
 
 /* Pairs t = g * C + c in [begin, end). */
@@ -219,7 +221,7 @@ repro_status repro_batchnorm_backward(const repro_cpu *cpu, float *dx, float *dg
     repro_status st = repro_batchnorm_check(N, C, HW, group, err);
     if (st != REPRO_OK)
         return st;
-    bn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, group};
+    bn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, group, cpu->isa};
     repro_pool_run(cpu->pool, C, param_task, &k);
     repro_pool_run(cpu->pool, (N / group) * C, dx_task, &k);
     return REPRO_OK;
@@ -232,7 +234,7 @@ repro_status repro_batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta
     repro_status st = repro_batchnorm_check(N, C, HW, group, err);
     if (st != REPRO_OK)
         return st;
-    bn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, group};
+    bn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, group, REPRO_ISA_SCALAR};
     param_channels(&k, 0, C);
     dx_pairs(&k, 0, (N / group) * C);
     return REPRO_OK;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "ops/cpu/norm.h"
+#include "ops/cpu/norm_param.h"
 #include "ops/cpu/norm_seq.h"
 #include "ops/norm_args.h"
 
@@ -76,6 +77,7 @@ typedef struct gn_bwd_ctx {
     float *dx, *dgamma, *dbeta;                /* [N][C][HW], [C], [C] */
     const float *dy, *x, *mean, *rstd, *gamma; /* [N][C][HW] x 2, [N][groups] x 2, [C] */
     int64_t N, C, HW, groups;
+    repro_isa isa; /* the parameter gradients' path (norm_param.h) */
 } gn_bwd_ctx;
 
 /* Sample n's statistics for channel c: those of (n, the group of c). */
@@ -87,8 +89,8 @@ static int64_t gn_stat_of(int64_t n, int64_t c, const void *arg)
 
 static void param_channels(const gn_bwd_ctx *k, int64_t begin, int64_t end)
 {
-    for (int64_t c = begin; c < end; c++)
-        norm_param_channel(k->dgamma, k->dbeta, k->dy, k->x, k->mean, k->rstd, k->N, k->C, k->HW, c, gn_stat_of, k);
+    repro_norm_param_args a = {k->dgamma, k->dbeta, k->dy, k->x, k->mean, k->rstd, k->N, k->C, k->HW, gn_stat_of, k};
+    repro_norm_params(k->isa, &a, begin, end);
 }
 
 /* Pairs t = n * groups + g in [begin, end). */
@@ -119,7 +121,7 @@ repro_status repro_groupnorm_backward(const repro_cpu *cpu, float *dx, float *dg
     repro_status st = repro_groupnorm_check(N, C, HW, groups, err);
     if (st != REPRO_OK)
         return st;
-    gn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, groups};
+    gn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, groups, cpu->isa};
     repro_pool_run(cpu->pool, C, param_task, &k);
     repro_pool_run(cpu->pool, N * groups, dx_task, &k);
     return REPRO_OK;
@@ -132,7 +134,7 @@ repro_status repro_groupnorm_backward_ref(float *dx, float *dgamma, float *dbeta
     repro_status st = repro_groupnorm_check(N, C, HW, groups, err);
     if (st != REPRO_OK)
         return st;
-    gn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, groups};
+    gn_bwd_ctx k = {dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, HW, groups, REPRO_ISA_SCALAR};
     param_channels(&k, 0, C);
     dx_pairs(&k, 0, N * groups);
     return REPRO_OK;
