@@ -303,30 +303,27 @@ static void check_batchnorm(int64_t N, int64_t C, int64_t HW, int64_t group, int
     }
     CHECK_MSG(ok, "%s: eval _ref vs spec", what);
 
-    for (int p = 0; p < NPOOLS; p++) {
-        memcpy(rm, rm0, (size_t)C * 4);
-        memcpy(rv, rv0, (size_t)C * 4);
-        memcpy(dg, dg0, (size_t)C * 4);
-        memcpy(db, db0, (size_t)C * 4);
-        CHECK(repro_batchnorm_forward_train(&cpus[p], y, mean, rstd, rm, rv, NULL, x, gamma, beta, N, C, HW, group, eps,
-                                            mom, NULL) == REPRO_OK);
-        CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C) && SPEC(rm, s.rm, C) &&
-                      SPEC(rv, s.rv, C),
-                  "%s: forward pool=%d", what, p);
-        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) { /* dgamma, dbeta on each path's code */
+    for (int p = 0; p < NPOOLS; p++)
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) { /* sums and dgamma, dbeta on each path's code */
             if (!repro_isa_supported(isas[i]))
                 continue;
             repro_cpu cpu = {isas[i], cpus[p].pool};
+            memcpy(rm, rm0, (size_t)C * 4);
+            memcpy(rv, rv0, (size_t)C * 4);
             memcpy(dg, dg0, (size_t)C * 4);
             memcpy(db, db0, (size_t)C * 4);
+            CHECK(repro_batchnorm_forward_train(&cpu, y, mean, rstd, rm, rv, NULL, x, gamma, beta, N, C, HW, group, eps,
+                                                mom, NULL) == REPRO_OK);
+            CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, G * C) && SPEC(rstd, s.rstd, G * C) && SPEC(rm, s.rm, C) &&
+                          SPEC(rv, s.rv, C),
+                      "%s: forward pool=%d isa=%s", what, p, repro_isa_name(isas[i]));
             CHECK(repro_batchnorm_backward(&cpu, dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, group, NULL) ==
                   REPRO_OK);
             CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d isa=%s", what,
                       p, repro_isa_name(isas[i]));
+            CHECK(repro_batchnorm_forward_eval(&cpu, ye, x, gamma, beta, rm0, rv0, N, C, HW, eps, NULL) == REPRO_OK);
+            CHECK_MSG(BITS(ye, ye_ref, n), "%s: eval pool=%d isa=%s", what, p, repro_isa_name(isas[i]));
         }
-        CHECK(repro_batchnorm_forward_eval(&cpus[p], ye, x, gamma, beta, rm0, rv0, N, C, HW, eps, NULL) == REPRO_OK);
-        CHECK_MSG(BITS(ye, ye_ref, n), "%s: eval pool=%d", what, p);
-    }
     /* no running statistics: the same y, mean, rstd */
     CHECK(repro_batchnorm_forward_train(&cpus[2], y, mean, rstd, NULL, NULL, NULL, x, gamma, beta, N, C, HW, group, eps,
                                         mom, NULL) == REPRO_OK);
@@ -360,24 +357,22 @@ static void check_groupnorm(int64_t N, int64_t C, int64_t HW, int64_t groups, in
     CHECK(repro_groupnorm_backward_ref(dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, groups, NULL) == REPRO_OK);
     CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, P) && SPEC(rstd, s.rstd, P), "%s: _ref forward vs spec", what);
     CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: _ref backward vs spec", what);
-    for (int p = 0; p < NPOOLS; p++) {
-        memcpy(dg, dg0, (size_t)C * 4);
-        memcpy(db, db0, (size_t)C * 4);
-        CHECK(repro_groupnorm_forward(&cpus[p], y, mean, rstd, x, gamma, beta, N, C, HW, groups, eps, NULL) ==
-              REPRO_OK);
-        CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, P) && SPEC(rstd, s.rstd, P), "%s: forward pool=%d", what, p);
+    for (int p = 0; p < NPOOLS; p++)
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
             if (!repro_isa_supported(isas[i]))
                 continue;
             repro_cpu cpu = {isas[i], cpus[p].pool};
             memcpy(dg, dg0, (size_t)C * 4);
             memcpy(db, db0, (size_t)C * 4);
+            CHECK(repro_groupnorm_forward(&cpu, y, mean, rstd, x, gamma, beta, N, C, HW, groups, eps, NULL) ==
+                  REPRO_OK);
+            CHECK_MSG(SPEC(y, s.y, n) && SPEC(mean, s.mean, P) && SPEC(rstd, s.rstd, P), "%s: forward pool=%d isa=%s",
+                      what, p, repro_isa_name(isas[i]));
             CHECK(repro_groupnorm_backward(&cpu, dx, dg, db, dy, x, mean, rstd, gamma, N, C, HW, groups, NULL) ==
                   REPRO_OK);
             CHECK_MSG(SPEC(dx, s.dx, n) && SPEC(dg, s.dg, C) && SPEC(db, s.db, C), "%s: backward pool=%d isa=%s", what,
                       p, repro_isa_name(isas[i]));
         }
-    }
     free(x), free(dy), free(gamma), free(beta), free(dg0), free(db0);
     free(s.y), free(s.mean), free(s.rstd), free(s.dx), free(s.dg), free(s.db);
     free(y), free(mean), free(rstd), free(dx), free(dg), free(db);

@@ -6,6 +6,8 @@
 #include <math.h>
 
 #include "ops/cpu/ops.h"
+#include "ops/cpu/reduce_simd.h"
+#include "repro/isa.h"
 #include "testutil.h"
 
 /* The order again, from the comment, with an explicit block-sum array. */
@@ -77,8 +79,58 @@ static int same_bits(float a, float b)
     return ua == ub;
 }
 
+/* The canonical sum with its blocks on the AVX2 and AVX-512 paths
+ * (reduce_avx2.c) against the scalar one, bit for bit: every element
+ * kind, contiguous and segmented layouts (runs shorter and longer than a
+ * vector, runs crossing vector groups and blocks), tails of every length,
+ * and values that round, cancel, overflow and are NaN. */
+static void test_isa_blocks(void)
+{
+    const repro_isa isas[] = {REPRO_ISA_AVX2, REPRO_ISA_AVX512};
+    const int64_t seg[][2] = {{0, 0}, {1, 3}, {3, 5}, {7, 7}, {8, 11}, {9, 20}, {49, 64}, {196, 6272}, {1030, 1100}};
+    const int64_t sizes[] = {1, 5, 8, 13, 64, 1023, 1024, 1031, 3000};
+    enum { SPAN = 3000 * 6272 / 196 + 8 }; /* the largest offset any layout below reaches */
+    float *x = malloc(SPAN * sizeof *x), *y = malloc(SPAN * sizeof *y);
+    for (int64_t i = 0; i < SPAN; i++) {
+        x[i] = rand_float() * (i % 13 == 0 ? 1e6f : 1.0f);
+        y[i] = rand_float();
+    }
+    x[37] = -0.0f;
+    y[38] = 0x1p-140f;
+    int ran = 0;
+    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+        if (!repro_isa_supported(isas[k]))
+            continue;
+        for (int kind = REPRO_CANON_X; kind <= REPRO_CANON_Y_XHAT; kind++)
+            for (size_t g = 0; g < sizeof seg / sizeof seg[0]; g++)
+                for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+                    int64_t n = sizes[z];
+                    if (seg[g][0] && (n / seg[g][0] + 1) * seg[g][1] + seg[g][0] > SPAN)
+                        continue;
+                    repro_canon_src src = {(repro_canon_kind)kind, x, y, 0.37f, 1.7f, seg[g][0], seg[g][1]};
+                    float ref = repro_canon_sum(&src, n), got = repro_canon_sum_isa(isas[k], &src, n);
+                    CHECK_MSG(same_bits(ref, got), "%s kind %d seg %lld/%lld n=%lld: %a, scalar %a",
+                              repro_isa_name(isas[k]), kind, (long long)seg[g][0], (long long)seg[g][1],
+                              (long long)n, (double)got, (double)ref);
+                    ran++;
+                }
+        /* inf and NaN reach the sum in every layout */
+        float keep = x[5];
+        x[5] = INFINITY;
+        repro_canon_src inf_src = {REPRO_CANON_X, x, NULL, 0.0f, 0.0f, 3, 5};
+        CHECK(repro_canon_sum_isa(isas[k], &inf_src, 100) == INFINITY);
+        x[5] = NAN;
+        CHECK(isnan(repro_canon_sum_isa(isas[k], &inf_src, 100)));
+        x[5] = keep;
+    }
+    CHECK(ran == 0 || ran >= 300);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
+    test_isa_blocks();
     repro_pool *pools[4];
     for (int t = 0; t < 4; t++) {
         repro_error err;

@@ -34,6 +34,7 @@ typedef struct bn_fwd_ctx {
     const float *x, *gamma, *beta;    /* [N][C][HW], [C], [C] */
     int64_t C, HW, group, G;
     float eps, momentum;
+    repro_isa isa; /* the statistics' sums (reduce_simd.h) */
 } bn_fwd_ctx;
 
 /* Pairs t = g * C + c in [begin, end): statistics and y; rstd[t] keeps the
@@ -44,7 +45,7 @@ static void stats_task(void *p, int64_t begin, int64_t end)
     for (int64_t t = begin; t < end; t++) {
         norm_seq s = bn_seq(t / k->C, t % k->C, k->C, k->HW, k->group);
         float mean, var;
-        norm_seq_stats(&s, k->x, &mean, &var);
+        norm_seq_stats(&s, k->isa, k->x, &mean, &var);
         norm_seq_apply(&s, k->y, k->x, mean, repro_layernorm_rstd(var, k->eps), k->gamma, k->beta);
         k->mean[t] = mean;
         k->rstd[t] = var;
@@ -84,7 +85,7 @@ repro_status repro_batchnorm_forward_train(const repro_cpu *cpu, float *y, float
     if (st != REPRO_OK)
         return st;
     bn_fwd_ctx k = {y, mean, rstd, running_mean, running_var, group_stats, x, gamma, beta, C, HW, group, N / group,
-                    eps, momentum};
+                    eps, momentum, cpu->isa};
     repro_pool_run(cpu->pool, k.G * C, stats_task, &k);
     repro_pool_run(cpu->pool, C, finish_task, &k);
     return REPRO_OK;
@@ -103,7 +104,7 @@ repro_status repro_batchnorm_forward_train_ref(float *y, float *mean, float *rst
         for (int64_t c = 0; c < C; c++) {
             norm_seq s = bn_seq(g, c, C, HW, group);
             float mu, var;
-            norm_seq_stats(&s, x, &mu, &var);
+            norm_seq_stats(&s, REPRO_ISA_SCALAR, x, &mu, &var);
             float rs = repro_layernorm_rstd(var, eps);
             norm_seq_apply(&s, y, x, mu, rs, gamma, beta);
             mean[g * C + c] = mu;
@@ -199,7 +200,7 @@ static void dx_pairs(const bn_bwd_ctx *k, int64_t begin, int64_t end)
 {
     for (int64_t t = begin; t < end; t++) {
         norm_seq s = bn_seq(t / k->C, t % k->C, k->C, k->HW, k->group);
-        norm_seq_dx(&s, k->dx, k->dy, k->x, k->mean[t], k->rstd[t], k->gamma);
+        norm_seq_dx(&s, k->isa, k->dx, k->dy, k->x, k->mean[t], k->rstd[t], k->gamma);
     }
 }
 

@@ -24,6 +24,7 @@ typedef struct gn_fwd_ctx {
     const float *x, *gamma, *beta; /* [N][C][HW], [C], [C] */
     int64_t C, HW, groups;
     float eps;
+    repro_isa isa; /* the statistics' sums (reduce_simd.h) */
 } gn_fwd_ctx;
 
 /* Pairs t = n * groups + g in [begin, end). */
@@ -33,7 +34,7 @@ static void forward_pairs(const gn_fwd_ctx *k, int64_t begin, int64_t end)
     for (int64_t t = begin; t < end; t++) {
         norm_seq s = gn_seq(t / k->groups, t % k->groups, k->C, k->HW, cg);
         float mean, var;
-        norm_seq_stats(&s, k->x, &mean, &var);
+        norm_seq_stats(&s, k->isa, k->x, &mean, &var);
         float rstd = repro_layernorm_rstd(var, k->eps);
         norm_seq_apply(&s, k->y, k->x, mean, rstd, k->gamma, k->beta);
         k->mean[t] = mean;
@@ -54,7 +55,7 @@ repro_status repro_groupnorm_forward(const repro_cpu *cpu, float *y, float *mean
     repro_status st = repro_groupnorm_check(N, C, HW, groups, err);
     if (st != REPRO_OK)
         return st;
-    gn_fwd_ctx k = {y, mean, rstd, x, gamma, beta, C, HW, groups, eps};
+    gn_fwd_ctx k = {y, mean, rstd, x, gamma, beta, C, HW, groups, eps, cpu->isa};
     repro_pool_run(cpu->pool, N * groups, forward_task, &k);
     return REPRO_OK;
 }
@@ -66,7 +67,7 @@ repro_status repro_groupnorm_forward_ref(float *y, float *mean, float *rstd, con
     repro_status st = repro_groupnorm_check(N, C, HW, groups, err);
     if (st != REPRO_OK)
         return st;
-    gn_fwd_ctx k = {y, mean, rstd, x, gamma, beta, C, HW, groups, eps};
+    gn_fwd_ctx k = {y, mean, rstd, x, gamma, beta, C, HW, groups, eps, REPRO_ISA_SCALAR};
     forward_pairs(&k, 0, N * groups);
     return REPRO_OK;
 }
@@ -99,7 +100,7 @@ static void dx_pairs(const gn_bwd_ctx *k, int64_t begin, int64_t end)
     int64_t cg = k->C / k->groups;
     for (int64_t t = begin; t < end; t++) {
         norm_seq s = gn_seq(t / k->groups, t % k->groups, k->C, k->HW, cg);
-        norm_seq_dx(&s, k->dx, k->dy, k->x, k->mean[t], k->rstd[t], k->gamma);
+        norm_seq_dx(&s, k->isa, k->dx, k->dy, k->x, k->mean[t], k->rstd[t], k->gamma);
     }
 }
 

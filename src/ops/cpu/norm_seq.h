@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ops/ops_math.h"
+#include "ops/cpu/reduce_simd.h"
 #include "ops/reduce.h"
 
 typedef struct norm_seq {
@@ -41,15 +42,16 @@ REPRO_INLINE repro_canon_src norm_seq_src(const norm_seq *s, repro_canon_kind ki
     return src;
 }
 
-/* mean = canon_sum(e) / cnt; var = canon_sum((e - mean)^2) / cnt. */
-REPRO_INLINE void norm_seq_stats(const norm_seq *s, const float *x, float *mean_out, float *var_out)
+/* mean = canon_sum(e) / cnt; var = canon_sum((e - mean)^2) / cnt. The
+ * sums' blocks on isa's path (reduce_simd.h: the same bits on each). */
+REPRO_INLINE void norm_seq_stats(const norm_seq *s, repro_isa isa, const float *x, float *mean_out, float *var_out)
 {
     float cnt = (float)norm_seq_count(s);
     repro_canon_src sum = norm_seq_src(s, REPRO_CANON_X, x, NULL, 0.0f, 0.0f);
-    float mean = repro_canon_sum(&sum, norm_seq_count(s)) / cnt;
+    float mean = repro_canon_sum_isa(isa, &sum, norm_seq_count(s)) / cnt;
     repro_canon_src sq = norm_seq_src(s, REPRO_CANON_CENTRED_SQ, x, NULL, mean, 0.0f);
     *mean_out = mean;
-    *var_out = repro_canon_sum(&sq, norm_seq_count(s)) / cnt;
+    *var_out = repro_canon_sum_isa(isa, &sq, norm_seq_count(s)) / cnt;
 }
 
 /* y = ((x - mean) * rstd) * gamma[c] + beta[c] over the group. */
@@ -64,11 +66,11 @@ REPRO_INLINE void norm_seq_apply(const norm_seq *s, float *y, const float *x, fl
     }
 }
 
-/* dx over the group: dxhat = dy * gamma[c] into dx (scratch),
+/* dx over the group (the sums on isa's path): dxhat = dy * gamma[c] into dx (scratch),
  * m1 = canon_sum(dxhat) / cnt, m2 = canon_sum(dxhat * xhat) / cnt,
  * dx = rstd * ((dxhat - m1) - xhat * m2). */
-REPRO_INLINE void norm_seq_dx(const norm_seq *s, float *dx, const float *dy, const float *x, float mean, float rstd,
-                              const float *gamma)
+REPRO_INLINE void norm_seq_dx(const norm_seq *s, repro_isa isa, float *dx, const float *dy, const float *x, float mean,
+                              float rstd, const float *gamma)
 {
     for (int64_t q = 0; q < s->runs; q++) {
         int64_t at = s->base + q * s->stride;
@@ -78,9 +80,9 @@ REPRO_INLINE void norm_seq_dx(const norm_seq *s, float *dx, const float *dy, con
     }
     float cnt = (float)norm_seq_count(s);
     repro_canon_src s1 = norm_seq_src(s, REPRO_CANON_X, dx, NULL, 0.0f, 0.0f);
-    float m1 = repro_canon_sum(&s1, norm_seq_count(s)) / cnt;
+    float m1 = repro_canon_sum_isa(isa, &s1, norm_seq_count(s)) / cnt;
     repro_canon_src s2 = norm_seq_src(s, REPRO_CANON_Y_XHAT, x, dx, mean, rstd);
-    float m2 = repro_canon_sum(&s2, norm_seq_count(s)) / cnt;
+    float m2 = repro_canon_sum_isa(isa, &s2, norm_seq_count(s)) / cnt;
     for (int64_t q = 0; q < s->runs; q++) {
         int64_t at = s->base + q * s->stride;
         for (int64_t k = 0; k < s->hw; k++)

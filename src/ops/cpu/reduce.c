@@ -9,22 +9,35 @@
 #include <stddef.h>
 
 #include "ops/cpu/ops.h"
+#include "ops/cpu/reduce_simd.h"
 
 #define SPLIT_DEPTH 6
 #define MAX_SPANS (1 << SPLIT_DEPTH)
 
-/* S(blocks [first, first + m)) of src's n elements, m >= 1. */
-static float tree_sum(const repro_canon_src *src, int64_t n, int64_t first, int64_t m)
+typedef float (*block_fn)(const repro_canon_src *s, int64_t start, int64_t len);
+
+static float block_scalar(const repro_canon_src *s, int64_t start, int64_t len)
+{
+    return repro_canon_block(s, start, len);
+}
+
+/* S(blocks [first, first + m)) of src's n elements, m >= 1, each block by block. */
+static float tree_sum_of(const repro_canon_src *src, int64_t n, int64_t first, int64_t m, block_fn block)
 {
     if (m == 1) {
         int64_t start = first * REPRO_CANON_BLOCK;
         int64_t len = n - start < REPRO_CANON_BLOCK ? n - start : REPRO_CANON_BLOCK;
-        return repro_canon_block(src, start, len);
+        return block(src, start, len);
     }
     int64_t h = (m + 1) / 2;
-    float left = tree_sum(src, n, first, h);
-    float right = tree_sum(src, n, first + h, m - h);
+    float left = tree_sum_of(src, n, first, h, block);
+    float right = tree_sum_of(src, n, first + h, m - h, block);
     return left + right;
+}
+
+static float tree_sum(const repro_canon_src *src, int64_t n, int64_t first, int64_t m)
+{
+    return tree_sum_of(src, n, first, m, block_scalar);
 }
 
 float repro_canon_sum(const repro_canon_src *src, int64_t n)
@@ -32,6 +45,19 @@ float repro_canon_sum(const repro_canon_src *src, int64_t n)
     if (n <= 0)
         return +0.0f;
     return tree_sum(src, n, 0, repro_canon_blocks(n));
+}
+
+float repro_canon_sum_isa(repro_isa isa, const repro_canon_src *src, int64_t n)
+{
+    if (n <= 0)
+        return +0.0f;
+    block_fn block = block_scalar;
+#if defined(__x86_64__)
+    if (isa == REPRO_ISA_AVX2 || isa == REPRO_ISA_AVX512)
+        block = repro_canon_block_avx2;
+#endif
+    (void)isa;
+    return tree_sum_of(src, n, 0, repro_canon_blocks(n), block);
 }
 
 float repro_sum_canonical(const float *x, int64_t n)
