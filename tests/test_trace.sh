@@ -111,6 +111,30 @@ g4=$(grep -E '"op":"(grad|step)"' "$T/acc4/trace/trace.jsonl" | sed 's/"offset":
 checks=$((checks + 1))
 [[ $(grep -c . "$T/acc1/trace/trace.jsonl") -eq 25 ]] || fail "trace of step 3: expected 25 lines (6 params, input, 5 outputs, 2 loss, 4 dx, 6 grads, loss)"
 has "traced run stops" "$(cat "$T/acc1/run.json")" '"status":	"interrupted"'
+# The ReLUs here write over their linear layers' outputs (model.c,
+# relu_in_place): the trace still holds each layer's output as it was,
+# negatives and all, and the ReLU's is max(that, +0) element by element.
+checks=$((checks + 1))
+python3 - "$T/acc1/trace" <<'PY' || fail "trace after an in-place ReLU: the linear layer's output is not its own"
+import json, struct, sys
+d = sys.argv[1]
+spans = {}
+for line in open(f"{d}/trace.jsonl"):
+    t = json.loads(line)
+    spans[t["tensor"]] = t
+def values(name):
+    t = spans[name]
+    n = 1
+    for k in t["shape"]:
+        n *= k
+    with open(f"{d}/trace.bin", "rb") as f:
+        f.seek(t["offset"])
+        return struct.unpack(f"<{n}f", f.read(4 * n))
+for layer, act in (("trunk.0.linear.out", "trunk.1.relu.out"), ("trunk.2.linear.out", "trunk.3.relu.out")):
+    x, y = values(layer), values(act)
+    assert len(x) == len(y) and sum(v < 0 for v in x) > len(x) // 10, (layer, "no negatives: traced after the ReLU?")
+    assert all(struct.pack("<f", b) == struct.pack("<f", a if a > 0 else 0.0) for a, b in zip(x, y)), act
+PY
 
 # Mistakes in the knob and the flags are refused with a message.
 REPRO_TEST_PERTURB="step=5,tensor=trunk.9.weight,index=0" expect_exit 2 "unknown tensor" -- \

@@ -95,6 +95,7 @@ struct node {
     size_t saved_bytes[REPRO_NODE_SAVED]; /* per sample: masks, statistics, argmax (set by plan) */
     void *saved[REPRO_NODE_SAVED];      /* [capacity] x saved_bytes[i] */
     float *y;                           /* [capacity][out] */
+    int y_in_place;                     /* y is its input's buffer (an in-place ReLU: model.c); not its own */
     int grad;                           /* a parameter upstream (or here): gradients flow through it */
     float *dy;                          /* [capacity][out] when grad */
     int n_edges;
