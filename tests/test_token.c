@@ -650,10 +650,12 @@ static void test_lm_xent_isa(void)
                 char what[96];
                 snprintf(what, sizeof what, "lm cross-entropy %s, %d threads, B=%d T=%d V=%d forward",
                          repro_isa_name(isas[k]), threads, B, T, V);
-                CHECK_BITS(loss, loss_ref, B, what);
+                /* NaN rows: which NaN comes out follows the compiler's operand
+                 * order (x86 keeps the first operand's), promised by neither path */
+                CHECK(test_bits_equal_nan(loss, loss_ref, B, what));
                 snprintf(what, sizeof what, "lm cross-entropy %s, %d threads, B=%d T=%d V=%d backward",
                          repro_isa_name(isas[k]), threads, B, T, V);
-                CHECK_BITS(dz, dz_ref, n, what);
+                CHECK(test_bits_equal_nan(dz, dz_ref, (size_t)n, what));
                 repro_pool_destroy(cpu.pool);
                 ran++;
             }
