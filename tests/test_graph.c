@@ -5,6 +5,9 @@
  *   - add, concat, flatten and reshape move and add values exactly as written,
  *     and a node read by several consumers gets ((g0 + g1) + g2) in forward order;
  *   - gradients through add/concat/reshape agree with finite differences;
+ *   - a ReLU read only by a max pool folds its backward into the pool's (model.c)
+ *     and gives the unfolded pair's gradients bit for bit (ties, zeros, NaN,
+ *     overlapping and padded windows);
  *   - graphs that do not fit are refused with the node, the shapes and file:line. */
 #include <math.h>
 #include <stdio.h>
@@ -221,6 +224,82 @@ static void structure_gradients(void)
     repro_model_free(m);
 }
 
+/* A trace sees every node's gradient, so with one set the model runs each
+ * backward on its own: the unfolded ReLU and max pool. */
+static repro_status ignore_trace(void *ctx, const char *op, const char *name, const float *host, int64_t rows,
+                                 int64_t cols, repro_error *err)
+{
+    (void)ctx, (void)op, (void)name, (void)host, (void)rows, (void)cols, (void)err;
+    return REPRO_OK;
+}
+
+/* Outputs and parameter gradients of one step with or without a trace. */
+static void relu_pool_grads(repro_model *m, const float *x, float *const *w, int traced, float *out, float *g)
+{
+    repro_error err;
+    repro_model_set_trace(m, traced ? ignore_trace : NULL, NULL);
+    CHECK(repro_model_forward(m, BE(&scalar_cpu), repro_model_params(m), x, 4, 1, 1, 1, NULL, &err) == REPRO_OK);
+    memcpy(out, repro_model_head_output(m, 0), 4 * 3 * sizeof *out);
+    memset(repro_model_grads(m), 0, (size_t)repro_model_n_params(m) * sizeof(float));
+    CHECK_MSG(repro_model_backward(m, BE(&scalar_cpu), x, 4, w, &err) == REPRO_OK, "%s", err.message);
+    memcpy(g, repro_model_grads(m), (size_t)repro_model_n_params(m) * sizeof *g);
+}
+
+/* The folded ReLU and max pool against the unfolded pair. Inputs and
+ * weights on a coarse grid so that windows tie and pre-activations hit
+ * exact zeros; a NaN pixel; 2x2 windows and overlapping, padded 3x3 ones. */
+static void relu_pool_fold(void)
+{
+    static const char *graph = DATA "model:\n"
+                                    "  input_shape: [1, 7, 6]\n"
+                                    "  nodes:\n"
+                                    "    - {name: c1, type: conv2d, out: 3, kernel: 2, padding: 1}\n"
+                                    "    - {name: r1, type: relu}\n"
+                                    "    - {name: p1, type: max_pool2d, kernel: 3, stride: 2, padding: 1}\n"
+                                    "    - {name: c2, type: conv2d, out: 2, kernel: 1}\n"
+                                    "    - {name: r2, type: relu}\n"
+                                    "    - {name: p2, type: max_pool2d, kernel: 2}\n"
+                                    "    - {name: out, type: linear, out: 3}\n"
+                                    "  heads:\n"
+                                    "    - {name: h, input: out}\n";
+    repro_error err;
+    repro_status st;
+    repro_model *m = build(graph, 42, 4, &err, &st);
+    CHECK_MSG(st == REPRO_OK, "%s", err.message);
+    if (!m)
+        return;
+    float *p = repro_model_params(m);
+    for (int64_t i = 0; i < repro_model_n_params(m); i++)
+        p[i] = (float)((int)(p[i] * 8.0f)) * 0.25f; /* few values: ties and zero sums */
+    float x[4 * 42], w0[4 * 3], out_folded[4 * 3], out_unfolded[4 * 3];
+    fill(w0, 12, 9);
+    float *w[1] = {w0};
+    int64_t n = repro_model_n_params(m);
+    float *folded = malloc((size_t)n * sizeof *folded), *unfolded = malloc((size_t)n * sizeof *unfolded);
+    for (int with_nan = 0; with_nan < 2; with_nan++) {
+        fill(x, 4 * 42, 8);
+        for (int i = 0; i < 4 * 42; i++)
+            x[i] = (float)((int)(x[i] * 3.0f));
+        if (with_nan)
+            x[4 * 42 - 5] = NAN;
+        relu_pool_grads(m, x, w, 0, out_folded, folded);
+        relu_pool_grads(m, x, w, 1, out_unfolded, unfolded);
+        CHECK(test_bits_equal_nan(out_folded, out_unfolded, 12, "folded ReLU + max pool outputs"));
+        CHECK(test_bits_equal_nan(folded, unfolded, (size_t)n, "folded ReLU + max pool gradients"));
+        int zeros = 0, nans = 0;
+        for (int64_t i = 0; i < n; i++) {
+            zeros += folded[i] == 0.0f;
+            nans += folded[i] != folded[i];
+        }
+        printf("relu + max pool, folded against unfolded: 12 outputs, %lld gradients (%d of them 0, %d NaN)\n",
+               (long long)n, zeros, nans);
+        CHECK(with_nan ? nans > 0 && nans < n : nans == 0);
+    }
+    free(folded);
+    free(unfolded);
+    repro_model_free(m);
+}
+
 /* A graph that does not fit: each refused naming the node and file:line. */
 static void expect_refused(const char *nodes, int input, const char *want)
 {
@@ -267,6 +346,7 @@ int main(void)
     sugar_equals_nodes();
     structure_values();
     structure_gradients();
+    relu_pool_fold();
     refusals();
     return test_finish("test_graph");
 }

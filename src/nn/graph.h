@@ -96,6 +96,7 @@ struct node {
     void *saved[REPRO_NODE_SAVED];      /* [capacity] x saved_bytes[i] */
     float *y;                           /* [capacity][out] */
     int y_in_place;                     /* y is its input's buffer (an in-place ReLU: model.c); not its own */
+    int relu_before_max_pool;           /* a ReLU read only by a max pool: the two fold (model.c) */
     int grad;                           /* a parameter upstream (or here): gradients flow through it */
     float *dy;                          /* [capacity][out] when grad */
     int n_edges;
@@ -129,6 +130,7 @@ struct repro_model {
     const float *input_x;               /* x of the last forward */
     repro_model_trace_fn trace;
     void *trace_ctx;
+    int fold;                           /* the last forward folded each ReLU into its max pool (model.c) */
     float *const *bn_rows;              /* repro_model_set_bn_log, or NULL */
     int64_t *bn_used;
     const int64_t *bn_cap;

@@ -354,6 +354,39 @@ static int relu_in_place(const repro_model *m, int i, const int *consumers)
                                          p->cfg.kind == REPRO_LAYER_BATCH_NORM || p->cfg.kind == REPRO_LAYER_GROUP_NORM);
 }
 
+/* Whether node i, a ReLU, is read by one max pool and nothing else. Then
+ * the pair runs folded, the ReLU on the pool's side of it, a quarter of the
+ * values in a 2x2 pool, with the same bits:
+ *
+ * forward: the pool reads the ReLU's input, and the ReLU runs over the
+ *   pool's output. The maximum of relu(taps) is relu(the maximum of the
+ *   taps): the first NaN of a window is the same tap either way (the ReLU
+ *   keeps it), a window with a positive tap has the same first maximum,
+ *   and any other window's value is +0 either way. Only the argmax of
+ *   those +0 windows may differ, and their gradients are +0 (below).
+ * backward: the pool's dy becomes relu'(dy) at the pool's output, and the
+ *   pool's backward writes straight into the ReLU's dx. A window's output
+ *   is its argmax tap's value (pool2d.h; 0 for a window with no real tap,
+ *   whose argmax matches no tap), so every window that sends its gradient
+ *   to tap t sees relu(x_t), and the ReLU's mask at t (relu(x_t) > 0) is
+ *   the same test on every term of t's sum: if it holds the terms are dy's,
+ *   in the pool's order; if not, each term and the sum are +0, which
+ *   relu' would have written.
+ *
+ * The ReLU's output is then never written, and two passes over the pool's
+ * input size go (12.8 MB in the conv net's first layer at batch 128). A
+ * trace sees every node's values, so a traced pass runs the pair unfolded. */
+static int relu_before_max_pool(const repro_model *m, int i, const int *consumers)
+{
+    const node *n = &m->nodes[i];
+    if (n->cfg.kind != REPRO_LAYER_RELU || consumers[i] != 1)
+        return 0;
+    for (int j = i + 1; j < m->n_nodes; j++)
+        if (m->nodes[j].n_in == 1 && m->nodes[j].in[0] == i)
+            return m->nodes[j].cfg.kind == REPRO_LAYER_MAX_POOL2D;
+    return 0; /* its reader is a head */
+}
+
 static repro_status alloc_nodes(repro_model *m, repro_error *err)
 {
     int64_t widest = 1;
@@ -372,6 +405,7 @@ static repro_status alloc_nodes(repro_model *m, repro_error *err)
         for (int k = 0; k < n->n_in; k++)
             widest = repro_shape_numel(&n->in_shape[k]) > widest ? repro_shape_numel(&n->in_shape[k]) : widest;
         n->y_in_place = relu_in_place(m, i, consumers);
+        n->relu_before_max_pool = relu_before_max_pool(m, i, consumers);
         if (n->y_in_place)
             n->y = m->nodes[n->in[0]].y;
         else
@@ -642,6 +676,15 @@ static node_io io_for(const repro_model *m, const float *params, int64_t b, int 
     return io;
 }
 
+/* A max pool whose input is a ReLU that folds into it (relu_before_max_pool)
+ * in the last forward pass, and then in its backward: the pool's backward
+ * runs at the ReLU's turn, into the ReLU's dx. */
+static int folds_relu(const repro_model *m, const node *n)
+{
+    return m->fold && n->cfg.kind == REPRO_LAYER_MAX_POOL2D && n->in[0] >= 0 &&
+           m->nodes[n->in[0]].relu_before_max_pool;
+}
+
 repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
@@ -654,11 +697,20 @@ repro_status repro_model_forward(repro_model *m, const repro_backend *be, const 
     if (m->trace)
         st = trace_data(m, "input", "input", x, b, repro_shape_numel(&m->input), err);
     node_io io = io_for(m, params, b, training, seed, step, sample_pos);
+    m->fold = !m->trace;
     for (int i = 0; st == REPRO_OK && i < m->n_nodes; i++) {
         node *n = &m->nodes[i];
+        if (m->fold && n->relu_before_max_pool)
+            continue; /* runs on its max pool's output */
         for (int k = 0; k < n->n_in; k++)
             io.x[k] = output_of(m, n->in[k]);
-        st = n->type->forward(be, n, &io, err);
+        if (folds_relu(m, n)) {
+            io.x[0] = output_of(m, m->nodes[n->in[0]].in[0]);
+            st = n->type->forward(be, n, &io, err);
+            if (st == REPRO_OK)
+                st = repro_be_act_forward(be, REPRO_ACT_RELU, n->y, n->y, io.b * repro_shape_numel(&n->out), err);
+        } else
+            st = n->type->forward(be, n, &io, err);
         if (st == REPRO_OK && m->trace)
             st = trace_node(m, n, "forward", "out", n->y, b, repro_shape_numel(&n->out), err);
     }
@@ -677,6 +729,23 @@ static repro_status gather_edges(const repro_backend *be, repro_model *m, node *
     if (st == REPRO_OK && m->trace && u->n_edges > 1)
         st = trace_node(m, u, "backward", "dy", u->dy, b, repro_shape_numel(&u->out), err);
     return st;
+}
+
+/* Node n's backward into dx: the folded pair of a ReLU and its max pool at
+ * the ReLU's turn, the node's own backward otherwise. */
+static repro_status node_backward(const repro_backend *be, repro_model *m, node *n, const node_io *io,
+                                  repro_error *err)
+{
+    int pool = m->fold && n->relu_before_max_pool ? (int)n->index + 1 : -1;
+    if (pool < 0)
+        return n->type->backward(be, n, io, err);
+    while (m->nodes[pool].n_in != 1 || m->nodes[pool].in[0] != (int)n->index)
+        pool++; /* the ReLU's one reader, after it in the order */
+    node *p = &m->nodes[pool];
+    node_io pio = *io;
+    pio.x[0] = n->y;
+    pio.dy = p->dy; /* relu'(dy) since the pool's turn */
+    return p->type->backward(be, p, &pio, err);
 }
 
 repro_status repro_model_backward(repro_model *m, const repro_backend *be, const float *x, int64_t b,
@@ -717,8 +786,10 @@ repro_status repro_model_backward(repro_model *m, const repro_backend *be, const
             io.dx[k] = dx[k];
         }
         io.dy = n->dy;
-        if (st == REPRO_OK)
-            st = n->type->backward(be, n, &io, err);
+        if (st == REPRO_OK && folds_relu(m, n)) /* the pool's dy masked in place; its backward comes next */
+            st = repro_be_act_backward(be, REPRO_ACT_RELU, n->dy, n->dy, n->y, b * repro_shape_numel(&n->out), err);
+        else if (st == REPRO_OK)
+            st = node_backward(be, m, n, &io, err);
         for (int k = 0; st == REPRO_OK && m->trace && k < n->n_in; k++)
             if (dx[k] && dx[k] != m->scratch)
                 st = trace_node(m, n, "backward", n->n_in == 1 ? "dx" : k == 0 ? "dx0" : k == 1 ? "dx1" : "dxn",
