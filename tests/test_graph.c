@@ -259,6 +259,7 @@ static void relu_pool_fold(void)
                                     "    - {name: c2, type: conv2d, out: 2, kernel: 1}\n"
                                     "    - {name: r2, type: relu}\n"
                                     "    - {name: p2, type: max_pool2d, kernel: 2}\n"
+                                    "    - {name: f, type: flatten}\n"
                                     "    - {name: out, type: linear, out: 3}\n"
                                     "  heads:\n"
                                     "    - {name: h, input: out}\n";
@@ -268,6 +269,7 @@ static void relu_pool_fold(void)
     CHECK_MSG(st == REPRO_OK, "%s", err.message);
     if (!m)
         return;
+    CHECK(repro_model_head_width(m, 0) == 3);
     float *p = repro_model_params(m);
     for (int64_t i = 0; i < repro_model_n_params(m); i++)
         p[i] = (float)((int)(p[i] * 8.0f)) * 0.25f; /* few values: ties and zero sums */

@@ -200,8 +200,13 @@ static repro_status tokenize(const uint32_t *cp, int64_t n, repro_dataset *out, 
     for (int64_t i = 0; i < n; i++)
         if (i == 0 || sorted[i] != sorted[v - 1])
             sorted[v++] = sorted[i];
-    out->vocab = realloc(sorted, (size_t)v * sizeof *sorted);
-    if (!out->vocab)
+    /* a fresh copy of the v distinct values rather than realloc: GCC's
+     * -Wuse-after-free (-O0 builds) flags any use of `sorted` after a realloc */
+    out->vocab = malloc((size_t)v * sizeof *sorted);
+    if (out->vocab) {
+        memcpy(out->vocab, sorted, (size_t)v * sizeof *sorted);
+        free(sorted);
+    } else
         out->vocab = sorted;
     out->n_vocab = (int32_t)v;
     for (int64_t i = 0; i < n; i++) {
