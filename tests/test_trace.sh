@@ -136,6 +136,44 @@ for layer, act in (("trunk.0.linear.out", "trunk.1.relu.out"), ("trunk.2.linear.
     assert all(struct.pack("<f", b) == struct.pack("<f", a if a > 0 else 0.0) for a, b in zip(x, y)), act
 PY
 
+# A ReLU read only by a max pool runs folded into it (model.c,
+# relu_before_max_pool) except in a traced step, which runs every node on
+# its own: the traced step's parameters are the untraced step's bits, and
+# its trace holds the ReLU's own output and input gradient.
+cat > "$T/cnn.yaml" <<YAML
+seed: 7
+epochs: 1
+max_steps: 3
+batch_size: 32
+data:
+  format: idx
+  train_images: $FASHION/train-images-idx3-ubyte.gz
+  train_labels: $FASHION/train-labels-idx1-ubyte.gz
+  limit_train: 500
+  val_fraction: 0.1
+  scale: 0.00392156862745098
+model:
+  input_shape: [1, 28, 28]
+  nodes:
+    - {name: conv1, type: conv2d, out: 4, kernel: 3, padding: 1}
+    - {name: relu1, type: relu}
+    - {name: pool1, type: max_pool2d, kernel: 2}
+    - {name: flat, type: flatten}
+    - {name: fc, type: linear, out: 10}
+  heads:
+    - {name: class, input: fc, loss: cross_entropy}
+optim: {name: adam, lr: 1.0e-3}
+ledger: {hash_every: 1}
+YAML
+expect_exit 0 "conv net untraced" -- "$REPRO" train "$T/cnn.yaml" --out "$T/cnnA" --quiet
+expect_exit 0 "conv net, step 3 traced" -- "$REPRO" train "$T/cnn.yaml" --out "$T/cnnB" --quiet \
+    --trace-step 3 --trace-dir "$T/cnnB/trace"
+expect_exit 0 "traced conv net vs untraced" -- "$REPRO" diff "$T/cnnA" "$T/cnnB"
+has "traced conv net vs untraced" "$last_out" "ledgers agree on all 3 lines"
+has "traced conv net vs untraced" "$last_out" "result: identical"
+has "conv net trace" "$(cat "$T/cnnB/trace/trace.jsonl")" '"tensor":"relu1.relu.out","shape":[32,3136]'
+has "conv net trace" "$(cat "$T/cnnB/trace/trace.jsonl")" '"tensor":"relu1.relu.dx","shape":[32,3136]'
+
 # Mistakes in the knob and the flags are refused with a message.
 REPRO_TEST_PERTURB="step=5,tensor=trunk.9.weight,index=0" expect_exit 2 "unknown tensor" -- \
     "$REPRO" train "$T/small.yaml" --out "$T/bad" --quiet
