@@ -133,6 +133,16 @@ static int is_2x2_tiling(const repro_pool2d_shape *s)
     return s->KH == 2 && s->KW == 2 && s->stride_h == 2 && s->stride_w == 2 && s->pad_h == 0 && s->pad_w == 0;
 }
 
+/* Whether output row oh of a tiling plane may spill (pool2d_rows.h): its
+ * 16 floats from the start of each input row and its 8 outputs from the
+ * start of the output row stay in the plane. Whatever they touch past the
+ * row belongs to the rows below (written later, in order, by the same
+ * thread) or to the odd column and row in no window (zeroed after them). */
+static int may_spill(const repro_pool2d_shape *s, int64_t oh)
+{
+    return (2 * oh + 1) * s->W + 16 <= s->H * s->W && oh * s->OW + 8 <= s->OH * s->OW;
+}
+
 /* Output row oh of a tiling plane: the SIMD row where it may run, then
  * max_chunk's plain steps for the rest (every window is interior). */
 static void max_tiles_forward_row(const pool_job *j, const float *plane, int64_t oh, float *y, int32_t *am)
@@ -141,7 +151,8 @@ static void max_tiles_forward_row(const pool_job *j, const float *plane, int64_t
     int64_t done = 0;
 #if defined(__x86_64__)
     if (j->simd)
-        done = repro_maxpool2x2_forward_row_avx2(plane, s->W, (int32_t)(2 * oh * s->W), s->OW, y, am);
+        done = repro_maxpool2x2_forward_row_avx2(plane, s->W, (int32_t)(2 * oh * s->W), s->OW, y, am,
+                                                 may_spill(s, oh));
 #endif
     for (int64_t c = done; c < s->OW; c += CHUNK)
         max_chunk(s, plane, oh, c, min64(CHUNK, s->OW - c), 0, 2, y + c, am ? am + c : NULL);
@@ -157,7 +168,7 @@ static void max_tiles_backward_row(const pool_job *j, float *dx, int64_t oh, con
     int64_t done = 0;
 #if defined(__x86_64__)
     if (j->simd)
-        done = repro_maxpool2x2_backward_row_avx2(dx, W, (int32_t)at, s->OW, dy, am);
+        done = repro_maxpool2x2_backward_row_avx2(dx, W, (int32_t)at, s->OW, dy, am, may_spill(s, oh));
 #endif
     for (int64_t ow = done; ow < s->OW; ow++) {
         const int64_t a = at + 2 * ow;

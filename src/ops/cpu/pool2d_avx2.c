@@ -1,7 +1,13 @@
 /* AVX2 twins of 2x2 stride-2 max pooling (pool2d_rows.h): 8 outputs a
- * step (the last one masked), each lane its own window. A step loads 16 floats of each of the
+ * step, each lane its own window. A step loads 16 floats of each of the
  * two input rows and splits them into the taps kw = 0 (even columns) and
- * kw = 1 (odd); the backward interleaves its results back the same way. */
+ * kw = 1 (odd); the backward interleaves its results back the same way.
+ * A row of n >= 8 windows ends with the step of its last 8 (overlapping
+ * the one before, which writes the same values again); a shorter row takes
+ * one whole step where the caller allows the spill, else one masked step
+ * (masked loads and stores cost far more than plain ones on AMD cores: the
+ * 7-window rows of a 14x14 plane ran at a third of the 14-window rows'
+ * speed a window). */
 #include <immintrin.h>
 
 #include "ops/cpu/pool2d_rows.h"
@@ -54,13 +60,21 @@ static void take_if(__m256 v, __m256i iv, __m256 *m, __m256i *im)
     *im = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*im), _mm256_castsi256_ps(iv), take));
 }
 
+/* The first window of the step that would start at j: j, or n - 8 for a
+ * last step that would run past the row (a row shorter than 8: 0). */
+static int64_t step_at(int64_t j, int64_t n)
+{
+    return j + 8 > n && n >= 8 ? n - 8 : j;
+}
+
 int64_t repro_maxpool2x2_forward_row_avx2(const float *plane, int64_t W, int32_t at, int64_t n, float *y,
-                                          int32_t *am)
+                                          int32_t *am, int spill)
 {
     const __m256i twice = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     const int32_t w = (int32_t)W;
-    for (int64_t j = 0; j < n; j += 8) {
-        const int64_t k = n - j < 8 ? n - j : 8; /* windows this step */
+    for (int64_t step = 0; step < n; step += 8) {
+        const int64_t j = step_at(step, n);
+        const int64_t k = n < 8 && !spill ? n : 8; /* windows this step */
         const int32_t a = at + 2 * (int32_t)j;
         __m256 t00, t01, t10, t11;
         split_even_odd(plane + a, k, &t00, &t01);
@@ -85,12 +99,13 @@ int64_t repro_maxpool2x2_forward_row_avx2(const float *plane, int64_t W, int32_t
 }
 
 int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t at, int64_t n, const float *dy,
-                                           const int32_t *am)
+                                           const int32_t *am, int spill)
 {
     const __m256i twice = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     const int32_t w = (int32_t)W;
-    for (int64_t j = 0; j < n; j += 8) {
-        const int64_t k = n - j < 8 ? n - j : 8; /* windows this step */
+    for (int64_t step = 0; step < n; step += 8) {
+        const int64_t j = step_at(step, n);
+        const int64_t k = n < 8 && !spill ? n : 8; /* windows this step */
         const int32_t a = at + 2 * (int32_t)j;
         const __m256i i00 = _mm256_add_epi32(_mm256_set1_epi32(a), twice);
         __m256i amv;

@@ -6,10 +6,17 @@
  *
  * A row's outputs j < n read the taps at + 2j + {0, 1, W, W + 1} of the
  * plane (at: the first output's top-left tap), in that order: pool2d.h's
- * (kh, kw) ascending. Each function does all n outputs (in steps of 8,
- * the last masked: it reads and writes nothing past the row's windows)
- * and returns n; a twin that does fewer returns how many, and the caller
- * does the rest its plain way.
+ * (kh, kw) ascending. Each function does all n outputs (in steps of 8, the
+ * last one overlapping the one before, which rewrites the same values) and
+ * returns n; a twin that does fewer returns how many, and the caller does
+ * the rest its plain way.
+ *
+ * spill: a row of fewer than 8 windows may then read and write as if it had
+ * 8: up to 16 floats from each of its two input rows' starts, 8 outputs
+ * (and argmaxes) from y, am and dy. The caller allows it where that stays in
+ * the plane and everything it touches past the row is written later (the
+ * rows below, in order; the odd column and row in no window, zeroed after
+ * them). Otherwise the row reads and writes nothing past its windows.
  *
  * forward: y[j] = the first maximum of the four taps (the first NaN wins
  *   and stays), am[j] its index in the plane (am may be NULL).
@@ -23,8 +30,8 @@
 #include <stdint.h>
 
 int64_t repro_maxpool2x2_forward_row_avx2(const float *plane, int64_t W, int32_t at, int64_t n, float *y,
-                                          int32_t *am);
+                                          int32_t *am, int spill);
 int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t at, int64_t n, const float *dy,
-                                           const int32_t *am);
+                                           const int32_t *am, int spill);
 
 #endif
