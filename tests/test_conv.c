@@ -601,6 +601,71 @@ static void pool_known_answers(void)
     CHECK(dxg[0] == 1.0f && dxg[1] == 1.0f && dxg[2] == 1.0f);
 }
 
+/* ---- conv2d then max pool, fused: the two calls' bits ---- */
+
+/* repro_conv2d_forward_maxpool against repro_conv2d_forward then
+ * repro_maxpool2d_forward, every path and thread count (1 image: fewer
+ * images than threads, the unfused fallback), its y workspace poisoned. */
+static void check_conv_pool(const conv_case *k, int64_t pk, int64_t pstride, int64_t ppad, fill_kind kind)
+{
+    repro_conv2d_shape s = conv_shape_of(k);
+    repro_pool2d_shape ps = {.N = s.N, .C = s.O, .H = s.OH, .W = s.OW, .KH = pk, .KW = pk, .stride_h = pstride,
+                             .stride_w = pstride, .pad_h = ppad, .pad_w = ppad};
+    repro_error err;
+    CHECK_MSG(repro_pool2d_shape_check(&ps, &err) == REPRO_OK, "%s", err.message);
+    const int64_t nx = s.N * s.C * s.H * s.W, ny = s.N * s.O * s.OH * s.OW, np = ps.N * ps.C * ps.OH * ps.OW;
+    const int64_t nw = s.O * (s.C / s.groups) * s.KH * s.KW;
+    char what[256];
+    describe(what, sizeof what, &s, kind);
+    float *x = filled(nx, kind), *w = filled(nw, kind), *bias = filled(s.O, kind);
+    float *y = malloc((size_t)ny * sizeof *y), *p_ref = malloc((size_t)np * sizeof *p_ref);
+    float *p = malloc((size_t)np * sizeof *p);
+    int32_t *am_ref = malloc((size_t)np * sizeof *am_ref), *am = malloc((size_t)np * sizeof *am);
+    repro_cpu one = {repro_isa_best(), NULL};
+    CHECK(repro_conv2d_forward(&one, &s, y, x, w, bias, &err) == REPRO_OK);
+    CHECK(repro_maxpool2d_forward(&one, &ps, p_ref, am_ref, y, &err) == REPRO_OK);
+    for (int i = 0; i < N_ISAS; i++) {
+        if (!isa_ok[i])
+            continue;
+        for (int t = 0; t <= MAX_THREADS; t++) {
+            repro_cpu cpu = {isas[i], pools[t]};
+            for (int64_t e = 0; e < ny; e++)
+                y[e] = NAN;
+            memset(am, 0x55, (size_t)np * sizeof *am);
+            CHECK_MSG(repro_conv2d_forward_maxpool(&cpu, &s, &ps, p, am, y, x, w, bias, &err) == REPRO_OK, "%s",
+                      err.message);
+            CHECK_MSG(same(p, p_ref, np, what) && memcmp(am, am_ref, (size_t)np * sizeof *am) == 0,
+                      "conv + max pool %lldx%lld/%lld pad %lld, %s, pool %d: %s", (long long)pk, (long long)pk,
+                      (long long)pstride, (long long)ppad, repro_isa_name(isas[i]), t, what);
+            CHECK(repro_conv2d_forward_maxpool(&cpu, &s, &ps, p, NULL, y, x, w, bias, &err) == REPRO_OK);
+            CHECK_MSG(same(p, p_ref, np, what), "conv + max pool without argmax, pool %d: %s", t, what);
+        }
+    }
+    /* a pool that does not read this conv's output is refused */
+    repro_pool2d_shape other = ps;
+    other.C = s.O + 1;
+    CHECK(repro_conv2d_forward_maxpool(&one, &s, &other, p, am, y, x, w, bias, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "is not the conv's output") != NULL, "%s", err.message);
+    free(x), free(w), free(bias), free(y), free(p_ref), free(p), free(am_ref), free(am);
+}
+
+static void conv_pool_cases(void)
+{
+    static const conv_case cases[] = {
+        /* N  C   H   W   O  KH KW sh sw ph pw dh dw groups */
+        {5, 1, 28, 28, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1},  /* the Fashion CNN's first layer, narrower */
+        {5, 32, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 7, 31, 17, 3, 5, 5, 2, 2, 2, 2, 1, 1, 1},   /* one image: fewer than the threads */
+        {5, 14, 31, 17, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},  /* groups 2 */
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        check_conv_pool(&cases[i], 2, 2, 0, i % 2 ? NONFINITE : FINITE);
+        check_conv_pool(&cases[i], 3, 2, 1, TIES);
+    }
+    printf("conv2d + max pool: %d shapes x 2 pools, fused == the two calls\n", n);
+}
+
 int main(void)
 {
     for (int t = 1; t <= MAX_THREADS; t++) {
@@ -620,6 +685,7 @@ int main(void)
     global_cases();
     pool_cases();
     conv_cases();
+    conv_pool_cases();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);
     return test_finish("test_conv");

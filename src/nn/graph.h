@@ -97,6 +97,8 @@ struct node {
     float *y;                           /* [capacity][out] */
     int y_in_place;                     /* y is its input's buffer (an in-place ReLU: model.c); not its own */
     int relu_before_max_pool;           /* a ReLU read only by a max pool: the two fold (model.c) */
+    int conv_pool;                      /* a conv whose folded ReLU's pool runs in its kernel: the pool's
+                                           index (model.c); -1: none */
     int grad;                           /* a parameter upstream (or here): gradients flow through it */
     float *dy;                          /* [capacity][out] when grad */
     int n_edges;

@@ -11,6 +11,7 @@
 
 #include "nn/graph.h"
 #include "nn/init.h"
+#include "nn/nodes.h"
 
 /* ---- shapes ---- */
 
@@ -387,6 +388,24 @@ static int relu_before_max_pool(const repro_model *m, int i, const int *consumer
     return 0; /* its reader is a head */
 }
 
+/* The max pool that reads node i, a conv, through a ReLU that writes over
+ * the conv's output and folds into that pool: then the conv's kernel pools
+ * each image's output while it is in cache (repro_conv_maxpool_forward),
+ * and the conv's output is never written out: nothing reads it (the
+ * conv's backward reads its input, the pool's reads its argmax and output,
+ * the ReLU runs on the pool's output). -1: none. */
+static int pool_of_conv(const repro_model *m, int i)
+{
+    if (m->nodes[i].cfg.kind != REPRO_LAYER_CONV2D)
+        return -1;
+    for (int r = i + 1; r < m->n_nodes; r++)
+        if (m->nodes[r].y_in_place && m->nodes[r].in[0] == i && m->nodes[r].relu_before_max_pool)
+            for (int p = r + 1; p < m->n_nodes; p++)
+                if (m->nodes[p].n_in == 1 && m->nodes[p].in[0] == r)
+                    return p;
+    return -1;
+}
+
 static repro_status alloc_nodes(repro_model *m, repro_error *err)
 {
     int64_t widest = 1;
@@ -418,6 +437,8 @@ static repro_status alloc_nodes(repro_model *m, repro_error *err)
         for (int e = 1; st == REPRO_OK && n->grad && e < n->n_edges; e++)
             st = alloc_floats(m, &n->edge_dy[e], m->capacity * w, err);
     }
+    for (int i = 0; i < m->n_nodes; i++)
+        m->nodes[i].conv_pool = pool_of_conv(m, i);
     if (st == REPRO_OK)
         st = alloc_floats(m, &m->scratch, m->capacity * widest, err);
     /* each head's gradient lands on its node's last edge (heads come after
@@ -685,6 +706,25 @@ static int folds_relu(const repro_model *m, const node *n)
            m->nodes[n->in[0]].relu_before_max_pool;
 }
 
+/* Node i's forward: its own, or its part of a fold (relu_before_max_pool,
+ * pool_of_conv). */
+static repro_status node_forward(const repro_backend *be, repro_model *m, int i, node_io *io, repro_error *err)
+{
+    node *n = &m->nodes[i];
+    if (m->fold && n->conv_pool >= 0)
+        return repro_conv_maxpool_forward(be, n, &m->nodes[n->conv_pool], io, err);
+    if (!folds_relu(m, n))
+        return n->type->forward(be, n, io, err);
+    const int conv = m->nodes[n->in[0]].in[0];
+    repro_status st = REPRO_OK;
+    io->x[0] = output_of(m, conv); /* the ReLU's input */
+    if (conv < 0 || m->nodes[conv].conv_pool != i) /* else the conv's kernel pooled it */
+        st = n->type->forward(be, n, io, err);
+    if (st == REPRO_OK)
+        st = repro_be_act_forward(be, REPRO_ACT_RELU, n->y, n->y, io->b * repro_shape_numel(&n->out), err);
+    return st;
+}
+
 repro_status repro_model_forward(repro_model *m, const repro_backend *be, const float *params,
                                  const float *x, int64_t b, int training, uint64_t seed,
                                  uint64_t step, const uint32_t *sample_pos, repro_error *err)
@@ -704,13 +744,7 @@ repro_status repro_model_forward(repro_model *m, const repro_backend *be, const 
             continue; /* runs on its max pool's output */
         for (int k = 0; k < n->n_in; k++)
             io.x[k] = output_of(m, n->in[k]);
-        if (folds_relu(m, n)) {
-            io.x[0] = output_of(m, m->nodes[n->in[0]].in[0]);
-            st = n->type->forward(be, n, &io, err);
-            if (st == REPRO_OK)
-                st = repro_be_act_forward(be, REPRO_ACT_RELU, n->y, n->y, io.b * repro_shape_numel(&n->out), err);
-        } else
-            st = n->type->forward(be, n, &io, err);
+        st = node_forward(be, m, i, &io, err);
         if (st == REPRO_OK && m->trace)
             st = trace_node(m, n, "forward", "out", n->y, b, repro_shape_numel(&n->out), err);
     }

@@ -178,6 +178,27 @@ static repro_status pool_backward(const repro_backend *be, node *n, const node_i
     return pool_run(be, n, io, 1, err);
 }
 
+repro_status repro_conv_maxpool_forward(const repro_backend *be, node *c, node *p, const node_io *io,
+                                        repro_error *err)
+{
+    repro_conv2d_maxpool_args a;
+    memset(&a, 0, sizeof a);
+    a.conv = conv_shape(c, io->b);
+    a.pool = pool_shape(p, io->b);
+    repro_status st = check_conv(c, &a.conv, err);
+    if (st == REPRO_OK)
+        st = check_pool(p, &a.pool, err);
+    if (st != REPRO_OK)
+        return st;
+    a.x = io->x[0];
+    a.w = repro_node_param(io, c, 0);
+    a.bias = c->n_param > 1 ? repro_node_param(io, c, 1) : NULL;
+    a.y = c->y;
+    a.pool_y = p->y;
+    a.argmax = p->saved[0];
+    return repro_be_run(be, &repro_k_conv2d_maxpool_forward, &a, err);
+}
+
 const node_type repro_node_max_pool2d = {REPRO_LAYER_MAX_POOL2D, 1, 1, pool_plan, pool_forward, pool_backward, 0};
 const node_type repro_node_avg_pool2d = {REPRO_LAYER_AVG_POOL2D, 1, 1, pool_plan, pool_forward, pool_backward, 0};
 

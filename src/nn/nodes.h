@@ -14,4 +14,10 @@ REPRO_LAYER_KINDS(REPRO_NODE_DECL_, REPRO_NODE_DECL_, REPRO_SKIP_ROW_)
 
 int64_t repro_bn_group(const node *n); /* node_norm.c: a batch-norm node's samples per group */
 
+/* node_conv.c: conv node c's forward and max-pool node p's over its
+ * output in one kernel (model.c folds a ReLU between them into the pool):
+ * p's output and argmax; c's output buffer is a workspace. */
+repro_status repro_conv_maxpool_forward(const repro_backend *be, node *c, node *p, const node_io *io,
+                                        repro_error *err);
+
 #endif

@@ -11,6 +11,13 @@ static repro_status forward_cpu(const repro_backend *be, const void *p, repro_er
     return repro_conv2d_forward(repro_backend_cpu(be), &a->shape, a->y, a->x, a->w, a->bias, err);
 }
 
+static repro_status maxpool_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_maxpool_args *a = p;
+    return repro_conv2d_forward_maxpool(repro_backend_cpu(be), &a->conv, &a->pool, a->pool_y, a->argmax, a->y, a->x,
+                                        a->w, a->bias, err);
+}
+
 static repro_status backward_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_conv2d_args *a = p;
@@ -22,6 +29,16 @@ static repro_status forward_cuda(const repro_backend *be, const void *p, repro_e
 {
     const repro_conv2d_args *a = p;
     return repro_cuda_conv2d_forward(&a->shape, a->y, a->x, a->w, a->bias, repro_backend_stream(be), err);
+}
+
+/* the two kernels one after the other, through y */
+static repro_status maxpool_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_maxpool_args *a = p;
+    repro_status st = repro_cuda_conv2d_forward(&a->conv, a->y, a->x, a->w, a->bias, repro_backend_stream(be), err);
+    return st == REPRO_OK
+               ? repro_cuda_maxpool2d_forward(&a->pool, a->pool_y, a->argmax, a->y, repro_backend_stream(be), err)
+               : st;
 }
 
 /* dw and db (one chain a weight over the batch and the image, latency
@@ -45,4 +62,6 @@ static repro_status backward_cuda(const repro_backend *be, const void *p, repro_
 #endif
 
 const repro_kernel repro_k_conv2d_forward = {"conv2d.forward", forward_cpu, REPRO_CUDA_KERNEL(forward_cuda)};
+const repro_kernel repro_k_conv2d_maxpool_forward = {"conv2d_maxpool.forward", maxpool_cpu,
+                                                     REPRO_CUDA_KERNEL(maxpool_cuda)};
 const repro_kernel repro_k_conv2d_backward = {"conv2d.backward", backward_cpu, REPRO_CUDA_KERNEL(backward_cuda)};

@@ -20,6 +20,19 @@ typedef struct repro_conv2d_args {
 } repro_conv2d_args;
 extern const repro_kernel repro_k_conv2d_forward, repro_k_conv2d_backward;
 
+/* conv2d then max pool (a conv whose ReLU folds into the pool: model.c):
+ * pool_y and argmax as the two ops give them over y; y is the conv's output
+ * buffer, a workspace whose contents are then unspecified (the CPU pools
+ * each image in cache and does not write it) */
+typedef struct repro_conv2d_maxpool_args {
+    repro_conv2d_shape conv;
+    repro_pool2d_shape pool;
+    float *y, *pool_y;
+    int32_t *argmax;
+    const float *x, *w, *bias;         /* bias may be NULL */
+} repro_conv2d_maxpool_args;
+extern const repro_kernel repro_k_conv2d_maxpool_forward;
+
 /* ---- pooling (pool2d.c) ---- */
 typedef struct repro_pool2d_args {
     repro_pool2d_shape shape;

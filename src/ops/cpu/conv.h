@@ -71,6 +71,18 @@ repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape
 void repro_conv2d_forward_ref(const repro_conv2d_shape *s, float *y, const float *x, const float *w,
                               const float *bias);
 
+/* The forward, then a max pool (pool2d.h) over its output: pool_y and
+ * argmax exactly as repro_maxpool2d_forward(ps, conv's y) gives them, each
+ * image pooled while its output planes are still in cache, so y itself is
+ * not written out (a 12.8 MB write and read in the conv net's first layer
+ * at batch 128). ps must pool this conv's output (N, C = O, H = OH,
+ * W = OW). y [N][O][OH][OW] is a workspace: with fewer images than threads
+ * the two run one after the other through it; afterwards its contents are
+ * unspecified. */
+repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv2d_shape *s,
+                                          const repro_pool2d_shape *ps, float *pool_y, int32_t *argmax, float *y,
+                                          const float *x, const float *w, const float *bias, repro_error *err);
+
 /* From dy[N][O][OH][OW], x and w: dx[N][C][H][W] overwritten, dw[O][Cg][KH][KW]
  * and db[O] accumulated. Any of dx, dw, db may be NULL (not wanted); x is
  * only read for dw, w only for dx (either may then be NULL). */

@@ -40,6 +40,7 @@
 #include "ops/cpu/conv.h"
 #include "ops/cpu/conv2d_copy.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/pool2d.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -77,6 +78,9 @@ typedef struct conv_job {
     float *y, *dx, *dw, *db;
     const float *x, *w, *bias, *dy;
     const float *wr;    /* [O][KH*KW][Cg]: w regrouped as dx's B */
+    float *pool_y;      /* forward then max pool (NULL: plain forward): pool2d.h's y, argmax */
+    int32_t *argmax;
+    repro_pool2d_shape ps; /* the pool of one image (N = 1) */
     float *scratch;     /* parts x slot floats */
     size_t slot;
     int64_t parts;
@@ -270,15 +274,22 @@ static void forward_part(void *ctx, int64_t begin, int64_t end)
         const int64_t rows = r1 - r0;
         float *colT = j->scratch + p * j->slot; /* [Kc][rows] */
         float *xp = colT + G->Kc * rows;        /* [Cg][Hp][Wp] */
+        float *yn = xp + G->Cg * G->Hp * G->Wp; /* pooled: this image's output [O][OH*OW] */
         for (int64_t n = n0; n < n1 && rows > 0 && j->st[p] == REPRO_OK; n++) {
+            float *y_image = j->pool_y ? yn : j->y + n * s->O * G->OHW;
             for (int64_t g = 0; g < s->groups && j->st[p] == REPRO_OK; g++) {
-                float *yg = j->y + (n * s->O + g * G->Og) * G->OHW + r0; /* [Og][OH*OW], from pixel r0 */
+                float *yg = y_image + g * G->Og * G->OHW + r0; /* [Og][OH*OW], from pixel r0 */
                 pad_x(xp, G, j->x + (n * s->C + g * G->Cg) * G->HW, 0, G->Cg);
                 x_cols(j, colT, rows, xp, 0, G->Kc, r0, r1);
                 j->st[p] = repro_gemm(&j->inner, G->Og, rows, G->Kc, j->w + g * G->Og * G->Kc, G->Kc, 1, colT,
                                       rows, 1, NULL, yg, G->OHW, 0, &j->errs[p]);
                 if (j->st[p] == REPRO_OK && j->bias)
                     add_bias(yg, G->OHW, j->bias + g * G->Og, G->Og, rows);
+            }
+            if (j->pool_y && j->st[p] == REPRO_OK) { /* by image: the pool's planes of image n, inline */
+                const int64_t pooled = s->O * j->ps.OH * j->ps.OW;
+                j->st[p] = repro_maxpool2d_forward(&j->inner, &j->ps, j->pool_y + n * pooled,
+                                                   j->argmax ? j->argmax + n * pooled : NULL, yn, &j->errs[p]);
             }
         }
     }
@@ -610,6 +621,42 @@ repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape
     conv_job j = job_of(cpu, &G);
     j.y = y, j.x = x, j.w = w, j.bias = bias;
     st = alloc_scratch(&j, pixel_slot(&j, G.Kc, G.OHW, 0, G.Cg * G.Hp * G.Wp), 0, op, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_pool_run(cpu->pool, j.parts, forward_part, &j);
+    return finish(&j, op, err);
+}
+
+repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv2d_shape *s,
+                                          const repro_pool2d_shape *ps, float *pool_y, int32_t *argmax, float *y,
+                                          const float *x, const float *w, const float *bias, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    const char *op = "conv2d forward + max pool";
+    geom G;
+    repro_status st = check_shape(s, op, &G, err);
+    if (st != REPRO_OK)
+        return st;
+    if (!ps || !pool_y || !y || !x || !w)
+        return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op,
+                          !ps ? "the pool's shape" : !pool_y ? "pool_y" : !y ? "y" : !x ? "x" : "w");
+    repro_pool2d_shape one = *ps;
+    one.N = 1;
+    if (ps->N != G.s.N || ps->C != G.s.O || ps->H != G.s.OH || ps->W != G.s.OW ||
+        repro_pool2d_shape_check(&one, err) != REPRO_OK || one.OH != ps->OH || one.OW != ps->OW)
+        return repro_fail(err, REPRO_ERR_ARG, "%s: the pool's input [%lld][%lld][%lld][%lld] is not the conv's "
+                          "output [%lld][%lld][%lld][%lld], or its shape is not checked",
+                          op, (long long)ps->N, (long long)ps->C, (long long)ps->H, (long long)ps->W,
+                          (long long)G.s.N, (long long)G.s.O, (long long)G.s.OH, (long long)G.s.OW);
+    conv_job j = job_of(cpu, &G);
+    if (!j.by_image) { /* fewer images than threads: each image is split by pixels, so pool after */
+        st = repro_conv2d_forward(cpu, s, y, x, w, bias, err);
+        return st == REPRO_OK ? repro_maxpool2d_forward(cpu, ps, pool_y, argmax, y, err) : st;
+    }
+    j.y = y, j.x = x, j.w = w, j.bias = bias;
+    j.pool_y = pool_y, j.argmax = argmax, j.ps = one;
+    st = alloc_scratch(&j, pixel_slot(&j, G.Kc, G.OHW, 0, G.Cg * G.Hp * G.Wp) + (size_t)(G.s.O * G.OHW), 0, op,
+                       err);
     if (st != REPRO_OK)
         return st;
     repro_pool_run(cpu->pool, j.parts, forward_part, &j);
