@@ -641,10 +641,38 @@ static void check_conv_pool(const conv_case *k, int64_t pk, int64_t pstride, int
             CHECK_MSG(same(p, p_ref, np, what), "conv + max pool without argmax, pool %d: %s", t, what);
         }
     }
+    /* backward: dw and db from the pool's dy and argmax, against the pool's
+     * backward into dy, then the conv's */
+    float *pdy = filled(np, kind), *dy = malloc((size_t)ny * sizeof *dy);
+    float *dw0 = filled(nw, FINITE), *db0 = filled(s.O, FINITE), *dw_ref = copy_of(dw0, nw), *db_ref = copy_of(db0, s.O);
+    float *dw = malloc((size_t)nw * sizeof *dw), *db = malloc((size_t)s.O * sizeof *db);
+    CHECK(repro_maxpool2d_backward(&one, &ps, dy, pdy, am_ref, &err) == REPRO_OK);
+    CHECK(repro_conv2d_backward(&one, &s, NULL, dw_ref, db_ref, dy, x, NULL, &err) == REPRO_OK);
+    for (int i = 0; i < N_ISAS; i++) {
+        if (!isa_ok[i])
+            continue;
+        for (int t = 0; t <= MAX_THREADS; t++) {
+            repro_cpu cpu = {isas[i], pools[t]};
+            memcpy(dw, dw0, (size_t)nw * sizeof *dw);
+            memcpy(db, db0, (size_t)s.O * sizeof *db);
+            CHECK_MSG(repro_conv2d_backward_maxpool(&cpu, &s, &ps, dw, db, pdy, am_ref, x, &err) == REPRO_OK, "%s",
+                      err.message);
+            CHECK_MSG(same(dw, dw_ref, nw, what) && same(db, db_ref, s.O, what),
+                      "max pool + conv backward %lldx%lld/%lld pad %lld, %s, pool %d: %s", (long long)pk,
+                      (long long)pk, (long long)pstride, (long long)ppad, repro_isa_name(isas[i]), t, what);
+        }
+    }
+    memcpy(db, db0, (size_t)s.O * sizeof *db);
+    CHECK(repro_conv2d_backward_maxpool(&one, &s, &ps, NULL, db, pdy, am_ref, NULL, &err) == REPRO_OK);
+    CHECK_MSG(same(db, db_ref, s.O, what), "max pool + conv backward, db alone: %s", what);
+    free(pdy), free(dy), free(dw0), free(db0), free(dw_ref), free(db_ref), free(dw), free(db);
     /* a pool that does not read this conv's output is refused */
     repro_pool2d_shape other = ps;
     other.C = s.O + 1;
     CHECK(repro_conv2d_forward_maxpool(&one, &s, &other, p, am, y, x, w, bias, &err) == REPRO_ERR_ARG);
+    CHECK_MSG(strstr(err.message, "is not the conv's output") != NULL, "%s", err.message);
+    CHECK(repro_conv2d_backward_maxpool(&one, &s, &other, NULL, NULL, NULL, NULL, NULL, &err) == REPRO_OK);
+    CHECK(repro_conv2d_backward_maxpool(&one, &s, &other, p, NULL, p, am, x, &err) == REPRO_ERR_ARG);
     CHECK_MSG(strstr(err.message, "is not the conv's output") != NULL, "%s", err.message);
     free(x), free(w), free(bias), free(y), free(p_ref), free(p), free(am_ref), free(am);
 }
@@ -663,7 +691,7 @@ static void conv_pool_cases(void)
         check_conv_pool(&cases[i], 2, 2, 0, i % 2 ? NONFINITE : FINITE);
         check_conv_pool(&cases[i], 3, 2, 1, TIES);
     }
-    printf("conv2d + max pool: %d shapes x 2 pools, fused == the two calls\n", n);
+    printf("conv2d + max pool: %d shapes x 2 pools, fused == the two calls, forward and backward\n", n);
 }
 
 int main(void)

@@ -765,14 +765,29 @@ static repro_status gather_edges(const repro_backend *be, repro_model *m, node *
     return st;
 }
 
-/* Node n's backward into dx: the folded pair of a ReLU and its max pool at
- * the ReLU's turn, the node's own backward otherwise. */
+/* A conv whose output a max pool reads through a folded ReLU
+ * (pool_of_conv) and whose input needs no gradient (the first layer): its
+ * backward and the pool's run as one kernel at the conv's turn
+ * (repro_conv_maxpool_backward), which makes each image's gradient of the
+ * conv's output in cache instead of writing it out and reading it back. */
+static int conv_pool_backward(const repro_model *m, const node *n)
+{
+    return m->fold && n->conv_pool >= 0 && (n->in[0] < 0 || !m->nodes[n->in[0]].grad);
+}
+
+/* Node n's backward into dx: its own, or its part of a fold. A folded
+ * ReLU runs its max pool's backward into its dx (the pool's dy masked at
+ * the pool's turn), unless its conv takes that over. */
 static repro_status node_backward(const repro_backend *be, repro_model *m, node *n, const node_io *io,
                                   repro_error *err)
 {
-    int pool = m->fold && n->relu_before_max_pool ? (int)n->index + 1 : -1;
-    if (pool < 0)
+    if (conv_pool_backward(m, n))
+        return repro_conv_maxpool_backward(be, n, &m->nodes[n->conv_pool], io, err);
+    if (!m->fold || !n->relu_before_max_pool)
         return n->type->backward(be, n, io, err);
+    if (n->in[0] >= 0 && conv_pool_backward(m, &m->nodes[n->in[0]]))
+        return REPRO_OK;
+    int pool = (int)n->index + 1;
     while (m->nodes[pool].n_in != 1 || m->nodes[pool].in[0] != (int)n->index)
         pool++; /* the ReLU's one reader, after it in the order */
     node *p = &m->nodes[pool];

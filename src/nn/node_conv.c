@@ -199,6 +199,27 @@ repro_status repro_conv_maxpool_forward(const repro_backend *be, node *c, node *
     return repro_be_run(be, &repro_k_conv2d_maxpool_forward, &a, err);
 }
 
+repro_status repro_conv_maxpool_backward(const repro_backend *be, node *c, node *p, const node_io *io,
+                                         repro_error *err)
+{
+    repro_conv2d_maxpool_args a;
+    memset(&a, 0, sizeof a);
+    a.conv = conv_shape(c, io->b);
+    a.pool = pool_shape(p, io->b);
+    repro_status st = check_conv(c, &a.conv, err);
+    if (st == REPRO_OK)
+        st = check_pool(p, &a.pool, err);
+    if (st != REPRO_OK)
+        return st;
+    a.x = io->x[0];
+    a.y = c->y;
+    a.argmax = p->saved[0];
+    a.pool_dy = p->dy;
+    a.dw = repro_node_grad(io, c, 0);
+    a.db = c->n_param > 1 ? repro_node_grad(io, c, 1) : NULL;
+    return repro_be_run(be, &repro_k_conv2d_maxpool_backward, &a, err);
+}
+
 const node_type repro_node_max_pool2d = {REPRO_LAYER_MAX_POOL2D, 1, 1, pool_plan, pool_forward, pool_backward, 0};
 const node_type repro_node_avg_pool2d = {REPRO_LAYER_AVG_POOL2D, 1, 1, pool_plan, pool_forward, pool_backward, 0};
 

@@ -19,5 +19,10 @@ int64_t repro_bn_group(const node *n); /* node_norm.c: a batch-norm node's sampl
  * p's output and argmax; c's output buffer is a workspace. */
 repro_status repro_conv_maxpool_forward(const repro_backend *be, node *c, node *p, const node_io *io,
                                         repro_error *err);
+/* Their backwards in one, for a conv whose input needs no gradient: c's
+ * weight and bias gradients from p's dy (the ReLU's mask applied) and
+ * argmax; c's output buffer again a workspace. */
+repro_status repro_conv_maxpool_backward(const repro_backend *be, node *c, node *p, const node_io *io,
+                                         repro_error *err);
 
 #endif

@@ -18,6 +18,13 @@ static repro_status maxpool_cpu(const repro_backend *be, const void *p, repro_er
                                         a->w, a->bias, err);
 }
 
+static repro_status maxpool_backward_cpu(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_maxpool_args *a = p;
+    return repro_conv2d_backward_maxpool(repro_backend_cpu(be), &a->conv, &a->pool, a->dw, a->db, a->pool_dy,
+                                         a->argmax, a->x, err);
+}
+
 static repro_status backward_cpu(const repro_backend *be, const void *p, repro_error *err)
 {
     const repro_conv2d_args *a = p;
@@ -39,6 +46,18 @@ static repro_status maxpool_cuda(const repro_backend *be, const void *p, repro_e
     return st == REPRO_OK
                ? repro_cuda_maxpool2d_forward(&a->pool, a->pool_y, a->argmax, a->y, repro_backend_stream(be), err)
                : st;
+}
+
+static repro_status backward_cuda(const repro_backend *be, const void *p, repro_error *err);
+
+/* the pool's backward into y, then the conv's */
+static repro_status maxpool_backward_cuda(const repro_backend *be, const void *p, repro_error *err)
+{
+    const repro_conv2d_maxpool_args *a = p;
+    repro_status st =
+        repro_cuda_maxpool2d_backward(&a->pool, a->y, a->pool_dy, a->argmax, repro_backend_stream(be), err);
+    repro_conv2d_args c = {.shape = a->conv, .dw = a->dw, .db = a->db, .x = a->x, .dy = a->y};
+    return st == REPRO_OK ? backward_cuda(be, &c, err) : st;
 }
 
 /* dw and db (one chain a weight over the batch and the image, latency
@@ -64,4 +83,6 @@ static repro_status backward_cuda(const repro_backend *be, const void *p, repro_
 const repro_kernel repro_k_conv2d_forward = {"conv2d.forward", forward_cpu, REPRO_CUDA_KERNEL(forward_cuda)};
 const repro_kernel repro_k_conv2d_maxpool_forward = {"conv2d_maxpool.forward", maxpool_cpu,
                                                      REPRO_CUDA_KERNEL(maxpool_cuda)};
+const repro_kernel repro_k_conv2d_maxpool_backward = {"conv2d_maxpool.backward", maxpool_backward_cpu,
+                                                      REPRO_CUDA_KERNEL(maxpool_backward_cuda)};
 const repro_kernel repro_k_conv2d_backward = {"conv2d.backward", backward_cpu, REPRO_CUDA_KERNEL(backward_cuda)};

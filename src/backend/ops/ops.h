@@ -30,8 +30,12 @@ typedef struct repro_conv2d_maxpool_args {
     float *y, *pool_y;
     int32_t *argmax;
     const float *x, *w, *bias;         /* bias may be NULL */
+    /* backward, for a conv whose input needs no gradient: dw, db accumulate
+     * from dy = the pool's backward of pool_dy (y again a workspace) */
+    float *dw, *db;
+    const float *pool_dy;
 } repro_conv2d_maxpool_args;
-extern const repro_kernel repro_k_conv2d_maxpool_forward;
+extern const repro_kernel repro_k_conv2d_maxpool_forward, repro_k_conv2d_maxpool_backward;
 
 /* ---- pooling (pool2d.c) ---- */
 typedef struct repro_pool2d_args {

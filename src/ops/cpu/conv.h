@@ -83,6 +83,15 @@ repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv
                                           const repro_pool2d_shape *ps, float *pool_y, int32_t *argmax, float *y,
                                           const float *x, const float *w, const float *bias, repro_error *err);
 
+/* dw and db accumulated as repro_conv2d_backward accumulates them from dy
+ * = repro_maxpool2d_backward(ps, pool_dy, argmax) (a max pool over this
+ * conv's output, as in repro_conv2d_forward_maxpool), without dy written
+ * out: each part makes its planes of each image in cache before its GEMM
+ * reads them. No dx: for a layer whose input needs no gradient (the first). */
+repro_status repro_conv2d_backward_maxpool(const repro_cpu *cpu, const repro_conv2d_shape *s,
+                                           const repro_pool2d_shape *ps, float *dw, float *db, const float *pool_dy,
+                                           const int32_t *argmax, const float *x, repro_error *err);
+
 /* From dy[N][O][OH][OW], x and w: dx[N][C][H][W] overwritten, dw[O][Cg][KH][KW]
  * and db[O] accumulated. Any of dx, dw, db may be NULL (not wanted); x is
  * only read for dw, w only for dx (either may then be NULL). */

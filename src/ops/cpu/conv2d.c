@@ -80,6 +80,9 @@ typedef struct conv_job {
     const float *wr;    /* [O][KH*KW][Cg]: w regrouped as dx's B */
     float *pool_y;      /* forward then max pool (NULL: plain forward): pool2d.h's y, argmax */
     int32_t *argmax;
+    const float *pool_dy;          /* dw and db from a max pool's backward (NULL: from dy): its dy, */
+    const int32_t *pool_argmax;    /* argmax, and each part's dy of one image at dyn (slot's end) */
+    size_t dyn_at;
     repro_pool2d_shape ps; /* the pool of one image (N = 1) */
     float *scratch;     /* parts x slot floats */
     size_t slot;
@@ -359,6 +362,24 @@ static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, fl
     }
 }
 
+/* dy of image n, group g, channels [c0, c1): the caller's, or, after a max
+ * pool, the pool's backward for those planes (pool2d.h's), made in part p's
+ * dyn while the GEMM that reads it is next. */
+static const float *dy_planes(conv_job *j, int64_t p, int64_t n, int64_t g, int64_t c0, int64_t c1)
+{
+    const geom *G = &j->G;
+    const int64_t at = n * G->s.O + g * G->Og + c0; /* the first plane */
+    if (!j->pool_dy)
+        return j->dy + at * G->OHW;
+    repro_pool2d_shape one = j->ps;
+    one.C = c1 - c0;
+    float *dyn = j->scratch + p * j->slot + j->dyn_at;
+    const int64_t pooled = one.OH * one.OW;
+    j->st[p] = repro_maxpool2d_backward(&j->inner, &one, dyn, j->pool_dy + at * pooled, j->pool_argmax + at * pooled,
+                                        &j->errs[p]);
+    return j->st[p] == REPRO_OK ? dyn : NULL;
+}
+
 /* Image n's step of group g's chains for parameter rows [k0, k1) and
  * channels [c0, c1): the rows' taps into colT [k1-k0][OH*OW] (the ones
  * row, when k1 passes the taps, is written at n == 0 and kept), then
@@ -376,8 +397,11 @@ static repro_status param_image(conv_job *j, int64_t p, int64_t g, int64_t n, in
     if (k1 > G->Kc && n == 0)
         for (int64_t i = 0; i < G->OHW; i++)
             colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
-    return repro_gemm(&j->inner, k1 - k0, c1 - c0, G->OHW, colT, G->OHW, 1,
-                      j->dy + (n * s->O + g * G->Og + c0) * G->OHW, 1, G->OHW, NULL, dwT, c1 - c0, 1, &j->errs[p]);
+    const float *dy = dy_planes(j, p, n, g, c0, c1);
+    if (!dy)
+        return j->st[p];
+    return repro_gemm(&j->inner, k1 - k0, c1 - c0, G->OHW, colT, G->OHW, 1, dy, 1, G->OHW, NULL, dwT, c1 - c0, 1,
+                      &j->errs[p]);
 }
 
 /* Parameter rows [q0, q1) of the (group, row) order, all images, in part
@@ -627,6 +651,38 @@ repro_status repro_conv2d_forward(const repro_cpu *cpu, const repro_conv2d_shape
     return finish(&j, op, err);
 }
 
+/* Whether ps pools this conv's output (N, C = O, H = OH, W = OW), checked;
+ * *one is its shape for one image. */
+static repro_status pools_output(const geom *G, const repro_pool2d_shape *ps, repro_pool2d_shape *one, const char *op,
+                                 repro_error *err)
+{
+    *one = *ps;
+    one->N = 1;
+    if (ps->N == G->s.N && ps->C == G->s.O && ps->H == G->s.OH && ps->W == G->s.OW &&
+        repro_pool2d_shape_check(one, err) == REPRO_OK && one->OH == ps->OH && one->OW == ps->OW)
+        return REPRO_OK;
+    return repro_fail(err, REPRO_ERR_ARG, "%s: the pool's input [%lld][%lld][%lld][%lld] is not the conv's "
+                      "output [%lld][%lld][%lld][%lld], or its shape is not checked",
+                      op, (long long)ps->N, (long long)ps->C, (long long)ps->H, (long long)ps->W,
+                      (long long)G->s.N, (long long)G->s.O, (long long)G->s.OH, (long long)G->s.OW);
+}
+
+/* Floats of one part's dw and db scratch. */
+static size_t param_slot_of(const conv_job *j)
+{
+    const geom *G = &j->G;
+    int64_t kfirst, klast;
+    param_rows(j, &kfirst, &klast);
+    const int64_t nk = klast - kfirst;
+    if (params_by_columns(j)) { /* [nk][OH*OW] taps, [nk][channels] gradients, the planes */
+        int64_t units = G->s.groups * ceil_div(G->Og, COLUMN_BLOCK);
+        int64_t cols_max = min64(G->Og, ceil_div(units, j->parts) * COLUMN_BLOCK);
+        return (size_t)(nk * (G->OHW + cols_max) + G->Cg * G->Hp * G->Wp);
+    } /* [rows][OH*OW] taps, [rows][Og] gradients, the planes */
+    int64_t param_rows_max = ceil_div(ceil_div(G->s.groups * nk, 8), j->parts) * 8;
+    return (size_t)(param_rows_max * (G->OHW + G->Og) + G->Cg * G->Hp * G->Wp);
+}
+
 repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv2d_shape *s,
                                           const repro_pool2d_shape *ps, float *pool_y, int32_t *argmax, float *y,
                                           const float *x, const float *w, const float *bias, repro_error *err)
@@ -640,14 +696,9 @@ repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv
     if (!ps || !pool_y || !y || !x || !w)
         return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op,
                           !ps ? "the pool's shape" : !pool_y ? "pool_y" : !y ? "y" : !x ? "x" : "w");
-    repro_pool2d_shape one = *ps;
-    one.N = 1;
-    if (ps->N != G.s.N || ps->C != G.s.O || ps->H != G.s.OH || ps->W != G.s.OW ||
-        repro_pool2d_shape_check(&one, err) != REPRO_OK || one.OH != ps->OH || one.OW != ps->OW)
-        return repro_fail(err, REPRO_ERR_ARG, "%s: the pool's input [%lld][%lld][%lld][%lld] is not the conv's "
-                          "output [%lld][%lld][%lld][%lld], or its shape is not checked",
-                          op, (long long)ps->N, (long long)ps->C, (long long)ps->H, (long long)ps->W,
-                          (long long)G.s.N, (long long)G.s.O, (long long)G.s.OH, (long long)G.s.OW);
+    repro_pool2d_shape one;
+    if ((st = pools_output(&G, ps, &one, op, err)) != REPRO_OK)
+        return st;
     conv_job j = job_of(cpu, &G);
     if (!j.by_image) { /* fewer images than threads: each image is split by pixels, so pool after */
         st = repro_conv2d_forward(cpu, s, y, x, w, bias, err);
@@ -660,6 +711,33 @@ repro_status repro_conv2d_forward_maxpool(const repro_cpu *cpu, const repro_conv
     if (st != REPRO_OK)
         return st;
     repro_pool_run(cpu->pool, j.parts, forward_part, &j);
+    return finish(&j, op, err);
+}
+
+repro_status repro_conv2d_backward_maxpool(const repro_cpu *cpu, const repro_conv2d_shape *s,
+                                           const repro_pool2d_shape *ps, float *dw, float *db, const float *pool_dy,
+                                           const int32_t *argmax, const float *x, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    const char *op = "conv2d backward after a max pool";
+    geom G;
+    repro_status st = check_shape(s, op, &G, err);
+    if (st != REPRO_OK)
+        return st;
+    if (!dw && !db)
+        return REPRO_OK;
+    if (!ps || !pool_dy || !argmax || (dw && !x))
+        return repro_fail(err, REPRO_ERR_ARG, "%s: %s is NULL", op,
+                          !ps ? "the pool's shape" : !pool_dy ? "pool_dy" : !argmax ? "argmax" : "x (needed for dw)");
+    conv_job j = job_of(cpu, &G);
+    if ((st = pools_output(&G, ps, &j.ps, op, err)) != REPRO_OK)
+        return st;
+    j.dw = dw, j.db = db, j.x = x, j.pool_dy = pool_dy, j.pool_argmax = argmax;
+    j.dyn_at = param_slot_of(&j);
+    st = alloc_scratch(&j, j.dyn_at + (size_t)(G.Og * G.OHW), 0, op, err);
+    if (st != REPRO_OK)
+        return st;
+    repro_pool_run(cpu->pool, j.parts, params_part, &j);
     return finish(&j, op, err);
 }
 
@@ -680,18 +758,7 @@ repro_status repro_conv2d_backward(const repro_cpu *cpu, const repro_conv2d_shap
     conv_job j = job_of(cpu, &G);
     j.dx = dx, j.dw = dw, j.db = db, j.dy = dy, j.x = x, j.w = w;
     size_t slot = dx ? pixel_slot(&j, G.Kd, G.HW, G.s.C, G.Og * G.Hq * G.Wq) : 0;
-    int64_t kfirst, klast;
-    param_rows(&j, &kfirst, &klast);
-    const int64_t nk = klast - kfirst;
-    size_t param_slot;
-    if (params_by_columns(&j)) { /* [nk][OH*OW] taps, [nk][channels] gradients, the planes */
-        int64_t units = G.s.groups * ceil_div(G.Og, COLUMN_BLOCK);
-        int64_t cols_max = min64(G.Og, ceil_div(units, j.parts) * COLUMN_BLOCK);
-        param_slot = (size_t)(nk * (G.OHW + cols_max) + G.Cg * G.Hp * G.Wp);
-    } else { /* [rows][OH*OW] taps, [rows][Og] gradients, the planes */
-        int64_t param_rows_max = ceil_div(ceil_div(G.s.groups * nk, 8), j.parts) * 8;
-        param_slot = (size_t)(param_rows_max * (G.OHW + G.Og) + G.Cg * G.Hp * G.Wp);
-    }
+    size_t param_slot = param_slot_of(&j);
     if ((dw || db) && param_slot > slot)
         slot = param_slot;
     size_t wr_floats = dx ? (size_t)(G.s.O * G.Kc) : 0;
