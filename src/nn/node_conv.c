@@ -215,6 +215,7 @@ repro_status repro_conv_maxpool_backward(const repro_backend *be, node *c, node 
     a.y = c->y;
     a.argmax = p->saved[0];
     a.pool_dy = p->dy;
+    a.w = repro_node_param(io, c, 0);
     a.dw = repro_node_grad(io, c, 0);
     a.db = c->n_param > 1 ? repro_node_grad(io, c, 1) : NULL;
     return repro_be_run(be, &repro_k_conv2d_maxpool_backward, &a, err);

@@ -56,7 +56,7 @@ static repro_status maxpool_backward_cuda(const repro_backend *be, const void *p
     const repro_conv2d_maxpool_args *a = p;
     repro_status st =
         repro_cuda_maxpool2d_backward(&a->pool, a->y, a->pool_dy, a->argmax, repro_backend_stream(be), err);
-    repro_conv2d_args c = {.shape = a->conv, .dw = a->dw, .db = a->db, .x = a->x, .dy = a->y};
+    repro_conv2d_args c = {.shape = a->conv, .dw = a->dw, .db = a->db, .x = a->x, .w = a->w, .dy = a->y};
     return st == REPRO_OK ? backward_cuda(be, &c, err) : st;
 }
 

@@ -31,7 +31,8 @@ typedef struct repro_conv2d_maxpool_args {
     int32_t *argmax;
     const float *x, *w, *bias;         /* bias may be NULL */
     /* backward, for a conv whose input needs no gradient: dw, db accumulate
-     * from dy = the pool's backward of pool_dy (y again a workspace) */
+     * from dy = the pool's backward of pool_dy (y again a workspace; w as
+     * the conv's backward takes it, though no dx is made) */
     float *dw, *db;
     const float *pool_dy;
 } repro_conv2d_maxpool_args;
