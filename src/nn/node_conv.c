@@ -178,24 +178,34 @@ static repro_status pool_backward(const repro_backend *be, node *n, const node_i
     return pool_run(be, n, io, 1, err);
 }
 
+/* The arguments both of conv c's and max pool p's kernels in one take:
+ * shapes (checked), the conv's input, weight and output workspace, the
+ * pool's argmax. */
+static repro_status conv_maxpool_args(node *c, node *p, const node_io *io, repro_conv2d_maxpool_args *a,
+                                      repro_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->conv = conv_shape(c, io->b);
+    a->pool = pool_shape(p, io->b);
+    repro_status st = check_conv(c, &a->conv, err);
+    if (st == REPRO_OK)
+        st = check_pool(p, &a->pool, err);
+    a->x = io->x[0];
+    a->w = repro_node_param(io, c, 0);
+    a->y = c->y;
+    a->argmax = p->saved[0];
+    return st;
+}
+
 repro_status repro_conv_maxpool_forward(const repro_backend *be, node *c, node *p, const node_io *io,
                                         repro_error *err)
 {
     repro_conv2d_maxpool_args a;
-    memset(&a, 0, sizeof a);
-    a.conv = conv_shape(c, io->b);
-    a.pool = pool_shape(p, io->b);
-    repro_status st = check_conv(c, &a.conv, err);
-    if (st == REPRO_OK)
-        st = check_pool(p, &a.pool, err);
+    repro_status st = conv_maxpool_args(c, p, io, &a, err);
     if (st != REPRO_OK)
         return st;
-    a.x = io->x[0];
-    a.w = repro_node_param(io, c, 0);
     a.bias = c->n_param > 1 ? repro_node_param(io, c, 1) : NULL;
-    a.y = c->y;
     a.pool_y = p->y;
-    a.argmax = p->saved[0];
     return repro_be_run(be, &repro_k_conv2d_maxpool_forward, &a, err);
 }
 
@@ -203,19 +213,10 @@ repro_status repro_conv_maxpool_backward(const repro_backend *be, node *c, node 
                                          repro_error *err)
 {
     repro_conv2d_maxpool_args a;
-    memset(&a, 0, sizeof a);
-    a.conv = conv_shape(c, io->b);
-    a.pool = pool_shape(p, io->b);
-    repro_status st = check_conv(c, &a.conv, err);
-    if (st == REPRO_OK)
-        st = check_pool(p, &a.pool, err);
+    repro_status st = conv_maxpool_args(c, p, io, &a, err);
     if (st != REPRO_OK)
         return st;
-    a.x = io->x[0];
-    a.y = c->y;
-    a.argmax = p->saved[0];
     a.pool_dy = p->dy;
-    a.w = repro_node_param(io, c, 0);
     a.dw = repro_node_grad(io, c, 0);
     a.db = c->n_param > 1 ? repro_node_grad(io, c, 1) : NULL;
     return repro_be_run(be, &repro_k_conv2d_maxpool_backward, &a, err);
