@@ -133,6 +133,7 @@ static int is_2x2_tiling(const repro_pool2d_shape *s)
     return s->KH == 2 && s->KW == 2 && s->stride_h == 2 && s->stride_w == 2 && s->pad_h == 0 && s->pad_w == 0;
 }
 
+#if defined(__x86_64__)
 /* Whether output row oh of a tiling plane may spill (pool2d_rows.h): its
  * 16 floats from the start of each input row and its 8 outputs from the
  * start of the output row stay in the plane. Whatever they touch past the
@@ -142,6 +143,7 @@ static int may_spill(const repro_pool2d_shape *s, int64_t oh)
 {
     return (2 * oh + 1) * s->W + 16 <= s->H * s->W && oh * s->OW + 8 <= s->OH * s->OW;
 }
+#endif
 
 /* Output row oh of a tiling plane: the SIMD row where it may run, then
  * max_chunk's plain steps for the rest (every window is interior). */
