@@ -129,6 +129,32 @@ static int finite(float x)
     return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
 }
 
+enum { RANGE = 100 }; /* the in-range kernels' bound on alignment exponents */
+
+int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp)
+{
+    int log2_kp = 0;
+    while ((int64_t)1 << log2_kp < Kp)
+        log2_kp++;
+    int products = r->a_lo <= r->a_hi && r->b_lo <= r->b_hi;
+    if (products && (r->a_lo + r->b_lo < -RANGE || r->a_hi + r->b_hi + 2 + log2_kp >= RANGE))
+        return 0;
+    return r->c_lo > r->c_hi || (r->c_lo >= -RANGE && r->c_hi + 1 < RANGE);
+}
+
+/* The range of a run of nonzero exponents (zeros are REPRO_BF16_ZERO_EXP,
+ * below every other). */
+typedef struct exp_range {
+    int32_t lo, hi;
+} exp_range;
+
+static inline void widen(exp_range *r, int32_t e)
+{
+    r->hi = e > r->hi ? e : r->hi;
+    e = e == REPRO_BF16_ZERO_EXP ? INT32_MAX : e;
+    r->lo = e < r->lo ? e : r->lo;
+}
+
 /* One value: the bf16 value of x (rounded as repro_bf16_from_float rounds a
  * finite float) and its block exponent; *bad set when it is not finite (or
  * rounds to infinity). Branch-free, so the loops below vectorize. */
@@ -143,39 +169,49 @@ static inline float decode1(float x, int32_t *e, uint32_t *bad)
 }
 
 /* A's row m: Af/Ae[m][k], zeros for K <= k < Kp. */
-static inline uint32_t decode_a(float *f, int32_t *e, const float *src, int64_t stride, int64_t K, int64_t Kp)
+static inline uint32_t decode_a(float *f, int32_t *e, const float *src, int64_t stride, int64_t K, int64_t Kp,
+                                exp_range *range)
 {
     uint32_t bad = 0;
-    for (int64_t k = 0; k < K; k++)
+    exp_range r = *range;
+    for (int64_t k = 0; k < K; k++) {
         f[k] = decode1(src[k * stride], &e[k], &bad);
+        widen(&r, e[k]);
+    }
     for (int64_t k = K; k < Kp; k++)
         f[k] = 0.0f, e[k] = REPRO_BF16_ZERO_EXP;
+    *range = r;
     return bad;
 }
 
 /* 32 values of B at one place of a panel (dst stride 1, or PANEL down k). */
-static inline uint32_t decode_b(float *f, int16_t *e, int64_t dstride, const float *src, int64_t stride, int64_t n)
+static inline uint32_t decode_b(float *f, int16_t *e, int64_t dstride, const float *src, int64_t stride, int64_t n,
+                                exp_range *range)
 {
     uint32_t bad = 0;
+    exp_range r = *range;
     for (int64_t i = 0; i < n; i++) {
         int32_t ei;
         f[i * dstride] = decode1(src[i * stride], &ei, &bad);
         e[i * dstride] = (int16_t)ei;
+        widen(&r, ei);
     }
+    *range = r;
     return bad;
 }
 
 /* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
  * beyond K and N); 0 when an input is not finite (then the reference path
  * runs: no speed is owed to NaNs). */
-static int decode(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be, const float *A,
+static int decode(repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be, const float *A,
                   int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, int64_t K)
 {
     const int64_t M = o->M, N = o->N, Kp = o->Kp, Np = o->Np;
     uint32_t bad = 0;
+    exp_range ra = {INT32_MAX, INT32_MIN}, rb = ra;
     for (int64_t m = 0; m < M; m++)
-        bad |= a_cs == 1 ? decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, 1, K, Kp)
-                         : decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, a_cs, K, Kp);
+        bad |= a_cs == 1 ? decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, 1, K, Kp, &ra)
+                         : decode_a(Af + m * Kp, Ae + m * Kp, A + m * a_rs, a_cs, K, Kp, &ra);
     for (int64_t i = 0; i < Kp * Np; i++)
         Bf[i] = 0.0f, Be[i] = REPRO_BF16_ZERO_EXP;
     if (b_cs == 1 || b_rs != 1) /* n contiguous (or neither): row by row of a panel */
@@ -183,16 +219,25 @@ static int decode(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *B
             int64_t w = N - n0 < LANES ? N - n0 : LANES;
             for (int64_t k = 0; k < K; k++) {
                 int64_t at = repro_bf16_b_at(o, k, n0);
-                bad |= b_cs == 1 ? decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0, 1, w)
-                                 : decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0 * b_cs, b_cs, w);
+                bad |= b_cs == 1 ? decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0, 1, w, &rb)
+                                 : decode_b(Bf + at, Be + at, 1, B + k * b_rs + n0 * b_cs, b_cs, w, &rb);
             }
         }
     else /* k contiguous: column by column */
         for (int64_t n = 0; n < N; n++) {
             int64_t at = repro_bf16_b_at(o, 0, n);
-            bad |= decode_b(Bf + at, Be + at, LANES, B + n * b_cs, 1, K);
+            bad |= decode_b(Bf + at, Be + at, LANES, B + n * b_cs, 1, K, &rb);
         }
-    return !bad;
+    if (bad)
+        return 0;
+    exp_range rc = {INT32_MAX, INT32_MIN};
+    if (o->accumulate)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++)
+                widen(&rc, repro_bf16_block_exp(repro_tc_f2u(o->C[m * o->ldc + n])));
+    repro_bf16_ranges r = {ra.lo, ra.hi, rb.lo, rb.hi, rc.lo, rc.hi};
+    o->in_range = repro_bf16_in_range(&r, Kp);
+    return 1;
 }
 
 /* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
@@ -215,7 +260,7 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
     float *Af = mem, *Bf = Af + na;
     int32_t *Ae = (int32_t *)(Bf + nb);
     int16_t *Be = (int16_t *)(Ae + na);
-    simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate}, simd_kernel(cpu->isa)};
+    simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate, 0}, simd_kernel(cpu->isa)};
     int ok = decode(&job.o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K);
     if (ok) {
         if (cpu->pool)

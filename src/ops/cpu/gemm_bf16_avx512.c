@@ -3,9 +3,14 @@
  * in two passes (the alignment exponent, then the aligned sum), the same
  * steps in the same order. Each value and exponent of B a pass loads serves
  * all four rows; the final int32 -> float conversion rounds toward zero by
- * its own embedded rounding mode (no MXCSR change). See gemm_bf16_kernel.h
- * for why each step is exact; tests/test_gemm_bf16.c checks the bits
- * against repro_gemm_bf16_ref. */
+ * its own embedded rounding mode (no MXCSR change).
+ *
+ * Two versions of a block: block_in_range for operands whose exponents
+ * keep every lane inside the range where the steps are exact (o->in_range,
+ * gemm_bf16_kernel.h: then no lane needs checking but for the int32 sum's
+ * overflow), and block, which checks each lane and sends the rare ones out
+ * of range to the model. See gemm_bf16_kernel.h for why each step is exact;
+ * tests/test_gemm_bf16.c checks the bits against repro_gemm_bf16_ref. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -51,8 +56,85 @@ static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
     return live;
 }
 
-/* One block for `rows` (1..R) rows x 32 outputs: c + the 16 products.
- * Returns the rows that have lanes needing the model. */
+/* The sum's int32 overflow in a lane's sign bit: both terms' signs differ
+ * from the result's. */
+static inline __m512i overflow_of(__m512i sum, __m512i ct, __m512i s)
+{
+    return _mm512_ternarylogic_epi32(sum, ct, s, 0x42);
+}
+
+/* One block of an in-range product (o->in_range) for `rows` (1..R) rows x
+ * 32 outputs: c + the 16 products. Every nonzero product's exponent and
+ * every c's lie within +-RANGE, so the alignment exponent needs no clamp:
+ * it starts at -RANGE, which is the model's for the lanes that hold a
+ * product (theirs is at least -RANGE) and exact for the others (their c is
+ * 0 or a multiple of 2^(-RANGE-25): kept whole at any alignment from
+ * -RANGE up). Returns the rows whose int32 sum overflowed in some lane. */
+static inline __attribute__((always_inline)) unsigned block_in_range(const repro_bf16_operands *o, const panel *pb,
+                                                                      int64_t m, int rows, int64_t k0,
+                                                                      __m512 c[R][G])
+{
+    const int64_t Kp = o->Kp;
+    const float *a = o->Af + m * Kp + k0;
+    const int32_t *ae = o->Ae + m * Kp + k0;
+    __m512i top16[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++)
+        top16[r] = _mm512_set1_epi16(-RANGE);
+#pragma GCC unroll 16
+    for (int k = 0; k < BLOCK; k++) {
+        __m512i e = _mm512_loadu_si512(pb->be + (k0 + k) * REPRO_BF16_PANEL);
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++)
+            top16[r] = _mm512_max_epi16(top16[r], _mm512_add_epi16(_mm512_set1_epi16((short)ae[r * Kp + k]), e));
+    }
+    __m512i sum[R][G], bits_of_scale[R][G];
+    __m512 scale[R][G];
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++) {
+        __m512i top[G] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r])),
+                          _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1))};
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            /* c = +-0: getexp's -infinity converts to INT_MIN */
+            __m512i t = _mm512_max_epi32(top[g], _mm512_cvttps_epi32(_mm512_getexp_ps(c[r][g])));
+            bits_of_scale[r][g] = scale_bits(t);
+            scale[r][g] = _mm512_castsi512_ps(bits_of_scale[r][g]);
+            sum[r][g] = _mm512_setzero_si512();
+        }
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < BLOCK; k++) {
+        const float *b = pb->bf + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            __m512 bv = _mm512_loadu_ps(b + 16 * g);
+#pragma GCC unroll 4
+            for (int r = 0; r < rows; r++) {
+                __m512 p = _mm512_mul_ps(_mm512_set1_ps(a[r * Kp + k]), bv); /* exact */
+                sum[r][g] = _mm512_add_epi32(sum[r][g], _mm512_cvttps_epi32(_mm512_mul_ps(p, scale[r][g])));
+            }
+        }
+    }
+    unsigned need = 0;
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++) {
+        __m512i overflow = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
+            __m512i s = _mm512_add_epi32(sum[r][g], ct);
+            overflow = _mm512_or_si512(overflow, overflow_of(sum[r][g], ct, s));
+            __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
+        }
+        need |= (unsigned)(_mm512_movepi32_mask(overflow) != 0) << r;
+    }
+    return need;
+}
+
+/* One block for `rows` (1..R) rows x 32 outputs: c + the 16 products, any
+ * exponents. Returns the rows that have lanes needing the model. */
 static inline __attribute__((always_inline)) unsigned block(const repro_bf16_operands *o, const panel *pb,
                                                              int64_t m, int rows, int64_t k0, __m512 c[R][G])
 {
@@ -112,7 +194,7 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
         for (int g = 0; g < G; g++) {
             __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
             __m512i s = _mm512_add_epi32(sum[r][g], ct);
-            overflow = _mm512_or_si512(overflow, _mm512_ternarylogic_epi32(sum[r][g], ct, s, 0x42));
+            overflow = _mm512_or_si512(overflow, overflow_of(sum[r][g], ct, s));
             __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
             c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
         }
@@ -138,12 +220,12 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
 
 /* rows (1..R) rows of a panel over all of K; c: in, then out. */
 static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, const panel *pb, int64_t m,
-                                                       int rows, int64_t n0, __m512 c[R][G])
+                                                       int rows, int in_range, int64_t n0, __m512 c[R][G])
 {
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m512 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = block(o, pb, m, rows, k0, c);
+        unsigned need = in_range ? block_in_range(o, pb, m, rows, k0, c) : block(o, pb, m, rows, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)
@@ -151,56 +233,71 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
     }
 }
 
-static void tile4(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
-{
-    tile(o, pb, m, 4, n0, c);
-}
+typedef void (*tile_fn)(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G]);
 
-static void tile3(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
-{
-    tile(o, pb, m, 3, n0, c);
-}
+#define TILE(rows, in_range, name)                                                                                    \
+    static void name(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])           \
+    {                                                                                                                 \
+        tile(o, pb, m, rows, in_range, n0, c);                                                                        \
+    }
+TILE(1, 0, tile1)
+TILE(2, 0, tile2)
+TILE(3, 0, tile3)
+TILE(4, 0, tile4)
+TILE(1, 1, tile1_in_range)
+TILE(2, 1, tile2_in_range)
+TILE(3, 1, tile3_in_range)
+TILE(4, 1, tile4_in_range)
 
-static void tile2(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
+/* C's rows m.. (rows of them), columns n0.. (w of them) from the tile's
+ * sums: + bias, where there is one. */
+static void store_tile(const repro_bf16_operands *o, int64_t m, int rows, int64_t n0, int w, __m512 c[R][G])
 {
-    tile(o, pb, m, 2, n0, c);
-}
-
-static void tile1(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])
-{
-    tile(o, pb, m, 1, n0, c);
+    for (int r = 0; r < rows; r++) {
+        float *crow = o->C + (m + r) * o->ldc + n0;
+        for (int g = 0; g < G; g++) {
+            int lanes = w - 16 * g;
+            if (lanes <= 0)
+                break;
+            __m512 v = c[r][g];
+            if (lanes >= 16) { /* whole: AMD cores run masked loads and stores slowly */
+                if (o->bias)
+                    v = _mm512_add_ps(v, _mm512_loadu_ps(o->bias + n0 + 16 * g));
+                _mm512_storeu_ps(crow + 16 * g, v);
+            } else {
+                __mmask16 k = (__mmask16)((1u << lanes) - 1);
+                if (o->bias) /* a branch, not a masked load: bias may be NULL */
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, o->bias + n0 + 16 * g));
+                _mm512_mask_storeu_ps(crow + 16 * g, k, v);
+            }
+        }
+    }
 }
 
 /* Panels of 32 columns outermost, so a panel of B (Kp x 32 values and
  * exponents) stays in cache while every row of A passes over it. */
 void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64_t m1)
 {
-    static void (*const tiles[R + 1])(const repro_bf16_operands *, const panel *, int64_t, int64_t,
-                                      __m512[R][G]) = {NULL, tile1, tile2, tile3, tile4};
-    float tmp[R][REPRO_BF16_PANEL];
+    static const tile_fn any[R + 1] = {NULL, tile1, tile2, tile3, tile4};
+    static const tile_fn in_range[R + 1] = {NULL, tile1_in_range, tile2_in_range, tile3_in_range, tile4_in_range};
+    const tile_fn *tiles = o->in_range ? in_range : any;
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL) {
         const int64_t at = repro_bf16_b_at(o, 0, n0);
         const panel pb = {o->Bf + at, o->Be + at};
+        const int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
         for (int64_t m = m0; m < m1; m += R) {
-            int rows = m1 - m < R ? (int)(m1 - m) : R;
-            int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
-            memset(tmp, 0, sizeof tmp);
-            if (o->accumulate)
-                for (int r = 0; r < rows; r++)
-                    memcpy(tmp[r], o->C + (m + r) * o->ldc + n0, sizeof(float) * (size_t)w);
+            const int rows = m1 - m < R ? (int)(m1 - m) : R;
             __m512 c[R][G];
             for (int r = 0; r < R; r++)
-                for (int g = 0; g < G; g++)
-                    c[r][g] = _mm512_loadu_ps(tmp[r] + 16 * g);
+                for (int g = 0; g < G; g++) {
+                    const float *from = o->C + (m + r) * o->ldc + n0 + 16 * g;
+                    int lanes = w - 16 * g;
+                    c[r][g] = !o->accumulate || r >= rows || lanes <= 0 ? _mm512_setzero_ps()
+                              : lanes >= 16 ? _mm512_loadu_ps(from)
+                                            : _mm512_maskz_loadu_ps((__mmask16)((1u << lanes) - 1), from);
+                }
             tiles[rows](o, &pb, m, n0, c);
-            for (int r = 0; r < R; r++)
-                for (int g = 0; g < G; g++)
-                    _mm512_storeu_ps(tmp[r] + 16 * g, c[r][g]);
-            for (int r = 0; r < rows; r++) {
-                float *crow = o->C + (m + r) * o->ldc + n0;
-                for (int j = 0; j < w; j++)
-                    crow[j] = o->bias ? tmp[r][j] + o->bias[n0 + j] : tmp[r][j];
-            }
+            store_tile(o, m, rows, n0, w, c);
         }
     }
 }

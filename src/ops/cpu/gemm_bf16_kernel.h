@@ -28,6 +28,7 @@ typedef struct repro_bf16_operands {
     const float *bias;
     float *C;
     int accumulate;
+    int in_range; /* repro_bf16_in_range held for these operands (and C, when accumulating) */
 } repro_bf16_operands;
 
 /* Where B(k, n) lies in Bf and Be: panels of REPRO_BF16_PANEL columns one
@@ -46,6 +47,19 @@ static inline int32_t repro_bf16_block_exp(uint32_t bits)
         return (int32_t)E - 127;
     return (bits & 0x7fffffu) ? -126 : REPRO_BF16_ZERO_EXP;
 }
+
+/* The exponents of a GEMM's operands, over their nonzero values (lo > hi
+ * where there is none): A's, B's and, when accumulating, C's. */
+typedef struct repro_bf16_ranges {
+    int32_t a_lo, a_hi, b_lo, b_hi, c_lo, c_hi;
+} repro_bf16_ranges;
+
+/* Whether a product with these exponents (finite inputs, Kp the padded K)
+ * stays where a kernel needs no check but the int32 sum's: every nonzero
+ * product's exponent is at least -100, every alignment exponent at most
+ * +100 (|c| < 2^100 for every partial result: |C| plus Kp products of less
+ * than 2^(a_hi + b_hi + 2)), and every nonzero C at least 2^-100. */
+int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp);
 
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
