@@ -142,6 +142,11 @@ int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp)
     return r->c_lo > r->c_hi || (r->c_lo >= -RANGE && r->c_hi + 1 < RANGE);
 }
 
+int repro_bf16_narrow(const repro_bf16_ranges *r)
+{
+    return (r->a_lo > r->a_hi || r->a_hi - r->a_lo <= 63) && (r->b_lo > r->b_hi || r->b_hi - r->b_lo <= 63);
+}
+
 /* The range of a run of nonzero exponents (zeros are REPRO_BF16_ZERO_EXP,
  * below every other). */
 typedef struct exp_range {
@@ -200,11 +205,10 @@ static inline uint32_t decode_b(float *f, int16_t *e, int64_t dstride, const flo
     return bad;
 }
 
-/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
- * beyond K and N); 0 when an input is not finite (then the reference path
- * runs: no speed is owed to NaNs). */
-static int decode(repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be, const float *A,
-                  int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, int64_t K)
+/* decode's plain loops, for the paths without their own decoder. */
+static int decode_scalar(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                         const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                         int64_t K, repro_bf16_ranges *r)
 {
     const int64_t M = o->M, N = o->N, Kp = o->Kp, Np = o->Np;
     uint32_t bad = 0;
@@ -228,15 +232,42 @@ static int decode(repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int
             int64_t at = repro_bf16_b_at(o, 0, n);
             bad |= decode_b(Bf + at, Be + at, LANES, B + n * b_cs, 1, K, &rb);
         }
-    if (bad)
+    r->a_lo = ra.lo, r->a_hi = ra.hi, r->b_lo = rb.lo, r->b_hi = rb.hi;
+    return !bad;
+}
+
+/* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
+ * beyond K and N), and sets o->in_range; 0 when an input is not finite
+ * (then the reference path runs: no speed is owed to NaNs). */
+static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                  int8_t *Ae8, int8_t *Be8, const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs,
+                  int64_t b_cs, int64_t K)
+{
+    repro_bf16_ranges r;
+#if defined(__x86_64__)
+    if (isa == REPRO_ISA_AVX512) {
+        if (!repro_bf16_decode_avx512(o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r))
+            return 0;
+    } else
+#endif
+        if (!decode_scalar(o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r))
         return 0;
+    (void)isa;
     exp_range rc = {INT32_MAX, INT32_MIN};
     if (o->accumulate)
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t n = 0; n < N; n++)
+        for (int64_t m = 0; m < o->M; m++)
+            for (int64_t n = 0; n < o->N; n++)
                 widen(&rc, repro_bf16_block_exp(repro_tc_f2u(o->C[m * o->ldc + n])));
-    repro_bf16_ranges r = {ra.lo, ra.hi, rb.lo, rb.hi, rc.lo, rc.hi};
-    o->in_range = repro_bf16_in_range(&r, Kp);
+    r.c_lo = rc.lo, r.c_hi = rc.hi;
+    o->in_range = repro_bf16_in_range(&r, o->Kp);
+#if defined(__x86_64__)
+    if (isa == REPRO_ISA_AVX512 && o->in_range && repro_bf16_narrow(&r)) {
+        int32_t a_bias = r.a_lo <= r.a_hi ? r.a_hi : 0, b_bias = r.b_lo <= r.b_hi ? r.b_hi : 0;
+        repro_bf16_narrow_avx512(o, Ae8, Be8, a_bias, b_bias);
+        o->narrow = 1, o->Ae8 = Ae8, o->Be8 = Be8, o->exp_bias = a_bias + b_bias;
+    }
+#endif
+    (void)Ae8, (void)Be8;
     return 1;
 }
 
@@ -252,7 +283,7 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
                     return 0;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
     size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);
-    void *mem = malloc((na + nb) * sizeof(float) + na * sizeof(int32_t) + nb * sizeof(int16_t) + 1);
+    void *mem = malloc((na + nb) * sizeof(float) + na * sizeof(int32_t) + nb * sizeof(int16_t) + na + nb + 1);
     if (!mem) {
         *nomem = 1;
         return 0;
@@ -260,8 +291,10 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
     float *Af = mem, *Bf = Af + na;
     int32_t *Ae = (int32_t *)(Bf + nb);
     int16_t *Be = (int16_t *)(Ae + na);
-    simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate, 0}, simd_kernel(cpu->isa)};
-    int ok = decode(&job.o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K);
+    int8_t *Ae8 = (int8_t *)(Be + nb), *Be8 = Ae8 + na;
+    simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate, 0, 0, NULL, NULL, 0},
+                    simd_kernel(cpu->isa)};
+    int ok = decode(cpu->isa, &job.o, Af, Ae, Bf, Be, Ae8, Be8, A, a_rs, a_cs, B, b_rs, b_cs, K);
     if (ok) {
         if (cpu->pool)
             repro_pool_run(cpu->pool, M, simd_task, &job);

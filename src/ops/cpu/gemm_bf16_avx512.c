@@ -45,6 +45,7 @@ static inline __m512i exps_of(__m512 c)
 typedef struct panel {
     const float *bf;   /* [Kp][32] */
     const int16_t *be; /* [Kp][32] */
+    const int8_t *be8; /* [Kp / 2][32][2] (o->narrow) */
 } panel;
 
 /* Which of the block's 16 products have a nonzero a in some row of the tile. */
@@ -63,19 +64,12 @@ static inline __m512i overflow_of(__m512i sum, __m512i ct, __m512i s)
     return _mm512_ternarylogic_epi32(sum, ct, s, 0x42);
 }
 
-/* One block of an in-range product (o->in_range) for `rows` (1..R) rows x
- * 32 outputs: c + the 16 products. Every nonzero product's exponent and
- * every c's lie within +-RANGE, so the alignment exponent needs no clamp:
- * it starts at -RANGE, which is the model's for the lanes that hold a
- * product (theirs is at least -RANGE) and exact for the others (their c is
- * 0 or a multiple of 2^(-RANGE-25): kept whole at any alignment from
- * -RANGE up). Returns the rows whose int32 sum overflowed in some lane. */
-static inline __attribute__((always_inline)) unsigned block_in_range(const repro_bf16_operands *o, const panel *pb,
-                                                                      int64_t m, int rows, int64_t k0,
-                                                                      __m512 c[R][G])
+/* Pass one of an in-range block, exponents as int16: each lane's largest
+ * product exponent, or -RANGE where none is larger (or there is none). */
+static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_operands *o, const panel *pb,
+                                                            int64_t m, int rows, int64_t k0, __m512i top[R][G])
 {
     const int64_t Kp = o->Kp;
-    const float *a = o->Af + m * Kp + k0;
     const int32_t *ae = o->Ae + m * Kp + k0;
     __m512i top16[R];
 #pragma GCC unroll 4
@@ -88,16 +82,72 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
         for (int r = 0; r < rows; r++)
             top16[r] = _mm512_max_epi16(top16[r], _mm512_add_epi16(_mm512_set1_epi16((short)ae[r * Kp + k]), e));
     }
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++) {
+        top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r]));
+        top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1));
+    }
+}
+
+/* The same from the int8 exponents (o->narrow): two k a step in 64 lanes
+ * (a column's even and odd k side by side), then the pair's larger. */
+static inline __attribute__((always_inline)) void tops_narrow(const repro_bf16_operands *o, const panel *pb,
+                                                              int64_t m, int rows, int64_t k0, __m512i top[R][G])
+{
+    const int64_t Kp = o->Kp;
+    const int8_t *ae = o->Ae8 + m * Kp + k0;
+    __m512i top8[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++)
+        top8[r] = _mm512_set1_epi8(-128);
+#pragma GCC unroll 8
+    for (int k = 0; k < BLOCK; k += 2) {
+        __m512i e = _mm512_loadu_si512(pb->be8 + (k0 + k) * REPRO_BF16_PANEL);
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++) {
+            int16_t pair;
+            memcpy(&pair, ae + r * Kp + k, sizeof pair);
+            top8[r] = _mm512_max_epi8(top8[r], _mm512_adds_epi8(_mm512_set1_epi16(pair), e));
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++) {
+        __m512i both = _mm512_max_epi8(top8[r], _mm512_srli_epi16(top8[r], 8)); /* in the even bytes */
+        __m512i t16 = _mm512_srai_epi16(_mm512_slli_epi16(both, 8), 8);
+        __mmask32 none = _mm512_cmpeq_epi16_mask(t16, _mm512_set1_epi16(-128));
+        t16 = _mm512_mask_mov_epi16(_mm512_add_epi16(t16, _mm512_set1_epi16((short)o->exp_bias)), none,
+                                    _mm512_set1_epi16(-RANGE));
+        top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(t16));
+        top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(t16, 1));
+    }
+}
+
+/* One block of an in-range product (o->in_range) for `rows` (1..R) rows x
+ * 32 outputs: c + the 16 products. Every nonzero product's exponent and
+ * every c's lie within +-RANGE, so the alignment exponent needs no clamp:
+ * it starts at -RANGE, which is the model's for the lanes that hold a
+ * product (theirs is at least -RANGE) and exact for the others (their c is
+ * 0 or a multiple of 2^(-RANGE-25): kept whole at any alignment from
+ * -RANGE up). Returns the rows whose int32 sum overflowed in some lane. */
+static inline __attribute__((always_inline)) unsigned block_in_range(const repro_bf16_operands *o, const panel *pb,
+                                                                      int64_t m, int rows, int narrow, int64_t k0,
+                                                                      __m512 c[R][G])
+{
+    const int64_t Kp = o->Kp;
+    const float *a = o->Af + m * Kp + k0;
+    __m512i top[R][G];
+    if (narrow)
+        tops_narrow(o, pb, m, rows, k0, top);
+    else
+        tops_wide(o, pb, m, rows, k0, top);
     __m512i sum[R][G], bits_of_scale[R][G];
     __m512 scale[R][G];
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++) {
-        __m512i top[G] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r])),
-                          _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1))};
 #pragma GCC unroll 2
         for (int g = 0; g < G; g++) {
             /* c = +-0: getexp's -infinity converts to INT_MIN */
-            __m512i t = _mm512_max_epi32(top[g], _mm512_cvttps_epi32(_mm512_getexp_ps(c[r][g])));
+            __m512i t = _mm512_max_epi32(top[r][g], _mm512_cvttps_epi32(_mm512_getexp_ps(c[r][g])));
             bits_of_scale[r][g] = scale_bits(t);
             scale[r][g] = _mm512_castsi512_ps(bits_of_scale[r][g]);
             sum[r][g] = _mm512_setzero_si512();
@@ -218,14 +268,17 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
     }
 }
 
+/* Which block a tile runs: any exponents, in range, in range as int8. */
+enum { ANY, IN_RANGE, NARROW };
+
 /* rows (1..R) rows of a panel over all of K; c: in, then out. */
 static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, const panel *pb, int64_t m,
-                                                       int rows, int in_range, int64_t n0, __m512 c[R][G])
+                                                       int rows, int kind, int64_t n0, __m512 c[R][G])
 {
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m512 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = in_range ? block_in_range(o, pb, m, rows, k0, c) : block(o, pb, m, rows, k0, c);
+        unsigned need = kind == ANY ? block(o, pb, m, rows, k0, c) : block_in_range(o, pb, m, rows, kind == NARROW, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)
@@ -235,19 +288,23 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
 
 typedef void (*tile_fn)(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G]);
 
-#define TILE(rows, in_range, name)                                                                                    \
+#define TILE(rows, kind, name)                                                                                        \
     static void name(const repro_bf16_operands *o, const panel *pb, int64_t m, int64_t n0, __m512 c[R][G])           \
     {                                                                                                                 \
-        tile(o, pb, m, rows, in_range, n0, c);                                                                        \
+        tile(o, pb, m, rows, kind, n0, c);                                                                            \
     }
-TILE(1, 0, tile1)
-TILE(2, 0, tile2)
-TILE(3, 0, tile3)
-TILE(4, 0, tile4)
-TILE(1, 1, tile1_in_range)
-TILE(2, 1, tile2_in_range)
-TILE(3, 1, tile3_in_range)
-TILE(4, 1, tile4_in_range)
+TILE(1, ANY, tile1)
+TILE(2, ANY, tile2)
+TILE(3, ANY, tile3)
+TILE(4, ANY, tile4)
+TILE(1, IN_RANGE, tile1_in_range)
+TILE(2, IN_RANGE, tile2_in_range)
+TILE(3, IN_RANGE, tile3_in_range)
+TILE(4, IN_RANGE, tile4_in_range)
+TILE(1, NARROW, tile1_narrow)
+TILE(2, NARROW, tile2_narrow)
+TILE(3, NARROW, tile3_narrow)
+TILE(4, NARROW, tile4_narrow)
 
 /* C's rows m.. (rows of them), columns n0.. (w of them) from the tile's
  * sums: + bias, where there is one. */
@@ -280,10 +337,11 @@ void repro_gemm_bf16_rows_avx512(const repro_bf16_operands *o, int64_t m0, int64
 {
     static const tile_fn any[R + 1] = {NULL, tile1, tile2, tile3, tile4};
     static const tile_fn in_range[R + 1] = {NULL, tile1_in_range, tile2_in_range, tile3_in_range, tile4_in_range};
-    const tile_fn *tiles = o->in_range ? in_range : any;
+    static const tile_fn narrow[R + 1] = {NULL, tile1_narrow, tile2_narrow, tile3_narrow, tile4_narrow};
+    const tile_fn *tiles = o->narrow ? narrow : o->in_range ? in_range : any;
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL) {
         const int64_t at = repro_bf16_b_at(o, 0, n0);
-        const panel pb = {o->Bf + at, o->Be + at};
+        const panel pb = {o->Bf + at, o->Be + at, o->narrow ? o->Be8 + at : NULL};
         const int w = o->N - n0 < REPRO_BF16_PANEL ? (int)(o->N - n0) : REPRO_BF16_PANEL;
         for (int64_t m = m0; m < m1; m += R) {
             const int rows = m1 - m < R ? (int)(m1 - m) : R;

@@ -29,6 +29,14 @@ typedef struct repro_bf16_operands {
     float *C;
     int accumulate;
     int in_range; /* repro_bf16_in_range held for these operands (and C, when accumulating) */
+    /* In range with each operand's exponents within 63 of its largest
+     * (repro_bf16_narrow), the AVX-512 kernel reads them as int8, from its
+     * largest down, -128 for zero: a sum of two never leaves int8 (a
+     * saturating add keeps zero's at -128), and pass one takes 64 lanes. */
+    int narrow;
+    const int8_t *Ae8; /* [M][Kp] */
+    const int8_t *Be8; /* at repro_bf16_b8_at */
+    int32_t exp_bias;  /* the two largest exponents' sum: a product's exponent is bias + its int8 sum */
 } repro_bf16_operands;
 
 /* Where B(k, n) lies in Bf and Be: panels of REPRO_BF16_PANEL columns one
@@ -37,6 +45,15 @@ typedef struct repro_bf16_operands {
 static inline int64_t repro_bf16_b_at(const repro_bf16_operands *o, int64_t k, int64_t n)
 {
     return n / REPRO_BF16_PANEL * o->Kp * REPRO_BF16_PANEL + k * REPRO_BF16_PANEL + n % REPRO_BF16_PANEL;
+}
+
+/* Where B(k, n)'s int8 exponent lies: panels as in repro_bf16_b_at, each
+ * pair of k (even, odd) as 64 bytes, the pair's two exponents of a column
+ * side by side, so one int16 broadcast of A's pair lines up with them. */
+static inline int64_t repro_bf16_b8_at(const repro_bf16_operands *o, int64_t k, int64_t n)
+{
+    return n / REPRO_BF16_PANEL * o->Kp * REPRO_BF16_PANEL + (k & ~(int64_t)1) * REPRO_BF16_PANEL +
+           2 * (n % REPRO_BF16_PANEL) + (k & 1);
 }
 
 /* The block exponent of a float (the model's e for c, and for inputs). */
@@ -60,6 +77,24 @@ typedef struct repro_bf16_ranges {
  * +100 (|c| < 2^100 for every partial result: |C| plus Kp products of less
  * than 2^(a_hi + b_hi + 2)), and every nonzero C at least 2^-100. */
 int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp);
+
+/* Whether each operand's nonzero exponents lie within 63 of its largest
+ * (the int8 form above). */
+int repro_bf16_narrow(const repro_bf16_ranges *r);
+
+/* Decodes A (A(m, k) = A[m * a_rs + k * a_cs]) into Af/Ae [M][Kp] and B
+ * (B(k, n) = B[k * b_rs + n * b_cs]) into Bf/Be at repro_bf16_b_at, zeros
+ * beyond K and N, with r's a and b ranges; 0 when an input is not finite or
+ * rounds to infinity (the buffers are then partly written). The same
+ * values as gemm_bf16.c's plain loops, 16 at a time. */
+int repro_bf16_decode_avx512(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                             const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                             int64_t K, repro_bf16_ranges *r);
+
+/* o's Ae8 and Be8 from its Ae and Be: e - a_bias (A), e - b_bias (B),
+ * saturated to int8 (zeros at -128). */
+void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias,
+                              int32_t b_bias);
 
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
