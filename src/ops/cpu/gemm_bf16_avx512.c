@@ -65,7 +65,8 @@ static inline __m512i overflow_of(__m512i sum, __m512i ct, __m512i s)
 }
 
 /* Pass one of an in-range block, exponents as int16: each lane's largest
- * product exponent, or -RANGE where none is larger (or there is none). */
+ * product exponent, or -RANGE where none is larger (or there is none), as a
+ * float's exponent field: (top + 127) << 23. */
 static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_operands *o, const panel *pb,
                                                             int64_t m, int rows, int64_t k0, __m512i top[R][G])
 {
@@ -84,13 +85,16 @@ static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_ope
     }
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++) {
-        top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r]));
-        top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1));
+        __m512i t16 = _mm512_add_epi16(top16[r], _mm512_set1_epi16(127));
+        top[r][0] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(t16)), 23);
+        top[r][1] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(t16, 1)), 23);
     }
 }
 
 /* The same from the int8 exponents (o->narrow): two k a step in 64 lanes
- * (a column's even and odd k side by side), then the pair's larger. */
+ * (a column's even and odd k side by side), then the pair's larger, in the
+ * high half of each 32-bit lane: repro_bf16_b8_at orders the columns so
+ * that the in-lane unpacks give them in order. */
 static inline __attribute__((always_inline)) void tops_narrow(const repro_bf16_operands *o, const panel *pb,
                                                               int64_t m, int rows, int64_t k0, __m512i top[R][G])
 {
@@ -115,10 +119,11 @@ static inline __attribute__((always_inline)) void tops_narrow(const repro_bf16_o
         __m512i both = _mm512_max_epi8(top8[r], _mm512_srli_epi16(top8[r], 8)); /* in the even bytes */
         __m512i t16 = _mm512_srai_epi16(_mm512_slli_epi16(both, 8), 8);
         __mmask32 none = _mm512_cmpeq_epi16_mask(t16, _mm512_set1_epi16(-128));
-        t16 = _mm512_mask_mov_epi16(_mm512_add_epi16(t16, _mm512_set1_epi16((short)o->exp_bias)), none,
-                                    _mm512_set1_epi16(-RANGE));
-        top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(t16));
-        top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(t16, 1));
+        t16 = _mm512_mask_mov_epi16(_mm512_add_epi16(t16, _mm512_set1_epi16((short)(o->exp_bias + 127))), none,
+                                    _mm512_set1_epi16(127 - RANGE));
+        t16 = _mm512_slli_epi16(t16, 7); /* (top + 127) << 7: 27..227 fit */
+        top[r][0] = _mm512_unpacklo_epi16(_mm512_setzero_si512(), t16);
+        top[r][1] = _mm512_unpackhi_epi16(_mm512_setzero_si512(), t16);
     }
 }
 
@@ -146,9 +151,10 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
     for (int r = 0; r < rows; r++) {
 #pragma GCC unroll 2
         for (int g = 0; g < G; g++) {
-            /* c = +-0: getexp's -infinity converts to INT_MIN */
-            __m512i t = _mm512_max_epi32(top[r][g], _mm512_cvttps_epi32(_mm512_getexp_ps(c[r][g])));
-            bits_of_scale[r][g] = scale_bits(t);
+            /* exponent fields: c's is 0 for +-0, below every top's */
+            __m512i c_field = _mm512_and_si512(_mm512_castps_si512(c[r][g]), _mm512_set1_epi32(0x7f800000));
+            __m512i t = _mm512_max_epi32(top[r][g], c_field);
+            bits_of_scale[r][g] = _mm512_sub_epi32(_mm512_set1_epi32((127 + 25 + 127) << 23), t);
             scale[r][g] = _mm512_castsi512_ps(bits_of_scale[r][g]);
             sum[r][g] = _mm512_setzero_si512();
         }

@@ -89,7 +89,7 @@ static inline __m512 load16(const float *src, int64_t stride, int64_t n)
 /* A 16 x 16 tile, row i = the up to n values at src + i * rs (stride cs);
  * rows from `rows` on are zero. Decoded and transposed: f[j], e[j] hold
  * column j. */
-static inline void tile16(__m512i f[16], __m512i e[16], const float *src, int64_t rs, int64_t cs, int64_t rows,
+static inline __attribute__((always_inline)) void tile16(__m512i f[16], __m512i e[16], const float *src, int64_t rs, int64_t cs, int64_t rows,
                           int64_t n, seen *s)
 {
     for (int i = 0; i < 16; i++)
@@ -179,6 +179,10 @@ void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t 
 {
     const int64_t M = o->M, Kp = o->Kp, Np = o->Np;
     const __m512i ab = _mm512_set1_epi32(a_bias), bb = _mm512_set1_epi16((short)b_bias);
+    int16_t order[32]; /* word w holds column 16h + 4L + q, w = 8L + 4h + q (repro_bf16_b8_at) */
+    for (int w = 0; w < 32; w++)
+        order[w] = (int16_t)(16 * (w / 4 % 2) + 4 * (w / 8) + w % 4);
+    const __m512i columns = _mm512_loadu_si512(order);
     for (int64_t i = 0; i < M * Kp; i += 16) /* saturating: zeros' -1000 - bias land on -128 */
         _mm_storeu_si128((__m128i *)(Ae8 + i), _mm512_cvtsepi32_epi8(_mm512_sub_epi32(_mm512_loadu_si512(o->Ae + i), ab)));
     for (int64_t n0 = 0; n0 < Np; n0 += PANEL)
@@ -188,6 +192,6 @@ void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t 
             lo = _mm512_max_epi16(_mm512_min_epi16(lo, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             hi = _mm512_max_epi16(_mm512_min_epi16(hi, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             __m512i pair = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi16(0xff)), _mm512_slli_epi16(hi, 8));
-            _mm512_storeu_si512(Be8 + repro_bf16_b8_at(o, k, n0), pair);
+            _mm512_storeu_si512(Be8 + repro_bf16_b8_at(o, k, n0), _mm512_permutexvar_epi16(columns, pair));
         }
 }

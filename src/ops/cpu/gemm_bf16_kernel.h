@@ -49,11 +49,15 @@ static inline int64_t repro_bf16_b_at(const repro_bf16_operands *o, int64_t k, i
 
 /* Where B(k, n)'s int8 exponent lies: panels as in repro_bf16_b_at, each
  * pair of k (even, odd) as 64 bytes, the pair's two exponents of a column
- * side by side, so one int16 broadcast of A's pair lines up with them. */
+ * side by side (one int16 broadcast of A's pair lines up with them), the
+ * 32 columns' pairs in the order that the AVX-512 kernel's in-lane unpacks
+ * of 16-bit words (each 128-bit lane's words 0-3, then 4-7) put back in
+ * order: column 16h + 4L + q at word 8L + 4h + q. */
 static inline int64_t repro_bf16_b8_at(const repro_bf16_operands *o, int64_t k, int64_t n)
 {
+    int64_t j = n % REPRO_BF16_PANEL, h = j / 16, L = j % 16 / 4, q = j % 4;
     return n / REPRO_BF16_PANEL * o->Kp * REPRO_BF16_PANEL + (k & ~(int64_t)1) * REPRO_BF16_PANEL +
-           2 * (n % REPRO_BF16_PANEL) + (k & 1);
+           2 * (8 * L + 4 * h + q) + (k & 1);
 }
 
 /* The block exponent of a float (the model's e for c, and for inputs). */
