@@ -12,6 +12,7 @@
 
 #include "core/pool.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/gemm_bf16_kernel.h"
 #include "ops/tc_model.h"
 #include "testutil.h"
 
@@ -221,6 +222,116 @@ static void adversarial(void)
     }
 }
 
+/* When the kernels may skip their per-lane checks (repro_bf16_in_range)
+ * and read int8 exponents (repro_bf16_narrow): each bound, on both sides. */
+static void range_rules(void)
+{
+    const int32_t none_lo = INT32_MAX, none_hi = INT32_MIN;
+    repro_bf16_ranges r = {-50, 10, -50, 10, none_lo, none_hi};
+    CHECK(repro_bf16_in_range(&r, 784));
+    r.a_lo = -51; /* a product may lie at 2^-101 */
+    CHECK(!repro_bf16_in_range(&r, 784));
+    r.a_lo = -50, r.a_hi = 40, r.b_hi = 47; /* 2^(87 + 2) per product, 2^10 >= Kp of them: 2^99 */
+    CHECK(repro_bf16_in_range(&r, 1024));
+    CHECK(!repro_bf16_in_range(&r, 1025)); /* 2^100 */
+    r.a_hi = 10, r.b_hi = 10;
+    r.c_lo = -100, r.c_hi = 98;
+    CHECK(repro_bf16_in_range(&r, 784));
+    r.c_lo = -101; /* a lone c below 2^-100 may hold bits under the kernels' finest alignment */
+    CHECK(!repro_bf16_in_range(&r, 784));
+    r.c_lo = -100, r.c_hi = 99; /* c may reach 2^100 */
+    CHECK(!repro_bf16_in_range(&r, 784));
+    r = (repro_bf16_ranges){none_lo, none_hi, -300, 300, -20, 3}; /* A all zero: no products */
+    CHECK(repro_bf16_in_range(&r, 16));
+    r = (repro_bf16_ranges){-63, 0, 5, 68, none_lo, none_hi};
+    CHECK(repro_bf16_narrow(&r));
+    r.a_lo = -64;
+    CHECK(!repro_bf16_narrow(&r));
+    r = (repro_bf16_ranges){-63, 0, none_lo, none_hi, none_lo, none_hi};
+    CHECK(repro_bf16_narrow(&r));
+    r.b_lo = 1, r.b_hi = 65;
+    CHECK(!repro_bf16_narrow(&r));
+}
+
+/* The block exponent of x's bf16 value, as the kernels' operands hold it. */
+static int32_t exp_of(float x)
+{
+    return repro_bf16_block_exp(repro_tc_f2u(repro_bf16_to_float(repro_bf16_from_float(x))));
+}
+
+static void widen_range(int32_t *lo, int32_t *hi, int32_t e)
+{
+    if (e == REPRO_BF16_ZERO_EXP)
+        return;
+    *lo = e < *lo ? e : *lo;
+    *hi = e > *hi ? e : *hi;
+}
+
+/* The AVX-512 decoder writes each value's bf16 value and exponent where
+ * the kernels read it, zeros beyond K and N, and the exact ranges (every
+ * layout of both operands, shapes with every remainder of 16); C's range;
+ * a value that is not finite is reported. */
+static void avx512_decoder(void)
+{
+    if (!repro_isa_supported(REPRO_ISA_AVX512)) {
+        printf("NOTE: avx512 path not supported by this CPU: its decoder not tested\n");
+        return;
+    }
+    static const int64_t shapes[][3] = {{1, 1, 1}, {17, 33, 15}, {40, 70, 100}, {3, 16, 32}};
+    uint64_t s = 5;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int layout = 0; layout < 4; layout++) {
+            int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            int64_t Kp = (K + 15) / 16 * 16, Np = (N + 31) / 32 * 32;
+            int64_t a_rs = layout & 1 ? 1 : K, a_cs = layout & 1 ? M : 1;
+            int64_t b_rs = layout & 2 ? 1 : N, b_cs = layout & 2 ? K : 1;
+            float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *Af = malloc(sizeof(float) * (size_t)(M * Kp)), *Bf = malloc(sizeof(float) * (size_t)(Kp * Np));
+            int32_t *Ae = malloc(sizeof(int32_t) * (size_t)(M * Kp));
+            int16_t *Be = malloc(sizeof(int16_t) * (size_t)(Kp * Np));
+            wide = layout == 3, sparse = layout == 1;
+            fill(A, (size_t)(M * K), &s), fill(B, (size_t)(K * N), &s);
+            repro_bf16_operands o = {M, N, Kp, Np, N, Af, Ae, Bf, Be, NULL, NULL, 0, 0, 0, NULL, NULL, 0};
+            repro_bf16_ranges r;
+            CHECK(repro_bf16_decode_avx512(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            int32_t lo = INT32_MAX, hi = INT32_MIN, bad = 0;
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t k = 0; k < Kp; k++) {
+                    float x = k < K ? A[m * a_rs + k * a_cs] : 0.0f;
+                    int32_t e = exp_of(x);
+                    widen_range(&lo, &hi, e);
+                    bad += repro_tc_f2u(Af[m * Kp + k]) != ((uint32_t)repro_bf16_from_float(x) << 16) ||
+                           Ae[m * Kp + k] != e;
+                }
+            CHECK_MSG(bad == 0 && r.a_lo == lo && r.a_hi == hi, "A: %d values differ, range %d..%d (want %d..%d)",
+                      (int)bad, (int)r.a_lo, (int)r.a_hi, (int)lo, (int)hi);
+            lo = INT32_MAX, hi = INT32_MIN, bad = 0;
+            for (int64_t k = 0; k < Kp; k++)
+                for (int64_t n = 0; n < Np; n++) {
+                    float x = k < K && n < N ? B[k * b_rs + n * b_cs] : 0.0f;
+                    int32_t e = exp_of(x);
+                    widen_range(&lo, &hi, e);
+                    int64_t at = repro_bf16_b_at(&o, k, n);
+                    bad += repro_tc_f2u(Bf[at]) != ((uint32_t)repro_bf16_from_float(x) << 16) || Be[at] != e;
+                }
+            CHECK_MSG(bad == 0 && r.b_lo == lo && r.b_hi == hi, "B: %d values differ, range %d..%d (want %d..%d)",
+                      (int)bad, (int)r.b_lo, (int)r.b_hi, (int)lo, (int)hi);
+            /* C: its own range, every value read */
+            int32_t clo, chi;
+            lo = INT32_MAX, hi = INT32_MIN;
+            for (int64_t k = 0; k < K * N; k++)
+                widen_range(&lo, &hi, repro_bf16_block_exp(repro_tc_f2u(B[k])));
+            CHECK(repro_bf16_c_range_avx512(B, K, N, N, &clo, &chi));
+            CHECK_MSG(clo == lo && chi == hi, "C's range %d..%d (want %d..%d)", (int)clo, (int)chi, (int)lo, (int)hi);
+            B[K * N - 1] = INFINITY;
+            CHECK(!repro_bf16_c_range_avx512(B, K, N, N, &clo, &chi));
+            A[M * K - 1] = NAN;
+            CHECK(!repro_bf16_decode_avx512(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            free(A), free(B), free(Af), free(Bf), free(Ae), free(Be);
+        }
+    wide = sparse = 0;
+}
+
 /* The bf16 linear layer is its three products as written in gemm_bf16.h. */
 static void linear_layer(void)
 {
@@ -265,6 +376,8 @@ int main(void)
     kernels();
     threaded_equals_reference();
     adversarial();
+    range_rules();
+    avx512_decoder();
     linear_layer();
     return test_finish("test_gemm_bf16");
 }

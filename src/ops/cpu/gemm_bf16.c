@@ -124,11 +124,6 @@ static void simd_task(void *ctx, int64_t begin, int64_t end)
     j->rows(&j->o, begin, end);
 }
 
-static int finite(float x)
-{
-    return (repro_tc_f2u(x) & 0x7f800000u) != 0x7f800000u;
-}
-
 enum { RANGE = 100 }; /* the in-range kernels' bound on alignment exponents */
 
 int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp)
@@ -147,17 +142,16 @@ int repro_bf16_narrow(const repro_bf16_ranges *r)
     return (r->a_lo > r->a_hi || r->a_hi - r->a_lo <= 63) && (r->b_lo > r->b_hi || r->b_hi - r->b_lo <= 63);
 }
 
-/* The range of a run of nonzero exponents (zeros are REPRO_BF16_ZERO_EXP,
- * below every other). */
+/* The range of a run of nonzero exponents (zeros are REPRO_BF16_ZERO_EXP). */
 typedef struct exp_range {
     int32_t lo, hi;
 } exp_range;
 
 static inline void widen(exp_range *r, int32_t e)
 {
-    r->hi = e > r->hi ? e : r->hi;
-    e = e == REPRO_BF16_ZERO_EXP ? INT32_MAX : e;
-    r->lo = e < r->lo ? e : r->lo;
+    int zero = e == REPRO_BF16_ZERO_EXP;
+    r->hi = !zero && e > r->hi ? e : r->hi;
+    r->lo = !zero && e < r->lo ? e : r->lo;
 }
 
 /* One value: the bf16 value of x (rounded as repro_bf16_from_float rounds a
@@ -241,7 +235,7 @@ static int decode_scalar(const repro_bf16_operands *o, float *Af, int32_t *Ae, f
  * (then the reference path runs: no speed is owed to NaNs). */
 static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
                   int8_t *Ae8, int8_t *Be8, const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs,
-                  int64_t b_cs, int64_t K)
+                  int64_t b_cs, int64_t K, exp_range c_range)
 {
     repro_bf16_ranges r;
 #if defined(__x86_64__)
@@ -253,12 +247,7 @@ static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae,
         if (!decode_scalar(o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r))
         return 0;
     (void)isa;
-    exp_range rc = {INT32_MAX, INT32_MIN};
-    if (o->accumulate)
-        for (int64_t m = 0; m < o->M; m++)
-            for (int64_t n = 0; n < o->N; n++)
-                widen(&rc, repro_bf16_block_exp(repro_tc_f2u(o->C[m * o->ldc + n])));
-    r.c_lo = rc.lo, r.c_hi = rc.hi;
+    r.c_lo = c_range.lo, r.c_hi = c_range.hi;
     o->in_range = repro_bf16_in_range(&r, o->Kp);
 #if defined(__x86_64__)
     if (isa == REPRO_ISA_AVX512 && o->in_range && repro_bf16_narrow(&r)) {
@@ -271,16 +260,33 @@ static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae,
     return 1;
 }
 
+/* The range of C's nonzero exponents (the model's: subnormals at -126);
+ * 0 when some value is not finite. */
+static int c_exponents(repro_isa isa, const float *C, int64_t M, int64_t N, int64_t ldc, exp_range *range)
+{
+#if defined(__x86_64__)
+    if (isa == REPRO_ISA_AVX512)
+        return repro_bf16_c_range_avx512(C, M, N, ldc, &range->lo, &range->hi);
+#endif
+    (void)isa;
+    uint32_t bad = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            uint32_t u = repro_tc_f2u(C[m * ldc + n]);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+            widen(range, repro_bf16_block_exp(u));
+        }
+    return !bad;
+}
+
 /* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
 static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
                      int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs, const float *bias, float *C,
                      int64_t ldc, int accumulate, int *nomem)
 {
-    if (accumulate)
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t n = 0; n < N; n++)
-                if (!finite(C[m * ldc + n]))
-                    return 0;
+    exp_range c_range = {INT32_MAX, INT32_MIN};
+    if (accumulate && !c_exponents(cpu->isa, C, M, N, ldc, &c_range))
+        return 0;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
     size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);
     void *mem = malloc((na + nb) * sizeof(float) + na * sizeof(int32_t) + nb * sizeof(int16_t) + na + nb + 1);
@@ -294,7 +300,7 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
     int8_t *Ae8 = (int8_t *)(Be + nb), *Be8 = Ae8 + na;
     simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate, 0, 0, NULL, NULL, 0},
                     simd_kernel(cpu->isa)};
-    int ok = decode(cpu->isa, &job.o, Af, Ae, Bf, Be, Ae8, Be8, A, a_rs, a_cs, B, b_rs, b_cs, K);
+    int ok = decode(cpu->isa, &job.o, Af, Ae, Bf, Be, Ae8, Be8, A, a_rs, a_cs, B, b_rs, b_cs, K, c_range);
     if (ok) {
         if (cpu->pool)
             repro_pool_run(cpu->pool, M, simd_task, &job);

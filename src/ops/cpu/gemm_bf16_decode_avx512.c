@@ -38,7 +38,7 @@ static inline __m512 decode16(__m512 x, __m512i *e, seen *s)
     __m512i E = _mm512_srli_epi32(abs_r, 23);
     __m512i ev = _mm512_sub_epi32(_mm512_max_epi32(E, _mm512_set1_epi32(1)), _mm512_set1_epi32(127));
     ev = _mm512_mask_mov_epi32(ev, zero, _mm512_set1_epi32(REPRO_BF16_ZERO_EXP));
-    s->hi = _mm512_max_epi32(s->hi, ev);
+    s->hi = _mm512_mask_max_epi32(s->hi, (__mmask16)~zero, s->hi, ev);
     s->lo = _mm512_mask_min_epi32(s->lo, (__mmask16)~zero, s->lo, ev);
     *e = ev;
     return _mm512_castsi512_ps(r);
@@ -87,16 +87,16 @@ static inline __m512 load16(const float *src, int64_t stride, int64_t n)
 }
 
 /* A 16 x 16 tile, row i = the up to n values at src + i * rs (stride cs);
- * rows from `rows` on are zero. Decoded and transposed: f[j], e[j] hold
+ * rows from `rows` on are zero. Transposed, then decoded: f[j], e[j] hold
  * column j. */
-static inline __attribute__((always_inline)) void tile16(__m512i f[16], __m512i e[16], const float *src, int64_t rs, int64_t cs, int64_t rows,
-                          int64_t n, seen *s)
+static inline __attribute__((always_inline)) void tile16(__m512i f[16], __m512i e[16], const float *src, int64_t rs,
+                                                         int64_t cs, int64_t rows, int64_t n, seen *s)
 {
     for (int i = 0; i < 16; i++)
-        f[i] = _mm512_castps_si512(
-            decode16(i < rows ? load16(src + i * rs, cs, n) : _mm512_setzero_ps(), &e[i], s));
+        f[i] = _mm512_castps_si512(i < rows ? load16(src + i * rs, cs, n) : _mm512_setzero_ps());
     transpose16(f);
-    transpose16(e);
+    for (int j = 0; j < 16; j++)
+        f[j] = _mm512_castps_si512(decode16(_mm512_castsi512_ps(f[j]), &e[j], s));
 }
 
 /* A into Af/Ae [M][Kp]: A(m, k) = A[m * rs + k * cs]. */
@@ -172,6 +172,27 @@ int repro_bf16_decode_avx512(const repro_bf16_operands *o, float *Af, int32_t *A
     range_of(&sa, &r->a_lo, &r->a_hi);
     range_of(&sb, &r->b_lo, &r->b_hi);
     return !(sa.bad | sb.bad);
+}
+
+int repro_bf16_c_range_avx512(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi)
+{
+    const __m512i inf = _mm512_set1_epi32(0x7f800000);
+    __mmask16 bad = 0;
+    __m512i e_lo = inf, e_hi = _mm512_setzero_si512(); /* exponent fields of nonzero values */
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n += 16) {
+            __m512i u = _mm512_castps_si512(load16(C + m * ldc + n, 1, N - n)), E = _mm512_and_si512(u, inf);
+            bad |= _mm512_cmpeq_epi32_mask(E, inf);
+            __mmask16 nonzero = _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x7fffffff));
+            e_lo = _mm512_mask_min_epi32(e_lo, nonzero, e_lo, E);
+            e_hi = _mm512_mask_max_epi32(e_hi, nonzero, e_hi, E);
+        }
+    int32_t elo = _mm512_reduce_min_epi32(e_lo) >> 23, ehi = _mm512_reduce_max_epi32(e_hi) >> 23;
+    if (bad || elo > ehi) /* no nonzero value (or some not finite) */
+        *lo = INT32_MAX, *hi = INT32_MIN;
+    else /* subnormals (field 0) at -126 */
+        *lo = (elo ? elo : 1) - 127, *hi = (ehi ? ehi : 1) - 127;
+    return !bad;
 }
 
 void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias,
