@@ -1,10 +1,12 @@
 /* The bf16 GEMM's AVX2 kernel: a tile of 2 rows x 32 columns at once (eight
  * groups of 8 outputs, independent chains side by side), each block of 16
  * products in two passes (the alignment exponent, then the aligned sum).
- * Each value and exponent of B a pass loads serves both rows, and products
- * whose a is zero in every row of the tile are skipped. See
- * gemm_bf16_kernel.h for why each step is exact; tests/test_gemm_bf16.c
- * checks the bits against repro_gemm_bf16_ref. */
+ * Each value and exponent of B a pass loads serves both rows. Two versions
+ * of a block, as in gemm_bf16_avx512.c: block_in_range for operands whose
+ * exponents keep every lane where the steps are exact (o->in_range), and
+ * block, which checks each lane. See gemm_bf16_kernel.h for why each step
+ * is exact; tests/test_gemm_bf16.c checks the bits against
+ * repro_gemm_bf16_ref. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -34,18 +36,92 @@ static inline __m256i exps_of(__m256 c)
     return _mm256_blendv_epi8(e, _mm256_set1_epi32(REPRO_BF16_ZERO_EXP), zero);
 }
 
-/* Which of the block's 16 products have a nonzero a in some row of the tile. */
-static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
+/* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
+ * lanes with larger sums take the slow path. */
+static inline __m256i too_large(__m256i sum)
 {
-    unsigned live = 0;
-    const __m256i zero = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
-    for (int r = 0; r < rows; r++) {
-        __m256i lo = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(ae + r * Kp)), zero);
-        __m256i hi = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(ae + r * Kp + 8)), zero);
-        live |= ~((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(lo)) |
-                  (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(hi)) << 8) & 0xffffu;
+    const __m256i lim = _mm256_set1_epi32((1 << 30) + (1 << 29) + (1 << 28) + (1 << 27));
+    return _mm256_cmpgt_epi32(_mm256_abs_epi32(sum), lim);
+}
+
+/* One in-range block (o->in_range) for `rows` (1 or R) rows x 32 outputs:
+ * c + the 16 products, with MXCSR rounding toward zero as in block. As in
+ * gemm_bf16_avx512.c's block_in_range, no lane needs checking but for the
+ * int32 sum's size: the alignment exponent starts at -RANGE and is taken as
+ * a float's exponent field, (t + 127) << 23. Returns the rows with lanes
+ * whose sum is too large. */
+static inline __attribute__((always_inline)) unsigned block_in_range(const repro_bf16_operands *o, const float *bf,
+                                                                      const int16_t *be, int64_t m, int rows,
+                                                                      int64_t k0, __m256 c[R][G])
+{
+    const int64_t Kp = o->Kp;
+    const float *a = o->Af + m * Kp + k0;
+    const int32_t *ae = o->Ae + m * Kp + k0;
+    __m256i top16[R][G / 2];
+#pragma GCC unroll 2
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < G / 2; h++)
+            top16[r][h] = _mm256_set1_epi16(127 - RANGE);
+#pragma GCC unroll 16
+    for (int k = 0; k < BLOCK; k++) {
+        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int h = 0; h < G / 2; h++) {
+            __m256i e = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(eb + 16 * h)), _mm256_set1_epi16(127));
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++)
+                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
+        }
     }
-    return live;
+    __m256i field[R][G], sum[R][G];
+#pragma GCC unroll 2
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 2
+        for (int h = 0; h < G / 2; h++) {
+            __m256i t16 = _mm256_slli_epi16(top16[r][h], 7); /* (top + 127) << 7: 27..227 fit */
+            field[r][2 * h] = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(t16));
+            field[r][2 * h + 1] = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(t16, 1));
+        }
+    __m256 scale[R][G];
+#pragma GCC unroll 2
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            /* exponent fields: c's is 0 for +-0, below every top's */
+            __m256i c_field = _mm256_and_si256(_mm256_castps_si256(c[r][g]), _mm256_set1_epi32(0x7f800000));
+            __m256i t = _mm256_max_epi32(_mm256_slli_epi32(field[r][g], 16), c_field);
+            field[r][g] = t;
+            scale[r][g] = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_set1_epi32((127 + 25 + 127) << 23), t));
+            sum[r][g] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 2
+    for (int k = 0; k < BLOCK; k++) {
+        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            __m256 bv = _mm256_loadu_ps(b + 8 * g);
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++) {
+                __m256 p = _mm256_mul_ps(_mm256_set1_ps(a[r * Kp + k]), bv); /* exact */
+                sum[r][g] = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[r][g])));
+            }
+        }
+    }
+    unsigned need = 0;
+#pragma GCC unroll 2
+    for (int r = 0; r < rows; r++) {
+        __m256i large = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            large = _mm256_or_si256(large, too_large(sum[r][g]));
+            __m256i s = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(c[r][g], scale[r][g])));
+            /* 2^(t - 25): the exponent field of t less 25 */
+            __m256 unscale = _mm256_castsi256_ps(_mm256_sub_epi32(field[r][g], _mm256_set1_epi32(25 << 23)));
+            c[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), unscale); /* rounds toward zero */
+        }
+        need |= (unsigned)!_mm256_testz_si256(large, large) << r;
+    }
+    return need;
 }
 
 /* One block for `rows` (1 or R) rows x 32 outputs: c + the 16 products.
@@ -59,13 +135,12 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
     const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
     const int32_t *ae = o->Ae + m * Kp + k0;
-    const unsigned live = live_of(ae, Kp, rows);
     __m256i top16[R][G / 2], top[R][G]; /* pass one on int16: 16 lanes at once */
     for (int r = 0; r < R; r++)
         for (int h = 0; h < G / 2; h++)
             top16[r][h] = _mm256_set1_epi16(LOW);
-    for (unsigned bits = live; bits; bits &= bits - 1) {
-        int k = __builtin_ctz(bits);
+#pragma GCC unroll 4
+    for (int k = 0; k < BLOCK; k++) {
         const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 2
         for (int h = 0; h < G / 2; h++) {
@@ -95,8 +170,8 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
             sum[r][g] = _mm256_setzero_si256();
         }
     }
-    for (unsigned bits = live; bits; bits &= bits - 1) {
-        int k = __builtin_ctz(bits);
+#pragma GCC unroll 2
+    for (int k = 0; k < BLOCK; k++) {
         const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) {
@@ -108,14 +183,11 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
             }
         }
     }
-    /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
-     * larger sums take the slow path */
-    const __m256i lim = _mm256_set1_epi32((1 << 30) + (1 << 29) + (1 << 28) + (1 << 27));
     unsigned need = 0;
     for (int r = 0; r < rows; r++) {
         __m256i slow_r = slow[r];
         for (int g = 0; g < G; g++) {
-            slow_r = _mm256_or_si256(slow_r, _mm256_cmpgt_epi32(_mm256_abs_epi32(sum[r][g]), lim));
+            slow_r = _mm256_or_si256(slow_r, too_large(sum[r][g]));
             __m256i s = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(c[r][g], scale[r][g])));
             c[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), unscale_of(top[r][g])); /* rounds toward zero */
         }
@@ -141,13 +213,14 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
 
 /* rows (1 or R) rows of a panel over all of K; c: in, then out. */
 static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, int64_t m, int rows,
-                                                       int64_t n0, __m256 c[R][G])
+                                                       int in_range, int64_t n0, __m256 c[R][G])
 {
     const int64_t at = repro_bf16_b_at(o, 0, n0);
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m256 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = block(o, o->Bf + at, o->Be + at, m, rows, k0, c);
+        unsigned need = in_range ? block_in_range(o, o->Bf + at, o->Be + at, m, rows, k0, c)
+                                 : block(o, o->Bf + at, o->Be + at, m, rows, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)
@@ -157,15 +230,17 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
 
 /* Not inlined, so no floating-point step of the caller moves into the
  * stretch where MXCSR rounds toward zero. */
-static __attribute__((noinline)) void tile2(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])
-{
-    tile(o, m, R, n0, c);
-}
+#define TILE(rows, in_range, name)                                                                                    \
+    static __attribute__((noinline)) void name(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])  \
+    {                                                                                                                 \
+        tile(o, m, rows, in_range, n0, c);                                                                            \
+    }
+TILE(1, 0, tile1)
+TILE(2, 0, tile2)
+TILE(1, 1, tile1_in_range)
+TILE(2, 1, tile2_in_range)
 
-static __attribute__((noinline)) void tile1(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])
-{
-    tile(o, m, 1, n0, c);
-}
+typedef void (*tile_fn)(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G]);
 
 /* Panels of 32 columns outermost, so a panel of B (Kp x 32 values and
  * exponents) stays in cache while every row of A passes over it. */
@@ -174,6 +249,7 @@ void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t
     const unsigned csr = _mm_getcsr();
     /* round toward zero, no flush-to-zero or denormals-are-zero */
     const unsigned rz = (csr & ~0xe040u) | 0x6000u;
+    const tile_fn tiles[R + 1] = {NULL, o->in_range ? tile1_in_range : tile1, o->in_range ? tile2_in_range : tile2};
     float tmp[R][REPRO_BF16_PANEL];
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL)
         for (int64_t m = m0; m < m1; m += R) {
@@ -188,18 +264,18 @@ void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t
                 for (int g = 0; g < G; g++)
                     c[r][g] = _mm256_loadu_ps(tmp[r] + 8 * g);
             _mm_setcsr(rz);
-            if (rows == R)
-                tile2(o, m, n0, c);
-            else
-                tile1(o, m, n0, c);
+            tiles[rows](o, m, n0, c);
             _mm_setcsr(csr);
             for (int r = 0; r < R; r++)
                 for (int g = 0; g < G; g++)
                     _mm256_storeu_ps(tmp[r] + 8 * g, c[r][g]);
             for (int r = 0; r < rows; r++) {
                 float *crow = o->C + (m + r) * o->ldc + n0;
-                for (int j = 0; j < w; j++)
-                    crow[j] = o->bias ? tmp[r][j] + o->bias[n0 + j] : tmp[r][j];
+                if (o->bias) /* a branch: no load from a NULL bias, however masked */
+                    for (int j = 0; j < w; j++)
+                        crow[j] = tmp[r][j] + o->bias[n0 + j];
+                else
+                    memcpy(crow, tmp[r], sizeof(float) * (size_t)w);
             }
         }
 }
