@@ -253,6 +253,7 @@ static void range_rules(void)
     CHECK(!repro_bf16_narrow(&r));
 }
 
+#if defined(__x86_64__)
 /* The block exponent of x's bf16 value, as the kernels' operands hold it. */
 static int32_t exp_of(float x)
 {
@@ -267,14 +268,19 @@ static void widen_range(int32_t *lo, int32_t *hi, int32_t e)
     *hi = e > *hi ? e : *hi;
 }
 
-/* The AVX-512 decoder writes each value's bf16 value and exponent where
- * the kernels read it, zeros beyond K and N, and the exact ranges (every
- * layout of both operands, shapes with every remainder of 16); C's range;
- * a value that is not finite is reported. */
-static void avx512_decoder(void)
+typedef int (*decoder)(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                       const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                       int64_t K, repro_bf16_ranges *r);
+typedef int (*c_ranger)(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
+
+/* A SIMD decoder writes each value's bf16 value and exponent where the
+ * kernels read it, zeros beyond K and N, and the exact ranges (every layout
+ * of both operands, shapes with every remainder of 16); C's range; a value
+ * that is not finite is reported. */
+static void simd_decoder(repro_isa isa, decoder decode, c_ranger c_range)
 {
-    if (!repro_isa_supported(REPRO_ISA_AVX512)) {
-        printf("NOTE: avx512 path not supported by this CPU: its decoder not tested\n");
+    if (!repro_isa_supported(isa)) {
+        printf("NOTE: %s path not supported by this CPU: its decoder not tested\n", repro_isa_name(isa));
         return;
     }
     static const int64_t shapes[][3] = {{1, 1, 1}, {17, 33, 15}, {40, 70, 100}, {3, 16, 32}};
@@ -293,7 +299,7 @@ static void avx512_decoder(void)
             fill(A, (size_t)(M * K), &s), fill(B, (size_t)(K * N), &s);
             repro_bf16_operands o = {M, N, Kp, Np, N, Af, Ae, Bf, Be, NULL, NULL, 0, 0, 0, NULL, NULL, 0};
             repro_bf16_ranges r;
-            CHECK(repro_bf16_decode_avx512(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            CHECK(decode(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
             int32_t lo = INT32_MAX, hi = INT32_MIN, bad = 0;
             for (int64_t m = 0; m < M; m++)
                 for (int64_t k = 0; k < Kp; k++) {
@@ -303,8 +309,8 @@ static void avx512_decoder(void)
                     bad += repro_tc_f2u(Af[m * Kp + k]) != ((uint32_t)repro_bf16_from_float(x) << 16) ||
                            Ae[m * Kp + k] != e;
                 }
-            CHECK_MSG(bad == 0 && r.a_lo == lo && r.a_hi == hi, "A: %d values differ, range %d..%d (want %d..%d)",
-                      (int)bad, (int)r.a_lo, (int)r.a_hi, (int)lo, (int)hi);
+            CHECK_MSG(bad == 0 && r.a_lo == lo && r.a_hi == hi, "%s: A: %d values differ, range %d..%d (want %d..%d)",
+                      repro_isa_name(isa), (int)bad, (int)r.a_lo, (int)r.a_hi, (int)lo, (int)hi);
             lo = INT32_MAX, hi = INT32_MIN, bad = 0;
             for (int64_t k = 0; k < Kp; k++)
                 for (int64_t n = 0; n < Np; n++) {
@@ -314,23 +320,25 @@ static void avx512_decoder(void)
                     int64_t at = repro_bf16_b_at(&o, k, n);
                     bad += repro_tc_f2u(Bf[at]) != ((uint32_t)repro_bf16_from_float(x) << 16) || Be[at] != e;
                 }
-            CHECK_MSG(bad == 0 && r.b_lo == lo && r.b_hi == hi, "B: %d values differ, range %d..%d (want %d..%d)",
-                      (int)bad, (int)r.b_lo, (int)r.b_hi, (int)lo, (int)hi);
+            CHECK_MSG(bad == 0 && r.b_lo == lo && r.b_hi == hi, "%s: B: %d values differ, range %d..%d (want %d..%d)",
+                      repro_isa_name(isa), (int)bad, (int)r.b_lo, (int)r.b_hi, (int)lo, (int)hi);
             /* C: its own range, every value read */
             int32_t clo, chi;
             lo = INT32_MAX, hi = INT32_MIN;
             for (int64_t k = 0; k < K * N; k++)
                 widen_range(&lo, &hi, repro_bf16_block_exp(repro_tc_f2u(B[k])));
-            CHECK(repro_bf16_c_range_avx512(B, K, N, N, &clo, &chi));
-            CHECK_MSG(clo == lo && chi == hi, "C's range %d..%d (want %d..%d)", (int)clo, (int)chi, (int)lo, (int)hi);
+            CHECK(c_range(B, K, N, N, &clo, &chi));
+            CHECK_MSG(clo == lo && chi == hi, "%s: C's range %d..%d (want %d..%d)", repro_isa_name(isa), (int)clo,
+                      (int)chi, (int)lo, (int)hi);
             B[K * N - 1] = INFINITY;
-            CHECK(!repro_bf16_c_range_avx512(B, K, N, N, &clo, &chi));
+            CHECK(!c_range(B, K, N, N, &clo, &chi));
             A[M * K - 1] = NAN;
-            CHECK(!repro_bf16_decode_avx512(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            CHECK(!decode(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
             free(A), free(B), free(Af), free(Bf), free(Ae), free(Be);
         }
     wide = sparse = 0;
 }
+#endif
 
 /* The bf16 linear layer is its three products as written in gemm_bf16.h. */
 static void linear_layer(void)
@@ -377,7 +385,10 @@ int main(void)
     threaded_equals_reference();
     adversarial();
     range_rules();
-    avx512_decoder();
+#if defined(__x86_64__)
+    simd_decoder(REPRO_ISA_AVX2, repro_bf16_decode_avx2, repro_bf16_c_range_avx2);
+    simd_decoder(REPRO_ISA_AVX512, repro_bf16_decode_avx512, repro_bf16_c_range_avx512);
+#endif
     linear_layer();
     return test_finish("test_gemm_bf16");
 }

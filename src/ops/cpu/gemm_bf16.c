@@ -239,8 +239,9 @@ static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae,
 {
     repro_bf16_ranges r;
 #if defined(__x86_64__)
-    if (isa == REPRO_ISA_AVX512) {
-        if (!repro_bf16_decode_avx512(o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r))
+    if (isa == REPRO_ISA_AVX512 || isa == REPRO_ISA_AVX2) {
+        if (!(isa == REPRO_ISA_AVX512 ? repro_bf16_decode_avx512 : repro_bf16_decode_avx2)(o, Af, Ae, Bf, Be, A, a_rs,
+                                                                                           a_cs, B, b_rs, b_cs, K, &r))
             return 0;
     } else
 #endif
@@ -267,6 +268,8 @@ static int c_exponents(repro_isa isa, const float *C, int64_t M, int64_t N, int6
 #if defined(__x86_64__)
     if (isa == REPRO_ISA_AVX512)
         return repro_bf16_c_range_avx512(C, M, N, ldc, &range->lo, &range->hi);
+    if (isa == REPRO_ISA_AVX2)
+        return repro_bf16_c_range_avx2(C, M, N, ldc, &range->lo, &range->hi);
 #endif
     (void)isa;
     uint32_t bad = 0;

@@ -94,10 +94,14 @@ int repro_bf16_narrow(const repro_bf16_ranges *r);
 int repro_bf16_decode_avx512(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
                              const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
                              int64_t K, repro_bf16_ranges *r);
+int repro_bf16_decode_avx2(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                           const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                           int64_t K, repro_bf16_ranges *r);
 
 /* The range of C's nonzero exponents (M x N, rows ldc apart), as
  * repro_bf16_block_exp gives them; 0 when some value is not finite. */
 int repro_bf16_c_range_avx512(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
+int repro_bf16_c_range_avx2(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
 
 /* o's Ae8 and Be8 from its Ae and Be: e - a_bias (A), e - b_bias (B),
  * saturated to int8 (zeros at -128). */

@@ -1,0 +1,195 @@
+/* The bf16 GEMM's operands decoded 8 values at a time (AVX2): the same
+ * values as gemm_bf16_decode_avx512.c writes 16 at a time, and as decode1 in
+ * gemm_bf16.c writes one at a time (tests/test_gemm_bf16.c checks all of
+ * them). Operands whose values run across the source's rows pass through
+ * 8 x 8 transposes in registers. */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/cpu/gemm_bf16_kernel.h"
+
+/* What the decoded values say about the operand: lanes that were not
+ * finite (all ones), and the range of the nonzero exponents. */
+typedef struct seen {
+    __m256i bad, lo, hi;
+} seen;
+
+static seen seen_nothing(void)
+{
+    return (seen){_mm256_setzero_si256(), _mm256_set1_epi32(INT32_MAX), _mm256_set1_epi32(INT32_MIN)};
+}
+
+/* 8 values: their bf16 values (rounded to nearest, ties to even) and block
+ * exponents (*e): max(E, 1) - 127, REPRO_BF16_ZERO_EXP for +-0. */
+static inline __m256 decode8(__m256 x, __m256i *e, seen *s)
+{
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), below_inf = _mm256_set1_epi32(0x7f7fffff);
+    __m256i u = _mm256_castps_si256(x);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb),
+                                 _mm256_set1_epi32((int)0xffff0000u));
+    __m256i abs_r = _mm256_and_si256(r, magnitude);
+    s->bad = _mm256_or_si256(s->bad, _mm256_cmpgt_epi32(_mm256_and_si256(u, magnitude), below_inf));
+    s->bad = _mm256_or_si256(s->bad, _mm256_cmpgt_epi32(abs_r, below_inf));
+    __m256i zero = _mm256_cmpeq_epi32(abs_r, _mm256_setzero_si256());
+    __m256i ev = _mm256_sub_epi32(_mm256_max_epi32(_mm256_srli_epi32(abs_r, 23), _mm256_set1_epi32(1)),
+                                  _mm256_set1_epi32(127));
+    s->hi = _mm256_max_epi32(s->hi, _mm256_blendv_epi8(ev, _mm256_set1_epi32(INT32_MIN), zero));
+    s->lo = _mm256_min_epi32(s->lo, _mm256_blendv_epi8(ev, _mm256_set1_epi32(INT32_MAX), zero));
+    *e = _mm256_blendv_epi8(ev, _mm256_set1_epi32(REPRO_BF16_ZERO_EXP), zero);
+    return _mm256_castsi256_ps(r);
+}
+
+/* r[i][j] <- r[j][i] for 8 vectors of 8 lanes. */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) { /* u[g + c]: rows g..g+3 at column c of each 128-bit lane */
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
+/* Up to 8 values src[0], src[stride], ...: a whole vector where they lie
+ * side by side, the rest through a copy (zeros past n). */
+static inline __m256 load8(const float *src, int64_t stride, int64_t n)
+{
+    if (stride == 1 && n >= 8)
+        return _mm256_loadu_ps(src);
+    float v[8] = {0};
+    for (int64_t i = 0; i < n && i < 8; i++)
+        v[i] = src[i * stride];
+    return _mm256_loadu_ps(v);
+}
+
+/* 8 int32 exponents as int16, in order. */
+static inline void store_exps16(int16_t *dst, __m256i e)
+{
+    _mm_storeu_si128((__m128i *)dst, _mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1)));
+}
+
+/* An 8 x 8 tile, row i = the up to n values at src + i * rs (stride cs);
+ * rows from `rows` on are zero. Transposed, then decoded: f[j], e[j] hold
+ * column j. */
+static inline __attribute__((always_inline)) void tile8(__m256 f[8], __m256i e[8], const float *src, int64_t rs,
+                                                        int64_t cs, int64_t rows, int64_t n, seen *s)
+{
+    for (int i = 0; i < 8; i++)
+        f[i] = i < rows ? load8(src + i * rs, cs, n) : _mm256_setzero_ps();
+    transpose8(f);
+    for (int j = 0; j < 8; j++)
+        f[j] = decode8(f[j], &e[j], s);
+}
+
+/* A into Af/Ae [M][Kp]: A(m, k) = A[m * rs + k * cs]. */
+static void decode_a(const repro_bf16_operands *o, float *Af, int32_t *Ae, const float *A, int64_t rs, int64_t cs,
+                     int64_t K, seen *s)
+{
+    const int64_t M = o->M, Kp = o->Kp;
+    if (cs == 1 || rs != 1) { /* along the rows */
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
+                __m256i e = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
+                __m256 f = k0 < K ? decode8(load8(A + m * rs + k0 * cs, cs, K - k0), &e, s) : _mm256_setzero_ps();
+                _mm256_storeu_ps(Af + m * Kp + k0, f);
+                _mm256_storeu_si256((__m256i *)(Ae + m * Kp + k0), e);
+            }
+        return;
+    }
+    for (int64_t m0 = 0; m0 < M; m0 += 8) /* transposed: 8 rows of A are a run of the source */
+        for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
+            __m256 f[8];
+            __m256i e[8];
+            tile8(f, e, A + m0 + k0 * cs, cs, 1, K - k0, M - m0, s);
+            for (int j = 0; j < 8 && m0 + j < M; j++) {
+                _mm256_storeu_ps(Af + (m0 + j) * Kp + k0, f[j]);
+                _mm256_storeu_si256((__m256i *)(Ae + (m0 + j) * Kp + k0), e[j]);
+            }
+        }
+}
+
+/* B into its panels (repro_bf16_b_at): B(k, n) = B[k * rs + n * cs]. */
+static void decode_b(const repro_bf16_operands *o, float *Bf, int16_t *Be, const float *B, int64_t rs, int64_t cs,
+                     int64_t K, seen *s)
+{
+    const int64_t N = o->N, Kp = o->Kp, Np = o->Np;
+    if (rs != 1 || cs == 1) { /* along the rows of a panel */
+        for (int64_t n0 = 0; n0 < Np; n0 += 8)
+            for (int64_t k = 0; k < Kp; k++) {
+                __m256i e = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
+                __m256 f = k < K && n0 < N ? decode8(load8(B + k * rs + n0 * cs, cs, N - n0), &e, s)
+                                           : _mm256_setzero_ps();
+                int64_t at = repro_bf16_b_at(o, k, n0);
+                _mm256_storeu_ps(Bf + at, f);
+                store_exps16(Be + at, e);
+            }
+        return;
+    }
+    for (int64_t n0 = 0; n0 < Np; n0 += 8) /* k contiguous: 8 columns of B are runs of the source */
+        for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
+            __m256 f[8];
+            __m256i e[8];
+            tile8(f, e, B + n0 * cs + k0, cs, 1, N - n0, K - k0, s);
+            for (int j = 0; j < 8; j++) {
+                int64_t at = repro_bf16_b_at(o, k0 + j, n0);
+                _mm256_storeu_ps(Bf + at, f[j]);
+                store_exps16(Be + at, e[j]);
+            }
+        }
+}
+
+static int32_t reduce(__m256i v, int max)
+{
+    int32_t x[8], r;
+    _mm256_storeu_si256((__m256i *)x, v);
+    r = x[0];
+    for (int i = 1; i < 8; i++)
+        r = max ? (x[i] > r ? x[i] : r) : (x[i] < r ? x[i] : r);
+    return r;
+}
+
+int repro_bf16_decode_avx2(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
+                           const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
+                           int64_t K, repro_bf16_ranges *r)
+{
+    seen sa = seen_nothing(), sb = seen_nothing();
+    decode_a(o, Af, Ae, A, a_rs, a_cs, K, &sa);
+    decode_b(o, Bf, Be, B, b_rs, b_cs, K, &sb);
+    r->a_lo = reduce(sa.lo, 0), r->a_hi = reduce(sa.hi, 1);
+    r->b_lo = reduce(sb.lo, 0), r->b_hi = reduce(sb.hi, 1);
+    return _mm256_testz_si256(sa.bad, sa.bad) && _mm256_testz_si256(sb.bad, sb.bad);
+}
+
+int repro_bf16_c_range_avx2(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi)
+{
+    const __m256i inf = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    __m256i e_lo = inf, e_hi = _mm256_setzero_si256(); /* exponent fields of nonzero values */
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n += 8) {
+            __m256i u = _mm256_castps_si256(load8(C + m * ldc + n, 1, N - n)), E = _mm256_and_si256(u, inf);
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(E, inf));
+            __m256i zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(u, 1), _mm256_setzero_si256());
+            e_lo = _mm256_min_epi32(e_lo, _mm256_blendv_epi8(E, inf, zero));
+            e_hi = _mm256_max_epi32(e_hi, _mm256_andnot_si256(zero, E));
+        }
+    int32_t elo = reduce(e_lo, 0) >> 23, ehi = reduce(e_hi, 1) >> 23;
+    int any_bad = !_mm256_testz_si256(bad, bad);
+    /* no nonzero value (or some not finite): e_lo stayed at infinity's field */
+    if (any_bad || elo == 0xff)
+        *lo = INT32_MAX, *hi = INT32_MIN;
+    else /* subnormals (field 0) at -126 */
+        *lo = (elo ? elo : 1) - 127, *hi = (ehi ? ehi : 1) - 127;
+    return !any_bad;
+}
