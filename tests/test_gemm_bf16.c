@@ -111,13 +111,17 @@ static uint32_t lcg(uint64_t *s)
 
 /* Values of 2^-7 .. 2^6 and zeros; wide: also exponents far enough apart
  * to send blocks to the SIMD kernels' slow lanes (beyond 2^+-100), and
- * subnormals; sparse: half the values zero, and whole zero stretches (the
- * kernels skip products whose a is zero in every row of a tile). */
-static int wide = 0, sparse = 0;
+ * subnormals; sparse: half the values zero, and whole zero stretches;
+ * spread (a biased exponent): values of 2^(spread - 127) .. 2^6, so the
+ * kernels for in-range operands run, at the edges of that range, without
+ * their int8 exponents (test_range_modes). */
+static int wide = 0, sparse = 0, spread = 0;
 static void fill(float *v, size_t n, uint64_t *s)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t e = wide && lcg(s) % 7 == 0 ? lcg(s) % 254 : 120 + lcg(s) % 14;
+        uint32_t e = wide && lcg(s) % 7 == 0 ? lcg(s) % 254
+                     : spread ? (uint32_t)spread + lcg(s) % (134u - (uint32_t)spread)
+                              : 120 + lcg(s) % 14;
         v[i] = f_of((lcg(s) & 1u) << 31 | e << 23 | (lcg(s) & 0x7fffffu));
         if (lcg(s) % (sparse ? 2 : 29) == 0)
             v[i] = 0.0f;
@@ -149,11 +153,13 @@ static void threaded_equals_reference(void)
     repro_error err;
     uint64_t s = 7;
     static const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512, REPRO_ISA_NEON};
-    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA }; /* threads x paths, then wide, then sparse */
-    for (int run = 0; run < RUNS * 3; run++) {
+    /* threads x paths, then wide, sparse, spread */
+    enum { NISA = sizeof isas / sizeof isas[0], RUNS = 3 * NISA, MODES = 4 };
+    for (int run = 0; run < RUNS * MODES; run++) {
         int threads = 1 + run % 3;
         repro_isa isa = isas[run / 3 % NISA];
         wide = run / RUNS == 1, sparse = run / RUNS == 2;
+        int spread_mode = run / RUNS == 3;
         if (!repro_isa_supported(isa)) {
             if (threads == 1 && run < RUNS)
                 printf("NOTE: %s path not supported by this CPU: not tested\n", repro_isa_name(isa));
@@ -167,12 +173,19 @@ static void threaded_equals_reference(void)
             float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
             float *C1 = malloc(sizeof(float) * (size_t)(M * N)), *C2 = malloc(sizeof(float) * (size_t)(M * N));
             float *bias = malloc(sizeof(float) * (size_t)N);
-            fill(A, (size_t)(M * K), &s), fill(B, (size_t)(K * N), &s), fill(bias, (size_t)N, &s);
+            spread = spread_mode ? 127 - 62 : 0; /* A from 2^-62, B from 2^-38: products from 2^-100 */
+            fill(A, (size_t)(M * K), &s);
+            spread = spread_mode ? 127 - 38 : 0;
+            fill(B, (size_t)(K * N), &s);
+            spread = 0;
+            fill(bias, (size_t)N, &s);
             for (int layout = 0; layout < 4; layout++)
                 for (int acc = 0; acc <= 1; acc++) {
                     int64_t a_rs = layout & 1 ? 1 : K, a_cs = layout & 1 ? M : 1;
                     int64_t b_rs = layout & 2 ? 1 : N, b_cs = layout & 2 ? K : 1;
+                    spread = spread_mode ? 127 - 100 : 0; /* c from 2^-100 */
                     fill(C1, (size_t)(M * N), &s);
+                    spread = 0;
                     memcpy(C2, C1, sizeof(float) * (size_t)(M * N));
                     CHECK(repro_gemm_bf16(&cpu, M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, acc ? NULL : bias, C1, N, acc,
                                           &err) == REPRO_OK);
@@ -180,7 +193,7 @@ static void threaded_equals_reference(void)
                     CHECK_MSG(test_bits_equal(C1, C2, (size_t)(M * N), "bf16 gemm"),
                               "%lldx%lldx%lld layout %d acc %d, %s, %d threads%s", (long long)M, (long long)N,
                               (long long)K, layout, acc, repro_isa_name(isa), threads,
-                              wide ? ", wide" : sparse ? ", sparse" : "");
+                              wide ? ", wide" : sparse ? ", sparse" : spread_mode ? ", spread" : "");
                 }
             free(A), free(B), free(C1), free(C2), free(bias);
         }
@@ -253,13 +266,54 @@ static void range_rules(void)
     CHECK(!repro_bf16_narrow(&r));
 }
 
-#if defined(__x86_64__)
 /* The block exponent of x's bf16 value, as the kernels' operands hold it. */
 static int32_t exp_of(float x)
 {
     return repro_bf16_block_exp(repro_tc_f2u(repro_bf16_to_float(repro_bf16_from_float(x))));
 }
 
+/* The range of n values' nonzero exponents. */
+static void range_of(const float *v, size_t n, int32_t *lo, int32_t *hi, int bf16)
+{
+    *lo = INT32_MAX, *hi = INT32_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int32_t e = bf16 ? exp_of(v[i]) : repro_bf16_block_exp(repro_tc_f2u(v[i]));
+        if (e != REPRO_BF16_ZERO_EXP)
+            *lo = e < *lo ? e : *lo, *hi = e > *hi ? e : *hi;
+    }
+}
+
+/* The fills above reach the kernels they are for: the usual values and
+ * sparse ones the int8 kernels, spread ones the in-range kernels with int16
+ * exponents (at the range's edges), wide ones the checking kernels. */
+static void test_range_modes(void)
+{
+    enum { NA = 5000, NC = 3000 };
+    static float A[NA], B[NA], C[NC];
+    uint64_t s = 3;
+    for (int mode = 0; mode < 4; mode++) {
+        wide = mode == 1, sparse = mode == 2;
+        spread = mode == 3 ? 127 - 62 : 0;
+        fill(A, NA, &s);
+        spread = mode == 3 ? 127 - 38 : 0;
+        fill(B, NA, &s);
+        spread = mode == 3 ? 127 - 100 : 0;
+        fill(C, NC, &s);
+        spread = 0;
+        repro_bf16_ranges r;
+        range_of(A, NA, &r.a_lo, &r.a_hi, 1), range_of(B, NA, &r.b_lo, &r.b_hi, 1);
+        range_of(C, NC, &r.c_lo, &r.c_hi, 0);
+        int in_range = repro_bf16_in_range(&r, 784), narrow = repro_bf16_narrow(&r);
+        CHECK_MSG(in_range == (mode != 1) && narrow == (mode == 0 || mode == 2), "mode %d: in range %d, narrow %d",
+                  mode, in_range, narrow);
+        if (mode == 3)
+            CHECK_MSG(r.a_lo + r.b_lo == -100 && r.c_lo == -100, "spread reaches %d, c %d", (int)(r.a_lo + r.b_lo),
+                      (int)r.c_lo);
+    }
+    wide = sparse = 0;
+}
+
+#if defined(__x86_64__)
 static void widen_range(int32_t *lo, int32_t *hi, int32_t e)
 {
     if (e == REPRO_BF16_ZERO_EXP)
@@ -340,6 +394,48 @@ static void simd_decoder(repro_isa isa, decoder decode, c_ranger c_range)
 }
 #endif
 
+/* The in-range kernels at the bottom of their range: products of 2^-100
+ * .. 2^-96 chained over blocks (the alignment is the products' own, and c
+ * carries bits down to 2^-125), a row of zeros (c alone, from 2^-100), on
+ * every path: the kernels' floor for the alignment (-RANGE) is the lowest
+ * that keeps these bits. */
+static void in_range_floor(void)
+{
+    enum { M = 6, N = 40, K = 64 };
+    static float A[M * K], B[K * N], C1[M * N], C2[M * N];
+    uint64_t s = 17;
+    for (int i = 0; i < M * K; i++) /* 2^-62 .. 2^-61 */
+        A[i] = i / K == 2 ? 0.0f : f_of((lcg(&s) & 1u) << 31 | (65u + lcg(&s) % 2) << 23 | (lcg(&s) & 0x7f0000u));
+    for (int i = 0; i < K * N; i++) /* 2^-38 .. 2^-37 */
+        B[i] = f_of((lcg(&s) & 1u) << 31 | (89u + lcg(&s) % 2) << 23 | (lcg(&s) & 0x7f0000u));
+    for (int i = 0; i < M * N; i++) /* c: 0 or from 2^-100 */
+        C1[i] = lcg(&s) % 3 ? 0.0f : f_of((lcg(&s) & 1u) << 31 | (27u + lcg(&s) % 3) << 23 | (lcg(&s) & 0x7fffffu));
+    repro_bf16_ranges r = {-62, -61, -38, -37, -100, -98};
+    CHECK(repro_bf16_in_range(&r, K) && repro_bf16_narrow(&r));
+    r.a_hi = 2; /* with A[1] = 4 (below): in range, A's exponents 64 apart (int16) */
+    CHECK(repro_bf16_in_range(&r, K) && !repro_bf16_narrow(&r));
+    repro_error err;
+    for (int run = 0; run < 2 * REPRO_ISA_COUNT; run++) {
+        int isa = run % REPRO_ISA_COUNT;
+        if (run == REPRO_ISA_COUNT)
+            A[1] = 4.0f;
+        if (!repro_isa_supported((repro_isa)isa))
+            continue;
+        repro_cpu cpu = {(repro_isa)isa, NULL};
+        for (int acc = 0; acc <= 1; acc++) {
+            float C0[M * N];
+            memcpy(C0, C1, sizeof C0);
+            memcpy(C2, C1, sizeof C1);
+            CHECK(repro_gemm_bf16(&cpu, M, N, K, A, K, 1, B, N, 1, NULL, C2, N, acc, &err) == REPRO_OK);
+            float C3[M * N];
+            memcpy(C3, C0, sizeof C3);
+            repro_gemm_bf16_ref(M, N, K, A, K, 1, B, N, 1, NULL, C3, N, acc);
+            CHECK_MSG(test_bits_equal(C2, C3, M * N, "bf16 gemm, in-range floor"), "%s, acc %d, A[1] %g",
+                      repro_isa_name((repro_isa)isa), acc, (double)A[1]);
+        }
+    }
+}
+
 /* The bf16 linear layer is its three products as written in gemm_bf16.h. */
 static void linear_layer(void)
 {
@@ -385,6 +481,8 @@ int main(void)
     threaded_equals_reference();
     adversarial();
     range_rules();
+    test_range_modes();
+    in_range_floor();
 #if defined(__x86_64__)
     simd_decoder(REPRO_ISA_AVX2, repro_bf16_decode_avx2, repro_bf16_c_range_avx2);
     simd_decoder(REPRO_ISA_AVX512, repro_bf16_decode_avx512, repro_bf16_c_range_avx512);
