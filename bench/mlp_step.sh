@@ -11,7 +11,9 @@
 # the figure is the median of the runs' first-epoch samples/s. With
 # BASELINE_REPRO (another build's repro binary) its runs are interleaved
 # with ours, so both see the same machine load. REPRO_ISA=avx2 runs the
-# AVX2 path (and reads it against the AVX2 FMA peak).
+# AVX2 path (and reads it against the AVX2 FMA peak). PRECISION=bf16 trains
+# in bf16 (the tensor core's arithmetic, modelled on the CPU: what an audit
+# of a GPU's bf16 run costs here; the FLOPs are counted the same).
 #
 # FLOPs a sample: 2 per multiply-add of the products the step computes:
 # forward and dW of every layer, dX of all but the first (its input is the
@@ -28,8 +30,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mflop=1.2112 # per sample, see above
 
+precision=${PRECISION:-fp32}
 rate() { # binary threads -> samples/s of the first epoch
-    "$1" train examples/fashion_mlp.yaml --json --force --out "$tmp/run" \
+    "$1" train examples/fashion_mlp.yaml --json --force --out "$tmp/run" --set precision="$precision" \
         --set threads="$2" --set max_steps="$steps" --set data.val_fraction=0 \
         --set data.limit_test=1000 \
         | sed -n 's/.*"event":"epoch".*"samples_per_sec":\([0-9.]*\).*/\1/p' | head -n 1
@@ -39,7 +42,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 peak_arg=
 [ "${REPRO_ISA:-}" = avx2 ] && peak_arg=avx2
 peak=$("$build/bench/bench_fma_peak" $peak_arg | sed -n 's/.*: \([0-9.]*\) GFLOP\/s/\1/p')
-echo "Fashion-MNIST MLP step loop, $steps steps, median of $runs runs"
+echo "Fashion-MNIST MLP step loop ($precision), $steps steps, median of $runs runs"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ISA path: ${REPRO_ISA:-auto}; FMA peak of one core: $peak GFLOP/s; $mflop MFLOP a sample"
 printf '%-8s %12s %9s %8s' threads samples/s GFLOP/s %peak
@@ -72,13 +75,13 @@ fi
 # The run's start (reading and inflating the data, page faults) is listed
 # apart, and the shares of the step are of what is left.
 perf record -q -F 2000 -o "$tmp/perf.data" -- "$repro" train examples/fashion_mlp.yaml --force \
-    --out "$tmp/run" --set threads=1 --set max_steps="$steps" --set data.val_fraction=0 \
-    --set data.limit_test=1000 --quiet >/dev/null 2>&1
+    --out "$tmp/run" --set precision="$precision" --set threads=1 --set max_steps="$steps" \
+    --set data.val_fraction=0 --set data.limit_test=1000 --quiet >/dev/null 2>&1
 perf report -i "$tmp/perf.data" --no-children -F overhead,dso,sym -g none --stdio 2>/dev/null | awk '
     /^#/ || !/%/ { next }
     {
         pct = $1; sub(/%/, "", pct); dso = $2; sym = $NF
-        if (sym ~ /^repro_gemm|^run_slots$/) g = "GEMM (kernels, packing)"
+        if (sym ~ /^repro_gemm|^run_slots$|^repro_bf16|^tile[0-9]|^pair_|^decode_/) g = "GEMM (kernels, packing)"
         else if (sym ~ /^repro_linear|^bias_grad/) g = "linear: bias gradient"
         else if (sym ~ /dropout|philox/) g = "dropout"
         else if (sym ~ /^forward_range$|^backward_range$|relu|act_/) g = "activation (ReLU)"
