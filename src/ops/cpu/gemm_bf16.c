@@ -251,9 +251,9 @@ static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae,
     r.c_lo = c_range.lo, r.c_hi = c_range.hi;
     o->in_range = repro_bf16_in_range(&r, o->Kp);
 #if defined(__x86_64__)
-    if (isa == REPRO_ISA_AVX512 && o->in_range && repro_bf16_narrow(&r)) {
+    if ((isa == REPRO_ISA_AVX512 || isa == REPRO_ISA_AVX2) && o->in_range && repro_bf16_narrow(&r)) {
         int32_t a_bias = r.a_lo <= r.a_hi ? r.a_hi : 0, b_bias = r.b_lo <= r.b_hi ? r.b_hi : 0;
-        repro_bf16_narrow_avx512(o, Ae8, Be8, a_bias, b_bias);
+        (isa == REPRO_ISA_AVX512 ? repro_bf16_narrow_avx512 : repro_bf16_narrow_avx2)(o, Ae8, Be8, a_bias, b_bias);
         o->narrow = 1, o->Ae8 = Ae8, o->Be8 = Be8, o->exp_bias = a_bias + b_bias;
     }
 #endif

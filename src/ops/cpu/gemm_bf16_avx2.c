@@ -51,26 +51,57 @@ static inline __m256i too_large(__m256i sum)
  * a float's exponent field, (t + 127) << 23. Returns the rows with lanes
  * whose sum is too large. */
 static inline __attribute__((always_inline)) unsigned block_in_range(const repro_bf16_operands *o, const float *bf,
-                                                                      const int16_t *be, int64_t m, int rows,
-                                                                      int64_t k0, __m256 c[R][G])
+                                                                      const int16_t *be, const int8_t *be8, int64_t m,
+                                                                      int rows, int narrow, int64_t k0,
+                                                                      __m256 c[R][G])
 {
     const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
-    const int32_t *ae = o->Ae + m * Kp + k0;
-    __m256i top16[R][G / 2];
+    __m256i top16[R][G / 2]; /* top + 127 */
+    if (narrow) { /* int8 exponents, two k a step: 32 lanes = 16 columns' pairs (repro_bf16_narrow_avx2) */
+        const int8_t *ae = o->Ae8 + m * Kp + k0;
 #pragma GCC unroll 2
-    for (int r = 0; r < rows; r++)
-        for (int h = 0; h < G / 2; h++)
-            top16[r][h] = _mm256_set1_epi16(127 - RANGE);
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < G / 2; h++)
+                top16[r][h] = _mm256_set1_epi8(-128);
+#pragma GCC unroll 8
+        for (int k = 0; k < BLOCK; k += 2)
+#pragma GCC unroll 2
+            for (int h = 0; h < G / 2; h++) {
+                __m256i e = _mm256_loadu_si256((const __m256i *)(be8 + (k0 + k) * REPRO_BF16_PANEL + 32 * h));
+#pragma GCC unroll 2
+                for (int r = 0; r < rows; r++) {
+                    int16_t pair;
+                    memcpy(&pair, ae + r * Kp + k, sizeof pair);
+                    top16[r][h] = _mm256_max_epi8(top16[r][h], _mm256_adds_epi8(_mm256_set1_epi16(pair), e));
+                }
+            }
+#pragma GCC unroll 2
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < G / 2; h++) {
+                __m256i both = _mm256_max_epi8(top16[r][h], _mm256_srli_epi16(top16[r][h], 8)); /* even bytes */
+                __m256i t16 = _mm256_srai_epi16(_mm256_slli_epi16(both, 8), 8);
+                __m256i none = _mm256_cmpeq_epi16(t16, _mm256_set1_epi16(-128));
+                top16[r][h] = _mm256_blendv_epi8(_mm256_add_epi16(t16, _mm256_set1_epi16((short)(o->exp_bias + 127))),
+                                                 _mm256_set1_epi16(127 - RANGE), none);
+            }
+    } else {
+        const int32_t *ae = o->Ae + m * Kp + k0;
+#pragma GCC unroll 2
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < G / 2; h++)
+                top16[r][h] = _mm256_set1_epi16(127 - RANGE);
 #pragma GCC unroll 16
-    for (int k = 0; k < BLOCK; k++) {
-        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
+        for (int k = 0; k < BLOCK; k++) {
+            const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 2
-        for (int h = 0; h < G / 2; h++) {
-            __m256i e = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(eb + 16 * h)), _mm256_set1_epi16(127));
+            for (int h = 0; h < G / 2; h++) {
+                __m256i e = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(eb + 16 * h)), _mm256_set1_epi16(127));
 #pragma GCC unroll 2
-            for (int r = 0; r < rows; r++)
-                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
+                for (int r = 0; r < rows; r++)
+                    top16[r][h] =
+                        _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
+            }
         }
     }
     __m256i field[R][G], sum[R][G];
@@ -211,16 +242,20 @@ static void redo(const repro_bf16_operands *o, int64_t m, int64_t n0, int64_t k0
     }
 }
 
+/* Which block a tile runs: any exponents, in range, in range as int8. */
+enum { ANY, IN_RANGE, NARROW };
+
 /* rows (1 or R) rows of a panel over all of K; c: in, then out. */
 static inline __attribute__((always_inline)) void tile(const repro_bf16_operands *o, int64_t m, int rows,
-                                                       int in_range, int64_t n0, __m256 c[R][G])
+                                                       int kind, int64_t n0, __m256 c[R][G])
 {
     const int64_t at = repro_bf16_b_at(o, 0, n0);
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m256 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = in_range ? block_in_range(o, o->Bf + at, o->Be + at, m, rows, k0, c)
-                                 : block(o, o->Bf + at, o->Be + at, m, rows, k0, c);
+        unsigned need = kind == ANY ? block(o, o->Bf + at, o->Be + at, m, rows, k0, c)
+                                    : block_in_range(o, o->Bf + at, o->Be + at, kind == NARROW ? o->Be8 + at : NULL,
+                                                     m, rows, kind == NARROW, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)
@@ -230,15 +265,17 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
 
 /* Not inlined, so no floating-point step of the caller moves into the
  * stretch where MXCSR rounds toward zero. */
-#define TILE(rows, in_range, name)                                                                                    \
+#define TILE(rows, kind, name)                                                                                    \
     static __attribute__((noinline)) void name(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G])  \
     {                                                                                                                 \
-        tile(o, m, rows, in_range, n0, c);                                                                            \
+        tile(o, m, rows, kind, n0, c);                                                                                \
     }
-TILE(1, 0, tile1)
-TILE(2, 0, tile2)
-TILE(1, 1, tile1_in_range)
-TILE(2, 1, tile2_in_range)
+TILE(1, ANY, tile1)
+TILE(2, ANY, tile2)
+TILE(1, IN_RANGE, tile1_in_range)
+TILE(2, IN_RANGE, tile2_in_range)
+TILE(1, NARROW, tile1_narrow)
+TILE(2, NARROW, tile2_narrow)
 
 typedef void (*tile_fn)(const repro_bf16_operands *o, int64_t m, int64_t n0, __m256 c[R][G]);
 
@@ -249,7 +286,8 @@ void repro_gemm_bf16_rows_avx2(const repro_bf16_operands *o, int64_t m0, int64_t
     const unsigned csr = _mm_getcsr();
     /* round toward zero, no flush-to-zero or denormals-are-zero */
     const unsigned rz = (csr & ~0xe040u) | 0x6000u;
-    const tile_fn tiles[R + 1] = {NULL, o->in_range ? tile1_in_range : tile1, o->in_range ? tile2_in_range : tile2};
+    const tile_fn tiles[R + 1] = {NULL, o->narrow ? tile1_narrow : o->in_range ? tile1_in_range : tile1,
+                                  o->narrow ? tile2_narrow : o->in_range ? tile2_in_range : tile2};
     float tmp[R][REPRO_BF16_PANEL];
     for (int64_t n0 = 0; n0 < o->Np; n0 += REPRO_BF16_PANEL)
         for (int64_t m = m0; m < m1; m += R) {
