@@ -322,9 +322,8 @@ static void widen_range(int32_t *lo, int32_t *hi, int32_t e)
     *hi = e > *hi ? e : *hi;
 }
 
-typedef int (*decoder)(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                       const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
-                       int64_t K, repro_bf16_ranges *r);
+typedef int (*decoder)(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                       int64_t n0, int64_t n1, repro_bf16_ranges *r);
 typedef int (*c_ranger)(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
 
 /* A SIMD decoder writes each value's bf16 value and exponent where the
@@ -353,7 +352,8 @@ static void simd_decoder(repro_isa isa, decoder decode, c_ranger c_range)
             fill(A, (size_t)(M * K), &s), fill(B, (size_t)(K * N), &s);
             repro_bf16_operands o = {M, N, Kp, Np, N, Af, Ae, Bf, Be, NULL, NULL, 0, 0, 0, NULL, NULL, 0};
             repro_bf16_ranges r;
-            CHECK(decode(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            repro_bf16_sources src = {A, B, a_rs, a_cs, b_rs, b_cs, K, Af, Bf, Ae, Be};
+            CHECK(decode(&o, &src, 0, M, 0, Np, &r));
             int32_t lo = INT32_MAX, hi = INT32_MIN, bad = 0;
             for (int64_t m = 0; m < M; m++)
                 for (int64_t k = 0; k < Kp; k++) {
@@ -387,7 +387,7 @@ static void simd_decoder(repro_isa isa, decoder decode, c_ranger c_range)
             B[K * N - 1] = INFINITY;
             CHECK(!c_range(B, K, N, N, &clo, &chi));
             A[M * K - 1] = NAN;
-            CHECK(!decode(&o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r));
+            CHECK(!decode(&o, &src, 0, M, 0, Np, &r));
             free(A), free(B), free(Af), free(Bf), free(Ae), free(Be);
         }
     wide = sparse = 0;

@@ -230,24 +230,72 @@ static int decode_scalar(const repro_bf16_operands *o, float *Af, int32_t *Ae, f
     return !bad;
 }
 
+typedef int (*simd_decoder)(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                            int64_t n0, int64_t n1, repro_bf16_ranges *r);
+
+enum { MAX_SLICES = 64, UNIT = 16 }; /* decode's slices: units of 16 rows of A or 16 columns of B */
+
+/* The SIMD decode split over the pool: slice t of `slices` takes its share
+ * of the units (A's first), and keeps what it saw in its own slot. */
+typedef struct decode_job {
+    const repro_bf16_operands *o;
+    const repro_bf16_sources *s;
+    simd_decoder decode;
+    int64_t a_units, units, slices;
+    repro_bf16_ranges seen[MAX_SLICES];
+    int ok[MAX_SLICES];
+} decode_job;
+
+static void decode_task(void *ctx, int64_t begin, int64_t end)
+{
+    decode_job *j = ctx;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t u0 = t * j->units / j->slices, u1 = (t + 1) * j->units / j->slices;
+        int64_t a0 = u0 < j->a_units ? u0 : j->a_units, a1 = u1 < j->a_units ? u1 : j->a_units;
+        int64_t b0 = (u0 > j->a_units ? u0 : j->a_units) - j->a_units, b1 = (u1 > j->a_units ? u1 : j->a_units) - j->a_units;
+        int64_t m1 = a1 * UNIT < j->o->M ? a1 * UNIT : j->o->M;
+        j->ok[t] = j->decode(j->o, j->s, a0 * UNIT, m1, b0 * UNIT, b1 * UNIT, &j->seen[t]);
+    }
+}
+
+/* The SIMD decoders over the pool's threads; the ranges of all slices. */
+static int decode_simd(simd_decoder decode, const repro_cpu *cpu, const repro_bf16_operands *o,
+                       const repro_bf16_sources *s, repro_bf16_ranges *r)
+{
+    int threads = cpu->pool ? repro_pool_threads(cpu->pool) : 1;
+    decode_job j = {o, s, decode, (o->M + UNIT - 1) / UNIT, 0, threads < MAX_SLICES ? threads : MAX_SLICES, {{0}}, {0}};
+    j.units = j.a_units + o->Np / UNIT;
+    if (j.slices > 1)
+        repro_pool_run(cpu->pool, j.slices, decode_task, &j);
+    else
+        decode_task(&j, 0, 1);
+    int ok = 1;
+    *r = (repro_bf16_ranges){INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN};
+    for (int64_t t = 0; t < j.slices; t++) {
+        const repro_bf16_ranges *v = &j.seen[t];
+        ok &= j.ok[t];
+        r->a_lo = v->a_lo < r->a_lo ? v->a_lo : r->a_lo, r->a_hi = v->a_hi > r->a_hi ? v->a_hi : r->a_hi;
+        r->b_lo = v->b_lo < r->b_lo ? v->b_lo : r->b_lo, r->b_hi = v->b_hi > r->b_hi ? v->b_hi : r->b_hi;
+    }
+    return ok;
+}
+
 /* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
  * beyond K and N), and sets o->in_range; 0 when an input is not finite
  * (then the reference path runs: no speed is owed to NaNs). */
-static int decode(repro_isa isa, repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                  int8_t *Ae8, int8_t *Be8, const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs,
-                  int64_t b_cs, int64_t K, exp_range c_range)
+static int decode(const repro_cpu *cpu, repro_bf16_operands *o, const repro_bf16_sources *s, int8_t *Ae8,
+                  int8_t *Be8, exp_range c_range)
 {
+    const repro_isa isa = cpu->isa;
     repro_bf16_ranges r;
 #if defined(__x86_64__)
     if (isa == REPRO_ISA_AVX512 || isa == REPRO_ISA_AVX2) {
-        if (!(isa == REPRO_ISA_AVX512 ? repro_bf16_decode_avx512 : repro_bf16_decode_avx2)(o, Af, Ae, Bf, Be, A, a_rs,
-                                                                                           a_cs, B, b_rs, b_cs, K, &r))
+        if (!decode_simd(isa == REPRO_ISA_AVX512 ? repro_bf16_decode_avx512 : repro_bf16_decode_avx2, cpu, o, s, &r))
             return 0;
     } else
 #endif
-        if (!decode_scalar(o, Af, Ae, Bf, Be, A, a_rs, a_cs, B, b_rs, b_cs, K, &r))
+        if (!decode_scalar(o, s->Af, s->Ae, s->Bf, s->Be, s->A, s->a_rs, s->a_cs, s->B, s->b_rs, s->b_cs, s->K, &r))
         return 0;
-    (void)isa;
     r.c_lo = c_range.lo, r.c_hi = c_range.hi;
     o->in_range = repro_bf16_in_range(&r, o->Kp);
 #if defined(__x86_64__)
@@ -303,7 +351,8 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
     int8_t *Ae8 = (int8_t *)(Be + nb), *Be8 = Ae8 + na;
     simd_job job = {{M, N, Kp, Np, ldc, Af, Ae, Bf, Be, bias, C, accumulate, 0, 0, NULL, NULL, 0},
                     simd_kernel(cpu->isa)};
-    int ok = decode(cpu->isa, &job.o, Af, Ae, Bf, Be, Ae8, Be8, A, a_rs, a_cs, B, b_rs, b_cs, K, c_range);
+    const repro_bf16_sources sources = {A, B, a_rs, a_cs, b_rs, b_cs, K, Af, Bf, Ae, Be};
+    int ok = decode(cpu, &job.o, &sources, Ae8, Be8, c_range);
     if (ok) {
         if (cpu->pool)
             repro_pool_run(cpu->pool, M, simd_task, &job);

@@ -92,57 +92,59 @@ static inline __attribute__((always_inline)) void tile8(__m256 f[8], __m256i e[8
         f[j] = decode8(f[j], &e[j], s);
 }
 
-/* A into Af/Ae [M][Kp]: A(m, k) = A[m * rs + k * cs]. */
-static void decode_a(const repro_bf16_operands *o, float *Af, int32_t *Ae, const float *A, int64_t rs, int64_t cs,
-                     int64_t K, seen *s)
+/* A's rows [m0, m1) into Af/Ae [M][Kp]. */
+static void decode_a(const repro_bf16_operands *o, const repro_bf16_sources *src, int64_t m0, int64_t m1, seen *s)
 {
-    const int64_t M = o->M, Kp = o->Kp;
+    const int64_t Kp = o->Kp, K = src->K, rs = src->a_rs, cs = src->a_cs;
+    float *Af = src->Af;
+    int32_t *Ae = src->Ae;
     if (cs == 1 || rs != 1) { /* along the rows */
-        for (int64_t m = 0; m < M; m++)
+        for (int64_t m = m0; m < m1; m++)
             for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
                 __m256i e = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
-                __m256 f = k0 < K ? decode8(load8(A + m * rs + k0 * cs, cs, K - k0), &e, s) : _mm256_setzero_ps();
+                __m256 f = k0 < K ? decode8(load8(src->A + m * rs + k0 * cs, cs, K - k0), &e, s) : _mm256_setzero_ps();
                 _mm256_storeu_ps(Af + m * Kp + k0, f);
                 _mm256_storeu_si256((__m256i *)(Ae + m * Kp + k0), e);
             }
         return;
     }
-    for (int64_t m0 = 0; m0 < M; m0 += 8) /* transposed: 8 rows of A are a run of the source */
+    for (int64_t m = m0; m < m1; m += 8) /* transposed: 8 rows of A are a run of the source */
         for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
             __m256 f[8];
             __m256i e[8];
-            tile8(f, e, A + m0 + k0 * cs, cs, 1, K - k0, M - m0, s);
-            for (int j = 0; j < 8 && m0 + j < M; j++) {
-                _mm256_storeu_ps(Af + (m0 + j) * Kp + k0, f[j]);
-                _mm256_storeu_si256((__m256i *)(Ae + (m0 + j) * Kp + k0), e[j]);
+            tile8(f, e, src->A + m + k0 * cs, cs, 1, K - k0, m1 - m, s);
+            for (int j = 0; j < 8 && m + j < m1; j++) {
+                _mm256_storeu_ps(Af + (m + j) * Kp + k0, f[j]);
+                _mm256_storeu_si256((__m256i *)(Ae + (m + j) * Kp + k0), e[j]);
             }
         }
 }
 
-/* B into its panels (repro_bf16_b_at): B(k, n) = B[k * rs + n * cs]. */
-static void decode_b(const repro_bf16_operands *o, float *Bf, int16_t *Be, const float *B, int64_t rs, int64_t cs,
-                     int64_t K, seen *s)
+/* B's columns [n0, n1) into its panels (repro_bf16_b_at). */
+static void decode_b(const repro_bf16_operands *o, const repro_bf16_sources *src, int64_t n0, int64_t n1, seen *s)
 {
-    const int64_t N = o->N, Kp = o->Kp, Np = o->Np;
+    const int64_t N = o->N, Kp = o->Kp, K = src->K, rs = src->b_rs, cs = src->b_cs;
+    float *Bf = src->Bf;
+    int16_t *Be = src->Be;
     if (rs != 1 || cs == 1) { /* along the rows of a panel */
-        for (int64_t n0 = 0; n0 < Np; n0 += 8)
+        for (int64_t n = n0; n < n1; n += 8)
             for (int64_t k = 0; k < Kp; k++) {
                 __m256i e = _mm256_set1_epi32(REPRO_BF16_ZERO_EXP);
-                __m256 f = k < K && n0 < N ? decode8(load8(B + k * rs + n0 * cs, cs, N - n0), &e, s)
-                                           : _mm256_setzero_ps();
-                int64_t at = repro_bf16_b_at(o, k, n0);
+                __m256 f = k < K && n < N ? decode8(load8(src->B + k * rs + n * cs, cs, N - n), &e, s)
+                                          : _mm256_setzero_ps();
+                int64_t at = repro_bf16_b_at(o, k, n);
                 _mm256_storeu_ps(Bf + at, f);
                 store_exps16(Be + at, e);
             }
         return;
     }
-    for (int64_t n0 = 0; n0 < Np; n0 += 8) /* k contiguous: 8 columns of B are runs of the source */
+    for (int64_t n = n0; n < n1; n += 8) /* k contiguous: 8 columns of B are runs of the source */
         for (int64_t k0 = 0; k0 < Kp; k0 += 8) {
             __m256 f[8];
             __m256i e[8];
-            tile8(f, e, B + n0 * cs + k0, cs, 1, N - n0, K - k0, s);
+            tile8(f, e, src->B + n * cs + k0, cs, 1, N - n, K - k0, s);
             for (int j = 0; j < 8; j++) {
-                int64_t at = repro_bf16_b_at(o, k0 + j, n0);
+                int64_t at = repro_bf16_b_at(o, k0 + j, n);
                 _mm256_storeu_ps(Bf + at, f[j]);
                 store_exps16(Be + at, e[j]);
             }
@@ -159,13 +161,12 @@ static int32_t reduce(__m256i v, int max)
     return r;
 }
 
-int repro_bf16_decode_avx2(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                           const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
-                           int64_t K, repro_bf16_ranges *r)
+int repro_bf16_decode_avx2(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                           int64_t n0, int64_t n1, repro_bf16_ranges *r)
 {
     seen sa = seen_nothing(), sb = seen_nothing();
-    decode_a(o, Af, Ae, A, a_rs, a_cs, K, &sa);
-    decode_b(o, Bf, Be, B, b_rs, b_cs, K, &sb);
+    decode_a(o, s, m0, m1, &sa);
+    decode_b(o, s, n0, n1, &sb);
     r->a_lo = reduce(sa.lo, 0), r->a_hi = reduce(sa.hi, 1);
     r->b_lo = reduce(sb.lo, 0), r->b_hi = reduce(sb.hi, 1);
     return _mm256_testz_si256(sa.bad, sa.bad) && _mm256_testz_si256(sb.bad, sb.bad);

@@ -99,57 +99,58 @@ static inline __attribute__((always_inline)) void tile16(__m512i f[16], __m512i 
         f[j] = _mm512_castps_si512(decode16(_mm512_castsi512_ps(f[j]), &e[j], s));
 }
 
-/* A into Af/Ae [M][Kp]: A(m, k) = A[m * rs + k * cs]. */
-static void decode_a(const repro_bf16_operands *o, float *Af, int32_t *Ae, const float *A, int64_t rs, int64_t cs,
-                     int64_t K, seen *s)
+/* A's rows [m0, m1) into Af/Ae [M][Kp]. */
+static void decode_a(const repro_bf16_operands *o, const repro_bf16_sources *src, int64_t m0, int64_t m1, seen *s)
 {
-    const int64_t M = o->M, Kp = o->Kp;
+    const int64_t Kp = o->Kp, K = src->K, rs = src->a_rs, cs = src->a_cs;
+    float *Af = src->Af;
+    int32_t *Ae = src->Ae;
     if (cs == 1 || rs != 1) { /* along the rows */
-        for (int64_t m = 0; m < M; m++)
+        for (int64_t m = m0; m < m1; m++)
             for (int64_t k0 = 0; k0 < Kp; k0 += 16) {
-                __m512i e;
-                __m512 f = k0 < K ? decode16(load16(A + m * rs + k0 * cs, cs, K - k0), &e, s) : _mm512_setzero_ps();
-                if (k0 >= K)
-                    e = _mm512_set1_epi32(REPRO_BF16_ZERO_EXP);
+                __m512i e = _mm512_set1_epi32(REPRO_BF16_ZERO_EXP);
+                __m512 f = k0 < K ? decode16(load16(src->A + m * rs + k0 * cs, cs, K - k0), &e, s)
+                                  : _mm512_setzero_ps();
                 _mm512_storeu_ps(Af + m * Kp + k0, f);
                 _mm512_storeu_si512(Ae + m * Kp + k0, e);
             }
         return;
     }
-    for (int64_t m0 = 0; m0 < M; m0 += 16) /* transposed: 16 rows of A are a run of the source */
+    for (int64_t m = m0; m < m1; m += 16) /* transposed: 16 rows of A are a run of the source */
         for (int64_t k0 = 0; k0 < Kp; k0 += 16) {
             __m512i f[16], e[16];
-            tile16(f, e, A + m0 + k0 * cs, cs, 1, K - k0, M - m0, s);
-            for (int j = 0; j < 16 && m0 + j < M; j++) {
-                _mm512_storeu_si512(Af + (m0 + j) * Kp + k0, f[j]);
-                _mm512_storeu_si512(Ae + (m0 + j) * Kp + k0, e[j]);
+            tile16(f, e, src->A + m + k0 * cs, cs, 1, K - k0, m1 - m, s);
+            for (int j = 0; j < 16 && m + j < m1; j++) {
+                _mm512_storeu_si512(Af + (m + j) * Kp + k0, f[j]);
+                _mm512_storeu_si512(Ae + (m + j) * Kp + k0, e[j]);
             }
         }
 }
 
-/* B into its panels (repro_bf16_b_at): B(k, n) = B[k * rs + n * cs]. */
-static void decode_b(const repro_bf16_operands *o, float *Bf, int16_t *Be, const float *B, int64_t rs, int64_t cs,
-                     int64_t K, seen *s)
+/* B's columns [n0, n1) into its panels (repro_bf16_b_at). */
+static void decode_b(const repro_bf16_operands *o, const repro_bf16_sources *src, int64_t n0, int64_t n1, seen *s)
 {
-    const int64_t N = o->N, Kp = o->Kp, Np = o->Np;
+    const int64_t N = o->N, Kp = o->Kp, K = src->K, rs = src->b_rs, cs = src->b_cs;
+    float *Bf = src->Bf;
+    int16_t *Be = src->Be;
     if (rs != 1 || cs == 1) { /* along the rows of a panel */
-        for (int64_t n0 = 0; n0 < Np; n0 += 16)
+        for (int64_t n = n0; n < n1; n += 16)
             for (int64_t k = 0; k < Kp; k++) {
                 __m512i e = _mm512_set1_epi32(REPRO_BF16_ZERO_EXP);
-                __m512 f = k < K && n0 < N ? decode16(load16(B + k * rs + n0 * cs, cs, N - n0), &e, s)
-                                           : _mm512_setzero_ps();
-                int64_t at = repro_bf16_b_at(o, k, n0);
+                __m512 f = k < K && n < N ? decode16(load16(src->B + k * rs + n * cs, cs, N - n), &e, s)
+                                          : _mm512_setzero_ps();
+                int64_t at = repro_bf16_b_at(o, k, n);
                 _mm512_storeu_ps(Bf + at, f);
                 _mm256_storeu_si256((__m256i *)(Be + at), _mm512_cvtepi32_epi16(e));
             }
         return;
     }
-    for (int64_t n0 = 0; n0 < Np; n0 += 16) /* k contiguous: 16 columns of B are runs of the source */
+    for (int64_t n = n0; n < n1; n += 16) /* k contiguous: 16 columns of B are runs of the source */
         for (int64_t k0 = 0; k0 < Kp; k0 += 16) {
             __m512i f[16], e[16];
-            tile16(f, e, B + n0 * cs + k0, cs, 1, N - n0, K - k0, s);
+            tile16(f, e, src->B + n * cs + k0, cs, 1, N - n, K - k0, s);
             for (int j = 0; j < 16; j++) {
-                int64_t at = repro_bf16_b_at(o, k0 + j, n0);
+                int64_t at = repro_bf16_b_at(o, k0 + j, n);
                 _mm512_storeu_si512(Bf + at, f[j]);
                 _mm256_storeu_si256((__m256i *)(Be + at), _mm512_cvtepi32_epi16(e[j]));
             }
@@ -162,13 +163,12 @@ static void range_of(const seen *s, int32_t *lo, int32_t *hi)
     *hi = _mm512_reduce_max_epi32(s->hi);
 }
 
-int repro_bf16_decode_avx512(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                             const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
-                             int64_t K, repro_bf16_ranges *r)
+int repro_bf16_decode_avx512(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                             int64_t n0, int64_t n1, repro_bf16_ranges *r)
 {
     seen sa = seen_nothing(), sb = seen_nothing();
-    decode_a(o, Af, Ae, A, a_rs, a_cs, K, &sa);
-    decode_b(o, Bf, Be, B, b_rs, b_cs, K, &sb);
+    decode_a(o, s, m0, m1, &sa);
+    decode_b(o, s, n0, n1, &sb);
     range_of(&sa, &r->a_lo, &r->a_hi);
     range_of(&sb, &r->b_lo, &r->b_hi);
     return !(sa.bad | sb.bad);

@@ -86,17 +86,26 @@ int repro_bf16_in_range(const repro_bf16_ranges *r, int64_t Kp);
  * (the int8 form above). */
 int repro_bf16_narrow(const repro_bf16_ranges *r);
 
-/* Decodes A (A(m, k) = A[m * a_rs + k * a_cs]) into Af/Ae [M][Kp] and B
- * (B(k, n) = B[k * b_rs + n * b_cs]) into Bf/Be at repro_bf16_b_at, zeros
- * beyond K and N, with r's a and b ranges; 0 when an input is not finite or
- * rounds to infinity (the buffers are then partly written). The same
- * values as gemm_bf16.c's plain loops, 16 at a time. */
-int repro_bf16_decode_avx512(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                             const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
-                             int64_t K, repro_bf16_ranges *r);
-int repro_bf16_decode_avx2(const repro_bf16_operands *o, float *Af, int32_t *Ae, float *Bf, int16_t *Be,
-                           const float *A, int64_t a_rs, int64_t a_cs, const float *B, int64_t b_rs, int64_t b_cs,
-                           int64_t K, repro_bf16_ranges *r);
+/* What a decoder reads, A(m, k) = A[m * a_rs + k * a_cs] and
+ * B(k, n) = B[k * b_rs + n * b_cs] for k < K, and where it writes them:
+ * Af/Ae [M][Kp] and Bf/Be at repro_bf16_b_at. */
+typedef struct repro_bf16_sources {
+    const float *A, *B;
+    int64_t a_rs, a_cs, b_rs, b_cs, K;
+    float *Af, *Bf;
+    int32_t *Ae;
+    int16_t *Be;
+} repro_bf16_sources;
+
+/* Decodes A's rows [m0, m1) and B's columns [n0, n1) (multiples of 16, up
+ * to Np), zeros beyond K and N, with r's a and b ranges over them; 0 when
+ * an input is not finite or rounds to infinity (the buffers are then partly
+ * written). The same values as gemm_bf16.c's plain loops, 16 (8) at a time;
+ * spans apart can be decoded at once. */
+int repro_bf16_decode_avx512(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                             int64_t n0, int64_t n1, repro_bf16_ranges *r);
+int repro_bf16_decode_avx2(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
+                           int64_t n0, int64_t n1, repro_bf16_ranges *r);
 
 /* The range of C's nonzero exponents (M x N, rows ldc apart), as
  * repro_bf16_block_exp gives them; 0 when some value is not finite. */
