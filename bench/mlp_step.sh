@@ -13,7 +13,8 @@
 # with ours, so both see the same machine load. REPRO_ISA=avx2 runs the
 # AVX2 path (and reads it against the AVX2 FMA peak). PRECISION=bf16 trains
 # in bf16 (the tensor core's arithmetic, modelled on the CPU: what an audit
-# of a GPU's bf16 run costs here; the FLOPs are counted the same).
+# of a GPU's bf16 run costs here; the FLOPs are counted the same), with fp32
+# runs of the same binary interleaved for the ratio.
 #
 # FLOPs a sample: 2 per multiply-add of the products the step computes:
 # forward and dW of every layer, dX of all but the first (its input is the
@@ -31,8 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 mflop=1.2112 # per sample, see above
 
 precision=${PRECISION:-fp32}
-rate() { # binary threads -> samples/s of the first epoch
-    "$1" train examples/fashion_mlp.yaml --json --force --out "$tmp/run" --set precision="$precision" \
+rate() { # binary threads [precision] -> samples/s of the first epoch
+    "$1" train examples/fashion_mlp.yaml --json --force --out "$tmp/run" --set precision="${3:-$precision}" \
         --set threads="$2" --set max_steps="$steps" --set data.val_fraction=0 \
         --set data.limit_test=1000 \
         | sed -n 's/.*"event":"epoch".*"samples_per_sec":\([0-9.]*\).*/\1/p' | head -n 1
@@ -47,13 +48,15 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo "ISA path: ${REPRO_ISA:-auto}; FMA peak of one core: $peak GFLOP/s; $mflop MFLOP a sample"
 printf '%-8s %12s %9s %8s' threads samples/s GFLOP/s %peak
 [ -n "$base" ] && printf ' %14s %8s' baseline ours/base
+[ "$precision" != fp32 ] && printf ' %12s %9s' fp32 "$precision/fp32"
 printf '\n'
 declare -A ours
 for t in 1 2; do
-    : >"$tmp/o" >"$tmp/b"
+    : >"$tmp/o" >"$tmp/b" >"$tmp/f"
     for ((r = 0; r < runs; r++)); do
         rate "$repro" "$t" >>"$tmp/o"
         [ -n "$base" ] && rate "$base" "$t" >>"$tmp/b"
+        [ "$precision" != fp32 ] && rate "$repro" "$t" fp32 >>"$tmp/f"
     done
     o=$(median <"$tmp/o")
     ours[$t]=$o
@@ -62,6 +65,10 @@ for t in 1 2; do
     if [ -n "$base" ]; then
         b=$(median <"$tmp/b")
         awk -v o="$o" -v b="$b" 'BEGIN { printf " %14.0f %8.2f", b, o / b }'
+    fi
+    if [ "$precision" != fp32 ]; then
+        f=$(median <"$tmp/f")
+        awk -v o="$o" -v f="$f" 'BEGIN { printf " %12.0f %9.2f", f, o / f }'
     fi
     printf '\n'
 done
