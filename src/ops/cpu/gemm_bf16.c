@@ -230,6 +230,7 @@ static int decode_scalar(const repro_bf16_operands *o, float *Af, int32_t *Ae, f
     return !bad;
 }
 
+#if defined(__x86_64__)
 typedef int (*simd_decoder)(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
                             int64_t n0, int64_t n1, repro_bf16_ranges *r);
 
@@ -279,6 +280,7 @@ static int decode_simd(simd_decoder decode, const repro_cpu *cpu, const repro_bf
     }
     return ok;
 }
+#endif
 
 /* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
  * beyond K and N), and sets o->in_range; 0 when an input is not finite
@@ -305,7 +307,7 @@ static int decode(const repro_cpu *cpu, repro_bf16_operands *o, const repro_bf16
         o->narrow = 1, o->Ae8 = Ae8, o->Be8 = Be8, o->exp_bias = a_bias + b_bias;
     }
 #endif
-    (void)Ae8, (void)Be8;
+    (void)isa, (void)Ae8, (void)Be8;
     return 1;
 }
 
