@@ -36,6 +36,26 @@ static inline __m256i exps_of(__m256 c)
     return _mm256_blendv_epi8(e, _mm256_set1_epi32(REPRO_BF16_ZERO_EXP), zero);
 }
 
+/* A block's second pass: sum[r][g] += trunc(a * b * scale[r][g]) for its
+ * 16 k, in order. */
+static inline __attribute__((always_inline)) void second_pass(const float *bf, const float *a, int64_t Kp, int rows,
+                                                              int64_t k0, __m256 scale[R][G], __m256i sum[R][G])
+{
+#pragma GCC unroll 2
+    for (int k = 0; k < BLOCK; k++) {
+        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            __m256 bv = _mm256_loadu_ps(b + 8 * g);
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++) {
+                __m256 p = _mm256_mul_ps(_mm256_set1_ps(a[r * Kp + k]), bv); /* exact */
+                sum[r][g] = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[r][g])));
+            }
+        }
+    }
+}
+
 /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
  * lanes with larger sums take the slow path. */
 static inline __m256i too_large(__m256i sum)
@@ -125,19 +145,7 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
             scale[r][g] = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_set1_epi32((127 + 25 + 127) << 23), t));
             sum[r][g] = _mm256_setzero_si256();
         }
-#pragma GCC unroll 2
-    for (int k = 0; k < BLOCK; k++) {
-        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++) {
-            __m256 bv = _mm256_loadu_ps(b + 8 * g);
-#pragma GCC unroll 2
-            for (int r = 0; r < rows; r++) {
-                __m256 p = _mm256_mul_ps(_mm256_set1_ps(a[r * Kp + k]), bv); /* exact */
-                sum[r][g] = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[r][g])));
-            }
-        }
-    }
+    second_pass(bf, a, Kp, rows, k0, scale, sum);
     unsigned need = 0;
 #pragma GCC unroll 2
     for (int r = 0; r < rows; r++) {
@@ -201,19 +209,7 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
             sum[r][g] = _mm256_setzero_si256();
         }
     }
-#pragma GCC unroll 2
-    for (int k = 0; k < BLOCK; k++) {
-        const float *b = bf + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++) {
-            __m256 bv = _mm256_loadu_ps(b + 8 * g);
-#pragma GCC unroll 2
-            for (int r = 0; r < rows; r++) {
-                __m256 p = _mm256_mul_ps(_mm256_set1_ps(a[r * Kp + k]), bv); /* exact */
-                sum[r][g] = _mm256_add_epi32(sum[r][g], _mm256_cvttps_epi32(_mm256_mul_ps(p, scale[r][g])));
-            }
-        }
-    }
+    second_pass(bf, a, Kp, rows, k0, scale, sum);
     unsigned need = 0;
     for (int r = 0; r < rows; r++) {
         __m256i slow_r = slow[r];

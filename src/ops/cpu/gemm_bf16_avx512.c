@@ -48,20 +48,55 @@ typedef struct panel {
     const int8_t *be8; /* [Kp / 2][32][2] (o->narrow) */
 } panel;
 
-/* Which of the block's 16 products have a nonzero a in some row of the tile. */
-static inline unsigned live_of(const int32_t *ae, int64_t Kp, int rows)
-{
-    unsigned live = 0;
-    for (int r = 0; r < rows; r++)
-        live |= _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(ae + r * Kp), _mm512_set1_epi32(REPRO_BF16_ZERO_EXP));
-    return live;
-}
-
 /* The sum's int32 overflow in a lane's sign bit: both terms' signs differ
  * from the result's. */
 static inline __m512i overflow_of(__m512i sum, __m512i ct, __m512i s)
 {
     return _mm512_ternarylogic_epi32(sum, ct, s, 0x42);
+}
+
+/* A block's second pass: sum[r][g] += trunc(a * b * scale[r][g]) for its
+ * 16 k, in order. */
+static inline __attribute__((always_inline)) void second_pass(const panel *pb, const float *a, int64_t Kp, int rows,
+                                                              int64_t k0, __m512 scale[R][G], __m512i sum[R][G])
+{
+#pragma GCC unroll 2
+    for (int k = 0; k < BLOCK; k++) {
+        const float *b = pb->bf + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            __m512 bv = _mm512_loadu_ps(b + 16 * g);
+#pragma GCC unroll 4
+            for (int r = 0; r < rows; r++) {
+                __m512 p = _mm512_mul_ps(_mm512_set1_ps(a[r * Kp + k]), bv); /* exact */
+                sum[r][g] = _mm512_add_epi32(sum[r][g], _mm512_cvttps_epi32(_mm512_mul_ps(p, scale[r][g])));
+            }
+        }
+    }
+}
+
+/* A block's end: c = RZ(sum + trunc(c * scale)) / scale. |sum| < 16 * 2^27
+ * = 2^31 and c's term < 2^26, so their sum may overflow int32 (the sign
+ * bits: both terms' differ from the result's); returns the rows with such
+ * lanes, which go to the model. */
+static inline __attribute__((always_inline)) unsigned round_block(int rows, __m512 c[R][G], __m512 scale[R][G],
+                                                                  __m512i bits_of_scale[R][G], __m512i sum[R][G])
+{
+    unsigned need = 0;
+#pragma GCC unroll 4
+    for (int r = 0; r < rows; r++) {
+        __m512i overflow = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
+            __m512i s = _mm512_add_epi32(sum[r][g], ct);
+            overflow = _mm512_or_si512(overflow, overflow_of(sum[r][g], ct, s));
+            __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
+        }
+        need |= (unsigned)(_mm512_movepi32_mask(overflow) != 0) << r;
+    }
+    return need;
 }
 
 /* Pass one of an in-range block, exponents as int16: each lane's largest
@@ -159,34 +194,8 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
             sum[r][g] = _mm512_setzero_si512();
         }
     }
-#pragma GCC unroll 2
-    for (int k = 0; k < BLOCK; k++) {
-        const float *b = pb->bf + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 2
-        for (int g = 0; g < G; g++) {
-            __m512 bv = _mm512_loadu_ps(b + 16 * g);
-#pragma GCC unroll 4
-            for (int r = 0; r < rows; r++) {
-                __m512 p = _mm512_mul_ps(_mm512_set1_ps(a[r * Kp + k]), bv); /* exact */
-                sum[r][g] = _mm512_add_epi32(sum[r][g], _mm512_cvttps_epi32(_mm512_mul_ps(p, scale[r][g])));
-            }
-        }
-    }
-    unsigned need = 0;
-#pragma GCC unroll 4
-    for (int r = 0; r < rows; r++) {
-        __m512i overflow = _mm512_setzero_si512();
-#pragma GCC unroll 2
-        for (int g = 0; g < G; g++) {
-            __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
-            __m512i s = _mm512_add_epi32(sum[r][g], ct);
-            overflow = _mm512_or_si512(overflow, overflow_of(sum[r][g], ct, s));
-            __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
-        }
-        need |= (unsigned)(_mm512_movepi32_mask(overflow) != 0) << r;
-    }
-    return need;
+    second_pass(pb, a, Kp, rows, k0, scale, sum);
+    return round_block(rows, c, scale, bits_of_scale, sum);
 }
 
 /* One block for `rows` (1..R) rows x 32 outputs: c + the 16 products, any
@@ -197,12 +206,11 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
     const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
     const int32_t *ae = o->Ae + m * Kp + k0;
-    const unsigned live = live_of(ae, Kp, rows);
     __m512i top16[R], top[R][G];
     for (int r = 0; r < R; r++)
         top16[r] = _mm512_set1_epi16(LOW);
-    for (unsigned bits = live; bits; bits &= bits - 1) {
-        int k = __builtin_ctz(bits);
+#pragma GCC unroll 4
+    for (int k = 0; k < BLOCK; k++) {
         __m512i e = _mm512_loadu_si512(pb->be + (k0 + k) * REPRO_BF16_PANEL);
 #pragma GCC unroll 4
         for (int r = 0; r < rows; r++)
@@ -228,34 +236,10 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
             sum[r][g] = _mm512_setzero_si512();
         }
     }
-    for (unsigned bits = live; bits; bits &= bits - 1) {
-        int k = __builtin_ctz(bits);
-        const float *b = pb->bf + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 2
-        for (int g = 0; g < G; g++) {
-            __m512 bv = _mm512_loadu_ps(b + 16 * g);
-#pragma GCC unroll 4
-            for (int r = 0; r < rows; r++) {
-                __m512 p = _mm512_mul_ps(_mm512_set1_ps(a[r * Kp + k]), bv); /* exact */
-                sum[r][g] = _mm512_add_epi32(sum[r][g], _mm512_cvttps_epi32(_mm512_mul_ps(p, scale[r][g])));
-            }
-        }
-    }
-    /* |sum| < 16 * 2^27 = 2^31, c's term < 2^26: their sum may overflow
-     * int32 (sign bits: both terms' differ from the result's), and then the
-     * lane goes to the model */
-    unsigned need = 0;
-    for (int r = 0; r < rows; r++) {
-        __m512i overflow = _mm512_setzero_si512();
-        for (int g = 0; g < G; g++) {
-            __m512i ct = _mm512_cvttps_epi32(_mm512_mul_ps(c[r][g], scale[r][g]));
-            __m512i s = _mm512_add_epi32(sum[r][g], ct);
-            overflow = _mm512_or_si512(overflow, overflow_of(sum[r][g], ct, s));
-            __m512 f = _mm512_cvt_roundepi32_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            c[r][g] = _mm512_mul_ps(f, unscale_of(bits_of_scale[r][g]));
-        }
-        need |= (unsigned)((slow[r] | _mm512_movepi32_mask(overflow)) != 0) << r;
-    }
+    second_pass(pb, a, Kp, rows, k0, scale, sum);
+    unsigned need = round_block(rows, c, scale, bits_of_scale, sum);
+    for (int r = 0; r < rows; r++)
+        need |= (unsigned)(slow[r] != 0) << r;
     return need;
 }
 
