@@ -253,7 +253,8 @@ static void decode_task(void *ctx, int64_t begin, int64_t end)
     for (int64_t t = begin; t < end; t++) {
         int64_t u0 = t * j->units / j->slices, u1 = (t + 1) * j->units / j->slices;
         int64_t a0 = u0 < j->a_units ? u0 : j->a_units, a1 = u1 < j->a_units ? u1 : j->a_units;
-        int64_t b0 = (u0 > j->a_units ? u0 : j->a_units) - j->a_units, b1 = (u1 > j->a_units ? u1 : j->a_units) - j->a_units;
+        int64_t b0 = (u0 > j->a_units ? u0 : j->a_units) - j->a_units;
+        int64_t b1 = (u1 > j->a_units ? u1 : j->a_units) - j->a_units;
         int64_t m1 = a1 * UNIT < j->o->M ? a1 * UNIT : j->o->M;
         j->ok[t] = j->decode(j->o, j->s, a0 * UNIT, m1, b0 * UNIT, b1 * UNIT, &j->seen[t]);
     }

@@ -116,7 +116,8 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
             const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
 #pragma GCC unroll 2
             for (int h = 0; h < G / 2; h++) {
-                __m256i e = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(eb + 16 * h)), _mm256_set1_epi16(127));
+                __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 16 * h));
+                e = _mm256_add_epi16(e, _mm256_set1_epi16(127));
 #pragma GCC unroll 2
                 for (int r = 0; r < rows; r++)
                     top16[r][h] =
@@ -142,7 +143,8 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
             __m256i c_field = _mm256_and_si256(_mm256_castps_si256(c[r][g]), _mm256_set1_epi32(0x7f800000));
             __m256i t = _mm256_max_epi32(_mm256_slli_epi32(field[r][g], 16), c_field);
             field[r][g] = t;
-            scale[r][g] = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_set1_epi32((127 + 25 + 127) << 23), t));
+            __m256i scale_field = _mm256_sub_epi32(_mm256_set1_epi32((int)((127u + 25 + 127) << 23)), t);
+            scale[r][g] = _mm256_castsi256_ps(scale_field);
             sum[r][g] = _mm256_setzero_si256();
         }
     second_pass(bf, a, Kp, rows, k0, scale, sum);

@@ -189,7 +189,7 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
             /* exponent fields: c's is 0 for +-0, below every top's */
             __m512i c_field = _mm512_and_si512(_mm512_castps_si512(c[r][g]), _mm512_set1_epi32(0x7f800000));
             __m512i t = _mm512_max_epi32(top[r][g], c_field);
-            bits_of_scale[r][g] = _mm512_sub_epi32(_mm512_set1_epi32((127 + 25 + 127) << 23), t);
+            bits_of_scale[r][g] = _mm512_sub_epi32(_mm512_set1_epi32((int)((127u + 25 + 127) << 23)), t);
             scale[r][g] = _mm512_castsi512_ps(bits_of_scale[r][g]);
             sum[r][g] = _mm512_setzero_si512();
         }
@@ -268,7 +268,8 @@ static inline __attribute__((always_inline)) void tile(const repro_bf16_operands
     for (int64_t k0 = 0; k0 < o->Kp; k0 += BLOCK) {
         __m512 before[R][G];
         memcpy(before, c, sizeof before);
-        unsigned need = kind == ANY ? block(o, pb, m, rows, k0, c) : block_in_range(o, pb, m, rows, kind == NARROW, k0, c);
+        unsigned need = kind == ANY ? block(o, pb, m, rows, k0, c)
+                                    : block_in_range(o, pb, m, rows, kind == NARROW, k0, c);
         if (need) /* rare */
             for (int r = 0; r < rows; r++)
                 if (need >> r & 1)

@@ -205,11 +205,13 @@ void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t 
         order[w] = (int16_t)(16 * (w / 4 % 2) + 4 * (w / 8) + w % 4);
     const __m512i columns = _mm512_loadu_si512(order);
     for (int64_t i = 0; i < M * Kp; i += 16) /* saturating: zeros' -1000 - bias land on -128 */
-        _mm_storeu_si128((__m128i *)(Ae8 + i), _mm512_cvtsepi32_epi8(_mm512_sub_epi32(_mm512_loadu_si512(o->Ae + i), ab)));
+        _mm_storeu_si128((__m128i *)(Ae8 + i),
+                         _mm512_cvtsepi32_epi8(_mm512_sub_epi32(_mm512_loadu_si512(o->Ae + i), ab)));
     for (int64_t n0 = 0; n0 < Np; n0 += PANEL)
         for (int64_t k = 0; k < Kp; k += 2) {
             const int16_t *even = o->Be + repro_bf16_b_at(o, k, n0), *odd = o->Be + repro_bf16_b_at(o, k + 1, n0);
-            __m512i lo = _mm512_subs_epi16(_mm512_loadu_si512(even), bb), hi = _mm512_subs_epi16(_mm512_loadu_si512(odd), bb);
+            __m512i lo = _mm512_subs_epi16(_mm512_loadu_si512(even), bb);
+            __m512i hi = _mm512_subs_epi16(_mm512_loadu_si512(odd), bb);
             lo = _mm512_max_epi16(_mm512_min_epi16(lo, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             hi = _mm512_max_epi16(_mm512_min_epi16(hi, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             __m512i pair = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi16(0xff)), _mm512_slli_epi16(hi, 8));
