@@ -1,4 +1,5 @@
-/* The bf16 GEMM's SIMD kernel and what it shares with gemm_bf16.c (private).
+/* The bf16 GEMM's SIMD kernels and what they share with gemm_bf16.c
+ * (private).
  *
  * The operands come decoded: every bf16 value as the float it is (exact)
  * and its block exponent e (the model's: floor(log2 |x|), -126 for
@@ -9,7 +10,10 @@
  * int32 is the model's truncation (src/ops/tc_model.h). Blocks outside the
  * range where those steps are exact (alignment exponent beyond +-100, sums
  * near 2^31) go through repro_tc_block itself; non-finite inputs send the
- * whole product there (gemm_bf16.c). */
+ * whole product there (gemm_bf16.c). Operands whose exponent ranges keep
+ * every block inside that range (repro_bf16_in_range) take kernels that
+ * check no lane but for the sum's size, and read pass one's exponents as
+ * int8 where the ranges allow (repro_bf16_narrow); docs/bf16.md, "Speed". */
 #ifndef REPRO_OPS_CPU_GEMM_BF16_KERNEL_H
 #define REPRO_OPS_CPU_GEMM_BF16_KERNEL_H
 
