@@ -230,58 +230,164 @@ static int decode_scalar(const repro_bf16_operands *o, float *Af, int32_t *Ae, f
     return !bad;
 }
 
+/* Work split over the pool's threads: slice t of `slices` takes units
+ * [t * units / slices, (t + 1) * units / slices) and keeps what it finds
+ * in its own slot t, which the caller merges in order. */
+enum { MAX_SLICES = 64 };
+typedef void (*slice_fn)(void *ctx, int64_t t, int64_t u0, int64_t u1);
+typedef struct slice_job {
+    slice_fn fn;
+    void *ctx;
+    int64_t units, slices;
+} slice_job;
+
+static void slice_task(void *ctx, int64_t begin, int64_t end)
+{
+    const slice_job *j = ctx;
+    for (int64_t t = begin; t < end; t++)
+        j->fn(j->ctx, t, t * j->units / j->slices, (t + 1) * j->units / j->slices);
+}
+
+/* Returns the number of slices. */
+static int64_t run_slices(const repro_cpu *cpu, int64_t units, slice_fn fn, void *ctx)
+{
+    int64_t threads = cpu->pool ? repro_pool_threads(cpu->pool) : 1;
+    slice_job j = {fn, ctx, units, threads < MAX_SLICES ? threads : MAX_SLICES};
+    if (j.slices > 1)
+        repro_pool_run(cpu->pool, j.slices, slice_task, &j);
+    else
+        slice_task(&j, 0, 1);
+    return j.slices;
+}
+
+static void merge(exp_range *into, int32_t lo, int32_t hi)
+{
+    into->lo = lo < into->lo ? lo : into->lo;
+    into->hi = hi > into->hi ? hi : into->hi;
+}
+
 #if defined(__x86_64__)
 typedef int (*simd_decoder)(const repro_bf16_operands *o, const repro_bf16_sources *s, int64_t m0, int64_t m1,
                             int64_t n0, int64_t n1, repro_bf16_ranges *r);
+typedef void (*simd_narrower)(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias, int32_t b_bias,
+                              int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
-enum { MAX_SLICES = 64, UNIT = 16 }; /* decode's slices: units of 16 rows of A or 16 columns of B */
+enum { ROWS = 16 }; /* a unit of A: 16 rows */
 
-/* The SIMD decode split over the pool: slice t of `slices` takes its share
- * of the units (A's first), and keeps what it saw in its own slot. */
+/* Units of work over both operands: A's rows by ROWS, then B's columns by
+ * `b_unit` (a multiple of 16). Unit span [u0, u1) as rows and columns. */
+static void units_to_spans(const repro_bf16_operands *o, int64_t b_unit, int64_t u0, int64_t u1, int64_t *m0,
+                           int64_t *m1, int64_t *n0, int64_t *n1)
+{
+    int64_t a_units = (o->M + ROWS - 1) / ROWS;
+    int64_t a0 = u0 < a_units ? u0 : a_units, a1 = u1 < a_units ? u1 : a_units;
+    *m0 = a0 * ROWS < o->M ? a0 * ROWS : o->M;
+    *m1 = a1 * ROWS < o->M ? a1 * ROWS : o->M;
+    *n0 = ((u0 > a_units ? u0 : a_units) - a_units) * b_unit;
+    *n1 = ((u1 > a_units ? u1 : a_units) - a_units) * b_unit;
+}
+
+static int64_t units_of(const repro_bf16_operands *o, int64_t b_unit)
+{
+    return (o->M + ROWS - 1) / ROWS + o->Np / b_unit;
+}
+
 typedef struct decode_job {
     const repro_bf16_operands *o;
     const repro_bf16_sources *s;
     simd_decoder decode;
-    int64_t a_units, units, slices;
     repro_bf16_ranges seen[MAX_SLICES];
     int ok[MAX_SLICES];
 } decode_job;
 
-static void decode_task(void *ctx, int64_t begin, int64_t end)
+static void decode_slice(void *ctx, int64_t t, int64_t u0, int64_t u1)
 {
     decode_job *j = ctx;
-    for (int64_t t = begin; t < end; t++) {
-        int64_t u0 = t * j->units / j->slices, u1 = (t + 1) * j->units / j->slices;
-        int64_t a0 = u0 < j->a_units ? u0 : j->a_units, a1 = u1 < j->a_units ? u1 : j->a_units;
-        int64_t b0 = (u0 > j->a_units ? u0 : j->a_units) - j->a_units;
-        int64_t b1 = (u1 > j->a_units ? u1 : j->a_units) - j->a_units;
-        int64_t m1 = a1 * UNIT < j->o->M ? a1 * UNIT : j->o->M;
-        j->ok[t] = j->decode(j->o, j->s, a0 * UNIT, m1, b0 * UNIT, b1 * UNIT, &j->seen[t]);
-    }
+    int64_t m0, m1, n0, n1;
+    units_to_spans(j->o, 16, u0, u1, &m0, &m1, &n0, &n1);
+    j->ok[t] = j->decode(j->o, j->s, m0, m1, n0, n1, &j->seen[t]);
 }
 
 /* The SIMD decoders over the pool's threads; the ranges of all slices. */
 static int decode_simd(simd_decoder decode, const repro_cpu *cpu, const repro_bf16_operands *o,
                        const repro_bf16_sources *s, repro_bf16_ranges *r)
 {
-    int threads = cpu->pool ? repro_pool_threads(cpu->pool) : 1;
-    decode_job j = {o, s, decode, (o->M + UNIT - 1) / UNIT, 0, threads < MAX_SLICES ? threads : MAX_SLICES, {{0}}, {0}};
-    j.units = j.a_units + o->Np / UNIT;
-    if (j.slices > 1)
-        repro_pool_run(cpu->pool, j.slices, decode_task, &j);
-    else
-        decode_task(&j, 0, 1);
+    decode_job j = {o, s, decode, {{0}}, {0}};
+    int64_t slices = run_slices(cpu, units_of(o, 16), decode_slice, &j);
     int ok = 1;
-    *r = (repro_bf16_ranges){INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN};
-    for (int64_t t = 0; t < j.slices; t++) {
-        const repro_bf16_ranges *v = &j.seen[t];
+    exp_range a = {INT32_MAX, INT32_MIN}, b = a;
+    for (int64_t t = 0; t < slices; t++) {
         ok &= j.ok[t];
-        r->a_lo = v->a_lo < r->a_lo ? v->a_lo : r->a_lo, r->a_hi = v->a_hi > r->a_hi ? v->a_hi : r->a_hi;
-        r->b_lo = v->b_lo < r->b_lo ? v->b_lo : r->b_lo, r->b_hi = v->b_hi > r->b_hi ? v->b_hi : r->b_hi;
+        merge(&a, j.seen[t].a_lo, j.seen[t].a_hi);
+        merge(&b, j.seen[t].b_lo, j.seen[t].b_hi);
+    }
+    r->a_lo = a.lo, r->a_hi = a.hi, r->b_lo = b.lo, r->b_hi = b.hi;
+    return ok;
+}
+
+typedef struct narrow_job {
+    const repro_bf16_operands *o;
+    simd_narrower narrow;
+    int8_t *Ae8, *Be8;
+    int32_t a_bias, b_bias;
+} narrow_job;
+
+static void narrow_slice(void *ctx, int64_t t, int64_t u0, int64_t u1)
+{
+    narrow_job *j = ctx;
+    int64_t m0, m1, n0, n1;
+    (void)t;
+    units_to_spans(j->o, REPRO_BF16_PANEL, u0, u1, &m0, &m1, &n0, &n1); /* B's int8 layout goes by panels */
+    j->narrow(j->o, j->Ae8, j->Be8, j->a_bias, j->b_bias, m0, m1, n0, n1);
+}
+#endif
+
+typedef struct c_job {
+    repro_isa isa;
+    const float *C;
+    int64_t N, ldc;
+    exp_range seen[MAX_SLICES];
+    int ok[MAX_SLICES];
+} c_job;
+
+/* C's rows [m0, m1): their range (the model's exponents: subnormals at
+ * -126); 0 when some value is not finite. */
+static void c_slice(void *ctx, int64_t t, int64_t m0, int64_t m1)
+{
+    c_job *j = ctx;
+    exp_range *range = &j->seen[t];
+    const float *C = j->C + m0 * j->ldc;
+    *range = (exp_range){INT32_MAX, INT32_MIN};
+#if defined(__x86_64__)
+    if (j->isa == REPRO_ISA_AVX512 || j->isa == REPRO_ISA_AVX2) {
+        j->ok[t] = (j->isa == REPRO_ISA_AVX512 ? repro_bf16_c_range_avx512 : repro_bf16_c_range_avx2)(
+            C, m1 - m0, j->N, j->ldc, &range->lo, &range->hi);
+        return;
+    }
+#endif
+    uint32_t bad = 0;
+    for (int64_t m = 0; m < m1 - m0; m++)
+        for (int64_t n = 0; n < j->N; n++) {
+            uint32_t u = repro_tc_f2u(C[m * j->ldc + n]);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+            widen(range, repro_bf16_block_exp(u));
+        }
+    j->ok[t] = !bad;
+}
+
+/* The range of C's nonzero exponents, over the pool's threads; 0 when some
+ * value is not finite. */
+static int c_exponents(const repro_cpu *cpu, const float *C, int64_t M, int64_t N, int64_t ldc, exp_range *range)
+{
+    c_job j = {cpu->isa, C, N, ldc, {{0, 0}}, {0}};
+    int64_t slices = run_slices(cpu, M, c_slice, &j);
+    int ok = 1;
+    for (int64_t t = 0; t < slices; t++) {
+        ok &= j.ok[t];
+        merge(range, j.seen[t].lo, j.seen[t].hi);
     }
     return ok;
 }
-#endif
 
 /* Decodes A into Af/Ae [M][Kp] and B into Bf/Be (repro_bf16_b_at, zeros
  * beyond K and N), and sets o->in_range; 0 when an input is not finite
@@ -304,33 +410,14 @@ static int decode(const repro_cpu *cpu, repro_bf16_operands *o, const repro_bf16
 #if defined(__x86_64__)
     if ((isa == REPRO_ISA_AVX512 || isa == REPRO_ISA_AVX2) && o->in_range && repro_bf16_narrow(&r)) {
         int32_t a_bias = r.a_lo <= r.a_hi ? r.a_hi : 0, b_bias = r.b_lo <= r.b_hi ? r.b_hi : 0;
-        (isa == REPRO_ISA_AVX512 ? repro_bf16_narrow_avx512 : repro_bf16_narrow_avx2)(o, Ae8, Be8, a_bias, b_bias);
+        narrow_job j = {o, isa == REPRO_ISA_AVX512 ? repro_bf16_narrow_avx512 : repro_bf16_narrow_avx2, Ae8, Be8,
+                        a_bias, b_bias};
+        run_slices(cpu, units_of(o, REPRO_BF16_PANEL), narrow_slice, &j);
         o->narrow = 1, o->Ae8 = Ae8, o->Be8 = Be8, o->exp_bias = a_bias + b_bias;
     }
 #endif
     (void)isa, (void)Ae8, (void)Be8;
     return 1;
-}
-
-/* The range of C's nonzero exponents (the model's: subnormals at -126);
- * 0 when some value is not finite. */
-static int c_exponents(repro_isa isa, const float *C, int64_t M, int64_t N, int64_t ldc, exp_range *range)
-{
-#if defined(__x86_64__)
-    if (isa == REPRO_ISA_AVX512)
-        return repro_bf16_c_range_avx512(C, M, N, ldc, &range->lo, &range->hi);
-    if (isa == REPRO_ISA_AVX2)
-        return repro_bf16_c_range_avx2(C, M, N, ldc, &range->lo, &range->hi);
-#endif
-    (void)isa;
-    uint32_t bad = 0;
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t n = 0; n < N; n++) {
-            uint32_t u = repro_tc_f2u(C[m * ldc + n]);
-            bad |= (u & 0x7f800000u) == 0x7f800000u;
-            widen(range, repro_bf16_block_exp(u));
-        }
-    return !bad;
 }
 
 /* The SIMD path; returns 0 (nothing written) when it cannot take the product. */
@@ -339,7 +426,7 @@ static int gemm_simd(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K, cons
                      int64_t ldc, int accumulate, int *nomem)
 {
     exp_range c_range = {INT32_MAX, INT32_MIN};
-    if (accumulate && !c_exponents(cpu->isa, C, M, N, ldc, &c_range))
+    if (accumulate && !c_exponents(cpu, C, M, N, ldc, &c_range))
         return 0;
     const int64_t Kp = (K + BLOCK - 1) / BLOCK * BLOCK, Np = (N + LANES - 1) / LANES * LANES;
     size_t na = (size_t)(M * Kp), nb = (size_t)(Kp * Np);

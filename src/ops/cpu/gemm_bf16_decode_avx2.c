@@ -195,27 +195,28 @@ int repro_bf16_c_range_avx2(const float *C, int64_t M, int64_t N, int64_t ldc, i
     return !any_bad;
 }
 
-void repro_bf16_narrow_avx2(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias, int32_t b_bias)
+void repro_bf16_narrow_avx2(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias, int32_t b_bias,
+                            int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
-    const int64_t M = o->M, Kp = o->Kp, Np = o->Np;
+    const int64_t Kp = o->Kp;
     const __m256i ab = _mm256_set1_epi32(a_bias), bb = _mm256_set1_epi16((short)b_bias);
-    for (int64_t i = 0; i < M * Kp; i += 16) { /* saturating: zeros' -1000 - bias land on -128 */
+    for (int64_t i = m0 * Kp; i < m1 * Kp; i += 16) { /* saturating: zeros' -1000 - bias land on -128 */
         __m256i lo = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(o->Ae + i)), ab);
         __m256i hi = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(o->Ae + i + 8)), ab);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
         __m128i x = _mm_packs_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
         _mm_storeu_si128((__m128i *)(Ae8 + i), _mm_packs_epi16(w, x));
     }
-    for (int64_t n0 = 0; n0 < Np; n0 += REPRO_BF16_PANEL) /* a pair's columns in order */
+    for (int64_t n = n0; n < n1; n += REPRO_BF16_PANEL) /* a pair's columns in order */
         for (int64_t k = 0; k < Kp; k += 2)
             for (int h = 0; h < 2; h++) {
-                const int16_t *even = o->Be + repro_bf16_b_at(o, k, n0) + 16 * h;
-                const int16_t *odd = o->Be + repro_bf16_b_at(o, k + 1, n0) + 16 * h;
+                const int16_t *even = o->Be + repro_bf16_b_at(o, k, n) + 16 * h;
+                const int16_t *odd = o->Be + repro_bf16_b_at(o, k + 1, n) + 16 * h;
                 __m256i lo = _mm256_subs_epi16(_mm256_loadu_si256((const __m256i *)even), bb);
                 __m256i hi = _mm256_subs_epi16(_mm256_loadu_si256((const __m256i *)odd), bb);
                 lo = _mm256_max_epi16(_mm256_min_epi16(lo, _mm256_set1_epi16(127)), _mm256_set1_epi16(-128));
                 hi = _mm256_max_epi16(_mm256_min_epi16(hi, _mm256_set1_epi16(127)), _mm256_set1_epi16(-128));
                 __m256i pair = _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi16(0xff)), _mm256_slli_epi16(hi, 8));
-                _mm256_storeu_si256((__m256i *)(Be8 + repro_bf16_b_at(o, k, n0) + 32 * h), pair);
+                _mm256_storeu_si256((__m256i *)(Be8 + repro_bf16_b_at(o, k, n) + 32 * h), pair);
             }
 }

@@ -196,25 +196,25 @@ int repro_bf16_c_range_avx512(const float *C, int64_t M, int64_t N, int64_t ldc,
 }
 
 void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias,
-                              int32_t b_bias)
+                              int32_t b_bias, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
-    const int64_t M = o->M, Kp = o->Kp, Np = o->Np;
+    const int64_t Kp = o->Kp;
     const __m512i ab = _mm512_set1_epi32(a_bias), bb = _mm512_set1_epi16((short)b_bias);
     int16_t order[32]; /* word w holds column 16h + 4L + q, w = 8L + 4h + q (repro_bf16_b8_at) */
     for (int w = 0; w < 32; w++)
         order[w] = (int16_t)(16 * (w / 4 % 2) + 4 * (w / 8) + w % 4);
     const __m512i columns = _mm512_loadu_si512(order);
-    for (int64_t i = 0; i < M * Kp; i += 16) /* saturating: zeros' -1000 - bias land on -128 */
+    for (int64_t i = m0 * Kp; i < m1 * Kp; i += 16) /* saturating: zeros' -1000 - bias land on -128 */
         _mm_storeu_si128((__m128i *)(Ae8 + i),
                          _mm512_cvtsepi32_epi8(_mm512_sub_epi32(_mm512_loadu_si512(o->Ae + i), ab)));
-    for (int64_t n0 = 0; n0 < Np; n0 += PANEL)
+    for (int64_t n = n0; n < n1; n += PANEL)
         for (int64_t k = 0; k < Kp; k += 2) {
-            const int16_t *even = o->Be + repro_bf16_b_at(o, k, n0), *odd = o->Be + repro_bf16_b_at(o, k + 1, n0);
+            const int16_t *even = o->Be + repro_bf16_b_at(o, k, n), *odd = o->Be + repro_bf16_b_at(o, k + 1, n);
             __m512i lo = _mm512_subs_epi16(_mm512_loadu_si512(even), bb);
             __m512i hi = _mm512_subs_epi16(_mm512_loadu_si512(odd), bb);
             lo = _mm512_max_epi16(_mm512_min_epi16(lo, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             hi = _mm512_max_epi16(_mm512_min_epi16(hi, _mm512_set1_epi16(127)), _mm512_set1_epi16(-128));
             __m512i pair = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi16(0xff)), _mm512_slli_epi16(hi, 8));
-            _mm512_storeu_si512(Be8 + repro_bf16_b8_at(o, k, n0), _mm512_permutexvar_epi16(columns, pair));
+            _mm512_storeu_si512(Be8 + repro_bf16_b8_at(o, k, n), _mm512_permutexvar_epi16(columns, pair));
         }
 }

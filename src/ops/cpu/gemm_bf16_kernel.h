@@ -116,13 +116,15 @@ int repro_bf16_decode_avx2(const repro_bf16_operands *o, const repro_bf16_source
 int repro_bf16_c_range_avx512(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
 int repro_bf16_c_range_avx2(const float *C, int64_t M, int64_t N, int64_t ldc, int32_t *lo, int32_t *hi);
 
-/* o's Ae8 and Be8 from its Ae and Be: e - a_bias (A), e - b_bias (B),
- * saturated to int8 (zeros at -128). Be8 as the kernel of the path reads
- * it: AVX-512 at repro_bf16_b8_at; AVX2 each pair's 32 columns in order,
- * column j at bytes 2j (even k) and 2j + 1 (odd k). */
+/* o's Ae8 and Be8 from its Ae and Be, for A's rows [m0, m1) and B's
+ * columns [n0, n1) (multiples of REPRO_BF16_PANEL): e - a_bias (A),
+ * e - b_bias (B), saturated to int8 (zeros at -128). Be8 as the kernel of
+ * the path reads it: AVX-512 at repro_bf16_b8_at; AVX2 each pair's 32
+ * columns in order, column j at bytes 2j (even k) and 2j + 1 (odd k). */
 void repro_bf16_narrow_avx512(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias,
-                              int32_t b_bias);
-void repro_bf16_narrow_avx2(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias, int32_t b_bias);
+                              int32_t b_bias, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+void repro_bf16_narrow_avx2(const repro_bf16_operands *o, int8_t *Ae8, int8_t *Be8, int32_t a_bias, int32_t b_bias,
+                            int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
 /* One block of one output through the model itself. */
 float repro_bf16_block_slow(const repro_bf16_operands *o, int64_t m, int64_t n, int64_t k0, float c);
