@@ -56,6 +56,32 @@ static inline __attribute__((always_inline)) void second_pass(const float *bf, c
     }
 }
 
+/* Pass one on int16 exponents, 16 lanes at once: top16[r][h] = each lane's
+ * largest product exponent plus `bias`, or `floor` where none is larger
+ * (or there is none). */
+static inline __attribute__((always_inline)) void pass_one_int16(const repro_bf16_operands *o, const int16_t *be,
+                                                                 int64_t m, int rows, int64_t k0, short floor,
+                                                                 short bias, __m256i top16[R][G / 2])
+{
+    const int64_t Kp = o->Kp;
+    const int32_t *ae = o->Ae + m * Kp + k0;
+#pragma GCC unroll 2
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < G / 2; h++)
+            top16[r][h] = _mm256_set1_epi16(floor);
+#pragma GCC unroll 16
+    for (int k = 0; k < BLOCK; k++) {
+        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
+#pragma GCC unroll 2
+        for (int h = 0; h < G / 2; h++) {
+            __m256i e = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(eb + 16 * h)), _mm256_set1_epi16(bias));
+#pragma GCC unroll 2
+            for (int r = 0; r < rows; r++)
+                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
+        }
+    }
+}
+
 /* |sum| < 16 * 2^27 = 2^31; c's term (< 2^26) on top must not overflow:
  * lanes with larger sums take the slow path. */
 static inline __m256i too_large(__m256i sum)
@@ -106,24 +132,7 @@ static inline __attribute__((always_inline)) unsigned block_in_range(const repro
                                                  _mm256_set1_epi16(127 - RANGE), none);
             }
     } else {
-        const int32_t *ae = o->Ae + m * Kp + k0;
-#pragma GCC unroll 2
-        for (int r = 0; r < rows; r++)
-            for (int h = 0; h < G / 2; h++)
-                top16[r][h] = _mm256_set1_epi16(127 - RANGE);
-#pragma GCC unroll 16
-        for (int k = 0; k < BLOCK; k++) {
-            const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 2
-            for (int h = 0; h < G / 2; h++) {
-                __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 16 * h));
-                e = _mm256_add_epi16(e, _mm256_set1_epi16(127));
-#pragma GCC unroll 2
-                for (int r = 0; r < rows; r++)
-                    top16[r][h] =
-                        _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
-            }
-        }
+        pass_one_int16(o, be, m, rows, k0, 127 - RANGE, 127, top16);
     }
     __m256i field[R][G], sum[R][G];
 #pragma GCC unroll 2
@@ -175,22 +184,8 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
 {
     const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
-    const int32_t *ae = o->Ae + m * Kp + k0;
     __m256i top16[R][G / 2], top[R][G]; /* pass one on int16: 16 lanes at once */
-    for (int r = 0; r < R; r++)
-        for (int h = 0; h < G / 2; h++)
-            top16[r][h] = _mm256_set1_epi16(LOW);
-#pragma GCC unroll 4
-    for (int k = 0; k < BLOCK; k++) {
-        const int16_t *eb = be + (k0 + k) * REPRO_BF16_PANEL;
-#pragma GCC unroll 2
-        for (int h = 0; h < G / 2; h++) {
-            __m256i e = _mm256_loadu_si256((const __m256i *)(eb + 16 * h));
-#pragma GCC unroll 2
-            for (int r = 0; r < rows; r++)
-                top16[r][h] = _mm256_max_epi16(top16[r][h], _mm256_add_epi16(_mm256_set1_epi16((short)ae[r * Kp + k]), e));
-        }
-    }
+    pass_one_int16(o, be, m, rows, k0, LOW, 0, top16);
     for (int r = 0; r < rows; r++)
         for (int h = 0; h < G / 2; h++) {
             top[r][2 * h] = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(top16[r][h]));

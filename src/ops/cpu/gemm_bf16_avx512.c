@@ -99,18 +99,17 @@ static inline __attribute__((always_inline)) unsigned round_block(int rows, __m5
     return need;
 }
 
-/* Pass one of an in-range block, exponents as int16: each lane's largest
- * product exponent, or -RANGE where none is larger (or there is none), as a
- * float's exponent field: (top + 127) << 23. */
-static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_operands *o, const panel *pb,
-                                                            int64_t m, int rows, int64_t k0, __m512i top[R][G])
+/* Pass one on int16 exponents: top16[r] = each lane's largest product
+ * exponent, or `floor` where none is larger (or there is none). */
+static inline __attribute__((always_inline)) void pass_one_int16(const repro_bf16_operands *o, const panel *pb,
+                                                                 int64_t m, int rows, int64_t k0, short floor,
+                                                                 __m512i top16[R])
 {
     const int64_t Kp = o->Kp;
     const int32_t *ae = o->Ae + m * Kp + k0;
-    __m512i top16[R];
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
-        top16[r] = _mm512_set1_epi16(-RANGE);
+        top16[r] = _mm512_set1_epi16(floor);
 #pragma GCC unroll 16
     for (int k = 0; k < BLOCK; k++) {
         __m512i e = _mm512_loadu_si512(pb->be + (k0 + k) * REPRO_BF16_PANEL);
@@ -118,6 +117,16 @@ static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_ope
         for (int r = 0; r < rows; r++)
             top16[r] = _mm512_max_epi16(top16[r], _mm512_add_epi16(_mm512_set1_epi16((short)ae[r * Kp + k]), e));
     }
+}
+
+/* Pass one of an in-range block, exponents as int16: each lane's largest
+ * product exponent, or -RANGE where none is larger (or there is none), as a
+ * float's exponent field: (top + 127) << 23. */
+static inline __attribute__((always_inline)) void tops_wide(const repro_bf16_operands *o, const panel *pb,
+                                                            int64_t m, int rows, int64_t k0, __m512i top[R][G])
+{
+    __m512i top16[R];
+    pass_one_int16(o, pb, m, rows, k0, -RANGE, top16);
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++) {
         __m512i t16 = _mm512_add_epi16(top16[r], _mm512_set1_epi16(127));
@@ -205,17 +214,8 @@ static inline __attribute__((always_inline)) unsigned block(const repro_bf16_ope
 {
     const int64_t Kp = o->Kp;
     const float *a = o->Af + m * Kp + k0;
-    const int32_t *ae = o->Ae + m * Kp + k0;
     __m512i top16[R], top[R][G];
-    for (int r = 0; r < R; r++)
-        top16[r] = _mm512_set1_epi16(LOW);
-#pragma GCC unroll 4
-    for (int k = 0; k < BLOCK; k++) {
-        __m512i e = _mm512_loadu_si512(pb->be + (k0 + k) * REPRO_BF16_PANEL);
-#pragma GCC unroll 4
-        for (int r = 0; r < rows; r++)
-            top16[r] = _mm512_max_epi16(top16[r], _mm512_add_epi16(_mm512_set1_epi16((short)ae[r * Kp + k]), e));
-    }
+    pass_one_int16(o, pb, m, rows, k0, LOW, top16);
     for (int r = 0; r < rows; r++) {
         top[r][0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(top16[r]));
         top[r][1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(top16[r], 1));
