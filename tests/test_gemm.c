@@ -236,6 +236,23 @@ static void kernel_edges(void)
     printf("kernel edges: %d cases\n", cases);
 }
 
+/* Short k-blocks (K < 64) go to the block kernels, the region's tiles in
+ * one call: several rows and columns of tiles with ragged last ones, B in
+ * place and packed in the same call's region, and A packed into
+ * micro-panels (its k stride a multiple of 128 floats, many columns), each
+ * with accumulate and bias. */
+static void short_k_blocks(void)
+{
+    for (int variant = 0; variant < 3; variant++) {
+        int acc = variant == 1, bias = variant == 2;
+        check_case(128, 200, 10, 1, 0, acc, bias, variant == 0, 1); /* A packed, B in place */
+        check_case(256, 130, 63, 1, 1, acc, bias, 0, 1);            /* A packed, B transposed */
+        check_case(16, 97, 9, 0, 0, acc, bias, 1, 1);               /* B in place, then packed */
+        check_case(61, 75, 1, 0, 1, acc, bias, 0, 1);
+        check_case(200, 47, 33, 1, 0, acc, bias, 1, 1);
+    }
+}
+
 /* Exact expectations: -0 handling, inf, NaN, K == 0. */
 static void known_answers(void)
 {
@@ -409,6 +426,7 @@ int main(void)
     cnn_shapes();
     a_along_k_wide();
     kernel_edges();
+    short_k_blocks();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);
     return test_finish("test_gemm");

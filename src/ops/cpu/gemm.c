@@ -48,9 +48,10 @@ enum {
     DIRECT_MAX_TILES = 2,  /* row tiles up to which B is read in place (see above) */
     FAR_B_BYTES = 1 << 20, /* a B larger than this is taken to come from L3 or memory: half this
                             * Xeon's 2 MB L2, twice Zen 3's 512 KB */
-    PREFETCH_C_MIN_KC = 64 /* k-blocks shorter than this leave the next C tile to the hardware: a
-                            * tile of 9 or 10 k's is over before the hints pay for themselves (dX of
-                            * the 10-wide layer, conv1's forward: 1.17-1.33x faster without) */
+    PREFETCH_C_MIN_KC = 64 /* k-blocks shorter than this leave the next C tile to the hardware (a
+                            * tile of 9 or 10 k's is over before the hints pay for themselves: dX of
+                            * the 10-wide layer, conv1's forward, 1.17-1.33x faster without), and
+                            * go to the block kernel, the region's tiles in one call */
 };
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
@@ -59,6 +60,7 @@ typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc,
 typedef struct gemm_impl {
     int mr, nr;
     repro_gemm_kernel_fn kernel;
+    repro_gemm_block_fn block; /* for short k-blocks; NULL: the kernel tile by tile */
     pack_bt_fn pack_bt; /* NULL: plain C only */
     pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
@@ -71,20 +73,22 @@ static gemm_impl impl_of(repro_isa isa)
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_block_avx512, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
+                           repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
-                           repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2, repro_gemm_pack_b_avx2};
+                           repro_gemm_block_avx2, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
+                           repro_gemm_pack_b_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
-        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon,
+        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon, NULL,
                            repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -226,6 +230,21 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
+            if (kc < PREFETCH_C_MIN_KC && j->impl.block) {
+                /* short k-blocks: all the region's tiles in one call or two (B in place, then packed) */
+                const float *a = packed_a ? abuf : j->A + m0 * j->a_rs + pc * j->a_cs;
+                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
+                const int64_t a_next = packed_a ? ps : mr * j->a_rs;
+                float *c = j->C + m0 * j->ldc + jc;
+                const float *bias = last && j->bias ? j->bias + jc : NULL;
+                if (nc_direct > 0)
+                    j->impl.block(kc, a, a_rs, a_cs, a_next, bsrc, j->b_rs, nr, c, j->ldc, (int)(m1 - m0),
+                                  (int)nc_direct, load_c, bias);
+                if (nc > nc_direct)
+                    j->impl.block(kc, a, a_rs, a_cs, a_next, bbuf, nr, kc * nr, c + nc_direct, j->ldc,
+                                  (int)(m1 - m0), (int)(nc - nc_direct), load_c, bias ? bias + nc_direct : NULL);
+                continue;
+            }
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 const int rows = (int)min64(mr, m1 - ir);
                 const float *a = packed_a ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;

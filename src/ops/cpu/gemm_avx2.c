@@ -116,6 +116,53 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
     }
 }
 
+/* The block kernel (gemm_kernel.h's repro_gemm_block_fn), a row of tiles
+ * at a time: the full NR-wide ones (constant width: plain loads and
+ * stores), then the last, NR wide or narrower; tile t's B at b + t * b_next. */
+static inline __attribute__((always_inline)) void tile_row(const int R, int64_t kc, const float *a, int64_t a_rs,
+                                                           int64_t a_cs, const float *b, int64_t ldb, int64_t b_next,
+                                                           float *c, int64_t ldc, int nr, int load_c,
+                                                           const float *bias)
+{
+    for (; nr > NR; nr -= NR, b += b_next, c += NR, bias = bias ? bias + NR : NULL)
+        tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, NR, load_c, bias);
+    if (nr > 8)
+        tile(R, 2, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);
+    else
+        tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);
+}
+
+#define ROW_CASE(R)                                                                        \
+    case R:                                                                                \
+        if (packed)                                                                        \
+            tile_row(R, kc, a, 1, MR, b, NR, b_next, c, ldc, nr, load_c, bias);            \
+        else if (rows_k)                                                                   \
+            tile_row(R, kc, a, a_rs, 1, b, NR, b_next, c, ldc, nr, load_c, bias);          \
+        else if (cols_k)                                                                   \
+            tile_row(R, kc, a, 1, a_cs, b, NR, b_next, c, ldc, nr, load_c, bias);          \
+        else                                                                               \
+            tile_row(R, kc, a, a_rs, a_cs, b, ldb, b_next, c, ldc, nr, load_c, bias);      \
+        break;
+
+void repro_gemm_block_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, int64_t a_next,
+                           const float *b, int64_t ldb, int64_t b_next, float *c, int64_t ldc, int mr, int nr,
+                           int load_c, const float *bias)
+{
+    const int packed = a_rs == 1 && a_cs == MR && ldb == NR;
+    const int rows_k = a_cs == 1 && ldb == NR;
+    const int cols_k = a_rs == 1 && ldb == NR;
+    for (; mr > 0; mr -= MR, a += a_next, c += MR * ldc) {
+        switch (mr < MR ? mr : MR) {
+            ROW_CASE(6)
+            ROW_CASE(5)
+            ROW_CASE(4)
+            ROW_CASE(3)
+            ROW_CASE(2)
+            ROW_CASE(1)
+        }
+    }
+}
+
 /* out[t][j] = in[j][t]: the classic three-stage 8 x 8 transpose. */
 static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
 {

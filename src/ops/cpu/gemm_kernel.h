@@ -16,7 +16,17 @@
  *
  * The driver passes load_c for every k-block after the first (and for the
  * first when accumulating) and bias only with the last k-block, so the
- * blocks together are the contract of gemm.h. */
+ * blocks together are the contract of gemm.h.
+ *
+ * A block kernel (repro_gemm_block_fn) does a block of such tiles, the
+ * same as one kernel call per tile: mr rows and nr columns (any), cut into
+ * rows of MR (the last may have fewer) and columns of NR (the last may be
+ * narrower). Row tile r reads A at a + r*a_next (in place: MR*a_rs; packed:
+ * the panel stride) and writes C MR*r rows on; column tile t reads B at
+ * b + t*b_next (packed: kc*NR; in place: NR), C and bias NR*t columns on.
+ * It is for short k-blocks (9 or 10 k's: dX of the 10-wide layers,
+ * conv1's forward), where a call's set-up costs about as much as a
+ * tile's fmas. */
 #ifndef REPRO_OPS_GEMM_KERNEL_H
 #define REPRO_OPS_GEMM_KERNEL_H
 
@@ -25,6 +35,9 @@
 typedef void (*repro_gemm_kernel_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                                      const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      int load_c, const float *bias);
+typedef void (*repro_gemm_block_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, int64_t a_next,
+                                    const float *b, int64_t ldb, int64_t b_next, float *c, int64_t ldc, int mr,
+                                    int nr, int load_c, const float *bias);
 
 enum {
     REPRO_GEMM_SCALAR_MR = 4,
@@ -46,6 +59,12 @@ void repro_gemm_kernel_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                               const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias);
+void repro_gemm_block_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, int64_t a_next,
+                           const float *b, int64_t ldb, int64_t b_next, float *c, int64_t ldc, int mr, int nr,
+                           int load_c, const float *bias);
+void repro_gemm_block_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, int64_t a_next,
+                             const float *b, int64_t ldb, int64_t b_next, float *c, int64_t ldc, int mr, int nr,
+                             int load_c, const float *bias);
 void repro_gemm_kernel_neon(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                             const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                             const float *bias);
