@@ -150,7 +150,7 @@ static figures measure(const operands *o, const repro_cpu *cpu, int threads, int
 {
     const shape *s = o->s;
     double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
-    int calls = (int)(2e7 / flops) + 1;
+    int calls = (int)(2e9 / flops) + 1; /* about 10 ms at 200 GFLOP/s (time_calls) */
     double ours[MAX_REPS], blas[MAX_REPS], ratio[MAX_REPS];
     run_repro(o, cpu); /* warm the caches and the pool */
 #ifdef REPRO_HAVE_OPENBLAS
