@@ -25,8 +25,10 @@
  * strides (no packing, so no copy of A per thread either). B is read in place too
  * where packing would not pay: when it is contiguous along n and the region
  * has so few rows (at most DIRECT_MAX_TILES micro-tiles, as in dW of a
- * 10-wide layer) that each packed strip would be read only once or twice;
- * then only the ragged last strip (narrower than NR) is packed.
+ * 10-wide layer) that each packed strip would be read only once or twice,
+ * or K is so short (under PREFETCH_C_MIN_KC: dX of a 10-wide layer) that
+ * the block of B is a few KB and stays in L1 in place; then only the
+ * ragged last strip (narrower than NR) is packed.
  * A is packed in one case: when its rows are contiguous but k is strided
  * by a multiple of 512 bytes (dW's dy^T: A(o,b) = dy[b][o], O = 128, 256).
  * Then a micro-tile's successive k's sit in at most 8 of L1's 64 sets and
@@ -211,7 +213,7 @@ static void prefetch_c(const float *c, int64_t ldc, int rows, int cols)
 static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
-    const int direct = j->b_cs == 1 && m1 - m0 <= DIRECT_MAX_TILES * mr;
+    const int direct = j->b_cs == 1 && (m1 - m0 <= DIRECT_MAX_TILES * mr || j->K < PREFETCH_C_MIN_KC);
     const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
     for (int64_t pc = 0; pc < j->K; pc += j->kc) {
         const int64_t kc = min64(j->kc, j->K - pc);
