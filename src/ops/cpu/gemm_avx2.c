@@ -132,36 +132,9 @@ static inline __attribute__((always_inline)) void tile_row(const int R, int64_t 
         tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);
 }
 
-#define ROW_CASE(R)                                                                        \
-    case R:                                                                                \
-        if (packed)                                                                        \
-            tile_row(R, kc, a, 1, MR, b, NR, b_next, c, ldc, nr, load_c, bias);            \
-        else if (rows_k)                                                                   \
-            tile_row(R, kc, a, a_rs, 1, b, NR, b_next, c, ldc, nr, load_c, bias);          \
-        else if (cols_k)                                                                   \
-            tile_row(R, kc, a, 1, a_cs, b, NR, b_next, c, ldc, nr, load_c, bias);          \
-        else                                                                               \
-            tile_row(R, kc, a, a_rs, a_cs, b, ldb, b_next, c, ldc, nr, load_c, bias);      \
-        break;
-
-void repro_gemm_block_avx2(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, int64_t a_next,
-                           const float *b, int64_t ldb, int64_t b_next, float *c, int64_t ldc, int mr, int nr,
-                           int load_c, const float *bias)
-{
-    const int packed = a_rs == 1 && a_cs == MR && ldb == NR;
-    const int rows_k = a_cs == 1 && ldb == NR;
-    const int cols_k = a_rs == 1 && ldb == NR;
-    for (; mr > 0; mr -= MR, a += a_next, c += MR * ldc) {
-        switch (mr < MR ? mr : MR) {
-            ROW_CASE(6)
-            ROW_CASE(5)
-            ROW_CASE(4)
-            ROW_CASE(3)
-            ROW_CASE(2)
-            ROW_CASE(1)
-        }
-    }
-}
+#define REPRO_GEMM_BLOCK_NAME repro_gemm_block_avx2
+#define REPRO_GEMM_BLOCK_MR 6
+#include "ops/cpu/gemm_block.h"
 
 /* out[t][j] = in[j][t]: the classic three-stage 8 x 8 transpose. */
 static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
