@@ -37,6 +37,7 @@
  * with few column strips to share it the copy would cost more than it saves. */
 #include "ops/cpu/gemm.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,31 @@ static void prefetch_c(const float *c, int64_t ldc, int rows, int cols)
             __builtin_prefetch(c + i * ldc + j, 1, 3);
 }
 
+/* Short k-blocks: rows [m0, m1) of the nc columns at jc through the block
+ * kernel, all their tiles in one call or two (B in place, then packed),
+ * in chunks of rows an int can count. */
+static void run_block(const gemm_job *j, int64_t m0, int64_t m1, int64_t jc, int64_t nc, int64_t nc_direct,
+                      int64_t pc, int64_t kc, int load_c, int last, int packed_a, int64_t ps, const float *bsrc,
+                      const float *bbuf, const float *abuf)
+{
+    const int mr = j->impl.mr, nr = j->impl.nr;
+    const int64_t chunk = INT_MAX / mr * mr;
+    const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
+    const int64_t a_next = packed_a ? ps : mr * j->a_rs;
+    const float *bias = last && j->bias ? j->bias + jc : NULL;
+    for (int64_t i0 = m0; i0 < m1; i0 += chunk) {
+        const int rows = (int)min64(chunk, m1 - i0);
+        const float *a = packed_a ? abuf + (i0 - m0) / mr * ps : j->A + i0 * j->a_rs + pc * j->a_cs;
+        float *c = j->C + i0 * j->ldc + jc;
+        if (nc_direct > 0)
+            j->impl.block(kc, a, a_rs, a_cs, a_next, bsrc, j->b_rs, nr, c, j->ldc, rows, (int)nc_direct, load_c,
+                          bias);
+        if (nc > nc_direct)
+            j->impl.block(kc, a, a_rs, a_cs, a_next, bbuf, nr, kc * nr, c + nc_direct, j->ldc, rows,
+                          (int)(nc - nc_direct), load_c, bias ? bias + nc_direct : NULL);
+    }
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
 static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
@@ -233,18 +259,7 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
             if (kc < PREFETCH_C_MIN_KC && j->impl.block) {
-                /* short k-blocks: all the region's tiles in one call or two (B in place, then packed) */
-                const float *a = packed_a ? abuf : j->A + m0 * j->a_rs + pc * j->a_cs;
-                const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
-                const int64_t a_next = packed_a ? ps : mr * j->a_rs;
-                float *c = j->C + m0 * j->ldc + jc;
-                const float *bias = last && j->bias ? j->bias + jc : NULL;
-                if (nc_direct > 0)
-                    j->impl.block(kc, a, a_rs, a_cs, a_next, bsrc, j->b_rs, nr, c, j->ldc, (int)(m1 - m0),
-                                  (int)nc_direct, load_c, bias);
-                if (nc > nc_direct)
-                    j->impl.block(kc, a, a_rs, a_cs, a_next, bbuf, nr, kc * nr, c + nc_direct, j->ldc,
-                                  (int)(m1 - m0), (int)(nc - nc_direct), load_c, bias ? bias + nc_direct : NULL);
+                run_block(j, m0, m1, jc, nc, nc_direct, pc, kc, load_c, last, packed_a, ps, bsrc, bbuf, abuf);
                 continue;
             }
             for (int64_t ir = m0; ir < m1; ir += mr) {
