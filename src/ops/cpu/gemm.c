@@ -62,6 +62,7 @@ typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc,
 
 typedef struct gemm_impl {
     int mr, nr;
+    int mr_edge; /* a region's last row tile goes whole up to this many rows (A in place) */
     repro_gemm_kernel_fn kernel;
     repro_gemm_block_fn block; /* for short k-blocks; NULL: the kernel tile by tile */
     pack_bt_fn pack_bt; /* NULL: plain C only */
@@ -75,23 +76,25 @@ static gemm_impl impl_of(repro_isa isa)
     switch (isa) {
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
-        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, repro_gemm_kernel_avx512,
+        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, REPRO_GEMM_AVX512_MR_EDGE,
+                           repro_gemm_kernel_avx512,
                            repro_gemm_block_avx512, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
-        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, repro_gemm_kernel_avx2,
+        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, REPRO_GEMM_AVX2_MR, repro_gemm_kernel_avx2,
                            repro_gemm_block_avx2, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
-        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, repro_gemm_kernel_neon, NULL,
+        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, REPRO_GEMM_NEON_MR, repro_gemm_kernel_neon, NULL,
                            repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, repro_gemm_kernel_scalar, NULL, NULL, NULL, NULL};
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, REPRO_GEMM_SCALAR_MR, repro_gemm_kernel_scalar,
+                       NULL, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -262,14 +265,15 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 run_block(j, m0, m1, jc, nc, nc_direct, pc, kc, load_c, last, packed_a, ps, bsrc, bbuf, abuf);
                 continue;
             }
-            for (int64_t ir = m0; ir < m1; ir += mr) {
-                const int rows = (int)min64(mr, m1 - ir);
+            for (int64_t ir = m0, rows; ir < m1; ir += rows) {
+                /* the last rows whole, up to mr_edge (packed A comes in panels of mr) */
+                rows = m1 - ir <= j->impl.mr_edge && !packed_a ? m1 - ir : min64(mr, m1 - ir);
                 const float *a = packed_a ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
                 const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int cols = (int)min64(nr, nc - jr);
                     /* the next tile: along the row, else the start of the next row of tiles */
-                    int64_t next_ir = jr + nr < nc ? ir : ir + mr, next_jr = jr + nr < nc ? jr + nr : 0;
+                    int64_t next_ir = jr + nr < nc ? ir : ir + rows, next_jr = jr + nr < nc ? jr + nr : 0;
                     if (next_ir < m1 && kc >= PREFETCH_C_MIN_KC)
                         prefetch_c(j->C + next_ir * j->ldc + jc + next_jr, j->ldc, (int)min64(mr, m1 - next_ir),
                                    (int)min64(nr, nc - next_jr));

@@ -5,14 +5,16 @@
  * of gemm_kernel.h. Edge tiles use masked loads and stores of C.
  *
  * The body is instantiated for every row count R <= 8 and width W (1 or 2
- * vectors), so an edge tile (the 2 rows left of M = 10, the 10 columns of
- * N = 10) costs its own size, not a full tile's. Each instance does the
- * same fmas in the same order for the elements it owns. */
+ * vectors), so an edge tile (the 10 columns of N = 10) costs its own size,
+ * not a full tile's; and for R = 9 and 10, a region's last rows with the
+ * tile before them (MR_EDGE, gemm_kernel.h: the 2 rows left of M = 10 were
+ * a tile of their own, latency-bound). Each instance does the same fmas in
+ * the same order for the elements it owns. */
 #include <immintrin.h>
 
 #include "ops/cpu/gemm_kernel.h"
 
-enum { MR = REPRO_GEMM_AVX512_MR, NR = REPRO_GEMM_AVX512_NR };
+enum { MR = REPRO_GEMM_AVX512_MR, NR = REPRO_GEMM_AVX512_NR, MR_EDGE = REPRO_GEMM_AVX512_MR_EDGE };
 
 static __mmask16 lanes(int n)
 {
@@ -25,14 +27,14 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
                                                        int64_t ldc, int nr, int load_c, const float *bias)
 {
     const __mmask16 m[2] = {lanes(nr), lanes(nr - 16)};
-    __m512 acc[MR][2];
-#pragma GCC unroll 8
+    __m512 acc[MR_EDGE][2];
+#pragma GCC unroll 10
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
             acc[i][h] = load_c ? _mm512_maskz_loadu_ps(m[h], c + i * ldc + 16 * h) : _mm512_setzero_ps();
-    const float *row[MR];
-#pragma GCC unroll 8
+    const float *row[MR_EDGE];
+#pragma GCC unroll 10
     for (int i = 0; i < R; i++)
         row[i] = a + i * a_rs;
 #pragma GCC unroll 4
@@ -41,7 +43,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
             bv[h] = _mm512_loadu_ps(b + k * ldb + 16 * h);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
         for (int i = 0; i < R; i++) {
             const __m512 ai = _mm512_set1_ps(row[i][off]);
 #pragma GCC unroll 2
@@ -53,12 +55,12 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++) {
             const __m512 bh = _mm512_maskz_loadu_ps(m[h], bias + 16 * h);
-#pragma GCC unroll 8
+#pragma GCC unroll 10
             for (int i = 0; i < R; i++)
                 acc[i][h] = _mm512_add_ps(acc[i][h], bh);
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 10
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
@@ -89,6 +91,8 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
             tile(R, 1, kc, a, a_rs, a_cs, b, ldb, c, ldc, nr, load_c, bias);               \
         return;
 
+_Static_assert(MR_EDGE == 10, "the kernel's switch has instances for R up to 10");
+
 void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                               const float *b, int64_t ldb, float *c, int64_t ldc, int mr, int nr, int load_c,
                               const float *bias)
@@ -97,6 +101,8 @@ void repro_gemm_kernel_avx512(int64_t kc, const float *a, int64_t a_rs, int64_t 
     const int rows_k = a_cs == 1 && ldb == NR; /* A in place, its rows along k */
     const int cols_k = a_rs == 1 && ldb == NR; /* A in place, its columns along m (the conv's) */
     switch (mr) {
+        TILE_CASE(10)
+        TILE_CASE(9)
         TILE_CASE(8)
         TILE_CASE(7)
         TILE_CASE(6)

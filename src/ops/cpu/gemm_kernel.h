@@ -5,7 +5,8 @@
  * strides (in place, or packed [kc][MR] by the driver: gemm.c); B comes packed, or in place
  * when it is contiguous along n and the tile is a full NR wide:
  *
- *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr
+ *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (mr <= MR, or up
+ *      to the path's MR_EDGE, where it has one, for A in place)
  *   b: b[k*ldb + j] = B(k0+k, n0+j); packed: ldb = NR, 64-byte aligned, and
  *      columns nr..NR-1 are padding; in place: ldb = B's row stride, nr = NR
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
@@ -46,6 +47,11 @@ enum {
     REPRO_GEMM_AVX2_NR = 16,
     REPRO_GEMM_AVX512_MR = 8, /* 8 x 2 zmm accumulators; 256 rows split evenly */
     REPRO_GEMM_AVX512_NR = 32,
+    /* A region's last row tile goes whole up to this many rows (20 zmm
+     * accumulators of 32): alone, the 1 or 2 rows left of M = 9, 10, 289
+     * had 2 or 4 fma chains, too few to hide the fma's latency, and took
+     * half the time of the 8 rows before them. */
+    REPRO_GEMM_AVX512_MR_EDGE = 10,
     REPRO_GEMM_NEON_MR = 6, /* 6 x 4 q-register accumulators + 4 for b, of 32 */
     REPRO_GEMM_NEON_NR = 16
 };
