@@ -7,6 +7,8 @@
  *   pool1  max 2x2 stride 2, 32x28x28     forward (with argmax); backward
  *   conv2  32 -> 64, 3x3, pad 1, 14x14   forward; backward dx + dw + db
  *   pool2  max 2x2 stride 2, 64x14x14     forward; backward
+ *   conv1 + pool1 backward, fused (what training runs: dw + db straight
+ *          from the pool's dy and argmax, repro_conv2d_backward_maxpool)
  *
  * GFLOP/s counts 2 per multiply-add of the chains as written, padding taps
  * included (what the kernels compute). The scalar path is ~100x slower and
@@ -119,7 +121,15 @@ static double conv_flops(const conv_layer *l, phase ph)
 }
 
 
-/* Best seconds of one call over reps timings, each of at least ~50 ms. */
+/* conv1's dw and db from pool1's dy and argmax in one kernel. */
+static void run_fused(const conv_layer *c, const pool_layer *p, const repro_cpu *cpu)
+{
+    repro_error err;
+    ok(repro_conv2d_backward_maxpool(cpu, &c->s, &p->s, c->dw, c->db, p->dy, p->argmax, c->x, &err), &err);
+}
+
+/* Best seconds of one call over reps timings, each of at least ~50 ms:
+ * the conv's or the pool's phase, or both given, the fused backward. */
 static double best_seconds(const conv_layer *c, const pool_layer *p, phase ph, const repro_cpu *cpu, int reps)
 {
     double best = 1e30;
@@ -127,7 +137,9 @@ static double best_seconds(const conv_layer *c, const pool_layer *p, phase ph, c
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         for (int i = 0; i < calls; i++) {
-            if (c)
+            if (c && p)
+                run_fused(c, p, cpu);
+            else if (c)
                 run_conv(c, ph, cpu);
             else
                 run_pool(p, ph, cpu);
@@ -155,6 +167,13 @@ int main(int argc, char **argv)
     conv_layer conv[2] = {conv_layer_of("conv1 1->32 28x28", 1, 28, 32, 0),
                           conv_layer_of("conv2 32->64 14x14", 32, 14, 64, 1)};
     pool_layer pool[2] = {pool_layer_of("pool1 32x28x28", 32, 28), pool_layer_of("pool2 64x14x14", 64, 14)};
+    for (int l = 0; l < 2; l++) { /* argmax as training makes it: pool1 reads conv1's output */
+        repro_cpu cpu = {repro_isa_best(), NULL};
+        free(pool[l].x);
+        pool[l].x = conv[l].y;
+        run_conv(&conv[l], FWD, &cpu);
+        run_pool(&pool[l], FWD, &cpu);
+    }
     const repro_isa isas[] = {REPRO_ISA_SCALAR, REPRO_ISA_AVX2, REPRO_ISA_AVX512};
     printf("Fashion CNN layers, batch %d: ms per call (GFLOP/s), best of %d\n", BATCH, reps);
     for (int i = 0; i < 3; i++) {
@@ -179,6 +198,9 @@ int main(int argc, char **argv)
                     total += sec;
                 }
             }
+            double sec = best_seconds(&conv[0], &pool[0], BWD, &cpu, reps);
+            printf("  %-20s %-8s %8.3f ms  (%6.1f GFLOP/s)\n", "conv1 + pool1", "dw+db", sec * 1e3,
+                   conv_flops(&conv[0], BWD) / sec * 1e-9);
             printf("  conv layers: %.3f ms (%.1f GFLOP/s); all four layers forward + backward: %.3f ms\n",
                    conv_total * 1e3, conv_flop / conv_total * 1e-9, total * 1e3);
         }

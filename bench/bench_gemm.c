@@ -7,7 +7,9 @@
  *   CNN, batch 128 (examples/fashion_cnn.yaml): the two linear layers the
  *     same way, and the products conv2d.c makes for conv1 (1->32, 28x28)
  *     and conv2 (32->64, 14x14), per image: forward (pixels x taps x
- *     channels), dX of conv2 and dW (taps + the bias row, over pixels);
+ *     channels), dX of conv2 and dW (taps + the bias row, over pixels;
+ *     conv1's B is dy pixel-major, as its max pool's backward writes it
+ *     for the fused kernel, conv2's dy as planes, transposed);
  *   1024^3 for reference.
  *
  * The machine is shared, so ours and OpenBLAS's are timed interleaved in
@@ -76,7 +78,7 @@ static const shape shapes[] = {
     {"cnn fc2 dW   10x128x128", 10, 128, 128, 1, 0, 1},
     /* CNN conv layers, one image (conv2d.c's orientations) */
     {"conv1 fwd    784x32x9", 784, 32, 9, 1, 1, 0},
-    {"conv1 dW     10x32x784", 10, 32, 784, 0, 1, 1},
+    {"conv1 dW     10x32x784", 10, 32, 784, 0, 0, 1}, /* B: the pool's dy, pixel-major */
     {"conv2 fwd    196x64x288", 196, 64, 288, 1, 1, 0},
     {"conv2 dX     196x32x576", 196, 32, 576, 1, 0, 0},
     {"conv2 dW     289x64x196", 289, 64, 196, 0, 1, 1},

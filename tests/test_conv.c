@@ -435,6 +435,50 @@ typedef struct pool_case {
     int64_t N, C, H, W, KH, KW, sh, sw, ph, pw;
 } pool_case;
 
+/* repro_maxpool2x2_backward_pixels, image by image, rows of C + 3 floats,
+ * against the reference's dx (dx_ref) transposed: the columns past C keep
+ * their poison. Other windows are refused. */
+static void check_pool_pixels(const repro_pool2d_shape *s, const float *dx_ref, const float *dy, const int32_t *am,
+                              const char *what, const char *note)
+{
+    repro_pool2d_shape one = *s;
+    one.N = 1;
+    repro_error err;
+    const int64_t HW = s->H * s->W, OHW = s->OH * s->OW, ld = s->C + 3;
+    float *dxT = malloc((size_t)(HW * ld) * sizeof *dxT);
+    if (!repro_pool2d_is_2x2_tiling(s)) {
+        repro_cpu cpu = {REPRO_ISA_SCALAR, NULL};
+        CHECK(repro_maxpool2x2_backward_pixels(&cpu, &one, dxT, ld, dy, am, &err) == REPRO_ERR_ARG);
+        CHECK_MSG(strstr(err.message, "takes one image (N=1) of 2x2 windows at stride 2 without padding") != NULL,
+                  "%s", err.message);
+        free(dxT);
+        return;
+    }
+    float *planes = malloc((size_t)(s->C * HW) * sizeof *planes);
+    for (int i = 0; i < N_ISAS; i++) {
+        if (!isa_ok[i])
+            continue;
+        repro_cpu cpu = {isas[i], pools[2]};
+        int good = 1, poison = 1;
+        for (int64_t n = 0; n < s->N && good; n++) {
+            for (int64_t e = 0; e < HW * ld; e++)
+                dxT[e] = -7.0f;
+            CHECK(repro_maxpool2x2_backward_pixels(&cpu, &one, dxT, ld, dy + n * s->C * OHW, am + n * s->C * OHW,
+                                                   &err) == REPRO_OK);
+            for (int64_t px = 0; px < HW; px++) {
+                for (int64_t c = 0; c < s->C; c++)
+                    planes[c * HW + px] = dxT[px * ld + c];
+                for (int64_t c = s->C; c < ld; c++)
+                    poison &= dxT[px * ld + c] == -7.0f;
+            }
+            good = same(planes, dx_ref + n * s->C * HW, s->C * HW, what);
+        }
+        CHECK_MSG(good && poison, "max backward pixel-major%s, %s: %s%s", note, repro_isa_name(isas[i]), what,
+                  poison ? "" : " (wrote past C)");
+    }
+    free(planes), free(dxT);
+}
+
 static void check_pool(const pool_case *k, fill_kind kind)
 {
     repro_pool2d_shape s = {.N = k->N, .C = k->C, .H = k->H, .W = k->W, .KH = k->KH, .KW = k->KW,
@@ -474,6 +518,7 @@ static void check_pool(const pool_case *k, fill_kind kind)
             CHECK_MSG(same(dx, dxa_ref, nx, what), "avg backward, pool %d: %s", t, what);
         }
     }
+    check_pool_pixels(&s, dx_ref, dy, am_ref, what, "");
     /* an argmax that points outside its window or the plane matches nothing */
     for (int64_t e = 0; e < ny; e += 3)
         am[e] = (int32_t)((e * 7919) % (s.H * s.W + 9)) - 4;
@@ -485,6 +530,7 @@ static void check_pool(const pool_case *k, fill_kind kind)
         CHECK(repro_maxpool2d_backward(&cpu, &s, dx, dy, am, &err) == REPRO_OK);
         CHECK_MSG(same(dx, dx_ref, nx, what), "max backward, stray argmax, %s: %s", repro_isa_name(isas[i]), what);
     }
+    check_pool_pixels(&s, dx_ref, dy, am, what, ", stray argmax");
     free(x), free(dy), free(y_ref), free(y), free(ya_ref), free(dx_ref), free(dxa_ref), free(dx), free(am_ref),
         free(am);
 }
@@ -510,6 +556,10 @@ static void pool_cases(void)
         {2, 3, 31, 17, 2, 2, 2, 2, 0, 0},
         {2, 3, 37, 40, 2, 2, 2, 2, 0, 0},
         {1, 2, 6, 301, 2, 2, 2, 2, 0, 0},
+        /* pixel-major: 8 planes a step, a last step of windows overlapping
+         * (28 windows), odd sizes; fewer than 8 windows */
+        {2, 17, 9, 15, 2, 2, 2, 2, 0, 0},
+        {1, 9, 5, 5, 2, 2, 2, 2, 0, 0},
     };
     const int n = (int)(sizeof cases / sizeof cases[0]);
     const fill_kind kinds[] = {PLAIN, FINITE, NONFINITE, TIES};

@@ -18,6 +18,8 @@
  *       A = colT (OH*OW, 1), B(r, o') = dy (1, OH*OW). The same chain carries on
  *       from image to image, so the sum runs over (n, oh, ow) ascending. db is
  *       one more row of the same product, its taps all 1.0f (see "dw and db").
+ *       Fused with a 2x2 max pool's backward (the first layer's dw), dy is
+ *       made pixel-major, B = dy (C, 1), and read in place (dy_planes).
  *
  * (The orientations were measured on the Fashion CNN's layers. The
  * forward writes y's planes directly: with the pixels as rows its result
@@ -84,6 +86,7 @@ typedef struct conv_job {
     const int32_t *pool_argmax;    /* argmax, and each part's dy of one image at dyn (slot's end) */
     size_t dyn_at;
     repro_pool2d_shape ps; /* the pool of one image (N = 1) */
+    int pool_pixels;       /* a 2x2 pool's dy pixel-major (dy_planes): where pool2d has its SIMD twin */
     float *scratch;     /* parts x slot floats */
     size_t slot;
     int64_t parts;
@@ -362,21 +365,36 @@ static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, fl
     }
 }
 
-/* dy of image n, group g, channels [c0, c1): the caller's, or, after a max
- * pool, the pool's backward for those planes (pool2d.h's), made in part p's
- * dyn while the GEMM that reads it is next. */
-static const float *dy_planes(conv_job *j, int64_t p, int64_t n, int64_t g, int64_t c0, int64_t c1)
+/* dy of image n, group g, channels [c0, c1) as the GEMM's B(r, o'), at
+ * B[r * rs + o' * cs]: the caller's planes (rs 1, cs OH*OW), or, after a
+ * max pool, the pool's backward for those planes (pool2d.h's), made in
+ * part p's dyn while the GEMM that reads it is next. A pool of 2x2 windows
+ * at stride 2 writes it pixel-major (rs c1 - c0, cs 1) on the AVX2 and
+ * AVX-512 paths, which the GEMM reads in place: as planes, the GEMM packs
+ * (transposes) them, and for conv1 (32 planes of 784 pixels) the planes
+ * and that transpose took 8.8 us an image against 3.8 for the pixel-major
+ * backward (pool2d_avx2.c; its plain twin has no reason to be faster than
+ * the planes on the other paths). */
+static const float *dy_planes(conv_job *j, int64_t p, int64_t n, int64_t g, int64_t c0, int64_t c1, int64_t *rs,
+                              int64_t *cs)
 {
     const geom *G = &j->G;
     const int64_t at = n * G->s.O + g * G->Og + c0; /* the first plane */
+    *rs = 1, *cs = G->OHW;
     if (!j->pool_dy)
         return j->dy + at * G->OHW;
     repro_pool2d_shape one = j->ps;
     one.C = c1 - c0;
     float *dyn = j->scratch + p * j->slot + j->dyn_at;
     const int64_t pooled = one.OH * one.OW;
-    j->st[p] = repro_maxpool2d_backward(&j->inner, &one, dyn, j->pool_dy + at * pooled, j->pool_argmax + at * pooled,
-                                        &j->errs[p]);
+    if (j->pool_pixels && repro_pool2d_is_2x2_tiling(&one)) {
+        *rs = one.C, *cs = 1;
+        j->st[p] = repro_maxpool2x2_backward_pixels(&j->inner, &one, dyn, one.C, j->pool_dy + at * pooled,
+                                                    j->pool_argmax + at * pooled, &j->errs[p]);
+    } else {
+        j->st[p] = repro_maxpool2d_backward(&j->inner, &one, dyn, j->pool_dy + at * pooled,
+                                            j->pool_argmax + at * pooled, &j->errs[p]);
+    }
     return j->st[p] == REPRO_OK ? dyn : NULL;
 }
 
@@ -397,10 +415,11 @@ static repro_status param_image(conv_job *j, int64_t p, int64_t g, int64_t n, in
     if (k1 > G->Kc && n == 0)
         for (int64_t i = 0; i < G->OHW; i++)
             colT[(G->Kc - k0) * G->OHW + i] = 1.0f;
-    const float *dy = dy_planes(j, p, n, g, c0, c1);
+    int64_t rs, cs;
+    const float *dy = dy_planes(j, p, n, g, c0, c1, &rs, &cs);
     if (!dy)
         return j->st[p];
-    return repro_gemm(&j->inner, k1 - k0, c1 - c0, G->OHW, colT, G->OHW, 1, dy, 1, G->OHW, NULL, dwT, c1 - c0, 1,
+    return repro_gemm(&j->inner, k1 - k0, c1 - c0, G->OHW, colT, G->OHW, 1, dy, rs, cs, NULL, dwT, c1 - c0, 1,
                       &j->errs[p]);
 }
 
@@ -611,6 +630,7 @@ static conv_job job_of(const repro_cpu *cpu, const geom *G)
     if (cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512) {
         j.copy2d = repro_conv_copy2d_avx2;
         j.transpose = repro_conv_transpose_avx2;
+        j.pool_pixels = 1;
     }
 #endif
 #if defined(__aarch64__)

@@ -128,7 +128,7 @@ static void max_chunk(const repro_pool2d_shape *s, const float *plane, int64_t o
 
 /* ---- max, 2x2 windows at stride 2 without padding ---- */
 
-static int is_2x2_tiling(const repro_pool2d_shape *s)
+int repro_pool2d_is_2x2_tiling(const repro_pool2d_shape *s)
 {
     return s->KH == 2 && s->KW == 2 && s->stride_h == 2 && s->stride_w == 2 && s->pad_h == 0 && s->pad_w == 0;
 }
@@ -207,6 +207,34 @@ static void max_tiles_backward_planes(void *ctx, int64_t begin, int64_t end)
         for (int64_t i = 2 * s->OH * s->W; i < HW; i++) /* a last odd row, in no window */
             dx[i] = +0.0f;
     }
+}
+
+/* One image's tiling planes [c0, C) pixel-major (repro_maxpool2x2_backward_pixels):
+ * each window's four taps as max_tiles_backward_row writes them, at
+ * dxT[tap * ld + c]. */
+static void max_tiles_backward_pixels(const repro_pool2d_shape *s, float *dxT, int64_t ld, const float *dy,
+                                      const int32_t *am, int64_t c0)
+{
+    const int64_t W = s->W, OHW = s->OH * s->OW;
+    for (int64_t c = c0; c < s->C; c++)
+        for (int64_t oh = 0, q = 0; oh < s->OH; oh++)
+            for (int64_t ow = 0; ow < s->OW; ow++, q++) {
+                const int64_t a = 2 * oh * W + 2 * ow, m = am[c * OHW + q];
+                const float g = +0.0f + dy[c * OHW + q];
+                dxT[a * ld + c] = m == a ? g : +0.0f;
+                dxT[(a + 1) * ld + c] = m == a + 1 ? g : +0.0f;
+                dxT[(a + W) * ld + c] = m == a + W ? g : +0.0f;
+                dxT[(a + W + 1) * ld + c] = m == a + W + 1 ? g : +0.0f;
+            }
+}
+
+/* The pixels of an odd last column or row, in no window: +0 in every plane. */
+static void zero_pixels_outside(const repro_pool2d_shape *s, float *dxT, int64_t ld)
+{
+    for (int64_t ih = 0; ih < s->H; ih++)
+        for (int64_t iw = ih < 2 * s->OH ? 2 * s->OW : 0; iw < s->W; iw++)
+            for (int64_t c = 0; c < s->C; c++)
+                dxT[(ih * s->W + iw) * ld + c] = +0.0f;
 }
 
 static void max_forward_planes(void *ctx, int64_t begin, int64_t end)
@@ -391,7 +419,7 @@ repro_status repro_maxpool2d_forward(const repro_cpu *cpu, const repro_pool2d_sh
         return st;
     j.out = y, j.argmax_out = argmax, j.in = x;
     j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, is_2x2_tiling(&j.s) ? max_tiles_forward_planes : max_forward_planes, &j);
+    repro_pool_run(cpu->pool, j.s.N * j.s.C, repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_forward_planes : max_forward_planes, &j);
     return REPRO_OK;
 }
 
@@ -405,8 +433,35 @@ repro_status repro_maxpool2d_backward(const repro_cpu *cpu, const repro_pool2d_s
         return st;
     j.out = dx, j.in = dy, j.argmax = argmax;
     j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, is_2x2_tiling(&j.s) ? max_tiles_backward_planes : max_backward_planes,
+    repro_pool_run(cpu->pool, j.s.N * j.s.C, repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_backward_planes : max_backward_planes,
                    &j);
+    return REPRO_OK;
+}
+
+repro_status repro_maxpool2x2_backward_pixels(const repro_cpu *cpu, const repro_pool2d_shape *s, float *dxT,
+                                              int64_t ld, const float *dy, const int32_t *argmax, repro_error *err)
+{
+    REPRO_CPU_CHECK(cpu, err);
+    const char *op = "maxpool2d backward, pixel-major";
+    pool_job j;
+    repro_status st = check(s, op, dxT, dy, argmax, 1, &j, err);
+    if (st != REPRO_OK)
+        return st;
+    if (!repro_pool2d_is_2x2_tiling(&j.s) || j.s.N != 1 || ld < j.s.C)
+        return repro_fail(err, REPRO_ERR_ARG,
+                          "%s: takes one image (N=%lld) of 2x2 windows at stride 2 without padding "
+                          "(%lldx%lld, stride %lldx%lld, padding %lldx%lld) into rows of at least C=%lld floats "
+                          "(ld=%lld)",
+                          op, (long long)j.s.N, (long long)j.s.KH, (long long)j.s.KW, (long long)j.s.stride_h,
+                          (long long)j.s.stride_w, (long long)j.s.pad_h, (long long)j.s.pad_w, (long long)j.s.C,
+                          (long long)ld);
+    int64_t done = 0;
+#if defined(__x86_64__)
+    if (cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512)
+        done = repro_maxpool2x2_backward_pixels_avx2(dxT, ld, j.s.W, j.s.OH, j.s.OW, j.s.C, dy, argmax);
+#endif
+    max_tiles_backward_pixels(&j.s, dxT, ld, dy, argmax, done);
+    zero_pixels_outside(&j.s, dxT, ld);
     return REPRO_OK;
 }
 

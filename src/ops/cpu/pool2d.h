@@ -56,6 +56,19 @@ repro_status repro_maxpool2d_backward(const repro_cpu *cpu, const repro_pool2d_s
                                       const int32_t *argmax, repro_error *err);
 void repro_maxpool2d_backward_ref(const repro_pool2d_shape *s, float *dx, const float *dy, const int32_t *argmax);
 
+/* The max backward of one image (s->N == 1) over 2x2 windows at stride 2
+ * without padding, written pixel-major: dxT[i * ld + c] for pixel
+ * i = ih*W + iw and plane c < C (ld >= C) holds what
+ * repro_maxpool2d_backward writes at dx[c][i]. For a product that reads dx
+ * along the planes (conv2d's dw after a max pool: there dx is the conv's
+ * dy, its B), which then needs no transpose. Runs on the calling thread
+ * (one image; the caller splits the work). Errors (REPRO_ERR_ARG, nothing
+ * written): as repro_maxpool2d_backward's, other windows, N != 1, ld < C. */
+repro_status repro_maxpool2x2_backward_pixels(const repro_cpu *cpu, const repro_pool2d_shape *s, float *dxT,
+                                              int64_t ld, const float *dy, const int32_t *argmax, repro_error *err);
+/* Whether s has the windows repro_maxpool2x2_backward_pixels takes. */
+int repro_pool2d_is_2x2_tiling(const repro_pool2d_shape *s);
+
 repro_status repro_avgpool2d_forward(const repro_cpu *cpu, const repro_pool2d_shape *s, float *y, const float *x,
                                      repro_error *err);
 void repro_avgpool2d_forward_ref(const repro_pool2d_shape *s, float *y, const float *x);

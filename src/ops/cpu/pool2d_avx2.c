@@ -126,3 +126,94 @@ int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t a
     }
     return n;
 }
+
+/* r[w] = the 8 x 8 block's column w: r[w][i] = in[i][w]. */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]); /* [r_i0 r_i'0 r_i1 r_i'1 | r_i4 r_i'4 r_i5 r_i'5] */
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);     /* column 0 (| 4) of rows i..i+3 */
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE); /* column 1 (| 5) */
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int w = 0; w < 4; w++) {
+        r[w] = _mm256_permute2f128_ps(u[w], u[w + 4], 0x20);
+        r[w + 4] = _mm256_permute2f128_ps(u[w], u[w + 4], 0x31);
+    }
+}
+
+int64_t repro_maxpool2x2_backward_pixels_avx2(float *dxT, int64_t ld, int64_t W, int64_t OH, int64_t OW, int64_t C,
+                                              const float *dy, const int32_t *am)
+{
+    const int64_t Q = OH * OW, C8 = C / 8 * 8;
+    if (Q < 8)
+        return 0;
+    /* the taps' offsets from a window's top-left one */
+    const __m256i tap[4] = {_mm256_setzero_si256(), _mm256_set1_epi32(1), _mm256_set1_epi32((int32_t)W),
+                            _mm256_set1_epi32((int32_t)W + 1)};
+    /* 8 planes at a time, their windows in order: 16 streams of reads
+     * (window by window across all planes, the prefetchers lost track) */
+    const int64_t lines = (8 * Q * 4 + 63) / 64, steps = (Q + 7) / 8, per = (lines + steps - 1) / steps;
+    for (int64_t c = 0; c < C8; c += 8) {
+        const float *dyc = dy + c * Q;
+        const int32_t *amc = am + c * Q;
+        for (int64_t step = 0, oh = 0, ow = 0; step < Q; step += 8) {
+            const int64_t q0 = step + 8 > Q ? Q - 8 : step;
+            if (q0 != step)
+                oh = q0 / OW, ow = q0 % OW;
+            int32_t a[8]; /* each window's top-left tap */
+            for (int w = 0; w < 8; w++) {
+                a[w] = (int32_t)(2 * oh * W + 2 * ow);
+                if (++ow == OW)
+                    ow = 0, oh++;
+            }
+            /* the argmaxes less their window's top-left tap (lanes are
+             * windows before the transpose), through a block on the stack,
+             * the values in registers: both blocks in registers would take
+             * all 16 and spill */
+            const __m256i av = _mm256_loadu_si256((const __m256i *)a);
+            /* the next 8 planes' dy and argmax (2 x 8 x Q words, contiguous), a
+             * share of their lines each step */
+            if (c + 8 < C8)
+                for (int64_t l = step / 8 * per; l < (step / 8 + 1) * per && l < lines; l++) {
+                    _mm_prefetch((const char *)(amc + 8 * Q) + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch((const char *)(dyc + 8 * Q) + 64 * l, _MM_HINT_T0);
+                }
+            __m256 g[8];
+            float mt[8][8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                g[i] = _mm256_castsi256_ps(
+                    _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(amc + i * Q + q0)), av));
+            transpose8(g);
+#pragma GCC unroll 8
+            for (int w = 0; w < 8; w++)
+                _mm256_storeu_ps(mt[w], g[w]);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                g[i] = _mm256_loadu_ps(dyc + i * Q + q0);
+            transpose8(g);
+#pragma GCC unroll 8
+            for (int w = 0; w < 8; w++) {
+                const __m256 gw = _mm256_add_ps(_mm256_setzero_ps(), g[w]); /* +0.0f + dy */
+                const __m256i mw = _mm256_loadu_si256((const __m256i *)mt[w]);
+                float *d = dxT + a[w] * ld + c;
+                _mm256_storeu_ps(d, _mm256_and_ps(gw, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mw, tap[0]))));
+                _mm256_storeu_ps(d + ld, _mm256_and_ps(gw, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mw, tap[1]))));
+                _mm256_storeu_ps(d + W * ld,
+                                 _mm256_and_ps(gw, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mw, tap[2]))));
+                _mm256_storeu_ps(d + (W + 1) * ld,
+                                 _mm256_and_ps(gw, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mw, tap[3]))));
+            }
+        }
+    }
+    return C8;
+}

@@ -34,4 +34,14 @@ int64_t repro_maxpool2x2_forward_row_avx2(const float *plane, int64_t W, int32_t
 int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t at, int64_t n, const float *dy,
                                            const int32_t *am, int spill);
 
+/* The backward of one image's C planes, pixel-major (pool2d.h's
+ * repro_maxpool2x2_backward_pixels): for the windows q < OH*OW of every
+ * plane c < C, the four taps' dxT[t * ld + c] as above, from dy[c * OH*OW + q]
+ * and am[c * OH*OW + q]. 8 planes and 8 windows a step (transposed in
+ * registers); a last step of windows overlaps the one before. Does the
+ * planes [0, returned) (a multiple of 8; 0 for fewer than 8 windows) and
+ * writes no tap of the others, nor the pixels in no window. */
+int64_t repro_maxpool2x2_backward_pixels_avx2(float *dxT, int64_t ld, int64_t W, int64_t OH, int64_t OW, int64_t C,
+                                              const float *dy, const int32_t *am);
+
 #endif
