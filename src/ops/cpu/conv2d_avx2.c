@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "ops/cpu/conv2d_copy.h"
+#include "ops/cpu/transpose8_avx2.h"
 
 /* Lane l is all ones where l < n. */
 static __m256i lanes(int64_t n)
@@ -35,27 +36,6 @@ void repro_conv_copy2d_avx2(float *dst, int64_t dst_ld, const float *src, int64_
     }
 }
 
-/* r[t] = row t of an 8 x 8 block -> column t. */
-static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 void repro_conv_transpose_avx2(float *dst, int64_t dst_ld, const float *src, int64_t src_ld, int64_t rows,
                                int64_t cols)
 {
@@ -66,7 +46,7 @@ void repro_conv_transpose_avx2(float *dst, int64_t dst_ld, const float *src, int
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 b[t] = _mm256_loadu_ps(src + (r0 + t) * src_ld + c0);
-            transpose8(b);
+            repro_transpose8_avx2(b);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (c0 + t) * dst_ld + r0, b[t]);

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include "ops/cpu/gemm_kernel.h"
+#include "ops/cpu/transpose8_avx2.h"
 
 enum { MR = REPRO_GEMM_AVX2_MR, NR = REPRO_GEMM_AVX2_NR };
 
@@ -136,29 +137,6 @@ static inline __attribute__((always_inline)) void tile_row(const int R, int64_t 
 #define REPRO_GEMM_BLOCK_MR 6
 #include "ops/cpu/gemm_block.h"
 
-/* out[t][j] = in[j][t]: the classic three-stage 8 x 8 transpose. */
-static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
-{
-    __m256 t[8], s[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++) {
-        s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
-        s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
-        s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
-        s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
-    }
-}
-
 /* far: B is larger than the caches keep between calls (cnn fc1's 128 x 3136
  * W), so the next 8 columns' rows are prefetched a block ahead: their
  * segments (kc floats, under a KB) are too short for the hardware
@@ -177,7 +155,7 @@ static inline __attribute__((always_inline)) void pack_bt(float *dst, const floa
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 r[t] = _mm256_loadu_ps(src + (j + t) * cs + k);
-            transpose8(r);
+            repro_transpose8_avx2(r);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ops/cpu/gemm_bf16_kernel.h"
+#include "ops/cpu/transpose8_avx2.h"
 
 /* What the decoded values say about the operand: lanes that were not
  * finite (all ones), and the range of the nonzero exponents. */
@@ -41,26 +42,6 @@ static inline __m256 decode8(__m256 x, __m256i *e, seen *s)
     return _mm256_castsi256_ps(r);
 }
 
-/* r[i][j] <- r[j][i] for 8 vectors of 8 lanes. */
-static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int g = 0; g < 8; g += 4) { /* u[g + c]: rows g..g+3 at column c of each 128-bit lane */
-        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
-        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
-        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
-        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
-    }
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-    }
-}
-
 /* Up to 8 values src[0], src[stride], ...: a whole vector where they lie
  * side by side, the rest through a copy (zeros past n). */
 static inline __m256 load8(const float *src, int64_t stride, int64_t n)
@@ -87,7 +68,7 @@ static inline __attribute__((always_inline)) void tile8(__m256 f[8], __m256i e[8
 {
     for (int i = 0; i < 8; i++)
         f[i] = i < rows ? load8(src + i * rs, cs, n) : _mm256_setzero_ps();
-    transpose8(f);
+    repro_transpose8_avx2(f);
     for (int j = 0; j < 8; j++)
         f[j] = decode8(f[j], &e[j], s);
 }

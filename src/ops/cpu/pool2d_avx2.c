@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "ops/cpu/pool2d_rows.h"
+#include "ops/cpu/transpose8_avx2.h"
 
 /* Lane l is all ones where l < n. */
 static __m256i lanes(int64_t n)
@@ -127,29 +128,6 @@ int64_t repro_maxpool2x2_backward_row_avx2(float *dx_plane, int64_t W, int32_t a
     return n;
 }
 
-/* r[w] = the 8 x 8 block's column w: r[w][i] = in[i][w]. */
-static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]); /* [r_i0 r_i'0 r_i1 r_i'1 | r_i4 r_i'4 r_i5 r_i'5] */
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);     /* column 0 (| 4) of rows i..i+3 */
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE); /* column 1 (| 5) */
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int w = 0; w < 4; w++) {
-        r[w] = _mm256_permute2f128_ps(u[w], u[w + 4], 0x20);
-        r[w + 4] = _mm256_permute2f128_ps(u[w], u[w + 4], 0x31);
-    }
-}
-
 int64_t repro_maxpool2x2_backward_pixels_avx2(float *dxT, int64_t ld, int64_t W, int64_t OH, int64_t OW, int64_t C,
                                               const float *dy, const int32_t *am)
 {
@@ -193,14 +171,14 @@ int64_t repro_maxpool2x2_backward_pixels_avx2(float *dxT, int64_t ld, int64_t W,
             for (int i = 0; i < 8; i++)
                 g[i] = _mm256_castsi256_ps(
                     _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(amc + i * Q + q0)), av));
-            transpose8(g);
+            repro_transpose8_avx2(g);
 #pragma GCC unroll 8
             for (int w = 0; w < 8; w++)
                 _mm256_storeu_ps(mt[w], g[w]);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 g[i] = _mm256_loadu_ps(dyc + i * Q + q0);
-            transpose8(g);
+            repro_transpose8_avx2(g);
 #pragma GCC unroll 8
             for (int w = 0; w < 8; w++) {
                 const __m256 gw = _mm256_add_ps(_mm256_setzero_ps(), g[w]); /* +0.0f + dy */
