@@ -62,6 +62,7 @@ typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc,
 
 typedef struct gemm_impl {
     int mr, nr;
+    int b_vec; /* B in place: a last strip of a multiple of this many columns reads no further */
     int mr_edge; /* a region's last row tile goes whole up to this many rows (A in place) */
     repro_gemm_kernel_fn kernel;
     repro_gemm_block_fn block; /* for short k-blocks; NULL: the kernel tile by tile */
@@ -76,24 +77,28 @@ static gemm_impl impl_of(repro_isa isa)
     switch (isa) {
 #if defined(__x86_64__)
     case REPRO_ISA_AVX512:
-        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, REPRO_GEMM_AVX512_MR_EDGE,
+        return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, REPRO_GEMM_AVX512_B_VEC,
+                           REPRO_GEMM_AVX512_MR_EDGE,
                            repro_gemm_kernel_avx512,
                            repro_gemm_block_avx512, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2};
     case REPRO_ISA_AVX2:
-        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, REPRO_GEMM_AVX2_MR, repro_gemm_kernel_avx2,
+        return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, REPRO_GEMM_AVX2_B_VEC, REPRO_GEMM_AVX2_MR,
+                           repro_gemm_kernel_avx2,
                            repro_gemm_block_avx2, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
-        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, REPRO_GEMM_NEON_MR, repro_gemm_kernel_neon, NULL,
+        return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, REPRO_GEMM_NEON_B_VEC, REPRO_GEMM_NEON_MR,
+                           repro_gemm_kernel_neon, NULL,
                            repro_gemm_pack_bt_neon, NULL, NULL};
 #endif
     default:
         break;
     }
-    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, REPRO_GEMM_SCALAR_MR, repro_gemm_kernel_scalar,
+    return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, REPRO_GEMM_SCALAR_B_VEC, REPRO_GEMM_SCALAR_MR,
+                       repro_gemm_kernel_scalar,
                        NULL, NULL, NULL, NULL};
 }
 
@@ -255,8 +260,9 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             pack_a(abuf, ps, j->A + m0 + pc * j->a_cs, j->a_cs, kc, m1 - m0, mr);
         for (int64_t jc = n0; jc < n1; jc += j->nc) {
             const int64_t nc = min64(j->nc, n1 - jc);
-            /* columns [0, nc_direct) read in place, the rest packed */
-            const int64_t nc_direct = direct ? nc / nr * nr : 0;
+            /* columns [0, nc_direct) read in place (whole strips, then one
+             * of a multiple of b_vec), the rest packed */
+            const int64_t nc_direct = direct ? nc / nr * nr + nc % nr / j->impl.b_vec * j->impl.b_vec : 0;
             const float *bsrc = j->B + pc * j->b_rs + jc * j->b_cs;
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
@@ -270,17 +276,18 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 rows = m1 - ir <= j->impl.mr_edge && !packed_a ? m1 - ir : min64(mr, m1 - ir);
                 const float *a = packed_a ? abuf + (ir - m0) / mr * ps : j->A + ir * j->a_rs + pc * j->a_cs;
                 const int64_t a_rs = packed_a ? 1 : j->a_rs, a_cs = packed_a ? mr : j->a_cs;
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const int cols = (int)min64(nr, nc - jr);
+                for (int64_t jr = 0, cols; jr < nc; jr += cols) {
+                    /* strips of nr, the in-place and packed columns apart */
+                    cols = min64(nr, (jr < nc_direct ? nc_direct : nc) - jr);
                     /* the next tile: along the row, else the start of the next row of tiles */
-                    int64_t next_ir = jr + nr < nc ? ir : ir + rows, next_jr = jr + nr < nc ? jr + nr : 0;
+                    int64_t next_ir = jr + cols < nc ? ir : ir + rows, next_jr = jr + cols < nc ? jr + cols : 0;
                     if (next_ir < m1 && kc >= PREFETCH_C_MIN_KC)
                         prefetch_c(j->C + next_ir * j->ldc + jc + next_jr, j->ldc, (int)min64(mr, m1 - next_ir),
                                    (int)min64(nr, nc - next_jr));
                     const float *bias = last && j->bias ? j->bias + jc + jr : NULL;
                     const float *b = jr < nc_direct ? bsrc + jr : bbuf + (jr - nc_direct) * kc;
                     int64_t ldb = jr < nc_direct ? j->b_rs : nr;
-                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows, cols,
+                    j->impl.kernel(kc, a, a_rs, a_cs, b, ldb, j->C + ir * j->ldc + jc + jr, j->ldc, rows, (int)cols,
                                    load_c, bias);
                 }
             }

@@ -3,12 +3,15 @@
  * A micro-kernel owns an MR x NR tile of C and carries each element's one
  * accumulator through a k-block, in ascending k. A is read through its
  * strides (in place, or packed [kc][MR] by the driver: gemm.c); B comes packed, or in place
- * when it is contiguous along n and the tile is a full NR wide:
+ * when it is contiguous along n and the tile is a full NR wide, or (a last
+ * strip) a multiple of the path's B_VEC wide, the width of the vectors it
+ * reads B in: then it reads nothing past the strip's columns:
  *
  *   a: A(m0, k0), a(i,k) = a[i*a_rs + k*a_cs] for i < mr (mr <= MR, or up
  *      to the path's MR_EDGE, where it has one, for A in place)
  *   b: b[k*ldb + j] = B(k0+k, n0+j); packed: ldb = NR, 64-byte aligned, and
  *      columns nr..NR-1 are padding; in place: ldb = B's row stride, nr = NR
+ *      or a multiple of B_VEC
  *   c: the tile's C(m0, n0), row stride ldc; only i < mr, j < nr are touched
  *
  *   acc(i,j) = load_c ? c[i*ldc + j] : +0.0f
@@ -43,17 +46,21 @@ typedef void (*repro_gemm_block_fn)(int64_t kc, const float *a, int64_t a_rs, in
 enum {
     REPRO_GEMM_SCALAR_MR = 4,
     REPRO_GEMM_SCALAR_NR = 8,
+    REPRO_GEMM_SCALAR_B_VEC = 8, /* it reads B a whole NR at a time */
     REPRO_GEMM_AVX2_MR = 6, /* 6 x 2 ymm accumulators + 2 for b + 1 broadcast */
     REPRO_GEMM_AVX2_NR = 16,
+    REPRO_GEMM_AVX2_B_VEC = 8, /* a strip of at most 8 columns takes the one-vector instance */
     REPRO_GEMM_AVX512_MR = 8, /* 8 x 2 zmm accumulators; 256 rows split evenly */
     REPRO_GEMM_AVX512_NR = 32,
+    REPRO_GEMM_AVX512_B_VEC = 16,
     /* A region's last row tile goes whole up to this many rows (20 zmm
      * accumulators of 32): alone, the 1 or 2 rows left of M = 9, 10, 289
      * had 2 or 4 fma chains, too few to hide the fma's latency, and took
      * half the time of the 8 rows before them. */
     REPRO_GEMM_AVX512_MR_EDGE = 10,
     REPRO_GEMM_NEON_MR = 6, /* 6 x 4 q-register accumulators + 4 for b, of 32 */
-    REPRO_GEMM_NEON_NR = 16
+    REPRO_GEMM_NEON_NR = 16,
+    REPRO_GEMM_NEON_B_VEC = 16 /* it reads B a whole NR at a time */
 };
 
 void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
