@@ -419,7 +419,8 @@ repro_status repro_maxpool2d_forward(const repro_cpu *cpu, const repro_pool2d_sh
         return st;
     j.out = y, j.argmax_out = argmax, j.in = x;
     j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_forward_planes : max_forward_planes, &j);
+    repro_pool_run(cpu->pool, j.s.N * j.s.C,
+                   repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_forward_planes : max_forward_planes, &j);
     return REPRO_OK;
 }
 
@@ -433,8 +434,8 @@ repro_status repro_maxpool2d_backward(const repro_cpu *cpu, const repro_pool2d_s
         return st;
     j.out = dx, j.in = dy, j.argmax = argmax;
     j.simd = cpu->isa == REPRO_ISA_AVX2 || cpu->isa == REPRO_ISA_AVX512;
-    repro_pool_run(cpu->pool, j.s.N * j.s.C, repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_backward_planes : max_backward_planes,
-                   &j);
+    repro_pool_run(cpu->pool, j.s.N * j.s.C,
+                   repro_pool2d_is_2x2_tiling(&j.s) ? max_tiles_backward_planes : max_backward_planes, &j);
     return REPRO_OK;
 }
 
