@@ -372,9 +372,9 @@ static void move_params(const conv_job *j, int64_t g, int64_t k0, int64_t k1, fl
  * at stride 2 writes it pixel-major (rs c1 - c0, cs 1) on the AVX2 and
  * AVX-512 paths, which the GEMM reads in place: as planes, the GEMM packs
  * (transposes) them, and for conv1 (32 planes of 784 pixels) the planes
- * and that transpose took 8.8 us an image against 3.8 for the pixel-major
- * backward (pool2d_avx2.c; its plain twin has no reason to be faster than
- * the planes on the other paths). */
+ * (4.2-6.6 us an image) and that transpose (about 1.9 more) took twice
+ * the pixel-major backward's 3.3 us (pool2d_avx2.c; its plain twin has no
+ * reason to be faster than the planes on the other paths). */
 static const float *dy_planes(conv_job *j, int64_t p, int64_t n, int64_t g, int64_t c0, int64_t c1, int64_t *rs,
                               int64_t *cs)
 {
