@@ -37,3 +37,20 @@ repro_status repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t c
 {
     return repro_dataset_gather_checked(ds, b->index, count, b->x, b->label, b->y, err);
 }
+
+void repro_batch_prefetch_row(const repro_dataset *ds, uint32_t row)
+{
+    const char *p;
+    size_t bytes;
+    if (ds->x) {
+        p = (const char *)(ds->x + (size_t)row * (size_t)ds->n_features);
+        bytes = (size_t)ds->n_features * sizeof(float);
+    } else if (ds->mapped.data) {
+        p = (const char *)ds->mapped.data + (size_t)row * ds->mapped.row_bytes;
+        bytes = ds->mapped.row_bytes;
+    } else {
+        return; /* text: windows of a token array, read in order */
+    }
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}

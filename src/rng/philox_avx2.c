@@ -33,12 +33,16 @@ void repro_philox_blocks_avx2(repro_rng_key key, uint32_t b0, uint32_t c0, uint3
         x2 = y2;
         x3 = lo0;
     }
-    uint32_t w[4][8];
-    _mm256_storeu_si256((__m256i *)w[0], x0);
-    _mm256_storeu_si256((__m256i *)w[1], x1);
-    _mm256_storeu_si256((__m256i *)w[2], x2);
-    _mm256_storeu_si256((__m256i *)w[3], x3);
-    for (int q = 0; q < 8; q++)
-        for (int j = 0; j < 4; j++)
-            words[4 * q + j] = w[j][q];
+    /* words[4q + j] = word j of lane q: unpacks make each 128-bit lane one
+     * block's four words, then the halves are put in block order */
+    __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
+    __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
+    __m256i q0 = _mm256_unpacklo_epi64(t0, t2); /* blocks 0, 4 */
+    __m256i q1 = _mm256_unpackhi_epi64(t0, t2); /* blocks 1, 5 */
+    __m256i q2 = _mm256_unpacklo_epi64(t1, t3); /* blocks 2, 6 */
+    __m256i q3 = _mm256_unpackhi_epi64(t1, t3); /* blocks 3, 7 */
+    _mm256_storeu_si256((__m256i *)words, _mm256_permute2x128_si256(q0, q1, 0x20));
+    _mm256_storeu_si256((__m256i *)(words + 8), _mm256_permute2x128_si256(q2, q3, 0x20));
+    _mm256_storeu_si256((__m256i *)(words + 16), _mm256_permute2x128_si256(q0, q1, 0x31));
+    _mm256_storeu_si256((__m256i *)(words + 24), _mm256_permute2x128_si256(q2, q3, 0x31));
 }

@@ -36,12 +36,21 @@ void repro_philox_blocks_avx512(repro_rng_key key, uint32_t b0, uint32_t c0, uin
         x2 = y2;
         x3 = lo0;
     }
-    uint32_t w[4][16];
-    _mm512_storeu_si512(w[0], x0);
-    _mm512_storeu_si512(w[1], x1);
-    _mm512_storeu_si512(w[2], x2);
-    _mm512_storeu_si512(w[3], x3);
-    for (int q = 0; q < 16; q++)
-        for (int j = 0; j < 4; j++)
-            words[4 * q + j] = w[j][q];
+    /* words[4q + j] = word j of lane q: a 4 x 16 transpose, in registers
+     * (unpacks make each 128-bit lane one block's four words, then two
+     * rounds of 128-bit shuffles put the blocks in order) */
+    __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
+    __m512i t2 = _mm512_unpacklo_epi32(x2, x3), t3 = _mm512_unpackhi_epi32(x2, x3);
+    __m512i q0 = _mm512_unpacklo_epi64(t0, t2); /* blocks 0, 4, 8, 12 */
+    __m512i q1 = _mm512_unpackhi_epi64(t0, t2); /* blocks 1, 5, 9, 13 */
+    __m512i q2 = _mm512_unpacklo_epi64(t1, t3); /* blocks 2, 6, 10, 14 */
+    __m512i q3 = _mm512_unpackhi_epi64(t1, t3); /* blocks 3, 7, 11, 15 */
+    __m512i p0 = _mm512_shuffle_i32x4(q0, q1, _MM_SHUFFLE(1, 0, 1, 0)); /* 0 4 1 5 */
+    __m512i p1 = _mm512_shuffle_i32x4(q2, q3, _MM_SHUFFLE(1, 0, 1, 0)); /* 2 6 3 7 */
+    __m512i p2 = _mm512_shuffle_i32x4(q0, q1, _MM_SHUFFLE(3, 2, 3, 2)); /* 8 12 9 13 */
+    __m512i p3 = _mm512_shuffle_i32x4(q2, q3, _MM_SHUFFLE(3, 2, 3, 2)); /* 10 14 11 15 */
+    _mm512_storeu_si512(words, _mm512_shuffle_i32x4(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(words + 16, _mm512_shuffle_i32x4(p0, p1, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_si512(words + 32, _mm512_shuffle_i32x4(p2, p3, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(words + 48, _mm512_shuffle_i32x4(p2, p3, _MM_SHUFFLE(3, 1, 3, 1)));
 }

@@ -14,6 +14,8 @@ void repro_adam_range_avx2(const repro_adam_coef *c, float *p, float *m, float *
     const __m256 l2 = _mm256_set1_ps(c->l2), decay = _mm256_set1_ps(c->decay_factor);
     int64_t i = begin;
     for (; i + 8 <= end; i += 8) {
+        if (i % 16 == 0) /* one 64-byte line a stream every other step */
+            repro_adam_prefetch(p, m, v, g, i, end);
         __m256 w = _mm256_mul_ps(_mm256_loadu_ps(p + i), decay);
         __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(l2, w));
         __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(omb1, gi));

@@ -14,6 +14,7 @@ void repro_adam_range_avx512(const repro_adam_coef *c, float *p, float *m, float
     const __m512 l2 = _mm512_set1_ps(c->l2), decay = _mm512_set1_ps(c->decay_factor);
     int64_t i = begin;
     for (; i + 16 <= end; i += 16) {
+        repro_adam_prefetch(p, m, v, g, i, end); /* one 64-byte line a stream */
         __m512 w = _mm512_mul_ps(_mm512_loadu_ps(p + i), decay);
         __m512 gi = _mm512_add_ps(_mm512_loadu_ps(g + i), _mm512_mul_ps(l2, w));
         __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(omb1, gi));
