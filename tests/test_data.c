@@ -2,8 +2,10 @@
  * error asserted by status and message), the seeded split, gather, and the
  * dual-task generator (byte-identical per seed, reads back bit for bit). */
 #include "cli/gen_dual_task.h"
+#include "repro/config.h"
 #include "repro/data.h"
 #include "repro/rng.h"
+#include "repro/train.h"
 
 #include <math.h>
 #include <zlib.h>
@@ -209,7 +211,7 @@ static void test_idx_load(void)
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_ERR_FORMAT);
     CHECK_CONTAINS(err.message, "image/label count mismatch: '" TMP "set_img.idx' holds 3 "
                                 "images, '" TMP "set_lab.idx' holds 2 labels");
-    CHECK(train.x == NULL && test.x == NULL);
+    CHECK(train.x == NULL && test.x == NULL && train.mapped.data == NULL && test.mapped.data == NULL);
 
     /* Labels 3 and 10 (pattern bytes) against n_classes = 4: sample 1 is out of range. */
     write_file(TMP "set_lab.idx", buf, make_idx(buf, 0x801, idims, 1, 3));
@@ -222,8 +224,21 @@ static void test_idx_load(void)
     CHECK(repro_data_load(&cfg, &train, &test, &err) == REPRO_OK);
     CHECK(train.n == 3 && train.n_classes == 18 && test.n == 0 && test.x == NULL);
     CHECK(train.image_h == 2 && train.image_w == 2);
+    /* the images' bytes, kept as they are; gathered, the floats the image
+     * reader makes, bit for bit (in any row order) */
+    CHECK(train.x == NULL && train.mapped.dtype == REPRO_NPY_U8 && train.mapped.row_bytes == 4 &&
+          !train.mapped.path[0]);
+    float *want;
+    int64_t n, nf;
+    CHECK(repro_idx_read_images(TMP "set_img.idx", cfg.scale, 0, &want, &n, &nf, &err) == REPRO_OK);
+    const uint32_t rows[4] = {2, 0, 1, 2};
+    float got[16];
+    CHECK(repro_dataset_gather_checked(&train, rows, 4, got, NULL, NULL, &err) == REPRO_OK);
+    for (int i = 0; i < 4; i++)
+        CHECK(test_bits_equal(got + 4 * i, want + 4 * rows[i], 4, "gathered IDX row"));
+    free(want);
     repro_dataset_free(&train);
-    CHECK(train.x == NULL && train.n == 0);
+    CHECK(train.x == NULL && train.n == 0 && train.mapped.data == NULL);
     repro_dataset_free(NULL);
 
     snprintf(cfg.test_images, sizeof cfg.test_images, "%s", TMP "set_img.idx");
@@ -234,6 +249,52 @@ static void test_idx_load(void)
 static void write_text(const char *path, const char *text)
 {
     write_file(path, text, strlen(text));
+}
+
+/* Trains the tiny model of given_data.yaml for 3 steps on ds given in
+ * memory; the final parameters' hash into hex. */
+static void train_given(const repro_dataset *ds, const char *out, char hex[65])
+{
+    repro_config cfg;
+    repro_error err;
+    CHECK_MSG(repro_config_load(TMP "given_data.yaml", NULL, 0, &cfg, &err) == REPRO_OK, "%s", err.message);
+    repro_train_options opts = {.out_dir = out, .force = 1, .train_data = ds};
+    repro_train_result res;
+    CHECK_MSG(repro_train(&cfg, &opts, &res, &err) == REPRO_OK, "%s", err.message);
+    memcpy(hex, res.params_sha256, 65);
+}
+
+/* An IDX set as repro_data_load keeps it (the images' bytes, x NULL) given
+ * as data.format: memory trains exactly as its floats given as arrays: the
+ * copy reads its rows as floats (repro_dataset_read_rows). Uses the 3
+ * images and labels test_idx_load left. */
+static void test_idx_as_given_data(void)
+{
+    write_text(TMP "given_data.yaml", "seed: 5\nepochs: 1\nmax_steps: 3\nbatch_size: 2\nthreads: 1\n"
+                                      "data: {format: memory, val_fraction: 0}\n"
+                                      "model:\n  trunk: [{type: linear, out: 3}, {type: relu}]\n"
+                                      "  heads: [{name: c, layers: [{type: linear, out: 18}], "
+                                      "loss: cross_entropy}]\n");
+    repro_data_config dc = base_config();
+    snprintf(dc.train_images, sizeof dc.train_images, "%s", TMP "set_img.idx");
+    snprintf(dc.train_labels, sizeof dc.train_labels, "%s", TMP "set_lab.idx");
+    repro_dataset bytes, floats;
+    repro_error err;
+    CHECK_MSG(repro_data_load(&dc, &bytes, NULL, &err) == REPRO_OK, "%s", err.message);
+    CHECK(bytes.x == NULL && bytes.mapped.data != NULL);
+    float x[12];
+    CHECK(repro_dataset_read_rows(&bytes, 0, 3, x, &err) == REPRO_OK);
+    repro_array_set a = {.x = x, .n = 3, .n_features = 4, .image_h = 2, .image_w = 2, .label = bytes.label};
+    CHECK_MSG(repro_dataset_from_arrays(&a, &floats, &err) == REPRO_OK, "%s", err.message);
+    char from_bytes[65] = "", from_floats[65] = "x";
+    train_given(&bytes, TMP "given_bytes", from_bytes);
+    train_given(&floats, TMP "given_floats", from_floats);
+    CHECK_MSG(strcmp(from_bytes, from_floats) == 0, "params %s vs %s", from_bytes, from_floats);
+    char h1[65], h2[65];
+    CHECK(repro_dataset_sha256(&bytes, h1, &err) == REPRO_OK && repro_dataset_sha256(&floats, h2, &err) == REPRO_OK);
+    CHECK_MSG(strcmp(h1, h2) == 0, "dataset sha256 %s vs %s", h1, h2);
+    repro_dataset_free(&bytes);
+    repro_dataset_free(&floats);
 }
 
 static void test_csv_good(void)
@@ -539,6 +600,7 @@ int main(void)
     test_idx_roundtrip();
     test_idx_errors();
     test_idx_load();
+    test_idx_as_given_data();
     test_csv_good();
     test_csv_errors();
     test_csv_load();

@@ -23,31 +23,33 @@
 extern "C" {
 #endif
 
-/* Features that stay in a read-only file mapping (NPY) instead of x:
- * row i is n_features elements of `dtype` at data + i * row_bytes, converted
- * to float only when gathered (repro_npy_convert_row: float32 as is, float64
- * rounded to nearest, integers (float)v * scale). */
+/* Features kept as stored elements instead of floats in x: in a read-only
+ * file mapping (NPY), or IDX images' bytes in a read-only anonymous mapping
+ * (path empty). Row i is n_features elements of `dtype` at data + i *
+ * row_bytes, converted to float only when gathered (repro_npy_convert_row:
+ * float32 as is, float64 rounded to nearest, integers (float)v * scale). */
 typedef struct repro_mapped_features {
     const unsigned char *data; /* [n][n_features] of dtype, inside map */
     size_t row_bytes;          /* n_features * element size */
     repro_npy_dtype dtype;
     float scale;               /* integer dtypes only: x = (float)v * scale */
-    void *map;                 /* the whole file's mapping, owned (munmap'd by free) */
+    void *map;                 /* the whole mapping, owned (munmap'd by free) */
     size_t map_bytes;
     /* the file, as it was when mapped: a change under the run is an error
-     * (repro_dataset_gather_checked, repro_dataset_check_unchanged) */
+     * (repro_dataset_gather_checked, repro_dataset_check_unchanged); path
+     * empty when the mapping holds no file */
     char path[1024];
     uint64_t dev, ino;
     int64_t size, mtime_ns;
 } repro_mapped_features;
 
-/* A data set. Features are either in memory (x) or in a file mapping
- * (x == NULL and mapped.data != NULL); read them only through
- * repro_dataset_gather, which handles both. */
+/* A data set. Features are either floats in memory (x) or stored elements
+ * (x == NULL and mapped.data != NULL: NPY files, IDX images); read them only
+ * through repro_dataset_gather, which handles both. */
 typedef struct repro_dataset {
     int64_t n;          /* samples */
     int64_t n_features;
-    float *x;           /* [n][n_features], row-major, owned; NULL when mapped */
+    float *x;           /* [n][n_features], row-major, owned; NULL when in `mapped` */
     repro_mapped_features mapped; /* all zero unless the features are mapped */
     int64_t image_h, image_w; /* images: n_features = image_h * image_w; else 0, 0 */
     int32_t *label;     /* [n] class labels in [0, n_classes), or NULL, owned */
@@ -75,7 +77,8 @@ void repro_dataset_free(repro_dataset *ds);
 
 /* Loads the training set and, if configured, the test set, as cfg says.
  *   idx: train_images/train_labels (and test_images/test_labels), plain or
- *        gzip. x = (float)pixel * scale; n_features = rows * cols.
+ *        gzip. The pixels' bytes are kept (mapped, dtype uint8) and
+ *        gathered as (float)pixel * scale; n_features = rows * cols.
  *   csv: train_csv (and test_csv); columns chosen by header name, see
  *        repro_csv_read.
  *   npy: train_x/train_y (and test_x/test_y), see repro_npy_read_set;
@@ -180,6 +183,12 @@ void repro_dataset_gather(const repro_dataset *ds, const uint32_t *idx, int64_t 
  * The training loader and evaluation read through this one. */
 repro_status repro_dataset_gather_checked(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
                                           int32_t *label, float *y, repro_error *err);
+
+/* The features of rows [first, first + count) as floats, x [count][n_features]
+ * (what a gather of those rows gives): for hashing, copying or uploading a
+ * whole set a block at a time. Fails as repro_dataset_gather_checked. */
+repro_status repro_dataset_read_rows(const repro_dataset *ds, int64_t first, int64_t count, float *x,
+                                    repro_error *err);
 
 /* For mapped features: REPRO_ERR_IO when the file is no longer the one
  * mapped, as it was (another file at the path, or its size or modification

@@ -25,7 +25,8 @@ void repro_batch_free(repro_batch *b);
  * (repro_dataset_gather_checked). */
 repro_status repro_batch_fill(repro_batch *b, const repro_dataset *ds, int64_t count, repro_error *err);
 
-/* Asks for data set row `row`'s features to be brought into the cache. The
+/* Asks for data set row `row`'s features and label to be brought into the
+ * cache. The
  * loader copies samples from all over a set larger than the caches
  * (Fashion-MNIST's training images are 188 MB as floats), so each row's first
  * lines waited on memory; it now asks for a later sample's row while it

@@ -209,13 +209,30 @@ static repro_status changed(const repro_dataset *ds, const char *what, repro_err
 repro_status repro_dataset_gather_checked(const repro_dataset *ds, const uint32_t *idx, int64_t count, float *x,
                                           int32_t *label, float *y, repro_error *err)
 {
-    if (!x || ds->x || !ds->mapped.data) {
+    if (!x || ds->x || !ds->mapped.data || !ds->mapped.path[0]) { /* no file that could shrink */
         repro_dataset_gather(ds, idx, count, x, label, y);
         return REPRO_OK;
     }
     gather_args a = {ds, idx, count, x, label, y};
     if (repro_map_guarded(gather_copy, &a) != 0)
         return changed(ds, "it was cut short under its mapping: SIGBUS reading it", err);
+    return REPRO_OK;
+}
+
+repro_status repro_dataset_read_rows(const repro_dataset *ds, int64_t first, int64_t count, float *x,
+                                    repro_error *err)
+{
+    enum { BLOCK = 256 };
+    uint32_t idx[BLOCK];
+    for (int64_t r = 0; r < count; r += BLOCK) {
+        int64_t k = count - r < BLOCK ? count - r : BLOCK;
+        for (int64_t i = 0; i < k; i++)
+            idx[i] = (uint32_t)(first + r + i);
+        repro_status st = repro_dataset_gather_checked(ds, idx, k, x + (size_t)r * (size_t)ds->n_features, NULL,
+                                                       NULL, err);
+        if (st != REPRO_OK)
+            return st;
+    }
     return REPRO_OK;
 }
 

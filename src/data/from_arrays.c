@@ -95,20 +95,17 @@ repro_status repro_dataset_from_arrays(const repro_array_set *a, repro_dataset *
     return REPRO_OK;
 }
 
-/* Mapped features through repro_dataset_gather, a block of rows at a time. */
+/* Features not in x, a block of rows at a time (repro_dataset_read_rows). */
 static repro_status hash_mapped(repro_sha256 *h, const repro_dataset *ds, repro_error *err)
 {
     enum { ROWS = 256 };
     float *x = malloc((size_t)ROWS * (size_t)ds->n_features * sizeof(float));
-    uint32_t idx[ROWS];
     if (!x)
         return repro_fail(err, REPRO_ERR_NOMEM, "out of memory hashing a data set");
     repro_status st = REPRO_OK;
     for (int64_t r = 0; r < ds->n && !st; r += ROWS) {
         int64_t count = ds->n - r < ROWS ? ds->n - r : ROWS;
-        for (int64_t i = 0; i < count; i++)
-            idx[i] = (uint32_t)(r + i);
-        st = repro_dataset_gather_checked(ds, idx, count, x, NULL, NULL, err);
+        st = repro_dataset_read_rows(ds, r, count, x, err);
         if (!st)
             repro_sha256_update(h, x, (size_t)count * (size_t)ds->n_features * sizeof(float));
     }

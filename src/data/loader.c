@@ -179,8 +179,9 @@ static int cancelled(const repro_loader *l, uint64_t gen)
  * transformed, in order. Returns REPRO_OK; a failure with err naming the
  * sample and *failed_at its index; or REPRO_ERR_STATE with *stopped = 1
  * when the work was cancelled (generation moved on, or an interrupt). */
-/* Samples ahead whose rows are asked for while one is copied (batch.h):
- * a 256-sample gather of Fashion-MNIST rows took 0.7x the time with 2. */
+/* Samples ahead whose rows are asked for while one is copied (batch.h).
+ * With 2, the MLP's gather took about 0.7x the time (docs/performance.md);
+ * 4 and 8 were no faster. */
 #define PREFETCH_AHEAD 2
 
 static repro_status fill_samples(const repro_loader *l, repro_batch *b, int64_t start, int64_t lo, int64_t hi,

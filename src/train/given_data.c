@@ -1,16 +1,40 @@
 /* data.format: memory: copies of the caller's data sets (given_data.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/given_data.h"
 
+/* The features as floats: x itself, or (stored elements, such as an IDX
+ * set's bytes or a mapped NPY file) all rows read into *owned. */
+static const float *features_of(const repro_dataset *src, float **owned, repro_error *err)
+{
+    *owned = NULL;
+    if (src->x || !src->mapped.data)
+        return src->x;
+    *owned = malloc((size_t)src->n * (size_t)src->n_features * sizeof(float));
+    repro_status st = *owned ? repro_dataset_read_rows(src, 0, src->n, *owned, err)
+                             : repro_fail(err, REPRO_ERR_NOMEM, "out of memory for its features as floats");
+    if (st != REPRO_OK) {
+        free(*owned);
+        *owned = NULL;
+    }
+    return *owned;
+}
+
 static repro_status copy_set(const char *which, const repro_dataset *src, repro_dataset *dst, repro_error *err)
 {
-    if (!src->x)
-        return repro_fail(err, REPRO_ERR_ARG, "the %s data given in memory has no features in memory", which);
-    repro_array_set a = {.x = src->x, .n = src->n, .n_features = src->n_features, .image_h = src->image_h,
+    repro_error_clear(err);
+    float *owned;
+    const float *x = features_of(src, &owned, err);
+    if (!x)
+        return err->message[0] ? repro_error_prefix(err, "the %s data", which)
+                               : repro_fail(err, REPRO_ERR_ARG, "the %s data given in memory has no features in "
+                                            "memory", which);
+    repro_array_set a = {.x = x, .n = src->n, .n_features = src->n_features, .image_h = src->image_h,
                          .image_w = src->image_w, .label = src->label, .n_classes = src->n_classes,
                          .y = src->y, .n_targets = src->y ? src->n_targets : 0};
     repro_status st = repro_dataset_from_arrays(&a, dst, err);
+    free(owned);
     return st ? repro_error_prefix(err, "the %s data", which) : REPRO_OK;
 }
 

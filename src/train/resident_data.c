@@ -2,15 +2,37 @@
 #include "train/resident_data.h"
 #include "train/staged_batch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *repro_resident_unsupported(const repro_dataset *ds)
 {
     if (ds->tokens)
         return "its windows are gathered from the text on the host (data.format: text)";
-    if (!ds->x)
+    if (!ds->x && (ds->mapped.path[0] || !ds->mapped.data))
         return "its features stay in a file mapping (data.format: npy)";
     return "";
+}
+
+/* Features kept as stored elements (IDX images' bytes) go up as the floats
+ * a gather makes of them, a block of rows at a time through host memory. */
+static repro_status upload_gathered(const repro_backend *be, float *dst, const repro_dataset *ds, repro_error *err)
+{
+    enum { ROWS = 4096 };
+    size_t nf = (size_t)ds->n_features;
+    int64_t block = ds->n < ROWS ? ds->n : ROWS;
+    float *x = malloc((size_t)block * nf * sizeof(float));
+    if (!x)
+        return repro_fail(err, REPRO_ERR_NOMEM, "no host memory to convert %lld rows", (long long)block);
+    repro_status st = REPRO_OK;
+    for (int64_t r0 = 0; st == REPRO_OK && r0 < ds->n; r0 += block) {
+        int64_t count = ds->n - r0 < block ? ds->n - r0 : block;
+        st = repro_dataset_read_rows(ds, r0, count, x, err);
+        if (st == REPRO_OK)
+            st = repro_be_upload(be, dst + (size_t)r0 * nf, x, (size_t)count * nf * sizeof(float), err);
+    }
+    free(x);
+    return st;
 }
 
 repro_status repro_resident_data_init(repro_resident_data *r, const repro_backend *be, const repro_dataset *ds,
@@ -18,7 +40,7 @@ repro_status repro_resident_data_init(repro_resident_data *r, const repro_backen
 {
     memset(r, 0, sizeof *r);
     r->be = be;
-    if (!ds->x)
+    if (repro_resident_unsupported(ds)[0])
         return repro_fail(err, REPRO_ERR_ARG, "the data set cannot be kept on the device: %s",
                           repro_resident_unsupported(ds));
     r->n = ds->n;
@@ -28,7 +50,7 @@ repro_status repro_resident_data_init(repro_resident_data *r, const repro_backen
     size_t xbytes = (size_t)(ds->n * ds->n_features) * sizeof(float);
     repro_status st = repro_be_alloc(be, xbytes, (void **)&r->x, err);
     if (st == REPRO_OK)
-        st = repro_be_upload(be, r->x, ds->x, xbytes, err);
+        st = ds->x ? repro_be_upload(be, r->x, ds->x, xbytes, err) : upload_gathered(be, r->x, ds, err);
     if (st == REPRO_OK && ds->label) {
         st = repro_be_alloc(be, (size_t)ds->n * sizeof(int32_t), (void **)&r->label, err);
         if (st == REPRO_OK)

@@ -22,7 +22,8 @@ typedef struct repro_resident_data {
     int64_t rows_len, rows_cap;
 } repro_resident_data;
 
-/* Why ds cannot be kept on the device ("" when it can): mapped features. */
+/* Why ds cannot be kept on the device ("" when it can): text, or features
+ * in a file mapping (IDX images' bytes in memory go up as floats). */
 const char *repro_resident_unsupported(const repro_dataset *ds);
 
 /* Uploads ds (its features must be in memory) with room for an order of
