@@ -93,13 +93,13 @@ perf report -i "$tmp/perf.data" --no-children -F overhead,dso,sym -g none --stdi
     {
         pct = $1; sub(/%/, "", pct); dso = $2; sym = $NF
         if (sym ~ /^repro_gemm|^run_slots$|^repro_bf16|^tile[0-9]|^pair_|^decode_/) g = "GEMM (kernels, packing)"
-        else if (sym ~ /^repro_linear|^bias_grad/) g = "linear: bias gradient"
+        else if (sym ~ /^repro_linear|^bias_grad|^backward_with/) g = "linear: bias gradient"
         else if (sym ~ /dropout|philox/) g = "dropout"
         else if (sym ~ /^forward_range$|^backward_range$|relu|act_/) g = "activation (ReLU)"
-        else if (sym ~ /^forward_rows$|^backward_rows$|loss|softmax/) g = "loss (and dropout row loop)"
+        else if (sym ~ /^forward_rows$|^backward_rows$|loss|softmax|xent|expf/) g = "loss (and dropout row loop)"
         else if (sym ~ /adam|optim/) g = "Adam"
-        else if (sym ~ /gather|memmove|memcpy|fill_micro|loader/) g = "batch gather"
-        else if (sym ~ /sha256|SHA256|hash|ledger/) g = "ledger hashing"
+        else if (sym ~ /gather|memmove|memcpy|fill_micro|loader|prefetch_row|convert_row/) g = "batch gather"
+        else if (sym ~ /sha256|SHA256|hash|ledger/ || dso ~ /libcrypto/) g = "ledger hashing"
         else if (dso ~ /kernel|libz/ || sym ~ /inflate|idx_|sink_images|crc32|gz/) g = "start: data load, page faults, kernel"
         else g = "other"
         share[g] += pct
