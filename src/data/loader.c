@@ -174,16 +174,16 @@ static int cancelled(const repro_loader *l, uint64_t gen)
     return atomic_load(&l->generation) != gen || atomic_load(&l->interrupted);
 }
 
-/* Samples [lo, hi) of a micro-batch whose sample i is at epoch position
- * start + i: per sample, the row is gathered (as repro_batch_fill does) and
- * transformed, in order. Returns REPRO_OK; a failure with err naming the
- * sample and *failed_at its index; or REPRO_ERR_STATE with *stopped = 1
- * when the work was cancelled (generation moved on, or an interrupt). */
 /* Samples ahead whose rows are asked for while one is copied (batch.h).
  * With 2, the MLP's gather took about 0.7x the time (docs/performance.md);
  * 4 and 8 were no faster. */
 #define PREFETCH_AHEAD 2
 
+/* Samples [lo, hi) of a micro-batch whose sample i is at epoch position
+ * start + i: per sample, the row is gathered (as repro_batch_fill does) and
+ * transformed, in order. Returns REPRO_OK; a failure with err naming the
+ * sample and *failed_at its index; or REPRO_ERR_STATE with *stopped = 1
+ * when the work was cancelled (generation moved on, or an interrupt). */
 static repro_status fill_samples(const repro_loader *l, repro_batch *b, int64_t start, int64_t lo, int64_t hi,
                                  uint64_t gen, int jitter_us, int *stopped, int64_t *failed_at, repro_error *err)
 {
