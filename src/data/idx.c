@@ -183,38 +183,29 @@ static int grow(void **buf, uint64_t *cap, uint64_t count, uint64_t max, size_t 
     return 0;
 }
 
-/* The images as floats (x = (float)byte * scale, repro_idx_read_images) or
- * as the bytes themselves (raw, for a data set: converted when gathered). */
+/* The images' bytes as they arrive (a data set keeps them and converts
+ * when gathering; repro_idx_read_images converts them all at once). */
 typedef struct image_sink {
-    float *x;
     unsigned char *raw;
-    int keep_raw;
-    uint64_t cap, max; /* elements allocated, and the most that will be kept */
-    float scale;
+    uint64_t cap, max; /* bytes allocated, and the most that will be kept */
 } image_sink;
 
 static int sink_images(void *ctx, const unsigned char *bytes, uint64_t offset, size_t len)
 {
     image_sink *s = ctx;
-    if (s->keep_raw) {
-        if (grow((void **)&s->raw, &s->cap, offset + len, s->max, 1) != 0)
-            return -1;
-        memcpy(s->raw + offset, bytes, len);
-        return 0;
-    }
-    if (grow((void **)&s->x, &s->cap, offset + len, s->max, sizeof *s->x) != 0)
+    if (grow((void **)&s->raw, &s->cap, offset + len, s->max, 1) != 0)
         return -1;
-    for (size_t i = 0; i < len; i++)
-        s->x[offset + i] = (float)bytes[i] * s->scale;
+    memcpy(s->raw + offset, bytes, len);
     return 0;
 }
 
-/* As repro_idx_read_images; *total is the count the header claims and
- * hw [2] the image height and width (rows, cols). */
-static repro_status read_images(const char *path, float scale, int64_t limit, image_sink *out,
-                                int64_t *n, int64_t *n_features, int64_t *total, int64_t *hw,
-                                repro_error *err)
+/* As repro_idx_read_images, but the pixels' bytes into *raw (malloc'd);
+ * *total is the count the header claims and hw [2] the image height and
+ * width (rows, cols). */
+static repro_status read_images(const char *path, int64_t limit, unsigned char **raw, int64_t *n,
+                                int64_t *n_features, int64_t *total, int64_t *hw, repro_error *err)
 {
+    *raw = NULL;
     *n = 0;
     *n_features = 0;
     *total = 0;
@@ -223,14 +214,13 @@ static repro_status read_images(const char *path, float scale, int64_t limit, im
     if (st)
         return st;
     uint64_t features = (uint64_t)ix.dims[1] * ix.dims[2], n_bytes, keep;
-    image_sink sink = {NULL, NULL, out->keep_raw, 0, 0, scale};
+    image_sink sink = {NULL, 0, 0};
     char claim[96];
     st = idx_sizes(&ix, features, limit, &n_bytes, &keep, err);
     if (st)
         goto done;
     sink.max = keep * features;
-    if (grow(sink.keep_raw ? (void **)&sink.raw : (void **)&sink.x, &sink.cap, 1, sink.max ? sink.max : 1,
-             sink.keep_raw ? 1 : sizeof(float)) != 0) {
+    if (grow((void **)&sink.raw, &sink.cap, 1, sink.max ? sink.max : 1, 1) != 0) {
         st = repro_fail(err, REPRO_ERR_NOMEM, "'%s': out of memory for %llu images", path,
                         (unsigned long long)keep);
         goto done;
@@ -238,11 +228,10 @@ static repro_status read_images(const char *path, float scale, int64_t limit, im
     snprintf(claim, sizeof claim, "%u images of %ux%u", ix.dims[0], ix.dims[1], ix.dims[2]);
     st = idx_read_body(&ix, n_bytes, keep * features, sink_images, &sink, claim, err);
     if (st) {
-        free(sink.x);
         free(sink.raw);
         goto done;
     }
-    *out = sink;
+    *raw = sink.raw;
     *n = (int64_t)keep;
     *n_features = (int64_t)features;
     *total = ix.dims[0];
@@ -309,10 +298,20 @@ repro_status repro_idx_read_images(const char *path, float scale, int64_t limit,
                                    int64_t *n, int64_t *n_features, repro_error *err)
 {
     int64_t total, hw[2];
-    image_sink images = {0};
-    repro_status st = read_images(path, scale, limit, &images, n, n_features, &total, hw, err);
-    *x = images.x;
-    return st;
+    unsigned char *raw;
+    *x = NULL;
+    repro_status st = read_images(path, limit, &raw, n, n_features, &total, hw, err);
+    if (st)
+        return st;
+    size_t count = (size_t)*n * (size_t)*n_features;
+    *x = malloc((count ? count : 1) * sizeof(float));
+    if (*x)
+        for (size_t i = 0; i < count; i++)
+            (*x)[i] = (float)raw[i] * scale;
+    free(raw);
+    if (!*x)
+        return repro_fail(err, REPRO_ERR_NOMEM, "'%s': out of memory for %lld images", path, (long long)*n);
+    return REPRO_OK;
 }
 
 repro_status repro_idx_read_labels(const char *path, int64_t limit, int32_t **labels, int64_t *n,
@@ -347,15 +346,14 @@ repro_status repro_idx_read_set(const char *images, const char *labels, float sc
 {
     memset(out, 0, sizeof *out);
     int64_t n_images, n_labels, total_images, total_labels, hw[2];
-    image_sink pixels = {.keep_raw = 1};
-    repro_status st = read_images(images, scale, limit, &pixels, &n_images, &out->n_features,
-                                  &total_images, hw, err);
+    unsigned char *pixels;
+    repro_status st = read_images(images, limit, &pixels, &n_images, &out->n_features, &total_images, hw, err);
     if (!st) {
         out->image_h = hw[0];
         out->image_w = hw[1];
-        st = keep_bytes(out, pixels.raw, n_images, scale, images, err);
+        st = keep_bytes(out, pixels, n_images, scale, images, err);
     }
-    free(pixels.raw);
+    free(pixels);
     if (!st)
         st = read_labels(labels, limit, &out->label, &n_labels, &total_labels, err);
     /* Compare the headers' counts, so a limit cannot hide a mismatch. */
