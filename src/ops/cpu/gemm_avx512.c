@@ -9,7 +9,13 @@
  * not a full tile's; and for R = 9 and 10, a region's last rows with the
  * tile before them (MR_EDGE, gemm_kernel.h: the 2 rows left of M = 10 were
  * a tile of their own, latency-bound). Each instance does the same fmas in
- * the same order for the elements it owns. */
+ * the same order for the elements it owns.
+ *
+ * Edge tiles (nr < 16 W) load and store C masked, full tiles plainly (as
+ * gemm_avx2.c): Zen 4 runs a masked store slowly even when its mask is
+ * whole. The 10-k dX products, whose time goes mostly to storing C, read
+ * 0.87-0.89x OpenBLAS with every store masked and 0.92-1.01x with plain
+ * ones there (bench_gemm 60 "fc3 dX", alternating builds). */
 #include <immintrin.h>
 
 #include "ops/cpu/gemm_kernel.h"
@@ -26,13 +32,16 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
                                                        int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c,
                                                        int64_t ldc, int nr, int load_c, const float *bias)
 {
+    const int full = nr == 16 * W;
     const __mmask16 m[2] = {lanes(nr), lanes(nr - 16)};
     __m512 acc[MR_EDGE][2];
 #pragma GCC unroll 10
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 2
         for (int h = 0; h < W; h++)
-            acc[i][h] = load_c ? _mm512_maskz_loadu_ps(m[h], c + i * ldc + 16 * h) : _mm512_setzero_ps();
+            acc[i][h] = !load_c ? _mm512_setzero_ps()
+                        : full  ? _mm512_loadu_ps(c + i * ldc + 16 * h)
+                                : _mm512_maskz_loadu_ps(m[h], c + i * ldc + 16 * h);
     const float *row[MR_EDGE];
 #pragma GCC unroll 10
     for (int i = 0; i < R; i++)
@@ -63,8 +72,12 @@ static inline __attribute__((always_inline)) void tile(const int R, const int W,
 #pragma GCC unroll 10
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 2
-        for (int h = 0; h < W; h++)
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * h, m[h], acc[i][h]);
+        for (int h = 0; h < W; h++) {
+            if (full)
+                _mm512_storeu_ps(c + i * ldc + 16 * h, acc[i][h]);
+            else
+                _mm512_mask_storeu_ps(c + i * ldc + 16 * h, m[h], acc[i][h]);
+        }
 }
 
 /* Packed B (ldb NR) under packed A (a_rs 1, a_cs MR), A in place along k
