@@ -253,6 +253,27 @@ static void short_k_blocks(void)
     }
 }
 
+/* Narrow products (N <= 12, M >= 16) go to the narrow kernel on AVX2
+ * (gemm_narrow_avx2.c): every N up to 12 and one past it, row counts
+ * with a ragged last panel of 8, K with tails of the 4-k steps (and
+ * K = 1), every layout (A along k read in place, the others packed), with
+ * accumulate and bias, specials on some. */
+static void narrow_outputs(void)
+{
+    static const int64_t rows[] = {16, 17, 23, 40, 64}, ks[] = {1, 3, 4, 5, 17, 130};
+    int cases = 0;
+    for (int64_t N = 1; N <= 13; N++)
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            int64_t M = rows[r], K = ks[((size_t)N + r) % (sizeof ks / sizeof ks[0])];
+            for (int layout = 0; layout < 4; layout++) {
+                int variant = (int)((N + (int64_t)r + layout) % 3);
+                check_case(M, N, K, layout & 1, layout >> 1, variant == 1, variant == 2, (int)((N + layout) % 2), 1);
+                cases++;
+            }
+        }
+    printf("narrow outputs: %d cases\n", cases);
+}
+
 /* Exact expectations: -0 handling, inf, NaN, K == 0. */
 static void known_answers(void)
 {
@@ -427,6 +448,7 @@ int main(void)
     a_along_k_wide();
     kernel_edges();
     short_k_blocks();
+    narrow_outputs();
     for (int t = 1; t <= MAX_THREADS; t++)
         repro_pool_destroy(pools[t]);
     return test_finish("test_gemm");

@@ -51,6 +51,8 @@ enum {
     DIRECT_MAX_TILES = 2,  /* row tiles up to which B is read in place (see above) */
     FAR_B_BYTES = 1 << 20, /* a B larger than this is taken to come from L3 or memory: half this
                             * Xeon's 2 MB L2, twice Zen 3's 512 KB */
+    NARROW_ROWS = 8,      /* the narrow kernel's rows of C at once (its lanes) */
+    NARROW_MIN_M = 16,    /* narrow products at least this tall take the narrow kernel */
     PREFETCH_C_MIN_KC = 64 /* k-blocks shorter than this leave the next C tile to the hardware (a
                             * tile of 9 or 10 k's is over before the hints pay for themselves: dX of
                             * the 10-wide layer, conv1's forward, 1.17-1.33x faster without), and
@@ -59,6 +61,9 @@ enum {
 
 typedef void (*pack_bt_fn)(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 typedef void (*pack_bn_fn)(float *dst, const float *src, int64_t rs, int64_t kc, int64_t w, int nr);
+typedef void (*narrow_pack_fn)(float *panel, const float *A, int64_t a_rs, int64_t a_cs, int64_t K, int rows);
+typedef void (*narrow_fn)(const float *a, int64_t a_rs, const float *panel, const float *bp, int64_t K, int64_t N,
+                          float *c, int64_t ldc, int rows, int accumulate, const float *bias);
 
 typedef struct gemm_impl {
     int mr, nr;
@@ -69,6 +74,8 @@ typedef struct gemm_impl {
     pack_bt_fn pack_bt; /* NULL: plain C only */
     pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
+    narrow_pack_fn narrow_pack; /* with narrow: the narrow kernel, for N <= REPRO_GEMM_NARROW_N; NULL: none */
+    narrow_fn narrow;
 } gemm_impl;
 
 static gemm_impl impl_of(repro_isa isa)
@@ -81,25 +88,25 @@ static gemm_impl impl_of(repro_isa isa)
                            REPRO_GEMM_AVX512_MR_EDGE,
                            repro_gemm_kernel_avx512,
                            repro_gemm_block_avx512, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
-                           repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_b_avx2, NULL, NULL};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, REPRO_GEMM_AVX2_B_VEC, REPRO_GEMM_AVX2_MR,
                            repro_gemm_kernel_avx2,
                            repro_gemm_block_avx2, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
-                           repro_gemm_pack_b_avx2};
+                           repro_gemm_pack_b_avx2, repro_gemm_narrow_pack_a_avx2, repro_gemm_narrow_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, REPRO_GEMM_NEON_B_VEC, REPRO_GEMM_NEON_MR,
                            repro_gemm_kernel_neon, NULL,
-                           repro_gemm_pack_bt_neon, NULL, NULL};
+                           repro_gemm_pack_bt_neon, NULL, NULL, NULL, NULL};
 #endif
     default:
         break;
     }
     return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, REPRO_GEMM_SCALAR_B_VEC, REPRO_GEMM_SCALAR_MR,
                        repro_gemm_kernel_scalar,
-                       NULL, NULL, NULL, NULL};
+                       NULL, NULL, NULL, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -346,6 +353,59 @@ static void choose_grid(gemm_job *j, int threads)
     }
 }
 
+/* Narrow products (N <= REPRO_GEMM_NARROW_N) through the narrow kernel:
+ * B packed once as bp[k][N]; C's rows in panels of 8, an even share of
+ * them per slot, each slot packing its panels of A into its own buffer. */
+typedef struct narrow_job {
+    const gemm_job *j;
+    const float *bp;
+    float *panels; /* per slot: 8 x K floats */
+    int64_t n_panels, slots, panel_floats;
+} narrow_job;
+
+static void run_narrow(void *ctx, int64_t begin, int64_t end)
+{
+    const narrow_job *nj = ctx;
+    const gemm_job *j = nj->j;
+    for (int64_t s = begin; s < end; s++) {
+        float *panel = nj->panels + s * nj->panel_floats;
+        for (int64_t p = s * nj->n_panels / nj->slots; p < (s + 1) * nj->n_panels / nj->slots; p++) {
+            const int64_t m0 = p * NARROW_ROWS;
+            const int rows = (int)min64(NARROW_ROWS, j->M - m0);
+            const float *a = j->A + m0 * j->a_rs;
+            /* 8 rows along k: read in place (the forward's x); else packed */
+            const int in_place = rows == NARROW_ROWS && j->a_cs == 1;
+            if (!in_place)
+                j->impl.narrow_pack(panel, a, j->a_rs, j->a_cs, j->K, rows);
+            j->impl.narrow(a, j->a_rs, in_place ? NULL : panel, nj->bp, j->K, j->N, j->C + m0 * j->ldc, j->ldc,
+                           rows, j->accumulate, j->bias);
+        }
+    }
+}
+
+static repro_status gemm_narrow(const gemm_job *j, int threads, repro_pool *pool, repro_error *err)
+{
+    narrow_job nj = {.j = j, .n_panels = ceil_div(j->M, NARROW_ROWS)};
+    int64_t work = j->M * j->N * j->K / MIN_MACS_PER_THREAD;
+    nj.slots = min64(min64(threads, nj.n_panels), work < 1 ? 1 : work);
+    nj.panel_floats = ceil_div(NARROW_ROWS * j->K, 16) * 16; /* whole 64-byte lines: every panel aligned */
+    const int64_t b_floats = ceil_div(j->K * j->N, 16) * 16;
+    size_t bytes = (size_t)(b_floats + nj.slots * nj.panel_floats) * sizeof(float);
+    float *buf = aligned_alloc(64, bytes);
+    if (!buf)
+        return repro_fail(err, REPRO_ERR_NOMEM,
+                          "gemm: cannot allocate %zu bytes of packing buffers for a %lldx%lldx%lld product", bytes,
+                          (long long)j->M, (long long)j->N, (long long)j->K);
+    for (int64_t k = 0; k < j->K; k++)
+        for (int64_t n = 0; n < j->N; n++)
+            buf[k * j->N + n] = j->B[k * j->b_rs + n * j->b_cs];
+    nj.bp = buf;
+    nj.panels = buf + b_floats;
+    repro_pool_run(pool, nj.slots, run_narrow, &nj);
+    free(buf);
+    return REPRO_OK;
+}
+
 static repro_status check_args(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
                                const float *A, const float *B, const float *bias, const float *C,
                                int64_t ldc, int accumulate, repro_error *err)
@@ -388,6 +448,8 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     gemm_job j = {.impl = impl_of(cpu->isa), .M = M, .N = N, .K = K, .A = A, .B = B, .bias = bias,
                   .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .ldc = ldc, .C = C,
                   .accumulate = accumulate};
+    if (j.impl.narrow && N <= REPRO_GEMM_NARROW_N && M >= NARROW_MIN_M)
+        return gemm_narrow(&j, repro_pool_threads(cpu->pool), cpu->pool, err);
     const int nr = j.impl.nr;
     if (j.impl.pack_bt_far && (double)K * (double)N * sizeof(float) > FAR_B_BYTES)
         j.impl.pack_bt = j.impl.pack_bt_far;

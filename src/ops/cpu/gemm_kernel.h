@@ -60,7 +60,8 @@ enum {
     REPRO_GEMM_AVX512_MR_EDGE = 10,
     REPRO_GEMM_NEON_MR = 6, /* 6 x 4 q-register accumulators + 4 for b, of 32 */
     REPRO_GEMM_NEON_NR = 16,
-    REPRO_GEMM_NEON_B_VEC = 16 /* it reads B a whole NR at a time */
+    REPRO_GEMM_NEON_B_VEC = 16, /* it reads B a whole NR at a time */
+    REPRO_GEMM_NARROW_N = 12 /* the narrow kernel's widest C: 12 accumulators + A + a broadcast of 16 ymm */
 };
 
 void repro_gemm_kernel_scalar(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
@@ -90,6 +91,19 @@ void repro_gemm_pack_bt_avx2(float *dst, const float *src, int64_t cs, int64_t k
 /* The same, prefetching the next 8 columns' rows: for a B larger than L2. */
 void repro_gemm_pack_bt_far_avx2(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
 void repro_gemm_pack_bt_neon(float *dst, const float *src, int64_t cs, int64_t kc8, int w8, int nr);
+
+/* The narrow kernel (gemm_narrow_avx2.c), for C of at most
+ * REPRO_GEMM_NARROW_N columns: 8 rows of C in the lanes, one accumulator
+ * per column, each element one fma chain over all K in ascending order.
+ * pack_a: panel[k*8 + i] = A(i, k), A(i, k) = A[i*a_rs + k*a_cs], for
+ * i < rows (+0 for the rest of the 8), k < K; panel 32-byte aligned.
+ * narrow: C(i, n) at c[i*ldc + n] for i < rows, n < N, from
+ * bp[k*N + n] = B(k, n) and A: the panel, or (panel NULL: 8 rows of A
+ * along k, A(i, k) = a[i*a_rs + k]) A itself; from +0 or, accumulating,
+ * from C; + bias[n] when bias is not NULL. */
+void repro_gemm_narrow_pack_a_avx2(float *panel, const float *A, int64_t a_rs, int64_t a_cs, int64_t K, int rows);
+void repro_gemm_narrow_avx2(const float *a, int64_t a_rs, const float *panel, const float *bp, int64_t K, int64_t N,
+                            float *c, int64_t ldc, int rows, int accumulate, const float *bias);
 
 /* Packing a kc x w block of B that is contiguous along n into strips of
  * nr columns: dst[(j/nr)*kc*nr + k*nr + j%nr] = src[k*rs + j] for j < w,
