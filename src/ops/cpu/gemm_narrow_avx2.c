@@ -7,9 +7,13 @@
  *
  *   acc[n] = C(m0..m0+7, n):  for k ascending: acc[n] = fma(A(m0..m0+7, k), B(k, n), acc[n])
  *
- * A's 8 rows come packed k by k (panel[k][8], the 8 x 8 transposes of
- * transpose8_avx2.h when A's rows run along k), B packed as bp[k][N], so a
- * k is one load and N broadcasts at fixed offsets. Each C(m, n) is still
+ * Where A's rows run along k (the forward's x), its 8 rows are read in
+ * place and transposed 4 k at a time in registers, beside the fmas (a
+ * separate packing pass took nearly as long as the products); other
+ * layouts, and a last panel of fewer rows, come packed k by k
+ * (panel[k][8]). B comes packed as bp[k][N], so a k is one vector of A and
+ * N broadcasts at fixed offsets. Columns 0..7 of C go back through the
+ * 8 x 8 transpose of transpose8_avx2.h. Each C(m, n) is still
  * one fma chain over k in ascending order, from C (accumulate) or +0, with
  * the bias added at the end: gemm.h's order, so the bits are those of
  * repro_gemm_ref (tests/test_gemm.c, narrow_outputs). */
@@ -24,19 +28,9 @@ enum { ROWS = 8, NMAX = REPRO_GEMM_NARROW_N };
 void repro_gemm_narrow_pack_a_avx2(float *panel, const float *A, int64_t a_rs, int64_t a_cs, int64_t K, int rows)
 {
     int64_t k = 0;
-    if (rows == ROWS && a_cs == 1) { /* rows along k: 8 x 8 blocks, transposed */
-        for (; k + 8 <= K; k += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(A + i * a_rs + k);
-            repro_transpose8_avx2(r);
-            for (int t = 0; t < 8; t++)
-                _mm256_store_ps(panel + (k + t) * ROWS, r[t]);
-        }
-    } else if (rows == ROWS && a_rs == 1) { /* columns along m: a k is 8 floats in a row */
+    if (rows == ROWS && a_rs == 1) /* columns along m: a k is 8 floats in a row */
         for (; k < K; k++)
             _mm256_store_ps(panel + k * ROWS, _mm256_loadu_ps(A + k * a_cs));
-    }
     for (; k < K; k++)
         for (int i = 0; i < ROWS; i++)
             panel[k * ROWS + i] = i < rows ? A[i * a_rs + k * a_cs] : 0.0f;
