@@ -328,7 +328,13 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
 /* The thread grid: at most `threads` regions, none too small to pay for
  * itself, shaped to minimise one region's cost: its compute (rows x cols
  * fmas per k, 16 lanes a cycle) plus packing its columns of B (about one
- * cycle per element, so 16 in the same units). */
+ * cycle per element, so 16 in the same units), plus, where the columns are
+ * split, as much again for each of its rows: threads that write parts of
+ * the same rows of C slow each other down at the lines where their parts
+ * meet (one core's prefetchers take the lines the other is writing).
+ * Measured on a Zen 4 at 2 threads, split by columns and by rows:
+ * 256x256x10 60 and 125 GFLOP/s, 256x256x64 70-135 and 160-190,
+ * 256x256x256 110-190 and 170-205, 256x784x256 the same. */
 static void choose_grid(gemm_job *j, int threads)
 {
     int64_t mt = ceil_div(j->M, j->impl.mr), nt = ceil_div(j->N, j->impl.nr);
@@ -343,7 +349,7 @@ static void choose_grid(gemm_job *j, int threads)
                 continue;
             double rows = (double)min64(j->M, ceil_div(mt, pm) * j->impl.mr);
             double cols = (double)min64(j->N, ceil_div(nt, pn) * j->impl.nr);
-            double cost = rows * cols + 16.0 * cols;
+            double cost = rows * cols + 16.0 * cols + (pn > 1 ? 16.0 * rows : 0.0);
             if (best < 0 || cost < best) {
                 best = cost;
                 j->pm = (int)pm;
