@@ -332,9 +332,10 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
  * split, as much again for each of its rows: threads that write parts of
  * the same rows of C slow each other down at the lines where their parts
  * meet (one core's prefetchers take the lines the other is writing).
- * Measured on a Zen 4 at 2 threads, split by columns and by rows:
- * 256x256x10 60 and 125 GFLOP/s, 256x256x64 70-135 and 160-190,
- * 256x256x256 110-190 and 170-205, 256x784x256 the same. */
+ * On a Zen 4 at 2 threads, the MLP's dX of its 10-wide layer (256x256x10,
+ * `bench_gemm 7`, three runs alternating the two builds) read 65-102
+ * GFLOP/s split by columns and 131-186 by rows, less than one thread
+ * before; the other products moved within the machine's noise. */
 static void choose_grid(gemm_job *j, int threads)
 {
     int64_t mt = ceil_div(j->M, j->impl.mr), nt = ceil_div(j->N, j->impl.nr);
