@@ -34,7 +34,16 @@
  * Then a micro-tile's successive k's sit in at most 8 of L1's 64 sets and
  * evict each other; packed, they are one contiguous [kc][MR] block. Other
  * strides (the conv's im2col, 196 or 784 floats) spread over the sets, and
- * with few column strips to share it the copy would cost more than it saves. */
+ * with few column strips to share it the copy would cost more than it saves.
+ *
+ * Narrow products (N <= REPRO_GEMM_NARROW_N, a classifier's last layer
+ * forward) take the narrow kernel where the path has one (AVX2): rows of
+ * C in the lanes rather than columns, so 10 columns do not leave 6 lanes
+ * of 16 idle (gemm_narrow_avx2.c; 128x10x128 and 256x10x256 read
+ * 0.86-0.97x OpenBLAS before, 1.09-1.30x since, on a Zen 4's AVX2 path,
+ * bench_gemm). The AVX-512 path keeps its tiles: 16-lane vectors on a
+ * core with full-width AVX-512 units (Zen 5) do twice the work of the
+ * narrow kernel's 8. */
 #include "ops/cpu/gemm.h"
 
 #include <limits.h>
