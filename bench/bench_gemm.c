@@ -33,11 +33,23 @@
  * with BENCH_OPENBLAS_CORETYPE (bench/blas_core.sh, the same rule for the
  * scripts' peers).
  *
+ * After a call, OpenBLAS's threads spin for 2^28 cycles (about 0.1 s) by
+ * default before they sleep; our pool spins 0.1 ms (core/pool.c). Timed
+ * in turn in one process, OpenBLAS's spinning threads held a core through
+ * our next product, whose second thread then waited for a core: at 2
+ * threads, 8 of 15 readings of the large products (`bench_gemm 5 fc1`,
+ * three runs on a 2-core Zen 4) came out at one thread's speed, 1 of 15
+ * with OpenBLAS's threads spinning as long as ours. So both spin alike:
+ * the program sets OPENBLAS_THREAD_TIMEOUT=18 (2^18 cycles, about 0.1 ms)
+ * unless the environment chose one.
+ *
  *   build/bench/bench_gemm [repetitions [name filter]]     (default 9, all shapes)
+ *   build/bench/bench_gemm 9 step                          (the MLP's step alone)
  *   REPRO_ISA=avx2 build/bench/bench_gemm */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fma_peak.h"
@@ -112,11 +124,22 @@ static void run_blas(const operands *o)
 }
 #endif
 
+/* Waits until both sides' threads have stopped spinning after their last
+ * call (ours after 0.1 ms, OpenBLAS's after 2^18 cycles: see the top), so
+ * that a timed batch starts with the other side's threads asleep, as it
+ * would in a program that calls only one of them. */
+static void settle(void)
+{
+    struct timespec ts = {0, 2000000}; /* 2 ms */
+    nanosleep(&ts, NULL);
+}
+
 /* Seconds per call over enough calls to last ~10 ms (cpu NULL: OpenBLAS):
  * CPU time at one thread (steady on a shared machine), wall time at two. */
 static double time_calls(const operands *o, const repro_cpu *cpu, int calls, int threads)
 {
     double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    settle();
     double t0 = now();
     for (int c = 0; c < calls; c++) {
 #ifdef REPRO_HAVE_OPENBLAS
@@ -217,6 +240,7 @@ static float *mlp_array(int64_t n)
 static double mlp_time(mlp *n, const repro_cpu *cpu, int threads)
 {
     double (*now)(void) = threads == 1 ? fma_peak_cpu_now : fma_peak_now;
+    settle();
     double t0 = now();
     for (int i = 0; i < 5; i++)
         mlp_step(n, cpu);
@@ -255,8 +279,10 @@ static void mlp_ms(const repro_cpu *cpu, int threads, int reps, int have_blas, d
  * something less (OpenBLAS 0.3.21 takes a Xeon of CPU model 207, Emerald
  * Rapids, for a "Prescott" and runs SSE3 kernels at a tenth of the speed).
  * An OPENBLAS_CORETYPE from the environment is replaced by these unless
- * BENCH_OPENBLAS_CORETYPE chose it. The core type is read once when the
- * library loads, so set it and start again (the second run finds it set). */
+ * BENCH_OPENBLAS_CORETYPE chose it. OpenBLAS's threads spin as long as
+ * ours after a call (OPENBLAS_THREAD_TIMEOUT, see the top) unless the
+ * environment says otherwise. Both are read once when the library loads,
+ * so set them and start again (the second run finds them set). */
 static void hold_blas_to_path(repro_isa isa, char **argv)
 {
 #ifdef REPRO_HAVE_OPENBLAS
@@ -269,14 +295,21 @@ static void hold_blas_to_path(repro_isa isa, char **argv)
     else if (isa == REPRO_ISA_AVX512 && !(!now && (strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 ||
                                                    strcmp(core, "SapphireRapids") == 0)))
         want = "SkylakeX";
-    if (!want || (now && strcmp(now, want) == 0))
+    const int set_core = want && !(now && strcmp(now, want) == 0);
+    const int set_spin = getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
+    if (!set_core && !set_spin)
         return;
-    fprintf(stderr, "bench_gemm: OpenBLAS held to %s kernels (%s)%s%s\n", want,
-            chosen && *chosen ? "BENCH_OPENBLAS_CORETYPE" : "those of our path",
-            now ? "; the environment had OPENBLAS_CORETYPE=" : "", now ? now : "");
-    setenv("OPENBLAS_CORETYPE", want, 1);
+    if (set_core) {
+        fprintf(stderr, "bench_gemm: OpenBLAS held to %s kernels (%s)%s%s\n", want,
+                chosen && *chosen ? "BENCH_OPENBLAS_CORETYPE" : "those of our path",
+                now ? "; the environment had OPENBLAS_CORETYPE=" : "", now ? now : "");
+        setenv("OPENBLAS_CORETYPE", want, 1);
+    }
+    if (set_spin)
+        setenv("OPENBLAS_THREAD_TIMEOUT", "18", 1);
     execv("/proc/self/exe", argv);
-    fprintf(stderr, "bench_gemm: re-running with OPENBLAS_CORETYPE=%s: ", want);
+    fprintf(stderr, "bench_gemm: re-running with OPENBLAS_CORETYPE=%s OPENBLAS_THREAD_TIMEOUT=%s: ",
+            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)", getenv("OPENBLAS_THREAD_TIMEOUT"));
     perror(NULL);
 #else
     (void)isa;
@@ -311,6 +344,9 @@ int main(int argc, char **argv)
     double peak = fma_peak_gflops(isa, 20000000, 5);
     printf("exact GEMM, %s path (FMA peak of one core on it: %.1f GFLOP/s) vs OpenBLAS (%s kernels)\n",
            repro_isa_name(isa), peak, blas_core);
+    if (have_blas)
+        printf("threads spin after a call: ours 0.1 ms, OpenBLAS's 2^%s cycles (OPENBLAS_THREAD_TIMEOUT)\n",
+               getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "28");
     printf("GFLOP/s, medians of %d interleaved repetitions; ratio = ours / OpenBLAS; %%peak = ours / (threads x peak)\n",
            reps);
     printf("%-27s %8s %8s %6s %6s | %8s %8s %6s %6s\n", "shape", "ours/1", "blas/1", "ratio", "%peak",
@@ -343,7 +379,7 @@ int main(int argc, char **argv)
         printf("\n");
         free(o.A), free(o.B), free(o.C);
     }
-    if (argc > 2)
+    if (argc > 2 && strcmp(argv[2], "step") != 0) /* "step": the MLP's step alone */
         return 0;
     printf("\nMLP 784-256-256-10, batch 256: the linear layers forward + backward of one step, ms (median of %d)\n",
            reps);
