@@ -1,8 +1,9 @@
 /* The pool runs every task exactly once, for any thread count, also over
  * many short loops back to back, where a worker that wakes late finds its
  * range already taken by another thread (pool.c): no task of one loop may
- * run twice, be lost, or run with another loop's context. And switches the
- * calling thread took before the pool existed do not count as contention.
+ * run twice, be lost, or run with another loop's context. Switches the
+ * calling thread took before the pool existed do not count as contention;
+ * two threads sharing one core do.
  * ctest-labels: threads */
 #define _GNU_SOURCE /* pthread affinity, RUSAGE_THREAD */
 #include "core/pool.h"
@@ -127,12 +128,43 @@ static void test_earlier_switches_are_not_contention(void)
               now - start);
     repro_pool_destroy(pool);
 }
+
+/* Both threads of a pool on one core (its worker inherits the caller's
+ * affinity): whichever spins keeps the other waiting for the core, the
+ * contention the pool must see and stop spinning for (pool.c), within a
+ * few of its 20 ms looks. Loops for at most 5 s. */
+static void test_a_shared_core_stops_spinning(void)
+{
+    cpu_set_t old, one;
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+    repro_pool *pool;
+    repro_error err;
+    CHECK(repro_pool_create(2, &pool, &err) == REPRO_OK);
+    int hits[2] = {0}, spinning = 1;
+    ctx_t c = {hits};
+    long loops = 0;
+    for (double t0 = seconds(); spinning && seconds() - t0 < 5.0; loops++) {
+        repro_pool_run(pool, 2, mark, &c);
+        spinning = repro_pool_spinning(pool);
+    }
+    CHECK_MSG(!spinning, "two threads on one core still spin after %ld loops (5 s)", loops);
+    CHECK(hits[0] == loops && hits[1] == loops);
+    repro_pool_destroy(pool);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof old, &old) == 0);
+}
 #endif
 
 int main(void)
 {
 #if defined(__linux__) && defined(RUSAGE_THREAD)
     test_earlier_switches_are_not_contention();
+    test_a_shared_core_stops_spinning();
 #endif
     for (int threads = 2; threads <= 4; threads++)
         test_short_loops(threads);

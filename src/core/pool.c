@@ -18,40 +18,53 @@
  * Spinning only pays while every thread has a core of its own. When other
  * programs want the cores too, spinners take time from the threads they
  * wait for (measured: the MLP step at 2 threads fell to a third beside a
- * build). The kernel says when that happens: a thread that is switched out
- * while it could run counts an involuntary context switch. Every thread of
- * the pool looks at its own count every CHECK_LOOPS loops (or CHECK_NS,
- * when loops are long); CONTENDED or more since its last look turns spinning
- * off for the pool for the next quiet_loops loops, after which it is tried
- * again. Each try that meets contention again doubles quiet_loops (from
- * QUIET_MIN up to QUIET_MAX), so a machine that stays loaded is spun on
- * rarely; a look that sees none while spinning resets it. (The spinners
- * do not sched_yield: beside other spinning threads, such as OpenBLAS's,
- * a yield handed the core away for a whole time slice.) */
+ * build). The kernel says when that happens: it counts the time a thread
+ * spent ready to run but waiting for a core (the second field of
+ * /proc/thread-self/schedstat). Every thread of the pool looks at its own
+ * every CHECK_NS of loops; waiting a WAIT_SHARE-th of that time or more
+ * turns spinning off for the pool for the next quiet_loops loops, after
+ * which it is tried again. Each try that meets contention again doubles
+ * quiet_loops (from QUIET_MIN up to QUIET_MAX), so a machine that stays
+ * loaded is spun on rarely; a look that sees none while spinning resets
+ * it. Where the kernel keeps no such times, a thread counts its
+ * involuntary context switches instead (CONTENDED of them in a look).
+ * That count was the only signal until 2026-12-03, and it misread a
+ * training run's own moments: the ledger's and the loader's threads take
+ * a core for a moment now and then, two switches, so at 2 threads the
+ * pool slept through 8-16 % of its loops on a quiet machine and the MLP
+ * step ran 5-10 % slower than with spinning always on; those moments wait
+ * well under 1 % of the time, a shared core half of it. (The spinners do
+ * not sched_yield: beside other spinning threads, such as OpenBLAS's, a
+ * yield handed the core away for a whole time slice.) */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "core/pool.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
-    SPIN_NS = 100000,  /* 0.1 ms: the gaps between a step's loops, bounded idle burn */
-    CHECK_LOOPS = 64,  /* loops between two looks at a thread's context switches, */
-    CHECK_NS = 5000000, /* or 5 ms when loops are long */
-    CONTENDED = 2,     /* involuntary switches in CHECK_LOOPS loops that mean the cores are shared */
-    QUIET_MIN = 256,   /* loops run without spinning after that: about ten training steps */
-    QUIET_MAX = 65536  /* at most: thousands of steps, a minute or more */
+    SPIN_NS = 100000,    /* 0.1 ms: the gaps between a step's loops, bounded idle burn */
+    CHECK_NS = 20000000, /* 20 ms of loops between two looks of a thread at its waiting */
+    WAIT_SHARE = 8,      /* waiting for a core 1/8 of that time or more: the cores are shared */
+    CONTENDED = 2,       /* without the kernel's wait times: involuntary switches that mean the same */
+    QUIET_MIN = 256,     /* loops run without spinning after that: about ten training steps */
+    QUIET_MAX = 65536    /* at most: thousands of steps, a minute or more */
 };
 
-/* A thread's look at its own involuntary context switches. */
+/* A thread's look at its own waiting for a core. */
 typedef struct contention_probe {
-    int loops;      /* loops run since the last look */
-    int64_t at;     /* when the last look was (now_ns) */
-    long switches;  /* the count at the last look */
+    int64_t at;      /* when the last look was (now_ns); 0: none yet */
+    pid_t tid;       /* the thread that looked (the caller's may change) */
+    int fd;          /* its /proc/thread-self/schedstat, or -1 */
+    int64_t ran;     /* ns it had run, at the last look (0: the kernel keeps no times) */
+    int64_t waited;  /* ns it had waited for a core, at the last look */
+    long switches;   /* its involuntary context switches, at the last look */
 } contention_probe;
 
 /* The last generation in which a range was claimed; a cache line each, so
@@ -81,7 +94,7 @@ struct repro_pool {
     repro_pool_fn fn;
     void *ctx;
     int64_t n_tasks;
-    contention_probe caller_probe; /* the caller's own look at its context switches */
+    contention_probe caller_probe; /* the caller's own look at its waiting */
 };
 
 static void cpu_relax(void)
@@ -106,30 +119,69 @@ static int may_spin(repro_pool *pool)
            atomic_load_explicit(&pool->no_spin_until, memory_order_relaxed);
 }
 
-/* Called by a thread of the pool once per loop it runs; every CHECK_LOOPS
- * loops, its involuntary context switches since the last look. (Several
- * threads may update the fields below at once: they only steer spinning,
- * so a lost update costs a little speed at most.) */
+#ifdef RUSAGE_THREAD
+/* The thread's time on a core and waiting for one, in ns, from its
+ * schedstat (open at fd); 0 if it cannot be read. */
+static int read_schedstat(int fd, int64_t *ran, int64_t *waited)
+{
+    char buf[96];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end;
+    unsigned long long r = strtoull(buf, &end, 10), w = strtoull(end, &end, 10);
+    *ran = (int64_t)r;
+    *waited = (int64_t)w;
+    return 1;
+}
+
+/* Whether the thread waited for a core since the last look (now: t): a
+ * WAIT_SHARE-th of the time or more where the kernel keeps the times (they
+ * moved), else CONTENDED involuntary switches or more. Takes the new
+ * counts. A thread other than the last to look starts again (it cannot
+ * be judged by another's counts). */
+static int waited_for_a_core(contention_probe *probe, int64_t t, int *first)
+{
+    pid_t tid = gettid();
+    *first = probe->at == 0 || tid != probe->tid;
+    if (tid != probe->tid) {
+        if (probe->fd >= 0)
+            close(probe->fd);
+        probe->fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+        probe->tid = tid;
+    }
+    int64_t ran = 0, waited = 0;
+    int timed = read_schedstat(probe->fd, &ran, &waited) && ran > probe->ran;
+    struct rusage ru;
+    long switches = getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : probe->switches;
+    int contended = timed ? (waited - probe->waited) * WAIT_SHARE >= t - probe->at
+                          : switches - probe->switches >= CONTENDED;
+    probe->at = t;
+    probe->ran = timed ? ran : 0;
+    probe->waited = waited;
+    probe->switches = switches;
+    return contended;
+}
+#endif
+
+/* Called by a thread of the pool once per loop it runs; every CHECK_NS,
+ * whether it waited for a core since its last look. (Several threads may
+ * update the fields below at once: they only steer spinning, so a lost
+ * update costs a little speed at most.) */
 static void probe_contention(repro_pool *pool, contention_probe *probe)
 {
 #ifdef RUSAGE_THREAD
     int64_t t = now_ns();
-    const int first = probe->at == 0;
-    if (!first && ++probe->loops < CHECK_LOOPS && t - probe->at < CHECK_NS)
+    if (probe->at != 0 && t - probe->at < CHECK_NS)
         return;
-    probe->loops = 0;
-    probe->at = t;
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
-        return;
-    long switches = ru.ru_nivcsw;
-    int contended = switches - probe->switches >= CONTENDED;
-    probe->switches = switches;
-    /* The first look only takes the count to start from: it holds every
-     * switch of the thread's life before its first loop (the caller's
-     * start-up, reading data), which says nothing about the cores now.
-     * Judged as one more look, it turned spinning off at the first loop of
-     * nearly every run. */
+    int first;
+    int contended = waited_for_a_core(probe, t, &first);
+    /* The first look only takes the counts to start from: they hold all of
+     * the thread's life before its first loop (the caller's start-up,
+     * reading data), which says nothing about the cores now. Judged as one
+     * more look, they turned spinning off at the first loop of nearly
+     * every run. */
     if (first)
         return;
     int spinning = may_spin(pool);
@@ -149,6 +201,15 @@ static void probe_contention(repro_pool *pool, contention_probe *probe)
     (void)pool;
     (void)probe; /* no per-thread count here: spin always */
 #endif
+}
+
+static void probe_close(contention_probe *probe)
+{
+#ifdef RUSAGE_THREAD
+    if (probe->fd >= 0)
+        close(probe->fd);
+#endif
+    probe->fd = -1;
 }
 
 /* Spins while *word == from (and !pool->stopping) for at most SPIN_NS;
@@ -253,7 +314,7 @@ static void *worker_main(void *p)
 {
     worker_arg *arg = p;
     repro_pool *pool = arg->pool;
-    contention_probe probe = {0};
+    contention_probe probe = {.fd = -1};
     uint64_t seen = 0;
     for (;;) {
         if (!may_spin(pool) || !spin_while_u64(pool, &pool->generation, seen)) {
@@ -269,6 +330,7 @@ static void *worker_main(void *p)
         run_claims(pool, arg->index, seen);
         probe_contention(pool, &probe);
     }
+    probe_close(&probe);
     free(arg);
     return NULL;
 }
@@ -282,6 +344,7 @@ repro_status repro_pool_create(int threads, repro_pool **out, repro_error *err)
     if (!pool)
         return repro_fail(err, REPRO_ERR_NOMEM, "cannot allocate a thread pool");
     pool->threads = threads;
+    pool->caller_probe.fd = -1;
     atomic_init(&pool->quiet_loops, QUIET_MIN);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
@@ -325,6 +388,7 @@ void repro_pool_destroy(repro_pool *pool)
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->done_cv);
+    probe_close(&pool->caller_probe);
     free(pool->workers);
     free(pool->claimed);
     free(pool);
