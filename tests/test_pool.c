@@ -86,6 +86,19 @@ static void *burn(void *p)
     return NULL;
 }
 
+/* Pins the calling thread to the first CPU it may run on; *old, *one:
+ * its affinity before, and the one-CPU set. */
+static void pin_to_one_cpu(cpu_set_t *old, cpu_set_t *one)
+{
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof *old, old) == 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, old))
+        cpu++;
+    CPU_ZERO(one);
+    CPU_SET(cpu, one);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof *one, one) == 0);
+}
+
 /* The calling thread takes involuntary context switches before any pool
  * exists (here: a busy thread pinned to its CPU; in a run, start-up beside
  * other programs). The pool's first loop only takes the count to start
@@ -95,13 +108,7 @@ static void *burn(void *p)
 static void test_earlier_switches_are_not_contention(void)
 {
     cpu_set_t old, one;
-    CHECK(pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0);
-    int cpu = 0;
-    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
-        cpu++;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+    pin_to_one_cpu(&old, &one);
     atomic_int stop = 0;
     pthread_attr_t attr;
     pthread_t burner;
@@ -136,13 +143,7 @@ static void test_earlier_switches_are_not_contention(void)
 static void test_a_shared_core_stops_spinning(void)
 {
     cpu_set_t old, one;
-    CHECK(pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0);
-    int cpu = 0;
-    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
-        cpu++;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+    pin_to_one_cpu(&old, &one);
     repro_pool *pool;
     repro_error err;
     CHECK(repro_pool_create(2, &pool, &err) == REPRO_OK);
