@@ -62,6 +62,7 @@ enum {
                             * Xeon's 2 MB L2, twice Zen 3's 512 KB */
     NARROW_ROWS = 8,      /* the narrow kernel's rows of C at once (its lanes) */
     NARROW_MIN_M = 16,    /* narrow products at least this tall take the narrow kernel */
+    SMALL_BUF_FLOATS = 4096, /* packing buffers up to this size (16 KB) live on the caller's stack */
     PREFETCH_C_MIN_KC = 64 /* k-blocks shorter than this leave the next C tile to the hardware (a
                             * tile of 9 or 10 k's is over before the hints pay for themselves: dX of
                             * the 10-wide layer, conv1's forward, 1.17-1.33x faster without), and
@@ -259,12 +260,25 @@ static void run_block(const gemm_job *j, int64_t m0, int64_t m1, int64_t jc, int
     }
 }
 
+/* Whether a region of `rows` rows reads B in place (its whole strips, and a
+ * last strip of a multiple of b_vec columns), and whether one `cols` wide
+ * packs its rows of A: the rules at the top. */
+static int b_in_place(const gemm_job *j, int64_t rows)
+{
+    return j->b_cs == 1 && (rows <= DIRECT_MAX_TILES * j->impl.mr || j->K < PREFETCH_C_MIN_KC);
+}
+
+static int a_packed(const gemm_job *j, int64_t cols)
+{
+    return j->a_rs == 1 && j->a_cs % 128 == 0 && cols >= 4 * j->impl.nr;
+}
+
 /* Rows [m0, m1) x columns [n0, n1) of C, with this region's buffers. */
 static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *bbuf, float *abuf)
 {
     const int mr = j->impl.mr, nr = j->impl.nr;
-    const int direct = j->b_cs == 1 && (m1 - m0 <= DIRECT_MAX_TILES * mr || j->K < PREFETCH_C_MIN_KC);
-    const int packed_a = j->a_rs == 1 && j->a_cs % 128 == 0 && n1 - n0 >= 4 * nr;
+    const int direct = b_in_place(j, m1 - m0);
+    const int packed_a = a_packed(j, n1 - n0);
     for (int64_t pc = 0; pc < j->K; pc += j->kc) {
         const int64_t kc = min64(j->kc, j->K - pc);
         const int load_c = j->accumulate || pc > 0;
@@ -476,18 +490,28 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
     j.nc = min64(region_cols, NC_TARGET / nr * nr);
     /* Per region: the packed B block, kc x nc, then A's micro-panels
      * (panel_stride apart), each part a whole number of 64-byte lines, so
-     * that every region's B block starts on a line. */
-    j.b_floats = (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+     * that every region's B block starts on a line; each only where some
+     * region packs it (judged on the largest region: a smaller one packs no more). */
     int64_t region_rows = ceil_div(ceil_div(M, j.impl.mr), j.pm) * j.impl.mr;
-    j.slot_floats = j.b_floats + (size_t)ceil_div(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr), 16) * 16;
+    int b_all_in_place = b_in_place(&j, min64(M, region_rows)) && N % j.impl.b_vec == 0;
+    j.b_floats = b_all_in_place ? 0 : (size_t)ceil_div(j.kc * j.nc, 16) * 16;
+    size_t a_floats = a_packed(&j, min64(N, region_cols))
+                          ? (size_t)ceil_div(region_rows / j.impl.mr * panel_stride(j.kc, j.impl.mr), 16) * 16
+                          : 0;
+    j.slot_floats = j.b_floats + a_floats;
     size_t slots = (size_t)j.pm * (size_t)j.pn;
     size_t bytes = slots * j.slot_floats * sizeof(float);
-    j.buf = aligned_alloc(64, bytes);
+    /* small buffers on the stack: the short-k products (dX of a 10-wide
+     * layer, conv1 per image) last a few microseconds, of which malloc and
+     * free took a few percent */
+    _Alignas(64) float small[SMALL_BUF_FLOATS];
+    j.buf = bytes <= sizeof small ? small : aligned_alloc(64, bytes);
     if (!j.buf)
         return repro_fail(err, REPRO_ERR_NOMEM,
                           "gemm: cannot allocate %zu bytes of packing buffers for a %lldx%lldx%lld product",
                           bytes, (long long)M, (long long)N, (long long)K);
     repro_pool_run(cpu->pool, (int64_t)slots, run_slots, &j);
-    free(j.buf);
+    if (j.buf != small)
+        free(j.buf);
     return REPRO_OK;
 }
