@@ -343,8 +343,10 @@ static void run_slots(void *ctx, int64_t begin, int64_t end)
     for (int64_t s = begin; s < end; s++) {
         int64_t m0, m1, n0, n1;
         region_of(j, s, &m0, &m1, &n0, &n1);
-        float *slot = j->buf + (size_t)s * j->slot_floats;
-        run_region(j, m0, m1, n0, n1, slot, slot + j->b_floats);
+        /* no buffer (NULL) where no region packs: a region that packed
+         * anyway would fault at once rather than write past a buffer */
+        float *slot = j->buf ? j->buf + (size_t)s * j->slot_floats : NULL;
+        run_region(j, m0, m1, n0, n1, slot, slot ? slot + j->b_floats : NULL);
     }
 }
 
@@ -505,13 +507,13 @@ repro_status repro_gemm(const repro_cpu *cpu, int64_t M, int64_t N, int64_t K,
      * layer, conv1 per image) last a few microseconds, of which malloc and
      * free took a few percent */
     _Alignas(64) float small[SMALL_BUF_FLOATS];
-    j.buf = bytes <= sizeof small ? small : aligned_alloc(64, bytes);
-    if (!j.buf)
+    j.buf = bytes == 0 ? NULL : bytes <= sizeof small ? small : aligned_alloc(64, bytes);
+    if (bytes && !j.buf)
         return repro_fail(err, REPRO_ERR_NOMEM,
                           "gemm: cannot allocate %zu bytes of packing buffers for a %lldx%lldx%lld product",
                           bytes, (long long)M, (long long)N, (long long)K);
     repro_pool_run(cpu->pool, (int64_t)slots, run_slots, &j);
     if (j.buf != small)
-        free(j.buf);
+        free(j.buf); /* NULL too */
     return REPRO_OK;
 }
