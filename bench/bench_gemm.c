@@ -17,7 +17,10 @@
  * the figures are medians over the repetitions (1 thread: CPU time of the
  * calling thread, which does all the work then and which leaves out the
  * time other programs hold the core; 2 threads: wall time); "ratio" is the median of
- * the per-repetition ratios, ours / OpenBLAS. "%peak" is ours as a share of
+ * the per-repetition ratios, ours / OpenBLAS, and "middle" their quartiles
+ * (the middle half of them): on a shared machine a ratio moves by a few
+ * percent from one repetition to the next, and this says by how much in
+ * the run at hand. "%peak" is ours as a share of
  * the FMA peak of one core on the same path (fma_peak.h, measured here),
  * times the thread count. Then the MLP's whole linear work of one training
  * step (three layers forward and backward, bias gradients included) in
@@ -169,6 +172,7 @@ enum { MAX_REPS = 64 };
 
 typedef struct figures {
     double ours, blas, ratio; /* GFLOP/s medians; median of ours / blas */
+    double ratio_lo, ratio_hi; /* the middle half of the per-repetition ratios (their quartiles) */
 } figures;
 
 static figures measure(const operands *o, const repro_cpu *cpu, int threads, int reps, int have_blas)
@@ -193,7 +197,10 @@ static figures measure(const operands *o, const repro_cpu *cpu, int threads, int
         blas[r] = have_blas ? flops / tb * 1e-9 : 0.0;
         ratio[r] = have_blas ? tb / to : 0.0;
     }
-    return (figures){median(ours, reps), median(blas, reps), median(ratio, reps)};
+    figures f = {median(ours, reps), median(blas, reps), median(ratio, reps), 0, 0};
+    f.ratio_lo = ratio[reps / 4]; /* median() left ratio[] sorted */
+    f.ratio_hi = ratio[reps - 1 - reps / 4];
+    return f;
 }
 
 /* One training step's linear work for 784-256-256-10 at batch 256 (cpu
@@ -347,10 +354,11 @@ int main(int argc, char **argv)
     if (have_blas)
         printf("threads spin after a call: ours 0.1 ms, OpenBLAS's 2^%s cycles (OPENBLAS_THREAD_TIMEOUT)\n",
                getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "28");
-    printf("GFLOP/s, medians of %d interleaved repetitions; ratio = ours / OpenBLAS; %%peak = ours / (threads x peak)\n",
+    printf("GFLOP/s, medians of %d interleaved repetitions; ratio = ours / OpenBLAS (median), middle = the middle\n"
+           "half of the repetitions' ratios (their quartiles: how far the machine moved them); %%peak = ours / (threads x peak)\n",
            reps);
-    printf("%-27s %8s %8s %6s %6s | %8s %8s %6s %6s\n", "shape", "ours/1", "blas/1", "ratio", "%peak",
-           "ours/2", "blas/2", "ratio", "%peak");
+    printf("%-27s %8s %8s %6s %9s %6s | %8s %8s %6s %9s %6s\n", "shape", "ours/1", "blas/1", "ratio", "middle",
+           "%peak", "ours/2", "blas/2", "ratio", "middle", "%peak");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *s = &shapes[si];
         if (argc > 2 && !strstr(s->name, argv[2]))
@@ -372,7 +380,7 @@ int main(int argc, char **argv)
 #endif
             /* the scalar path is ~100x slower: one repetition says enough */
             figures f = measure(&o, &cpu, t, isa == REPRO_ISA_SCALAR ? 1 : reps, have_blas);
-            printf(" %8.1f %8.1f %6.2f %5.0f%%%s", f.ours, f.blas, f.ratio,
+            printf(" %8.1f %8.1f %6.2f %4.2f-%4.2f %5.0f%%%s", f.ours, f.blas, f.ratio, f.ratio_lo, f.ratio_hi,
                    peak > 0 ? 100.0 * f.ours / (t * peak) : 0.0, t == 1 ? " |" : "");
             fflush(stdout);
         }
