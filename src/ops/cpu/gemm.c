@@ -21,6 +21,9 @@
  *
  * (Before each micro-kernel, the next C tile is prefetched for writing,
  * where the k-block is long enough to hide the hints: PREFETCH_C_MIN_KC.)
+ * On the AVX2 path the ir and jr loops run inside the block kernel
+ * (gemm_kernel.h), one call for a region's tiles, at every k-block
+ * length; elsewhere only short k-blocks take it (see block_long_kc).
  * A is only broadcast, so the kernels mostly read it in place through its
  * strides (no packing, so no copy of A per thread either). B is read in place too
  * where packing would not pay: when it is contiguous along n and the region
@@ -80,7 +83,20 @@ typedef struct gemm_impl {
     int b_vec; /* B in place: a last strip of a multiple of this many columns reads no further */
     int mr_edge; /* a region's last row tile goes whole up to this many rows (A in place) */
     repro_gemm_kernel_fn kernel;
-    repro_gemm_block_fn block; /* for short k-blocks; NULL: the kernel tile by tile */
+    repro_gemm_block_fn block; /* a region's tiles in one call; NULL: the kernel tile by tile */
+    /* The block kernel takes long k-blocks too, else they go tile by tile
+     * (a call each, the next C tile prefetched). AVX2: a region's 6 x 16
+     * tiles in one call ran cnn fc1's dX and dW (128x3136x128) in 0.59-0.65
+     * s a 600 calls against 0.64-0.76 tile by tile, OpenBLAS 0.64-0.70
+     * (scratch driver, min of five, a Zen 4), and bench_gemm's long-k
+     * products at 0.96-1.07x OpenBLAS against 0.91-1.03x. Not the prefetch:
+     * without it, tile by tile read the same. AVX-512 keeps tile by tile:
+     * its block kernel's 4 x 32 tiles (8 accumulators, for short k) were as
+     * fast or faster on a Zen 4, whose AVX-512 units are 256 bits wide, but
+     * would leave a Zen 5's full-width units short of fma chains, and 8 x 32
+     * tiles inside the block kernel ran 5-10 % slower (they take the
+     * registers its loops need). */
+    int block_long_kc;
     pack_bt_fn pack_bt; /* NULL: plain C only */
     pack_bt_fn pack_bt_far; /* for a B larger than FAR_B_BYTES; NULL: pack_bt */
     pack_bn_fn pack_bn; /* NULL: plain C only */
@@ -97,18 +113,18 @@ static gemm_impl impl_of(repro_isa isa)
         return (gemm_impl){REPRO_GEMM_AVX512_MR, REPRO_GEMM_AVX512_NR, REPRO_GEMM_AVX512_B_VEC,
                            REPRO_GEMM_AVX512_MR_EDGE,
                            repro_gemm_kernel_avx512,
-                           repro_gemm_block_avx512, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
+                           repro_gemm_block_avx512, 0, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2, NULL, NULL};
     case REPRO_ISA_AVX2:
         return (gemm_impl){REPRO_GEMM_AVX2_MR, REPRO_GEMM_AVX2_NR, REPRO_GEMM_AVX2_B_VEC, REPRO_GEMM_AVX2_MR,
                            repro_gemm_kernel_avx2,
-                           repro_gemm_block_avx2, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
+                           repro_gemm_block_avx2, 1, repro_gemm_pack_bt_avx2, repro_gemm_pack_bt_far_avx2,
                            repro_gemm_pack_b_avx2, repro_gemm_narrow_pack_a_avx2, repro_gemm_narrow_avx2};
 #endif
 #if defined(__aarch64__)
     case REPRO_ISA_NEON:
         return (gemm_impl){REPRO_GEMM_NEON_MR, REPRO_GEMM_NEON_NR, REPRO_GEMM_NEON_B_VEC, REPRO_GEMM_NEON_MR,
-                           repro_gemm_kernel_neon, NULL,
+                           repro_gemm_kernel_neon, NULL, 0,
                            repro_gemm_pack_bt_neon, NULL, NULL, NULL, NULL};
 #endif
     default:
@@ -116,7 +132,7 @@ static gemm_impl impl_of(repro_isa isa)
     }
     return (gemm_impl){REPRO_GEMM_SCALAR_MR, REPRO_GEMM_SCALAR_NR, REPRO_GEMM_SCALAR_B_VEC, REPRO_GEMM_SCALAR_MR,
                        repro_gemm_kernel_scalar,
-                       NULL, NULL, NULL, NULL, NULL, NULL};
+                       NULL, 0, NULL, NULL, NULL, NULL, NULL};
 }
 
 typedef struct gemm_job {
@@ -235,9 +251,10 @@ static void prefetch_c(const float *c, int64_t ldc, int rows, int cols)
             __builtin_prefetch(c + i * ldc + j, 1, 3);
 }
 
-/* Short k-blocks: rows [m0, m1) of the nc columns at jc through the block
- * kernel, all their tiles in one call or two (B in place, then packed),
- * in chunks of rows an int can count. */
+/* Rows [m0, m1) of the nc columns at jc through the block kernel (short
+ * k-blocks, and long ones where block_long_kc), all their tiles in one
+ * call or two (B in place, then packed), in chunks of rows an int can
+ * count. */
 static void run_block(const gemm_job *j, int64_t m0, int64_t m1, int64_t jc, int64_t nc, int64_t nc_direct,
                       int64_t pc, int64_t kc, int load_c, int last, int packed_a, int64_t ps, const float *bsrc,
                       const float *bbuf, const float *abuf)
@@ -297,7 +314,7 @@ static void run_region(const gemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             if (nc > nc_direct)
                 pack_b(bbuf, bsrc + nc_direct * j->b_cs, j->b_rs, j->b_cs, kc, nc - nc_direct, nr,
                        j->impl.pack_bt, j->impl.pack_bn);
-            if (kc < PREFETCH_C_MIN_KC && j->impl.block) {
+            if (j->impl.block && (kc < PREFETCH_C_MIN_KC || j->impl.block_long_kc)) {
                 run_block(j, m0, m1, jc, nc, nc_direct, pc, kc, load_c, last, packed_a, ps, bsrc, bbuf, abuf);
                 continue;
             }

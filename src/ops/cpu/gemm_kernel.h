@@ -30,7 +30,8 @@
  * b + t*b_next (packed: kc*NR; in place: NR), C and bias NR*t columns on.
  * It is for short k-blocks (9 or 10 k's: dX of the 10-wide layers,
  * conv1's forward), where a call's set-up costs about as much as a
- * tile's fmas. */
+ * tile's fmas, and on the AVX2 path for every k-block (gemm.c's
+ * block_long_kc). */
 #ifndef REPRO_OPS_GEMM_KERNEL_H
 #define REPRO_OPS_GEMM_KERNEL_H
 
