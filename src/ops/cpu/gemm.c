@@ -86,11 +86,11 @@ typedef struct gemm_impl {
     repro_gemm_block_fn block; /* a region's tiles in one call; NULL: the kernel tile by tile */
     /* The block kernel takes long k-blocks too, else they go tile by tile
      * (a call each, the next C tile prefetched). AVX2: a region's 6 x 16
-     * tiles in one call ran cnn fc1's dX and dW (128x3136x128) in 0.59-0.65
-     * s a 600 calls against 0.64-0.76 tile by tile, OpenBLAS 0.64-0.70
-     * (scratch driver, min of five, a Zen 4), and bench_gemm's long-k
-     * products at 0.96-1.07x OpenBLAS against 0.91-1.03x. Not the prefetch:
-     * without it, tile by tile read the same. AVX-512 keeps tile by tile:
+     * tiles in one call ran cnn fc1's dX and dW (128x3136x128) in 0.59-0.68
+     * s a 600 calls against 0.64-0.76 tile by tile (OpenBLAS 0.64-0.70 in a
+     * second set; scratch driver, five runs, a Zen 4), and bench_gemm's
+     * long-k products at 0.96-1.07x OpenBLAS against 0.91-1.03x. Not the
+     * prefetch: without it, tile by tile read the same. AVX-512 keeps tile by tile:
      * its block kernel's 4 x 32 tiles (8 accumulators, for short k) were as
      * fast or faster on a Zen 4, whose AVX-512 units are 256 bits wide, but
      * would leave a Zen 5's full-width units short of fma chains, and 8 x 32
