@@ -32,9 +32,12 @@ test: build
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer (with
 # float-cast-overflow, which gcc's "undefined" leaves out: a double out of an
-# integer's range converted to it; fuzz/corpus/ledger/ has such an input).
+# integer's range converted to it; fuzz/corpus/ledger/ has such an input),
+# in a build with the I/O fault injection compiled in (it fails nothing
+# unless REPRO_FAULT says so), so that test_faults walks its failures there
+# too and CI, which runs this, runs it (see test-faults below).
 test-asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined,float-cast-overflow"
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRO_SANITIZE=address,undefined,float-cast-overflow -DREPRO_FAULT_INJECTION=ON"
 
 # Linux aarch64 (the NEON path), cross-built and run under qemu-user: the
 # kernel and ISA unit tests and the golden runs of every example, which must
